@@ -1,0 +1,85 @@
+"""ADL ranking: who is deleveraged first, and the indicator a trader sees.
+
+Score (BitMEX, ../shared/specs/venues.md section 2, https://www.bitmex.com/app/autoDeleveraging; the rule
+issue #2 names for Binance/BitMEX): ``PnL% * effective leverage`` when PnL% > 0 and ``PnL% / effective
+leverage`` otherwise, with ``PnL% = uPnL / |entry value|`` and ``effective leverage = notional / equity``
+(BitMEX ``|MarkValue| / (MarkValue - BankruptValue)``: the mark value less the bankrupt value is the
+position's equity). Longs and shorts are ranked separately, highest first.
+
+Indicator (BitMEX, 5 lights in 20% steps; TV-01): sort a side by score, highest first; a position's
+percentile is the cumulative quantity down to and including it over the side's total quantity, rounded up
+to a 20% step; 5 lights for the top 20%, 1 light for the last.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+def bitmex_score(upnl: int, cost: int, notional: int, equity: int) -> float:
+    """Reference score of one position (money units in, float out); ``-inf`` when equity <= 0."""
+    if equity <= 0 or cost == 0:
+        return float("-inf")
+    pnl_pct = upnl / abs(cost)
+    lev = notional / equity
+    return pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
+
+
+def adl_indicator(scores: np.ndarray, quantities: np.ndarray) -> np.ndarray:
+    """Lights 1..5 for each position of one side (float64 scores, quantities > 0, shape (n,)).
+
+    Ties in score keep input order (stable sort), as a queue would serve them first come first served.
+    """
+    n = scores.shape[0]
+    out = np.zeros(n, dtype=np.int8)
+    if n == 0:
+        return out
+    order = np.argsort(-scores, kind="stable")
+    cum = np.cumsum(np.abs(quantities[order]).astype(np.int64))
+    total = cum[-1]
+    # ceil(5 * cum / total) in integers: the 20% step the cumulative share reaches
+    step = -((-5 * cum) // total)
+    out[order] = (6 - step).astype(np.int8)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def adl_candidates(side: int, instrument_id: int, size, cost, isolated, account, instrument, exempt,
+                   excluded, mark: int, v: int, pos_equity, acc_equity, out_idx, out_score) -> int:
+    """Profitable positions of one side (``side`` = +1 longs, -1 shorts) of one instrument, with their score.
+
+    Skips flat positions, liquidity-provider (``exempt``) accounts and ``excluded`` positions (those being
+    liquidated in this step). Equity is the isolated position's, or its account's cross equity (as written by
+    the sweep). Writes indices and scores into ``out_idx``/``out_score``; returns how many.
+    """
+    count = 0
+    for i in range(size.shape[0]):
+        s = size[i]
+        if s == 0 or (s > 0) != (side > 0) or instrument[i] != instrument_id:
+            continue
+        if exempt[account[i]] or excluded[i]:
+            continue
+        upnl = s * mark * v - cost[i]
+        if upnl <= 0:
+            continue
+        eq = pos_equity[i] if isolated[i] else acc_equity[account[i]]
+        if eq <= 0:
+            continue
+        notional = (s if s > 0 else -s) * mark * v
+        c = cost[i] if cost[i] > 0 else -cost[i]
+        out_idx[count] = i
+        out_score[count] = (upnl / c) * (notional / eq)
+        count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def side_quantity(side: int, instrument_id: int, size, account, instrument, exempt) -> int:
+    """Total lots held on one side of one instrument by non-LP accounts (the indicator's denominator)."""
+    total = 0
+    for i in range(size.shape[0]):
+        s = size[i]
+        if s != 0 and (s > 0) == (side > 0) and instrument[i] == instrument_id and not exempt[account[i]]:
+            total += s if s > 0 else -s
+    return total

@@ -1,0 +1,168 @@
+"""The columnar book: accounts and positions as a numpy structure of arrays, with small object views.
+
+Accounts (shape (a,)): ``wallet`` (int64 money: the cross wallet balance, i.e. deposits plus realized PnL,
+fees and payouts, excluding isolated margin) and ``exempt`` (bool: liquidity-provider accounts, whose
+positions are the order book's resting depth; they are never liquidated nor ADL'd).
+
+Positions (shape (n,)): ``account`` and ``instrument`` (int64 indices), ``size`` (int64 lots, signed),
+``cost`` (int64 money, signed entry value ``size * entry * V``), ``collateral`` (int64 money: isolated margin,
+0 for cross), ``isolated`` (bool), ``entry_leverage`` (float64, leverage when the position was opened; for
+reports only).
+
+Money identity (what the engine conserves, exactly): ``sum(wallet) + sum(collateral) - sum(cost) +
+insurance funds``. With balanced open interest (``sum(size) == 0`` per instrument), ``-sum(cost)`` equals the
+sum of every position's unrealized PnL at any common mark, so this is "wallets + isolated margins +
+unrealized PnL + insurance fund": money moves between accounts and the fund, and is never created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .instruments import Instrument
+from .margin import PositionMetrics, position_metrics
+
+
+@dataclass
+class Book:
+    """Structure of arrays; see the module docstring for units. Build with :meth:`from_arrays`."""
+
+    wallet: np.ndarray
+    exempt: np.ndarray
+    account: np.ndarray
+    instrument: np.ndarray
+    size: np.ndarray
+    cost: np.ndarray
+    collateral: np.ndarray
+    isolated: np.ndarray
+    entry_leverage: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, *, wallet, account, size, cost, collateral=None, isolated=None, instrument=None,
+                    exempt=None, entry_leverage=None) -> Book:
+        """Validate shapes and types and build a book (arrays are copied into their canonical dtypes).
+
+        Raises:
+            ValueError: mismatched lengths, an account index out of range, or an isolated position's
+                collateral on a cross position.
+        """
+        n = len(size)
+        wallet = np.asarray(wallet, dtype=np.int64).copy()
+        book = cls(
+            wallet=wallet,
+            exempt=np.zeros(wallet.shape[0], dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool).copy(),
+            account=np.asarray(account, dtype=np.int64).copy(),
+            instrument=np.zeros(n, dtype=np.int64) if instrument is None else np.asarray(instrument, dtype=np.int64).copy(),
+            size=np.asarray(size, dtype=np.int64).copy(),
+            cost=np.asarray(cost, dtype=np.int64).copy(),
+            collateral=np.zeros(n, dtype=np.int64) if collateral is None else np.asarray(collateral, dtype=np.int64).copy(),
+            isolated=np.zeros(n, dtype=bool) if isolated is None else np.asarray(isolated, dtype=bool).copy(),
+            entry_leverage=np.zeros(n) if entry_leverage is None else np.asarray(entry_leverage, dtype=np.float64).copy(),
+        )
+        for f in ("account", "instrument", "cost", "collateral", "isolated", "entry_leverage"):
+            if getattr(book, f).shape != (n,):
+                raise ValueError(f"book column {f!r} has {getattr(book, f).shape[0]} rows, expected {n}")
+        if book.exempt.shape != wallet.shape:
+            raise ValueError("book column 'exempt' must have one row per account")
+        if n and (book.account.min() < 0 or book.account.max() >= wallet.shape[0]):
+            raise ValueError("book column 'account' refers to an account that does not exist")
+        if np.any(book.collateral[~book.isolated] != 0):
+            raise ValueError("a cross position cannot hold isolated collateral")
+        return book
+
+    @property
+    def n_accounts(self) -> int:
+        return int(self.wallet.shape[0])
+
+    @property
+    def n_positions(self) -> int:
+        return int(self.size.shape[0])
+
+    def copy(self) -> Book:
+        """A deep copy (every column)."""
+        return Book(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+    def total_money(self, insurance_funds: np.ndarray | int = 0) -> int:
+        """The conserved money identity (module docstring), as a Python int (exact)."""
+        return (int(self.wallet.sum(dtype=np.int64)) + int(self.collateral.sum(dtype=np.int64))
+                - int(self.cost.sum(dtype=np.int64)) + int(np.sum(insurance_funds, dtype=np.int64)))
+
+    def open_interest(self, instrument: int = 0) -> tuple[int, int]:
+        """``(long lots, short lots)`` of one instrument; a closed book has them equal."""
+        s = self.size[self.instrument == instrument]
+        return int(s[s > 0].sum()), int(-s[s < 0].sum())
+
+    def nbytes(self) -> int:
+        """Memory held by the columns, in bytes."""
+        return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+    def account_view(self, a: int) -> Account:
+        """Object view of one account (reads the arrays; does not copy them)."""
+        return Account(self, a)
+
+    def position_view(self, i: int) -> Position:
+        """Object view of one position."""
+        return Position(self, i)
+
+
+@dataclass(frozen=True)
+class Position:
+    """A read-only view of row ``index`` of a :class:`Book` (units as in the module docstring)."""
+
+    book: Book
+    index: int
+
+    @property
+    def account(self) -> int:
+        return int(self.book.account[self.index])
+
+    @property
+    def size(self) -> int:
+        return int(self.book.size[self.index])
+
+    @property
+    def cost(self) -> int:
+        return int(self.book.cost[self.index])
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.book.isolated[self.index])
+
+    @property
+    def collateral(self) -> int:
+        """The money backing the position: its isolated margin, or its account's cross wallet."""
+        if self.isolated:
+            return int(self.book.collateral[self.index])
+        return int(self.book.wallet[self.account])
+
+    def entry_price(self, inst: Instrument) -> float:
+        """Average entry price in quote units (float: display only)."""
+        return self.cost / (self.size * inst.value_per_lot_tick) * float(inst.tick_size) if self.size else 0.0
+
+    def metrics(self, mark: int, inst: Instrument) -> PositionMetrics:
+        """Margin metrics at ``mark`` ticks (:func:`delever.margin.position_metrics`); for a cross position
+        the collateral is its account's wallet (single-position cross account, as Binance's formula with
+        TMM1 = UPNL1 = 0)."""
+        return position_metrics(self.size, self.cost, self.collateral, mark, inst)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A read-only view of account ``index`` of a :class:`Book`."""
+
+    book: Book
+    index: int
+
+    @property
+    def wallet(self) -> int:
+        return int(self.book.wallet[self.index])
+
+    @property
+    def is_liquidity_provider(self) -> bool:
+        return bool(self.book.exempt[self.index])
+
+    @property
+    def positions(self) -> list[Position]:
+        return [Position(self.book, int(i)) for i in np.flatnonzero(self.book.account == self.index)]

@@ -1,0 +1,135 @@
+"""Read a book of positions from CSV or Parquet (a risk team's own book).
+
+One row per position, one instrument, at most one position per account. Columns:
+
+=============== ========================================================================================
+``account``     account label (text or integer); unique
+``size``        signed base quantity (long > 0), a multiple of the instrument's lot size, not 0
+``entry_price`` average entry price (quote), > 0; need not be a whole tick (a position built in fills)
+``margin_mode`` ``cross`` or ``isolated``
+``collateral``  quote posted: the isolated margin, or the account's cross wallet balance; >= 0
+=============== ========================================================================================
+
+Values are read as text and converted exactly (``Decimal``), so nothing is lost to floats. The book is
+closed by liquidity-provider accounts as in :func:`delever.generator.generate_book`.
+
+Errors name the file, the row (1-based, the header is row 1; for Parquet the data row number plus one) and
+the field, and nothing is returned.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .book import Book
+from .errors import InputError
+from .instruments import Instrument
+from .units import money
+
+COLUMNS = ("account", "size", "entry_price", "margin_mode", "collateral")
+
+
+def read_table(path: Path) -> pa.Table:
+    """The file as a table of strings (CSV) or as stored (Parquet). Raises InputError if unreadable."""
+    if not path.exists():
+        raise InputError("file not found", file=str(path))
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pq.read_table(path)
+        opts = pacsv.ConvertOptions(column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False)
+        return pacsv.read_csv(path, convert_options=opts)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read: {exc}", file=str(path)) from exc
+
+
+def load_book(path: str | Path, inst: Instrument, start_price_ticks: int, lp_accounts: int,
+              lp_wallet: Decimal) -> tuple[Book, list[str]]:
+    """The book in ``path`` plus liquidity providers; returns ``(book, account labels)``.
+
+    Raises:
+        InputError: a missing column, an unparsable or out-of-range value, a duplicate account.
+    """
+    path = Path(path)
+    table = read_table(path)
+    missing = [c for c in COLUMNS if c not in table.column_names]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}",
+                         file=str(path), row=1)
+    cols = {c: table.column(c).to_pylist() for c in COLUMNS}
+    n = table.num_rows
+    if n == 0:
+        raise InputError("the book has no positions", file=str(path))
+    v = inst.value_per_lot_tick
+    size = np.zeros(n, dtype=np.int64)
+    cost = np.zeros(n, dtype=np.int64)
+    posted = np.zeros(n, dtype=np.int64)
+    isolated = np.zeros(n, dtype=bool)
+    labels: list[str] = []
+    seen: set[str] = set()
+    for i in range(n):
+        row = i + 2
+
+        def num(field: str) -> Decimal:
+            raw = cols[field][i]
+            try:
+                d = Decimal(str(raw).strip())
+            except InvalidOperation:
+                raise InputError(f"not a number: {raw!r}", file=str(path), row=row, field=field) from None
+            if not d.is_finite():
+                raise InputError(f"not a finite number: {raw!r}", file=str(path), row=row, field=field)
+            return d
+
+        label = str(cols["account"][i]).strip()
+        if not label or label in seen:
+            raise InputError("empty or duplicate account", file=str(path), row=row, field="account")
+        seen.add(label)
+        labels.append(label)
+        try:
+            lots = inst.size_to_lots(num("size"))
+        except ValueError as exc:
+            raise InputError(str(exc), file=str(path), row=row, field="size") from None
+        if lots == 0:
+            raise InputError("size must not be 0", file=str(path), row=row, field="size")
+        entry = num("entry_price")
+        if entry <= 0:
+            raise InputError(f"must be > 0 (got {entry})", file=str(path), row=row, field="entry_price")
+        mode = str(cols["margin_mode"][i]).strip().lower()
+        if mode not in ("cross", "isolated"):
+            raise InputError(f"must be 'cross' or 'isolated' (got {mode!r})", file=str(path), row=row,
+                             field="margin_mode")
+        coll = num("collateral")
+        if coll < 0:
+            raise InputError(f"must be >= 0 (got {coll})", file=str(path), row=row, field="collateral")
+        try:
+            posted[i] = money(coll)
+        except ValueError as exc:
+            raise InputError(str(exc), file=str(path), row=row, field="collateral") from None
+        size[i] = lots
+        # entry value rounded up for a long and down for a short (signed cost rounds up): against the account
+        value = Decimal(lots) * entry / inst.tick_size * v
+        cost[i] = int(value.to_integral_value(rounding="ROUND_CEILING"))
+        isolated[i] = mode == "isolated"
+
+    net = int(size.sum())
+    lp_size = np.full(lp_accounts, -net // lp_accounts, dtype=np.int64)
+    lp_size[: (-net) % lp_accounts] += 1
+    notional = np.abs(size) * start_price_ticks * v
+    equity = posted + size * start_price_ticks * v - cost
+    lev = np.where(equity > 0, notional / np.maximum(equity, 1), np.inf)
+    book = Book.from_arrays(
+        wallet=np.concatenate([np.where(isolated, 0, posted), np.full(lp_accounts, money(lp_wallet))]),
+        exempt=np.concatenate([np.zeros(n, dtype=bool), np.ones(lp_accounts, dtype=bool)]),
+        account=np.arange(n + lp_accounts),
+        size=np.concatenate([size, lp_size]),
+        cost=np.concatenate([cost, lp_size * start_price_ticks * v]),
+        collateral=np.concatenate([np.where(isolated, posted, 0), np.zeros(lp_accounts, dtype=np.int64)]),
+        isolated=np.concatenate([isolated, np.zeros(lp_accounts, dtype=bool)]),
+        entry_leverage=np.concatenate([lev, np.zeros(lp_accounts)]),
+    )
+    return book, labels + [f"lp-{j}" for j in range(lp_accounts)]

@@ -1,0 +1,99 @@
+"""The ``delever`` command line (typer).
+
+``delever run [SCENARIO] [--out DIR] [--seed N]`` runs a scenario (default: the built-in 10 October 2025
+Binance BTCUSDT scenario), shows a progress bar and a summary table, and writes the run's files
+(:mod:`delever.output`). Bad input exits with status 2 and a message naming the file, row and field; nothing
+is written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, help="delever: the deleveraging stack of a perpetual-futures venue, exact and fast.")
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(exc: InputError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def summary_table(summary: dict, title: str) -> Table:
+    """A rich table of the summary's scalar fields."""
+    from decimal import Decimal
+
+    t = Table(title=title, show_header=True, header_style="bold")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in summary.items():
+        if isinstance(v, dict):
+            continue
+        if isinstance(v, Decimal):
+            v = f"{v:,.2f}" if k != "conservation_error" else str(v)
+        t.add_row(k, _fmt(v))
+    return t
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default: the built-in 10 Oct 2025 scenario).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/<scenario name>).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+) -> None:
+    """Run a scenario end to end and write summary.json, events.parquet, steps.parquet and report.html."""
+    from .engine import prepare
+    from .engine import run as run_engine
+    from .output import write_outputs
+    from .scenario import default_scenario_path, load_scenario
+
+    try:
+        sc = load_scenario(scenario or default_scenario_path())
+        seed_ = sc.seed if seed is None else seed
+        market = prepare(sc, seed_)
+    except InputError as exc:
+        _fail(exc)
+    out_dir = out or Path("delever-out") / sc.name
+    show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"),
+                  TimeElapsedColumn(), console=console, disable=not show, transient=True) as bar:
+        task = bar.add_task(sc.name, total=market.path.steps)
+        result = run_engine(sc, seed_, progress=lambda done, total: bar.update(task, completed=done), market=market)
+    summary = write_outputs(result, out_dir)
+    if not quiet:
+        console.print(summary_table(summary, f"delever run: {sc.name} (seed {seed_})"))
+        console.print(f"wrote {out_dir}/summary.json, events.parquet, steps.parquet, report.html")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from . import __version__
+
+    console.print(__version__)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

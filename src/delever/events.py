@@ -1,0 +1,140 @@
+"""The event log: one row per liquidation fill, maker (liquidity-provider) fill, fee, insurance-fund movement,
+ADL fill and unrecovered bad debt.
+
+Every row is the view of one account: ``amount`` is the signed change of that account's balance the event
+caused (realized PnL for a fill, minus a fee, plus an insurance payout), so for each kind the money has a
+payer and a payee: a fill's counterparty has its own row, and fees and payouts name the insurance fund
+(:data:`INSURANCE_FUND`) as counterparty. Sizes are signed lots (> 0 bought), prices ticks, amounts money
+units; :func:`to_table` adds the same in quote/base decimals for readers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+import pyarrow as pa
+
+from .units import MONEY_SCALE
+
+LIQUIDATION_FILL = 0
+"""The liquidated account's order filled against the book (counterparty :data:`BOOK`)."""
+LP_FILL = 1
+"""A liquidity-provider account's share of a liquidation fill (counterparty: the liquidated account)."""
+LIQUIDATION_FEE = 2
+"""Liquidation fee paid by the liquidated account to the insurance fund (amount < 0)."""
+INSURANCE_PAYOUT = 3
+"""Insurance fund covering a bankrupt account's negative balance (amount > 0)."""
+ADL_FILL = 4
+"""The bankrupt account's position closed against an ADL counterparty at the bankruptcy price."""
+ADL_COUNTERPARTY_FILL = 5
+"""An ADL'd (profitable, opposite-side) position closed at the bankrupt account's bankruptcy price."""
+BAD_DEBT = 6
+"""Negative balance left after the insurance fund and ADL (unrecovered; amount < 0, nothing moves)."""
+
+KIND_NAMES = (
+    "liquidation_fill",
+    "lp_fill",
+    "liquidation_fee",
+    "insurance_payout",
+    "adl_fill",
+    "adl_counterparty_fill",
+    "bad_debt",
+)
+
+INSURANCE_FUND = -1
+"""Counterparty id of the instrument's insurance fund."""
+BOOK = -2
+"""Counterparty id of the order book (its resting depth belongs to the liquidity-provider accounts)."""
+
+COLUMNS = ("kind", "account", "counterparty", "position", "size", "price", "amount", "indicator")
+
+
+@dataclass
+class EventBuffer:
+    """Growable columnar buffer the compiled liquidation stage writes into (int64 columns except
+    ``kind`` and ``indicator``, int8). ``n`` rows are valid."""
+
+    capacity: int = 4096
+    n: int = 0
+    cols: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.cols:
+            self.cols = {c: np.zeros(self.capacity, dtype=np.int8 if c in ("kind", "indicator") else np.int64)
+                         for c in COLUMNS}
+
+    def ensure(self, extra: int) -> None:
+        """Grow (doubling) so that ``extra`` more rows fit."""
+        need = self.n + extra
+        if need <= self.capacity:
+            return
+        cap = max(need, 2 * self.capacity)
+        for c, a in self.cols.items():
+            b = np.zeros(cap, dtype=a.dtype)
+            b[: self.n] = a[: self.n]
+            self.cols[c] = b
+        self.capacity = cap
+
+
+@dataclass
+class EventLog:
+    """Events of a whole run, appended step by step: per step the buffer's rows plus step and time."""
+
+    chunks: list[dict[str, np.ndarray]] = field(default_factory=list)
+
+    def append(self, buf: EventBuffer, step: int, time_ns: int, instrument: int) -> None:
+        """Move the buffer's ``n`` rows into the log and reset the buffer."""
+        if buf.n == 0:
+            return
+        chunk = {c: a[: buf.n].copy() for c, a in buf.cols.items()}
+        chunk["step"] = np.full(buf.n, step, dtype=np.int64)
+        chunk["time_ns"] = np.full(buf.n, time_ns, dtype=np.int64)
+        chunk["instrument"] = np.full(buf.n, instrument, dtype=np.int64)
+        self.chunks.append(chunk)
+        buf.n = 0
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """All rows, concatenated, in the order they happened."""
+        names = ("step", "time_ns", "instrument", *COLUMNS)
+        if not self.chunks:
+            return {c: np.zeros(0, dtype=np.int8 if c in ("kind", "indicator") else np.int64) for c in names}
+        return {c: np.concatenate([ch[c] for ch in self.chunks]) for c in names}
+
+
+def to_table(cols: dict[str, np.ndarray], symbols: list[str], tick_sizes: list[Decimal],
+             lot_sizes: list[Decimal]) -> pa.Table:
+    """Arrow table of the events: exact integer columns (``size_lots``, ``price_ticks``, ``amount_units``)
+    and the same as exact decimals (``size`` base, ``price`` and ``amount`` quote: decimal128)."""
+    inst = cols["instrument"]
+    tick = np.array([int(t * 10**8) for t in tick_sizes], dtype=np.int64)[inst] if len(inst) else inst
+    lot = np.array([int(s * 10**8) for s in lot_sizes], dtype=np.int64)[inst] if len(inst) else inst
+
+    def dec(values: np.ndarray, scale: int) -> pa.Array:
+        # exact: values are integers scaled by 10**-scale, built from Python ints
+        return pa.array([Decimal(int(x)).scaleb(-scale) for x in values], type=pa.decimal128(38, scale))
+
+    kinds = np.array(KIND_NAMES)[cols["kind"].astype(np.int64)] if len(inst) else np.array([], dtype=str)
+    time = pa.array(cols["time_ns"], type=pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
+    return pa.table(
+        {
+            "step": cols["step"],
+            "time": time,
+            "account": cols["account"],
+            "counterparty": cols["counterparty"],
+            "instrument": pa.array(np.array(symbols, dtype=object)[inst] if len(inst) else [], type=pa.string()),
+            "kind": pa.array(kinds, type=pa.string()),
+            "size": dec(cols["size"] * lot, 8),
+            "price": dec(cols["price"] * tick, 8),
+            "amount": dec(cols["amount"], 6),
+            "size_lots": cols["size"],
+            "price_ticks": cols["price"],
+            "amount_units": cols["amount"],
+            "adl_indicator": cols["indicator"],
+            "position": cols["position"],
+        }
+    )
+
+
+assert MONEY_SCALE == 10**6  # the amount decimal scale above assumes micro-units

@@ -1,0 +1,119 @@
+"""A seeded generator of trader books, and the liquidity-provider accounts that close every book.
+
+Traders: ``accounts`` one-position accounts on one instrument. Each draws, from ``numpy.random.Generator``
+(PCG64) seeded by the scenario seed:
+
+- side: long with probability ``long_fraction``;
+- notional at entry (quote): lognormal with median ``notional_median`` and log-sd ``notional_sigma``;
+- entry price: the start price times ``exp(N(0, entry_sigma))`` (positions opened over the preceding hours);
+- leverage at entry: lognormal with median ``leverage_median`` and log-sd ``leverage_sigma``, clipped to
+  ``[1, leverage_max]`` and to the tier's max leverage at its notional (risk-limit tiers, Binance section 1);
+- margin mode: isolated with probability ``isolated_fraction``, else cross.
+
+Margin posted = ``ceil(entry notional / leverage)``: the isolated margin, or the cross wallet. A position
+that would already be liquidatable at the start price is re-entered at the start price (a real book holds
+no account below maintenance margin). The choice of distributions is justified in README.md ("The default
+book").
+
+Liquidity providers: ``lp_accounts`` accounts, each with one position on the instrument and ``lp_wallet``
+quote in its wallet; together they hold the opposite of the traders' net position (entered at the start
+price), so open interest is balanced from the first step, and they take the other side of every liquidation
+fill (their positions are the book's resting depth).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from .book import Book
+from .instruments import Instrument
+from .units import MONEY_SCALE, PPM, money
+
+
+@dataclass(frozen=True)
+class GeneratorParams:
+    """Parameters of :func:`generate_book` (quote amounts as ``Decimal`` or str)."""
+
+    accounts: int = 100_000
+    long_fraction: float = 0.5
+    notional_median: Decimal = Decimal(5_000)
+    notional_sigma: float = 1.5
+    leverage_median: float = 5.0
+    leverage_sigma: float = 1.0
+    leverage_max: float = 100.0
+    entry_sigma: float = 0.02
+    isolated_fraction: float = 0.3
+
+
+def generate_book(params: GeneratorParams, inst: Instrument, start_price_ticks: int, seed: int,
+                  lp_accounts: int, lp_wallet: Decimal) -> Book:
+    """Draw a trader book and close it with liquidity providers (module docstring). Accounts
+    ``0..accounts-1`` are traders, the last ``lp_accounts`` are the liquidity providers.
+
+    Raises:
+        ValueError: non-positive counts or a distribution parameter out of range.
+    """
+    if params.accounts < 1 or lp_accounts < 1:
+        raise ValueError("accounts and lp_accounts must be >= 1")
+    if not 0.0 <= params.long_fraction <= 1.0 or not 0.0 <= params.isolated_fraction <= 1.0:
+        raise ValueError("fractions must lie in [0, 1]")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    n = params.accounts
+    v = inst.value_per_lot_tick
+    tick = float(inst.tick_size)
+    lot = float(inst.lot_size)
+    tiers = inst.tiers
+
+    side = np.where(rng.random(n) < params.long_fraction, 1, -1).astype(np.int64)
+    notional_q = float(params.notional_median) * np.exp(rng.normal(0.0, params.notional_sigma, n))
+    entry = np.maximum(1, np.rint(start_price_ticks * np.exp(rng.normal(0.0, params.entry_sigma, n)))).astype(np.int64)
+    lots = np.maximum(1, np.rint(notional_q / (entry * tick * lot))).astype(np.int64)
+    lev = np.clip(params.leverage_median * np.exp(rng.normal(0.0, params.leverage_sigma, n)), 1.0, params.leverage_max)
+    isolated = rng.random(n) < params.isolated_fraction
+
+    floors = tiers.floors
+    max_lev = np.array([float(t.max_leverage) for t in tiers.tiers])
+    mmr = tiers.mmr_ppm
+    cum = tiers.cum
+
+    def reenter_unhealthy(entry: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        entry_notional = lots * entry * v
+        tier = np.clip(np.searchsorted(floors, entry_notional, side="right") - 1, 0, len(floors) - 1)
+        lev_cap = np.minimum(lev, max_lev[tier])
+        margin = np.ceil(entry_notional / lev_cap).astype(np.int64)
+        mark_notional = lots * start_price_ticks * v
+        mtier = np.clip(np.searchsorted(floors, mark_notional, side="right") - 1, 0, len(floors) - 1)
+        mm = -((-mark_notional * mmr[mtier]) // PPM) - cum[mtier]
+        upnl = side * lots * (start_price_ticks - entry) * v
+        return margin, margin + upnl < mm, lev_cap
+
+    margin, bad, lev_cap = reenter_unhealthy(entry)
+    entry = np.where(bad, start_price_ticks, entry)
+    margin, bad, lev_cap = reenter_unhealthy(entry)
+    assert not bad.any(), "a position entered at the start price at <= max leverage is healthy"
+
+    size = side * lots
+    cost = size * entry * v
+    net = int(size.sum())
+    # liquidity providers hold -net, split as evenly as whole lots allow
+    lp_size = np.full(lp_accounts, -net // lp_accounts, dtype=np.int64)
+    lp_size[: (-net) % lp_accounts] += 1
+    lp_cost = lp_size * start_price_ticks * v
+
+    wallet = np.concatenate([np.where(isolated, 0, margin), np.full(lp_accounts, money(lp_wallet), dtype=np.int64)])
+    return Book.from_arrays(
+        wallet=wallet,
+        exempt=np.concatenate([np.zeros(n, dtype=bool), np.ones(lp_accounts, dtype=bool)]),
+        account=np.arange(n + lp_accounts, dtype=np.int64),
+        size=np.concatenate([size, lp_size]),
+        cost=np.concatenate([cost, lp_cost]),
+        collateral=np.concatenate([np.where(isolated, margin, 0), np.zeros(lp_accounts, dtype=np.int64)]),
+        isolated=np.concatenate([isolated, np.zeros(lp_accounts, dtype=bool)]),
+        entry_leverage=np.concatenate([lev_cap, np.zeros(lp_accounts)]),
+    )
+
+
+assert MONEY_SCALE == PPM  # margin rounding above works in money units of 1e-6 quote

@@ -1,0 +1,283 @@
+"""The liquidation stage: close liquidatable positions against the book, settle against the bankruptcy
+price through the insurance fund, and auto-deleverage what the fund cannot cover.
+
+For each liquidatable position, in the order given (most under water first, see :mod:`delever.engine`):
+
+1. Its bankruptcy price ``BP`` (:func:`delever.margin.bankruptcy_price`: up for a long, down for a short).
+2. A market order for the whole position walks the book (:mod:`delever.liquidity`); the VWAP is rounded to
+   a tick against the liquidated account (down for a sell, up for a buy). The liquidity-provider accounts
+   take the other side, pro rata to their share of the book (largest remainder for the odd lots).
+3. A fill better than bankruptcy leaves a balance >= 0: the liquidation fee, ``ceil(rate * closed
+   notional)`` capped at that balance, goes to the insurance fund (Binance: the fund "accumulates from
+   liquidations above BP", ../shared/specs/venues.md section 1; TV-10, TV-11). A fill worse than
+   bankruptcy leaves a negative balance that the fund pays.
+4. If the fund cannot pay, only the largest part ``k`` of the order whose shortfall the fund can cover goes
+   to the book; the rest is closed against profitable opposite positions in ADL-queue order, at ``BP``,
+   across as many counterparties as needed, partially for the last (BitMEX, Binance: "at the bankruptcy
+   price of the initial liquidated order", venues.md sections 1-2; TV-02). Closing at ``BP`` leaves the
+   bankrupt account at >= 0, so ADL ends the loss. If the queue runs dry, the rest goes to the book and
+   whatever the fund cannot pay stays as unrecovered bad debt on the account (a ``bad_debt`` event).
+5. An isolated position's remaining margin returns to its account's wallet; a negative one stays with the
+   closed position (isolated margin limits the loss to the position).
+
+The kernel is resumable: it stops and returns a status when the ADL queue of a side must be extended or the
+event buffer grown, and the engine calls it again from the same position (nothing of that position has
+been touched when it stops).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .events import (
+    ADL_COUNTERPARTY_FILL,
+    ADL_FILL,
+    BAD_DEBT,
+    BOOK,
+    INSURANCE_FUND,
+    INSURANCE_PAYOUT,
+    LIQUIDATION_FEE,
+    LIQUIDATION_FILL,
+    LP_FILL,
+)
+from .liquidity import vwap
+from .sweep import mul_ppm_ceil
+
+DONE = 0
+NEED_QUEUE_LONGS = 1
+"""The queue of long counterparties (for a bankrupt short) must be extended."""
+NEED_QUEUE_SHORTS = 2
+"""The queue of short counterparties (for a bankrupt long) must be extended."""
+NEED_EVENTS = 3
+
+
+@njit(cache=True, nogil=True)
+def apply_trade(p: int, delta: int, price: int, size: np.ndarray, cost: np.ndarray, collateral: np.ndarray,
+                isolated: np.ndarray, account: np.ndarray, wallet: np.ndarray, v: int) -> int:
+    """Trade ``delta`` lots (> 0 buy) at ``price`` ticks on position ``p``; return the realized PnL (money),
+    already credited to the position's isolated margin or its account's wallet.
+
+    Increasing adds ``delta * price * V`` to the cost. Reducing by ``k`` lots releases the cost share
+    ``ceil(cost * k / size)``, which rounds the realized PnL down (against the account); the rest of the cost
+    stays with the position. A trade through zero closes, then opens the remainder at ``price``.
+    ``balance - cost`` changes by exactly ``-delta * price * V`` in every case, which is what makes trades
+    conserve money between the two sides.
+    """
+    if delta == 0:
+        return 0
+    s = size[p]
+    c = cost[p]
+    if s == 0 or (s > 0) == (delta > 0):
+        size[p] = s + delta
+        cost[p] = c + delta * price * v
+        return 0
+    k = -delta if abs(delta) <= abs(s) else s  # lots closed, with the sign of the position
+    if k == s:
+        ck = c
+    else:
+        q = c // s  # split cost * k / size so that it cannot overflow int64
+        r = c - q * s
+        ck = q * k - ((-(r * k)) // s)
+    realized = k * price * v - ck
+    rest = delta + k
+    size[p] = s - k + rest
+    cost[p] = c - ck + rest * price * v
+    if isolated[p]:
+        collateral[p] += realized
+    else:
+        wallet[account[p]] += realized
+    return realized
+
+
+@njit(cache=True, nogil=True)
+def book_fill_price(centre: float, net: float, delta: int, curve: tuple) -> int:
+    """VWAP of an order of ``delta`` lots rounded to a tick against the taker (a sell down, a buy up), >= 1."""
+    px = vwap(centre, net, float(delta), curve)
+    t = np.floor(px) if delta < 0 else np.ceil(px)
+    return max(int(t), 1)
+
+
+@njit(cache=True, nogil=True)
+def _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+          kind, acc, cp, pos, sz, px, amount, ind) -> None:
+    j = ev_n[0]
+    ev_kind[j] = kind
+    ev_acc[j] = acc
+    ev_cp[j] = cp
+    ev_pos[j] = pos
+    ev_size[j] = sz
+    ev_price[j] = px
+    ev_amount[j] = amount
+    ev_ind[j] = ind
+    ev_n[0] = j + 1
+
+
+@njit(cache=True, nogil=True)
+def _book_execute(p, delta, price, size, cost, collateral, isolated, account, wallet, v,
+                  lp_pos, lp_weight, lp_share, lp_rem,
+                  ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n) -> None:
+    """The liquidated position trades ``delta`` at ``price``; the LP positions take ``-delta`` pro rata."""
+    realized = apply_trade(p, delta, price, size, cost, collateral, isolated, account, wallet, v)
+    _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+          LIQUIDATION_FILL, account[p], BOOK, p, delta, price, realized, 0)
+    total = abs(delta)
+    sign = -1 if delta > 0 else 1
+    n_lp = lp_pos.shape[0]
+    wsum = 0
+    for j in range(n_lp):
+        wsum += lp_weight[j]
+    given = 0
+    for j in range(n_lp):
+        prod = total * lp_weight[j]
+        lp_share[j] = prod // wsum
+        lp_rem[j] = prod - lp_share[j] * wsum
+        given += lp_share[j]
+    for _ in range(total - given):  # largest remainder gets the odd lots; ties go to the lower index
+        best = 0
+        for j in range(1, n_lp):
+            if lp_rem[j] > lp_rem[best]:
+                best = j
+        lp_share[best] += 1
+        lp_rem[best] = -1
+    for j in range(n_lp):
+        lots = lp_share[j]
+        if lots == 0:
+            continue
+        q = lp_pos[j]
+        r = apply_trade(q, sign * lots, price, size, cost, collateral, isolated, account, wallet, v)
+        _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+              LP_FILL, account[q], account[p], q, sign * lots, price, r, 0)
+
+
+@njit(cache=True, nogil=True)
+def liquidate(
+    order, start, size, cost, collateral, isolated, account, wallet, v, fee_ppm,
+    centre, book_state, curve, lp_pos, lp_weight, fund,
+    queue, queue_ind, q_len, q_ptr, q_avail, q_complete,
+    ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+):
+    """Liquidate ``order[start:]`` (position indices, one instrument). Returns ``(status, next_index)``.
+
+    Arguments: book columns as in :func:`delever.sweep.margin_sweep` (mutated); ``v`` money per lot-tick;
+    ``fee_ppm`` liquidation fee rate; ``centre`` book centre (index price, float ticks); ``book_state[0]``
+    net absorbed lots (mutated); ``curve`` from :meth:`DepthCurve.arrays`; ``lp_pos``/``lp_weight`` the LP
+    positions and their integer shares of the book; ``fund[0]`` insurance fund balance (mutated).
+    ADL queues: ``queue[side, :q_len[side]]`` position indices in rank order (side 0 = longs, 1 = shorts),
+    ``queue_ind`` their ADL indicator (1..5), ``q_ptr`` next entry, ``q_avail`` lots left in the queue,
+    ``q_complete`` 1 once every eligible position is queued. ``ev_*`` event columns, ``ev_n[0]`` rows used.
+    """
+    cap = ev_kind.shape[0]
+    n_lp = lp_pos.shape[0]
+    lp_rem = np.zeros(n_lp, dtype=np.int64)
+    lp_share = np.zeros(n_lp, dtype=np.int64)
+    for idx in range(start, order.shape[0]):
+        p = order[idx]
+        s = size[p]
+        if s == 0:
+            continue
+        sg = 1 if s > 0 else -1
+        q = abs(s)
+        a = account[p]
+        b0 = collateral[p] if isolated[p] else wallet[a]
+        c = cost[p]
+        base = b0 - c
+        num = c - b0
+        den = s * v
+        p_adl = -((-num) // den) if sg > 0 else num // den
+        if p_adl < 1:
+            p_adl = 1
+        net = book_state[0]
+        v_full = book_fill_price(centre, net, -sg * q, curve)
+        final_full = base + sg * q * v_full * v
+        k_book = q
+        need_adl = False
+        if final_full < 0 and -final_full > fund[0]:
+            lo = 0
+            hi = q - 1
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                vm = book_fill_price(centre, net, -sg * mid, curve)
+                fin = base + sg * (mid * vm + (q - mid) * p_adl) * v
+                if -fin <= fund[0]:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            k_book = lo
+            need_adl = True
+        r = q - k_book
+        side = 1 if sg > 0 else 0
+        if need_adl and q_avail[side] < r and q_complete[side] == 0:
+            return (NEED_QUEUE_SHORTS if side == 1 else NEED_QUEUE_LONGS), idx
+        need_rows = 2 * n_lp + 6
+        if need_adl:
+            need_rows += 2 * (q_len[side] - q_ptr[side])
+        if ev_n[0] + need_rows + n_lp > cap:
+            return NEED_EVENTS, idx
+
+        closed_notional = 0
+        if k_book > 0:
+            vk = v_full if k_book == q else book_fill_price(centre, net, -sg * k_book, curve)
+            _book_execute(p, -sg * k_book, vk, size, cost, collateral, isolated, account, wallet, v,
+                          lp_pos, lp_weight, lp_share, lp_rem,
+                          ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n)
+            book_state[0] = net - sg * k_book
+            closed_notional += k_book * vk * v
+        if need_adl:
+            rem = r
+            while rem > 0 and q_ptr[side] < q_len[side]:
+                e = q_ptr[side]
+                p2 = queue[side, e]
+                s2 = size[p2]
+                if s2 == 0 or (s2 > 0) == (sg > 0):
+                    q_ptr[side] += 1
+                    continue
+                x = min(abs(s2), rem)
+                r1 = apply_trade(p, -sg * x, p_adl, size, cost, collateral, isolated, account, wallet, v)
+                r2 = apply_trade(p2, sg * x, p_adl, size, cost, collateral, isolated, account, wallet, v)
+                ind = queue_ind[side, e]
+                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+                      ADL_FILL, a, account[p2], p, -sg * x, p_adl, r1, ind)
+                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+                      ADL_COUNTERPARTY_FILL, account[p2], a, p2, sg * x, p_adl, r2, ind)
+                q_avail[side] -= x
+                rem -= x
+                closed_notional += x * p_adl * v
+                if size[p2] == 0:
+                    q_ptr[side] += 1
+            if rem > 0:  # the queue ran dry: the rest goes to the book, whatever it costs
+                net = book_state[0]
+                vr = book_fill_price(centre, net, -sg * rem, curve)
+                _book_execute(p, -sg * rem, vr, size, cost, collateral, isolated, account, wallet, v,
+                              lp_pos, lp_weight, lp_share, lp_rem,
+                              ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n)
+                book_state[0] = net - sg * rem
+                closed_notional += rem * vr * v
+
+        bal = collateral[p] if isolated[p] else wallet[a]
+        if bal >= 0:
+            fee = min(mul_ppm_ceil(closed_notional, fee_ppm), bal)
+            if fee > 0:
+                bal -= fee
+                fund[0] += fee
+                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+                      LIQUIDATION_FEE, a, INSURANCE_FUND, p, 0, 0, -fee, 0)
+        else:
+            pay = min(-bal, fund[0])
+            if pay > 0:
+                bal += pay
+                fund[0] -= pay
+                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+                      INSURANCE_PAYOUT, a, INSURANCE_FUND, p, 0, 0, pay, 0)
+            if bal < 0:
+                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+                      BAD_DEBT, a, INSURANCE_FUND, p, 0, 0, bal, 0)
+        if isolated[p]:
+            if bal >= 0:
+                wallet[a] += bal
+                collateral[p] = 0
+            else:
+                collateral[p] = bal
+        else:
+            wallet[a] = bal
+    return DONE, order.shape[0]

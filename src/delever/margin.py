@@ -1,0 +1,157 @@
+"""Margin maths for one position, in exact integers: the reference formulas of the engine.
+
+Every function here is plain Python on unbounded ints (no overflow) and is the reference the compiled sweep
+(:mod:`delever.sweep`) is tested against. Units: sizes in lots (signed, long > 0), prices in ticks, money in
+money units (``delever.units``); ``cost`` is the signed entry value of a position, ``size * entry * V`` where
+``V = instrument.value_per_lot_tick`` (a position opened in several fills carries the sum of their values, so
+its average entry price ``cost / (size * V)`` need not be a whole tick).
+
+Formulas (../shared/specs/venues.md):
+
+- notional ``|size| * mark * V``; unrealized PnL ``size * mark * V - cost``.
+- margin balance (equity) ``collateral + uPnL``, where collateral is the isolated margin of an isolated
+  position, or the cross wallet balance plus other positions' uPnL (Binance ``WB + UPNL1``, section 1).
+- maintenance margin ``ceil(notional * MMR) - cum`` by tier (section 1, Binance notional-limit page);
+  initial margin ``ceil(notional * IMR)``.
+- liquidation when ``equity < MM`` (Binance "Collateral < Maintenance Margin", section 1).
+- margin ratio ``MM / equity`` (Binance); effective leverage ``notional / equity`` (BitMEX
+  ``|MarkValue| / (MarkValue - BankruptValue)``, section 2); PnL% ``uPnL / |cost|`` (BitMEX, section 2).
+- bankruptcy price: the price at which equity is 0, ``(cost - collateral) / (size * V)``; rounded up for a
+  long and down for a short, so a close at the rounded price never leaves bad debt (Bybit rounds a long's
+  bankruptcy price up, test vector TV-08).
+- liquidation price: the price at which equity equals MM,
+  ``(cost - collateral - cum) / (V * (size - |size| * MMR))`` with the MMR and cum of the tier the
+  liquidation notional falls in (Binance: "if the LP falls in a different tier ... recompute", section 1);
+  rounded towards the mark (up for a long, down for a short), i.e. conservatively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .instruments import Instrument
+from .units import PPM
+
+
+def notional(size: int, price: int, inst: Instrument) -> int:
+    """``|size| * price * V`` in money units (size in lots, price in ticks)."""
+    return abs(size) * price * inst.value_per_lot_tick
+
+
+def unrealized_pnl(size: int, cost: int, price: int, inst: Instrument) -> int:
+    """``size * price * V - cost`` in money units."""
+    return size * price * inst.value_per_lot_tick - cost
+
+
+def maintenance_margin(size: int, price: int, inst: Instrument) -> int:
+    """Tiered maintenance margin at ``price`` (money units, rounded up)."""
+    return inst.tiers.maintenance_margin(notional(size, price, inst))
+
+
+def initial_margin(size: int, price: int, inst: Instrument) -> int:
+    """Tiered initial margin at ``price`` (money units, rounded up)."""
+    return inst.tiers.initial_margin(notional(size, price, inst))
+
+
+def margin_ratio(mm: int, equity: int) -> float:
+    """``MM / equity``; liquidation at 1.0 or above; ``inf`` when equity <= 0."""
+    return mm / equity if equity > 0 else float("inf")
+
+
+def effective_leverage(notional_value: int, equity: int) -> float:
+    """``notional / equity``; ``inf`` when equity <= 0."""
+    return notional_value / equity if equity > 0 else float("inf")
+
+
+def pnl_pct(upnl: int, cost: int) -> float:
+    """``uPnL / |cost|`` as a fraction (0.1 = +10%); 0 for a flat position."""
+    return upnl / abs(cost) if cost else 0.0
+
+
+def bankruptcy_price_exact(size: int, cost: int, collateral: int, inst: Instrument) -> Fraction:
+    """Exact price in ticks at which ``collateral + uPnL = 0``.
+
+    Raises:
+        ValueError: ``size == 0``.
+    """
+    if size == 0:
+        raise ValueError("a flat position has no bankruptcy price")
+    return Fraction(cost - collateral, size * inst.value_per_lot_tick)
+
+
+def bankruptcy_price(size: int, cost: int, collateral: int, inst: Instrument) -> int:
+    """Bankruptcy price in ticks, rounded up for a long and down for a short (never below 0)."""
+    bp = bankruptcy_price_exact(size, cost, collateral, inst)
+    ticks = -((-bp.numerator) // bp.denominator) if size > 0 else bp.numerator // bp.denominator
+    return max(ticks, 0)
+
+
+def liquidation_price_exact(size: int, cost: int, collateral: int, inst: Instrument) -> Fraction | None:
+    """Exact price in ticks at which equity equals maintenance margin, or ``None`` if there is none
+    (a long collateralised beyond its notional is never liquidated).
+
+    Tries each tier and keeps the one whose notional at the resulting price lies in that tier.
+    """
+    if size == 0:
+        raise ValueError("a flat position has no liquidation price")
+    v = inst.value_per_lot_tick
+    tiers = inst.tiers
+    for t in tiers.tiers:
+        den = Fraction(v) * (Fraction(size) - Fraction(abs(size) * t.mmr_ppm, PPM))
+        if den == 0:
+            continue
+        p = Fraction(cost - collateral - t.maintenance_amount) / den
+        if p <= 0:
+            continue
+        n = Fraction(abs(size) * v) * p
+        last = t is tiers.tiers[-1]
+        if t.floor <= n and (n < t.cap or last):
+            return p
+    return None
+
+
+def liquidation_price(size: int, cost: int, collateral: int, inst: Instrument) -> int | None:
+    """Liquidation price in ticks, rounded up for a long and down for a short; ``None`` if none."""
+    lp = liquidation_price_exact(size, cost, collateral, inst)
+    if lp is None:
+        return None
+    return -((-lp.numerator) // lp.denominator) if size > 0 else lp.numerator // lp.denominator
+
+
+@dataclass(frozen=True)
+class PositionMetrics:
+    """Everything a trader sees for one position at one mark price (money in money units, prices in ticks)."""
+
+    notional: int
+    unrealized_pnl: int
+    equity: int
+    maintenance_margin: int
+    initial_margin: int
+    margin_ratio: float
+    effective_leverage: float
+    pnl_pct: float
+    liquidatable: bool
+    bankruptcy_price: int
+    liquidation_price: int | None
+
+
+def position_metrics(size: int, cost: int, collateral: int, mark: int, inst: Instrument) -> PositionMetrics:
+    """All the formulas above for one position; ``collateral`` as defined in the module docstring."""
+    n = notional(size, mark, inst)
+    u = unrealized_pnl(size, cost, mark, inst)
+    eq = collateral + u
+    mm = inst.tiers.maintenance_margin(n)
+    return PositionMetrics(
+        notional=n,
+        unrealized_pnl=u,
+        equity=eq,
+        maintenance_margin=mm,
+        initial_margin=inst.tiers.initial_margin(n),
+        margin_ratio=margin_ratio(mm, eq),
+        effective_leverage=effective_leverage(n, eq),
+        pnl_pct=pnl_pct(u, cost),
+        liquidatable=eq < mm,
+        bankruptcy_price=bankruptcy_price(size, cost, collateral, inst),
+        liquidation_price=liquidation_price(size, cost, collateral, inst),
+    )

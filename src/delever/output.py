@@ -1,0 +1,252 @@
+"""What a run writes: ``summary.json``, ``events.parquet``, ``steps.parquet`` and ``report.html``.
+
+Summary fields (money in quote units as exact decimal numbers; ``units`` repeats every money field as an
+integer count of money units, and ``conservation_error`` is such an integer):
+
+- ``accounts`` trader accounts (liquidity providers are counted in ``lp_accounts``), ``positions``, ``steps``;
+- ``liquidations`` positions liquidated (a position liquidated at two different steps counts twice),
+  ``accounts_liquidated``, ``liquidated_notional`` (closed notional at fill prices, book and ADL parts);
+- ``bad_debt``: the shortfall below bankruptcy of liquidation fills (what the insurance fund paid plus what
+  was left unrecovered); ``bad_debt_unrecovered``; ``insurance_fund_paid``; ``liquidation_fees``;
+- ``insurance_fund_start``, ``insurance_fund_end``, ``insurance_fund_min``;
+- ``adl_events`` ADL counterparty fills, ``adl_notional``, ``accounts_adl``, ``adl_haircut`` (what the ADL'd
+  counterparties gave up by closing at the bankruptcy price rather than the mark);
+- ``min_mark_price``, ``min_index_price``, ``max_mark_drawdown_pct`` (largest fall from a running peak);
+- ``conservation_error``: change of the money identity (:mod:`delever.book`) over the run, in money units.
+
+Files are written into a temporary directory next to the target and moved into place at the end, so a
+failed run leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import events as ev
+from .engine import RunResult
+from .units import MONEY_SCALE
+
+
+def _q(units: int) -> Decimal:
+    return Decimal(int(units)) / MONEY_SCALE
+
+
+def summarize(r: RunResult) -> dict:
+    """The summary dict (JSON-able; money as ``Decimal`` converted by :func:`write_outputs`)."""
+    e = r.events
+    kind = e["kind"]
+    v = r.instrument.value_per_lot_tick
+    tick = r.instrument.tick_size
+    fills = (kind == ev.LIQUIDATION_FILL) | (kind == ev.ADL_FILL)
+    liq_keys = np.unique(e["step"][fills] * (r.book.n_positions + 1) + e["position"][fills])
+    notional = np.abs(e["size"]) * e["price"] * v
+    adl_cp = kind == ev.ADL_COUNTERPARTY_FILL
+    payouts = int(e["amount"][kind == ev.INSURANCE_PAYOUT].sum())
+    unrecovered = int(-e["amount"][kind == ev.BAD_DEBT].sum())
+    marks = r.steps.mark_ticks
+    peak = np.maximum.accumulate(marks) if marks.size else marks
+    dd = float(np.max((peak - marks) / peak)) * 100 if marks.size else 0.0
+    mark_at_step = marks[e["step"][adl_cp]] if adl_cp.any() else np.zeros(0, dtype=np.int64)
+    # a counterparty buying (size > 0) at a price above the mark gave up (price - mark) per lot
+    haircut = int(np.sum(e["size"][adl_cp] * (e["price"][adl_cp] - mark_at_step) * v))
+    units = {
+        "liquidated_notional": int(notional[fills].sum()),
+        "bad_debt": payouts + unrecovered,
+        "bad_debt_unrecovered": unrecovered,
+        "insurance_fund_paid": payouts,
+        "liquidation_fees": int(-e["amount"][kind == ev.LIQUIDATION_FEE].sum()),
+        "insurance_fund_start": r.fund_start,
+        "insurance_fund_end": int(r.steps.fund[-1]) if r.steps.fund.size else r.fund_start,
+        "insurance_fund_min": int(min(r.fund_start, int(r.steps.fund.min()) if r.steps.fund.size else r.fund_start)),
+        "adl_notional": int(notional[adl_cp].sum()),
+        "adl_haircut": haircut,
+    }
+    n_lp = r.lp_accounts
+    long_oi, short_oi = r.book.open_interest(0)
+    out = {
+        "scenario": r.scenario.name,
+        "seed": r.seed,
+        "accounts": r.book.n_accounts - n_lp,
+        "lp_accounts": n_lp,
+        "positions": r.book.n_positions - n_lp,
+        "steps": int(r.steps.time_ns.shape[0]),
+        "liquidations": int(liq_keys.size),
+        "accounts_liquidated": int(np.unique(e["account"][fills]).size),
+        "liquidated_notional": _q(units["liquidated_notional"]),
+        "bad_debt": _q(units["bad_debt"]),
+        "bad_debt_unrecovered": _q(units["bad_debt_unrecovered"]),
+        "insurance_fund_paid": _q(units["insurance_fund_paid"]),
+        "liquidation_fees": _q(units["liquidation_fees"]),
+        "insurance_fund_start": _q(units["insurance_fund_start"]),
+        "insurance_fund_end": _q(units["insurance_fund_end"]),
+        "insurance_fund_min": _q(units["insurance_fund_min"]),
+        "adl_events": int(adl_cp.sum()),
+        "adl_notional": _q(units["adl_notional"]),
+        "accounts_adl": int(np.unique(e["account"][adl_cp]).size),
+        "adl_haircut": _q(units["adl_haircut"]),
+        "min_mark_price": Decimal(int(marks.min())) * tick if marks.size else None,
+        "min_index_price": float(np.round(r.steps.index_ticks.min() * float(tick), 2)) if marks.size else None,
+        "max_mark_drawdown_pct": round(dd, 4),
+        "open_interest_end": float(Decimal(long_oi) * r.instrument.lot_size),
+        "open_interest_balanced": long_oi == short_oi,
+        "conservation_error": int(r.money_end - r.money_start),
+        "units": units,
+    }
+    return out
+
+
+def steps_table(r: RunResult) -> pa.Table:
+    """One row per step: prices (quote), per-step liquidation and ADL aggregates, fund and cumulative bad debt."""
+    e = r.events
+    T = r.steps.time_ns.shape[0]
+    kind, step = e["kind"], e["step"]
+    v = r.instrument.value_per_lot_tick
+    tick = float(r.instrument.tick_size)
+    notional = (np.abs(e["size"]) * e["price"] * v).astype(np.float64) / MONEY_SCALE
+    fills = (kind == ev.LIQUIDATION_FILL) | (kind == ev.ADL_FILL)
+    adl = kind == ev.ADL_COUNTERPARTY_FILL
+    liq_first = np.zeros(len(kind), dtype=bool)
+    if fills.any():
+        keys = step[fills] * (r.book.n_positions + 1) + e["position"][fills]
+        _, first = np.unique(keys, return_index=True)
+        liq_first[np.flatnonzero(fills)[first]] = True
+    debt = np.where(kind == ev.INSURANCE_PAYOUT, e["amount"], 0) - np.where(kind == ev.BAD_DEBT, e["amount"], 0)
+    return pa.table({
+        "step": np.arange(T, dtype=np.int64),
+        "time": pa.array(r.steps.time_ns, type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
+        "index_price": r.steps.index_ticks * tick,
+        "mark_price": r.steps.mark_ticks * tick,
+        "trade_price": r.steps.last_ticks * tick,
+        "liquidated_notional": np.bincount(step[fills], weights=notional[fills], minlength=T)[:T],
+        "liquidations": np.bincount(step[liq_first], minlength=T)[:T].astype(np.int64),
+        "insurance_fund": r.steps.fund.astype(np.float64) / MONEY_SCALE,
+        "adl_notional": np.bincount(step[adl], weights=notional[adl], minlength=T)[:T],
+        "adl_fills": np.bincount(step[adl], minlength=T)[:T].astype(np.int64),
+        "bad_debt": np.cumsum(np.bincount(step, weights=debt.astype(np.float64), minlength=T)[:T]) / MONEY_SCALE,
+    })
+
+
+def events_table(r: RunResult) -> pa.Table:
+    """The exact event table written to ``events.parquet`` (see :func:`delever.events.to_table`)."""
+    inst = r.instrument
+    return ev.to_table(r.events, [inst.symbol], [inst.tick_size], [inst.lot_size])
+
+
+def _report_events(r: RunResult) -> pa.Table:
+    e = r.events
+    inst = r.instrument
+    return pa.table({
+        "step": e["step"],
+        "time": pa.array(e["time_ns"], type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
+        "account": e["account"],
+        "counterparty": e["counterparty"],
+        "instrument": pa.array([inst.symbol] * len(e["kind"]), type=pa.string()),
+        "kind": pa.array(np.array(ev.KIND_NAMES)[e["kind"].astype(np.int64)] if len(e["kind"]) else [],
+                         type=pa.string()),
+        "size": e["size"] * float(inst.lot_size),
+        "price": e["price"] * float(inst.tick_size),
+        "amount": e["amount"] / MONEY_SCALE,
+    })
+
+
+def inputs_provenance(r: RunResult) -> list[dict]:
+    """Which inputs are real data (with source), generated (seeded) or assumed (parameter values)."""
+    sc = r.scenario
+    d = r.depth
+    rows = [
+        {"name": "Index price path", "kind": "real", "value": f"{r.path.steps:,} steps of {sc.step_seconds:g} s",
+         "source": f"{sc.prices.file} (Binance BTCUSDT perpetual 1-minute klines; OHLC path inside each bar: "
+                   "open, nearer extreme, other extreme, close)"},
+        {"name": "Order-book depth shape", "kind": "real",
+         "value": "bid lots within 1..5%: " + ", ".join(f"{x:,.0f}" for x in d.bid_base) + "; ask: "
+                  + ", ".join(f"{x:,.0f}" for x in d.ask_base),
+         "source": f"{sc.liquidity.depth_file}. {d.method}"},
+    ]
+    if sc.book.generator is not None:
+        g = sc.book.generator
+        rows.append({"name": "Book of positions", "kind": "generated",
+                     "value": f"{g.accounts:,} accounts, seed {r.seed}; long fraction {g.long_fraction}, notional "
+                              f"lognormal median {g.notional_median} USDT sigma {g.notional_sigma}; leverage "
+                              f"lognormal median {g.leverage_median}x sigma {g.leverage_sigma} max {g.leverage_max}x; "
+                              f"entry dispersion {g.entry_sigma}; isolated {g.isolated_fraction}",
+                     "source": "delever.generator (README: The default book)"})
+    else:
+        rows.append({"name": "Book of positions", "kind": "real", "value": f"{r.book.n_positions - r.lp_accounts:,} positions",
+                     "source": str(sc.book.file)})
+    liq = sc.liquidity
+    rows += [
+        {"name": "Depth scale", "kind": "assumed", "value": f"{liq.depth_scale:g} x Binance's depth",
+         "source": "the simulated venue's share of Binance's resting depth"},
+        {"name": "Book resilience half-life", "kind": "assumed", "value": f"{liq.resilience_half_life_s:g} s",
+         "source": "Obizhaeva-Wang style refill (delever.liquidity)"},
+        {"name": "Liquidity providers", "kind": "assumed",
+         "value": f"{liq.lp_accounts} accounts x {liq.lp_wallet} USDT", "source": "hold the book's resting depth"},
+        {"name": "Mark price basis EMA", "kind": "assumed", "value": f"{sc.mark.basis_ema_s:g} s",
+         "source": "Deribit legacy mark (specs/venues.md section 5), median as Binance"},
+        {"name": "Liquidation fee", "kind": "assumed", "value": f"{sc.fees.liquidation_fee_rate}",
+         "source": "Binance's old BTCUSDT rate (specs/venues.md section 1)"},
+        {"name": "Insurance fund, start", "kind": "assumed", "value": f"{sc.insurance_fund.balance} USDT",
+         "source": "scenario parameter (Binance's real fund balance is not in the data)"},
+        {"name": "Risk-limit tiers", "kind": "real", "value": r.instrument.tiers.name,
+         "source": "Binance BTCUSDT brackets of 2021-03-18 (specs/venues.md section 1; historical)"},
+    ]
+    return rows
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, Decimal):
+        return float(o) if o != o.to_integral_value() else int(o)
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def leverage_samples(r: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entry leverage of liquidated and of ADL'd positions (one sample per position), and the ADL indicator
+    each ADL'd position had when first hit."""
+    e = r.events
+    kind = e["kind"]
+    fills = (kind == ev.LIQUIDATION_FILL) | (kind == ev.ADL_FILL)
+    liq_pos = np.unique(e["position"][fills])
+    adl = kind == ev.ADL_COUNTERPARTY_FILL
+    adl_pos, first = np.unique(e["position"][adl], return_index=True)
+    lev = r.book_start.entry_leverage
+    return lev[liq_pos], lev[adl_pos], e["indicator"][adl][first]
+
+
+def write_outputs(r: RunResult, out_dir: Path, extra_sections: list[dict] | None = None) -> dict:
+    """Write every output file into ``out_dir`` atomically (temp dir, then rename); return the summary."""
+    from .report import write_report
+
+    out_dir = Path(out_dir)
+    summary = summarize(r)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".delever-", dir=out_dir.parent))
+    try:
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+        pq.write_table(events_table(r), tmp / "events.parquet")
+        steps = steps_table(r)
+        pq.write_table(steps, tmp / "steps.parquet")
+        lev_liq, lev_adl, ind = leverage_samples(r)
+        report_summary = {k: v for k, v in summary.items() if k != "units"}
+        write_report(tmp / "report.html", title=f"delever run: {r.scenario.name}", summary=report_summary,
+                     steps=steps, events=_report_events(r), leverage_liquidated=lev_liq, leverage_adl=lev_adl,
+                     adl_indicator=ind, inputs=inputs_provenance(r), extra_sections=extra_sections)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
