@@ -59,7 +59,7 @@ def liquidate_long(book: Book, centre_ticks: float, fund_usdt: str, lots_per_pct
     pos_eq, acc_eq = equities(book, mark)
     excluded = np.zeros(book.n_positions, dtype=bool)
     excluded[0] = True
-    queue = AdlQueue(book, 0, mark, V, pos_eq, acc_eq, excluded)
+    queue = AdlQueue(book, 0, mark, V, lambda: (pos_eq, acc_eq), excluded)
     buf = EventBuffer()
     lp = np.flatnonzero(book.exempt[book.account])
     order = np.array([0], dtype=np.int64)

@@ -39,7 +39,8 @@ from .mark import MarkPrice
 from .marketdata import DepthProfile, calibrate_depth, load_book_depth, load_klines
 from .prices import PricePath, path_from_klines
 from .scenario import Scenario, window_ms
-from .sweep import margin_sweep
+from .sweep import margin_sweep, position_health, update_triggers
+from .trigger_index import TriggerIndex
 from .units import money, rate_ppm
 
 
@@ -110,11 +111,13 @@ def prepare(scenario: Scenario, seed: int) -> Market:
 
 
 def run(scenario: Scenario, seed: int | None = None, progress: Callable[[int, int], None] | None = None,
-        market: Market | None = None, check_every_step: bool = False, skip_sweeps: bool = True) -> RunResult:
+        market: Market | None = None, check_every_step: bool = False, full_sweep: bool = False) -> RunResult:
     """Run a scenario. ``seed`` overrides the scenario's; ``progress(done, total)`` is called now and then.
 
-    ``skip_sweeps=False`` sweeps every step; by default a step whose mark stays within the last sweep's
-    proven safe move (:func:`delever.sweep.margin_sweep`) skips the sweep, which gives the same events.
+    When every cross account holds one position, liquidations are found from each position's exact
+    trigger price (:func:`delever.sweep.trigger_price`), kept sorted (:mod:`delever.trigger_index`) and
+    recomputed for the positions a step touched; ``full_sweep=True`` (or a book with multi-position cross accounts) marks the whole book
+    to market every step instead (:func:`delever.sweep.margin_sweep`). Both give the same events (tested).
 
     Raises:
         InputError: bad input files or values.
@@ -162,29 +165,50 @@ def run(scenario: Scenario, seed: int | None = None, progress: Callable[[int, in
     last_s = np.zeros(T, dtype=np.float64)
     fund_s = np.zeros(T, dtype=np.int64)
     marks = np.zeros(1, dtype=np.int64)
-    safe_move = np.zeros(1, dtype=np.float64)
-    swept_mark = -1  # mark of the last full sweep, -1 when the book changed since
+    use_triggers = not full_sweep and trigger_mode(book, inst)
+    trigger = np.zeros(n, dtype=np.int64)
+    if use_triggers:
+        update_triggers(np.arange(n, dtype=np.int64), book.size, book.cost, book.collateral, book.isolated,
+                        book.account, book.instrument, book.wallet, book.exempt, vpl, floors, mmr, cum, n_tiers,
+                        trigger)
+        index = TriggerIndex(book.size, trigger)
+    health_eq = np.zeros(n, dtype=np.int64)
+    health_mm = np.zeros(n, dtype=np.int64)
+
+    def equities() -> tuple[np.ndarray, np.ndarray]:
+        if use_triggers:  # the full sweep did not run this step: compute what ADL scores need
+            margin_sweep(book.size, book.cost, book.collateral, book.isolated, book.account, book.instrument,
+                         book.wallet, marks, vpl, floors, mmr, cum, n_tiers, book.exempt, pos_eq, pos_mm,
+                         acc_eq, acc_mm, scratch)
+        return pos_eq, acc_eq
+
+    scratch = np.zeros(n, dtype=np.int64)
 
     for t in range(T):
         centre = float(index_ticks[t])
         state[0] *= refill
         last = marginal_price(centre, state[0], curve)
         marks[0] = mark_rule.update(centre, last, dt)
-        count = 0
-        if not skip_sweeps or swept_mark < 0 or abs(int(marks[0]) - swept_mark) >= safe_move[0]:
+        if use_triggers:
+            count = index.scan(int(marks[0]), t, liq_out)
+        else:
             count = margin_sweep(book.size, book.cost, book.collateral, book.isolated, book.account,
                                  book.instrument, book.wallet, marks, vpl, floors, mmr, cum, n_tiers, book.exempt,
-                                 pos_eq, pos_mm, acc_eq, acc_mm, liq_out, safe_move)
-            # the bound is measured from this sweep's mark; a liquidation changes the book: sweep again
-            swept_mark = int(marks[0]) if count == 0 else -1
+                                 pos_eq, pos_mm, acc_eq, acc_mm, liq_out)
         if count:
             order = liq_out[:count].copy()
-            equity = np.where(book.isolated[order], pos_eq[order], acc_eq[book.account[order]])
-            req = np.where(book.isolated[order], pos_mm[order], acc_mm[book.account[order]])
+            if use_triggers:
+                equity, req = health_eq[:count], health_mm[:count]
+                position_health(order, book.size, book.cost, book.collateral, book.isolated, book.account,
+                                book.instrument, book.wallet, marks, vpl, floors, mmr, cum, n_tiers, equity, req)
+            else:
+                equity = np.where(book.isolated[order], pos_eq[order], acc_eq[book.account[order]])
+                req = np.where(book.isolated[order], pos_mm[order], acc_mm[book.account[order]])
             ratio = equity / np.maximum(req, 1)
             order = order[np.lexsort((order, ratio))]
             excluded[order] = True
-            queue = AdlQueue(book, 0, int(marks[0]), v, pos_eq, acc_eq, excluded)
+            queue = AdlQueue(book, 0, int(marks[0]), v, equities, excluded)
+            first_event = buf.n
             start = 0
             while True:
                 c = buf.cols
@@ -207,6 +231,11 @@ def run(scenario: Scenario, seed: int | None = None, progress: Callable[[int, in
                     need = 2 * int(queue.length[side] - queue.pointer[side]) + 4 * lp_pos.shape[0] + 16
                     buf.ensure(need)
             excluded[order] = False
+            if use_triggers:
+                touched = np.unique(buf.cols["position"][first_event: buf.n])
+                update_triggers(touched, book.size, book.cost, book.collateral, book.isolated, book.account,
+                                book.instrument, book.wallet, book.exempt, vpl, floors, mmr, cum, n_tiers, trigger)
+                index.changed(touched)
             last = marginal_price(centre, state[0], curve)
         log.append(buf, t, int(path.time_ns[t]), 0)
         mark_s[t] = marks[0]
@@ -234,6 +263,15 @@ def run(scenario: Scenario, seed: int | None = None, progress: Callable[[int, in
         lp_accounts=int(book.exempt.sum()),
         account_labels=m.labels,
     )
+
+
+def trigger_mode(book: Book, inst: Instrument) -> bool:
+    """Whether trigger prices decide liquidations exactly for this book: every cross account holds at most
+    one position, and ``equity - MM`` moves monotonically with the price (``V * (1 - MMR_max) > 1``)."""
+    cross_accounts = book.account[~book.isolated & ~book.exempt[book.account]]
+    if np.unique(cross_accounts).size != cross_accounts.size:
+        return False
+    return inst.value_per_lot_tick * (1_000_000 - int(inst.tiers.mmr_ppm.max())) > 1_000_000
 
 
 def _check(book: Book, fund: np.ndarray, money_start: int) -> None:

@@ -66,7 +66,6 @@ def margin_sweep(
     acc_equity: np.ndarray,
     acc_mm: np.ndarray,
     out: np.ndarray,
-    safe_move: np.ndarray,
 ) -> int:
     """Mark the whole book to market and list the liquidatable positions.
 
@@ -81,27 +80,11 @@ def margin_sweep(
     ``out`` (n,) an isolated position when its margin + uPnL < its MM, and every non-flat cross position of
     an account whose cross equity < the sum of its positions' MM. Returns how many were listed.
 
-    Also writes ``safe_move[m]`` (float64 ticks) for each instrument: a move of instrument ``m``'s mark by less
-    than this, in either direction, with the book unchanged, cannot make any account liquidatable. A move of
-    ``d`` ticks changes a position's equity by at most ``|size| * V * d`` and its MM by at most ``MMR_max`` times
-    that (MM is continuous across tiers thanks to the maintenance amount), so the bound is an account's
-    headroom ``equity - MM`` (less the float guard) over ``(1 + MMR_max) * sum |size| * V``. The engine
-    skips the sweep while the mark stays within it (single-instrument accounts; with several instruments
-    every position's headroom is charged to each instrument it holds, which stays conservative).
     """
     n = size.shape[0]
     na = acc_equity.shape[0]
     acc_mm_f = np.zeros(na, dtype=np.float64)
     acc_count = np.zeros(na, dtype=np.int64)
-    acc_exposure = np.zeros(na, dtype=np.float64)
-    n_inst = marks.shape[0]
-    slope = np.zeros(n_inst, dtype=np.float64)
-    for mi in range(n_inst):
-        top = 0
-        for j in range(n_tiers[mi]):
-            top = max(top, mmr[mi, j])
-        slope[mi] = 1.0 + top * 1e-6
-        safe_move[mi] = np.inf
     for a in range(na):
         acc_equity[a] = wallet[a]
     count = 0
@@ -125,9 +108,6 @@ def margin_sweep(
             if exempt[account[i]]:
                 continue
             guard = 2.0 + 1e-9 * abs(mm_f)
-            room = (eq - mm_f - guard) / (slope[m] * (s if s > 0 else -s) * v)
-            if room < safe_move[m]:
-                safe_move[m] = max(room, 0.0)
             if eq < mm_f - guard:
                 pos_mm[i] = mul_ppm_ceil(notional, mmr[m, j]) - cum[m, j]
                 out[count] = i
@@ -144,19 +124,14 @@ def margin_sweep(
             acc_equity[a] += upnl
             acc_mm_f[a] += mm_f
             acc_count[a] += 1
-            acc_exposure[a] += slope[m] * (s if s > 0 else -s) * v
     # accounts: 0 safe, 1 liquidatable by the screen, 2 too close to call in floats
-    status = np.zeros(na, dtype=np.int8)
+    status = np.zeros(na, dtype=np.int64)
     any_cross = False
     for a in range(na):
         if acc_count[a] == 0 or exempt[a]:
             acc_mm[a] = int(acc_mm_f[a])
             continue
         guard = acc_count[a] + 1.0 + 1e-9 * abs(acc_mm_f[a])
-        room = max((acc_equity[a] - acc_mm_f[a] - guard) / acc_exposure[a], 0.0)
-        for mi in range(n_inst):
-            if room < safe_move[mi]:
-                safe_move[mi] = room
         if acc_equity[a] < acc_mm_f[a] - guard:
             status[a] = 1
             acc_mm[a] = 0
@@ -180,9 +155,163 @@ def margin_sweep(
         acc_mm[account[i]] += mm
     for a in range(na):
         if status[a] == 2:
-            status[a] = 1 if acc_equity[a] < acc_mm[a] else 0
+            if acc_equity[a] < acc_mm[a]:
+                status[a] = 1
+            else:
+                status[a] = 0
     for i in range(n):
         if size[i] != 0 and not isolated[i] and status[account[i]] == 1:
             out[count] = i
             count += 1
     return count
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Trigger prices: the fast path for books whose cross accounts hold one position each
+# ---------------------------------------------------------------------------------------------------------
+
+NEVER_SHORT = np.iinfo(np.int64).max
+"""Trigger of a short that no representable price liquidates."""
+NEVER_LONG = -1
+"""Trigger of a long that no positive price liquidates (and of liquidity-provider positions)."""
+_LIMIT = 2**62
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _excess(p: int, s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: int) -> int:
+    """``equity - MM`` (money) of a position at ``p`` ticks: ``b + s*p*V - c - MM(|s|*p*V)``."""
+    notional = (s if s > 0 else -s) * p * v
+    return b + s * p * v - c - maintenance_margin(notional, m, floors, mmr, cum, k)
+
+
+@njit(cache=True, nogil=True)
+def trigger_price(s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: int) -> int:
+    """Exact trigger price (ticks) of a single position backed by collateral ``b`` (money).
+
+    A long is liquidatable at mark ``P`` iff ``P <= trigger`` (the highest price with equity < MM); a short
+    iff ``P >= trigger`` (the lowest such price). ``equity - MM`` is strictly monotone in ``P`` when
+    ``V * (1 - MMR_max) > 1`` (checked by the engine), so the comparison is exact: the trigger is found by a
+    float estimate per tier (the root of ``b + P*V*(s - |s| MMR) - c + cum = 0``), then bracketed and
+    bisected on the exact integer ``equity - MM``.
+    """
+    if s == 0:
+        return NEVER_LONG
+    a = s if s > 0 else -s
+    pmax = _LIMIT // (a * v)
+    est = -1.0
+    for j in range(k):
+        rate = mmr[m, j] * 1e-6
+        den = v * (s - a * rate)
+        if den == 0.0:
+            continue
+        p = (c - b - cum[m, j]) / den
+        n = a * p * v
+        if p > 0 and n >= floors[m, j] and (j == k - 1 or n < floors[m, j + 1]):
+            est = p
+            break
+    if s > 0:
+        # largest P with excess(P) < 0; excess increases with P
+        if _excess(1, s, c, b, v, m, floors, mmr, cum, k) >= 0:
+            return NEVER_LONG
+        lo = 1
+        hi = pmax
+        if est > 0:
+            guess = min(max(int(est), 1), pmax)
+            step = 2
+            lo2 = max(guess - step, 1)
+            while lo2 > 1 and _excess(lo2, s, c, b, v, m, floors, mmr, cum, k) >= 0:
+                step *= 4
+                lo2 = max(guess - step, 1)
+            hi2 = min(guess + 2, pmax)
+            step = 2
+            while hi2 < pmax and _excess(hi2, s, c, b, v, m, floors, mmr, cum, k) < 0:
+                step *= 4
+                hi2 = min(guess + step, pmax)
+            lo, hi = lo2, hi2
+        if _excess(hi, s, c, b, v, m, floors, mmr, cum, k) < 0:
+            return hi
+        while hi - lo > 1:  # invariant: excess(lo) < 0 <= excess(hi)
+            mid = (lo + hi) // 2
+            if _excess(mid, s, c, b, v, m, floors, mmr, cum, k) < 0:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+    # short: smallest P with excess(P) < 0; excess decreases with P
+    if _excess(1, s, c, b, v, m, floors, mmr, cum, k) < 0:
+        return 1
+    if est < 0 or est >= pmax:
+        if _excess(pmax, s, c, b, v, m, floors, mmr, cum, k) >= 0:
+            return NEVER_SHORT
+        est = pmax / 2.0
+    lo = 1
+    hi = pmax
+    guess = min(max(int(est), 1), pmax)
+    step = 2
+    lo2 = max(guess - step, 1)
+    while lo2 > 1 and _excess(lo2, s, c, b, v, m, floors, mmr, cum, k) < 0:
+        step *= 4
+        lo2 = max(guess - step, 1)
+    hi2 = min(guess + 2, pmax)
+    step = 2
+    while hi2 < pmax and _excess(hi2, s, c, b, v, m, floors, mmr, cum, k) >= 0:
+        step *= 4
+        hi2 = min(guess + step, pmax)
+    lo, hi = lo2, hi2
+    if _excess(hi, s, c, b, v, m, floors, mmr, cum, k) >= 0:
+        return NEVER_SHORT
+    while hi - lo > 1:  # invariant: excess(lo) >= 0 > excess(hi)
+        mid = (lo + hi) // 2
+        if _excess(mid, s, c, b, v, m, floors, mmr, cum, k) >= 0:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+@njit(cache=True, nogil=True)
+def update_triggers(idx, size, cost, collateral, isolated, account, instrument, wallet, exempt,
+                    value_per_lot_tick, floors, mmr, cum, n_tiers, trigger) -> None:
+    """Recompute ``trigger[i]`` for the positions ``idx`` (after a change to them or their account)."""
+    for t in range(idx.shape[0]):
+        i = idx[t]
+        s = size[i]
+        if s == 0 or exempt[account[i]]:
+            trigger[i] = NEVER_LONG if s >= 0 else NEVER_SHORT
+            continue
+        m = instrument[i]
+        b = collateral[i] if isolated[i] else wallet[account[i]]
+        trigger[i] = trigger_price(s, cost[i], b, value_per_lot_tick[m], m, floors, mmr, cum, n_tiers[m])
+
+
+@njit(cache=True, nogil=True)
+def trigger_sweep(size: np.ndarray, trigger: np.ndarray, instrument: np.ndarray, marks: np.ndarray,
+                  out: np.ndarray) -> int:
+    """List positions whose trigger the mark has reached (long: mark <= trigger; short: mark >= trigger).
+
+    Exactly the set :func:`margin_sweep` lists when every cross account holds one position (tested); one
+    comparison per position, no arithmetic on money. Returns how many were written to ``out``.
+    """
+    count = 0
+    for i in range(size.shape[0]):
+        s = size[i]
+        px = marks[instrument[i]]
+        if (s > 0 and px <= trigger[i]) or (s < 0 and px >= trigger[i]):
+            out[count] = i
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def position_health(order, size, cost, collateral, isolated, account, instrument, wallet, marks,
+                    value_per_lot_tick, floors, mmr, cum, n_tiers, equity_out, mm_out) -> None:
+    """Exact equity and MM (money) of single-position accounts ``order`` at the marks (for ordering)."""
+    for t in range(order.shape[0]):
+        i = order[t]
+        s = size[i]
+        m = instrument[i]
+        v = value_per_lot_tick[m]
+        px = marks[m]
+        b = collateral[i] if isolated[i] else wallet[account[i]]
+        equity_out[t] = b + s * px * v - cost[i]
+        mm_out[t] = maintenance_margin((s if s > 0 else -s) * px * v, m, floors, mmr, cum, n_tiers[m])

@@ -9,6 +9,8 @@ so runs are deterministic whatever the partition's internal order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .ranking import adl_candidates, side_quantity
@@ -25,10 +27,13 @@ class AdlQueue:
     position is queued).
     """
 
-    def __init__(self, book, instrument_id: int, mark: int, v: int, pos_equity: np.ndarray,
-                 acc_equity: np.ndarray, excluded: np.ndarray) -> None:
+    def __init__(self, book, instrument_id: int, mark: int, v: int,
+                 equities: Callable[[], tuple[np.ndarray, np.ndarray]], excluded: np.ndarray) -> None:
+        """``equities()`` returns ``(position equity, account equity)`` as the sweep defines them; it is
+        called only if this step needs ADL."""
         self._book = book
-        self._args = (instrument_id, mark, v, pos_equity, acc_equity, excluded)
+        self._args = (instrument_id, mark, v, excluded)
+        self._equities = equities
         self.queue = np.zeros((2, FIRST_CHUNK), dtype=np.int64)
         self.indicator = np.zeros((2, FIRST_CHUNK), dtype=np.int8)
         self.length = np.zeros(2, dtype=np.int64)
@@ -43,7 +48,8 @@ class AdlQueue:
     def _candidates(self, side: int) -> tuple[np.ndarray, np.ndarray]:
         if self._cand[side] is None:
             b = self._book
-            inst, mark, v, pos_eq, acc_eq, excl = self._args
+            inst, mark, v, excl = self._args
+            pos_eq, acc_eq = self._equities()
             sign = 1 if side == 0 else -1
             n = b.size.shape[0]
             idx = np.empty(n, dtype=np.int64)
