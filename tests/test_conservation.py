@@ -35,8 +35,10 @@ from hypothesis import strategies as st
 
 from delever import engine
 from delever import events as ev
+from delever.book import Book
 from delever.generator import GeneratorParams, generate_book
 from delever.liquidity import DepthCurve
+from delever.margin import liquidation_price, position_metrics
 from delever.prices import PricePath
 from delever.scenario import default_scenario_path, load_scenario
 
@@ -293,3 +295,52 @@ def test_empty_adl_queue_leaves_bad_debt_and_still_conserves():
     counts = check_invariants(r)
     assert counts["adl_fill"] == 0
     assert counts["bad_debt"] > 0
+
+
+def test_isolated_margin_returned_to_wallet_protects_the_accounts_cross_position():
+    # One account holds an isolated long and a cross long, both 1 BTC (1,000 lots) entered at 100,000 USDT
+    # (1,000,000 ticks); V = 100 money units per lot-tick, so each cost is 1,000 * 1,000,000 * 100 = 1e11
+    # units (100,000 USDT). Isolated margin 10,000 USDT (10x), cross wallet 20,000 USDT (5x).
+    sc, m = base_market()
+    inst = m.instrument
+    v = inst.value_per_lot_tick
+    assert v == 100
+    u = 10**6  # money units per USDT
+    p0, lots = 1_000_000, 1_000
+    cost = lots * p0 * v
+    wallet, iso_margin = 20_000 * u, 10_000 * u
+    book = Book.from_arrays(
+        wallet=[wallet, 10**9 * u], exempt=[False, True], account=[0, 0, 1],
+        size=[lots, lots, -2 * lots], cost=[cost, cost, -2 * cost],
+        collateral=[iso_margin, 0, 0], isolated=[True, False, False])
+    liq_iso = liquidation_price(lots, cost, iso_margin, inst)  # 904,021 ticks
+    liq_cross = liquidation_price(lots, cost, wallet, inst)    # 803,518 ticks
+    # The mark (no basis EMA, book refilled at once) sits at 100,000 USDT, then 1,000 ticks under the isolated
+    # liquidation price, then 500 ticks under the cross position's liquidation price *with its original
+    # wallet*. The isolated position is closed near 903,016 ticks against a deep book, above its bankruptcy
+    # price (900,000), and (fee 0) returns 10,000 + (903,016 - 1,000,000) * 1,000 * 100 / 1e6 = ~301.6 USDT
+    # to the wallet, which lowers the cross liquidation price by ~3,000 ticks: at 803,018 the cross position
+    # is healthy and must not be liquidated, whichever way the engine screens for liquidations.
+    ticks = [p0] * 5 + [liq_iso - 1_000] * 5 + [liq_cross - 500] * 10
+    path = PricePath(np.arange(len(ticks), dtype=np.int64) * NS_PER_S, np.array(ticks, dtype=float) / 10, "x")
+    sc = sc.model_copy(update={
+        "fees": sc.fees.model_copy(update={"liquidation_fee_rate": Decimal(0)}),
+        "mark": sc.mark.model_copy(update={"basis_ema_s": 0.0}),
+        "liquidity": sc.liquidity.model_copy(update={"resilience_half_life_s": 0.0, "lp_accounts": 1}),
+    })
+    market = dataclasses.replace(m, book=book, path=path, curve=DepthCurve.linear(1e6), start_price_ticks=p0,
+                                 labels=None)
+    fast, full = run_both_screens(sc, 0, market, check_every_step=True)
+    for r in (full, fast):
+        check_invariants(r)
+        e = r.events
+        iso_fill = (e["kind"] == ev.LIQUIDATION_FILL) & (e["position"] == 0)
+        assert iso_fill.sum() == 1 and e["step"][iso_fill][0] == 5
+        # margin left in the isolated position after its fill (and fee, 0 here) went back to the wallet
+        returned = iso_margin + int(e["amount"][(e["position"] == 0) & (e["account"] == 0)].sum())
+        assert 250 * u < returned < 350 * u
+        ref = position_metrics(lots, cost, wallet + returned, liq_cross - 500, inst)
+        assert not ref.liquidatable
+        assert not np.any((e["position"] == 1) & (e["kind"] == ev.LIQUIDATION_FILL)), \
+            "the cross position was liquidated although its account is above maintenance margin"
+    assert_same_run(fast, full)

@@ -9,8 +9,10 @@ integer count of money units, and ``conservation_error`` is such an integer):
 - ``bad_debt``: the shortfall below bankruptcy of liquidation fills (what the insurance fund paid plus what
   was left unrecovered); ``bad_debt_unrecovered``; ``insurance_fund_paid``; ``liquidation_fees``;
 - ``insurance_fund_start``, ``insurance_fund_end``, ``insurance_fund_min``;
-- ``adl_events`` ADL counterparty fills, ``adl_notional``, ``accounts_adl``, ``adl_haircut`` (what the ADL'd
-  counterparties gave up by closing at the bankruptcy price rather than the mark);
+- ``adl_events`` ADL counterparty fills, ``adl_notional``, ``accounts_adl``, ``adl_cost_vs_mark``: what the
+  ADL'd counterparties gave up (> 0) or gained (< 0) by closing at the bankruptcy price instead of the step's
+  mark (a position liquidated above its bankruptcy price at the mark but filled below it in the book has a
+  bankruptcy price better than the mark for its counterparties);
 - ``min_mark_price``, ``min_index_price``, ``max_mark_drawdown_pct`` (largest fall from a running peak);
 - ``conservation_error``: change of the money identity (:mod:`delever.book`) over the run, in money units.
 
@@ -68,7 +70,7 @@ def summarize(r: RunResult) -> dict:
         "insurance_fund_end": int(r.steps.fund[-1]) if r.steps.fund.size else r.fund_start,
         "insurance_fund_min": int(min(r.fund_start, int(r.steps.fund.min()) if r.steps.fund.size else r.fund_start)),
         "adl_notional": int(notional[adl_cp].sum()),
-        "adl_haircut": haircut,
+        "adl_cost_vs_mark": haircut,
     }
     n_lp = r.lp_accounts
     long_oi, short_oi = r.book.open_interest(0)
@@ -92,9 +94,9 @@ def summarize(r: RunResult) -> dict:
         "adl_events": int(adl_cp.sum()),
         "adl_notional": _q(units["adl_notional"]),
         "accounts_adl": int(np.unique(e["account"][adl_cp]).size),
-        "adl_haircut": _q(units["adl_haircut"]),
+        "adl_cost_vs_mark": _q(units["adl_cost_vs_mark"]),
         "min_mark_price": Decimal(int(marks.min())) * tick if marks.size else None,
-        "min_index_price": float(np.round(r.steps.index_ticks.min() * float(tick), 2)) if marks.size else None,
+        "min_index_price": round(float(r.steps.index_ticks.min()) * float(tick), 2) if marks.size else None,
         "max_mark_drawdown_pct": round(dd, 4),
         "open_interest_end": float(Decimal(long_oi) * r.instrument.lot_size),
         "open_interest_balanced": long_oi == short_oi,
@@ -239,10 +241,11 @@ def write_outputs(r: RunResult, out_dir: Path, extra_sections: list[dict] | None
         steps = steps_table(r)
         pq.write_table(steps, tmp / "steps.parquet")
         lev_liq, lev_adl, ind = leverage_samples(r)
-        report_summary = {k: v for k, v in summary.items() if k != "units"}
+        report_summary = {k: float(v) if isinstance(v, Decimal) else v for k, v in summary.items() if k != "units"}
         write_report(tmp / "report.html", title=f"delever run: {r.scenario.name}", summary=report_summary,
                      steps=steps, events=_report_events(r), leverage_liquidated=lev_liq, leverage_adl=lev_adl,
                      adl_indicator=ind, inputs=inputs_provenance(r), extra_sections=extra_sections)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is an ordinary directory
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)

@@ -52,7 +52,7 @@ _SUMMARY_LABELS: dict[str, str] = {
     "bad_debt_unrecovered": "Bad debt left unrecovered (USDT)",
     "insurance_fund_paid": "Insurance fund paid out (USDT)",
     "liquidation_fees": "Liquidation fees to the fund (USDT)",
-    "adl_haircut": "ADL haircut vs mark (USDT)",
+    "adl_cost_vs_mark": "ADL counterparties' cost vs closing at mark (USDT)",
     "insurance_fund_start": "Insurance fund, start (USDT)",
     "insurance_fund_end": "Insurance fund, end (USDT)",
     "insurance_fund_min": "Insurance fund, minimum (USDT)",
