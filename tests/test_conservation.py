@@ -168,9 +168,10 @@ def check_invariants(r: engine.RunResult) -> dict[str, int]:
     eq0 = bal0 - _per_account(b0.account, b0.cost, na)
     eq1 = bal1 - _per_account(b1.account, b1.cost, na)
     fill = np.isin(kind, FILL_KINDS)
-    flows = np.where(fill, -size * price * v, np.where(moved, amount, 0))
+    # exact: Python ints (object arrays), so a large notional cannot wrap around
+    flows = np.where(fill, -size.astype(object) * price.astype(object) * v, np.where(moved, amount, 0))
     assert np.array_equal(eq1 - eq0, _per_account(acc, flows, na))
-    # a fill's event position is the account's own position
+    # the position named by a fill, fee, payout or bad-debt row belongs to the row's account
     own = fill | (kind == ev.LIQUIDATION_FEE) | (kind == ev.INSURANCE_PAYOUT) | bad
     assert np.all(b1.account[pos[own]] == acc[own])
 

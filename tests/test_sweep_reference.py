@@ -378,8 +378,9 @@ def test_trigger_price_is_the_exact_liquidation_boundary(seed, n):
                 assert trig >= 1 and _excess(s, c, b, trig, inst) < 0 <= _excess(s, c, b, trig + 1, inst), i
         else:
             if trig == never_short:
-                # no price the int64 notional can hold liquidates it (checked at a price far above any mark)
-                assert _excess(s, c, b, 10**9, inst) >= 0, f"position {i}: short liquidatable at 1e9 ticks"
+                # no price whose notional int64 can hold (the sweep's limit 2**62 // (|size| * V)) liquidates it
+                p_max = min(10**9, 2**62 // (abs(s) * inst.value_per_lot_tick))
+                assert _excess(s, c, b, p_max, inst) >= 0, f"position {i}: short liquidatable at {p_max} ticks"
             elif trig == 1:
                 assert _excess(s, c, b, 1, inst) < 0
             else:

@@ -1,8 +1,9 @@
 """The columnar book: accounts and positions as a numpy structure of arrays, with small object views.
 
 Accounts (shape (a,)): ``wallet`` (int64 money: the cross wallet balance, i.e. deposits plus realized PnL,
-fees and payouts, excluding isolated margin) and ``exempt`` (bool: liquidity-provider accounts, whose
-positions are the order book's resting depth; they are never liquidated nor ADL'd).
+fees and payouts, excluding isolated margin), ``exempt`` (bool: liquidity-provider accounts, whose
+positions are the order book's resting depth, and the backstop vault; never liquidated nor ADL'd) and
+``protected`` (bool: negative-balance protection, used by socialized loss).
 
 Positions (shape (n,)): ``account`` and ``instrument`` (int64 indices), ``size`` (int64 lots, signed),
 ``cost`` (int64 money, signed entry value ``size * entry * V``), ``collateral`` (int64 money: isolated margin,
@@ -38,10 +39,11 @@ class Book:
     collateral: np.ndarray
     isolated: np.ndarray
     entry_leverage: np.ndarray
+    protected: np.ndarray
 
     @classmethod
     def from_arrays(cls, *, wallet, account, size, cost, collateral=None, isolated=None, instrument=None,
-                    exempt=None, entry_leverage=None) -> Book:
+                    exempt=None, entry_leverage=None, protected=None) -> Book:
         """Validate shapes and types and build a book (arrays are copied into their canonical dtypes).
 
         Raises:
@@ -60,12 +62,13 @@ class Book:
             collateral=np.zeros(n, dtype=np.int64) if collateral is None else np.asarray(collateral, dtype=np.int64).copy(),
             isolated=np.zeros(n, dtype=bool) if isolated is None else np.asarray(isolated, dtype=bool).copy(),
             entry_leverage=np.zeros(n) if entry_leverage is None else np.asarray(entry_leverage, dtype=np.float64).copy(),
+            protected=np.ones(wallet.shape[0], dtype=bool) if protected is None else np.asarray(protected, dtype=bool).copy(),
         )
         for f in ("account", "instrument", "cost", "collateral", "isolated", "entry_leverage"):
             if getattr(book, f).shape != (n,):
                 raise ValueError(f"book column {f!r} has {getattr(book, f).shape[0]} rows, expected {n}")
-        if book.exempt.shape != wallet.shape:
-            raise ValueError("book column 'exempt' must have one row per account")
+        if book.exempt.shape != wallet.shape or book.protected.shape != wallet.shape:
+            raise ValueError("book columns 'exempt' and 'protected' must have one row per account")
         if n and (book.account.min() < 0 or book.account.max() >= wallet.shape[0]):
             raise ValueError("book column 'account' refers to an account that does not exist")
         if np.any(book.collateral[~book.isolated] != 0):
@@ -166,3 +169,17 @@ class Account:
     @property
     def positions(self) -> list[Position]:
         return [Position(self.book, int(i)) for i in np.flatnonzero(self.book.account == self.index)]
+
+
+def with_extra_account(book: Book, wallet: int) -> tuple[Book, int, int]:
+    """A copy of ``book`` with one more exempt account (e.g. the backstop vault) holding a flat position on
+    instrument 0; returns ``(book, account index, position index)``."""
+    a, n = book.n_accounts, book.n_positions
+    grown = Book.from_arrays(
+        wallet=np.append(book.wallet, wallet), exempt=np.append(book.exempt, True),
+        account=np.append(book.account, a), instrument=np.append(book.instrument, 0),
+        size=np.append(book.size, 0), cost=np.append(book.cost, 0), collateral=np.append(book.collateral, 0),
+        isolated=np.append(book.isolated, False), entry_leverage=np.append(book.entry_leverage, 0.0),
+        protected=np.append(book.protected, True),
+    )
+    return grown, a, n

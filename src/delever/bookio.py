@@ -49,11 +49,15 @@ def read_table(path: Path) -> pa.Table:
 
 
 def load_book(path: str | Path, inst: Instrument, start_price_ticks: int, lp_accounts: int,
-              lp_wallet: Decimal) -> tuple[Book, list[str]]:
+              lp_wallet: Decimal, max_account_notional: Decimal | None = None) -> tuple[Book, list[str]]:
     """The book in ``path`` plus liquidity providers; returns ``(book, account labels)``.
 
+    With ``max_account_notional`` (position limits on, :mod:`delever.mechanisms.limits`), a row whose entry
+    notional exceeds it, or whose leverage at entry (entry notional / collateral) exceeds its tier's max
+    leverage, is an error.
+
     Raises:
-        InputError: a missing column, an unparsable or out-of-range value, a duplicate account.
+        InputError: a missing column, an unparsable or out-of-range value, a duplicate account, a limit.
     """
     path = Path(path)
     table = read_table(path)
@@ -110,6 +114,15 @@ def load_book(path: str | Path, inst: Instrument, start_price_ticks: int, lp_acc
             posted[i] = money(coll)
         except ValueError as exc:
             raise InputError(str(exc), file=str(path), row=row, field="collateral") from None
+        if max_account_notional is not None:
+            entry_notional = abs(Decimal(lots) * inst.lot_size * entry)
+            if entry_notional > max_account_notional:
+                raise InputError(f"entry notional {entry_notional} exceeds the account limit {max_account_notional}",
+                                 file=str(path), row=row, field="size")
+            max_lev = inst.tiers.max_leverage_for(money(entry_notional.quantize(Decimal("0.000001"))))
+            if max_lev == 0 or entry_notional > coll * max_lev:
+                raise InputError(f"leverage {entry_notional / coll if coll else 'infinite'} above the tier's max "
+                                 f"{max_lev}x", file=str(path), row=row, field="collateral")
         size[i] = lots
         # entry value rounded up for a long and down for a short (signed cost rounds up): against the account
         value = Decimal(lots) * entry / inst.tick_size * v

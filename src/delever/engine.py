@@ -22,18 +22,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import numpy as np
 
 from . import events as ev
 from .adl.queue import AdlQueue
-from .book import Book
+from .book import Book, with_extra_account
 from .bookio import load_book
 from .errors import ConservationError
 from .generator import GeneratorParams, generate_book
 from .instruments import Instrument
 from .liquidation import DONE, NEED_EVENTS, NEED_QUEUE_LONGS, liquidate
+from .mechanisms.backstop import ratio_fraction, take_over, vault_equity
+from .mechanisms.circuit_breaker import CircuitBreaker
+from .mechanisms.dynamic_margin import quantise, scaled_tiers
+from .mechanisms.funding import funding_rate_ppb, pay_funding
+from .mechanisms.partial import plan
+from .mechanisms.proactive import reduce_positions, select
+from .mechanisms.socialized import pro_rata
+from .mechanisms.volatility import vol_ratio
+from .mechanisms.withdrawal import calibrate_elasticity, depth_scale
 from .liquidity import DepthCurve, marginal_price, refill_factor
 from .mark import MarkPrice
 from .marketdata import DepthProfile, calibrate_depth, load_book_depth, load_klines
@@ -87,6 +97,7 @@ class Market:
     book: Book
     start_price_ticks: int
     labels: list[str] | None
+    depth_raw: object = None
 
 
 def prepare(scenario: Scenario, seed: int) -> Market:
@@ -99,15 +110,20 @@ def prepare(scenario: Scenario, seed: int) -> Market:
     profile = calibrate_depth(depth_raw, liq.depth_window_start.isoformat(), liq.depth_window_end.isoformat())
     curve = DepthCurve.from_profile(profile, inst, liq.depth_scale)
     start_ticks = inst.price_to_ticks(Decimal(repr(float(path.index[0]))), rounding="floor")
+    mech = scenario.mechanisms
+    cap = mech.limits.max_account_notional if mech.limits.enabled else None
     labels = None
     if scenario.book.generator is not None:
         g = scenario.book.generator
         params = GeneratorParams(**g.model_dump())
-        book = generate_book(params, inst, start_ticks, seed, liq.lp_accounts, liq.lp_wallet)
+        protected = mech.socialized_loss.protected_fraction if mech.socialized_loss.enabled else 1.0
+        book = generate_book(params, inst, start_ticks, seed, liq.lp_accounts, liq.lp_wallet, cap, protected)
     else:
         book, labels = load_book(scenario.resolve(scenario.book.file or ""), inst, start_ticks,
-                                 liq.lp_accounts, liq.lp_wallet)
-    return Market(inst, path, profile, curve, book, start_ticks, labels)
+                                 liq.lp_accounts, liq.lp_wallet, cap)
+    market = Market(inst, path, profile, curve, book, start_ticks, labels)
+    market.depth_raw = depth_raw
+    return market
 
 
 def run(scenario: Scenario, seed: int | None = None, progress: Callable[[int, int], None] | None = None,
@@ -116,8 +132,9 @@ def run(scenario: Scenario, seed: int | None = None, progress: Callable[[int, in
 
     When every cross account holds one position, liquidations are found from each position's exact
     trigger price (:func:`delever.sweep.trigger_price`), kept sorted (:mod:`delever.trigger_index`) and
-    recomputed for the positions a step touched; ``full_sweep=True`` (or a book with multi-position cross accounts) marks the whole book
-    to market every step instead (:func:`delever.sweep.margin_sweep`). Both give the same events (tested).
+    recomputed for the positions a step touched; ``full_sweep=True`` (or a book with multi-position cross
+    accounts) marks the whole book to market every step instead (:func:`delever.sweep.margin_sweep`). Both
+    give the same events (tested).
 
     Raises:
         InputError: bad input files or values.
@@ -126,150 +143,462 @@ def run(scenario: Scenario, seed: int | None = None, progress: Callable[[int, in
     """
     seed = scenario.seed if seed is None else seed
     m = market or prepare(scenario, seed)
-    inst, path, curve_obj = m.instrument, m.path, m.curve
-    book = m.book.copy()
-    book_start = m.book.copy()
-    curve = curve_obj.arrays()
-    v = inst.value_per_lot_tick
-    fee_ppm = rate_ppm(scenario.fees.liquidation_fee_rate)
-    fund = np.array([money(scenario.insurance_fund.balance)], dtype=np.int64)
-    fund_start = int(fund[0])
-    money_start = book.total_money(fund)
+    sim = Simulation(scenario, seed, m, full_sweep=full_sweep, check_every_step=check_every_step)
+    for t in range(sim.T):
+        sim.step(t)
+        if progress is not None and (t % 64 == 0 or t == sim.T - 1):
+            progress(t + 1, sim.T)
+    return sim.result()
 
-    n, a = book.n_positions, book.n_accounts
-    tiers = inst.tiers
-    floors, mmr, cum = tiers.floors[None, :], tiers.mmr_ppm[None, :], tiers.cum[None, :]
-    n_tiers = np.array([len(tiers.tiers)], dtype=np.int64)
-    vpl = np.array([v], dtype=np.int64)
-    pos_eq = np.zeros(n, dtype=np.int64)
-    pos_mm = np.zeros(n, dtype=np.int64)
-    acc_eq = np.zeros(a, dtype=np.int64)
-    acc_mm = np.zeros(a, dtype=np.int64)
-    liq_out = np.zeros(n, dtype=np.int64)
-    excluded = np.zeros(n, dtype=bool)
-    lp_pos = np.flatnonzero(book.exempt[book.account]).astype(np.int64)
-    lp_weight = np.ones(lp_pos.shape[0], dtype=np.int64)
-    if lp_pos.size == 0:
-        raise ValueError("the book needs at least one liquidity-provider position")
 
-    tick = float(inst.tick_size)
-    mark_rule = MarkPrice(scenario.mark.basis_ema_s)
-    dt = scenario.step_seconds
-    refill = refill_factor(dt, scenario.liquidity.resilience_half_life_s)
-    state = np.zeros(1, dtype=np.float64)
-    buf = ev.EventBuffer()
-    log = ev.EventLog()
-    T = path.steps
-    index_ticks = path.index / tick
-    mark_s = np.zeros(T, dtype=np.int64)
-    last_s = np.zeros(T, dtype=np.float64)
-    fund_s = np.zeros(T, dtype=np.int64)
-    marks = np.zeros(1, dtype=np.int64)
-    use_triggers = not full_sweep and trigger_mode(book, inst)
-    trigger = np.zeros(n, dtype=np.int64)
-    if use_triggers:
-        update_triggers(np.arange(n, dtype=np.int64), book.size, book.cost, book.collateral, book.isolated,
-                        book.account, book.instrument, book.wallet, book.exempt, vpl, floors, mmr, cum, n_tiers,
-                        trigger)
-        index = TriggerIndex(book.size, trigger)
-    health_eq = np.zeros(n, dtype=np.int64)
-    health_mm = np.zeros(n, dtype=np.int64)
+class Simulation:
+    """The state of one run and its step (see the module docstring for the order of a step)."""
 
-    def equities() -> tuple[np.ndarray, np.ndarray]:
-        if use_triggers:  # the full sweep did not run this step: compute what ADL scores need
-            margin_sweep(book.size, book.cost, book.collateral, book.isolated, book.account, book.instrument,
-                         book.wallet, marks, vpl, floors, mmr, cum, n_tiers, book.exempt, pos_eq, pos_mm,
-                         acc_eq, acc_mm, scratch)
-        return pos_eq, acc_eq
+    def __init__(self, scenario: Scenario, seed: int, m: Market, full_sweep: bool = False,
+                 check_every_step: bool = False) -> None:
+        self.scenario, self.seed, self.market = scenario, seed, m
+        self.check_every_step = check_every_step
+        mech = scenario.mechanisms
+        self.mech = mech
+        inst = self.inst = m.instrument
+        book = m.book.copy()
+        self.vault_pos = -1
+        if mech.backstop.enabled:
+            book, self.vault_acc, self.vault_pos = with_extra_account(book, money(mech.backstop.vault_wallet))
+        self.book = book
+        self.book_start = book.copy()
+        self.path = m.path
+        self.curve_base = m.curve.arrays()
+        self.curve = self.curve_base
+        self.v = v = inst.value_per_lot_tick
+        self.fee_ppm = rate_ppm(scenario.fees.liquidation_fee_rate)
+        self.fund = np.array([money(scenario.insurance_fund.balance)], dtype=np.int64)
+        self.fund_start = int(self.fund[0])
+        self.money_start = book.total_money(self.fund)
+        n, a = book.n_positions, book.n_accounts
+        self.tiers_base = inst.tiers
+        self._set_tiers(inst.tiers)
+        self.n_tiers = np.array([len(inst.tiers.tiers)], dtype=np.int64)
+        self.vpl = np.array([v], dtype=np.int64)
+        self.pos_eq = np.zeros(n, dtype=np.int64)
+        self.pos_mm = np.zeros(n, dtype=np.int64)
+        self.acc_eq = np.zeros(a, dtype=np.int64)
+        self.acc_mm = np.zeros(a, dtype=np.int64)
+        self.liq_out = np.zeros(n, dtype=np.int64)
+        self.scratch = np.zeros(n, dtype=np.int64)
+        self.excluded = np.zeros(n, dtype=bool)
+        lp = np.flatnonzero(book.exempt[book.account]).astype(np.int64)
+        self.lp_pos = lp[lp != self.vault_pos]
+        self.lp_weight = np.ones(self.lp_pos.shape[0], dtype=np.int64)
+        if self.lp_pos.size == 0:
+            raise ValueError("the book needs at least one liquidity-provider position")
+        tick = float(inst.tick_size)
+        self.mark_rule = MarkPrice(scenario.mark.basis_ema_s)
+        self.dt = dt = scenario.step_seconds
+        self.refill = refill_factor(dt, scenario.liquidity.resilience_half_life_s)
+        self.state = np.zeros(1, dtype=np.float64)
+        self.buf = ev.EventBuffer()
+        self.log = ev.EventLog()
+        self.T = T = self.path.steps
+        self.index_ticks = self.path.index / tick
+        self.mark_s = np.zeros(T, dtype=np.int64)
+        self.last_s = np.zeros(T, dtype=np.float64)
+        self.fund_s = np.zeros(T, dtype=np.int64)
+        self.marks = np.zeros(1, dtype=np.int64)
+        self.use_triggers = not full_sweep and trigger_mode(book, inst)
+        self.trigger = np.zeros(n, dtype=np.int64)
+        self.index = None
+        if self.use_triggers:
+            self._rebuild_triggers()
+        self.health_eq = np.zeros(n, dtype=np.int64)
+        self.health_mm = np.zeros(n, dtype=np.int64)
+        self.extra: dict = {name: {"fired_steps": 0, "accounts": 0, "notional": 0} for name in mech.enabled()}
+        self._touched_accounts: dict[str, np.ndarray] = {}
+        self._setup_mechanisms()
 
-    scratch = np.zeros(n, dtype=np.int64)
+    # -- setup -------------------------------------------------------------------------------------------
+    def _set_tiers(self, tiers) -> None:
+        self.tiers = tiers
+        self.floors, self.mmr, self.cum = tiers.floors[None, :], tiers.mmr_ppm[None, :], tiers.cum[None, :]
 
-    for t in range(T):
-        centre = float(index_ticks[t])
-        state[0] *= refill
-        last = marginal_price(centre, state[0], curve)
-        marks[0] = mark_rule.update(centre, last, dt)
-        if use_triggers:
-            count = index.scan(int(marks[0]), t, liq_out)
+    def _rebuild_triggers(self) -> None:
+        b = self.book
+        update_triggers(np.arange(b.n_positions, dtype=np.int64), b.size, b.cost, b.collateral, b.isolated,
+                        b.account, b.instrument, b.wallet, b.exempt, self.vpl, self.floors, self.mmr, self.cum,
+                        self.n_tiers, self.trigger)
+        self.index = TriggerIndex(b.size, self.trigger)
+
+    def _touched(self, positions: np.ndarray) -> None:
+        """Positions whose size, cost or collateral changed: refresh their trigger prices."""
+        if not self.use_triggers or positions.size == 0:
+            return
+        b = self.book
+        positions = np.unique(positions[positions >= 0])
+        update_triggers(positions, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
+                        b.exempt, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, self.trigger)
+        self.index.changed(positions)
+
+    def _setup_mechanisms(self) -> None:
+        mech, sc, dt = self.mech, self.scenario, self.dt
+        steps = lambda seconds: max(int(round(seconds / dt)), 1)  # noqa: E731
+        if mech.circuit_breaker.enabled:
+            cb = mech.circuit_breaker
+            self.breaker = CircuitBreaker(steps(cb.window_s), int(round(cb.move_pct * 10_000)), steps(cb.halt_s))
+        if mech.dynamic_margin.enabled:
+            dm = mech.dynamic_margin
+            self.dm_ratio = vol_ratio(self.path.index, steps(dm.short_window_s), steps(dm.long_window_s))
+            self.dm_every = steps(dm.update_every_s)
+            self.dm_multiplier = 1.0
+            self.dm_series = np.ones(self.T)
+        if mech.mm_withdrawal.enabled:
+            mw = mech.mm_withdrawal
+            elasticity = mw.elasticity
+            if elasticity == "calibrated":
+                elasticity = calibrate_elasticity(
+                    self.market.depth_raw, self.path, dt, mw.short_window_s, mw.long_window_s,
+                    fit_start_ns=_ns("2025-10-10T21:00:00"), fit_end_ns=_ns("2025-10-10T21:40:00"),
+                    ref_start_ns=_ns("2025-10-10T20:00:00"))
+            self.mw_elasticity = float(elasticity)
+            ratio = vol_ratio(self.path.index, steps(mw.short_window_s), steps(mw.long_window_s))
+            self.mw_scale = depth_scale(ratio, self.mw_elasticity, mw.min_scale)
+        if mech.partial_liquidation.enabled:
+            self.last_partial_s = np.full(self.book.n_positions, -np.inf)
+        if mech.proactive_deleveraging.enabled:
+            pd = mech.proactive_deleveraging
+            self.pd_window = steps(pd.window_s)
+            self.pd_system_leverage = 0.0
+        if mech.funding.enabled:
+            self.funding_premium_sum = 0.0
+            self.funding_premium_n = 0
+            self.funding_interval_ns = int(mech.funding.interval_s * 1e9)
+            self.funding_rates: list[tuple[int, int]] = []
+        if mech.backstop.enabled:
+            self.backstop_ratio = ratio_fraction(mech.backstop.equity_ratio)
+        self.halted_steps = 0
+        _ = sc
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def _equities(self) -> tuple[np.ndarray, np.ndarray]:
+        """Exact equity of every position and account at the current mark (one full sweep)."""
+        b = self.book
+        margin_sweep(b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet, self.marks,
+                     self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, b.exempt, self.pos_eq, self.pos_mm,
+                     self.acc_eq, self.acc_mm, self.scratch)
+        return self.pos_eq, self.acc_eq
+
+    def _cols(self):
+        c = self.buf.cols
+        return (c["kind"], c["account"], c["counterparty"], c["position"], c["size"], c["price"], c["amount"],
+                c["indicator"])
+
+    def _note(self, name: str, accounts: np.ndarray, notional: int) -> None:
+        """Record that a mechanism fired this step on ``accounts`` (ids) and moved ``notional`` (money)."""
+        rec = self.extra[name]
+        rec["fired_steps"] += 1
+        mask = self._touched_accounts.setdefault(name, np.zeros(self.book.n_accounts, dtype=bool))
+        mask[np.asarray(accounts, dtype=np.int64)] = True
+        rec["accounts"] = int(mask.sum())
+        rec["notional"] += int(notional)
+
+    # -- the step ----------------------------------------------------------------------------------------
+    def step(self, t: int) -> None:
+        b, mech = self.book, self.mech
+        centre = float(self.index_ticks[t])
+        self.state[0] *= self.refill
+        if mech.mm_withdrawal.enabled:
+            s = float(self.mw_scale[t])
+            if s < 1.0:
+                self._note("mm_withdrawal", np.zeros(0, dtype=np.int64), 0)
+            base = self.curve_base
+            self.curve = (base[0], base[1] * s, base[2] * s, base[3] * s, base[4] * s)
+        last = marginal_price(centre, self.state[0], self.curve)
+        self.marks[0] = self.mark_rule.update(centre, last, self.dt)
+        mark = int(self.marks[0])
+        self.mark_s[t] = mark
+        if mech.dynamic_margin.enabled and t % self.dm_every == 0:
+            self._dynamic_margin(t)
+        if mech.funding.enabled:
+            self._funding(t, centre, mark)
+        halted = mech.circuit_breaker.enabled and self.breaker.update(t, self.mark_s)
+        if halted:
+            self.halted_steps += 1
+            if self.breaker.halts and self.breaker.halts[-1][0] == t:
+                self._note("circuit_breaker", np.zeros(0, dtype=np.int64), 0)
         else:
-            count = margin_sweep(book.size, book.cost, book.collateral, book.isolated, book.account,
-                                 book.instrument, book.wallet, marks, vpl, floors, mmr, cum, n_tiers, book.exempt,
-                                 pos_eq, pos_mm, acc_eq, acc_mm, liq_out)
-        if count:
-            order = liq_out[:count].copy()
-            if use_triggers:
-                equity, req = health_eq[:count], health_mm[:count]
-                position_health(order, book.size, book.cost, book.collateral, book.isolated, book.account,
-                                book.instrument, book.wallet, marks, vpl, floors, mmr, cum, n_tiers, equity, req)
-            else:
-                equity = np.where(book.isolated[order], pos_eq[order], acc_eq[book.account[order]])
-                req = np.where(book.isolated[order], pos_mm[order], acc_mm[book.account[order]])
-            ratio = equity / np.maximum(req, 1)
-            order = order[np.lexsort((order, ratio))]
-            excluded[order] = True
-            queue = AdlQueue(book, 0, int(marks[0]), v, equities, excluded)
-            first_event = buf.n
-            start = 0
-            while True:
-                c = buf.cols
-                ev_n = np.array([buf.n], dtype=np.int64)
-                status, start = liquidate(
-                    order, start, book.size, book.cost, book.collateral, book.isolated, book.account,
-                    book.wallet, v, fee_ppm, centre, state, curve, lp_pos, lp_weight, fund,
-                    queue.queue, queue.indicator, queue.length, queue.pointer, queue.available, queue.complete,
-                    c["kind"], c["account"], c["counterparty"], c["position"], c["size"], c["price"],
-                    c["amount"], c["indicator"], ev_n,
-                )
-                buf.n = int(ev_n[0])
-                if status == DONE:
-                    break
-                if status == NEED_EVENTS:
-                    buf.ensure(buf.capacity + 4 * lp_pos.shape[0] + 64)
-                else:
-                    side = 0 if status == NEED_QUEUE_LONGS else 1
-                    queue.extend(side)
-                    need = 2 * int(queue.length[side] - queue.pointer[side]) + 4 * lp_pos.shape[0] + 16
-                    buf.ensure(need)
-            excluded[order] = False
-            if use_triggers:
-                touched = np.unique(buf.cols["position"][first_event: buf.n])
-                update_triggers(touched, book.size, book.cost, book.collateral, book.isolated, book.account,
-                                book.instrument, book.wallet, book.exempt, vpl, floors, mmr, cum, n_tiers, trigger)
-                index.changed(touched)
-            last = marginal_price(centre, state[0], curve)
-        log.append(buf, t, int(path.time_ns[t]), 0)
-        mark_s[t] = marks[0]
-        last_s[t] = last
-        fund_s[t] = fund[0]
-        if check_every_step:
-            _check(book, fund, money_start)
-        if progress is not None and (t % 64 == 0 or t == T - 1):
-            progress(t + 1, T)
+            self._liquidations(t, centre, mark)
+            if mech.proactive_deleveraging.enabled:
+                self._proactive(t, centre, mark)
+        last = marginal_price(centre, self.state[0], self.curve)
+        self.log.append(self.buf, t, int(self.path.time_ns[t]), 0)
+        self.last_s[t] = last
+        self.fund_s[t] = self.fund[0]
+        if self.check_every_step:
+            _check(b, self.fund, self.money_start)
 
-    money_end = book.total_money(fund)
-    return RunResult(
-        scenario=scenario,
-        seed=seed,
-        instrument=inst,
-        book_start=book_start,
-        book=book,
-        steps=StepSeries(path.time_ns, index_ticks, mark_s, last_s, fund_s),
-        events=log.columns(),
-        fund_start=fund_start,
-        money_start=money_start,
-        money_end=money_end,
-        depth=m.depth,
-        path=path,
-        lp_accounts=int(book.exempt.sum()),
-        account_labels=m.labels,
-    )
+    def _liquidations(self, t: int, centre: float, mark: int) -> None:
+        b, mech = self.book, self.mech
+        if self.use_triggers:
+            count = self.index.scan(mark, t, self.liq_out)
+        else:
+            count = margin_sweep(b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
+                                 self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, b.exempt,
+                                 self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm, self.liq_out)
+        if not count:
+            return
+        order = self.liq_out[:count].copy()
+        if self.use_triggers:
+            equity, req = self.health_eq[:count], self.health_mm[:count]
+            position_health(order, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
+                            self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, equity, req)
+        else:
+            equity = np.where(b.isolated[order], self.pos_eq[order], self.acc_eq[b.account[order]])
+            req = np.where(b.isolated[order], self.pos_mm[order], self.acc_mm[b.account[order]])
+        ratio = equity / np.maximum(req, 1)
+        sort = np.lexsort((order, ratio))
+        order, equity, req = order[sort], np.asarray(equity)[sort].copy(), np.asarray(req)[sort].copy()
+        first_event = self.buf.n
+        if mech.backstop.enabled:
+            order = self._backstop(order, equity, req, mark)
+            equity = None
+        if order.size:
+            self._liquidate(order, t, centre, mark)
+        self._touched(self.buf.cols["position"][first_event: self.buf.n].copy())
+        if mech.socialized_loss.enabled:
+            self._socialize(first_event, mark)
+
+    def _backstop(self, order, equity, req, mark) -> np.ndarray:
+        b = self.book
+        self.buf.ensure(4 * order.size + 8)
+        keep = np.ones(order.size, dtype=np.int64)
+        ev_n = np.array([self.buf.n], dtype=np.int64)
+        num, den = self.backstop_ratio
+        notional = np.abs(b.size[order]) * mark * self.v
+        taken = take_over(order, equity, req, num, den, self.vault_pos, mark, b.size, b.cost, b.collateral,
+                          b.isolated, b.account, b.wallet, self.v, keep, *self._cols(), ev_n)
+        self.buf.n = int(ev_n[0])
+        if taken:
+            self._note("backstop", self.book.account[order[keep == 0]], int(notional[keep == 0].sum()))
+        return order[keep == 1]
+
+    def _liquidate(self, order: np.ndarray, t: int, centre: float, mark: int) -> None:
+        b, mech = self.book, self.mech
+        self.excluded[order] = True
+        queue = AdlQueue(b, 0, mark, self.v, self._equities, self.excluded)
+        partial = np.zeros(order.shape[0], dtype=np.int64)
+        if mech.partial_liquidation.enabled:
+            pl = mech.partial_liquidation
+            eq = np.zeros(order.shape[0], dtype=np.int64)
+            mm = np.zeros(order.shape[0], dtype=np.int64)
+            position_health(order, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
+                            self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, eq, mm)
+            partial = plan(pl.mode, order, b.size, eq, mark, self.v, self.floors[0], self.mmr[0], self.cum[0],
+                           self.fee_ppm, rate_ppm(pl.slice_fraction), money(pl.slice_min_notional),
+                           self.last_partial_s, t * self.dt, pl.cooldown_s)
+            sizes_before = b.size[order].copy()
+        adl_on = 0 if mech.socialized_loss.enabled else 1
+        start = 0
+        while True:
+            ev_n = np.array([self.buf.n], dtype=np.int64)
+            status, start = liquidate(
+                order, start, b.size, b.cost, b.collateral, b.isolated, b.account, b.wallet, self.v, self.fee_ppm,
+                centre, self.state, self.curve, self.lp_pos, self.lp_weight, self.fund,
+                queue.queue, queue.indicator, queue.length, queue.pointer, queue.available, queue.complete,
+                *self._cols(), ev_n, partial, adl_on,
+            )
+            self.buf.n = int(ev_n[0])
+            if status == DONE:
+                break
+            if status == NEED_EVENTS:
+                self.buf.ensure(self.buf.capacity + 4 * self.lp_pos.shape[0] + 64)
+            else:
+                side = 0 if status == NEED_QUEUE_LONGS else 1
+                queue.extend(side)
+                self.buf.ensure(2 * int(queue.length[side] - queue.pointer[side]) + 4 * self.lp_pos.shape[0] + 16)
+        self.excluded[order] = False
+        if mech.partial_liquidation.enabled:
+            done = (partial > 0) & (b.size[order] != 0)
+            if done.any():
+                self.last_partial_s[order[done]] = t * self.dt
+                closed = np.abs(sizes_before[done] - b.size[order][done])
+                self._note("partial_liquidation", b.account[order[done]], int((closed * mark * self.v).sum()))
+
+    def _socialize(self, first_event: int, mark: int) -> None:
+        """Claw back this step's unrecovered bad debt of protected accounts from the winners, pro rata."""
+        b = self.book
+        c = self.buf.cols
+        rows = np.arange(first_event, self.buf.n)
+        debt_rows = rows[c["kind"][rows] == ev.BAD_DEBT]
+        if debt_rows.size == 0:
+            return
+        debtors = c["account"][debt_rows]
+        positions = c["position"][debt_rows]
+        owed = -c["amount"][debt_rows]
+        keep = b.protected[debtors]
+        if not keep.any():
+            return
+        debtors, positions, owed = debtors[keep], positions[keep], owed[keep]
+        need = int(owed.sum())
+        upnl = b.size * mark * self.v - b.cost
+        winners = np.flatnonzero((upnl > 0) & (b.size != 0) & ~b.exempt[b.account])
+        share = pro_rata(need, upnl[winners])
+        paid = int(share.sum())
+        if paid == 0:
+            return
+        self.buf.ensure(winners.size + debtors.size + 8)
+        pay = winners[share > 0]
+        amounts = share[share > 0]
+        iso = b.isolated[pay]
+        np.subtract.at(b.collateral, pay[iso], amounts[iso])
+        np.subtract.at(b.wallet, b.account[pay[~iso]], amounts[~iso])
+        # the pool pays debtors in order until what was collected runs out
+        received = np.minimum(owed, np.maximum(paid - np.concatenate([[0], np.cumsum(owed)[:-1]]), 0))
+        for p_, a_, x in zip(positions.tolist(), debtors.tolist(), received.tolist()):
+            if x <= 0:
+                continue
+            if b.isolated[p_]:
+                b.collateral[p_] += x
+                if b.collateral[p_] >= 0:  # an isolated position's margin returns to the wallet once whole
+                    b.wallet[a_] += b.collateral[p_]
+                    b.collateral[p_] = 0
+            else:
+                b.wallet[a_] += x
+        self._emit_rows(ev.CLAWBACK, b.account[pay], ev.SOCIALIZED_LOSS_POOL, pay, -amounts)
+        got = received > 0
+        self._emit_rows(ev.CLAWBACK_RECEIVED, debtors[got], ev.SOCIALIZED_LOSS_POOL, positions[got], received[got])
+        self._touched(pay)
+        self._note("socialized_loss", b.account[pay], paid)
+
+    def _emit_rows(self, kind: int, accounts, counterparty: int, positions, amounts) -> None:
+        k = int(np.size(accounts))
+        if k == 0:
+            return
+        self.buf.ensure(k)
+        c, n0 = self.buf.cols, self.buf.n
+        sl = slice(n0, n0 + k)
+        c["kind"][sl] = kind
+        c["account"][sl] = accounts
+        c["counterparty"][sl] = counterparty
+        c["position"][sl] = positions
+        c["size"][sl] = 0
+        c["price"][sl] = 0
+        c["amount"][sl] = amounts
+        c["indicator"][sl] = 0
+        self.buf.n = n0 + k
+
+    def _proactive(self, t: int, centre: float, mark: int) -> None:
+        pd = self.mech.proactive_deleveraging
+        b = self.book
+        lo = max(0, t - self.pd_window)
+        ref = int(self.mark_s[lo])
+        moved = abs(mark - ref) * 100.0 > pd.price_move_pct * ref
+        peak = int(self.fund_s[lo:t].max()) if t > lo else int(self.fund[0])
+        drained = peak > 0 and (peak - int(self.fund[0])) * 100.0 > pd.fund_drawdown_pct * peak
+        if t % max(int(10 / self.dt), 1) == 0:
+            pos_eq, acc_eq = self._equities()
+            trader = ~b.exempt[b.account] & (b.size != 0)
+            eq = np.where(b.isolated, pos_eq, acc_eq[b.account])
+            tot_eq = float(np.maximum(eq[trader], 0).sum())
+            tot_n = float((np.abs(b.size[trader]) * mark * self.v).sum())
+            self.pd_system_leverage = tot_n / tot_eq if tot_eq > 0 else float("inf")
+        if not (moved or drained or self.pd_system_leverage > pd.system_leverage):
+            return
+        pos_eq, acc_eq = self._equities()
+        equity = np.where(b.isolated, pos_eq, acc_eq[b.account])
+        mm = np.where(b.isolated, self.pos_mm, self.acc_mm[b.account])
+        notional = np.abs(b.size) * mark * self.v
+        eligible = ~b.exempt[b.account] & (b.size != 0)
+        idx, lots = select(equity, notional, mm, b.size, eligible, mark, self.v, pd.trigger_leverage,
+                           pd.target_leverage, pd.max_accounts_per_step)
+        if idx.size == 0:
+            return
+        self.buf.ensure(idx.size * (2 + self.lp_pos.shape[0]))
+        ev_n = np.array([self.buf.n], dtype=np.int64)
+        first = self.buf.n
+        moved_n = reduce_positions(idx, lots, b.size, b.cost, b.collateral, b.isolated, b.account, b.wallet, self.v,
+                                   centre, self.state, self.curve, self.lp_pos, self.lp_weight, *self._cols(), ev_n)
+        self.buf.n = int(ev_n[0])
+        self._touched(self.buf.cols["position"][first: self.buf.n].copy())
+        self._note("proactive_deleveraging", b.account[idx], int(moved_n))
+
+    def _dynamic_margin(self, t: int) -> None:
+        dm = self.mech.dynamic_margin
+        m = quantise(float(self.dm_ratio[t]), dm.cap)
+        if m != self.dm_multiplier:
+            self.dm_multiplier = m
+            self._set_tiers(self.tiers_base if m == 1.0 else scaled_tiers(self.tiers_base, m))
+            if self.use_triggers:
+                self._rebuild_triggers()
+            self._note("dynamic_margin", np.zeros(0, dtype=np.int64), 0)
+        self.dm_series[t:] = self.dm_multiplier
+
+    def _funding(self, t: int, centre: float, mark: int) -> None:
+        fc = self.mech.funding
+        self.funding_premium_sum += (mark - centre) / centre
+        self.funding_premium_n += 1
+        now = int(self.path.time_ns[t])
+        prev = int(self.path.time_ns[t - 1]) if t > 0 else now
+        if t == 0 or now // self.funding_interval_ns == prev // self.funding_interval_ns:
+            return
+        premium = self.funding_premium_sum / max(self.funding_premium_n, 1)
+        rate = funding_rate_ppb(premium, float(fc.interest_rate), float(fc.clamp), float(fc.cap))
+        self.funding_premium_sum, self.funding_premium_n = 0.0, 0
+        self.funding_rates.append((t, rate))
+        b = self.book
+        self.buf.ensure(b.n_positions + 2)
+        ev_n = np.array([self.buf.n], dtype=np.int64)
+        first = self.buf.n
+        rest = pay_funding(rate, mark, self.v, b.size, b.collateral, b.isolated, b.account, b.wallet, b.exempt,
+                           *self._cols(), ev_n)
+        self.buf.n = int(ev_n[0])
+        if rest:
+            self.fund[0] += rest
+            self._emit_rows(ev.FUNDING_ROUNDING, np.array([ev.INSURANCE_FUND]), ev.FUNDING_POOL,
+                            np.array([-1]), np.array([rest]))
+        touched = self.buf.cols["position"][first: self.buf.n].copy()
+        self._touched(touched)
+        notional = int((np.abs(b.size) * mark * self.v).sum() // 2)
+        self._note("funding", self.buf.cols["account"][first: self.buf.n], notional)
+
+    # -- result ------------------------------------------------------------------------------------------
+    def result(self) -> RunResult:
+        b = self.book
+        money_end = b.total_money(self.fund)
+        extra = dict(self.extra)
+        if self.mech.backstop.enabled:
+            last_mark = int(self.mark_s[-1]) if self.T else 0
+            extra["backstop"]["vault_pnl"] = vault_equity(b, self.vault_pos, last_mark, self.v) - money(
+                self.mech.backstop.vault_wallet)
+        if self.mech.circuit_breaker.enabled:
+            extra["circuit_breaker"]["halts"] = list(self.breaker.halts)
+            extra["circuit_breaker"]["halted_steps"] = self.halted_steps
+        if self.mech.dynamic_margin.enabled:
+            extra["dynamic_margin"]["max_multiplier"] = float(self.dm_series.max()) if self.T else 1.0
+        if self.mech.mm_withdrawal.enabled:
+            extra["mm_withdrawal"]["elasticity"] = self.mw_elasticity
+            extra["mm_withdrawal"]["min_depth_scale"] = float(self.mw_scale.min()) if self.T else 1.0
+        if self.mech.funding.enabled:
+            extra["funding"]["rates_ppb"] = [r for _, r in self.funding_rates]
+        if self.mech.proactive_deleveraging.enabled:
+            extra["proactive_deleveraging"]["system_leverage_last"] = self.pd_system_leverage
+        return RunResult(
+            scenario=self.scenario, seed=self.seed, instrument=self.inst, book_start=self.book_start, book=b,
+            steps=StepSeries(self.path.time_ns, self.index_ticks, self.mark_s, self.last_s, self.fund_s),
+            events=self.log.columns(), fund_start=self.fund_start, money_start=self.money_start,
+            money_end=money_end, depth=self.market.depth, path=self.path,
+            lp_accounts=int(self.lp_pos.size), account_labels=self.market.labels, extra=extra,
+        )
+
+
+def _ns(iso: str) -> int:
+    return int(datetime.fromisoformat(iso).replace(tzinfo=timezone.utc).timestamp() * 1e9)
 
 
 def trigger_mode(book: Book, inst: Instrument) -> bool:
-    """Whether trigger prices decide liquidations exactly for this book: every cross account holds at most
-    one position, and ``equity - MM`` moves monotonically with the price (``V * (1 - MMR_max) > 1``)."""
-    cross_accounts = book.account[~book.isolated & ~book.exempt[book.account]]
-    if np.unique(cross_accounts).size != cross_accounts.size:
+    """Whether trigger prices decide liquidations exactly for this book: every trader account holds at most
+    one position (so a change to an account is a change to its one position, whose trigger is refreshed), and
+    ``equity - MM`` moves monotonically with the price (``V * (1 - MMR_max) > 1``)."""
+    traders = book.account[~book.exempt[book.account]]
+    if np.unique(traders).size != traders.size:
         return False
     return inst.value_per_lot_tick * (1_000_000 - int(inst.tiers.mmr_ppm.max())) > 1_000_000
 

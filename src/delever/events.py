@@ -1,5 +1,5 @@
 """The event log: one row per liquidation fill, maker (liquidity-provider) fill, fee, insurance-fund movement,
-ADL fill and unrecovered bad debt.
+ADL fill and unrecovered bad debt, and the events of the optional mechanisms (:mod:`delever.mechanisms`).
 
 Every row is the view of one account: ``amount`` is the signed change of that account's balance the event
 caused (realized PnL for a fill, minus a fee, plus an insurance payout), so for each kind the money has a
@@ -32,6 +32,25 @@ ADL_COUNTERPARTY_FILL = 5
 """An ADL'd (profitable, opposite-side) position closed at the bankrupt account's bankruptcy price."""
 BAD_DEBT = 6
 """Negative balance left after the insurance fund and ADL (unrecovered; amount < 0, nothing moves)."""
+DELEVERAGE_FILL = 7
+"""Proactive deleveraging: a high-leverage position reduced against the book (counterparty :data:`BOOK`)."""
+BACKSTOP_TAKEOVER = 8
+"""A position handed to the backstop vault: the account's side of the transfer (counterparty: the vault)."""
+BACKSTOP_VAULT_FILL = 9
+"""The backstop vault's side of a takeover (counterparty: the account)."""
+BACKSTOP_MARGIN = 10
+"""Margin the backstop vault keeps from a taken-over account (amount < 0 for the account, > 0 for the vault
+in a second row of the same kind)."""
+CLAWBACK = 11
+"""Socialized loss: a winner's share of a bankrupt account's unrecovered deficit (amount < 0; counterparty:
+the bankrupt account, which gets a :data:`CLAWBACK_RECEIVED` row)."""
+CLAWBACK_RECEIVED = 12
+"""Socialized loss received by a bankrupt account (amount > 0; counterparty: the winner)."""
+FUNDING = 13
+"""A funding payment (amount < 0 paid, > 0 received; counterparty :data:`FUNDING_POOL`)."""
+FUNDING_ROUNDING = 14
+"""What rounding funding payments against the accounts left over, credited to the insurance fund (account
+:data:`INSURANCE_FUND`)."""
 
 KIND_NAMES = (
     "liquidation_fill",
@@ -41,12 +60,25 @@ KIND_NAMES = (
     "adl_fill",
     "adl_counterparty_fill",
     "bad_debt",
+    "deleverage_fill",
+    "backstop_takeover",
+    "backstop_vault_fill",
+    "backstop_margin",
+    "clawback",
+    "clawback_received",
+    "funding",
+    "funding_rounding",
 )
 
 INSURANCE_FUND = -1
 """Counterparty id of the instrument's insurance fund."""
 BOOK = -2
 """Counterparty id of the order book (its resting depth belongs to the liquidity-provider accounts)."""
+SOCIALIZED_LOSS_POOL = -4
+"""Counterparty id of socialized loss: winners pay into it, bankrupt accounts are paid from it (net zero)."""
+FUNDING_POOL = -3
+"""Counterparty id of funding payments: each interval, longs and shorts pay into and out of it, net zero
+except the rounding remainder, which goes to the insurance fund."""
 
 COLUMNS = ("kind", "account", "counterparty", "position", "size", "price", "amount", "indicator")
 

@@ -49,9 +49,14 @@ class GeneratorParams:
 
 
 def generate_book(params: GeneratorParams, inst: Instrument, start_price_ticks: int, seed: int,
-                  lp_accounts: int, lp_wallet: Decimal) -> Book:
+                  lp_accounts: int, lp_wallet: Decimal, max_account_notional: Decimal | None = None,
+                  protected_fraction: float = 1.0) -> Book:
     """Draw a trader book and close it with liquidity providers (module docstring). Accounts
     ``0..accounts-1`` are traders, the last ``lp_accounts`` are the liquidity providers.
+
+    ``max_account_notional`` (quote; position limits, :mod:`delever.mechanisms.limits`) caps each account's
+    entry notional by cutting its size; ``protected_fraction`` of the traders get negative-balance protection
+    (drawn after everything else, so it does not change the rest of the book).
 
     Raises:
         ValueError: non-positive counts or a distribution parameter out of range.
@@ -71,6 +76,9 @@ def generate_book(params: GeneratorParams, inst: Instrument, start_price_ticks: 
     notional_q = float(params.notional_median) * np.exp(rng.normal(0.0, params.notional_sigma, n))
     entry = np.maximum(1, np.rint(start_price_ticks * np.exp(rng.normal(0.0, params.entry_sigma, n)))).astype(np.int64)
     lots = np.maximum(1, np.rint(notional_q / (entry * tick * lot))).astype(np.int64)
+    if max_account_notional is not None:
+        cap_lots = np.maximum(1, money(max_account_notional) // (entry * v))
+        lots = np.minimum(lots, cap_lots)
     lev = np.clip(params.leverage_median * np.exp(rng.normal(0.0, params.leverage_sigma, n)), 1.0, params.leverage_max)
     isolated = rng.random(n) < params.isolated_fraction
 
@@ -97,6 +105,7 @@ def generate_book(params: GeneratorParams, inst: Instrument, start_price_ticks: 
 
     size = side * lots
     cost = size * entry * v
+    protected = rng.random(n) < protected_fraction if protected_fraction < 1.0 else np.ones(n, dtype=bool)
     net = int(size.sum())
     # liquidity providers hold -net, split as evenly as whole lots allow
     lp_size = np.full(lp_accounts, -net // lp_accounts, dtype=np.int64)
@@ -113,6 +122,7 @@ def generate_book(params: GeneratorParams, inst: Instrument, start_price_ticks: 
         collateral=np.concatenate([np.where(isolated, margin, 0), np.zeros(lp_accounts, dtype=np.int64)]),
         isolated=np.concatenate([isolated, np.zeros(lp_accounts, dtype=bool)]),
         entry_leverage=np.concatenate([lev_cap, np.zeros(lp_accounts)]),
+        protected=np.concatenate([protected, np.ones(lp_accounts, dtype=bool)]),
     )
 
 

@@ -116,11 +116,12 @@ def _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, 
 @njit(cache=True, nogil=True)
 def _book_execute(p, delta, price, size, cost, collateral, isolated, account, wallet, v,
                   lp_pos, lp_weight, lp_share, lp_rem,
-                  ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n) -> None:
-    """The liquidated position trades ``delta`` at ``price``; the LP positions take ``-delta`` pro rata."""
+                  ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+                  kind=LIQUIDATION_FILL) -> None:
+    """Position ``p`` trades ``delta`` at ``price``; the LP positions take ``-delta`` pro rata."""
     realized = apply_trade(p, delta, price, size, cost, collateral, isolated, account, wallet, v)
     _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-          LIQUIDATION_FILL, account[p], BOOK, p, delta, price, realized, 0)
+          kind, account[p], BOOK, p, delta, price, realized, 0)
     total = abs(delta)
     sign = -1 if delta > 0 else 1
     n_lp = lp_pos.shape[0]
@@ -156,6 +157,7 @@ def liquidate(
     centre, book_state, curve, lp_pos, lp_weight, fund,
     queue, queue_ind, q_len, q_ptr, q_avail, q_complete,
     ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+    partial_lots, adl_on,
 ):
     """Liquidate ``order[start:]`` (position indices, one instrument). Returns ``(status, next_index)``.
 
@@ -166,6 +168,11 @@ def liquidate(
     ADL queues: ``queue[side, :q_len[side]]`` position indices in rank order (side 0 = longs, 1 = shorts),
     ``queue_ind`` their ADL indicator (1..5), ``q_ptr`` next entry, ``q_avail`` lots left in the queue,
     ``q_complete`` 1 once every eligible position is queued. ``ev_*`` event columns, ``ev_n[0]`` rows used.
+
+    ``partial_lots[idx]`` > 0 asks for a partial liquidation of that many lots of ``order[idx]`` (tier-by-tier
+    or sliced, :mod:`delever.mechanisms.partial`); it is done only if the account stays solvent after the
+    fill and the fee, else the position is liquidated whole. ``adl_on`` 0 sends everything to the book (the
+    fund pays what it can, the rest stays as bad debt for socialized loss to recover).
     """
     cap = ev_kind.shape[0]
     n_lp = lp_pos.shape[0]
@@ -181,6 +188,31 @@ def liquidate(
         a = account[p]
         b0 = collateral[p] if isolated[p] else wallet[a]
         c = cost[p]
+        want = partial_lots[idx]
+        if 0 < want < q:
+            if ev_n[0] + n_lp + 4 > cap:
+                return NEED_EVENTS, idx
+            net = book_state[0]
+            vk = book_fill_price(centre, net, -sg * want, curve)
+            k = sg * want  # lots closed, signed as the position
+            qq = c // s
+            ck = qq * k - ((-((c - qq * s) * k)) // s)
+            after = b0 + k * vk * v - ck
+            fee = mul_ppm_ceil(want * vk * v, fee_ppm)
+            if after - fee >= 0:
+                _book_execute(p, -k, vk, size, cost, collateral, isolated, account, wallet, v,
+                              lp_pos, lp_weight, lp_share, lp_rem,
+                              ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n)
+                book_state[0] = net - k
+                if fee > 0:
+                    if isolated[p]:
+                        collateral[p] -= fee
+                    else:
+                        wallet[a] -= fee
+                    fund[0] += fee
+                    _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+                          LIQUIDATION_FEE, a, INSURANCE_FUND, p, 0, 0, -fee, 0)
+                continue
         base = b0 - c
         num = c - b0
         den = s * v
@@ -192,7 +224,7 @@ def liquidate(
         final_full = base + sg * q * v_full * v
         k_book = q
         need_adl = False
-        if final_full < 0 and -final_full > fund[0]:
+        if adl_on != 0 and final_full < 0 and -final_full > fund[0]:
             lo = 0
             hi = q - 1
             while lo < hi:

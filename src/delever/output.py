@@ -7,7 +7,9 @@ integer count of money units, and ``conservation_error`` is such an integer):
 - ``liquidations`` positions liquidated (a position liquidated at two different steps counts twice),
   ``accounts_liquidated``, ``liquidated_notional`` (closed notional at fill prices, book and ADL parts);
 - ``bad_debt``: the shortfall below bankruptcy of liquidation fills (what the insurance fund paid plus what
-  was left unrecovered); ``bad_debt_unrecovered``; ``insurance_fund_paid``; ``liquidation_fees``;
+  it could not pay); ``socialized_loss`` (what clawback recovered of the latter); ``bad_debt_unrecovered``
+  (what is left: negative balances of unprotected accounts, or when no winner could pay);
+  ``insurance_fund_paid``; ``liquidation_fees``;
 - ``insurance_fund_start``, ``insurance_fund_end``, ``insurance_fund_min``;
 - ``adl_events`` ADL counterparty fills, ``adl_notional``, ``accounts_adl``, ``adl_cost_vs_mark``: what the
   ADL'd counterparties gave up (> 0) or gained (< 0) by closing at the bankruptcy price instead of the step's
@@ -53,7 +55,9 @@ def summarize(r: RunResult) -> dict:
     notional = np.abs(e["size"]) * e["price"] * v
     adl_cp = kind == ev.ADL_COUNTERPARTY_FILL
     payouts = int(e["amount"][kind == ev.INSURANCE_PAYOUT].sum())
-    unrecovered = int(-e["amount"][kind == ev.BAD_DEBT].sum())
+    shortfall_left = int(-e["amount"][kind == ev.BAD_DEBT].sum())
+    clawed_back = int(e["amount"][kind == ev.CLAWBACK_RECEIVED].sum())
+    unrecovered = shortfall_left - clawed_back
     marks = r.steps.mark_ticks
     peak = np.maximum.accumulate(marks) if marks.size else marks
     dd = float(np.max((peak - marks) / peak)) * 100 if marks.size else 0.0
@@ -62,8 +66,9 @@ def summarize(r: RunResult) -> dict:
     haircut = int(np.sum(e["size"][adl_cp] * (e["price"][adl_cp] - mark_at_step) * v))
     units = {
         "liquidated_notional": int(notional[fills].sum()),
-        "bad_debt": payouts + unrecovered,
+        "bad_debt": payouts + shortfall_left,
         "bad_debt_unrecovered": unrecovered,
+        "socialized_loss": clawed_back,
         "insurance_fund_paid": payouts,
         "liquidation_fees": int(-e["amount"][kind == ev.LIQUIDATION_FEE].sum()),
         "insurance_fund_start": r.fund_start,
@@ -86,6 +91,7 @@ def summarize(r: RunResult) -> dict:
         "liquidated_notional": _q(units["liquidated_notional"]),
         "bad_debt": _q(units["bad_debt"]),
         "bad_debt_unrecovered": _q(units["bad_debt_unrecovered"]),
+        "socialized_loss": _q(units["socialized_loss"]),
         "insurance_fund_paid": _q(units["insurance_fund_paid"]),
         "liquidation_fees": _q(units["liquidation_fees"]),
         "insurance_fund_start": _q(units["insurance_fund_start"]),
@@ -101,8 +107,24 @@ def summarize(r: RunResult) -> dict:
         "open_interest_end": float(Decimal(long_oi) * r.instrument.lot_size),
         "open_interest_balanced": long_oi == short_oi,
         "conservation_error": int(r.money_end - r.money_start),
+        "mechanisms": mechanisms_summary(r),
         "units": units,
     }
+    return out
+
+
+def mechanisms_summary(r: RunResult) -> dict:
+    """Per enabled mechanism: steps it fired, accounts it touched, notional it moved (quote), and its own
+    figures (vault PnL, halts, calibrated elasticity, funding rates ...)."""
+    out = {}
+    for name, rec in r.extra.items():
+        row = {}
+        for k, v in rec.items():
+            if k in ("notional", "vault_pnl"):
+                row[k] = _q(v)
+            else:
+                row[k] = v
+        out[name] = row
     return out
 
 
@@ -241,7 +263,8 @@ def write_outputs(r: RunResult, out_dir: Path, extra_sections: list[dict] | None
         steps = steps_table(r)
         pq.write_table(steps, tmp / "steps.parquet")
         lev_liq, lev_adl, ind = leverage_samples(r)
-        report_summary = {k: float(v) if isinstance(v, Decimal) else v for k, v in summary.items() if k != "units"}
+        report_summary = {k: float(v) if isinstance(v, Decimal) else v for k, v in summary.items()
+                          if not isinstance(v, dict)}
         write_report(tmp / "report.html", title=f"delever run: {r.scenario.name}", summary=report_summary,
                      steps=steps, events=_report_events(r), leverage_liquidated=lev_liq, leverage_adl=lev_adl,
                      adl_indicator=ind, inputs=inputs_provenance(r), extra_sections=extra_sections)

@@ -128,6 +128,125 @@ class BookConfig(_Model):
         return self
 
 
+class PartialLiquidationConfig(_Model):
+    """Partial liquidation (:mod:`delever.mechanisms.partial`): ``tier`` reduces a position to the highest
+    lower risk-limit tier at which it is back above maintenance margin (BitMEX, Bybit: venues.md sections
+    2-3); ``slice`` sends ``slice_fraction`` of positions above ``slice_min_notional`` (quote) per order and,
+    within ``cooldown_s`` of a partial, the whole position (Hyperliquid, venues.md section 6, TV-34)."""
+
+    enabled: bool = False
+    mode: Literal["tier", "slice"] = "tier"
+    slice_fraction: Annotated[Decimal, Field(gt=0, lt=1)] = Decimal("0.2")
+    slice_min_notional: Annotated[Decimal, Field(ge=0)] = Decimal(100_000)
+    cooldown_s: Annotated[float, Field(ge=0)] = 30.0
+
+
+class BackstopConfig(_Model):
+    """A backstop liquidity vault (Hyperliquid's HLP liquidator, venues.md section 6) that takes over whole
+    positions whose equity is below ``equity_ratio`` x MM, at the mark (at the bankruptcy price if equity < 0),
+    keeping the remaining margin; ``vault_wallet`` (quote) is its starting capital."""
+
+    enabled: bool = False
+    equity_ratio: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.666667")
+    vault_wallet: Annotated[Decimal, Field(gt=0)] = Decimal(50_000_000)
+
+
+class ProactiveDeleveragingConfig(_Model):
+    """Reduce the most levered accounts towards ``target_leverage`` when a stress trigger trips: the mark moved
+    more than ``price_move_pct`` within ``window_s``, or the insurance fund fell more than
+    ``fund_drawdown_pct`` within it, or the traders' aggregate leverage exceeds ``system_leverage``."""
+
+    enabled: bool = False
+    window_s: Annotated[float, Field(gt=0)] = 300.0
+    price_move_pct: Annotated[float, Field(gt=0)] = 4.0
+    fund_drawdown_pct: Annotated[float, Field(gt=0)] = 30.0
+    system_leverage: Annotated[float, Field(gt=0)] = 1_000.0
+    trigger_leverage: Annotated[float, Field(gt=1)] = 25.0
+    target_leverage: Annotated[float, Field(gt=1)] = 10.0
+    max_accounts_per_step: Annotated[int, Field(ge=1)] = 500
+
+
+class DynamicMarginConfig(_Model):
+    """Maintenance and initial margin rates scaled by ``clip(sigma_short / sigma_long, 1, cap)`` of the index's
+    realised volatility, refreshed every ``update_every_s`` and applied to existing positions."""
+
+    enabled: bool = False
+    short_window_s: Annotated[float, Field(gt=0)] = 300.0
+    long_window_s: Annotated[float, Field(gt=0)] = 3_600.0
+    cap: Annotated[float, Field(ge=1)] = 2.0
+    update_every_s: Annotated[float, Field(gt=0)] = 60.0
+
+
+class CircuitBreakerConfig(_Model):
+    """Halt liquidation fills for ``halt_s`` when the mark moves more than ``move_pct`` within ``window_s``;
+    liquidatable accounts wait and are liquidated when the halt ends if still below maintenance margin."""
+
+    enabled: bool = False
+    window_s: Annotated[float, Field(gt=0)] = 60.0
+    move_pct: Annotated[float, Field(gt=0)] = 3.0
+    halt_s: Annotated[float, Field(gt=0)] = 60.0
+
+
+class LimitsConfig(_Model):
+    """Per-account notional cap (quote) and per-tier max leverage, enforced on the generated book and on books
+    read from files (rows over a limit are errors)."""
+
+    enabled: bool = False
+    max_account_notional: Annotated[Decimal, Field(gt=0)] = Decimal(5_000_000)
+
+
+class SocializedLossConfig(_Model):
+    """Instead of ADL, bad debt the fund cannot pay is clawed back from the winners' unrealized profit pro rata
+    (Deribit's socialized loss, venues.md section 5); accounts without negative-balance protection keep their
+    negative balance as a debt instead (``protected_fraction`` of generated accounts are protected)."""
+
+    enabled: bool = False
+    protected_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+
+class MarketMakerWithdrawalConfig(_Model):
+    """Book depth scaled by ``clip((sigma_short / sigma_long) ** -elasticity, min_scale, 1)``: depth thins as
+    volatility rises and refills as it calms; ``elasticity = "calibrated"`` fits it to the real ask +1% depth
+    fall of 10 October 2025 (:func:`delever.mechanisms.withdrawal.calibrate_elasticity`)."""
+
+    enabled: bool = False
+    elasticity: Annotated[float, Field(ge=0)] | Literal["calibrated"] = "calibrated"
+    min_scale: Annotated[float, Field(gt=0, le=1)] = 0.1
+    short_window_s: Annotated[float, Field(gt=0)] = 300.0
+    long_window_s: Annotated[float, Field(gt=0)] = 3_600.0
+
+
+class FundingConfig(_Model):
+    """Funding every ``interval_s`` (aligned to UTC multiples): ``F = P + clamp(I - P, -clamp, +clamp)`` with
+    the premium ``P`` the interval's average of ``(mark - index) / index`` and ``I`` the interest per interval
+    (Binance/Bybit/BitMEX, venues.md sections 1-3), capped at ``cap``; longs pay shorts when F > 0."""
+
+    enabled: bool = False
+    interval_s: Annotated[float, Field(gt=0)] = 28_800.0
+    interest_rate: Decimal = Decimal("0.0001")
+    clamp: Annotated[Decimal, Field(ge=0)] = Decimal("0.0005")
+    cap: Annotated[Decimal, Field(gt=0)] = Decimal("0.03")
+
+
+class MechanismsConfig(_Model):
+    """Every deleveraging mechanism beyond the default full liquidation + insurance fund + ADL; all off by
+    default, each switchable (``delever run --set mechanisms.NAME.enabled=true``)."""
+
+    partial_liquidation: PartialLiquidationConfig = PartialLiquidationConfig()
+    backstop: BackstopConfig = BackstopConfig()
+    proactive_deleveraging: ProactiveDeleveragingConfig = ProactiveDeleveragingConfig()
+    dynamic_margin: DynamicMarginConfig = DynamicMarginConfig()
+    circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
+    limits: LimitsConfig = LimitsConfig()
+    socialized_loss: SocializedLossConfig = SocializedLossConfig()
+    mm_withdrawal: MarketMakerWithdrawalConfig = MarketMakerWithdrawalConfig()
+    funding: FundingConfig = FundingConfig()
+
+    def enabled(self) -> list[str]:
+        """Names of the mechanisms that are on."""
+        return [name for name in type(self).model_fields if getattr(self, name).enabled]
+
+
 class Scenario(_Model):
     """A whole run: ``(scenario, seed)`` determines the output."""
 
@@ -142,6 +261,7 @@ class Scenario(_Model):
     fees: FeesConfig = FeesConfig()
     insurance_fund: InsuranceFundConfig = InsuranceFundConfig()
     book: BookConfig
+    mechanisms: MechanismsConfig = MechanismsConfig()
     base_dir: Path | None = Field(default=None, exclude=True)
 
     def resolve(self, path: str) -> Path:
@@ -168,16 +288,28 @@ def window_ms(t: datetime | None) -> int | None:
 
 
 def _line_of(text: str, loc: tuple) -> int | None:
-    """Best-effort line number of the key a pydantic error points at (the last string in its path)."""
-    keys = [k for k in loc if isinstance(k, str)]
+    """Best-effort line number of the key a pydantic error points at: the key's line inside its table
+    (``[a.b]`` header, or a dotted key at the top level), else the table's header line."""
+    keys = [str(k) for k in loc if isinstance(k, str)]
     if not keys:
         return None
+    table, key = keys[:-1], keys[-1]
+    current: list[str] = []
+    header_line = None
     for n, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith(f"{keys[-1]} ") or stripped.startswith(f"{keys[-1]}=") or \
-                stripped.startswith(f"[{'.'.join(keys)}]"):
+        stripped = line.split("#", 1)[0].strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            current = [k.strip() for k in stripped.strip("[]").split(".")]
+            if current == keys:
+                header_line = n
+            continue
+        name = stripped.split("=", 1)[0].strip() if "=" in stripped else None
+        if name is None:
+            continue
+        full = current + [k.strip() for k in name.split(".")]
+        if full == table + [key]:
             return n
-    return None
+    return header_line
 
 
 def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
@@ -211,6 +343,31 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
     except ValueError as exc:
         raise InputError(str(exc), file=str(path), field="instrument") from None
     return scenario
+
+
+def parse_set(items: list[str]) -> dict:
+    """``["a.b=1", "c=x"]`` -> ``{"a": {"b": 1}, "c": "x"}``; values are TOML literals, or strings if not.
+
+    Raises:
+        InputError: an item without ``=`` or with an empty key (field ``--set``).
+    """
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip() or any(not k for k in key.strip().split(".")):
+            raise InputError(f"expected key=value, got {item!r}", field="--set")
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        node = out
+        parts = key.strip().split(".")
+        for k in parts[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise InputError(f"{key}: conflicts with another --set", field="--set")
+        node[parts[-1]] = value
+    return out
 
 
 def _merge(base: dict, over: dict) -> dict:

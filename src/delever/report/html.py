@@ -28,14 +28,14 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
 from delever import __version__
+from delever.events import KIND_NAMES
 
 MAX_POINTS = 3_000
 """Most points per plotted series; beyond it lines are min/max downsampled and bars summed into buckets."""
 
 FIG_HEIGHT_PX = 380
 
-EVENT_KINDS = ("liquidation_fill", "lp_fill", "liquidation_fee", "insurance_payout", "adl_fill",
-               "adl_counterparty_fill", "bad_debt")
+EVENT_KINDS = KIND_NAMES
 """Event kinds in the order the pipeline produces them (the order of the aggregate table)."""
 
 LEVERAGE_EDGES = (0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 500.0,

@@ -1,0 +1,16 @@
+"""The venue's defence line beyond full liquidation, insurance fund and ADL; each mechanism is a scenario
+option (:class:`delever.scenario.MechanismsConfig`), off by default, in its own module:
+
+- :mod:`.partial` tier-by-tier partial liquidation and Hyperliquid-style slicing;
+- :mod:`.backstop` a backstop liquidity vault (HLP) taking over positions below a fraction of MM;
+- :mod:`.proactive` proactive deleveraging of the most levered accounts when a stress trigger trips;
+- :mod:`.dynamic_margin` margin rates scaled by realised volatility;
+- :mod:`.circuit_breaker` halts of liquidation fills after fast moves;
+- :mod:`.limits` per-account notional caps and tier leverage caps;
+- :mod:`.socialized` socialized loss (clawback) instead of ADL, with negative-balance protection flags;
+- :mod:`.withdrawal` market makers thinning the book as volatility rises;
+- :mod:`.funding` funding payments between longs and shorts.
+
+Cross-margin contagion across instruments (issue #4, item 9) is not implemented: the engine runs one
+instrument per scenario.
+"""

@@ -1,0 +1,75 @@
+"""Partial liquidation: how many lots of a liquidatable position to close instead of all of it.
+
+``tier`` (BitMEX "submit a FillOrKill order sized to bring position below a lower risk-limit tier", Bybit
+"(c) FillOrKill order of current position value - lower risk-limit value", venues.md sections 2-3): try the
+lower tiers from the nearest down; keep the largest size whose notional at the mark lies strictly inside the
+tier (``< cap``) and at which the account, after paying the liquidation fee on the closed part, is at or above
+that tier's maintenance margin. If no lower tier restores it (or the position is in the lowest tier, where
+BitMEX and Bybit close at once), close it whole. The closed part fills in the book at its own price, so a
+partial fill can still leave the account short; then it is liquidated again at the next step.
+
+``slice`` (Hyperliquid, venues.md section 6 and TV-34): a position above ``slice_min_notional`` sends
+``ceil(slice_fraction * size)`` per order; within ``cooldown_s`` after a partial, the next order is for the
+whole position.
+
+The liquidation stage performs a partial only if the account stays solvent after it (else whole).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..units import PPM, ceil_div, mul_ppm_ceil
+
+
+def tier_lots(size: int, equity: int, mark: int, v: int, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray,
+              fee_ppm: int) -> int:
+    """Lots to close to reach the highest lower tier at which the account is back above MM; 0 = whole.
+
+    ``size`` lots (signed), ``equity`` money at the mark, ``mark`` ticks, ``floors/mmr/cum`` one instrument's
+    tier arrays. The close is valued at the mark (the FillOrKill's reference), fee on the closed notional.
+    """
+    q = abs(size)
+    unit = mark * v
+    notional = q * unit
+    current = int(np.searchsorted(floors, notional, side="right")) - 1
+    for j in range(current - 1, -1, -1):
+        cap = int(floors[j + 1])
+        keep = (cap - 1) // unit  # largest size whose notional is strictly below the tier's cap
+        if keep <= 0:
+            continue
+        if keep >= q:
+            continue
+        closed = q - keep
+        fee = mul_ppm_ceil(closed * unit, int(fee_ppm))
+        mm_after = mul_ppm_ceil(keep * unit, int(mmr[j])) - int(cum[j])
+        if equity - fee >= mm_after:
+            return int(closed)
+    return 0
+
+
+def slice_lots(size: int, mark: int, v: int, fraction_ppm: int, min_notional: int, since_last_s: float,
+               cooldown_s: float) -> int:
+    """Hyperliquid slicing: ``ceil(fraction * size)`` lots for a position above ``min_notional`` (money),
+    outside the cooldown; 0 (whole) otherwise."""
+    q = abs(size)
+    if q * mark * v <= min_notional or since_last_s < cooldown_s:
+        return 0
+    lots = ceil_div(q * fraction_ppm, PPM)
+    return int(lots) if 0 < lots < q else 0
+
+
+def plan(mode: str, order: np.ndarray, sizes: np.ndarray, equity: np.ndarray, mark: int, v: int,
+         floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, fee_ppm: int, fraction_ppm: int,
+         min_notional: int, last_partial_s: np.ndarray, now_s: float, cooldown_s: float) -> np.ndarray:
+    """Lots to close for each liquidatable position of ``order`` (0 = whole), int64 (len(order),)."""
+    out = np.zeros(order.shape[0], dtype=np.int64)
+    for k, p in enumerate(order.tolist()):
+        if mode == "tier":
+            out[k] = tier_lots(int(sizes[p]), int(equity[k]), mark, v, floors, mmr, cum, fee_ppm)
+        else:
+            since = now_s - float(last_partial_s[p]) if math.isfinite(last_partial_s[p]) else math.inf
+            out[k] = slice_lots(int(sizes[p]), mark, v, fraction_ppm, min_notional, since, cooldown_s)
+    return out

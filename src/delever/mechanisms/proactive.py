@@ -1,0 +1,69 @@
+"""Proactive deleveraging: cut the most levered accounts before they reach liquidation when the venue is
+under stress.
+
+Triggers (any of, evaluated every step): the mark moved more than ``price_move_pct`` within ``window_s``;
+the insurance fund fell more than ``fund_drawdown_pct`` from its peak within ``window_s``; the traders'
+aggregate leverage (sum of notional over sum of positive equity, refreshed every 10 s) exceeds
+``system_leverage``. When one trips, the positions whose effective leverage exceeds ``trigger_leverage`` (and
+that are not liquidatable now) are reduced, most levered first and at most ``max_accounts_per_step`` per
+step, to ``floor(target_leverage * equity / (mark * V))`` lots with market orders against the book (no fee:
+the account is still solvent; an ADL-like forced reduction "when stress thresholds trip", issue #4).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..events import DELEVERAGE_FILL
+from ..liquidation import _book_execute, book_fill_price
+
+
+@njit(cache=True, nogil=True)
+def reduce_positions(order, lots, size, cost, collateral, isolated, account, wallet, v, centre, book_state,
+                     curve, lp_pos, lp_weight,
+                     ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n) -> int:
+    """Close ``lots[k]`` of position ``order[k]`` against the book (caller ensures room for ``len(order) *
+    (1 + n_lp)`` events). Returns the notional moved (money)."""
+    n_lp = lp_pos.shape[0]
+    lp_rem = np.zeros(n_lp, dtype=np.int64)
+    lp_share = np.zeros(n_lp, dtype=np.int64)
+    moved = 0
+    for k in range(order.shape[0]):
+        p = order[k]
+        s = size[p]
+        x = lots[k]
+        if s == 0 or x <= 0:
+            continue
+        if x > abs(s):
+            x = abs(s)
+        delta = -x if s > 0 else x
+        net = book_state[0]
+        px = book_fill_price(centre, net, delta, curve)
+        _book_execute(p, delta, px, size, cost, collateral, isolated, account, wallet, v,
+                      lp_pos, lp_weight, lp_share, lp_rem,
+                      ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
+                      DELEVERAGE_FILL)
+        book_state[0] = net + delta
+        moved += x * px * v
+    return moved
+
+
+def select(equity: np.ndarray, notional: np.ndarray, mm: np.ndarray, size: np.ndarray, eligible: np.ndarray,
+           mark: int, v: int, trigger_leverage: float, target_leverage: float,
+           max_accounts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions to cut and lots to close: effective leverage above the trigger, not liquidatable, most levered
+    first (ties by index), at most ``max_accounts``. Arrays are per position (n,)."""
+    ok = eligible & (equity > 0) & (equity >= mm) & (notional > trigger_leverage * equity)
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        return idx, idx
+    lev = notional[idx] / equity[idx]
+    if idx.size > max_accounts:
+        part = np.argpartition(-lev, max_accounts - 1)[:max_accounts]
+        idx, lev = idx[part], lev[part]
+    order = np.lexsort((idx, -lev))
+    idx = idx[order]
+    keep = np.floor(target_leverage * equity[idx] / (mark * v)).astype(np.int64)
+    lots = np.maximum(np.abs(size[idx]) - keep, 0)
+    return idx[lots > 0], lots[lots > 0]
