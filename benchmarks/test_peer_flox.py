@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from . import peer  # noqa: I001 - first: it imports lrvx before anything loads pyarrow
 
+import contextlib
+
 import pytest
 
 SIZES = [n for n in peer.SIZES if n < 1_000_000 or peer.want_1m()]
@@ -34,10 +36,12 @@ def comparison(request):
         rows.append({"case": case, "n": n, "delever_s": r["delever"][0], "delever": r["delever"][1],
                      "flox_s": flox[0], "flox": flox[1]})
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
     if rows and reporter is not None:
-        reporter.write_line("")
-        reporter.write_line("delever vs FLOX (median seconds; FLOX/delever > 1: delever is faster; d/F = delever/FLOX)")
-        peer.print_table(rows, write=reporter.write_line)
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            reporter.write_line("")
+            reporter.write_line("delever vs FLOX (median s; FLOX/delever > 1: delever is faster; d/F = delever/FLOX)")
+            peer.print_table(rows, write=reporter.write_line)
 
 
 def _median(benchmark) -> float | None:

@@ -62,16 +62,24 @@ def run(
     scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default: the built-in 10 Oct 2025 scenario).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/<scenario name>).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a scenario value: key.path=value (repeatable).")] = None,
+    ablate: Annotated[bool, typer.Option("--ablate", help="Also run with each enabled mechanism off in turn; write ablation.csv.")] = False,
+    venue: Annotated[str | None, typer.Option(help="Run under this venue's rulebook (see `delever venues`).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Run a scenario end to end and write summary.json, events.parquet, steps.parquet and report.html."""
     from .engine import prepare
     from .engine import run as run_engine
     from .output import write_outputs
-    from .scenario import default_scenario_path, load_scenario
+    from .scenario import default_scenario_path, load_scenario, parse_set
 
     try:
-        sc = load_scenario(scenario or default_scenario_path())
+        overrides = parse_set(set_ or [])
+        sc = load_scenario(scenario or default_scenario_path(), overrides)
+        if venue is not None:
+            from .venues.scenario import apply_venue
+
+            sc = apply_venue(sc, venue)
         seed_ = sc.seed if seed is None else seed
         market = prepare(sc, seed_)
     except InputError as exc:
@@ -82,10 +90,54 @@ def run(
                   TimeElapsedColumn(), console=console, disable=not show, transient=True) as bar:
         task = bar.add_task(sc.name, total=market.path.steps)
         result = run_engine(sc, seed_, progress=lambda done, total: bar.update(task, completed=done), market=market)
-    summary = write_outputs(result, out_dir)
+    extra_sections: list[dict] = []
+    ablation_rows = None
+    if sc.mechanisms.enabled() or ablate:
+        from .ablation import ablate as run_ablation
+        from .ablation import html_table, mechanism_sections
+        from .output import summarize
+
+        with console.status("ablation: each mechanism off in turn", spinner="dots") if show else _null():
+            ablation_rows = run_ablation(sc, seed_, base=result)
+        extra_sections += mechanism_sections(summarize(result), ablation_rows)
+        if ablate:
+            extra_sections.append({"title": "Ablation", "html": html_table(ablation_rows)})
+    extra_sections += _venue_comparison(sc, seed_, scenario is None and venue is None and not set_)
+    summary = write_outputs(result, out_dir, extra_sections=extra_sections,
+                            ablation=ablation_rows if ablate else None)
+    if ablate and not quiet and ablation_rows:
+        console.print(_ablation_table(ablation_rows))
     if not quiet:
         console.print(summary_table(summary, f"delever run: {sc.name} (seed {seed_})"))
         console.print(f"wrote {out_dir}/summary.json, events.parquet, steps.parquet, report.html")
+
+
+def _null():
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def _ablation_table(rows: list[dict]) -> Table:
+    t = Table(title="ablation", header_style="bold")
+    keys = ("variant", "liquidations", "bad_debt", "bad_debt_unrecovered", "insurance_fund_end", "adl_notional")
+    for k in keys:
+        t.add_column(k, justify="left" if k == "variant" else "right")
+    for r in rows:
+        t.add_row(*[r[k] if k == "variant" else _fmt(float(r[k]) if not isinstance(r[k], int) else r[k])
+                    for k in keys])
+    return t
+
+
+def _venue_comparison(sc, seed: int, is_default: bool) -> list[dict]:
+    """For the default scenario: the same path and book under every venue rulebook (issue #3)."""
+    if not is_default:
+        return []
+    try:
+        from .venues.scenario import compare_venues
+    except ImportError:
+        return []
+    return [compare_venues(sc, seed)]
 
 
 @app.command()

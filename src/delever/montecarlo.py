@@ -2,9 +2,9 @@
 
 :func:`sweep` runs ``paths`` seeded paths (:mod:`delever.paths`: ``gbm-jump`` or ``garch``) at every point of
 a parameter grid and returns one row per (point, path) in a fixed order, whatever the engine and the number of
-workers. Each path's seed is drawn once from ``SeedSequence(seed).spawn(paths)`` (:func:`delever.paths.path_seeds`),
-the same at every point, so points are compared on the same paths (common random numbers); a row's ``seed``
-redraws its path alone (:func:`delever.paths.generate`).
+workers. Each path's seed is drawn once from ``SeedSequence(seed).spawn(paths)``
+(:func:`delever.paths.path_seeds`), the same at every point, so points are compared on the same paths (common
+random numbers); a row's ``seed`` redraws its path alone (:func:`delever.paths.generate`).
 
 Grid keys are dotted scenario paths (``insurance_fund.balance``, ``liquidity.depth_scale``,
 ``book.generator.leverage_median``, ...; values as in the scenario file, strings are parsed by the scenario's
@@ -59,11 +59,12 @@ ENGINES = ("local", "dask", "ray")
 TARGET_TASK_SECONDS = 1.0
 """Paths per task are chosen so that a task runs about this long."""
 
-MONEY_METRICS = ("liquidated_notional", "bad_debt", "insurance_fund_end", "insurance_fund_min", "fund_drawdown",
-                 "adl_notional")
+MONEY_METRICS = ("liquidated_notional", "bad_debt", "insurance_fund_end", "insurance_fund_min",
+                 "fund_drawdown", "adl_notional")
 COUNT_METRICS = ("liquidations", "adl_events", "accounts_adl", "conservation_error")
 METRICS = ("liquidations", "liquidated_notional", "bad_debt", "insurance_fund_end", "insurance_fund_min",
-           "fund_drawdown", "adl_notional", "adl_events", "accounts_adl", "min_mark_price", "conservation_error")
+           "fund_drawdown", "adl_notional", "adl_events", "accounts_adl", "min_mark_price",
+           "conservation_error")
 MONEY_TYPE = pa.decimal128(38, 6)
 PRICE_TYPE = pa.decimal128(38, 8)
 MODEL_PREFIX = "model."
@@ -227,9 +228,10 @@ class _Task:
     items: list[tuple[int, int]]
 
 
-def sweep(scenario: Scenario, paths: int, model: str = "gbm-jump", grid: dict[str, Sequence[Any]] | None = None,
-          engine: str = "local", workers: int | None = None, address: str | None = None, seed: int | None = None,
-          *, steps: int | None = None, model_params: dict[str, Any] | None = None, batch: int | None = None,
+def sweep(scenario: Scenario, paths: int, model: str = "gbm-jump",
+          grid: dict[str, Sequence[Any]] | None = None, engine: str = "local", workers: int | None = None,
+          address: str | None = None, seed: int | None = None, *, steps: int | None = None,
+          model_params: dict[str, Any] | None = None, batch: int | None = None,
           progress: Callable[[int, int], None] | None = None) -> pa.Table:
     """Run ``paths`` generated paths at every grid point; one row per (point, path), sorted by both.
 
@@ -285,7 +287,8 @@ def sweep(scenario: Scenario, paths: int, model: str = "gbm-jump", grid: dict[st
     per_path = None
     for j in range(min(2, paths)):
         t0 = time.perf_counter()
-        results[(0, j)] = run_path(points[0].scenario, markets[0], model, points[0].params, seeds[j], n_steps, root)
+        results[(0, j)] = run_path(points[0].scenario, markets[0], model, points[0].params, seeds[j], n_steps,
+                                   root)
         per_path = time.perf_counter() - t0
         report(1)
         if per_path >= TARGET_TASK_SECONDS:
@@ -310,7 +313,8 @@ def sweep(scenario: Scenario, paths: int, model: str = "gbm-jump", grid: dict[st
         for task, out in zip(tasks, outs, strict=True):
             for (j, _), row in zip(task.items, out, strict=True):
                 results[(task.point, j)] = row
-    return _build_table(points, seeds, results, scenario, model, root, paths, n_steps, model_params, grid or {})
+    return _build_table(points, seeds, results, scenario, model, root, paths, n_steps, model_params,
+                        grid or {})
 
 
 def _call(task: _Task, args: tuple) -> list[dict[str, int]]:
@@ -331,8 +335,8 @@ def _run_local(tasks: list[_Task], args: tuple, workers: int | None, report: Cal
             report(len(t.items))
         return outs
     with Parallel(n_jobs=n_jobs, backend="loky", return_as="generator") as par:
-        gen = par(delayed(run_batch)(points[t.point].scenario, markets[t.point], model, points[t.point].params,
-                                     t.items, n_steps, root) for t in tasks)
+        gen = par(delayed(run_batch)(points[t.point].scenario, markets[t.point], model,
+                                     points[t.point].params, t.items, n_steps, root) for t in tasks)
         for t, out in zip(tasks, gen, strict=True):
             outs.append(out)
             report(len(t.items))
@@ -344,18 +348,19 @@ def _run_dask(tasks: list[_Task], args: tuple, workers: int | None, address: str
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:  # pragma: no cover - dask is in the test and cluster extras
-        raise EngineUnavailable("engine 'dask' needs dask.distributed: pip install delever[cluster]") from None
+        raise EngineUnavailable("engine 'dask' needs dask.distributed: "
+                                "pip install delever[cluster]") from None
     points, markets, model, n_steps, root = args
     cluster = None
     if address is None:
-        cluster = LocalCluster(n_workers=workers or (os.cpu_count() or 1), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers or (os.cpu_count() or 1), threads_per_worker=1,
+                               processes=True, dashboard_address=None)
     client = Client(cluster if cluster is not None else address)
     try:
         sc_f = [client.scatter(pt.scenario, broadcast=True) for pt in points]
         m_f = [client.scatter(m, broadcast=True) for m in markets]
-        futures = [client.submit(run_batch, sc_f[t.point], m_f[t.point], model, points[t.point].params, t.items,
-                                 n_steps, root, pure=False) for t in tasks]
+        futures = [client.submit(run_batch, sc_f[t.point], m_f[t.point], model, points[t.point].params,
+                                 t.items, n_steps, root, pure=False) for t in tasks]
         where = {f.key: i for i, f in enumerate(futures)}
         outs: list = [None] * len(tasks)
         for fut in as_completed(futures):
@@ -373,7 +378,8 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise EngineUnavailable("engine 'ray' needs Ray, which is not installed: pip install delever[ray]") from None
+        raise EngineUnavailable("engine 'ray' needs Ray, which is not installed: "
+                                "pip install delever[ray]") from None
     return ray
 
 
@@ -393,8 +399,8 @@ def _run_ray(tasks: list[_Task], args: tuple, workers: int | None, address: str 
         remote = ray.remote(num_cpus=1)(run_batch)
         sc_r = [ray.put(pt.scenario) for pt in points]
         m_r = [ray.put(m) for m in markets]
-        refs = [remote.remote(sc_r[t.point], m_r[t.point], model, points[t.point].params, t.items, n_steps, root)
-                for t in tasks]
+        refs = [remote.remote(sc_r[t.point], m_r[t.point], model, points[t.point].params, t.items, n_steps,
+                              root) for t in tasks]
         where = {r: i for i, r in enumerate(refs)}
         outs: list = [None] * len(tasks)
         pending = list(refs)
@@ -440,8 +446,8 @@ def _money(units: list[int]) -> pa.Array:
     return pa.array([Decimal(int(u)).scaleb(-6) for u in units], type=MONEY_TYPE)
 
 
-def _build_table(points: list[Point], seeds: list[int], results: dict, scenario: Scenario, model: str, root: int,
-                 paths: int, steps: int, model_params: dict | None, grid: dict) -> pa.Table:
+def _build_table(points: list[Point], seeds: list[int], results: dict, scenario: Scenario, model: str,
+                 root: int, paths: int, steps: int, model_params: dict | None, grid: dict) -> pa.Table:
     keys = sorted(results)  # (point, path): the canonical order
     rows = [results[k] for k in keys]
     cols: dict[str, pa.Array] = {
@@ -497,20 +503,27 @@ REPORT_METRICS = (("bad_debt", "Bad debt: shortfall below bankruptcy (USDT)"),
                   ("adl_notional", "ADL notional (USDT)"))
 
 
-def point_stats(table: pa.Table, metric: str) -> list[dict]:
-    """Per grid point: label, paths, share > 0, mean, p5, p50, p95, p99, max of ``metric`` (floats)."""
+def _by_point(table: pa.Table, metric: str):
+    """``(point, label, values)`` per grid point, ``values`` the metric as float64 (quote units for money)."""
     keys = grid_keys(table)
     point = table.column("point").to_numpy()
-    values = np.asarray(table.column(metric).cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
-    out = []
+    col = table.column(metric).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    values = np.asarray(col, dtype=np.float64)
     for p in np.unique(point):
         sel = point == p
-        v = values[sel]
         first = int(np.flatnonzero(sel)[0])
         label = ", ".join(f"{k}={table.column(k)[first].as_py()}" for k in keys) or "all paths"
+        yield int(p), label, values[sel]
+
+
+def point_stats(table: pa.Table, metric: str) -> list[dict]:
+    """Per grid point: label, paths, share > 0, mean, p5, p50, p95, p99, max of ``metric`` (floats)."""
+    out = []
+    for p, label, v in _by_point(table, metric):
         q = np.quantile(v, QUANTILES)
-        out.append({"point": int(p), "label": label, "paths": int(v.size), "share_positive": float(np.mean(v > 0)),
-                    "mean": float(v.mean()), **{f"p{round(x * 100)}": float(y) for x, y in zip(QUANTILES, q, strict=True)},
+        out.append({"point": p, "label": label, "paths": int(v.size), "share_positive": float(np.mean(v > 0)),
+                    "mean": float(v.mean()),
+                    **{f"p{round(x * 100)}": float(y) for x, y in zip(QUANTILES, q, strict=True)},
                     "max": float(v.max())})
     return out
 
@@ -538,19 +551,12 @@ def _exceedance_figure(table: pa.Table, metric: str, title: str):
 
     from .report.html import _LEGEND, _MARGIN, _TEMPLATE_LAYOUT, FIG_HEIGHT_PX
 
-    keys = grid_keys(table)
-    point = table.column("point").to_numpy()
-    values = np.asarray(table.column(metric).cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
     probs = np.linspace(0.0, 1.0, 201)
     traces = []
-    for p in np.unique(point):
-        sel = point == p
-        v = values[sel]
-        first = int(np.flatnonzero(sel)[0])
-        label = ", ".join(f"{k}={table.column(k)[first].as_py()}" for k in keys) or "all paths"
+    for _, label, v in _by_point(table, metric):
         x = np.quantile(v, probs)
-        traces.append(go.Scatter(x=np.round(x, 6), y=np.round(100.0 * (1.0 - probs), 4), name=label, mode="lines",
-                                 line={"width": 1.6, "shape": "hv"},
+        traces.append(go.Scatter(x=np.round(x, 6), y=np.round(100.0 * (1.0 - probs), 4), name=label,
+                                 mode="lines", line={"width": 1.6, "shape": "hv"},
                                  hovertemplate="%{y:.1f}% of paths above %{x:,.2f} USDT"))
     fig = go.Figure(traces)
     fig.update_layout(template=_TEMPLATE_LAYOUT, height=FIG_HEIGHT_PX, margin=_MARGIN, legend=_LEGEND,
@@ -579,14 +585,15 @@ def report_html(table: pa.Table) -> str:
         ["paths per point", f"{n_paths:,}"],
         ["steps per path", f"{meta.get('steps', '?'):,} of {meta.get('step_seconds', '?')} s"],
         ["root seed", str(meta.get("seed", "?"))],
-        ["grid", "; ".join(f"{k} = {', '.join(v)}" for k, v in meta.get("grid", {}).items()) or "none (one point)"],
+        ["grid", "; ".join(f"{k} = {', '.join(v)}" for k, v in meta.get("grid", {}).items())
+         or "none (one point)"],
         ["points x paths", f"{n_points:,} x {n_paths:,} = {table.num_rows:,} runs"],
         ["conservation error", "0 in every run" if table.num_rows and not np.any(
             table.column("conservation_error").to_numpy()) else "NOT ZERO in some runs"],
     ]
-    sections = [_section("setup", "Sweep", _table(["input", "value"], setup)
-                         + _note("Every point runs the same paths (common random numbers): path i has the same "
-                                 "seed at every point, and a row's seed redraws its path alone."))]
+    common = _note("Every point runs the same paths (common random numbers): path i has the same seed at "
+                   "every point, and a row's seed redraws its path alone.")
+    sections = [_section("setup", "Sweep", _table(["input", "value"], setup) + common)]
     head = ["point", "paths", "> 0", "mean", "p5", "p50", "p95", "p99", "max"]
 
     def stats_table(metric: str) -> Markup:
@@ -607,14 +614,16 @@ def report_html(table: pa.Table) -> str:
         for metric, label in (("liquidations", "liquidations"), ("adl_events", "ADL events"),
                               ("min_mark_price", "minimum mark price (USDT)")):
             for s in point_stats(table, metric):
-                other.append([label, s["label"], *(f"{s[k]:,.2f}" for k in ("mean", "p5", "p50", "p95", "p99", "max"))])
+                other.append([label, s["label"],
+                              *(f"{s[k]:,.2f}" for k in ("mean", "p5", "p50", "p95", "p99", "max"))])
         sections.append(_section("other", "Other metrics", _table(
             ["metric", "point", "mean", "p5", "p50", "p95", "p99", "max"], other, num_cols=set(range(2, 8)))))
     footer = (f"Generated by delever {__version__} (plotly.py {plotly.__version__}, plotly.js "
               f"{get_plotlyjs_version()} inlined). The full table is sweep.parquet, next to this page.")
     env = jinja2.Environment(autoescape=True, keep_trailing_newline=True)
     return env.from_string(_TEMPLATE).render(title=f"delever sweep: {name}", css=Markup(_CSS),
-                                             plotlyjs=Markup(get_plotlyjs()), sections=sections, footer=footer)
+                                             plotlyjs=Markup(get_plotlyjs()), sections=sections,
+                                             footer=footer)
 
 
 assert MONEY_SCALE == 10**6  # the decimal scale of money columns above

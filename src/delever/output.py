@@ -249,7 +249,8 @@ def leverage_samples(r: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lev[liq_pos], lev[adl_pos], e["indicator"][adl][first]
 
 
-def write_outputs(r: RunResult, out_dir: Path, extra_sections: list[dict] | None = None) -> dict:
+def write_outputs(r: RunResult, out_dir: Path, extra_sections: list[dict] | None = None,
+                  ablation: list[dict] | None = None) -> dict:
     """Write every output file into ``out_dir`` atomically (temp dir, then rename); return the summary."""
     from .report import write_report
 
@@ -262,6 +263,12 @@ def write_outputs(r: RunResult, out_dir: Path, extra_sections: list[dict] | None
         pq.write_table(events_table(r), tmp / "events.parquet")
         steps = steps_table(r)
         pq.write_table(steps, tmp / "steps.parquet")
+        if ablation is not None:
+            import pyarrow.csv as pacsv
+
+            from .ablation import table as ablation_table
+
+            pacsv.write_csv(ablation_table(ablation), tmp / "ablation.csv")
         lev_liq, lev_adl, ind = leverage_samples(r)
         report_summary = {k: float(v) if isinstance(v, Decimal) else v for k, v in summary.items()
                           if not isinstance(v, dict)}

@@ -7,9 +7,9 @@ Definitions (../shared/specs/adl_policies.md, "Metrics"; Chitra, arXiv:2512.0111
   ``H = sum_i h_i``.
 - ``overshoot = H - B`` (signed; the paper's headline is the net sum over rounds), ``overshoot_pos =
   max(0, H - B)``, ``overshoot_neg = min(0, H - B)`` (<= 0: bad debt left), ``shortfall = max(0, B - H)``.
-- ``max_share_equity = max_i h_i / e_i`` over winners with ``e_i > 0`` that paid (winners with ``e_i <= 0``
-  that paid are counted in ``touched_nonpositive_equity``); ``max_share_pnl = max_i h_i / pnl_i`` over
-  ``pnl_i > 0``.
+- ``max_share_equity = max_i h_i / e_i`` over winners that paid with ``e_i`` of at least one quote unit
+  (:data:`MIN_DENOMINATOR`; winners with ``e_i <= 0`` that paid are counted in ``touched_nonpositive_equity``);
+  ``max_share_pnl = max_i h_i / pnl_i`` likewise over ``pnl_i`` of at least one quote unit.
 - ``PTSR = max_i (w_i - h_i)+ / D`` and ``PMR = max_i (w_i - h_i)+ / Delta``: the largest winner's surviving
   endowment ``w`` (by default its capacity at the start of the round) over the round's total deficit ``D``
   and over its largest single loser shortfall ``Delta``. The event value is the mean over rounds
@@ -48,10 +48,12 @@ EVENT_FIELDS = ROUND_FIELDS + ("rounds",)
 """Keys of :func:`event_metrics`."""
 
 
-def gini(x: np.ndarray) -> float:
+def gini(x: np.ndarray, *, presorted: bool = False) -> float:
     """Gini coefficient of non-negative amounts (0 for all equal or all zero): ``sum_i (2i - n - 1) x_(i) /
     (n sum x)`` over the ascending order."""
-    x = np.sort(np.asarray(x, dtype=np.float64))
+    x = np.asarray(x, dtype=np.float64)
+    if not presorted:
+        x = np.sort(x)
     n = x.size
     s = x.sum()
     if n == 0 or s <= 0:
@@ -60,18 +62,25 @@ def gini(x: np.ndarray) -> float:
     return float(np.sum((2 * i - n - 1) * x) / (n * s))
 
 
-def top_share(h: np.ndarray, k: int) -> float:
-    """Share of ``sum(h)`` paid by the ``k`` largest entries (0 when nothing was paid)."""
+def top_share(h: np.ndarray, k: int, *, presorted: bool = False) -> float:
+    """Share of ``sum(h)`` paid by the ``k`` largest entries (0 when nothing was paid); ``presorted``:
+    ``h`` is already in ascending order."""
     h = np.asarray(h, dtype=np.float64)
     s = h.sum()
     if s <= 0 or k <= 0:
         return 0.0
     k = min(k, h.size)
-    return float(np.partition(h, h.size - k)[h.size - k:].sum() / s)
+    top = h[h.size - k:] if presorted else np.partition(h, h.size - k)[h.size - k:]
+    return float(top.sum() / s)
+
+
+MIN_DENOMINATOR = MONEY_SCALE
+"""Burden ratios ``h / e`` and ``h / pnl`` are taken over denominators of at least one quote unit: on dust
+accounts the rounding of a single money unit would otherwise set the maximum."""
 
 
 def _ratio_max(num: np.ndarray, den: np.ndarray, mask: np.ndarray) -> float:
-    m = mask & (den > 0)
+    m = mask & (den >= MIN_DENOMINATOR)
     return float(np.max(num[m] / den[m])) if m.any() else 0.0
 
 
@@ -86,7 +95,7 @@ def _burden(h: np.ndarray, *, need: int, equity: np.ndarray, pnl: np.ndarray, le
     budget = int(h.sum())
     lev = np.asarray(leverage, dtype=np.float64)[touched]
     lev = lev[np.isfinite(lev)]
-    hp = h[pool]
+    hp = np.sort(h[pool].astype(np.float64))
     k1 = max(1, math.ceil(0.01 * int(pool.sum())))
     return {
         "need": _q(need),
@@ -97,9 +106,9 @@ def _burden(h: np.ndarray, *, need: int, equity: np.ndarray, pnl: np.ndarray, le
         "shortfall": _q(max(0, need - budget)),
         "max_share_equity": _ratio_max(h.astype(np.float64), np.asarray(equity, dtype=np.float64), touched),
         "max_share_pnl": _ratio_max(h.astype(np.float64), np.asarray(pnl, dtype=np.float64), touched),
-        "top1pct_share": top_share(hp, k1),
-        "top10_share": top_share(hp, 10),
-        "gini": gini(hp),
+        "top1pct_share": top_share(hp, k1, presorted=True),
+        "top10_share": top_share(hp, 10, presorted=True),
+        "gini": gini(hp, presorted=True),
         "touched": int(touched.sum()),
         "touched_nonpositive_equity": int((touched & (np.asarray(equity) <= 0)).sum()),
         "leverage_median": float(np.median(lev)) if lev.size else math.nan,

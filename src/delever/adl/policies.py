@@ -255,10 +255,10 @@ def _largest_remainder(total: int, targets: np.ndarray, caps: np.ndarray, *,
         return np.zeros(n, dtype=np.int64)
     if exact is not None:
         w, W = exact
-        num = np.array([int(total) * int(x) for x in w], dtype=object)
-        base = np.array([int(v // W) for v in num], dtype=object)
-        rem = np.array([float((v % W) / W) for v in num])
-        x = np.minimum(np.array([int(b) for b in base], dtype=np.int64), caps)
+        num = np.asarray(w).astype(object) * int(total)  # Python integers: exact
+        base = num // int(W)
+        rem = ((num - base * int(W)) / int(W)).astype(np.float64)
+        x = np.minimum(base.astype(np.int64), caps)
     else:
         t = np.clip(np.nan_to_num(targets.astype(np.float64), nan=0.0, posinf=0.0), 0.0, None)
         fl = np.floor(t)
@@ -344,7 +344,7 @@ def capped_split(need: int, caps: np.ndarray, weights: np.ndarray) -> tuple[np.n
     tau = float(tau_k[k])
     if w.dtype.kind in "iu":
         wa = w[act]
-        h[act] = _largest_remainder(rest, None, caps[act], exact=(wa, int(sum(int(x) for x in wa))))
+        h[act] = _largest_remainder(rest, None, caps[act], exact=(wa, int(wa.astype(object).sum())))
     else:
         wa = w[act].astype(np.float64)
         h[act] = _largest_remainder(rest, rest * wa / wa.sum(), caps[act])

@@ -1,0 +1,134 @@
+"""dYdX v4 (../shared/specs/engines.md section 1; repo dydxprotocol/v4-chain, main 84d4664).
+
+Documented rules used (``protocol/x/clob/keeper/liquidations.go``, ``deleveraging.go``):
+
+- **Liquidatable** iff TMMR > 0 and TNC < TMMR (total net collateral below total maintenance margin).
+- **Bankruptcy price**: ``-DNNV - TNC * |DMMR| / TMMR``, rounded so that closing exactly at it needs no
+  insurance money; for one position closed whole it is the price at which equity is 0 (the base rule).
+- **Fillable price** (the limit of the IOC liquidation order): ``(PNNV - ABR * SMMR * PMMR) / PS`` with
+  ``ABR = clamp(BA * (1 - TNC / TMMR), 0, 1)``; subticks rounded **up for sells and down for buys**
+  (:func:`fillable_price`). Defaults BA = 1.0, SMMR = 0.1 (``LiquidationsConfig_Default``).
+- **Insurance fund per fill**: ``fill quote - bankruptcy quote``; if <= 0 the fund pays; if > 0 the liquidated
+  account pays ``min(leftover, MaxLiquidationFeePpm * |fill quote|)`` (0.5%) to the fund and keeps the rest.
+- **Deleveraging**: only for subaccounts whose liquidation filled **zero** this block and whose TNC < 0; the
+  whole position is offset against opposite-side subaccounts from a **pseudo-random start**, at most 500 checked;
+  **no ranking**; at the bankruptcy price; no fee.
+- **Margin**: liquidity tier "Large-Cap": ``initial_margin_ppm`` 50,000 (5%, 20x), ``maintenance_fraction_ppm``
+  600,000 (MM = 60% of IM = 3%) (v4-chain genesis ``liquidity_tiers``, found in its sample genesis files).
+
+Stand-ins:
+
+- BTC-USD and ETH-USD both in the Large-Cap tier; the open-interest margin increase (OIMF) is not modelled.
+- Funding is not in venues.md or engines.md: the premium itself, hourly (``"premium"`` style).
+- Position block limits (min notional, max portion, per-block caps) are operational caps, not modelled here:
+  the default max portion is 100%, so a liquidation order is for the whole position.
+- Tick and lot sizes (not in venues.md): BTC-USD tick 1, step 0.0001 BTC; ETH-USD tick 0.1, step 0.001 ETH
+  (dYdX indexer ``/v4/perpetualMarkets``, values at the time of writing).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+from ..tiers import RiskTiers
+from .base import (
+    NO_CAP,
+    AdlRule,
+    AdlTrigger,
+    BracketMargin,
+    FeeRule,
+    FundingRule,
+    LiquidationProcedure,
+    Rulebook,
+    VenueInstrument,
+    ceil_frac,
+    floor_frac,
+)
+
+INDEXER = "dYdX indexer /v4/perpetualMarkets (not in venues.md; values at the time of writing)"
+MAX_LIQUIDATION_FEE = Fraction(5, 1000)
+"""``MaxLiquidationFeePpm`` default 5,000 ppm (0.5%); the testnet genesis script sets 1.5%."""
+BANKRUPTCY_ADJUSTMENT = Fraction(1)
+"""``bankruptcy_adjustment_ppm`` default 1e6 (BA = 1.0)."""
+SPREAD_TO_MMR = Fraction(1, 10)
+"""``spread_to_maintenance_margin_ratio_ppm`` default 100,000 (SMMR = 0.1)."""
+
+LARGE_CAP = RiskTiers.from_brackets("dydx-large-cap", [(NO_CAP, 20, "0.03", "0.05")])
+"""Large-Cap liquidity tier: IM 5%, MM 60% of IM = 3%, no brackets."""
+
+
+def fillable_price(oracle: Fraction, signed_size: Fraction, tnc: Fraction, tmmr: Fraction, pmmr: Fraction, *,
+                   ba: Fraction = BANKRUPTCY_ADJUSTMENT, smmr: Fraction = SPREAD_TO_MMR) -> Fraction:
+    """``(PNNV - ABR * SMMR * PMMR) / PS`` with ``PNNV = PS * oracle``, ``ABR = clamp(BA * (1 - TNC/TMMR), 0, 1)``.
+
+    Quote price; ``signed_size`` in base units (long > 0), money in quote units (any consistent scale).
+    A long's (sell) limit is below the oracle, a short's (buy) above.
+    """
+    abr = min(Fraction(1), max(Fraction(0), ba * (1 - tnc / tmmr)))
+    return (signed_size * oracle - abr * smmr * pmmr) / signed_size
+
+
+def fillable_price_ticks(price: Fraction, tick: Fraction, side: int) -> int:
+    """Subticks of the fillable price: up for the sell that closes a long, down for a short's buy."""
+    t = price / tick
+    return ceil_frac(t) if side > 0 else floor_frac(t)
+
+
+def insurance_fund_delta(fill_quote: int, bankruptcy_quote: int, leftover: int,
+                         max_fee: Fraction = MAX_LIQUIDATION_FEE) -> int:
+    """Money to the fund (> 0) or from it (< 0) for one liquidation fill (quote received for the closed delta).
+
+    ``fill_quote - bankruptcy_quote <= 0``: the fund pays the gap. Otherwise the account pays
+    ``min(leftover, max_fee * |fill_quote|)`` (rounded up, a fee owed) and keeps the rest.
+    """
+    gap = fill_quote - bankruptcy_quote
+    if gap <= 0:
+        return gap
+    return min(leftover, ceil_frac(max_fee * abs(fill_quote)))
+
+
+RULEBOOK = Rulebook(
+    name="dydx",
+    display_name="dYdX v4",
+    summary="Large-Cap tier (5%/3%); IOC at the fillable price; deleveraging from a random offset at BP.",
+    sources=(
+        "https://github.com/dydxprotocol/v4-chain/blob/84d4664/protocol/x/clob/keeper/liquidations.go",
+        "https://github.com/dydxprotocol/v4-chain/blob/84d4664/protocol/x/clob/keeper/deleveraging.go",
+        "https://github.com/dydxprotocol/v4-chain/blob/84d4664/protocol/x/clob/types/liquidations_config.go",
+        "https://nautilustrader.io/docs/core-latest/nautilus_dydx/proto/dydxprotocol/perpetuals/struct.LiquidityTier.html",
+    ),
+    instruments={
+        "BTC-USD": VenueInstrument("BTC-USD", "linear", "BTC", "USD", "USDC", Decimal(1), Decimal("0.0001"),
+                                   Decimal(1), BracketMargin(LARGE_CAP), INDEXER),
+        "ETH-USD": VenueInstrument("ETH-USD", "linear", "ETH", "USD", "USDC", Decimal("0.1"), Decimal("0.001"),
+                                   Decimal(1), BracketMargin(LARGE_CAP), INDEXER),
+    },
+    liquidation=LiquidationProcedure(
+        style="fillable_price_ioc",
+        summary="Up to 50 candidates a block (sorted by |fillable - oracle| / oracle, notional, hash); one "
+                "perpetual per subaccount per block; IOC at the fillable price against the book. Fill worse than "
+                "BP: the fund pays (rejected if the fund would go negative or the per-block insurance-lost limit is "
+                "hit). Better: min(leftover, 0.5% of the fill) to the fund, the rest stays with the trader.",
+        loss_after_fund="adl", surplus_to="trader"),
+    adl=AdlRule(
+        trigger=AdlTrigger("negative_equity", "The liquidation order filled nothing this block and TNC < 0 (or "
+                                              "the market is in final settlement)."),
+        ranking="none",
+        ranking_summary="No ranking: opposite-side subaccounts from a pseudo-random start, at most 500 checked; an "
+                        "offset that would break the counterparty's collateral check is skipped.",
+        fill_price="bankruptcy",
+        indicator="none",
+        indicator_summary="None.",
+        queue="random_offset"),
+    fees=FeeRule(liquidation_fee=MAX_LIQUIDATION_FEE, liquidation_fee_to="insurance_fund",
+                 adl_fee="none", summary="min(leftover, 0.5% x |fill quote|) to the fund, per fill."),
+    funding=FundingRule(style="premium", interval_hours=1,
+                        summary="Not in venues.md or engines.md: stand-in F = premium, hourly."),
+    stand_ins=(
+        "BTC-USD and ETH-USD in the Large-Cap tier (5% / 3%); OIMF not modelled.",
+        "Funding: F = premium, hourly (rule not in the specs).",
+        "Per-block limits not modelled: a liquidation order is for the whole position (default max portion 100%).",
+        "Tick/lot sizes: indexer values, not in venues.md.",
+    ),
+)
