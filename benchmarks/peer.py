@@ -93,8 +93,8 @@ def want_flox_slow() -> bool:
 
 
 def flox_available() -> bool:
-    """Whether lrvx (FLOX) imported. It fails with "cannot allocate memory in static TLS block" when pyarrow was
-    imported first: import this module (or lrvx) before delever.engine, or preload the system libstdc++."""
+    """Whether lrvx (FLOX) imported. It fails with "cannot allocate memory in static TLS block" when pyarrow
+    was imported first: import this module (or lrvx) before delever.engine, or preload the system libstdc++."""
     return _lrvx is not None
 
 
@@ -181,8 +181,8 @@ def delever_market(w: Workload) -> Market:
     base = DEPTH_LOTS_PER_PCT * 100 * dist * float(INSTRUMENT.lot_size)
     depth = DepthProfile(dist, base, base, base * ENTRY, base * ENTRY, "", "", 0,
                          "synthetic: flat and bottomless (zero slippage)")
-    return Market(INSTRUMENT, path, depth, DepthCurve.linear(DEPTH_LOTS_PER_PCT), delever_book(w), ENTRY_TICKS,
-                  None)
+    curve = DepthCurve.linear(DEPTH_LOTS_PER_PCT)
+    return Market(INSTRUMENT, path, depth, curve, delever_book(w), ENTRY_TICKS, None)
 
 
 def delever_scenario(w: Workload) -> Scenario:
@@ -378,8 +378,8 @@ def print_table(rows: list[dict], bandwidth_gbs: float | None = None, write=prin
         liq = f"{d.liquidations:,}/{f.liquidations:,}" if f else f"{d.liquidations:,}/-"
         paid = f"{d.fund_paid:,.2f}/{f.fund_paid:,.2f}" if f else f"{d.fund_paid:,.2f}/-"
         adl = f"{d.adl_positions:,}/{f.adl_positions:,}" if f else f"{d.adl_positions:,}/-"
-        write(f"{r['case']:<15} {r['n']:>10,} {fmt_s(r['delever_s']):>11} {fmt_s(r['flox_s']):>11} {ratio:>12}  "
-              f"{liq:>21} {paid:>31} {adl:>19}")
+        write(f"{r['case']:<15} {r['n']:>10,} {fmt_s(r['delever_s']):>11} {fmt_s(r['flox_s']):>11} "
+              f"{ratio:>12}  {liq:>21} {paid:>31} {adl:>19}")
     if bandwidth_gbs:
         write(f"memory read bandwidth {bandwidth_gbs:,.1f} GB/s; full-sweep bound at 1e6 positions: "
               f"{sweep_bytes(1_000_000) / bandwidth_gbs / 1e9 * 1e3:,.2f} ms "

@@ -40,7 +40,8 @@ def comparison(request):
     if rows and reporter is not None:
         with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
             reporter.write_line("")
-            reporter.write_line("delever vs FLOX (median s; FLOX/delever > 1: delever is faster; d/F = delever/FLOX)")
+            reporter.write_line("delever vs FLOX (median s; FLOX/delever > 1: delever is faster; "
+                                "d/F = delever/FLOX)")
             peer.print_table(rows, write=reporter.write_line)
 
 

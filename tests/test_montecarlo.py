@@ -59,7 +59,7 @@ def test_table_layout_order_and_conservation(scenario, local_table):
     assert all(a > 0 for a in t.column("adl_events").to_pylist()[:PATHS])
     assert t.column("insurance_fund_min").to_pylist()[PATHS:] <= [Decimal(20000)] * PATHS
     meta = mc.sweep_metadata(t)
-    assert meta["paths"] == PATHS and meta["seed"] == 5 and meta["steps"] == 90 and meta["model"] == "gbm-jump"
+    assert (meta["paths"], meta["seed"], meta["steps"], meta["model"]) == (PATHS, 5, 90, "gbm-jump")
     assert meta["grid"] == GRID
 
 
@@ -67,8 +67,8 @@ def test_dask_local_cluster_gives_the_same_table(scenario, local_table):
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        t = mc.sweep(scenario, PATHS, "gbm-jump", GRID, engine="dask", address=cluster.scheduler_address, seed=5,
-                     model_params=JUMPS, batch=1)
+        t = mc.sweep(scenario, PATHS, "gbm-jump", GRID, engine="dask", address=cluster.scheduler_address,
+                     seed=5, model_params=JUMPS, batch=1)
     assert t.equals(local_table, check_metadata=True)
 
 
@@ -91,7 +91,8 @@ def test_a_row_is_reproduced_from_its_seed(scenario, local_table):
 
 def test_model_grid_keys_and_garch(scenario):
     t = mc.sweep(scenario, 2, "garch", {"model.vol": ["0.5", "4"]}, workers=1, seed=1, steps=30)
-    assert t.column("model.vol").type == pa.float64() and t.column("model.vol").to_pylist() == [0.5, 0.5, 4.0, 4.0]
+    assert t.column("model.vol").type == pa.float64()
+    assert t.column("model.vol").to_pylist() == [0.5, 0.5, 4.0, 4.0]
     assert mc.sweep_metadata(t)["steps"] == 30
     assert t.column("conservation_error").to_pylist() == [0] * 4
 
@@ -202,7 +203,8 @@ def test_cli_sweep_writes_table_and_report(app, scenario_file, tmp_path):
 
 def test_cli_default_out_dir(app, scenario_file, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    res = runner.invoke(app, ["sweep", str(scenario_file), "--paths", "1", "--workers", "1", "--steps", "10", "-q"])
+    res = runner.invoke(app, ["sweep", str(scenario_file), "--paths", "1", "--workers", "1", "--steps", "10",
+                              "-q"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "delever-out" / "sweep-binance-btcusdt-2025-10-10" / "sweep.parquet").exists()
 
@@ -220,8 +222,8 @@ def test_cli_default_out_dir(app, scenario_file, tmp_path, monkeypatch):
 ])
 def test_cli_bad_input_exits_2_naming_the_argument(app, scenario_file, tmp_path, args, needle):
     out = tmp_path / "out"
-    res = runner.invoke(app, ["sweep", str(scenario_file), "--paths", "1", "--workers", "1", "--out", str(out),
-                              *args])
+    res = runner.invoke(app, ["sweep", str(scenario_file), "--paths", "1", "--workers", "1", "--out",
+                              str(out), *args])
     assert res.exit_code == 2, res.output
     assert "".join(needle.split()) in "".join(res.output.split()), res.output
     assert not out.exists()

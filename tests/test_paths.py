@@ -149,4 +149,5 @@ def test_bad_parameters_are_rejected():
         P.model_params("heston")
     with pytest.raises(ValueError, match="start price"):
         P.gbm_jump_path(P.GbmJumpParams(), 0.0, 10, 1.0, rng(1))
-    assert P.model_params("garch", {"alpha": "0.05", "shocks": "normal"}) == P.GarchParams(alpha=0.05, shocks="normal")
+    got = P.model_params("garch", {"alpha": "0.05", "shocks": "normal"})
+    assert got == P.GarchParams(alpha=0.05, shocks="normal")

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
+import typer
 
 from .adl.metrics import EVENT_FIELDS, ROUND_FIELDS, event_metrics, round_metrics, top_share
 from .adl.policies import POLICIES, Winners, get_policy
@@ -75,11 +76,15 @@ FIXED_ASSUMPTIONS = [
     "Equity e_i = account_value_realtime, the replay's cash-only account value at ADL time (it excludes "
     "unrealised PnL; 124 accounts are negative and many are near 0, so haircut/equity ratios can be large); "
     "equity and leverage are held fixed through the event.",
-    "Leverage = leverage_realtime (ADL notional / account value); leverage-based rules (risk-aware, "
-    "water-filling) read a negative or non-finite leverage as infinite and cut those accounts first.",
+    "Leverage = leverage_realtime, the replay's mean over the account's ADL fills of fill notional / account "
+    "value (so adl_notional / account value divided by about the number of fills), 0 for the 124 accounts "
+    "with a negative account value. Risk-aware and water-filling use it and read 0 as infinite (no equity): "
+    "they cut those accounts first. The queue scores use notional / account value, as the venues define "
+    "them, and rank accounts with account value <= 0 last.",
     "Contracts: 1 contract = 1 USD of ADL notional (contracts = max(1, round(adl_notional))), close to "
-    "Hyperliquid's lot sizes (BTC 1e-5, about 1.1 USD); contracts and notional available in a wave scale with "
-    "the capacity left.",
+    "Hyperliquid's lot sizes (BTC 1e-5, about 1.1 USD). A position shrinks with the profit taken from it: "
+    "its notional and leverage in wave t scale with the account's profit left, its contracts closable in wave t "
+    "with its capacity in that wave.",
     "Hyperliquid score: mark/entry = 1 + pnl_percent/100 (the position's value ratio; the per-user file has no "
     "prices); Binance wallet = account value; Binance and Bitget maintenance margin proportional to notional "
     "(one rate: ranking unchanged), so queue-bitget ranks as queue-bitmex.",
@@ -221,15 +226,24 @@ def _slot_capacity(d: EventData, slots: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------- the lab
 
 
-def _winners(d: EventData, cap: np.ndarray, remaining: np.ndarray) -> Winners:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(d.pnl > 0, cap / np.where(d.pnl > 0, d.pnl, 1), 0.0)
-    return Winners(
-        pnl=cap, equity=d.equity, notional=np.round(d.notional * frac).astype(np.int64),
-        contracts=np.floor(d.contracts * frac).astype(np.int64), leverage=d.leverage,
-        entry_price=np.ones(d.n), mark_price=1.0 + d.pnl_percent / 100.0, wallet=d.equity,
-        period_pnl=d.pnl, period_capacity=remaining,
+def _winners(d: EventData, cap: np.ndarray, remaining: np.ndarray) -> tuple[Winners, np.ndarray]:
+    """The wave's :class:`Winners` and the accounts' leverage at the wave's start.
+
+    An account's position shrinks with the profit taken from it: notional, maintenance margin and leverage
+    scale with ``remaining / pnl`` (the account's position left), the contracts that can be closed in this
+    wave with ``cap / pnl`` (its part in this wave).
+    """
+    safe = np.where(d.pnl > 0, d.pnl, 1)
+    acc = np.where(d.pnl > 0, remaining / safe, 0.0)
+    part = np.where(d.pnl > 0, cap / safe, 0.0)
+    notional = np.round(d.notional * acc).astype(np.int64)
+    lev = d.leverage * acc
+    w = Winners(
+        pnl=cap, equity=d.equity, notional=notional, contracts=np.floor(d.contracts * part).astype(np.int64),
+        leverage=lev, entry_price=np.ones(d.n), mark_price=1.0 + d.pnl_percent / 100.0, wallet=d.equity,
+        maintenance_margin=notional, period_pnl=d.pnl, period_capacity=remaining,
     )
+    return w, lev
 
 
 def simulate(d: EventData, policy: str, assumption: str, slot_cap: np.ndarray | None = None
@@ -248,12 +262,13 @@ def simulate(d: EventData, policy: str, assumption: str, slot_cap: np.ndarray | 
             cap = np.minimum(slot_cap[t], remaining)
         else:
             raise ValueError(f"unknown assumption {assumption!r}")
-        a = p(_winners(d, cap, remaining), int(d.need[t]), state=state)
+        winners, lev = _winners(d, cap, remaining)
+        a = p(winners, int(d.need[t]), state=state)
         state = a.state
         h = a.haircut
         if np.any(h > remaining):
             raise AssertionError(f"{policy}: haircut above capacity in wave {d.wave[t]}")  # pragma: no cover
-        m = round_metrics(h, need=int(d.need[t]), equity=d.equity, pnl=remaining, leverage=d.leverage,
+        m = round_metrics(h, need=int(d.need[t]), equity=d.equity, pnl=remaining, leverage=lev,
                           endowment=remaining, deficit=int(d.deficit[t]), max_loss=int(d.max_loss[t]),
                           pool=remaining > 0)
         rows.append({"wave": int(d.wave[t]), **m})
@@ -280,14 +295,19 @@ def _production(d: EventData) -> tuple[list[dict], dict]:
     return rows, total
 
 
-def _rank(totals: dict[str, dict], key: str) -> dict[str, int]:
-    """Rank 1 = smallest value of ``key`` (ties: Gini, then name); NaN last."""
-    def k(name):
-        v = totals[name][key]
-        g = totals[name]["gini"]
-        return (math.isnan(v), v if not math.isnan(v) else 0.0, g if not math.isnan(g) else 0.0, name)
+def _sig(v: float, digits: int = 4) -> float:
+    return float(f"{v:.{digits - 1}e}") if v == v and v not in (math.inf, -math.inf) else v
 
-    return {name: i + 1 for i, name in enumerate(sorted(totals, key=k))}
+
+def _rank(totals: dict[str, dict], key: str) -> dict[str, int]:
+    """Competition ranking (1 = smallest ``key``; ties share a rank): values compared at 4 significant digits
+    (differences below that are rounding noise), then the Gini of haircuts likewise; NaN last."""
+    def k(name):
+        v, g = _sig(totals[name][key]), _sig(totals[name]["gini"])
+        return (math.isnan(v), 0.0 if math.isnan(v) else v, math.isnan(g), 0.0 if math.isnan(g) else g)
+
+    keys = {name: k(name) for name in totals}
+    return {name: 1 + sum(1 for other in totals if keys[other] < keys[name]) for name in totals}
 
 
 def _sha256(path: Path) -> str:
@@ -359,9 +379,13 @@ def input_summary(d: EventData) -> dict:
     }
 
 
-def run_adl_event(out_dir: Path, policies: list[str] | None = None, *, seed: int = DEFAULT_SEED) -> dict:
+def run_adl_event(out_dir: Path, policies: list[str] | None = None, *, seed: int = DEFAULT_SEED,
+                  replicas: int = 3) -> dict:
     """Run the lab and write its files into ``out_dir`` atomically; return ``{"inputs", "policies",
     "waves", "sensitivity", "ranking"}`` (the rows written, USD).
+
+    Assumption (b) is run with ``replicas`` seeds (``seed``, ``seed + 1``, ...): the first gives the reported
+    values, all of them the min/max columns of ``sensitivity.csv`` (the spread due to the random assignment).
 
     Raises:
         InputError: an unknown policy name (field ``policy``), or a bad packaged file.
@@ -370,20 +394,28 @@ def run_adl_event(out_dir: Path, policies: list[str] | None = None, *, seed: int
     for name in names:
         if name not in POLICIES:
             raise InputError(f"unknown ADL policy {name!r}; known: {', '.join(POLICIES)}", field="policy")
+    replicas = max(1, int(replicas))
     d = load_event()
     inputs = input_summary(d)
     inputs["seed"] = seed
-    slot_cap = _slot_capacity(d, wave_slots(d, seed))
+    inputs["replicas_by_adl_events"] = replicas
     prod_rows, prod_total = _production(d)
     wave_rows: list[dict] = []
-    totals: dict[str, dict[str, dict]] = {}
-    for assumption in ASSUMPTIONS:
-        totals[assumption] = {}
+    totals: dict[str, dict[str, dict]] = {a: {} for a in ASSUMPTIONS}
+    spread: dict[str, list[dict]] = {n: [] for n in names}
+    for name in names:
+        rows, totals["all-winners"][name], _ = simulate(d, name, "all-winners")
+        wave_rows += [{"policy": name, "assumption": "all-winners", **r} for r in rows]
+    wave_rows += [{"policy": PRODUCTION, "assumption": "all-winners", **r} for r in prod_rows]
+    for rep in range(replicas):
+        slot_cap = _slot_capacity(d, wave_slots(d, seed + rep))
         for name in names:
-            rows, total, _ = simulate(d, name, assumption, slot_cap)
-            totals[assumption][name] = total
-            wave_rows += [{"policy": name, "assumption": assumption, **r} for r in rows]
-        wave_rows += [{"policy": PRODUCTION, "assumption": assumption, **r} for r in prod_rows]
+            rows, total, _ = simulate(d, name, "by-adl-events", slot_cap)
+            spread[name].append(total)
+            if rep == 0:
+                totals["by-adl-events"][name] = total
+                wave_rows += [{"policy": name, "assumption": "by-adl-events", **r} for r in rows]
+    wave_rows += [{"policy": PRODUCTION, "assumption": "by-adl-events", **r} for r in prod_rows]
     primary = "all-winners"
     ranks = {a: _rank(totals[a], "max_share_pnl") for a in ASSUMPTIONS}
     policy_rows = [{"policy": PRODUCTION, "kind": "observed", "assumption": primary, "rank": "", **prod_total}]
@@ -394,18 +426,22 @@ def run_adl_event(out_dir: Path, policies: list[str] | None = None, *, seed: int
     for n in names:
         for m in SENSITIVITY_METRICS:
             va, vb = totals["all-winners"][n][m], totals["by-adl-events"][n][m]
-            change = (vb - va) / abs(va) if va not in (0, 0.0) and not math.isnan(va) else math.nan
+            reps = [t[m] for t in spread[n]]
+            change = (vb - va) / abs(va) if va != 0 and not math.isnan(va) else math.nan
             sens_rows.append({
-                "policy": n, "metric": m, "all_winners": va, "by_adl_events": vb, "relative_change": change,
+                "policy": n, "metric": m, "all_winners": va, "by_adl_events": vb,
+                "by_adl_events_min": float(np.min(reps)), "by_adl_events_max": float(np.max(reps)),
+                "relative_change": change,
                 "rank_all_winners": metric_ranks["all-winners"][m][n],
                 "rank_by_adl_events": metric_ranks["by-adl-events"][m][n],
             })
     ranking = [{"policy": n, "rank_all_winners": ranks["all-winners"][n], "rank_by_adl_events": ranks["by-adl-events"][n],
                 **{f"{m}_{a.replace('-', '_')}": totals[a][n][m] for m in ("max_share_pnl", "top1pct_share", "gini", "touched")
                    for a in ASSUMPTIONS}}
-               for n in sorted(names, key=lambda x: ranks[primary][x])]
+               for n in sorted(names, key=lambda x: (ranks[primary][x], x))]
     inputs["ranking_rule"] = ("rank 1 = smallest max_share_pnl (the largest share of an account's ADL profit "
-                              "taken over the event), ties by Gini of haircuts")
+                              "taken over the event), then smallest Gini of haircuts; values compared at 4 "
+                              "significant digits, equal ones share a rank")
     _write(Path(out_dir), inputs, policy_rows, wave_rows, sens_rows)
     return {"inputs": inputs, "policies": policy_rows, "waves": wave_rows, "sensitivity": sens_rows,
             "ranking": ranking}
@@ -465,6 +501,12 @@ def _fmt(v: float, spec: str) -> str:
     return "-" if v != v else format(v, spec)
 
 
+def _fmt_ratio(v: float) -> str:
+    if v != v:
+        return "-"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
 def results_table(result: dict):
     """The rich table the command prints: event totals per policy under assumption (a)."""
     from rich.table import Table
@@ -480,8 +522,8 @@ def results_table(result: dict):
         t.add_column(name, justify=just, no_wrap=True)
     for r in result["policies"]:
         t.add_row(r["policy"], str(r["rank"]), _fmt_money(r["budget"]), _fmt_money(r["overshoot"], 2),
-                  _fmt(r["max_share_pnl"], ".2%"), _fmt(r["max_share_equity"], ".3g"), _fmt(r["ptsr"], ".3f"),
-                  _fmt(r["pmr"], ".3f"), _fmt(r["top1pct_share"], ".1%"), _fmt(r["top10_share"], ".1%"),
+                  _fmt(r["max_share_pnl"], ".2%"), _fmt_ratio(r["max_share_equity"]), _fmt_ratio(r["ptsr"]),
+                  _fmt_ratio(r["pmr"]), _fmt(r["top1pct_share"], ".1%"), _fmt(r["top10_share"], ".1%"),
                   _fmt(r["gini"], ".3f"), "-" if r["touched"] != r["touched"] else f"{int(r['touched']):,}",
                   _fmt(r["leverage_median"], ".2f"), _fmt(r["leverage_p90"], ".2f"))
     return t
@@ -505,9 +547,8 @@ def sensitivity_table(result: dict):
     return t
 
 
-def register(app) -> None:
+def register(app: typer.Typer) -> None:
     """Add the ``adl-event`` command to a typer app (``from delever.adl_event import register; register(app)``)."""
-    import typer
     from rich.console import Console
 
     @app.command("adl-event")
@@ -519,8 +560,8 @@ def register(app) -> None:
     ) -> None:
         """The ADL policy lab on the real 10 October 2025 Hyperliquid event: every policy on the 16 waves."""
         console = Console()
-        if not console.is_terminal and console.width < 160:
-            console = Console(width=160)
+        if not console.is_terminal and console.width < 170:
+            console = Console(width=170)
         try:
             result = run_adl_event(out, policy, seed=seed)
         except InputError as exc:
@@ -537,7 +578,7 @@ def register(app) -> None:
             f"ADL notional {inp['adl_notional_total']:,.2f} USD, top 1% of accounts ({inp['adl_notional_top1pct_accounts']}) "
             f"took {inp['adl_notional_top1pct_share']:.1%}.", highlight=False)
         console.print(sensitivity_table(result))
-        console.print("assumptions (also in inputs.json):", highlight=False)
+        console.print("assumptions (also in inputs.json):", highlight=False, markup=False)
         for a in inp["assumptions"]:
-            console.print(f"  - {a}", highlight=False)
+            console.print(f"  - {a}", highlight=False, markup=False)
         console.print(f"wrote {out}/policies.csv, waves.csv, sensitivity.csv, inputs.json", highlight=False)

@@ -22,7 +22,8 @@ Models (``dt = step_seconds / YEAR_SECONDS`` for the annualised parameters):
   Econometrics 31(3), 307-327; Student-t shocks as Bollerslev 1987, Rev. Econ. Stat. 69(3), 542-547). Per-step
   log returns::
 
-      r[t] = mu + sqrt(h[t]) eps[t],   h[t+1] = omega + alpha (r[t] - mu)^2 + beta h[t],   h[1] = omega / (1 - alpha - beta)
+      r[t] = mu + sqrt(h[t]) eps[t],   h[t+1] = omega + alpha (r[t] - mu)^2 + beta h[t],
+      h[1] = omega / (1 - alpha - beta)
 
   with ``eps`` standard normal or Student-t with ``nu > 2`` degrees of freedom scaled to unit variance
   (``t_nu * sqrt((nu - 2) / nu)``). ``omega`` is a per-step variance; when it is not given it is set from an
@@ -50,8 +51,8 @@ NS_PER_S = 1_000_000_000
 
 @dataclass(frozen=True)
 class GbmJumpParams:
-    """Merton jump-diffusion (module docstring). ``mu``, ``sigma`` and ``lam`` are annualised (per year, 1/year);
-    ``jump_mean`` and ``jump_sd`` are the mean and standard deviation of one log-jump.
+    """Merton jump-diffusion (module docstring). ``mu``, ``sigma`` and ``lam`` are annualised (per year,
+    1/year); ``jump_mean`` and ``jump_sd`` are the mean and standard deviation of one log-jump.
 
     Defaults: a stressed BTC-like market, 80% volatility and on average one jump an hour of -1% (sd 2%).
     """
@@ -112,7 +113,8 @@ def _check(start_price: float, steps: int, step_seconds: float) -> None:
         raise ValueError("step length must be > 0")
 
 
-def _path(start_price: float, log_returns: np.ndarray, step_seconds: float, start_ns: int, source: str) -> PricePath:
+def _path(start_price: float, log_returns: np.ndarray, step_seconds: float, start_ns: int,
+          source: str) -> PricePath:
     steps = log_returns.shape[0] + 1
     logp = np.concatenate([[0.0], np.cumsum(log_returns)])
     index = start_price * np.exp(logp)
@@ -122,7 +124,8 @@ def _path(start_price: float, log_returns: np.ndarray, step_seconds: float, star
 
 
 def _describe(name: str, params: object) -> str:
-    return f"{name}(" + ", ".join(f"{k}={v}" for k, v in asdict(params).items()) + ")"  # type: ignore[call-overload]
+    items = asdict(params).items()  # type: ignore[call-overload]
+    return f"{name}(" + ", ".join(f"{k}={v}" for k, v in items) + ")"
 
 
 def gbm_jump_path(params: GbmJumpParams, start_price: float, steps: int, step_seconds: float,

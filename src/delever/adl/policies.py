@@ -101,8 +101,9 @@ class Winners:
         equity: int64 money, the account's equity (may be <= 0: such a winner gets no equity weight).
         notional: int64 money >= 0, the position's notional.
         contracts: int64 lots >= 0 available to close this round (0: no lot information, divisible).
-        leverage: float64, effective leverage (notional / equity); non-finite or <= 0 is read as infinite
-            leverage by the leverage-based rules (an account with no equity is the most levered).
+        leverage: float64, the winner's leverage for the leverage-based rules (risk-aware, water-filling);
+            non-finite or <= 0 is read as infinite (an account with no equity is the most levered). The queue
+            scores use notional / equity, as the venues define them.
         entry_price, mark_price: float64, for the Hyperliquid score (ratio mark / entry only).
 
     Optional (``None`` gives the stated default):
@@ -399,11 +400,11 @@ def _entry_value(w: Winners) -> np.ndarray:
 
 def score_bitmex(w: Winners) -> np.ndarray:
     """BitMEX: ``PnL% x effective leverage`` (profit) - ``PnL% / effective leverage`` (loss; winners here
-    are in profit), ``PnL% = uPnL / |entry value|``, effective leverage = notional / equity (the
-    ``leverage`` array); ``-inf`` when equity <= 0 (venues.md section 2; as :func:`delever.adl.ranking.
-    bitmex_score`)."""
+    are in profit), ``PnL% = uPnL / |entry value|``, effective leverage = notional / equity (BitMEX's
+    ``|MarkValue| / (MarkValue - BankruptValue)``); ``-inf`` when equity <= 0 (venues.md section 2; as
+    :func:`delever.adl.ranking.bitmex_score`)."""
     pct = _safe_div(w.pnl.astype(np.float64), _entry_value(w))
-    lev = w.leverage
+    lev = _safe_div(w.notional.astype(np.float64), w.equity)
     s = np.where(pct > 0, pct * lev, _safe_div(pct, lev))
     return np.where((w.equity > 0) & np.isfinite(s), s, -np.inf)
 
@@ -461,7 +462,7 @@ def queue_fill(need: int, caps: np.ndarray, contracts: np.ndarray, scores: np.nd
     last = order[j : j + 1]
     rest = need - (int(cum[j - 1]) if j > 0 else 0)
     kl = _lots_for(np.array([rest]), caps[last], contracts[last])
-    k[last] = kl
+    k[last] = np.where(contracts[last] > 0, kl, 0)
     h[last] = np.where(contracts[last] > 0, lot_haircut(kl, caps[last], contracts[last]), rest)
     return h, k
 
@@ -479,7 +480,8 @@ def _queue(name: str, score: Callable[[Winners], np.ndarray]):
 
     Score: {score.__doc__}
 
-    Overshoot: below one contract's value (whole-contract rounding of the last position). The headline
+    Source: the venue's section of ../shared/specs/venues.md (cited in the score) and specs/adl_policies.md
+    "Queue". Overshoot: below one contract's value (whole-contract rounding of the last position). The headline
     queue overshoot of the 10 October 2025 event (Chitra 2025, specs/adl_policies.md) is measured in
     wealth, against a no-ADL replay, not in this haircut space. Units: money in, money out.
     """
@@ -597,7 +599,8 @@ def risk_aware(w: Winners, need: int, state=None, *, g0: float = 1.0, g1: float 
     ``rho(lambda) = lambda g(lambda)`` (arXiv:2512.01112, appendix "Risk-Aware Pro-Rata (RAP)",
     specs/adl_policies.md). Bisection: ``S(tau) = sum min(u, tau u rho)`` is increasing; 200 halvings of
     ``[0, 1 / min rho]`` on a log scale, then the float haircuts are rounded by largest remainder under the
-    caps so that the sum is exact. Units: money; ``tau`` in 1 / leverage.
+    caps so that the sum is exact. Source: specs/adl_policies.md "Risk-aware pro-rata (RAP)"; Chitra 2025
+    (arXiv:2512.01112). Units: money; ``tau`` in 1 / leverage.
     """
     need = _check_need(need)
     cap = w.cap
@@ -651,7 +654,8 @@ def water_filling(w: Winners, need: int, state=None) -> Allocation:
     ``f_i = max(0, 1 - L / lambda_i)``; ``L`` is the unique level with ``sum_i u_i f_i = B`` (closed form on
     the sorted leverages: with the top-``k`` set, ``L = (sum u - B) / sum(u / lambda)``). Leverage non-finite
     or <= 0 (no equity) is infinite: such winners are cut first and in full. Haircuts ``h_i = u_i f_i``
-    rounded by largest remainder under the caps. Units: money; ``L`` in leverage (info ``level``).
+    rounded by largest remainder under the caps. Source: specs/adl_policies.md "Water-filling on leverage";
+    Campbell et al. 2026 (arXiv:2603.15963). Units: money; ``L`` in leverage (info ``level``).
     """
     need = _check_need(need)
     cap = w.cap
@@ -697,7 +701,8 @@ def min_max(w: Winners, need: int, state=None) -> Allocation:
     M e_i)`` with the level ``M`` set by the budget, which is exactly capped pro rata on equity
     (:func:`pro_rata_equity`; specs/adl_policies.md "Min-max burden": "the continuous optimum is pro-rata on
     equity"). Winners with ``e_i <= 0`` cannot carry any burden and pay nothing. ``info['M']`` is the optimal
-    max ratio (float, before integer rounding). Units: money; ``M`` dimensionless.
+    max ratio (float, before integer rounding). Source: specs/adl_policies.md "Min-max burden"; Chitra 2025
+    (arXiv:2512.01112). Units: money; ``M`` dimensionless.
     """
     need = _check_need(need)
     h, tau = capped_split(need, w.cap, np.maximum(w.equity, 0))
@@ -830,7 +835,8 @@ def socialized_loss(w: Winners, need: int, state=None) -> Allocation:
     (defaults: this round's ``pnl`` and capacity), whether or not they are on the other side of this round.
 
     Source: Deribit, "socialized among the winning traders for that day" (venues.md section 5); old OKX /
-    Huobi clawback (specs/adl_policies.md "Socialized loss"). Exact integer split. Units: money.
+    Huobi clawback (specs/adl_policies.md "Socialized loss"). Source: as above. Exact integer split.
+    Units: money.
     """
     need = _check_need(need)
     P = w.pnl if w.period_pnl is None else w.period_pnl
@@ -864,7 +870,9 @@ def online_mirror_descent(w: Winners, need: int, state: MirrorDescentState | Non
     regret against the best fixed share vector. First shares ``v_1 ∝ P`` (round 1 is pro rata on period
     profit); a winner that paid more than its share so far gets a smaller share later. The budget is the
     round's need (every policy of this library is handed ``B_t``), so this is the paper's vector controller,
-    not its severity (budget-learning) controller. Units: money; ``state`` carries ``v`` and ``t``.
+    not its severity (budget-learning) controller. Source: specs/adl_policies.md "Online"; arXiv:2602.15182;
+    the paper code's ``VectorMirrorDescent`` (Euclidean, ``eta_t = eta0 / sqrt(t)``) is the projected-gradient
+    sibling of this entropic version. Units: money; ``state`` carries ``v`` and ``t``.
     """
     need = _check_need(need)
     P = (w.pnl if w.period_pnl is None else w.period_pnl).astype(np.float64)

@@ -46,7 +46,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 from typing import Literal
 
@@ -89,11 +89,19 @@ def frac(x: Decimal | str | int | Fraction) -> Fraction:
     return Fraction(Decimal(str(x)))
 
 
+def plain(d: Decimal) -> Decimal:
+    """``d`` without trailing zeros and never in exponent form (``50`` not ``5E+1``)."""
+    d = d.normalize()
+    return d.quantize(Decimal(1)) if d.as_tuple().exponent > 0 else d  # type: ignore[operator]
+
+
 def to_decimal(x: Fraction, places: int = 12) -> Decimal:
-    """A fraction as a ``Decimal`` (exact when it terminates within ``places`` decimals; for display)."""
-    d = Decimal(x.numerator) / Decimal(x.denominator)
-    q = d.quantize(Decimal(1).scaleb(-places))
-    return q.normalize() if q == d else d.normalize()
+    """A fraction as a plain ``Decimal``, rounded half-even to ``places`` decimals (exact when it terminates
+    within them; for display and JSON)."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        d = (Decimal(x.numerator) / Decimal(x.denominator)).quantize(Decimal(1).scaleb(-places))
+        return plain(d)
 
 
 def pro_rata(total: int, weights: Sequence[int]) -> list[int]:
@@ -131,8 +139,8 @@ class MarginBand:
 class MarginModel(ABC):
     """A maintenance/initial margin schedule. Notionals are money units (int or exact fraction), sizes lots."""
 
-    kind: str = "abstract"
-    name: str = ""
+    kind: str
+    name: str
 
     @abstractmethod
     def band(self, notional: Fraction | int, lots: int) -> MarginBand:
@@ -596,6 +604,11 @@ class AdlTrigger:
         return ratio > self.pnl_ratio_stop
 
     @staticmethod
+    def equity_adl_triggered(pool_balance: int | Fraction) -> bool:
+        """Bybit's pool-equity ADL: the pool's balance is <= 0 (stops once > 0; TV-06)."""
+        return Fraction(pool_balance) <= 0
+
+    @staticmethod
     def pnl_to_reach(ratio: Fraction, target: Fraction, pool_max_balance_8h: int | Fraction) -> Fraction:
         """PnL the symbol must recover to bring ``ratio`` up to ``target`` (0 if already there)."""
         return max(Fraction(0), (target - ratio) * Fraction(pool_max_balance_8h))
@@ -855,11 +868,12 @@ class PositionResult:
     contract_size: Decimal
 
     def money(self, units: int) -> Decimal:
-        """Money units to a ``Decimal`` of the settlement asset."""
-        return Decimal(units) / self.money_scale
+        """Money units to an exact ``Decimal`` of the settlement asset."""
+        return to_decimal(Fraction(units, self.money_scale), 10)
 
     def price(self, ticks: int | None) -> Decimal | None:
-        return None if ticks is None else ticks * self.tick_size
+        """Ticks to an exact ``Decimal`` price (None stays None)."""
+        return None if ticks is None else plain(ticks * self.tick_size)
 
     def to_ccxt(self) -> dict[str, object]:
         """ccxt's unified position structure (https://docs.ccxt.com/#/README?id=position-structure) plus
@@ -867,10 +881,10 @@ class PositionResult:
         return {
             "symbol": self.symbol,
             "side": "long" if self.side > 0 else "short",
-            "contracts": self.contracts,
-            "contractSize": self.contract_size,
-            "entryPrice": self.entry_price,
-            "markPrice": self.mark_price,
+            "contracts": plain(self.contracts),
+            "contractSize": plain(self.contract_size),
+            "entryPrice": plain(self.entry_price),
+            "markPrice": plain(self.mark_price),
             "notional": self.money(self.notional),
             "leverage": to_decimal(self.leverage, 8),
             "collateral": self.money(self.collateral),
@@ -1060,7 +1074,8 @@ class Rulebook:
         if c.contract == "linear":
             return max(Fraction(0), e - cf / (s * c.k()))
         den = cf + s * c.k() / e
-        return s * c.k() / den if den > 0 else None
+        p = s * c.k() / den if den else Fraction(-1)
+        return p if p > 0 else None
 
     def bankruptcy_price(self, symbol: str, side: int, lots: int, entry: Fraction | Decimal | str,
                          collateral: int | Fraction, margin_mode: MarginMode = "isolated") -> int | None:
@@ -1189,6 +1204,17 @@ class Rulebook:
             return min(n, lp.increment_lots)
         return n
 
+    def fund_delta(self, symbol: str, side: int, lots: int, bankruptcy: Fraction | Decimal | str,
+                   fill: Fraction | Decimal | str) -> int:
+        """Money the insurance fund gains (> 0) or pays (< 0) when a bankrupt position of ``lots`` closes at
+        ``fill`` instead of its bankruptcy price: ``uPnL from BP to fill`` (``s*q*S*(fill - BP)`` linear,
+        ``s*K*(1/BP - 1/fill)`` inverse), rounded down. Where the trader keeps a better fill's surplus
+        (``surplus_to == "trader"``: Hyperliquid, Kraken, dYdX, Deribit, Drift) the fund only pays shortfalls.
+        """
+        c = self.contract(symbol)
+        gap = floor_frac(c.upnl(side * abs(lots), frac(bankruptcy), frac(fill)))
+        return gap if self.liquidation.surplus_to == "insurance_fund" else min(0, gap)
+
     # --- ADL -------------------------------------------------------------------------------------------
 
     def adl_score(self, inputs: AdlInputs) -> np.ndarray:
@@ -1197,8 +1223,11 @@ class Rulebook:
 
     def adl_order(self, inputs: AdlInputs, *, start: int = 0) -> np.ndarray:
         """Indices in the order the queue takes them: score descending, then index ascending; for a
-        ``random_offset`` queue (dYdX), index order rotated to begin at ``start``."""
+        ``random_offset`` queue (dYdX), index order rotated to begin at ``start``; empty where the venue has no
+        queue (Drift, Deribit)."""
         n = inputs.upnl.shape[0]
+        if self.adl.queue == "none":  # no ADL queue (the loss is socialised): nobody is deleveraged
+            return np.empty(0, dtype=np.int64)
         if self.adl.queue == "random_offset":
             return (np.arange(n) + (start % n if n else 0)) % max(n, 1)
         score = self.adl_score(inputs)

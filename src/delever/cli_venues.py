@@ -1,0 +1,165 @@
+"""``delever position`` and ``delever venues``: one position, and the rulebooks, under a venue's rules.
+
+``register(app)`` adds both commands to a typer app (``delever.cli.app`` in the installed CLI):
+
+- ``delever position --venue NAME --symbol SYM --side long|short --size QTY --entry PRICE
+  [--wallet AMOUNT | --leverage X] [--margin-mode isolated|cross] [--mark PRICE] [--json]`` computes one
+  position under :mod:`delever.venues` (:meth:`delever.venues.base.Rulebook.position`). ``--size`` counts
+  base units for linear contracts and contracts for inverse ones; ``--wallet`` is in the settlement asset.
+  ``--json`` prints one object with ccxt's unified position keys plus ``bankruptcyPrice`` and ``adlQuantile``
+  (null: it needs the whole book); numbers are exact decimals.
+- ``delever venues`` lists the rulebooks; ``delever venues NAME`` shows one's tiers and rules.
+
+Bad input exits with status 2 and a message naming the argument (``--size: must be > 0 (got -1)``).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+_FLAGS = {"margin_mode": "--margin-mode", "name": "NAME"}
+
+
+def _fail(exc: InputError) -> None:
+    flag = _FLAGS.get(exc.field or "", f"--{exc.field}" if exc.field else "")
+    typer.echo(f"error: {flag}: {exc.message}" if flag else f"error: {exc.message}", err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _to_jsonable(obj: Any, marks: dict[str, str]) -> Any:
+    """Replace Decimals with unique string marks (re-inserted as bare numbers after ``json.dumps``)."""
+    if isinstance(obj, dict):
+        return {k: _to_jsonable(v, marks) for k, v in obj.items()}
+    if isinstance(obj, Decimal):
+        key = f"@@dec{len(marks)}@@"
+        marks[key] = format(obj, "f")
+        return key
+    return obj
+
+
+def exact_json(obj: dict[str, Any]) -> str:
+    """JSON with ``Decimal`` values written as exact decimal numbers (``json`` would need floats)."""
+    marks: dict[str, str] = {}
+    text = json.dumps(_to_jsonable(obj, marks))
+    for key, num in marks.items():
+        text = text.replace(f'"{key}"', num)
+    return text
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, Decimal):
+        return f"{v:,f}"
+    return str(v)
+
+
+def position(
+    venue: Annotated[str, typer.Option(help="Rulebook name (see `delever venues`).")],
+    symbol: Annotated[str, typer.Option(help="The venue's symbol, e.g. BTCUSDT.")],
+    side: Annotated[str, typer.Option(help="long or short.")],
+    size: Annotated[str, typer.Option(help="Size: base units (linear) or contracts (inverse).")],
+    entry: Annotated[str, typer.Option(help="Entry price (quote).")],
+    wallet: Annotated[str | None, typer.Option(help="Isolated margin or cross wallet (settlement asset).")] = None,
+    leverage: Annotated[str | None, typer.Option(help="Leverage; margin = entry notional / leverage "
+                                                      "(default 10x, or the tier's max if lower).")] = None,
+    margin_mode: Annotated[str, typer.Option("--margin-mode", help="isolated or cross.")] = "isolated",
+    mark: Annotated[str | None, typer.Option(help="Mark price (default: the entry price).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (ccxt position keys).")] = False,
+) -> None:
+    """Compute one position under a venue's rules: margins, PnL, liquidation and bankruptcy prices."""
+    from .venues import get_venue
+
+    try:
+        rb = get_venue(venue)
+        res = rb.position(symbol, side, size, entry, wallet=wallet, leverage=leverage, margin_mode=margin_mode,
+                          mark=mark)
+    except InputError as exc:
+        _fail(exc)
+        return
+    data = res.to_ccxt()
+    if as_json:
+        typer.echo(exact_json(data))
+        return
+    info = data["info"]
+    t = Table(title=f"{rb.display_name} {res.symbol}: {data['side']} {_fmt(data['contracts'])} contracts",
+              header_style="bold")
+    t.add_column("field")
+    t.add_column("value", justify="right")
+    rows = [
+        ("entry price", data["entryPrice"]), ("mark price", data["markPrice"]),
+        (f"notional ({res.settle})", data["notional"]), ("leverage", data["leverage"]),
+        (f"collateral ({res.settle})", data["collateral"]), ("initial margin", data["initialMargin"]),
+        ("maintenance margin", data["maintenanceMargin"]),
+        ("maintenance margin rate", data["maintenanceMarginPercentage"]),
+        ("unrealized PnL", data["unrealizedPnl"]), ("equity", info["equity"]),
+        ("liquidation price", data["liquidationPrice"]), ("bankruptcy price", data["bankruptcyPrice"]),
+        ("margin mode", data["marginMode"]), ("tier (max leverage)", f"{info['tier']} ({_fmt(info['maxLeverage'])}x)"),
+        ("liquidatable at mark", info["liquidatable"]), ("ADL quantile", "n/a (needs the whole book)"),
+    ]
+    for k, v in rows:
+        t.add_row(k, _fmt(v))
+    Console(width=100).print(t)
+
+
+def venues(
+    name: Annotated[str | None, typer.Argument(help="A rulebook to show in full.")] = None,
+) -> None:
+    """List the venue rulebooks, or show one's tiers and rules."""
+    from .venues import VENUES, get_venue
+
+    console = Console(width=140)
+    if name is None:
+        t = Table(title="delever venue rulebooks", header_style="bold")
+        for col in ("name", "venue", "contracts", "liquidation", "ADL"):
+            t.add_column(col)
+        for rb in VENUES.values():
+            contracts = ", ".join(f"{s} ({c.contract})" for s, c in rb.instruments.items())
+            t.add_row(rb.name, rb.display_name, contracts, rb.liquidation_style(), rb.adl_label())
+        console.print(t)
+        return
+    try:
+        rb = get_venue(name)
+    except InputError as exc:
+        _fail(InputError(exc.message, field="name"))
+        return
+    d = rb.describe()
+    console.print(f"[bold]{rb.display_name}[/] ({rb.name}): {rb.summary}")
+    for sym, c in d["contracts"].items():  # type: ignore[union-attr]
+        t = Table(title=f"{sym}: {c['contract']}, settle {c['settle']}, tick {c['tick_size']}, lot {c['lot_size']}, "
+                        f"contract {c['contract_size']}; {c['margin']} '{c['tiers_name']}'", header_style="bold")
+        for col in ("tier", "floor", "cap", "max_leverage", "mmr_pct", "imr_pct", "maintenance_amount"):
+            t.add_column(col, justify="right")
+        for row in c["tiers"]:
+            t.add_row(*(row[k] for k in ("tier", "floor", "cap", "max_leverage", "mmr_pct", "imr_pct",
+                                         "maintenance_amount")))
+        console.print(t)
+    r = Table(title="rules", header_style="bold", show_lines=True)
+    r.add_column("rule")
+    r.add_column("value")
+    for section in ("liquidation", "adl", "fees", "funding"):
+        for k, v in d[section].items():  # type: ignore[union-attr]
+            r.add_row(f"{section}.{k}", _fmt(v))
+    console.print(r)
+    console.print("[bold]stand-ins[/] (rules the venue does not publish):")
+    for s in d["stand_ins"]:  # type: ignore[union-attr]
+        console.print(f"  - {s}", highlight=False)
+    console.print("[bold]sources[/]:")
+    for s in d["sources"]:  # type: ignore[union-attr]
+        console.print(f"  - {s}", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``position`` and ``venues`` to ``app``."""
+    app.command("position")(position)
+    app.command("venues")(venues)
