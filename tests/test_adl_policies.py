@@ -283,6 +283,19 @@ def test_allocate_lots_queue_and_pro_rata():
     assert allocate_lots("risk-aware", 99, sizes, np.zeros(3), np.array([1.0, 2.0, 3.0])).tolist() == [10, 20, 30]
 
 
+def test_allocate_lots_water_filling_levels_leverage_in_lots():
+    # sizes 10, 20, 30 at leverage 2, 4, 8; close 25 lots. Level L with sum s (1 - L / lambda) = 25 over the
+    # two most levered: 20 (1 - L/4) + 30 (1 - L/8) = 25 -> 50 - 8.75 L = 25 -> L = 2.857 (>= 2: #0 untouched);
+    # lots 20 x 0.2857 = 5.71 and 30 x 0.6429 = 19.29 -> 6 and 19 (largest remainder): leverages 2, 2.8, 2.93
+    lots = allocate_lots("water-filling", 25, np.array([10, 20, 30]), np.zeros(3), np.zeros(3),
+                         leverage=np.array([2.0, 4.0, 8.0]))
+    assert lots.tolist() == [0, 6, 19]
+    # risk-aware in lots: s x lambda = 20, 80, 240 (sum 340) -> 25 x those / 340 = 1.47, 5.88, 17.65 -> 1, 6, 18
+    lots = allocate_lots("risk-aware", 25, np.array([10, 20, 30]), np.zeros(3), np.zeros(3),
+                         leverage=np.array([2.0, 4.0, 8.0]))
+    assert lots.tolist() == [1, 6, 18]
+
+
 # ---------------------------------------------------------------------------------------------- metrics
 
 
@@ -404,7 +417,9 @@ def test_allocate_lots_sums_and_caps(sizes, need, name, data):
     n = sizes.size
     scores = np.array(data.draw(st.lists(st.floats(-10, 10), min_size=n, max_size=n)))
     capacities = np.array(data.draw(st.lists(st.integers(0, 10**6), min_size=n, max_size=n)))
-    lots = allocate_lots(name, need, sizes, scores, capacities)
+    lev = np.array(data.draw(st.lists(st.one_of(st.floats(0.01, 50.0), st.just(0.0)), min_size=n, max_size=n)))
+    lots = allocate_lots(name, need, sizes, scores, capacities,
+                         leverage=lev if data.draw(st.booleans()) else None)
     assert lots.dtype == np.int64
     assert lots.sum() == min(need, sizes.sum())
     assert np.all(lots >= 0) and np.all(lots <= sizes)

@@ -72,7 +72,8 @@ def liquidate_long(book: Book, centre_ticks: float, fund_usdt: str, lots_per_pct
                                   lp, np.ones(lp.size, dtype=np.int64), fund, queue.queue, queue.indicator,
                                   queue.length, queue.pointer, queue.available, queue.complete, c["kind"],
                                   c["account"], c["counterparty"], c["position"], c["size"], c["price"],
-                                  c["amount"], c["indicator"], n, np.zeros(1, np.int64), 1)
+                                  c["amount"], c["indicator"], n, np.zeros(1, np.int64), 1, queue.take,
+                                  queue.alloc_mode, queue.prepared_for, queue.request)
         buf.n = int(n[0])
         if status == DONE:
             break

@@ -173,12 +173,15 @@ def test_tv17_kraken_inverse_liquidation_and_ioc_limit():
     bp = KRAKEN.bankruptcy_price_exact("PI_XBTUSD", 1, 1000, "8000", margin)
     assert round(lp) == 7481 and round(float(lp), 2) == 7481.48
     assert round(bp) == 7407 and round(float(bp), 2) == 7407.41
-    assert price(KRAKEN, "PI_XBTUSD", KRAKEN.liquidation_price("PI_XBTUSD", 1, 1000, "8000", margin)) == Decimal("7481.5")
-    assert price(KRAKEN, "PI_XBTUSD", kraken_mod.ioc_limit_price("PI_XBTUSD", 1, 1000, "8000", margin)) == Decimal("7407.5")
+    lp_ticks = KRAKEN.liquidation_price("PI_XBTUSD", 1, 1000, "8000", margin)
+    ioc_ticks = kraken_mod.ioc_limit_price("PI_XBTUSD", 1, 1000, "8000", margin)
+    assert price(KRAKEN, "PI_XBTUSD", lp_ticks) == Decimal("7481.5")
+    assert price(KRAKEN, "PI_XBTUSD", ioc_ticks) == Decimal("7407.5")
 
 
 def test_tv19_bybit_inverse_uta_isolated():
-    """TV-19 [INF] from https://testnet.bybit.com/ar-SA/help-center/article/Liquidation-Price-Calculation-under-Isolated-Mode-Unified-Trading-Account:
+    """TV-19 [INF] from
+    https://testnet.bybit.com/ar-SA/help-center/article/Liquidation-Price-Calculation-under-Isolated-Mode-Unified-Trading-Account:
     60,000 USD @50,000, 10x, MMR 0.5% -> PV 1.2 BTC, IM 0.12, MM 0.006 -> long LP = 60,000 / (1.2 + 0.114) =
     45,662.10, short 60,000 / (1.2 - 0.114) = 55,248.62 (two decimals as the vector shows; on the 0.5 tick the long
     rounds up to 45,662.5 and the short down to 55,248.5)."""

@@ -86,17 +86,16 @@ def test_engine_instrument_bridge():
 @pytest.mark.parametrize("side, entry, margin", [(1, "50000", "2500"), (-1, "50000", "2500"), (1, "30000", "500000"),
                                                  (-1, "41000", "90000"), (1, "50000.3", "1234.5")])
 def test_binance_agrees_with_the_engine_reference(btcusdt, side, entry, margin):
-    # The rulebook's solver (Fractions, tiers tried in turn) and delever.margin (the engine's reference) agree.
-    lots = 1000 if side > 0 else 1000
-    e = Fraction(entry)
-    cost = side * lots * int(e * 10) * btcusdt.value_per_lot_tick if e * 10 == int(e * 10) else None
-    if cost is None:
-        pytest.skip("off-tick entry: covered by the Fraction path only")
+    # The rulebook's solver (Fractions, tiers tried in turn) and delever.margin (the engine's reference, ints)
+    # agree on 1 BTC: in tier 1, across into tier 2 (the short), with no LP at all (the 1/60x long).
+    lots = 1000
+    ticks = int(Fraction(entry) * 10)
+    cost = side * lots * ticks * btcusdt.value_per_lot_tick
     coll = int(Fraction(margin) * USD)
     rb = get_venue("binance")
-    assert rb.liquidation_price("BTCUSDT", side, lots, e, coll) == engine_margin.liquidation_price(
+    assert rb.liquidation_price("BTCUSDT", side, lots, entry, coll) == engine_margin.liquidation_price(
         side * lots, cost, coll, btcusdt)
-    assert rb.bankruptcy_price("BTCUSDT", side, lots, e, coll) == engine_margin.bankruptcy_price(
+    assert rb.bankruptcy_price("BTCUSDT", side, lots, entry, coll) == engine_margin.bankruptcy_price(
         side * lots, cost, coll, btcusdt)
 
 
@@ -184,11 +183,12 @@ def test_bybit_inverse_cross_includes_the_closing_fee():
     rb = get_venue("bybit")
     # 10,000 BTCUSD long at 50,000 with 0.05 BTC cross: BP = 1.00075 x 10,000 / (0.2 + 0.05) = 40,030 exactly
     assert bp(rb, "BTCUSD", 1, "10000", "50000", 5_000_000, "cross") == Decimal("40030")
-    # LP: Q/LP = 0.2 + 0.05 - 0.001 - 10,000 x 0.00075 / 40,030 -> 10,000 / 0.24881263... = 40,191.7 -> up to 0.5
+    # LP: Q/LP = 0.2 + 0.05 - 0.001 (MM at entry) - 10,000 x 0.00075 / 40,030 (fee at BP) = 0.24881264
+    # -> 10,000 / 0.24881264 = 40,190.88 -> up to the 0.5 tick: 40,191.0
     exact = rb.liquidation_price_exact("BTCUSD", 1, 10_000, "50000", 5_000_000, "cross")
     den = Fraction(2, 10) + Fraction(5, 100) - Fraction(1, 1000) - Fraction(10_000) * Fraction(75, 100_000) / 40_030
     assert exact == Fraction(10_000) / den
-    assert lp(rb, "BTCUSD", 1, "10000", "50000", 5_000_000, "cross") == Decimal("40192")
+    assert lp(rb, "BTCUSD", 1, "10000", "50000", 5_000_000, "cross") == Decimal("40191")
 
 
 def test_bybit_tier_lookup():
@@ -288,7 +288,8 @@ def test_dydx_prices_and_fillable_price():
     # fillable: oracle 50,000, MM 1,500, TNC 750 (TNC/TMMR 0.5): ABR = 0.5; long 50,000 - 0.5 x 0.1 x 1,500 = 49,925
     f = dydx_mod.fillable_price(Fraction(50_000), Fraction(1), Fraction(750), Fraction(1500), Fraction(1500))
     assert f == 49_925
-    assert dydx_mod.fillable_price(Fraction(50_000), Fraction(-1), Fraction(750), Fraction(1500), Fraction(1500)) == 50_075
+    short = dydx_mod.fillable_price(Fraction(50_000), Fraction(-1), Fraction(750), Fraction(1500), Fraction(1500))
+    assert short == 50_075
     assert dydx_mod.fillable_price_ticks(Fraction("49925.5"), Fraction(1), 1) == 49_926  # a sell rounds up
     # fund: fill 1,000 better than BP with 1,000 left -> min(1,000, 0.5% x 50,000 = 250); worse -> fund pays 1,000
     assert dydx_mod.insurance_fund_delta(50_000, 49_000, 1_000) == 250
@@ -475,3 +476,67 @@ def test_generic_from_dict_rejects_missing_unknown_and_bad_keys(mutate, field):
 def test_pro_rata_is_exact():
     assert sum(pro_rata(10**12 + 7, [3, 5, 11, 0])) == 10**12 + 7
     assert pro_rata(0, [1, 2]) == [0, 0] and pro_rata(5, [0, 0]) == [0, 0]
+
+
+# --- ADL triggers and funding, per rulebook -------------------------------------------------------------------
+
+
+def test_okx_and_bitget_fund_drawdown_trigger():
+    # OKX: "a straight-line decrease of 30% from the peak value of the risk reserve within 8 hours"; the [3P]
+    # example (https://ukcamo.com/4352.html): 8h value 400K -> threshold 280K
+    for name in ("okx", "bitget"):
+        t = get_venue(name).adl.trigger
+        assert t.fund_drawdown_triggered(280_000, 400_000)
+        assert not t.fund_drawdown_triggered(280_001, 400_000)
+    assert get_venue("okx").adl.trigger.window_hours == 8
+
+
+@pytest.mark.parametrize("name, symbol, premium, rate", [
+    ("binance", "BTCUSDT", "0", "0.0001"),              # F = P + clamp(I - P, +-0.05%) = I
+    ("binance", "BTCUSDT", "0.002", "0.0015"),          # 0.2% + clamp(-0.19%) = 0.15%
+    ("okx", "BTC-USDT-SWAP", "0.01", "0.00375"),        # BTC cap 0.375%
+    ("okx", "ETH-USDT-SWAP", "0.01", "0.0075"),         # majors cap 0.75%
+    ("okx", "BTC-USDT-SWAP", "-0.001", "-0.001"),       # interest 0, inside the cap
+    ("hyperliquid", "BTC", "1", "0.32"),                # 4% an hour = 32% per 8 h
+    ("deribit", "BTC_USDC-PERPETUAL", "-0.0002", "0"),  # inside the 0.025% dead band
+    ("dydx", "BTC-USD", "0.0003", "0.0003"),            # stand-in: the premium
+])
+def test_funding_rates(name, symbol, premium, rate):
+    rb = get_venue(name)
+    assert rb.funding_for(symbol).rate(Fraction(premium)) == Fraction(rate)
+
+
+def test_bybit_time_weighted_premium():
+    from delever.venues import bybit as bybit_mod
+
+    # avgP = sum P_i i / sum i: (0.1% x 1 + 0.2% x 2 + 0.3% x 3) / 6 = 1.4% / 6
+    assert bybit_mod.time_weighted_premium(["0.001", "0.002", "0.003"]) == Fraction(14, 6000)
+
+
+# --- what the engine can run --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(VENUES))
+def test_scenario_overrides_validate_and_gaps_are_stated(name):
+    from delever.adl.policies import POLICIES
+    from delever.scenario import default_scenario_path, load_scenario
+
+    rb = VENUES[name]
+    sc = load_scenario(default_scenario_path(), rb.scenario_overrides())
+    policy = rb.engine_adl_policy()
+    assert policy is None or policy in POLICIES
+    if "tiers" in rb.scenario_overrides().get("instrument", {}):
+        # the scenario's tiers are exactly the rulebook's
+        assert sc.instrument.build().tiers.tiers == rb.instrument(rb.engine_symbol()).tiers.tiers
+    else:
+        assert any(g.startswith("tiers") for g in rb.engine_gaps())
+    if policy is None:
+        assert any("no engine policy" in g for g in rb.engine_gaps())
+
+
+def test_scenario_overrides_of_hyperliquid():
+    o = get_venue("hyperliquid").scenario_overrides()
+    assert o["mechanisms"]["partial_liquidation"] == {"enabled": True, "mode": "slice", "slice_fraction": "0.2",
+                                                      "slice_min_notional": "100000", "cooldown_s": 30.0}
+    assert o["mechanisms"]["backstop"] == {"enabled": True, "equity_ratio": "0.666667"}
+    assert o["fees"]["liquidation_fee_rate"] == "0"

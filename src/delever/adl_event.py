@@ -556,6 +556,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
         policy: Annotated[list[str] | None, typer.Option("--policy", help="A policy name (repeatable; default: all).")] = None,
         seed: Annotated[int, typer.Option(help="Seed of assumption (b)'s assignment of accounts to waves.")] = DEFAULT_SEED,
+        replicas: Annotated[int, typer.Option(help="Seeds of assumption (b) for the spread in sensitivity.csv.")] = 3,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables.")] = False,
     ) -> None:
         """The ADL policy lab on the real 10 October 2025 Hyperliquid event: every policy on the 16 waves."""
@@ -563,7 +564,7 @@ def register(app: typer.Typer) -> None:
         if not console.is_terminal and console.width < 170:
             console = Console(width=170)
         try:
-            result = run_adl_event(out, policy, seed=seed)
+            result = run_adl_event(out, policy, seed=seed, replicas=replicas)
         except InputError as exc:
             Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None

@@ -148,5 +148,59 @@ def version() -> None:
     console.print(__version__)
 
 
+@app.command()
+def compare(
+    scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default: the built-in one).")] = None,
+    policy: Annotated[list[str] | None, typer.Option("--policy", help="ADL policy (repeatable; default: all).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/compare-<name>).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a scenario value (repeatable).")] = None,
+) -> None:
+    """Run the same scenario once per ADL policy; write compare.csv and a report page side by side."""
+    from .adl.policies import POLICIES
+    from .compare import COLUMNS, write_compare
+    from .compare import compare as run_compare
+    from .scenario import default_scenario_path, load_scenario, parse_set
+
+    try:
+        sc = load_scenario(scenario or default_scenario_path(), parse_set(set_ or []))
+        for name in policy or []:
+            if name not in POLICIES:
+                raise InputError(f"unknown ADL policy {name!r}; known: {', '.join(POLICIES)}", field="--policy")
+        seed_ = sc.seed if seed is None else seed
+        show = sys.stdout.isatty() and not os.environ.get("CI")
+        with console.status("", spinner="dots") if show else _null() as status:
+            rows = run_compare(sc, seed_, policy, progress=(lambda n: status.update(f"policy {n}")) if show else None)
+    except InputError as exc:
+        _fail(exc)
+    out_dir = out or Path("delever-out") / f"compare-{sc.name}"
+    write_compare(rows, out_dir, f"delever compare: {sc.name} (seed {seed_})")
+    t = Table(title=f"ADL policies on {sc.name}", header_style="bold")
+    keys = ("policy", "accounts_adl", "adl_notional", "haircut_total", "haircut_max", "top1pct_share", "gini",
+            "leverage_median")
+    for k in keys:
+        t.add_column(k, justify="left" if k == "policy" else "right")
+    for r in rows:
+        t.add_row(*[r[k] if k == "policy" else _fmt(r[k]) for k in keys])
+    console.print(t)
+    console.print(f"wrote {out_dir}/compare.csv and report.html ({len(COLUMNS)} columns)")
+
+
+def _register_extensions() -> None:
+    from .adl_event import register as register_adl_event
+    from .cli_venues import register as register_venues
+
+    register_venues(app)
+    register_adl_event(app)
+    try:
+        from .cli_sweep import register as register_sweep
+    except ImportError:  # pragma: no cover - the Monte Carlo module is optional
+        return
+    register_sweep(app)
+
+
+_register_extensions()
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()

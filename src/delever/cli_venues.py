@@ -104,7 +104,8 @@ def position(
         ("maintenance margin rate", data["maintenanceMarginPercentage"]),
         ("unrealized PnL", data["unrealizedPnl"]), ("equity", info["equity"]),
         ("liquidation price", data["liquidationPrice"]), ("bankruptcy price", data["bankruptcyPrice"]),
-        ("margin mode", data["marginMode"]), ("tier (max leverage)", f"{info['tier']} ({_fmt(info['maxLeverage'])}x)"),
+        ("margin mode", data["marginMode"]),
+        ("tier (max leverage)", f"{info['tier']} ({_fmt(info['maxLeverage'])}x)"),
         ("liquidatable at mark", info["liquidatable"]), ("ADL quantile", "n/a (needs the whole book)"),
     ]
     for k, v in rows:
@@ -151,6 +152,9 @@ def venues(
         for k, v in d[section].items():  # type: ignore[union-attr]
             r.add_row(f"{section}.{k}", _fmt(v))
     console.print(r)
+    eng = d["engine"]
+    console.print(f"[bold]engine[/] (delever run --venue {rb.name}): contract {eng['symbol']}, ADL policy "  # type: ignore[index]
+                  f"{eng['adl_policy']}; not expressible: {'; '.join(eng['gaps']) or 'none'}", highlight=False)  # type: ignore[index]
     console.print("[bold]stand-ins[/] (rules the venue does not publish):")
     for s in d["stand_ins"]:  # type: ignore[union-attr]
         console.print(f"  - {s}", highlight=False)

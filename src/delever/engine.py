@@ -34,7 +34,7 @@ from .bookio import load_book
 from .errors import ConservationError
 from .generator import GeneratorParams, generate_book
 from .instruments import Instrument
-from .liquidation import DONE, NEED_EVENTS, NEED_QUEUE_LONGS, liquidate
+from .liquidation import DONE, NEED_ALLOC_LONGS, NEED_ALLOC_SHORTS, NEED_EVENTS, NEED_QUEUE_LONGS, liquidate
 from .mechanisms.backstop import ratio_fraction, take_over, vault_equity
 from .mechanisms.circuit_breaker import CircuitBreaker
 from .mechanisms.dynamic_margin import quantise, scaled_tiers
@@ -383,7 +383,8 @@ class Simulation:
     def _liquidate(self, order: np.ndarray, t: int, centre: float, mark: int) -> None:
         b, mech = self.book, self.mech
         self.excluded[order] = True
-        queue = AdlQueue(b, 0, mark, self.v, self._equities, self.excluded)
+        queue = AdlQueue(b, 0, mark, self.v, self._equities, self.excluded, self.scenario.adl.policy,
+                         (self.floors[0], self.mmr[0], self.cum[0]))
         partial = np.zeros(order.shape[0], dtype=np.int64)
         if mech.partial_liquidation.enabled:
             pl = mech.partial_liquidation
@@ -403,13 +404,18 @@ class Simulation:
                 order, start, b.size, b.cost, b.collateral, b.isolated, b.account, b.wallet, self.v, self.fee_ppm,
                 centre, self.state, self.curve, self.lp_pos, self.lp_weight, self.fund,
                 queue.queue, queue.indicator, queue.length, queue.pointer, queue.available, queue.complete,
-                *self._cols(), ev_n, partial, adl_on,
+                *self._cols(), ev_n, partial, adl_on, queue.take, queue.alloc_mode, queue.prepared_for,
+                queue.request,
             )
             self.buf.n = int(ev_n[0])
             if status == DONE:
                 break
             if status == NEED_EVENTS:
                 self.buf.ensure(self.buf.capacity + 4 * self.lp_pos.shape[0] + 64)
+            elif status in (NEED_ALLOC_LONGS, NEED_ALLOC_SHORTS):
+                side = 0 if status == NEED_ALLOC_LONGS else 1
+                queue.prepare(side, start)
+                self.buf.ensure(2 * int(queue.length[side]) + 4 * self.lp_pos.shape[0] + 16)
             else:
                 side = 0 if status == NEED_QUEUE_LONGS else 1
                 queue.extend(side)

@@ -42,10 +42,10 @@ BACKSTOP_MARGIN = 10
 """Margin the backstop vault keeps from a taken-over account (amount < 0 for the account, > 0 for the vault
 in a second row of the same kind)."""
 CLAWBACK = 11
-"""Socialized loss: a winner's share of a bankrupt account's unrecovered deficit (amount < 0; counterparty:
-the bankrupt account, which gets a :data:`CLAWBACK_RECEIVED` row)."""
+"""Socialized loss: a winner's share of the step's unrecovered deficits (amount < 0; counterparty: the
+:data:`SOCIALIZED_LOSS_POOL`, which pays the bankrupt accounts in :data:`CLAWBACK_RECEIVED` rows)."""
 CLAWBACK_RECEIVED = 12
-"""Socialized loss received by a bankrupt account (amount > 0; counterparty: the winner)."""
+"""Socialized loss received by a bankrupt account (amount > 0; counterparty: the socialized-loss pool)."""
 FUNDING = 13
 """A funding payment (amount < 0 paid, > 0 received; counterparty :data:`FUNDING_POOL`)."""
 FUNDING_ROUNDING = 14

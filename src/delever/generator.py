@@ -100,6 +100,8 @@ def generate_book(params: GeneratorParams, inst: Instrument, start_price_ticks: 
 
     margin, bad, lev_cap = reenter_unhealthy(entry)
     entry = np.where(bad, start_price_ticks, entry)
+    if max_account_notional is not None:  # the cap holds at the re-entry price too
+        lots = np.minimum(lots, np.maximum(1, money(max_account_notional) // (entry * v)))
     margin, bad, lev_cap = reenter_unhealthy(entry)
     assert not bad.any(), "a position entered at the start price at <= max leverage is healthy"
 

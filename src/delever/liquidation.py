@@ -50,6 +50,10 @@ NEED_QUEUE_LONGS = 1
 NEED_QUEUE_SHORTS = 2
 """The queue of short counterparties (for a bankrupt long) must be extended."""
 NEED_EVENTS = 3
+NEED_ALLOC_LONGS = 4
+"""Allocation policy: prepare the long counterparties' lots for the bankrupt short at the returned index."""
+NEED_ALLOC_SHORTS = 5
+"""Allocation policy: prepare the short counterparties' lots for the bankrupt long at the returned index."""
 
 
 @njit(cache=True, nogil=True)
@@ -157,7 +161,7 @@ def liquidate(
     centre, book_state, curve, lp_pos, lp_weight, fund,
     queue, queue_ind, q_len, q_ptr, q_avail, q_complete,
     ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-    partial_lots, adl_on,
+    partial_lots, adl_on, q_take, alloc_mode, q_for, request,
 ):
     """Liquidate ``order[start:]`` (position indices, one instrument). Returns ``(status, next_index)``.
 
@@ -173,6 +177,10 @@ def liquidate(
     or sliced, :mod:`delever.mechanisms.partial`); it is done only if the account stays solvent after the
     fill and the fee, else the position is liquidated whole. ``adl_on`` 0 sends everything to the book (the
     fund pays what it can, the rest stays as bad debt for socialized loss to recover).
+
+    ``q_take[side, e]`` caps the lots taken from queue entry ``e`` (a queue policy takes whole positions;
+    an allocation policy, ``alloc_mode`` 1, gets the queue prepared per bankrupt position: the kernel stops
+    with ``NEED_ALLOC_*``, ``request[side]`` = lots to close, and resumes once ``q_for[side]`` names it).
     """
     cap = ev_kind.shape[0]
     n_lp = lp_pos.shape[0]
@@ -199,7 +207,9 @@ def liquidate(
             ck = qq * k - ((-((c - qq * s) * k)) // s)
             after = b0 + k * vk * v - ck
             fee = mul_ppm_ceil(want * vk * v, fee_ppm)
-            if after - fee >= 0:
+            # solvent after the partial: the balance left plus the rest of the position valued at the fill
+            rest_value = (s - k) * vk * v - (c - ck)
+            if after - fee + rest_value >= 0:
                 _book_execute(p, -k, vk, size, cost, collateral, isolated, account, wallet, v,
                               lp_pos, lp_weight, lp_share, lp_rem,
                               ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n)
@@ -239,7 +249,10 @@ def liquidate(
             need_adl = True
         r = q - k_book
         side = 1 if sg > 0 else 0
-        if need_adl and q_avail[side] < r and q_complete[side] == 0:
+        if need_adl and alloc_mode != 0 and q_for[side] != idx:
+            request[side] = r
+            return (NEED_ALLOC_SHORTS if side == 1 else NEED_ALLOC_LONGS), idx
+        if need_adl and alloc_mode == 0 and q_avail[side] < r and q_complete[side] == 0:
             return (NEED_QUEUE_SHORTS if side == 1 else NEED_QUEUE_LONGS), idx
         need_rows = 2 * n_lp + 6
         if need_adl:
@@ -261,10 +274,11 @@ def liquidate(
                 e = q_ptr[side]
                 p2 = queue[side, e]
                 s2 = size[p2]
-                if s2 == 0 or (s2 > 0) == (sg > 0):
+                if s2 == 0 or (s2 > 0) == (sg > 0) or q_take[side, e] <= 0:
                     q_ptr[side] += 1
                     continue
-                x = min(abs(s2), rem)
+                x = min(abs(s2), rem, q_take[side, e])
+                q_take[side, e] -= x
                 r1 = apply_trade(p, -sg * x, p_adl, size, cost, collateral, isolated, account, wallet, v)
                 r2 = apply_trade(p2, sg * x, p_adl, size, cost, collateral, isolated, account, wallet, v)
                 ind = queue_ind[side, e]
@@ -275,7 +289,7 @@ def liquidate(
                 q_avail[side] -= x
                 rem -= x
                 closed_notional += x * p_adl * v
-                if size[p2] == 0:
+                if size[p2] == 0 or q_take[side, e] == 0:
                     q_ptr[side] += 1
             if rem > 0:  # the queue ran dry: the rest goes to the book, whatever it costs
                 net = book_state[0]

@@ -82,9 +82,9 @@ def summarize(r: RunResult) -> dict:
     out = {
         "scenario": r.scenario.name,
         "seed": r.seed,
-        "accounts": r.book.n_accounts - n_lp,
+        "accounts": int((~r.book.exempt).sum()),
         "lp_accounts": n_lp,
-        "positions": r.book.n_positions - n_lp,
+        "positions": int((~r.book.exempt[r.book.account]).sum()),
         "steps": int(r.steps.time_ns.shape[0]),
         "liquidations": int(liq_keys.size),
         "accounts_liquidated": int(np.unique(e["account"][fills]).size),

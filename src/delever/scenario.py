@@ -247,6 +247,21 @@ class MechanismsConfig(_Model):
         return [name for name in type(self).model_fields if getattr(self, name).enabled]
 
 
+class AdlConfig(_Model):
+    """The ADL policy (:mod:`delever.adl.policies`): a queue (``queue-bitmex`` default, ``queue-binance``,
+    ``queue-hyperliquid``, ``queue-bitget``) or an allocation rule (``pro-rata-pnl`` ...)."""
+
+    policy: str = "queue-bitmex"
+
+    @model_validator(mode="after")
+    def _known(self) -> AdlConfig:
+        from .adl.policies import POLICIES
+
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown ADL policy {self.policy!r}; known: {', '.join(POLICIES)}")
+        return self
+
+
 class Scenario(_Model):
     """A whole run: ``(scenario, seed)`` determines the output."""
 
@@ -262,6 +277,7 @@ class Scenario(_Model):
     insurance_fund: InsuranceFundConfig = InsuranceFundConfig()
     book: BookConfig
     mechanisms: MechanismsConfig = MechanismsConfig()
+    adl: AdlConfig = AdlConfig()
     base_dir: Path | None = Field(default=None, exclude=True)
 
     def resolve(self, path: str) -> Path:

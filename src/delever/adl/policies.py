@@ -820,6 +820,21 @@ def min_max_integer(w: Winners, need: int, state=None, *, time_limit: float = 5.
         j = int(np.searchsorted(np.cumsum((nxt - h[room])[order]), short, side="left"))
         k[room[order[: j + 1]]] += 1
         h = np.where(w.contracts > 0, lot_haircut(k, cap, w.contracts), k * cap)
+    # the program sees contract values g k, the haircut is ceil(k u / c) >= g k: give back contracts that the
+    # rounding up made unnecessary, one at a time, the largest one that still keeps sum >= B (lowers burdens)
+    for _ in range(10_000):
+        excess = int(h.sum()) - need
+        if excess <= 0:
+            break
+        t = ii[k[ii] > 0]
+        prev = np.where(w.contracts[t] > 0, lot_haircut(k[t] - 1, cap[t], w.contracts[t]), 0)
+        dec = h[t] - prev
+        fits = np.flatnonzero(dec <= excess)
+        if fits.size == 0:
+            break
+        j = fits[np.lexsort((t[fits], -dec[fits]))[0]]
+        k[t[j]] -= 1
+        h[t[j]] = prev[j]
     closed = np.where(w.contracts > 0, k, 0)
     M = float(np.max(h[ii] / w.equity[ii])) if ii.size else 0.0
     return _finish("min-max-integer", need, h, closed, M=M, status=status)
@@ -963,7 +978,7 @@ def allocate(policy: str | Policy, winners: Winners, need: int, state=None) -> A
 
 
 def allocate_lots(policy: str | Policy, need_lots: int, sizes: np.ndarray, scores: np.ndarray,
-                  capacities: np.ndarray) -> np.ndarray:
+                  capacities: np.ndarray, *, leverage: np.ndarray | None = None) -> np.ndarray:
     """Lots each counterparty closes when an ADL must close ``need_lots`` lots of a bankrupt position.
 
     Args:
@@ -980,6 +995,10 @@ def allocate_lots(policy: str | Policy, need_lots: int, sizes: np.ndarray, score
         proportion to ``capacities`` by largest remainder, capped at the sizes, the capped excess
         redistributed to the others in proportion (:func:`capped_split`); if the positive-capacity
         counterparties cannot absorb it all, the rest goes to the others in proportion to size.
+        With ``leverage`` (float64 (n,), optional), ``water-filling`` and ``risk-aware`` use their exact lot
+        forms instead: the money rule with each position's lots as its capacity (water-filling closes
+        ``s_i max(0, 1 - L / lambda_i)`` lots, levelling leverage; risk-aware ``min(s_i, tau s_i lambda_i)``),
+        leverage <= 0 or non-finite read as infinite, as in the money forms.
     """
     p = get_policy(policy)
     sizes = np.asarray(sizes, dtype=np.int64)
@@ -1000,6 +1019,9 @@ def allocate_lots(policy: str | Policy, need_lots: int, sizes: np.ndarray, score
         out[order[:j]] = sizes[order[:j]]
         out[order[j]] = need - (int(cum[j - 1]) if j > 0 else 0)
         return out
+    if leverage is not None and p.name in ("water-filling", "risk-aware"):
+        lots = p(Winners.from_arrays(pnl=sizes, leverage=np.asarray(leverage, dtype=np.float64)), need)
+        return lots.haircut
     w = np.asarray(capacities)
     if w.dtype.kind not in "iuf":
         w = w.astype(np.float64)

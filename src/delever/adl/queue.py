@@ -1,10 +1,20 @@
-"""The ADL queue of one instrument within one step, built lazily in rank order.
+"""The ADL counterparties of one instrument within one step, under a chosen ADL policy.
 
-Ranking is a snapshot at the step's mark price (venues recompute it periodically: Binance's ``adlQuantile``
-every 30 s, venues.md section 1). Only the head of the queue is usually needed, so it is built in chunks
-with ``np.argpartition`` (O(n) per chunk) rather than a full sort: 256 positions first, then four times more
-each time the liquidation stage asks. Order is canonical: score descending, then position index ascending,
-so runs are deterministic whatever the partition's internal order.
+Eligible counterparties: opposite-side positions in profit at the step's mark, not being liquidated this
+step, not liquidity providers or the backstop vault. Ranking is a snapshot at the step's mark (venues
+recompute it periodically: Binance's ``adlQuantile`` every 30 s, venues.md section 1).
+
+Queue policies (``queue-bitmex``, ``queue-binance``, ``queue-hyperliquid``, ``queue-bitget``;
+:mod:`delever.adl.policies`) close whole positions in score order, the last one partially. Only the head of
+the queue is usually needed, so it is built in chunks with ``np.argpartition`` (O(n) per chunk) rather than
+a full sort: 256 positions first, then four times more each time the liquidation stage asks. Order is
+canonical: score descending, then position index ascending.
+
+Every other policy (pro-rata, risk-aware, water-filling, min-max, socialized, online) splits the lots a
+bankrupt position must close among all eligible counterparties with
+:func:`delever.adl.policies.allocate_lots`, in proportion to the policy's capacity measure
+(:data:`CAPACITY`), capped at each position's size: the cascade engine works in lots at the bankruptcy price;
+the money-budget forms of these policies are in :mod:`delever.adl.policies` (used by ``delever adl-event``).
 """
 
 from __future__ import annotations
@@ -12,60 +22,138 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numba import njit
 
-from .ranking import adl_candidates, side_quantity
+from .policies import Winners, allocate_lots, get_policy
+from .ranking import side_quantity
 
 FIRST_CHUNK = 256
+NO_LIMIT = np.iinfo(np.int64).max
+
+CAPACITY: dict[str, str] = {
+    "pro-rata-pnl": "pnl",
+    "pro-rata-equity": "equity",
+    "pro-rata-notional": "notional",
+    "pro-rata-contracts": "contracts",
+    "risk-aware": "pnl_x_leverage",
+    "water-filling": "notional_x_leverage",
+    "min-max": "equity",
+    "min-max-integer": "equity",
+    "socialized-loss": "pnl",
+    "online-mirror-descent": "pnl",
+}
+"""Capacity measure by which each non-queue policy splits lots in the cascade engine."""
+
+
+@njit(cache=True, nogil=True)
+def adl_pool(side, instrument_id, size, cost, isolated, account, instrument, exempt, excluded, collateral,
+             wallet, mark, v, floors, mmr, cum, k, pos_equity, acc_equity, out_idx, out_upnl, out_eq, out_wallet,
+             out_mm) -> int:
+    """Eligible counterparties of one side (+1 longs, -1 shorts): index, uPnL, equity, wallet (the
+    position's collateral: isolated margin or cross wallet), MM. Returns how many."""
+    count = 0
+    for i in range(size.shape[0]):
+        s = size[i]
+        if s == 0 or (s > 0) != (side > 0) or instrument[i] != instrument_id:
+            continue
+        if exempt[account[i]] or excluded[i]:
+            continue
+        upnl = s * mark * v - cost[i]
+        if upnl <= 0:
+            continue
+        eq = pos_equity[i] if isolated[i] else acc_equity[account[i]]
+        if eq <= 0:
+            continue
+        notional = (s if s > 0 else -s) * mark * v
+        j = 0
+        while j + 1 < k and notional >= floors[j + 1]:
+            j += 1
+        q = notional // 1_000_000
+        r = notional - q * 1_000_000
+        out_idx[count] = i
+        out_upnl[count] = upnl
+        out_eq[count] = eq
+        out_wallet[count] = collateral[i] if isolated[i] else wallet[account[i]]
+        out_mm[count] = q * mmr[j] - ((-(r * mmr[j])) // 1_000_000) - cum[j]
+        count += 1
+    return count
 
 
 class AdlQueue:
-    """Both sides' queues for one instrument: arrays the compiled liquidation stage reads and advances.
+    """Arrays the compiled liquidation stage reads and advances, for both sides (0 = longs, 1 = shorts).
 
-    Attributes (side 0 = longs, 1 = shorts): ``queue`` int64 (2, cap) position indices in rank order,
-    ``indicator`` int8 (2, cap) their ADL lights (1..5) at ranking time, ``length``/``pointer``/``available``
-    (int64 (2,): entries built, next entry, lots left) and ``complete`` (int64 (2,), 1 once every eligible
-    position is queued).
+    ``queue`` int64 (2, cap) position indices in order, ``take`` int64 (2, cap) lots each entry may give,
+    ``indicator`` int8 (2, cap) ADL lights (1..5, queue policies) at ranking time, ``length``/``pointer``/
+    ``available`` (int64 (2,): entries built, next entry, lots left), ``complete`` (1 once every eligible
+    position is queued), ``prepared_for``/``request`` (allocation policies: the order index the queue was
+    prepared for, and the lots asked).
     """
 
     def __init__(self, book, instrument_id: int, mark: int, v: int,
-                 equities: Callable[[], tuple[np.ndarray, np.ndarray]], excluded: np.ndarray) -> None:
+                 equities: Callable[[], tuple[np.ndarray, np.ndarray]], excluded: np.ndarray,
+                 policy: str = "queue-bitmex", tiers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                 ) -> None:
         """``equities()`` returns ``(position equity, account equity)`` as the sweep defines them; it is
-        called only if this step needs ADL."""
+        called only if this step needs ADL. ``tiers`` = (floors, mmr, cum) of the instrument."""
         self._book = book
         self._args = (instrument_id, mark, v, excluded)
         self._equities = equities
+        self.policy = get_policy(policy)
+        self.alloc_mode = 0 if self.policy.family == "queue" else 1
+        if tiers is None:
+            from ..tiers import BINANCE_BTCUSDT_2021 as t
+
+            tiers = (t.floors, t.mmr_ppm, t.cum)
+        self._tiers = tiers
         self.queue = np.zeros((2, FIRST_CHUNK), dtype=np.int64)
+        self.take = np.zeros((2, FIRST_CHUNK), dtype=np.int64)
         self.indicator = np.zeros((2, FIRST_CHUNK), dtype=np.int8)
         self.length = np.zeros(2, dtype=np.int64)
         self.pointer = np.zeros(2, dtype=np.int64)
         self.available = np.zeros(2, dtype=np.int64)
         self.complete = np.zeros(2, dtype=np.int64)
-        self._cand: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]
+        self.prepared_for = np.full(2, -1, dtype=np.int64)
+        self.request = np.zeros(2, dtype=np.int64)
+        self._pool: list[dict | None] = [None, None]
         self._cum = [0, 0]
         self._total = [0, 0]
         self._chunk = [FIRST_CHUNK, FIRST_CHUNK]
 
-    def _candidates(self, side: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._cand[side] is None:
+    def _candidates(self, side: int) -> dict:
+        if self._pool[side] is None:
             b = self._book
             inst, mark, v, excl = self._args
             pos_eq, acc_eq = self._equities()
             sign = 1 if side == 0 else -1
             n = b.size.shape[0]
-            idx = np.empty(n, dtype=np.int64)
-            score = np.empty(n, dtype=np.float64)
-            m = adl_candidates(sign, inst, b.size, b.cost, b.isolated, b.account, b.instrument, b.exempt,
-                               excl, mark, v, pos_eq, acc_eq, idx, score)
-            self._cand[side] = (idx[:m].copy(), score[:m].copy())
+            idx, upnl, eq, wal, mm = (np.empty(n, dtype=np.int64) for _ in range(5))
+            floors, mmr, cum = self._tiers
+            m = adl_pool(sign, inst, b.size, b.cost, b.isolated, b.account, b.instrument, b.exempt, excl,
+                         b.collateral, b.wallet, mark, v, floors, mmr, cum, floors.shape[0], pos_eq, acc_eq,
+                         idx, upnl, eq, wal, mm)
+            idx = idx[:m].copy()
+            lots = np.abs(b.size[idx])
+            notional = lots * mark * v
+            entry = np.abs(b.cost[idx]) / np.maximum(lots * v, 1)
+            # Hyperliquid's mark/entry: the profit direction (entry/mark for shorts, a stated stand-in)
+            ratio_mark, ratio_entry = (np.full(m, float(mark)), entry) if sign > 0 else (entry, np.full(m, float(mark)))
+            w = Winners(pnl=upnl[:m].copy(), equity=eq[:m].copy(), notional=notional, contracts=lots,
+                        leverage=notional / np.maximum(eq[:m], 1), entry_price=ratio_entry, mark_price=ratio_mark,
+                        wallet=wal[:m].copy(), maintenance_margin=mm[:m].copy())
+            score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
+            self._pool[side] = {"idx": idx, "winners": w, "score": np.nan_to_num(score, nan=-np.inf),
+                                "remaining": np.ones(m, dtype=bool)}
             self._total[side] = side_quantity(sign, inst, b.size, b.account, b.instrument, b.exempt)
-        return self._cand[side]  # type: ignore[return-value]
+        return self._pool[side]  # type: ignore[return-value]
 
     def extend(self, side: int) -> None:
-        """Append the next chunk of ``side``'s eligible positions in rank order (or mark it complete)."""
-        idx, score = self._candidates(side)
-        if idx.shape[0] == 0:
+        """Queue policies: append the next chunk of ``side``'s eligible positions in rank order."""
+        pool = self._candidates(side)
+        rem = np.flatnonzero(pool["remaining"])
+        if rem.size == 0:
             self.complete[side] = 1
             return
+        idx, score = pool["idx"][rem], pool["score"][rem]
         k = min(self._chunk[side], idx.shape[0])
         if k < idx.shape[0]:
             part = np.argpartition(-score, k - 1)
@@ -81,27 +169,52 @@ class AdlQueue:
         lots = np.abs(self._book.size[chosen])
         cum = self._cum[side] + np.cumsum(lots)
         total = max(self._total[side], 1)
-        lights = (6 - (-((-5 * cum) // total))).astype(np.int8)
+        lights = np.clip(6 - (-((-5 * cum) // total)), 1, 5).astype(np.int8)
         self._cum[side] = int(cum[-1]) if cum.size else self._cum[side]
-        self._append(side, chosen, lights, int(lots.sum()))
-        keep = np.ones(idx.shape[0], dtype=bool)
-        keep[take] = False
-        self._cand[side] = (idx[keep], score[keep])
+        self._append(side, chosen, np.full(chosen.size, NO_LIMIT, dtype=np.int64), lights, int(lots.sum()))
+        pool["remaining"][rem[take]] = False
         self._chunk[side] *= 4
-        if not keep.any():
+        if not pool["remaining"].any():
             self.complete[side] = 1
 
-    def _append(self, side: int, chosen: np.ndarray, lights: np.ndarray, lots: int) -> None:
+    def prepare(self, side: int, order_index: int) -> None:
+        """Allocation policies: split ``request[side]`` lots among all eligible counterparties now."""
+        pool = self._candidates(side)
+        b = self._book
+        idx = pool["idx"]
+        sizes = np.abs(b.size[idx])
+        live = sizes > 0
+        idx, sizes = idx[live], sizes[live]
+        w = pool["winners"]
+        measure = CAPACITY.get(self.policy.name, "pnl")
+        cap = {"pnl": w.pnl, "equity": w.equity, "notional": w.notional, "contracts": w.contracts,
+               "pnl_x_leverage": w.pnl * w.leverage, "notional_x_leverage": w.notional * w.leverage}[measure][live]
+        # float weights: the split is still exact in lots (largest remainder), and much faster than the
+        # Python-integer path the money forms need
+        lots = allocate_lots(self.policy, int(self.request[side]), sizes, np.zeros(sizes.size),
+                             cap.astype(np.float64))
+        give = lots > 0
+        self.length[side] = 0
+        self.pointer[side] = 0
+        self.available[side] = 0
+        self._append(side, idx[give], lots[give], np.zeros(int(give.sum()), dtype=np.int8), int(lots.sum()))
+        self.complete[side] = 1
+        self.prepared_for[side] = order_index
+
+    def _append(self, side: int, chosen: np.ndarray, take: np.ndarray, lights: np.ndarray, lots: int) -> None:
         n0 = int(self.length[side])
         need = n0 + chosen.size
         if need > self.queue.shape[1]:
             cap = max(need, 2 * self.queue.shape[1])
             q = np.zeros((2, cap), dtype=np.int64)
+            t = np.zeros((2, cap), dtype=np.int64)
             ind = np.zeros((2, cap), dtype=np.int8)
             q[:, : self.queue.shape[1]] = self.queue
+            t[:, : self.take.shape[1]] = self.take
             ind[:, : self.indicator.shape[1]] = self.indicator
-            self.queue, self.indicator = q, ind
+            self.queue, self.take, self.indicator = q, t, ind
         self.queue[side, n0:need] = chosen
+        self.take[side, n0:need] = take
         self.indicator[side, n0:need] = lights
         self.length[side] = need
         self.available[side] += lots

@@ -7,7 +7,9 @@ aggregate leverage (sum of notional over sum of positive equity, refreshed every
 ``system_leverage``. When one trips, the positions whose effective leverage exceeds ``trigger_leverage`` (and
 that are not liquidatable now) are reduced, most levered first and at most ``max_accounts_per_step`` per
 step, to ``floor(target_leverage * equity / (mark * V))`` lots with market orders against the book (no fee:
-the account is still solvent; an ADL-like forced reduction "when stress thresholds trip", issue #4).
+the account is still solvent; an ADL-like forced reduction "when stress thresholds trip", issue #4). A cut
+never fills below the account's bankruptcy price: if the book is too thin, the order is halved until the
+account stays solvent at its fill (or skipped).
 """
 
 from __future__ import annotations
@@ -37,15 +39,28 @@ def reduce_positions(order, lots, size, cost, collateral, isolated, account, wal
             continue
         if x > abs(s):
             x = abs(s)
-        delta = -x if s > 0 else x
         net = book_state[0]
-        px = book_fill_price(centre, net, delta, curve)
+        a = account[p]
+        b0 = collateral[p] if isolated[p] else wallet[a]
+        # never cut below bankruptcy: shrink the order until the account stays solvent at its fill price
+        while x > 0:
+            delta = -x if s > 0 else x
+            px = book_fill_price(centre, net, delta, curve)
+            if b0 + s * px * v - cost[p] >= 0:
+                break
+            x //= 2
+        if x <= 0:
+            continue
+        delta = -x if s > 0 else x
         _book_execute(p, delta, px, size, cost, collateral, isolated, account, wallet, v,
                       lp_pos, lp_weight, lp_share, lp_rem,
                       ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
                       DELEVERAGE_FILL)
         book_state[0] = net + delta
         moved += x * px * v
+        if isolated[p] and size[p] == 0:  # a closed isolated position's margin returns to the wallet
+            wallet[a] += collateral[p]
+            collateral[p] = 0
     return moved
 
 

@@ -18,7 +18,7 @@ import numpy as np
 def pro_rata(need: int, capacity: np.ndarray) -> np.ndarray:
     """Integer split of ``need`` (money) in proportion to ``capacity`` (int64 >= 0), capped at it, summing to
     ``min(need, capacity.sum())`` exactly (largest remainder; ties to the lower index)."""
-    total = int(capacity.sum())
+    total = int(capacity.astype(object).sum())  # Python int: the sum can pass 2**63
     if need <= 0 or total <= 0:
         return np.zeros_like(capacity)
     if need >= total:

@@ -218,7 +218,8 @@ class BracketMargin(MarginModel):
                 for i, t in enumerate(self.tiers.tiers)]
 
 
-def scaled_brackets(name: str, rows: list[tuple[str | int, str | int, str, str | None]], money_scale: int) -> RiskTiers:
+def scaled_brackets(name: str, rows: list[tuple[str | int, str | int, str, str | None]],
+                    money_scale: int) -> RiskTiers:
     """``RiskTiers.from_brackets`` for a money scale other than 1e6 (inverse contracts, satoshis).
 
     ``from_brackets`` converts caps with the 1e6 scale; caps are pre-multiplied by ``money_scale / 1e6`` so the
@@ -905,6 +906,20 @@ class PositionResult:
 # ------------------------------------------------------------------------------------------------ rulebook
 
 
+def _scenario_tier_rows(c: VenueInstrument) -> list[dict[str, str]] | None:
+    """A linear contract's bracket tiers as scenario ``TierRow`` s, if the scenario's rule (maintenance amount
+    derived by ``RiskTiers.from_brackets``) rebuilds them exactly; else None (Bitget's MM = MMR x PV, steps,
+    size-keyed or size-linear schedules, inverse contracts)."""
+    if c.contract != "linear" or not isinstance(c.margin, BracketMargin):
+        return None
+    tiers = c.margin.tiers.tiers
+    rows = [{"cap": str(plain(Decimal(t.cap) / LINEAR_MONEY_SCALE)), "max_leverage": str(t.max_leverage),
+             "mmr": str(plain(Decimal(t.mmr_ppm) / 1_000_000)), "imr": str(plain(Decimal(t.imr_ppm) / 1_000_000))}
+            for t in tiers]
+    rebuilt = RiskTiers.from_brackets("check", [(r["cap"], r["max_leverage"], r["mmr"], r["imr"]) for r in rows])
+    return rows if rebuilt.tiers == tiers else None
+
+
 def _dec(x: Decimal | str | int | float | None, field_name: str) -> Decimal | None:
     if x is None:
         return None
@@ -983,6 +998,93 @@ class Rulebook:
             raise NotImplementedError(f"{self.name} {c.symbol}: the engine needs a linear contract with bracket "
                                       f"tiers (this one is {c.contract}, {c.margin.kind})")
         return Instrument(c.symbol, c.tick_size, c.lot_size, c.margin.tiers, base=c.base, quote=c.quote)
+
+    # --- the engine's view --------------------------------------------------------------------------------
+
+    def engine_symbol(self) -> str:
+        """The first contract the engine can run (linear, bracket tiers), else the first contract."""
+        for s, c in self.instruments.items():
+            if c.contract == "linear" and isinstance(c.margin, BracketMargin):
+                return s
+        return next(iter(self.instruments))
+
+    def engine_adl_policy(self) -> str | None:
+        """The :data:`delever.adl.policies.POLICIES` name of this ADL rule: ``queue-bitmex``, ``queue-binance``,
+        ``queue-hyperliquid``, ``queue-bitget`` (also OKX's stand-in, the same ROI x MM / equity key),
+        ``socialized-loss`` (Deribit, Drift); None for dYdX's random offset (no policy)."""
+        if self.adl.queue == "none":
+            return "socialized-loss"
+        if self.adl.queue == "random_offset":
+            return None
+        return {"bitmex": "queue-bitmex", "binance": "queue-binance", "hyperliquid": "queue-hyperliquid",
+                "roi_mmr": "queue-bitget"}.get(self.adl.ranking)
+
+    def scenario_overrides(self, symbol: str | None = None) -> dict[str, object]:
+        """Nested overrides of a scenario (``delever.scenario.load_scenario(path, overrides)``) that express
+        these rules in the engine's configuration, for the contract ``symbol`` (default
+        :meth:`engine_symbol`): its tiers (when bracket tiers with the derived maintenance amount), the
+        liquidation fee, partial liquidation (tier steps or slices), the backstop vault, socialised loss and
+        the funding parameters (not switched on). Tick and lot sizes are left to the scenario, so the same
+        price path and book run under every rulebook. What the engine cannot express is in
+        :meth:`engine_gaps`."""
+        c = self.contract(symbol or self.engine_symbol())
+        out: dict[str, dict[str, object]] = {"instrument": {}, "fees": {}, "mechanisms": {}}
+        rows = _scenario_tier_rows(c)
+        if rows is not None:
+            out["instrument"]["tiers"] = rows
+        fee = self.fees.liquidation_fee_for(c.symbol)
+        out["fees"]["liquidation_fee_rate"] = str(to_decimal(fee or Fraction(0), 8))
+        lq = self.liquidation
+        mech = out["mechanisms"]
+        if lq.style == "tier_steps":
+            mech["partial_liquidation"] = {"enabled": True, "mode": "tier"}
+        elif lq.style == "slices":
+            mech["partial_liquidation"] = {"enabled": True, "mode": "slice",
+                                           "slice_fraction": str(to_decimal(lq.slice_fraction, 6)),
+                                           "slice_min_notional": str(Decimal(lq.slice_above) / c.money_scale),
+                                           "cooldown_s": lq.cooldown_s}
+        if lq.backstop_below_mm is not None:
+            mech["backstop"] = {"enabled": True, "equity_ratio": str(to_decimal(lq.backstop_below_mm, 6))}
+        if lq.loss_after_fund in ("socialized_winners", "socialized_funding"):
+            mech["socialized_loss"] = {"enabled": True}
+        f = self.funding_for(c.symbol)
+        if f.style == "clamped_interest":
+            fund: dict[str, object] = {"interval_s": float(f.interval_hours * 3600),
+                                       "interest_rate": str(to_decimal(f.interest, 8))}
+            if f.clamp is not None:
+                fund["clamp"] = str(to_decimal(f.clamp, 8))
+            if f.cap is not None:
+                fund["cap"] = str(to_decimal(f.cap, 8))
+            mech["funding"] = fund
+        return {k: v for k, v in out.items() if v}
+
+    def engine_gaps(self, symbol: str | None = None) -> list[str]:
+        """The rules of this rulebook that :meth:`scenario_overrides` cannot express (so a run under it
+        approximates them): stated, so a comparison never silently mixes rules."""
+        c = self.contract(symbol or self.engine_symbol())
+        gaps = []
+        if "tiers" not in self.scenario_overrides(c.symbol).get("instrument", {}):  # type: ignore[operator]
+            gaps.append(f"tiers ({c.contract}, {c.margin.kind}): the scenario keeps its own tier table")
+        if self.lp_basis_isolated == "entry" or self.liquidation_extra_mmr:
+            gaps.append("liquidation trigger: the engine uses equity < MM at the mark (no entry-value MM, no fee "
+                        "rate added to the MMR)")
+        if self.liquidation.style == "tier_steps" and self.liquidation.tiers_per_step != 1:
+            gaps.append(f"{self.liquidation.tiers_per_step} tiers per step: the engine's tier mode reduces to "
+                        "the highest lower tier that is back above MM")
+        if self.liquidation.style in ("incremental", "takeover", "ioc_assignment_unwind", "fillable_price_ioc"):
+            gaps.append(f"liquidation style {self.liquidation.style}: run as a full liquidation against the book")
+        if self.liquidation.surplus_to == "trader":
+            gaps.append("a better fill's surplus stays with the trader on this venue; the engine's fee rule applies")
+        if self.adl.fill_price not in ("bankruptcy", "none"):
+            gaps.append(f"ADL fill at the {self.adl.fill_price.replace('_', ' ')} price: the engine fills at BP")
+        if self.engine_adl_policy() is None:
+            gaps.append(f"ADL queue {self.adl.queue}: no engine policy")
+        if self.liquidation.loss_after_fund == "socialized_funding":
+            gaps.append("socialised through the cumulative funding rate on both sides: the engine's socialised loss "
+                        "claws back from winners' profit")
+        if self.adl.trigger.kind not in ("fund_cannot_pay", "none"):
+            gaps.append(f"ADL trigger {self.adl.trigger.kind}: the engine triggers ADL when the fund cannot pay")
+        return gaps
 
     # --- margin ----------------------------------------------------------------------------------------
 
@@ -1210,6 +1312,7 @@ class Rulebook:
         ``fill`` instead of its bankruptcy price: ``uPnL from BP to fill`` (``s*q*S*(fill - BP)`` linear,
         ``s*K*(1/BP - 1/fill)`` inverse), rounded down. Where the trader keeps a better fill's surplus
         (``surplus_to == "trader"``: Hyperliquid, Kraken, dYdX, Deribit, Drift) the fund only pays shortfalls.
+        Liquidation fees are separate (:attr:`fees`; dYdX's capped fee: :func:`delever.venues.dydx.insurance_fund_delta`).
         """
         c = self.contract(symbol)
         gap = floor_frac(c.upnl(side * abs(lots), frac(bankruptcy), frac(fill)))
@@ -1261,7 +1364,8 @@ class Rulebook:
                           for s, c in self.instruments.items()},
             "liquidation": {"style": lq.style, "summary": lq.summary, "loss_after_fund": lq.loss_after_fund,
                             "surplus_to": lq.surplus_to,
-                            "liquidation_price_basis": f"isolated: {self.lp_basis_isolated}, cross: {self.lp_basis_cross}",
+                            "liquidation_price_basis":
+                                f"isolated: {self.lp_basis_isolated}, cross: {self.lp_basis_cross}",
                             "extra_mmr_in_trigger": str(to_decimal(self.liquidation_extra_mmr, 8)),
                             "price_rounding": f"long {self.rounding.long}, short {self.rounding.short} "
                                               f"({self.rounding.source})"},
@@ -1274,6 +1378,8 @@ class Rulebook:
                      "taker_fee": str(to_decimal(self.fees.taker_fee * 100, 6)) + "%", "summary": self.fees.summary},
             "funding": {"style": self.funding.style, "interval_hours": self.funding.interval_hours,
                         "summary": self.funding.summary},
+            "engine": {"symbol": self.engine_symbol(), "adl_policy": self.engine_adl_policy(),
+                       "gaps": self.engine_gaps()},
             "stand_ins": list(self.stand_ins), "sources": list(self.sources),
         }
 

@@ -94,8 +94,8 @@ RULEBOOK = Rulebook(
                 "-> surplus to the fund; worse -> the fund aggresses; still unfilled -> ADL (venues.md section 2).",
         loss_after_fund="adl", surplus_to="insurance_fund"),
     adl=AdlRule(
-        trigger=AdlTrigger("fund_cannot_pay",
-                           "The liquidation is unfilled when the mark reaches BP and the contract's fund is depleted."),
+        trigger=AdlTrigger("fund_cannot_pay", "The liquidation is unfilled when the mark reaches BP and the "
+                                              "contract's fund is depleted."),
         ranking="bitmex",
         ranking_summary="PnL% x EffLev (PnL% > 0), PnL% / EffLev (< 0); EffLev = |MarkValue| / (MarkValue - "
                         "BankruptValue); longs and shorts ranked separately.",

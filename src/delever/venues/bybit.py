@@ -64,7 +64,8 @@ from .base import (
     scaled_brackets,
 )
 
-INSTRUMENTS_INFO = "https://api.bybit.com/v5/market/instruments-info (not in venues.md; values at the time of writing)"
+INSTRUMENTS_INFO = ("https://api.bybit.com/v5/market/instruments-info (not in venues.md; values at the time of "
+                    "writing)")
 TAKER_FEE = Fraction(75, 100_000)
 """0.075%: the fee term of Bybit's old inverse cross formula (``Qty * 0.00075 / BP``)."""
 

@@ -145,7 +145,8 @@ def _margin(m: Any, path: str, money_scale: int, lot_size: Decimal) -> MarginMod
                               int(Fraction(str(d["step"])) * money_scale), frac(str(d["base_mmr"])),
                               frac(str(d["base_imr"])), frac(str(d["step_rate"])), int(d["max_steps"]))
         d = _take(m, ("kind", "im_base", "mm_base", "slope"), path)
-        return SizeLinearMargin(path, lot_size, frac(str(d["im_base"])), frac(str(d["mm_base"])), frac(str(d["slope"])))
+        return SizeLinearMargin(path, lot_size, frac(str(d["im_base"])), frac(str(d["mm_base"])),
+                                frac(str(d["slope"])))
     except InputError:
         raise
     except (ValueError, TypeError, IndexError, ArithmeticError) as exc:
@@ -172,7 +173,8 @@ def from_dict(d: Mapping[str, Any]) -> Rulebook:
             lot = Decimal(str(s["lot_size"]))
             instruments[str(sym)] = VenueInstrument(
                 str(sym), contract, str(s["base"]), str(s["quote"]), str(s["settle"]), Decimal(str(s["tick_size"])),
-                lot, Decimal(str(s["contract_size"])), _margin(s["margin"], f"{p}.margin", scale, lot), str(s["source"]))
+                lot, Decimal(str(s["contract_size"])), _margin(s["margin"], f"{p}.margin", scale, lot),
+                str(s["source"]))
         except InputError:
             raise
         except (ValueError, ArithmeticError) as exc:
@@ -180,16 +182,19 @@ def from_dict(d: Mapping[str, Any]) -> Rulebook:
 
     lq = _take(top["liquidation"], tuple(EXAMPLE["liquidation"]), "liquidation")
     liquidation = LiquidationProcedure(
-        style=_choice(lq["style"], ("full", "tier_steps", "slices", "incremental", "takeover", "ioc_assignment_unwind",
-                                    "fillable_price_ioc"), "liquidation.style"),  # type: ignore[arg-type]
+        style=_choice(lq["style"], ("full", "tier_steps", "slices", "incremental", "takeover",
+                                    "ioc_assignment_unwind", "fillable_price_ioc"),
+                      "liquidation.style"),  # type: ignore[arg-type]
         summary=str(lq["summary"]),
         loss_after_fund=_choice(lq["loss_after_fund"], ("adl", "backstop_then_adl", "socialized_funding",
                                                         "socialized_winners", "assignment_then_unwind"),
                                 "liquidation.loss_after_fund"),  # type: ignore[arg-type]
-        surplus_to=_choice(lq["surplus_to"], ("insurance_fund", "trader"), "liquidation.surplus_to"),  # type: ignore[arg-type]
+        surplus_to=_choice(lq["surplus_to"], ("insurance_fund", "trader"),
+                           "liquidation.surplus_to"),  # type: ignore[arg-type]
         tiers_per_step=int(lq["tiers_per_step"]), full_below_tier=int(lq["full_below_tier"]),
         slice_fraction=_f(lq["slice_fraction"], "liquidation.slice_fraction"),  # type: ignore[arg-type]
-        slice_above=int(_f(lq["slice_above"], "liquidation.slice_above") * LINEAR_MONEY_SCALE),  # type: ignore[operator]
+        slice_above=int(_f(lq["slice_above"], "liquidation.slice_above")  # type: ignore[operator]
+                        * LINEAR_MONEY_SCALE),
         cooldown_s=float(lq["cooldown_s"]),
         backstop_below_mm=_f(lq["backstop_below_mm"], "liquidation.backstop_below_mm", allow_none=True),
         increment_lots=int(lq["increment_lots"]), rounds_per_s=int(lq["rounds_per_s"]))
@@ -216,7 +221,8 @@ def from_dict(d: Mapping[str, Any]) -> Rulebook:
     f = _take(top["fees"], tuple(EXAMPLE["fees"]), "fees")
     fees = FeeRule(liquidation_fee=_f(f["liquidation_fee"], "fees.liquidation_fee", allow_none=True),
                    liquidation_fee_to=str(f["liquidation_fee_to"]), adl_fee=str(f["adl_fee"]),
-                   taker_fee=_f(f["taker_fee"], "fees.taker_fee"), summary=str(f["summary"]))  # type: ignore[arg-type]
+                   taker_fee=_f(f["taker_fee"], "fees.taker_fee"),  # type: ignore[arg-type]
+                   summary=str(f["summary"]))
 
     fu = _take(top["funding"], tuple(EXAMPLE["funding"]), "funding")
     funding = FundingRule(
@@ -237,7 +243,8 @@ def from_dict(d: Mapping[str, Any]) -> Rulebook:
         rounding=PriceRounding(_choice(rnd["long"], ("ceil", "floor"), "rounding.long"),  # type: ignore[arg-type]
                                _choice(rnd["short"], ("ceil", "floor"), "rounding.short"),  # type: ignore[arg-type]
                                "explicit (generic rulebook)"),
-        lp_basis_isolated=_choice(basis["isolated"], ("mark", "entry"), "lp_basis.isolated"),  # type: ignore[arg-type]
+        lp_basis_isolated=_choice(basis["isolated"], ("mark", "entry"),
+                                  "lp_basis.isolated"),  # type: ignore[arg-type]
         lp_basis_cross=_choice(basis["cross"], ("mark", "entry"), "lp_basis.cross"),  # type: ignore[arg-type]
         liquidation_extra_mmr=_f(top["liquidation_extra_mmr"], "liquidation_extra_mmr"),  # type: ignore[arg-type]
         leverage_fee_reserve=_f(top["leverage_fee_reserve"], "leverage_fee_reserve"),  # type: ignore[arg-type]

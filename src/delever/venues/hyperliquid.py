@@ -78,7 +78,8 @@ def documented_liquidation_price(price: Fraction, side: int, margin_available: F
 RULEBOOK = Rulebook(
     name="hyperliquid",
     display_name="Hyperliquid",
-    summary="Two tiers per coin; 20% slices over 100k with 30 s cooldown; HLP backstop below 2/3 MM; ADL at previous mark.",
+    summary="Two tiers per coin; 20% slices over 100k with a 30 s cooldown; HLP backstop below 2/3 MM; ADL at "
+            "the previous mark.",
     sources=(
         "https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations",
         "https://hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers",
@@ -103,8 +104,9 @@ RULEBOOK = Rulebook(
                 "margin; isolated: that position), MM not returned.",
         loss_after_fund="backstop_then_adl", surplus_to="trader"),
     adl=AdlRule(
-        trigger=AdlTrigger("negative_equity", "An account value or isolated position value becomes negative "
-                                              "(and, since 2025, liquidator-vault losses above an unpublished threshold)."),
+        trigger=AdlTrigger("negative_equity",
+                           "An account value or isolated position value becomes negative (and, since 2025, "
+                           "liquidator-vault losses above an unpublished threshold)."),
         ranking="hyperliquid",
         ranking_summary="(mark / entry) x (notional / account value) among users in profit (shorts: entry / mark, "
                         "stand-in).",

@@ -49,8 +49,8 @@ INSTRUMENTS_API = "Kraken Futures /derivatives/api/v3/instruments (not in venues
 
 LINEAR_TIER = RiskTiers.from_brackets("kraken-pf-standin", [(NO_CAP, 50, "0.01", "0.02")])
 """One open-ended tier: IM 2%, MM 1% (the documented first level)."""
-INVERSE_TIER = scaled_brackets("kraken-pi-xbtusd-standin", [(NO_CAP, 50, "0.01", "0.02")], INVERSE_MONEY_SCALE)
-"""The same for PI_XBTUSD, in satoshis."""
+INVERSE_TIER = scaled_brackets("kraken-pi-xbtusd-standin", [("21000000", 50, "0.01", "0.02")], INVERSE_MONEY_SCALE)
+"""The same for PI_XBTUSD, in satoshis; open-ended (cap: 21M BTC, every bitcoin)."""
 
 
 def assigned(position: int, filled_in_book: int) -> int:
@@ -90,7 +90,8 @@ RULEBOOK = Rulebook(
         indicator="positive_lights",
         indicator_summary="The API has an unwind queue; its mapping is not published (20% lights stand-in)."),
     fees=FeeRule(liquidation_fee=None, liquidation_fee_to="none (the client keeps the remainder)",
-                 adl_fee="not published", summary="No liquidation fee before 2026-03-26; the new rate is not recovered."),
+                 adl_fee="not published",
+                 summary="No liquidation fee before 2026-03-26; the new rate is not recovered."),
     funding=FundingRule(style="premium", interval_hours=1,
                         summary="Not in venues.md: stand-in F = premium, hourly."),
     stand_ins=(
@@ -103,7 +104,8 @@ RULEBOOK = Rulebook(
 )
 
 
-def ioc_limit_price(symbol: str, side: int, lots: int, entry: Fraction | Decimal | str, collateral: int) -> int | None:
+def ioc_limit_price(symbol: str, side: int, lots: int, entry: Fraction | Decimal | str,
+                    collateral: int) -> int | None:
     """The IOC liquidation order's limit in ticks: the bankruptcy price, rounded so that equity stays >= 0
     (up for a long's sell, down for a short's buy)."""
     return RULEBOOK.bankruptcy_price(symbol, side, lots, entry, collateral)

@@ -74,8 +74,9 @@ BTC_USDT_SWAP_STANDIN = SizeBracketMargin.build("okx-btc-usdt-swap-standin", _ST
 ETH_USDT_SWAP_STANDIN = SizeBracketMargin.build("okx-eth-usdt-swap-standin", _STANDIN_ROWS)
 """Stand-in: the same table for ETH-USDT-SWAP."""
 
-_FUNDING_SUMMARY = ("F = clamp(MA(Premium - Interest), floor, cap), Interest 0, MA over the settlement interval of "
-                    "per-minute premiums; settle 00/08/16 UTC; funding capped so margin stays >= MM + liquidation fee.")
+_FUNDING_SUMMARY = ("F = clamp(MA(Premium - Interest), floor, cap), Interest 0, MA over the settlement interval "
+                    "of per-minute premiums; settle 00/08/16 UTC; funding capped so margin stays >= MM + "
+                    "liquidation fee.")
 
 RULEBOOK = Rulebook(
     name="okx",
