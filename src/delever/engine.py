@@ -233,7 +233,13 @@ class Simulation:
         if not self.use_triggers or positions.size == 0:
             return
         b = self.book
-        positions = np.unique(positions[positions >= 0])
+        positions = positions[positions >= 0]
+        if positions.size > b.n_positions // 64:  # many: a mask is O(n) and beats sorting
+            mask = np.zeros(b.n_positions, dtype=bool)
+            mask[positions] = True
+            positions = np.flatnonzero(mask)
+        else:
+            positions = np.unique(positions)
         update_triggers(positions, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
                         b.exempt, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, self.trigger)
         self.index.changed(positions)
@@ -604,7 +610,7 @@ def trigger_mode(book: Book, inst: Instrument) -> bool:
     one position (so a change to an account is a change to its one position, whose trigger is refreshed), and
     ``equity - MM`` moves monotonically with the price (``V * (1 - MMR_max) > 1``)."""
     traders = book.account[~book.exempt[book.account]]
-    if np.unique(traders).size != traders.size:
+    if traders.size and np.bincount(traders).max() > 1:
         return False
     return inst.value_per_lot_tick * (1_000_000 - int(inst.tiers.mmr_ppm.max())) > 1_000_000
 
