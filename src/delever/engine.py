@@ -143,7 +143,9 @@ def run(scenario: Scenario, seed: int | None = None, progress: Callable[[int, in
     """
     seed = scenario.seed if seed is None else seed
     m = market or prepare(scenario, seed)
-    sim = Simulation(scenario, seed, m, full_sweep=full_sweep, check_every_step=check_every_step)
+    # a market prepared here is ours: the simulation may work on its book instead of a copy
+    sim = Simulation(scenario, seed, m, full_sweep=full_sweep, check_every_step=check_every_step,
+                     own_book=market is None)
     for t in range(sim.T):
         sim.step(t)
         if progress is not None and (t % 64 == 0 or t == sim.T - 1):
@@ -155,13 +157,13 @@ class Simulation:
     """The state of one run and its step (see the module docstring for the order of a step)."""
 
     def __init__(self, scenario: Scenario, seed: int, m: Market, full_sweep: bool = False,
-                 check_every_step: bool = False) -> None:
+                 check_every_step: bool = False, own_book: bool = False) -> None:
         self.scenario, self.seed, self.market = scenario, seed, m
         self.check_every_step = check_every_step
         mech = scenario.mechanisms
         self.mech = mech
         inst = self.inst = m.instrument
-        book = m.book.copy()
+        book = m.book if own_book else m.book.copy()
         self.vault_pos = -1
         if mech.backstop.enabled:
             book, self.vault_acc, self.vault_pos = with_extra_account(book, money(mech.backstop.vault_wallet))
@@ -180,12 +182,13 @@ class Simulation:
         self._set_tiers(inst.tiers)
         self.n_tiers = np.array([len(inst.tiers.tiers)], dtype=np.int64)
         self.vpl = np.array([v], dtype=np.int64)
-        self.pos_eq = np.zeros(n, dtype=np.int64)
-        self.pos_mm = np.zeros(n, dtype=np.int64)
-        self.acc_eq = np.zeros(a, dtype=np.int64)
-        self.acc_mm = np.zeros(a, dtype=np.int64)
+        self.use_triggers = not full_sweep and trigger_mode(book, inst)
+        # per-position work arrays of the full sweep: allocated at once for the full-sweep path, on first use
+        # (an ADL step) for the trigger path, so a healthy run holds only the book and its triggers
+        self._sweep_arrays_ready = False
+        if not self.use_triggers:
+            self._alloc_sweep_arrays()
         self.liq_out = np.zeros(n, dtype=np.int64)
-        self.scratch = np.zeros(n, dtype=np.int64)
         self.excluded = np.zeros(n, dtype=bool)
         lp = np.flatnonzero(book.exempt[book.account]).astype(np.int64)
         self.lp_pos = lp[lp != self.vault_pos]
@@ -205,13 +208,10 @@ class Simulation:
         self.last_s = np.zeros(T, dtype=np.float64)
         self.fund_s = np.zeros(T, dtype=np.int64)
         self.marks = np.zeros(1, dtype=np.int64)
-        self.use_triggers = not full_sweep and trigger_mode(book, inst)
         self.trigger = np.zeros(n, dtype=np.int64)
         self.index = None
         if self.use_triggers:
             self._rebuild_triggers()
-        self.health_eq = np.zeros(n, dtype=np.int64)
-        self.health_mm = np.zeros(n, dtype=np.int64)
         self.extra: dict = {name: {"fired_steps": 0, "accounts": 0, "notional": 0} for name in mech.enabled()}
         self._touched_accounts: dict[str, np.ndarray] = {}
         self._setup_mechanisms()
@@ -284,8 +284,19 @@ class Simulation:
         _ = sc
 
     # -- helpers -----------------------------------------------------------------------------------------
+    def _alloc_sweep_arrays(self) -> None:
+        n, a = self.book.n_positions, self.book.n_accounts
+        self.pos_eq = np.zeros(n, dtype=np.int64)
+        self.pos_mm = np.zeros(n, dtype=np.int64)
+        self.acc_eq = np.zeros(a, dtype=np.int64)
+        self.acc_mm = np.zeros(a, dtype=np.int64)
+        self.scratch = np.zeros(n, dtype=np.int64)
+        self._sweep_arrays_ready = True
+
     def _equities(self) -> tuple[np.ndarray, np.ndarray]:
         """Exact equity of every position and account at the current mark (one full sweep)."""
+        if not self._sweep_arrays_ready:
+            self._alloc_sweep_arrays()
         b = self.book
         margin_sweep(b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet, self.marks,
                      self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, b.exempt, self.pos_eq, self.pos_mm,
@@ -353,7 +364,7 @@ class Simulation:
             return
         order = self.liq_out[:count].copy()
         if self.use_triggers:
-            equity, req = self.health_eq[:count], self.health_mm[:count]
+            equity, req = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
             position_health(order, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
                             self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, equity, req)
         else:
