@@ -23,15 +23,33 @@ _BOOKS: dict = {}
 def book_of(n: int, instrument: Instrument):
     """A generated book of ``n`` trader positions (cached per size)."""
     if n not in _BOOKS:
-        _BOOKS[n] = generate_book(GeneratorParams(accounts=n), instrument, START, seed=1, lp_accounts=4,
-                                  lp_wallet=Decimal(10) ** 12)
+        _BOOKS[n] = generate_book(
+            GeneratorParams(accounts=n), instrument, START, seed=1, lp_accounts=4, lp_wallet=Decimal(10) ** 12
+        )
     return _BOOKS[n]
 
 
 def sweep_args(book, instrument, mark: int):
     t = instrument.tiers
     n, a = book.n_positions, book.n_accounts
-    return (book.size, book.cost, book.collateral, book.isolated, book.account, book.instrument, book.wallet,
-            np.array([mark]), np.array([instrument.value_per_lot_tick]), t.floors[None, :], t.mmr_ppm[None, :],
-            t.cum[None, :], np.array([len(t.tiers)]), book.exempt, np.zeros(n, np.int64), np.zeros(n, np.int64),
-            np.zeros(a, np.int64), np.zeros(a, np.int64), np.zeros(n, np.int64))
+    return (
+        book.size,
+        book.cost,
+        book.collateral,
+        book.isolated,
+        book.account,
+        book.instrument,
+        book.wallet,
+        np.array([mark]),
+        np.array([instrument.value_per_lot_tick]),
+        t.floors[None, :],
+        t.mmr_ppm[None, :],
+        t.cum[None, :],
+        np.array([len(t.tiers)]),
+        book.exempt,
+        np.zeros(n, np.int64),
+        np.zeros(n, np.int64),
+        np.zeros(a, np.int64),
+        np.zeros(a, np.int64),
+        np.zeros(n, np.int64),
+    )

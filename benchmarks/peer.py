@@ -50,7 +50,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from decimal import Decimal
 
 import numpy as np
@@ -79,9 +79,14 @@ LP_WALLET = 10**18  # money units: 1e12 quote
 SEED = 6
 
 # FLOX figures quoted in issue #6 (seconds), measured there on the same 2-core machine
-ISSUE_FLOX = {("healthy", 1_000_000): 0.0073, ("all-liquidated", 1_000_000): 0.175,
-              ("every-second", 100_000): 1.8, ("adl-empty-fund", 100_000): 2.0, ("crash", 100_000): 3.1,
-              ("crash", 1_000_000): 436.0}
+ISSUE_FLOX = {
+    ("healthy", 1_000_000): 0.0073,
+    ("all-liquidated", 1_000_000): 0.175,
+    ("every-second", 100_000): 1.8,
+    ("adl-empty-fund", 100_000): 2.0,
+    ("crash", 100_000): 3.1,
+    ("crash", 1_000_000): 436.0,
+}
 
 
 def want_1m() -> bool:
@@ -175,43 +180,73 @@ def delever_book(w: Workload) -> Book:
 
 def delever_market(w: Workload) -> Market:
     """A market with the workload's book, its marks as the index path (1 s steps) and a bottomless flat book."""
-    path = PricePath(time_ns=np.arange(w.prices.shape[0], dtype=np.int64) * 1_000_000_000, index=w.prices,
-                     source=f"peer:{w.case}")
+    path = PricePath(
+        time_ns=np.arange(w.prices.shape[0], dtype=np.int64) * 1_000_000_000, index=w.prices, source=f"peer:{w.case}"
+    )
     dist = np.array([0.01, 0.02, 0.03, 0.04, 0.05])
     base = DEPTH_LOTS_PER_PCT * 100 * dist * float(INSTRUMENT.lot_size)
-    depth = DepthProfile(dist, base, base, base * ENTRY, base * ENTRY, "", "", 0,
-                         "synthetic: flat and bottomless (zero slippage)")
+    depth = DepthProfile(
+        dist, base, base, base * ENTRY, base * ENTRY, "", "", 0, "synthetic: flat and bottomless (zero slippage)"
+    )
     curve = DepthCurve.linear(DEPTH_LOTS_PER_PCT)
     return Market(INSTRUMENT, path, depth, curve, delever_book(w), ENTRY_TICKS, None)
 
 
 def delever_scenario(w: Workload) -> Scenario:
     """The run parameters: no fee, the workload's fund, mark = index (no basis EMA), 1 s steps."""
-    t = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    return Scenario.model_validate({
-        "name": f"peer-{w.case}-{w.n}",
-        "step_seconds": 1.0,
-        "instrument": {"symbol": INSTRUMENT.symbol, "base": "PEER", "tick_size": str(INSTRUMENT.tick_size),
-                       "lot_size": str(INSTRUMENT.lot_size), "tiers": BINANCE_BTCUSDT_2021.name},
-        "prices": {"file": "synthetic"},
-        "liquidity": {"depth_file": "synthetic", "depth_window_start": t, "depth_window_end": t,
-                      "resilience_half_life_s": 0.0, "lp_accounts": 1},
-        "mark": {"basis_ema_s": 0.0},
-        "fees": {"liquidation_fee_rate": "0"},
-        "insurance_fund": {"balance": str(Decimal(w.fund) / MONEY_SCALE)},
-        "book": {"file": "synthetic"},
-    })
+    t = datetime(2025, 1, 1, tzinfo=UTC)
+    return Scenario.model_validate(
+        {
+            "name": f"peer-{w.case}-{w.n}",
+            "step_seconds": 1.0,
+            "instrument": {
+                "symbol": INSTRUMENT.symbol,
+                "base": "PEER",
+                "tick_size": str(INSTRUMENT.tick_size),
+                "lot_size": str(INSTRUMENT.lot_size),
+                "tiers": BINANCE_BTCUSDT_2021.name,
+            },
+            "prices": {"file": "synthetic"},
+            "liquidity": {
+                "depth_file": "synthetic",
+                "depth_window_start": t,
+                "depth_window_end": t,
+                "resilience_half_life_s": 0.0,
+                "lp_accounts": 1,
+            },
+            "mark": {"basis_ema_s": 0.0},
+            "fees": {"liquidation_fee_rate": "0"},
+            "insurance_fund": {"balance": str(Decimal(w.fund) / MONEY_SCALE)},
+            "book": {"file": "synthetic"},
+        }
+    )
 
 
 def sweep_args(book: Book, mark: int) -> tuple:
     """Arguments of :func:`delever.sweep.margin_sweep` for ``book`` at ``mark`` ticks."""
     t = INSTRUMENT.tiers
     n, a = book.n_positions, book.n_accounts
-    return (book.size, book.cost, book.collateral, book.isolated, book.account, book.instrument, book.wallet,
-            np.array([mark], dtype=np.int64), np.array([INSTRUMENT.value_per_lot_tick], dtype=np.int64),
-            t.floors[None, :], t.mmr_ppm[None, :], t.cum[None, :], np.array([len(t.tiers)], dtype=np.int64),
-            book.exempt, np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(a, np.int64),
-            np.zeros(a, np.int64), np.zeros(n, np.int64))
+    return (
+        book.size,
+        book.cost,
+        book.collateral,
+        book.isolated,
+        book.account,
+        book.instrument,
+        book.wallet,
+        np.array([mark], dtype=np.int64),
+        np.array([INSTRUMENT.value_per_lot_tick], dtype=np.int64),
+        t.floors[None, :],
+        t.mmr_ppm[None, :],
+        t.cum[None, :],
+        np.array([len(t.tiers)], dtype=np.int64),
+        book.exempt,
+        np.zeros(n, np.int64),
+        np.zeros(n, np.int64),
+        np.zeros(a, np.int64),
+        np.zeros(a, np.int64),
+        np.zeros(n, np.int64),
+    )
 
 
 @dataclass
@@ -246,8 +281,12 @@ class DeleverRunner:
             return Outcome(int(margin_sweep(*self.args)), 0.0, 0)
         r = self.result if self.result is not None else self()
         s = summarize(r)
-        return Outcome(int(s["liquidations"]), float(s["insurance_fund_paid"]), int(s["accounts_adl"]),
-                       int(s["conservation_error"]))
+        return Outcome(
+            int(s["liquidations"]),
+            float(s["insurance_fund_paid"]),
+            int(s["accounts_adl"]),
+            int(s["conservation_error"]),
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -286,8 +325,7 @@ class FloxRunner:
 
     def outcome(self) -> Outcome:
         e = self.engine
-        return Outcome(int(e.liquidations_count()), float(sum(e.deficits_paid_by_fund())),
-                       int(e.adl_closeouts_count()))
+        return Outcome(int(e.liquidations_count()), float(sum(e.deficits_paid_by_fund())), int(e.adl_closeouts_count()))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -368,8 +406,10 @@ def measure(cases=CASES, sizes=SIZES, with_flox: bool | None = None) -> list[dic
 
 def print_table(rows: list[dict], bandwidth_gbs: float | None = None, write=print) -> None:
     """The comparison as a plain-text table (``write`` takes one line)."""
-    head = (f"{'case':<15} {'positions':>10} {'delever':>11} {'FLOX':>11} {'FLOX/delever':>12}  "
-            f"{'liquidations d/F':>21} {'fund paid d/F (quote)':>31} {'ADL positions d/F':>19}")
+    head = (
+        f"{'case':<15} {'positions':>10} {'delever':>11} {'FLOX':>11} {'FLOX/delever':>12}  "
+        f"{'liquidations d/F':>21} {'fund paid d/F (quote)':>31} {'ADL positions d/F':>19}"
+    )
     write(head)
     write("-" * len(head))
     for r in rows:
@@ -378,25 +418,33 @@ def print_table(rows: list[dict], bandwidth_gbs: float | None = None, write=prin
         liq = f"{d.liquidations:,}/{f.liquidations:,}" if f else f"{d.liquidations:,}/-"
         paid = f"{d.fund_paid:,.2f}/{f.fund_paid:,.2f}" if f else f"{d.fund_paid:,.2f}/-"
         adl = f"{d.adl_positions:,}/{f.adl_positions:,}" if f else f"{d.adl_positions:,}/-"
-        write(f"{r['case']:<15} {r['n']:>10,} {fmt_s(r['delever_s']):>11} {fmt_s(r['flox_s']):>11} "
-              f"{ratio:>12}  {liq:>21} {paid:>31} {adl:>19}")
+        write(
+            f"{r['case']:<15} {r['n']:>10,} {fmt_s(r['delever_s']):>11} {fmt_s(r['flox_s']):>11} "
+            f"{ratio:>12}  {liq:>21} {paid:>31} {adl:>19}"
+        )
     if bandwidth_gbs:
-        write(f"memory read bandwidth {bandwidth_gbs:,.1f} GB/s; full-sweep bound at 1e6 positions: "
-              f"{sweep_bytes(1_000_000) / bandwidth_gbs / 1e9 * 1e3:,.2f} ms "
-              f"({sweep_bytes(1_000_000) / 1e6:,.0f} MB read)")
+        write(
+            f"memory read bandwidth {bandwidth_gbs:,.1f} GB/s; full-sweep bound at 1e6 positions: "
+            f"{sweep_bytes(1_000_000) / bandwidth_gbs / 1e9 * 1e3:,.2f} ms "
+            f"({sweep_bytes(1_000_000) / 1e6:,.0f} MB read)"
+        )
     bad = [r for r in rows if r["delever"].conservation_error]
     write("delever conservation_error: " + ("0 in every run" if not bad else f"NON-ZERO in {len(bad)} runs"))
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - command-line entry
     ap = argparse.ArgumentParser(description="delever vs FLOX on the peer workloads of issue #6")
-    ap.add_argument("--sizes", default=None, help="comma-separated sizes (default 1e3..1e5, 1e6 with "
-                                                  "DELEVER_BENCH_1M=1)")
+    ap.add_argument(
+        "--sizes", default=None, help="comma-separated sizes (default 1e3..1e5, 1e6 with DELEVER_BENCH_1M=1)"
+    )
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--no-flox", action="store_true")
     args = ap.parse_args(argv)
-    sizes = [int(float(s)) for s in args.sizes.split(",")] if args.sizes else \
-        [s for s in SIZES if s < 1_000_000 or want_1m()]
+    sizes = (
+        [int(float(s)) for s in args.sizes.split(",")]
+        if args.sizes
+        else [s for s in SIZES if s < 1_000_000 or want_1m()]
+    )
     rows = measure(args.cases.split(","), sizes, with_flox=False if args.no_flox else None)
     print_table(rows, memory_bandwidth_gbs())
 

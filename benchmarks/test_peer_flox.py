@@ -33,15 +33,22 @@ def comparison(request):
         if "delever" not in r:
             continue
         flox = r.get("flox", (None, None))
-        rows.append({"case": case, "n": n, "delever_s": r["delever"][0], "delever": r["delever"][1],
-                     "flox_s": flox[0], "flox": flox[1]})
+        rows.append(
+            {
+                "case": case,
+                "n": n,
+                "delever_s": r["delever"][0],
+                "delever": r["delever"][1],
+                "flox_s": flox[0],
+                "flox": flox[1],
+            }
+        )
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if rows and reporter is not None:
         with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
             reporter.write_line("")
-            reporter.write_line("delever vs FLOX (median s; FLOX/delever > 1: delever is faster; "
-                                "d/F = delever/FLOX)")
+            reporter.write_line("delever vs FLOX (median s; FLOX/delever > 1: delever is faster; d/F = delever/FLOX)")
             peer.print_table(rows, write=reporter.write_line)
 
 
@@ -68,8 +75,9 @@ def test_delever(benchmark, comparison, case, n):
         assert out.liquidations == (n if case == "all-liquidated" else n // 2)
     elif case == "adl-empty-fund":
         assert out.liquidations == n // 2 and out.adl_positions > 0 and out.fund_paid == 0
-    benchmark.extra_info.update(positions=n, liquidations=out.liquidations, fund_paid=out.fund_paid,
-                                adl_positions=out.adl_positions)
+    benchmark.extra_info.update(
+        positions=n, liquidations=out.liquidations, fund_paid=out.fund_paid, adl_positions=out.adl_positions
+    )
     if _median(benchmark) is not None:
         comparison.setdefault((case, n), {})["delever"] = (_median(benchmark), out)
 
@@ -87,11 +95,13 @@ def test_flox(benchmark, comparison, case, n):
         flox.load()
         benchmark(flox)
     else:
-        benchmark.pedantic(flox, setup=flox.load, rounds=_rounds(n) if not peer.flox_is_slow(case, n) else 1,
-                           iterations=1)
+        benchmark.pedantic(
+            flox, setup=flox.load, rounds=_rounds(n) if not peer.flox_is_slow(case, n) else 1, iterations=1
+        )
     out = flox.outcome()
-    benchmark.extra_info.update(positions=n, liquidations=out.liquidations, fund_paid=out.fund_paid,
-                                adl_positions=out.adl_positions)
+    benchmark.extra_info.update(
+        positions=n, liquidations=out.liquidations, fund_paid=out.fund_paid, adl_positions=out.adl_positions
+    )
     mine = comparison.get((case, n), {}).get("delever", (None, None))[1] or peer.DeleverRunner(w).outcome()
     assert out.liquidations == mine.liquidations  # the same work
     assert out.fund_paid == pytest.approx(mine.fund_paid, rel=1e-9, abs=1e-6 * max(1, n))

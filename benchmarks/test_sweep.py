@@ -28,10 +28,23 @@ def test_full_margin_sweep(benchmark, instrument, n):
 def _triggers(book, instrument):
     t = instrument.tiers
     trig = np.zeros(book.n_positions, dtype=np.int64)
-    update_triggers(np.arange(book.n_positions), book.size, book.cost, book.collateral, book.isolated,
-                    book.account, book.instrument, book.wallet, book.exempt,
-                    np.array([instrument.value_per_lot_tick]), t.floors[None, :], t.mmr_ppm[None, :],
-                    t.cum[None, :], np.array([len(t.tiers)]), trig)
+    update_triggers(
+        np.arange(book.n_positions),
+        book.size,
+        book.cost,
+        book.collateral,
+        book.isolated,
+        book.account,
+        book.instrument,
+        book.wallet,
+        book.exempt,
+        np.array([instrument.value_per_lot_tick]),
+        t.floors[None, :],
+        t.mmr_ppm[None, :],
+        t.cum[None, :],
+        np.array([len(t.tiers)]),
+        trig,
+    )
     return trig
 
 

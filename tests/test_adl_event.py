@@ -95,7 +95,8 @@ def test_waves_and_budgets(run):
     # net sum over waves of production minus needed, as the paper reports it (45.03 M at horizon 0 ms)
     assert inp["production_overshoot_total"] == pytest.approx(45_028_665.72, abs=0.01)
     assert inp["production_overshoot_total"] == pytest.approx(
-        inp["production_overshoot_pos_total"] + inp["production_overshoot_neg_total"], abs=1e-6)
+        inp["production_overshoot_pos_total"] + inp["production_overshoot_neg_total"], abs=1e-6
+    )
     assert inp["production_overshoot_by_horizon_ms"]["0"] == pytest.approx(45_028_665.72, abs=0.01)
     assert inp["deficit_total"] == pytest.approx(100_063_386.69, abs=0.01)
     # the paper's per-wave table carries the same needed and production budgets
@@ -142,8 +143,21 @@ def test_policy_subset_and_bad_policy(tmp_path):
         """delever (test app)."""
 
     register(app)
-    res = CliRunner().invoke(app, ["adl-event", "--out", str(tmp_path / "o"), "--policy", "pro-rata-pnl",
-                                   "--policy", "queue-hyperliquid", "--replicas", "2", "-q"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "adl-event",
+            "--out",
+            str(tmp_path / "o"),
+            "--policy",
+            "pro-rata-pnl",
+            "--policy",
+            "queue-hyperliquid",
+            "--replicas",
+            "2",
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     with (tmp_path / "o" / "policies.csv").open() as f:
         assert [r["policy"] for r in csv.DictReader(f)] == [PRODUCTION, "pro-rata-pnl", "queue-hyperliquid"]
@@ -172,11 +186,13 @@ def test_packaged_files_are_faithful_copies():
     orig = (SHARED / "hyperliquid-oct10-adl" / "adl_by_user_REALTIME.csv").read_text().splitlines()
     pkg = packaged_data_path("hyperliquid_oct10/adl_by_user_REALTIME.csv").read_text().splitlines()
     assert [line.split(",", 1)[1] for line in orig] == pkg
-    for sub, name in [("hyperliquid-oct10-adl", "adl_by_coin_REALTIME.csv"),
-                      ("hyperliquid-oct10-adl", "realtime_analysis_summary.json"),
-                      ("hyperliquid-oct10-adl", "insurance_fund_results.json"),
-                      ("chitra-adl-oct10", "policy_per_wave_metrics.csv"),
-                      ("chitra-adl-oct10", "two_pass_equity_delta_by_wave_h0ms.csv"),
-                      ("chitra-adl-oct10", "bad_debt_loser_waves.csv"),
-                      ("chitra-adl-oct10", "eval_horizon_sweep_gap5000ms.csv")]:
+    for sub, name in [
+        ("hyperliquid-oct10-adl", "adl_by_coin_REALTIME.csv"),
+        ("hyperliquid-oct10-adl", "realtime_analysis_summary.json"),
+        ("hyperliquid-oct10-adl", "insurance_fund_results.json"),
+        ("chitra-adl-oct10", "policy_per_wave_metrics.csv"),
+        ("chitra-adl-oct10", "two_pass_equity_delta_by_wave_h0ms.csv"),
+        ("chitra-adl-oct10", "bad_debt_loser_waves.csv"),
+        ("chitra-adl-oct10", "eval_horizon_sweep_gap5000ms.csv"),
+    ]:
         assert (SHARED / sub / name).read_bytes() == packaged_data_path(f"hyperliquid_oct10/{name}").read_bytes()

@@ -32,15 +32,31 @@ M = MONEY_SCALE
 def four() -> Winners:
     # The running example: profit u = pnl, equity e, notional n, contracts c (10 money units of profit each);
     # leverage n / e = 5, 4, 3.33, 8; entry = mark = 1, so |entry value| = notional.
-    return Winners.from_arrays(pnl=[100, 200, 300, 400], equity=[1000, 500, 300, 100],
-                               notional=[5000, 2000, 1000, 800], contracts=[10, 20, 30, 40])
+    return Winners.from_arrays(
+        pnl=[100, 200, 300, 400],
+        equity=[1000, 500, 300, 100],
+        notional=[5000, 2000, 1000, 800],
+        contracts=[10, 20, 30, 40],
+    )
 
 
 def test_registry_has_every_policy_of_the_issue():
     assert set(POLICIES) == {
-        "queue-bitmex", "queue-binance", "queue-hyperliquid", "queue-bitget", "pro-rata-pnl", "pro-rata-equity",
-        "pro-rata-notional", "pro-rata-contracts", "risk-aware", "water-filling", "min-max", "min-max-integer",
-        "socialized-loss", "online-mirror-descent"}
+        "queue-bitmex",
+        "queue-binance",
+        "queue-hyperliquid",
+        "queue-bitget",
+        "pro-rata-pnl",
+        "pro-rata-equity",
+        "pro-rata-notional",
+        "pro-rata-contracts",
+        "risk-aware",
+        "water-filling",
+        "min-max",
+        "min-max-integer",
+        "socialized-loss",
+        "online-mirror-descent",
+    }
     for p in POLICIES.values():
         assert "Source" in p.doc and "Units" in p.doc, p.name
     with pytest.raises(KeyError, match="unknown ADL policy"):
@@ -73,8 +89,12 @@ def test_queue_binance_score():
     # A: pnl 10, wallet 100, notional 1,000 USD -> PnL% = 10/max(1, 100) = 0.1, margin ratio = MM / (wallet +
     # pnl) = 1,000 / 110 (MM proportional to notional) -> 0.909. B: pnl 30, wallet 0.5 -> 30 / max(1, 0.5) = 30,
     # margin ratio 100 / 30.5 -> 98.36. C: wallet + pnl <= 0 -> margin ratio 0 -> score 0.
-    w = Winners.from_arrays(pnl=[10 * M, 30 * M, 5 * M], equity=[110 * M, 30_500_000, -M],
-                            notional=[1000 * M, 100 * M, 50 * M], wallet=[100 * M, 500_000, -6 * M])
+    w = Winners.from_arrays(
+        pnl=[10 * M, 30 * M, 5 * M],
+        equity=[110 * M, 30_500_000, -M],
+        notional=[1000 * M, 100 * M, 50 * M],
+        wallet=[100 * M, 500_000, -6 * M],
+    )
     assert score_binance(w) == pytest.approx([0.1 * 1000 / 110, 30 * 100 / 30.5, 0.0])
     a = allocate("queue-binance", w, 35 * M)
     assert a.haircut.tolist() == [5 * M, 30 * M, 0]  # B first (30), then A for the 5 left (divisible: c = 0)
@@ -82,8 +102,13 @@ def test_queue_binance_score():
 
 def test_queue_hyperliquid_score():
     # (mark / entry) x (notional / account value): 1.5 x 2,000/1,000 = 3; 1.0 x 1,000/100 = 10; equity <= 0 -> -inf
-    w = Winners.from_arrays(pnl=[50, 60, 70], equity=[1000, 100, 0], notional=[2000, 1000, 900],
-                            entry_price=[100.0, 100.0, 100.0], mark_price=[150.0, 100.0, 120.0])
+    w = Winners.from_arrays(
+        pnl=[50, 60, 70],
+        equity=[1000, 100, 0],
+        notional=[2000, 1000, 900],
+        entry_price=[100.0, 100.0, 100.0],
+        mark_price=[150.0, 100.0, 120.0],
+    )
     assert score_hyperliquid(w)[:2] == pytest.approx([3.0, 10.0])
     assert score_hyperliquid(w)[2] == -np.inf
     a = allocate("queue-hyperliquid", w, 100)
@@ -93,8 +118,7 @@ def test_queue_hyperliquid_score():
 def test_queue_bitget_score_roi_times_account_mmr():
     # ROI = pnl / |entry value|; account MMR = MM / equity. #0: 100/5,000 x 250/1,000 = 0.005; #1: 200/2,000
     # x 20/500 = 0.004 -> #0 first, although its BitMEX score (0.1) is below #1's (0.4).
-    w = Winners.from_arrays(pnl=[100, 200], equity=[1000, 500], notional=[5000, 2000],
-                            maintenance_margin=[250, 20])
+    w = Winners.from_arrays(pnl=[100, 200], equity=[1000, 500], notional=[5000, 2000], maintenance_margin=[250, 20])
     assert score_bitget(w) == pytest.approx([0.005, 0.004])
     assert allocate("queue-bitget", w, 150).haircut.tolist() == [100, 50]
     assert allocate("queue-bitmex", w, 150).haircut.tolist() == [0, 150]
@@ -137,8 +161,7 @@ def test_socialized_loss_uses_all_of_the_periods_winners():
     # this round only #2 and #3 are on the other side (capacity 300, 400): pro rata on PnL splits 500 between
     # them 3:4 (214, 286); socialized loss charges every winner of the period (period capacity = its whole
     # profit) pro rata to its period profit.
-    w = Winners.from_arrays(pnl=[100, 200, 300, 400], capacity=[0, 0, 300, 400],
-                            period_capacity=[100, 200, 300, 400])
+    w = Winners.from_arrays(pnl=[100, 200, 300, 400], capacity=[0, 0, 300, 400], period_capacity=[100, 200, 300, 400])
     assert allocate("pro-rata-pnl", w, 500).haircut.tolist() == [0, 0, 214, 286]
     assert allocate("socialized-loss", w, 500).haircut.tolist() == [50, 100, 150, 200]
 
@@ -190,9 +213,14 @@ def test_min_max_is_pro_rata_on_equity_and_lp_optimal():
     assert a.info["M"] == pytest.approx(0.5)
     # LP: min M s.t. sum h = 500, 0 <= h <= u, h_i - M e_i <= 0  -> M* = 0.5
     e = np.array([1000, 500, 300, 100.0])
-    res = linprog(c=[0, 0, 0, 0, 1], A_eq=[[1, 1, 1, 1, 0]], b_eq=[500],
-                  A_ub=np.hstack([np.eye(4), -e[:, None]]), b_ub=np.zeros(4),
-                  bounds=[(0, 100), (0, 200), (0, 300), (0, 400), (0, None)])
+    res = linprog(
+        c=[0, 0, 0, 0, 1],
+        A_eq=[[1, 1, 1, 1, 0]],
+        b_eq=[500],
+        A_ub=np.hstack([np.eye(4), -e[:, None]]),
+        b_ub=np.zeros(4),
+        bounds=[(0, 100), (0, 200), (0, 300), (0, 400), (0, None)],
+    )
     assert res.fun == pytest.approx(0.5)
 
 
@@ -212,8 +240,10 @@ def test_min_max_integer():
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.integers(1, 500), st.integers(1, 2000), st.integers(1, 12)), min_size=1, max_size=5),
-       st.integers(1, 1500))
+@given(
+    st.lists(st.tuples(st.integers(1, 500), st.integers(1, 2000), st.integers(1, 12)), min_size=1, max_size=5),
+    st.integers(1, 1500),
+)
 def test_min_max_integer_two_stage_equals_one_stage_milp(rows, need):
     pnl, eq, c = (np.array(x) for x in zip(*rows))
     w = Winners.from_arrays(pnl=pnl, equity=eq, contracts=c)
@@ -241,7 +271,7 @@ def test_online_mirror_descent_two_rounds():
     assert a1.haircut.tolist() == [50, 100, 0, 0]
     eta1 = math.sqrt(math.log(4) / 1)
     assert a1.info["eta"] == pytest.approx(eta1)
-    v2 = np.array([.1, .2, .3, .4]) * np.exp(-eta1 * np.array([50 / 101, 100 / 201, 0, 0]))
+    v2 = np.array([0.1, 0.2, 0.3, 0.4]) * np.exp(-eta1 * np.array([50 / 101, 100 / 201, 0, 0]))
     v2 /= v2.sum()
     assert isinstance(a1.state, MirrorDescentState) and a1.state.t == 1
     assert a1.state.v == pytest.approx(v2)
@@ -289,12 +319,14 @@ def test_allocate_lots_water_filling_levels_leverage_in_lots():
     # sizes 10, 20, 30 at leverage 2, 4, 8; close 25 lots. Level L with sum s (1 - L / lambda) = 25 over the
     # two most levered: 20 (1 - L/4) + 30 (1 - L/8) = 25 -> 50 - 8.75 L = 25 -> L = 2.857 (>= 2: #0 untouched);
     # lots 20 x 0.2857 = 5.71 and 30 x 0.6429 = 19.29 -> 6 and 19 (largest remainder): leverages 2, 2.8, 2.93
-    lots = allocate_lots("water-filling", 25, np.array([10, 20, 30]), np.zeros(3), np.zeros(3),
-                         leverage=np.array([2.0, 4.0, 8.0]))
+    lots = allocate_lots(
+        "water-filling", 25, np.array([10, 20, 30]), np.zeros(3), np.zeros(3), leverage=np.array([2.0, 4.0, 8.0])
+    )
     assert lots.tolist() == [0, 6, 19]
     # risk-aware in lots: s x lambda = 20, 80, 240 (sum 340) -> 25 x those / 340 = 1.47, 5.88, 17.65 -> 1, 6, 18
-    lots = allocate_lots("risk-aware", 25, np.array([10, 20, 30]), np.zeros(3), np.zeros(3),
-                         leverage=np.array([2.0, 4.0, 8.0]))
+    lots = allocate_lots(
+        "risk-aware", 25, np.array([10, 20, 30]), np.zeros(3), np.zeros(3), leverage=np.array([2.0, 4.0, 8.0])
+    )
     assert lots.tolist() == [1, 6, 18]
 
 
@@ -305,9 +337,16 @@ def test_round_metrics_hand_worked():
     # h = 50, 100, 150, 200 on u = e = 100..400 ... B = 400 -> overshoot +100; PTSR = max(u - h) / D = 200 / 1,000
     h = np.array([50, 100, 150, 200]) * M
     u = np.array([100, 200, 300, 400]) * M
-    m = round_metrics(h, need=400 * M, equity=u, pnl=u, leverage=np.array([1.0, 2.0, 3.0, 4.0]),
-                      deficit=1000 * M, max_loss=400 * M)
-    assert (m["budget"], m["overshoot"], m["overshoot_pos"], m["overshoot_neg"], m["shortfall"]) == (500, 100, 100, 0, 0)
+    m = round_metrics(
+        h, need=400 * M, equity=u, pnl=u, leverage=np.array([1.0, 2.0, 3.0, 4.0]), deficit=1000 * M, max_loss=400 * M
+    )
+    assert (m["budget"], m["overshoot"], m["overshoot_pos"], m["overshoot_neg"], m["shortfall"]) == (
+        500,
+        100,
+        100,
+        0,
+        0,
+    )
     assert m["max_share_equity"] == m["max_share_pnl"] == 0.5
     assert m["ptsr"] == pytest.approx(0.2) and m["pmr"] == pytest.approx(0.5)
     assert m["top1pct_share"] == pytest.approx(200 / 500)  # ceil(1% of 4) = 1 account
@@ -327,8 +366,14 @@ def test_gini_and_top_share():
 
 # ---------------------------------------------------------------------------------------------- invariants
 
-CONTRACT_POLICIES = {"queue-bitmex", "queue-binance", "queue-hyperliquid", "queue-bitget", "pro-rata-contracts",
-                     "min-max-integer"}
+CONTRACT_POLICIES = {
+    "queue-bitmex",
+    "queue-binance",
+    "queue-hyperliquid",
+    "queue-bitget",
+    "pro-rata-contracts",
+    "min-max-integer",
+}
 
 
 @st.composite
@@ -340,11 +385,20 @@ def winners(draw):
     equity = np.array(draw(ints(-1000, 10**6)))
     notional = np.array(draw(ints(0, 10**7)))
     contracts = np.array(draw(ints(0, 40)))
-    lev = np.array(draw(st.lists(st.one_of(st.floats(0.01, 100.0), st.just(0.0), st.just(math.inf)),
-                                 min_size=n, max_size=n)))
+    lev = np.array(
+        draw(st.lists(st.one_of(st.floats(0.01, 100.0), st.just(0.0), st.just(math.inf)), min_size=n, max_size=n))
+    )
     mark = np.array(draw(st.lists(st.floats(0.5, 2.0), min_size=n, max_size=n)))
-    return Winners(pnl=pnl, equity=equity, notional=notional, contracts=contracts, leverage=lev,
-                   entry_price=np.ones(n), mark_price=mark, capacity=cap)
+    return Winners(
+        pnl=pnl,
+        equity=equity,
+        notional=notional,
+        contracts=contracts,
+        leverage=lev,
+        entry_price=np.ones(n),
+        mark_price=mark,
+        capacity=cap,
+    )
 
 
 def _usable(name: str, w: Winners) -> np.ndarray:
@@ -381,8 +435,12 @@ def test_every_policy_pays_the_need_or_reports_the_shortfall(w, need, name):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.integers(0, 10**9), min_size=2, max_size=8), st.integers(0, 5 * 10**9),
-       st.integers(0, 7), st.integers(1, 10**6))
+@given(
+    st.lists(st.integers(0, 10**9), min_size=2, max_size=8),
+    st.integers(0, 5 * 10**9),
+    st.integers(0, 7),
+    st.integers(1, 10**6),
+)
 def test_pro_rata_is_monotone(caps, need, i, bump):
     caps = np.array(caps)
     w = Winners.from_arrays(pnl=caps)
@@ -400,8 +458,9 @@ def test_pro_rata_is_monotone(caps, need, i, bump):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), min_size=2, max_size=8),
-       st.integers(0, 3 * 10**6))
+@given(
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), min_size=2, max_size=8), st.integers(0, 3 * 10**6)
+)
 def test_pro_rata_equity_monotone_in_equity_and_capacity(rows, need):
     caps, eq = (np.array(x) for x in zip(*rows))
     h = allocate("pro-rata-equity", Winners.from_arrays(pnl=caps, equity=eq), need).haircut
@@ -412,16 +471,19 @@ def test_pro_rata_equity_monotone_in_equity_and_capacity(rows, need):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.integers(1, 1000), min_size=1, max_size=8), st.integers(0, 9000),
-       st.sampled_from(sorted(POLICIES)), st.data())
+@given(
+    st.lists(st.integers(1, 1000), min_size=1, max_size=8),
+    st.integers(0, 9000),
+    st.sampled_from(sorted(POLICIES)),
+    st.data(),
+)
 def test_allocate_lots_sums_and_caps(sizes, need, name, data):
     sizes = np.array(sizes)
     n = sizes.size
     scores = np.array(data.draw(st.lists(st.floats(-10, 10), min_size=n, max_size=n)))
     capacities = np.array(data.draw(st.lists(st.integers(0, 10**6), min_size=n, max_size=n)))
     lev = np.array(data.draw(st.lists(st.one_of(st.floats(0.01, 50.0), st.just(0.0)), min_size=n, max_size=n)))
-    lots = allocate_lots(name, need, sizes, scores, capacities,
-                         leverage=lev if data.draw(st.booleans()) else None)
+    lots = allocate_lots(name, need, sizes, scores, capacities, leverage=lev if data.draw(st.booleans()) else None)
     assert lots.dtype == np.int64
     assert lots.sum() == min(need, sizes.sum())
     assert np.all(lots >= 0) and np.all(lots <= sizes)
@@ -431,4 +493,4 @@ def test_allocate_lots_sums_and_caps(sizes, need, name, data):
         taken = lots[order]
         full = taken == sizes[order]
         first_not_full = int(np.argmin(full))
-        assert np.all(taken[first_not_full + 1:] == 0)
+        assert np.all(taken[first_not_full + 1 :] == 0)

@@ -22,4 +22,3 @@ def test_bitmex_score_profit_times_leverage_loss_over_leverage():
     assert bitmex_score(upnl=1_000, cost=10_000, notional=11_000, equity=2_200) == pytest.approx(0.5)
     assert bitmex_score(upnl=-1_000, cost=10_000, notional=9_000, equity=1_800) == pytest.approx(-0.02)
     assert bitmex_score(upnl=500, cost=10_000, notional=10_500, equity=0) == float("-inf")
-

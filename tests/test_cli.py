@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 from typer.testing import CliRunner
 
 from delever.cli import EXIT_BAD_INPUT, app
@@ -64,6 +63,7 @@ def assert_nothing_written(out: Path) -> None:
 
 # --------------------------------------------------------------------------------------------------- success
 
+
 def test_run_writes_every_output_file(tmp_path):
     scenario = write_scenario(tmp_path, default_text())
     out = tmp_path / "out"
@@ -103,7 +103,8 @@ def test_run_with_a_book_file(tmp_path):
         "account,size,entry_price,margin_mode,collateral\n"
         "alice,0.5,114000,cross,10000\n"
         "bob,-0.25,115000.05,isolated,3000\n"
-        "carol,2,114500,cross,5000\n")
+        "carol,2,114500,cross,5000\n"
+    )
     scenario = write_scenario(tmp_path, without_generator(default_text()) + '\n[book]\nfile = "book.csv"\n')
     out = tmp_path / "out"
     result = invoke(scenario, "--out", out, "-q")
@@ -124,8 +125,9 @@ def test_an_existing_output_directory_is_replaced(tmp_path):
 
 # ------------------------------------------------------------------------------------------------- bad input
 
+
 def test_unknown_key_names_file_line_and_field(tmp_path):
-    text = default_text().replace("[fees]\n", "[fees]\ncolour = \"red\"\n")
+    text = default_text().replace("[fees]\n", '[fees]\ncolour = "red"\n')
     scenario = write_scenario(tmp_path, text)
     out = tmp_path / "out"
     result = invoke(scenario, "--out", out)
@@ -138,7 +140,7 @@ def test_unknown_key_names_file_line_and_field(tmp_path):
 
 
 def test_negative_insurance_fund_names_file_line_and_field(tmp_path):
-    text, n = re.subn(r'^balance = .*$', 'balance = "-1"', default_text(), flags=re.M)
+    text, n = re.subn(r"^balance = .*$", 'balance = "-1"', default_text(), flags=re.M)
     assert n == 1
     scenario = write_scenario(tmp_path, text)
     out = tmp_path / "out"
@@ -168,10 +170,11 @@ def test_non_numeric_size_in_book_csv_names_file_row_and_field(tmp_path):
     book = tmp_path / "book.csv"
     book.write_text(
         "account,size,entry_price,margin_mode,collateral\n"  # row 1: the header
-        "alice,0.5,114000,cross,10000\n"                     # row 2: data row 1
-        "bob,-0.25,115000,isolated,3000\n"                   # row 3: data row 2
-        "carol,lots,114500,cross,5000\n"                     # row 4: data row 3, bad size
-        "dave,1,114000,cross,5000\n")
+        "alice,0.5,114000,cross,10000\n"  # row 2: data row 1
+        "bob,-0.25,115000,isolated,3000\n"  # row 3: data row 2
+        "carol,lots,114500,cross,5000\n"  # row 4: data row 3, bad size
+        "dave,1,114000,cross,5000\n"
+    )
     scenario = write_scenario(tmp_path, without_generator(default_text()) + '\n[book]\nfile = "book.csv"\n')
     out = tmp_path / "out"
     result = invoke(scenario, "--out", out)
@@ -183,8 +186,9 @@ def test_non_numeric_size_in_book_csv_names_file_row_and_field(tmp_path):
 
 
 def test_missing_price_file_names_the_file(tmp_path):
-    text, n = re.subn(r'^(\[prices\]\n(?:.*\n)*?)file = .*$', r'\1file = "no-such-prices.csv"', default_text(),
-                      flags=re.M)
+    text, n = re.subn(
+        r"^(\[prices\]\n(?:.*\n)*?)file = .*$", r'\1file = "no-such-prices.csv"', default_text(), flags=re.M
+    )
     assert n == 1
     scenario = write_scenario(tmp_path, text)
     out = tmp_path / "out"
@@ -212,7 +216,7 @@ def test_error_message_keeps_square_brackets_in_paths(tmp_path):
 
 
 def test_error_row_is_the_line_of_the_key_in_its_own_table(tmp_path):
-    text = default_text().replace("[fees]\n", "[fees]\nname = \"typo\"\n")
+    text = default_text().replace("[fees]\n", '[fees]\nname = "typo"\n')
     scenario = write_scenario(tmp_path, text)
     result = invoke(scenario, "--out", tmp_path / "out")
     assert result.exit_code == EXIT_BAD_INPUT

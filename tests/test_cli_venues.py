@@ -14,9 +14,24 @@ app = typer.Typer()
 register(app)
 runner = CliRunner()
 
-CCXT_KEYS = {"symbol", "side", "contracts", "entryPrice", "markPrice", "notional", "leverage", "collateral",
-             "initialMargin", "maintenanceMargin", "maintenanceMarginPercentage", "unrealizedPnl", "liquidationPrice",
-             "marginMode", "bankruptcyPrice", "adlQuantile"}
+CCXT_KEYS = {
+    "symbol",
+    "side",
+    "contracts",
+    "entryPrice",
+    "markPrice",
+    "notional",
+    "leverage",
+    "collateral",
+    "initialMargin",
+    "maintenanceMargin",
+    "maintenanceMarginPercentage",
+    "unrealizedPnl",
+    "liquidationPrice",
+    "marginMode",
+    "bankruptcyPrice",
+    "adlQuantile",
+}
 
 BASE = ["position", "--venue", "binance", "--symbol", "BTCUSDT", "--side", "long", "--size", "1", "--entry", "50000"]
 
@@ -48,8 +63,23 @@ def test_position_json_cross_wallet_and_mark():
 
 
 def test_position_json_inverse_settles_in_coin():
-    d = run_json(["position", "--venue", "bybit", "--symbol", "BTCUSD", "--side", "long", "--size", "60000",
-                  "--entry", "50000", "--leverage", "10"])
+    d = run_json(
+        [
+            "position",
+            "--venue",
+            "bybit",
+            "--symbol",
+            "BTCUSD",
+            "--side",
+            "long",
+            "--size",
+            "60000",
+            "--entry",
+            "50000",
+            "--leverage",
+            "10",
+        ]
+    )
     # TV-19: PV 1.2 BTC, IM 0.12, MM 0.006; LP 45,662.10 -> 45,662.5 on the 0.5 tick
     assert d["contracts"] == 60000 and d["notional"] == Decimal("1.2") and d["collateral"] == Decimal("0.12")
     assert d["maintenanceMargin"] == Decimal("0.006") and d["liquidationPrice"] == Decimal("45662.5")
@@ -67,30 +97,48 @@ def test_position_runs_on_every_venue(name):
     rb = VENUES[name]
     sym, c = next(iter(rb.instruments.items()))
     size = "1" if c.contract == "linear" else "10000"
-    d = run_json(["position", "--venue", name, "--symbol", sym, "--side", "short", "--size", size, "--entry",
-                  "50000", "--leverage", "5"])
+    d = run_json(
+        [
+            "position",
+            "--venue",
+            name,
+            "--symbol",
+            sym,
+            "--side",
+            "short",
+            "--size",
+            size,
+            "--entry",
+            "50000",
+            "--leverage",
+            "5",
+        ]
+    )
     assert CCXT_KEYS <= set(d) and d["side"] == "short"
 
 
-@pytest.mark.parametrize("args, flag", [
-    (["--size", "-1"], "--size"),
-    (["--size", "0"], "--size"),
-    (["--size", "0.0005"], "--size"),             # not a multiple of the 0.001 lot
-    (["--size", "lots"], "--size"),
-    (["--entry", "0"], "--entry"),
-    (["--entry", "-5"], "--entry"),
-    (["--mark", "0"], "--mark"),
-    (["--venue", "ftx"], "--venue"),
-    (["--symbol", "DOGEUSDT"], "--symbol"),
-    (["--side", "up"], "--side"),
-    (["--margin-mode", "portfolio"], "--margin-mode"),
-    (["--leverage", "126"], "--leverage"),        # tier 2 (50,000 notional) allows 100x
-    (["--leverage", "-2"], "--leverage"),
-    (["--wallet", "100"], "--wallet"),            # 500x implied
-    (["--wallet", "0"], "--wallet"),
-    (["--wallet", "1000", "--leverage", "10"], "--wallet"),  # both
-    (["--size", "20000"], "--size"),              # 1e9 USDT: above the largest risk limit
-])
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["--size", "-1"], "--size"),
+        (["--size", "0"], "--size"),
+        (["--size", "0.0005"], "--size"),  # not a multiple of the 0.001 lot
+        (["--size", "lots"], "--size"),
+        (["--entry", "0"], "--entry"),
+        (["--entry", "-5"], "--entry"),
+        (["--mark", "0"], "--mark"),
+        (["--venue", "ftx"], "--venue"),
+        (["--symbol", "DOGEUSDT"], "--symbol"),
+        (["--side", "up"], "--side"),
+        (["--margin-mode", "portfolio"], "--margin-mode"),
+        (["--leverage", "126"], "--leverage"),  # tier 2 (50,000 notional) allows 100x
+        (["--leverage", "-2"], "--leverage"),
+        (["--wallet", "100"], "--wallet"),  # 500x implied
+        (["--wallet", "0"], "--wallet"),
+        (["--wallet", "1000", "--leverage", "10"], "--wallet"),  # both
+        (["--size", "20000"], "--size"),  # 1e9 USDT: above the largest risk limit
+    ],
+)
 def test_position_bad_input_exits_2_naming_the_argument(args, flag):
     base = dict(zip(BASE[1::2], BASE[2::2]))
     extra = dict(zip(args[0::2], args[1::2]))

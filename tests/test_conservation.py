@@ -53,8 +53,16 @@ def base_market() -> tuple:
     return sc, engine.prepare(sc, 0)
 
 
-def random_path(start_price: float, steps: int, rng_seed: int, drift: float, vol: float,
-                shock_at: float, shock: float, shock_steps: int) -> PricePath:
+def random_path(
+    start_price: float,
+    steps: int,
+    rng_seed: int,
+    drift: float,
+    vol: float,
+    shock_at: float,
+    shock: float,
+    shock_steps: int,
+) -> PricePath:
     """Geometric random walk from ``start_price`` (quote) with per-step ``drift`` and ``vol`` (log units), plus
     a ``shock`` (total log move, < 0 a crash, > 0 a squeeze) spread over ``shock_steps`` steps starting at
     fraction ``shock_at`` of the path. One step per second. Prices stay > 0 (exp of a finite sum)."""
@@ -69,19 +77,41 @@ def random_path(start_price: float, steps: int, rng_seed: int, drift: float, vol
     return PricePath(np.arange(steps, dtype=np.int64) * NS_PER_S, index, "synthetic")
 
 
-def build_run_inputs(*, seed, accounts, leverage_median, leverage_sigma, long_fraction, isolated_fraction,
-                     fund_usdt, depth_scale, lp_accounts, fee_rate, basis_ema_s, half_life_s, path_kw):
+def build_run_inputs(
+    *,
+    seed,
+    accounts,
+    leverage_median,
+    leverage_sigma,
+    long_fraction,
+    isolated_fraction,
+    fund_usdt,
+    depth_scale,
+    lp_accounts,
+    fee_rate,
+    basis_ema_s,
+    half_life_s,
+    path_kw,
+):
     """A (scenario, market) pair: the default scenario with these parameters, a generated book and path."""
     sc, m = base_market()
-    sc = sc.model_copy(update={
-        "fees": sc.fees.model_copy(update={"liquidation_fee_rate": Decimal(fee_rate)}),
-        "insurance_fund": sc.insurance_fund.model_copy(update={"balance": Decimal(fund_usdt)}),
-        "mark": sc.mark.model_copy(update={"basis_ema_s": basis_ema_s}),
-        "liquidity": sc.liquidity.model_copy(update={"depth_scale": depth_scale, "lp_accounts": lp_accounts,
-                                                     "resilience_half_life_s": half_life_s}),
-    })
-    params = GeneratorParams(accounts=accounts, long_fraction=long_fraction, leverage_median=leverage_median,
-                             leverage_sigma=leverage_sigma, isolated_fraction=isolated_fraction)
+    sc = sc.model_copy(
+        update={
+            "fees": sc.fees.model_copy(update={"liquidation_fee_rate": Decimal(fee_rate)}),
+            "insurance_fund": sc.insurance_fund.model_copy(update={"balance": Decimal(fund_usdt)}),
+            "mark": sc.mark.model_copy(update={"basis_ema_s": basis_ema_s}),
+            "liquidity": sc.liquidity.model_copy(
+                update={"depth_scale": depth_scale, "lp_accounts": lp_accounts, "resilience_half_life_s": half_life_s}
+            ),
+        }
+    )
+    params = GeneratorParams(
+        accounts=accounts,
+        long_fraction=long_fraction,
+        leverage_median=leverage_median,
+        leverage_sigma=leverage_sigma,
+        isolated_fraction=isolated_fraction,
+    )
     book = generate_book(params, m.instrument, m.start_price_ticks, seed, lp_accounts, sc.liquidity.lp_wallet)
     curve = DepthCurve.from_profile(m.depth, m.instrument, depth_scale)
     start_price = m.start_price_ticks * float(m.instrument.tick_size)
@@ -125,17 +155,29 @@ def check_invariants(r: engine.RunResult) -> dict[str, int]:
     assert int(r.steps.fund[-1]) == r.fund_start + fees - payouts
     assert r.steps.fund.min() >= 0
     # the per-step fund series moves by exactly that step's fees and payouts
-    fund_delta = np.bincount(step, weights=np.where(kind == ev.LIQUIDATION_FEE, -amount, 0)
-                             - np.where(kind == ev.INSURANCE_PAYOUT, amount, 0), minlength=r.steps.fund.size)
-    assert np.array_equal(np.diff(np.concatenate([[r.fund_start], r.steps.fund])),
-                          fund_delta[: r.steps.fund.size].astype(np.int64))
+    fund_delta = np.bincount(
+        step,
+        weights=np.where(kind == ev.LIQUIDATION_FEE, -amount, 0) - np.where(kind == ev.INSURANCE_PAYOUT, amount, 0),
+        minlength=r.steps.fund.size,
+    )
+    assert np.array_equal(
+        np.diff(np.concatenate([[r.fund_start], r.steps.fund])), fund_delta[: r.steps.fund.size].astype(np.int64)
+    )
 
     # ADL fills come in matched pairs: (step, bankrupt, counterparty, size, price) <-> the mirror row
     adl, adl_cp = kind == ev.ADL_FILL, kind == ev.ADL_COUNTERPARTY_FILL
-    fills = Counter(zip(step[adl].tolist(), acc[adl].tolist(), cp[adl].tolist(),
-                        size[adl].tolist(), price[adl].tolist()))
-    mirrors = Counter(zip(step[adl_cp].tolist(), cp[adl_cp].tolist(), acc[adl_cp].tolist(),
-                          (-size[adl_cp]).tolist(), price[adl_cp].tolist()))
+    fills = Counter(
+        zip(step[adl].tolist(), acc[adl].tolist(), cp[adl].tolist(), size[adl].tolist(), price[adl].tolist())
+    )
+    mirrors = Counter(
+        zip(
+            step[adl_cp].tolist(),
+            cp[adl_cp].tolist(),
+            acc[adl_cp].tolist(),
+            (-size[adl_cp]).tolist(),
+            price[adl_cp].tolist(),
+        )
+    )
     assert fills == mirrors, "an ADL fill without its counterparty row (or the reverse)"
     assert np.all(size[adl | adl_cp] != 0) and np.all(price[adl | adl_cp] >= 1)
     assert np.all((e["indicator"][adl | adl_cp] >= 1) & (e["indicator"][adl | adl_cp] <= 5))
@@ -210,32 +252,36 @@ def assert_same_run(a: engine.RunResult, b: engine.RunResult) -> None:
 
 # ----------------------------------------------------------------------------------------------- properties
 
-run_params = st.fixed_dictionaries({
-    "seed": st.integers(0, 2**32 - 1),
-    "accounts": st.integers(50, 500),
-    "leverage_median": st.floats(2.0, 50.0),
-    "leverage_sigma": st.floats(0.0, 1.5),
-    "long_fraction": st.floats(0.0, 1.0),
-    "isolated_fraction": st.floats(0.0, 1.0),
-    # USDT; 0 (ADL from the first shortfall) up to far more than any small book can lose
-    "fund_usdt": st.one_of(st.just(0), st.integers(0, 5_000), st.integers(0, 10**9)),
-    # 0.05 is the default scenario's; 0.0002 leaves ~280 lots (0.28 BTC) within 1% of the index per side
-    "depth_scale": st.sampled_from([0.0002, 0.0005, 0.002, 0.01, 0.05]),
-    "lp_accounts": st.integers(1, 6),
-    "fee_rate": st.sampled_from(["0", "0.003", "0.0125"]),
-    "basis_ema_s": st.sampled_from([0.0, 5.0, 30.0]),
-    "half_life_s": st.sampled_from([0.0, 10.0, 60.0]),
-    "path_kw": st.fixed_dictionaries({
-        "steps": st.integers(60, 200),
-        "rng_seed": st.integers(0, 2**32 - 1),
-        "drift": st.floats(-0.002, 0.002),
-        "vol": st.floats(0.0, 0.01),
-        "shock_at": st.floats(0.0, 1.0),
-        # total log move of the shock: down to exp(-1.2) = -70%, up to exp(0.8) = +123%
-        "shock": st.floats(-1.2, 0.8),
-        "shock_steps": st.integers(1, 20),
-    }),
-})
+run_params = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**32 - 1),
+        "accounts": st.integers(50, 500),
+        "leverage_median": st.floats(2.0, 50.0),
+        "leverage_sigma": st.floats(0.0, 1.5),
+        "long_fraction": st.floats(0.0, 1.0),
+        "isolated_fraction": st.floats(0.0, 1.0),
+        # USDT; 0 (ADL from the first shortfall) up to far more than any small book can lose
+        "fund_usdt": st.one_of(st.just(0), st.integers(0, 5_000), st.integers(0, 10**9)),
+        # 0.05 is the default scenario's; 0.0002 leaves ~280 lots (0.28 BTC) within 1% of the index per side
+        "depth_scale": st.sampled_from([0.0002, 0.0005, 0.002, 0.01, 0.05]),
+        "lp_accounts": st.integers(1, 6),
+        "fee_rate": st.sampled_from(["0", "0.003", "0.0125"]),
+        "basis_ema_s": st.sampled_from([0.0, 5.0, 30.0]),
+        "half_life_s": st.sampled_from([0.0, 10.0, 60.0]),
+        "path_kw": st.fixed_dictionaries(
+            {
+                "steps": st.integers(60, 200),
+                "rng_seed": st.integers(0, 2**32 - 1),
+                "drift": st.floats(-0.002, 0.002),
+                "vol": st.floats(0.0, 0.01),
+                "shock_at": st.floats(0.0, 1.0),
+                # total log move of the shock: down to exp(-1.2) = -70%, up to exp(0.8) = +123%
+                "shock": st.floats(-1.2, 0.8),
+                "shock_steps": st.integers(1, 20),
+            }
+        ),
+    }
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -259,9 +305,20 @@ def test_fast_liquidation_screen_equals_full_sweep_every_step(params):
 
 # ------------------------------------------------------------------------------- forced ADL and bad debt
 
-FORCED = dict(seed=7, accounts=500, leverage_median=50.0, leverage_sigma=0.5, long_fraction=0.5,
-              isolated_fraction=0.3, fund_usdt=0, depth_scale=0.0005, lp_accounts=4, fee_rate="0.003",
-              basis_ema_s=30.0, half_life_s=60.0)
+FORCED = dict(
+    seed=7,
+    accounts=500,
+    leverage_median=50.0,
+    leverage_sigma=0.5,
+    long_fraction=0.5,
+    isolated_fraction=0.3,
+    fund_usdt=0,
+    depth_scale=0.0005,
+    lp_accounts=4,
+    fee_rate="0.003",
+    basis_ema_s=30.0,
+    half_life_s=60.0,
+)
 
 
 @pytest.mark.parametrize("shock", [-0.5, 0.5], ids=["crash", "squeeze"])
@@ -311,11 +368,16 @@ def test_isolated_margin_returned_to_wallet_protects_the_accounts_cross_position
     cost = lots * p0 * v
     wallet, iso_margin = 20_000 * u, 10_000 * u
     book = Book.from_arrays(
-        wallet=[wallet, 10**9 * u], exempt=[False, True], account=[0, 0, 1],
-        size=[lots, lots, -2 * lots], cost=[cost, cost, -2 * cost],
-        collateral=[iso_margin, 0, 0], isolated=[True, False, False])
+        wallet=[wallet, 10**9 * u],
+        exempt=[False, True],
+        account=[0, 0, 1],
+        size=[lots, lots, -2 * lots],
+        cost=[cost, cost, -2 * cost],
+        collateral=[iso_margin, 0, 0],
+        isolated=[True, False, False],
+    )
     liq_iso = liquidation_price(lots, cost, iso_margin, inst)  # 904,021 ticks
-    liq_cross = liquidation_price(lots, cost, wallet, inst)    # 803,518 ticks
+    liq_cross = liquidation_price(lots, cost, wallet, inst)  # 803,518 ticks
     # The mark (no basis EMA, book refilled at once) sits at 100,000 USDT, then 1,000 ticks under the isolated
     # liquidation price, then 500 ticks under the cross position's liquidation price *with its original
     # wallet*. The isolated position is closed near 903,016 ticks against a deep book, above its bankruptcy
@@ -324,13 +386,16 @@ def test_isolated_margin_returned_to_wallet_protects_the_accounts_cross_position
     # is healthy and must not be liquidated, whichever way the engine screens for liquidations.
     ticks = [p0] * 5 + [liq_iso - 1_000] * 5 + [liq_cross - 500] * 10
     path = PricePath(np.arange(len(ticks), dtype=np.int64) * NS_PER_S, np.array(ticks, dtype=float) / 10, "x")
-    sc = sc.model_copy(update={
-        "fees": sc.fees.model_copy(update={"liquidation_fee_rate": Decimal(0)}),
-        "mark": sc.mark.model_copy(update={"basis_ema_s": 0.0}),
-        "liquidity": sc.liquidity.model_copy(update={"resilience_half_life_s": 0.0, "lp_accounts": 1}),
-    })
-    market = dataclasses.replace(m, book=book, path=path, curve=DepthCurve.linear(1e6), start_price_ticks=p0,
-                                 labels=None)
+    sc = sc.model_copy(
+        update={
+            "fees": sc.fees.model_copy(update={"liquidation_fee_rate": Decimal(0)}),
+            "mark": sc.mark.model_copy(update={"basis_ema_s": 0.0}),
+            "liquidity": sc.liquidity.model_copy(update={"resilience_half_life_s": 0.0, "lp_accounts": 1}),
+        }
+    )
+    market = dataclasses.replace(
+        m, book=book, path=path, curve=DepthCurve.linear(1e6), start_price_ticks=p0, labels=None
+    )
     fast, full = run_both_screens(sc, 0, market, check_every_step=True)
     for r in (full, fast):
         check_invariants(r)
@@ -342,6 +407,7 @@ def test_isolated_margin_returned_to_wallet_protects_the_accounts_cross_position
         assert 250 * u < returned < 350 * u
         ref = position_metrics(lots, cost, wallet + returned, liq_cross - 500, inst)
         assert not ref.liquidatable
-        assert not np.any((e["position"] == 1) & (e["kind"] == ev.LIQUIDATION_FILL)), \
+        assert not np.any((e["position"] == 1) & (e["kind"] == ev.LIQUIDATION_FILL)), (
             "the cross position was liquidated although its account is above maintenance margin"
+        )
     assert_same_run(fast, full)

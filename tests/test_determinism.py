@@ -28,8 +28,11 @@ from delever.scenario import default_scenario_path, load_scenario
 FILES = ("summary.json", "events.parquet", "steps.parquet", "report.html")
 VARIANTS = {
     "default-book": {"book": {"generator": {"accounts": 300}}},
-    "thin-book-adl": {"book": {"generator": {"accounts": 300, "leverage_median": 20.0}},
-                      "insurance_fund": {"balance": 0}, "liquidity": {"depth_scale": 0.0005}},
+    "thin-book-adl": {
+        "book": {"generator": {"accounts": 300, "leverage_median": 20.0}},
+        "insurance_fund": {"balance": 0},
+        "liquidity": {"depth_scale": 0.0005},
+    },
 }
 
 
@@ -68,8 +71,13 @@ def test_identical_outputs_from_a_fresh_interpreter_with_another_hash_seed(tmp_p
         run_and_write(json.loads(sys.argv[1]), 11, Path(sys.argv[2]))
     """)
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(overrides), str(tmp_path / "there")],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(overrides), str(tmp_path / "there")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert_same_files(tmp_path / "here", tmp_path / "there")
 

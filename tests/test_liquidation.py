@@ -49,8 +49,9 @@ def equities(book: Book, mark: int) -> tuple[np.ndarray, np.ndarray]:
     return pos_eq, acc_eq
 
 
-def liquidate_long(book: Book, centre_ticks: float, fund_usdt: str, lots_per_pct: float = DEEP,
-                   fee_rate_ppm: int = 1_000):
+def liquidate_long(
+    book: Book, centre_ticks: float, fund_usdt: str, lots_per_pct: float = DEEP, fee_rate_ppm: int = 1_000
+):
     """Liquidate position 0 with the book centred at ``centre_ticks``; returns (events, fund, book state)."""
     fund = np.array([money(fund_usdt)], dtype=np.int64)
     state = np.zeros(1)
@@ -67,13 +68,45 @@ def liquidate_long(book: Book, centre_ticks: float, fund_usdt: str, lots_per_pct
     while True:
         c = buf.cols
         n = np.array([buf.n], dtype=np.int64)
-        status, start = liquidate(order, start, book.size, book.cost, book.collateral, book.isolated,
-                                  book.account, book.wallet, V, fee_rate_ppm, float(centre_ticks), state, curve,
-                                  lp, np.ones(lp.size, dtype=np.int64), fund, queue.queue, queue.indicator,
-                                  queue.length, queue.pointer, queue.available, queue.complete, c["kind"],
-                                  c["account"], c["counterparty"], c["position"], c["size"], c["price"],
-                                  c["amount"], c["indicator"], n, np.zeros(1, np.int64), 1, queue.take,
-                                  queue.alloc_mode, queue.prepared_for, queue.request)
+        status, start = liquidate(
+            order,
+            start,
+            book.size,
+            book.cost,
+            book.collateral,
+            book.isolated,
+            book.account,
+            book.wallet,
+            V,
+            fee_rate_ppm,
+            float(centre_ticks),
+            state,
+            curve,
+            lp,
+            np.ones(lp.size, dtype=np.int64),
+            fund,
+            queue.queue,
+            queue.indicator,
+            queue.length,
+            queue.pointer,
+            queue.available,
+            queue.complete,
+            c["kind"],
+            c["account"],
+            c["counterparty"],
+            c["position"],
+            c["size"],
+            c["price"],
+            c["amount"],
+            c["indicator"],
+            n,
+            np.zeros(1, np.int64),
+            1,
+            queue.take,
+            queue.alloc_mode,
+            queue.prepared_for,
+            queue.request,
+        )
         buf.n = int(n[0])
         if status == DONE:
             break
@@ -147,12 +180,14 @@ def test_empty_fund_deleverages_top_ranked_short_first_then_partially_the_next()
 
 def test_small_fund_covers_part_in_the_book_and_adl_takes_the_rest():
     book = make_book([(2_000, 520_000, "500")])
+
     # thin book: 1,000 lots (1 BTC) per 1%; centre 47,510.0. Selling k lots fills at
     # floor(47,510 x (1 - k / 200,000)) and the rest (1,000 - k) is ADL'd at 47,500; the fund (50 USDT)
     # pays k/1000 x (47,500 - fill) when positive. Largest k it can cover, by brute force on the rule:
     def shortfall(k: int) -> int:
         fill = int(np.floor(475_100 * (1 - k / 200_000)))
         return k * (475_000 - fill) * V
+
     expected_k = max(k for k in range(0, 1_001) if shortfall(k) <= money("50"))
     rows, fund, _ = liquidate_long(book, 475_100, "50", lots_per_pct=1_000.0)
     book_fill = next(r for r in rows if r["kind"] == ev.LIQUIDATION_FILL)

@@ -208,8 +208,7 @@ def test_open_time_must_increase(tmp_path: pathlib.Path):
 def test_microsecond_times_rejected(tmp_path: pathlib.Path):
     path = tmp_path / "k.csv"
     path.write_text(
-        HEADER
-        + ROW1.replace("1760130060000", "1760130060000000").replace("1760130119999", "1760130119999999")
+        HEADER + ROW1.replace("1760130060000", "1760130060000000").replace("1760130119999", "1760130119999999")
     )
     with pytest.raises(InputError) as err:
         load_klines(path)
@@ -265,9 +264,7 @@ def test_book_depth_bad_band_and_time(tmp_path: pathlib.Path):
 def test_book_depth_drops_incomplete_snapshot_and_strips_space(tmp_path: pathlib.Path):
     path = tmp_path / "d.csv"
     complete = _depth_rows("2025-10-10 21:00:07").replace("2025-10-10 21:00:07,-1", " 2025-10-10 21:00:07,-1")
-    path.write_text(
-        "timestamp,percentage,depth,notional\n" + complete + _depth_rows("2025-10-10 21:00:37", skip=3)
-    )
+    path.write_text("timestamp,percentage,depth,notional\n" + complete + _depth_rows("2025-10-10 21:00:37", skip=3))
     d = load_book_depth(path)
     assert list(d.time_ns) == [_ns("2025-10-10T21:00:07")]
     assert d.notional[0, 9] == 6.0e6  # band +5

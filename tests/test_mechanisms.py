@@ -79,13 +79,15 @@ def scenario(fee: str = "0.003", fund: str = "0", **mechanisms: dict):
     given mechanisms on (``name={param: value}``), validated as a scenario file's tables are."""
     sc, _ = base_market()
     mech = MechanismsConfig.model_validate({name: {"enabled": True, **p} for name, p in mechanisms.items()})
-    return sc.model_copy(update={
-        "fees": sc.fees.model_copy(update={"liquidation_fee_rate": Decimal(fee)}),
-        "insurance_fund": sc.insurance_fund.model_copy(update={"balance": Decimal(fund)}),
-        "mark": sc.mark.model_copy(update={"basis_ema_s": 0.0}),
-        "liquidity": sc.liquidity.model_copy(update={"resilience_half_life_s": 0.0, "lp_accounts": 1}),
-        "mechanisms": mech,
-    })
+    return sc.model_copy(
+        update={
+            "fees": sc.fees.model_copy(update={"liquidation_fee_rate": Decimal(fee)}),
+            "insurance_fund": sc.insurance_fund.model_copy(update={"balance": Decimal(fund)}),
+            "mark": sc.mark.model_copy(update={"basis_ema_s": 0.0}),
+            "liquidity": sc.liquidity.model_copy(update={"resilience_half_life_s": 0.0, "lp_accounts": 1}),
+            "mechanisms": mech,
+        }
+    )
 
 
 def market(book: Book, ticks, lots_per_pct: float = DEEP, t0_ns: int = 0) -> engine.Market:
@@ -94,8 +96,9 @@ def market(book: Book, ticks, lots_per_pct: float = DEEP, t0_ns: int = 0) -> eng
     _, m = base_market()
     time_ns = t0_ns + np.arange(len(ticks), dtype=np.int64) * NS
     path = PricePath(time_ns, np.asarray(ticks, dtype=float) / 10, "hand")
-    return dataclasses.replace(m, book=book, path=path, curve=DepthCurve.linear(lots_per_pct),
-                               start_price_ticks=int(ticks[0]), labels=None)
+    return dataclasses.replace(
+        m, book=book, path=path, curve=DepthCurve.linear(lots_per_pct), start_price_ticks=int(ticks[0]), labels=None
+    )
 
 
 def run(sc, mk: engine.Market) -> engine.RunResult:
@@ -144,6 +147,7 @@ def book_of(traders: list[tuple[int, int, int, bool]], protected: list[bool] | N
 
 # ============================================================================ 1. partial liquidation: tiers
 
+
 def test_tier_partial_liquidation_leaves_the_size_the_tier_table_implies():
     # Isolated long 5 BTC (5,000 lots) entered at 100,000 with 13,590 USDT; the index drops to 98,000.
     # At 98,000: notional 5 x 98,000 = 490,000 -> tier 3: MM = 490,000 x 1% - 1,300 = 3,600;
@@ -168,8 +172,7 @@ def test_tier_partial_liquidation_leaves_the_size_the_tier_table_implies():
     equity = int(r.book.collateral[0]) + 2_551 * 980_000 * V - int(r.book.cost[0])
     mm_after = BINANCE_BTCUSDT_2021.maintenance_margin(2_551 * 980_000 * V)
     assert equity == 2_869_749_834 >= mm_after == 1_199_990_000
-    assert r.extra["partial_liquidation"] == {"fired_steps": 1, "accounts": 1,
-                                              "notional": 2_449 * 980_000 * V}
+    assert r.extra["partial_liquidation"] == {"fired_steps": 1, "accounts": 1, "notional": 2_449 * 980_000 * V}
     # without it, the whole 5 BTC is closed at the same step
     r_off = run(scenario(), market(book, ticks))
     assert r_off.book.size[0] == 0
@@ -195,6 +198,7 @@ def test_tier_lots_by_hand():
 
 
 # ============================================================================ 1. partial liquidation: slices
+
 
 def slice_book() -> Book:
     # isolated long 2.5 BTC entered at 102,000 with 6,190 USDT: cost 2,500 x 1,020,000 x 100 = 255,000 USDT
@@ -256,6 +260,7 @@ def test_slice_lots_by_hand():
 
 # ============================================================================ 2. backstop vault
 
+
 def test_backstop_takes_positions_below_two_thirds_of_mm_at_the_mark_and_keeps_the_margin():
     # Three isolated longs of 1 BTC entered at 100,000; the index drops to 98,600 (3 steps), then 99,000.
     # At 98,600: notional 98,600 (tier 2): MM = 493 - 50 = 443; 2/3 of it (0.666667) = 295.33.
@@ -271,8 +276,7 @@ def test_backstop_takes_positions_below_two_thirds_of_mm_at_the_mark_and_keeps_t
     assert r.book.exempt[vault_acc]
     takeovers = rows(r, ev.BACKSTOP_TAKEOVER)
     # the most under water first: C (equity / MM < 0), then A
-    assert [(x["account"], x["size"], x["price"]) for x in takeovers] == [(2, -1_000, 987_000),
-                                                                          (0, -1_000, 986_000)]
+    assert [(x["account"], x["size"], x["price"]) for x in takeovers] == [(2, -1_000, 987_000), (0, -1_000, 986_000)]
     assert [x["amount"] for x in takeovers] == [-1_300 * U, -1_400 * U]  # C: 1,000 x -1,300 x 100; A: -1,400
     margin = [(x["account"], x["amount"]) for x in rows(r, ev.BACKSTOP_MARGIN)]
     assert margin == [(0, -100 * U), (vault_acc, 100 * U)]
@@ -302,6 +306,7 @@ def test_summary_does_not_count_the_backstop_vault_as_a_trader():
 
 
 # ============================================================================ 3. proactive deleveraging
+
 
 def proactive_book() -> Book:
     # A: isolated short 1 BTC at 100,000 with 8,000 USDT (12.5x); B: cross long 1 BTC with 20,000 (5x)
@@ -340,8 +345,10 @@ def test_proactive_deleveraging_does_nothing_when_no_trigger_trips_or_when_off()
 def test_proactive_system_leverage_trigger():
     # same book and move, price trigger at 10% but system leverage above 5x: at step 0 it is
     # 200,000 / 28,000 = 7.1x (refreshed every 10 s), so the trigger is on; A is cut when it passes 25x
-    r = run(scenario(proactive_deleveraging={"price_move_pct": 10.0, "system_leverage": 5.0}),
-            market(proactive_book(), PROACTIVE_TICKS))
+    r = run(
+        scenario(proactive_deleveraging={"price_move_pct": 10.0, "system_leverage": 5.0}),
+        market(proactive_book(), PROACTIVE_TICKS),
+    )
     assert [(x["step"], x["size"]) for x in rows(r, ev.DELEVERAGE_FILL)] == [(5, 666)]
 
 
@@ -359,11 +366,13 @@ def test_proactive_cut_never_leaves_an_unrecorded_negative_balance():
     assert cuts and cuts[0]["size"] == 1 and cuts[0]["price"] == 1_050_225
     assert -10 < r.book.size[0] <= 0
     negative = r.book.collateral[0] < 0 or r.book.wallet[0] < 0
-    assert not negative or rows(r, ev.BAD_DEBT, account=0), \
+    assert not negative or rows(r, ev.BAD_DEBT, account=0), (
         f"margin {r.book.collateral[0]} left below zero without a bad_debt event"
+    )
 
 
 # ============================================================================ 4. dynamic margin
+
 
 def test_scaled_tiers_by_hand():
     # x1.5: every MMR and IMR times 1.5; maintenance amounts re-derived by the cum rule:
@@ -373,12 +382,42 @@ def test_scaled_tiers_by_hand():
     # tier 8: 100M x (22.5% - 18.75%) + ... = 7,524,450; tier 9: 200M x (37.5% - 22.5%) + ... = 37,524,450;
     # tier 10: 300M x (75% - 37.5%) + ... = 150,024,450. IMR of tier 10: 150% capped at 100%.
     s = scaled_tiers(BINANCE_BTCUSDT_2021, 1.5)
-    assert [t.mmr_ppm for t in s.tiers] == [6_000, 7_500, 15_000, 37_500, 75_000, 150_000, 187_500, 225_000,
-                                            375_000, 750_000]
-    assert [t.imr_ppm for t in s.tiers] == [12_000, 15_000, 30_000, 75_000, 150_000, 300_000, 375_000,
-                                            499_500, 750_000, 1_000_000]
-    assert [t.maintenance_amount // U for t in s.tiers] == [0, 75, 1_950, 24_450, 399_450, 1_899_450,
-                                                            3_774_450, 7_524_450, 37_524_450, 150_024_450]
+    assert [t.mmr_ppm for t in s.tiers] == [
+        6_000,
+        7_500,
+        15_000,
+        37_500,
+        75_000,
+        150_000,
+        187_500,
+        225_000,
+        375_000,
+        750_000,
+    ]
+    assert [t.imr_ppm for t in s.tiers] == [
+        12_000,
+        15_000,
+        30_000,
+        75_000,
+        150_000,
+        300_000,
+        375_000,
+        499_500,
+        750_000,
+        1_000_000,
+    ]
+    assert [t.maintenance_amount // U for t in s.tiers] == [
+        0,
+        75,
+        1_950,
+        24_450,
+        399_450,
+        1_899_450,
+        3_774_450,
+        7_524_450,
+        37_524_450,
+        150_024_450,
+    ]
     assert [t.cap for t in s.tiers] == [t.cap for t in BINANCE_BTCUSDT_2021.tiers]
     # a 500,000 USDT position: MM 500,000 x 1.5% - 1,950 = 5,550 (vs 5,000 - 1,300 = 3,700 at x1)
     assert s.maintenance_margin(money(500_000)) == money(5_550)
@@ -490,15 +529,16 @@ def test_circuit_breaker_rule():
 
 # ============================================================================ 6. position limits
 
+
 def test_generator_respects_the_account_notional_cap_and_tier_leverage():
     # entries at the start price (entry_sigma 0), so no position is re-entered: every entry notional is at
     # most the cap, and every entry leverage at most its tier's max leverage
     sc0, m = base_market()
-    params = GeneratorParams(accounts=500, notional_median=Decimal(50_000), leverage_median=50.0,
-                             leverage_max=125.0, entry_sigma=0.0)
+    params = GeneratorParams(
+        accounts=500, notional_median=Decimal(50_000), leverage_median=50.0, leverage_max=125.0, entry_sigma=0.0
+    )
     uncapped = generate_book(params, m.instrument, m.start_price_ticks, 3, 1, sc0.liquidity.lp_wallet)
-    book = generate_book(params, m.instrument, m.start_price_ticks, 3, 1, sc0.liquidity.lp_wallet,
-                         Decimal(100_000))
+    book = generate_book(params, m.instrument, m.start_price_ticks, 3, 1, sc0.liquidity.lp_wallet, Decimal(100_000))
     trader = ~book.exempt[book.account]
     assert (np.abs(uncapped.cost[trader]) > money(100_000)).sum() > 50  # the cap binds
     entry_notional = np.abs(book.cost[trader])
@@ -510,10 +550,10 @@ def test_generator_respects_the_account_notional_cap_and_tier_leverage():
 
 def test_generator_cap_holds_for_re_entered_positions():
     sc0, m = base_market()
-    params = GeneratorParams(accounts=500, notional_median=Decimal(50_000), leverage_median=50.0,
-                             leverage_max=125.0)  # entry_sigma 0.02: some positions are re-entered
-    book = generate_book(params, m.instrument, m.start_price_ticks, 0, 2, sc0.liquidity.lp_wallet,
-                         Decimal(100_000))
+    params = GeneratorParams(
+        accounts=500, notional_median=Decimal(50_000), leverage_median=50.0, leverage_max=125.0
+    )  # entry_sigma 0.02: some positions are re-entered
+    book = generate_book(params, m.instrument, m.start_price_ticks, 0, 2, sc0.liquidity.lp_wallet, Decimal(100_000))
     trader = ~book.exempt[book.account]
     assert np.abs(book.cost[trader]).max() <= money(100_000)
 
@@ -521,11 +561,14 @@ def test_generator_cap_holds_for_re_entered_positions():
 BOOK_CSV = "account,size,entry_price,margin_mode,collateral\n"
 
 
-@pytest.mark.parametrize("row,field", [
-    ("b,-3,100000,cross,10000\n", "size"),            # 300,000 USDT > the 250,000 cap
-    ("b,2,100000,isolated,1000\n", "collateral"),     # 200,000 / 1,000 = 200x > tier 2's 100x
-    ("b,0.4,100000,cross,310\n", "collateral"),       # 40,000 / 310 = 129x > tier 1's 125x
-])
+@pytest.mark.parametrize(
+    "row,field",
+    [
+        ("b,-3,100000,cross,10000\n", "size"),  # 300,000 USDT > the 250,000 cap
+        ("b,2,100000,isolated,1000\n", "collateral"),  # 200,000 / 1,000 = 200x > tier 2's 100x
+        ("b,0.4,100000,cross,310\n", "collateral"),  # 40,000 / 310 = 129x > tier 1's 125x
+    ],
+)
 def test_book_file_rows_over_a_limit_are_errors_naming_row_and_field(tmp_path, row, field):
     _, m = base_market()
     path = tmp_path / "book.csv"
@@ -556,6 +599,7 @@ def test_limits_on_in_a_scenario_apply_to_its_book_file(tmp_path):
 
 
 # ============================================================================ 7. socialized loss
+
 
 def socialized_book(protected: bool) -> Book:
     # Position 0: isolated long 1 BTC at 100,000 with 2,000 USDT (protected or not); winners: cross shorts of
@@ -599,8 +643,10 @@ def test_socialized_loss_makes_a_protected_bankrupt_account_whole_pro_rata():
 
 
 def test_unprotected_bankrupt_account_keeps_its_negative_balance():
-    r = run(scenario(socialized_loss={"protected_fraction": 0.0}),
-            market(socialized_book(False), SOCIAL_TICKS, lots_per_pct=1e6))
+    r = run(
+        scenario(socialized_loss={"protected_fraction": 0.0}),
+        market(socialized_book(False), SOCIAL_TICKS, lots_per_pct=1e6),
+    )
     assert [x["amount"] for x in rows(r, ev.BAD_DEBT)] == [-1_000_500_000]
     assert not rows(r, ev.CLAWBACK, ev.CLAWBACK_RECEIVED, ev.ADL_FILL)
     assert r.book.collateral[0] == -1_000_500_000 and r.book.size[0] == 0
@@ -643,11 +689,12 @@ def test_pro_rata_properties(need, capacity):
 
 # ============================================================================ 8. market-maker withdrawal
 
+
 def test_depth_scale_by_hand():
     ratio = np.array([0.5, 1.0, 2.0, 4.0, 100.0])
     # ratio ** -0.5 = 1.414 (clipped to 1), 1, 0.7071, 0.5, 0.1 (= the floor)
-    assert depth_scale(ratio, 0.5, 0.1) == pytest.approx([1.0, 1.0, 2 ** -0.5, 0.5, 0.1])
-    assert depth_scale(ratio, 0.5, 0.6) == pytest.approx([1.0, 1.0, 2 ** -0.5, 0.6, 0.6])
+    assert depth_scale(ratio, 0.5, 0.1) == pytest.approx([1.0, 1.0, 2**-0.5, 0.5, 0.1])
+    assert depth_scale(ratio, 0.5, 0.6) == pytest.approx([1.0, 1.0, 2**-0.5, 0.6, 0.6])
     assert depth_scale(ratio, 0.0, 0.1) == pytest.approx([1.0] * 5)  # elasticity 0: no withdrawal
 
 
@@ -670,7 +717,8 @@ def test_thinner_book_means_a_worse_liquidation_fill():
     assert abs(on["price"] - math.floor(991_000 * (1 - 1_000 / (2e7 * d)))) <= 1
     assert on["price"] < off["price"]
     assert r_on.extra["mm_withdrawal"]["min_depth_scale"] == pytest.approx(
-        float(depth_scale(vol_ratio(np.asarray(ticks, float), 10, 100), 1.0, 0.1).min()))
+        float(depth_scale(vol_ratio(np.asarray(ticks, float), 10, 100), 1.0, 0.1).min())
+    )
 
 
 def _utc_ns(iso: str) -> int:
@@ -681,20 +729,29 @@ def test_calibrated_elasticity_on_the_10_october_data():
     # The engine's calibration: ask +1% depth snapshots of 21:00-21:40 against the median of 20:00-21:00,
     # vs the index's 300 s / 3,600 s vol ratio. The real depth fell from about 249M at 21:00 to 67M at 21:20.
     sc, m = base_market()
-    e = calibrate_elasticity(m.depth_raw, m.path, 1.0, 300.0, 3_600.0, _utc_ns("2025-10-10T21:00:00"),
-                             _utc_ns("2025-10-10T21:40:00"), _utc_ns("2025-10-10T20:00:00"))
+    e = calibrate_elasticity(
+        m.depth_raw,
+        m.path,
+        1.0,
+        300.0,
+        3_600.0,
+        _utc_ns("2025-10-10T21:00:00"),
+        _utc_ns("2025-10-10T21:40:00"),
+        _utc_ns("2025-10-10T20:00:00"),
+    )
     assert e > 0
     scale = depth_scale(vol_ratio(m.path.index, 300, 3_600), e, 0.1)
     # the path starts at 21:01 (the first 1-minute bar of the window), before the crash: full depth
-    first, at_2120 = np.searchsorted(m.path.time_ns, [_utc_ns("2025-10-10T21:01:00"),
-                                                      _utc_ns("2025-10-10T21:20:00")])
+    first, at_2120 = np.searchsorted(m.path.time_ns, [_utc_ns("2025-10-10T21:01:00"), _utc_ns("2025-10-10T21:20:00")])
     assert first == 0 and scale[first] == 1.0
     assert scale[at_2120] < scale[first]
     # and the same order of magnitude as the real fall
     t_ns, ask1 = ask_depth_series(m.depth_raw, 1)
     # (the first snapshots at or after 21:00 and 21:20: 21:00:07 and 21:20:06)
-    real = ask1[np.searchsorted(t_ns, _utc_ns("2025-10-10T21:20:00"))] / ask1[
-        np.searchsorted(t_ns, _utc_ns("2025-10-10T21:00:00"))]
+    real = (
+        ask1[np.searchsorted(t_ns, _utc_ns("2025-10-10T21:20:00"))]
+        / ask1[np.searchsorted(t_ns, _utc_ns("2025-10-10T21:00:00"))]
+    )
     assert 0.2 < real < 0.35 and real / 2 < scale[at_2120] < real * 2
     # the engine uses it when the scenario says "calibrated"
     on = MechanismsConfig.model_validate({"mm_withdrawal": {"enabled": True}})
@@ -702,11 +759,21 @@ def test_calibrated_elasticity_on_the_10_october_data():
     short = dataclasses.replace(m, path=PricePath(m.path.time_ns[:1_300], m.path.index[:1_300], "cut"))
     r = engine.run(sc_on, 0, market=short)
     assert r.extra["mm_withdrawal"]["elasticity"] == pytest.approx(
-        calibrate_elasticity(m.depth_raw, short.path, 1.0, 300.0, 3_600.0, _utc_ns("2025-10-10T21:00:00"),
-                             _utc_ns("2025-10-10T21:40:00"), _utc_ns("2025-10-10T20:00:00")))
+        calibrate_elasticity(
+            m.depth_raw,
+            short.path,
+            1.0,
+            300.0,
+            3_600.0,
+            _utc_ns("2025-10-10T21:00:00"),
+            _utc_ns("2025-10-10T21:40:00"),
+            _utc_ns("2025-10-10T20:00:00"),
+        )
+    )
 
 
 # ============================================================================ 10. funding
+
 
 def test_funding_rate_by_hand():
     # F = P + clamp(I - P, -0.05%, +0.05%), capped at +-3%; I = 0.01% per interval
@@ -731,9 +798,14 @@ P_F = 1_000_001  # 100,000.1 USDT: notional not a multiple of 1e4 units, so the 
 def funding_book() -> Book:
     # A: cross long 1.234 BTC (wallet 10,000); B: isolated short 1 BTC (margin 10,000); the LP: short 0.234
     return Book.from_arrays(
-        wallet=[10_000 * U, 0, LP_WALLET], exempt=[False, False, True], account=[0, 1, 2],
-        size=[1_234, -1_000, -234], cost=[1_234 * P_F * V, -1_000 * P_F * V, -234 * P_F * V],
-        collateral=[0, 10_000 * U, 0], isolated=[False, True, False])
+        wallet=[10_000 * U, 0, LP_WALLET],
+        exempt=[False, False, True],
+        account=[0, 1, 2],
+        size=[1_234, -1_000, -234],
+        cost=[1_234 * P_F * V, -1_000 * P_F * V, -234 * P_F * V],
+        collateral=[0, 10_000 * U, 0],
+        isolated=[False, True, False],
+    )
 
 
 def test_funding_longs_pay_shorts_with_rounding_against_the_accounts():
@@ -748,8 +820,12 @@ def test_funding_longs_pay_shorts_with_rounding_against_the_accounts():
     fund_rows = rows(r, ev.FUNDING, ev.FUNDING_ROUNDING)
     assert sorted({x["step"] for x in fund_rows}) == [60, 120]  # nothing between funding times
     at_60 = [(x["kind"], x["account"], x["amount"]) for x in fund_rows if x["step"] == 60]
-    assert at_60 == [("funding", 0, -12_340_013), ("funding", 1, 10_000_010), ("funding", 2, 2_340_002),
-                     ("funding_rounding", ev.INSURANCE_FUND, 1)]
+    assert at_60 == [
+        ("funding", 0, -12_340_013),
+        ("funding", 1, 10_000_010),
+        ("funding", 2, 2_340_002),
+        ("funding_rounding", ev.INSURANCE_FUND, 1),
+    ]
     assert all(x["counterparty"] == ev.FUNDING_POOL for x in fund_rows)
     # the fund moved by exactly 1 unit at each funding time and at no other step
     assert list(np.flatnonzero(np.diff(r.steps.fund))) == [59, 119] and r.steps.fund[-1] == 2
@@ -764,8 +840,12 @@ def test_negative_funding_shorts_pay_longs():
     sc = scenario(funding={"interval_s": 60.0, "interest_rate": "-0.0002"})
     r = run(sc, market(funding_book(), [P_F] * 100))
     at_60 = [(x["kind"], x["account"], x["amount"]) for x in rows(r, ev.FUNDING, ev.FUNDING_ROUNDING)]
-    assert at_60 == [("funding", 0, 24_680_024), ("funding", 1, -20_000_020), ("funding", 2, -4_680_005),
-                     ("funding_rounding", ev.INSURANCE_FUND, 1)]
+    assert at_60 == [
+        ("funding", 0, 24_680_024),
+        ("funding", 1, -20_000_020),
+        ("funding", 2, -4_680_005),
+        ("funding_rounding", ev.INSURANCE_FUND, 1),
+    ]
 
 
 def test_no_funding_within_an_interval():
@@ -777,42 +857,56 @@ def test_no_funding_within_an_interval():
 
 # ============================================================================ scenario validation
 
-@pytest.mark.parametrize("name,key,value", [
-    ("partial_liquidation", "slice_fraction", 1),
-    ("partial_liquidation", "mode", "half"),
-    ("backstop", "equity_ratio", 0),
-    ("proactive_deleveraging", "target_leverage", 1),
-    ("dynamic_margin", "cap", 0.5),
-    ("circuit_breaker", "halt_s", 0),
-    ("socialized_loss", "protected_fraction", 1.5),
-    ("mm_withdrawal", "min_scale", 0),
-    ("funding", "interval_s", 0),
-    ("limits", "max_account_notional", -1),
-])
+
+@pytest.mark.parametrize(
+    "name,key,value",
+    [
+        ("partial_liquidation", "slice_fraction", 1),
+        ("partial_liquidation", "mode", "half"),
+        ("backstop", "equity_ratio", 0),
+        ("proactive_deleveraging", "target_leverage", 1),
+        ("dynamic_margin", "cap", 0.5),
+        ("circuit_breaker", "halt_s", 0),
+        ("socialized_loss", "protected_fraction", 1.5),
+        ("mm_withdrawal", "min_scale", 0),
+        ("funding", "interval_s", 0),
+        ("limits", "max_account_notional", -1),
+    ],
+)
 def test_a_mechanism_parameter_outside_its_range_is_an_input_error(name, key, value):
     with pytest.raises(InputError) as err:
-        load_scenario(default_scenario_path(),
-                      overrides={"mechanisms": {name: {"enabled": True, key: value}}})
+        load_scenario(default_scenario_path(), overrides={"mechanisms": {name: {"enabled": True, key: value}}})
     assert err.value.field == f"mechanisms.{name}.{key}"
 
 
 # ============================================================================ ablation
 
+
 def small_scenario(**mechanisms):
     """The default scenario, 300 accounts, 21:12-21:17 UTC (the fall), with these mechanisms on."""
-    over = {"book": {"generator": {"accounts": 300}},
-            "prices": {"start": "2025-10-10T21:12:00Z", "end": "2025-10-10T21:17:00Z"},
-            "mechanisms": {name: {"enabled": True, **p} for name, p in mechanisms.items()}}
+    over = {
+        "book": {"generator": {"accounts": 300}},
+        "prices": {"start": "2025-10-10T21:12:00Z", "end": "2025-10-10T21:17:00Z"},
+        "mechanisms": {name: {"enabled": True, **p} for name, p in mechanisms.items()},
+    }
     return load_scenario(default_scenario_path(), overrides=over)
 
 
 def test_ablation_has_a_row_per_variant_and_without_x_is_the_run_with_x_off():
-    mech = {"partial_liquidation": {}, "circuit_breaker": {"window_s": 30.0, "move_pct": 1.0, "halt_s": 20.0},
-            "funding": {"interval_s": 60.0}}
+    mech = {
+        "partial_liquidation": {},
+        "circuit_breaker": {"window_s": 30.0, "move_pct": 1.0, "halt_s": 20.0},
+        "funding": {"interval_s": 60.0},
+    }
     sc = small_scenario(**mech)
     rows_ = ablate(sc, 1)
-    assert [r["variant"] for r in rows_] == ["all enabled", "without partial_liquidation",
-                                             "without circuit_breaker", "without funding", "none"]
+    assert [r["variant"] for r in rows_] == [
+        "all enabled",
+        "without partial_liquidation",
+        "without circuit_breaker",
+        "without funding",
+        "none",
+    ]
     for row in rows_:
         assert set(row) == {"variant", *METRICS} and row["conservation_error"] == 0
     by = {r["variant"]: r for r in rows_}

@@ -50,10 +50,23 @@ NS_PER_S = 1_000_000_000
 T0_NS = int(datetime(2025, 10, 10, 21, 5, tzinfo=UTC).timestamp()) * NS_PER_S
 MECHANISMS = tuple(MechanismsConfig.model_fields)
 
-FILL_KINDS = (ev.LIQUIDATION_FILL, ev.LP_FILL, ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL, ev.DELEVERAGE_FILL,
-              ev.BACKSTOP_TAKEOVER, ev.BACKSTOP_VAULT_FILL)
-MONEY_KINDS = (ev.LIQUIDATION_FEE, ev.INSURANCE_PAYOUT, ev.BACKSTOP_MARGIN, ev.CLAWBACK, ev.CLAWBACK_RECEIVED,
-               ev.FUNDING)
+FILL_KINDS = (
+    ev.LIQUIDATION_FILL,
+    ev.LP_FILL,
+    ev.ADL_FILL,
+    ev.ADL_COUNTERPARTY_FILL,
+    ev.DELEVERAGE_FILL,
+    ev.BACKSTOP_TAKEOVER,
+    ev.BACKSTOP_VAULT_FILL,
+)
+MONEY_KINDS = (
+    ev.LIQUIDATION_FEE,
+    ev.INSURANCE_PAYOUT,
+    ev.BACKSTOP_MARGIN,
+    ev.CLAWBACK,
+    ev.CLAWBACK_RECEIVED,
+    ev.FUNDING,
+)
 """Rows that move money without a trade (every kind but fills, ``bad_debt`` and ``funding_rounding``)."""
 KINDS_OF = {
     "backstop": (ev.BACKSTOP_TAKEOVER, ev.BACKSTOP_VAULT_FILL, ev.BACKSTOP_MARGIN),
@@ -70,8 +83,9 @@ def base_market() -> tuple:
     return sc, engine.prepare(sc, 0)
 
 
-def crash_path(start_price: float, steps: int, rng_seed: int, vol: float, shock_at: float, shock: float,
-               shock_steps: int) -> PricePath:
+def crash_path(
+    start_price: float, steps: int, rng_seed: int, vol: float, shock_at: float, shock: float, shock_steps: int
+) -> PricePath:
     """Random walk (log-sd ``vol`` per step) with a ``shock`` (total log move) over ``shock_steps`` steps from
     fraction ``shock_at`` of the path; one step per second from 2025-10-10 21:05 UTC."""
     rng = np.random.default_rng(rng_seed)
@@ -80,39 +94,61 @@ def crash_path(start_price: float, steps: int, rng_seed: int, vol: float, shock_
     k0 = min(max(1, int(shock_at * steps)), steps - 1)
     k1 = min(steps, k0 + shock_steps)
     r[k0:k1] += shock / (k1 - k0)
-    return PricePath(T0_NS + np.arange(steps, dtype=np.int64) * NS_PER_S, start_price * np.exp(np.cumsum(r)),
-                     "synthetic")
+    return PricePath(
+        T0_NS + np.arange(steps, dtype=np.int64) * NS_PER_S, start_price * np.exp(np.cumsum(r)), "synthetic"
+    )
 
 
 def with_mechanisms(sc, settings_by_name: dict[str, dict]):
     """``sc`` with exactly the named mechanisms enabled, with those parameters, validated as a scenario file's
     ``[mechanisms.NAME]`` tables are (a parameter outside its documented range raises)."""
-    mech = MechanismsConfig.model_validate({name: {"enabled": True, **params}
-                                            for name, params in settings_by_name.items()})
+    mech = MechanismsConfig.model_validate(
+        {name: {"enabled": True, **params} for name, params in settings_by_name.items()}
+    )
     return sc.model_copy(update={"mechanisms": mech})
 
 
-def build(mechanisms: dict[str, dict], *, seed: int, accounts: int, leverage_median: float,
-          long_fraction: float, isolated_fraction: float, fund_usdt: int, depth_scale: float,
-          lp_accounts: int, fee_rate: str,
-          basis_ema_s: float, half_life_s: float, path_kw: dict):
+def build(
+    mechanisms: dict[str, dict],
+    *,
+    seed: int,
+    accounts: int,
+    leverage_median: float,
+    long_fraction: float,
+    isolated_fraction: float,
+    fund_usdt: int,
+    depth_scale: float,
+    lp_accounts: int,
+    fee_rate: str,
+    basis_ema_s: float,
+    half_life_s: float,
+    path_kw: dict,
+):
     """A (scenario, market) pair; the book is generated as :func:`delever.engine.prepare` would."""
     sc, m = base_market()
     sc = with_mechanisms(sc, mechanisms)
-    sc = sc.model_copy(update={
-        "fees": sc.fees.model_copy(update={"liquidation_fee_rate": Decimal(fee_rate)}),
-        "insurance_fund": sc.insurance_fund.model_copy(update={"balance": Decimal(fund_usdt)}),
-        "mark": sc.mark.model_copy(update={"basis_ema_s": basis_ema_s}),
-        "liquidity": sc.liquidity.model_copy(update={"depth_scale": depth_scale, "lp_accounts": lp_accounts,
-                                                     "resilience_half_life_s": half_life_s}),
-    })
+    sc = sc.model_copy(
+        update={
+            "fees": sc.fees.model_copy(update={"liquidation_fee_rate": Decimal(fee_rate)}),
+            "insurance_fund": sc.insurance_fund.model_copy(update={"balance": Decimal(fund_usdt)}),
+            "mark": sc.mark.model_copy(update={"basis_ema_s": basis_ema_s}),
+            "liquidity": sc.liquidity.model_copy(
+                update={"depth_scale": depth_scale, "lp_accounts": lp_accounts, "resilience_half_life_s": half_life_s}
+            ),
+        }
+    )
     mech = sc.mechanisms
     cap = mech.limits.max_account_notional if mech.limits.enabled else None
     protected = mech.socialized_loss.protected_fraction if mech.socialized_loss.enabled else 1.0
-    params = GeneratorParams(accounts=accounts, long_fraction=long_fraction, leverage_median=leverage_median,
-                             isolated_fraction=isolated_fraction)
-    book = generate_book(params, m.instrument, m.start_price_ticks, seed, lp_accounts, sc.liquidity.lp_wallet,
-                         cap, protected)
+    params = GeneratorParams(
+        accounts=accounts,
+        long_fraction=long_fraction,
+        leverage_median=leverage_median,
+        isolated_fraction=isolated_fraction,
+    )
+    book = generate_book(
+        params, m.instrument, m.start_price_ticks, seed, lp_accounts, sc.liquidity.lp_wallet, cap, protected
+    )
     curve = DepthCurve.from_profile(m.depth, m.instrument, depth_scale)
     path = crash_path(m.start_price_ticks * float(m.instrument.tick_size), **path_kw)
     return sc, dataclasses.replace(m, book=book, curve=curve, path=path, labels=None)
@@ -142,8 +178,9 @@ def check_run(r: engine.RunResult) -> dict[str, int]:
     assert long_oi == short_oi
 
     # insurance fund: rows naming it as counterparty (-amount) or as account (+amount); bad_debt moves nothing
-    into_fund = np.where((cp == ev.INSURANCE_FUND) & (kind != ev.BAD_DEBT), -amount, 0) \
-        + np.where(acc == ev.INSURANCE_FUND, amount, 0)
+    into_fund = np.where((cp == ev.INSURANCE_FUND) & (kind != ev.BAD_DEBT), -amount, 0) + np.where(
+        acc == ev.INSURANCE_FUND, amount, 0
+    )
     assert int(r.steps.fund[-1]) == r.fund_start + int(into_fund.sum())
     per_step = np.bincount(step, weights=into_fund.astype(np.float64), minlength=T)[:T]
     assert np.array_equal(np.diff(np.concatenate([[r.fund_start], r.steps.fund])), per_step.astype(np.int64))
@@ -157,8 +194,9 @@ def check_run(r: engine.RunResult) -> dict[str, int]:
     bal1 = b1.wallet.astype(object) + _per_account(b1.account, b1.collateral, na)
     fill = np.isin(kind, FILL_KINDS)
     moves = fill | np.isin(kind, MONEY_KINDS)
-    assert np.array_equal(bal1 - bal0, _per_account(acc[moves], amount[moves], na)), \
+    assert np.array_equal(bal1 - bal0, _per_account(acc[moves], amount[moves], na)), (
         "a balance changed by more or less than its events say"
+    )
     eq0 = bal0 - _per_account(b0.account, b0.cost, na)
     eq1 = bal1 - _per_account(b1.account, b1.cost, na)
     flows = np.where(fill, -size.astype(object) * price.astype(object) * v, amount.astype(object))
@@ -204,8 +242,9 @@ def check_run(r: engine.RunResult) -> dict[str, int]:
     unexplained = {a for a in neg - cut if a not in named and not (a in charged and a in open_acc)}
     assert not unexplained, f"negative balance without a bad_debt event: accounts {sorted(unexplained)[:10]}"
     neg_coll = np.flatnonzero((b1.collateral < 0) & traders[b1.account])
-    assert np.all((b1.size[neg_coll] == 0) | np.isin(b1.account[neg_coll], list(charged | cut))), \
+    assert np.all((b1.size[neg_coll] == 0) | np.isin(b1.account[neg_coll], list(charged | cut))), (
         "an open position holds negative isolated margin"
+    )
     assert not np.any(b1.collateral[~b1.isolated]), "a cross position acquired isolated margin"
     # socialized loss pays protected accounts only, at most their bad debt; one paid in full is whole again
     got = kind == ev.CLAWBACK_RECEIVED
@@ -216,8 +255,19 @@ def check_run(r: engine.RunResult) -> dict[str, int]:
     whole = np.flatnonzero((owed > 0) & (received == owed))
     assert np.all(b1.wallet[whole] >= 0) and not np.any((b1.collateral < 0) & np.isin(b1.account, whole))
     # the liquidity providers and the backstop vault are never liquidated, cut, taken over nor ADL'd
-    forced = np.isin(kind, (ev.LIQUIDATION_FILL, ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL, ev.DELEVERAGE_FILL,
-                            ev.BACKSTOP_TAKEOVER, ev.BAD_DEBT, ev.CLAWBACK, ev.CLAWBACK_RECEIVED))
+    forced = np.isin(
+        kind,
+        (
+            ev.LIQUIDATION_FILL,
+            ev.ADL_FILL,
+            ev.ADL_COUNTERPARTY_FILL,
+            ev.DELEVERAGE_FILL,
+            ev.BACKSTOP_TAKEOVER,
+            ev.BAD_DEBT,
+            ev.CLAWBACK,
+            ev.CLAWBACK_RECEIVED,
+        ),
+    )
     assert not np.any(b1.exempt[acc[forced]])
 
     # traders' positions only shrink
@@ -234,7 +284,7 @@ def check_run(r: engine.RunResult) -> dict[str, int]:
     if mech.circuit_breaker.enabled:
         halted = np.zeros(T + 1, dtype=bool)
         for start, end in r.extra["circuit_breaker"]["halts"]:
-            halted[start:min(end, T)] = True
+            halted[start : min(end, T)] = True
         forced = np.isin(kind, (ev.LIQUIDATION_FILL, ev.ADL_FILL, ev.BACKSTOP_TAKEOVER, ev.DELEVERAGE_FILL))
         assert not np.any(forced & halted[step]), "a forced fill inside a circuit-breaker halt"
         assert r.extra["circuit_breaker"]["halted_steps"] == int(halted[:T].sum())
@@ -244,59 +294,78 @@ def check_run(r: engine.RunResult) -> dict[str, int]:
 
 # -------------------------------------------------------------------------------------------- strategies
 
+
 def _one_of(*values):
     return st.sampled_from(values)
 
 
 MECHANISM_PARAMS = {
-    "partial_liquidation": st.fixed_dictionaries({
-        "mode": _one_of("tier", "slice"),
-        "slice_fraction": _one_of(Decimal("0.05"), Decimal("0.2"), Decimal("0.5"), Decimal("0.99")),
-        "slice_min_notional": _one_of(Decimal(0), Decimal(1_000), Decimal(100_000)),
-        "cooldown_s": _one_of(0.0, 5.0, 30.0),
-    }),
-    "backstop": st.fixed_dictionaries({
-        "equity_ratio": _one_of(Decimal("0.25"), Decimal("0.666667"), Decimal(1)),
-        "vault_wallet": _one_of(Decimal(1_000), Decimal(50_000_000)),
-    }),
-    "proactive_deleveraging": st.fixed_dictionaries({
-        "window_s": _one_of(5.0, 30.0, 300.0),
-        "price_move_pct": _one_of(0.5, 2.0, 4.0),
-        "fund_drawdown_pct": _one_of(1.0, 30.0),
-        "system_leverage": _one_of(2.0, 1_000.0),
-        "trigger_leverage": _one_of(2.0, 10.0, 25.0),
-        "target_leverage": _one_of(1.5, 5.0, 10.0),
-        "max_accounts_per_step": _one_of(1, 20, 500),
-    }),
-    "dynamic_margin": st.fixed_dictionaries({
-        "short_window_s": _one_of(5.0, 30.0, 300.0),
-        "long_window_s": _one_of(30.0, 600.0, 3_600.0),
-        "cap": _one_of(1.0, 1.5, 2.0, 4.0),
-        "update_every_s": _one_of(1.0, 10.0, 60.0),
-    }),
-    "circuit_breaker": st.fixed_dictionaries({
-        "window_s": _one_of(2.0, 10.0, 60.0),
-        "move_pct": _one_of(0.5, 3.0, 10.0),
-        "halt_s": _one_of(3.0, 30.0, 60.0),
-    }),
-    "limits": st.fixed_dictionaries({
-        "max_account_notional": _one_of(Decimal(2_000), Decimal(50_000), Decimal(5_000_000)),
-    }),
-    "socialized_loss": st.fixed_dictionaries({
-        "protected_fraction": _one_of(0.0, 0.5, 1.0),
-    }),
-    "mm_withdrawal": st.fixed_dictionaries({
-        "elasticity": _one_of(0.0, 0.5, 2.0, "calibrated"),
-        "min_scale": _one_of(0.1, 0.5, 1.0),
-        "short_window_s": _one_of(5.0, 300.0),
-        "long_window_s": _one_of(60.0, 3_600.0),
-    }),
-    "funding": st.fixed_dictionaries({
-        "interval_s": _one_of(10.0, 60.0, 28_800.0),
-        "interest_rate": _one_of(Decimal("-0.001"), Decimal("0.0001"), Decimal("0.01")),
-        "clamp": _one_of(Decimal(0), Decimal("0.0005"), Decimal("0.01")),
-        "cap": _one_of(Decimal("0.0001"), Decimal("0.03"), Decimal("0.75")),
-    }),
+    "partial_liquidation": st.fixed_dictionaries(
+        {
+            "mode": _one_of("tier", "slice"),
+            "slice_fraction": _one_of(Decimal("0.05"), Decimal("0.2"), Decimal("0.5"), Decimal("0.99")),
+            "slice_min_notional": _one_of(Decimal(0), Decimal(1_000), Decimal(100_000)),
+            "cooldown_s": _one_of(0.0, 5.0, 30.0),
+        }
+    ),
+    "backstop": st.fixed_dictionaries(
+        {
+            "equity_ratio": _one_of(Decimal("0.25"), Decimal("0.666667"), Decimal(1)),
+            "vault_wallet": _one_of(Decimal(1_000), Decimal(50_000_000)),
+        }
+    ),
+    "proactive_deleveraging": st.fixed_dictionaries(
+        {
+            "window_s": _one_of(5.0, 30.0, 300.0),
+            "price_move_pct": _one_of(0.5, 2.0, 4.0),
+            "fund_drawdown_pct": _one_of(1.0, 30.0),
+            "system_leverage": _one_of(2.0, 1_000.0),
+            "trigger_leverage": _one_of(2.0, 10.0, 25.0),
+            "target_leverage": _one_of(1.5, 5.0, 10.0),
+            "max_accounts_per_step": _one_of(1, 20, 500),
+        }
+    ),
+    "dynamic_margin": st.fixed_dictionaries(
+        {
+            "short_window_s": _one_of(5.0, 30.0, 300.0),
+            "long_window_s": _one_of(30.0, 600.0, 3_600.0),
+            "cap": _one_of(1.0, 1.5, 2.0, 4.0),
+            "update_every_s": _one_of(1.0, 10.0, 60.0),
+        }
+    ),
+    "circuit_breaker": st.fixed_dictionaries(
+        {
+            "window_s": _one_of(2.0, 10.0, 60.0),
+            "move_pct": _one_of(0.5, 3.0, 10.0),
+            "halt_s": _one_of(3.0, 30.0, 60.0),
+        }
+    ),
+    "limits": st.fixed_dictionaries(
+        {
+            "max_account_notional": _one_of(Decimal(2_000), Decimal(50_000), Decimal(5_000_000)),
+        }
+    ),
+    "socialized_loss": st.fixed_dictionaries(
+        {
+            "protected_fraction": _one_of(0.0, 0.5, 1.0),
+        }
+    ),
+    "mm_withdrawal": st.fixed_dictionaries(
+        {
+            "elasticity": _one_of(0.0, 0.5, 2.0, "calibrated"),
+            "min_scale": _one_of(0.1, 0.5, 1.0),
+            "short_window_s": _one_of(5.0, 300.0),
+            "long_window_s": _one_of(60.0, 3_600.0),
+        }
+    ),
+    "funding": st.fixed_dictionaries(
+        {
+            "interval_s": _one_of(10.0, 60.0, 28_800.0),
+            "interest_rate": _one_of(Decimal("-0.001"), Decimal("0.0001"), Decimal("0.01")),
+            "clamp": _one_of(Decimal(0), Decimal("0.0005"), Decimal("0.01")),
+            "cap": _one_of(Decimal("0.0001"), Decimal("0.03"), Decimal("0.75")),
+        }
+    ),
 }
 
 
@@ -306,27 +375,31 @@ def mechanism_sets(draw) -> dict[str, dict]:
     return {name: draw(MECHANISM_PARAMS[name]) for name in sorted(names)}
 
 
-run_params = st.fixed_dictionaries({
-    "seed": st.integers(0, 2**32 - 1),
-    "accounts": st.integers(50, 400),
-    "leverage_median": st.floats(2.0, 50.0),
-    "long_fraction": st.floats(0.0, 1.0),
-    "isolated_fraction": st.floats(0.0, 1.0),
-    "fund_usdt": st.one_of(st.just(0), st.integers(0, 5_000), st.integers(0, 10**9)),
-    "depth_scale": st.sampled_from([0.0002, 0.002, 0.05]),
-    "lp_accounts": st.integers(1, 4),
-    "fee_rate": st.sampled_from(["0", "0.003", "0.0125"]),
-    "basis_ema_s": st.sampled_from([0.0, 5.0, 30.0]),
-    "half_life_s": st.sampled_from([0.0, 10.0, 60.0]),
-    "path_kw": st.fixed_dictionaries({
-        "steps": st.integers(60, 160),
-        "rng_seed": st.integers(0, 2**32 - 1),
-        "vol": st.floats(0.0, 0.01),
-        "shock_at": st.floats(0.0, 1.0),
-        "shock": st.floats(-1.0, 0.7),
-        "shock_steps": st.integers(1, 20),
-    }),
-})
+run_params = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**32 - 1),
+        "accounts": st.integers(50, 400),
+        "leverage_median": st.floats(2.0, 50.0),
+        "long_fraction": st.floats(0.0, 1.0),
+        "isolated_fraction": st.floats(0.0, 1.0),
+        "fund_usdt": st.one_of(st.just(0), st.integers(0, 5_000), st.integers(0, 10**9)),
+        "depth_scale": st.sampled_from([0.0002, 0.002, 0.05]),
+        "lp_accounts": st.integers(1, 4),
+        "fee_rate": st.sampled_from(["0", "0.003", "0.0125"]),
+        "basis_ema_s": st.sampled_from([0.0, 5.0, 30.0]),
+        "half_life_s": st.sampled_from([0.0, 10.0, 60.0]),
+        "path_kw": st.fixed_dictionaries(
+            {
+                "steps": st.integers(60, 160),
+                "rng_seed": st.integers(0, 2**32 - 1),
+                "vol": st.floats(0.0, 0.01),
+                "shock_at": st.floats(0.0, 1.0),
+                "shock": st.floats(-1.0, 0.7),
+                "shock_steps": st.integers(1, 20),
+            }
+        ),
+    }
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -368,12 +441,28 @@ def test_all_nine_mechanisms_at_once_on_a_crash():
     mechanisms["circuit_breaker"] = {"window_s": 10.0, "move_pct": 5.0, "halt_s": 10.0}
     mechanisms["socialized_loss"] = {"protected_fraction": 0.5}
     mechanisms["dynamic_margin"] = {"short_window_s": 10.0, "long_window_s": 60.0, "update_every_s": 1.0}
-    mechanisms["proactive_deleveraging"] = {"window_s": 10.0, "price_move_pct": 1.0, "trigger_leverage": 10.0,
-                                            "target_leverage": 5.0}
+    mechanisms["proactive_deleveraging"] = {
+        "window_s": 10.0,
+        "price_move_pct": 1.0,
+        "trigger_leverage": 10.0,
+        "target_leverage": 5.0,
+    }
     path_kw = {"steps": 160, "rng_seed": 3, "vol": 0.0005, "shock_at": 0.25, "shock": -0.5, "shock_steps": 40}
-    sc, market = build(mechanisms, seed=7, accounts=400, leverage_median=20.0, long_fraction=0.6,
-                       isolated_fraction=0.3, fund_usdt=0, depth_scale=0.002, lp_accounts=3, fee_rate="0.003",
-                       basis_ema_s=5.0, half_life_s=10.0, path_kw=path_kw)
+    sc, market = build(
+        mechanisms,
+        seed=7,
+        accounts=400,
+        leverage_median=20.0,
+        long_fraction=0.6,
+        isolated_fraction=0.3,
+        fund_usdt=0,
+        depth_scale=0.002,
+        lp_accounts=3,
+        fee_rate="0.003",
+        basis_ema_s=5.0,
+        half_life_s=10.0,
+        path_kw=path_kw,
+    )
     assert sorted(sc.mechanisms.enabled()) == sorted(MECHANISMS)
     r = engine.run(sc, 7, market=market, check_every_step=True)
     counts = check_run(r)

@@ -34,14 +34,14 @@ PATHS = 4
 
 @pytest.fixture(scope="module")
 def scenario():
-    return load_scenario(default_scenario_path(),
-                         overrides={"book": {"generator": {"accounts": 300}}, "prices": WINDOW})
+    return load_scenario(
+        default_scenario_path(), overrides={"book": {"generator": {"accounts": 300}}, "prices": WINDOW}
+    )
 
 
 @pytest.fixture(scope="module")
 def local_table(scenario):
-    return mc.sweep(scenario, PATHS, "gbm-jump", GRID, engine="local", workers=2, seed=5, model_params=JUMPS,
-                    batch=1)
+    return mc.sweep(scenario, PATHS, "gbm-jump", GRID, engine="local", workers=2, seed=5, model_params=JUMPS, batch=1)
 
 
 def test_table_layout_order_and_conservation(scenario, local_table):
@@ -67,15 +67,33 @@ def test_dask_local_cluster_gives_the_same_table(scenario, local_table):
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        t = mc.sweep(scenario, PATHS, "gbm-jump", GRID, engine="dask", address=cluster.scheduler_address,
-                     seed=5, model_params=JUMPS, batch=1)
+        t = mc.sweep(
+            scenario,
+            PATHS,
+            "gbm-jump",
+            GRID,
+            engine="dask",
+            address=cluster.scheduler_address,
+            seed=5,
+            model_params=JUMPS,
+            batch=1,
+        )
     assert t.equals(local_table, check_metadata=True)
 
 
 def test_batching_and_workers_do_not_change_the_table(scenario, local_table):
     seen = []
-    t = mc.sweep(scenario, PATHS, "gbm-jump", GRID, engine="local", workers=1, seed=5, model_params=JUMPS,
-                 progress=lambda done, total: seen.append((done, total)))
+    t = mc.sweep(
+        scenario,
+        PATHS,
+        "gbm-jump",
+        GRID,
+        engine="local",
+        workers=1,
+        seed=5,
+        model_params=JUMPS,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert t.equals(local_table, check_metadata=True)
     assert seen[-1] == (2 * PATHS, 2 * PATHS) and [d for d, _ in seen] == sorted(d for d, _ in seen)
 
@@ -97,13 +115,16 @@ def test_model_grid_keys_and_garch(scenario):
     assert t.column("conservation_error").to_pylist() == [0] * 4
 
 
-@pytest.mark.parametrize("key, match", [
-    ("insurance_fund.balanse", "no field 'balanse'"),
-    ("nope", "has no field 'nope'"),
-    ("insurance_fund", "is a table"),
-    ("fees.liquidation_fee_rate.x", "not a table"),
-    ("model.vol", "path model 'gbm-jump' has parameters"),
-])
+@pytest.mark.parametrize(
+    "key, match",
+    [
+        ("insurance_fund.balanse", "no field 'balanse'"),
+        ("nope", "has no field 'nope'"),
+        ("insurance_fund", "is a table"),
+        ("fees.liquidation_fee_rate.x", "not a table"),
+        ("model.vol", "path model 'gbm-jump' has parameters"),
+    ],
+)
 def test_unknown_grid_keys_are_named(scenario, key, match):
     with pytest.raises(ValueError, match=re.escape(key)) as err:
         mc.sweep(scenario, 1, grid={key: [1]}, workers=1)
@@ -141,8 +162,17 @@ def test_write_sweep_files(tmp_path, local_table):
     assert pq.read_table(out / "sweep.parquet").equals(local_table, check_metadata=True)
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count(get_plotlyjs()[:500]) == 1
-    for text in ("Bad debt", "Insurance fund drawdown", "ADL notional", "p5", "p50", "p95", "p99",
-                 "insurance_fund.balance=20000", 'id="fig-bad_debt"'):
+    for text in (
+        "Bad debt",
+        "Insurance fund drawdown",
+        "ADL notional",
+        "p5",
+        "p50",
+        "p95",
+        "p99",
+        "insurance_fund.balance=20000",
+        'id="fig-bad_debt"',
+    ):
         assert text in page
     assert mc.report_html(local_table) == page  # deterministic
     assert not [p for p in (tmp_path / "res").iterdir() if p.name.startswith(".delever")]
@@ -180,8 +210,12 @@ def scenario_file(tmp_path) -> Path:
     text = default_scenario_path().read_text(encoding="utf-8")
     text, n = re.subn(r"^accounts = \d+$", "accounts = 300", text, flags=re.M)
     assert n == 1
-    text, n = re.subn(r"^(file = \"package:[^\"]*_1m_[^\"]*\")$",
-                      r'\1' + f'\nstart = {WINDOW["start"]}\nend = {WINDOW["end"]}', text, flags=re.M)
+    text, n = re.subn(
+        r"^(file = \"package:[^\"]*_1m_[^\"]*\")$",
+        r"\1" + f"\nstart = {WINDOW['start']}\nend = {WINDOW['end']}",
+        text,
+        flags=re.M,
+    )
     assert n == 1
     path = tmp_path / "small.toml"
     path.write_text(text, encoding="utf-8")
@@ -190,9 +224,25 @@ def scenario_file(tmp_path) -> Path:
 
 def test_cli_sweep_writes_table_and_report(app, scenario_file, tmp_path):
     out = tmp_path / "out"
-    res = runner.invoke(app, ["sweep", str(scenario_file), "--paths", "3", "--workers", "1", "--grid",
-                              "insurance_fund.balance=0,1000", "--grid", "model.lam=1e6", "--seed", "3",
-                              "--out", str(out)])
+    res = runner.invoke(
+        app,
+        [
+            "sweep",
+            str(scenario_file),
+            "--paths",
+            "3",
+            "--workers",
+            "1",
+            "--grid",
+            "insurance_fund.balance=0,1000",
+            "--grid",
+            "model.lam=1e6",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     t = pq.read_table(out / "sweep.parquet")
     assert t.num_rows == 6 and t.column("seed").to_pylist()[:3] == path_seeds(3, 3).tolist()
@@ -203,27 +253,28 @@ def test_cli_sweep_writes_table_and_report(app, scenario_file, tmp_path):
 
 def test_cli_default_out_dir(app, scenario_file, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    res = runner.invoke(app, ["sweep", str(scenario_file), "--paths", "1", "--workers", "1", "--steps", "10",
-                              "-q"])
+    res = runner.invoke(app, ["sweep", str(scenario_file), "--paths", "1", "--workers", "1", "--steps", "10", "-q"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "delever-out" / "sweep-binance-btcusdt-2025-10-10" / "sweep.parquet").exists()
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--grid", "insurance_fund.balance"], "--grid 'insurance_fund.balance'"),
-    (["--grid", "insurance_fund.balance=1,,2"], "--grid 'insurance_fund.balance=1,,2'"),
-    (["--grid", "=1"], "--grid '=1'"),
-    (["--grid", "a=1", "--grid", "a=2"], "given twice"),
-    (["--grid", "liquidity.depth_scal=1,2"], "--grid liquidity.depth_scal=1,2"),
-    (["--grid", "model.nu=3"], "--grid model.nu=3"),
-    (["--grid", "liquidity.depth_scale=-1"], "liquidity.depth_scale"),
-    (["--engine", "spark"], "--engine 'spark'"),
-    (["--model", "heston"], "--model 'heston'"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--grid", "insurance_fund.balance"], "--grid 'insurance_fund.balance'"),
+        (["--grid", "insurance_fund.balance=1,,2"], "--grid 'insurance_fund.balance=1,,2'"),
+        (["--grid", "=1"], "--grid '=1'"),
+        (["--grid", "a=1", "--grid", "a=2"], "given twice"),
+        (["--grid", "liquidity.depth_scal=1,2"], "--grid liquidity.depth_scal=1,2"),
+        (["--grid", "model.nu=3"], "--grid model.nu=3"),
+        (["--grid", "liquidity.depth_scale=-1"], "liquidity.depth_scale"),
+        (["--engine", "spark"], "--engine 'spark'"),
+        (["--model", "heston"], "--model 'heston'"),
+    ],
+)
 def test_cli_bad_input_exits_2_naming_the_argument(app, scenario_file, tmp_path, args, needle):
     out = tmp_path / "out"
-    res = runner.invoke(app, ["sweep", str(scenario_file), "--paths", "1", "--workers", "1", "--out",
-                              str(out), *args])
+    res = runner.invoke(app, ["sweep", str(scenario_file), "--paths", "1", "--workers", "1", "--out", str(out), *args])
     assert res.exit_code == 2, res.output
     assert "".join(needle.split()) in "".join(res.output.split()), res.output
     assert not out.exists()

@@ -15,69 +15,109 @@ from delever.report.html import bar_buckets, format_value, minmax_indices
 
 T0_NS = 1_700_000_000 * 1_000_000_000
 TS = pa.timestamp("ns", tz="UTC")
-HEADINGS = ("Summary", "Prices", "Liquidations", "Insurance fund and bad debt", "Auto-deleveraging (ADL)",
-            "Effective leverage", "ADL indicator", "Events by kind", "Inputs")
+HEADINGS = (
+    "Summary",
+    "Prices",
+    "Liquidations",
+    "Insurance fund and bad debt",
+    "Auto-deleveraging (ADL)",
+    "Effective leverage",
+    "ADL indicator",
+    "Events by kind",
+    "Inputs",
+)
 
 
 def make_steps(n: int, seed: int = 1) -> pa.Table:
     """n steps, one a second: a price crash at 60% of the run, liquidations around it, the fund draining."""
     rng = np.random.default_rng(seed)
     idx = 30_000 + np.cumsum(rng.normal(0, 5, n))
-    idx[int(0.6 * n):] *= 0.9
+    idx[int(0.6 * n) :] *= 0.9
     liq = np.where(rng.random(n) < 0.2, rng.integers(1, 4, n), 0)
     liq_notional = liq * rng.uniform(1_000, 50_000, n)
     adl_fills = np.where(rng.random(n) < 0.05, rng.integers(1, 3, n), 0)
     adl_notional = adl_fills * rng.uniform(500, 5_000, n)
     fund = np.maximum(1_000_000 - np.cumsum(liq_notional) * 0.01, 0.0)
-    return pa.table({
-        "step": pa.array(np.arange(n, dtype=np.int64)),
-        "time": pa.array(T0_NS + np.arange(n, dtype=np.int64) * 1_000_000_000, type=pa.int64()).cast(TS),
-        "index_price": idx,
-        "mark_price": idx + rng.normal(0, 1, n),
-        "trade_price": idx + rng.normal(0, 3, n),
-        "liquidated_notional": liq_notional,
-        "liquidations": pa.array(liq.astype(np.int64)),
-        "insurance_fund": fund,
-        "adl_notional": adl_notional,
-        "adl_fills": pa.array(adl_fills.astype(np.int64)),
-        "bad_debt": np.cumsum(np.where(fund == 0, liq_notional * 0.001, 0.0)),
-    })
+    return pa.table(
+        {
+            "step": pa.array(np.arange(n, dtype=np.int64)),
+            "time": pa.array(T0_NS + np.arange(n, dtype=np.int64) * 1_000_000_000, type=pa.int64()).cast(TS),
+            "index_price": idx,
+            "mark_price": idx + rng.normal(0, 1, n),
+            "trade_price": idx + rng.normal(0, 3, n),
+            "liquidated_notional": liq_notional,
+            "liquidations": pa.array(liq.astype(np.int64)),
+            "insurance_fund": fund,
+            "adl_notional": adl_notional,
+            "adl_fills": pa.array(adl_fills.astype(np.int64)),
+            "bad_debt": np.cumsum(np.where(fund == 0, liq_notional * 0.001, 0.0)),
+        }
+    )
 
 
 def make_events(n: int, n_steps: int, seed: int = 2) -> pa.Table:
     rng = np.random.default_rng(seed)
-    kinds = ["liquidation_fill", "lp_fill", "liquidation_fee", "insurance_payout", "adl_fill",
-             "adl_counterparty_fill", "bad_debt"]
+    kinds = [
+        "liquidation_fill",
+        "lp_fill",
+        "liquidation_fee",
+        "insurance_payout",
+        "adl_fill",
+        "adl_counterparty_fill",
+        "bad_debt",
+    ]
     step = np.sort(rng.integers(0, max(n_steps, 1), n)).astype(np.int64)
-    return pa.table({
-        "step": pa.array(step),
-        "time": pa.array(T0_NS + step * 1_000_000_000, type=pa.int64()).cast(TS),
-        "account": pa.array(rng.integers(0, 100, n).astype(np.int64)),
-        "counterparty": pa.array(rng.integers(-1, 100, n).astype(np.int64)),
-        "instrument": pa.array(["BTCUSDT"] * n, type=pa.string()),
-        "kind": pa.array([kinds[i] for i in rng.integers(0, len(kinds), n)], type=pa.string()),
-        "size": rng.normal(0, 0.5, n),
-        "price": rng.uniform(25_000, 31_000, n),
-        "amount": rng.normal(0, 100, n),
-    })
+    return pa.table(
+        {
+            "step": pa.array(step),
+            "time": pa.array(T0_NS + step * 1_000_000_000, type=pa.int64()).cast(TS),
+            "account": pa.array(rng.integers(0, 100, n).astype(np.int64)),
+            "counterparty": pa.array(rng.integers(-1, 100, n).astype(np.int64)),
+            "instrument": pa.array(["BTCUSDT"] * n, type=pa.string()),
+            "kind": pa.array([kinds[i] for i in rng.integers(0, len(kinds), n)], type=pa.string()),
+            "size": rng.normal(0, 0.5, n),
+            "price": rng.uniform(25_000, 31_000, n),
+            "amount": rng.normal(0, 100, n),
+        }
+    )
 
 
-SUMMARY = {"accounts": 1200, "steps": 50, "liquidations": 31, "liquidated_notional": 1234567.891234,
-           "bad_debt": "4321.5", "insurance_fund_start": 1_000_000.0, "insurance_fund_end": 987654.32,
-           "insurance_fund_min": 950000.0, "adl_events": 4, "adl_notional": 12000.5, "accounts_adl": 3,
-           "min_mark_price": 26543.2, "max_mark_drawdown_pct": 12.3456, "conservation_error": 0.0}
-INPUTS = [{"name": "BTCUSDT mark price", "kind": "real", "value": "1s klines", "source": "venue archive"},
-          {"name": "account book", "kind": "generated", "value": "1,200 accounts", "source": "seed 7"},
-          {"name": "MMR", "kind": "assumed", "value": "0.4 %", "source": "tier 1 <default>"}]
+SUMMARY = {
+    "accounts": 1200,
+    "steps": 50,
+    "liquidations": 31,
+    "liquidated_notional": 1234567.891234,
+    "bad_debt": "4321.5",
+    "insurance_fund_start": 1_000_000.0,
+    "insurance_fund_end": 987654.32,
+    "insurance_fund_min": 950000.0,
+    "adl_events": 4,
+    "adl_notional": 12000.5,
+    "accounts_adl": 3,
+    "min_mark_price": 26543.2,
+    "max_mark_drawdown_pct": 12.3456,
+    "conservation_error": 0.0,
+}
+INPUTS = [
+    {"name": "BTCUSDT mark price", "kind": "real", "value": "1s klines", "source": "venue archive"},
+    {"name": "account book", "kind": "generated", "value": "1,200 accounts", "source": "seed 7"},
+    {"name": "MMR", "kind": "assumed", "value": "0.4 %", "source": "tier 1 <default>"},
+]
 
 
 def write(path: pathlib.Path, n_steps: int = 50, n_events: int = 400, **over) -> str:
     rng = np.random.default_rng(3)
-    kw = {"title": "Test run", "summary": SUMMARY, "steps": make_steps(n_steps),
-          "events": make_events(n_events, n_steps),
-          "leverage_liquidated": rng.lognormal(3.5, 0.6, 30), "leverage_adl": rng.lognormal(1.5, 0.8, 12),
-          "adl_indicator": rng.integers(1, 6, 12), "inputs": INPUTS,
-          "extra_sections": [{"title": "Venue comparison", "html": "<table><tr><td>x</td></tr></table>"}]}
+    kw = {
+        "title": "Test run",
+        "summary": SUMMARY,
+        "steps": make_steps(n_steps),
+        "events": make_events(n_events, n_steps),
+        "leverage_liquidated": rng.lognormal(3.5, 0.6, 30),
+        "leverage_adl": rng.lognormal(1.5, 0.8, 12),
+        "adl_indicator": rng.integers(1, 6, 12),
+        "inputs": INPUTS,
+        "extra_sections": [{"title": "Venue comparison", "html": "<table><tr><td>x</td></tr></table>"}],
+    }
     kw.update(over)
     write_report(path, **kw)
     return path.read_text(encoding="utf-8")
@@ -100,8 +140,7 @@ def test_page_written_with_sections_offline(tmp_path: pathlib.Path) -> None:
     assert len(rest) < len(page) - 1_000_000  # the bundle was found and removed
     assert "http://" not in rest and "https://" not in rest
     assert not re.search(r"(src|href)\s*=\s*[\"']?//", rest)
-    for fig in ("fig-prices", "fig-liquidations", "fig-insurance", "fig-adl", "fig-leverage",
-                "fig-adl-indicator"):
+    for fig in ("fig-prices", "fig-liquidations", "fig-insurance", "fig-adl", "fig-leverage", "fig-adl-indicator"):
         assert f'id="{fig}"' in page, fig
     # Summary formatting, inputs escaping and kind colouring, extra HTML inserted raw.
     assert "1,234,567.891234" in page and "4,321.5" in page and "12.35" in page
@@ -117,8 +156,15 @@ def test_deterministic(tmp_path: pathlib.Path) -> None:
 
 
 def test_empty_inputs_still_valid(tmp_path: pathlib.Path) -> None:
-    page = write(tmp_path / "e.html", n_events=0, leverage_liquidated=np.array([]), leverage_adl=np.array([]),
-                 adl_indicator=None, extra_sections=None, inputs=[])
+    page = write(
+        tmp_path / "e.html",
+        n_events=0,
+        leverage_liquidated=np.array([]),
+        leverage_adl=np.array([]),
+        adl_indicator=None,
+        extra_sections=None,
+        inputs=[],
+    )
     for h in HEADINGS:
         assert f">{h}</h2>" in page, h
     assert "No events in this run." in page
@@ -128,8 +174,14 @@ def test_empty_inputs_still_valid(tmp_path: pathlib.Path) -> None:
 
 
 def test_empty_steps(tmp_path: pathlib.Path) -> None:
-    page = write(tmp_path / "z.html", n_steps=0, n_events=0, leverage_liquidated=np.array([]),
-                 leverage_adl=np.array([]), adl_indicator=np.array([], dtype=np.int64))
+    page = write(
+        tmp_path / "z.html",
+        n_steps=0,
+        n_events=0,
+        leverage_liquidated=np.array([]),
+        leverage_adl=np.array([]),
+        adl_indicator=np.array([], dtype=np.int64),
+    )
     assert page.count("No steps in this run.") == 2 and "No liquidations in this run." in page
 
 
@@ -161,10 +213,18 @@ def test_bar_buckets_preserve_totals() -> None:
     assert bucket == 1 and pos.tolist() == [5, 500, 9_999] and s.tolist() == [1.0, 2.0, 3.0]
 
 
-@pytest.mark.parametrize(("key", "value", "text"), [
-    ("accounts", 1234567, "1,234,567"), ("bad_debt", 1234.5, "1,234.5"), ("bad_debt", "98765432.000001",
-                                                                         "98,765,432.000001"),
-    ("max_mark_drawdown_pct", 12.3456, "12.35"), ("conservation_error", 0.0, "0"), ("x", "n/a", "n/a"),
-    ("x", None, "—"), ("x", True, "yes")])
+@pytest.mark.parametrize(
+    ("key", "value", "text"),
+    [
+        ("accounts", 1234567, "1,234,567"),
+        ("bad_debt", 1234.5, "1,234.5"),
+        ("bad_debt", "98765432.000001", "98,765,432.000001"),
+        ("max_mark_drawdown_pct", 12.3456, "12.35"),
+        ("conservation_error", 0.0, "0"),
+        ("x", "n/a", "n/a"),
+        ("x", None, "—"),
+        ("x", True, "yes"),
+    ],
+)
 def test_format_value(key: str, value: object, text: str) -> None:
     assert format_value(key, value) == text

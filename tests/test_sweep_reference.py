@@ -37,12 +37,19 @@ from delever.units import MONEY_SCALE
 U = MONEY_SCALE  # money units per USDT
 BTC = Instrument("BTCUSDT", Decimal("0.1"), Decimal("0.001"), BINANCE_BTCUSDT_2021)  # V = 100
 # A second, smaller tier table (3 brackets, padded to 10 columns in the sweep's 2-D tables), V = 10
-ETH = Instrument("ETHUSDT", Decimal("0.01"), Decimal("0.001"), RiskTiers.from_brackets(
-    "test-eth-3", [("10000", 50, "0.01", None), ("100000", 20, "0.025", None), ("1000000", 10, "0.05", None)]))
+ETH = Instrument(
+    "ETHUSDT",
+    Decimal("0.01"),
+    Decimal("0.001"),
+    RiskTiers.from_brackets(
+        "test-eth-3", [("10000", 50, "0.01", None), ("100000", 20, "0.025", None), ("1000000", 10, "0.05", None)]
+    ),
+)
 INSTRUMENTS = (BTC, ETH)
 
 
 # --------------------------------------------------------------------------------------------- the adapter
+
 
 @dataclass
 class SweepResult:
@@ -65,7 +72,7 @@ def call_margin_sweep(book: dict, marks: np.ndarray, insts=INSTRUMENTS) -> Sweep
         t = inst.tiers
         floors[j, : len(t.tiers)], mmr[j, : len(t.tiers)], cum[j, : len(t.tiers)] = t.floors, t.mmr_ppm, t.cum
         # padding past a table's last bracket must never be read: make it absurd
-        floors[j, len(t.tiers):], mmr[j, len(t.tiers):], cum[j, len(t.tiers):] = 1, PPM_MAX, -(2**60)
+        floors[j, len(t.tiers) :], mmr[j, len(t.tiers) :], cum[j, len(t.tiers) :] = 1, PPM_MAX, -(2**60)
     outputs = {
         "pos_equity": np.full(n, -7, dtype=np.int64),
         "pos_mm": np.full(n, -7, dtype=np.int64),
@@ -75,11 +82,12 @@ def call_margin_sweep(book: dict, marks: np.ndarray, insts=INSTRUMENTS) -> Sweep
         "safe_move": np.zeros(m, dtype=np.float64),  # an output of earlier versions
     }
     known = {
-        **{c: book[c] for c in ("size", "cost", "collateral", "isolated", "account", "instrument", "wallet",
-                                 "exempt")},
+        **{c: book[c] for c in ("size", "cost", "collateral", "isolated", "account", "instrument", "wallet", "exempt")},
         "marks": np.asarray(marks, dtype=np.int64),
         "value_per_lot_tick": np.array([i.value_per_lot_tick for i in insts], dtype=np.int64),
-        "floors": floors, "mmr": mmr, "cum": cum,
+        "floors": floors,
+        "mmr": mmr,
+        "cum": cum,
         "n_tiers": np.array([len(i.tiers.tiers) for i in insts], dtype=np.int64),
         **outputs,
     }
@@ -91,14 +99,20 @@ def call_margin_sweep(book: dict, marks: np.ndarray, insts=INSTRUMENTS) -> Sweep
         args.append(known[name])
     ret = sweep.margin_sweep(*args)
     count = int(ret[0] if isinstance(ret, tuple) else ret)
-    return SweepResult(outputs["out"][:count].copy(), outputs["pos_equity"], outputs["pos_mm"],
-                       outputs["acc_equity"], outputs["acc_mm"])
+    return SweepResult(
+        outputs["out"][:count].copy(),
+        outputs["pos_equity"],
+        outputs["pos_mm"],
+        outputs["acc_equity"],
+        outputs["acc_mm"],
+    )
 
 
 PPM_MAX = 1_000_000
 
 
 # ----------------------------------------------------------------------------------------------- reference
+
 
 def reference_check(book: dict, marks: np.ndarray, res: SweepResult, insts=INSTRUMENTS) -> set[int]:
     """Assert every promised output of the sweep against exact Python-int arithmetic; returns the expected
@@ -136,8 +150,10 @@ def reference_check(book: dict, marks: np.ndarray, res: SweepResult, insts=INSTR
     assert [int(x) for x in res.acc_equity] == acc_eq, "account equity = wallet + cross uPnL"
     listed = [int(i) for i in res.listed]
     assert len(listed) == len(set(listed)), "a position listed twice"
-    assert set(listed) == expected, (f"listed but not liquidatable: {sorted(set(listed) - expected)}; "
-                                     f"liquidatable but not listed: {sorted(expected - set(listed))}")
+    assert set(listed) == expected, (
+        f"listed but not liquidatable: {sorted(set(listed) - expected)}; "
+        f"liquidatable but not listed: {sorted(expected - set(listed))}"
+    )
     for i in expected:
         assert res.pos_mm[i] == mm[i], f"listed position {i}: maintenance margin"
         if not iso[i]:
@@ -147,8 +163,17 @@ def reference_check(book: dict, marks: np.ndarray, res: SweepResult, insts=INSTR
 
 # ---------------------------------------------------------------------------------------------- random books
 
-def random_book(seed: int, n: int, *, multi_instrument: bool, near_fraction: float, isolated_fraction: float,
-                exempt_fraction: float, positions_per_cross_account: int = 1) -> tuple[dict, np.ndarray]:
+
+def random_book(
+    seed: int,
+    n: int,
+    *,
+    multi_instrument: bool,
+    near_fraction: float,
+    isolated_fraction: float,
+    exempt_fraction: float,
+    positions_per_cross_account: int = 1,
+) -> tuple[dict, np.ndarray]:
     """``n`` positions, one per account (or up to ``positions_per_cross_account`` on a cross account), and
     the marks. ``near_fraction`` of the positions get collateral ``MM - uPnL + d`` with ``d`` in
     ``[-3, 3]`` money units or ``+-(1e-9 * MM)``, i.e. right at the liquidation boundary."""
@@ -192,7 +217,7 @@ def random_book(seed: int, n: int, *, multi_instrument: bool, near_fraction: flo
     j = 0
     while j < cross_idx.size:
         k = int(rng.integers(1, positions_per_cross_account + 1))
-        group = cross_idx[j: j + k]
+        group = cross_idx[j : j + k]
         account[group] = nxt
         if len(group) > 1:
             # the account is near its boundary when its positions were: the wallet covers the summed
@@ -211,20 +236,28 @@ def random_book(seed: int, n: int, *, multi_instrument: bool, near_fraction: flo
     collateral = np.where(isolated, bal, 0).astype(np.int64)
     exempt = rng.random(na) < exempt_fraction
     book = {
-        "size": size, "cost": cost, "collateral": collateral, "isolated": isolated, "account": account,
-        "instrument": inst_of.astype(np.int64), "wallet": wallet, "exempt": exempt,
+        "size": size,
+        "cost": cost,
+        "collateral": collateral,
+        "isolated": isolated,
+        "account": account,
+        "instrument": inst_of.astype(np.int64),
+        "wallet": wallet,
+        "exempt": exempt,
     }
     return book, marks
 
 
-book_knobs = st.fixed_dictionaries({
-    "seed": st.integers(0, 2**32 - 1),
-    "n": st.integers(1, 300),
-    "multi_instrument": st.booleans(),
-    "near_fraction": st.sampled_from([0.0, 0.3, 0.9]),
-    "isolated_fraction": st.sampled_from([0.0, 0.3, 1.0]),
-    "exempt_fraction": st.sampled_from([0.0, 0.1]),
-})
+book_knobs = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**32 - 1),
+        "n": st.integers(1, 300),
+        "multi_instrument": st.booleans(),
+        "near_fraction": st.sampled_from([0.0, 0.3, 0.9]),
+        "isolated_fraction": st.sampled_from([0.0, 0.3, 1.0]),
+        "exempt_fraction": st.sampled_from([0.0, 0.1]),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -248,14 +281,16 @@ def test_sweep_matches_reference_with_multi_position_cross_accounts(knobs):
 @given(st.integers(0, 2**32 - 1), st.integers(0, 2_000_000))
 def test_sweep_at_a_moved_mark_matches_reference(seed, btc_mark):
     # the same book at an unrelated mark: most positions far from their boundary, some deep under water
-    book, marks = random_book(seed, 120, multi_instrument=True, near_fraction=0.5, isolated_fraction=0.3,
-                              exempt_fraction=0.05)
+    book, marks = random_book(
+        seed, 120, multi_instrument=True, near_fraction=0.5, isolated_fraction=0.3, exempt_fraction=0.05
+    )
     marks = marks.copy()
     marks[0] = max(1, btc_mark)
     reference_check(book, marks, call_margin_sweep(book, marks))
 
 
 # --------------------------------------------------------------------------- boundaries built by construction
+
 
 def boundary_book(n_filler: int = 40) -> tuple[dict, np.ndarray, dict[int, bool]]:
     """BTCUSDT at a mark of 100,000 USDT (1,000,000 ticks; V = 100, so one lot (0.001 BTC) is worth
@@ -299,9 +334,14 @@ def boundary_book(n_filler: int = 40) -> tuple[dict, np.ndarray, dict[int, bool]
     bal = np.array([r[2] for r in rows], dtype=np.int64)
     iso = np.array([r[3] for r in rows], dtype=bool)
     book = {
-        "size": size, "cost": cost, "collateral": np.where(iso, bal, 0), "isolated": iso,
-        "account": np.arange(n, dtype=np.int64), "instrument": np.zeros(n, dtype=np.int64),
-        "wallet": np.where(iso, 5 * U, bal), "exempt": np.zeros(n, dtype=bool),
+        "size": size,
+        "cost": cost,
+        "collateral": np.where(iso, bal, 0),
+        "isolated": iso,
+        "account": np.arange(n, dtype=np.int64),
+        "instrument": np.zeros(n, dtype=np.int64),
+        "wallet": np.where(iso, 5 * U, bal),
+        "exempt": np.zeros(n, dtype=bool),
     }
     return book, np.array([px], dtype=np.int64), expect
 
@@ -310,8 +350,10 @@ def test_equity_equal_to_mm_is_safe_and_one_unit_below_is_liquidated():
     book, marks, expect = boundary_book()
     for i, liq in expect.items():  # the construction agrees with the reference formulas
         bal = book["collateral"][i] if book["isolated"][i] else book["wallet"][i]
-        assert position_metrics(int(book["size"][i]), int(book["cost"][i]), int(bal), int(marks[0]),
-                                BTC).liquidatable is liq
+        assert (
+            position_metrics(int(book["size"][i]), int(book["cost"][i]), int(bal), int(marks[0]), BTC).liquidatable
+            is liq
+        )
     res = call_margin_sweep(book, marks, (BTC,))
     expected = reference_check(book, marks, res, (BTC,))
     assert expected == {i for i, liq in expect.items() if liq}
@@ -335,15 +377,23 @@ def test_many_liquidatable_cross_accounts_are_all_listed():
     cost = size * px * v  # entered at the mark: uPnL = 0, equity = wallet
     mm = np.array([BTC.tiers.maintenance_margin(int(x) * px * v) for x in lots], dtype=np.int64)
     wallet = np.where(np.arange(200) % 2 == 0, mm - 1, mm + 10**9)
-    book = {"size": size, "cost": cost, "collateral": np.zeros(200, dtype=np.int64),
-            "isolated": np.zeros(200, dtype=bool), "account": np.arange(200, dtype=np.int64),
-            "instrument": np.zeros(200, dtype=np.int64), "wallet": wallet, "exempt": np.zeros(200, dtype=bool)}
+    book = {
+        "size": size,
+        "cost": cost,
+        "collateral": np.zeros(200, dtype=np.int64),
+        "isolated": np.zeros(200, dtype=bool),
+        "account": np.arange(200, dtype=np.int64),
+        "instrument": np.zeros(200, dtype=np.int64),
+        "wallet": wallet,
+        "exempt": np.zeros(200, dtype=bool),
+    }
     res = call_margin_sweep(book, np.array([px]), (BTC,))
     assert sorted(res.listed.tolist()) == list(range(0, 200, 2))
     reference_check(book, np.array([px]), res, (BTC,))
 
 
 # ------------------------------------------------------------------------------ trigger prices (if present)
+
 
 def _excess(s: int, c: int, b: int, p: int, inst: Instrument) -> int:
     """Reference ``equity - MM`` at ``p`` ticks (Python ints)."""
@@ -357,8 +407,7 @@ def test_trigger_price_is_the_exact_liquidation_boundary(seed, n):
     # A long is liquidatable at mark P iff P <= trigger; a short iff P >= trigger (sweep.trigger_price).
     if not hasattr(sweep, "trigger_price"):
         pytest.skip("delever.sweep has no trigger_price")
-    book, _ = random_book(seed, n, multi_instrument=True, near_fraction=0.3, isolated_fraction=0.5,
-                          exempt_fraction=0.0)
+    book, _ = random_book(seed, n, multi_instrument=True, near_fraction=0.3, isolated_fraction=0.5, exempt_fraction=0.0)
     never_long, never_short = getattr(sweep, "NEVER_LONG", -1), getattr(sweep, "NEVER_SHORT", 2**63 - 1)
     for i in range(n):
         s, c = int(book["size"][i]), int(book["cost"][i])

@@ -18,23 +18,34 @@ USDT = MONEY_SCALE
 def test_tv22_binance_btcusdt_maintenance_amounts():
     # TV-22 (venues.md section 12, INF; same values as repo Jay-Pak/BinanceBot): cum per tier, USDT
     assert [t.maintenance_amount // USDT for t in BINANCE_BTCUSDT_2021.tiers] == [
-        0, 50, 1_300, 16_300, 266_300, 1_266_300, 2_516_300, 5_016_300, 25_016_300, 100_016_300]
+        0,
+        50,
+        1_300,
+        16_300,
+        266_300,
+        1_266_300,
+        2_516_300,
+        5_016_300,
+        25_016_300,
+        100_016_300,
+    ]
 
 
 def test_tv23_bybit_deduction_rule_first_tiers():
     # TV-23: Bybit BTCUSDT deductions follow RL_{n-1} * (MMR_n - MMR_{n-1}) + ded_{n-1}: 0, 1,200, 3,020
-    t = RiskTiers.from_brackets("bybit-3", [("2000000", 100, "0.005", None), ("2600000", 90, "0.0056", None),
-                                           ("3200000", 80, "0.0063", None)])
+    t = RiskTiers.from_brackets(
+        "bybit-3", [("2000000", 100, "0.005", None), ("2600000", 90, "0.0056", None), ("3200000", 80, "0.0063", None)]
+    )
     assert [x.maintenance_amount // USDT for x in t.tiers] == [0, 1_200, 3_020]
 
 
 @pytest.mark.parametrize(
     "notional_usdt, tier, mm_usdt",
     [
-        ("49999.99", 0, "199.99996"),    # 49,999.99 x 0.4% = 199.99996, exact in micro-USDT
-        ("50000", 1, "200"),             # bracket 2 starts at 50k: 50,000 x 0.5% - 50 = 200 (continuous)
-        ("1000000", 3, "8700"),          # 1M x 2.5% - 16,300 = 8,700
-        ("600000000", 9, "199983700"),   # above the last cap: last tier, 600M x 50% - 100,016,300
+        ("49999.99", 0, "199.99996"),  # 49,999.99 x 0.4% = 199.99996, exact in micro-USDT
+        ("50000", 1, "200"),  # bracket 2 starts at 50k: 50,000 x 0.5% - 50 = 200 (continuous)
+        ("1000000", 3, "8700"),  # 1M x 2.5% - 16,300 = 8,700
+        ("600000000", 9, "199983700"),  # above the last cap: last tier, 600M x 50% - 100,016,300
     ],
 )
 def test_tier_lookup_and_maintenance_margin(notional_usdt, tier, mm_usdt):

@@ -207,21 +207,60 @@ def test_tv22_binance_btcusdt_maintenance_amounts():
     tiers = BINANCE.contract("BTCUSDT").margin.tiers
     assert tiers is BINANCE_BTCUSDT_2021
     assert [t.maintenance_amount // USD for t in tiers.tiers] == [
-        0, 50, 1_300, 16_300, 266_300, 1_266_300, 2_516_300, 5_016_300, 25_016_300, 100_016_300]
+        0,
+        50,
+        1_300,
+        16_300,
+        266_300,
+        1_266_300,
+        2_516_300,
+        5_016_300,
+        25_016_300,
+        100_016_300,
+    ]
 
 
 def test_tv23_bybit_all_20_deductions():
     """TV-23 [DOC table, INF arithmetic] https://bybitx.global/pt-PT/announcement-info/margin-parameters: the
     deductions Bybit publishes equal RL_{n-1} x (MMR_n - MMR_{n-1}) + ded_{n-1} for all 20 tiers."""
-    published = [0, 1_200, 3_020, 4_300, 5_820, 8_460, 15_460, 20_500, 46_000, 66_000, 80_000, 160_000, 300_000,
-                 452_000, 502_000, 777_000, 837_000, 967_000, 1_107_000, 1_482_000]
+    published = [
+        0,
+        1_200,
+        3_020,
+        4_300,
+        5_820,
+        8_460,
+        15_460,
+        20_500,
+        46_000,
+        66_000,
+        80_000,
+        160_000,
+        300_000,
+        452_000,
+        502_000,
+        777_000,
+        837_000,
+        967_000,
+        1_107_000,
+        1_482_000,
+    ]
     tiers = BYBIT.contract("BTCUSDT").margin.tiers.tiers
     assert [t.maintenance_amount for t in tiers] == [d * USD for d in published]
     assert list(bybit_mod.PUBLISHED_DEDUCTIONS_USDT) == published
 
 
-@pytest.mark.parametrize("xbt, mmr, imr", [(180, "0.005", "0.01"), (199, "0.005", "0.01"), (230, "0.01", "0.015"),
-                                           (349, "0.01", "0.015"), (499, "0.015", "0.02"), (649, "0.02", "0.025")])
+@pytest.mark.parametrize(
+    "xbt, mmr, imr",
+    [
+        (180, "0.005", "0.01"),
+        (199, "0.005", "0.01"),
+        (230, "0.01", "0.015"),
+        (349, "0.01", "0.015"),
+        (499, "0.015", "0.02"),
+        (649, "0.02", "0.025"),
+    ],
+)
 def test_tv24_bitmex_risk_limits(xbt, mmr, imr):
     """TV-24 [DOC] https://bitmex.com/app/riskLimitsExamples: 180 XBT -> MM 0.50% = 0.90 XBT, IM 1.00%; +50 -> 230
     XBT (> 200, one step) -> MM 1.00%, IM 1.50%; table <200: 0.5/1.0, <350: 1.0/1.5, <500: 1.5/2.0,
@@ -244,12 +283,15 @@ def test_tv24_bitmex_older_risk_limits():
     assert bitmex_mod.XBTUSD_RISK_LIMITS.base_limit == 200 * SAT  # the current one, for contrast
 
 
-@pytest.mark.parametrize("symbol, size, px, im, mm", [
-    ("BTC_USDC-PERPETUAL", 25, 100_000, "53125", "28125"),       # IM 2.125%, MM 1.125%
-    ("BTC_USDC-PERPETUAL", 350, 100_000, "1312500", None),       # IM 3.75%
-    ("SOL_USDC-PERPETUAL", 25, 200, "200.625", "100.625"),       # IM 4.0125%, MM 2.0125%
-    ("SOL_USDC-PERPETUAL", 6_000, 200, "84000", None),           # IM 7%
-])
+@pytest.mark.parametrize(
+    "symbol, size, px, im, mm",
+    [
+        ("BTC_USDC-PERPETUAL", 25, 100_000, "53125", "28125"),  # IM 2.125%, MM 1.125%
+        ("BTC_USDC-PERPETUAL", 350, 100_000, "1312500", None),  # IM 3.75%
+        ("SOL_USDC-PERPETUAL", 25, 200, "200.625", "100.625"),  # IM 4.0125%, MM 2.0125%
+        ("SOL_USDC-PERPETUAL", 6_000, 200, "84000", None),  # IM 7%
+    ],
+)
 def test_tv25_deribit_size_linear_margins(symbol, size, px, im, mm):
     """TV-25 [DOC] https://support.deribit.com/hc/en-us/articles/25944738177565-Linear-Perpetual: BTC_USDC @100,000:
     25 BTC -> IM 2.125% = 53,125 USDC, MM 1.125% = 28,125 USDC; 350 BTC -> IM 3.75% = 1,312,500 USDC. SOL_USDC @200:

@@ -44,17 +44,37 @@ def tier(rb, sym, notional_quote, size):
 #   B: uPnL 20, cost 100, notional 120, equity 60, wallet 40, MM 5    -> BitMEX 20% x 2 = 0.4
 #   C: uPnL -10, cost 100, notional 90, equity 18, wallet 28, MM 5    -> BitMEX -10% / 5 = -0.02
 #   D: uPnL 5, cost 100, notional 105, equity 0, wallet -5, MM 5      -> equity 0: last (-inf)
-BOOK = AdlInputs.of(upnl=[10, 20, -10, 5], cost=[100, 100, 100, 100], notional=[110, 120, 90, 105],
-                    equity=[22, 60, 18, 0], wallet=[12, 40, 28, -5], maintenance_margin=[5, 5, 5, 5],
-                    mark=[110, 120, 90, 105], entry=[100, 100, 100, 100], side=[1, 1, 1, 1], money_scale=1)
+BOOK = AdlInputs.of(
+    upnl=[10, 20, -10, 5],
+    cost=[100, 100, 100, 100],
+    notional=[110, 120, 90, 105],
+    equity=[22, 60, 18, 0],
+    wallet=[12, 40, 28, -5],
+    maintenance_margin=[5, 5, 5, 5],
+    mark=[110, 120, 90, 105],
+    entry=[100, 100, 100, 100],
+    side=[1, 1, 1, 1],
+    money_scale=1,
+)
 
 
 # --- registry and engine bridge -------------------------------------------------------------------------------
 
 
 def test_registry_lists_every_issue_venue():
-    assert list(VENUES) == ["binance", "bitmex", "bybit", "okx", "hyperliquid", "dydx", "drift", "deribit", "kraken",
-                            "bitget", "generic"]
+    assert list(VENUES) == [
+        "binance",
+        "bitmex",
+        "bybit",
+        "okx",
+        "hyperliquid",
+        "dydx",
+        "drift",
+        "deribit",
+        "kraken",
+        "bitget",
+        "generic",
+    ]
     assert get_venue(" BYBIT ") is VENUES["bybit"]
 
 
@@ -83,8 +103,16 @@ def test_engine_instrument_bridge():
         get_venue("bitmex").instrument("XBTUSD")  # inverse with step risk limits
 
 
-@pytest.mark.parametrize("side, entry, margin", [(1, "50000", "2500"), (-1, "50000", "2500"), (1, "30000", "500000"),
-                                                 (-1, "41000", "90000"), (1, "50000.3", "1234.5")])
+@pytest.mark.parametrize(
+    "side, entry, margin",
+    [
+        (1, "50000", "2500"),
+        (-1, "50000", "2500"),
+        (1, "30000", "500000"),
+        (-1, "41000", "90000"),
+        (1, "50000.3", "1234.5"),
+    ],
+)
 def test_binance_agrees_with_the_engine_reference(btcusdt, side, entry, margin):
     # The rulebook's solver (Fractions, tiers tried in turn) and delever.margin (the engine's reference, ints)
     # agree on 1 BTC: in tier 1, across into tier 2 (the short), with no LP at all (the 1/60x long).
@@ -94,9 +122,11 @@ def test_binance_agrees_with_the_engine_reference(btcusdt, side, entry, margin):
     coll = int(Fraction(margin) * USD)
     rb = get_venue("binance")
     assert rb.liquidation_price("BTCUSDT", side, lots, entry, coll) == engine_margin.liquidation_price(
-        side * lots, cost, coll, btcusdt)
+        side * lots, cost, coll, btcusdt
+    )
     assert rb.bankruptcy_price("BTCUSDT", side, lots, entry, coll) == engine_margin.bankruptcy_price(
-        side * lots, cost, coll, btcusdt)
+        side * lots, cost, coll, btcusdt
+    )
 
 
 # --- Binance ----------------------------------------------------------------------------------------------------
@@ -221,9 +251,9 @@ def test_okx_prices_include_the_fee_rate():
 
 def test_okx_tier_lookup_by_contracts():
     rb = get_venue("okx")
-    assert tier(rb, "BTC-USDT-SWAP", "0", "20") == 0       # 2,000 contracts: tier 1 (<=)
-    assert tier(rb, "BTC-USDT-SWAP", "0", "20.01") == 1    # 2,001 contracts: tier 2
-    assert tier(rb, "BTC-USDT-SWAP", "0", "150") == 2      # 15,000 contracts: tier 3
+    assert tier(rb, "BTC-USDT-SWAP", "0", "20") == 0  # 2,000 contracts: tier 1 (<=)
+    assert tier(rb, "BTC-USDT-SWAP", "0", "20.01") == 1  # 2,001 contracts: tier 2
+    assert tier(rb, "BTC-USDT-SWAP", "0", "150") == 2  # 15,000 contracts: tier 3
     # tier 2 (<= 10,000): two tiers per step would go below tier 1: tiers 1-2 are closed in full
     assert rb.liquidation_order_lots("BTC-USDT-SWAP", 5_000, "50000") == 5_000
 
@@ -268,9 +298,15 @@ def test_hyperliquid_adl_order():
     rb = get_venue("hyperliquid")
     # in profit only: (mark/entry) x (notional/equity): A 1.1 x 5 = 5.5; B 1.2 x 2 = 2.4; C loss, D equity 0 -> -inf
     # short E (stand-in entry/mark): entry 120, mark 100, notional 1000, equity 500 -> 1.2 x 2 = 2.4
-    x = AdlInputs.of(upnl=[10, 20, -10, 5, 200], cost=[100, 100, 100, 100, 1200], notional=[110, 120, 90, 105, 1000],
-                     equity=[22, 60, 18, 0, 500], mark=[110, 120, 90, 105, 100], entry=[100, 100, 100, 100, 120],
-                     side=[1, 1, 1, 1, -1])
+    x = AdlInputs.of(
+        upnl=[10, 20, -10, 5, 200],
+        cost=[100, 100, 100, 100, 1200],
+        notional=[110, 120, 90, 105, 1000],
+        equity=[22, 60, 18, 0, 500],
+        mark=[110, 120, 90, 105, 100],
+        entry=[100, 100, 100, 100, 120],
+        side=[1, 1, 1, 1, -1],
+    )
     s = rb.adl_score(x)
     assert s[0] == pytest.approx(5.5) and s[1] == pytest.approx(2.4) and s[4] == pytest.approx(2.4)
     assert rb.adl_order(x).tolist() == [0, 1, 4, 2, 3]  # tie B/E by index
@@ -431,7 +467,8 @@ def test_generic_is_the_engine_rule_set(btcusdt):
     assert rb.contract("BTCUSDT").margin.tiers.cum.tolist() == btcusdt.tiers.cum.tolist()
     cost = 1000 * 500_000 * 100
     assert rb.liquidation_price("BTCUSDT", 1, 1000, "50000", 2500 * USD) == engine_margin.liquidation_price(
-        1000, cost, 2500 * USD, btcusdt)
+        1000, cost, 2500 * USD, btcusdt
+    )
     assert bp(rb, "BTCUSDT", 1, "1", "50000", 2500 * USD) == Decimal("47500")
     assert tier(rb, "BTCUSDT", "50000", "1") == 1
     assert rb.adl_order(BOOK).tolist() == [0, 1, 2, 3]
@@ -441,30 +478,63 @@ def test_generic_is_the_engine_rule_set(btcusdt):
 def test_generic_from_dict_other_schedules():
     d = generic_mod.example()
     d["name"] = "mine"
-    d["instruments"]["XBTUSD"] = {"contract": "inverse", "base": "XBT", "quote": "USD", "settle": "XBT",
-                                  "tick_size": "0.5", "lot_size": "1", "contract_size": "1", "source": "test",
-                                  "margin": {"kind": "steps", "base_limit": "200", "step": "150", "base_mmr": "0.005",
-                                             "base_imr": "0.01", "step_rate": "0.005", "max_steps": 10}}
-    d["instruments"]["BTC-SWAP"] = {"contract": "linear", "base": "BTC", "quote": "USDT", "settle": "USDT",
-                                    "tick_size": "0.1", "lot_size": "0.01", "contract_size": "0.01", "source": "test",
-                                    "margin": {"kind": "size_brackets", "tiers": [[2000, 75, "0.01", "0.013"]]}}
-    d["instruments"]["BTC-LIN"] = {"contract": "linear", "base": "BTC", "quote": "USDC", "settle": "USDC",
-                                   "tick_size": "1", "lot_size": "0.001", "contract_size": "0.001", "source": "test",
-                                   "margin": {"kind": "size_linear", "im_base": "0.02", "mm_base": "0.01",
-                                              "slope": "0.00005"}}
+    d["instruments"]["XBTUSD"] = {
+        "contract": "inverse",
+        "base": "XBT",
+        "quote": "USD",
+        "settle": "XBT",
+        "tick_size": "0.5",
+        "lot_size": "1",
+        "contract_size": "1",
+        "source": "test",
+        "margin": {
+            "kind": "steps",
+            "base_limit": "200",
+            "step": "150",
+            "base_mmr": "0.005",
+            "base_imr": "0.01",
+            "step_rate": "0.005",
+            "max_steps": 10,
+        },
+    }
+    d["instruments"]["BTC-SWAP"] = {
+        "contract": "linear",
+        "base": "BTC",
+        "quote": "USDT",
+        "settle": "USDT",
+        "tick_size": "0.1",
+        "lot_size": "0.01",
+        "contract_size": "0.01",
+        "source": "test",
+        "margin": {"kind": "size_brackets", "tiers": [[2000, 75, "0.01", "0.013"]]},
+    }
+    d["instruments"]["BTC-LIN"] = {
+        "contract": "linear",
+        "base": "BTC",
+        "quote": "USDC",
+        "settle": "USDC",
+        "tick_size": "1",
+        "lot_size": "0.001",
+        "contract_size": "0.001",
+        "source": "test",
+        "margin": {"kind": "size_linear", "im_base": "0.02", "mm_base": "0.01", "slope": "0.00005"},
+    }
     rb = generic_mod.from_dict(d)
     assert rb.contract("XBTUSD").margin.band(230 * SAT, 1).mmr == Fraction(1, 100)  # TV-24 shape
     assert tier(rb, "BTC-SWAP", "0", "20") == 0
     assert rb.initial_margin("BTC-LIN", 25_000, "100000") == 53_125 * USD  # TV-25 shape
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda d: d.pop("funding"), ""),
-    (lambda d: d["adl"].update(ranking="astrology"), "adl.ranking"),
-    (lambda d: d["instruments"]["BTCUSDT"]["margin"].update(kind="magic"), "instruments.BTCUSDT.margin.kind"),
-    (lambda d: d["liquidation"].update(extra=1), "liquidation"),
-    (lambda d: d["fees"].update(liquidation_fee="lots"), "fees.liquidation_fee"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda d: d.pop("funding"), ""),
+        (lambda d: d["adl"].update(ranking="astrology"), "adl.ranking"),
+        (lambda d: d["instruments"]["BTCUSDT"]["margin"].update(kind="magic"), "instruments.BTCUSDT.margin.kind"),
+        (lambda d: d["liquidation"].update(extra=1), "liquidation"),
+        (lambda d: d["fees"].update(liquidation_fee="lots"), "fees.liquidation_fee"),
+    ],
+)
 def test_generic_from_dict_rejects_missing_unknown_and_bad_keys(mutate, field):
     d = generic_mod.example()
     mutate(d)
@@ -491,16 +561,19 @@ def test_okx_and_bitget_fund_drawdown_trigger():
     assert get_venue("okx").adl.trigger.window_hours == 8
 
 
-@pytest.mark.parametrize("name, symbol, premium, rate", [
-    ("binance", "BTCUSDT", "0", "0.0001"),              # F = P + clamp(I - P, +-0.05%) = I
-    ("binance", "BTCUSDT", "0.002", "0.0015"),          # 0.2% + clamp(-0.19%) = 0.15%
-    ("okx", "BTC-USDT-SWAP", "0.01", "0.00375"),        # BTC cap 0.375%
-    ("okx", "ETH-USDT-SWAP", "0.01", "0.0075"),         # majors cap 0.75%
-    ("okx", "BTC-USDT-SWAP", "-0.001", "-0.001"),       # interest 0, inside the cap
-    ("hyperliquid", "BTC", "1", "0.32"),                # 4% an hour = 32% per 8 h
-    ("deribit", "BTC_USDC-PERPETUAL", "-0.0002", "0"),  # inside the 0.025% dead band
-    ("dydx", "BTC-USD", "0.0003", "0.0003"),            # stand-in: the premium
-])
+@pytest.mark.parametrize(
+    "name, symbol, premium, rate",
+    [
+        ("binance", "BTCUSDT", "0", "0.0001"),  # F = P + clamp(I - P, +-0.05%) = I
+        ("binance", "BTCUSDT", "0.002", "0.0015"),  # 0.2% + clamp(-0.19%) = 0.15%
+        ("okx", "BTC-USDT-SWAP", "0.01", "0.00375"),  # BTC cap 0.375%
+        ("okx", "ETH-USDT-SWAP", "0.01", "0.0075"),  # majors cap 0.75%
+        ("okx", "BTC-USDT-SWAP", "-0.001", "-0.001"),  # interest 0, inside the cap
+        ("hyperliquid", "BTC", "1", "0.32"),  # 4% an hour = 32% per 8 h
+        ("deribit", "BTC_USDC-PERPETUAL", "-0.0002", "0"),  # inside the 0.025% dead band
+        ("dydx", "BTC-USD", "0.0003", "0.0003"),  # stand-in: the premium
+    ],
+)
 def test_funding_rates(name, symbol, premium, rate):
     rb = get_venue(name)
     assert rb.funding_for(symbol).rate(Fraction(premium)) == Fraction(rate)
@@ -536,7 +609,12 @@ def test_scenario_overrides_validate_and_gaps_are_stated(name):
 
 def test_scenario_overrides_of_hyperliquid():
     o = get_venue("hyperliquid").scenario_overrides()
-    assert o["mechanisms"]["partial_liquidation"] == {"enabled": True, "mode": "slice", "slice_fraction": "0.2",
-                                                      "slice_min_notional": "100000", "cooldown_s": 30.0}
+    assert o["mechanisms"]["partial_liquidation"] == {
+        "enabled": True,
+        "mode": "slice",
+        "slice_fraction": "0.2",
+        "slice_min_notional": "100000",
+        "cooldown_s": 30.0,
+    }
     assert o["mechanisms"]["backstop"] == {"enabled": True, "equity_ratio": "0.666667"}
     assert o["fees"]["liquidation_fee_rate"] == "0"

@@ -15,8 +15,18 @@ from .engine import RunResult, prepare, run
 from .output import summarize
 from .scenario import Scenario
 
-METRICS = ("liquidations", "liquidated_notional", "bad_debt", "bad_debt_unrecovered", "socialized_loss",
-           "insurance_fund_end", "adl_notional", "accounts_adl", "min_mark_price", "conservation_error")
+METRICS = (
+    "liquidations",
+    "liquidated_notional",
+    "bad_debt",
+    "bad_debt_unrecovered",
+    "socialized_loss",
+    "insurance_fund_end",
+    "adl_notional",
+    "accounts_adl",
+    "min_mark_price",
+    "conservation_error",
+)
 
 
 def without(scenario: Scenario, names: list[str]) -> Scenario:
@@ -26,8 +36,9 @@ def without(scenario: Scenario, names: list[str]) -> Scenario:
     return scenario.model_copy(update={"mechanisms": mech.model_copy(update=update)})
 
 
-def ablate(scenario: Scenario, seed: int, base: RunResult | None = None,
-           progress: Callable[[str], None] | None = None) -> list[dict]:
+def ablate(
+    scenario: Scenario, seed: int, base: RunResult | None = None, progress: Callable[[str], None] | None = None
+) -> list[dict]:
     """Rows ``{"variant", *METRICS}``: "all enabled", "without NAME" per enabled mechanism, "none"."""
     enabled = scenario.mechanisms.enabled()
     variants: list[tuple[str, Scenario]] = [("all enabled", scenario)]
@@ -65,8 +76,7 @@ def _fmt(v: object) -> str:
 def html_table(rows: list[dict]) -> str:
     """A plain HTML table of the rows (for the report)."""
     head = "".join(f"<th>{html.escape(k)}</th>" for k in ("variant", *METRICS))
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(r[k])}</td>" for k in ("variant", *METRICS)) + "</tr>"
-                   for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(r[k])}</td>" for k in ("variant", *METRICS)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -77,19 +87,33 @@ def mechanism_sections(summary: dict, rows: list[dict]) -> list[dict]:
     sections = []
     for name, rec in summary.get("mechanisms", {}).items():
         off = next((r for r in rows if r["variant"] == f"without {name}"), None)
-        facts = "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in rec.items()
-                        if not isinstance(v, list))
-        lists = "".join(f"<p class='note'>{html.escape(k)}: {html.escape(str(v[:50]))}</p>" for k, v in rec.items()
-                        if isinstance(v, list))
+        facts = "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in rec.items() if not isinstance(v, list)
+        )
+        lists = "".join(
+            f"<p class='note'>{html.escape(k)}: {html.escape(str(v[:50]))}</p>"
+            for k, v in rec.items()
+            if isinstance(v, list)
+        )
         effect = ""
         if on is not None and off is not None:
-            effect = "<table><thead><tr><th>metric</th><th>with it</th><th>without it</th><th>change</th></tr></thead><tbody>"
-            for k in ("liquidations", "bad_debt", "bad_debt_unrecovered", "insurance_fund_end", "adl_notional",
-                      "accounts_adl"):
+            effect = (
+                "<table><thead><tr><th>metric</th><th>with it</th><th>without it</th><th>change</th></tr>"
+                "</thead><tbody>"
+            )
+            for k in (
+                "liquidations",
+                "bad_debt",
+                "bad_debt_unrecovered",
+                "insurance_fund_end",
+                "adl_notional",
+                "accounts_adl",
+            ):
                 a, b = on[k], off[k]
                 delta = float(a) - float(b)
                 effect += f"<tr><td>{k}</td><td>{_fmt(a)}</td><td>{_fmt(b)}</td><td>{delta:+,.2f}</td></tr>"
             effect += "</tbody></table>"
-        sections.append({"title": f"Mechanism: {name}",
-                         "html": f"<table><tbody>{facts}</tbody></table>{lists}{effect}"})
+        sections.append(
+            {"title": f"Mechanism: {name}", "html": f"<table><tbody>{facts}</tbody></table>{lists}{effect}"}
+        )
     return sections

@@ -96,14 +96,30 @@ FIXED_ASSUMPTIONS = [
 ]
 
 SENSITIVITY_METRICS = (
-    "max_share_pnl", "max_share_equity", "ptsr", "pmr", "top1pct_share", "top10_share", "gini", "touched",
-    "leverage_median", "leverage_p90", "budget", "overshoot", "shortfall",
+    "max_share_pnl",
+    "max_share_equity",
+    "ptsr",
+    "pmr",
+    "top1pct_share",
+    "top10_share",
+    "gini",
+    "touched",
+    "leverage_median",
+    "leverage_p90",
+    "budget",
+    "overshoot",
+    "shortfall",
 )
 
 INPUT_FILES = (
-    "adl_by_user_REALTIME.csv", "adl_by_coin_REALTIME.csv", "realtime_analysis_summary.json",
-    "insurance_fund_results.json", "two_pass_equity_delta_by_wave_h0ms.csv", "bad_debt_loser_waves.csv",
-    "policy_per_wave_metrics.csv", "eval_horizon_sweep_gap5000ms.csv",
+    "adl_by_user_REALTIME.csv",
+    "adl_by_coin_REALTIME.csv",
+    "realtime_analysis_summary.json",
+    "insurance_fund_results.json",
+    "two_pass_equity_delta_by_wave_h0ms.csv",
+    "bad_debt_loser_waves.csv",
+    "policy_per_wave_metrics.csv",
+    "eval_horizon_sweep_gap5000ms.csv",
 )
 
 
@@ -171,30 +187,48 @@ def load_event() -> EventData:
         InputError: a packaged file is missing or does not have the expected columns / waves.
     """
     u = _read_csv("adl_by_user_REALTIME.csv")
-    need_cols = ("adl_notional", "closed_pnl", "leverage_realtime", "pnl_percent", "account_value_realtime",
-                 "is_negative_equity", "num_adl_events")
+    need_cols = (
+        "adl_notional",
+        "closed_pnl",
+        "leverage_realtime",
+        "pnl_percent",
+        "account_value_realtime",
+        "is_negative_equity",
+        "num_adl_events",
+    )
     for c in need_cols:
         if c not in u:
             raise InputError("missing column", file=str(_data("adl_by_user_REALTIME.csv")), field=c)
     w = _read_csv("two_pass_equity_delta_by_wave_h0ms.csv")
     b = _read_csv("bad_debt_loser_waves.csv")
     if not np.array_equal(w["wave"], b["wave"]):
-        raise InputError("waves differ from bad_debt_loser_waves.csv",
-                         file=str(_data("two_pass_equity_delta_by_wave_h0ms.csv")), field="wave")
+        raise InputError(
+            "waves differ from bad_debt_loser_waves.csv",
+            file=str(_data("two_pass_equity_delta_by_wave_h0ms.csv")),
+            field="wave",
+        )
     an = u["adl_notional"].astype(np.float64)
     cp = u["closed_pnl"].astype(np.float64)
     return EventData(
-        adl_notional_usd=an, closed_pnl_usd=cp, leverage=u["leverage_realtime"].astype(np.float64),
+        adl_notional_usd=an,
+        closed_pnl_usd=cp,
+        leverage=u["leverage_realtime"].astype(np.float64),
         pnl_percent=u["pnl_percent"].astype(np.float64),
         account_value_usd=u["account_value_realtime"].astype(np.float64),
         is_negative_equity=u["is_negative_equity"].astype(bool),
         num_adl_events=u["num_adl_events"].astype(np.int64),
-        pnl=_money(np.maximum(cp, 0.0)), equity=_money(u["account_value_realtime"]), notional=_money(an),
+        pnl=_money(np.maximum(cp, 0.0)),
+        equity=_money(u["account_value_realtime"]),
+        notional=_money(an),
         contracts=np.where(an > 0, np.maximum(1, np.round(an)), 0).astype(np.int64),
-        wave=w["wave"].astype(np.int64), t_start_ms=w["t_start_ms"].astype(np.int64),
-        t_end_ms=w["t_end_ms"].astype(np.int64), need=_money(w["budget_needed_usd"]),
-        production=_money(w["budget_prod_usd"]), deficit=_money(w["deficit_usd"]),
-        max_loss=_money(w["max_loss_usd"]), fills=b["n_rows"].astype(np.int64),
+        wave=w["wave"].astype(np.int64),
+        t_start_ms=w["t_start_ms"].astype(np.int64),
+        t_end_ms=w["t_end_ms"].astype(np.int64),
+        need=_money(w["budget_needed_usd"]),
+        production=_money(w["budget_prod_usd"]),
+        deficit=_money(w["deficit_usd"]),
+        max_loss=_money(w["max_loss_usd"]),
+        fills=b["n_rows"].astype(np.int64),
     )
 
 
@@ -206,13 +240,16 @@ def wave_slots(d: EventData, seed: int = DEFAULT_SEED) -> np.ndarray:
     """
     owner = np.repeat(np.arange(d.n, dtype=np.int64), d.num_adl_events)
     if int(d.fills.sum()) > owner.size:
-        raise InputError("the waves hold more ADL fills than the accounts' num_adl_events",
-                         file=str(_data("bad_debt_loser_waves.csv")), field="n_rows")
+        raise InputError(
+            "the waves hold more ADL fills than the accounts' num_adl_events",
+            file=str(_data("bad_debt_loser_waves.csv")),
+            field="n_rows",
+        )
     owner = owner[np.random.Generator(np.random.PCG64(seed)).permutation(owner.size)]
     edges = np.concatenate([[0], np.cumsum(d.fills)])
     out = np.zeros((d.fills.size, d.n), dtype=np.int64)
     for t in range(d.fills.size):
-        out[t] = np.bincount(owner[edges[t]:edges[t + 1]], minlength=d.n)
+        out[t] = np.bincount(owner[edges[t] : edges[t + 1]], minlength=d.n)
     return out
 
 
@@ -239,15 +276,24 @@ def _winners(d: EventData, cap: np.ndarray, remaining: np.ndarray) -> tuple[Winn
     notional = np.round(d.notional * acc).astype(np.int64)
     lev = d.leverage * acc
     w = Winners(
-        pnl=cap, equity=d.equity, notional=notional, contracts=np.floor(d.contracts * part).astype(np.int64),
-        leverage=lev, entry_price=np.ones(d.n), mark_price=1.0 + d.pnl_percent / 100.0, wallet=d.equity,
-        maintenance_margin=notional, period_pnl=d.pnl, period_capacity=remaining,
+        pnl=cap,
+        equity=d.equity,
+        notional=notional,
+        contracts=np.floor(d.contracts * part).astype(np.int64),
+        leverage=lev,
+        entry_price=np.ones(d.n),
+        mark_price=1.0 + d.pnl_percent / 100.0,
+        wallet=d.equity,
+        maintenance_margin=notional,
+        period_pnl=d.pnl,
+        period_capacity=remaining,
     )
     return w, lev
 
 
-def simulate(d: EventData, policy: str, assumption: str, slot_cap: np.ndarray | None = None
-             ) -> tuple[list[dict], dict, np.ndarray]:
+def simulate(
+    d: EventData, policy: str, assumption: str, slot_cap: np.ndarray | None = None
+) -> tuple[list[dict], dict, np.ndarray]:
     """Run ``policy`` through the waves under ``assumption``; returns (per-wave metrics, totals, cumulative
     haircut per account (int64))."""
     p = get_policy(policy)
@@ -268,9 +314,17 @@ def simulate(d: EventData, policy: str, assumption: str, slot_cap: np.ndarray | 
         h = a.haircut
         if np.any(h > remaining):
             raise AssertionError(f"{policy}: haircut above capacity in wave {d.wave[t]}")  # pragma: no cover
-        m = round_metrics(h, need=int(d.need[t]), equity=d.equity, pnl=remaining, leverage=lev,
-                          endowment=remaining, deficit=int(d.deficit[t]), max_loss=int(d.max_loss[t]),
-                          pool=remaining > 0)
+        m = round_metrics(
+            h,
+            need=int(d.need[t]),
+            equity=d.equity,
+            pnl=remaining,
+            leverage=lev,
+            endowment=remaining,
+            deficit=int(d.deficit[t]),
+            max_loss=int(d.max_loss[t]),
+            pool=remaining > 0,
+        )
         rows.append({"wave": int(d.wave[t]), **m})
         remaining = remaining - h
         cum += h
@@ -284,9 +338,14 @@ def _production(d: EventData) -> tuple[list[dict], dict]:
     for t in range(d.need.size):
         need, prod = int(d.need[t]), int(d.production[t])
         m = dict.fromkeys(ROUND_FIELDS, nan)
-        m.update(need=_usd(need), budget=_usd(prod), overshoot=_usd(prod - need),
-                 overshoot_pos=_usd(max(0, prod - need)), overshoot_neg=_usd(min(0, prod - need)),
-                 shortfall=_usd(max(0, need - prod)))
+        m.update(
+            need=_usd(need),
+            budget=_usd(prod),
+            overshoot=_usd(prod - need),
+            overshoot_pos=_usd(max(0, prod - need)),
+            overshoot_neg=_usd(min(0, prod - need)),
+            shortfall=_usd(max(0, need - prod)),
+        )
         rows.append({"wave": int(d.wave[t]), **m})
     total = dict.fromkeys(EVENT_FIELDS, nan)
     for k in ("need", "budget", "overshoot", "overshoot_pos", "overshoot_neg", "shortfall"):
@@ -302,6 +361,7 @@ def _sig(v: float, digits: int = 4) -> float:
 def _rank(totals: dict[str, dict], key: str) -> dict[str, int]:
     """Competition ranking (1 = smallest ``key``; ties share a rank): values compared at 4 significant digits
     (differences below that are rounding noise), then the Gini of haircuts likewise; NaN last."""
+
     def k(name):
         v, g = _sig(totals[name][key]), _sig(totals[name]["gini"])
         return (math.isnan(v), 0.0 if math.isnan(v) else v, math.isnan(g), 0.0 if math.isnan(g) else g)
@@ -355,9 +415,11 @@ def input_summary(d: EventData) -> dict:
                 "-1,408,769.32 in total. The replay total cannot be rebuilt from the per-user file."
             ),
         },
-        "replay_summary": {"total_adl_notional": float(kf["total_adl_notional"]),
-                           "adl_events_analyzed": int(summary["adl_events_analyzed"]),
-                           "median_leverage_realtime": float(kf["median_leverage_realtime"])},
+        "replay_summary": {
+            "total_adl_notional": float(kf["total_adl_notional"]),
+            "adl_events_analyzed": int(summary["adl_events_analyzed"]),
+            "median_leverage_realtime": float(kf["median_leverage_realtime"]),
+        },
         "waves": int(d.wave.size),
         "wave_ids": [int(x) for x in d.wave],
         "wave_fills_total": int(d.fills.sum()),
@@ -368,10 +430,11 @@ def input_summary(d: EventData) -> dict:
         "production_overshoot_neg_total": _usd(int(over[over < 0].sum())),
         "deficit_total": _usd(int(d.deficit.sum())),
         "production_overshoot_by_horizon_ms": {
-            str(int(h)): float(o) for h, o in zip(sweep["eval_horizon_ms"], sweep["total_overshoot_prod_minus_needed_usd"])
+            str(int(h)): float(o)
+            for h, o in zip(sweep["eval_horizon_ms"], sweep["total_overshoot_prod_minus_needed_usd"])
         },
         "paper_policy_overshoot_total": {
-            k[len("overshoot_"):]: float(np.sum(ppw[k])) for k in ppw if k.startswith("overshoot_")
+            k[len("overshoot_") :]: float(np.sum(ppw[k])) for k in ppw if k.startswith("overshoot_")
         },
         "assumptions": [ASSUMPTIONS["all-winners"], ASSUMPTIONS["by-adl-events"], *FIXED_ASSUMPTIONS],
         "sources": {name: {"sha256": _sha256(_data(name))} for name in INPUT_FILES},
@@ -379,8 +442,9 @@ def input_summary(d: EventData) -> dict:
     }
 
 
-def run_adl_event(out_dir: Path, policies: list[str] | None = None, *, seed: int = DEFAULT_SEED,
-                  replicas: int = 3) -> dict:
+def run_adl_event(
+    out_dir: Path, policies: list[str] | None = None, *, seed: int = DEFAULT_SEED, replicas: int = 3
+) -> dict:
     """Run the lab and write its files into ``out_dir`` atomically; return ``{"inputs", "policies",
     "waves", "sensitivity", "ranking"}`` (the rows written, USD).
 
@@ -419,8 +483,10 @@ def run_adl_event(out_dir: Path, policies: list[str] | None = None, *, seed: int
     primary = "all-winners"
     ranks = {a: _rank(totals[a], "max_share_pnl") for a in ASSUMPTIONS}
     policy_rows = [{"policy": PRODUCTION, "kind": "observed", "assumption": primary, "rank": "", **prod_total}]
-    policy_rows += [{"policy": n, "kind": "counterfactual", "assumption": primary, "rank": ranks[primary][n],
-                     **totals[primary][n]} for n in names]
+    policy_rows += [
+        {"policy": n, "kind": "counterfactual", "assumption": primary, "rank": ranks[primary][n], **totals[primary][n]}
+        for n in names
+    ]
     sens_rows = []
     metric_ranks = {a: {m: _rank(totals[a], m) for m in SENSITIVITY_METRICS} for a in ASSUMPTIONS}
     for n in names:
@@ -428,23 +494,39 @@ def run_adl_event(out_dir: Path, policies: list[str] | None = None, *, seed: int
             va, vb = totals["all-winners"][n][m], totals["by-adl-events"][n][m]
             reps = [t[m] for t in spread[n]]
             change = (vb - va) / abs(va) if va != 0 and not math.isnan(va) else math.nan
-            sens_rows.append({
-                "policy": n, "metric": m, "all_winners": va, "by_adl_events": vb,
-                "by_adl_events_min": float(np.min(reps)), "by_adl_events_max": float(np.max(reps)),
-                "relative_change": change,
-                "rank_all_winners": metric_ranks["all-winners"][m][n],
-                "rank_by_adl_events": metric_ranks["by-adl-events"][m][n],
-            })
-    ranking = [{"policy": n, "rank_all_winners": ranks["all-winners"][n], "rank_by_adl_events": ranks["by-adl-events"][n],
-                **{f"{m}_{a.replace('-', '_')}": totals[a][n][m] for m in ("max_share_pnl", "top1pct_share", "gini", "touched")
-                   for a in ASSUMPTIONS}}
-               for n in sorted(names, key=lambda x: (ranks[primary][x], x))]
-    inputs["ranking_rule"] = ("rank 1 = smallest max_share_pnl (the largest share of an account's ADL profit "
-                              "taken over the event), then smallest Gini of haircuts; values compared at 4 "
-                              "significant digits, equal ones share a rank")
+            sens_rows.append(
+                {
+                    "policy": n,
+                    "metric": m,
+                    "all_winners": va,
+                    "by_adl_events": vb,
+                    "by_adl_events_min": float(np.min(reps)),
+                    "by_adl_events_max": float(np.max(reps)),
+                    "relative_change": change,
+                    "rank_all_winners": metric_ranks["all-winners"][m][n],
+                    "rank_by_adl_events": metric_ranks["by-adl-events"][m][n],
+                }
+            )
+    ranking = [
+        {
+            "policy": n,
+            "rank_all_winners": ranks["all-winners"][n],
+            "rank_by_adl_events": ranks["by-adl-events"][n],
+            **{
+                f"{m}_{a.replace('-', '_')}": totals[a][n][m]
+                for m in ("max_share_pnl", "top1pct_share", "gini", "touched")
+                for a in ASSUMPTIONS
+            },
+        }
+        for n in sorted(names, key=lambda x: (ranks[primary][x], x))
+    ]
+    inputs["ranking_rule"] = (
+        "rank 1 = smallest max_share_pnl (the largest share of an account's ADL profit "
+        "taken over the event), then smallest Gini of haircuts; values compared at 4 "
+        "significant digits, equal ones share a rank"
+    )
     _write(Path(out_dir), inputs, policy_rows, wave_rows, sens_rows)
-    return {"inputs": inputs, "policies": policy_rows, "waves": wave_rows, "sensitivity": sens_rows,
-            "ranking": ranking}
+    return {"inputs": inputs, "policies": policy_rows, "waves": wave_rows, "sensitivity": sens_rows, "ranking": ranking}
 
 
 # ------------------------------------------------------------------------------------------------- output
@@ -512,20 +594,48 @@ def results_table(result: dict):
     from rich.table import Table
 
     inp = result["inputs"]
-    t = Table(title=(f"delever adl-event: Hyperliquid 10 Oct 2025, {inp['waves']} waves, {inp['accounts']:,} ADL'd "
-                     f"accounts; totals, assumption (a) all-winners"), header_style="bold")
-    cols = [("policy", "left"), ("rank", "right"), ("budget", "right"), ("overshoot", "right"),
-            ("max h/PnL", "right"), ("max h/e", "right"), ("PTSR", "right"), ("PMR", "right"),
-            ("top1%", "right"), ("top10", "right"), ("Gini", "right"), ("touched", "right"),
-            ("lev med", "right"), ("lev p90", "right")]
+    t = Table(
+        title=(
+            f"delever adl-event: Hyperliquid 10 Oct 2025, {inp['waves']} waves, {inp['accounts']:,} ADL'd "
+            f"accounts; totals, assumption (a) all-winners"
+        ),
+        header_style="bold",
+    )
+    cols = [
+        ("policy", "left"),
+        ("rank", "right"),
+        ("budget", "right"),
+        ("overshoot", "right"),
+        ("max h/PnL", "right"),
+        ("max h/e", "right"),
+        ("PTSR", "right"),
+        ("PMR", "right"),
+        ("top1%", "right"),
+        ("top10", "right"),
+        ("Gini", "right"),
+        ("touched", "right"),
+        ("lev med", "right"),
+        ("lev p90", "right"),
+    ]
     for name, just in cols:
         t.add_column(name, justify=just, no_wrap=True)
     for r in result["policies"]:
-        t.add_row(r["policy"], str(r["rank"]), _fmt_money(r["budget"]), _fmt_money(r["overshoot"], 2),
-                  _fmt(r["max_share_pnl"], ".2%"), _fmt_ratio(r["max_share_equity"]), _fmt_ratio(r["ptsr"]),
-                  _fmt_ratio(r["pmr"]), _fmt(r["top1pct_share"], ".1%"), _fmt(r["top10_share"], ".1%"),
-                  _fmt(r["gini"], ".3f"), "-" if r["touched"] != r["touched"] else f"{int(r['touched']):,}",
-                  _fmt(r["leverage_median"], ".2f"), _fmt(r["leverage_p90"], ".2f"))
+        t.add_row(
+            r["policy"],
+            str(r["rank"]),
+            _fmt_money(r["budget"]),
+            _fmt_money(r["overshoot"], 2),
+            _fmt(r["max_share_pnl"], ".2%"),
+            _fmt_ratio(r["max_share_equity"]),
+            _fmt_ratio(r["ptsr"]),
+            _fmt_ratio(r["pmr"]),
+            _fmt(r["top1pct_share"], ".1%"),
+            _fmt(r["top10_share"], ".1%"),
+            _fmt(r["gini"], ".3f"),
+            "-" if r["touched"] != r["touched"] else f"{int(r['touched']):,}",
+            _fmt(r["leverage_median"], ".2f"),
+            _fmt(r["leverage_p90"], ".2f"),
+        )
     return t
 
 
@@ -533,17 +643,37 @@ def sensitivity_table(result: dict):
     """Ranking and key metrics under both assumptions."""
     from rich.table import Table
 
-    t = Table(title="sensitivity: (a) all-winners vs (b) by-adl-events (rank 1 = smallest max h/PnL)",
-              header_style="bold")
-    for name in ("policy", "rank a", "rank b", "max h/PnL a", "max h/PnL b", "top1% a", "top1% b", "Gini a",
-                 "Gini b", "touched a", "touched b"):
+    t = Table(
+        title="sensitivity: (a) all-winners vs (b) by-adl-events (rank 1 = smallest max h/PnL)", header_style="bold"
+    )
+    for name in (
+        "policy",
+        "rank a",
+        "rank b",
+        "max h/PnL a",
+        "max h/PnL b",
+        "top1% a",
+        "top1% b",
+        "Gini a",
+        "Gini b",
+        "touched a",
+        "touched b",
+    ):
         t.add_column(name, justify="left" if name == "policy" else "right", no_wrap=True)
     for r in result["ranking"]:
-        t.add_row(r["policy"], str(r["rank_all_winners"]), str(r["rank_by_adl_events"]),
-                  _fmt(r["max_share_pnl_all_winners"], ".2%"), _fmt(r["max_share_pnl_by_adl_events"], ".2%"),
-                  _fmt(r["top1pct_share_all_winners"], ".1%"), _fmt(r["top1pct_share_by_adl_events"], ".1%"),
-                  _fmt(r["gini_all_winners"], ".3f"), _fmt(r["gini_by_adl_events"], ".3f"),
-                  f"{int(r['touched_all_winners']):,}", f"{int(r['touched_by_adl_events']):,}")
+        t.add_row(
+            r["policy"],
+            str(r["rank_all_winners"]),
+            str(r["rank_by_adl_events"]),
+            _fmt(r["max_share_pnl_all_winners"], ".2%"),
+            _fmt(r["max_share_pnl_by_adl_events"], ".2%"),
+            _fmt(r["top1pct_share_all_winners"], ".1%"),
+            _fmt(r["top1pct_share_by_adl_events"], ".1%"),
+            _fmt(r["gini_all_winners"], ".3f"),
+            _fmt(r["gini_by_adl_events"], ".3f"),
+            f"{int(r['touched_all_winners']):,}",
+            f"{int(r['touched_by_adl_events']):,}",
+        )
     return t
 
 
@@ -554,8 +684,12 @@ def register(app: typer.Typer) -> None:
     @app.command("adl-event")
     def adl_event(
         out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
-        policy: Annotated[list[str] | None, typer.Option("--policy", help="A policy name (repeatable; default: all).")] = None,
-        seed: Annotated[int, typer.Option(help="Seed of assumption (b)'s assignment of accounts to waves.")] = DEFAULT_SEED,
+        policy: Annotated[
+            list[str] | None, typer.Option("--policy", help="A policy name (repeatable; default: all).")
+        ] = None,
+        seed: Annotated[
+            int, typer.Option(help="Seed of assumption (b)'s assignment of accounts to waves.")
+        ] = DEFAULT_SEED,
         replicas: Annotated[int, typer.Option(help="Seeds of assumption (b) for the spread in sensitivity.csv.")] = 3,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables.")] = False,
     ) -> None:
@@ -576,8 +710,11 @@ def register(app: typer.Typer) -> None:
             f"needed {inp['budget_needed_total']:,.2f} USD over {inp['waves']} waves; Hyperliquid took "
             f"{inp['production_budget_total']:,.2f} (net overshoot {inp['production_overshoot_total']:,.2f}; "
             f"{', '.join(f'{h} ms: {v / 1e6:,.2f} M' for h, v in inp['production_overshoot_by_horizon_ms'].items())}). "
-            f"ADL notional {inp['adl_notional_total']:,.2f} USD, top 1% of accounts ({inp['adl_notional_top1pct_accounts']}) "
-            f"took {inp['adl_notional_top1pct_share']:.1%}.", highlight=False)
+            f"ADL notional {inp['adl_notional_total']:,.2f} USD, top 1% of accounts "
+            f"({inp['adl_notional_top1pct_accounts']}) "
+            f"took {inp['adl_notional_top1pct_share']:.1%}.",
+            highlight=False,
+        )
         console.print(sensitivity_table(result))
         console.print("assumptions (also in inputs.json):", highlight=False, markup=False)
         for a in inp["assumptions"]:

@@ -42,8 +42,20 @@ class Book:
     protected: np.ndarray
 
     @classmethod
-    def from_arrays(cls, *, wallet, account, size, cost, collateral=None, isolated=None, instrument=None,
-                    exempt=None, entry_leverage=None, protected=None) -> Book:
+    def from_arrays(
+        cls,
+        *,
+        wallet,
+        account,
+        size,
+        cost,
+        collateral=None,
+        isolated=None,
+        instrument=None,
+        exempt=None,
+        entry_leverage=None,
+        protected=None,
+    ) -> Book:
         """Validate shapes and types and build a book (arrays are copied into their canonical dtypes).
 
         Raises:
@@ -56,13 +68,21 @@ class Book:
             wallet=wallet,
             exempt=np.zeros(wallet.shape[0], dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool).copy(),
             account=np.asarray(account, dtype=np.int64).copy(),
-            instrument=np.zeros(n, dtype=np.int64) if instrument is None else np.asarray(instrument, dtype=np.int64).copy(),
+            instrument=np.zeros(n, dtype=np.int64)
+            if instrument is None
+            else np.asarray(instrument, dtype=np.int64).copy(),
             size=np.asarray(size, dtype=np.int64).copy(),
             cost=np.asarray(cost, dtype=np.int64).copy(),
-            collateral=np.zeros(n, dtype=np.int64) if collateral is None else np.asarray(collateral, dtype=np.int64).copy(),
+            collateral=np.zeros(n, dtype=np.int64)
+            if collateral is None
+            else np.asarray(collateral, dtype=np.int64).copy(),
             isolated=np.zeros(n, dtype=bool) if isolated is None else np.asarray(isolated, dtype=bool).copy(),
-            entry_leverage=np.zeros(n) if entry_leverage is None else np.asarray(entry_leverage, dtype=np.float64).copy(),
-            protected=np.ones(wallet.shape[0], dtype=bool) if protected is None else np.asarray(protected, dtype=bool).copy(),
+            entry_leverage=np.zeros(n)
+            if entry_leverage is None
+            else np.asarray(entry_leverage, dtype=np.float64).copy(),
+            protected=np.ones(wallet.shape[0], dtype=bool)
+            if protected is None
+            else np.asarray(protected, dtype=bool).copy(),
         )
         for f in ("account", "instrument", "cost", "collateral", "isolated", "entry_leverage"):
             if getattr(book, f).shape != (n,):
@@ -89,8 +109,12 @@ class Book:
 
     def total_money(self, insurance_funds: np.ndarray | int = 0) -> int:
         """The conserved money identity (module docstring), as a Python int (exact)."""
-        return (int(self.wallet.sum(dtype=np.int64)) + int(self.collateral.sum(dtype=np.int64))
-                - int(self.cost.sum(dtype=np.int64)) + int(np.sum(insurance_funds, dtype=np.int64)))
+        return (
+            int(self.wallet.sum(dtype=np.int64))
+            + int(self.collateral.sum(dtype=np.int64))
+            - int(self.cost.sum(dtype=np.int64))
+            + int(np.sum(insurance_funds, dtype=np.int64))
+        )
 
     def open_interest(self, instrument: int = 0) -> tuple[int, int]:
         """``(long lots, short lots)`` of one instrument; a closed book has them equal."""
@@ -176,10 +200,15 @@ def with_extra_account(book: Book, wallet: int) -> tuple[Book, int, int]:
     instrument 0; returns ``(book, account index, position index)``."""
     a, n = book.n_accounts, book.n_positions
     grown = Book.from_arrays(
-        wallet=np.append(book.wallet, wallet), exempt=np.append(book.exempt, True),
-        account=np.append(book.account, a), instrument=np.append(book.instrument, 0),
-        size=np.append(book.size, 0), cost=np.append(book.cost, 0), collateral=np.append(book.collateral, 0),
-        isolated=np.append(book.isolated, False), entry_leverage=np.append(book.entry_leverage, 0.0),
+        wallet=np.append(book.wallet, wallet),
+        exempt=np.append(book.exempt, True),
+        account=np.append(book.account, a),
+        instrument=np.append(book.instrument, 0),
+        size=np.append(book.size, 0),
+        cost=np.append(book.cost, 0),
+        collateral=np.append(book.collateral, 0),
+        isolated=np.append(book.isolated, False),
+        entry_leverage=np.append(book.entry_leverage, 0.0),
         protected=np.append(book.protected, True),
     )
     return grown, a, n

@@ -48,8 +48,14 @@ def read_table(path: Path) -> pa.Table:
         raise InputError(f"cannot read: {exc}", file=str(path)) from exc
 
 
-def load_book(path: str | Path, inst: Instrument, start_price_ticks: int, lp_accounts: int,
-              lp_wallet: Decimal, max_account_notional: Decimal | None = None) -> tuple[Book, list[str]]:
+def load_book(
+    path: str | Path,
+    inst: Instrument,
+    start_price_ticks: int,
+    lp_accounts: int,
+    lp_wallet: Decimal,
+    max_account_notional: Decimal | None = None,
+) -> tuple[Book, list[str]]:
     """The book in ``path`` plus liquidity providers; returns ``(book, account labels)``.
 
     With ``max_account_notional`` (position limits on, :mod:`delever.mechanisms.limits`), a row whose entry
@@ -63,8 +69,9 @@ def load_book(path: str | Path, inst: Instrument, start_price_ticks: int, lp_acc
     table = read_table(path)
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}",
-                         file=str(path), row=1)
+        raise InputError(
+            f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}", file=str(path), row=1
+        )
     cols = {c: table.column(c).to_pylist() for c in COLUMNS}
     n = table.num_rows
     if n == 0:
@@ -79,7 +86,7 @@ def load_book(path: str | Path, inst: Instrument, start_price_ticks: int, lp_acc
     for i in range(n):
         row = i + 2
 
-        def num(field: str) -> Decimal:
+        def num(field: str, i: int = i, row: int = row) -> Decimal:
             raw = cols[field][i]
             try:
                 d = Decimal(str(raw).strip())
@@ -105,8 +112,9 @@ def load_book(path: str | Path, inst: Instrument, start_price_ticks: int, lp_acc
             raise InputError(f"must be > 0 (got {entry})", file=str(path), row=row, field="entry_price")
         mode = str(cols["margin_mode"][i]).strip().lower()
         if mode not in ("cross", "isolated"):
-            raise InputError(f"must be 'cross' or 'isolated' (got {mode!r})", file=str(path), row=row,
-                             field="margin_mode")
+            raise InputError(
+                f"must be 'cross' or 'isolated' (got {mode!r})", file=str(path), row=row, field="margin_mode"
+            )
         coll = num("collateral")
         if coll < 0:
             raise InputError(f"must be >= 0 (got {coll})", file=str(path), row=row, field="collateral")
@@ -117,12 +125,20 @@ def load_book(path: str | Path, inst: Instrument, start_price_ticks: int, lp_acc
         if max_account_notional is not None:
             entry_notional = abs(Decimal(lots) * inst.lot_size * entry)
             if entry_notional > max_account_notional:
-                raise InputError(f"entry notional {entry_notional} exceeds the account limit {max_account_notional}",
-                                 file=str(path), row=row, field="size")
+                raise InputError(
+                    f"entry notional {entry_notional} exceeds the account limit {max_account_notional}",
+                    file=str(path),
+                    row=row,
+                    field="size",
+                )
             max_lev = inst.tiers.max_leverage_for(money(entry_notional.quantize(Decimal("0.000001"))))
             if max_lev == 0 or entry_notional > coll * max_lev:
-                raise InputError(f"leverage {entry_notional / coll if coll else 'infinite'} above the tier's max "
-                                 f"{max_lev}x", file=str(path), row=row, field="collateral")
+                raise InputError(
+                    f"leverage {entry_notional / coll if coll else 'infinite'} above the tier's max {max_lev}x",
+                    file=str(path),
+                    row=row,
+                    field="collateral",
+                )
         size[i] = lots
         # entry value rounded up for a long and down for a short (signed cost rounds up): against the account
         value = Decimal(lots) * entry / inst.tick_size * v

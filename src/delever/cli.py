@@ -21,7 +21,11 @@ from rich.table import Table
 
 from .errors import InputError
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, help="delever: the deleveraging stack of a perpetual-futures venue, exact and fast.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    help="delever: the deleveraging stack of a perpetual-futures venue, exact and fast.",
+)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -59,11 +63,17 @@ def summary_table(summary: dict, title: str) -> Table:
 
 @app.command()
 def run(
-    scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default: the built-in 10 Oct 2025 scenario).")] = None,
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario TOML file (default: the built-in 10 Oct 2025 scenario).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/<scenario name>).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a scenario value: key.path=value (repeatable).")] = None,
-    ablate: Annotated[bool, typer.Option("--ablate", help="Also run with each enabled mechanism off in turn; write ablation.csv.")] = False,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a scenario value: key.path=value (repeatable).")
+    ] = None,
+    ablate: Annotated[
+        bool, typer.Option("--ablate", help="Also run with each enabled mechanism off in turn; write ablation.csv.")
+    ] = False,
     venue: Annotated[str | None, typer.Option(help="Run under this venue's rulebook (see `delever venues`).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
@@ -86,8 +96,15 @@ def run(
         _fail(exc)
     out_dir = out or Path("delever-out") / sc.name
     show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"),
-                  TimeElapsedColumn(), console=console, disable=not show, transient=True) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} steps"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show,
+        transient=True,
+    ) as bar:
         task = bar.add_task(sc.name, total=market.path.steps)
         result = run_engine(sc, seed_, progress=lambda done, total: bar.update(task, completed=done), market=market)
     extra_sections: list[dict] = []
@@ -103,8 +120,7 @@ def run(
         if ablate:
             extra_sections.append({"title": "Ablation", "html": html_table(ablation_rows)})
     extra_sections += _venue_comparison(sc, seed_, scenario is None and venue is None and not set_)
-    summary = write_outputs(result, out_dir, extra_sections=extra_sections,
-                            ablation=ablation_rows if ablate else None)
+    summary = write_outputs(result, out_dir, extra_sections=extra_sections, ablation=ablation_rows if ablate else None)
     if ablate and not quiet and ablation_rows:
         console.print(_ablation_table(ablation_rows))
     if not quiet:
@@ -124,8 +140,7 @@ def _ablation_table(rows: list[dict]) -> Table:
     for k in keys:
         t.add_column(k, justify="left" if k == "variant" else "right")
     for r in rows:
-        t.add_row(*[r[k] if k == "variant" else _fmt(float(r[k]) if not isinstance(r[k], int) else r[k])
-                    for k in keys])
+        t.add_row(*[r[k] if k == "variant" else _fmt(float(r[k]) if not isinstance(r[k], int) else r[k]) for k in keys])
     return t
 
 
@@ -176,8 +191,16 @@ def compare(
     out_dir = out or Path("delever-out") / f"compare-{sc.name}"
     write_compare(rows, out_dir, f"delever compare: {sc.name} (seed {seed_})")
     t = Table(title=f"ADL policies on {sc.name}", header_style="bold")
-    keys = ("policy", "accounts_adl", "adl_notional", "haircut_total", "haircut_max", "top1pct_share", "gini",
-            "leverage_median")
+    keys = (
+        "policy",
+        "accounts_adl",
+        "adl_notional",
+        "haircut_total",
+        "haircut_max",
+        "top1pct_share",
+        "gini",
+        "leverage_median",
+    )
     for k in keys:
         t.add_column(k, justify="left" if k == "policy" else "right")
     for r in rows:

@@ -44,8 +44,10 @@ def parse_grid(specs: list[str]) -> dict[str, list[str]]:
         key = key.strip()
         values = [v.strip() for v in rest.split(",")]
         if not sep or not key or not rest.strip() or any(v == "" for v in values):
-            raise ValueError(f"--grid {spec!r}: expected key=v1,v2,... (a dotted scenario key such as "
-                             "insurance_fund.balance, or model.<parameter>)")
+            raise ValueError(
+                f"--grid {spec!r}: expected key=v1,v2,... (a dotted scenario key such as "
+                "insurance_fund.balance, or model.<parameter>)"
+            )
         if key in grid:
             raise ValueError(f"--grid {spec!r}: key {key!r} given twice")
         grid[key] = values
@@ -68,24 +70,46 @@ def _quantile_tables(table) -> list[Table]:
         for col in ("> 0", "p5", "p50", "p95", "p99", "max"):
             t.add_column(col, justify="right")
         for s in point_stats(table, metric):
-            t.add_row(s["label"], f"{100 * s['share_positive']:.0f}%",
-                      *(f"{s[k]:,.0f}" for k in ("p5", "p50", "p95", "p99", "max")))
+            t.add_row(
+                s["label"],
+                f"{100 * s['share_positive']:.0f}%",
+                *(f"{s[k]:,.0f}" for k in ("p5", "p50", "p95", "p99", "max")),
+            )
         out.append(t)
     return out
 
 
 def sweep_command(
-    scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default: the built-in 10 Oct 2025 scenario).")] = None,
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario TOML file (default: the built-in 10 Oct 2025 scenario).")
+    ] = None,
     paths: Annotated[int, typer.Option("--paths", help="Paths per grid point.", min=1)] = 100,
-    model: Annotated[str, typer.Option("--model", help="Path model: gbm-jump (Merton) or garch (GARCH(1,1)).")] = "gbm-jump",
+    model: Annotated[
+        str, typer.Option("--model", help="Path model: gbm-jump (Merton) or garch (GARCH(1,1)).")
+    ] = "gbm-jump",
     engine: Annotated[str, typer.Option("--engine", help="local (process pool), dask or ray.")] = "local",
-    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes (default: CPU count).", min=1)] = None,
-    address: Annotated[str | None, typer.Option("--address", help="Existing dask scheduler / Ray cluster address.")] = None,
-    grid: Annotated[list[str] | None, typer.Option("--grid", help="key=v1,v2,... (repeatable): a dotted scenario key or model.<parameter>.")] = None,
-    steps: Annotated[int | None, typer.Option("--steps", help="Steps per path (default: the scenario's).", min=1)] = None,
-    batch: Annotated[int | None, typer.Option("--batch", help="Paths per task (default: about 1 s of work).", min=1)] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Output directory (default ./delever-out/sweep-<scenario name>).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Root seed of the paths and the book (default: the scenario's).")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Worker processes (default: CPU count).", min=1)
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option("--address", help="Existing dask scheduler / Ray cluster address.")
+    ] = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", help="key=v1,v2,... (repeatable): a dotted scenario key or model.<parameter>."),
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Steps per path (default: the scenario's).", min=1)
+    ] = None,
+    batch: Annotated[
+        int | None, typer.Option("--batch", help="Paths per task (default: about 1 s of work).", min=1)
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output directory (default ./delever-out/sweep-<scenario name>).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Root seed of the paths and the book (default: the scenario's).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Monte Carlo over generated price paths and a parameter grid: sweep.parquet and report.html."""
@@ -115,13 +139,29 @@ def sweep_command(
     show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
     t0 = time.perf_counter()
     try:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                      TextColumn("{task.completed:,}/{task.total:,} runs"), TimeElapsedColumn(), console=console,
-                      disable=not show, transient=True) as bar:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} runs"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not show,
+            transient=True,
+        ) as bar:
             task = bar.add_task(f"sweep {sc.name}", total=None)
-            table = sweep(sc, paths, model=model, grid=grid_, engine=engine, workers=workers, address=address,
-                          seed=seed, steps=steps, batch=batch,
-                          progress=lambda done, total: bar.update(task, completed=done, total=total))
+            table = sweep(
+                sc,
+                paths,
+                model=model,
+                grid=grid_,
+                engine=engine,
+                workers=workers,
+                address=address,
+                seed=seed,
+                steps=steps,
+                batch=batch,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     except EngineUnavailable as exc:
         _bad(f"--engine {engine}: {exc}")
     except InputError as exc:

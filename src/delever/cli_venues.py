@@ -71,8 +71,10 @@ def position(
     size: Annotated[str, typer.Option(help="Size: base units (linear) or contracts (inverse).")],
     entry: Annotated[str, typer.Option(help="Entry price (quote).")],
     wallet: Annotated[str | None, typer.Option(help="Isolated margin or cross wallet (settlement asset).")] = None,
-    leverage: Annotated[str | None, typer.Option(help="Leverage; margin = entry notional / leverage "
-                                                      "(default 10x, or the tier's max if lower).")] = None,
+    leverage: Annotated[
+        str | None,
+        typer.Option(help="Leverage; margin = entry notional / leverage (default 10x, or the tier's max if lower)."),
+    ] = None,
     margin_mode: Annotated[str, typer.Option("--margin-mode", help="isolated or cross.")] = "isolated",
     mark: Annotated[str | None, typer.Option(help="Mark price (default: the entry price).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (ccxt position keys).")] = False,
@@ -82,8 +84,9 @@ def position(
 
     try:
         rb = get_venue(venue)
-        res = rb.position(symbol, side, size, entry, wallet=wallet, leverage=leverage, margin_mode=margin_mode,
-                          mark=mark)
+        res = rb.position(
+            symbol, side, size, entry, wallet=wallet, leverage=leverage, margin_mode=margin_mode, mark=mark
+        )
     except InputError as exc:
         _fail(exc)
         return
@@ -92,21 +95,28 @@ def position(
         typer.echo(exact_json(data))
         return
     info = data["info"]
-    t = Table(title=f"{rb.display_name} {res.symbol}: {data['side']} {_fmt(data['contracts'])} contracts",
-              header_style="bold")
+    t = Table(
+        title=f"{rb.display_name} {res.symbol}: {data['side']} {_fmt(data['contracts'])} contracts", header_style="bold"
+    )
     t.add_column("field")
     t.add_column("value", justify="right")
     rows = [
-        ("entry price", data["entryPrice"]), ("mark price", data["markPrice"]),
-        (f"notional ({res.settle})", data["notional"]), ("leverage", data["leverage"]),
-        (f"collateral ({res.settle})", data["collateral"]), ("initial margin", data["initialMargin"]),
+        ("entry price", data["entryPrice"]),
+        ("mark price", data["markPrice"]),
+        (f"notional ({res.settle})", data["notional"]),
+        ("leverage", data["leverage"]),
+        (f"collateral ({res.settle})", data["collateral"]),
+        ("initial margin", data["initialMargin"]),
         ("maintenance margin", data["maintenanceMargin"]),
         ("maintenance margin rate", data["maintenanceMarginPercentage"]),
-        ("unrealized PnL", data["unrealizedPnl"]), ("equity", info["equity"]),
-        ("liquidation price", data["liquidationPrice"]), ("bankruptcy price", data["bankruptcyPrice"]),
+        ("unrealized PnL", data["unrealizedPnl"]),
+        ("equity", info["equity"]),
+        ("liquidation price", data["liquidationPrice"]),
+        ("bankruptcy price", data["bankruptcyPrice"]),
         ("margin mode", data["marginMode"]),
         ("tier (max leverage)", f"{info['tier']} ({_fmt(info['maxLeverage'])}x)"),
-        ("liquidatable at mark", info["liquidatable"]), ("ADL quantile", "n/a (needs the whole book)"),
+        ("liquidatable at mark", info["liquidatable"]),
+        ("ADL quantile", "n/a (needs the whole book)"),
     ]
     for k, v in rows:
         t.add_row(k, _fmt(v))
@@ -137,13 +147,17 @@ def venues(
     d = rb.describe()
     console.print(f"[bold]{rb.display_name}[/] ({rb.name}): {rb.summary}")
     for sym, c in d["contracts"].items():  # type: ignore[union-attr]
-        t = Table(title=f"{sym}: {c['contract']}, settle {c['settle']}, tick {c['tick_size']}, lot {c['lot_size']}, "
-                        f"contract {c['contract_size']}; {c['margin']} '{c['tiers_name']}'", header_style="bold")
+        t = Table(
+            title=f"{sym}: {c['contract']}, settle {c['settle']}, tick {c['tick_size']}, lot {c['lot_size']}, "
+            f"contract {c['contract_size']}; {c['margin']} '{c['tiers_name']}'",
+            header_style="bold",
+        )
         for col in ("tier", "floor", "cap", "max_leverage", "mmr_pct", "imr_pct", "maintenance_amount"):
             t.add_column(col, justify="right")
         for row in c["tiers"]:
-            t.add_row(*(row[k] for k in ("tier", "floor", "cap", "max_leverage", "mmr_pct", "imr_pct",
-                                         "maintenance_amount")))
+            t.add_row(
+                *(row[k] for k in ("tier", "floor", "cap", "max_leverage", "mmr_pct", "imr_pct", "maintenance_amount"))
+            )
         console.print(t)
     r = Table(title="rules", header_style="bold", show_lines=True)
     r.add_column("rule")
@@ -153,8 +167,11 @@ def venues(
             r.add_row(f"{section}.{k}", _fmt(v))
     console.print(r)
     eng = d["engine"]
-    console.print(f"[bold]engine[/] (delever run --venue {rb.name}): contract {eng['symbol']}, ADL policy "  # type: ignore[index]
-                  f"{eng['adl_policy']}; not expressible: {'; '.join(eng['gaps']) or 'none'}", highlight=False)  # type: ignore[index]
+    console.print(
+        f"[bold]engine[/] (delever run --venue {rb.name}): contract {eng['symbol']}, ADL policy "  # type: ignore[index]
+        f"{eng['adl_policy']}; not expressible: {'; '.join(eng['gaps']) or 'none'}",
+        highlight=False,
+    )  # type: ignore[index]
     console.print("[bold]stand-ins[/] (rules the venue does not publish):")
     for s in d["stand_ins"]:  # type: ignore[union-attr]
         console.print(f"  - {s}", highlight=False)

@@ -29,9 +29,24 @@ from .output import summarize
 from .scenario import Scenario
 from .units import MONEY_SCALE
 
-COLUMNS = ("policy", "liquidations", "bad_debt", "bad_debt_unrecovered", "insurance_fund_end", "adl_notional",
-           "accounts_adl", "haircut_total", "haircut_max", "max_haircut_share_equity", "top1pct_share",
-           "top10_share", "gini", "leverage_median", "leverage_p90", "conservation_error")
+COLUMNS = (
+    "policy",
+    "liquidations",
+    "bad_debt",
+    "bad_debt_unrecovered",
+    "insurance_fund_end",
+    "adl_notional",
+    "accounts_adl",
+    "haircut_total",
+    "haircut_max",
+    "max_haircut_share_equity",
+    "top1pct_share",
+    "top10_share",
+    "gini",
+    "leverage_median",
+    "leverage_p90",
+    "conservation_error",
+)
 
 
 def haircuts(r: RunResult) -> tuple[np.ndarray, np.ndarray]:
@@ -57,8 +72,15 @@ def policy_row(name: str, r: RunResult) -> dict:
     v = r.instrument.value_per_lot_tick
     mark0 = int(r.steps.mark_ticks[0]) if r.steps.mark_ticks.size else 0
     pos = np.array([np.flatnonzero(start.account == a)[0] for a in ids], dtype=np.int64) if ids.size else ids
-    equity0 = (np.where(start.isolated[pos], start.collateral[pos], start.wallet[ids])
-               + start.size[pos] * mark0 * v - start.cost[pos]) if ids.size else ids
+    equity0 = (
+        (
+            np.where(start.isolated[pos], start.collateral[pos], start.wallet[ids])
+            + start.size[pos] * mark0 * v
+            - start.cost[pos]
+        )
+        if ids.size
+        else ids
+    )
     share = np.where(equity0 > 0, h / np.maximum(equity0, 1), np.nan) if ids.size else np.zeros(0)
     lev = start.entry_leverage[pos] if ids.size else np.zeros(0)
     hs = np.sort(h.astype(np.float64))
@@ -84,8 +106,7 @@ def policy_row(name: str, r: RunResult) -> dict:
     }
 
 
-def compare(scenario: Scenario, seed: int, policies: list[str] | None = None,
-            progress=None) -> list[dict]:
+def compare(scenario: Scenario, seed: int, policies: list[str] | None = None, progress=None) -> list[dict]:
     """Run ``scenario`` once per policy (default: all) on one prepared market; return the rows."""
     names = policies or list(POLICIES)
     market = prepare(scenario, seed)
@@ -114,17 +135,23 @@ def write_compare(rows: list[dict], out_dir: Path, title: str) -> None:
             h = r["_haircuts"][r["_haircuts"] > 0] / MONEY_SCALE
             if h.size:
                 fig.add_trace(go.Box(x=h, name=r["policy"], boxpoints=False))
-        fig.update_layout(title="Haircut per ADL'd account (USDT, vs closing at the mark)", xaxis_type="log",
-                          height=120 + 40 * max(len(rows), 1), margin={"l": 160})
+        fig.update_layout(
+            title="Haircut per ADL'd account (USDT, vs closing at the mark)",
+            xaxis_type="log",
+            height=120 + 40 * max(len(rows), 1),
+            margin={"l": 160},
+        )
         head = "".join(f"<th>{c}</th>" for c in COLUMNS)
         body = "".join("<tr>" + "".join(f"<td>{_fmt(r[c])}</td>" for c in COLUMNS) + "</tr>" for r in rows)
-        page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
-                f"<script>{get_plotlyjs()}</script><style>body{{font-family:system-ui;margin:1.5rem}}"
-                "table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ddd;padding:.25rem .5rem}"
-                f"</style></head><body><h1>{title}</h1><p>{__doc__.split(chr(10) + chr(10))[1]}</p>"
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-                + fig.to_html(include_plotlyjs=False, full_html=False, div_id="haircuts")
-                + "</body></html>")
+        page = (
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+            f"<script>{get_plotlyjs()}</script><style>body{{font-family:system-ui;margin:1.5rem}}"
+            "table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ddd;padding:.25rem .5rem}"
+            f"</style></head><body><h1>{title}</h1><p>{__doc__.split(chr(10) + chr(10))[1]}</p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            + fig.to_html(include_plotlyjs=False, full_html=False, div_id="haircuts")
+            + "</body></html>"
+        )
         (tmp / "report.html").write_text(page, encoding="utf-8")
         os.chmod(tmp, 0o755)
         if out_dir.exists():

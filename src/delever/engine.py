@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from decimal import Decimal
 
 import numpy as np
@@ -119,15 +119,22 @@ def prepare(scenario: Scenario, seed: int) -> Market:
         protected = mech.socialized_loss.protected_fraction if mech.socialized_loss.enabled else 1.0
         book = generate_book(params, inst, start_ticks, seed, liq.lp_accounts, liq.lp_wallet, cap, protected)
     else:
-        book, labels = load_book(scenario.resolve(scenario.book.file or ""), inst, start_ticks,
-                                 liq.lp_accounts, liq.lp_wallet, cap)
+        book, labels = load_book(
+            scenario.resolve(scenario.book.file or ""), inst, start_ticks, liq.lp_accounts, liq.lp_wallet, cap
+        )
     market = Market(inst, path, profile, curve, book, start_ticks, labels)
     market.depth_raw = depth_raw
     return market
 
 
-def run(scenario: Scenario, seed: int | None = None, progress: Callable[[int, int], None] | None = None,
-        market: Market | None = None, check_every_step: bool = False, full_sweep: bool = False) -> RunResult:
+def run(
+    scenario: Scenario,
+    seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    market: Market | None = None,
+    check_every_step: bool = False,
+    full_sweep: bool = False,
+) -> RunResult:
     """Run a scenario. ``seed`` overrides the scenario's; ``progress(done, total)`` is called now and then.
 
     When every cross account holds one position, liquidations are found from each position's exact
@@ -144,8 +151,9 @@ def run(scenario: Scenario, seed: int | None = None, progress: Callable[[int, in
     seed = scenario.seed if seed is None else seed
     m = market or prepare(scenario, seed)
     # a market prepared here is ours: the simulation may work on its book instead of a copy
-    sim = Simulation(scenario, seed, m, full_sweep=full_sweep, check_every_step=check_every_step,
-                     own_book=market is None)
+    sim = Simulation(
+        scenario, seed, m, full_sweep=full_sweep, check_every_step=check_every_step, own_book=market is None
+    )
     for t in range(sim.T):
         sim.step(t)
         if progress is not None and (t % 64 == 0 or t == sim.T - 1):
@@ -156,8 +164,15 @@ def run(scenario: Scenario, seed: int | None = None, progress: Callable[[int, in
 class Simulation:
     """The state of one run and its step (see the module docstring for the order of a step)."""
 
-    def __init__(self, scenario: Scenario, seed: int, m: Market, full_sweep: bool = False,
-                 check_every_step: bool = False, own_book: bool = False) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        m: Market,
+        full_sweep: bool = False,
+        check_every_step: bool = False,
+        own_book: bool = False,
+    ) -> None:
         self.scenario, self.seed, self.market = scenario, seed, m
         self.check_every_step = check_every_step
         mech = scenario.mechanisms
@@ -177,7 +192,7 @@ class Simulation:
         self.fund = np.array([money(scenario.insurance_fund.balance)], dtype=np.int64)
         self.fund_start = int(self.fund[0])
         self.money_start = book.total_money(self.fund)
-        n, a = book.n_positions, book.n_accounts
+        n = book.n_positions
         self.tiers_base = inst.tiers
         self._set_tiers(inst.tiers)
         self.n_tiers = np.array([len(inst.tiers.tiers)], dtype=np.int64)
@@ -223,9 +238,23 @@ class Simulation:
 
     def _rebuild_triggers(self) -> None:
         b = self.book
-        update_triggers(np.arange(b.n_positions, dtype=np.int64), b.size, b.cost, b.collateral, b.isolated,
-                        b.account, b.instrument, b.wallet, b.exempt, self.vpl, self.floors, self.mmr, self.cum,
-                        self.n_tiers, self.trigger)
+        update_triggers(
+            np.arange(b.n_positions, dtype=np.int64),
+            b.size,
+            b.cost,
+            b.collateral,
+            b.isolated,
+            b.account,
+            b.instrument,
+            b.wallet,
+            b.exempt,
+            self.vpl,
+            self.floors,
+            self.mmr,
+            self.cum,
+            self.n_tiers,
+            self.trigger,
+        )
         self.index = TriggerIndex(b.size, self.trigger)
 
     def _touched(self, positions: np.ndarray) -> None:
@@ -240,8 +269,23 @@ class Simulation:
             positions = np.flatnonzero(mask)
         else:
             positions = np.unique(positions)
-        update_triggers(positions, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
-                        b.exempt, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, self.trigger)
+        update_triggers(
+            positions,
+            b.size,
+            b.cost,
+            b.collateral,
+            b.isolated,
+            b.account,
+            b.instrument,
+            b.wallet,
+            b.exempt,
+            self.vpl,
+            self.floors,
+            self.mmr,
+            self.cum,
+            self.n_tiers,
+            self.trigger,
+        )
         self.index.changed(positions)
 
     def _setup_mechanisms(self) -> None:
@@ -261,9 +305,15 @@ class Simulation:
             elasticity = mw.elasticity
             if elasticity == "calibrated":
                 elasticity = calibrate_elasticity(
-                    self.market.depth_raw, self.path, dt, mw.short_window_s, mw.long_window_s,
-                    fit_start_ns=_ns("2025-10-10T21:00:00"), fit_end_ns=_ns("2025-10-10T21:40:00"),
-                    ref_start_ns=_ns("2025-10-10T20:00:00"))
+                    self.market.depth_raw,
+                    self.path,
+                    dt,
+                    mw.short_window_s,
+                    mw.long_window_s,
+                    fit_start_ns=_ns("2025-10-10T21:00:00"),
+                    fit_end_ns=_ns("2025-10-10T21:40:00"),
+                    ref_start_ns=_ns("2025-10-10T20:00:00"),
+                )
             self.mw_elasticity = float(elasticity)
             ratio = vol_ratio(self.path.index, steps(mw.short_window_s), steps(mw.long_window_s))
             self.mw_scale = depth_scale(ratio, self.mw_elasticity, mw.min_scale)
@@ -298,15 +348,41 @@ class Simulation:
         if not self._sweep_arrays_ready:
             self._alloc_sweep_arrays()
         b = self.book
-        margin_sweep(b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet, self.marks,
-                     self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, b.exempt, self.pos_eq, self.pos_mm,
-                     self.acc_eq, self.acc_mm, self.scratch)
+        margin_sweep(
+            b.size,
+            b.cost,
+            b.collateral,
+            b.isolated,
+            b.account,
+            b.instrument,
+            b.wallet,
+            self.marks,
+            self.vpl,
+            self.floors,
+            self.mmr,
+            self.cum,
+            self.n_tiers,
+            b.exempt,
+            self.pos_eq,
+            self.pos_mm,
+            self.acc_eq,
+            self.acc_mm,
+            self.scratch,
+        )
         return self.pos_eq, self.acc_eq
 
     def _cols(self):
         c = self.buf.cols
-        return (c["kind"], c["account"], c["counterparty"], c["position"], c["size"], c["price"], c["amount"],
-                c["indicator"])
+        return (
+            c["kind"],
+            c["account"],
+            c["counterparty"],
+            c["position"],
+            c["size"],
+            c["price"],
+            c["amount"],
+            c["indicator"],
+        )
 
     def _note(self, name: str, accounts: np.ndarray, notional: int) -> None:
         """Record that a mechanism fired this step on ``accounts`` (ids) and moved ``notional`` (money)."""
@@ -357,16 +433,50 @@ class Simulation:
         if self.use_triggers:
             count = self.index.scan(mark, t, self.liq_out)
         else:
-            count = margin_sweep(b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
-                                 self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, b.exempt,
-                                 self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm, self.liq_out)
+            count = margin_sweep(
+                b.size,
+                b.cost,
+                b.collateral,
+                b.isolated,
+                b.account,
+                b.instrument,
+                b.wallet,
+                self.marks,
+                self.vpl,
+                self.floors,
+                self.mmr,
+                self.cum,
+                self.n_tiers,
+                b.exempt,
+                self.pos_eq,
+                self.pos_mm,
+                self.acc_eq,
+                self.acc_mm,
+                self.liq_out,
+            )
         if not count:
             return
         order = self.liq_out[:count].copy()
         if self.use_triggers:
             equity, req = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
-            position_health(order, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
-                            self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, equity, req)
+            position_health(
+                order,
+                b.size,
+                b.cost,
+                b.collateral,
+                b.isolated,
+                b.account,
+                b.instrument,
+                b.wallet,
+                self.marks,
+                self.vpl,
+                self.floors,
+                self.mmr,
+                self.cum,
+                self.n_tiers,
+                equity,
+                req,
+            )
         else:
             equity = np.where(b.isolated[order], self.pos_eq[order], self.acc_eq[b.account[order]])
             req = np.where(b.isolated[order], self.pos_mm[order], self.acc_mm[b.account[order]])
@@ -379,7 +489,7 @@ class Simulation:
             equity = None
         if order.size:
             self._liquidate(order, t, centre, mark)
-        self._touched(self.buf.cols["position"][first_event: self.buf.n].copy())
+        self._touched(self.buf.cols["position"][first_event : self.buf.n].copy())
         if mech.socialized_loss.enabled:
             self._socialize(first_event, mark)
 
@@ -390,8 +500,25 @@ class Simulation:
         ev_n = np.array([self.buf.n], dtype=np.int64)
         num, den = self.backstop_ratio
         notional = np.abs(b.size[order]) * mark * self.v
-        taken = take_over(order, equity, req, num, den, self.vault_pos, mark, b.size, b.cost, b.collateral,
-                          b.isolated, b.account, b.wallet, self.v, keep, *self._cols(), ev_n)
+        taken = take_over(
+            order,
+            equity,
+            req,
+            num,
+            den,
+            self.vault_pos,
+            mark,
+            b.size,
+            b.cost,
+            b.collateral,
+            b.isolated,
+            b.account,
+            b.wallet,
+            self.v,
+            keep,
+            *self._cols(),
+            ev_n,
+        )
         self.buf.n = int(ev_n[0])
         if taken:
             self._note("backstop", self.book.account[order[keep == 0]], int(notional[keep == 0].sum()))
@@ -400,28 +527,91 @@ class Simulation:
     def _liquidate(self, order: np.ndarray, t: int, centre: float, mark: int) -> None:
         b, mech = self.book, self.mech
         self.excluded[order] = True
-        queue = AdlQueue(b, 0, mark, self.v, self._equities, self.excluded, self.scenario.adl.policy,
-                         (self.floors[0], self.mmr[0], self.cum[0]))
+        queue = AdlQueue(
+            b,
+            0,
+            mark,
+            self.v,
+            self._equities,
+            self.excluded,
+            self.scenario.adl.policy,
+            (self.floors[0], self.mmr[0], self.cum[0]),
+        )
         partial = np.zeros(order.shape[0], dtype=np.int64)
         if mech.partial_liquidation.enabled:
             pl = mech.partial_liquidation
             eq = np.zeros(order.shape[0], dtype=np.int64)
             mm = np.zeros(order.shape[0], dtype=np.int64)
-            position_health(order, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
-                            self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, eq, mm)
-            partial = plan(pl.mode, order, b.size, eq, mark, self.v, self.floors[0], self.mmr[0], self.cum[0],
-                           self.fee_ppm, rate_ppm(pl.slice_fraction), money(pl.slice_min_notional),
-                           self.last_partial_s, t * self.dt, pl.cooldown_s)
+            position_health(
+                order,
+                b.size,
+                b.cost,
+                b.collateral,
+                b.isolated,
+                b.account,
+                b.instrument,
+                b.wallet,
+                self.marks,
+                self.vpl,
+                self.floors,
+                self.mmr,
+                self.cum,
+                self.n_tiers,
+                eq,
+                mm,
+            )
+            partial = plan(
+                pl.mode,
+                order,
+                b.size,
+                eq,
+                mark,
+                self.v,
+                self.floors[0],
+                self.mmr[0],
+                self.cum[0],
+                self.fee_ppm,
+                rate_ppm(pl.slice_fraction),
+                money(pl.slice_min_notional),
+                self.last_partial_s,
+                t * self.dt,
+                pl.cooldown_s,
+            )
             sizes_before = b.size[order].copy()
         adl_on = 0 if mech.socialized_loss.enabled else 1
         start = 0
         while True:
             ev_n = np.array([self.buf.n], dtype=np.int64)
             status, start = liquidate(
-                order, start, b.size, b.cost, b.collateral, b.isolated, b.account, b.wallet, self.v, self.fee_ppm,
-                centre, self.state, self.curve, self.lp_pos, self.lp_weight, self.fund,
-                queue.queue, queue.indicator, queue.length, queue.pointer, queue.available, queue.complete,
-                *self._cols(), ev_n, partial, adl_on, queue.take, queue.alloc_mode, queue.prepared_for,
+                order,
+                start,
+                b.size,
+                b.cost,
+                b.collateral,
+                b.isolated,
+                b.account,
+                b.wallet,
+                self.v,
+                self.fee_ppm,
+                centre,
+                self.state,
+                self.curve,
+                self.lp_pos,
+                self.lp_weight,
+                self.fund,
+                queue.queue,
+                queue.indicator,
+                queue.length,
+                queue.pointer,
+                queue.available,
+                queue.complete,
+                *self._cols(),
+                ev_n,
+                partial,
+                adl_on,
+                queue.take,
+                queue.alloc_mode,
+                queue.prepared_for,
                 queue.request,
             )
             self.buf.n = int(ev_n[0])
@@ -530,17 +720,43 @@ class Simulation:
         mm = np.where(b.isolated, self.pos_mm, self.acc_mm[b.account])
         notional = np.abs(b.size) * mark * self.v
         eligible = ~b.exempt[b.account] & (b.size != 0)
-        idx, lots = select(equity, notional, mm, b.size, eligible, mark, self.v, pd.trigger_leverage,
-                           pd.target_leverage, pd.max_accounts_per_step)
+        idx, lots = select(
+            equity,
+            notional,
+            mm,
+            b.size,
+            eligible,
+            mark,
+            self.v,
+            pd.trigger_leverage,
+            pd.target_leverage,
+            pd.max_accounts_per_step,
+        )
         if idx.size == 0:
             return
         self.buf.ensure(idx.size * (2 + self.lp_pos.shape[0]))
         ev_n = np.array([self.buf.n], dtype=np.int64)
         first = self.buf.n
-        moved_n = reduce_positions(idx, lots, b.size, b.cost, b.collateral, b.isolated, b.account, b.wallet, self.v,
-                                   centre, self.state, self.curve, self.lp_pos, self.lp_weight, *self._cols(), ev_n)
+        moved_n = reduce_positions(
+            idx,
+            lots,
+            b.size,
+            b.cost,
+            b.collateral,
+            b.isolated,
+            b.account,
+            b.wallet,
+            self.v,
+            centre,
+            self.state,
+            self.curve,
+            self.lp_pos,
+            self.lp_weight,
+            *self._cols(),
+            ev_n,
+        )
         self.buf.n = int(ev_n[0])
-        self._touched(self.buf.cols["position"][first: self.buf.n].copy())
+        self._touched(self.buf.cols["position"][first : self.buf.n].copy())
         self._note("proactive_deleveraging", b.account[idx], int(moved_n))
 
     def _dynamic_margin(self, t: int) -> None:
@@ -570,17 +786,19 @@ class Simulation:
         self.buf.ensure(b.n_positions + 2)
         ev_n = np.array([self.buf.n], dtype=np.int64)
         first = self.buf.n
-        rest = pay_funding(rate, mark, self.v, b.size, b.collateral, b.isolated, b.account, b.wallet, b.exempt,
-                           *self._cols(), ev_n)
+        rest = pay_funding(
+            rate, mark, self.v, b.size, b.collateral, b.isolated, b.account, b.wallet, b.exempt, *self._cols(), ev_n
+        )
         self.buf.n = int(ev_n[0])
         if rest:
             self.fund[0] += rest
-            self._emit_rows(ev.FUNDING_ROUNDING, np.array([ev.INSURANCE_FUND]), ev.FUNDING_POOL,
-                            np.array([-1]), np.array([rest]))
-        touched = self.buf.cols["position"][first: self.buf.n].copy()
+            self._emit_rows(
+                ev.FUNDING_ROUNDING, np.array([ev.INSURANCE_FUND]), ev.FUNDING_POOL, np.array([-1]), np.array([rest])
+            )
+        touched = self.buf.cols["position"][first : self.buf.n].copy()
         self._touched(touched)
         notional = int((np.abs(b.size) * mark * self.v).sum() // 2)
-        self._note("funding", self.buf.cols["account"][first: self.buf.n], notional)
+        self._note("funding", self.buf.cols["account"][first : self.buf.n], notional)
 
     # -- result ------------------------------------------------------------------------------------------
     def result(self) -> RunResult:
@@ -590,7 +808,8 @@ class Simulation:
         if self.mech.backstop.enabled:
             last_mark = int(self.mark_s[-1]) if self.T else 0
             extra["backstop"]["vault_pnl"] = vault_equity(b, self.vault_pos, last_mark, self.v) - money(
-                self.mech.backstop.vault_wallet)
+                self.mech.backstop.vault_wallet
+            )
         if self.mech.circuit_breaker.enabled:
             extra["circuit_breaker"]["halts"] = list(self.breaker.halts)
             extra["circuit_breaker"]["halted_steps"] = self.halted_steps
@@ -604,16 +823,26 @@ class Simulation:
         if self.mech.proactive_deleveraging.enabled:
             extra["proactive_deleveraging"]["system_leverage_last"] = self.pd_system_leverage
         return RunResult(
-            scenario=self.scenario, seed=self.seed, instrument=self.inst, book_start=self.book_start, book=b,
+            scenario=self.scenario,
+            seed=self.seed,
+            instrument=self.inst,
+            book_start=self.book_start,
+            book=b,
             steps=StepSeries(self.path.time_ns, self.index_ticks, self.mark_s, self.last_s, self.fund_s),
-            events=self.log.columns(), fund_start=self.fund_start, money_start=self.money_start,
-            money_end=money_end, depth=self.market.depth, path=self.path,
-            lp_accounts=int(self.lp_pos.size), account_labels=self.market.labels, extra=extra,
+            events=self.log.columns(),
+            fund_start=self.fund_start,
+            money_start=self.money_start,
+            money_end=money_end,
+            depth=self.market.depth,
+            path=self.path,
+            lp_accounts=int(self.lp_pos.size),
+            account_labels=self.market.labels,
+            extra=extra,
         )
 
 
 def _ns(iso: str) -> int:
-    return int(datetime.fromisoformat(iso).replace(tzinfo=timezone.utc).timestamp() * 1e9)
+    return int(datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp() * 1e9)
 
 
 def trigger_mode(book: Book, inst: Instrument) -> bool:

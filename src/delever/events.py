@@ -94,8 +94,9 @@ class EventBuffer:
 
     def __post_init__(self) -> None:
         if not self.cols:
-            self.cols = {c: np.zeros(self.capacity, dtype=np.int8 if c in ("kind", "indicator") else np.int64)
-                         for c in COLUMNS}
+            self.cols = {
+                c: np.zeros(self.capacity, dtype=np.int8 if c in ("kind", "indicator") else np.int64) for c in COLUMNS
+            }
 
     def ensure(self, extra: int) -> None:
         """Grow (doubling) so that ``extra`` more rows fit."""
@@ -135,8 +136,9 @@ class EventLog:
         return {c: np.concatenate([ch[c] for ch in self.chunks]) for c in names}
 
 
-def to_table(cols: dict[str, np.ndarray], symbols: list[str], tick_sizes: list[Decimal],
-             lot_sizes: list[Decimal]) -> pa.Table:
+def to_table(
+    cols: dict[str, np.ndarray], symbols: list[str], tick_sizes: list[Decimal], lot_sizes: list[Decimal]
+) -> pa.Table:
     """Arrow table of the events: exact integer columns (``size_lots``, ``price_ticks``, ``amount_units``)
     and the same as exact decimals (``size`` base, ``price`` and ``amount`` quote: decimal128)."""
     inst = cols["instrument"]

@@ -48,9 +48,16 @@ class GeneratorParams:
     isolated_fraction: float = 0.3
 
 
-def generate_book(params: GeneratorParams, inst: Instrument, start_price_ticks: int, seed: int,
-                  lp_accounts: int, lp_wallet: Decimal, max_account_notional: Decimal | None = None,
-                  protected_fraction: float = 1.0) -> Book:
+def generate_book(
+    params: GeneratorParams,
+    inst: Instrument,
+    start_price_ticks: int,
+    seed: int,
+    lp_accounts: int,
+    lp_wallet: Decimal,
+    max_account_notional: Decimal | None = None,
+    protected_fraction: float = 1.0,
+) -> Book:
     """Draw a trader book and close it with liquidity providers (module docstring). Accounts
     ``0..accounts-1`` are traders, the last ``lp_accounts`` are the liquidity providers.
 

@@ -57,8 +57,18 @@ NEED_ALLOC_SHORTS = 5
 
 
 @njit(cache=True, nogil=True)
-def apply_trade(p: int, delta: int, price: int, size: np.ndarray, cost: np.ndarray, collateral: np.ndarray,
-                isolated: np.ndarray, account: np.ndarray, wallet: np.ndarray, v: int) -> int:
+def apply_trade(
+    p: int,
+    delta: int,
+    price: int,
+    size: np.ndarray,
+    cost: np.ndarray,
+    collateral: np.ndarray,
+    isolated: np.ndarray,
+    account: np.ndarray,
+    wallet: np.ndarray,
+    v: int,
+) -> int:
     """Trade ``delta`` lots (> 0 buy) at ``price`` ticks on position ``p``; return the realized PnL (money),
     already credited to the position's isolated margin or its account's wallet.
 
@@ -103,8 +113,9 @@ def book_fill_price(centre: float, net: float, delta: int, curve: tuple) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-          kind, acc, cp, pos, sz, px, amount, ind) -> None:
+def _emit(
+    ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, kind, acc, cp, pos, sz, px, amount, ind
+) -> None:
     j = ev_n[0]
     ev_kind[j] = kind
     ev_acc[j] = acc
@@ -118,14 +129,53 @@ def _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, 
 
 
 @njit(cache=True, nogil=True)
-def _book_execute(p, delta, price, size, cost, collateral, isolated, account, wallet, v,
-                  lp_pos, lp_weight, lp_share, lp_rem,
-                  ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-                  kind=LIQUIDATION_FILL) -> None:
+def _book_execute(
+    p,
+    delta,
+    price,
+    size,
+    cost,
+    collateral,
+    isolated,
+    account,
+    wallet,
+    v,
+    lp_pos,
+    lp_weight,
+    lp_share,
+    lp_rem,
+    ev_kind,
+    ev_acc,
+    ev_cp,
+    ev_pos,
+    ev_size,
+    ev_price,
+    ev_amount,
+    ev_ind,
+    ev_n,
+    kind=LIQUIDATION_FILL,
+) -> None:
     """Position ``p`` trades ``delta`` at ``price``; the LP positions take ``-delta`` pro rata."""
     realized = apply_trade(p, delta, price, size, cost, collateral, isolated, account, wallet, v)
-    _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-          kind, account[p], BOOK, p, delta, price, realized, 0)
+    _emit(
+        ev_kind,
+        ev_acc,
+        ev_cp,
+        ev_pos,
+        ev_size,
+        ev_price,
+        ev_amount,
+        ev_ind,
+        ev_n,
+        kind,
+        account[p],
+        BOOK,
+        p,
+        delta,
+        price,
+        realized,
+        0,
+    )
     total = abs(delta)
     sign = -1 if delta > 0 else 1
     n_lp = lp_pos.shape[0]
@@ -151,17 +201,66 @@ def _book_execute(p, delta, price, size, cost, collateral, isolated, account, wa
             continue
         q = lp_pos[j]
         r = apply_trade(q, sign * lots, price, size, cost, collateral, isolated, account, wallet, v)
-        _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-              LP_FILL, account[q], account[p], q, sign * lots, price, r, 0)
+        _emit(
+            ev_kind,
+            ev_acc,
+            ev_cp,
+            ev_pos,
+            ev_size,
+            ev_price,
+            ev_amount,
+            ev_ind,
+            ev_n,
+            LP_FILL,
+            account[q],
+            account[p],
+            q,
+            sign * lots,
+            price,
+            r,
+            0,
+        )
 
 
 @njit(cache=True, nogil=True)
 def liquidate(
-    order, start, size, cost, collateral, isolated, account, wallet, v, fee_ppm,
-    centre, book_state, curve, lp_pos, lp_weight, fund,
-    queue, queue_ind, q_len, q_ptr, q_avail, q_complete,
-    ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-    partial_lots, adl_on, q_take, alloc_mode, q_for, request,
+    order,
+    start,
+    size,
+    cost,
+    collateral,
+    isolated,
+    account,
+    wallet,
+    v,
+    fee_ppm,
+    centre,
+    book_state,
+    curve,
+    lp_pos,
+    lp_weight,
+    fund,
+    queue,
+    queue_ind,
+    q_len,
+    q_ptr,
+    q_avail,
+    q_complete,
+    ev_kind,
+    ev_acc,
+    ev_cp,
+    ev_pos,
+    ev_size,
+    ev_price,
+    ev_amount,
+    ev_ind,
+    ev_n,
+    partial_lots,
+    adl_on,
+    q_take,
+    alloc_mode,
+    q_for,
+    request,
 ):
     """Liquidate ``order[start:]`` (position indices, one instrument). Returns ``(status, next_index)``.
 
@@ -210,9 +309,31 @@ def liquidate(
             # solvent after the partial: the balance left plus the rest of the position valued at the fill
             rest_value = (s - k) * vk * v - (c - ck)
             if after - fee + rest_value >= 0:
-                _book_execute(p, -k, vk, size, cost, collateral, isolated, account, wallet, v,
-                              lp_pos, lp_weight, lp_share, lp_rem,
-                              ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n)
+                _book_execute(
+                    p,
+                    -k,
+                    vk,
+                    size,
+                    cost,
+                    collateral,
+                    isolated,
+                    account,
+                    wallet,
+                    v,
+                    lp_pos,
+                    lp_weight,
+                    lp_share,
+                    lp_rem,
+                    ev_kind,
+                    ev_acc,
+                    ev_cp,
+                    ev_pos,
+                    ev_size,
+                    ev_price,
+                    ev_amount,
+                    ev_ind,
+                    ev_n,
+                )
                 book_state[0] = net - k
                 if fee > 0:
                     if isolated[p]:
@@ -220,8 +341,25 @@ def liquidate(
                     else:
                         wallet[a] -= fee
                     fund[0] += fee
-                    _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-                          LIQUIDATION_FEE, a, INSURANCE_FUND, p, 0, 0, -fee, 0)
+                    _emit(
+                        ev_kind,
+                        ev_acc,
+                        ev_cp,
+                        ev_pos,
+                        ev_size,
+                        ev_price,
+                        ev_amount,
+                        ev_ind,
+                        ev_n,
+                        LIQUIDATION_FEE,
+                        a,
+                        INSURANCE_FUND,
+                        p,
+                        0,
+                        0,
+                        -fee,
+                        0,
+                    )
                 continue
         base = b0 - c
         num = c - b0
@@ -263,9 +401,31 @@ def liquidate(
         closed_notional = 0
         if k_book > 0:
             vk = v_full if k_book == q else book_fill_price(centre, net, -sg * k_book, curve)
-            _book_execute(p, -sg * k_book, vk, size, cost, collateral, isolated, account, wallet, v,
-                          lp_pos, lp_weight, lp_share, lp_rem,
-                          ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n)
+            _book_execute(
+                p,
+                -sg * k_book,
+                vk,
+                size,
+                cost,
+                collateral,
+                isolated,
+                account,
+                wallet,
+                v,
+                lp_pos,
+                lp_weight,
+                lp_share,
+                lp_rem,
+                ev_kind,
+                ev_acc,
+                ev_cp,
+                ev_pos,
+                ev_size,
+                ev_price,
+                ev_amount,
+                ev_ind,
+                ev_n,
+            )
             book_state[0] = net - sg * k_book
             closed_notional += k_book * vk * v
         if need_adl:
@@ -282,10 +442,44 @@ def liquidate(
                 r1 = apply_trade(p, -sg * x, p_adl, size, cost, collateral, isolated, account, wallet, v)
                 r2 = apply_trade(p2, sg * x, p_adl, size, cost, collateral, isolated, account, wallet, v)
                 ind = queue_ind[side, e]
-                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-                      ADL_FILL, a, account[p2], p, -sg * x, p_adl, r1, ind)
-                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-                      ADL_COUNTERPARTY_FILL, account[p2], a, p2, sg * x, p_adl, r2, ind)
+                _emit(
+                    ev_kind,
+                    ev_acc,
+                    ev_cp,
+                    ev_pos,
+                    ev_size,
+                    ev_price,
+                    ev_amount,
+                    ev_ind,
+                    ev_n,
+                    ADL_FILL,
+                    a,
+                    account[p2],
+                    p,
+                    -sg * x,
+                    p_adl,
+                    r1,
+                    ind,
+                )
+                _emit(
+                    ev_kind,
+                    ev_acc,
+                    ev_cp,
+                    ev_pos,
+                    ev_size,
+                    ev_price,
+                    ev_amount,
+                    ev_ind,
+                    ev_n,
+                    ADL_COUNTERPARTY_FILL,
+                    account[p2],
+                    a,
+                    p2,
+                    sg * x,
+                    p_adl,
+                    r2,
+                    ind,
+                )
                 q_avail[side] -= x
                 rem -= x
                 closed_notional += x * p_adl * v
@@ -294,9 +488,31 @@ def liquidate(
             if rem > 0:  # the queue ran dry: the rest goes to the book, whatever it costs
                 net = book_state[0]
                 vr = book_fill_price(centre, net, -sg * rem, curve)
-                _book_execute(p, -sg * rem, vr, size, cost, collateral, isolated, account, wallet, v,
-                              lp_pos, lp_weight, lp_share, lp_rem,
-                              ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n)
+                _book_execute(
+                    p,
+                    -sg * rem,
+                    vr,
+                    size,
+                    cost,
+                    collateral,
+                    isolated,
+                    account,
+                    wallet,
+                    v,
+                    lp_pos,
+                    lp_weight,
+                    lp_share,
+                    lp_rem,
+                    ev_kind,
+                    ev_acc,
+                    ev_cp,
+                    ev_pos,
+                    ev_size,
+                    ev_price,
+                    ev_amount,
+                    ev_ind,
+                    ev_n,
+                )
                 book_state[0] = net - sg * rem
                 closed_notional += rem * vr * v
 
@@ -306,18 +522,69 @@ def liquidate(
             if fee > 0:
                 bal -= fee
                 fund[0] += fee
-                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-                      LIQUIDATION_FEE, a, INSURANCE_FUND, p, 0, 0, -fee, 0)
+                _emit(
+                    ev_kind,
+                    ev_acc,
+                    ev_cp,
+                    ev_pos,
+                    ev_size,
+                    ev_price,
+                    ev_amount,
+                    ev_ind,
+                    ev_n,
+                    LIQUIDATION_FEE,
+                    a,
+                    INSURANCE_FUND,
+                    p,
+                    0,
+                    0,
+                    -fee,
+                    0,
+                )
         else:
             pay = min(-bal, fund[0])
             if pay > 0:
                 bal += pay
                 fund[0] -= pay
-                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-                      INSURANCE_PAYOUT, a, INSURANCE_FUND, p, 0, 0, pay, 0)
+                _emit(
+                    ev_kind,
+                    ev_acc,
+                    ev_cp,
+                    ev_pos,
+                    ev_size,
+                    ev_price,
+                    ev_amount,
+                    ev_ind,
+                    ev_n,
+                    INSURANCE_PAYOUT,
+                    a,
+                    INSURANCE_FUND,
+                    p,
+                    0,
+                    0,
+                    pay,
+                    0,
+                )
             if bal < 0:
-                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-                      BAD_DEBT, a, INSURANCE_FUND, p, 0, 0, bal, 0)
+                _emit(
+                    ev_kind,
+                    ev_acc,
+                    ev_cp,
+                    ev_pos,
+                    ev_size,
+                    ev_price,
+                    ev_amount,
+                    ev_ind,
+                    ev_n,
+                    BAD_DEBT,
+                    a,
+                    INSURANCE_FUND,
+                    p,
+                    0,
+                    0,
+                    bal,
+                    0,
+                )
         if isolated[p]:
             if bal >= 0:
                 wallet[a] += bal

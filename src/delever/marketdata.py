@@ -192,8 +192,7 @@ def load_klines(path: str | pathlib.Path) -> Klines:
 
         if not _MIN_EPOCH_MS <= t_open < _MAX_EPOCH_MS:
             raise InputError(
-                f"must be UTC epoch milliseconds between 2010 and 2100 (got {t_open}; "
-                "seconds or microseconds?)",
+                f"must be UTC epoch milliseconds between 2010 and 2100 (got {t_open}; seconds or microseconds?)",
                 file=file,
                 row=row_no,
                 field=names[0],
@@ -225,13 +224,9 @@ def load_klines(path: str | pathlib.Path) -> Klines:
         if h < lo:
             raise InputError(f"high {h} is below low {lo}", file=file, row=row_no, field=names[2])
         if lo > min(o, c):
-            raise InputError(
-                f"low {lo} is above min(open, close) = {min(o, c)}", file=file, row=row_no, field=names[3]
-            )
+            raise InputError(f"low {lo} is above min(open, close) = {min(o, c)}", file=file, row=row_no, field=names[3])
         if h < max(o, c):
-            raise InputError(
-                f"high {h} is below max(open, close) = {max(o, c)}", file=file, row=row_no, field=names[2]
-            )
+            raise InputError(f"high {h} is below max(open, close) = {max(o, c)}", file=file, row=row_no, field=names[2])
         if vol < 0:
             raise InputError(f"must be >= 0 (got {vol})", file=file, row=row_no, field=names[5])
         if not 0 <= buy <= vol:
@@ -342,9 +337,7 @@ def load_book_depth(path: str | pathlib.Path) -> BookDepth:
             parsed_times[stamp] = t_ns
         band = _parse_int(fields[1], file, row_no, names[1])
         if band not in band_index:
-            raise InputError(
-                f"must be one of {list(DEPTH_BANDS)} (got {band})", file=file, row=row_no, field=names[1]
-            )
+            raise InputError(f"must be one of {list(DEPTH_BANDS)} (got {band})", file=file, row=row_no, field=names[1])
         base = _parse_float(fields[2], file, row_no, names[2])
         quote = _parse_float(fields[3], file, row_no, names[3])
         for value, field in ((base, names[2]), (quote, names[3])):
@@ -355,9 +348,7 @@ def load_book_depth(path: str | pathlib.Path) -> BookDepth:
         base_row, quote_row = snapshots[t_ns]
         j = band_index[band]
         if not np.isnan(base_row[j]):
-            raise InputError(
-                f"band {band} appears twice in snapshot {stamp}", file=file, row=row_no, field=names[1]
-            )
+            raise InputError(f"band {band} appears twice in snapshot {stamp}", file=file, row=row_no, field=names[1])
         base_row[j] = base
         quote_row[j] = quote
 

@@ -59,12 +59,28 @@ ENGINES = ("local", "dask", "ray")
 TARGET_TASK_SECONDS = 1.0
 """Paths per task are chosen so that a task runs about this long."""
 
-MONEY_METRICS = ("liquidated_notional", "bad_debt", "insurance_fund_end", "insurance_fund_min",
-                 "fund_drawdown", "adl_notional")
+MONEY_METRICS = (
+    "liquidated_notional",
+    "bad_debt",
+    "insurance_fund_end",
+    "insurance_fund_min",
+    "fund_drawdown",
+    "adl_notional",
+)
 COUNT_METRICS = ("liquidations", "adl_events", "accounts_adl", "conservation_error")
-METRICS = ("liquidations", "liquidated_notional", "bad_debt", "insurance_fund_end", "insurance_fund_min",
-           "fund_drawdown", "adl_notional", "adl_events", "accounts_adl", "min_mark_price",
-           "conservation_error")
+METRICS = (
+    "liquidations",
+    "liquidated_notional",
+    "bad_debt",
+    "insurance_fund_end",
+    "insurance_fund_min",
+    "fund_drawdown",
+    "adl_notional",
+    "adl_events",
+    "accounts_adl",
+    "min_mark_price",
+    "conservation_error",
+)
 MONEY_TYPE = pa.decimal128(38, 6)
 PRICE_TYPE = pa.decimal128(38, 8)
 MODEL_PREFIX = "model."
@@ -104,7 +120,7 @@ def check_key(key: str, model: str) -> None:
     """Raise ``ValueError`` naming ``key`` unless it is a scenario field path or ``model.<parameter>``."""
     if key.startswith(MODEL_PREFIX):
         P.model_params(model, {})  # unknown model
-        name = key[len(MODEL_PREFIX):]
+        name = key[len(MODEL_PREFIX) :]
         known = [f.name for f in dataclasses.fields(P.MODELS[model][0])]
         if name not in known:
             raise ValueError(f"unknown key {key!r}: path model {model!r} has parameters {', '.join(known)}")
@@ -115,8 +131,10 @@ def check_key(key: str, model: str) -> None:
         fields = {k: f for k, f in cls.model_fields.items() if not f.exclude} if cls is not None else {}
         if part not in fields:
             where = ".".join(parts[:i]) or "the scenario"
-            raise ValueError(f"unknown key {key!r}: {where} has no field {part!r}"
-                             + (f" (fields: {', '.join(fields)})" if fields else ""))
+            raise ValueError(
+                f"unknown key {key!r}: {where} has no field {part!r}"
+                + (f" (fields: {', '.join(fields)})" if fields else "")
+            )
         cls = _model_class(fields[part].annotation)
         if i < len(parts) - 1 and cls is None:
             raise ValueError(f"unknown key {key!r}: {'.'.join(parts[: i + 1])} is not a table")
@@ -148,8 +166,9 @@ def apply_overrides(scenario: Scenario, values: dict[str, Any]) -> Scenario:
         raise ValueError(f"{field}: {err['msg']} (grid values {values})") from None
 
 
-def grid_points(scenario: Scenario, model: str, grid: dict[str, Sequence[Any]] | None,
-                model_values: dict[str, Any] | None = None) -> list[Point]:
+def grid_points(
+    scenario: Scenario, model: str, grid: dict[str, Sequence[Any]] | None, model_values: dict[str, Any] | None = None
+) -> list[Point]:
     """The grid's points in canonical order (Cartesian product, keys in the order given, values in order).
 
     Raises:
@@ -165,8 +184,10 @@ def grid_points(scenario: Scenario, model: str, grid: dict[str, Sequence[Any]] |
     for i, combo in enumerate(itertools.product(*(grid[k] for k in keys))):
         values = dict(zip(keys, combo, strict=True))
         sc_values = {k: v for k, v in values.items() if not k.startswith(MODEL_PREFIX)}
-        mv = {**(model_values or {}), **{k[len(MODEL_PREFIX):]: v for k, v in values.items()
-                                         if k.startswith(MODEL_PREFIX)}}
+        mv = {
+            **(model_values or {}),
+            **{k[len(MODEL_PREFIX) :]: v for k, v in values.items() if k.startswith(MODEL_PREFIX)},
+        }
         try:
             params = P.model_params(model, mv)
         except (TypeError, ValueError) as exc:
@@ -186,12 +207,14 @@ def _fund_drawdown(start: int, fund: np.ndarray) -> int:
     return int(np.max(np.maximum.accumulate(series) - series))
 
 
-def run_path(scenario: Scenario, market: Market, model: str, params: Any, seed: int, steps: int,
-             book_seed: int) -> dict[str, int]:
+def run_path(
+    scenario: Scenario, market: Market, model: str, params: Any, seed: int, steps: int, book_seed: int
+) -> dict[str, int]:
     """Run one generated path on a prepared market; the metrics as integers (money units, price ticks)."""
     base = market.path
-    path = P.generate(model, params, float(base.index[0]), steps, scenario.step_seconds, int(seed),
-                      start_ns=int(base.time_ns[0]))
+    path = P.generate(
+        model, params, float(base.index[0]), steps, scenario.step_seconds, int(seed), start_ns=int(base.time_ns[0])
+    )
     result = run(scenario, book_seed, market=dataclasses.replace(market, path=path))
     s = summarize(result)
     u = s["units"]
@@ -211,8 +234,15 @@ def run_path(scenario: Scenario, market: Market, model: str, params: Any, seed: 
     }
 
 
-def run_batch(scenario: Scenario, market: Market, model: str, params: Any, items: Sequence[tuple[int, int]],
-              steps: int, book_seed: int) -> list[dict[str, int]]:
+def run_batch(
+    scenario: Scenario,
+    market: Market,
+    model: str,
+    params: Any,
+    items: Sequence[tuple[int, int]],
+    steps: int,
+    book_seed: int,
+) -> list[dict[str, int]]:
     """:func:`run_path` for each ``(path, seed)`` of ``items``, in order (one task of a sweep)."""
     return [run_path(scenario, market, model, params, seed, steps, book_seed) for _, seed in items]
 
@@ -228,11 +258,21 @@ class _Task:
     items: list[tuple[int, int]]
 
 
-def sweep(scenario: Scenario, paths: int, model: str = "gbm-jump",
-          grid: dict[str, Sequence[Any]] | None = None, engine: str = "local", workers: int | None = None,
-          address: str | None = None, seed: int | None = None, *, steps: int | None = None,
-          model_params: dict[str, Any] | None = None, batch: int | None = None,
-          progress: Callable[[int, int], None] | None = None) -> pa.Table:
+def sweep(
+    scenario: Scenario,
+    paths: int,
+    model: str = "gbm-jump",
+    grid: dict[str, Sequence[Any]] | None = None,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    seed: int | None = None,
+    *,
+    steps: int | None = None,
+    model_params: dict[str, Any] | None = None,
+    batch: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pa.Table:
     """Run ``paths`` generated paths at every grid point; one row per (point, path), sorted by both.
 
     Args:
@@ -287,8 +327,7 @@ def sweep(scenario: Scenario, paths: int, model: str = "gbm-jump",
     per_path = None
     for j in range(min(2, paths)):
         t0 = time.perf_counter()
-        results[(0, j)] = run_path(points[0].scenario, markets[0], model, points[0].params, seeds[j], n_steps,
-                                   root)
+        results[(0, j)] = run_path(points[0].scenario, markets[0], model, points[0].params, seeds[j], n_steps, root)
         per_path = time.perf_counter() - t0
         report(1)
         if per_path >= TARGET_TASK_SECONDS:
@@ -300,7 +339,7 @@ def sweep(scenario: Scenario, paths: int, model: str = "gbm-jump",
     tasks: list[_Task] = []
     for pt in points:
         mine = [(j, seeds[j]) for (p, j) in todo if p == pt.index]
-        tasks += [_Task(pt.index, mine[i: i + batch]) for i in range(0, len(mine), batch)]
+        tasks += [_Task(pt.index, mine[i : i + batch]) for i in range(0, len(mine), batch)]
 
     if tasks:
         args = (points, markets, model, n_steps, root)
@@ -313,8 +352,7 @@ def sweep(scenario: Scenario, paths: int, model: str = "gbm-jump",
         for task, out in zip(tasks, outs, strict=True):
             for (j, _), row in zip(task.items, out, strict=True):
                 results[(task.point, j)] = row
-    return _build_table(points, seeds, results, scenario, model, root, paths, n_steps, model_params,
-                        grid or {})
+    return _build_table(points, seeds, results, scenario, model, root, paths, n_steps, model_params, grid or {})
 
 
 def _call(task: _Task, args: tuple) -> list[dict[str, int]]:
@@ -335,32 +373,49 @@ def _run_local(tasks: list[_Task], args: tuple, workers: int | None, report: Cal
             report(len(t.items))
         return outs
     with Parallel(n_jobs=n_jobs, backend="loky", return_as="generator") as par:
-        gen = par(delayed(run_batch)(points[t.point].scenario, markets[t.point], model,
-                                     points[t.point].params, t.items, n_steps, root) for t in tasks)
+        gen = par(
+            delayed(run_batch)(
+                points[t.point].scenario, markets[t.point], model, points[t.point].params, t.items, n_steps, root
+            )
+            for t in tasks
+        )
         for t, out in zip(tasks, gen, strict=True):
             outs.append(out)
             report(len(t.items))
     return outs
 
 
-def _run_dask(tasks: list[_Task], args: tuple, workers: int | None, address: str | None,
-              report: Callable[[int], None]) -> list:
+def _run_dask(
+    tasks: list[_Task], args: tuple, workers: int | None, address: str | None, report: Callable[[int], None]
+) -> list:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:  # pragma: no cover - dask is in the test and cluster extras
-        raise EngineUnavailable("engine 'dask' needs dask.distributed: "
-                                "pip install delever[cluster]") from None
+        raise EngineUnavailable("engine 'dask' needs dask.distributed: pip install delever[cluster]") from None
     points, markets, model, n_steps, root = args
     cluster = None
     if address is None:
-        cluster = LocalCluster(n_workers=workers or (os.cpu_count() or 1), threads_per_worker=1,
-                               processes=True, dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=workers or (os.cpu_count() or 1), threads_per_worker=1, processes=True, dashboard_address=None
+        )
     client = Client(cluster if cluster is not None else address)
     try:
         sc_f = [client.scatter(pt.scenario, broadcast=True) for pt in points]
         m_f = [client.scatter(m, broadcast=True) for m in markets]
-        futures = [client.submit(run_batch, sc_f[t.point], m_f[t.point], model, points[t.point].params,
-                                 t.items, n_steps, root, pure=False) for t in tasks]
+        futures = [
+            client.submit(
+                run_batch,
+                sc_f[t.point],
+                m_f[t.point],
+                model,
+                points[t.point].params,
+                t.items,
+                n_steps,
+                root,
+                pure=False,
+            )
+            for t in tasks
+        ]
         where = {f.key: i for i, f in enumerate(futures)}
         outs: list = [None] * len(tasks)
         for fut in as_completed(futures):
@@ -378,13 +433,13 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise EngineUnavailable("engine 'ray' needs Ray, which is not installed: "
-                                "pip install delever[ray]") from None
+        raise EngineUnavailable("engine 'ray' needs Ray, which is not installed: pip install delever[ray]") from None
     return ray
 
 
-def _run_ray(tasks: list[_Task], args: tuple, workers: int | None, address: str | None,
-             report: Callable[[int], None]) -> list:  # pragma: no cover - Ray is an optional extra
+def _run_ray(
+    tasks: list[_Task], args: tuple, workers: int | None, address: str | None, report: Callable[[int], None]
+) -> list:  # pragma: no cover - Ray is an optional extra
     ray = _import_ray()
     points, markets, model, n_steps, root = args
     started = not ray.is_initialized()
@@ -399,8 +454,10 @@ def _run_ray(tasks: list[_Task], args: tuple, workers: int | None, address: str 
         remote = ray.remote(num_cpus=1)(run_batch)
         sc_r = [ray.put(pt.scenario) for pt in points]
         m_r = [ray.put(m) for m in markets]
-        refs = [remote.remote(sc_r[t.point], m_r[t.point], model, points[t.point].params, t.items, n_steps,
-                              root) for t in tasks]
+        refs = [
+            remote.remote(sc_r[t.point], m_r[t.point], model, points[t.point].params, t.items, n_steps, root)
+            for t in tasks
+        ]
         where = {r: i for i, r in enumerate(refs)}
         outs: list = [None] * len(tasks)
         pending = list(refs)
@@ -423,6 +480,7 @@ def _run_ray(tasks: list[_Task], args: tuple, workers: int | None, address: str 
 
 def _grid_column(values: list[Any]) -> pa.Array:
     """A typed column from grid values: bool, int64, float64 where every value is one, else strings."""
+
     def num(v: Any) -> Any:
         if isinstance(v, str):
             for conv in (int, float):
@@ -446,8 +504,18 @@ def _money(units: list[int]) -> pa.Array:
     return pa.array([Decimal(int(u)).scaleb(-6) for u in units], type=MONEY_TYPE)
 
 
-def _build_table(points: list[Point], seeds: list[int], results: dict, scenario: Scenario, model: str,
-                 root: int, paths: int, steps: int, model_params: dict | None, grid: dict) -> pa.Table:
+def _build_table(
+    points: list[Point],
+    seeds: list[int],
+    results: dict,
+    scenario: Scenario,
+    model: str,
+    root: int,
+    paths: int,
+    steps: int,
+    model_params: dict | None,
+    grid: dict,
+) -> pa.Table:
     keys = sorted(results)  # (point, path): the canonical order
     rows = [results[k] for k in keys]
     cols: dict[str, pa.Array] = {
@@ -455,15 +523,20 @@ def _build_table(points: list[Point], seeds: list[int], results: dict, scenario:
         "path": pa.array([k[1] for k in keys], type=pa.int64()),
         "seed": pa.array([seeds[k[1]] for k in keys], type=pa.uint64()),
     }
-    for key in (points[0].values if points else {}):
+    for key in points[0].values if points else {}:
         cols[key] = _grid_column([points[k[0]].values[key] for k in keys])
     tick_sizes = [pt.scenario.instrument.tick_size for pt in points]
     for name in METRICS:
         if name in MONEY_METRICS:
             cols[name] = _money([r[name] for r in rows])
         elif name == "min_mark_price":
-            cols[name] = pa.array([(Decimal(r["min_mark_ticks"]) * tick_sizes[k[0]]).quantize(Decimal("1e-8"))
-                                   for k, r in zip(keys, rows, strict=True)], type=PRICE_TYPE)
+            cols[name] = pa.array(
+                [
+                    (Decimal(r["min_mark_ticks"]) * tick_sizes[k[0]]).quantize(Decimal("1e-8"))
+                    for k, r in zip(keys, rows, strict=True)
+                ],
+                type=PRICE_TYPE,
+            )
         else:
             cols[name] = pa.array([r[name] for r in rows], type=pa.int64())
     meta = {
@@ -490,7 +563,7 @@ def sweep_metadata(table: pa.Table) -> dict:
 def grid_keys(table: pa.Table) -> list[str]:
     """The table's grid columns (between ``seed`` and the metrics)."""
     names = table.column_names
-    return [n for n in names[names.index("seed") + 1:] if n not in METRICS]
+    return [n for n in names[names.index("seed") + 1 :] if n not in METRICS]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -498,9 +571,11 @@ def grid_keys(table: pa.Table) -> list[str]:
 # ----------------------------------------------------------------------------------------------------------
 
 QUANTILES = (0.05, 0.5, 0.95, 0.99)
-REPORT_METRICS = (("bad_debt", "Bad debt: shortfall below bankruptcy (USDT)"),
-                  ("fund_drawdown", "Insurance fund drawdown from its running peak (USDT)"),
-                  ("adl_notional", "ADL notional (USDT)"))
+REPORT_METRICS = (
+    ("bad_debt", "Bad debt: shortfall below bankruptcy (USDT)"),
+    ("fund_drawdown", "Insurance fund drawdown from its running peak (USDT)"),
+    ("adl_notional", "ADL notional (USDT)"),
+)
 
 
 def _by_point(table: pa.Table, metric: str):
@@ -521,10 +596,17 @@ def point_stats(table: pa.Table, metric: str) -> list[dict]:
     out = []
     for p, label, v in _by_point(table, metric):
         q = np.quantile(v, QUANTILES)
-        out.append({"point": p, "label": label, "paths": int(v.size), "share_positive": float(np.mean(v > 0)),
-                    "mean": float(v.mean()),
-                    **{f"p{round(x * 100)}": float(y) for x, y in zip(QUANTILES, q, strict=True)},
-                    "max": float(v.max())})
+        out.append(
+            {
+                "point": p,
+                "label": label,
+                "paths": int(v.size),
+                "share_positive": float(np.mean(v > 0)),
+                "mean": float(v.mean()),
+                **{f"p{round(x * 100)}": float(y) for x, y in zip(QUANTILES, q, strict=True)},
+                "max": float(v.max()),
+            }
+        )
     return out
 
 
@@ -555,12 +637,26 @@ def _exceedance_figure(table: pa.Table, metric: str, title: str):
     traces = []
     for _, label, v in _by_point(table, metric):
         x = np.quantile(v, probs)
-        traces.append(go.Scatter(x=np.round(x, 6), y=np.round(100.0 * (1.0 - probs), 4), name=label,
-                                 mode="lines", line={"width": 1.6, "shape": "hv"},
-                                 hovertemplate="%{y:.1f}% of paths above %{x:,.2f} USDT"))
+        traces.append(
+            go.Scatter(
+                x=np.round(x, 6),
+                y=np.round(100.0 * (1.0 - probs), 4),
+                name=label,
+                mode="lines",
+                line={"width": 1.6, "shape": "hv"},
+                hovertemplate="%{y:.1f}% of paths above %{x:,.2f} USDT",
+            )
+        )
     fig = go.Figure(traces)
-    fig.update_layout(template=_TEMPLATE_LAYOUT, height=FIG_HEIGHT_PX, margin=_MARGIN, legend=_LEGEND,
-                      xaxis_title=title, yaxis_title="paths above (%)", hovermode="closest")
+    fig.update_layout(
+        template=_TEMPLATE_LAYOUT,
+        height=FIG_HEIGHT_PX,
+        margin=_MARGIN,
+        legend=_LEGEND,
+        xaxis_title=title,
+        yaxis_title="paths above (%)",
+        hovermode="closest",
+    )
     return fig
 
 
@@ -585,45 +681,77 @@ def report_html(table: pa.Table) -> str:
         ["paths per point", f"{n_paths:,}"],
         ["steps per path", f"{meta.get('steps', '?'):,} of {meta.get('step_seconds', '?')} s"],
         ["root seed", str(meta.get("seed", "?"))],
-        ["grid", "; ".join(f"{k} = {', '.join(v)}" for k, v in meta.get("grid", {}).items())
-         or "none (one point)"],
+        ["grid", "; ".join(f"{k} = {', '.join(v)}" for k, v in meta.get("grid", {}).items()) or "none (one point)"],
         ["points x paths", f"{n_points:,} x {n_paths:,} = {table.num_rows:,} runs"],
-        ["conservation error", "0 in every run" if table.num_rows and not np.any(
-            table.column("conservation_error").to_numpy()) else "NOT ZERO in some runs"],
+        [
+            "conservation error",
+            "0 in every run"
+            if table.num_rows and not np.any(table.column("conservation_error").to_numpy())
+            else "NOT ZERO in some runs",
+        ],
     ]
-    common = _note("Every point runs the same paths (common random numbers): path i has the same seed at "
-                   "every point, and a row's seed redraws its path alone.")
+    common = _note(
+        "Every point runs the same paths (common random numbers): path i has the same seed at "
+        "every point, and a row's seed redraws its path alone."
+    )
     sections = [_section("setup", "Sweep", _table(["input", "value"], setup) + common)]
     head = ["point", "paths", "> 0", "mean", "p5", "p50", "p95", "p99", "max"]
 
     def stats_table(metric: str) -> Markup:
-        rows = [[s["label"], f"{s['paths']:,}", f"{100 * s['share_positive']:.1f}%",
-                 *(f"{s[k]:,.2f}" for k in ("mean", "p5", "p50", "p95", "p99", "max"))]
-                for s in point_stats(table, metric)]
+        rows = [
+            [
+                s["label"],
+                f"{s['paths']:,}",
+                f"{100 * s['share_positive']:.1f}%",
+                *(f"{s[k]:,.2f}" for k in ("mean", "p5", "p50", "p95", "p99", "max")),
+            ]
+            for s in point_stats(table, metric)
+        ]
         return _table(head, rows, num_cols=set(range(1, 9)))
 
     for metric, title in REPORT_METRICS:
         body = Markup("")
         if table.num_rows:
             body = _fig_html(_exceedance_figure(table, metric, title), f"fig-{metric}") + stats_table(metric)
-        sections.append(_section(metric.replace("_", "-"), title, body + _note(
-            "Exceedance curves: the share of paths whose value is above x, per grid point; the table gives "
-            "quantiles (linear interpolation) over paths.")))
+        sections.append(
+            _section(
+                metric.replace("_", "-"),
+                title,
+                body
+                + _note(
+                    "Exceedance curves: the share of paths whose value is above x, per grid point; the table gives "
+                    "quantiles (linear interpolation) over paths."
+                ),
+            )
+        )
     if table.num_rows:
         other = []
-        for metric, label in (("liquidations", "liquidations"), ("adl_events", "ADL events"),
-                              ("min_mark_price", "minimum mark price (USDT)")):
+        for metric, label in (
+            ("liquidations", "liquidations"),
+            ("adl_events", "ADL events"),
+            ("min_mark_price", "minimum mark price (USDT)"),
+        ):
             for s in point_stats(table, metric):
-                other.append([label, s["label"],
-                              *(f"{s[k]:,.2f}" for k in ("mean", "p5", "p50", "p95", "p99", "max"))])
-        sections.append(_section("other", "Other metrics", _table(
-            ["metric", "point", "mean", "p5", "p50", "p95", "p99", "max"], other, num_cols=set(range(2, 8)))))
-    footer = (f"Generated by delever {__version__} (plotly.py {plotly.__version__}, plotly.js "
-              f"{get_plotlyjs_version()} inlined). The full table is sweep.parquet, next to this page.")
+                other.append([label, s["label"], *(f"{s[k]:,.2f}" for k in ("mean", "p5", "p50", "p95", "p99", "max"))])
+        sections.append(
+            _section(
+                "other",
+                "Other metrics",
+                _table(["metric", "point", "mean", "p5", "p50", "p95", "p99", "max"], other, num_cols=set(range(2, 8))),
+            )
+        )
+    footer = (
+        f"Generated by delever {__version__} (plotly.py {plotly.__version__}, plotly.js "
+        f"{get_plotlyjs_version()} inlined). The full table is sweep.parquet, next to this page."
+    )
     env = jinja2.Environment(autoescape=True, keep_trailing_newline=True)
-    return env.from_string(_TEMPLATE).render(title=f"delever sweep: {name}", css=Markup(_CSS),
-                                             plotlyjs=Markup(get_plotlyjs()), sections=sections,
-                                             footer=footer)
+    return env.from_string(_TEMPLATE).render(
+        title=f"delever sweep: {name}",
+        css=Markup(_CSS),
+        plotlyjs=Markup(get_plotlyjs()),
+        sections=sections,
+        footer=footer,
+    )
 
 
 assert MONEY_SCALE == 10**6  # the decimal scale of money columns above

@@ -144,19 +144,21 @@ def steps_table(r: RunResult) -> pa.Table:
         _, first = np.unique(keys, return_index=True)
         liq_first[np.flatnonzero(fills)[first]] = True
     debt = np.where(kind == ev.INSURANCE_PAYOUT, e["amount"], 0) - np.where(kind == ev.BAD_DEBT, e["amount"], 0)
-    return pa.table({
-        "step": np.arange(T, dtype=np.int64),
-        "time": pa.array(r.steps.time_ns, type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
-        "index_price": r.steps.index_ticks * tick,
-        "mark_price": r.steps.mark_ticks * tick,
-        "trade_price": r.steps.last_ticks * tick,
-        "liquidated_notional": np.bincount(step[fills], weights=notional[fills], minlength=T)[:T],
-        "liquidations": np.bincount(step[liq_first], minlength=T)[:T].astype(np.int64),
-        "insurance_fund": r.steps.fund.astype(np.float64) / MONEY_SCALE,
-        "adl_notional": np.bincount(step[adl], weights=notional[adl], minlength=T)[:T],
-        "adl_fills": np.bincount(step[adl], minlength=T)[:T].astype(np.int64),
-        "bad_debt": np.cumsum(np.bincount(step, weights=debt.astype(np.float64), minlength=T)[:T]) / MONEY_SCALE,
-    })
+    return pa.table(
+        {
+            "step": np.arange(T, dtype=np.int64),
+            "time": pa.array(r.steps.time_ns, type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
+            "index_price": r.steps.index_ticks * tick,
+            "mark_price": r.steps.mark_ticks * tick,
+            "trade_price": r.steps.last_ticks * tick,
+            "liquidated_notional": np.bincount(step[fills], weights=notional[fills], minlength=T)[:T],
+            "liquidations": np.bincount(step[liq_first], minlength=T)[:T].astype(np.int64),
+            "insurance_fund": r.steps.fund.astype(np.float64) / MONEY_SCALE,
+            "adl_notional": np.bincount(step[adl], weights=notional[adl], minlength=T)[:T],
+            "adl_fills": np.bincount(step[adl], minlength=T)[:T].astype(np.int64),
+            "bad_debt": np.cumsum(np.bincount(step, weights=debt.astype(np.float64), minlength=T)[:T]) / MONEY_SCALE,
+        }
+    )
 
 
 def events_table(r: RunResult) -> pa.Table:
@@ -168,18 +170,21 @@ def events_table(r: RunResult) -> pa.Table:
 def _report_events(r: RunResult) -> pa.Table:
     e = r.events
     inst = r.instrument
-    return pa.table({
-        "step": e["step"],
-        "time": pa.array(e["time_ns"], type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
-        "account": e["account"],
-        "counterparty": e["counterparty"],
-        "instrument": pa.array([inst.symbol] * len(e["kind"]), type=pa.string()),
-        "kind": pa.array(np.array(ev.KIND_NAMES)[e["kind"].astype(np.int64)] if len(e["kind"]) else [],
-                         type=pa.string()),
-        "size": e["size"] * float(inst.lot_size),
-        "price": e["price"] * float(inst.tick_size),
-        "amount": e["amount"] / MONEY_SCALE,
-    })
+    return pa.table(
+        {
+            "step": e["step"],
+            "time": pa.array(e["time_ns"], type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
+            "account": e["account"],
+            "counterparty": e["counterparty"],
+            "instrument": pa.array([inst.symbol] * len(e["kind"]), type=pa.string()),
+            "kind": pa.array(
+                np.array(ev.KIND_NAMES)[e["kind"].astype(np.int64)] if len(e["kind"]) else [], type=pa.string()
+            ),
+            "size": e["size"] * float(inst.lot_size),
+            "price": e["price"] * float(inst.tick_size),
+            "amount": e["amount"] / MONEY_SCALE,
+        }
+    )
 
 
 def inputs_provenance(r: RunResult) -> list[dict]:
@@ -187,41 +192,89 @@ def inputs_provenance(r: RunResult) -> list[dict]:
     sc = r.scenario
     d = r.depth
     rows = [
-        {"name": "Index price path", "kind": "real", "value": f"{r.path.steps:,} steps of {sc.step_seconds:g} s",
-         "source": f"{sc.prices.file} (Binance BTCUSDT perpetual 1-minute klines; OHLC path inside each bar: "
-                   "open, nearer extreme, other extreme, close)"},
-        {"name": "Order-book depth shape", "kind": "real",
-         "value": "bid lots within 1..5%: " + ", ".join(f"{x:,.0f}" for x in d.bid_base) + "; ask: "
-                  + ", ".join(f"{x:,.0f}" for x in d.ask_base),
-         "source": f"{sc.liquidity.depth_file}. {d.method}"},
+        {
+            "name": "Index price path",
+            "kind": "real",
+            "value": f"{r.path.steps:,} steps of {sc.step_seconds:g} s",
+            "source": f"{sc.prices.file} (Binance BTCUSDT perpetual 1-minute klines; OHLC path inside each bar: "
+            "open, nearer extreme, other extreme, close)",
+        },
+        {
+            "name": "Order-book depth shape",
+            "kind": "real",
+            "value": "bid lots within 1..5%: "
+            + ", ".join(f"{x:,.0f}" for x in d.bid_base)
+            + "; ask: "
+            + ", ".join(f"{x:,.0f}" for x in d.ask_base),
+            "source": f"{sc.liquidity.depth_file}. {d.method}",
+        },
     ]
     if sc.book.generator is not None:
         g = sc.book.generator
-        rows.append({"name": "Book of positions", "kind": "generated",
-                     "value": f"{g.accounts:,} accounts, seed {r.seed}; long fraction {g.long_fraction}, notional "
-                              f"lognormal median {g.notional_median} USDT sigma {g.notional_sigma}; leverage "
-                              f"lognormal median {g.leverage_median}x sigma {g.leverage_sigma} max {g.leverage_max}x; "
-                              f"entry dispersion {g.entry_sigma}; isolated {g.isolated_fraction}",
-                     "source": "delever.generator (README: The default book)"})
+        rows.append(
+            {
+                "name": "Book of positions",
+                "kind": "generated",
+                "value": f"{g.accounts:,} accounts, seed {r.seed}; long fraction {g.long_fraction}, notional "
+                f"lognormal median {g.notional_median} USDT sigma {g.notional_sigma}; leverage "
+                f"lognormal median {g.leverage_median}x sigma {g.leverage_sigma} max {g.leverage_max}x; "
+                f"entry dispersion {g.entry_sigma}; isolated {g.isolated_fraction}",
+                "source": "delever.generator (README: The default book)",
+            }
+        )
     else:
-        rows.append({"name": "Book of positions", "kind": "real", "value": f"{r.book.n_positions - r.lp_accounts:,} positions",
-                     "source": str(sc.book.file)})
+        rows.append(
+            {
+                "name": "Book of positions",
+                "kind": "real",
+                "value": f"{r.book.n_positions - r.lp_accounts:,} positions",
+                "source": str(sc.book.file),
+            }
+        )
     liq = sc.liquidity
     rows += [
-        {"name": "Depth scale", "kind": "assumed", "value": f"{liq.depth_scale:g} x Binance's depth",
-         "source": "the simulated venue's share of Binance's resting depth"},
-        {"name": "Book resilience half-life", "kind": "assumed", "value": f"{liq.resilience_half_life_s:g} s",
-         "source": "Obizhaeva-Wang style refill (delever.liquidity)"},
-        {"name": "Liquidity providers", "kind": "assumed",
-         "value": f"{liq.lp_accounts} accounts x {liq.lp_wallet} USDT", "source": "hold the book's resting depth"},
-        {"name": "Mark price basis EMA", "kind": "assumed", "value": f"{sc.mark.basis_ema_s:g} s",
-         "source": "Deribit legacy mark (specs/venues.md section 5), median as Binance"},
-        {"name": "Liquidation fee", "kind": "assumed", "value": f"{sc.fees.liquidation_fee_rate}",
-         "source": "Binance's old BTCUSDT rate (specs/venues.md section 1)"},
-        {"name": "Insurance fund, start", "kind": "assumed", "value": f"{sc.insurance_fund.balance} USDT",
-         "source": "scenario parameter (Binance's real fund balance is not in the data)"},
-        {"name": "Risk-limit tiers", "kind": "real", "value": r.instrument.tiers.name,
-         "source": "Binance BTCUSDT brackets of 2021-03-18 (specs/venues.md section 1; historical)"},
+        {
+            "name": "Depth scale",
+            "kind": "assumed",
+            "value": f"{liq.depth_scale:g} x Binance's depth",
+            "source": "the simulated venue's share of Binance's resting depth",
+        },
+        {
+            "name": "Book resilience half-life",
+            "kind": "assumed",
+            "value": f"{liq.resilience_half_life_s:g} s",
+            "source": "Obizhaeva-Wang style refill (delever.liquidity)",
+        },
+        {
+            "name": "Liquidity providers",
+            "kind": "assumed",
+            "value": f"{liq.lp_accounts} accounts x {liq.lp_wallet} USDT",
+            "source": "hold the book's resting depth",
+        },
+        {
+            "name": "Mark price basis EMA",
+            "kind": "assumed",
+            "value": f"{sc.mark.basis_ema_s:g} s",
+            "source": "Deribit legacy mark (specs/venues.md section 5), median as Binance",
+        },
+        {
+            "name": "Liquidation fee",
+            "kind": "assumed",
+            "value": f"{sc.fees.liquidation_fee_rate}",
+            "source": "Binance's old BTCUSDT rate (specs/venues.md section 1)",
+        },
+        {
+            "name": "Insurance fund, start",
+            "kind": "assumed",
+            "value": f"{sc.insurance_fund.balance} USDT",
+            "source": "scenario parameter (Binance's real fund balance is not in the data)",
+        },
+        {
+            "name": "Risk-limit tiers",
+            "kind": "real",
+            "value": r.instrument.tiers.name,
+            "source": "Binance BTCUSDT brackets of 2021-03-18 (specs/venues.md section 1; historical)",
+        },
     ]
     return rows
 
@@ -249,8 +302,9 @@ def leverage_samples(r: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lev[liq_pos], lev[adl_pos], e["indicator"][adl][first]
 
 
-def write_outputs(r: RunResult, out_dir: Path, extra_sections: list[dict] | None = None,
-                  ablation: list[dict] | None = None) -> dict:
+def write_outputs(
+    r: RunResult, out_dir: Path, extra_sections: list[dict] | None = None, ablation: list[dict] | None = None
+) -> dict:
     """Write every output file into ``out_dir`` atomically (temp dir, then rename); return the summary."""
     from .report import write_report
 
@@ -270,11 +324,21 @@ def write_outputs(r: RunResult, out_dir: Path, extra_sections: list[dict] | None
 
             pacsv.write_csv(ablation_table(ablation), tmp / "ablation.csv")
         lev_liq, lev_adl, ind = leverage_samples(r)
-        report_summary = {k: float(v) if isinstance(v, Decimal) else v for k, v in summary.items()
-                          if not isinstance(v, dict)}
-        write_report(tmp / "report.html", title=f"delever run: {r.scenario.name}", summary=report_summary,
-                     steps=steps, events=_report_events(r), leverage_liquidated=lev_liq, leverage_adl=lev_adl,
-                     adl_indicator=ind, inputs=inputs_provenance(r), extra_sections=extra_sections)
+        report_summary = {
+            k: float(v) if isinstance(v, Decimal) else v for k, v in summary.items() if not isinstance(v, dict)
+        }
+        write_report(
+            tmp / "report.html",
+            title=f"delever run: {r.scenario.name}",
+            summary=report_summary,
+            steps=steps,
+            events=_report_events(r),
+            leverage_liquidated=lev_liq,
+            leverage_adl=lev_adl,
+            adl_indicator=ind,
+            inputs=inputs_provenance(r),
+            extra_sections=extra_sections,
+        )
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is an ordinary directory
         if out_dir.exists():
             shutil.rmtree(out_dir)

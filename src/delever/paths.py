@@ -101,7 +101,7 @@ class GarchParams:
         """``omega`` if given, else ``vol^2 * dt * (1 - alpha - beta)`` with ``dt`` the step in years."""
         if self.omega is not None:
             return float(self.omega)
-        return self.vol ** 2 * (step_seconds / YEAR_SECONDS) * (1.0 - self.alpha - self.beta)
+        return self.vol**2 * (step_seconds / YEAR_SECONDS) * (1.0 - self.alpha - self.beta)
 
 
 def _check(start_price: float, steps: int, step_seconds: float) -> None:
@@ -113,8 +113,7 @@ def _check(start_price: float, steps: int, step_seconds: float) -> None:
         raise ValueError("step length must be > 0")
 
 
-def _path(start_price: float, log_returns: np.ndarray, step_seconds: float, start_ns: int,
-          source: str) -> PricePath:
+def _path(start_price: float, log_returns: np.ndarray, step_seconds: float, start_ns: int, source: str) -> PricePath:
     steps = log_returns.shape[0] + 1
     logp = np.concatenate([[0.0], np.cumsum(log_returns)])
     index = start_price * np.exp(logp)
@@ -128,8 +127,14 @@ def _describe(name: str, params: object) -> str:
     return f"{name}(" + ", ".join(f"{k}={v}" for k, v in items) + ")"
 
 
-def gbm_jump_path(params: GbmJumpParams, start_price: float, steps: int, step_seconds: float,
-                  rng: np.random.Generator, start_ns: int = 0) -> PricePath:
+def gbm_jump_path(
+    params: GbmJumpParams,
+    start_price: float,
+    steps: int,
+    step_seconds: float,
+    rng: np.random.Generator,
+    start_ns: int = 0,
+) -> PricePath:
     """A Merton jump-diffusion path (module docstring) of ``steps`` prices from ``start_price``.
 
     Draw order (fixed, part of the contract): ``Z`` (steps - 1 normals), ``N`` (steps - 1 Poisson counts),
@@ -142,8 +147,8 @@ def gbm_jump_path(params: GbmJumpParams, start_price: float, steps: int, step_se
     z = rng.standard_normal(m)
     n_jumps = rng.poisson(p.lam * dt, m)
     z2 = rng.standard_normal(m)
-    kappa = np.expm1(p.jump_mean + 0.5 * p.jump_sd ** 2)
-    drift = (p.mu - 0.5 * p.sigma ** 2 - p.lam * kappa) * dt
+    kappa = np.expm1(p.jump_mean + 0.5 * p.jump_sd**2)
+    drift = (p.mu - 0.5 * p.sigma**2 - p.lam * kappa) * dt
     r = drift + p.sigma * np.sqrt(dt) * z + p.jump_mean * n_jumps + p.jump_sd * np.sqrt(n_jumps) * z2
     return _path(start_price, r, step_seconds, start_ns, _describe("gbm-jump", p))
 
@@ -171,8 +176,14 @@ def garch_returns(params: GarchParams, eps: np.ndarray, step_seconds: float) -> 
     return r, h
 
 
-def garch_path(params: GarchParams, start_price: float, steps: int, step_seconds: float,
-               rng: np.random.Generator, start_ns: int = 0) -> PricePath:
+def garch_path(
+    params: GarchParams,
+    start_price: float,
+    steps: int,
+    step_seconds: float,
+    rng: np.random.Generator,
+    start_ns: int = 0,
+) -> PricePath:
     """A GARCH(1,1) path (module docstring) of ``steps`` prices from ``start_price``; draws
     :func:`garch_shocks` (steps - 1 shocks)."""
     _check(start_price, steps, step_seconds)
@@ -181,8 +192,9 @@ def garch_path(params: GarchParams, start_price: float, steps: int, step_seconds
     return _path(start_price, r, step_seconds, start_ns, _describe("garch", params))
 
 
-def crash_path(start: float = 100.0, end: float = 60.0, ticks: int = 40, step_seconds: float = 1.0,
-               start_ns: int = 0) -> PricePath:
+def crash_path(
+    start: float = 100.0, end: float = 60.0, ticks: int = 40, step_seconds: float = 1.0, start_ns: int = 0
+) -> PricePath:
     """The peer benchmark's crash (issue #6): ``ticks`` equal moves from ``start`` to ``end``, i.e.
     ``ticks + 1`` prices ``linspace(start, end, ticks + 1)`` (100, 99, ..., 60 by default)."""
     if ticks < 1:
@@ -222,8 +234,9 @@ def model_params(model: str, values: dict | None = None) -> object:
     return cls(**kw)
 
 
-def generate(model: str, params: object, start_price: float, steps: int, step_seconds: float, seed: int,
-             start_ns: int = 0) -> PricePath:
+def generate(
+    model: str, params: object, start_price: float, steps: int, step_seconds: float, seed: int, start_ns: int = 0
+) -> PricePath:
     """Path of ``model`` with ``params`` drawn from ``Generator(PCG64(seed))``."""
     rng = np.random.Generator(np.random.PCG64(seed))
     return MODELS[model][1](params, start_price, steps, step_seconds, rng, start_ns=start_ns)

@@ -45,8 +45,7 @@ def ohlc_waypoints(kl: Klines) -> tuple[np.ndarray, np.ndarray]:
     return times, prices
 
 
-def path_from_klines(kl: Klines, step_s: float, start_ms: int | None = None,
-                     end_ms: int | None = None) -> PricePath:
+def path_from_klines(kl: Klines, step_s: float, start_ms: int | None = None, end_ms: int | None = None) -> PricePath:
     """Sample the OHLC path every ``step_s`` seconds over ``[start_ms, end_ms)`` (default: all bars).
 
     Raises:

@@ -8,7 +8,7 @@ keys are errors. Errors name the file, the line of the offending key where it ca
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -56,11 +56,21 @@ class InstrumentConfig(_Model):
         else:
             tiers = RiskTiers.from_brackets(
                 f"{self.symbol}-custom",
-                [(str(t.cap), str(t.max_leverage), str(t.mmr), None if t.imr is None else str(t.imr))
-                 for t in self.tiers],
+                [
+                    (str(t.cap), str(t.max_leverage), str(t.mmr), None if t.imr is None else str(t.imr))
+                    for t in self.tiers
+                ],
             )
-        return Instrument(self.symbol, self.tick_size, self.lot_size, tiers, kind=self.kind, base=self.base,
-                          quote=self.quote, expiry=self.expiry)
+        return Instrument(
+            self.symbol,
+            self.tick_size,
+            self.lot_size,
+            tiers,
+            kind=self.kind,
+            base=self.base,
+            quote=self.quote,
+            expiry=self.expiry,
+        )
 
 
 class PricesConfig(_Model):
@@ -285,7 +295,7 @@ class Scenario(_Model):
         if path.startswith(PACKAGE_PREFIX):
             from .marketdata import packaged_data_path
 
-            return packaged_data_path(path[len(PACKAGE_PREFIX):])
+            return packaged_data_path(path[len(PACKAGE_PREFIX) :])
         p = Path(path)
         return p if p.is_absolute() or self.base_dir is None else self.base_dir / p
 
@@ -294,7 +304,7 @@ def _utc_ms(t: datetime | None) -> int | None:
     if t is None:
         return None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
+        t = t.replace(tzinfo=UTC)
     return int(t.timestamp() * 1000)
 
 
@@ -352,8 +362,7 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
         err = exc.errors()[0]
         field = ".".join(str(x) for x in err["loc"])
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise InputError(f"{err['msg']}{more}", file=str(path), row=_line_of(text, err["loc"]),
-                         field=field) from None
+        raise InputError(f"{err['msg']}{more}", file=str(path), row=_line_of(text, err["loc"]), field=field) from None
     try:
         scenario.instrument.build()
     except ValueError as exc:

@@ -270,8 +270,23 @@ def trigger_price(s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: i
 
 
 @njit(cache=True, nogil=True)
-def update_triggers(idx, size, cost, collateral, isolated, account, instrument, wallet, exempt,
-                    value_per_lot_tick, floors, mmr, cum, n_tiers, trigger) -> None:
+def update_triggers(
+    idx,
+    size,
+    cost,
+    collateral,
+    isolated,
+    account,
+    instrument,
+    wallet,
+    exempt,
+    value_per_lot_tick,
+    floors,
+    mmr,
+    cum,
+    n_tiers,
+    trigger,
+) -> None:
     """Recompute ``trigger[i]`` for the positions ``idx`` (after a change to them or their account)."""
     for t in range(idx.shape[0]):
         i = idx[t]
@@ -285,8 +300,9 @@ def update_triggers(idx, size, cost, collateral, isolated, account, instrument, 
 
 
 @njit(cache=True, nogil=True)
-def trigger_sweep(size: np.ndarray, trigger: np.ndarray, instrument: np.ndarray, marks: np.ndarray,
-                  out: np.ndarray) -> int:
+def trigger_sweep(
+    size: np.ndarray, trigger: np.ndarray, instrument: np.ndarray, marks: np.ndarray, out: np.ndarray
+) -> int:
     """List positions whose trigger the mark has reached (long: mark <= trigger; short: mark >= trigger).
 
     Exactly the set :func:`margin_sweep` lists when every cross account holds one position (tested); one
@@ -303,8 +319,24 @@ def trigger_sweep(size: np.ndarray, trigger: np.ndarray, instrument: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
-def position_health(order, size, cost, collateral, isolated, account, instrument, wallet, marks,
-                    value_per_lot_tick, floors, mmr, cum, n_tiers, equity_out, mm_out) -> None:
+def position_health(
+    order,
+    size,
+    cost,
+    collateral,
+    isolated,
+    account,
+    instrument,
+    wallet,
+    marks,
+    value_per_lot_tick,
+    floors,
+    mmr,
+    cum,
+    n_tiers,
+    equity_out,
+    mm_out,
+) -> None:
     """Exact equity and MM (money) of single-position accounts ``order`` at the marks (for ordering)."""
     for t in range(order.shape[0]):
         i = order[t]

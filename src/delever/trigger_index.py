@@ -19,8 +19,9 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _scan(mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending,
-          stamp, step, out) -> int:
+def _scan(
+    mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, stamp, step, out
+) -> int:
     count = 0
     # longs, highest trigger first: liquidatable while key >= mark
     h = head[0]
@@ -103,10 +104,23 @@ class TriggerIndex:
             grown = np.zeros(max(2 * self.pending.shape[0], self.n_pending + k), dtype=np.int64)
             grown[: self.n_pending] = self.pending[: self.n_pending]
             self.pending = grown
-        self.pending[self.n_pending: self.n_pending + k] = positions
+        self.pending[self.n_pending : self.n_pending + k] = positions
         self.n_pending += k
 
     def scan(self, mark: int, step: int, out: np.ndarray) -> int:
         """Write the positions the mark (ticks) has reached into ``out``; return how many (each once)."""
-        return _scan(mark, self._size, self._trigger, self.long_key, self.long_idx, self.short_key,
-                     self.short_idx, self.head, self.pending, self.n_pending, self._stamp, step, out)
+        return _scan(
+            mark,
+            self._size,
+            self._trigger,
+            self.long_key,
+            self.long_idx,
+            self.short_key,
+            self.short_idx,
+            self.head,
+            self.pending,
+            self.n_pending,
+            self._stamp,
+            step,
+            out,
+        )

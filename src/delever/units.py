@@ -48,8 +48,9 @@ def mul_ppm_floor(amount: int, rate_ppm: int) -> int:
     return q * rate_ppm + (r * rate_ppm) // PPM
 
 
-def to_units(value: Decimal | str | int | float, unit: Decimal | str, *, what: str = "value",
-             rounding: str | None = None) -> int:
+def to_units(
+    value: Decimal | str | int | float, unit: Decimal | str, *, what: str = "value", rounding: str | None = None
+) -> int:
     """Convert a decimal amount to an integer count of ``unit`` (e.g. a price to ticks).
 
     ``value`` is taken through ``Decimal(str(value))`` so a float literal like 0.1 converts as written.

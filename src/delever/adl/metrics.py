@@ -38,9 +38,23 @@ from ..units import MONEY_SCALE
 __all__ = ["event_metrics", "gini", "round_metrics", "top_share", "ROUND_FIELDS", "EVENT_FIELDS"]
 
 ROUND_FIELDS = (
-    "need", "budget", "overshoot", "overshoot_pos", "overshoot_neg", "shortfall", "max_share_equity",
-    "max_share_pnl", "ptsr", "pmr", "top1pct_share", "top10_share", "gini", "touched",
-    "touched_nonpositive_equity", "leverage_median", "leverage_p90",
+    "need",
+    "budget",
+    "overshoot",
+    "overshoot_pos",
+    "overshoot_neg",
+    "shortfall",
+    "max_share_equity",
+    "max_share_pnl",
+    "ptsr",
+    "pmr",
+    "top1pct_share",
+    "top10_share",
+    "gini",
+    "touched",
+    "touched_nonpositive_equity",
+    "leverage_median",
+    "leverage_p90",
 )
 """Keys of :func:`round_metrics` (money keys in quote units: ``need`` ... ``shortfall``)."""
 
@@ -70,7 +84,7 @@ def top_share(h: np.ndarray, k: int, *, presorted: bool = False) -> float:
     if s <= 0 or k <= 0:
         return 0.0
     k = min(k, h.size)
-    top = h[h.size - k:] if presorted else np.partition(h, h.size - k)[h.size - k:]
+    top = h[h.size - k :] if presorted else np.partition(h, h.size - k)[h.size - k :]
     return float(top.sum() / s)
 
 
@@ -88,8 +102,9 @@ def _q(units: float) -> float:
     return float(units) / MONEY_SCALE
 
 
-def _burden(h: np.ndarray, *, need: int, equity: np.ndarray, pnl: np.ndarray, leverage: np.ndarray,
-            pool: np.ndarray) -> dict:
+def _burden(
+    h: np.ndarray, *, need: int, equity: np.ndarray, pnl: np.ndarray, leverage: np.ndarray, pool: np.ndarray
+) -> dict:
     h = np.asarray(h, dtype=np.int64)
     touched = h > 0
     budget = int(h.sum())
@@ -116,9 +131,18 @@ def _burden(h: np.ndarray, *, need: int, equity: np.ndarray, pnl: np.ndarray, le
     }
 
 
-def round_metrics(haircut: np.ndarray, *, need: int, equity: np.ndarray, pnl: np.ndarray,
-                  leverage: np.ndarray, endowment: np.ndarray | None = None, deficit: int | None = None,
-                  max_loss: int | None = None, pool: np.ndarray | None = None) -> dict:
+def round_metrics(
+    haircut: np.ndarray,
+    *,
+    need: int,
+    equity: np.ndarray,
+    pnl: np.ndarray,
+    leverage: np.ndarray,
+    endowment: np.ndarray | None = None,
+    deficit: int | None = None,
+    max_loss: int | None = None,
+    pool: np.ndarray | None = None,
+) -> dict:
     """Metrics of one round (see the module docstring).
 
     Args:
@@ -145,8 +169,15 @@ def round_metrics(haircut: np.ndarray, *, need: int, equity: np.ndarray, pnl: np
     return {k: out[k] for k in ROUND_FIELDS}
 
 
-def event_metrics(rounds: list[dict], cumulative_haircut: np.ndarray, *, equity: np.ndarray, pnl: np.ndarray,
-                  leverage: np.ndarray, pool: np.ndarray | None = None) -> dict:
+def event_metrics(
+    rounds: list[dict],
+    cumulative_haircut: np.ndarray,
+    *,
+    equity: np.ndarray,
+    pnl: np.ndarray,
+    leverage: np.ndarray,
+    pool: np.ndarray | None = None,
+) -> dict:
     """Totals of a multi-round event.
 
     Budgets, overshoots (net, positive and negative parts) and shortfalls are summed over ``rounds``

@@ -173,8 +173,17 @@ class Winners:
         return self.notional if self.maintenance_margin is None else self.maintenance_margin
 
     @classmethod
-    def from_arrays(cls, pnl, equity=None, notional=None, contracts=None, leverage=None, entry_price=None,
-                    mark_price=None, **optional) -> Winners:
+    def from_arrays(
+        cls,
+        pnl,
+        equity=None,
+        notional=None,
+        contracts=None,
+        leverage=None,
+        entry_price=None,
+        mark_price=None,
+        **optional,
+    ) -> Winners:
         """Convenience constructor for tests and small examples: missing arrays get neutral values
         (equity = notional = pnl, contracts 0 (divisible), leverage = notional / equity, prices 1)."""
         pnl = np.asarray(pnl, dtype=np.int64)
@@ -184,10 +193,16 @@ class Winners:
         if leverage is None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 leverage = np.where(equity > 0, notional / np.where(equity > 0, equity, 1), np.inf)
-        return cls(pnl=pnl, equity=equity, notional=notional,
-                   contracts=np.zeros(n, dtype=np.int64) if contracts is None else contracts,
-                   leverage=leverage, entry_price=np.ones(n) if entry_price is None else entry_price,
-                   mark_price=np.ones(n) if mark_price is None else mark_price, **optional)
+        return cls(
+            pnl=pnl,
+            equity=equity,
+            notional=notional,
+            contracts=np.zeros(n, dtype=np.int64) if contracts is None else contracts,
+            leverage=leverage,
+            entry_price=np.ones(n) if entry_price is None else entry_price,
+            mark_price=np.ones(n) if mark_price is None else mark_price,
+            **optional,
+        )
 
 
 @dataclass
@@ -221,12 +236,18 @@ class Allocation:
         return int(self.haircut.sum())
 
 
-def _finish(name: str, need: int, h: np.ndarray, closed: np.ndarray | None = None, state=None,
-            **info) -> Allocation:
+def _finish(name: str, need: int, h: np.ndarray, closed: np.ndarray | None = None, state=None, **info) -> Allocation:
     total = int(h.sum())
-    return Allocation(policy=name, need=int(need), haircut=h.astype(np.int64), closed_contracts=closed,
-                      shortfall=max(0, int(need) - total), overshoot=max(0, total - int(need)), state=state,
-                      info=info)
+    return Allocation(
+        policy=name,
+        need=int(need),
+        haircut=h.astype(np.int64),
+        closed_contracts=closed,
+        shortfall=max(0, int(need) - total),
+        overshoot=max(0, total - int(need)),
+        state=state,
+        info=info,
+    )
 
 
 def _check_need(need) -> int:
@@ -239,8 +260,9 @@ def _check_need(need) -> int:
 # exact building blocks
 
 
-def _largest_remainder(total: int, targets: np.ndarray, caps: np.ndarray, *,
-                       exact: tuple[np.ndarray, int] | None = None) -> np.ndarray:
+def _largest_remainder(
+    total: int, targets: np.ndarray, caps: np.ndarray, *, exact: tuple[np.ndarray, int] | None = None
+) -> np.ndarray:
     """Integers ``x`` with ``sum(x) == min(total, sum(caps))``, ``0 <= x <= caps``, closest to ``targets``.
 
     ``targets`` (float, summing to about ``total``) are floored, then the units still missing go one each
@@ -438,8 +460,7 @@ def score_bitget(w: Winners) -> np.ndarray:
     return np.where((w.equity > 0) & np.isfinite(s), s, -np.inf)
 
 
-def queue_fill(need: int, caps: np.ndarray, contracts: np.ndarray, scores: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
+def queue_fill(need: int, caps: np.ndarray, contracts: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Greedy queue: winners in score order (descending, ties by index) pay their whole capacity (all
     their contracts closed) until the need is met; the last one closes the fewest whole contracts that
     cover the rest (overshoot below one contract's value). Returns ``(haircut, closed_contracts)``."""
@@ -731,8 +752,9 @@ def _minmax_level(need: float, g: np.ndarray, e: np.ndarray, c: np.ndarray) -> f
     return hi
 
 
-def min_max_integer(w: Winners, need: int, state=None, *, time_limit: float = 5.0,
-                    method: str = "two-stage") -> Allocation:
+def min_max_integer(
+    w: Winners, need: int, state=None, *, time_limit: float = 5.0, method: str = "two-stage"
+) -> Allocation:
     """Min-max burden over whole contracts (integer program, solved with ``scipy.optimize.milp``/HiGHS).
 
     Variables ``k_i`` (contracts closed, integers in ``[0, c_i]``), each worth ``g_i = u_i / c_i``:
@@ -762,8 +784,7 @@ def min_max_integer(w: Winners, need: int, state=None, *, time_limit: float = 5.
     if int(cap[elig].sum()) <= need:
         h = np.where(elig, cap, 0)
         k = np.where(elig, w.contracts, 0)
-        return _finish("min-max-integer", need, h, k, M=float(np.max(h[elig] / w.equity[elig])),
-                       status="saturated")
+        return _finish("min-max-integer", need, h, k, M=float(np.max(h[elig] / w.equity[elig])), status="saturated")
     ii = np.flatnonzero(elig)
     scale = float(need)
     g = cap[ii] / c_eff[ii] / scale  # budget-relative contract values (conditioning)
@@ -775,16 +796,18 @@ def min_max_integer(w: Winners, need: int, state=None, *, time_limit: float = 5.
         from scipy.sparse import csr_array, diags, hstack, vstack
 
         m = ii.size
-        A = vstack([csr_array(np.concatenate([g, [0.0]])[None, :]),
-                    hstack([diags(g), csr_array(-e[:, None])])]).tocsr()
+        A = vstack([csr_array(np.concatenate([g, [0.0]])[None, :]), hstack([diags(g), csr_array(-e[:, None])])]).tocsr()
         lb = np.concatenate([[1.0], np.full(m, -np.inf)])
         ub = np.concatenate([[np.inf], np.zeros(m)])
         obj = np.zeros(m + 1)
         obj[-1] = 1.0
-        res = milp(obj, constraints=LinearConstraint(A, lb, ub),
-                   integrality=np.concatenate([np.ones(m), [0]]),
-                   bounds=Bounds(np.zeros(m + 1), np.concatenate([c, [np.inf]])),
-                   options={"time_limit": time_limit})
+        res = milp(
+            obj,
+            constraints=LinearConstraint(A, lb, ub),
+            integrality=np.concatenate([np.ones(m), [0]]),
+            bounds=Bounds(np.zeros(m + 1), np.concatenate([c, [np.inf]])),
+            options={"time_limit": time_limit},
+        )
         status = f"milp: {res.message}"
         if res.x is not None:
             k_sol = np.round(res.x[:-1])
@@ -794,9 +817,13 @@ def min_max_integer(w: Winners, need: int, state=None, *, time_limit: float = 5.
         M = _minmax_level(1.0, g, e, c)
         kmax = np.minimum(c, np.floor(M * e / g))
         sel = np.flatnonzero(kmax > 0)
-        res = milp(g[sel], constraints=LinearConstraint(g[sel][None, :], 1.0, np.inf),
-                   integrality=np.ones(sel.size), bounds=Bounds(np.zeros(sel.size), kmax[sel]),
-                   options={"time_limit": time_limit})
+        res = milp(
+            g[sel],
+            constraints=LinearConstraint(g[sel][None, :], 1.0, np.inf),
+            integrality=np.ones(sel.size),
+            bounds=Bounds(np.zeros(sel.size), kmax[sel]),
+            options={"time_limit": time_limit},
+        )
         status = (status + "; " if status else "") + f"two-stage milp: {res.message}"
         k_sol = np.zeros(ii.size)
         if res.x is not None:
@@ -977,8 +1004,15 @@ def allocate(policy: str | Policy, winners: Winners, need: int, state=None) -> A
 # lots, for the cascade engine
 
 
-def allocate_lots(policy: str | Policy, need_lots: int, sizes: np.ndarray, scores: np.ndarray,
-                  capacities: np.ndarray, *, leverage: np.ndarray | None = None) -> np.ndarray:
+def allocate_lots(
+    policy: str | Policy,
+    need_lots: int,
+    sizes: np.ndarray,
+    scores: np.ndarray,
+    capacities: np.ndarray,
+    *,
+    leverage: np.ndarray | None = None,
+) -> np.ndarray:
     """Lots each counterparty closes when an ADL must close ``need_lots`` lots of a bankrupt position.
 
     Args:

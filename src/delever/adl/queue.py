@@ -46,9 +46,32 @@ CAPACITY: dict[str, str] = {
 
 
 @njit(cache=True, nogil=True)
-def adl_pool(side, instrument_id, size, cost, isolated, account, instrument, exempt, excluded, collateral,
-             wallet, mark, v, floors, mmr, cum, k, pos_equity, acc_equity, out_idx, out_upnl, out_eq, out_wallet,
-             out_mm) -> int:
+def adl_pool(
+    side,
+    instrument_id,
+    size,
+    cost,
+    isolated,
+    account,
+    instrument,
+    exempt,
+    excluded,
+    collateral,
+    wallet,
+    mark,
+    v,
+    floors,
+    mmr,
+    cum,
+    k,
+    pos_equity,
+    acc_equity,
+    out_idx,
+    out_upnl,
+    out_eq,
+    out_wallet,
+    out_mm,
+) -> int:
     """Eligible counterparties of one side (+1 longs, -1 shorts): index, uPnL, equity, wallet (the
     position's collateral: isolated margin or cross wallet), MM. Returns how many."""
     count = 0
@@ -89,10 +112,17 @@ class AdlQueue:
     prepared for, and the lots asked).
     """
 
-    def __init__(self, book, instrument_id: int, mark: int, v: int,
-                 equities: Callable[[], tuple[np.ndarray, np.ndarray]], excluded: np.ndarray,
-                 policy: str = "queue-bitmex", tiers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        book,
+        instrument_id: int,
+        mark: int,
+        v: int,
+        equities: Callable[[], tuple[np.ndarray, np.ndarray]],
+        excluded: np.ndarray,
+        policy: str = "queue-bitmex",
+        tiers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         """``equities()`` returns ``(position equity, account equity)`` as the sweep defines them; it is
         called only if this step needs ADL. ``tiers`` = (floors, mmr, cum) of the instrument."""
         self._book = book
@@ -128,21 +158,56 @@ class AdlQueue:
             n = b.size.shape[0]
             idx, upnl, eq, wal, mm = (np.empty(n, dtype=np.int64) for _ in range(5))
             floors, mmr, cum = self._tiers
-            m = adl_pool(sign, inst, b.size, b.cost, b.isolated, b.account, b.instrument, b.exempt, excl,
-                         b.collateral, b.wallet, mark, v, floors, mmr, cum, floors.shape[0], pos_eq, acc_eq,
-                         idx, upnl, eq, wal, mm)
+            m = adl_pool(
+                sign,
+                inst,
+                b.size,
+                b.cost,
+                b.isolated,
+                b.account,
+                b.instrument,
+                b.exempt,
+                excl,
+                b.collateral,
+                b.wallet,
+                mark,
+                v,
+                floors,
+                mmr,
+                cum,
+                floors.shape[0],
+                pos_eq,
+                acc_eq,
+                idx,
+                upnl,
+                eq,
+                wal,
+                mm,
+            )
             idx = idx[:m].copy()
             lots = np.abs(b.size[idx])
             notional = lots * mark * v
             entry = np.abs(b.cost[idx]) / np.maximum(lots * v, 1)
             # Hyperliquid's mark/entry: the profit direction (entry/mark for shorts, a stated stand-in)
             ratio_mark, ratio_entry = (np.full(m, float(mark)), entry) if sign > 0 else (entry, np.full(m, float(mark)))
-            w = Winners(pnl=upnl[:m].copy(), equity=eq[:m].copy(), notional=notional, contracts=lots,
-                        leverage=notional / np.maximum(eq[:m], 1), entry_price=ratio_entry, mark_price=ratio_mark,
-                        wallet=wal[:m].copy(), maintenance_margin=mm[:m].copy())
+            w = Winners(
+                pnl=upnl[:m].copy(),
+                equity=eq[:m].copy(),
+                notional=notional,
+                contracts=lots,
+                leverage=notional / np.maximum(eq[:m], 1),
+                entry_price=ratio_entry,
+                mark_price=ratio_mark,
+                wallet=wal[:m].copy(),
+                maintenance_margin=mm[:m].copy(),
+            )
             score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
-            self._pool[side] = {"idx": idx, "winners": w, "score": np.nan_to_num(score, nan=-np.inf),
-                                "remaining": np.ones(m, dtype=bool)}
+            self._pool[side] = {
+                "idx": idx,
+                "winners": w,
+                "score": np.nan_to_num(score, nan=-np.inf),
+                "remaining": np.ones(m, dtype=bool),
+            }
             self._total[side] = side_quantity(sign, inst, b.size, b.account, b.instrument, b.exempt)
         return self._pool[side]  # type: ignore[return-value]
 
@@ -187,12 +252,17 @@ class AdlQueue:
         idx, sizes = idx[live], sizes[live]
         w = pool["winners"]
         measure = CAPACITY.get(self.policy.name, "pnl")
-        cap = {"pnl": w.pnl, "equity": w.equity, "notional": w.notional, "contracts": w.contracts,
-               "pnl_x_leverage": w.pnl * w.leverage, "notional_x_leverage": w.notional * w.leverage}[measure][live]
+        cap = {
+            "pnl": w.pnl,
+            "equity": w.equity,
+            "notional": w.notional,
+            "contracts": w.contracts,
+            "pnl_x_leverage": w.pnl * w.leverage,
+            "notional_x_leverage": w.notional * w.leverage,
+        }[measure][live]
         # float weights: the split is still exact in lots (largest remainder), and much faster than the
         # Python-integer path the money forms need
-        lots = allocate_lots(self.policy, int(self.request[side]), sizes, np.zeros(sizes.size),
-                             cap.astype(np.float64))
+        lots = allocate_lots(self.policy, int(self.request[side]), sizes, np.zeros(sizes.size), cap.astype(np.float64))
         give = lots > 0
         self.length[side] = 0
         self.pointer[side] = 0

@@ -45,8 +45,23 @@ def adl_indicator(scores: np.ndarray, quantities: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def adl_candidates(side: int, instrument_id: int, size, cost, isolated, account, instrument, exempt,
-                   excluded, mark: int, v: int, pos_equity, acc_equity, out_idx, out_score) -> int:
+def adl_candidates(
+    side: int,
+    instrument_id: int,
+    size,
+    cost,
+    isolated,
+    account,
+    instrument,
+    exempt,
+    excluded,
+    mark: int,
+    v: int,
+    pos_equity,
+    acc_equity,
+    out_idx,
+    out_score,
+) -> int:
     """Profitable positions of one side (``side`` = +1 longs, -1 shorts) of one instrument, with their score.
 
     Skips flat positions, liquidity-provider (``exempt``) accounts and ``excluded`` positions (those being

@@ -17,9 +17,32 @@ from ..liquidation import _emit, apply_trade
 
 
 @njit(cache=True, nogil=True)
-def take_over(order, equity, mm, ratio_num, ratio_den, vault_pos, mark, size, cost, collateral, isolated,
-              account, wallet, v, keep,
-              ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n) -> int:
+def take_over(
+    order,
+    equity,
+    mm,
+    ratio_num,
+    ratio_den,
+    vault_pos,
+    mark,
+    size,
+    cost,
+    collateral,
+    isolated,
+    account,
+    wallet,
+    v,
+    keep,
+    ev_kind,
+    ev_acc,
+    ev_cp,
+    ev_pos,
+    ev_size,
+    ev_price,
+    ev_amount,
+    ev_ind,
+    ev_n,
+) -> int:
     """Hand positions ``order[k]`` with ``equity[k] * den < num * mm[k]`` to the vault; ``keep[k]`` is set to
     0 for those (1 for the rest). The caller ensures room for 4 events per position. Returns how many."""
     vault_acc = account[vault_pos]
@@ -42,10 +65,44 @@ def take_over(order, equity, mm, ratio_num, ratio_den, vault_pos, mark, size, co
                 price = 1
         r1 = apply_trade(p, -s, price, size, cost, collateral, isolated, account, wallet, v)
         r2 = apply_trade(vault_pos, s, price, size, cost, collateral, isolated, account, wallet, v)
-        _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-              BACKSTOP_TAKEOVER, a, vault_acc, p, -s, price, r1, 0)
-        _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-              BACKSTOP_VAULT_FILL, vault_acc, a, vault_pos, s, price, r2, 0)
+        _emit(
+            ev_kind,
+            ev_acc,
+            ev_cp,
+            ev_pos,
+            ev_size,
+            ev_price,
+            ev_amount,
+            ev_ind,
+            ev_n,
+            BACKSTOP_TAKEOVER,
+            a,
+            vault_acc,
+            p,
+            -s,
+            price,
+            r1,
+            0,
+        )
+        _emit(
+            ev_kind,
+            ev_acc,
+            ev_cp,
+            ev_pos,
+            ev_size,
+            ev_price,
+            ev_amount,
+            ev_ind,
+            ev_n,
+            BACKSTOP_VAULT_FILL,
+            vault_acc,
+            a,
+            vault_pos,
+            s,
+            price,
+            r2,
+            0,
+        )
         bal = collateral[p] if isolated[p] else wallet[a]
         if bal > 0:
             if isolated[p]:
@@ -53,10 +110,44 @@ def take_over(order, equity, mm, ratio_num, ratio_den, vault_pos, mark, size, co
             else:
                 wallet[a] = 0
             wallet[vault_acc] += bal
-            _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-                  BACKSTOP_MARGIN, a, vault_acc, p, 0, 0, -bal, 0)
-            _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-                  BACKSTOP_MARGIN, vault_acc, a, vault_pos, 0, 0, bal, 0)
+            _emit(
+                ev_kind,
+                ev_acc,
+                ev_cp,
+                ev_pos,
+                ev_size,
+                ev_price,
+                ev_amount,
+                ev_ind,
+                ev_n,
+                BACKSTOP_MARGIN,
+                a,
+                vault_acc,
+                p,
+                0,
+                0,
+                -bal,
+                0,
+            )
+            _emit(
+                ev_kind,
+                ev_acc,
+                ev_cp,
+                ev_pos,
+                ev_size,
+                ev_price,
+                ev_amount,
+                ev_ind,
+                ev_n,
+                BACKSTOP_MARGIN,
+                vault_acc,
+                a,
+                vault_pos,
+                0,
+                0,
+                bal,
+                0,
+            )
         taken += 1
     return taken
 
@@ -73,4 +164,3 @@ def vault_equity(book, vault_pos: int, mark: int, v: int) -> int:
     """The vault's equity at ``mark``: its wallet plus its position's unrealized PnL (money)."""
     a = int(book.account[vault_pos])
     return int(book.wallet[a]) + int(book.size[vault_pos]) * mark * v - int(book.cost[vault_pos])
-

@@ -32,6 +32,7 @@ def scaled_tiers(base: RiskTiers, multiplier: float) -> RiskTiers:
     for t in base.tiers:
         mmr = min(int((Decimal(t.mmr_ppm) * m).to_integral_value(rounding="ROUND_CEILING")), PPM)
         imr = min(max(int((Decimal(t.imr_ppm) * m).to_integral_value(rounding="ROUND_CEILING")), mmr), PPM)
-        rows.append((str(Decimal(t.cap) / MONEY_SCALE), str(t.max_leverage), str(Decimal(mmr) / PPM),
-                     str(Decimal(imr) / PPM)))
+        rows.append(
+            (str(Decimal(t.cap) / MONEY_SCALE), str(t.max_leverage), str(Decimal(mmr) / PPM), str(Decimal(imr) / PPM))
+        )
     return RiskTiers.from_brackets(f"{base.name} x{multiplier:g}", rows)

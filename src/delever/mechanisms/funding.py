@@ -11,7 +11,6 @@ insurance fund, so money is conserved exactly.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from ..events import FUNDING, FUNDING_POOL
@@ -28,8 +27,26 @@ def funding_rate_ppb(premium: float, interest: float, clamp: float, cap: float) 
 
 
 @njit(cache=True, nogil=True)
-def pay_funding(rate_ppb, mark, v, size, collateral, isolated, account, wallet, exempt,
-                ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n) -> int:
+def pay_funding(
+    rate_ppb,
+    mark,
+    v,
+    size,
+    collateral,
+    isolated,
+    account,
+    wallet,
+    exempt,
+    ev_kind,
+    ev_acc,
+    ev_cp,
+    ev_pos,
+    ev_size,
+    ev_price,
+    ev_amount,
+    ev_ind,
+    ev_n,
+) -> int:
     """Settle one funding time over every position (LP positions included: they are the book's holders).
     Returns the rounding remainder (money, >= 0) for the insurance fund. Caller ensures room for n events."""
     paid = 0
@@ -55,6 +72,23 @@ def pay_funding(rate_ppb, mark, v, size, collateral, isolated, account, wallet, 
             collateral[i] += amount
         else:
             wallet[account[i]] += amount
-        _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-              FUNDING, account[i], FUNDING_POOL, i, 0, mark, amount, 0)
+        _emit(
+            ev_kind,
+            ev_acc,
+            ev_cp,
+            ev_pos,
+            ev_size,
+            ev_price,
+            ev_amount,
+            ev_ind,
+            ev_n,
+            FUNDING,
+            account[i],
+            FUNDING_POOL,
+            i,
+            0,
+            mark,
+            amount,
+            0,
+        )
     return paid - received

@@ -24,8 +24,9 @@ import numpy as np
 from ..units import PPM, ceil_div, mul_ppm_ceil
 
 
-def tier_lots(size: int, equity: int, mark: int, v: int, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray,
-              fee_ppm: int) -> int:
+def tier_lots(
+    size: int, equity: int, mark: int, v: int, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, fee_ppm: int
+) -> int:
     """Lots to close to reach the highest lower tier at which the account is back above MM; 0 = whole.
 
     ``size`` lots (signed), ``equity`` money at the mark, ``mark`` ticks, ``floors/mmr/cum`` one instrument's
@@ -50,8 +51,9 @@ def tier_lots(size: int, equity: int, mark: int, v: int, floors: np.ndarray, mmr
     return 0
 
 
-def slice_lots(size: int, mark: int, v: int, fraction_ppm: int, min_notional: int, since_last_s: float,
-               cooldown_s: float) -> int:
+def slice_lots(
+    size: int, mark: int, v: int, fraction_ppm: int, min_notional: int, since_last_s: float, cooldown_s: float
+) -> int:
     """Hyperliquid slicing: ``ceil(fraction * size)`` lots for a position above ``min_notional`` (money),
     outside the cooldown; 0 (whole) otherwise."""
     q = abs(size)
@@ -61,9 +63,23 @@ def slice_lots(size: int, mark: int, v: int, fraction_ppm: int, min_notional: in
     return int(lots) if 0 < lots < q else 0
 
 
-def plan(mode: str, order: np.ndarray, sizes: np.ndarray, equity: np.ndarray, mark: int, v: int,
-         floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, fee_ppm: int, fraction_ppm: int,
-         min_notional: int, last_partial_s: np.ndarray, now_s: float, cooldown_s: float) -> np.ndarray:
+def plan(
+    mode: str,
+    order: np.ndarray,
+    sizes: np.ndarray,
+    equity: np.ndarray,
+    mark: int,
+    v: int,
+    floors: np.ndarray,
+    mmr: np.ndarray,
+    cum: np.ndarray,
+    fee_ppm: int,
+    fraction_ppm: int,
+    min_notional: int,
+    last_partial_s: np.ndarray,
+    now_s: float,
+    cooldown_s: float,
+) -> np.ndarray:
     """Lots to close for each liquidatable position of ``order`` (0 = whole), int64 (len(order),)."""
     out = np.zeros(order.shape[0], dtype=np.int64)
     for k, p in enumerate(order.tolist()):

@@ -22,9 +22,31 @@ from ..liquidation import _book_execute, book_fill_price
 
 
 @njit(cache=True, nogil=True)
-def reduce_positions(order, lots, size, cost, collateral, isolated, account, wallet, v, centre, book_state,
-                     curve, lp_pos, lp_weight,
-                     ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n) -> int:
+def reduce_positions(
+    order,
+    lots,
+    size,
+    cost,
+    collateral,
+    isolated,
+    account,
+    wallet,
+    v,
+    centre,
+    book_state,
+    curve,
+    lp_pos,
+    lp_weight,
+    ev_kind,
+    ev_acc,
+    ev_cp,
+    ev_pos,
+    ev_size,
+    ev_price,
+    ev_amount,
+    ev_ind,
+    ev_n,
+) -> int:
     """Close ``lots[k]`` of position ``order[k]`` against the book (caller ensures room for ``len(order) *
     (1 + n_lp)`` events). Returns the notional moved (money)."""
     n_lp = lp_pos.shape[0]
@@ -52,10 +74,32 @@ def reduce_positions(order, lots, size, cost, collateral, isolated, account, wal
         if x <= 0:
             continue
         delta = -x if s > 0 else x
-        _book_execute(p, delta, px, size, cost, collateral, isolated, account, wallet, v,
-                      lp_pos, lp_weight, lp_share, lp_rem,
-                      ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n,
-                      DELEVERAGE_FILL)
+        _book_execute(
+            p,
+            delta,
+            px,
+            size,
+            cost,
+            collateral,
+            isolated,
+            account,
+            wallet,
+            v,
+            lp_pos,
+            lp_weight,
+            lp_share,
+            lp_rem,
+            ev_kind,
+            ev_acc,
+            ev_cp,
+            ev_pos,
+            ev_size,
+            ev_price,
+            ev_amount,
+            ev_ind,
+            ev_n,
+            DELEVERAGE_FILL,
+        )
         book_state[0] = net + delta
         moved += x * px * v
         if isolated[p] and size[p] == 0:  # a closed isolated position's margin returns to the wallet
@@ -64,9 +108,18 @@ def reduce_positions(order, lots, size, cost, collateral, isolated, account, wal
     return moved
 
 
-def select(equity: np.ndarray, notional: np.ndarray, mm: np.ndarray, size: np.ndarray, eligible: np.ndarray,
-           mark: int, v: int, trigger_leverage: float, target_leverage: float,
-           max_accounts: int) -> tuple[np.ndarray, np.ndarray]:
+def select(
+    equity: np.ndarray,
+    notional: np.ndarray,
+    mm: np.ndarray,
+    size: np.ndarray,
+    eligible: np.ndarray,
+    mark: int,
+    v: int,
+    trigger_leverage: float,
+    target_leverage: float,
+    max_accounts: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions to cut and lots to close: effective leverage above the trigger, not liquidatable, most levered
     first (ties by index), at most ``max_accounts``. Arrays are per position (n,)."""
     ok = eligible & (equity > 0) & (equity >= mm) & (notional > trigger_leverage * equity)

@@ -25,8 +25,16 @@ def depth_scale(ratio: np.ndarray, elasticity: float, min_scale: float) -> np.nd
     return np.clip(d, min_scale, 1.0)
 
 
-def calibrate_elasticity(depth: BookDepth, path: PricePath, step_s: float, short_s: float, long_s: float,
-                         fit_start_ns: int, fit_end_ns: int, ref_start_ns: int) -> float:
+def calibrate_elasticity(
+    depth: BookDepth,
+    path: PricePath,
+    step_s: float,
+    short_s: float,
+    long_s: float,
+    fit_start_ns: int,
+    fit_end_ns: int,
+    ref_start_ns: int,
+) -> float:
     """Least-squares elasticity of ask +1% depth to the index's vol ratio (module docstring); >= 0.
 
     Raises:

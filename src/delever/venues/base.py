@@ -195,8 +195,13 @@ class BracketMargin(MarginModel):
 
     def _band(self, i: int) -> MarginBand:
         t = self.tiers.tiers[i]
-        return MarginBand(i, Fraction(t.mmr_ppm, 1_000_000), Fraction(t.imr_ppm, 1_000_000), t.maintenance_amount,
-                          Fraction(t.max_leverage))
+        return MarginBand(
+            i,
+            Fraction(t.mmr_ppm, 1_000_000),
+            Fraction(t.imr_ppm, 1_000_000),
+            t.maintenance_amount,
+            Fraction(t.max_leverage),
+        )
 
     def band(self, notional: Fraction | int, lots: int) -> MarginBand:
         return self._band(self.tiers.index_for(notional))  # type: ignore[arg-type]
@@ -211,15 +216,21 @@ class BracketMargin(MarginModel):
         return notional > self.tiers.tiers[-1].cap
 
     def rows(self, money_scale: int) -> list[dict[str, str]]:
-        return [{"tier": str(i + 1), "floor": str(Decimal(t.floor) / money_scale),
-                 "cap": str(Decimal(t.cap) / money_scale), "max_leverage": str(t.max_leverage),
-                 "mmr_pct": _pct(Fraction(t.mmr_ppm, 1_000_000)), "imr_pct": _pct(Fraction(t.imr_ppm, 1_000_000)),
-                 "maintenance_amount": str(Decimal(t.maintenance_amount) / money_scale)}
-                for i, t in enumerate(self.tiers.tiers)]
+        return [
+            {
+                "tier": str(i + 1),
+                "floor": str(Decimal(t.floor) / money_scale),
+                "cap": str(Decimal(t.cap) / money_scale),
+                "max_leverage": str(t.max_leverage),
+                "mmr_pct": _pct(Fraction(t.mmr_ppm, 1_000_000)),
+                "imr_pct": _pct(Fraction(t.imr_ppm, 1_000_000)),
+                "maintenance_amount": str(Decimal(t.maintenance_amount) / money_scale),
+            }
+            for i, t in enumerate(self.tiers.tiers)
+        ]
 
 
-def scaled_brackets(name: str, rows: list[tuple[str | int, str | int, str, str | None]],
-                    money_scale: int) -> RiskTiers:
+def scaled_brackets(name: str, rows: list[tuple[str | int, str | int, str, str | None]], money_scale: int) -> RiskTiers:
     """``RiskTiers.from_brackets`` for a money scale other than 1e6 (inverse contracts, satoshis).
 
     ``from_brackets`` converts caps with the 1e6 scale; caps are pre-multiplied by ``money_scale / 1e6`` so the
@@ -231,8 +242,9 @@ def scaled_brackets(name: str, rows: list[tuple[str | int, str | int, str, str |
 
 def without_deduction(name: str, tiers: RiskTiers) -> RiskTiers:
     """The same brackets with every maintenance amount 0: the tier's MMR applies to the whole notional."""
-    return RiskTiers(name, tuple(RiskTier(t.floor, t.cap, t.max_leverage, t.mmr_ppm, t.imr_ppm, 0)
-                                 for t in tiers.tiers))
+    return RiskTiers(
+        name, tuple(RiskTier(t.floor, t.cap, t.max_leverage, t.mmr_ppm, t.imr_ppm, 0) for t in tiers.tiers)
+    )
 
 
 @dataclass(frozen=True)
@@ -266,8 +278,13 @@ class SizeBracketMargin(MarginModel):
             if frac(mmr) > frac(imr):
                 raise ValueError(f"{name}: MMR above IMR")
             prev = cap
-        return cls(name, tuple(r[0] for r in rows), tuple(frac(r[1]) for r in rows),
-                   tuple(frac(r[2]) for r in rows), tuple(frac(r[3]) for r in rows))
+        return cls(
+            name,
+            tuple(r[0] for r in rows),
+            tuple(frac(r[1]) for r in rows),
+            tuple(frac(r[2]) for r in rows),
+            tuple(frac(r[3]) for r in rows),
+        )
 
     def index_for(self, lots: int) -> int:
         """0-based tier of a size in lots (``lots <= cap``; the last tier above the last cap)."""
@@ -292,9 +309,17 @@ class SizeBracketMargin(MarginModel):
         prev = 0
         out = []
         for i, cap in enumerate(self.caps):
-            out.append({"tier": str(i + 1), "floor": f"{prev} lots", "cap": f"{cap} lots",
-                        "max_leverage": str(to_decimal(self.max_leverages[i], 2)), "mmr_pct": _pct(self.mmrs[i]),
-                        "imr_pct": _pct(self.imrs[i]), "maintenance_amount": "0"})
+            out.append(
+                {
+                    "tier": str(i + 1),
+                    "floor": f"{prev} lots",
+                    "cap": f"{cap} lots",
+                    "max_leverage": str(to_decimal(self.max_leverages[i], 2)),
+                    "mmr_pct": _pct(self.mmrs[i]),
+                    "imr_pct": _pct(self.imrs[i]),
+                    "maintenance_amount": "0",
+                }
+            )
             prev = cap
         return out
 
@@ -345,11 +370,17 @@ class StepMargin(MarginModel):
         out = []
         for k in range(min(self.max_steps, 9) + 1):
             b = self._band(k)
-            out.append({"tier": str(k + 1), "floor": str(Decimal(self.base_limit + (k - 1) * self.step) / money_scale
-                                                           if k else 0),
-                        "cap": str(Decimal(self.base_limit + k * self.step) / money_scale),
-                        "max_leverage": str(to_decimal(b.max_leverage, 2)), "mmr_pct": _pct(b.mmr),
-                        "imr_pct": _pct(b.imr), "maintenance_amount": "0"})
+            out.append(
+                {
+                    "tier": str(k + 1),
+                    "floor": str(Decimal(self.base_limit + (k - 1) * self.step) / money_scale if k else 0),
+                    "cap": str(Decimal(self.base_limit + k * self.step) / money_scale),
+                    "max_leverage": str(to_decimal(b.max_leverage, 2)),
+                    "mmr_pct": _pct(b.mmr),
+                    "imr_pct": _pct(b.imr),
+                    "maintenance_amount": "0",
+                }
+            )
         return out
 
 
@@ -386,9 +417,17 @@ class SizeLinearMargin(MarginModel):
         return self.max_size is not None and abs(lots) * Fraction(self.lot_size) > self.max_size
 
     def rows(self, money_scale: int) -> list[dict[str, str]]:
-        return [{"tier": "size-linear", "floor": "0", "cap": "-", "max_leverage": "1 / IMR",
-                 "mmr_pct": f"{_pct(self.mm_base)} + {_pct(self.slope)} x size",
-                 "imr_pct": f"{_pct(self.im_base)} + {_pct(self.slope)} x size", "maintenance_amount": "0"}]
+        return [
+            {
+                "tier": "size-linear",
+                "floor": "0",
+                "cap": "-",
+                "max_leverage": "1 / IMR",
+                "mmr_pct": f"{_pct(self.mm_base)} + {_pct(self.slope)} x size",
+                "imr_pct": f"{_pct(self.im_base)} + {_pct(self.slope)} x size",
+                "maintenance_amount": "0",
+            }
+        ]
 
 
 # ------------------------------------------------------------------------------------------------ instrument
@@ -487,8 +526,9 @@ class VenueInstrument:
             raise InputError(f"must be > 0 (got {size})", field="size")
         q = d / self.lot_size
         if q != q.to_integral_value():
-            raise InputError(f"{size} is not a multiple of {self.symbol}'s lot size {self.lot_size} {self.size_unit}",
-                             field="size")
+            raise InputError(
+                f"{size} is not a multiple of {self.symbol}'s lot size {self.lot_size} {self.size_unit}", field="size"
+            )
         return int(q)
 
 
@@ -512,10 +552,12 @@ class PriceRounding:
         return self.long if side > 0 else self.short
 
 
-LiquidationStyle = Literal["full", "tier_steps", "slices", "incremental", "takeover", "ioc_assignment_unwind",
-                           "fillable_price_ioc"]
-LossAllocation = Literal["adl", "backstop_then_adl", "socialized_funding", "socialized_winners",
-                         "assignment_then_unwind"]
+LiquidationStyle = Literal[
+    "full", "tier_steps", "slices", "incremental", "takeover", "ioc_assignment_unwind", "fillable_price_ioc"
+]
+LossAllocation = Literal[
+    "adl", "backstop_then_adl", "socialized_funding", "socialized_winners", "assignment_then_unwind"
+]
 
 
 @dataclass(frozen=True)
@@ -564,8 +606,7 @@ class AdlTrigger:
     unwound), ``none`` (no ADL: Deribit and Drift socialise the loss instead).
     """
 
-    kind: Literal["fund_cannot_pay", "fund_drawdown", "pnl_drawdown", "negative_equity", "assignment_unfilled",
-                  "none"]
+    kind: Literal["fund_cannot_pay", "fund_drawdown", "pnl_drawdown", "negative_equity", "assignment_unfilled", "none"]
     summary: str
     drawdown: Fraction | None = None
     window_hours: int | None = None
@@ -586,8 +627,9 @@ class AdlTrigger:
         return Fraction(balance) <= Fraction(peak) * (1 - self.drawdown)
 
     @staticmethod
-    def pnl_ratio(symbol_pnl: int | Fraction, symbol_max_pnl_8h: int | Fraction,
-                  pool_max_balance_8h: int | Fraction) -> Fraction:
+    def pnl_ratio(
+        symbol_pnl: int | Fraction, symbol_max_pnl_8h: int | Fraction, pool_max_balance_8h: int | Fraction
+    ) -> Fraction:
         """Bybit's ``pnlRatio = (symbol PnL - symbol 8h max PnL) / pool 8h max balance`` (section 3)."""
         return (Fraction(symbol_pnl) - Fraction(symbol_max_pnl_8h)) / Fraction(pool_max_balance_8h)
 
@@ -742,13 +784,21 @@ def indicator_none(scores: np.ndarray, quantities: np.ndarray) -> np.ndarray:
     return np.zeros(np.asarray(scores).shape[0], dtype=np.int8)
 
 
-SCORES: dict[str, ScoreFn] = {"bitmex": score_bitmex, "binance": score_binance, "hyperliquid": score_hyperliquid,
-                              "roi_mmr": score_roi_mmr, "none": score_none}
+SCORES: dict[str, ScoreFn] = {
+    "bitmex": score_bitmex,
+    "binance": score_binance,
+    "hyperliquid": score_hyperliquid,
+    "roi_mmr": score_roi_mmr,
+    "none": score_none,
+}
 """ADL ranking keys by name (higher = deleveraged first)."""
 
 INDICATORS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "bitmex_lights": indicator_bitmex, "binance_quantile": indicator_binance,
-    "positive_lights": indicator_positive_lights, "none": indicator_none}
+    "bitmex_lights": indicator_bitmex,
+    "binance_quantile": indicator_binance,
+    "positive_lights": indicator_positive_lights,
+    "none": indicator_none,
+}
 """ADL indicators by name."""
 
 
@@ -897,9 +947,14 @@ class PositionResult:
             "marginMode": self.margin_mode,
             "bankruptcyPrice": self.price(self.bankruptcy_price),
             "adlQuantile": None,
-            "info": {"venue": self.venue, "settle": self.settle, "tier": self.tier + 1,
-                     "maxLeverage": to_decimal(self.max_leverage, 4), "equity": self.money(self.equity),
-                     "liquidatable": self.liquidatable},
+            "info": {
+                "venue": self.venue,
+                "settle": self.settle,
+                "tier": self.tier + 1,
+                "maxLeverage": to_decimal(self.max_leverage, 4),
+                "equity": self.money(self.equity),
+                "liquidatable": self.liquidatable,
+            },
         }
 
 
@@ -913,9 +968,15 @@ def _scenario_tier_rows(c: VenueInstrument) -> list[dict[str, str]] | None:
     if c.contract != "linear" or not isinstance(c.margin, BracketMargin):
         return None
     tiers = c.margin.tiers.tiers
-    rows = [{"cap": str(plain(Decimal(t.cap) / LINEAR_MONEY_SCALE)), "max_leverage": str(t.max_leverage),
-             "mmr": str(plain(Decimal(t.mmr_ppm) / 1_000_000)), "imr": str(plain(Decimal(t.imr_ppm) / 1_000_000))}
-            for t in tiers]
+    rows = [
+        {
+            "cap": str(plain(Decimal(t.cap) / LINEAR_MONEY_SCALE)),
+            "max_leverage": str(t.max_leverage),
+            "mmr": str(plain(Decimal(t.mmr_ppm) / 1_000_000)),
+            "imr": str(plain(Decimal(t.imr_ppm) / 1_000_000)),
+        }
+        for t in tiers
+    ]
     rebuilt = RiskTiers.from_brackets("check", [(r["cap"], r["max_leverage"], r["mmr"], r["imr"]) for r in rows])
     return rows if rebuilt.tiers == tiers else None
 
@@ -983,8 +1044,9 @@ class Rulebook:
         for s, c in self.instruments.items():
             if s.upper() == str(symbol).upper():
                 return c
-        raise InputError(f"unknown symbol {symbol!r} on {self.name}; known: {', '.join(self.instruments)}",
-                         field="symbol")
+        raise InputError(
+            f"unknown symbol {symbol!r} on {self.name}; known: {', '.join(self.instruments)}", field="symbol"
+        )
 
     def instrument(self, symbol: str) -> Instrument:
         """The engine's :class:`delever.instruments.Instrument` for a linear contract with bracket tiers.
@@ -995,8 +1057,10 @@ class Rulebook:
         """
         c = self.contract(symbol)
         if c.contract != "linear" or not isinstance(c.margin, BracketMargin):
-            raise NotImplementedError(f"{self.name} {c.symbol}: the engine needs a linear contract with bracket "
-                                      f"tiers (this one is {c.contract}, {c.margin.kind})")
+            raise NotImplementedError(
+                f"{self.name} {c.symbol}: the engine needs a linear contract with bracket "
+                f"tiers (this one is {c.contract}, {c.margin.kind})"
+            )
         return Instrument(c.symbol, c.tick_size, c.lot_size, c.margin.tiers, base=c.base, quote=c.quote)
 
     # --- the engine's view --------------------------------------------------------------------------------
@@ -1016,8 +1080,12 @@ class Rulebook:
             return "socialized-loss"
         if self.adl.queue == "random_offset":
             return None
-        return {"bitmex": "queue-bitmex", "binance": "queue-binance", "hyperliquid": "queue-hyperliquid",
-                "roi_mmr": "queue-bitget"}.get(self.adl.ranking)
+        return {
+            "bitmex": "queue-bitmex",
+            "binance": "queue-binance",
+            "hyperliquid": "queue-hyperliquid",
+            "roi_mmr": "queue-bitget",
+        }.get(self.adl.ranking)
 
     def scenario_overrides(self, symbol: str | None = None) -> dict[str, object]:
         """Nested overrides of a scenario (``delever.scenario.load_scenario(path, overrides)``) that express
@@ -1039,18 +1107,23 @@ class Rulebook:
         if lq.style == "tier_steps":
             mech["partial_liquidation"] = {"enabled": True, "mode": "tier"}
         elif lq.style == "slices":
-            mech["partial_liquidation"] = {"enabled": True, "mode": "slice",
-                                           "slice_fraction": str(to_decimal(lq.slice_fraction, 6)),
-                                           "slice_min_notional": str(Decimal(lq.slice_above) / c.money_scale),
-                                           "cooldown_s": lq.cooldown_s}
+            mech["partial_liquidation"] = {
+                "enabled": True,
+                "mode": "slice",
+                "slice_fraction": str(to_decimal(lq.slice_fraction, 6)),
+                "slice_min_notional": str(Decimal(lq.slice_above) / c.money_scale),
+                "cooldown_s": lq.cooldown_s,
+            }
         if lq.backstop_below_mm is not None:
             mech["backstop"] = {"enabled": True, "equity_ratio": str(to_decimal(lq.backstop_below_mm, 6))}
         if lq.loss_after_fund in ("socialized_winners", "socialized_funding"):
             mech["socialized_loss"] = {"enabled": True}
         f = self.funding_for(c.symbol)
         if f.style == "clamped_interest":
-            fund: dict[str, object] = {"interval_s": float(f.interval_hours * 3600),
-                                       "interest_rate": str(to_decimal(f.interest, 8))}
+            fund: dict[str, object] = {
+                "interval_s": float(f.interval_hours * 3600),
+                "interest_rate": str(to_decimal(f.interest, 8)),
+            }
             if f.clamp is not None:
                 fund["clamp"] = str(to_decimal(f.clamp, 8))
             if f.cap is not None:
@@ -1066,11 +1139,15 @@ class Rulebook:
         if "tiers" not in self.scenario_overrides(c.symbol).get("instrument", {}):  # type: ignore[operator]
             gaps.append(f"tiers ({c.contract}, {c.margin.kind}): the scenario keeps its own tier table")
         if self.lp_basis_isolated == "entry" or self.liquidation_extra_mmr:
-            gaps.append("liquidation trigger: the engine uses equity < MM at the mark (no entry-value MM, no fee "
-                        "rate added to the MMR)")
+            gaps.append(
+                "liquidation trigger: the engine uses equity < MM at the mark (no entry-value MM, no fee "
+                "rate added to the MMR)"
+            )
         if self.liquidation.style == "tier_steps" and self.liquidation.tiers_per_step != 1:
-            gaps.append(f"{self.liquidation.tiers_per_step} tiers per step: the engine's tier mode reduces to "
-                        "the highest lower tier that is back above MM")
+            gaps.append(
+                f"{self.liquidation.tiers_per_step} tiers per step: the engine's tier mode reduces to "
+                "the highest lower tier that is back above MM"
+            )
         if self.liquidation.style in ("incremental", "takeover", "ioc_assignment_unwind", "fillable_price_ioc"):
             gaps.append(f"liquidation style {self.liquidation.style}: run as a full liquidation against the book")
         if self.liquidation.surplus_to == "trader":
@@ -1080,8 +1157,10 @@ class Rulebook:
         if self.engine_adl_policy() is None:
             gaps.append(f"ADL queue {self.adl.queue}: no engine policy")
         if self.liquidation.loss_after_fund == "socialized_funding":
-            gaps.append("socialised through the cumulative funding rate on both sides: the engine's socialised loss "
-                        "claws back from winners' profit")
+            gaps.append(
+                "socialised through the cumulative funding rate on both sides: the engine's socialised loss "
+                "claws back from winners' profit"
+            )
         if self.adl.trigger.kind not in ("fund_cannot_pay", "none"):
             gaps.append(f"ADL trigger {self.adl.trigger.kind}: the engine triggers ADL when the fund cannot pay")
         return gaps
@@ -1101,14 +1180,16 @@ class Rulebook:
     def _basis(self, margin_mode: MarginMode) -> LpBasis:
         return self.lp_basis_isolated if margin_mode == "isolated" else self.lp_basis_cross
 
-    def _gap(self, c: VenueInstrument, s: int, entry: Fraction, collateral: Fraction, price: Fraction,
-             band: MarginBand) -> Fraction:
+    def _gap(
+        self, c: VenueInstrument, s: int, entry: Fraction, collateral: Fraction, price: Fraction, band: MarginBand
+    ) -> Fraction:
         """``equity - requirement`` at ``price`` with ``band`` (mark basis)."""
         n = c.notional(s, price)
         return collateral + c.upnl(s, entry, price) - (n * (band.mmr + self.liquidation_extra_mmr) - band.cum)
 
-    def _solve(self, c: VenueInstrument, s: int, entry: Fraction, collateral: Fraction, mmr: Fraction,
-               cum: int) -> Fraction | None:
+    def _solve(
+        self, c: VenueInstrument, s: int, entry: Fraction, collateral: Fraction, mmr: Fraction, cum: int
+    ) -> Fraction | None:
         """Price where ``C + uPnL(P) = notional(P) * mmr - cum`` (mark basis), or None."""
         k = c.k()
         if c.contract == "linear":
@@ -1119,8 +1200,15 @@ class Rulebook:
             p = k * (s + abs(s) * mmr) / den if den else None
         return p if p is not None and p > 0 else None
 
-    def liquidation_price_exact(self, symbol: str, side: int, lots: int, entry: Fraction | Decimal | str,
-                                collateral: int | Fraction, margin_mode: MarginMode = "isolated") -> Fraction | None:
+    def liquidation_price_exact(
+        self,
+        symbol: str,
+        side: int,
+        lots: int,
+        entry: Fraction | Decimal | str,
+        collateral: int | Fraction,
+        margin_mode: MarginMode = "isolated",
+    ) -> Fraction | None:
         """Exact liquidation price (quote) of one position, or None if it has none.
 
         ``lots`` > 0, ``side`` +1/-1, ``collateral`` money units: the isolated margin, or for cross the wallet
@@ -1154,16 +1242,30 @@ class Rulebook:
         # the first price at which the position fails, coming from the safe side
         return max(found) if side > 0 else min(found)
 
-    def liquidation_price(self, symbol: str, side: int, lots: int, entry: Fraction | Decimal | str,
-                          collateral: int | Fraction, margin_mode: MarginMode = "isolated") -> int | None:
+    def liquidation_price(
+        self,
+        symbol: str,
+        side: int,
+        lots: int,
+        entry: Fraction | Decimal | str,
+        collateral: int | Fraction,
+        margin_mode: MarginMode = "isolated",
+    ) -> int | None:
         """Liquidation price in ticks, rounded per :attr:`rounding`; None if none."""
         p = self.liquidation_price_exact(symbol, side, lots, entry, collateral, margin_mode)
         if p is None:
             return None
         return self.contract(symbol).price_to_ticks(p, self.rounding.for_side(side))
 
-    def bankruptcy_price_exact(self, symbol: str, side: int, lots: int, entry: Fraction | Decimal | str,
-                               collateral: int | Fraction, margin_mode: MarginMode = "isolated") -> Fraction | None:
+    def bankruptcy_price_exact(
+        self,
+        symbol: str,
+        side: int,
+        lots: int,
+        entry: Fraction | Decimal | str,
+        collateral: int | Fraction,
+        margin_mode: MarginMode = "isolated",
+    ) -> Fraction | None:
         """Exact price (quote) at which equity is 0: ``E - C/(s*q*S)`` (linear), ``s*K/(C + s*K/E)`` (inverse).
 
         A linear long collateralised beyond its notional has 0 (it cannot go bankrupt); an inverse short
@@ -1179,8 +1281,15 @@ class Rulebook:
         p = s * c.k() / den if den else Fraction(-1)
         return p if p > 0 else None
 
-    def bankruptcy_price(self, symbol: str, side: int, lots: int, entry: Fraction | Decimal | str,
-                         collateral: int | Fraction, margin_mode: MarginMode = "isolated") -> int | None:
+    def bankruptcy_price(
+        self,
+        symbol: str,
+        side: int,
+        lots: int,
+        entry: Fraction | Decimal | str,
+        collateral: int | Fraction,
+        margin_mode: MarginMode = "isolated",
+    ) -> int | None:
         """Bankruptcy price in ticks, rounded per :attr:`rounding` (so a close there leaves no bad debt)."""
         p = self.bankruptcy_price_exact(symbol, side, lots, entry, collateral, margin_mode)
         if p is None:
@@ -1189,9 +1298,18 @@ class Rulebook:
 
     # --- one position ----------------------------------------------------------------------------------
 
-    def position(self, symbol: str, side: str | int, size: Decimal | str, entry: Decimal | str, *,
-                 wallet: Decimal | str | None = None, leverage: Decimal | str | None = None,
-                 margin_mode: str = "isolated", mark: Decimal | str | None = None) -> PositionResult:
+    def position(
+        self,
+        symbol: str,
+        side: str | int,
+        size: Decimal | str,
+        entry: Decimal | str,
+        *,
+        wallet: Decimal | str | None = None,
+        leverage: Decimal | str | None = None,
+        margin_mode: str = "isolated",
+        mark: Decimal | str | None = None,
+    ) -> PositionResult:
         """One position under these rules, from human inputs (quote prices, base or contract sizes).
 
         ``wallet`` (settlement asset) is the isolated margin or the cross wallet; ``leverage`` sets it to
@@ -1222,8 +1340,11 @@ class Rulebook:
         s = sd * lots
         n_e = c.notional(s, e)
         if c.margin.over_limit(n_e, s):
-            raise InputError(f"notional {to_decimal(n_e / c.money_scale, 6)} {c.settle} is above {self.name} "
-                             f"{c.symbol}'s largest risk limit", field="size")
+            raise InputError(
+                f"notional {to_decimal(n_e / c.money_scale, 6)} {c.settle} is above {self.name} "
+                f"{c.symbol}'s largest risk limit",
+                field="size",
+            )
         b_e = c.margin.band(n_e, s)
         scale = c.money_scale
         if wallet is not None:
@@ -1237,8 +1358,11 @@ class Rulebook:
             collateral = int(cw)
             lev = n_e / collateral
             if lev > b_e.max_leverage:
-                raise InputError(f"implies leverage {to_decimal(lev, 4)}x, above the tier's max "
-                                 f"{to_decimal(b_e.max_leverage, 4)}x (tier {b_e.index + 1})", field="wallet")
+                raise InputError(
+                    f"implies leverage {to_decimal(lev, 4)}x, above the tier's max "
+                    f"{to_decimal(b_e.max_leverage, 4)}x (tier {b_e.index + 1})",
+                    field="wallet",
+                )
         else:
             if leverage is None:
                 lev = min(Fraction(10), b_e.max_leverage)
@@ -1249,9 +1373,11 @@ class Rulebook:
                     raise InputError(f"must be > 0 (got {leverage})", field="leverage")
                 lev = Fraction(lv)
                 if lev > b_e.max_leverage:
-                    raise InputError(f"{leverage}x is above the tier's max {to_decimal(b_e.max_leverage, 4)}x "
-                                     f"(tier {b_e.index + 1} at notional {to_decimal(n_e / scale, 6)} {c.settle})",
-                                     field="leverage")
+                    raise InputError(
+                        f"{leverage}x is above the tier's max {to_decimal(b_e.max_leverage, 4)}x "
+                        f"(tier {b_e.index + 1} at notional {to_decimal(n_e / scale, 6)} {c.settle})",
+                        field="leverage",
+                    )
             collateral = ceil_frac(n_e * (1 / lev + self.leverage_fee_reserve))
         mode: MarginMode = "isolated" if margin_mode == "isolated" else "cross"
         n_m = c.notional(s, m)
@@ -1261,19 +1387,38 @@ class Rulebook:
         equity = collateral + upnl
         req = mm + ceil_frac(n_m * self.liquidation_extra_mmr)
         return PositionResult(
-            venue=self.name, symbol=c.symbol, side=sd, lots=lots, contracts=c.contracts(lots),
-            entry_price=e_d, mark_price=m_d if m_d is not None else e_d,
-            notional=round(n_m), leverage=lev, collateral=collateral, initial_margin=ceil_frac(n_m / lev),
-            maintenance_margin=mm, mmr=b_m.mmr, unrealized_pnl=upnl, equity=equity,
+            venue=self.name,
+            symbol=c.symbol,
+            side=sd,
+            lots=lots,
+            contracts=c.contracts(lots),
+            entry_price=e_d,
+            mark_price=m_d if m_d is not None else e_d,
+            notional=round(n_m),
+            leverage=lev,
+            collateral=collateral,
+            initial_margin=ceil_frac(n_m / lev),
+            maintenance_margin=mm,
+            mmr=b_m.mmr,
+            unrealized_pnl=upnl,
+            equity=equity,
             liquidation_price=self.liquidation_price(c.symbol, sd, lots, e, collateral, mode),
             bankruptcy_price=self.bankruptcy_price(c.symbol, sd, lots, e, collateral, mode),
-            margin_mode=mode, tier=b_e.index, max_leverage=b_e.max_leverage, liquidatable=equity < req,
-            settle=c.settle, money_scale=scale, tick_size=c.tick_size, contract_size=c.contract_size)
+            margin_mode=mode,
+            tier=b_e.index,
+            max_leverage=b_e.max_leverage,
+            liquidatable=equity < req,
+            settle=c.settle,
+            money_scale=scale,
+            tick_size=c.tick_size,
+            contract_size=c.contract_size,
+        )
 
     # --- liquidation procedure -------------------------------------------------------------------------
 
-    def liquidation_order_lots(self, symbol: str, lots: int, price: Fraction | Decimal | str, *,
-                               in_cooldown: bool = False) -> int:
+    def liquidation_order_lots(
+        self, symbol: str, lots: int, price: Fraction | Decimal | str, *, in_cooldown: bool = False
+    ) -> int:
         """Lots the first liquidation order closes for a position of ``lots`` (signed or not) at ``price``.
 
         ``full``/``takeover``/``ioc_assignment_unwind``/``fillable_price_ioc``: all of it. ``tier_steps``: down
@@ -1306,13 +1451,15 @@ class Rulebook:
             return min(n, lp.increment_lots)
         return n
 
-    def fund_delta(self, symbol: str, side: int, lots: int, bankruptcy: Fraction | Decimal | str,
-                   fill: Fraction | Decimal | str) -> int:
+    def fund_delta(
+        self, symbol: str, side: int, lots: int, bankruptcy: Fraction | Decimal | str, fill: Fraction | Decimal | str
+    ) -> int:
         """Money the insurance fund gains (> 0) or pays (< 0) when a bankrupt position of ``lots`` closes at
         ``fill`` instead of its bankruptcy price: ``uPnL from BP to fill`` (``s*q*S*(fill - BP)`` linear,
         ``s*K*(1/BP - 1/fill)`` inverse), rounded down. Where the trader keeps a better fill's surplus
         (``surplus_to == "trader"``: Hyperliquid, Kraken, dYdX, Deribit, Drift) the fund only pays shortfalls.
-        Liquidation fees are separate (:attr:`fees`; dYdX's capped fee: :func:`delever.venues.dydx.insurance_fund_delta`).
+        Liquidation fees are separate (:attr:`fees`; dYdX's capped fee:
+        :func:`delever.venues.dydx.insurance_fund_delta`).
         """
         c = self.contract(symbol)
         gap = floor_frac(c.upnl(side * abs(lots), frac(bankruptcy), frac(fill)))
@@ -1356,31 +1503,63 @@ class Rulebook:
         """Everything a person needs to read the rules (for ``delever venues NAME``)."""
         lq, adl = self.liquidation, self.adl
         return {
-            "name": self.name, "display_name": self.display_name, "summary": self.summary,
-            "contracts": {s: {"contract": c.contract, "settle": c.settle, "tick_size": str(c.tick_size),
-                              "lot_size": f"{c.lot_size} {c.size_unit}", "contract_size": str(c.contract_size),
-                              "margin": c.margin.kind, "tiers_name": c.margin.name,
-                              "tiers": c.margin.rows(c.money_scale), "source": c.source}
-                          for s, c in self.instruments.items()},
-            "liquidation": {"style": lq.style, "summary": lq.summary, "loss_after_fund": lq.loss_after_fund,
-                            "surplus_to": lq.surplus_to,
-                            "liquidation_price_basis":
-                                f"isolated: {self.lp_basis_isolated}, cross: {self.lp_basis_cross}",
-                            "extra_mmr_in_trigger": str(to_decimal(self.liquidation_extra_mmr, 8)),
-                            "price_rounding": f"long {self.rounding.long}, short {self.rounding.short} "
-                                              f"({self.rounding.source})"},
-            "adl": {"trigger": adl.trigger.kind, "trigger_summary": adl.trigger.summary, "ranking": adl.ranking,
-                    "ranking_summary": adl.ranking_summary, "queue": adl.queue, "fill_price": adl.fill_price,
-                    "indicator": adl.indicator, "indicator_summary": adl.indicator_summary},
-            "fees": {"liquidation_fee": None if self.fees.liquidation_fee is None
-                     else str(to_decimal(self.fees.liquidation_fee * 100, 6)) + "%",
-                     "liquidation_fee_to": self.fees.liquidation_fee_to, "adl_fee": self.fees.adl_fee,
-                     "taker_fee": str(to_decimal(self.fees.taker_fee * 100, 6)) + "%", "summary": self.fees.summary},
-            "funding": {"style": self.funding.style, "interval_hours": self.funding.interval_hours,
-                        "summary": self.funding.summary},
-            "engine": {"symbol": self.engine_symbol(), "adl_policy": self.engine_adl_policy(),
-                       "gaps": self.engine_gaps()},
-            "stand_ins": list(self.stand_ins), "sources": list(self.sources),
+            "name": self.name,
+            "display_name": self.display_name,
+            "summary": self.summary,
+            "contracts": {
+                s: {
+                    "contract": c.contract,
+                    "settle": c.settle,
+                    "tick_size": str(c.tick_size),
+                    "lot_size": f"{c.lot_size} {c.size_unit}",
+                    "contract_size": str(c.contract_size),
+                    "margin": c.margin.kind,
+                    "tiers_name": c.margin.name,
+                    "tiers": c.margin.rows(c.money_scale),
+                    "source": c.source,
+                }
+                for s, c in self.instruments.items()
+            },
+            "liquidation": {
+                "style": lq.style,
+                "summary": lq.summary,
+                "loss_after_fund": lq.loss_after_fund,
+                "surplus_to": lq.surplus_to,
+                "liquidation_price_basis": f"isolated: {self.lp_basis_isolated}, cross: {self.lp_basis_cross}",
+                "extra_mmr_in_trigger": str(to_decimal(self.liquidation_extra_mmr, 8)),
+                "price_rounding": f"long {self.rounding.long}, short {self.rounding.short} ({self.rounding.source})",
+            },
+            "adl": {
+                "trigger": adl.trigger.kind,
+                "trigger_summary": adl.trigger.summary,
+                "ranking": adl.ranking,
+                "ranking_summary": adl.ranking_summary,
+                "queue": adl.queue,
+                "fill_price": adl.fill_price,
+                "indicator": adl.indicator,
+                "indicator_summary": adl.indicator_summary,
+            },
+            "fees": {
+                "liquidation_fee": None
+                if self.fees.liquidation_fee is None
+                else str(to_decimal(self.fees.liquidation_fee * 100, 6)) + "%",
+                "liquidation_fee_to": self.fees.liquidation_fee_to,
+                "adl_fee": self.fees.adl_fee,
+                "taker_fee": str(to_decimal(self.fees.taker_fee * 100, 6)) + "%",
+                "summary": self.fees.summary,
+            },
+            "funding": {
+                "style": self.funding.style,
+                "interval_hours": self.funding.interval_hours,
+                "summary": self.funding.summary,
+            },
+            "engine": {
+                "symbol": self.engine_symbol(),
+                "adl_policy": self.engine_adl_policy(),
+                "gaps": self.engine_gaps(),
+            },
+            "stand_ins": list(self.stand_ins),
+            "sources": list(self.sources),
         }
 
     def liquidation_style(self) -> str:
@@ -1396,8 +1575,9 @@ class Rulebook:
         """A short label of the ADL rule for listings."""
         a = self.adl
         if a.trigger.kind == "none":
-            return {"socialized_funding": "none: socialized loss via funding",
-                    "socialized_winners": "none: socialized among the day's winners",
-                    "assignment_then_unwind": "none: assignment, then unwind"}.get(
-                        self.liquidation.loss_after_fund, "none")
+            return {
+                "socialized_funding": "none: socialized loss via funding",
+                "socialized_winners": "none: socialized among the day's winners",
+                "assignment_then_unwind": "none: assignment, then unwind",
+            }.get(self.liquidation.loss_after_fund, "none")
         return f"{a.trigger.kind}; rank {a.ranking} ({a.queue}); fill at {a.fill_price}; indicator {a.indicator}"

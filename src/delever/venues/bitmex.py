@@ -52,13 +52,24 @@ INSTRUMENT_API = "https://www.bitmex.com/api/v1/instrument (not in venues.md; va
 TAKER_FEE = Fraction(75, 100_000)
 """Stand-in taker fee 0.075% for the LP formula's fee terms (not in venues.md)."""
 
-XBTUSD_RISK_LIMITS = StepMargin("bitmex-xbtusd", base_limit=200 * INVERSE_MONEY_SCALE, step=150 * INVERSE_MONEY_SCALE,
-                                base_mmr=Fraction(5, 1000), base_imr=Fraction(1, 100), step_rate=Fraction(5, 1000))
+XBTUSD_RISK_LIMITS = StepMargin(
+    "bitmex-xbtusd",
+    base_limit=200 * INVERSE_MONEY_SCALE,
+    step=150 * INVERSE_MONEY_SCALE,
+    base_mmr=Fraction(5, 1000),
+    base_imr=Fraction(1, 100),
+    step_rate=Fraction(5, 1000),
+)
 """XBTUSD: base 200 XBT, step 150 XBT, base MM 0.50%, base IM 1.00%, +0.50% per step (TV-24)."""
 
-ETHUSDT_STANDIN = StepMargin("bitmex-ethusdt-standin", base_limit=20_000_000 * LINEAR_MONEY_SCALE,
-                             step=15_000_000 * LINEAR_MONEY_SCALE, base_mmr=Fraction(5, 1000),
-                             base_imr=Fraction(1, 100), step_rate=Fraction(5, 1000))
+ETHUSDT_STANDIN = StepMargin(
+    "bitmex-ethusdt-standin",
+    base_limit=20_000_000 * LINEAR_MONEY_SCALE,
+    step=15_000_000 * LINEAR_MONEY_SCALE,
+    base_mmr=Fraction(5, 1000),
+    base_imr=Fraction(1, 100),
+    step_rate=Fraction(5, 1000),
+)
 """Stand-in: XBTUSD's rates, limits converted at 100,000 USDT/XBT (BitMEX's ETH limits not in venues.md)."""
 
 
@@ -82,37 +93,73 @@ RULEBOOK = Rulebook(
         "https://redlib.hbubli.cc/r/BitMEX/search?q=flair_name%3A%22Solved%22&restrict_sr=on",
     ),
     instruments={
-        "XBTUSD": VenueInstrument("XBTUSD", "inverse", "XBT", "USD", "XBT", Decimal("0.5"), Decimal(100), Decimal(1),
-                                  XBTUSD_RISK_LIMITS, INSTRUMENT_API),
-        "ETHUSDT": VenueInstrument("ETHUSDT", "linear", "ETH", "USDT", "USDT", Decimal("0.05"), Decimal("0.001"),
-                                   Decimal(1), ETHUSDT_STANDIN, INSTRUMENT_API),
+        "XBTUSD": VenueInstrument(
+            "XBTUSD",
+            "inverse",
+            "XBT",
+            "USD",
+            "XBT",
+            Decimal("0.5"),
+            Decimal(100),
+            Decimal(1),
+            XBTUSD_RISK_LIMITS,
+            INSTRUMENT_API,
+        ),
+        "ETHUSDT": VenueInstrument(
+            "ETHUSDT",
+            "linear",
+            "ETH",
+            "USDT",
+            "USDT",
+            Decimal("0.05"),
+            Decimal("0.001"),
+            Decimal(1),
+            ETHUSDT_STANDIN,
+            INSTRUMENT_API,
+        ),
     },
     liquidation=LiquidationProcedure(
-        style="tier_steps", tiers_per_step=1, full_below_tier=1,
+        style="tier_steps",
+        tiers_per_step=1,
+        full_below_tier=1,
         summary="Lowest risk limit: cancel orders, then take over at a limit at BP. Higher: drop to a lower risk "
-                "limit, cancel orders, FillOrKill down to a lower tier, else take over at BP. Fill better than BP "
-                "-> surplus to the fund; worse -> the fund aggresses; still unfilled -> ADL (venues.md section 2).",
-        loss_after_fund="adl", surplus_to="insurance_fund"),
+        "limit, cancel orders, FillOrKill down to a lower tier, else take over at BP. Fill better than BP "
+        "-> surplus to the fund; worse -> the fund aggresses; still unfilled -> ADL (venues.md section 2).",
+        loss_after_fund="adl",
+        surplus_to="insurance_fund",
+    ),
     adl=AdlRule(
-        trigger=AdlTrigger("fund_cannot_pay", "The liquidation is unfilled when the mark reaches BP and the "
-                                              "contract's fund is depleted."),
+        trigger=AdlTrigger(
+            "fund_cannot_pay",
+            "The liquidation is unfilled when the mark reaches BP and the contract's fund is depleted.",
+        ),
         ranking="bitmex",
         ranking_summary="PnL% x EffLev (PnL% > 0), PnL% / EffLev (< 0); EffLev = |MarkValue| / (MarkValue - "
-                        "BankruptValue); longs and shorts ranked separately.",
+        "BankruptValue); longs and shorts ranked separately.",
         fill_price="bankruptcy",
         indicator="bitmex_lights",
-        indicator_summary="5 lights in 20% steps of cumulative quantity (TV-01)."),
+        indicator_summary="5 lights in 20% steps of cumulative quantity (TV-01).",
+    ),
     fees=FeeRule(
-        liquidation_fee=None, liquidation_fee_to="insurance_fund",
-        adl_fee="not stated (closed at BP of the initial liquidated order)", taker_fee=TAKER_FEE,
+        liquidation_fee=None,
+        liquidation_fee_to="insurance_fund",
+        adl_fee="not stated (closed at BP of the initial liquidated order)",
+        taker_fee=TAKER_FEE,
         summary="No separate liquidation fee: the maintenance margin is lost and a fill better than BP goes to "
-                "the insurance fund."),
+        "the insurance fund.",
+    ),
     funding=FundingRule(
-        style="clamped_interest", interval_hours=8, interest=Fraction(1, 10_000), clamp=Fraction(5, 10_000),
+        style="clamped_interest",
+        interval_hours=8,
+        interest=Fraction(1, 10_000),
+        clamp=Fraction(5, 10_000),
         summary="I = (QuoteRate - BaseRate) / 3; F = P + clamp(I - P, 0.05%, -0.05%); Funding = MarkValue x F "
-                "at 04/12/20 UTC."),
-    lp_basis_isolated="entry", lp_basis_cross="entry",
-    liquidation_extra_mmr=TAKER_FEE, leverage_fee_reserve=2 * TAKER_FEE,
+        "at 04/12/20 UTC.",
+    ),
+    lp_basis_isolated="entry",
+    lp_basis_cross="entry",
+    liquidation_extra_mmr=TAKER_FEE,
+    leverage_fee_reserve=2 * TAKER_FEE,
     stand_ins=(
         "Taker fee 0.075% and funding rate 0 in the LP formula's MM (rates of the moment, not in venues.md).",
         "ETHUSDT risk limits: XBTUSD's rates, limits at 100,000 USDT/XBT (ETH limits not in venues.md).",

@@ -64,8 +64,7 @@ from .base import (
     scaled_brackets,
 )
 
-INSTRUMENTS_INFO = ("https://api.bybit.com/v5/market/instruments-info (not in venues.md; values at the time of "
-                    "writing)")
+INSTRUMENTS_INFO = "https://api.bybit.com/v5/market/instruments-info (not in venues.md; values at the time of writing)"
 TAKER_FEE = Fraction(75, 100_000)
 """0.075%: the fee term of Bybit's old inverse cross formula (``Qty * 0.00075 / BP``)."""
 
@@ -73,19 +72,52 @@ BTCUSDT_TIERS = RiskTiers.from_brackets(
     "bybit-btcusdt",
     [
         # (risk limit USDT, max leverage, MMR); IMR = 1 / max leverage. venues.md section 3, TV-23.
-        ("2000000", 100, "0.005", None), ("2600000", 90, "0.0056", None), ("3200000", 80, "0.0063", None),
-        ("3800000", 75, "0.0067", None), ("4400000", 70, "0.0071", None), ("5000000", 65, "0.0077", None),
-        ("5600000", 55, "0.0091", None), ("8500000", 50, "0.01", None), ("10000000", 45, "0.013", None),
-        ("14000000", 40, "0.015", None), ("20000000", 35, "0.016", None), ("28000000", 30, "0.02", None),
-        ("38000000", 25, "0.025", None), ("50000000", 20, "0.029", None), ("55000000", 19, "0.03", None),
-        ("60000000", 18, "0.035", None), ("65000000", 17, "0.036", None), ("70000000", 16, "0.038", None),
-        ("75000000", 15, "0.04", None), ("80000000", 14, "0.045", None),
+        ("2000000", 100, "0.005", None),
+        ("2600000", 90, "0.0056", None),
+        ("3200000", 80, "0.0063", None),
+        ("3800000", 75, "0.0067", None),
+        ("4400000", 70, "0.0071", None),
+        ("5000000", 65, "0.0077", None),
+        ("5600000", 55, "0.0091", None),
+        ("8500000", 50, "0.01", None),
+        ("10000000", 45, "0.013", None),
+        ("14000000", 40, "0.015", None),
+        ("20000000", 35, "0.016", None),
+        ("28000000", 30, "0.02", None),
+        ("38000000", 25, "0.025", None),
+        ("50000000", 20, "0.029", None),
+        ("55000000", 19, "0.03", None),
+        ("60000000", 18, "0.035", None),
+        ("65000000", 17, "0.036", None),
+        ("70000000", 16, "0.038", None),
+        ("75000000", 15, "0.04", None),
+        ("80000000", 14, "0.045", None),
     ],
 )
 """Bybit BTCUSDT, 20 tiers (https://bybitx.global/pt-PT/announcement-info/margin-parameters)."""
 
-PUBLISHED_DEDUCTIONS_USDT = (0, 1_200, 3_020, 4_300, 5_820, 8_460, 15_460, 20_500, 46_000, 66_000, 80_000, 160_000,
-                             300_000, 452_000, 502_000, 777_000, 837_000, 967_000, 1_107_000, 1_482_000)
+PUBLISHED_DEDUCTIONS_USDT = (
+    0,
+    1_200,
+    3_020,
+    4_300,
+    5_820,
+    8_460,
+    15_460,
+    20_500,
+    46_000,
+    66_000,
+    80_000,
+    160_000,
+    300_000,
+    452_000,
+    502_000,
+    777_000,
+    837_000,
+    967_000,
+    1_107_000,
+    1_482_000,
+)
 """The deductions Bybit publishes for the 20 tiers (TV-23 checks the derived ones against these)."""
 
 ETHUSDT_STANDIN = RiskTiers("bybit-ethusdt-standin (BTCUSDT table)", BTCUSDT_TIERS.tiers)
@@ -95,8 +127,9 @@ BTCUSD_TIERS = scaled_brackets("bybit-btcusd", [("150", 100, "0.005", "0.01")], 
 """Inverse BTCUSD tier 1 (150 BTC, MM 0.5%, IM 1%, 100x), in satoshis; higher tiers not recovered."""
 
 
-def interest_rate(quote_rate: Fraction = Fraction(6, 10_000), base_rate: Fraction = Fraction(3, 10_000),
-                  intervals_per_day: int = 3) -> Fraction:
+def interest_rate(
+    quote_rate: Fraction = Fraction(6, 10_000), base_rate: Fraction = Fraction(3, 10_000), intervals_per_day: int = 3
+) -> Fraction:
     """``I = (quote interest - base interest) / intervals`` (TV-29: (0.06% - 0.03%) / 3 = 0.01%)."""
     return (Fraction(quote_rate) - Fraction(base_rate)) / intervals_per_day
 
@@ -115,8 +148,15 @@ class BybitRulebook(Rulebook):
     def _inverse_cross(self, symbol: str, margin_mode: MarginMode) -> bool:
         return margin_mode == "cross" and self.contract(symbol).contract == "inverse"
 
-    def bankruptcy_price_exact(self, symbol: str, side: int, lots: int, entry: Fraction | Decimal | str,
-                               collateral: int | Fraction, margin_mode: MarginMode = "isolated") -> Fraction | None:
+    def bankruptcy_price_exact(
+        self,
+        symbol: str,
+        side: int,
+        lots: int,
+        entry: Fraction | Decimal | str,
+        collateral: int | Fraction,
+        margin_mode: MarginMode = "isolated",
+    ) -> Fraction | None:
         """Inverse cross: ``BP_long = (1 + f) Q / (Q/EP + Bal)``, ``BP_short = (1 - f) Q / (Q/EP - Bal)``
         (``Q`` = quantity in money x price units, ``f`` the 0.075% taker fee); otherwise the base rule."""
         if not self._inverse_cross(symbol, margin_mode):
@@ -126,8 +166,15 @@ class BybitRulebook(Rulebook):
         den = q / e + side * Fraction(collateral)
         return (1 + side * f) * q / den if den > 0 else None
 
-    def liquidation_price_exact(self, symbol: str, side: int, lots: int, entry: Fraction | Decimal | str,
-                                collateral: int | Fraction, margin_mode: MarginMode = "isolated") -> Fraction | None:
+    def liquidation_price_exact(
+        self,
+        symbol: str,
+        side: int,
+        lots: int,
+        entry: Fraction | Decimal | str,
+        collateral: int | Fraction,
+        margin_mode: MarginMode = "isolated",
+    ) -> Fraction | None:
         """Inverse cross: ``Q/LP = Q/EP + side*(Bal - MM_E - Q f / BP)`` with ``MM_E`` at the entry value."""
         if not self._inverse_cross(symbol, margin_mode):
             return super().liquidation_price_exact(symbol, side, lots, entry, collateral, margin_mode)
@@ -157,44 +204,89 @@ RULEBOOK = BybitRulebook(
         "https://help.bybit.com/hc/en-us/articles/360039261114-What-is-funding-rate-and-predicted-rate-",
     ),
     instruments={
-        "BTCUSDT": VenueInstrument("BTCUSDT", "linear", "BTC", "USDT", "USDT", Decimal("0.1"), Decimal("0.001"),
-                                   Decimal(1), BracketMargin(BTCUSDT_TIERS), INSTRUMENTS_INFO),
-        "ETHUSDT": VenueInstrument("ETHUSDT", "linear", "ETH", "USDT", "USDT", Decimal("0.01"), Decimal("0.01"),
-                                   Decimal(1), BracketMargin(ETHUSDT_STANDIN), INSTRUMENTS_INFO),
-        "BTCUSD": VenueInstrument("BTCUSD", "inverse", "BTC", "USD", "BTC", Decimal("0.5"), Decimal(1), Decimal(1),
-                                  BracketMargin(BTCUSD_TIERS), INSTRUMENTS_INFO),
+        "BTCUSDT": VenueInstrument(
+            "BTCUSDT",
+            "linear",
+            "BTC",
+            "USDT",
+            "USDT",
+            Decimal("0.1"),
+            Decimal("0.001"),
+            Decimal(1),
+            BracketMargin(BTCUSDT_TIERS),
+            INSTRUMENTS_INFO,
+        ),
+        "ETHUSDT": VenueInstrument(
+            "ETHUSDT",
+            "linear",
+            "ETH",
+            "USDT",
+            "USDT",
+            Decimal("0.01"),
+            Decimal("0.01"),
+            Decimal(1),
+            BracketMargin(ETHUSDT_STANDIN),
+            INSTRUMENTS_INFO,
+        ),
+        "BTCUSD": VenueInstrument(
+            "BTCUSD",
+            "inverse",
+            "BTC",
+            "USD",
+            "BTC",
+            Decimal("0.5"),
+            Decimal(1),
+            Decimal(1),
+            BracketMargin(BTCUSD_TIERS),
+            INSTRUMENTS_INFO,
+        ),
     },
     liquidation=LiquidationProcedure(
-        style="tier_steps", tiers_per_step=1, full_below_tier=1,
+        style="tier_steps",
+        tiers_per_step=1,
+        full_below_tier=1,
         summary="Lowest tier: cancel orders, close at BP. Higher: lower the risk limit keeping orders; cancel "
-                "orders and lower it; FillOrKill of (position value - lower risk limit); else taken over at BP. "
-                "Better than BP -> remaining margin to the fund; worse -> fund; fund short -> ADL.",
-        loss_after_fund="adl", surplus_to="insurance_fund"),
+        "orders and lower it; FillOrKill of (position value - lower risk limit); else taken over at BP. "
+        "Better than BP -> remaining margin to the fund; worse -> fund; fund short -> ADL.",
+        loss_after_fund="adl",
+        surplus_to="insurance_fund",
+    ),
     adl=AdlRule(
         trigger=AdlTrigger(
             "pnl_drawdown",
             "Since 2025 (grouped pools): pnlRatio = (symbol PnL - symbol 8h max PnL) / pool 8h max balance; ADL when "
             "pool balance > adlTriggerThreshold and pnlRatio <= -0.30, until pnlRatio > -0.25; pool balance <= 0 "
             "-> equity ADL until > 0. Before: the fund cannot cover.",
-            window_hours=8, pnl_ratio_start=Fraction(-3, 10), pnl_ratio_stop=Fraction(-1, 4),
-            balance_threshold=Fraction(10_000)),
+            window_hours=8,
+            pnl_ratio_start=Fraction(-3, 10),
+            pnl_ratio_stop=Fraction(-1, 4),
+            balance_threshold=Fraction(10_000),
+        ),
         ranking="bitmex",
         ranking_summary="'highest profit and effective leverage' (formula not recovered): BitMEX's PnL% x EffLev "
-                        "as a stand-in.",
+        "as a stand-in.",
         fill_price="bankruptcy",
         indicator="positive_lights",
-        indicator_summary="adlRankIndicator 0 = no position, 1-5 (mapping not published: 20% lights stand-in)."),
+        indicator_summary="adlRankIndicator 0 = no position, 1-5 (mapping not published: 20% lights stand-in).",
+    ),
     fees=FeeRule(
-        liquidation_fee=None, liquidation_fee_to="insurance_fund",
+        liquidation_fee=None,
+        liquidation_fee_to="insurance_fund",
         adl_fee="maker fee charged to the ADL'd trader, taker fee to the liquidated order",
         taker_fee=TAKER_FEE,
-        summary="A fill better than BP sends the remaining margin to the fund; no separate rate in venues.md."),
+        summary="A fill better than BP sends the remaining margin to the fund; no separate rate in venues.md.",
+    ),
     funding=FundingRule(
-        style="clamped_interest", interval_hours=8, interest=Fraction(1, 10_000), clamp=Fraction(5, 10_000),
+        style="clamped_interest",
+        interval_hours=8,
+        interest=Fraction(1, 10_000),
+        clamp=Fraction(5, 10_000),
         summary="I = (0.06% - 0.03%) / 3; F = avgP + clamp(I - avgP, 0.05%, -0.05%), avgP weighted by minute "
-                "index over the interval."),
+        "index over the interval.",
+    ),
     rounding=PriceRounding("ceil", "floor", "Bybit: long BP rounded up, short BP down, to the tick (TV-08)"),
-    lp_basis_isolated="entry", lp_basis_cross="mark",
+    lp_basis_isolated="entry",
+    lp_basis_cross="mark",
     stand_ins=(
         "ADL ranking: BitMEX's formula (Bybit's current formula not recovered).",
         "adlRankIndicator mapping: 20% lights among positions in profit, 0 otherwise.",

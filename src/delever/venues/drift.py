@@ -77,28 +77,58 @@ RULEBOOK = Rulebook(
         "https://docs.drift.trade/protocol/trading/margin/per-market-leverage",
     ),
     instruments={
-        "BTC-PERP": VenueInstrument("BTC-PERP", "linear", "BTC", "USD", "USDC", Decimal("0.1"), Decimal("0.0001"),
-                                    Decimal(1), BracketMargin(BTC_PERP), MARKET_CONFIGS),
-        "ETH-PERP": VenueInstrument("ETH-PERP", "linear", "ETH", "USD", "USDC", Decimal("0.01"), Decimal("0.001"),
-                                    Decimal(1), BracketMargin(RiskTiers("drift-eth-perp-standin", BTC_PERP.tiers)),
-                                    MARKET_CONFIGS),
+        "BTC-PERP": VenueInstrument(
+            "BTC-PERP",
+            "linear",
+            "BTC",
+            "USD",
+            "USDC",
+            Decimal("0.1"),
+            Decimal("0.0001"),
+            Decimal(1),
+            BracketMargin(BTC_PERP),
+            MARKET_CONFIGS,
+        ),
+        "ETH-PERP": VenueInstrument(
+            "ETH-PERP",
+            "linear",
+            "ETH",
+            "USD",
+            "USDC",
+            Decimal("0.01"),
+            Decimal("0.001"),
+            Decimal(1),
+            BracketMargin(RiskTiers("drift-eth-perp-standin", BTC_PERP.tiers)),
+            MARKET_CONFIGS,
+        ),
     },
     liquidation=LiquidationProcedure(
         style="takeover",
         summary="Cancel orders; a liquidator takes base at the oracle price, the user paying a liquidator fee and "
-                "an IF fee; the share is capped by time. Bankrupt: fund (capped per market), then the market fee "
-                "pool, then socialised through the cumulative funding rate on both sides.",
-        loss_after_fund="socialized_funding", surplus_to="trader"),
+        "an IF fee; the share is capped by time. Bankrupt: fund (capped per market), then the market fee "
+        "pool, then socialised through the cumulative funding rate on both sides.",
+        loss_after_fund="socialized_funding",
+        surplus_to="trader",
+    ),
     adl=AdlRule(
         trigger=AdlTrigger("none", "No ADL queue: an uncovered loss is socialised through funding."),
-        ranking="none", ranking_summary="n/a (every open unit on both sides pays the same per-unit loss).",
-        fill_price="none", indicator="none", indicator_summary="None.", queue="none"),
-    fees=FeeRule(liquidation_fee=None, liquidation_fee_to="liquidator and insurance fund",
-                 adl_fee="n/a",
-                 summary="Liquidator fee (grows to max_liquidation_fee) and IF fee min(if_liquidation_fee, 0.95 x "
-                         "(margin ratio - liquidator fee - shortage / (base x price))); rates not in the specs."),
-    funding=FundingRule(style="premium", interval_hours=1,
-                        summary="Hourly; formula not in the specs: stand-in F = premium."),
+        ranking="none",
+        ranking_summary="n/a (every open unit on both sides pays the same per-unit loss).",
+        fill_price="none",
+        indicator="none",
+        indicator_summary="None.",
+        queue="none",
+    ),
+    fees=FeeRule(
+        liquidation_fee=None,
+        liquidation_fee_to="liquidator and insurance fund",
+        adl_fee="n/a",
+        summary="Liquidator fee (grows to max_liquidation_fee) and IF fee min(if_liquidation_fee, 0.95 x "
+        "(margin ratio - liquidator fee - shortage / (base x price))); rates not in the specs.",
+    ),
+    funding=FundingRule(
+        style="premium", interval_hours=1, summary="Hourly; formula not in the specs: stand-in F = premium."
+    ),
     stand_ins=(
         "MMR 2.5% = half of the 5% IMR (Drift's maintenance ratio not in the specs); ETH-PERP as BTC-PERP.",
         "Liquidation buffer, liquidator and IF fee rates: not in the specs (0 / none).",

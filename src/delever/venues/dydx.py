@@ -58,8 +58,16 @@ LARGE_CAP = RiskTiers.from_brackets("dydx-large-cap", [(NO_CAP, 20, "0.03", "0.0
 """Large-Cap liquidity tier: IM 5%, MM 60% of IM = 3%, no brackets."""
 
 
-def fillable_price(oracle: Fraction, signed_size: Fraction, tnc: Fraction, tmmr: Fraction, pmmr: Fraction, *,
-                   ba: Fraction = BANKRUPTCY_ADJUSTMENT, smmr: Fraction = SPREAD_TO_MMR) -> Fraction:
+def fillable_price(
+    oracle: Fraction,
+    signed_size: Fraction,
+    tnc: Fraction,
+    tmmr: Fraction,
+    pmmr: Fraction,
+    *,
+    ba: Fraction = BANKRUPTCY_ADJUSTMENT,
+    smmr: Fraction = SPREAD_TO_MMR,
+) -> Fraction:
     """``(PNNV - ABR * SMMR * PMMR) / PS`` with ``PNNV = PS * oracle``, ``ABR = clamp(BA * (1 - TNC/TMMR), 0, 1)``.
 
     Quote price; ``signed_size`` in base units (long > 0), money in quote units (any consistent scale).
@@ -75,8 +83,9 @@ def fillable_price_ticks(price: Fraction, tick: Fraction, side: int) -> int:
     return ceil_frac(t) if side > 0 else floor_frac(t)
 
 
-def insurance_fund_delta(fill_quote: int, bankruptcy_quote: int, leftover: int,
-                         max_fee: Fraction = MAX_LIQUIDATION_FEE) -> int:
+def insurance_fund_delta(
+    fill_quote: int, bankruptcy_quote: int, leftover: int, max_fee: Fraction = MAX_LIQUIDATION_FEE
+) -> int:
     """Money to the fund (> 0) or from it (< 0) for one liquidation fill (quote received for the closed delta).
 
     ``fill_quote - bankruptcy_quote <= 0``: the fund pays the gap. Otherwise the account pays
@@ -99,32 +108,62 @@ RULEBOOK = Rulebook(
         "https://nautilustrader.io/docs/core-latest/nautilus_dydx/proto/dydxprotocol/perpetuals/struct.LiquidityTier.html",
     ),
     instruments={
-        "BTC-USD": VenueInstrument("BTC-USD", "linear", "BTC", "USD", "USDC", Decimal(1), Decimal("0.0001"),
-                                   Decimal(1), BracketMargin(LARGE_CAP), INDEXER),
-        "ETH-USD": VenueInstrument("ETH-USD", "linear", "ETH", "USD", "USDC", Decimal("0.1"), Decimal("0.001"),
-                                   Decimal(1), BracketMargin(LARGE_CAP), INDEXER),
+        "BTC-USD": VenueInstrument(
+            "BTC-USD",
+            "linear",
+            "BTC",
+            "USD",
+            "USDC",
+            Decimal(1),
+            Decimal("0.0001"),
+            Decimal(1),
+            BracketMargin(LARGE_CAP),
+            INDEXER,
+        ),
+        "ETH-USD": VenueInstrument(
+            "ETH-USD",
+            "linear",
+            "ETH",
+            "USD",
+            "USDC",
+            Decimal("0.1"),
+            Decimal("0.001"),
+            Decimal(1),
+            BracketMargin(LARGE_CAP),
+            INDEXER,
+        ),
     },
     liquidation=LiquidationProcedure(
         style="fillable_price_ioc",
         summary="Up to 50 candidates a block (sorted by |fillable - oracle| / oracle, notional, hash); one "
-                "perpetual per subaccount per block; IOC at the fillable price against the book. Fill worse than "
-                "BP: the fund pays (rejected if the fund would go negative or the per-block insurance-lost limit is "
-                "hit). Better: min(leftover, 0.5% of the fill) to the fund, the rest stays with the trader.",
-        loss_after_fund="adl", surplus_to="trader"),
+        "perpetual per subaccount per block; IOC at the fillable price against the book. Fill worse than "
+        "BP: the fund pays (rejected if the fund would go negative or the per-block insurance-lost limit is "
+        "hit). Better: min(leftover, 0.5% of the fill) to the fund, the rest stays with the trader.",
+        loss_after_fund="adl",
+        surplus_to="trader",
+    ),
     adl=AdlRule(
-        trigger=AdlTrigger("negative_equity", "The liquidation order filled nothing this block and TNC < 0 (or "
-                                              "the market is in final settlement)."),
+        trigger=AdlTrigger(
+            "negative_equity",
+            "The liquidation order filled nothing this block and TNC < 0 (or the market is in final settlement).",
+        ),
         ranking="none",
         ranking_summary="No ranking: opposite-side subaccounts from a pseudo-random start, at most 500 checked; an "
-                        "offset that would break the counterparty's collateral check is skipped.",
+        "offset that would break the counterparty's collateral check is skipped.",
         fill_price="bankruptcy",
         indicator="none",
         indicator_summary="None.",
-        queue="random_offset"),
-    fees=FeeRule(liquidation_fee=MAX_LIQUIDATION_FEE, liquidation_fee_to="insurance_fund",
-                 adl_fee="none", summary="min(leftover, 0.5% x |fill quote|) to the fund, per fill."),
-    funding=FundingRule(style="premium", interval_hours=1,
-                        summary="Not in venues.md or engines.md: stand-in F = premium, hourly."),
+        queue="random_offset",
+    ),
+    fees=FeeRule(
+        liquidation_fee=MAX_LIQUIDATION_FEE,
+        liquidation_fee_to="insurance_fund",
+        adl_fee="none",
+        summary="min(leftover, 0.5% x |fill quote|) to the fund, per fill.",
+    ),
+    funding=FundingRule(
+        style="premium", interval_hours=1, summary="Not in venues.md or engines.md: stand-in F = premium, hourly."
+    ),
     stand_ins=(
         "BTC-USD and ETH-USD in the Large-Cap tier (5% / 3%); OIMF not modelled.",
         "Funding: F = premium, hourly (rule not in the specs).",

@@ -52,11 +52,13 @@ from .base import (
 
 META = "Hyperliquid info API 'meta' (szDecimals; not in venues.md; values at the time of writing)"
 
-BTC_TIERS = RiskTiers.from_brackets("hyperliquid-btc", [("150000000", 40, "0.0125", "0.025"),
-                                                       (NO_CAP, 20, "0.025", "0.05")])
+BTC_TIERS = RiskTiers.from_brackets(
+    "hyperliquid-btc", [("150000000", 40, "0.0125", "0.025"), (NO_CAP, 20, "0.025", "0.05")]
+)
 """BTC: 0-150M 40x (MMR 1.25%), above 20x (MMR 2.5%, deduction 1,875,000 USDC)."""
-ETH_TIERS = RiskTiers.from_brackets("hyperliquid-eth", [("100000000", 25, "0.02", "0.04"),
-                                                       (NO_CAP, 15, "0.033334", "0.066667")])
+ETH_TIERS = RiskTiers.from_brackets(
+    "hyperliquid-eth", [("100000000", 25, "0.02", "0.04"), (NO_CAP, 15, "0.033334", "0.066667")]
+)
 """ETH: 0-100M 25x (MMR 2%), above 15x (MMR 1/30 rounded up to 3.3334%)."""
 
 BACKSTOP_BELOW_MM = Fraction(2, 3)
@@ -68,8 +70,9 @@ def backstop_triggered(equity: int, maintenance_margin: int) -> bool:
     return 3 * equity < 2 * maintenance_margin
 
 
-def documented_liquidation_price(price: Fraction, side: int, margin_available: Fraction, size: Fraction,
-                                 mmr: Fraction) -> Fraction:
+def documented_liquidation_price(
+    price: Fraction, side: int, margin_available: Fraction, size: Fraction, mmr: Fraction
+) -> Fraction:
     """Hyperliquid's text: ``price - side * margin_available / position_size / (1 - l * side)``, ``l = MMR``;
     ``margin_available = equity - MM`` at ``price`` (quote units, base size)."""
     return price - side * margin_available / size / (1 - mmr * side)
@@ -79,7 +82,7 @@ RULEBOOK = Rulebook(
     name="hyperliquid",
     display_name="Hyperliquid",
     summary="Two tiers per coin; 20% slices over 100k with a 30 s cooldown; HLP backstop below 2/3 MM; ADL at "
-            "the previous mark.",
+    "the previous mark.",
     sources=(
         "https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations",
         "https://hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers",
@@ -90,36 +93,73 @@ RULEBOOK = Rulebook(
         "https://hyperliquid-co.gitbook.io/wiki/architecture/hypercore/dex/clearinghouse/funding",
     ),
     instruments={
-        "BTC": VenueInstrument("BTC", "linear", "BTC", "USDC", "USDC", Decimal(1), Decimal("0.00001"), Decimal(1),
-                               BracketMargin(BTC_TIERS), META),
-        "ETH": VenueInstrument("ETH", "linear", "ETH", "USDC", "USDC", Decimal("0.1"), Decimal("0.0001"), Decimal(1),
-                               BracketMargin(ETH_TIERS), META),
+        "BTC": VenueInstrument(
+            "BTC",
+            "linear",
+            "BTC",
+            "USDC",
+            "USDC",
+            Decimal(1),
+            Decimal("0.00001"),
+            Decimal(1),
+            BracketMargin(BTC_TIERS),
+            META,
+        ),
+        "ETH": VenueInstrument(
+            "ETH",
+            "linear",
+            "ETH",
+            "USDC",
+            "USDC",
+            Decimal("0.1"),
+            Decimal("0.0001"),
+            Decimal(1),
+            BracketMargin(ETH_TIERS),
+            META,
+        ),
     },
     liquidation=LiquidationProcedure(
-        style="slices", slice_fraction=Fraction(1, 5), slice_above=SLICE_ABOVE, cooldown_s=30.0,
+        style="slices",
+        slice_fraction=Fraction(1, 5),
+        slice_above=SLICE_ABOVE,
+        cooldown_s=30.0,
         backstop_below_mm=BACKSTOP_BELOW_MM,
         summary="Market orders for the position, stopping once MM is met (the rest stays with the trader, no "
-                "clearance fee); above 100k USDC 20% at a time, then a 30 s cooldown in which orders are for the "
-                "whole position. Equity < 2/3 MM: backstop by the liquidator vault (cross: all cross positions and "
-                "margin; isolated: that position), MM not returned.",
-        loss_after_fund="backstop_then_adl", surplus_to="trader"),
+        "clearance fee); above 100k USDC 20% at a time, then a 30 s cooldown in which orders are for the "
+        "whole position. Equity < 2/3 MM: backstop by the liquidator vault (cross: all cross positions and "
+        "margin; isolated: that position), MM not returned.",
+        loss_after_fund="backstop_then_adl",
+        surplus_to="trader",
+    ),
     adl=AdlRule(
-        trigger=AdlTrigger("negative_equity",
-                           "An account value or isolated position value becomes negative (and, since 2025, "
-                           "liquidator-vault losses above an unpublished threshold)."),
+        trigger=AdlTrigger(
+            "negative_equity",
+            "An account value or isolated position value becomes negative (and, since 2025, "
+            "liquidator-vault losses above an unpublished threshold).",
+        ),
         ranking="hyperliquid",
         ranking_summary="(mark / entry) x (notional / account value) among users in profit (shorts: entry / mark, "
-                        "stand-in).",
+        "stand-in).",
         fill_price="previous_mark",
         indicator="none",
-        indicator_summary="No public indicator."),
-    fees=FeeRule(liquidation_fee=None, liquidation_fee_to="none (no clearance fee)",
-                 adl_fee="not published", summary="No liquidation fee; the backstop vault keeps the MM."),
+        indicator_summary="No public indicator.",
+    ),
+    fees=FeeRule(
+        liquidation_fee=None,
+        liquidation_fee_to="none (no clearance fee)",
+        adl_fee="not published",
+        summary="No liquidation fee; the backstop vault keeps the MM.",
+    ),
     funding=FundingRule(
-        style="clamped_interest", interval_hours=8, interest=Fraction(1, 10_000), clamp=Fraction(5, 10_000),
-        cap=Fraction(32, 100), payments_per_interval=8,
+        style="clamped_interest",
+        interval_hours=8,
+        interest=Fraction(1, 10_000),
+        clamp=Fraction(5, 10_000),
+        cap=Fraction(32, 100),
+        payments_per_interval=8,
         summary="8 h F = avgP + clamp(I - avgP, -0.05%, 0.05%), I = 0.01%; paid hourly at F/8 on size x oracle; "
-                "cap 4% an hour (32% per 8 h); premium sampled every 5 s."),
+        "cap 4% an hour (32% per 8 h); premium sampled every 5 s.",
+    ),
     stand_ins=(
         "Shorts' ADL index: entry / mark (the doc's index is ambiguous for shorts).",
         "ETH tier 2 MMR 1/30 rounded up to 3.3334% (IMR 6.6667%).",

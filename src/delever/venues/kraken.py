@@ -69,31 +69,66 @@ RULEBOOK = Rulebook(
         "https://support.kraken.com/hc/en-us/articles/4844463246100-Margining-Liquidations-Multi-Collateral",
     ),
     instruments={
-        "PI_XBTUSD": VenueInstrument("PI_XBTUSD", "inverse", "XBT", "USD", "XBT", Decimal("0.5"), Decimal(1),
-                                     Decimal(1), BracketMargin(INVERSE_TIER), INSTRUMENTS_API),
-        "PF_XBTUSD": VenueInstrument("PF_XBTUSD", "linear", "XBT", "USD", "USD", Decimal(1), Decimal("0.0001"),
-                                     Decimal(1), BracketMargin(LINEAR_TIER), INSTRUMENTS_API),
-        "PF_ETHUSD": VenueInstrument("PF_ETHUSD", "linear", "ETH", "USD", "USD", Decimal("0.1"), Decimal("0.001"),
-                                     Decimal(1), BracketMargin(LINEAR_TIER), INSTRUMENTS_API),
+        "PI_XBTUSD": VenueInstrument(
+            "PI_XBTUSD",
+            "inverse",
+            "XBT",
+            "USD",
+            "XBT",
+            Decimal("0.5"),
+            Decimal(1),
+            Decimal(1),
+            BracketMargin(INVERSE_TIER),
+            INSTRUMENTS_API,
+        ),
+        "PF_XBTUSD": VenueInstrument(
+            "PF_XBTUSD",
+            "linear",
+            "XBT",
+            "USD",
+            "USD",
+            Decimal(1),
+            Decimal("0.0001"),
+            Decimal(1),
+            BracketMargin(LINEAR_TIER),
+            INSTRUMENTS_API,
+        ),
+        "PF_ETHUSD": VenueInstrument(
+            "PF_ETHUSD",
+            "linear",
+            "ETH",
+            "USD",
+            "USD",
+            Decimal("0.1"),
+            Decimal("0.001"),
+            Decimal(1),
+            BracketMargin(LINEAR_TIER),
+            INSTRUMENTS_API,
+        ),
     },
     liquidation=LiquidationProcedure(
         style="ioc_assignment_unwind",
         summary="IOC order with a limit keeping equity >= 0 (the client keeps a better fill's remainder); the "
-                "unfilled rest is assigned to opt-in liquidity providers; what is left is unwound against "
-                "opposing positions. Partial liquidations with fees from 2026-03-26.",
-        loss_after_fund="assignment_then_unwind", surplus_to="trader"),
+        "unfilled rest is assigned to opt-in liquidity providers; what is left is unwound against "
+        "opposing positions. Partial liquidations with fees from 2026-03-26.",
+        loss_after_fund="assignment_then_unwind",
+        surplus_to="trader",
+    ),
     adl=AdlRule(
         trigger=AdlTrigger("assignment_unfilled", "Assignment could not place the remainder: it is unwound."),
         ranking="bitmex",
         ranking_summary="Unwind-queue order not published: BitMEX's PnL% x EffLev as a stand-in.",
         fill_price="bankruptcy",
         indicator="positive_lights",
-        indicator_summary="The API has an unwind queue; its mapping is not published (20% lights stand-in)."),
-    fees=FeeRule(liquidation_fee=None, liquidation_fee_to="none (the client keeps the remainder)",
-                 adl_fee="not published",
-                 summary="No liquidation fee before 2026-03-26; the new rate is not recovered."),
-    funding=FundingRule(style="premium", interval_hours=1,
-                        summary="Not in venues.md: stand-in F = premium, hourly."),
+        indicator_summary="The API has an unwind queue; its mapping is not published (20% lights stand-in).",
+    ),
+    fees=FeeRule(
+        liquidation_fee=None,
+        liquidation_fee_to="none (the client keeps the remainder)",
+        adl_fee="not published",
+        summary="No liquidation fee before 2026-03-26; the new rate is not recovered.",
+    ),
+    funding=FundingRule(style="premium", interval_hours=1, summary="Not in venues.md: stand-in F = premium, hourly."),
     stand_ins=(
         "One open-ended tier at IM 2% / MM 1% (only the first level is documented).",
         "Unwind order: BitMEX's key; unwind price: BP; indicator: 20% lights.",
@@ -104,8 +139,7 @@ RULEBOOK = Rulebook(
 )
 
 
-def ioc_limit_price(symbol: str, side: int, lots: int, entry: Fraction | Decimal | str,
-                    collateral: int) -> int | None:
+def ioc_limit_price(symbol: str, side: int, lots: int, entry: Fraction | Decimal | str, collateral: int) -> int | None:
     """The IOC liquidation order's limit in ticks: the bankruptcy price, rounded so that equity stays >= 0
     (up for a long's sell, down for a short's buy)."""
     return RULEBOOK.bankruptcy_price(symbol, side, lots, entry, collateral)

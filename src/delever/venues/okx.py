@@ -52,8 +52,9 @@ from .base import (
     VenueInstrument,
 )
 
-INSTRUMENTS_API = ("https://www.okx.com/api/v5/public/instruments?instType=SWAP (not in venues.md; values at the "
-                   "time of writing)")
+INSTRUMENTS_API = (
+    "https://www.okx.com/api/v5/public/instruments?instType=SWAP (not in venues.md; values at the time of writing)"
+)
 TAKER_FEE = Fraction(5, 10_000)
 """Stand-in taker fee 0.05% (OKX's fee schedule is not in venues.md)."""
 
@@ -74,9 +75,11 @@ BTC_USDT_SWAP_STANDIN = SizeBracketMargin.build("okx-btc-usdt-swap-standin", _ST
 ETH_USDT_SWAP_STANDIN = SizeBracketMargin.build("okx-eth-usdt-swap-standin", _STANDIN_ROWS)
 """Stand-in: the same table for ETH-USDT-SWAP."""
 
-_FUNDING_SUMMARY = ("F = clamp(MA(Premium - Interest), floor, cap), Interest 0, MA over the settlement interval "
-                    "of per-minute premiums; settle 00/08/16 UTC; funding capped so margin stays >= MM + "
-                    "liquidation fee.")
+_FUNDING_SUMMARY = (
+    "F = clamp(MA(Premium - Interest), floor, cap), Interest 0, MA over the settlement interval "
+    "of per-minute premiums; settle 00/08/16 UTC; funding capped so margin stays >= MM + "
+    "liquidation fee."
+)
 
 RULEBOOK = Rulebook(
     name="okx",
@@ -94,36 +97,76 @@ RULEBOOK = Rulebook(
         "https://www.okx.com/help/okx-to-optimize-funding-rate-calculation",
     ),
     instruments={
-        "BTC-USDT-SWAP": VenueInstrument("BTC-USDT-SWAP", "linear", "BTC", "USDT", "USDT", Decimal("0.1"),
-                                         Decimal("0.01"), Decimal("0.01"), BTC_USDT_SWAP_STANDIN, INSTRUMENTS_API),
-        "ETH-USDT-SWAP": VenueInstrument("ETH-USDT-SWAP", "linear", "ETH", "USDT", "USDT", Decimal("0.01"),
-                                         Decimal("0.1"), Decimal("0.1"), ETH_USDT_SWAP_STANDIN, INSTRUMENTS_API),
+        "BTC-USDT-SWAP": VenueInstrument(
+            "BTC-USDT-SWAP",
+            "linear",
+            "BTC",
+            "USDT",
+            "USDT",
+            Decimal("0.1"),
+            Decimal("0.01"),
+            Decimal("0.01"),
+            BTC_USDT_SWAP_STANDIN,
+            INSTRUMENTS_API,
+        ),
+        "ETH-USDT-SWAP": VenueInstrument(
+            "ETH-USDT-SWAP",
+            "linear",
+            "ETH",
+            "USDT",
+            "USDT",
+            Decimal("0.01"),
+            Decimal("0.1"),
+            Decimal("0.1"),
+            ETH_USDT_SWAP_STANDIN,
+            INSTRUMENTS_API,
+        ),
     },
     liquidation=LiquidationProcedure(
-        style="tier_steps", tiers_per_step=2, full_below_tier=2,
+        style="tier_steps",
+        tiers_per_step=2,
+        full_below_tier=2,
         summary="Tier >= 3 and margin ratio between the lowest tier's and the current tier's (MMR + fee): reduce "
-                "two tiers per step (orders slightly better than market), re-check, repeat; tiers 1-2: full "
-                "liquidation at BP. Cross long + short: offset pairs first.",
-        loss_after_fund="adl", surplus_to="insurance_fund"),
+        "two tiers per step (orders slightly better than market), re-check, repeat; tiers 1-2: full "
+        "liquidation at BP. Cross long + short: offset pairs first.",
+        loss_after_fund="adl",
+        surplus_to="insurance_fund",
+    ),
     adl=AdlRule(
-        trigger=AdlTrigger("fund_drawdown",
-                           "The fund falls 30% (straight line) from its peak within 8 hours (rate_adl_start), or its "
-                           "balance falls below the ADL balance (bal_adl_start); premarket: liquidation volume.",
-                           drawdown=Fraction(3, 10), window_hours=8),
+        trigger=AdlTrigger(
+            "fund_drawdown",
+            "The fund falls 30% (straight line) from its peak within 8 hours (rate_adl_start), or its "
+            "balance falls below the ADL balance (bal_adl_start); premarket: liquidation volume.",
+            drawdown=Fraction(3, 10),
+            window_hours=8,
+        ),
         ranking="roi_mmr",
         ranking_summary="Not recovered; stand-in from a 3P rewrite: ROI / margin ratio (OKX ratio = equity / MM).",
         fill_price="mark",
         indicator="positive_lights",
-        indicator_summary="adl 0-5, smaller = weaker (mapping not published: 20% lights stand-in)."),
+        indicator_summary="adl 0-5, smaller = weaker (mapping not published: 20% lights stand-in).",
+    ),
     fees=FeeRule(
-        liquidation_fee=TAKER_FEE, liquidation_fee_to="insurance_fund",
-        adl_fee="not published (counterparty PnL realised at the mark)", taker_fee=TAKER_FEE,
-        summary="Liquidation fee = PV x taker fee (3P); the surplus of liquidations feeds the fund."),
-    funding=FundingRule(style="moving_average", interval_hours=8, cap=Fraction(375, 100_000),
-                        summary=_FUNDING_SUMMARY + " BTC cap ±0.375%."),
-    funding_by_symbol={"ETH-USDT-SWAP": FundingRule(style="moving_average", interval_hours=8,
-                                                    cap=Fraction(75, 10_000),
-                                                    summary=_FUNDING_SUMMARY + " Majors cap ±0.75%.")},
+        liquidation_fee=TAKER_FEE,
+        liquidation_fee_to="insurance_fund",
+        adl_fee="not published (counterparty PnL realised at the mark)",
+        taker_fee=TAKER_FEE,
+        summary="Liquidation fee = PV x taker fee (3P); the surplus of liquidations feeds the fund.",
+    ),
+    funding=FundingRule(
+        style="moving_average",
+        interval_hours=8,
+        cap=Fraction(375, 100_000),
+        summary=_FUNDING_SUMMARY + " BTC cap ±0.375%.",
+    ),
+    funding_by_symbol={
+        "ETH-USDT-SWAP": FundingRule(
+            style="moving_average",
+            interval_hours=8,
+            cap=Fraction(75, 10_000),
+            summary=_FUNDING_SUMMARY + " Majors cap ±0.75%.",
+        )
+    },
     liquidation_extra_mmr=TAKER_FEE,
     stand_ins=(
         "BTC-USDT-SWAP tiers NOT RECOVERED: 2022 alt USDT-swap rates; caps 2,000 contracts (TV-15) + 8,000 a tier.",

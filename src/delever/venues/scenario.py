@@ -47,29 +47,58 @@ def compare_rows(scenario: Scenario, seed: int) -> list[dict]:
         market = dataclasses.replace(base, instrument=sc.instrument.build())
         market.depth_raw = base.depth_raw
         s = summarize(run(sc, seed, market=market))
-        rows.append({"venue": name, "liquidations": s["liquidations"], "bad_debt": float(s["bad_debt"]),
-                     "bad_debt_unrecovered": float(s["bad_debt_unrecovered"]),
-                     "insurance_fund_end": float(s["insurance_fund_end"]), "adl_notional": float(s["adl_notional"]),
-                     "socialized_loss": float(s["socialized_loss"]), "adl_policy": sc.adl.policy,
-                     "conservation_error": s["conservation_error"],
-                     "gaps": rb.engine_gaps(scenario.instrument.symbol if scenario.instrument.symbol in rb.instruments
-                                            else None)})
+        rows.append(
+            {
+                "venue": name,
+                "liquidations": s["liquidations"],
+                "bad_debt": float(s["bad_debt"]),
+                "bad_debt_unrecovered": float(s["bad_debt_unrecovered"]),
+                "insurance_fund_end": float(s["insurance_fund_end"]),
+                "adl_notional": float(s["adl_notional"]),
+                "socialized_loss": float(s["socialized_loss"]),
+                "adl_policy": sc.adl.policy,
+                "conservation_error": s["conservation_error"],
+                "gaps": rb.engine_gaps(
+                    scenario.instrument.symbol if scenario.instrument.symbol in rb.instruments else None
+                ),
+            }
+        )
     return rows
 
 
 def compare_venues(scenario: Scenario, seed: int) -> dict:
     """A report section: the venue comparison table (see :func:`compare_rows`)."""
     rows = compare_rows(scenario, seed)
-    head = ("venue", "liquidations", "bad debt", "unrecovered", "fund end", "ADL notional", "socialized",
-            "ADL rule", "not expressible in the engine")
+    head = (
+        "venue",
+        "liquidations",
+        "bad debt",
+        "unrecovered",
+        "fund end",
+        "ADL notional",
+        "socialized",
+        "ADL rule",
+        "not expressible in the engine",
+    )
     body = ""
     for r in rows:
         gaps = "; ".join(r["gaps"][:3]) + (" ..." if len(r["gaps"]) > 3 else "")
-        cells = (r["venue"], f"{r['liquidations']:,}", f"{r['bad_debt']:,.0f}", f"{r['bad_debt_unrecovered']:,.0f}",
-                 f"{r['insurance_fund_end']:,.0f}", f"{r['adl_notional']:,.0f}", f"{r['socialized_loss']:,.0f}",
-                 r["adl_policy"], gaps)
+        cells = (
+            r["venue"],
+            f"{r['liquidations']:,}",
+            f"{r['bad_debt']:,.0f}",
+            f"{r['bad_debt_unrecovered']:,.0f}",
+            f"{r['insurance_fund_end']:,.0f}",
+            f"{r['adl_notional']:,.0f}",
+            f"{r['socialized_loss']:,.0f}",
+            r["adl_policy"],
+            gaps,
+        )
         body += "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
-    table = ("<p class='note'>The same index path and book under each rulebook's tiers, fees, liquidation "
-             "procedure and ADL ranking (amounts in USDT).</p><table><thead><tr>"
-             + "".join(f"<th>{h}</th>" for h in head) + f"</tr></thead><tbody>{body}</tbody></table>")
+    table = (
+        "<p class='note'>The same index path and book under each rulebook's tiers, fees, liquidation "
+        "procedure and ADL ranking (amounts in USDT).</p><table><thead><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + f"</tr></thead><tbody>{body}</tbody></table>"
+    )
     return {"title": "Venues compared", "html": table, "rows": rows}
