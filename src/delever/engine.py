@@ -343,32 +343,18 @@ class Simulation:
         self.scratch = np.zeros(n, dtype=np.int64)
         self._sweep_arrays_ready = True
 
+    def _full_sweep(self, out: np.ndarray) -> int:
+        """Mark the whole book to market (:func:`delever.sweep.margin_sweep`); liquidatable positions to ``out``."""
+        b = self.book
+        return margin_sweep(b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
+                            self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, b.exempt,
+                            self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm, out)  # fmt: skip
+
     def _equities(self) -> tuple[np.ndarray, np.ndarray]:
         """Exact equity of every position and account at the current mark (one full sweep)."""
         if not self._sweep_arrays_ready:
             self._alloc_sweep_arrays()
-        b = self.book
-        margin_sweep(
-            b.size,
-            b.cost,
-            b.collateral,
-            b.isolated,
-            b.account,
-            b.instrument,
-            b.wallet,
-            self.marks,
-            self.vpl,
-            self.floors,
-            self.mmr,
-            self.cum,
-            self.n_tiers,
-            b.exempt,
-            self.pos_eq,
-            self.pos_mm,
-            self.acc_eq,
-            self.acc_mm,
-            self.scratch,
-        )
+        self._full_sweep(self.scratch)
         return self.pos_eq, self.acc_eq
 
     def _cols(self):
@@ -433,27 +419,7 @@ class Simulation:
         if self.use_triggers:
             count = self.index.scan(mark, t, self.liq_out)
         else:
-            count = margin_sweep(
-                b.size,
-                b.cost,
-                b.collateral,
-                b.isolated,
-                b.account,
-                b.instrument,
-                b.wallet,
-                self.marks,
-                self.vpl,
-                self.floors,
-                self.mmr,
-                self.cum,
-                self.n_tiers,
-                b.exempt,
-                self.pos_eq,
-                self.pos_mm,
-                self.acc_eq,
-                self.acc_mm,
-                self.liq_out,
-            )
+            count = self._full_sweep(self.liq_out)
         if not count:
             return
         order = self.liq_out[:count].copy()

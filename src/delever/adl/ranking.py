@@ -45,51 +45,6 @@ def adl_indicator(scores: np.ndarray, quantities: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def adl_candidates(
-    side: int,
-    instrument_id: int,
-    size,
-    cost,
-    isolated,
-    account,
-    instrument,
-    exempt,
-    excluded,
-    mark: int,
-    v: int,
-    pos_equity,
-    acc_equity,
-    out_idx,
-    out_score,
-) -> int:
-    """Profitable positions of one side (``side`` = +1 longs, -1 shorts) of one instrument, with their score.
-
-    Skips flat positions, liquidity-provider (``exempt``) accounts and ``excluded`` positions (those being
-    liquidated in this step). Equity is the isolated position's, or its account's cross equity (as written by
-    the sweep). Writes indices and scores into ``out_idx``/``out_score``; returns how many.
-    """
-    count = 0
-    for i in range(size.shape[0]):
-        s = size[i]
-        if s == 0 or (s > 0) != (side > 0) or instrument[i] != instrument_id:
-            continue
-        if exempt[account[i]] or excluded[i]:
-            continue
-        upnl = s * mark * v - cost[i]
-        if upnl <= 0:
-            continue
-        eq = pos_equity[i] if isolated[i] else acc_equity[account[i]]
-        if eq <= 0:
-            continue
-        notional = (s if s > 0 else -s) * mark * v
-        c = cost[i] if cost[i] > 0 else -cost[i]
-        out_idx[count] = i
-        out_score[count] = (upnl / c) * (notional / eq)
-        count += 1
-    return count
-
-
-@njit(cache=True, nogil=True)
 def side_quantity(side: int, instrument_id: int, size, account, instrument, exempt) -> int:
     """Total lots held on one side of one instrument by non-LP accounts (the indicator's denominator)."""
     total = 0
