@@ -375,6 +375,11 @@ def liquidate(
         if adl_on != 0 and final_full < 0 and -final_full > fund[0]:
             lo = 0
             hi = q - 1
+            # the book's first lot already fills beyond bankruptcy and the fund is empty: deeper lots only
+            # fill worse, so nothing can go to the book (saves the search in a wholesale ADL)
+            v1 = book_fill_price(centre, net, -sg, curve)
+            if fund[0] == 0 and sg * (v1 - p_adl) < 0:
+                hi = 0
             while lo < hi:
                 mid = (lo + hi + 1) // 2
                 vm = book_fill_price(centre, net, -sg * mid, curve)
