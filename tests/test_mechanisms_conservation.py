@@ -48,7 +48,8 @@ from delever.scenario import MechanismsConfig, default_scenario_path, load_scena
 
 NS_PER_S = 1_000_000_000
 T0_NS = int(datetime(2025, 10, 10, 21, 5, tzinfo=UTC).timestamp()) * NS_PER_S
-MECHANISMS = tuple(MechanismsConfig.model_fields)
+# cross_margin runs alone (a multi-instrument scenario): tests/test_contagion.py
+MECHANISMS = tuple(n for n in MechanismsConfig.model_fields if n != "cross_margin")
 
 FILL_KINDS = (
     ev.LIQUIDATION_FILL,

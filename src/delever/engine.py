@@ -84,6 +84,8 @@ class RunResult:
     lp_accounts: int
     account_labels: list[str] | None = None
     extra: dict = field(default_factory=dict)
+    instruments: list[Instrument] | None = None
+    """Every instrument of a multi-instrument run (``events["instrument"]`` indexes it); None: just ``instrument``."""
 
 
 @dataclass
@@ -149,6 +151,10 @@ def run(
             ``check_every_step``).
     """
     seed = scenario.seed if seed is None else seed
+    if scenario.mechanisms.cross_margin.enabled:
+        from .contagion import run_multi
+
+        return run_multi(scenario, seed, check_every_step=check_every_step, progress=progress)
     m = market or prepare(scenario, seed)
     # a market prepared here is ours: the simulation may work on its book instead of a copy
     sim = Simulation(

@@ -40,6 +40,16 @@ from .engine import RunResult
 from .units import MONEY_SCALE
 
 
+def _instruments(r: RunResult) -> list:
+    return r.instruments or [r.instrument]
+
+
+def _row_value(r: RunResult) -> np.ndarray:
+    """Money per lot-tick of each event row's instrument."""
+    v = np.array([i.value_per_lot_tick for i in _instruments(r)], dtype=np.int64)
+    return v[r.events["instrument"]] if r.events["instrument"].size else np.zeros(0, dtype=np.int64)
+
+
 def _q(units: int) -> Decimal:
     return Decimal(int(units)) / MONEY_SCALE
 
@@ -48,7 +58,7 @@ def summarize(r: RunResult) -> dict:
     """The summary dict (JSON-able; money as ``Decimal`` converted by :func:`write_outputs`)."""
     e = r.events
     kind = e["kind"]
-    v = r.instrument.value_per_lot_tick
+    v = _row_value(r)
     tick = r.instrument.tick_size
     fills = (kind == ev.LIQUIDATION_FILL) | (kind == ev.ADL_FILL)
     liq_keys = np.unique(e["step"][fills] * (r.book.n_positions + 1) + e["position"][fills])
@@ -61,9 +71,10 @@ def summarize(r: RunResult) -> dict:
     marks = r.steps.mark_ticks
     peak = np.maximum.accumulate(marks) if marks.size else marks
     dd = float(np.max((peak - marks) / peak)) * 100 if marks.size else 0.0
-    mark_at_step = marks[e["step"][adl_cp]] if adl_cp.any() else np.zeros(0, dtype=np.int64)
+    first = adl_cp & (e["instrument"] == 0)  # marks of the first instrument (the only one unless cross-margin)
+    mark_at_step = marks[e["step"][first]] if first.any() else np.zeros(0, dtype=np.int64)
     # a counterparty buying (size > 0) at a price above the mark gave up (price - mark) per lot
-    haircut = int(np.sum(e["size"][adl_cp] * (e["price"][adl_cp] - mark_at_step) * v))
+    haircut = int(np.sum(e["size"][first] * (e["price"][first] - mark_at_step) * v[first]))
     units = {
         "liquidated_notional": int(notional[fills].sum()),
         "bad_debt": payouts + shortfall_left,
@@ -133,7 +144,7 @@ def steps_table(r: RunResult) -> pa.Table:
     e = r.events
     T = r.steps.time_ns.shape[0]
     kind, step = e["kind"], e["step"]
-    v = r.instrument.value_per_lot_tick
+    v = _row_value(r)
     tick = float(r.instrument.tick_size)
     notional = (np.abs(e["size"]) * e["price"] * v).astype(np.float64) / MONEY_SCALE
     fills = (kind == ev.LIQUIDATION_FILL) | (kind == ev.ADL_FILL)
@@ -163,25 +174,29 @@ def steps_table(r: RunResult) -> pa.Table:
 
 def events_table(r: RunResult) -> pa.Table:
     """The exact event table written to ``events.parquet`` (see :func:`delever.events.to_table`)."""
-    inst = r.instrument
-    return ev.to_table(r.events, [inst.symbol], [inst.tick_size], [inst.lot_size])
+    insts = _instruments(r)
+    return ev.to_table(r.events, [i.symbol for i in insts], [i.tick_size for i in insts], [i.lot_size for i in insts])
 
 
 def _report_events(r: RunResult) -> pa.Table:
     e = r.events
-    inst = r.instrument
+    insts = _instruments(r)
+    symbols = np.array([i.symbol for i in insts], dtype=object)
+    lots = np.array([float(i.lot_size) for i in insts])
+    ticks = np.array([float(i.tick_size) for i in insts])
+    m = e["instrument"]
     return pa.table(
         {
             "step": e["step"],
             "time": pa.array(e["time_ns"], type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
             "account": e["account"],
             "counterparty": e["counterparty"],
-            "instrument": pa.array([inst.symbol] * len(e["kind"]), type=pa.string()),
+            "instrument": pa.array(symbols[m] if m.size else [], type=pa.string()),
             "kind": pa.array(
                 np.array(ev.KIND_NAMES)[e["kind"].astype(np.int64)] if len(e["kind"]) else [], type=pa.string()
             ),
-            "size": e["size"] * float(inst.lot_size),
-            "price": e["price"] * float(inst.tick_size),
+            "size": e["size"] * lots[m] if m.size else e["size"] * 1.0,
+            "price": e["price"] * ticks[m] if m.size else e["price"] * 1.0,
             "amount": e["amount"] / MONEY_SCALE,
         }
     )

@@ -238,6 +238,34 @@ class FundingConfig(_Model):
     cap: Annotated[Decimal, Field(gt=0)] = Decimal("0.03")
 
 
+class CrossInstrumentConfig(_Model):
+    """A second or third perpetual for cross-margin contagion (:mod:`delever.contagion`). Its index path is
+    the scenario's index path's one-step log returns times ``beta``, correlated ``correlation`` with them
+    (``r = beta * (rho * r_index + sqrt(1 - rho^2) * sigma_index * eps)``, eps standard normal, seeded), from
+    ``start_price``; its order book is the calibrated depth shape with ``depth_scale`` of its notional."""
+
+    symbol: str
+    tick_size: Annotated[Decimal, Field(gt=0)]
+    lot_size: Annotated[Decimal, Field(gt=0)]
+    tiers: list[TierRow]
+    start_price: Annotated[Decimal, Field(gt=0)]
+    beta: Annotated[float, Field(gt=0)] = 1.0
+    correlation: Annotated[float, Field(ge=-1, le=1)] = 0.8
+    depth_scale: Annotated[float, Field(gt=0)] = 0.15
+    insurance_fund: Annotated[Decimal, Field(ge=0)] = Decimal(0)
+    holders_fraction: Annotated[float, Field(ge=0, le=1)] = 0.3
+
+
+class CrossMarginConfig(_Model):
+    """Cross-margin contagion: a fraction of the cross accounts also hold positions on other perpetuals with
+    correlated paths, so that a loss on one instrument liquidates positions on the others; each instrument
+    keeps its own book, insurance fund and ADL queue (ADL stays per instrument, as on Hyperliquid,
+    venues.md section 11: "ADL never crossed assets")."""
+
+    enabled: bool = False
+    instruments: list[CrossInstrumentConfig] = []
+
+
 class MechanismsConfig(_Model):
     """Every deleveraging mechanism beyond the default full liquidation + insurance fund + ADL; all off by
     default, each switchable (``delever run --set mechanisms.NAME.enabled=true``)."""
@@ -251,6 +279,17 @@ class MechanismsConfig(_Model):
     socialized_loss: SocializedLossConfig = SocializedLossConfig()
     mm_withdrawal: MarketMakerWithdrawalConfig = MarketMakerWithdrawalConfig()
     funding: FundingConfig = FundingConfig()
+    cross_margin: CrossMarginConfig = CrossMarginConfig()
+
+    @model_validator(mode="after")
+    def _cross_margin_alone(self) -> MechanismsConfig:
+        if self.cross_margin.enabled:
+            others = [n for n in self.enabled() if n != "cross_margin"]
+            if others:
+                raise ValueError(f"cross_margin runs with the core stack only; switch off: {', '.join(others)}")
+            if not self.cross_margin.instruments:
+                raise ValueError("cross_margin needs at least one [[mechanisms.cross_margin.instruments]]")
+        return self
 
     def enabled(self) -> list[str]:
         """Names of the mechanisms that are on."""

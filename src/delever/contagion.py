@@ -1,0 +1,294 @@
+"""Cross-margin contagion: several perpetuals, cross accounts holding positions on more than one, so that a loss
+on one instrument liquidates positions on the others (issue #4, item 9).
+
+Inputs (``[mechanisms.cross_margin]``, :class:`delever.scenario.CrossMarginConfig`): the scenario's instrument
+(BTCUSDT on its real index path) and one or more extra perpetuals whose index paths follow a stated
+correlation model, since ../shared/data holds no ETH or SOL path for 10 October 2025 (its ETH 10-minute data,
+stablesims-eth-10m, covers 12 March 2020 and 19 May 2021 only): ``r = beta * (rho * r_index + sqrt(1 - rho^2)
+* sigma_index * eps)`` per step, eps standard normal from the scenario seed. A fraction ``holders_fraction`` of
+the cross trader accounts also opens a position on each extra instrument at its start price (side, notional and
+leverage drawn as the generator draws them; the margin is added to the cross wallet), and the
+liquidity-provider accounts take the opposite of the traders' net position there too.
+
+Each step: every instrument's mark (:mod:`delever.mark`) from its own book (:mod:`delever.liquidity`, the
+calibrated depth shape at ``depth_scale`` of its notional); one full margin sweep over all instruments
+(:func:`delever.sweep.margin_sweep`: a cross account's equity and MM sum over its positions); every position of
+a liquidatable account is closed, instrument by instrument, each in its own book with its own insurance fund
+and its own ADL queue (ADL stays per instrument, as on Hyperliquid, where "ADL never crossed assets",
+venues.md section 11). A close's bankruptcy price uses the account's wallet at that moment: positions on other
+instruments are realized a moment later, so when one instrument's loss exceeds the account's margin, the last
+close carries the deficit to that instrument's fund and ADL queue - the contagion. A position liquidated while
+its own PnL was positive (it was taken down by another instrument) is counted as a contagion liquidation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import numpy as np
+
+from . import events as ev
+from .adl.queue import AdlQueue
+from .book import Book
+from .engine import Market, RunResult, StepSeries, prepare
+from .instruments import Instrument
+from .liquidation import DONE, NEED_ALLOC_LONGS, NEED_ALLOC_SHORTS, NEED_EVENTS, NEED_QUEUE_LONGS, liquidate
+from .liquidity import DepthCurve, marginal_price, refill_factor
+from .mark import MarkPrice
+from .prices import PricePath
+from .scenario import CrossInstrumentConfig, Scenario
+from .sweep import margin_sweep
+from .tiers import RiskTiers
+from .units import money, rate_ppm
+
+
+@dataclasses.dataclass
+class MultiMarket:
+    """The inputs of a multi-instrument run: instruments, index paths and depth curves (one each), the book."""
+
+    base: Market
+    instruments: list[Instrument]
+    paths: list[PricePath]
+    curves: list[DepthCurve]
+    funds: list[int]
+    book: Book
+
+
+def correlated_path(base: PricePath, cfg: CrossInstrumentConfig, rng: np.random.Generator) -> PricePath:
+    """The extra instrument's index path from the base path's log returns (module docstring)."""
+    r = np.diff(np.log(base.index))
+    sigma = float(np.std(r)) if r.size else 0.0
+    eps = rng.standard_normal(r.size)
+    rho = cfg.correlation
+    rx = cfg.beta * (rho * r + np.sqrt(max(1.0 - rho * rho, 0.0)) * sigma * eps)
+    index = float(cfg.start_price) * np.exp(np.concatenate([[0.0], np.cumsum(rx)]))
+    return PricePath(base.time_ns.copy(), index, f"correlated with {base.source} (beta {cfg.beta}, rho {rho})")
+
+
+def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
+    """Build the base market and add each extra instrument's path, depth and positions."""
+    base = prepare(scenario, seed)
+    cm = scenario.mechanisms.cross_margin
+    gen = scenario.book.generator
+    instruments, paths, curves = [base.instrument], [base.path], [base.curve]
+    funds = [money(scenario.insurance_fund.balance)]
+    b = base.book
+    cols = {
+        f.name: [getattr(b, f.name)] for f in dataclasses.fields(b) if f.name not in ("wallet", "exempt", "protected")
+    }
+    wallet = b.wallet.copy()
+    trader_cross = np.flatnonzero(~b.exempt[b.account] & ~b.isolated)
+    lp_accounts = np.flatnonzero(b.exempt)
+    base_start = float(base.path.index[0])
+    for k, cfg in enumerate(cm.instruments, start=1):
+        rng = np.random.Generator(np.random.PCG64([seed, k]))
+        tiers = RiskTiers.from_brackets(
+            f"{cfg.symbol}-scenario",
+            [(str(t.cap), str(t.max_leverage), str(t.mmr), None if t.imr is None else str(t.imr)) for t in cfg.tiers],
+        )
+        inst = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, tiers, base=cfg.symbol.replace("USDT", ""))
+        path = correlated_path(base.path, cfg, rng)
+        profile = dataclasses.replace(
+            base.depth,
+            bid_base=base.depth.bid_base * base_start / float(cfg.start_price),
+            ask_base=base.depth.ask_base * base_start / float(cfg.start_price),
+        )
+        curve = DepthCurve.from_profile(profile, inst, cfg.depth_scale)
+        start_ticks = inst.price_to_ticks(Decimal(repr(float(path.index[0]))), rounding="floor")
+        holders = trader_cross[rng.random(trader_cross.size) < cfg.holders_fraction]
+        side = np.where(rng.random(holders.size) < 0.5, 1, -1)
+        median = float(gen.notional_median) if gen else 5_000.0
+        sig = gen.notional_sigma if gen else 1.5
+        notional_q = median * np.exp(rng.normal(0.0, sig, holders.size))
+        v = inst.value_per_lot_tick
+        lots = np.maximum(1, np.rint(notional_q / (start_ticks * float(inst.tick_size) * float(inst.lot_size)))).astype(
+            np.int64
+        )
+        pos_of = np.full(b.n_accounts, -1, dtype=np.int64)
+        pos_of[b.account[::-1]] = np.arange(b.n_positions)[::-1]
+        lev = np.maximum(b.entry_leverage[pos_of[holders]], 1.0)
+        max_lev = float(max(t.max_leverage for t in tiers.tiers))
+        lev = np.minimum(lev, max_lev)
+        size = side * lots
+        margin = np.ceil(lots * start_ticks * v / lev).astype(np.int64)
+        np.add.at(wallet, holders, margin)  # the extra position's margin, deposited into the cross wallet
+        net = int(size.sum())
+        lp_size = np.full(lp_accounts.size, -net // lp_accounts.size, dtype=np.int64)
+        lp_size[: (-net) % lp_accounts.size] += 1
+        acc = np.concatenate([holders, lp_accounts])
+        sz = np.concatenate([size, lp_size])
+        cols["account"].append(acc)
+        cols["instrument"].append(np.full(acc.size, k, dtype=np.int64))
+        cols["size"].append(sz)
+        cols["cost"].append(sz * start_ticks * v)
+        cols["collateral"].append(np.zeros(acc.size, dtype=np.int64))
+        cols["isolated"].append(np.zeros(acc.size, dtype=bool))
+        cols["entry_leverage"].append(np.concatenate([lev, np.zeros(lp_accounts.size)]))
+        instruments.append(inst)
+        paths.append(path)
+        curves.append(curve)
+        funds.append(money(cfg.insurance_fund))
+    book = Book.from_arrays(
+        wallet=wallet, exempt=b.exempt, protected=b.protected, **{k: np.concatenate(v) for k, v in cols.items()}
+    )
+    return MultiMarket(base, instruments, paths, curves, funds, book)
+
+
+def _tier_arrays(instruments: list[Instrument]) -> tuple[np.ndarray, ...]:
+    k = max(len(i.tiers.tiers) for i in instruments)
+    big = np.iinfo(np.int64).max
+    floors = np.full((len(instruments), k), big, dtype=np.int64)
+    mmr = np.zeros((len(instruments), k), dtype=np.int64)
+    cum = np.zeros((len(instruments), k), dtype=np.int64)
+    for m, inst in enumerate(instruments):
+        t = inst.tiers
+        n = len(t.tiers)
+        floors[m, :n], mmr[m, :n], cum[m, :n] = t.floors, t.mmr_ppm, t.cum
+    return floors, mmr, cum, np.array([len(i.tiers.tiers) for i in instruments], dtype=np.int64)
+
+
+def run_multi(
+    scenario: Scenario, seed: int, mm: MultiMarket | None = None, check_every_step: bool = False, progress=None
+) -> RunResult:
+    """Run a cross-margin scenario (module docstring); the result's step series are the first instrument's,
+    its insurance-fund series the sum over instruments, and ``extra["cross_margin"]`` the per-instrument
+    figures."""
+    mm = mm or prepare_multi(scenario, seed)
+    book = mm.book.copy()
+    book_start = mm.book.copy()
+    insts = mm.instruments
+    M = len(insts)
+    floors, mmr, cum, n_tiers = _tier_arrays(insts)
+    vpl = np.array([i.value_per_lot_tick for i in insts], dtype=np.int64)
+    fee_ppm = rate_ppm(scenario.fees.liquidation_fee_rate)
+    funds = np.array(mm.funds, dtype=np.int64)
+    fund_start = int(funds.sum())
+    money_start = book.total_money(funds)
+    n, a = book.n_positions, book.n_accounts
+    pos_eq, pos_mm = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    acc_eq, acc_mm = np.zeros(a, np.int64), np.zeros(a, np.int64)
+    liq_out = np.zeros(n, np.int64)
+    excluded = np.zeros(n, dtype=bool)
+    lp_pos = [np.flatnonzero(book.exempt[book.account] & (book.instrument == m)).astype(np.int64) for m in range(M)]
+    dt = scenario.step_seconds
+    refill = refill_factor(dt, scenario.liquidity.resilience_half_life_s)
+    rules = [MarkPrice(scenario.mark.basis_ema_s) for _ in range(M)]
+    states = [np.zeros(1) for _ in range(M)]
+    curves = [c.arrays() for c in mm.curves]
+    ticks = [float(i.tick_size) for i in insts]
+    T = mm.paths[0].steps
+    index_ticks = [p.index / tk for p, tk in zip(mm.paths, ticks)]
+    mark_s = np.zeros((M, T), dtype=np.int64)
+    last_s = np.zeros((M, T))
+    fund_s = np.zeros((M, T), dtype=np.int64)
+    marks = np.zeros(M, dtype=np.int64)
+    buf, log = ev.EventBuffer(), ev.EventLog()
+    contagion = np.zeros(M, dtype=np.int64)
+    contagion_notional = np.zeros(M, dtype=np.int64)
+    time_ns = mm.paths[0].time_ns
+    for t in range(T):
+        for m in range(M):
+            centre = float(index_ticks[m][t])
+            states[m][0] *= refill
+            marks[m] = rules[m].update(centre, marginal_price(centre, states[m][0], curves[m]), dt)
+        count = margin_sweep(book.size, book.cost, book.collateral, book.isolated, book.account, book.instrument,
+                             book.wallet, marks, vpl, floors, mmr, cum, n_tiers, book.exempt, pos_eq, pos_mm, acc_eq,
+                             acc_mm, liq_out)  # fmt: skip
+        if count:
+            order_all = liq_out[:count].copy()
+            iso = book.isolated[order_all]
+            equity = np.where(iso, pos_eq[order_all], acc_eq[book.account[order_all]])
+            req = np.where(iso, pos_mm[order_all], acc_mm[book.account[order_all]])
+            ratio = equity / np.maximum(req, 1)
+            upnl = book.size[order_all] * marks[book.instrument[order_all]] * vpl[book.instrument[order_all]]
+            upnl = upnl - book.cost[order_all]
+            excluded[order_all] = True
+            for m in range(M):
+                sel = book.instrument[order_all] == m
+                if not sel.any():
+                    continue
+                order = order_all[sel]
+                s = np.lexsort((order, ratio[sel]))
+                order = order[s]
+                dragged = (upnl[sel][s] > 0) & ~book.isolated[order]
+                contagion[m] += int(dragged.sum())
+                contagion_notional[m] += int((np.abs(book.size[order[dragged]]) * marks[m] * vpl[m]).sum())
+                _liquidate(scenario, book, order, m, float(index_ticks[m][t]), states[m], curves[m], lp_pos[m],
+                           funds[m : m + 1], int(marks[m]), int(vpl[m]), fee_ppm, buf, pos_eq, acc_eq, excluded,
+                           (floors[m, : n_tiers[m]], mmr[m, : n_tiers[m]], cum[m, : n_tiers[m]]))  # fmt: skip
+                log.append(buf, t, int(time_ns[t]), m)
+            excluded[order_all] = False
+        for m in range(M):
+            mark_s[m, t] = marks[m]
+            last_s[m, t] = marginal_price(float(index_ticks[m][t]), states[m][0], curves[m])
+            fund_s[m, t] = funds[m]
+        if check_every_step and book.total_money(funds) != money_start:
+            from .errors import ConservationError
+
+            raise ConservationError(f"money changed at step {t}")
+        if progress is not None and (t % 64 == 0 or t == T - 1):
+            progress(t + 1, T)
+    e = log.columns()
+    per = []
+    for m, inst in enumerate(insts):
+        rows = e["instrument"] == m
+        k = e["kind"][rows]
+        notional = np.abs(e["size"][rows]) * e["price"][rows] * int(vpl[m])
+        fills = (k == ev.LIQUIDATION_FILL) | (k == ev.ADL_FILL)
+        amounts = e["amount"][rows]
+        per.append({
+            "symbol": inst.symbol,
+            "liquidations": int(np.unique(e["step"][rows][fills] * (n + 1) + e["position"][rows][fills]).size),
+            "contagion_liquidations": int(contagion[m]),
+            "contagion_notional": int(contagion_notional[m]),
+            "liquidated_notional": int(notional[fills].sum()),
+            "bad_debt": int(amounts[k == ev.INSURANCE_PAYOUT].sum() - amounts[k == ev.BAD_DEBT].sum()),
+            "insurance_fund_start": int(mm.funds[m]),
+            "insurance_fund_end": int(funds[m]),
+            "adl_notional": int(notional[k == ev.ADL_COUNTERPARTY_FILL].sum()),
+            "min_mark": float(mark_s[m].min()) * ticks[m] if T else 0.0,
+            "open_interest_balanced": book.open_interest(m)[0] == book.open_interest(m)[1],
+        })  # fmt: skip
+    base = mm.base
+    return RunResult(
+        scenario=scenario, seed=seed, instrument=insts[0], book_start=book_start, book=book,
+        steps=StepSeries(time_ns, index_ticks[0], mark_s[0], last_s[0], fund_s.sum(axis=0)),
+        events=e, fund_start=fund_start, money_start=money_start, money_end=book.total_money(funds),
+        depth=base.depth, path=mm.paths[0], lp_accounts=int(book.exempt.sum()), account_labels=base.labels,
+        extra={"cross_margin": {"fired_steps": int((contagion > 0).sum()), "accounts": int(contagion.sum()),
+                                "notional": int(contagion_notional.sum()), "instruments": per}},
+        instruments=insts,
+    )  # fmt: skip
+
+
+def _liquidate(scenario, book, order, m, centre, state, curve, lp_pos, fund, mark, v, fee_ppm, buf, pos_eq, acc_eq,
+               excluded, tiers) -> None:  # fmt: skip
+    """One instrument's liquidations through the shared kernel (as :meth:`delever.engine.Simulation._liquidate`)."""
+    queue = AdlQueue(book, m, mark, v, lambda: (pos_eq, acc_eq), excluded, scenario.adl.policy, tiers)
+    partial = np.zeros(order.shape[0], dtype=np.int64)
+    weight = np.ones(lp_pos.shape[0], dtype=np.int64)
+    start = 0
+    while True:
+        c = buf.cols
+        ev_n = np.array([buf.n], dtype=np.int64)
+        status, start = liquidate(
+            order, start, book.size, book.cost, book.collateral, book.isolated, book.account, book.wallet, v, fee_ppm,
+            centre, state, curve, lp_pos, weight, fund, queue.queue, queue.indicator, queue.length, queue.pointer,
+            queue.available, queue.complete, c["kind"], c["account"], c["counterparty"], c["position"], c["size"],
+            c["price"], c["amount"], c["indicator"], ev_n, partial, 1, queue.take, queue.alloc_mode,
+            queue.prepared_for, queue.request,
+        )  # fmt: skip
+        buf.n = int(ev_n[0])
+        if status == DONE:
+            return
+        if status == NEED_EVENTS:
+            buf.ensure(buf.capacity + 4 * lp_pos.shape[0] + 64)
+        elif status in (NEED_ALLOC_LONGS, NEED_ALLOC_SHORTS):
+            side = 0 if status == NEED_ALLOC_LONGS else 1
+            queue.prepare(side, start)
+            buf.ensure(2 * int(queue.length[side]) + 4 * lp_pos.shape[0] + 16)
+        else:
+            side = 0 if status == NEED_QUEUE_LONGS else 1
+            queue.extend(side)
+            buf.ensure(2 * int(queue.length[side] - queue.pointer[side]) + 4 * lp_pos.shape[0] + 16)
