@@ -9,8 +9,6 @@ option (:class:`delever.scenario.MechanismsConfig`), off by default, in its own 
 - :mod:`.limits` per-account notional caps and tier leverage caps;
 - :mod:`.socialized` socialized loss (clawback) instead of ADL, with negative-balance protection flags;
 - :mod:`.withdrawal` market makers thinning the book as volatility rises;
-- :mod:`.funding` funding payments between longs and shorts.
-
-Cross-margin contagion across instruments (issue #4, item 9) is not implemented: the engine runs one
-instrument per scenario.
+- :mod:`.funding` funding payments between longs and shorts;
+- cross-margin contagion across instruments: :mod:`delever.contagion` (a multi-instrument run of its own).
 """
