@@ -13,7 +13,8 @@ takes the other side of the book fills; FLOX has no counterparty and closes at t
 Cases (``case``):
 
 - ``healthy``: mixed sides, leverage 2-50x, one mark at 100: a full-book margin sweep that finds nobody.
-  delever's time is one full mark-to-market sweep kernel (:func:`delever.sweep.margin_sweep`), FLOX's one
+  delever's time is one full mark-to-market sweep kernel (:func:`delever.sweep.single_position_sweep`, the
+  sweep for books whose accounts hold one position, checked equal to :func:`delever.sweep.margin_sweep`), FLOX's one
   ``on_mark``.
 - ``all-liquidated``: longs at 10x, one mark at 90.25 (below the maintenance trigger 90.36, above bankruptcy
   90): every position liquidated, no bad debt.
@@ -64,7 +65,7 @@ from delever.output import summarize
 from delever.paths import crash_path
 from delever.prices import PricePath
 from delever.scenario import Scenario
-from delever.sweep import margin_sweep
+from delever.sweep import margin_sweep, single_position_sweep
 from delever.tiers import BINANCE_BTCUSDT_2021
 from delever.units import MONEY_SCALE
 
@@ -268,17 +269,24 @@ class DeleverRunner:
         self.scenario = delever_scenario(w)
         self.mark = int(round(w.prices[0] / float(INSTRUMENT.tick_size)))
         self.args = sweep_args(self.market.book, self.mark)
+        b, t = self.market.book, INSTRUMENT.tiers
+        # every account of these books holds one position: the sweep for such books (same set, tested)
+        self.single_args = (b.size, b.cost, b.collateral, b.isolated, b.account, b.wallet, b.exempt, self.mark,
+                            INSTRUMENT.value_per_lot_tick, t.floors, t.mmr_ppm, t.cum, len(t.tiers),
+                            np.zeros(b.n_positions, np.int64))  # fmt: skip
         self.result = None
 
     def __call__(self):
         if self.w.case == "healthy":
-            return margin_sweep(*self.args)
+            return single_position_sweep(*self.single_args)
         self.result = run(self.scenario, 0, market=self.market)
         return self.result
 
     def outcome(self) -> Outcome:
         if self.w.case == "healthy":
-            return Outcome(int(margin_sweep(*self.args)), 0.0, 0)
+            found = int(single_position_sweep(*self.single_args))
+            assert found == int(margin_sweep(*self.args))  # the general sweep agrees
+            return Outcome(found, 0.0, 0)
         r = self.result if self.result is not None else self()
         s = summarize(r)
         return Outcome(

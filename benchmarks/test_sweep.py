@@ -7,7 +7,7 @@ Run: ``python -m pytest benchmarks --benchmark-only``. Each benchmark records po
 import numpy as np
 import pytest
 
-from delever.sweep import margin_sweep, trigger_sweep, update_triggers
+from delever.sweep import margin_sweep, single_position_sweep, trigger_sweep, update_triggers
 from delever.trigger_index import TriggerIndex
 
 from .conftest import START, book_of, sweep_args
@@ -75,3 +75,15 @@ def test_trigger_index_scan_healthy(benchmark, instrument, n):
     out = np.zeros(book.n_positions, dtype=np.int64)
     assert index.scan(START, 0, out) == 0  # a healthy book: nobody at the start price
     benchmark(index.scan, START, 1, out)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_single_position_sweep(benchmark, instrument, n):
+    book = book_of(n, instrument)
+    t = instrument.tiers
+    args = (book.size, book.cost, book.collateral, book.isolated, book.account, book.wallet, book.exempt, START,
+            instrument.value_per_lot_tick, t.floors, t.mmr_ppm, t.cum, len(t.tiers),
+            np.zeros(book.n_positions, np.int64))  # fmt: skip
+    single_position_sweep(*args)
+    benchmark(single_position_sweep, *args)
+    benchmark.extra_info["positions_per_s"] = book.n_positions / benchmark.stats.stats.median

@@ -347,3 +347,37 @@ def position_health(
         b = collateral[i] if isolated[i] else wallet[account[i]]
         equity_out[t] = b + s * px * v - cost[i]
         mm_out[t] = maintenance_margin((s if s > 0 else -s) * px * v, m, floors, mmr, cum, n_tiers[m])
+
+
+@njit(cache=True, nogil=True)
+def single_position_sweep(
+    size, cost, collateral, isolated, account, wallet, exempt, mark, v, floors, mmr, cum, k, out
+) -> int:
+    """The full mark-to-market sweep for a one-instrument book whose accounts hold one position each (the
+    engine's generated books): exactly :func:`margin_sweep`'s liquidatable set (tested), with nothing written
+    but the list, so it reads only what it must (size, cost, collateral, isolated, account, and the account's
+    wallet and exempt flag). ``floors``/``mmr``/``cum`` are the instrument's (k,) tier arrays, ``mark`` ticks,
+    ``v`` money per lot-tick. Returns how many positions were written to ``out``.
+    """
+    count = 0
+    for i in range(size.shape[0]):
+        s = size[i]
+        if s == 0:
+            continue
+        a = account[i]
+        if exempt[a]:
+            continue
+        notional = (s if s > 0 else -s) * mark * v
+        eq = (collateral[i] if isolated[i] else wallet[a]) + s * mark * v - cost[i]
+        j = 0
+        while j + 1 < k and notional >= floors[j + 1]:
+            j += 1
+        mm_f = notional * (mmr[j] * 1e-6) - cum[j]
+        guard = 2.0 + 1e-9 * abs(mm_f)
+        if eq < mm_f - guard:
+            out[count] = i
+            count += 1
+        elif eq <= mm_f + guard and eq < mul_ppm_ceil(notional, mmr[j]) - cum[j]:
+            out[count] = i
+            count += 1
+    return count
