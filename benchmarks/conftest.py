@@ -1,5 +1,10 @@
 """Benchmark fixtures: generated books of 1e3..1e6 positions on the default instrument."""
 
+try:  # lrvx (FLOX, optional extra "bench") must load before pyarrow, or its libstdc++ finds no static TLS left
+    import lrvx  # noqa: F401
+except ImportError:
+    pass
+
 from decimal import Decimal
 
 import numpy as np

@@ -99,7 +99,7 @@ def test_every_rulebook_cites_sources_and_lists_stand_ins(name):
 def test_engine_instrument_bridge():
     inst = get_venue("binance").instrument("btcusdt")
     assert inst.symbol == "BTCUSDT" and inst.value_per_lot_tick == 100
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(InputError):
         get_venue("bitmex").instrument("XBTUSD")  # inverse with step risk limits
 
 

@@ -1052,14 +1052,15 @@ class Rulebook:
         """The engine's :class:`delever.instruments.Instrument` for a linear contract with bracket tiers.
 
         Raises:
-            NotImplementedError: inverse contracts and non-bracket schedules (the engine models linear,
-                Binance-style brackets only).
+            InputError: (field ``symbol``) an inverse contract or a non-bracket schedule: the cascade engine models
+                linear contracts with Binance-style brackets (inverse maths is in this rulebook's own formulas).
         """
         c = self.contract(symbol)
         if c.contract != "linear" or not isinstance(c.margin, BracketMargin):
-            raise NotImplementedError(
+            raise InputError(
                 f"{self.name} {c.symbol}: the engine needs a linear contract with bracket "
-                f"tiers (this one is {c.contract}, {c.margin.kind})"
+                f"tiers (this one is {c.contract}, {c.margin.kind})",
+                field="symbol",
             )
         return Instrument(c.symbol, c.tick_size, c.lot_size, c.margin.tiers, base=c.base, quote=c.quote)
 
