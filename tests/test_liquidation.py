@@ -12,7 +12,7 @@ from delever import events as ev
 from delever.adl.queue import AdlQueue
 from delever.book import Book
 from delever.events import EventBuffer
-from delever.liquidation import DONE, NEED_QUEUE_SHORTS, liquidate
+from delever.liquidation import run_stage
 from delever.liquidity import DepthCurve
 from delever.units import money
 
@@ -64,57 +64,8 @@ def liquidate_long(
     buf = EventBuffer()
     lp = np.flatnonzero(book.exempt[book.account])
     order = np.array([0], dtype=np.int64)
-    start = 0
-    while True:
-        c = buf.cols
-        n = np.array([buf.n], dtype=np.int64)
-        status, start = liquidate(
-            order,
-            start,
-            book.size,
-            book.cost,
-            book.collateral,
-            book.isolated,
-            book.account,
-            book.wallet,
-            V,
-            fee_rate_ppm,
-            float(centre_ticks),
-            state,
-            curve,
-            lp,
-            np.ones(lp.size, dtype=np.int64),
-            fund,
-            queue.queue,
-            queue.indicator,
-            queue.length,
-            queue.pointer,
-            queue.available,
-            queue.complete,
-            c["kind"],
-            c["account"],
-            c["counterparty"],
-            c["position"],
-            c["size"],
-            c["price"],
-            c["amount"],
-            c["indicator"],
-            n,
-            np.zeros(1, np.int64),
-            1,
-            queue.take,
-            queue.alloc_mode,
-            queue.prepared_for,
-            queue.request,
-        )
-        buf.n = int(n[0])
-        if status == DONE:
-            break
-        if status == NEED_QUEUE_SHORTS:
-            queue.extend(1)
-        else:
-            buf.ensure(buf.capacity * 2)
-        buf.ensure(64)
+    run_stage(order, book, V, fee_rate_ppm, float(centre_ticks), state, curve, lp, np.ones(lp.size, dtype=np.int64),
+              fund, queue, buf, np.zeros(1, np.int64), 1)  # fmt: skip
     rows = [{k: int(v[i]) for k, v in buf.cols.items()} for i in range(buf.n)]
     return rows, int(fund[0]), state[0]
 

@@ -33,7 +33,7 @@ from .adl.queue import AdlQueue
 from .book import Book
 from .engine import Market, RunResult, StepSeries, prepare
 from .instruments import Instrument
-from .liquidation import DONE, NEED_ALLOC_LONGS, NEED_ALLOC_SHORTS, NEED_EVENTS, NEED_QUEUE_LONGS, liquidate
+from .liquidation import run_stage
 from .liquidity import DepthCurve, marginal_price, refill_factor
 from .mark import MarkPrice
 from .prices import PricePath
@@ -268,27 +268,4 @@ def _liquidate(scenario, book, order, m, centre, state, curve, lp_pos, fund, mar
     queue = AdlQueue(book, m, mark, v, lambda: (pos_eq, acc_eq), excluded, scenario.adl.policy, tiers)
     partial = np.zeros(order.shape[0], dtype=np.int64)
     weight = np.ones(lp_pos.shape[0], dtype=np.int64)
-    start = 0
-    while True:
-        c = buf.cols
-        ev_n = np.array([buf.n], dtype=np.int64)
-        status, start = liquidate(
-            order, start, book.size, book.cost, book.collateral, book.isolated, book.account, book.wallet, v, fee_ppm,
-            centre, state, curve, lp_pos, weight, fund, queue.queue, queue.indicator, queue.length, queue.pointer,
-            queue.available, queue.complete, c["kind"], c["account"], c["counterparty"], c["position"], c["size"],
-            c["price"], c["amount"], c["indicator"], ev_n, partial, 1, queue.take, queue.alloc_mode,
-            queue.prepared_for, queue.request,
-        )  # fmt: skip
-        buf.n = int(ev_n[0])
-        if status == DONE:
-            return
-        if status == NEED_EVENTS:
-            buf.ensure(buf.capacity + 4 * lp_pos.shape[0] + 64)
-        elif status in (NEED_ALLOC_LONGS, NEED_ALLOC_SHORTS):
-            side = 0 if status == NEED_ALLOC_LONGS else 1
-            queue.prepare(side, start)
-            buf.ensure(2 * int(queue.length[side]) + 4 * lp_pos.shape[0] + 16)
-        else:
-            side = 0 if status == NEED_QUEUE_LONGS else 1
-            queue.extend(side)
-            buf.ensure(2 * int(queue.length[side] - queue.pointer[side]) + 4 * lp_pos.shape[0] + 16)
+    run_stage(order, book, v, fee_ppm, centre, state, curve, lp_pos, weight, fund, queue, buf, partial, 1)

@@ -34,7 +34,7 @@ from .bookio import load_book
 from .errors import ConservationError
 from .generator import GeneratorParams, generate_book
 from .instruments import Instrument
-from .liquidation import DONE, NEED_ALLOC_LONGS, NEED_ALLOC_SHORTS, NEED_EVENTS, NEED_QUEUE_LONGS, liquidate
+from .liquidation import run_stage
 from .mechanisms.backstop import ratio_fraction, take_over, vault_equity
 from .mechanisms.circuit_breaker import CircuitBreaker
 from .mechanisms.dynamic_margin import quantise, scaled_tiers
@@ -551,54 +551,8 @@ class Simulation:
             )
             sizes_before = b.size[order].copy()
         adl_on = 0 if mech.socialized_loss.enabled else 1
-        start = 0
-        while True:
-            ev_n = np.array([self.buf.n], dtype=np.int64)
-            status, start = liquidate(
-                order,
-                start,
-                b.size,
-                b.cost,
-                b.collateral,
-                b.isolated,
-                b.account,
-                b.wallet,
-                self.v,
-                self.fee_ppm,
-                centre,
-                self.state,
-                self.curve,
-                self.lp_pos,
-                self.lp_weight,
-                self.fund,
-                queue.queue,
-                queue.indicator,
-                queue.length,
-                queue.pointer,
-                queue.available,
-                queue.complete,
-                *self._cols(),
-                ev_n,
-                partial,
-                adl_on,
-                queue.take,
-                queue.alloc_mode,
-                queue.prepared_for,
-                queue.request,
-            )
-            self.buf.n = int(ev_n[0])
-            if status == DONE:
-                break
-            if status == NEED_EVENTS:
-                self.buf.ensure(self.buf.capacity + 4 * self.lp_pos.shape[0] + 64)
-            elif status in (NEED_ALLOC_LONGS, NEED_ALLOC_SHORTS):
-                side = 0 if status == NEED_ALLOC_LONGS else 1
-                queue.prepare(side, start)
-                self.buf.ensure(2 * int(queue.length[side]) + 4 * self.lp_pos.shape[0] + 16)
-            else:
-                side = 0 if status == NEED_QUEUE_LONGS else 1
-                queue.extend(side)
-                self.buf.ensure(2 * int(queue.length[side] - queue.pointer[side]) + 4 * self.lp_pos.shape[0] + 16)
+        run_stage(order, b, self.v, self.fee_ppm, centre, self.state, self.curve, self.lp_pos, self.lp_weight,
+                  self.fund, queue, self.buf, partial, adl_on)  # fmt: skip
         self.excluded[order] = False
         if mech.partial_liquidation.enabled:
             done = (partial > 0) & (b.size[order] != 0)

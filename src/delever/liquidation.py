@@ -599,3 +599,39 @@ def liquidate(
         else:
             wallet[a] = bal
     return DONE, order.shape[0]
+
+
+def run_stage(order, book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_weight, fund, queue, buf, partial,
+              adl_on) -> None:  # fmt: skip
+    """Drive :func:`liquidate` over ``order`` to the end: extend the ADL queue (queue policies), prepare an
+    allocation (allocation policies) or grow the event buffer each time the kernel asks, and resume.
+
+    ``book`` is a :class:`delever.book.Book` (mutated), ``queue`` an :class:`delever.adl.queue.AdlQueue`,
+    ``buf`` an :class:`delever.events.EventBuffer` (rows appended), ``fund`` the instrument's one-element
+    insurance-fund array; the rest as :func:`liquidate`.
+    """
+    n_lp = lp_pos.shape[0]
+    start = 0
+    while True:
+        c = buf.cols
+        ev_n = np.array([buf.n], dtype=np.int64)
+        status, start = liquidate(
+            order, start, book.size, book.cost, book.collateral, book.isolated, book.account, book.wallet, v,
+            fee_ppm, centre, book_state, curve, lp_pos, lp_weight, fund, queue.queue, queue.indicator,
+            queue.length, queue.pointer, queue.available, queue.complete, c["kind"], c["account"],
+            c["counterparty"], c["position"], c["size"], c["price"], c["amount"], c["indicator"], ev_n, partial,
+            adl_on, queue.take, queue.alloc_mode, queue.prepared_for, queue.request,
+        )  # fmt: skip
+        buf.n = int(ev_n[0])
+        if status == DONE:
+            return
+        if status == NEED_EVENTS:
+            buf.ensure(buf.capacity + 4 * n_lp + 64)
+        elif status in (NEED_ALLOC_LONGS, NEED_ALLOC_SHORTS):
+            side = 0 if status == NEED_ALLOC_LONGS else 1
+            queue.prepare(side, start)
+            buf.ensure(2 * int(queue.length[side]) + 4 * n_lp + 16)
+        else:
+            side = 0 if status == NEED_QUEUE_LONGS else 1
+            queue.extend(side)
+            buf.ensure(2 * int(queue.length[side] - queue.pointer[side]) + 4 * n_lp + 16)
