@@ -107,6 +107,14 @@ class Book:
         """A deep copy (every column)."""
         return Book(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
+    def snapshot(self) -> Book:
+        """A copy of the columns a run changes (wallet, size, cost, collateral) sharing the others (account,
+        instrument, isolated, exempt, protected, entry leverage), which the engine never writes: a run's
+        starting book for reports at half the memory of :meth:`copy`."""
+        mutable = ("wallet", "size", "cost", "collateral")
+        return Book(**{f.name: getattr(self, f.name).copy() if f.name in mutable else getattr(self, f.name)
+                       for f in fields(self)})  # fmt: skip
+
     def total_money(self, insurance_funds: np.ndarray | int = 0) -> int:
         """The conserved money identity (module docstring), as a Python int (exact)."""
         return (

@@ -189,7 +189,7 @@ class Simulation:
         if mech.backstop.enabled:
             book, self.vault_acc, self.vault_pos = with_extra_account(book, money(mech.backstop.vault_wallet))
         self.book = book
-        self.book_start = book.copy()
+        self.book_start = book.snapshot()
         self.path = m.path
         self.curve_base = m.curve.arrays()
         self.curve = self.curve_base
@@ -504,7 +504,7 @@ class Simulation:
             0,
             mark,
             self.v,
-            self._equities,
+            None if self.use_triggers else self._equities,
             self.excluded,
             self.scenario.adl.policy,
             (self.floors[0], self.mmr[0], self.cum[0]),

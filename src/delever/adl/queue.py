@@ -71,9 +71,15 @@ def adl_pool(
     out_eq,
     out_wallet,
     out_mm,
+    inline_equity,
+    write,
 ) -> int:
     """Eligible counterparties of one side (+1 longs, -1 shorts): index, uPnL, equity, wallet (the
-    position's collateral: isolated margin or cross wallet), MM. Returns how many."""
+    position's collateral: isolated margin or cross wallet), MM. Returns how many.
+
+    ``inline_equity``: every account holds one position, so equity is its collateral plus its uPnL and the
+    sweep's equity arrays are not needed; ``write`` False only counts (to size the outputs exactly).
+    """
     count = 0
     for i in range(size.shape[0]):
         s = size[i]
@@ -84,8 +90,14 @@ def adl_pool(
         upnl = s * mark * v - cost[i]
         if upnl <= 0:
             continue
-        eq = pos_equity[i] if isolated[i] else acc_equity[account[i]]
+        if inline_equity:
+            eq = (collateral[i] if isolated[i] else wallet[account[i]]) + upnl
+        else:
+            eq = pos_equity[i] if isolated[i] else acc_equity[account[i]]
         if eq <= 0:
+            continue
+        if not write:
+            count += 1
             continue
         notional = (s if s > 0 else -s) * mark * v
         j = 0
@@ -118,13 +130,14 @@ class AdlQueue:
         instrument_id: int,
         mark: int,
         v: int,
-        equities: Callable[[], tuple[np.ndarray, np.ndarray]],
+        equities: Callable[[], tuple[np.ndarray, np.ndarray]] | None,
         excluded: np.ndarray,
         policy: str = "queue-bitmex",
         tiers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """``equities()`` returns ``(position equity, account equity)`` as the sweep defines them; it is
-        called only if this step needs ADL. ``tiers`` = (floors, mmr, cum) of the instrument."""
+        called only if this step needs ADL; ``None`` when every account holds one position (equity is then
+        computed from the position itself). ``tiers`` = (floors, mmr, cum) of the instrument."""
         self._book = book
         self._args = (instrument_id, mark, v, excluded)
         self._equities = equities
@@ -153,53 +166,34 @@ class AdlQueue:
         if self._pool[side] is None:
             b = self._book
             inst, mark, v, excl = self._args
-            pos_eq, acc_eq = self._equities()
+            inline = self._equities is None
+            if inline:
+                pos_eq = acc_eq = np.zeros(1, dtype=np.int64)
+            else:
+                pos_eq, acc_eq = self._equities()
             sign = 1 if side == 0 else -1
-            n = b.size.shape[0]
-            idx, upnl, eq, wal, mm = (np.empty(n, dtype=np.int64) for _ in range(5))
             floors, mmr, cum = self._tiers
-            m = adl_pool(
-                sign,
-                inst,
-                b.size,
-                b.cost,
-                b.isolated,
-                b.account,
-                b.instrument,
-                b.exempt,
-                excl,
-                b.collateral,
-                b.wallet,
-                mark,
-                v,
-                floors,
-                mmr,
-                cum,
-                floors.shape[0],
-                pos_eq,
-                acc_eq,
-                idx,
-                upnl,
-                eq,
-                wal,
-                mm,
-            )
-            idx = idx[:m].copy()
+            args = (sign, inst, b.size, b.cost, b.isolated, b.account, b.instrument, b.exempt, excl, b.collateral,
+                    b.wallet, mark, v, floors, mmr, cum, floors.shape[0], pos_eq, acc_eq)  # fmt: skip
+            empty = np.zeros(0, dtype=np.int64)
+            m = adl_pool(*args, empty, empty, empty, empty, empty, inline, False)
+            idx, upnl, eq, wal, mm = (np.empty(m, dtype=np.int64) for _ in range(5))
+            adl_pool(*args, idx, upnl, eq, wal, mm, inline, True)
             lots = np.abs(b.size[idx])
             notional = lots * mark * v
             entry = np.abs(b.cost[idx]) / np.maximum(lots * v, 1)
             # Hyperliquid's mark/entry: the profit direction (entry/mark for shorts, a stated stand-in)
             ratio_mark, ratio_entry = (np.full(m, float(mark)), entry) if sign > 0 else (entry, np.full(m, float(mark)))
             w = Winners(
-                pnl=upnl[:m].copy(),
-                equity=eq[:m].copy(),
+                pnl=upnl,
+                equity=eq,
                 notional=notional,
                 contracts=lots,
-                leverage=notional / np.maximum(eq[:m], 1),
+                leverage=notional / np.maximum(eq, 1),
                 entry_price=ratio_entry,
                 mark_price=ratio_mark,
-                wallet=wal[:m].copy(),
-                maintenance_margin=mm[:m].copy(),
+                wallet=wal,
+                maintenance_margin=mm,
             )
             score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
             self._pool[side] = {
