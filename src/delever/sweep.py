@@ -360,24 +360,28 @@ def single_position_sweep(
     ``v`` money per lot-tick. Returns how many positions were written to ``out``.
     """
     count = 0
+    first_cap = floors[1] if k > 1 else np.iinfo(np.int64).max
+    first_rate = mmr[0] * 1e-6
     for i in range(size.shape[0]):
         s = size[i]
-        if s == 0:
-            continue
         a = account[i]
-        if exempt[a]:
-            continue
         notional = (s if s > 0 else -s) * mark * v
         eq = (collateral[i] if isolated[i] else wallet[a]) + s * mark * v - cost[i]
-        j = 0
-        while j + 1 < k and notional >= floors[j + 1]:
-            j += 1
-        mm_f = notional * (mmr[j] * 1e-6) - cum[j]
-        guard = 2.0 + 1e-9 * abs(mm_f)
-        if eq < mm_f - guard:
-            out[count] = i
-            count += 1
-        elif eq <= mm_f + guard and eq < mul_ppm_ceil(notional, mmr[j]) - cum[j]:
+        if notional < first_cap:  # most positions sit in the first tier (its maintenance amount is 0)
+            j = 0
+            mm_f = notional * first_rate
+        else:
+            j = 1
+            while j + 1 < k and notional >= floors[j + 1]:
+                j += 1
+            mm_f = notional * (mmr[j] * 1e-6) - cum[j]
+        # one comparison settles almost every position: clearly above its requirement (float guard as in
+        # margin_sweep); the rest, flat and exempt rows aside, are decided exactly in integers
+        if eq > mm_f + 2.0 + 1e-9 * mm_f:
+            continue
+        if s == 0 or exempt[a]:
+            continue
+        if eq < mul_ppm_ceil(notional, mmr[j]) - cum[j]:
             out[count] = i
             count += 1
     return count
