@@ -3,19 +3,24 @@
 One step of the clock (``step_seconds``), in this order:
 
 1. the index price of the step (:mod:`delever.prices`) becomes the book's centre;
-2. the book refills: absorbed quantity decays with the resilience half-life (:mod:`delever.liquidity`);
-3. the mark price follows the index and the venue's last trade (:mod:`delever.mark`);
-4. the whole book is swept at the mark (:mod:`delever.sweep`); every position whose account (cross) or
-   isolated margin is below maintenance margin is liquidated in full, most under water first
-   (lowest ``equity / MM``, then position index) - partial, tier-by-tier liquidation is a later stage that
-   would replace this whole-position order;
+2. the book refills: absorbed quantity decays with the resilience half-life (:mod:`delever.liquidity`),
+   scaled down while market makers withdraw (:mod:`delever.mechanisms.withdrawal`, when on);
+3. the mark price follows the index and the venue's last trade (:mod:`delever.mark`); dynamic margin
+   rescales the tiers and funding settles at funding times (when on);
+4. unless a circuit breaker halts the step, every position whose account (cross) or isolated margin is
+   below maintenance margin is found (:mod:`delever.sweep`, :mod:`delever.trigger_index`), most under water
+   first (lowest ``equity / MM``, then position index); the backstop vault takes those below its threshold,
+   partial liquidation sizes the rest (when on);
 5. the liquidation stage (:mod:`delever.liquidation`) fills against the book, settles through the insurance
-   fund, and auto-deleverages against the ADL queue (:mod:`delever.adl.queue`) what the fund cannot cover;
+   fund, and auto-deleverages against the ADL queue (:mod:`delever.adl.queue`, under the scenario's ADL
+   policy) what the fund cannot cover, or leaves it to socialized loss (when on); proactive deleveraging cuts
+   the most levered accounts when its trigger trips (when on);
 6. the step's events are appended to the log and its aggregates recorded.
 
 Liquidation orders of one step see each other's impact (they walk the same book in turn); the mark moves
 with that impact from the next step on: the cascade. A run is a pure function of (scenario, seed): no clock,
-no unseeded randomness, deterministic orderings everywhere.
+no unseeded randomness, deterministic orderings everywhere. Multi-instrument (cross-margin) scenarios run in
+:mod:`delever.contagion` on the same kernels.
 """
 
 from __future__ import annotations
@@ -295,7 +300,7 @@ class Simulation:
         self.index.changed(positions)
 
     def _setup_mechanisms(self) -> None:
-        mech, sc, dt = self.mech, self.scenario, self.dt
+        mech, dt = self.mech, self.dt
         steps = lambda seconds: max(int(round(seconds / dt)), 1)  # noqa: E731
         if mech.circuit_breaker.enabled:
             cb = mech.circuit_breaker
@@ -337,7 +342,6 @@ class Simulation:
         if mech.backstop.enabled:
             self.backstop_ratio = ratio_fraction(mech.backstop.equity_ratio)
         self.halted_steps = 0
-        _ = sc
 
     # -- helpers -----------------------------------------------------------------------------------------
     def _alloc_sweep_arrays(self) -> None:
