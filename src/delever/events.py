@@ -146,8 +146,13 @@ def to_table(
     lot = np.array([int(s * 10**8) for s in lot_sizes], dtype=np.int64)[inst] if len(inst) else inst
 
     def dec(values: np.ndarray, scale: int) -> pa.Array:
-        # exact: values are integers scaled by 10**-scale, built from Python ints
-        return pa.array([Decimal(int(x)).scaleb(-scale) for x in values], type=pa.decimal128(38, scale))
+        # exact: a decimal128's storage is its unscaled integer, two's complement in 128 bits, little endian;
+        # the int64 values are sign-extended into it directly
+        v = np.ascontiguousarray(values, dtype=np.int64)
+        words = np.empty((v.shape[0], 2), dtype=np.int64)
+        words[:, 0] = v
+        words[:, 1] = np.where(v < 0, -1, 0)
+        return pa.Array.from_buffers(pa.decimal128(38, scale), v.shape[0], [None, pa.py_buffer(words.tobytes())])
 
     kinds = np.array(KIND_NAMES)[cols["kind"].astype(np.int64)] if len(inst) else np.array([], dtype=str)
     time = pa.array(cols["time_ns"], type=pa.int64()).cast(pa.timestamp("ns", tz="UTC"))

@@ -12,7 +12,6 @@ there are too many.
 
 from __future__ import annotations
 
-import itertools
 import math
 import pathlib
 from decimal import Decimal, InvalidOperation
@@ -261,18 +260,16 @@ def minmax_indices(y: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
     if n <= max_points:
         return np.arange(n)
     n_buckets = max(1, (max_points - 2) // 2)
-    edges = np.linspace(0, n, n_buckets + 1).astype(np.int64)
-    keep = [0, n - 1]
-    for s, e in itertools.pairwise(edges):
-        seg = y[s:e]
-        if seg.size == 0:
-            continue
-        if np.isnan(seg).all():
-            keep.append(int(s))
-            continue
-        keep.append(int(s + np.nanargmin(seg)))
-        keep.append(int(s + np.nanargmax(seg)))
-    return np.unique(np.asarray(keep, dtype=np.int64))
+    width = -(-n // n_buckets)  # equal buckets of ceil(n / n_buckets) points, the last one padded
+    padded = np.full(n_buckets * width, np.nan)
+    padded[:n] = y
+    rows = padded.reshape(n_buckets, width)
+    empty = np.isnan(rows).all(axis=1)
+    lo = np.argmin(np.where(np.isnan(rows), np.inf, rows), axis=1)
+    hi = np.argmax(np.where(np.isnan(rows), -np.inf, rows), axis=1)
+    start = np.arange(n_buckets) * width
+    keep = np.concatenate([[0, n - 1], np.where(empty, start, start + lo), np.where(empty, start, start + hi)])
+    return np.unique(keep[keep < n].astype(np.int64))
 
 
 def bar_buckets(values: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, list[np.ndarray], int]:
