@@ -353,6 +353,14 @@ class Simulation:
         self.scratch = np.zeros(n, dtype=np.int64)
         self._sweep_arrays_ready = True
 
+    def _health(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact equity and MM (money) of the single-position accounts ``order`` at the marks."""
+        b = self.book
+        equity, mm = np.zeros(order.size, dtype=np.int64), np.zeros(order.size, dtype=np.int64)
+        position_health(order, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
+                        self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, equity, mm)  # fmt: skip
+        return equity, mm
+
     def _full_sweep(self, out: np.ndarray) -> int:
         """Mark the whole book to market (:func:`delever.sweep.margin_sweep`); liquidatable positions to ``out``."""
         b = self.book
@@ -434,25 +442,7 @@ class Simulation:
             return
         order = self.liq_out[:count].copy()
         if self.use_triggers:
-            equity, req = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
-            position_health(
-                order,
-                b.size,
-                b.cost,
-                b.collateral,
-                b.isolated,
-                b.account,
-                b.instrument,
-                b.wallet,
-                self.marks,
-                self.vpl,
-                self.floors,
-                self.mmr,
-                self.cum,
-                self.n_tiers,
-                equity,
-                req,
-            )
+            equity, req = self._health(order)
         else:
             equity = np.where(b.isolated[order], self.pos_eq[order], self.acc_eq[b.account[order]])
             req = np.where(b.isolated[order], self.pos_mm[order], self.acc_mm[b.account[order]])
@@ -461,15 +451,16 @@ class Simulation:
         order, equity, req = order[sort], np.asarray(equity)[sort].copy(), np.asarray(req)[sort].copy()
         first_event = self.buf.n
         if mech.backstop.enabled:
-            order = self._backstop(order, equity, req, mark)
-            equity = None
+            kept = self._backstop(order, equity, req, mark)
+            order, equity = order[kept], equity[kept]
         if order.size:
-            self._liquidate(order, t, centre, mark)
+            self._liquidate(order, equity, t, centre, mark)
         self._touched(self.buf.cols["position"][first_event : self.buf.n].copy())
         if mech.socialized_loss.enabled:
             self._socialize(first_event, mark)
 
     def _backstop(self, order, equity, req, mark) -> np.ndarray:
+        """Hand the positions below the vault's threshold to the vault; the mask of those left for the book."""
         b = self.book
         self.buf.ensure(4 * order.size + 8)
         keep = np.ones(order.size, dtype=np.int64)
@@ -498,9 +489,10 @@ class Simulation:
         self.buf.n = int(ev_n[0])
         if taken:
             self._note("backstop", self.book.account[order[keep == 0]], int(notional[keep == 0].sum()))
-        return order[keep == 1]
+        return keep == 1
 
-    def _liquidate(self, order: np.ndarray, t: int, centre: float, mark: int) -> None:
+    def _liquidate(self, order: np.ndarray, equity: np.ndarray, t: int, centre: float, mark: int) -> None:
+        """Liquidate ``order`` (sorted; ``equity`` its exact equity at the mark, money) through the stage."""
         b, mech = self.book, self.mech
         self.excluded[order] = True
         queue = AdlQueue(
@@ -516,31 +508,11 @@ class Simulation:
         partial = np.zeros(order.shape[0], dtype=np.int64)
         if mech.partial_liquidation.enabled:
             pl = mech.partial_liquidation
-            eq = np.zeros(order.shape[0], dtype=np.int64)
-            mm = np.zeros(order.shape[0], dtype=np.int64)
-            position_health(
-                order,
-                b.size,
-                b.cost,
-                b.collateral,
-                b.isolated,
-                b.account,
-                b.instrument,
-                b.wallet,
-                self.marks,
-                self.vpl,
-                self.floors,
-                self.mmr,
-                self.cum,
-                self.n_tiers,
-                eq,
-                mm,
-            )
             partial = plan(
                 pl.mode,
                 order,
                 b.size,
-                eq,
+                equity,
                 mark,
                 self.v,
                 self.floors[0],
