@@ -133,6 +133,7 @@ def _book_execute(
     p,
     delta,
     price,
+    book_state,
     size,
     cost,
     collateral,
@@ -155,8 +156,10 @@ def _book_execute(
     ev_n,
     kind=LIQUIDATION_FILL,
 ) -> None:
-    """Position ``p`` trades ``delta`` at ``price``; the LP positions take ``-delta`` pro rata."""
+    """Position ``p`` trades ``delta`` at ``price`` against the book: the LP positions take ``-delta`` pro rata
+    and the book's absorbed quantity ``book_state[0]`` moves by ``delta``."""
     realized = apply_trade(p, delta, price, size, cost, collateral, isolated, account, wallet, v)
+    book_state[0] += delta
     _emit(
         ev_kind,
         ev_acc,
@@ -313,6 +316,7 @@ def liquidate(
                     p,
                     -k,
                     vk,
+                    book_state,
                     size,
                     cost,
                     collateral,
@@ -334,7 +338,6 @@ def liquidate(
                     ev_ind,
                     ev_n,
                 )
-                book_state[0] = net - k
                 if fee > 0:
                     if isolated[p]:
                         collateral[p] -= fee
@@ -410,6 +413,7 @@ def liquidate(
                 p,
                 -sg * k_book,
                 vk,
+                book_state,
                 size,
                 cost,
                 collateral,
@@ -431,7 +435,6 @@ def liquidate(
                 ev_ind,
                 ev_n,
             )
-            book_state[0] = net - sg * k_book
             closed_notional += k_book * vk * v
         if need_adl:
             rem = r
@@ -497,6 +500,7 @@ def liquidate(
                     p,
                     -sg * rem,
                     vr,
+                    book_state,
                     size,
                     cost,
                     collateral,
@@ -518,7 +522,6 @@ def liquidate(
                     ev_ind,
                     ev_n,
                 )
-                book_state[0] = net - sg * rem
                 closed_notional += rem * vr * v
 
         bal = collateral[p] if isolated[p] else wallet[a]

@@ -78,6 +78,7 @@ def reduce_positions(
             p,
             delta,
             px,
+            book_state,
             size,
             cost,
             collateral,
@@ -100,7 +101,6 @@ def reduce_positions(
             ev_n,
             DELEVERAGE_FILL,
         )
-        book_state[0] = net + delta
         moved += x * px * v
         if isolated[p] and size[p] == 0:  # a closed isolated position's margin returns to the wallet
             wallet[a] += collateral[p]
