@@ -51,7 +51,7 @@ from .mechanisms.volatility import vol_ratio
 from .mechanisms.withdrawal import calibrate_elasticity, depth_scale
 from .liquidity import DepthCurve, marginal_price, refill_factor
 from .mark import MarkPrice
-from .marketdata import DepthProfile, calibrate_depth, load_book_depth, load_klines
+from .marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines
 from .prices import PricePath, path_from_klines
 from .scenario import Scenario, window_ms
 from .sweep import margin_sweep, position_health, update_triggers
@@ -104,7 +104,8 @@ class Market:
     book: Book
     start_price_ticks: int
     labels: list[str] | None
-    depth_raw: object = None
+    depth_raw: BookDepth | None = None
+    """The raw bookDepth snapshots the depth was calibrated from (market-maker withdrawal calibrates on them)."""
 
 
 def prepare(scenario: Scenario, seed: int) -> Market:
@@ -129,8 +130,7 @@ def prepare(scenario: Scenario, seed: int) -> Market:
         book, labels = load_book(
             scenario.resolve(scenario.book.file or ""), inst, start_ticks, liq.lp_accounts, liq.lp_wallet, cap
         )
-    market = Market(inst, path, profile, curve, book, start_ticks, labels)
-    market.depth_raw = depth_raw
+    market = Market(inst, path, profile, curve, book, start_ticks, labels, depth_raw)
     return market
 
 

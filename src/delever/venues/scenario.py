@@ -45,7 +45,6 @@ def compare_rows(scenario: Scenario, seed: int) -> list[dict]:
     for name, rb in VENUES.items():
         sc = apply_venue(scenario, name)
         market = dataclasses.replace(base, instrument=sc.instrument.build())
-        market.depth_raw = base.depth_raw
         s = summarize(run(sc, seed, market=market))
         rows.append(
             {

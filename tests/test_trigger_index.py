@@ -1,0 +1,31 @@
+"""The sorted trigger index lists exactly what a linear scan of the trigger prices lists, as positions change."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from delever.sweep import trigger_sweep
+from delever.trigger_index import TriggerIndex
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.integers(2, 30))
+def test_index_scan_equals_linear_scan(seed, n, steps):
+    rng = np.random.default_rng(seed)
+    size = rng.integers(-5, 6, n)
+    trigger = np.where(size > 0, rng.integers(900, 1000, n), rng.integers(1000, 1100, n))
+    index = TriggerIndex(size, trigger)
+    out_a = np.zeros(n, np.int64)
+    out_b = np.zeros(n, np.int64)
+    instrument = np.zeros(n, np.int64)
+    for t in range(steps):
+        mark = int(rng.integers(880, 1120))
+        a = index.scan(mark, t, out_a)
+        b = trigger_sweep(size, trigger, instrument, np.array([mark]), out_b)
+        assert sorted(out_a[:a].tolist()) == sorted(out_b[:b].tolist())
+        # some positions change (closed, cut, re-priced) and are reported to the index, as the engine does
+        changed = rng.choice(n, size=min(n, 3), replace=False)
+        size[changed] = rng.integers(-5, 6, changed.size)
+        trigger[changed] = np.where(size[changed] > 0, rng.integers(900, 1000, changed.size),
+                                    rng.integers(1000, 1100, changed.size))  # fmt: skip
+        index.changed(changed.astype(np.int64))
