@@ -129,6 +129,12 @@ class Book:
         s = self.size[self.instrument == instrument]
         return int(s[s > 0].sum()), int(-s[s < 0].sum())
 
+    def first_position(self) -> np.ndarray:
+        """int64 (a,): each account's first position index (-1 for an account without positions)."""
+        out = np.full(self.n_accounts, -1, dtype=np.int64)
+        out[self.account[::-1]] = np.arange(self.n_positions, dtype=np.int64)[::-1]  # the first one wins
+        return out
+
     def nbytes(self) -> int:
         """Memory held by the columns, in bytes."""
         return sum(getattr(self, f.name).nbytes for f in fields(self))

@@ -71,7 +71,7 @@ def policy_row(name: str, r: RunResult) -> dict:
     start = r.book_start
     v = r.instrument.value_per_lot_tick
     mark0 = int(r.steps.mark_ticks[0]) if r.steps.mark_ticks.size else 0
-    pos = np.array([np.flatnonzero(start.account == a)[0] for a in ids], dtype=np.int64) if ids.size else ids
+    pos = start.first_position()[ids]
     equity0 = (
         (
             np.where(start.isolated[pos], start.collateral[pos], start.wallet[ids])

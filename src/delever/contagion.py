@@ -80,6 +80,7 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
     wallet = b.wallet.copy()
     trader_cross = np.flatnonzero(~b.exempt[b.account] & ~b.isolated)
     lp_accounts = np.flatnonzero(b.exempt)
+    first_position = b.first_position()
     base_start = float(base.path.index[0])
     for k, cfg in enumerate(cm.instruments, start=1):
         rng = np.random.Generator(np.random.PCG64([seed, k]))
@@ -105,9 +106,7 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
         lots = np.maximum(1, np.rint(notional_q / (start_ticks * float(inst.tick_size) * float(inst.lot_size)))).astype(
             np.int64
         )
-        pos_of = np.full(b.n_accounts, -1, dtype=np.int64)
-        pos_of[b.account[::-1]] = np.arange(b.n_positions)[::-1]
-        lev = np.maximum(b.entry_leverage[pos_of[holders]], 1.0)
+        lev = np.maximum(b.entry_leverage[first_position[holders]], 1.0)
         max_lev = float(max(t.max_leverage for t in tiers.tiers))
         lev = np.minimum(lev, max_lev)
         size = side * lots
