@@ -119,7 +119,11 @@ def run(
         extra_sections += mechanism_sections(summarize(result), ablation_rows)
         if ablate:
             extra_sections.append({"title": "Ablation", "html": html_table(ablation_rows)})
-    extra_sections += _venue_comparison(sc, seed_, scenario is None and venue is None and not set_)
+    if scenario is None and venue is None and not set_:
+        # the default scenario's report compares every venue's rules on this run's path and book (issue #3)
+        from .venues.scenario import compare_venues
+
+        extra_sections.append(compare_venues(sc, seed_, market))
     summary = write_outputs(result, out_dir, extra_sections=extra_sections, ablation=ablation_rows if ablate else None)
     if ablate and not quiet and ablation_rows:
         console.print(_ablation_table(ablation_rows))
@@ -142,17 +146,6 @@ def _ablation_table(rows: list[dict]) -> Table:
     for r in rows:
         t.add_row(*[r[k] if k == "variant" else _fmt(float(r[k]) if not isinstance(r[k], int) else r[k]) for k in keys])
     return t
-
-
-def _venue_comparison(sc, seed: int, is_default: bool) -> list[dict]:
-    """For the default scenario: the same path and book under every venue rulebook (issue #3)."""
-    if not is_default:
-        return []
-    try:
-        from .venues.scenario import compare_venues
-    except ImportError:
-        return []
-    return [compare_venues(sc, seed)]
 
 
 @app.command()

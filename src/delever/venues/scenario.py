@@ -31,7 +31,7 @@ def apply_venue(scenario: Scenario, name: str) -> Scenario:
         raise InputError(f"venue {name!r} does not fit this scenario: {exc}", field="venue") from None
 
 
-def compare_rows(scenario: Scenario, seed: int) -> list[dict]:
+def compare_rows(scenario: Scenario, seed: int, base=None) -> list[dict]:
     """One row per rulebook: liquidations, bad debt, fund end, ADL notional, on the scenario's path and on
     one book (generated or read once, with the scenario's own tiers; positions above a venue's max leverage
     are liquidated at its first step)."""
@@ -40,7 +40,9 @@ def compare_rows(scenario: Scenario, seed: int) -> list[dict]:
     from ..engine import prepare, run
     from ..output import summarize
 
-    base = prepare(scenario, seed)  # one book for every venue: the comparison is of the rules, not the books
+    # one book for every venue: the comparison is of the rules, not the books (``base``: an already prepared
+    # market of the scenario, whose book runs do not change)
+    base = base if base is not None else prepare(scenario, seed)
     rows = []
     for name, rb in VENUES.items():
         sc = apply_venue(scenario, name)
@@ -65,9 +67,9 @@ def compare_rows(scenario: Scenario, seed: int) -> list[dict]:
     return rows
 
 
-def compare_venues(scenario: Scenario, seed: int) -> dict:
+def compare_venues(scenario: Scenario, seed: int, base=None) -> dict:
     """A report section: the venue comparison table (see :func:`compare_rows`)."""
-    rows = compare_rows(scenario, seed)
+    rows = compare_rows(scenario, seed, base)
     head = (
         "venue",
         "liquidations",
