@@ -14,6 +14,7 @@ from delever.book import Book
 from delever.events import EventBuffer
 from delever.liquidation import run_stage
 from delever.liquidity import DepthCurve
+from delever.tiers import BINANCE_BTCUSDT_2021
 from delever.units import money
 
 V = 100
@@ -60,7 +61,9 @@ def liquidate_long(
     pos_eq, acc_eq = equities(book, mark)
     excluded = np.zeros(book.n_positions, dtype=bool)
     excluded[0] = True
-    queue = AdlQueue(book, 0, mark, V, lambda: (pos_eq, acc_eq), excluded)
+    tiers = BINANCE_BTCUSDT_2021
+    queue = AdlQueue(book, 0, mark, V, lambda: (pos_eq, acc_eq), excluded, "queue-bitmex",
+                     (tiers.floors, tiers.mmr_ppm, tiers.cum))  # fmt: skip
     buf = EventBuffer()
     lp = np.flatnonzero(book.exempt[book.account])
     order = np.array([0], dtype=np.int64)

@@ -204,14 +204,11 @@ def compare(
 
 def _register_extensions() -> None:
     from .adl_event import register as register_adl_event
+    from .cli_sweep import register as register_sweep
     from .cli_venues import register as register_venues
 
     register_venues(app)
     register_adl_event(app)
-    try:
-        from .cli_sweep import register as register_sweep
-    except ImportError:  # pragma: no cover - the Monte Carlo module is optional
-        return
     register_sweep(app)
 
 

@@ -132,8 +132,8 @@ class AdlQueue:
         v: int,
         equities: Callable[[], tuple[np.ndarray, np.ndarray]] | None,
         excluded: np.ndarray,
-        policy: str = "queue-bitmex",
-        tiers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        policy: str,
+        tiers: tuple[np.ndarray, np.ndarray, np.ndarray],
     ) -> None:
         """``equities()`` returns ``(position equity, account equity)`` as the sweep defines them; it is
         called only if this step needs ADL; ``None`` when every account holds one position (equity is then
@@ -143,10 +143,6 @@ class AdlQueue:
         self._equities = equities
         self.policy = get_policy(policy)
         self.alloc_mode = 0 if self.policy.family == "queue" else 1
-        if tiers is None:
-            from ..tiers import BINANCE_BTCUSDT_2021 as t
-
-            tiers = (t.floors, t.mmr_ppm, t.cum)
         self._tiers = tiers
         self.queue = np.zeros((2, FIRST_CHUNK), dtype=np.int64)
         self.take = np.zeros((2, FIRST_CHUNK), dtype=np.int64)
