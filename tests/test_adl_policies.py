@@ -56,6 +56,7 @@ def test_registry_has_every_policy_of_the_issue():
         "min-max-integer",
         "socialized-loss",
         "online-mirror-descent",
+        "hierarchy",
     }
     for p in POLICIES.values():
         assert "Source" in p.doc and "Units" in p.doc, p.name
@@ -370,6 +371,7 @@ CONTRACT_POLICIES = {
     "queue-bitmex",
     "queue-binance",
     "queue-hyperliquid",
+    "hierarchy",
     "queue-bitget",
     "pro-rata-contracts",
     "min-max-integer",

@@ -8,7 +8,8 @@ positions are the order book's resting depth, and the backstop vault; never liqu
 Positions (shape (n,)): ``account`` and ``instrument`` (int64 indices), ``size`` (int64 lots, signed),
 ``cost`` (int64 money, signed entry value ``size * entry * V``), ``collateral`` (int64 money: isolated margin,
 0 for cross), ``isolated`` (bool), ``entry_leverage`` (float64, leverage when the position was opened; for
-reports only).
+reports only), ``opened_ns`` (int64, when the position was opened, ns since the Unix epoch, UTC: the position
+age of the ADL hierarchy; 0 when unknown).
 
 Money identity (what the engine conserves, exactly): ``sum(wallet) + sum(collateral) - sum(cost) +
 insurance funds``. With balanced open interest (``sum(size) == 0`` per instrument), ``-sum(cost)`` equals the
@@ -40,6 +41,7 @@ class Book:
     isolated: np.ndarray
     entry_leverage: np.ndarray
     protected: np.ndarray
+    opened_ns: np.ndarray
 
     @classmethod
     def from_arrays(
@@ -55,6 +57,7 @@ class Book:
         exempt=None,
         entry_leverage=None,
         protected=None,
+        opened_ns=None,
     ) -> Book:
         """Validate shapes and types and build a book (arrays are copied into their canonical dtypes).
 
@@ -83,8 +86,11 @@ class Book:
             protected=np.ones(wallet.shape[0], dtype=bool)
             if protected is None
             else np.asarray(protected, dtype=bool).copy(),
+            opened_ns=np.zeros(n, dtype=np.int64)
+            if opened_ns is None
+            else np.asarray(opened_ns, dtype=np.int64).copy(),
         )
-        for f in ("account", "instrument", "cost", "collateral", "isolated", "entry_leverage"):
+        for f in ("account", "instrument", "cost", "collateral", "isolated", "entry_leverage", "opened_ns"):
             if getattr(book, f).shape != (n,):
                 raise ValueError(f"book column {f!r} has {getattr(book, f).shape[0]} rows, expected {n}")
         if book.exempt.shape != wallet.shape or book.protected.shape != wallet.shape:
@@ -109,8 +115,8 @@ class Book:
 
     def snapshot(self) -> Book:
         """A copy of the columns a run changes (wallet, size, cost, collateral) sharing the others (account,
-        instrument, isolated, exempt, protected, entry leverage), which the engine never writes: a run's
-        starting book for reports at half the memory of :meth:`copy`."""
+        instrument, isolated, exempt, protected, entry leverage, opening time), which the engine never writes:
+        a run's starting book for reports at half the memory of :meth:`copy`."""
         mutable = ("wallet", "size", "cost", "collateral")
         return Book(**{f.name: getattr(self, f.name).copy() if f.name in mutable else getattr(self, f.name)
                        for f in fields(self)})  # fmt: skip
@@ -224,5 +230,6 @@ def with_extra_account(book: Book, wallet: int) -> tuple[Book, int, int]:
         isolated=np.append(book.isolated, False),
         entry_leverage=np.append(book.entry_leverage, 0.0),
         protected=np.append(book.protected, True),
+        opened_ns=np.append(book.opened_ns, 0),
     )
     return grown, a, n

@@ -8,6 +8,8 @@ One row per position, one instrument, at most one position per account. Columns:
 ``entry_price`` average entry price (quote), > 0; need not be a whole tick (a position built in fills)
 ``margin_mode`` ``cross`` or ``isolated``
 ``collateral``  quote posted: the isolated margin, or the account's cross wallet balance; >= 0
+``opened_at``   optional: when the position was opened, ISO 8601 (UTC when no offset is given), not after
+                the scenario's start; empty or absent: at the start (the ADL hierarchy's position age)
 =============== ========================================================================================
 
 Values are read as text and converted exactly (``Decimal``), so nothing is lost to floats. The book is
@@ -19,6 +21,7 @@ the field, and nothing is returned.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from .instruments import Instrument
 from .units import money
 
 COLUMNS = ("account", "size", "entry_price", "margin_mode", "collateral")
+OPTIONAL_COLUMNS = ("opened_at",)
 
 
 def read_table(path: Path) -> pa.Table:
@@ -42,7 +46,8 @@ def read_table(path: Path) -> pa.Table:
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pq.read_table(path)
-        opts = pacsv.ConvertOptions(column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False)
+        types = {c: pa.string() for c in COLUMNS + OPTIONAL_COLUMNS}
+        opts = pacsv.ConvertOptions(column_types=types, strings_can_be_null=False)
         return pacsv.read_csv(path, convert_options=opts)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read: {exc}", file=str(path)) from exc
@@ -55,12 +60,14 @@ def load_book(
     lp_accounts: int,
     lp_wallet: Decimal,
     max_account_notional: Decimal | None = None,
+    start_time_ns: int = 0,
 ) -> tuple[Book, list[str]]:
     """The book in ``path`` plus liquidity providers; returns ``(book, account labels)``.
 
     With ``max_account_notional`` (position limits on, :mod:`delever.mechanisms.limits`), a row whose entry
     notional exceeds it, or whose leverage at entry (entry notional / collateral) exceeds its tier's max
-    leverage, is an error.
+    leverage, is an error. ``start_time_ns`` (ns since the Unix epoch) is the scenario's start: the opening
+    time of positions without ``opened_at`` and of the liquidity providers.
 
     Raises:
         InputError: a missing column, an unparsable or out-of-range value, a duplicate account, a limit.
@@ -73,7 +80,9 @@ def load_book(
             f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}", file=str(path), row=1
         )
     cols = {c: table.column(c).to_pylist() for c in COLUMNS}
+    opened_col = table.column("opened_at").to_pylist() if "opened_at" in table.column_names else None
     n = table.num_rows
+    opened = np.full(n, int(start_time_ns), dtype=np.int64)
     if n == 0:
         raise InputError("the book has no positions", file=str(path))
     v = inst.value_per_lot_tick
@@ -144,6 +153,8 @@ def load_book(
         value = Decimal(lots) * entry / inst.tick_size * v
         cost[i] = int(value.to_integral_value(rounding="ROUND_CEILING"))
         isolated[i] = mode == "isolated"
+        if opened_col is not None and opened_col[i] is not None and str(opened_col[i]).strip():
+            opened[i] = _opened_ns(opened_col[i], int(start_time_ns), str(path), row)
 
     net = int(size.sum())
     lp_size = np.full(lp_accounts, -net // lp_accounts, dtype=np.int64)
@@ -160,5 +171,23 @@ def load_book(
         collateral=np.concatenate([np.where(isolated, posted, 0), np.zeros(lp_accounts, dtype=np.int64)]),
         isolated=np.concatenate([isolated, np.zeros(lp_accounts, dtype=bool)]),
         entry_leverage=np.concatenate([lev, np.zeros(lp_accounts)]),
+        opened_ns=np.concatenate([opened, np.full(lp_accounts, int(start_time_ns), dtype=np.int64)]),
     )
     return book, labels + [f"lp-{j}" for j in range(lp_accounts)]
+
+
+def _opened_ns(raw: object, start_time_ns: int, file: str, row: int) -> int:
+    """``opened_at`` as ns since the Unix epoch (naive times are UTC); not after the start."""
+    if isinstance(raw, datetime):
+        t = raw
+    else:
+        try:
+            t = datetime.fromisoformat(str(raw).strip())
+        except ValueError:
+            raise InputError(f"not an ISO 8601 time: {raw!r}", file=file, row=row, field="opened_at") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    ns = int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1_000
+    if ns > start_time_ns:
+        raise InputError("after the scenario's start", file=file, row=row, field="opened_at")
+    return ns

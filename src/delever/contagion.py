@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from functools import partial
 
 import numpy as np
 
@@ -124,6 +125,7 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
         cols["collateral"].append(np.zeros(acc.size, dtype=np.int64))
         cols["isolated"].append(np.zeros(acc.size, dtype=bool))
         cols["entry_leverage"].append(np.concatenate([lev, np.zeros(lp_accounts.size)]))
+        cols["opened_ns"].append(np.full(acc.size, int(base.path.time_ns[0]), dtype=np.int64))
         instruments.append(inst)
         paths.append(path)
         curves.append(curve)
@@ -161,6 +163,7 @@ def run_multi(
     floors, mmr, cum, n_tiers = _tier_arrays(insts)
     vpl = np.array([i.value_per_lot_tick for i in insts], dtype=np.int64)
     fee_ppm = rate_ppm(scenario.fees.liquidation_fee_rate)
+    policy = scenario.adl.build()
     funds = np.array(mm.funds, dtype=np.int64)
     fund_start = int(funds.sum())
     money_start = book.total_money(funds)
@@ -195,6 +198,7 @@ def run_multi(
                              book.wallet, marks, vpl, floors, mmr, cum, n_tiers, book.exempt, pos_eq, pos_mm, acc_eq,
                              acc_mm, liq_out)  # fmt: skip
         if count:
+            position_data = partial(_position_data, book, int(time_ns[t]))
             order_all = liq_out[:count].copy()
             iso = book.isolated[order_all]
             equity = np.where(iso, pos_eq[order_all], acc_eq[book.account[order_all]])
@@ -213,9 +217,9 @@ def run_multi(
                 dragged = (upnl[sel][s] > 0) & ~book.isolated[order]
                 contagion[m] += int(dragged.sum())
                 contagion_notional[m] += int((np.abs(book.size[order[dragged]]) * marks[m] * vpl[m]).sum())
-                _liquidate(scenario, book, order, m, float(index_ticks[m][t]), states[m], curves[m], lp_pos[m],
-                           funds[m : m + 1], int(marks[m]), int(vpl[m]), fee_ppm, buf, pos_eq, acc_eq, excluded,
-                           (floors[m, : n_tiers[m]], mmr[m, : n_tiers[m]], cum[m, : n_tiers[m]]))  # fmt: skip
+                _liquidate(policy, position_data, book, order, m, float(index_ticks[m][t]), states[m], curves[m],
+                           lp_pos[m], funds[m : m + 1], int(marks[m]), int(vpl[m]), fee_ppm, buf, pos_eq, acc_eq,
+                           excluded, (floors[m, : n_tiers[m]], mmr[m, : n_tiers[m]], cum[m, : n_tiers[m]]))  # fmt: skip
                 log.append(buf, t, int(time_ns[t]), m)
             excluded[order_all] = False
         for m in range(M):
@@ -261,10 +265,19 @@ def run_multi(
     )  # fmt: skip
 
 
-def _liquidate(scenario, book, order, m, centre, state, curve, lp_pos, fund, mark, v, fee_ppm, buf, pos_eq, acc_eq,
-               excluded, tiers) -> None:  # fmt: skip
+def _position_data(book: Book, now_ns: int, name: str) -> np.ndarray:
+    """The ADL hierarchy's per-position columns (no funding is paid in a multi-instrument run)."""
+    if name == "age_s":
+        return (now_ns - book.opened_ns) / 1e9
+    if name == "funding_received":
+        return np.zeros(book.n_positions, dtype=np.int64)
+    raise KeyError(name)
+
+
+def _liquidate(policy, position_data, book, order, m, centre, state, curve, lp_pos, fund, mark, v, fee_ppm, buf,
+               pos_eq, acc_eq, excluded, tiers) -> None:  # fmt: skip
     """One instrument's liquidations through the shared kernel (as :meth:`delever.engine.Simulation._liquidate`)."""
-    queue = AdlQueue(book, m, mark, v, lambda: (pos_eq, acc_eq), excluded, scenario.adl.policy, tiers)
+    queue = AdlQueue(book, m, mark, v, lambda: (pos_eq, acc_eq), excluded, policy, tiers, position_data)
     partial = np.zeros(order.shape[0], dtype=np.int64)
     weight = np.ones(lp_pos.shape[0], dtype=np.int64)
     run_stage(order, book, v, fee_ppm, centre, state, curve, lp_pos, weight, fund, queue, buf, partial, 1)

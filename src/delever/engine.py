@@ -125,10 +125,18 @@ def prepare(scenario: Scenario, seed: int) -> Market:
         g = scenario.book.generator
         params = GeneratorParams(**g.model_dump())
         protected = mech.socialized_loss.protected_fraction if mech.socialized_loss.enabled else 1.0
-        book = generate_book(params, inst, start_ticks, seed, liq.lp_accounts, liq.lp_wallet, cap, protected)
+        book = generate_book(
+            params, inst, start_ticks, seed, liq.lp_accounts, liq.lp_wallet, cap, protected, int(path.time_ns[0])
+        )
     else:
         book, labels = load_book(
-            scenario.resolve(scenario.book.file or ""), inst, start_ticks, liq.lp_accounts, liq.lp_wallet, cap
+            scenario.resolve(scenario.book.file or ""),
+            inst,
+            start_ticks,
+            liq.lp_accounts,
+            liq.lp_wallet,
+            cap,
+            start_time_ns=int(path.time_ns[0]),
         )
     market = Market(inst, path, profile, curve, book, start_ticks, labels, depth_raw)
     return market
@@ -200,6 +208,9 @@ class Simulation:
         self.curve = self.curve_base
         self.v = v = inst.value_per_lot_tick
         self.fee_ppm = rate_ppm(scenario.fees.liquidation_fee_rate)
+        self.adl_policy = scenario.adl.build()
+        # (time ns, positions, amounts) of each funding settlement: the hierarchy's funding_received key
+        self.funding_history: list[tuple[int, np.ndarray, np.ndarray]] = []
         self.fund = np.array([money(scenario.insurance_fund.balance)], dtype=np.int64)
         self.fund_start = int(self.fund[0])
         self.money_start = book.total_money(self.fund)
@@ -502,8 +513,9 @@ class Simulation:
             self.v,
             None if self.use_triggers else self._equities,
             self.excluded,
-            self.scenario.adl.policy,
+            self.adl_policy,
             (self.floors[0], self.mmr[0], self.cum[0]),
+            lambda name: self._position_data(name, t),
         )
         partial = np.zeros(order.shape[0], dtype=np.int64)
         if mech.partial_liquidation.enabled:
@@ -536,6 +548,17 @@ class Simulation:
                 self.last_partial_s[order[done]] = t * self.dt
                 closed = np.abs(sizes_before[done] - b.size[order][done])
                 self._note("partial_liquidation", b.account[order[done]], int((closed * mark * self.v).sum()))
+
+    def _position_data(self, name: str, t: int) -> np.ndarray:
+        """Per-position columns of the ADL hierarchy at step ``t``: ``funding_received`` (int64 money, net
+        funding received within ``adl.funding_window_s`` before now) or ``age_s`` (float64 seconds open)."""
+        now = int(self.path.time_ns[t])
+        if name == "age_s":
+            return (now - self.book.opened_ns) / 1e9
+        if name == "funding_received":
+            window = self.scenario.adl.funding_window_s
+            return funding_received(self.funding_history, self.book.n_positions, now, window)
+        raise KeyError(name)
 
     def _socialize(self, first_event: int, mark: int) -> None:
         """Claw back this step's unrecovered bad debt of protected accounts from the winners, pro rata."""
@@ -692,6 +715,11 @@ class Simulation:
             rate, mark, self.v, b.size, b.collateral, b.isolated, b.account, b.wallet, b.exempt, *self._cols(), ev_n
         )
         self.buf.n = int(ev_n[0])
+        rows = slice(first, self.buf.n)
+        paid = self.buf.cols["kind"][rows] == ev.FUNDING
+        self.funding_history.append(
+            (now, self.buf.cols["position"][rows][paid].copy(), self.buf.cols["amount"][rows][paid].copy())
+        )
         if rest:
             self.fund[0] += rest
             self._emit_rows(
@@ -741,6 +769,17 @@ class Simulation:
             account_labels=self.market.labels,
             extra=extra,
         )
+
+
+def funding_received(history, n: int, now_ns: int, window_s: float) -> np.ndarray:
+    """int64 (n,) money: net funding each position received (paid < 0) at the settlements of ``history``
+    (``(time ns, positions, amounts)`` each) within ``window_s`` seconds before ``now_ns``, now included."""
+    out = np.zeros(n, dtype=np.int64)
+    start = now_ns - int(window_s * 1e9)
+    for when, positions, amounts in history:
+        if start < when <= now_ns:
+            np.add.at(out, positions, amounts)
+    return out
 
 
 def _ns(iso: str) -> int:

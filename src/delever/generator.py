@@ -8,7 +8,10 @@ Traders: ``accounts`` one-position accounts on one instrument. Each draws, from 
 - entry price: the start price times ``exp(N(0, entry_sigma))`` (positions opened over the preceding hours);
 - leverage at entry: lognormal with median ``leverage_median`` and log-sd ``leverage_sigma``, clipped to
   ``[1, leverage_max]`` and to the tier's max leverage at its notional (risk-limit tiers, Binance section 1);
-- margin mode: isolated with probability ``isolated_fraction``, else cross.
+- margin mode: isolated with probability ``isolated_fraction``, else cross;
+- position age at the start: exponential with mean ``age_mean_s`` seconds (drawn from a separate stream,
+  ``PCG64([seed, 1])``, so that it leaves every other draw unchanged); used by the ADL hierarchy's
+  ``position_age`` key.
 
 Margin posted = ``ceil(entry notional / leverage)``: the isolated margin, or the cross wallet. A position
 that would already be liquidatable at the start price is re-entered at the start price (a real book holds
@@ -46,6 +49,7 @@ class GeneratorParams:
     leverage_max: float = 100.0
     entry_sigma: float = 0.02
     isolated_fraction: float = 0.3
+    age_mean_s: float = 259_200.0
 
 
 def generate_book(
@@ -57,19 +61,24 @@ def generate_book(
     lp_wallet: Decimal,
     max_account_notional: Decimal | None = None,
     protected_fraction: float = 1.0,
+    start_time_ns: int = 0,
 ) -> Book:
     """Draw a trader book and close it with liquidity providers (module docstring). Accounts
     ``0..accounts-1`` are traders, the last ``lp_accounts`` are the liquidity providers.
 
     ``max_account_notional`` (quote; position limits, :mod:`delever.mechanisms.limits`) caps each account's
     entry notional by cutting its size; ``protected_fraction`` of the traders get negative-balance protection
-    (drawn after everything else, so it does not change the rest of the book).
+    (drawn after everything else, so it does not change the rest of the book); ``start_time_ns`` (ns since the
+    Unix epoch) is the time of the start price: positions were opened their age before it, the liquidity
+    providers' at it.
 
     Raises:
         ValueError: non-positive counts or a distribution parameter out of range.
     """
     if params.accounts < 1 or lp_accounts < 1:
         raise ValueError("accounts and lp_accounts must be >= 1")
+    if params.age_mean_s < 0:
+        raise ValueError("age_mean_s must be >= 0")
     if not 0.0 <= params.long_fraction <= 1.0 or not 0.0 <= params.isolated_fraction <= 1.0:
         raise ValueError("fractions must lie in [0, 1]")
     rng = np.random.Generator(np.random.PCG64(seed))
@@ -120,6 +129,8 @@ def generate_book(
     lp_size = np.full(lp_accounts, -net // lp_accounts, dtype=np.int64)
     lp_size[: (-net) % lp_accounts] += 1
     lp_cost = lp_size * start_price_ticks * v
+    age_ns = np.rint(np.random.Generator(np.random.PCG64([seed, 1])).exponential(params.age_mean_s, n) * 1e9)
+    opened = int(start_time_ns) - age_ns.astype(np.int64)
 
     wallet = np.concatenate([np.where(isolated, 0, margin), np.full(lp_accounts, money(lp_wallet), dtype=np.int64)])
     return Book.from_arrays(
@@ -132,6 +143,7 @@ def generate_book(
         isolated=np.concatenate([isolated, np.zeros(lp_accounts, dtype=bool)]),
         entry_leverage=np.concatenate([lev_cap, np.zeros(lp_accounts)]),
         protected=np.concatenate([protected, np.ones(lp_accounts, dtype=bool)]),
+        opened_ns=np.concatenate([opened, np.full(lp_accounts, int(start_time_ns), dtype=np.int64)]),
     )
 
 

@@ -13,8 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .adl.hierarchy import DEFAULT_KEYS as DEFAULT_HIERARCHY_KEYS
 from .errors import InputError
 from .instruments import Instrument
 from .tiers import TIER_TABLES, RiskTiers
@@ -123,6 +124,8 @@ class GeneratorConfig(_Model):
     leverage_max: Annotated[float, Field(ge=1)] = 100.0
     entry_sigma: Annotated[float, Field(ge=0, le=1)] = 0.02
     isolated_fraction: Annotated[float, Field(ge=0, le=1)] = 0.3
+    age_mean_s: Annotated[float, Field(ge=0)] = 259_200.0
+    """Mean position age at the start, seconds (exponential; the ADL hierarchy's ``position_age`` key)."""
 
 
 class BookConfig(_Model):
@@ -298,9 +301,32 @@ class MechanismsConfig(_Model):
 
 class AdlConfig(_Model):
     """The ADL policy (:mod:`delever.adl.policies`): a queue (``queue-bitmex`` default, ``queue-binance``,
-    ``queue-hyperliquid``, ``queue-bitget``) or an allocation rule (``pro-rata-pnl`` ...)."""
+    ``queue-hyperliquid``, ``queue-bitget``), the configurable ``hierarchy`` queue, or an allocation rule
+    (``pro-rata-pnl`` ...).
+
+    ``keys``, ``form``, ``weights`` and ``funding_window_s`` configure the ``hierarchy`` policy
+    (:mod:`delever.adl.hierarchy`): ``keys = ["effective_leverage desc", "notional desc", ...]`` in priority
+    order, combined lexicographically or as a weighted sum of ranks (one weight per key), and the window
+    (seconds) over which ``funding_received`` sums a position's funding. They are kept, unused, under the other
+    policies, so that ``delever compare`` can run the scenario's hierarchy beside them.
+    """
 
     policy: str = "queue-bitmex"
+    keys: list[str] = Field(default_factory=lambda: list(DEFAULT_HIERARCHY_KEYS))
+    form: Literal["lexicographic", "weighted"] = "lexicographic"
+    weights: list[Annotated[float, Field(ge=0)]] | None = None
+    funding_window_s: Annotated[float, Field(gt=0)] = 28_800.0
+
+    @field_validator("keys")
+    @classmethod
+    def _keys(cls, keys: list[str]) -> list[str]:
+        from .adl.hierarchy import HierarchyKey
+
+        for k in keys:
+            HierarchyKey.parse(k)  # ValueError names the key and the known ones
+        if not keys:
+            raise ValueError("at least one key")
+        return keys
 
     @model_validator(mode="after")
     def _known(self) -> AdlConfig:
@@ -308,7 +334,22 @@ class AdlConfig(_Model):
 
         if self.policy not in POLICIES:
             raise ValueError(f"unknown ADL policy {self.policy!r}; known: {', '.join(POLICIES)}")
+        self.hierarchy()  # raises ValueError on a bad key, direction or weights
         return self
+
+    def hierarchy(self):
+        """The :class:`~delever.adl.hierarchy.HierarchyRule` of ``keys``/``form``/``weights``."""
+        from .adl.hierarchy import HierarchyRule
+
+        return HierarchyRule.from_config(self.keys, self.form, self.weights)
+
+    def build(self, policy: str | None = None):
+        """The :class:`~delever.adl.policies.Policy` to run: ``policy`` (default: this config's), with this
+        config's hierarchy when it is ``hierarchy``."""
+        from .adl.policies import get_policy, hierarchy_policy
+
+        name = self.policy if policy is None else policy
+        return hierarchy_policy(self.hierarchy()) if name == "hierarchy" else get_policy(name)
 
 
 class Scenario(_Model):

@@ -24,6 +24,8 @@ name                        rule
 ``min-max-integer``         the same over whole contracts (``scipy.optimize.milp``)
 ``socialized-loss``         pro rata over all of the period's winners' profit (Deribit, old OKX)
 ``online-mirror-descent``   multi-round: entropic mirror descent on the simplex of budget shares
+``hierarchy``               queue by a configured hierarchy of keys (:mod:`delever.adl.hierarchy`; the
+                            registered default: effective leverage, then notional, then funding received)
 ==========================  ================================================================================
 
 **Units.** Money arrays (``pnl``, ``equity``, ``notional``, ``capacity``, haircuts) are int64 money units
@@ -58,6 +60,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..units import MONEY_SCALE
+from .hierarchy import DEFAULT_KEYS, HierarchyRule
 
 __all__ = [
     "Allocation",
@@ -68,6 +71,7 @@ __all__ = [
     "allocate_lots",
     "capped_split",
     "get_policy",
+    "hierarchy_policy",
     "lot_haircut",
 ]
 
@@ -115,6 +119,9 @@ class Winners:
             first shares (default ``pnl``).
         period_capacity: int64 money, what socialized loss may take: all of the period's winners, not only
             this round's (default ``capacity``).
+        funding_received: int64 money, net funding each position received over the hierarchy's window
+            (received > 0; the ``funding_received`` key of :mod:`delever.adl.hierarchy`; default 0).
+        age_s: float64 seconds since each position was opened (the ``position_age`` key; default 0).
     """
 
     pnl: np.ndarray
@@ -129,6 +136,8 @@ class Winners:
     maintenance_margin: np.ndarray | None = None
     period_pnl: np.ndarray | None = None
     period_capacity: np.ndarray | None = None
+    funding_received: np.ndarray | None = None
+    age_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = int(np.asarray(self.pnl).shape[0]) if np.ndim(self.pnl) == 1 else -1
@@ -142,10 +151,12 @@ class Winners:
         s(self, "leverage", _f64(self.leverage, n, "leverage"))
         s(self, "entry_price", _f64(self.entry_price, n, "entry_price"))
         s(self, "mark_price", _f64(self.mark_price, n, "mark_price"))
-        for name in ("capacity", "wallet", "maintenance_margin", "period_pnl", "period_capacity"):
+        for name in ("capacity", "wallet", "maintenance_margin", "period_pnl", "period_capacity", "funding_received"):
             v = getattr(self, name)
             if v is not None:
                 s(self, name, _i64(v, n, name))
+        if self.age_s is not None:
+            s(self, "age_s", _f64(self.age_s, n, "age_s"))
         if np.any(self.pnl < 0):
             raise ValueError("pnl: must be >= 0 (winners' unrealised profit)")
         if np.any(self.cap < 0) or np.any(self.contracts < 0) or np.any(self.notional < 0):
@@ -943,13 +954,17 @@ def online_mirror_descent(w: Winners, need: int, state: MirrorDescentState | Non
 class Policy:
     """A registered policy: ``name``, ``family`` (``queue``, ``pro-rata``, ``risk``, ``min-max``, ``online``)
     and ``fn(winners, need, state=None) -> Allocation``; ``stateful`` policies carry ``Allocation.state`` to
-    the next round. ``score`` (queue family) ranks winners; :func:`allocate_lots` uses ``family``."""
+    the next round. ``score`` (queue family) ranks winners; :func:`allocate_lots` uses ``family``. ``needs``:
+    the optional :class:`Winners` columns the policy reads (``funding_received``, ``age_s``), which the
+    cascade engine then supplies; ``rule``: the hierarchy of a ``hierarchy`` policy."""
 
     name: str
     family: str
     fn: Callable[..., Allocation]
     stateful: bool = False
     score: Callable[[Winners], np.ndarray] | None = None
+    needs: frozenset[str] = frozenset()
+    rule: HierarchyRule | None = None
 
     def __call__(self, winners: Winners, need: int, state=None) -> Allocation:
         return self.fn(winners, need, state=state)
@@ -957,6 +972,20 @@ class Policy:
     @property
     def doc(self) -> str:
         return (self.fn.__doc__ or "").strip()
+
+
+def hierarchy_policy(rule: HierarchyRule) -> Policy:
+    """The ``hierarchy`` queue policy for ``rule`` (:mod:`delever.adl.hierarchy`): winners in the rule's
+    order, whole positions, the last partially (as every queue, :func:`queue_fill`)."""
+    fn = _queue("hierarchy", rule.score)
+    fn.__doc__ = f"""Queue by a hierarchy of keys ({rule.describe()}): winners in the hierarchy's order (ties on
+    every key by index) pay their whole capacity until ``B`` is met, the last one in whole contracts.
+
+    Source: :mod:`delever.adl.hierarchy` (keys and why each is chosen; ../shared/specs/venues.md sections 1-3
+    for the leverage, PnL% and margin-ratio definitions). Units: money in, money out; funding received in
+    money, position age in seconds.
+    """
+    return Policy("hierarchy", "queue", fn, score=rule.score, needs=rule.needs, rule=rule)
 
 
 POLICIES: dict[str, Policy] = {
@@ -976,6 +1005,7 @@ POLICIES: dict[str, Policy] = {
         Policy("min-max-integer", "min-max", min_max_integer),
         Policy("socialized-loss", "pro-rata", socialized_loss),
         Policy("online-mirror-descent", "online", online_mirror_descent, stateful=True),
+        hierarchy_policy(HierarchyRule.from_config(DEFAULT_KEYS)),
     ]
 }
 """Every policy by name (the names of scenarios, the CLI and the API)."""

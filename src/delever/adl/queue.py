@@ -132,15 +132,20 @@ class AdlQueue:
         v: int,
         equities: Callable[[], tuple[np.ndarray, np.ndarray]] | None,
         excluded: np.ndarray,
-        policy: str,
+        policy,
         tiers: tuple[np.ndarray, np.ndarray, np.ndarray],
+        position_data: Callable[[str], np.ndarray] | None = None,
     ) -> None:
         """``equities()`` returns ``(position equity, account equity)`` as the sweep defines them; it is
         called only if this step needs ADL; ``None`` when every account holds one position (equity is then
-        computed from the position itself). ``tiers`` = (floors, mmr, cum) of the instrument."""
+        computed from the position itself). ``policy``: a name or a :class:`~delever.adl.policies.Policy`.
+        ``tiers`` = (floors, mmr, cum) of the instrument. ``position_data(name)`` returns a per-position
+        column (shape (n,)) the policy ``needs`` (``funding_received`` int64 money, ``age_s`` float64
+        seconds); called only when the policy reads one and this step needs ADL (default: zeros)."""
         self._book = book
         self._args = (instrument_id, mark, v, excluded)
         self._equities = equities
+        self._position_data = position_data
         self.policy = get_policy(policy)
         self.alloc_mode = 0 if self.policy.family == "queue" else 1
         self._tiers = tiers
@@ -180,6 +185,10 @@ class AdlQueue:
             entry = np.abs(b.cost[idx]) / np.maximum(lots * v, 1)
             # Hyperliquid's mark/entry: the profit direction (entry/mark for shorts, a stated stand-in)
             ratio_mark, ratio_entry = (np.full(m, float(mark)), entry) if sign > 0 else (entry, np.full(m, float(mark)))
+            extra = {}
+            for col in self.policy.needs:
+                full = self._position_data(col) if self._position_data is not None else None
+                extra[col] = np.zeros(m) if full is None else full[idx]
             w = Winners(
                 pnl=upnl,
                 equity=eq,
@@ -190,6 +199,7 @@ class AdlQueue:
                 mark_price=ratio_mark,
                 wallet=wal,
                 maintenance_margin=mm,
+                **extra,
             )
             score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
             self._pool[side] = {
