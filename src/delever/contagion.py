@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from fractions import Fraction
 from functools import partial
 
 import numpy as np
@@ -33,20 +34,26 @@ from . import events as ev
 from .adl.queue import AdlQueue
 from .book import Book
 from .engine import Market, RunResult, StepSeries, prepare
+from .errors import InputError
 from .instruments import Instrument
 from .liquidation import run_stage
 from .liquidity import DepthCurve, marginal_price, refill_factor
 from .mark import MarkPrice
 from .prices import PricePath
 from .scenario import CrossInstrumentConfig, Scenario
+from .settlement import SettlementReport, basis_left, expiry_ns, final_settlement, settlement_price_ticks
 from .sweep import margin_sweep
-from .tiers import RiskTiers
+from .tiers import TIER_TABLES, RiskTiers
 from .units import money, rate_ppm
+
+DEFAULT_SETTLEMENT_WINDOW_S = 1_800.0
 
 
 @dataclasses.dataclass
 class MultiMarket:
-    """The inputs of a multi-instrument run: instruments, index paths and depth curves (one each), the book."""
+    """The inputs of a multi-instrument run: instruments, index paths, book centres (the index, or a dated
+    future's index plus its basis; quote, float64 (T,)), depth curves and settlement windows (seconds; dated
+    futures only), one each, and the book."""
 
     base: Market
     instruments: list[Instrument]
@@ -54,6 +61,8 @@ class MultiMarket:
     curves: list[DepthCurve]
     funds: list[int]
     book: Book
+    centres: list[np.ndarray]
+    settlement_windows: list[float]
 
 
 def correlated_path(base: PricePath, cfg: CrossInstrumentConfig, rng: np.random.Generator) -> PricePath:
@@ -73,6 +82,7 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
     cm = scenario.mechanisms.cross_margin
     gen = scenario.book.generator
     instruments, paths, curves = [base.instrument], [base.path], [base.curve]
+    centres, windows = [base.path.index], [DEFAULT_SETTLEMENT_WINDOW_S]
     funds = [money(scenario.insurance_fund.balance)]
     b = base.book
     cols = {
@@ -83,22 +93,39 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
     lp_accounts = np.flatnonzero(b.exempt)
     first_position = b.first_position()
     base_start = float(base.path.index[0])
+    t0 = int(base.path.time_ns[0])
     for k, cfg in enumerate(cm.instruments, start=1):
         rng = np.random.Generator(np.random.PCG64([seed, k]))
-        tiers = RiskTiers.from_brackets(
-            f"{cfg.symbol}-scenario",
-            [(str(t.cap), str(t.max_leverage), str(t.mmr), None if t.imr is None else str(t.imr)) for t in cfg.tiers],
-        )
-        inst = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, tiers, base=cfg.symbol.replace("USDT", ""))
-        path = correlated_path(base.path, cfg, rng)
+        if isinstance(cfg.tiers, str):
+            tiers = TIER_TABLES[cfg.tiers]
+        else:
+            rows = [
+                (str(t.cap), str(t.max_leverage), str(t.mmr), None if t.imr is None else str(t.imr)) for t in cfg.tiers
+            ]
+            tiers = RiskTiers.from_brackets(f"{cfg.symbol}-scenario", rows)
+        underlying = base.instrument.base if cfg.index == "underlying" else cfg.symbol.replace("USDT", "")
+        inst = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, tiers, kind=cfg.kind, base=underlying,
+                          expiry=cfg.expiry)  # fmt: skip
+        if cfg.index == "underlying":
+            path = PricePath(base.path.time_ns.copy(), base.path.index.copy(), f"{base.path.source} (same underlying)")
+        else:
+            path = correlated_path(base.path, cfg, rng)
+        centre = path.index * (1.0 + cfg.basis_pct / 100.0 * basis_left(path.time_ns, inst))
+        if inst.expiry is not None and expiry_ns(inst) <= t0:
+            raise InputError(
+                f"{cfg.symbol} expires at or before the start of the price path",
+                field=f"mechanisms.cross_margin.instruments[{k - 1}].expiry",
+            )
+        start_price = float(centre[0])
         profile = dataclasses.replace(
             base.depth,
-            bid_base=base.depth.bid_base * base_start / float(cfg.start_price),
-            ask_base=base.depth.ask_base * base_start / float(cfg.start_price),
+            bid_base=base.depth.bid_base * base_start / start_price,
+            ask_base=base.depth.ask_base * base_start / start_price,
         )
         curve = DepthCurve.from_profile(profile, inst, cfg.depth_scale)
-        start_ticks = inst.price_to_ticks(Decimal(repr(float(path.index[0]))), rounding="floor")
-        holders = trader_cross[rng.random(trader_cross.size) < cfg.holders_fraction]
+        start_ticks = inst.price_to_ticks(Decimal(repr(start_price)), rounding="floor")
+        held = rng.random(trader_cross.size) < cfg.holders_fraction
+        holders = trader_cross[held]
         side = np.where(rng.random(holders.size) < 0.5, 1, -1)
         median = float(gen.notional_median) if gen else 5_000.0
         sig = gen.notional_sigma if gen else 1.5
@@ -107,10 +134,19 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
         lots = np.maximum(1, np.rint(notional_q / (start_ticks * float(inst.tick_size) * float(inst.lot_size)))).astype(
             np.int64
         )
+        size = side * lots
+        if cfg.spread_fraction > 0:  # calendar spreads: the opposite of the account's first position
+            rest = trader_cross[~held]
+            spreaders = rest[rng.random(rest.size) < cfg.spread_fraction]
+            base_size = b.size[first_position[spreaders]]
+            ratio = Fraction(base.instrument.lot_size) / Fraction(cfg.lot_size)  # the same base quantity
+            spread_lots = np.maximum(1, np.abs(base_size) * ratio.numerator // ratio.denominator)
+            holders = np.concatenate([holders, spreaders])
+            size = np.concatenate([size, -np.sign(base_size) * spread_lots])
+            lots = np.abs(size)
         lev = np.maximum(b.entry_leverage[first_position[holders]], 1.0)
         max_lev = float(max(t.max_leverage for t in tiers.tiers))
         lev = np.minimum(lev, max_lev)
-        size = side * lots
         margin = np.ceil(lots * start_ticks * v / lev).astype(np.int64)
         np.add.at(wallet, holders, margin)  # the extra position's margin, deposited into the cross wallet
         net = int(size.sum())
@@ -125,15 +161,17 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
         cols["collateral"].append(np.zeros(acc.size, dtype=np.int64))
         cols["isolated"].append(np.zeros(acc.size, dtype=bool))
         cols["entry_leverage"].append(np.concatenate([lev, np.zeros(lp_accounts.size)]))
-        cols["opened_ns"].append(np.full(acc.size, int(base.path.time_ns[0]), dtype=np.int64))
+        cols["opened_ns"].append(np.full(acc.size, t0, dtype=np.int64))
         instruments.append(inst)
         paths.append(path)
+        centres.append(centre)
         curves.append(curve)
         funds.append(money(cfg.insurance_fund))
+        windows.append(cfg.settlement_window_s)
     book = Book.from_arrays(
         wallet=wallet, exempt=b.exempt, protected=b.protected, **{k: np.concatenate(v) for k, v in cols.items()}
     )
-    return MultiMarket(base, instruments, paths, curves, funds, book)
+    return MultiMarket(base, instruments, paths, curves, funds, book, centres, windows)
 
 
 def _tier_arrays(instruments: list[Instrument]) -> tuple[np.ndarray, ...]:
@@ -181,6 +219,9 @@ def run_multi(
     ticks = [float(i.tick_size) for i in insts]
     T = mm.paths[0].steps
     index_ticks = [p.index / tk for p, tk in zip(mm.paths, ticks)]
+    centre_ticks = [c / tk for c, tk in zip(mm.centres, ticks)]
+    expiries = [expiry_ns(i) if i.expiry is not None else None for i in insts]
+    settled: dict[int, SettlementReport] = {}
     mark_s = np.zeros((M, T), dtype=np.int64)
     last_s = np.zeros((M, T))
     fund_s = np.zeros((M, T), dtype=np.int64)
@@ -191,9 +232,19 @@ def run_multi(
     time_ns = mm.paths[0].time_ns
     for t in range(T):
         for m in range(M):
-            centre = float(index_ticks[m][t])
+            if m in settled:
+                continue  # a settled future's mark stays at its settlement price
+            centre = float(centre_ticks[m][t])
             states[m][0] *= refill
             marks[m] = rules[m].update(centre, marginal_price(centre, states[m][0], curves[m]), dt)
+        for m in range(M):
+            if expiries[m] is not None and m not in settled and time_ns[t] >= expiries[m]:
+                S = settlement_price_ticks(time_ns[: t + 1], mm.paths[m].index[: t + 1], expiries[m],
+                                           mm.settlement_windows[m], ticks[m])  # fmt: skip
+                marks[m] = S
+                settled[m] = final_settlement(book, m, insts[m], S, marks, vpl, funds[m : m + 1], policy, buf,
+                                              partial(_position_data, book, int(time_ns[t])), step=t)  # fmt: skip
+                log.append(buf, t, int(time_ns[t]), m)
         count = margin_sweep(book.size, book.cost, book.collateral, book.isolated, book.account, book.instrument,
                              book.wallet, marks, vpl, floors, mmr, cum, n_tiers, book.exempt, pos_eq, pos_mm, acc_eq,
                              acc_mm, liq_out)  # fmt: skip
@@ -217,14 +268,16 @@ def run_multi(
                 dragged = (upnl[sel][s] > 0) & ~book.isolated[order]
                 contagion[m] += int(dragged.sum())
                 contagion_notional[m] += int((np.abs(book.size[order[dragged]]) * marks[m] * vpl[m]).sum())
-                _liquidate(policy, position_data, book, order, m, float(index_ticks[m][t]), states[m], curves[m],
+                _liquidate(policy, position_data, book, order, m, float(centre_ticks[m][t]), states[m], curves[m],
                            lp_pos[m], funds[m : m + 1], int(marks[m]), int(vpl[m]), fee_ppm, buf, pos_eq, acc_eq,
                            excluded, (floors[m, : n_tiers[m]], mmr[m, : n_tiers[m]], cum[m, : n_tiers[m]]))  # fmt: skip
                 log.append(buf, t, int(time_ns[t]), m)
             excluded[order_all] = False
         for m in range(M):
             mark_s[m, t] = marks[m]
-            last_s[m, t] = marginal_price(float(index_ticks[m][t]), states[m][0], curves[m])
+            last_s[m, t] = (
+                marks[m] if m in settled else marginal_price(float(centre_ticks[m][t]), states[m][0], curves[m])
+            )
             fund_s[m, t] = funds[m]
         if check_every_step and book.total_money(funds) != money_start:
             from .errors import ConservationError
@@ -252,6 +305,10 @@ def run_multi(
             "adl_notional": int(notional[k == ev.ADL_COUNTERPARTY_FILL].sum()),
             "min_mark": float(mark_s[m].min()) * ticks[m] if T else 0.0,
             "open_interest_balanced": book.open_interest(m)[0] == book.open_interest(m)[1],
+            "open_interest_end": float(book.open_interest(m)[0] * inst.lot_size),
+            "kind": inst.kind,
+            "expiry": None if inst.expiry is None else inst.expiry.isoformat(),
+            "settlement": None if m not in settled else settled[m].as_dict(inst),
         })  # fmt: skip
     base = mm.base
     return RunResult(

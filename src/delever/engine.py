@@ -36,7 +36,7 @@ from . import events as ev
 from .adl.queue import AdlQueue
 from .book import Book, with_extra_account
 from .bookio import load_book
-from .errors import ConservationError
+from .errors import ConservationError, InputError
 from .generator import GeneratorParams, generate_book
 from .instruments import Instrument
 from .liquidation import run_stage
@@ -54,6 +54,7 @@ from .mark import MarkPrice
 from .marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines
 from .prices import PricePath, path_from_klines
 from .scenario import Scenario, window_ms
+from .settlement import SettlementReport, expiry_ns, final_settlement, settlement_price_ticks
 from .sweep import margin_sweep, position_health, update_triggers
 from .trigger_index import TriggerIndex
 from .units import money, rate_ppm
@@ -249,6 +250,12 @@ class Simulation:
         self.index = None
         if self.use_triggers:
             self._rebuild_triggers()
+        self.expiry_ns = expiry_ns(inst) if inst.expiry is not None else None
+        if self.expiry_ns is not None and self.T and self.expiry_ns <= int(self.path.time_ns[0]):
+            raise InputError(
+                f"{inst.symbol} expires at or before the start of the price path", field="instrument.expiry"
+            )
+        self.settlement: SettlementReport | None = None
         self.extra: dict = {name: {"fired_steps": 0, "accounts": 0, "notional": 0} for name in mech.enabled()}
         self._touched_accounts: dict[str, np.ndarray] = {}
         self._setup_mechanisms()
@@ -411,6 +418,12 @@ class Simulation:
     # -- the step ----------------------------------------------------------------------------------------
     def step(self, t: int) -> None:
         b, mech = self.book, self.mech
+        if self.expiry_ns is not None and self.settlement is None and self.path.time_ns[t] >= self.expiry_ns:
+            self._settle(t)
+        if self.settlement is not None:  # a settled future: no book, no mark, no liquidation
+            self.mark_s[t] = self.last_s[t] = self.marks[0]
+            self.fund_s[t] = self.fund[0]
+            return
         centre = float(self.index_ticks[t])
         self.state[0] *= self.refill
         if mech.mm_withdrawal.enabled:
@@ -442,6 +455,17 @@ class Simulation:
         self.fund_s[t] = self.fund[0]
         if self.check_every_step:
             _check(b, self.fund, self.money_start)
+
+    def _settle(self, t: int) -> None:
+        """Final settlement of the dated future at its first step at or after expiry (:mod:`delever.settlement`)."""
+        tick = float(self.inst.tick_size)
+        window = self.scenario.instrument.settlement_window_s
+        S = settlement_price_ticks(self.path.time_ns[: t + 1], self.path.index[: t + 1], self.expiry_ns, window, tick)
+        self.marks[0] = S
+        self.settlement = final_settlement(self.book, 0, self.inst, S, self.marks, self.vpl, self.fund,
+                                           self.adl_policy, self.buf, lambda name: self._position_data(name, t),
+                                           step=t)  # fmt: skip
+        self.log.append(self.buf, t, int(self.path.time_ns[t]), 0)
 
     def _liquidations(self, t: int, centre: float, mark: int) -> None:
         b, mech = self.book, self.mech
@@ -752,6 +776,8 @@ class Simulation:
             extra["funding"]["rates_ppb"] = [r for _, r in self.funding_rates]
         if self.mech.proactive_deleveraging.enabled:
             extra["proactive_deleveraging"]["system_leverage_last"] = self.pd_system_leverage
+        if self.settlement is not None:
+            extra["settlement"] = self.settlement.as_dict(self.inst)
         return RunResult(
             scenario=self.scenario,
             seed=self.seed,

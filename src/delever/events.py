@@ -51,6 +51,9 @@ FUNDING = 13
 FUNDING_ROUNDING = 14
 """What rounding funding payments against the accounts left over, credited to the insurance fund (account
 :data:`INSURANCE_FUND`)."""
+SETTLEMENT = 15
+"""A dated future's position closed at the settlement price at expiry (amount: realized PnL; counterparty
+:data:`SETTLEMENT_POOL`; :mod:`delever.settlement`)."""
 
 KIND_NAMES = (
     "liquidation_fill",
@@ -68,6 +71,7 @@ KIND_NAMES = (
     "clawback_received",
     "funding",
     "funding_rounding",
+    "settlement",
 )
 
 INSURANCE_FUND = -1
@@ -79,6 +83,10 @@ SOCIALIZED_LOSS_POOL = -4
 FUNDING_POOL = -3
 """Counterparty id of funding payments: each interval, longs and shorts pay into and out of it, net zero
 except the rounding remainder, which goes to the insurance fund."""
+
+SETTLEMENT_POOL = -5
+"""Counterparty id of final settlement: the clearing house that collects what the losers of a dated future
+owe at the settlement price and pays the winners (net zero when open interest is balanced)."""
 
 COLUMNS = ("kind", "account", "counterparty", "position", "size", "price", "amount", "indicator")
 

@@ -37,7 +37,8 @@ class TierRow(_Model):
 
 
 class InstrumentConfig(_Model):
-    """The contract: symbol, kind, increments, tiers (a built-in table name or explicit rows)."""
+    """The contract: symbol, kind, increments, tiers (a built-in table name or explicit rows); a
+    ``dated_future`` has an ``expiry`` (UTC) and settles there (:mod:`delever.settlement`)."""
 
     symbol: str = "BTCUSDT"
     kind: Literal["perpetual", "dated_future"] = "perpetual"
@@ -46,6 +47,8 @@ class InstrumentConfig(_Model):
     tick_size: Annotated[Decimal, Field(gt=0)] = Decimal("0.1")
     lot_size: Annotated[Decimal, Field(gt=0)] = Decimal("0.001")
     expiry: datetime | None = None
+    settlement_window_s: Annotated[float, Field(gt=0)] = 1_800.0
+    """A dated future's settlement price averages its index over this many seconds before expiry."""
     tiers: str | list[TierRow] = "binance-btcusdt-2021"
 
     def build(self) -> Instrument:
@@ -242,26 +245,59 @@ class FundingConfig(_Model):
 
 
 class CrossInstrumentConfig(_Model):
-    """A second or third perpetual for cross-margin contagion (:mod:`delever.contagion`). Its index path is
-    the scenario's index path's one-step log returns times ``beta``, correlated ``correlation`` with them
-    (``r = beta * (rho * r_index + sqrt(1 - rho^2) * sigma_index * eps)``, eps standard normal, seeded), from
-    ``start_price``; its order book is the calibrated depth shape with ``depth_scale`` of its notional."""
+    """A second or third instrument for a multi-instrument cross-margin run (:mod:`delever.contagion`).
+
+    ``index = "correlated"`` (a perpetual on another underlying): its index path is the scenario's index
+    path's one-step log returns times ``beta``, correlated ``correlation`` with them (``r = beta * (rho *
+    r_index + sqrt(1 - rho^2) * sigma_index * eps)``, eps standard normal, seeded), from ``start_price``.
+    ``index = "underlying"`` (a contract on the scenario's own underlying, e.g. a dated future beside the
+    perpetual): its index is the scenario's index path. Its order book is the calibrated depth shape with
+    ``depth_scale`` of its notional. ``tiers``: a built-in table name or explicit rows, as the scenario's
+    instrument.
+
+    ``kind = "dated_future"`` makes it a future that expires at ``expiry`` (UTC) and settles at the mean of
+    its index over the last ``settlement_window_s`` seconds (:mod:`delever.settlement`); before expiry its
+    book is centred ``basis_pct`` percent above the index, the premium shrinking linearly to 0 at expiry.
+
+    Positions: ``holders_fraction`` of the cross trader accounts open one at a random side; then
+    ``spread_fraction`` of the remaining cross trader accounts hold a calendar spread: the opposite of their
+    position on the scenario's instrument, of the same base quantity (rounded down to a lot, at least one).
+    """
 
     symbol: str
     tick_size: Annotated[Decimal, Field(gt=0)]
     lot_size: Annotated[Decimal, Field(gt=0)]
-    tiers: list[TierRow]
-    start_price: Annotated[Decimal, Field(gt=0)]
+    tiers: str | list[TierRow]
+    start_price: Annotated[Decimal, Field(gt=0)] | None = None
+    index: Literal["correlated", "underlying"] = "correlated"
     beta: Annotated[float, Field(gt=0)] = 1.0
     correlation: Annotated[float, Field(ge=-1, le=1)] = 0.8
     depth_scale: Annotated[float, Field(gt=0)] = 0.15
     insurance_fund: Annotated[Decimal, Field(ge=0)] = Decimal(0)
     holders_fraction: Annotated[float, Field(ge=0, le=1)] = 0.3
+    spread_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
+    kind: Literal["perpetual", "dated_future"] = "perpetual"
+    expiry: datetime | None = None
+    settlement_window_s: Annotated[float, Field(gt=0)] = 1_800.0
+    basis_pct: Annotated[float, Field(ge=-50, le=50)] = 0.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CrossInstrumentConfig:
+        if self.index == "correlated" and self.start_price is None:
+            raise ValueError(f"{self.symbol}: a correlated index needs a start_price")
+        if (self.kind == "dated_future") != (self.expiry is not None):
+            raise ValueError(f"{self.symbol}: a dated future needs an expiry, a perpetual has none")
+        if isinstance(self.tiers, str) and self.tiers not in TIER_TABLES:
+            raise ValueError(f"unknown tier table {self.tiers!r}; known: {', '.join(sorted(TIER_TABLES))}")
+        if self.basis_pct and self.kind != "dated_future":
+            raise ValueError(f"{self.symbol}: basis_pct applies to a dated future only")
+        return self
 
 
 class CrossMarginConfig(_Model):
     """Cross-margin contagion: a fraction of the cross accounts also hold positions on other perpetuals with
-    correlated paths, so that a loss on one instrument liquidates positions on the others; each instrument
+    correlated paths, or on dated futures of the same underlying (calendar spreads), so that a loss on one
+    instrument liquidates positions on the others; each instrument
     keeps its own book, insurance fund and ADL queue (ADL stays per instrument, as on Hyperliquid,
     venues.md section 11: "ADL never crossed assets")."""
 

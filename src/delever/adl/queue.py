@@ -114,6 +114,49 @@ def adl_pool(
     return count
 
 
+def winners_of(book, sign: int, idx, upnl, equity, wallet, mm, mark: int, v: int, policy, position_data) -> Winners:
+    """The :class:`~delever.adl.policies.Winners` of positions ``idx`` (int64 (k,)) of one side (``sign`` +1
+    longs, -1 shorts) at ``mark`` (ticks): uPnL, equity, the position's collateral (isolated margin or cross
+    wallet) and MM are money arrays (k,). The optional columns ``policy.needs`` come from
+    ``position_data(name)`` (full (n,) columns; zeros when it is ``None``). Leverage = notional / equity
+    (equity floored at one money unit); entry and mark enter the Hyperliquid score as the profit
+    direction's ratio (entry / mark for shorts: a stated stand-in)."""
+    lots = np.abs(book.size[idx])
+    k = idx.shape[0]
+    notional = lots * mark * v
+    entry = np.abs(book.cost[idx]) / np.maximum(lots * v, 1)
+    ratio_mark, ratio_entry = (np.full(k, float(mark)), entry) if sign > 0 else (entry, np.full(k, float(mark)))
+    extra = {}
+    for col in policy.needs:
+        full = position_data(col) if position_data is not None else None
+        extra[col] = np.zeros(k) if full is None else full[idx]
+    return Winners(
+        pnl=upnl,
+        equity=equity,
+        notional=notional,
+        contracts=lots,
+        leverage=notional / np.maximum(equity, 1),
+        entry_price=ratio_entry,
+        mark_price=ratio_mark,
+        wallet=wallet,
+        maintenance_margin=mm,
+        **extra,
+    )
+
+
+def capacity_measure(policy_name: str, w: Winners) -> np.ndarray:
+    """The weights by which a non-queue policy splits lots in the cascade engine (:data:`CAPACITY`)."""
+    measure = CAPACITY.get(policy_name, "pnl")
+    return {
+        "pnl": w.pnl,
+        "equity": w.equity,
+        "notional": w.notional,
+        "contracts": w.contracts,
+        "pnl_x_leverage": w.pnl * w.leverage,
+        "notional_x_leverage": w.notional * w.leverage,
+    }[measure]
+
+
 class AdlQueue:
     """Arrays the compiled liquidation stage reads and advances, for both sides (0 = longs, 1 = shorts).
 
@@ -180,27 +223,7 @@ class AdlQueue:
             m = adl_pool(*args, empty, empty, empty, empty, empty, inline, False)
             idx, upnl, eq, wal, mm = (np.empty(m, dtype=np.int64) for _ in range(5))
             adl_pool(*args, idx, upnl, eq, wal, mm, inline, True)
-            lots = np.abs(b.size[idx])
-            notional = lots * mark * v
-            entry = np.abs(b.cost[idx]) / np.maximum(lots * v, 1)
-            # Hyperliquid's mark/entry: the profit direction (entry/mark for shorts, a stated stand-in)
-            ratio_mark, ratio_entry = (np.full(m, float(mark)), entry) if sign > 0 else (entry, np.full(m, float(mark)))
-            extra = {}
-            for col in self.policy.needs:
-                full = self._position_data(col) if self._position_data is not None else None
-                extra[col] = np.zeros(m) if full is None else full[idx]
-            w = Winners(
-                pnl=upnl,
-                equity=eq,
-                notional=notional,
-                contracts=lots,
-                leverage=notional / np.maximum(eq, 1),
-                entry_price=ratio_entry,
-                mark_price=ratio_mark,
-                wallet=wal,
-                maintenance_margin=mm,
-                **extra,
-            )
+            w = winners_of(b, sign, idx, upnl, eq, wal, mm, mark, v, self.policy, self._position_data)
             score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
             self._pool[side] = {
                 "idx": idx,
@@ -250,16 +273,7 @@ class AdlQueue:
         sizes = np.abs(b.size[idx])
         live = sizes > 0
         idx, sizes = idx[live], sizes[live]
-        w = pool["winners"]
-        measure = CAPACITY.get(self.policy.name, "pnl")
-        cap = {
-            "pnl": w.pnl,
-            "equity": w.equity,
-            "notional": w.notional,
-            "contracts": w.contracts,
-            "pnl_x_leverage": w.pnl * w.leverage,
-            "notional_x_leverage": w.notional * w.leverage,
-        }[measure][live]
+        cap = capacity_measure(self.policy.name, pool["winners"])[live]
         # float weights: the split is still exact in lots (largest remainder), and much faster than the
         # Python-integer path the money forms need
         lots = allocate_lots(self.policy, int(self.request[side]), sizes, np.zeros(sizes.size), cap.astype(np.float64))

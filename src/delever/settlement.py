@@ -1,0 +1,299 @@
+"""Dated futures at expiry: the settlement price and final settlement (issue #7, part 2).
+
+**Settlement price.** The arithmetic mean of the underlying index over the ``window_s`` seconds before expiry
+(every step whose time ``t`` satisfies ``expiry - window < t <= expiry``), rounded to the nearest tick (ties to
+even). Binance settles its delivery contracts on "the average of the price index every second for the last 30
+minutes before delivery", 1,800 index values, since 11 November 2024 (an hour before; Binance announcement of
+2024-11-04, reported at https://www.chaincatcher.com/en/article/2150246); with one-second steps the default
+window of 1,800 s is exactly that rule.
+
+**Final settlement** (:func:`final_settlement`), at the first step at or after expiry, before that step's margin
+sweep, modelled on dYdX v4's final settlement (``protocol/x/clob/keeper/final_settlement.go`` and
+``deleveraging.go``; ../shared/specs/engines.md section 1: in FINAL_SETTLEMENT, negative-TNC subaccounts are
+deleveraged at their bankruptcy price against opposite positions, the others at the oracle price):
+
+1. Every account's equity is marked with the future at the settlement price ``S`` and every other instrument
+   at its current mark (cross accounts net all their positions; an isolated position counts alone).
+2. **Negative equity: deleveraging at the bankruptcy price.** Each trader position on the future whose margin
+   has negative equity (most negative first, then position index) is closed at its bankruptcy price ``BP``:
+   the price at which its margin's equity is zero with everything else held (rounded up for a long, down
+   for a short, so that the close leaves no debt; :func:`delever.margin.bankruptcy_price`). The other side
+   of those lots is taken from profitable opposite positions of solvent trader accounts, chosen and sized
+   by the scenario's ADL policy (queue policies in their rank order; allocation policies in proportion to
+   their capacity measure; :mod:`delever.adl.queue`). dYdX iterates counterparties from a pseudo-random
+   offset without ranking; the venue's own ADL ranking is used here instead, which keeps the run a pure
+   function of (scenario, seed). As in dYdX ("non-overlapping bankruptcy prices"), a counterparty gives at
+   most as many lots as keep its own equity >= 0: each lot closed at ``BP`` instead of ``S`` costs it
+   ``|BP - S| * V``.
+3. **Everything else at the settlement price.** Every position still open on the future, the liquidity
+   providers' included, is closed at ``S``: its PnL ``size * S * V - cost`` is realized (paid between accounts
+   through the clearing house, :data:`delever.events.SETTLEMENT_POOL`; with open interest balanced the
+   payments sum to zero exactly). An isolated position's margin returns to its account's wallet.
+4. **What the opposite side could not absorb** (lots of a negative-equity position left for step 3) leaves a
+   negative balance. An isolated position's is paid by the future's insurance fund, and what the fund cannot
+   pay stays on the closed position as unrecovered bad debt (as in :mod:`delever.liquidation`). A cross
+   account with nothing else open is paid the same way; one that still holds positions on other instruments
+   keeps its negative equity, and the next margin sweep liquidates those positions (their own fund and ADL
+   take the deficit: cross margin).
+
+After it, the future's open interest is zero; money is conserved exactly (every fill is a trade between two
+positions at one price, :func:`delever.liquidation.apply_trade`, and every payout a transfer from the fund).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC
+
+import numpy as np
+
+from . import events as ev
+from .adl.queue import capacity_measure, winners_of
+from .adl.policies import allocate_lots
+from .book import Book
+from .instruments import Instrument
+from .liquidation import apply_trade
+from .margin import bankruptcy_price
+from .units import PPM
+
+
+def expiry_ns(inst: Instrument) -> int:
+    """A dated future's expiry in ns since the Unix epoch (naive times are UTC)."""
+    e = inst.expiry
+    e = e if e.tzinfo is not None else e.replace(tzinfo=UTC)
+    return int(e.timestamp()) * 1_000_000_000 + e.microsecond * 1_000
+
+
+def basis_left(time_ns: np.ndarray, inst: Instrument) -> np.ndarray:
+    """float64 (T,): the share of a dated future's starting basis left at each time (1 at the start, falling
+    linearly to 0 at expiry and staying 0); all 0 for a perpetual."""
+    if inst.expiry is None or time_ns.size == 0:
+        return np.zeros(time_ns.shape[0])
+    span = max(expiry_ns(inst) - int(time_ns[0]), 1)
+    return np.clip((expiry_ns(inst) - time_ns) / span, 0.0, 1.0)
+
+
+def settlement_price_ticks(time_ns: np.ndarray, index: np.ndarray, expiry_ns: int, window_s: float, tick: float) -> int:
+    """Settlement price in ticks: mean of ``index`` (quote, float64 (T,)) over the steps of ``time_ns``
+    (int64 ns (T,)) within ``(expiry - window, expiry]``, rounded to the nearest ``tick`` (module docstring).
+
+    Raises:
+        ValueError: no step falls in the window (the path ends before expiry or the window is empty).
+    """
+    start = expiry_ns - int(round(window_s * 1e9))
+    sel = (time_ns > start) & (time_ns <= expiry_ns)
+    if not sel.any():
+        raise ValueError("no index value in the settlement window: the price path does not reach the expiry")
+    return int(np.rint(float(np.mean(index[sel])) / tick))
+
+
+@dataclass
+class SettlementReport:
+    """What one final settlement did (money in money units, sizes in lots, prices in ticks)."""
+
+    settlement_price: int
+    positions_settled: int
+    negative_equity_positions: int
+    deleveraged_lots: int
+    deleveraged_notional: int
+    settled_pnl_paid: int
+    """Sum of the positive PnL realized at the settlement price (what winners received from losers)."""
+    insurance_fund_paid: int
+    bad_debt_unrecovered: int
+    step: int = -1
+    """The step of the run at which the future settled."""
+
+    def as_dict(self, inst: Instrument) -> dict:
+        """JSON-able figures: the settlement price in quote (exact decimal string), sizes in base, money in
+        money units (as every ``units`` figure of the summary)."""
+        return {
+            "step": self.step,
+            "settlement_price": str(self.settlement_price * inst.tick_size),
+            "positions_settled": self.positions_settled,
+            "negative_equity_positions": self.negative_equity_positions,
+            "deleveraged_size": str(self.deleveraged_lots * inst.lot_size),
+            "deleveraged_notional": self.deleveraged_notional,
+            "settled_pnl_paid": self.settled_pnl_paid,
+            "insurance_fund_paid": self.insurance_fund_paid,
+            "bad_debt_unrecovered": self.bad_debt_unrecovered,
+        }
+
+
+def _equities(book: Book, marks: np.ndarray, vpl: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact (position uPnL, position equity, account equity) at ``marks``: an isolated position's equity
+    is its margin plus uPnL, a cross account's its wallet plus the uPnL of its cross positions."""
+    upnl = book.size * marks[book.instrument] * vpl[book.instrument] - book.cost
+    cross = ~book.isolated
+    acc_eq = book.wallet.copy()
+    np.add.at(acc_eq, book.account[cross], upnl[cross])
+    pos_eq = np.where(book.isolated, book.collateral + upnl, 0)
+    return upnl, pos_eq, acc_eq
+
+
+def _maintenance(notional: np.ndarray, tiers) -> np.ndarray:
+    """Exact MM of each notional under ``tiers`` (ceil(notional x MMR) - maintenance amount, by tier)."""
+    floors, mmr, cum = tiers.floors, tiers.mmr_ppm, tiers.cum
+    j = np.clip(np.searchsorted(floors, notional, side="right") - 1, 0, len(floors) - 1)
+    q, r = np.divmod(notional, PPM)
+    return q * mmr[j] - ((-(r * mmr[j])) // PPM) - cum[j]
+
+
+def final_settlement(
+    book: Book,
+    m: int,
+    inst: Instrument,
+    settle_ticks: int,
+    marks: np.ndarray,
+    vpl: np.ndarray,
+    fund: np.ndarray,
+    policy,
+    buf: ev.EventBuffer,
+    position_data=None,
+    step: int = -1,
+) -> SettlementReport:
+    """Settle every open position of instrument ``m`` at expiry (module docstring); mutates ``book`` and
+    ``fund`` (the future's one-element insurance fund) and appends the events to ``buf``.
+
+    Args:
+        book: the whole book (every instrument); positions of ``m`` are flat afterwards.
+        m: the future's instrument index; ``inst`` its :class:`~delever.instruments.Instrument`.
+        settle_ticks: the settlement price (:func:`settlement_price_ticks`).
+        marks: int64 (instruments,) current marks in ticks (entry ``m`` is ignored: ``S`` is used).
+        vpl: int64 (instruments,) value per lot-tick of each instrument.
+        policy: the :class:`~delever.adl.policies.Policy` that picks the counterparties of step 2.
+        position_data: the ADL hierarchy's per-position columns (as :class:`~delever.adl.queue.AdlQueue`).
+        step: the run's step, recorded in the report.
+
+    Events: ``ADL_FILL`` / ``ADL_COUNTERPARTY_FILL`` for step 2 (price ``BP``), ``SETTLEMENT`` per position closed
+    at ``S`` (amount: realized PnL; counterparty :data:`~delever.events.SETTLEMENT_POOL`), ``INSURANCE_PAYOUT`` and
+    ``BAD_DEBT`` for step 4.
+    """
+    S = int(settle_ticks)
+    v = int(vpl[m])
+    marks_s = np.asarray(marks, dtype=np.int64).copy()
+    marks_s[m] = S
+    trader = ~book.exempt[book.account]
+    on_future = book.instrument == m
+    upnl, pos_eq, acc_eq = _equities(book, marks_s, vpl)
+    was_open = np.flatnonzero(on_future & (book.size != 0))
+    live = was_open[trader[was_open]]
+    margin_eq = np.where(book.isolated[live], pos_eq[live], acc_eq[book.account[live]])
+    negative = live[margin_eq < 0]
+    negative = negative[np.lexsort((negative, margin_eq[margin_eq < 0]))]
+    is_negative = np.zeros(book.n_positions, dtype=bool)
+    is_negative[negative] = True
+    first = buf.n
+    deleveraged = deleveraged_notional = 0
+    for p in negative.tolist():
+        upnl, pos_eq, acc_eq = _equities(book, marks_s, vpl)
+        s, a = int(book.size[p]), int(book.account[p])
+        # the margin's equity without this position's uPnL: what backs it at the bankruptcy price
+        backing = int(book.collateral[p]) if book.isolated[p] else int(acc_eq[a] - upnl[p])
+        bp = max(bankruptcy_price(s, int(book.cost[p]), backing, inst), 1)
+        sign = 1 if s > 0 else -1
+        opposite = np.flatnonzero(on_future & trader & ~is_negative & (np.sign(book.size) == -sign))
+        c_eq = np.where(book.isolated[opposite], pos_eq[opposite], acc_eq[book.account[opposite]])
+        ok = (upnl[opposite] > 0) & (c_eq > 0)
+        opposite, c_eq = opposite[ok], c_eq[ok]
+        gap = abs(bp - S) * v  # what each lot closed at BP instead of S costs the counterparty
+        lots = np.abs(book.size[opposite])
+        capacity = np.minimum(lots, c_eq // gap) if gap > 0 else lots
+        keep = capacity > 0
+        opposite, capacity = opposite[keep], capacity[keep]
+        if opposite.size == 0:
+            continue
+        notional = lots[keep] * S * v
+        mm = _maintenance(notional, inst.tiers)
+        wallet = np.where(book.isolated[opposite], book.collateral[opposite], book.wallet[book.account[opposite]])
+        w = winners_of(book, -sign, opposite, upnl[opposite], c_eq[keep], wallet, mm, S, v, policy, position_data)
+        scores = policy.score(w) if policy.score is not None else np.zeros(w.n)
+        take = allocate_lots(policy, abs(s), capacity, scores, capacity_measure(policy.name, w))
+        buf.ensure(2 * int((take > 0).sum()) + 8)
+        for q, k in zip(opposite[take > 0].tolist(), take[take > 0].tolist()):
+            r1 = apply_trade(p, -sign * k, bp, book.size, book.cost, book.collateral, book.isolated, book.account,
+                             book.wallet, v)  # fmt: skip
+            r2 = apply_trade(q, sign * k, bp, book.size, book.cost, book.collateral, book.isolated, book.account,
+                             book.wallet, v)  # fmt: skip
+            qa = int(book.account[q])
+            _row(buf, ev.ADL_FILL, a, qa, p, -sign * k, bp, r1)
+            _row(buf, ev.ADL_COUNTERPARTY_FILL, qa, a, q, sign * k, bp, r2)
+            deleveraged += k
+            deleveraged_notional += k * bp * v
+    # step 3: every open position of the future at S
+    open_ = np.flatnonzero(on_future & (book.size != 0))
+    size, cost = book.size[open_], book.cost[open_]
+    realized = size * S * v - cost
+    iso = book.isolated[open_]
+    np.add.at(book.collateral, open_[iso], realized[iso])
+    np.add.at(book.wallet, book.account[open_[~iso]], realized[~iso])
+    book.size[open_] = 0
+    book.cost[open_] = 0
+    buf.ensure(open_.size + 8)
+    n0, k = buf.n, open_.size
+    c = buf.cols
+    c["kind"][n0 : n0 + k] = ev.SETTLEMENT
+    c["account"][n0 : n0 + k] = book.account[open_]
+    c["counterparty"][n0 : n0 + k] = ev.SETTLEMENT_POOL
+    c["position"][n0 : n0 + k] = open_
+    c["size"][n0 : n0 + k] = -size
+    c["price"][n0 : n0 + k] = S
+    c["amount"][n0 : n0 + k] = realized
+    c["indicator"][n0 : n0 + k] = 0
+    buf.n = n0 + k
+    # step 4: isolated margins go home; what the opposite side could not absorb goes to the fund
+    paid = unrecovered = 0
+    _, _, acc_eq = _equities(book, marks_s, vpl)
+    for p in was_open[book.isolated[was_open]].tolist():
+        a, bal = int(book.account[p]), int(book.collateral[p])
+        if bal < 0:
+            pay = min(-bal, int(fund[0]))
+            if pay:
+                fund[0] -= pay
+                bal += pay
+                paid += pay
+                _row(buf, ev.INSURANCE_PAYOUT, a, ev.INSURANCE_FUND, p, 0, 0, pay)
+            if bal < 0:  # as in liquidation: the loss stays with the closed isolated position
+                unrecovered += -bal
+                _row(buf, ev.BAD_DEBT, a, ev.INSURANCE_FUND, p, 0, 0, bal)
+                book.collateral[p] = bal
+                continue
+        book.wallet[a] += bal
+        book.collateral[p] = 0
+    for p in negative[~book.isolated[negative]].tolist():
+        a = int(book.account[p])
+        if acc_eq[a] >= 0 or ((book.account == a) & (book.size != 0)).any():
+            continue  # solvent, or left to the next margin sweep on the account's other positions
+        bal = int(acc_eq[a])
+        pay = min(-bal, int(fund[0]))
+        if pay:
+            fund[0] -= pay
+            book.wallet[a] += pay
+            bal += pay
+            paid += pay
+            _row(buf, ev.INSURANCE_PAYOUT, a, ev.INSURANCE_FUND, p, 0, 0, pay)
+        if bal < 0:
+            unrecovered += -bal
+            _row(buf, ev.BAD_DEBT, a, ev.INSURANCE_FUND, p, 0, 0, bal)
+    c = buf.cols
+    rows = slice(first, buf.n)
+    settled = c["kind"][rows] == ev.SETTLEMENT
+    return SettlementReport(
+        settlement_price=S,
+        positions_settled=int(settled.sum()),
+        negative_equity_positions=int(negative.size),
+        deleveraged_lots=deleveraged,
+        deleveraged_notional=deleveraged_notional,
+        settled_pnl_paid=int(np.maximum(c["amount"][rows][settled], 0).sum()),
+        insurance_fund_paid=paid,
+        bad_debt_unrecovered=unrecovered,
+        step=step,
+    )
+
+
+def _row(buf: ev.EventBuffer, kind: int, account: int, counterparty: int, position: int, size: int, price: int,
+         amount: int) -> None:  # fmt: skip
+    buf.ensure(1)
+    c, j = buf.cols, buf.n
+    c["kind"][j], c["account"][j], c["counterparty"][j], c["position"][j] = kind, account, counterparty, position
+    c["size"][j], c["price"][j], c["amount"][j], c["indicator"][j] = size, price, amount, 0
+    buf.n = j + 1

@@ -1,0 +1,278 @@
+"""Dated futures through expiry (issue #7, part 2): settlement price, hand-worked final settlement with
+negative-equity accounts deleveraged at their bankruptcy price, conservation, zero open interest after it,
+and the packaged perpetual + future scenario with calendar-spread accounts."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from delever import events as ev
+from delever.adl.hierarchy import HierarchyRule
+from delever.adl.policies import hierarchy_policy
+from delever.book import Book
+from delever.contagion import prepare_multi, run_multi
+from delever.events import EventBuffer
+from delever.instruments import Instrument
+from delever.scenario import default_scenario_path, load_scenario
+from delever.settlement import basis_left, final_settlement, settlement_price_ticks
+from delever.tiers import BINANCE_BTCUSDT_2021
+from delever.units import money
+
+FUTURE = Instrument(
+    "BTCUSDT_251226",
+    Decimal("0.1"),
+    Decimal("0.001"),
+    BINANCE_BTCUSDT_2021,
+    kind="dated_future",
+    expiry=datetime(2025, 12, 26, 8, tzinfo=UTC),
+)
+V = FUTURE.value_per_lot_tick  # 100 money units: 0.001 BTC x 0.1 USDT
+S = 500_000  # settlement price 50,000.0 in ticks
+
+
+def ticks(usdt: int) -> int:
+    return usdt * 10
+
+
+def position(lots: int, entry_usdt: int) -> tuple[int, int]:
+    return lots, lots * ticks(entry_usdt) * V
+
+
+def test_settlement_price_is_the_mean_of_the_index_over_the_window():
+    s = 10**9
+    time_ns = np.arange(0, 10) * s  # steps at 0..9 s
+    index = np.array([100.0, 100, 100, 100, 100, 100, 101, 102, 103, 104.05])
+    # expiry at 9 s, window 4 s: the steps at 6, 7, 8, 9 s (5 s is excluded): (101 + 102 + 103 + 104.05) / 4
+    # = 102.5125 -> 1025.125 ticks of 0.1 -> 1025 (nearest)
+    assert settlement_price_ticks(time_ns, index, 9 * s, 4.0, 0.1) == 1025
+    with pytest.raises(ValueError, match="settlement window"):
+        settlement_price_ticks(time_ns, index, 20 * s, 4.0, 0.1)
+
+
+def test_basis_shrinks_linearly_to_zero_at_expiry():
+    e = int(FUTURE.expiry.timestamp()) * 10**9
+    t = np.array([e - 100, e - 50, e, e + 10])
+    np.testing.assert_allclose(basis_left(t, FUTURE), [1.0, 0.5, 0.0, 0.0])
+
+
+def hand_book() -> Book:
+    """Positions (all on the future; cross unless said):
+
+    0: long 1 BTC @52,000, wallet 1,000         -> at S 50,000: uPnL -2,000, equity -1,000 (negative)
+    1: short 0.6 BTC @55,000, wallet 500        -> uPnL +3,000, equity 3,500
+    2: short 0.6 BTC @50,500, wallet 0          -> uPnL +300, equity 300
+    3: isolated long 0.2 BTC @49,000, margin 500 -> uPnL +200, equity 700
+    4: short 0.2 BTC @45,000, wallet 0          -> uPnL -1,000, equity -1,000 (negative)
+    5: liquidity provider, long 0.2 BTC @50,000 (the book's net), wallet 1,000,000
+    """
+    rows = [position(1_000, 52_000), position(-600, 55_000), position(-600, 50_500), position(200, 49_000),
+            position(-200, 45_000), position(200, 50_000)]  # fmt: skip
+    return Book.from_arrays(
+        wallet=[money(1_000), money(500), 0, 0, 0, money(1_000_000)],
+        exempt=[False] * 5 + [True],
+        account=list(range(6)),
+        size=[r[0] for r in rows],
+        cost=[r[1] for r in rows],
+        collateral=[0, 0, 0, money(500), 0, 0],
+        isolated=[False, False, False, True, False, False],
+    )
+
+
+def test_final_settlement_hand_worked():
+    """Negative equity first, most negative first (0 and 4 tie at -1,000: index order).
+
+    Position 0 (long, backing 1,000): bankruptcy price (52,000 - 1,000) / 1 BTC = 51,000. Each lot closed at
+    51,000 instead of 50,000 costs a short 1 USDT (0.001 BTC x 1,000). Counterparties: the profitable shorts
+    1 and 2 (4 has negative equity), by the scenario's policy, here ``account_equity desc``: 1 (3,500) first,
+    600 lots, then 2 at most 300 lots (its 300 USDT of equity / 1 USDT per lot: non-overlapping bankruptcy);
+    900 of 1,000 lots. Position 0 realizes 900 x (51,000 - 52,000) x 0.001 = -900 (wallet 100); 1 realizes
+    600 x (55,000 - 51,000) x 0.001 = +2,400 (wallet 2,900); 2 realizes 300 x (50,500 - 51,000) x 0.001 = -150.
+
+    Position 4 (short, backing 0): bankruptcy price 45,000 (its entry), 5 USDT per lot against a long.
+    Counterparty: 3 (isolated long, equity 700): at most 140 lots. 4 realizes 0; 3 realizes 140 x (45,000 -
+    49,000) x 0.001 = -560 (margin -60).
+
+    At S: 0's last 100 lots: -200 (wallet -100); 2's last 300 lots: +150 (wallet 0, equity exactly 0); 3's
+    last 60 lots: +60 (margin 0, back to the wallet: 0); 4's last 60 lots: -300 (wallet -300); the LP's 200
+    lots: 0. The fund (250 USDT) pays 0's 100, then 150 of 4's 300: 150 unrecovered.
+    """
+    book = hand_book()
+    fund = np.array([money(250)], dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    policy = hierarchy_policy(HierarchyRule.from_config(["account_equity desc"]))
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund, policy, buf)
+    c = {k: v[: buf.n].tolist() for k, v in buf.cols.items()}
+    rows = list(zip(c["kind"], c["account"], c["counterparty"], c["position"], c["size"], c["price"], c["amount"]))
+    adl = [r for r in rows if r[0] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)]
+    assert adl == [
+        (ev.ADL_FILL, 0, 1, 0, -600, 510_000, money(-600)),
+        (ev.ADL_COUNTERPARTY_FILL, 1, 0, 1, 600, 510_000, money(2_400)),
+        (ev.ADL_FILL, 0, 2, 0, -300, 510_000, money(-300)),
+        (ev.ADL_COUNTERPARTY_FILL, 2, 0, 2, 300, 510_000, money(-150)),
+        (ev.ADL_FILL, 4, 3, 4, 140, 450_000, 0),
+        (ev.ADL_COUNTERPARTY_FILL, 3, 4, 3, -140, 450_000, money(-560)),
+    ]
+    settled = {r[3]: (r[4], r[6]) for r in rows if r[0] == ev.SETTLEMENT}
+    assert settled == {0: (-100, money(-200)), 2: (300, money(150)), 3: (-60, money(60)), 4: (60, money(-300)),
+                       5: (-200, 0)}  # fmt: skip
+    assert all(r[2] == ev.SETTLEMENT_POOL and r[5] == S for r in rows if r[0] == ev.SETTLEMENT)
+    payouts = [(r[1], r[6]) for r in rows if r[0] == ev.INSURANCE_PAYOUT]
+    assert payouts == [(0, money(100)), (4, money(150))]
+    assert [(r[1], r[6]) for r in rows if r[0] == ev.BAD_DEBT] == [(4, money(-150))]
+    assert book.wallet.tolist() == [0, money(2_900), 0, 0, money(-150), money(1_000_000)]
+    assert book.collateral.tolist() == [0] * 6
+    assert book.size.tolist() == [0] * 6 and book.cost.tolist() == [0] * 6
+    assert int(fund[0]) == 0
+    assert book.total_money(fund) == before  # conserved through expiry
+    assert rep.negative_equity_positions == 2 and rep.deleveraged_lots == 1_040
+    assert rep.deleveraged_notional == 900 * 510_000 * V + 140 * 450_000 * V  # 52,200 USDT
+    assert rep.positions_settled == 5 and rep.settled_pnl_paid == money(210)
+    assert rep.insurance_fund_paid == money(250) and rep.bad_debt_unrecovered == money(150)
+
+
+def test_final_settlement_of_solvent_accounts_pays_pnl_at_the_settlement_price():
+    # long 1 BTC @48,000 (wallet 100) and short 1 BTC @49,000 (wallet 2,000), settled at 50,000:
+    # the long receives +2,000, the short pays -1,000, the LP (short 0 net) nothing
+    rows = [position(1_000, 48_000), position(-1_000, 49_000)]
+    book = Book.from_arrays(
+        wallet=[money(100), money(2_000)], account=[0, 1], size=[r[0] for r in rows], cost=[r[1] for r in rows]
+    )
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund, hierarchy_policy(
+        HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    assert book.wallet.tolist() == [money(2_100), money(1_000)]
+    assert rep.negative_equity_positions == 0 and rep.deleveraged_lots == 0 and rep.settled_pnl_paid == money(2_000)
+    assert buf.cols["kind"][: buf.n].tolist() == [ev.SETTLEMENT, ev.SETTLEMENT]
+    assert book.total_money(fund) == before and book.open_interest(0) == (0, 0)
+
+
+def test_settlement_leaves_the_other_instruments_positions_open():
+    # a calendar spread: long the future (instrument 0) at 52,000, short the perpetual (instrument 1) at 52,000,
+    # 1 BTC each, wallet 100; marks: future settles at 50,000 (-2,000), perpetual at 50,000 (+2,000): the cross
+    # equity is 100, so nothing is deleveraged; the future closes at S (wallet 100 - 2,000 = -1,900) and the
+    # perpetual stays open with its +2,000 of uPnL (equity 100)
+    f = position(1_000, 52_000)
+    book = Book.from_arrays(
+        wallet=[money(100), money(10**6)],
+        exempt=[False, True],
+        account=[0, 0, 1, 1],
+        instrument=[0, 1, 0, 1],
+        size=[f[0], -f[0], -f[0], f[0]],
+        cost=[f[1], -f[1], -f[1], f[1]],
+    )
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S, S]), np.array([V, V]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    assert rep.negative_equity_positions == 0
+    assert book.size.tolist() == [0, -1_000, 0, 1_000]
+    assert book.wallet[0] == money(-1_900)
+    assert book.total_money(fund) == before
+
+
+CALENDAR = default_scenario_path().parent / "binance-btcusdt-2025-10-10-calendar-spread.toml"
+SMALL = {
+    "book": {"generator": {"accounts": 3_000}},
+    "prices": {"start": "2025-10-10T21:01:00Z", "end": "2025-10-10T21:45:00Z"},
+    "liquidity": {"depth_scale": 0.004},
+    "insurance_fund": {"balance": "5000"},
+}
+
+
+@pytest.fixture(scope="module")
+def calendar_run():
+    sc = load_scenario(CALENDAR, SMALL)
+    return sc, run_multi(sc, sc.seed, check_every_step=True)
+
+
+def test_calendar_spread_accounts_hold_opposite_equal_positions():
+    sc = load_scenario(CALENDAR, SMALL)
+    mm = prepare_multi(sc, sc.seed)
+    b = mm.book
+    fut = np.flatnonzero((b.instrument == 1) & ~b.exempt[b.account])
+    first = b.first_position()
+    spread = fut[np.sign(b.size[fut]) == -np.sign(b.size[first[b.account[fut]]])]
+    same_size = b.size[spread] == -b.size[first[b.account[spread]]]  # equal lot sizes: the same BTC quantity
+    # ~30% of the ~70% cross accounts hold a spread, plus outright holders of either side
+    assert same_size.sum() > 0.15 * sc.book.generator.accounts
+    assert not b.isolated[fut].any()
+    assert mm.instruments[1].kind == "dated_future"
+
+
+def test_expiry_settles_the_future_conserves_money_and_zeroes_its_open_interest(calendar_run):
+    sc, r = calendar_run
+    assert r.money_end == r.money_start
+    fut = r.extra["cross_margin"]["instruments"][1]
+    assert fut["kind"] == "dated_future" and fut["open_interest_end"] == 0.0
+    assert r.book.open_interest(1) == (0, 0)
+    st = fut["settlement"]
+    # expiry 21:30:00 is step 1,740 of a 1 s path from 21:01:00
+    assert st["step"] == 1_740
+    e = r.events
+    rows = (e["kind"] == ev.SETTLEMENT) & (e["instrument"] == 1)
+    assert rows.sum() == st["positions_settled"] > 0
+    assert set(e["step"][rows].tolist()) == {1_740}
+    # the settlement price is the mean of the index over (21:00, 21:30], to the nearest tick
+    path = r.path
+    sel = path.time_ns <= path.time_ns[1_740]
+    expected = int(np.rint(np.mean(path.index[sel]) / 0.1))
+    assert Decimal(st["settlement_price"]) == expected * Decimal("0.1")
+    # no liquidation on the future after it settled; the perpetual goes on
+    later = (e["step"] > 1_740) & (e["instrument"] == 1)
+    assert not later.any()
+    assert r.book.open_interest(0)[0] == r.book.open_interest(0)[1] > 0
+
+
+def test_an_expiry_before_the_path_is_an_input_error():
+    from delever.errors import InputError
+
+    over = {**SMALL, "mechanisms": {"cross_margin": {"instruments": [{
+        "symbol": "X", "kind": "dated_future", "expiry": "2025-10-10T20:00:00Z", "index": "underlying",
+        "tick_size": "0.1", "lot_size": "0.001", "tiers": "binance-btcusdt-2021"}]}}}  # fmt: skip
+    sc = load_scenario(CALENDAR, over)
+    with pytest.raises(InputError, match="expires at or before the start"):
+        prepare_multi(sc, sc.seed)
+
+
+SINGLE = {
+    "instrument": {"symbol": "BTCUSDT_251010", "kind": "dated_future", "expiry": "2025-10-10T21:30:00Z"},
+    "book": {"generator": {"accounts": 2_000}},
+    "prices": {"start": "2025-10-10T21:01:00Z", "end": "2025-10-10T21:40:00Z"},
+    "liquidity": {"depth_scale": 0.003},
+    "insurance_fund": {"balance": "2000"},
+}
+
+
+@pytest.mark.parametrize("full_sweep", [False, True], ids=["trigger-index", "full-sweep"])
+def test_a_dated_future_as_the_scenarios_instrument_settles_at_expiry(full_sweep):
+    from delever.engine import run
+
+    sc = load_scenario(default_scenario_path(), SINGLE)
+    r = run(sc, check_every_step=True, full_sweep=full_sweep)
+    assert r.money_end == r.money_start
+    assert r.book.open_interest(0) == (0, 0)
+    st = r.extra["settlement"]
+    assert st["step"] == 1_740 and st["positions_settled"] > 0
+    e = r.events
+    assert set(e["step"][e["kind"] == ev.SETTLEMENT].tolist()) == {1_740}
+    assert not (e["step"] > 1_740).any()
+    S = int(np.rint(np.mean(r.path.index[:1_741]) / 0.1))
+    assert Decimal(st["settlement_price"]) == S * Decimal("0.1")
+    assert (r.steps.mark_ticks[1_740:] == S).all()
+    # liquidations happened before expiry (the crash starts at 21:10)
+    assert (e["kind"] == ev.LIQUIDATION_FILL).any()
+
+
+def test_trigger_index_and_full_sweep_agree_through_expiry():
+    from delever.engine import run
+
+    sc = load_scenario(default_scenario_path(), SINGLE)
+    a, b = run(sc), run(sc, full_sweep=True)
+    for k in a.events:
+        assert np.array_equal(a.events[k], b.events[k]), k
