@@ -276,3 +276,85 @@ def test_trigger_index_and_full_sweep_agree_through_expiry():
     a, b = run(sc), run(sc, full_sweep=True)
     for k in a.events:
         assert np.array_equal(a.events[k], b.events[k]), k
+
+
+def test_cli_runs_a_dated_future_and_reports_its_settlement(tmp_path):
+    import json
+    import re
+
+    from typer.testing import CliRunner
+
+    from delever.cli import app
+
+    text = default_scenario_path().read_text(encoding="utf-8")
+    text = re.sub(r"^accounts = \d+$", "accounts = 500", text, flags=re.M)
+    text = text.replace('kind = "perpetual"', 'kind = "dated_future"\nexpiry = 2025-10-10T21:30:00Z')
+    text = text.replace(
+        '[prices]\nfile = "package:binance_btcusdt_20251010/btcusdt_perp_1m_2025-10-10.csv"',
+        '[prices]\nfile = "package:binance_btcusdt_20251010/btcusdt_perp_1m_2025-10-10.csv"\n'
+        "start = 2025-10-10T21:01:00Z\nend = 2025-10-10T21:35:00Z",
+    )
+    path = tmp_path / "future.toml"
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["open_interest_end"] == 0.0 and summary["conservation_error"] == 0
+    assert summary["settlement"]["step"] == 1_740 and "settlement" not in summary["mechanisms"]
+    assert "Final settlement" in (out / "report.html").read_text(encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------------------------- invariants
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from delever.adl.policies import POLICIES  # noqa: E402
+
+trader = st.tuples(
+    st.integers(-3_000, 3_000).filter(lambda s: s != 0),  # lots
+    st.integers(40_000, 60_000),  # entry, USDT
+    st.integers(0, 5_000),  # margin, USDT
+    st.booleans(),  # isolated
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(trader, min_size=1, max_size=12),
+    st.integers(35_000, 65_000),
+    st.integers(0, 3_000),
+    st.sampled_from(sorted(POLICIES)),
+)
+def test_final_settlement_conserves_money_flattens_the_future_and_protects_the_solvent(rows, settle, fund_usdt, name):
+    n = len(rows)
+    size = [r[0] for r in rows]
+    lp = -sum(size)
+    iso = [r[3] for r in rows]
+    book = Book.from_arrays(
+        wallet=[0 if r[3] else money(r[2]) for r in rows] + [money(10**7)],
+        exempt=[False] * n + [True],
+        account=list(range(n + 1)),
+        size=size + [lp],
+        cost=[r[0] * ticks(r[1]) * V for r in rows] + [lp * S * V],
+        collateral=[money(r[2]) if r[3] else 0 for r in rows] + [0],
+        isolated=iso + [False],
+    )
+    S_ = ticks(settle)
+    equity_before = book.wallet + np.where(book.isolated, book.collateral, 0) + book.size * S_ * V - book.cost
+    fund = np.array([money(fund_usdt)], dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    policy = load_scenario(default_scenario_path(), {"adl": {"policy": name}}).adl.build()
+    rep = final_settlement(book, 0, FUTURE, S_, np.array([S_]), np.array([V]), fund, policy, buf)
+    assert book.total_money(fund) == before
+    assert book.open_interest(0) == (0, 0) and not book.cost.any()
+    assert int(fund[0]) >= 0
+    equity_after = book.wallet + book.collateral  # one position per account, all flat now
+    solvent = equity_before[:n] >= 0
+    # a solvent account ends with at least 0 (a counterparty gives at most its equity), and an account with
+    # negative equity only gains (deleveraging at its bankruptcy price, then the fund)
+    assert (equity_after[:n][solvent] >= 0).all()
+    assert (equity_after[:n][~solvent] >= equity_before[:n][~solvent]).all()
+    assert rep.negative_equity_positions == int((~solvent).sum())
+    assert rep.bad_debt_unrecovered == int(-np.minimum(equity_after[:n], 0).sum())

@@ -119,6 +119,11 @@ def run(
         extra_sections += mechanism_sections(summarize(result), ablation_rows)
         if ablate:
             extra_sections.append({"title": "Ablation", "html": html_table(ablation_rows)})
+    from .settlement import report_section
+
+    settlement = report_section(result.extra)
+    if settlement is not None:
+        extra_sections.append(settlement)
     if scenario is None and venue is None and not set_:
         # the default scenario's report compares every venue's rules on this run's path and book (issue #3)
         from .venues.scenario import compare_venues
@@ -129,6 +134,10 @@ def run(
         console.print(_ablation_table(ablation_rows))
     if not quiet:
         console.print(summary_table(summary, f"delever run: {sc.name} (seed {seed_})"))
+        from .settlement import settled, summary_line
+
+        for symbol, st in settled(result.extra):
+            console.print(summary_line(symbol or sc.instrument.symbol, st))
         console.print(f"wrote {out_dir}/summary.json, events.parquet, steps.parquet, report.html")
 
 

@@ -121,6 +121,8 @@ def summarize(r: RunResult) -> dict:
         "mechanisms": mechanisms_summary(r),
         "units": units,
     }
+    if "settlement" in r.extra:
+        out["settlement"] = r.extra["settlement"]
     return out
 
 
@@ -129,6 +131,8 @@ def mechanisms_summary(r: RunResult) -> dict:
     figures (vault PnL, halts, calibrated elasticity, funding rates ...)."""
     out = {}
     for name, rec in r.extra.items():
+        if name == "settlement":  # a dated future's expiry, not a mechanism: its own summary key
+            continue
         row = {}
         for k, v in rec.items():
             if k in ("notional", "vault_pnl"):

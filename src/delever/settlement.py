@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC
+from decimal import Decimal
 
 import numpy as np
 
@@ -297,3 +298,55 @@ def _row(buf: ev.EventBuffer, kind: int, account: int, counterparty: int, positi
     c["kind"][j], c["account"][j], c["counterparty"][j], c["position"][j] = kind, account, counterparty, position
     c["size"][j], c["price"][j], c["amount"][j], c["indicator"][j] = size, price, amount, 0
     buf.n = j + 1
+
+
+def settled(extra: dict) -> list[tuple[str, dict]]:
+    """``(symbol or "", figures)`` of each future a run settled, from its ``extra`` (see :func:`report_section`)."""
+    rows = []
+    if extra.get("settlement"):
+        rows.append(("", extra["settlement"]))
+    for inst in extra.get("cross_margin", {}).get("instruments", []):
+        if inst.get("settlement"):
+            rows.append((inst["symbol"], inst["settlement"]))
+    return rows
+
+
+def summary_line(symbol: str, st: dict) -> str:
+    """One line for the terminal: price, positions settled, deleveraging, fund and bad debt (quote)."""
+    from .units import MONEY_SCALE
+
+    return (
+        f"final settlement {symbol + ' ' if symbol else ''}at {Decimal(st['settlement_price']):,} (step "
+        f"{st['step']:,}): {st['positions_settled']:,} positions closed, {st['negative_equity_positions']:,} with "
+        f"negative equity deleveraged ({st['deleveraged_size']} base at their bankruptcy prices), fund paid "
+        f"{st['insurance_fund_paid'] / MONEY_SCALE:,.2f}, unrecovered {st['bad_debt_unrecovered'] / MONEY_SCALE:,.2f}"
+    )
+
+
+def report_section(extra: dict) -> dict | None:
+    """A report section (``{"title", "html"}``) with each settled future's figures, from a run's ``extra``
+    (``extra["settlement"]`` of a single-instrument run, the per-instrument ``settlement`` of a multi-instrument
+    run); ``None`` when nothing settled. Money in quote."""
+    from html import escape
+
+    from .units import MONEY_SCALE
+
+    rows = settled(extra)
+    if not rows:
+        return None
+    money_keys = ("deleveraged_notional", "settled_pnl_paid", "insurance_fund_paid", "bad_debt_unrecovered")
+    html = (
+        "<p>At expiry every open position of a dated future is closed at the settlement price (the mean of the "
+        "index over the settlement window); positions whose margin has negative equity are first deleveraged at "
+        "their bankruptcy price against solvent winners (dYdX v4's final settlement). Money in quote.</p>"
+    )
+    for symbol, st in rows:
+        cells = "".join(
+            f"<tr><td>{escape(k)}</td><td>"
+            + (f"{v / MONEY_SCALE:,.2f}" if k in money_keys else escape(f"{v:,}" if isinstance(v, int) else str(v)))
+            + "</td></tr>"
+            for k, v in st.items()
+        )
+        html += f"<h3>{escape(symbol)}</h3>" if symbol else ""
+        html += f"<table><tbody>{cells}</tbody></table>"
+    return {"title": "Final settlement", "html": html}
