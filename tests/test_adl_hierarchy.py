@@ -265,3 +265,44 @@ def test_book_file_opened_at_sets_position_age_and_bad_times_are_named(tmp_path)
     f.write_text("account,size,entry_price,margin_mode,collateral,opened_at\na,0.5,100000,cross,10000,yesterday\n")
     with pytest.raises(InputError, match="opened_at.*not an ISO 8601 time"):
         load_book(f, inst, 1_000_000, 1, Decimal(10**9), start_time_ns=start)
+
+
+def test_engine_supplies_funding_received_over_the_window_and_ranks_by_it():
+    """A small crash with funding every 5 minutes and the ADL queue ranked by funding received over the last
+    10 minutes: the engine's column equals the FUNDING events of the log within the window, and the first
+    counterparty of each ADL'd bankrupt position has the most funding received among those ADL'd then."""
+    from delever.engine import Simulation, prepare
+
+    over = {
+        "book": {"generator": {"accounts": 1_500}},
+        "prices": {"start": "2025-10-10T21:05:00Z", "end": "2025-10-10T21:25:00Z"},
+        "liquidity": {"depth_scale": 0.002},
+        "insurance_fund": {"balance": "500"},
+        "mechanisms": {"funding": {"enabled": True, "interval_s": 300}},
+        "adl": {"policy": "hierarchy", "keys": ["funding_received desc"], "funding_window_s": 600},
+    }
+    sc = load_scenario(default_scenario_path(), over)
+    sim = Simulation(sc, sc.seed, prepare(sc, sc.seed), check_every_step=True)
+    for t in range(sim.T):
+        sim.step(t)
+    r = sim.result()
+    assert r.money_end == r.money_start
+    e = r.events
+    t_end = sim.T - 1
+    now = int(sim.path.time_ns[t_end])
+    got = sim._position_data("funding_received", t_end)
+    sel = (e["kind"] == ev.FUNDING) & (e["time_ns"] > now - 600 * 10**9) & (e["time_ns"] <= now)
+    want = np.bincount(e["position"][sel], weights=e["amount"][sel], minlength=sim.book.n_positions)
+    assert sel.any() and np.unique(want).size > 2 and np.array_equal(got, want.astype(np.int64))
+    # every ADL step: the counterparties were taken in descending funding received (as of that step)
+    adl = np.flatnonzero(e["kind"] == ev.ADL_COUNTERPARTY_FILL)
+    assert adl.size > 0
+    for step in np.unique(e["step"][adl]).tolist():
+        column = sim._position_data("funding_received", int(step))
+        for side in (1, -1):  # each side's queue on its own: shorts buy back (+), longs sell (-)
+            rows = adl[(e["step"][adl] == step) & (np.sign(e["size"][adl]) == side)]
+            if rows.size == 0:
+                continue
+            first_seen = np.sort(np.unique(e["position"][rows], return_index=True)[1])
+            vals = column[e["position"][rows][first_seen]]
+            assert np.all(np.diff(vals) <= 0), (step, side, vals)
