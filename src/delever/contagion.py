@@ -19,6 +19,12 @@ venues.md section 11). A close's bankruptcy price uses the account's wallet at t
 instruments are realized a moment later, so when one instrument's loss exceeds the account's margin, the last
 close carries the deficit to that instrument's fund and ADL queue - the contagion. A position liquidated while
 its own PnL was positive (it was taken down by another instrument) is counted as a contagion liquidation.
+
+Dated futures (issue #7): an extra instrument with ``kind = "dated_future"`` and ``index = "underlying"`` is a
+future on the scenario's own underlying; its book is centred on the index plus a basis that shrinks to 0 at
+expiry, calendar-spread accounts hold the opposite of their perpetual position on it, and at the first step at
+or after its expiry it is settled (:func:`delever.settlement.final_settlement`) before that step's margin
+sweep, after which its mark stays at the settlement price and it takes no further part in the run.
 """
 
 from __future__ import annotations
@@ -45,8 +51,6 @@ from .settlement import SettlementReport, basis_left, expiry_ns, final_settlemen
 from .sweep import margin_sweep
 from .tiers import TIER_TABLES, RiskTiers
 from .units import money, rate_ppm
-
-DEFAULT_SETTLEMENT_WINDOW_S = 1_800.0
 
 
 @dataclasses.dataclass
@@ -82,7 +86,7 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
     cm = scenario.mechanisms.cross_margin
     gen = scenario.book.generator
     instruments, paths, curves = [base.instrument], [base.path], [base.curve]
-    centres, windows = [base.path.index], [DEFAULT_SETTLEMENT_WINDOW_S]
+    centres, windows = [base.path.index], [scenario.instrument.settlement_window_s]
     funds = [money(scenario.insurance_fund.balance)]
     b = base.book
     cols = {
