@@ -724,6 +724,12 @@ class Simulation:
             extra["funding"]["rates_ppb"] = [r for _, r in self.funding_rates]
         if self.mech.proactive_deleveraging.enabled:
             extra["proactive_deleveraging"]["system_leverage_last"] = self.pd_system_leverage
+        # the run is over: release the per-position work state before the event log becomes its columns, so
+        # that the end of a large run holds only the books and the events (issue #6's memory per position)
+        for name in ("trigger", "index", "liq_out", "excluded", "buf", "pos_eq", "pos_mm", "acc_eq", "acc_mm",
+                     "scratch", "last_partial_s", "_touched_accounts"):  # fmt: skip
+            self.__dict__.pop(name, None)
+        self._sweep_arrays_ready = False
         return RunResult(
             scenario=self.scenario,
             seed=self.seed,
