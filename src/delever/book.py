@@ -55,34 +55,33 @@ class Book:
         exempt=None,
         entry_leverage=None,
         protected=None,
+        copy: bool = True,
     ) -> Book:
-        """Validate shapes and types and build a book (arrays are copied into their canonical dtypes).
+        """Validate shapes and types and build a book (arrays are copied into their canonical dtypes;
+        ``copy=False``: arrays already of their canonical dtype are taken as they are, for a caller that
+        hands over arrays it made for the book).
 
         Raises:
             ValueError: mismatched lengths, an account index out of range, or an isolated position's
                 collateral on a cross position.
         """
         n = len(size)
-        wallet = np.asarray(wallet, dtype=np.int64).copy()
+
+        def col(a, dtype) -> np.ndarray:
+            return np.array(a, dtype=dtype, copy=True) if copy else np.asarray(a, dtype=dtype)
+
+        wallet = col(wallet, np.int64)
         book = cls(
             wallet=wallet,
-            exempt=np.zeros(wallet.shape[0], dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool).copy(),
-            account=np.asarray(account, dtype=np.int64).copy(),
-            instrument=np.zeros(n, dtype=np.int64)
-            if instrument is None
-            else np.asarray(instrument, dtype=np.int64).copy(),
-            size=np.asarray(size, dtype=np.int64).copy(),
-            cost=np.asarray(cost, dtype=np.int64).copy(),
-            collateral=np.zeros(n, dtype=np.int64)
-            if collateral is None
-            else np.asarray(collateral, dtype=np.int64).copy(),
-            isolated=np.zeros(n, dtype=bool) if isolated is None else np.asarray(isolated, dtype=bool).copy(),
-            entry_leverage=np.zeros(n)
-            if entry_leverage is None
-            else np.asarray(entry_leverage, dtype=np.float64).copy(),
-            protected=np.ones(wallet.shape[0], dtype=bool)
-            if protected is None
-            else np.asarray(protected, dtype=bool).copy(),
+            exempt=np.zeros(wallet.shape[0], dtype=bool) if exempt is None else col(exempt, bool),
+            account=col(account, np.int64),
+            instrument=np.zeros(n, dtype=np.int64) if instrument is None else col(instrument, np.int64),
+            size=col(size, np.int64),
+            cost=col(cost, np.int64),
+            collateral=np.zeros(n, dtype=np.int64) if collateral is None else col(collateral, np.int64),
+            isolated=np.zeros(n, dtype=bool) if isolated is None else col(isolated, bool),
+            entry_leverage=np.zeros(n) if entry_leverage is None else col(entry_leverage, np.float64),
+            protected=np.ones(wallet.shape[0], dtype=bool) if protected is None else col(protected, bool),
         )
         for f in ("account", "instrument", "cost", "collateral", "isolated", "entry_leverage"):
             if getattr(book, f).shape != (n,):

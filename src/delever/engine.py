@@ -214,7 +214,8 @@ class Simulation:
         self._sweep_arrays_ready = False
         if not self.use_triggers:
             self._alloc_sweep_arrays()
-        self.liq_out = np.zeros(n, dtype=np.int64)
+        # the positions a step finds (int32 from the trigger index of a book under 2**31 positions)
+        self.liq_out = np.zeros(n, dtype=np.int32 if self.use_triggers and n < 2**31 else np.int64)
         self.excluded = np.zeros(n, dtype=bool)
         lp = np.flatnonzero(book.exempt[book.account]).astype(np.int64)
         self.lp_pos = lp[lp != self.vault_pos]
@@ -440,7 +441,7 @@ class Simulation:
             count = self._full_sweep(self.liq_out)
         if not count:
             return
-        order = self.liq_out[:count].copy()
+        order = self.liq_out[:count].astype(np.int64)
         if self.use_triggers:
             equity, req = self._health(order)
         else:

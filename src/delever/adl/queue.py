@@ -29,6 +29,8 @@ from .ranking import side_quantity
 
 FIRST_CHUNK = 256
 NO_LIMIT = np.iinfo(np.int64).max
+SCORE_BLOCK = 65_536
+"""Winners scored at a time by queue policies (memory: a block's figures, not the whole side's)."""
 
 CAPACITY: dict[str, str] = {
     "pro-rata-pnl": "pnl",
@@ -114,6 +116,27 @@ def adl_pool(
     return count
 
 
+def _winners(b, sign, mark, v, idx, upnl, eq, wal, mm) -> Winners:
+    """The :class:`~delever.adl.policies.Winners` of the eligible positions ``idx`` of book ``b`` at ``mark``."""
+    m = idx.shape[0]
+    lots = np.abs(b.size[idx])
+    notional = lots * mark * v
+    entry = np.abs(b.cost[idx]) / np.maximum(lots * v, 1)
+    # Hyperliquid's mark/entry: the profit direction (entry/mark for shorts, a stated stand-in)
+    ratio_mark, ratio_entry = (np.full(m, float(mark)), entry) if sign > 0 else (entry, np.full(m, float(mark)))
+    return Winners(
+        pnl=upnl,
+        equity=eq,
+        notional=notional,
+        contracts=lots,
+        leverage=notional / np.maximum(eq, 1),
+        entry_price=ratio_entry,
+        mark_price=ratio_mark,
+        wallet=wal,
+        maintenance_margin=mm,
+    )
+
+
 class AdlQueue:
     """Arrays the compiled liquidation stage reads and advances, for both sides (0 = longs, 1 = shorts).
 
@@ -175,27 +198,24 @@ class AdlQueue:
             m = adl_pool(*args, empty, empty, empty, empty, empty, inline, False)
             idx, upnl, eq, wal, mm = (np.empty(m, dtype=np.int64) for _ in range(5))
             adl_pool(*args, idx, upnl, eq, wal, mm, inline, True)
-            lots = np.abs(b.size[idx])
-            notional = lots * mark * v
-            entry = np.abs(b.cost[idx]) / np.maximum(lots * v, 1)
-            # Hyperliquid's mark/entry: the profit direction (entry/mark for shorts, a stated stand-in)
-            ratio_mark, ratio_entry = (np.full(m, float(mark)), entry) if sign > 0 else (entry, np.full(m, float(mark)))
-            w = Winners(
-                pnl=upnl,
-                equity=eq,
-                notional=notional,
-                contracts=lots,
-                leverage=notional / np.maximum(eq, 1),
-                entry_price=ratio_entry,
-                mark_price=ratio_mark,
-                wallet=wal,
-                maintenance_margin=mm,
-            )
-            score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
+            if self.alloc_mode == 0 and self.policy.score is not None:
+                # queue policies keep only the score, an elementwise function of each winner's figures: computed a
+                # block at a time, so a side of a large book never holds every winner's figures at once
+                w = None
+                score = np.empty(m)
+                for lo in range(0, m, SCORE_BLOCK):
+                    hi = min(lo + SCORE_BLOCK, m)
+                    block = _winners(b, sign, mark, v, idx[lo:hi], upnl[lo:hi], eq[lo:hi], wal[lo:hi], mm[lo:hi])
+                    score[lo:hi] = np.nan_to_num(self.policy.score(block), nan=-np.inf)
+                del upnl, eq, wal, mm
+            else:
+                w = _winners(b, sign, mark, v, idx, upnl, eq, wal, mm)
+                score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
+                score = np.nan_to_num(score, nan=-np.inf)
             self._pool[side] = {
                 "idx": idx,
                 "winners": w,
-                "score": np.nan_to_num(score, nan=-np.inf),
+                "score": score,
                 "remaining": np.ones(m, dtype=bool),
             }
             self._total[side] = side_quantity(sign, inst, b.size, b.account, b.instrument, b.exempt)
@@ -204,22 +224,28 @@ class AdlQueue:
     def extend(self, side: int) -> None:
         """Queue policies: append the next chunk of ``side``'s eligible positions in rank order."""
         pool = self._candidates(side)
-        rem = np.flatnonzero(pool["remaining"])
-        if rem.size == 0:
+        remaining = pool["remaining"]
+        if not remaining.any():
             self.complete[side] = 1
             return
-        idx, score = pool["idx"][rem], pool["score"][rem]
+        whole = bool(remaining.all())  # the first chunk: rank the pool itself, without copying it
+        rem = None if whole else np.flatnonzero(remaining)
+        idx, score = (pool["idx"], pool["score"]) if whole else (pool["idx"][rem], pool["score"][rem])
+        neg = -score
+        del score
         k = min(self._chunk[side], idx.shape[0])
         if k < idx.shape[0]:
-            part = np.argpartition(-score, k - 1)
-            kth = -score[part[k - 1]]
+            part = np.argpartition(neg, k - 1)
+            kth = neg[part[k - 1]]
+            del part
             # canonical ties at the boundary: every score strictly above, then equal scores by index
-            above = np.flatnonzero(-score < kth)
-            equal = np.flatnonzero(-score == kth)
+            above = np.flatnonzero(neg < kth)
+            equal = np.flatnonzero(neg == kth)
             take = np.concatenate([above, equal[np.argsort(idx[equal], kind="stable")][: k - above.size]])
         else:
             take = np.arange(idx.shape[0])
-        take = take[np.lexsort((idx[take], -score[take]))]
+        take = take[np.lexsort((idx[take], neg[take]))]
+        del neg
         chosen = idx[take]
         lots = np.abs(self._book.size[chosen])
         cum = self._cum[side] + np.cumsum(lots)
@@ -227,7 +253,7 @@ class AdlQueue:
         lights = np.clip(6 - (-((-5 * cum) // total)), 1, 5).astype(np.int8)
         self._cum[side] = int(cum[-1]) if cum.size else self._cum[side]
         self._append(side, chosen, np.full(chosen.size, NO_LIMIT, dtype=np.int64), lights, int(lots.sum()))
-        pool["remaining"][rem[take]] = False
+        remaining[take if whole else rem[take]] = False
         self._chunk[side] *= 4
         if not pool["remaining"].any():
             self.complete[side] = 1
