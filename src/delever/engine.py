@@ -194,7 +194,7 @@ class Simulation:
         if mech.backstop.enabled:
             book, self.vault_acc, self.vault_pos = with_extra_account(book, money(mech.backstop.vault_wallet))
         self.book = book
-        self.book_start = book.snapshot()
+        self._start = book.packed_snapshot()  # the starting book, unpacked at the end (result)
         self.path = m.path
         self.curve_base = m.curve.arrays()
         self.curve = self.curve_base
@@ -731,11 +731,13 @@ class Simulation:
                      "scratch", "last_partial_s", "_touched_accounts"):  # fmt: skip
             self.__dict__.pop(name, None)
         self._sweep_arrays_ready = False
+        _trim_heap()
+        book_start = self.__dict__.pop("_start").book()
         return RunResult(
             scenario=self.scenario,
             seed=self.seed,
             instrument=self.inst,
-            book_start=self.book_start,
+            book_start=book_start,
             book=b,
             steps=StepSeries(self.path.time_ns, self.index_ticks, self.mark_s, self.last_s, self.fund_s),
             events=self.log.columns(),
@@ -748,6 +750,18 @@ class Simulation:
             account_labels=self.market.labels,
             extra=extra,
         )
+
+
+def _trim_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc ``malloc_trim``; nothing elsewhere): the arrays a
+    large run just released are scattered through the heap, and would otherwise stay resident while the
+    results are built (the same call dask.distributed workers make to return freed memory)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _ns(iso: str) -> int:

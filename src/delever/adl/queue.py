@@ -30,7 +30,8 @@ from .ranking import side_quantity
 FIRST_CHUNK = 256
 NO_LIMIT = np.iinfo(np.int64).max
 SCORE_BLOCK = 65_536
-"""Winners scored at a time by queue policies (memory: a block's figures, not the whole side's)."""
+"""Positions read at a time when a queue policy scores a side's winners (memory: one block's figures, not the
+whole side's; queue scores are elementwise)."""
 
 CAPACITY: dict[str, str] = {
     "pro-rata-pnl": "pnl",
@@ -192,23 +193,36 @@ class AdlQueue:
                 pos_eq, acc_eq = self._equities()
             sign = 1 if side == 0 else -1
             floors, mmr, cum = self._tiers
-            args = (sign, inst, b.size, b.cost, b.isolated, b.account, b.instrument, b.exempt, excl, b.collateral,
-                    b.wallet, mark, v, floors, mmr, cum, floors.shape[0], pos_eq, acc_eq)  # fmt: skip
             empty = np.zeros(0, dtype=np.int64)
-            m = adl_pool(*args, empty, empty, empty, empty, empty, inline, False)
-            idx, upnl, eq, wal, mm = (np.empty(m, dtype=np.int64) for _ in range(5))
-            adl_pool(*args, idx, upnl, eq, wal, mm, inline, True)
             if self.alloc_mode == 0 and self.policy.score is not None:
-                # queue policies keep only the score, an elementwise function of each winner's figures: computed a
-                # block at a time, so a side of a large book never holds every winner's figures at once
+                # queue policies keep only each winner's score, an elementwise function of its figures: the book
+                # is read a block of positions at a time, so a side of a large book never holds every winner's
+                # figures at once (the pool's order, ascending position index, is the same)
+                n = b.size.shape[0]
                 w = None
-                score = np.empty(m)
-                for lo in range(0, m, SCORE_BLOCK):
-                    hi = min(lo + SCORE_BLOCK, m)
-                    block = _winners(b, sign, mark, v, idx[lo:hi], upnl[lo:hi], eq[lo:hi], wal[lo:hi], mm[lo:hi])
-                    score[lo:hi] = np.nan_to_num(self.policy.score(block), nan=-np.inf)
-                del upnl, eq, wal, mm
+                blocks = []
+                for lo in range(0, n, SCORE_BLOCK):
+                    hi = min(lo + SCORE_BLOCK, n)
+                    args = (sign, inst, b.size[lo:hi], b.cost[lo:hi], b.isolated[lo:hi], b.account[lo:hi],
+                            b.instrument[lo:hi], b.exempt, excl[lo:hi], b.collateral[lo:hi], b.wallet, mark, v,
+                            floors, mmr, cum, floors.shape[0], pos_eq if inline else pos_eq[lo:hi], acc_eq)  # fmt: skip
+                    blocks.append((lo, args, adl_pool(*args, empty, empty, empty, empty, empty, inline, False)))
+                m = sum(k for _, _, k in blocks)
+                idx, score = np.empty(m, dtype=np.int64), np.empty(m)
+                at = 0
+                for lo, args, k in blocks:
+                    upnl, eq, wal, mm = (np.empty(k, dtype=np.int64) for _ in range(4))
+                    adl_pool(*args, idx[at : at + k], upnl, eq, wal, mm, inline, True)
+                    idx[at : at + k] += lo
+                    block = _winners(b, sign, mark, v, idx[at : at + k], upnl, eq, wal, mm)
+                    score[at : at + k] = np.nan_to_num(self.policy.score(block), nan=-np.inf)
+                    at += k
             else:
+                args = (sign, inst, b.size, b.cost, b.isolated, b.account, b.instrument, b.exempt, excl, b.collateral,
+                        b.wallet, mark, v, floors, mmr, cum, floors.shape[0], pos_eq, acc_eq)  # fmt: skip
+                m = adl_pool(*args, empty, empty, empty, empty, empty, inline, False)
+                idx, upnl, eq, wal, mm = (np.empty(m, dtype=np.int64) for _ in range(5))
+                adl_pool(*args, idx, upnl, eq, wal, mm, inline, True)
                 w = _winners(b, sign, mark, v, idx, upnl, eq, wal, mm)
                 score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
                 score = np.nan_to_num(score, nan=-np.inf)
