@@ -31,6 +31,7 @@ from datetime import datetime, UTC
 from decimal import Decimal
 
 import numpy as np
+from numba import njit
 
 from . import events as ev
 from .adl.queue import AdlQueue
@@ -50,12 +51,13 @@ from .mechanisms.socialized import pro_rata
 from .mechanisms.volatility import vol_ratio
 from .mechanisms.withdrawal import calibrate_elasticity, depth_scale
 from .liquidity import DepthCurve, marginal_price, refill_factor
-from .mark import MarkPrice
+from .mark import MarkPrice, mark_of
 from .marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines
 from .prices import PricePath, path_from_klines
 from .scenario import Scenario, window_ms
 from .sweep import margin_sweep, position_health, update_triggers
 from .trigger_index import TriggerIndex
+from .trigger_index import _scan as scan_index
 from .units import money, rate_ppm
 
 
@@ -165,11 +167,45 @@ def run(
     sim = Simulation(
         scenario, seed, m, full_sweep=full_sweep, check_every_step=check_every_step, own_book=market is None
     )
-    for t in range(sim.T):
-        sim.step(t)
-        if progress is not None and (t % 64 == 0 or t == sim.T - 1):
-            progress(t + 1, sim.T)
+    t, report = 0, 1
+    while t < sim.T:
+        t = sim.advance(t)  # the quiet steps, in one compiled loop
+        if t < sim.T:
+            sim.step(t)
+            t += 1
+        if progress is not None and (t >= report or t == sim.T):
+            progress(t, sim.T)
+            report = t + 64
     return sim.result()
+
+
+@njit(cache=True, nogil=True)
+def quiet_steps(t, t_end, index_ticks, state, refill, curve, ema, alpha, marks, mark_s, last_s, fund_s, fund, size,
+                trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, stamp, out):  # fmt: skip
+    """Steps ``t, t+1, ...`` as :meth:`Simulation.step` runs them while the mark reaches no trigger and no
+    per-step mechanism is on (refill, last price, mark, an empty scan, the step's series), with the same
+    floating-point operations in the same order. Stops at the first step whose scan lists a position, leaving
+    that step untouched (the stamps its scan set are cleared) for :meth:`Simulation.step`; returns it."""
+    while t < t_end:
+        centre = index_ticks[t]
+        s = state[0] * refill
+        last = marginal_price(centre, s, curve)
+        e = ema[0] + alpha * ((last - centre) - ema[0])
+        mark = mark_of(centre, e, last)
+        count = scan_index(mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending,
+                           stamp, t, out)  # fmt: skip
+        if count:
+            for j in range(count):
+                stamp[out[j]] = -1  # the step is left to the caller, whose scan must list these again
+            return t
+        state[0] = s
+        ema[0] = e
+        marks[0] = mark
+        mark_s[t] = mark
+        last_s[t] = marginal_price(centre, s, curve)
+        fund_s[t] = fund[0]
+        t += 1
+    return t
 
 
 class Simulation:
@@ -239,6 +275,10 @@ class Simulation:
         self.index = None
         if self.use_triggers:
             self._rebuild_triggers()
+        # quiet steps (the mark reaches no trigger) run in one compiled loop unless a mechanism acts every step
+        per_step = ("mm_withdrawal", "dynamic_margin", "funding", "circuit_breaker", "proactive_deleveraging")
+        self.fast = self.use_triggers and not check_every_step and not any(getattr(mech, k).enabled for k in per_step)
+        self.alpha = self.mark_rule.alpha(dt)
         self.extra: dict = {name: {"fired_steps": 0, "accounts": 0, "notional": 0} for name in mech.enabled()}
         self._touched_accounts: dict[str, np.ndarray] = {}
         self._setup_mechanisms()
@@ -279,8 +319,9 @@ class Simulation:
             mask = np.zeros(b.n_positions, dtype=bool)
             mask[positions] = True
             positions = np.flatnonzero(mask)
-        else:
-            positions = np.unique(positions)
+        else:  # np.unique, sorted and deduplicated (cheaper for short lists)
+            positions = np.sort(positions)
+            positions = positions[np.concatenate(([True], positions[1:] != positions[:-1]))]
         update_triggers(
             positions,
             b.size,
@@ -399,6 +440,20 @@ class Simulation:
         rec["notional"] += int(notional)
 
     # -- the step ----------------------------------------------------------------------------------------
+    def advance(self, t: int) -> int:
+        """Run the quiet steps from ``t`` on (no position reached, no per-step mechanism on) in one compiled loop,
+        exactly as :meth:`step` would; return the first step left to :meth:`step` (``T`` when none)."""
+        if not self.fast:
+            return t
+        ix = self.index
+        ema = np.array([self.mark_rule.ema_basis])
+        t = quiet_steps(t, self.T, self.index_ticks, self.state, self.refill, self.curve, ema, self.alpha, self.marks,
+                        self.mark_s, self.last_s, self.fund_s, self.fund, ix._size, ix._trigger, ix.long_key,
+                        ix.long_idx, ix.short_key, ix.short_idx, ix.head, ix.pending, ix.n_pending, ix._stamp,
+                        self.liq_out)  # fmt: skip
+        self.mark_rule.ema_basis = float(ema[0])
+        return t
+
     def step(self, t: int) -> None:
         b, mech = self.book, self.mech
         centre = float(self.index_ticks[t])

@@ -156,9 +156,9 @@ class TriggerIndex:
     def _rebuild(self) -> None:
         """The lists again, by merging the valid entries with the pending positions (equal to :meth:`_build`)."""
         s, t = self._size, self._trigger
-        pend = np.unique(self.pending[: self.n_pending])
         skip = np.zeros(s.shape[0], dtype=bool)
-        skip[pend] = True
+        skip[self.pending[: self.n_pending]] = True
+        pend = np.flatnonzero(skip)  # the pending positions, once each, ascending (O(n), no sort)
         for sign in (1, -1):
             new = pend[s[pend] > 0] if sign > 0 else pend[s[pend] < 0]  # ascending positions
             new_key = t[new]
