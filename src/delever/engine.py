@@ -181,7 +181,8 @@ def run(
 
 @njit(cache=True, nogil=True)
 def quiet_steps(t, t_end, index_ticks, state, refill, curve, ema, alpha, marks, mark_s, last_s, fund_s, fund, size,
-                trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, stamp, out):  # fmt: skip
+                trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, bounds, stamp,
+                out):  # fmt: skip
     """Steps ``t, t+1, ...`` as :meth:`Simulation.step` runs them while the mark reaches no trigger and no
     per-step mechanism is on (refill, last price, mark, an empty scan, the step's series), with the same
     floating-point operations in the same order. Stops at the first step whose scan lists a position, leaving
@@ -193,7 +194,7 @@ def quiet_steps(t, t_end, index_ticks, state, refill, curve, ema, alpha, marks, 
         e = ema[0] + alpha * ((last - centre) - ema[0])
         mark = mark_of(centre, e, last)
         count = scan_index(mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending,
-                           stamp, t, out)  # fmt: skip
+                           bounds, stamp, t, out)  # fmt: skip
         if count:
             for j in range(count):
                 stamp[out[j]] = -1  # the step is left to the caller, whose scan must list these again
@@ -449,8 +450,8 @@ class Simulation:
         ema = np.array([self.mark_rule.ema_basis])
         t = quiet_steps(t, self.T, self.index_ticks, self.state, self.refill, self.curve, ema, self.alpha, self.marks,
                         self.mark_s, self.last_s, self.fund_s, self.fund, ix._size, ix._trigger, ix.long_key,
-                        ix.long_idx, ix.short_key, ix.short_idx, ix.head, ix.pending, ix.n_pending, ix._stamp,
-                        self.liq_out)  # fmt: skip
+                        ix.long_idx, ix.short_key, ix.short_idx, ix.head, ix.pending, ix.n_pending, ix.bounds,
+                        ix._stamp, self.liq_out)  # fmt: skip
         self.mark_rule.ema_basis = float(ema[0])
         return t
 

@@ -22,7 +22,7 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def _scan(
-    mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, stamp, step, out
+    mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, bounds, stamp, step, out
 ) -> int:
     count = 0
     # longs, highest trigger first: liquidatable while key >= mark
@@ -56,6 +56,8 @@ def _scan(
             h = j + 1
         j += 1
     head[1] = h
+    if mark > bounds[0] and mark < bounds[1]:
+        return count  # no pending long's trigger is as high as the mark, no pending short's as low
     for t in range(n_pending):
         i = pending[t]
         s = size[i]
@@ -66,6 +68,17 @@ def _scan(
             out[count] = i
             count += 1
     return count
+
+
+@njit(cache=True, nogil=True)
+def _bound(positions, size, trigger, bounds) -> None:
+    """Widen ``bounds`` (highest trigger of a pending long, lowest of a pending short) by ``positions``."""
+    for t in range(positions.shape[0]):
+        i = positions[t]
+        if size[i] > 0:
+            bounds[0] = max(bounds[0], trigger[i])
+        elif size[i] < 0:
+            bounds[1] = min(bounds[1], trigger[i])
 
 
 @njit(cache=True, nogil=True)
@@ -151,6 +164,10 @@ class TriggerIndex:
         self.head = np.zeros(2, dtype=np.int64)
         self.pending = np.zeros(1024, dtype=np.int64)
         self.n_pending = 0
+        # the highest trigger of a pending long and the lowest of a pending short (as they were reported: a
+        # position whose size or trigger changes is reported again), so a scan the mark leaves between them
+        # need not read the pending list
+        self.bounds = np.array([np.iinfo(np.int64).min, np.iinfo(np.int64).max], dtype=np.int64)
         self.rebuilds += 1
 
     def _rebuild(self) -> None:
@@ -185,6 +202,7 @@ class TriggerIndex:
             self.pending = grown
         self.pending[self.n_pending : self.n_pending + k] = positions
         self.n_pending += k
+        _bound(positions, self._size, self._trigger, self.bounds)
         if self.n_pending > self.max_pending:
             self._rebuild()
 
@@ -201,6 +219,7 @@ class TriggerIndex:
             self.head,
             self.pending,
             self.n_pending,
+            self.bounds,
             self._stamp,
             step,
             out,
