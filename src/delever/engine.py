@@ -783,11 +783,13 @@ class Simulation:
             extra["proactive_deleveraging"]["system_leverage_last"] = self.pd_system_leverage
         # the run is over: release the per-position work state before the event log becomes its columns, so
         # that the end of a large run holds only the books and the events (issue #6's memory per position)
+        released = self.book.n_positions * 8 * 4 + self.buf.capacity * 66  # about what is let go here (bytes)
         for name in ("trigger", "index", "liq_out", "excluded", "buf", "pos_eq", "pos_mm", "acc_eq", "acc_mm",
                      "scratch", "last_partial_s", "_touched_accounts"):  # fmt: skip
             self.__dict__.pop(name, None)
         self._sweep_arrays_ready = False
-        _trim_heap()
+        if released >= TRIM_BYTES:
+            _trim_heap()
         book_start = self.__dict__.pop("_start").book()
         return RunResult(
             scenario=self.scenario,
@@ -806,6 +808,11 @@ class Simulation:
             account_labels=self.market.labels,
             extra=extra,
         )
+
+
+TRIM_BYTES = 32 * 2**20
+"""A run that lets go of this much at its end hands the freed heap back (:func:`_trim_heap`); a small one does
+not, as the next run would only fault the same pages in again."""
 
 
 def _trim_heap() -> None:
