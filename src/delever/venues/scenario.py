@@ -57,8 +57,8 @@ def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1) -> 
             with ProcessPoolExecutor(max_workers=min(workers, len(VENUES)), mp_context=context) as pool:
                 futures = [pool.submit(_shared_row, name) for name in VENUES]
                 return [f.result() for f in futures]
-        except BrokenProcessPool:
-            pass  # a worker died (out of memory, say): run them here instead
+        except (BrokenProcessPool, OSError):
+            pass  # no process pool here (no shared memory for its locks) or a worker died: run them here
         finally:
             _SHARED = None
     return [_row(name, scenario, seed, base) for name in VENUES]
