@@ -58,37 +58,34 @@ class Book:
         entry_leverage=None,
         protected=None,
         opened_ns=None,
+        copy: bool = True,
     ) -> Book:
-        """Validate shapes and types and build a book (arrays are copied into their canonical dtypes).
+        """Validate shapes and types and build a book (arrays are copied into their canonical dtypes;
+        ``copy=False``: arrays already of their canonical dtype are taken as they are, for a caller that
+        hands over arrays it made for the book).
 
         Raises:
             ValueError: mismatched lengths, an account index out of range, or an isolated position's
                 collateral on a cross position.
         """
         n = len(size)
-        wallet = np.asarray(wallet, dtype=np.int64).copy()
+
+        def col(a, dtype) -> np.ndarray:
+            return np.array(a, dtype=dtype, copy=True) if copy else np.asarray(a, dtype=dtype)
+
+        wallet = col(wallet, np.int64)
         book = cls(
             wallet=wallet,
-            exempt=np.zeros(wallet.shape[0], dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool).copy(),
-            account=np.asarray(account, dtype=np.int64).copy(),
-            instrument=np.zeros(n, dtype=np.int64)
-            if instrument is None
-            else np.asarray(instrument, dtype=np.int64).copy(),
-            size=np.asarray(size, dtype=np.int64).copy(),
-            cost=np.asarray(cost, dtype=np.int64).copy(),
-            collateral=np.zeros(n, dtype=np.int64)
-            if collateral is None
-            else np.asarray(collateral, dtype=np.int64).copy(),
-            isolated=np.zeros(n, dtype=bool) if isolated is None else np.asarray(isolated, dtype=bool).copy(),
-            entry_leverage=np.zeros(n)
-            if entry_leverage is None
-            else np.asarray(entry_leverage, dtype=np.float64).copy(),
-            protected=np.ones(wallet.shape[0], dtype=bool)
-            if protected is None
-            else np.asarray(protected, dtype=bool).copy(),
-            opened_ns=np.zeros(n, dtype=np.int64)
-            if opened_ns is None
-            else np.asarray(opened_ns, dtype=np.int64).copy(),
+            exempt=np.zeros(wallet.shape[0], dtype=bool) if exempt is None else col(exempt, bool),
+            account=col(account, np.int64),
+            instrument=np.zeros(n, dtype=np.int64) if instrument is None else col(instrument, np.int64),
+            size=col(size, np.int64),
+            cost=col(cost, np.int64),
+            collateral=np.zeros(n, dtype=np.int64) if collateral is None else col(collateral, np.int64),
+            isolated=np.zeros(n, dtype=bool) if isolated is None else col(isolated, bool),
+            entry_leverage=np.zeros(n) if entry_leverage is None else col(entry_leverage, np.float64),
+            protected=np.ones(wallet.shape[0], dtype=bool) if protected is None else col(protected, bool),
+            opened_ns=np.zeros(n, dtype=np.int64) if opened_ns is None else col(opened_ns, np.int64),
         )
         for f in ("account", "instrument", "cost", "collateral", "isolated", "entry_leverage", "opened_ns"):
             if getattr(book, f).shape != (n,):
@@ -121,6 +118,10 @@ class Book:
         return Book(**{f.name: getattr(self, f.name).copy() if f.name in mutable else getattr(self, f.name)
                        for f in fields(self)})  # fmt: skip
 
+    def packed_snapshot(self) -> PackedSnapshot:
+        """:meth:`snapshot`, held in less memory until it is needed (:class:`PackedSnapshot`)."""
+        return PackedSnapshot(self)
+
     def total_money(self, insurance_funds: np.ndarray | int = 0) -> int:
         """The conserved money identity (module docstring), as a Python int (exact)."""
         return (
@@ -152,6 +153,52 @@ class Book:
     def position_view(self, i: int) -> Position:
         """Object view of one position."""
         return Position(self, i)
+
+
+_MUTABLE = ("wallet", "size", "cost", "collateral")
+_I32 = np.iinfo(np.int32)
+
+
+def _pack(a: np.ndarray) -> tuple[int, np.ndarray | None, np.ndarray]:
+    """``(n, None, values)`` dense or ``(n, indices, values)`` of the nonzero rows, whichever is smaller, with
+    values (and indices) as int32 where they fit: exact, :func:`_unpack` gives ``a`` back."""
+    n = a.shape[0]
+    value_type = np.int32 if n == 0 or (int(a.min()) >= _I32.min and int(a.max()) <= _I32.max) else np.int64
+    index_type = np.int32 if n < 2**31 else np.int64
+    nonzero = int(np.count_nonzero(a))
+    vb, ib = np.dtype(value_type).itemsize, np.dtype(index_type).itemsize
+    if nonzero * (vb + ib) < n * vb:
+        idx = np.flatnonzero(a)
+        return n, idx.astype(index_type), a[idx].astype(value_type)
+    return n, None, a.astype(value_type)
+
+
+def _unpack(packed: tuple[int, np.ndarray | None, np.ndarray]) -> np.ndarray:
+    n, idx, values = packed
+    if idx is None:
+        return values.astype(np.int64)
+    out = np.zeros(n, dtype=np.int64)
+    out[idx] = values
+    return out
+
+
+class PackedSnapshot:
+    """A book's :meth:`Book.snapshot` held compactly while a run changes the book (issue #6's memory per
+    position): the columns a run changes are packed (int32 where every value fits, only the nonzero rows
+    where that is smaller: isolated margin, say, is zero for every cross position); the others are shared.
+    :meth:`book` unpacks it into the exact same book as :meth:`Book.snapshot` would have given."""
+
+    def __init__(self, book: Book) -> None:
+        self._shared = {f.name: getattr(book, f.name) for f in fields(book) if f.name not in _MUTABLE}
+        self._packed = {name: _pack(getattr(book, name)) for name in _MUTABLE}
+
+    def nbytes(self) -> int:
+        """Memory held by the packed columns, in bytes."""
+        return sum(a.nbytes for _, idx, v in self._packed.values() for a in ((v,) if idx is None else (idx, v)))
+
+    def book(self) -> Book:
+        """The snapshot as a :class:`Book` (int64 columns, as :meth:`Book.snapshot`)."""
+        return Book(**self._shared, **{name: _unpack(p) for name, p in self._packed.items()})
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from datetime import datetime, UTC
 from decimal import Decimal
 
 import numpy as np
+from numba import njit
 
 from . import events as ev
 from .adl.queue import AdlQueue
@@ -50,13 +51,14 @@ from .mechanisms.socialized import pro_rata
 from .mechanisms.volatility import vol_ratio
 from .mechanisms.withdrawal import calibrate_elasticity, depth_scale
 from .liquidity import DepthCurve, marginal_price, refill_factor
-from .mark import MarkPrice
+from .mark import MarkPrice, mark_of
 from .marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines
 from .prices import PricePath, path_from_klines
 from .scenario import Scenario, window_ms
 from .settlement import SettlementReport, expiry_ns, final_settlement, settlement_price_ticks
 from .sweep import margin_sweep, position_health, update_triggers
 from .trigger_index import TriggerIndex
+from .trigger_index import _scan as scan_index
 from .units import money, rate_ppm
 
 
@@ -174,11 +176,46 @@ def run(
     sim = Simulation(
         scenario, seed, m, full_sweep=full_sweep, check_every_step=check_every_step, own_book=market is None
     )
-    for t in range(sim.T):
-        sim.step(t)
-        if progress is not None and (t % 64 == 0 or t == sim.T - 1):
-            progress(t + 1, sim.T)
+    t, report = 0, 1
+    while t < sim.T:
+        t = sim.advance(t)  # the quiet steps, in one compiled loop
+        if t < sim.T:
+            sim.step(t)
+            t += 1
+        if progress is not None and (t >= report or t == sim.T):
+            progress(t, sim.T)
+            report = t + 64
     return sim.result()
+
+
+@njit(cache=True, nogil=True)
+def quiet_steps(t, t_end, index_ticks, state, refill, curve, ema, alpha, marks, mark_s, last_s, fund_s, fund, size,
+                trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, bounds, stamp,
+                out):  # fmt: skip
+    """Steps ``t, t+1, ...`` as :meth:`Simulation.step` runs them while the mark reaches no trigger and no
+    per-step mechanism is on (refill, last price, mark, an empty scan, the step's series), with the same
+    floating-point operations in the same order. Stops at the first step whose scan lists a position, leaving
+    that step untouched (the stamps its scan set are cleared) for :meth:`Simulation.step`; returns it."""
+    while t < t_end:
+        centre = index_ticks[t]
+        s = state[0] * refill
+        last = marginal_price(centre, s, curve)
+        e = ema[0] + alpha * ((last - centre) - ema[0])
+        mark = mark_of(centre, e, last)
+        count = scan_index(mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending,
+                           bounds, stamp, t, out)  # fmt: skip
+        if count:
+            for j in range(count):
+                stamp[out[j]] = -1  # the step is left to the caller, whose scan must list these again
+            return t
+        state[0] = s
+        ema[0] = e
+        marks[0] = mark
+        mark_s[t] = mark
+        last_s[t] = marginal_price(centre, s, curve)
+        fund_s[t] = fund[0]
+        t += 1
+    return t
 
 
 class Simulation:
@@ -203,7 +240,7 @@ class Simulation:
         if mech.backstop.enabled:
             book, self.vault_acc, self.vault_pos = with_extra_account(book, money(mech.backstop.vault_wallet))
         self.book = book
-        self.book_start = book.snapshot()
+        self._start = book.packed_snapshot()  # the starting book, unpacked at the end (result)
         self.path = m.path
         self.curve_base = m.curve.arrays()
         self.curve = self.curve_base
@@ -226,7 +263,8 @@ class Simulation:
         self._sweep_arrays_ready = False
         if not self.use_triggers:
             self._alloc_sweep_arrays()
-        self.liq_out = np.zeros(n, dtype=np.int64)
+        # the positions a step finds (int32 from the trigger index of a book under 2**31 positions)
+        self.liq_out = np.zeros(n, dtype=np.int32 if self.use_triggers and n < 2**31 else np.int64)
         self.excluded = np.zeros(n, dtype=bool)
         lp = np.flatnonzero(book.exempt[book.account]).astype(np.int64)
         self.lp_pos = lp[lp != self.vault_pos]
@@ -256,6 +294,13 @@ class Simulation:
                 f"{inst.symbol} expires at or before the start of the price path", field="instrument.expiry"
             )
         self.settlement: SettlementReport | None = None
+        # the compiled loop of quiet steps stops before a dated future's expiry step, which settles it
+        expiry_step = np.searchsorted(self.path.time_ns, self.expiry_ns) if self.expiry_ns is not None else T
+        self.quiet_until = int(min(expiry_step, T))
+        # quiet steps (the mark reaches no trigger) run in one compiled loop unless a mechanism acts every step
+        per_step = ("mm_withdrawal", "dynamic_margin", "funding", "circuit_breaker", "proactive_deleveraging")
+        self.fast = self.use_triggers and not check_every_step and not any(getattr(mech, k).enabled for k in per_step)
+        self.alpha = self.mark_rule.alpha(dt)
         self.extra: dict = {name: {"fired_steps": 0, "accounts": 0, "notional": 0} for name in mech.enabled()}
         self._touched_accounts: dict[str, np.ndarray] = {}
         self._setup_mechanisms()
@@ -296,8 +341,9 @@ class Simulation:
             mask = np.zeros(b.n_positions, dtype=bool)
             mask[positions] = True
             positions = np.flatnonzero(mask)
-        else:
-            positions = np.unique(positions)
+        else:  # np.unique, sorted and deduplicated (cheaper for short lists)
+            positions = np.sort(positions)
+            positions = positions[np.concatenate(([True], positions[1:] != positions[:-1]))]
         update_triggers(
             positions,
             b.size,
@@ -416,6 +462,20 @@ class Simulation:
         rec["notional"] += int(notional)
 
     # -- the step ----------------------------------------------------------------------------------------
+    def advance(self, t: int) -> int:
+        """Run the quiet steps from ``t`` on (no position reached, no per-step mechanism on) in one compiled loop,
+        exactly as :meth:`step` would; return the first step left to :meth:`step` (``T`` when none)."""
+        if not self.fast or self.settlement is not None:
+            return t
+        ix = self.index
+        ema = np.array([self.mark_rule.ema_basis])
+        t = quiet_steps(t, self.quiet_until, self.index_ticks, self.state, self.refill, self.curve, ema, self.alpha,
+                        self.marks, self.mark_s, self.last_s, self.fund_s, self.fund, ix._size, ix._trigger,
+                        ix.long_key, ix.long_idx, ix.short_key, ix.short_idx, ix.head, ix.pending, ix.n_pending,
+                        ix.bounds, ix._stamp, self.liq_out)  # fmt: skip
+        self.mark_rule.ema_basis = float(ema[0])
+        return t
+
     def step(self, t: int) -> None:
         b, mech = self.book, self.mech
         if self.expiry_ns is not None and self.settlement is None and self.path.time_ns[t] >= self.expiry_ns:
@@ -475,7 +535,7 @@ class Simulation:
             count = self._full_sweep(self.liq_out)
         if not count:
             return
-        order = self.liq_out[:count].copy()
+        order = self.liq_out[:count].astype(np.int64)
         if self.use_triggers:
             equity, req = self._health(order)
         else:
@@ -778,11 +838,21 @@ class Simulation:
             extra["proactive_deleveraging"]["system_leverage_last"] = self.pd_system_leverage
         if self.settlement is not None:
             extra["settlement"] = self.settlement.as_dict(self.inst)
+        # the run is over: release the per-position work state before the event log becomes its columns, so
+        # that the end of a large run holds only the books and the events (issue #6's memory per position)
+        released = self.book.n_positions * 8 * 4 + self.buf.capacity * 66  # about what is let go here (bytes)
+        for name in ("trigger", "index", "liq_out", "excluded", "buf", "pos_eq", "pos_mm", "acc_eq", "acc_mm",
+                     "scratch", "last_partial_s", "_touched_accounts"):  # fmt: skip
+            self.__dict__.pop(name, None)
+        self._sweep_arrays_ready = False
+        if released >= TRIM_BYTES:
+            _trim_heap()
+        book_start = self.__dict__.pop("_start").book()
         return RunResult(
             scenario=self.scenario,
             seed=self.seed,
             instrument=self.inst,
-            book_start=self.book_start,
+            book_start=book_start,
             book=b,
             steps=StepSeries(self.path.time_ns, self.index_ticks, self.mark_s, self.last_s, self.fund_s),
             events=self.log.columns(),
@@ -806,6 +876,23 @@ def funding_received(history, n: int, now_ns: int, window_s: float) -> np.ndarra
         if start < when <= now_ns:
             np.add.at(out, positions, amounts)
     return out
+
+
+TRIM_BYTES = 32 * 2**20
+"""A run that lets go of this much at its end hands the freed heap back (:func:`_trim_heap`); a small one does
+not, as the next run would only fault the same pages in again."""
+
+
+def _trim_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc ``malloc_trim``; nothing elsewhere): the arrays a
+    large run just released are scattered through the heap, and would otherwise stay resident while the
+    results are built (the same call dask.distributed workers make to return freed memory)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _ns(iso: str) -> int:

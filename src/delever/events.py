@@ -119,29 +119,87 @@ class EventBuffer:
         self.capacity = cap
 
 
-@dataclass
-class EventLog:
-    """Events of a whole run, appended step by step: per step the buffer's rows plus step and time."""
+_NARROW = {
+    "kind": np.int8,
+    "account": np.int32,
+    "counterparty": np.int32,
+    "position": np.int32,
+    "size": np.int32,
+    "price": np.int32,
+    "amount": np.int64,
+    "indicator": np.int8,
+}
+"""The log's storage type of each buffer column while the run goes on: int32 where values usually fit (ids,
+lots, ticks); a column is widened to int64 the first time a value does not fit, so values are always exact."""
 
-    chunks: list[dict[str, np.ndarray]] = field(default_factory=list)
+_I32 = np.iinfo(np.int32)
+
+
+class EventLog:
+    """Events of a whole run, appended step by step: per step the buffer's rows plus step and time.
+
+    Memory (issue #6): rows are stored once, in growable columns of the narrow types of :data:`_NARROW`;
+    ``step``, ``time_ns`` and ``instrument`` are the same for all the rows of one append and are kept once per
+    append. :meth:`columns` builds the run's int64 columns one at a time, releasing each stored column as it
+    goes, so the end of a run never holds the log twice.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._cols: dict[str, np.ndarray] = {c: np.zeros(0, dtype=t) for c, t in _NARROW.items()}
+        self._starts: list[int] = []
+        self._meta: list[tuple[int, int, int]] = []  # (step, time_ns, instrument) of each append
+        self._done: dict[str, np.ndarray] | None = None
+
+    def _grow(self, need: int) -> None:
+        cap = self._cols["kind"].shape[0]
+        if need <= cap:
+            return
+        cap = max(need, cap + cap // 2, 4096)
+        for c, a in self._cols.items():
+            b = np.empty(cap, dtype=a.dtype)
+            b[: self.n] = a[: self.n]
+            self._cols[c] = b
 
     def append(self, buf: EventBuffer, step: int, time_ns: int, instrument: int) -> None:
         """Move the buffer's ``n`` rows into the log and reset the buffer."""
-        if buf.n == 0:
+        k = buf.n
+        if k == 0:
             return
-        chunk = {c: a[: buf.n].copy() for c, a in buf.cols.items()}
-        chunk["step"] = np.full(buf.n, step, dtype=np.int64)
-        chunk["time_ns"] = np.full(buf.n, time_ns, dtype=np.int64)
-        chunk["instrument"] = np.full(buf.n, instrument, dtype=np.int64)
-        self.chunks.append(chunk)
+        if self._done is not None:
+            raise RuntimeError("the event log was already turned into columns")
+        n = self.n
+        self._grow(n + k)
+        for c, a in buf.cols.items():
+            rows = a[:k]
+            store = self._cols[c]
+            if store.dtype == np.int32 and (int(rows.min()) < _I32.min or int(rows.max()) > _I32.max):
+                wide = np.empty(store.shape[0], dtype=np.int64)
+                wide[:n] = store[:n]
+                self._cols[c] = store = wide
+            store[n : n + k] = rows
+        self._starts.append(n)
+        self._meta.append((int(step), int(time_ns), int(instrument)))
+        self.n = n + k
         buf.n = 0
 
     def columns(self) -> dict[str, np.ndarray]:
-        """All rows, concatenated, in the order they happened."""
-        names = ("step", "time_ns", "instrument", *COLUMNS)
-        if not self.chunks:
-            return {c: np.zeros(0, dtype=np.int8 if c in ("kind", "indicator") else np.int64) for c in names}
-        return {c: np.concatenate([ch[c] for ch in self.chunks]) for c in names}
+        """All rows, in the order they happened: ``step``, ``time_ns``, ``instrument`` and the buffer's
+        columns, int64 except ``kind`` and ``indicator`` (int8). The first call turns the log into these
+        columns (releasing its storage); later calls return the same arrays."""
+        if self._done is not None:
+            return self._done
+        n = self.n
+        counts = np.diff(np.array([*self._starts, n], dtype=np.int64))
+        meta = np.array(self._meta, dtype=np.int64).reshape(-1, 3)
+        out = {c: np.repeat(meta[:, j], counts) for j, c in enumerate(("step", "time_ns", "instrument"))}
+        for c in COLUMNS:
+            a = self._cols.pop(c)
+            out[c] = a[:n].astype(np.int8 if c in ("kind", "indicator") else np.int64)  # a copy: frees ``a``
+            del a
+        self._starts, self._meta = [], []
+        self._done = out
+        return out
 
 
 def to_table(

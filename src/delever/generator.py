@@ -92,6 +92,7 @@ def generate_book(
     notional_q = float(params.notional_median) * np.exp(rng.normal(0.0, params.notional_sigma, n))
     entry = np.maximum(1, np.rint(start_price_ticks * np.exp(rng.normal(0.0, params.entry_sigma, n)))).astype(np.int64)
     lots = np.maximum(1, np.rint(notional_q / (entry * tick * lot))).astype(np.int64)
+    del notional_q
     if max_account_notional is not None:
         cap_lots = np.maximum(1, money(max_account_notional) // (entry * v))
         lots = np.minimum(lots, cap_lots)
@@ -103,47 +104,68 @@ def generate_book(
     mmr = tiers.mmr_ppm
     cum = tiers.cum
 
-    def reenter_unhealthy(entry: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def reenter_unhealthy(entry, lots, lev, side) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # temporaries are dropped as soon as they are used: at a million accounts each is 8 MB
         entry_notional = lots * entry * v
         tier = np.clip(np.searchsorted(floors, entry_notional, side="right") - 1, 0, len(floors) - 1)
         lev_cap = np.minimum(lev, max_lev[tier])
+        del tier
         margin = np.ceil(entry_notional / lev_cap).astype(np.int64)
+        del entry_notional
         mark_notional = lots * start_price_ticks * v
         mtier = np.clip(np.searchsorted(floors, mark_notional, side="right") - 1, 0, len(floors) - 1)
         mm = -((-mark_notional * mmr[mtier]) // PPM) - cum[mtier]
+        del mark_notional, mtier
         upnl = side * lots * (start_price_ticks - entry) * v
         return margin, margin + upnl < mm, lev_cap
 
-    margin, bad, lev_cap = reenter_unhealthy(entry)
+    margin, bad, lev_cap = reenter_unhealthy(entry, lots, lev, side)
     entry = np.where(bad, start_price_ticks, entry)
+    del margin, bad, lev_cap
     if max_account_notional is not None:  # the cap holds at the re-entry price too
         lots = np.minimum(lots, np.maximum(1, money(max_account_notional) // (entry * v)))
-    margin, bad, lev_cap = reenter_unhealthy(entry)
+    margin, bad, lev_cap = reenter_unhealthy(entry, lots, lev, side)
     assert not bad.any(), "a position entered at the start price at <= max leverage is healthy"
+    del bad, lev
 
     size = side * lots
+    del side, lots
     cost = size * entry * v
+    del entry
     protected = rng.random(n) < protected_fraction if protected_fraction < 1.0 else np.ones(n, dtype=bool)
     net = int(size.sum())
     # liquidity providers hold -net, split as evenly as whole lots allow
     lp_size = np.full(lp_accounts, -net // lp_accounts, dtype=np.int64)
     lp_size[: (-net) % lp_accounts] += 1
     lp_cost = lp_size * start_price_ticks * v
-    age_ns = np.rint(np.random.Generator(np.random.PCG64([seed, 1])).exponential(params.age_mean_s, n) * 1e9)
-    opened = int(start_time_ns) - age_ns.astype(np.int64)
 
+    # the book's columns, each built once and handed over without a copy
     wallet = np.concatenate([np.where(isolated, 0, margin), np.full(lp_accounts, money(lp_wallet), dtype=np.int64)])
+    collateral = np.concatenate([np.where(isolated, margin, 0), np.zeros(lp_accounts, dtype=np.int64)])
+    del margin
+    size = np.concatenate([size, lp_size])
+    cost = np.concatenate([cost, lp_cost])
+    isolated = np.concatenate([isolated, np.zeros(lp_accounts, dtype=bool)])
+    entry_leverage = np.concatenate([lev_cap, np.zeros(lp_accounts)])
+    del lev_cap
+    # opening times: position ages from their own stream (the draws above are unchanged), built in place
+    age = np.random.Generator(np.random.PCG64([seed, 1])).exponential(params.age_mean_s, n)
+    age *= 1e9
+    opened = np.full(n + lp_accounts, int(start_time_ns), dtype=np.int64)
+    opened[:n] -= np.rint(age, out=age).astype(np.int64)
+    del age
     return Book.from_arrays(
         wallet=wallet,
         exempt=np.concatenate([np.zeros(n, dtype=bool), np.ones(lp_accounts, dtype=bool)]),
         account=np.arange(n + lp_accounts, dtype=np.int64),
-        size=np.concatenate([size, lp_size]),
-        cost=np.concatenate([cost, lp_cost]),
-        collateral=np.concatenate([np.where(isolated, margin, 0), np.zeros(lp_accounts, dtype=np.int64)]),
-        isolated=np.concatenate([isolated, np.zeros(lp_accounts, dtype=bool)]),
-        entry_leverage=np.concatenate([lev_cap, np.zeros(lp_accounts)]),
+        size=size,
+        cost=cost,
+        collateral=collateral,
+        isolated=isolated,
+        entry_leverage=entry_leverage,
         protected=np.concatenate([protected, np.ones(lp_accounts, dtype=bool)]),
-        opened_ns=np.concatenate([opened, np.full(lp_accounts, int(start_time_ns), dtype=np.int64)]),
+        opened_ns=opened,
+        copy=False,
     )
 
 

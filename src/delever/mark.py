@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from numba import njit
+
 
 @dataclass
 class MarkPrice:
@@ -23,10 +25,23 @@ class MarkPrice:
     basis_ema_s: float = 30.0
     ema_basis: float = 0.0
 
+    def alpha(self, dt_s: float) -> float:
+        """The EMA's weight of a new basis after ``dt_s`` seconds."""
+        return 1.0 if self.basis_ema_s <= 0 else 1.0 - math.exp(-dt_s / self.basis_ema_s)
+
     def update(self, index: float, last: float, dt_s: float) -> int:
         """Advance the basis EMA by ``dt_s`` seconds and return the mark in ticks (``index``/``last`` in ticks)."""
-        alpha = 1.0 if self.basis_ema_s <= 0 else 1.0 - math.exp(-dt_s / self.basis_ema_s)
+        alpha = self.alpha(dt_s)
         self.ema_basis += alpha * ((last - index) - self.ema_basis)
         a, b, c = index, index + self.ema_basis, last
         med = max(min(a, b), min(max(a, b), c))
         return max(1, int(math.floor(med + 0.5)))
+
+
+@njit(cache=True, nogil=True)
+def mark_of(index: float, ema_basis: float, last: float) -> int:
+    """The mark (ticks) from the index, the basis EMA and the last price: :meth:`MarkPrice.update`'s last step,
+    compiled (the same floating-point operations in the same order)."""
+    b = index + ema_basis
+    med = max(min(index, b), min(max(index, b), last))
+    return max(1, int(math.floor(med + 0.5)))

@@ -956,7 +956,7 @@ class Policy:
     and ``fn(winners, need, state=None) -> Allocation``; ``stateful`` policies carry ``Allocation.state`` to
     the next round. ``score`` (queue family) ranks winners; :func:`allocate_lots` uses ``family``. ``needs``:
     the optional :class:`Winners` columns the policy reads (``funding_received``, ``age_s``), which the
-    cascade engine then supplies; ``rule``: the hierarchy of a ``hierarchy`` policy."""
+    cascade engine then supplies; ``rule``: the hierarchy of a ``hierarchy`` policy; ``elementwise``: below."""
 
     name: str
     family: str
@@ -965,6 +965,9 @@ class Policy:
     score: Callable[[Winners], np.ndarray] | None = None
     needs: frozenset[str] = frozenset()
     rule: HierarchyRule | None = None
+    elementwise: bool = True
+    """Whether ``score`` of a winner depends on that winner's row alone (the venue scores), so that a large
+    side may be scored a block at a time; a hierarchy's ranks depend on the whole side."""
 
     def __call__(self, winners: Winners, need: int, state=None) -> Allocation:
         return self.fn(winners, need, state=state)
@@ -985,7 +988,7 @@ def hierarchy_policy(rule: HierarchyRule) -> Policy:
     for the leverage, PnL% and margin-ratio definitions). Units: money in, money out; funding received in
     money, position age in seconds.
     """
-    return Policy("hierarchy", "queue", fn, score=rule.score, needs=rule.needs, rule=rule)
+    return Policy("hierarchy", "queue", fn, score=rule.score, needs=rule.needs, rule=rule, elementwise=False)
 
 
 POLICIES: dict[str, Policy] = {

@@ -29,6 +29,9 @@ from .ranking import side_quantity
 
 FIRST_CHUNK = 256
 NO_LIMIT = np.iinfo(np.int64).max
+SCORE_BLOCK = 65_536
+"""Positions read at a time when a queue policy scores a side's winners (memory: one block's figures, not the
+whole side's; queue scores are elementwise)."""
 
 CAPACITY: dict[str, str] = {
     "pro-rata-pnl": "pnl",
@@ -217,18 +220,45 @@ class AdlQueue:
                 pos_eq, acc_eq = self._equities()
             sign = 1 if side == 0 else -1
             floors, mmr, cum = self._tiers
-            args = (sign, inst, b.size, b.cost, b.isolated, b.account, b.instrument, b.exempt, excl, b.collateral,
-                    b.wallet, mark, v, floors, mmr, cum, floors.shape[0], pos_eq, acc_eq)  # fmt: skip
             empty = np.zeros(0, dtype=np.int64)
-            m = adl_pool(*args, empty, empty, empty, empty, empty, inline, False)
-            idx, upnl, eq, wal, mm = (np.empty(m, dtype=np.int64) for _ in range(5))
-            adl_pool(*args, idx, upnl, eq, wal, mm, inline, True)
-            w = winners_of(b, sign, idx, upnl, eq, wal, mm, mark, v, self.policy, self._position_data)
-            score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
+            if self.alloc_mode == 0 and self.policy.score is not None and self.policy.elementwise:
+                # queue policies keep only each winner's score, an elementwise function of its figures: the book
+                # is read a block of positions at a time, so a side of a large book never holds every winner's
+                # figures at once (the pool's order, ascending position index, is the same)
+                n = b.size.shape[0]
+                w = None
+                blocks = []
+                for lo in range(0, n, SCORE_BLOCK):
+                    hi = min(lo + SCORE_BLOCK, n)
+                    args = (sign, inst, b.size[lo:hi], b.cost[lo:hi], b.isolated[lo:hi], b.account[lo:hi],
+                            b.instrument[lo:hi], b.exempt, excl[lo:hi], b.collateral[lo:hi], b.wallet, mark, v,
+                            floors, mmr, cum, floors.shape[0], pos_eq if inline else pos_eq[lo:hi], acc_eq)  # fmt: skip
+                    blocks.append((lo, args, adl_pool(*args, empty, empty, empty, empty, empty, inline, False)))
+                m = sum(k for _, _, k in blocks)
+                idx, score = np.empty(m, dtype=np.int64), np.empty(m)
+                at = 0
+                for lo, args, k in blocks:
+                    upnl, eq, wal, mm = (np.empty(k, dtype=np.int64) for _ in range(4))
+                    adl_pool(*args, idx[at : at + k], upnl, eq, wal, mm, inline, True)
+                    idx[at : at + k] += lo
+                    block = winners_of(
+                        b, sign, idx[at : at + k], upnl, eq, wal, mm, mark, v, self.policy, self._position_data
+                    )
+                    score[at : at + k] = np.nan_to_num(self.policy.score(block), nan=-np.inf)
+                    at += k
+            else:
+                args = (sign, inst, b.size, b.cost, b.isolated, b.account, b.instrument, b.exempt, excl, b.collateral,
+                        b.wallet, mark, v, floors, mmr, cum, floors.shape[0], pos_eq, acc_eq)  # fmt: skip
+                m = adl_pool(*args, empty, empty, empty, empty, empty, inline, False)
+                idx, upnl, eq, wal, mm = (np.empty(m, dtype=np.int64) for _ in range(5))
+                adl_pool(*args, idx, upnl, eq, wal, mm, inline, True)
+                w = winners_of(b, sign, idx, upnl, eq, wal, mm, mark, v, self.policy, self._position_data)
+                score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
+                score = np.nan_to_num(score, nan=-np.inf)
             self._pool[side] = {
                 "idx": idx,
                 "winners": w,
-                "score": np.nan_to_num(score, nan=-np.inf),
+                "score": score,
                 "remaining": np.ones(m, dtype=bool),
             }
             self._total[side] = side_quantity(sign, inst, b.size, b.account, b.instrument, b.exempt)
@@ -237,22 +267,28 @@ class AdlQueue:
     def extend(self, side: int) -> None:
         """Queue policies: append the next chunk of ``side``'s eligible positions in rank order."""
         pool = self._candidates(side)
-        rem = np.flatnonzero(pool["remaining"])
-        if rem.size == 0:
+        remaining = pool["remaining"]
+        if not remaining.any():
             self.complete[side] = 1
             return
-        idx, score = pool["idx"][rem], pool["score"][rem]
+        whole = bool(remaining.all())  # the first chunk: rank the pool itself, without copying it
+        rem = None if whole else np.flatnonzero(remaining)
+        idx, score = (pool["idx"], pool["score"]) if whole else (pool["idx"][rem], pool["score"][rem])
+        neg = -score
+        del score
         k = min(self._chunk[side], idx.shape[0])
         if k < idx.shape[0]:
-            part = np.argpartition(-score, k - 1)
-            kth = -score[part[k - 1]]
+            part = np.argpartition(neg, k - 1)
+            kth = neg[part[k - 1]]
+            del part
             # canonical ties at the boundary: every score strictly above, then equal scores by index
-            above = np.flatnonzero(-score < kth)
-            equal = np.flatnonzero(-score == kth)
+            above = np.flatnonzero(neg < kth)
+            equal = np.flatnonzero(neg == kth)
             take = np.concatenate([above, equal[np.argsort(idx[equal], kind="stable")][: k - above.size]])
         else:
             take = np.arange(idx.shape[0])
-        take = take[np.lexsort((idx[take], -score[take]))]
+        take = take[np.lexsort((idx[take], neg[take]))]
+        del neg
         chosen = idx[take]
         lots = np.abs(self._book.size[chosen])
         cum = self._cum[side] + np.cumsum(lots)
@@ -260,7 +296,7 @@ class AdlQueue:
         lights = np.clip(6 - (-((-5 * cum) // total)), 1, 5).astype(np.int8)
         self._cum[side] = int(cum[-1]) if cum.size else self._cum[side]
         self._append(side, chosen, np.full(chosen.size, NO_LIMIT, dtype=np.int64), lights, int(lots.sum()))
-        pool["remaining"][rem[take]] = False
+        remaining[take if whole else rem[take]] = False
         self._chunk[side] *= 4
         if not pool["remaining"].any():
             self.complete[side] = 1

@@ -82,7 +82,15 @@ def plan(
 ) -> np.ndarray:
     """Lots to close for each liquidatable position of ``order`` (0 = whole), int64 (len(order),)."""
     out = np.zeros(order.shape[0], dtype=np.int64)
-    for k, p in enumerate(order.tolist()):
+    ks = range(order.shape[0])
+    if mode == "tier" and order.size:
+        q = np.abs(sizes[order])
+        if int(q.max()) * mark * v < 2**63:
+            # a position in the lowest tier has no lower tier to reach (tier_lots gives 0): only the others are
+            # sized one by one
+            ks = np.flatnonzero(np.searchsorted(floors, q * (mark * v), side="right") - 1 > 0).tolist()
+    for k in ks:
+        p = int(order[k])
         if mode == "tier":
             out[k] = tier_lots(int(sizes[p]), int(equity[k]), mark, v, floors, mmr, cum, fee_ppm)
         else:

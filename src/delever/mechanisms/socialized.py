@@ -49,6 +49,11 @@ def pro_rata(need: int, capacity: np.ndarray) -> np.ndarray:
     out = base.astype(np.int64)
     short = need - int(out.sum())
     if short:
-        order = np.lexsort((np.arange(out.shape[0]), -rem))
-        out[order[:short]] += 1
+        # the ``short`` largest remainders, ties to the lower index (a partition, not a sort of every winner)
+        neg = -rem
+        kth = np.partition(neg, short - 1)[short - 1]
+        above = np.flatnonzero(neg < kth)
+        equal = np.flatnonzero(neg == kth)[: short - above.size]
+        out[above] += 1
+        out[equal] += 1
     return out

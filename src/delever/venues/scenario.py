@@ -9,6 +9,10 @@ by :meth:`Rulebook.engine_gaps` and shown next to each result, so nobody mistake
 from __future__ import annotations
 
 import html
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import InputError
 from ..scenario import Scenario, _merge
@@ -31,45 +35,72 @@ def apply_venue(scenario: Scenario, name: str) -> Scenario:
         raise InputError(f"venue {name!r} does not fit this scenario: {exc}", field="venue") from None
 
 
-def compare_rows(scenario: Scenario, seed: int, base=None) -> list[dict]:
+def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1) -> list[dict]:
     """One row per rulebook: liquidations, bad debt, fund end, ADL notional, on the scenario's path and on
     one book (generated or read once, with the scenario's own tiers; positions above a venue's max leverage
-    are liquidated at its first step)."""
-    import dataclasses
+    are liquidated at its first step).
 
-    from ..engine import prepare, run
-    from ..output import summarize
+    ``workers`` > 1 runs the rulebooks in that many forked processes (where the platform forks; each run is a
+    pure function of its inputs, so the rows are the same as run here, in the same order)."""
+    from ..engine import prepare
 
     # one book for every venue: the comparison is of the rules, not the books (``base``: an already prepared
     # market of the scenario, whose book runs do not change)
     base = base if base is not None else prepare(scenario, seed)
-    rows = []
-    for name, rb in VENUES.items():
-        sc = apply_venue(scenario, name)
-        market = dataclasses.replace(base, instrument=sc.instrument.build())
-        s = summarize(run(sc, seed, market=market))
-        rows.append(
-            {
-                "venue": name,
-                "liquidations": s["liquidations"],
-                "bad_debt": float(s["bad_debt"]),
-                "bad_debt_unrecovered": float(s["bad_debt_unrecovered"]),
-                "insurance_fund_end": float(s["insurance_fund_end"]),
-                "adl_notional": float(s["adl_notional"]),
-                "socialized_loss": float(s["socialized_loss"]),
-                "adl_policy": sc.adl.policy,
-                "conservation_error": s["conservation_error"],
-                "gaps": rb.engine_gaps(
-                    scenario.instrument.symbol if scenario.instrument.symbol in rb.instruments else None
-                ),
-            }
-        )
-    return rows
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        global _SHARED
+        _SHARED = (scenario, seed, base)  # inherited by the forked workers, not pickled
+        sys.stdout.flush()  # a worker must not print again what this process has buffered
+        sys.stderr.flush()
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=min(workers, len(VENUES)), mp_context=context) as pool:
+                futures = [pool.submit(_shared_row, name) for name in VENUES]
+                return [f.result() for f in futures]
+        except (BrokenProcessPool, OSError):
+            pass  # no process pool here (no shared memory for its locks) or a worker died: run them here
+        finally:
+            _SHARED = None
+    return [_row(name, scenario, seed, base) for name in VENUES]
 
 
-def compare_venues(scenario: Scenario, seed: int, base=None) -> dict:
+_SHARED: tuple | None = None
+"""``(scenario, seed, market)`` of the comparison the forked workers of :func:`compare_rows` run."""
+
+
+def _shared_row(name: str) -> dict:
+    assert _SHARED is not None
+    return _row(name, *_SHARED)
+
+
+def _row(name: str, scenario: Scenario, seed: int, base) -> dict:
+    """The comparison row of rulebook ``name`` (see :func:`compare_rows`)."""
+    import dataclasses
+
+    from ..engine import run
+    from ..output import summarize
+
+    rb = VENUES[name]
+    sc = apply_venue(scenario, name)
+    market = dataclasses.replace(base, instrument=sc.instrument.build())
+    s = summarize(run(sc, seed, market=market))
+    return {
+        "venue": name,
+        "liquidations": s["liquidations"],
+        "bad_debt": float(s["bad_debt"]),
+        "bad_debt_unrecovered": float(s["bad_debt_unrecovered"]),
+        "insurance_fund_end": float(s["insurance_fund_end"]),
+        "adl_notional": float(s["adl_notional"]),
+        "socialized_loss": float(s["socialized_loss"]),
+        "adl_policy": sc.adl.policy,
+        "conservation_error": s["conservation_error"],
+        "gaps": rb.engine_gaps(scenario.instrument.symbol if scenario.instrument.symbol in rb.instruments else None),
+    }
+
+
+def compare_venues(scenario: Scenario, seed: int, base=None, workers: int = 1) -> dict:
     """A report section: the venue comparison table (see :func:`compare_rows`)."""
-    rows = compare_rows(scenario, seed, base)
+    rows = compare_rows(scenario, seed, base, workers)
     head = (
         "venue",
         "liquidations",
