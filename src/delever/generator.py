@@ -148,12 +148,13 @@ def generate_book(
     isolated = np.concatenate([isolated, np.zeros(lp_accounts, dtype=bool)])
     entry_leverage = np.concatenate([lev_cap, np.zeros(lp_accounts)])
     del lev_cap
-    # opening times: position ages from their own stream (the draws above are unchanged), built in place
-    age = np.random.Generator(np.random.PCG64([seed, 1])).exponential(params.age_mean_s, n)
-    age *= 1e9
+    # opening times: position ages from their own stream (the draws above are unchanged), a block at a time
+    # so that a large book holds no full-size temporary
+    ages = np.random.Generator(np.random.PCG64([seed, 1]))
     opened = np.full(n + lp_accounts, int(start_time_ns), dtype=np.int64)
-    opened[:n] -= np.rint(age, out=age).astype(np.int64)
-    del age
+    for lo in range(0, n, 65_536):
+        hi = min(lo + 65_536, n)
+        opened[lo:hi] -= np.rint(ages.exponential(params.age_mean_s, hi - lo) * 1e9).astype(np.int64)
     return Book.from_arrays(
         wallet=wallet,
         exempt=np.concatenate([np.zeros(n, dtype=bool), np.ones(lp_accounts, dtype=bool)]),

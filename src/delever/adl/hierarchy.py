@@ -53,7 +53,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 KEYS: dict[str, str] = {
     "effective_leverage": "notional / equity (inf when equity <= 0)",
@@ -218,6 +217,8 @@ class HierarchyRule:
             score = np.empty(n)
             score[order] = -dense.astype(np.float64)
             return score
+        from scipy.stats import rankdata  # here: scipy.stats is a heavy import most runs never need
+
         w = self.weights or (1.0,) * len(self.keys)
         score = np.zeros(n)
         for x, c in zip(w, cols):
