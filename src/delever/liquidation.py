@@ -615,6 +615,7 @@ def run_stage(order, book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_wei
     """
     n_lp = lp_pos.shape[0]
     start = 0
+    buf.ensure(2 * order.shape[0] + 16)  # every order writes at least two rows: grow once, not by doubling
     while True:
         c = buf.cols
         ev_n = np.array([buf.n], dtype=np.int64)
