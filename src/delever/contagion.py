@@ -39,17 +39,15 @@ import numpy as np
 from . import events as ev
 from .adl.queue import AdlQueue
 from .book import Book
-from .engine import Market, RunResult, StepSeries, prepare
-from .errors import InputError
+from .engine import Market, RunResult, StepSeries, position_column, prepare
 from .instruments import Instrument
 from .liquidation import run_stage
 from .liquidity import DepthCurve, marginal_price, refill_factor
 from .mark import MarkPrice
 from .prices import PricePath
-from .scenario import CrossInstrumentConfig, Scenario
-from .settlement import SettlementReport, basis_left, expiry_ns, final_settlement, settlement_price_ticks
+from .scenario import CrossInstrumentConfig, Scenario, build_tiers
+from .settlement import SettlementReport, basis_left, check_expiry, expiry_ns, settle_at
 from .sweep import margin_sweep
-from .tiers import TIER_TABLES, RiskTiers
 from .units import money, rate_ppm
 
 
@@ -100,13 +98,7 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
     t0 = int(base.path.time_ns[0])
     for k, cfg in enumerate(cm.instruments, start=1):
         rng = np.random.Generator(np.random.PCG64([seed, k]))
-        if isinstance(cfg.tiers, str):
-            tiers = TIER_TABLES[cfg.tiers]
-        else:
-            rows = [
-                (str(t.cap), str(t.max_leverage), str(t.mmr), None if t.imr is None else str(t.imr)) for t in cfg.tiers
-            ]
-            tiers = RiskTiers.from_brackets(f"{cfg.symbol}-scenario", rows)
+        tiers = build_tiers(f"{cfg.symbol}-scenario", cfg.tiers)
         underlying = base.instrument.base if cfg.index == "underlying" else cfg.symbol.replace("USDT", "")
         inst = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, tiers, kind=cfg.kind, base=underlying,
                           expiry=cfg.expiry)  # fmt: skip
@@ -115,11 +107,7 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
         else:
             path = correlated_path(base.path, cfg, rng)
         centre = path.index * (1.0 + cfg.basis_pct / 100.0 * basis_left(path.time_ns, inst))
-        if inst.expiry is not None and expiry_ns(inst) <= t0:
-            raise InputError(
-                f"{cfg.symbol} expires at or before the start of the price path",
-                field=f"mechanisms.cross_margin.instruments[{k - 1}].expiry",
-            )
+        check_expiry(inst, t0, f"mechanisms.cross_margin.instruments[{k - 1}].expiry")
         start_price = float(centre[0])
         profile = dataclasses.replace(
             base.depth,
@@ -243,17 +231,15 @@ def run_multi(
             marks[m] = rules[m].update(centre, marginal_price(centre, states[m][0], curves[m]), dt)
         for m in range(M):
             if expiries[m] is not None and m not in settled and time_ns[t] >= expiries[m]:
-                S = settlement_price_ticks(time_ns[: t + 1], mm.paths[m].index[: t + 1], expiries[m],
-                                           mm.settlement_windows[m], ticks[m])  # fmt: skip
-                marks[m] = S
-                settled[m] = final_settlement(book, m, insts[m], S, marks, vpl, funds[m : m + 1], policy, buf,
-                                              partial(_position_data, book, int(time_ns[t])), step=t)  # fmt: skip
+                columns = partial(position_column, book, int(time_ns[t]))
+                settled[m] = settle_at(book, m, insts[m], mm.paths[m], t, mm.settlement_windows[m], marks, vpl,
+                                       funds[m : m + 1], policy, buf, columns)  # fmt: skip
                 log.append(buf, t, int(time_ns[t]), m)
         count = margin_sweep(book.size, book.cost, book.collateral, book.isolated, book.account, book.instrument,
                              book.wallet, marks, vpl, floors, mmr, cum, n_tiers, book.exempt, pos_eq, pos_mm, acc_eq,
                              acc_mm, liq_out)  # fmt: skip
         if count:
-            position_data = partial(_position_data, book, int(time_ns[t]))
+            position_data = partial(position_column, book, int(time_ns[t]))
             order_all = liq_out[:count].copy()
             iso = book.isolated[order_all]
             equity = np.where(iso, pos_eq[order_all], acc_eq[book.account[order_all]])
@@ -324,15 +310,6 @@ def run_multi(
                                 "notional": int(contagion_notional.sum()), "instruments": per}},
         instruments=insts,
     )  # fmt: skip
-
-
-def _position_data(book: Book, now_ns: int, name: str) -> np.ndarray:
-    """The ADL hierarchy's per-position columns (no funding is paid in a multi-instrument run)."""
-    if name == "age_s":
-        return (now_ns - book.opened_ns) / 1e9
-    if name == "funding_received":
-        return np.zeros(book.n_positions, dtype=np.int64)
-    raise KeyError(name)
 
 
 def _liquidate(policy, position_data, book, order, m, centre, state, curve, lp_pos, fund, mark, v, fee_ppm, buf,

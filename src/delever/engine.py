@@ -37,7 +37,7 @@ from . import events as ev
 from .adl.queue import AdlQueue
 from .book import Book, with_extra_account
 from .bookio import load_book
-from .errors import ConservationError, InputError
+from .errors import ConservationError
 from .generator import GeneratorParams, generate_book
 from .instruments import Instrument
 from .liquidation import run_stage
@@ -55,7 +55,7 @@ from .mark import MarkPrice, mark_of
 from .marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines
 from .prices import PricePath, path_from_klines
 from .scenario import Scenario, window_ms
-from .settlement import SettlementReport, expiry_ns, final_settlement, settlement_price_ticks
+from .settlement import SettlementReport, check_expiry, expiry_ns, settle_at
 from .sweep import margin_sweep, position_health, update_triggers
 from .trigger_index import TriggerIndex
 from .trigger_index import _scan as scan_index
@@ -289,10 +289,8 @@ class Simulation:
         if self.use_triggers:
             self._rebuild_triggers()
         self.expiry_ns = expiry_ns(inst) if inst.expiry is not None else None
-        if self.expiry_ns is not None and self.T and self.expiry_ns <= int(self.path.time_ns[0]):
-            raise InputError(
-                f"{inst.symbol} expires at or before the start of the price path", field="instrument.expiry"
-            )
+        if T:
+            check_expiry(inst, int(self.path.time_ns[0]), "instrument.expiry")
         self.settlement: SettlementReport | None = None
         # the compiled loop of quiet steps stops before a dated future's expiry step, which settles it
         expiry_step = np.searchsorted(self.path.time_ns, self.expiry_ns) if self.expiry_ns is not None else T
@@ -518,13 +516,9 @@ class Simulation:
 
     def _settle(self, t: int) -> None:
         """Final settlement of the dated future at its first step at or after expiry (:mod:`delever.settlement`)."""
-        tick = float(self.inst.tick_size)
         window = self.scenario.instrument.settlement_window_s
-        S = settlement_price_ticks(self.path.time_ns[: t + 1], self.path.index[: t + 1], self.expiry_ns, window, tick)
-        self.marks[0] = S
-        self.settlement = final_settlement(self.book, 0, self.inst, S, self.marks, self.vpl, self.fund,
-                                           self.adl_policy, self.buf, lambda name: self._position_data(name, t),
-                                           step=t)  # fmt: skip
+        self.settlement = settle_at(self.book, 0, self.inst, self.path, t, window, self.marks, self.vpl, self.fund,
+                                    self.adl_policy, self.buf, lambda name: self._position_data(name, t))  # fmt: skip
         self.log.append(self.buf, t, int(self.path.time_ns[t]), 0)
 
     def _liquidations(self, t: int, centre: float, mark: int) -> None:
@@ -634,15 +628,9 @@ class Simulation:
                 self._note("partial_liquidation", b.account[order[done]], int((closed * mark * self.v).sum()))
 
     def _position_data(self, name: str, t: int) -> np.ndarray:
-        """Per-position columns of the ADL hierarchy at step ``t``: ``funding_received`` (int64 money, net
-        funding received within ``adl.funding_window_s`` before now) or ``age_s`` (float64 seconds open)."""
-        now = int(self.path.time_ns[t])
-        if name == "age_s":
-            return (now - self.book.opened_ns) / 1e9
-        if name == "funding_received":
-            window = self.scenario.adl.funding_window_s
-            return funding_received(self.funding_history, self.book.n_positions, now, window)
-        raise KeyError(name)
+        """The ADL hierarchy's per-position columns at step ``t`` (:func:`position_column`)."""
+        return position_column(self.book, int(self.path.time_ns[t]), name, self.funding_history,
+                               self.scenario.adl.funding_window_s)  # fmt: skip
 
     def _socialize(self, first_event: int, mark: int) -> None:
         """Claw back this step's unrecovered bad debt of protected accounts from the winners, pro rata."""
@@ -684,28 +672,13 @@ class Simulation:
                     b.collateral[p_] = 0
             else:
                 b.wallet[a_] += x
-        self._emit_rows(ev.CLAWBACK, b.account[pay], ev.SOCIALIZED_LOSS_POOL, pay, -amounts)
+        self.buf.append_rows(ev.CLAWBACK, b.account[pay], ev.SOCIALIZED_LOSS_POOL, pay, amount=-amounts)
         got = received > 0
-        self._emit_rows(ev.CLAWBACK_RECEIVED, debtors[got], ev.SOCIALIZED_LOSS_POOL, positions[got], received[got])
+        self.buf.append_rows(
+            ev.CLAWBACK_RECEIVED, debtors[got], ev.SOCIALIZED_LOSS_POOL, positions[got], amount=received[got]
+        )
         self._touched(pay)
         self._note("socialized_loss", b.account[pay], paid)
-
-    def _emit_rows(self, kind: int, accounts, counterparty: int, positions, amounts) -> None:
-        k = int(np.size(accounts))
-        if k == 0:
-            return
-        self.buf.ensure(k)
-        c, n0 = self.buf.cols, self.buf.n
-        sl = slice(n0, n0 + k)
-        c["kind"][sl] = kind
-        c["account"][sl] = accounts
-        c["counterparty"][sl] = counterparty
-        c["position"][sl] = positions
-        c["size"][sl] = 0
-        c["price"][sl] = 0
-        c["amount"][sl] = amounts
-        c["indicator"][sl] = 0
-        self.buf.n = n0 + k
 
     def _proactive(self, t: int, centre: float, mark: int) -> None:
         pd = self.mech.proactive_deleveraging
@@ -806,9 +779,7 @@ class Simulation:
         )
         if rest:
             self.fund[0] += rest
-            self._emit_rows(
-                ev.FUNDING_ROUNDING, np.array([ev.INSURANCE_FUND]), ev.FUNDING_POOL, np.array([-1]), np.array([rest])
-            )
+            self.buf.append_rows(ev.FUNDING_ROUNDING, ev.INSURANCE_FUND, ev.FUNDING_POOL, -1, amount=rest)
         touched = self.buf.cols["position"][first : self.buf.n].copy()
         self._touched(touched)
         notional = int((np.abs(b.size) * mark * self.v).sum() // 2)
@@ -865,6 +836,21 @@ class Simulation:
             account_labels=self.market.labels,
             extra=extra,
         )
+
+
+def position_column(book: Book, now_ns: int, name: str, funding_history=(), window_s: float = 0.0) -> np.ndarray:
+    """A per-position column of the ADL hierarchy at ``now_ns``: ``age_s`` (float64 seconds since each position
+    was opened) or ``funding_received`` (int64 money, net funding received within ``window_s`` seconds before
+    now, :func:`funding_received`; zeros without a funding history).
+
+    Raises:
+        KeyError: another name.
+    """
+    if name == "age_s":
+        return (now_ns - book.opened_ns) / 1e9
+    if name == "funding_received":
+        return funding_received(funding_history, book.n_positions, now_ns, window_s)
+    raise KeyError(name)
 
 
 def funding_received(history, n: int, now_ns: int, window_s: float) -> np.ndarray:

@@ -106,6 +106,23 @@ class EventBuffer:
                 c: np.zeros(self.capacity, dtype=np.int8 if c in ("kind", "indicator") else np.int64) for c in COLUMNS
             }
 
+    def append_rows(self, kind: int, account, counterparty, position, size=0, price=0, amount=0) -> None:
+        """Append rows of one ``kind``: each argument a scalar (every row) or an array (one value per row);
+        the number of rows is the longest array's (1 when all are scalars); indicator 0."""
+        k = max((np.size(x) for x in (account, counterparty, position, size, price, amount) if np.ndim(x)), default=1)
+        if k == 0:
+            return
+        self.ensure(k)
+        c, sl = self.cols, slice(self.n, self.n + k)
+        c["kind"][sl], c["account"][sl], c["counterparty"][sl], c["position"][sl] = (
+            kind,
+            account,
+            counterparty,
+            position,
+        )
+        c["size"][sl], c["price"][sl], c["amount"][sl], c["indicator"][sl] = size, price, amount, 0
+        self.n += k
+
     def ensure(self, extra: int) -> None:
         """Grow (doubling) so that ``extra`` more rows fit."""
         need = self.n + extra

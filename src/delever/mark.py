@@ -33,15 +33,13 @@ class MarkPrice:
         """Advance the basis EMA by ``dt_s`` seconds and return the mark in ticks (``index``/``last`` in ticks)."""
         alpha = self.alpha(dt_s)
         self.ema_basis += alpha * ((last - index) - self.ema_basis)
-        a, b, c = index, index + self.ema_basis, last
-        med = max(min(a, b), min(max(a, b), c))
-        return max(1, int(math.floor(med + 0.5)))
+        return mark_of(index, self.ema_basis, last)
 
 
 @njit(cache=True, nogil=True)
 def mark_of(index: float, ema_basis: float, last: float) -> int:
-    """The mark (ticks) from the index, the basis EMA and the last price: :meth:`MarkPrice.update`'s last step,
-    compiled (the same floating-point operations in the same order)."""
+    """The mark (ticks) from the index, the basis EMA and the last price (all in ticks): the median rule of
+    :meth:`MarkPrice.update`, compiled so that the engine's loop of quiet steps shares it."""
     b = index + ema_basis
     med = max(min(index, b), min(max(index, b), last))
     return max(1, int(math.floor(med + 0.5)))

@@ -36,6 +36,20 @@ class TierRow(_Model):
     imr: Annotated[Decimal, Field(gt=0, le=1)] | None = None
 
 
+def build_tiers(name: str, tiers: str | list[TierRow]) -> RiskTiers:
+    """A built-in tier table by name (:data:`delever.tiers.TIER_TABLES`) or ``name``'s table of explicit rows.
+
+    Raises:
+        ValueError: an unknown table name or inconsistent rows.
+    """
+    if isinstance(tiers, str):
+        if tiers not in TIER_TABLES:
+            raise ValueError(f"unknown tier table {tiers!r}; known: {', '.join(sorted(TIER_TABLES))}")
+        return TIER_TABLES[tiers]
+    rows = [(str(t.cap), str(t.max_leverage), str(t.mmr), None if t.imr is None else str(t.imr)) for t in tiers]
+    return RiskTiers.from_brackets(name, rows)
+
+
 class InstrumentConfig(_Model):
     """The contract: symbol, kind, increments, tiers (a built-in table name or explicit rows); a
     ``dated_future`` has an ``expiry`` (UTC) and settles there (:mod:`delever.settlement`)."""
@@ -53,23 +67,11 @@ class InstrumentConfig(_Model):
 
     def build(self) -> Instrument:
         """The :class:`~delever.instruments.Instrument` (raises ValueError on inconsistent values)."""
-        if isinstance(self.tiers, str):
-            if self.tiers not in TIER_TABLES:
-                raise ValueError(f"unknown tier table {self.tiers!r}; known: {', '.join(sorted(TIER_TABLES))}")
-            tiers = TIER_TABLES[self.tiers]
-        else:
-            tiers = RiskTiers.from_brackets(
-                f"{self.symbol}-custom",
-                [
-                    (str(t.cap), str(t.max_leverage), str(t.mmr), None if t.imr is None else str(t.imr))
-                    for t in self.tiers
-                ],
-            )
         return Instrument(
             self.symbol,
             self.tick_size,
             self.lot_size,
-            tiers,
+            build_tiers(f"{self.symbol}-custom", self.tiers),
             kind=self.kind,
             base=self.base,
             quote=self.quote,
@@ -287,8 +289,8 @@ class CrossInstrumentConfig(_Model):
             raise ValueError(f"{self.symbol}: a correlated index needs a start_price")
         if (self.kind == "dated_future") != (self.expiry is not None):
             raise ValueError(f"{self.symbol}: a dated future needs an expiry, a perpetual has none")
-        if isinstance(self.tiers, str) and self.tiers not in TIER_TABLES:
-            raise ValueError(f"unknown tier table {self.tiers!r}; known: {', '.join(sorted(TIER_TABLES))}")
+        if isinstance(self.tiers, str):
+            build_tiers(self.symbol, self.tiers)  # raises ValueError on an unknown table
         if self.basis_pct and self.kind != "dated_future":
             raise ValueError(f"{self.symbol}: basis_pct applies to a dated future only")
         return self

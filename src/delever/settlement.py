@@ -49,13 +49,13 @@ from decimal import Decimal
 import numpy as np
 
 from . import events as ev
-from .adl.queue import capacity_measure, winners_of
+from .adl.queue import capacity_measure, eligible, winners_of
 from .adl.policies import allocate_lots
 from .book import Book
+from .errors import InputError
 from .instruments import Instrument
 from .liquidation import apply_trade
 from .margin import bankruptcy_price
-from .units import PPM
 
 
 def expiry_ns(inst: Instrument) -> int:
@@ -72,6 +72,25 @@ def basis_left(time_ns: np.ndarray, inst: Instrument) -> np.ndarray:
         return np.zeros(time_ns.shape[0])
     span = max(expiry_ns(inst) - int(time_ns[0]), 1)
     return np.clip((expiry_ns(inst) - time_ns) / span, 0.0, 1.0)
+
+
+def check_expiry(inst: Instrument, start_ns: int, field: str) -> None:
+    """Raise :class:`~delever.errors.InputError` (naming ``field``) when a dated future expires at or before
+    the start of the price path (``start_ns``); nothing for a perpetual."""
+    if inst.expiry is not None and expiry_ns(inst) <= start_ns:
+        raise InputError(f"{inst.symbol} expires at or before the start of the price path", field=field)
+
+
+def settle_at(book: Book, m: int, inst: Instrument, path, t: int, window_s: float, marks: np.ndarray,
+              vpl: np.ndarray, fund: np.ndarray, policy, buf: ev.EventBuffer,
+              position_data=None) -> SettlementReport:  # fmt: skip
+    """Settle instrument ``m`` at step ``t`` of its index ``path`` (:class:`~delever.prices.PricePath`): the
+    settlement price over ``window_s`` seconds (:func:`settlement_price_ticks`) becomes ``marks[m]`` and every
+    position is settled at it (:func:`final_settlement`, which documents the other arguments)."""
+    S = settlement_price_ticks(path.time_ns[: t + 1], path.index[: t + 1], expiry_ns(inst), window_s,
+                               float(inst.tick_size))  # fmt: skip
+    marks[m] = S
+    return final_settlement(book, m, inst, S, marks, vpl, fund, policy, buf, position_data, step=t)
 
 
 def settlement_price_ticks(time_ns: np.ndarray, index: np.ndarray, expiry_ns: int, window_s: float, tick: float) -> int:
@@ -131,14 +150,6 @@ def _equities(book: Book, marks: np.ndarray, vpl: np.ndarray) -> tuple[np.ndarra
     return upnl, pos_eq, acc_eq
 
 
-def _maintenance(notional: np.ndarray, tiers) -> np.ndarray:
-    """Exact MM of each notional under ``tiers`` (ceil(notional x MMR) - maintenance amount, by tier)."""
-    floors, mmr, cum = tiers.floors, tiers.mmr_ppm, tiers.cum
-    j = np.clip(np.searchsorted(floors, notional, side="right") - 1, 0, len(floors) - 1)
-    q, r = np.divmod(notional, PPM)
-    return q * mmr[j] - ((-(r * mmr[j])) // PPM) - cum[j]
-
-
 def final_settlement(
     book: Book,
     m: int,
@@ -183,98 +194,79 @@ def final_settlement(
     negative = negative[np.lexsort((negative, margin_eq[margin_eq < 0]))]
     is_negative = np.zeros(book.n_positions, dtype=bool)
     is_negative[negative] = True
+    tiers = (inst.tiers.floors, inst.tiers.mmr_ppm, inst.tiers.cum)
     first = buf.n
+
+    def trade(x: int, delta: int, price: int) -> int:
+        """Trade on the book and keep the equities at S exact: a trade at ``price`` moves its margin's equity
+        at S by ``-delta * (price - S) * V`` (:func:`delever.liquidation.apply_trade`)."""
+        realized = apply_trade(x, delta, price, book.size, book.cost, book.collateral, book.isolated, book.account,
+                               book.wallet, v)  # fmt: skip
+        change = -delta * (price - S) * v
+        if book.isolated[x]:
+            pos_eq[x] += change
+        else:
+            acc_eq[book.account[x]] += change
+        upnl[x] = book.size[x] * S * v - book.cost[x]
+        return realized
+
     deleveraged = deleveraged_notional = 0
     for p in negative.tolist():
-        upnl, pos_eq, acc_eq = _equities(book, marks_s, vpl)
         s, a = int(book.size[p]), int(book.account[p])
         # the margin's equity without this position's uPnL: what backs it at the bankruptcy price
         backing = int(book.collateral[p]) if book.isolated[p] else int(acc_eq[a] - upnl[p])
         bp = max(bankruptcy_price(s, int(book.cost[p]), backing, inst), 1)
         sign = 1 if s > 0 else -1
-        opposite = np.flatnonzero(on_future & trader & ~is_negative & (np.sign(book.size) == -sign))
-        c_eq = np.where(book.isolated[opposite], pos_eq[opposite], acc_eq[book.account[opposite]])
-        ok = (upnl[opposite] > 0) & (c_eq > 0)
-        opposite, c_eq = opposite[ok], c_eq[ok]
+        opposite, c_upnl, c_eq, wallet, mm = eligible(book, -sign, m, S, v, is_negative, tiers, pos_eq, acc_eq)
         gap = abs(bp - S) * v  # what each lot closed at BP instead of S costs the counterparty
         lots = np.abs(book.size[opposite])
         capacity = np.minimum(lots, c_eq // gap) if gap > 0 else lots
         keep = capacity > 0
-        opposite, capacity = opposite[keep], capacity[keep]
-        if opposite.size == 0:
+        if not keep.any():
             continue
-        notional = lots[keep] * S * v
-        mm = _maintenance(notional, inst.tiers)
-        wallet = np.where(book.isolated[opposite], book.collateral[opposite], book.wallet[book.account[opposite]])
-        w = winners_of(book, -sign, opposite, upnl[opposite], c_eq[keep], wallet, mm, S, v, policy, position_data)
+        opposite, capacity = opposite[keep], capacity[keep]
+        w = winners_of(book, -sign, opposite, c_upnl[keep], c_eq[keep], wallet[keep], mm[keep], S, v, policy,
+                       position_data)  # fmt: skip
         scores = policy.score(w) if policy.score is not None else np.zeros(w.n)
         take = allocate_lots(policy, abs(s), capacity, scores, capacity_measure(policy.name, w))
-        buf.ensure(2 * int((take > 0).sum()) + 8)
         for q, k in zip(opposite[take > 0].tolist(), take[take > 0].tolist()):
-            r1 = apply_trade(p, -sign * k, bp, book.size, book.cost, book.collateral, book.isolated, book.account,
-                             book.wallet, v)  # fmt: skip
-            r2 = apply_trade(q, sign * k, bp, book.size, book.cost, book.collateral, book.isolated, book.account,
-                             book.wallet, v)  # fmt: skip
+            r1 = trade(p, -sign * k, bp)
+            r2 = trade(q, sign * k, bp)
             qa = int(book.account[q])
-            _row(buf, ev.ADL_FILL, a, qa, p, -sign * k, bp, r1)
-            _row(buf, ev.ADL_COUNTERPARTY_FILL, qa, a, q, sign * k, bp, r2)
+            buf.append_rows(ev.ADL_FILL, a, qa, p, -sign * k, bp, r1)
+            buf.append_rows(ev.ADL_COUNTERPARTY_FILL, qa, a, q, sign * k, bp, r2)
             deleveraged += k
             deleveraged_notional += k * bp * v
-    # step 3: every open position of the future at S
+    # step 3: every open position of the future at S; equities at S do not change
     open_ = np.flatnonzero(on_future & (book.size != 0))
-    size, cost = book.size[open_], book.cost[open_]
-    realized = size * S * v - cost
+    size = book.size[open_]
+    realized = size * S * v - book.cost[open_]
     iso = book.isolated[open_]
     np.add.at(book.collateral, open_[iso], realized[iso])
     np.add.at(book.wallet, book.account[open_[~iso]], realized[~iso])
     book.size[open_] = 0
     book.cost[open_] = 0
-    buf.ensure(open_.size + 8)
-    n0, k = buf.n, open_.size
-    c = buf.cols
-    c["kind"][n0 : n0 + k] = ev.SETTLEMENT
-    c["account"][n0 : n0 + k] = book.account[open_]
-    c["counterparty"][n0 : n0 + k] = ev.SETTLEMENT_POOL
-    c["position"][n0 : n0 + k] = open_
-    c["size"][n0 : n0 + k] = -size
-    c["price"][n0 : n0 + k] = S
-    c["amount"][n0 : n0 + k] = realized
-    c["indicator"][n0 : n0 + k] = 0
-    buf.n = n0 + k
+    buf.append_rows(ev.SETTLEMENT, book.account[open_], ev.SETTLEMENT_POOL, open_, -size, S, realized)
     # step 4: isolated margins go home; what the opposite side could not absorb goes to the fund
     paid = unrecovered = 0
-    _, _, acc_eq = _equities(book, marks_s, vpl)
     for p in was_open[book.isolated[was_open]].tolist():
         a, bal = int(book.account[p]), int(book.collateral[p])
         if bal < 0:
-            pay = min(-bal, int(fund[0]))
-            if pay:
-                fund[0] -= pay
-                bal += pay
-                paid += pay
-                _row(buf, ev.INSURANCE_PAYOUT, a, ev.INSURANCE_FUND, p, 0, 0, pay)
+            bal, pay, left = _cover(buf, fund, a, p, bal)
+            paid, unrecovered = paid + pay, unrecovered + left
             if bal < 0:  # as in liquidation: the loss stays with the closed isolated position
-                unrecovered += -bal
-                _row(buf, ev.BAD_DEBT, a, ev.INSURANCE_FUND, p, 0, 0, bal)
                 book.collateral[p] = bal
                 continue
         book.wallet[a] += bal
         book.collateral[p] = 0
+    holds = np.bincount(book.account[book.size != 0], minlength=book.n_accounts)
     for p in negative[~book.isolated[negative]].tolist():
         a = int(book.account[p])
-        if acc_eq[a] >= 0 or ((book.account == a) & (book.size != 0)).any():
+        if acc_eq[a] >= 0 or holds[a]:
             continue  # solvent, or left to the next margin sweep on the account's other positions
-        bal = int(acc_eq[a])
-        pay = min(-bal, int(fund[0]))
-        if pay:
-            fund[0] -= pay
-            book.wallet[a] += pay
-            bal += pay
-            paid += pay
-            _row(buf, ev.INSURANCE_PAYOUT, a, ev.INSURANCE_FUND, p, 0, 0, pay)
-        if bal < 0:
-            unrecovered += -bal
-            _row(buf, ev.BAD_DEBT, a, ev.INSURANCE_FUND, p, 0, 0, bal)
+        bal, pay, left = _cover(buf, fund, a, p, int(acc_eq[a]))
+        book.wallet[a] += pay
+        paid, unrecovered = paid + pay, unrecovered + left
     c = buf.cols
     rows = slice(first, buf.n)
     settled = c["kind"][rows] == ev.SETTLEMENT
@@ -291,13 +283,17 @@ def final_settlement(
     )
 
 
-def _row(buf: ev.EventBuffer, kind: int, account: int, counterparty: int, position: int, size: int, price: int,
-         amount: int) -> None:  # fmt: skip
-    buf.ensure(1)
-    c, j = buf.cols, buf.n
-    c["kind"][j], c["account"][j], c["counterparty"][j], c["position"][j] = kind, account, counterparty, position
-    c["size"][j], c["price"][j], c["amount"][j], c["indicator"][j] = size, price, amount, 0
-    buf.n = j + 1
+def _cover(buf: ev.EventBuffer, fund: np.ndarray, account: int, position: int, balance: int) -> tuple[int, int, int]:
+    """The fund pays what it can of a negative ``balance``; the rest is logged as unrecovered bad debt. Returns
+    ``(balance after, paid, unrecovered)``; the caller credits the payment to the margin."""
+    pay = min(-balance, int(fund[0]))
+    if pay:
+        fund[0] -= pay
+        balance += pay
+        buf.append_rows(ev.INSURANCE_PAYOUT, account, ev.INSURANCE_FUND, position, amount=pay)
+    if balance < 0:
+        buf.append_rows(ev.BAD_DEBT, account, ev.INSURANCE_FUND, position, amount=balance)
+    return balance, pay, max(-balance, 0)
 
 
 def settled(extra: dict) -> list[tuple[str, dict]]:

@@ -117,6 +117,31 @@ def adl_pool(
     return count
 
 
+def eligible(
+    book,
+    sign: int,
+    instrument_id: int,
+    mark: int,
+    v: int,
+    excluded,
+    tiers,
+    pos_equity,
+    acc_equity,
+    inline_equity: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """The eligible ADL counterparties of one side of one instrument (:func:`adl_pool`) as exactly sized
+    int64 arrays ``(index, uPnL, equity, collateral, MM)``; ``tiers`` = (floors, mmr, cum)."""
+    floors, mmr, cum = tiers
+    args = (sign, instrument_id, book.size, book.cost, book.isolated, book.account, book.instrument, book.exempt,
+            excluded, book.collateral, book.wallet, mark, v, floors, mmr, cum, floors.shape[0], pos_equity,
+            acc_equity)  # fmt: skip
+    empty = np.zeros(0, dtype=np.int64)
+    m = adl_pool(*args, empty, empty, empty, empty, empty, inline_equity, False)
+    out = tuple(np.empty(m, dtype=np.int64) for _ in range(5))
+    adl_pool(*args, *out, inline_equity, True)
+    return out
+
+
 def winners_of(book, sign: int, idx, upnl, equity, wallet, mm, mark: int, v: int, policy, position_data) -> Winners:
     """The :class:`~delever.adl.policies.Winners` of positions ``idx`` (int64 (k,)) of one side (``sign`` +1
     longs, -1 shorts) at ``mark`` (ticks): uPnL, equity, the position's collateral (isolated margin or cross
@@ -247,11 +272,8 @@ class AdlQueue:
                     score[at : at + k] = np.nan_to_num(self.policy.score(block), nan=-np.inf)
                     at += k
             else:
-                args = (sign, inst, b.size, b.cost, b.isolated, b.account, b.instrument, b.exempt, excl, b.collateral,
-                        b.wallet, mark, v, floors, mmr, cum, floors.shape[0], pos_eq, acc_eq)  # fmt: skip
-                m = adl_pool(*args, empty, empty, empty, empty, empty, inline, False)
-                idx, upnl, eq, wal, mm = (np.empty(m, dtype=np.int64) for _ in range(5))
-                adl_pool(*args, idx, upnl, eq, wal, mm, inline, True)
+                idx, upnl, eq, wal, mm = eligible(b, sign, inst, mark, v, excl, self._tiers, pos_eq, acc_eq, inline)
+                m = idx.shape[0]
                 w = winners_of(b, sign, idx, upnl, eq, wal, mm, mark, v, self.policy, self._position_data)
                 score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
                 score = np.nan_to_num(score, nan=-np.inf)
