@@ -16,7 +16,9 @@ integer count of money units, and ``conservation_error`` is such an integer):
   mark (a position liquidated above its bankruptcy price at the mark but filled below it in the book has a
   bankruptcy price better than the mark for its counterparties);
 - ``min_mark_price``, ``min_index_price``, ``max_mark_drawdown_pct`` (largest fall from a running peak);
-- ``conservation_error``: change of the money identity (:mod:`delever.book`) over the run, in money units.
+- ``conservation_error``: change of the money identity (:mod:`delever.book`) over the run, in money units;
+- ``facts``: the run's stylised facts (:mod:`delever.facts`: time to first ADL, ADL waves, leverage at ADL and
+  at liquidation, ADL concentration, negative-equity accounts, liquidations per minute, fund drawdown).
 
 Files are written into a temporary directory next to the target and moved into place at the end, so a
 failed run leaves no partial output.
@@ -37,6 +39,7 @@ import pyarrow.parquet as pq
 
 from . import events as ev
 from .engine import RunResult
+from .facts import facts_of_run, facts_section
 from .units import MONEY_SCALE
 
 
@@ -123,6 +126,7 @@ def summarize(r: RunResult) -> dict:
     }
     if "settlement" in r.extra:
         out["settlement"] = r.extra["settlement"]
+    out["facts"] = facts_of_run(r)
     return out
 
 
@@ -356,7 +360,7 @@ def write_outputs(
             leverage_adl=lev_adl,
             adl_indicator=ind,
             inputs=inputs_provenance(r),
-            extra_sections=extra_sections,
+            extra_sections=[facts_section(summary["facts"]), *(extra_sections or [])],
         )
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is an ordinary directory
         if out_dir.exists():

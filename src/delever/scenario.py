@@ -80,11 +80,15 @@ class InstrumentConfig(_Model):
 
 
 class PricesConfig(_Model):
-    """The index path: a kline CSV (Binance layout) and an optional UTC window."""
+    """The index path: a kline CSV (Binance layout) and an optional UTC window. ``gap_fill``: what to do with
+    missing bars inside the window (:mod:`delever.prices`): ``"error"`` (default: an InputError naming the
+    file and the gap), ``"linear"`` (a straight line from the last close to the next open) or ``"hold"``
+    (the last close until the next bar opens)."""
 
     file: str
     start: datetime | None = None
     end: datetime | None = None
+    gap_fill: Literal["error", "linear", "hold"] = "error"
 
 
 class LiquidityConfig(_Model):
@@ -94,6 +98,11 @@ class LiquidityConfig(_Model):
     depth_window_start: datetime
     depth_window_end: datetime
     depth_scale: Annotated[float, Field(gt=0)] = 1.0
+    depth_scale_basis: Literal["base", "quote"] = "base"
+    """What ``depth_scale`` multiplies: ``"base"`` the recorded base quantities (BTC within each band, right
+    at the recording's price level only), ``"quote"`` the recorded quote notional, converted to base at the
+    run's first index price (:func:`delever.marketdata.profile_at_price`), which carries the depth across
+    price levels (a 2025 shape in BTC is ~15x thinner in USD at 2020's prices)."""
     resilience_half_life_s: Annotated[float, Field(ge=0)] = 60.0
     lp_accounts: Annotated[int, Field(ge=1, le=1000)] = 4
     lp_wallet: Annotated[Decimal, Field(gt=0)] = Decimal(1_000_000_000)
@@ -337,6 +346,13 @@ class MechanismsConfig(_Model):
         return [name for name in type(self).model_fields if getattr(self, name).enabled]
 
 
+class FactsConfig(_Model):
+    """Settings of the stylised facts every run reports (:mod:`delever.facts`): ADL fills more than
+    ``adl_wave_gap_s`` seconds apart belong to different waves (default 5 s, Chitra's wave split)."""
+
+    adl_wave_gap_s: Annotated[float, Field(ge=0)] = 5.0
+
+
 class AdlConfig(_Model):
     """The ADL policy (:mod:`delever.adl.policies`): a queue (``queue-bitmex`` default, ``queue-binance``,
     ``queue-hyperliquid``, ``queue-bitget``), the configurable ``hierarchy`` queue, or an allocation rule
@@ -406,6 +422,7 @@ class Scenario(_Model):
     book: BookConfig
     mechanisms: MechanismsConfig = MechanismsConfig()
     adl: AdlConfig = AdlConfig()
+    facts: FactsConfig = FactsConfig()
     base_dir: Path | None = Field(default=None, exclude=True)
 
     def resolve(self, path: str) -> Path:
