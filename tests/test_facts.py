@@ -127,6 +127,36 @@ def test_wave_gap(gap_s, waves):
     assert stylised_facts(_crash_inputs(), wave_gap_s=gap_s)["adl_waves"]["count"] == waves
 
 
+@pytest.mark.parametrize(
+    ("cover_rows", "worst", "accounts"),
+    [
+        # the fund paid 30 of a -30 balance at step 0: lowest of 10 (mark) and -30 (after the fill) is -30
+        ([(0, ev.INSURANCE_PAYOUT, 0, ev.INSURANCE_FUND, 0, 0, 0, 30)], -30, 1),
+        # the fund paid 20, 25 was left unrecovered: the balance after the fills was -45
+        (
+            [
+                (0, ev.INSURANCE_PAYOUT, 0, ev.INSURANCE_FUND, 0, 0, 0, 20),
+                (0, ev.BAD_DEBT, 0, ev.INSURANCE_FUND, 0, 0, 0, -25),
+            ],
+            -45,
+            1,
+        ),
+        # no payout: the equity at the mark, 10, was never negative
+        ([], None, 0),
+    ],
+    ids=["fund-covered", "fund-short-bad-debt", "no-deficit"],
+)
+def test_negative_equity_after_fills(cover_rows, worst, accounts):
+    """Account 0 is liquidated at step 0 only (equity 10 at the mark, see the crash case); the end book is
+    left flat so that only the step-0 deficit can count."""
+    fi = _crash_inputs(CRASH_ROWS[:1] + cover_rows)
+    flat = _book([0, 0], [0, 0], [100, 100])
+    fi = FactInputs(fi.events, fi.time_ns, fi.mark_ticks, fi.fund, fi.fund_start, fi.start, flat, V)
+    neg = stylised_facts(fi)["negative_equity_during_run"]
+    assert neg["accounts"] == accounts
+    assert neg["worst"] == (None if worst is None else Decimal(worst))
+
+
 def test_no_adl_no_timing():
     f = stylised_facts(_crash_inputs(CRASH_ROWS[:1]))
     assert f["first_adl_time"] is None

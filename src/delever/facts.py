@@ -16,11 +16,13 @@ Every fact is a pure function of the run's outputs (:class:`FactInputs`: the eve
   moment have no finite leverage: they are counted in ``nonpositive_equity`` and left out of the quantiles.
 - ``adl_concentration``: share of the ADL notional (counterparty side) taken by the ``ceil(1%)`` largest
   ADL'd accounts and by the 10 largest (:func:`delever.adl.metrics.top_share`).
-- ``negative_equity_during_run``: accounts whose equity was below zero at the mark of a step at which the
-  engine liquidated, ADL'd, took over or deleveraged them (before that step's events), or at the end;
-  ``total`` sums each such account's lowest equity, ``worst`` is the lowest. An account the engine never
-  touched was above maintenance margin at every step's mark (else it would have been liquidated), so it
-  cannot be missed; between step marks the log says nothing.
+- ``negative_equity_during_run``: accounts whose equity was below zero (a) at the mark of a step at which the
+  engine liquidated, ADL'd, took over or deleveraged them (before that step's events), (b) after their
+  liquidation fills, as the balance the insurance fund's payout and the unrecovered bad debt record (the
+  part ADL covers is no money flow: ADL fills at the bankruptcy price, which leaves the balance at zero;
+  there (a) applies), or (c) at the end; ``total`` sums each such account's lowest equity, ``worst`` is the
+  lowest. An account the engine never touched was above maintenance margin at every step's mark (else it
+  would have been liquidated), so it cannot be missed; between step marks the log says nothing.
 - ``negative_equity_at_end``: the same on the final book at the last mark (exact, from the run result).
 - ``liquidations_per_minute``: liquidations (a position liquidated at a step, as the summary counts them)
   and liquidated notional per UTC minute, for the minutes that had any, with the peak minute.
@@ -260,6 +262,16 @@ def stylised_facts(fi: FactInputs, wave_gap_s: float = DEFAULT_WAVE_GAP_S) -> di
     if pairs is not None:
         eq, _ = equity_before(fi, pairs[:, 0], pairs[:, 1])
         for a, x in zip(pairs[:, 0].tolist(), eq.tolist()):
+            lowest[a] = min(x, lowest.get(a, x))
+    # the balance an account was left with after its liquidation fills, as the fund's payout and the
+    # unrecovered bad debt record it (payout rows > 0 cover a negative balance; bad-debt rows < 0 are what is left)
+    cover = ((kind == ev.INSURANCE_PAYOUT) | (kind == ev.BAD_DEBT)) & (e["account"] >= 0)
+    if cover.any():
+        left = np.where(kind[cover] == ev.INSURANCE_PAYOUT, -e["amount"][cover], e["amount"][cover])
+        keys, inv = np.unique(np.stack([e["account"][cover], e["step"][cover]], axis=1), axis=0, return_inverse=True)
+        balance = np.zeros(keys.shape[0], dtype=np.int64)
+        np.add.at(balance, inv.ravel(), left)
+        for a, x in zip(keys[:, 0].tolist(), balance.tolist()):
             lowest[a] = min(x, lowest.get(a, x))
     end_mark = int(fi.mark_ticks[-1]) if fi.mark_ticks.size else 0
     end_eq = final_equity(fi.end, end_mark, v)

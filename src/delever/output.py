@@ -222,6 +222,7 @@ def inputs_provenance(r: RunResult) -> list[dict]:
             "source": f"{sc.prices.file} (Binance BTCUSDT perpetual 1-minute klines; OHLC path inside each bar: "
             "open, nearer extreme, other extreme, close)",
         },
+        *_gap_rows(r),
         {
             "name": "Order-book depth shape",
             "kind": "real",
@@ -256,12 +257,7 @@ def inputs_provenance(r: RunResult) -> list[dict]:
         )
     liq = sc.liquidity
     rows += [
-        {
-            "name": "Depth scale",
-            "kind": "assumed",
-            "value": f"{liq.depth_scale:g} x Binance's depth",
-            "source": "the simulated venue's share of Binance's resting depth",
-        },
+        _depth_scale_row(r),
         {
             "name": "Book resilience half-life",
             "kind": "assumed",
@@ -300,6 +296,51 @@ def inputs_provenance(r: RunResult) -> list[dict]:
         },
     ]
     return rows
+
+
+def _gap_rows(r: RunResult) -> list[dict]:
+    """One Inputs row per gap in the price file that the scenario filled (``prices.gap_fill``)."""
+    from .prices import describe_gap
+
+    if not r.path.filled_gaps:
+        return []
+    how = {
+        "linear": "a straight line from the last close before the gap to the next open",
+        "hold": "the last close before the gap held until the next bar opens",
+    }[r.path.gap_fill]
+    return [
+        {
+            "name": "Price gap, filled",
+            "kind": "assumed",
+            "value": describe_gap(g, r.path.bar_ms),
+            "source": f"{r.scenario.prices.file}: prices.gap_fill = {r.path.gap_fill!r}: {how}; nothing inside is real",
+        }
+        for g in r.path.filled_gaps
+    ]
+
+
+def _depth_scale_row(r: RunResult) -> dict:
+    """The depth scale, and what it scaled from what (base quantities, or quote notional at the run's price)."""
+    liq = r.scenario.liquidity
+    d = r.depth
+    if liq.depth_scale_basis == "quote":
+        price = float(r.path.index[0])
+        return {
+            "name": "Depth scale",
+            "kind": "assumed",
+            "value": f"{liq.depth_scale:g} x Binance's resting USD notional of {d.window_start}..{d.window_end} "
+            f"(within 1%: bids {d.bid_notional[0]:,.0f}, asks {d.ask_notional[0]:,.0f} USDT), converted to "
+            f"base at the run's first index price {price:,.2f}: {liq.depth_scale * d.bid_base[0]:,.3f} / "
+            f"{liq.depth_scale * d.ask_base[0]:,.3f} {r.instrument.base} within 1%",
+            "source": "depth_scale_basis = 'quote': the simulated venue's share of Binance's resting depth in "
+            "dollars, which carries the recorded shape to another price level",
+        }
+    return {
+        "name": "Depth scale",
+        "kind": "assumed",
+        "value": f"{liq.depth_scale:g} x Binance's depth (base quantities as recorded)",
+        "source": "the simulated venue's share of Binance's resting depth",
+    }
 
 
 def _json_default(o: object) -> object:

@@ -37,6 +37,8 @@ class PricePath:
     filled_gaps: tuple[tuple[int, int], ...] = ()
     """``(first missing bar's open, next bar's open)``, UTC epoch ms, of each gap filled inside the window."""
     gap_fill: str = "error"
+    bar_ms: int = 60_000
+    """Length of the source bars, ms."""
 
     @property
     def steps(self) -> int:
@@ -74,10 +76,11 @@ def gaps(kl: Klines, lo_ms: int, hi_ms: int) -> list[tuple[int, int]]:
     return out
 
 
-def describe_gap(kl: Klines, gap: tuple[int, int]) -> str:
-    """``"no bars from 2020-03-12 16:04 UTC to 22:25 UTC (382 missing)"`` style text of a gap."""
+def describe_gap(gap: tuple[int, int], bar_ms: int) -> str:
+    """``"no bars from 2020-03-12 16:04 UTC to 2020-03-12 22:25 UTC (382 missing)"``: text of a gap
+    ``(first missing open, next open)`` (epoch ms) of bars ``bar_ms`` long."""
     first, nxt = gap
-    return f"no bars from {_utc(first)} to {_utc(nxt - kl.bar_ms)} ({(nxt - first) // kl.bar_ms} missing)"
+    return f"no bars from {_utc(first)} to {_utc(nxt - bar_ms)} ({(nxt - first) // bar_ms} missing)"
 
 
 def path_from_klines(
@@ -105,7 +108,7 @@ def path_from_klines(
     if found and gap_fill == "error":
         raise InputError(
             "price gap inside the run's window: "
-            + "; ".join(describe_gap(kl, g) for g in found)
+            + "; ".join(describe_gap(g, kl.bar_ms) for g in found)
             + '. Set prices.gap_fill = "linear" or "hold" to fill it, or move prices.start/end',
             file=kl.source,
             field="prices.gap_fill",
@@ -125,4 +128,5 @@ def path_from_klines(
         source=kl.source,
         filled_gaps=tuple(found),
         gap_fill=gap_fill,
+        bar_ms=kl.bar_ms,
     )
