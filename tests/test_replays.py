@@ -123,3 +123,25 @@ def test_binance_replay_conserves_money(name):
     assert s["conservation_error"] == 0
     assert s["liquidations"] > 0
     assert "adl_waves" in s["facts"]
+
+
+def test_cli_lists_and_runs_replays(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from delever.cli import app
+    from delever.replays import replay_names
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["replay"])
+    assert listed.exit_code == 0
+    for name in replay_names():
+        assert name in listed.output
+    unknown = runner.invoke(app, ["replay", "no-such-crash"])
+    assert unknown.exit_code == 2 and "no packaged replay" in unknown.output
+    done = runner.invoke(app, ["run", "binance-btcusdt-2021-05-19", "--out", str(tmp_path / "r"), "-q"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["scenario"] == "binance-btcusdt-2021-05-19" and summary["conservation_error"] == 0
+    assert "Stylised facts" in (tmp_path / "r" / "report.html").read_text()
