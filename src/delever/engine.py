@@ -53,7 +53,7 @@ from .mechanisms.withdrawal import calibrate_elasticity, depth_scale
 from .liquidity import DepthCurve, marginal_price, refill_factor
 from .mark import MarkPrice, mark_of
 from .marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines, profile_at_price
-from .prices import PricePath, path_from_klines
+from .prices import PricePath, path_from_klines, stretch_to_low
 from .scenario import Scenario, window_ms
 from .settlement import SettlementReport, check_expiry, expiry_ns, settle_at
 from .sweep import margin_sweep, position_health, update_triggers
@@ -117,6 +117,8 @@ def prepare(scenario: Scenario, seed: int) -> Market:
     kl = load_klines(scenario.resolve(scenario.prices.file))
     pc = scenario.prices
     path = path_from_klines(kl, scenario.step_seconds, window_ms(pc.start), window_ms(pc.end), pc.gap_fill)
+    if pc.stretch_to_low is not None:
+        path = stretch_to_low(path, float(pc.stretch_to_low))
     liq = scenario.liquidity
     depth_raw = load_book_depth(scenario.resolve(liq.depth_file))
     profile = calibrate_depth(depth_raw, liq.depth_window_start.isoformat(), liq.depth_window_end.isoformat())
@@ -134,6 +136,10 @@ def prepare(scenario: Scenario, seed: int) -> Market:
         book = generate_book(
             params, inst, start_ticks, seed, liq.lp_accounts, liq.lp_wallet, cap, protected, int(path.time_ns[0])
         )
+    elif scenario.book.hyperliquid is not None:
+        from .hyperliquid_book import build_book
+
+        book, labels, _ = build_book(scenario, inst, start_ticks, liq.lp_accounts, liq.lp_wallet, int(path.time_ns[0]))
     else:
         book, labels = load_book(
             scenario.resolve(scenario.book.file or ""),

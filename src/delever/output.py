@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from . import events as ev
 from .engine import RunResult
 from .facts import facts_of_run, facts_section
+from .hyperliquid_book import replay_comparison
 from .units import MONEY_SCALE
 
 
@@ -223,6 +224,7 @@ def inputs_provenance(r: RunResult) -> list[dict]:
             "open, nearer extreme, other extreme, close)",
         },
         *_gap_rows(r),
+        *_stretch_rows(r),
         {
             "name": "Order-book depth shape",
             "kind": "real",
@@ -246,6 +248,10 @@ def inputs_provenance(r: RunResult) -> list[dict]:
                 "source": "delever.generator (README: The default book)",
             }
         )
+    elif sc.book.hyperliquid is not None:
+        from .hyperliquid_book import book_inputs
+
+        rows += book_inputs(sc, float(r.path.index[0]))
     else:
         rows.append(
             {
@@ -292,7 +298,9 @@ def inputs_provenance(r: RunResult) -> list[dict]:
             "name": "Risk-limit tiers",
             "kind": "real",
             "value": r.instrument.tiers.name,
-            "source": "Binance BTCUSDT brackets of 2021-03-18 (specs/venues.md section 1; historical)",
+            "source": "Binance BTCUSDT brackets of 2021-03-18 (specs/venues.md section 1; historical)"
+            if sc.instrument.tiers == "binance-btcusdt-2021"
+            else "the scenario's tier rows (instrument.tiers; sources in the scenario file)",
         },
     ]
     return rows
@@ -316,6 +324,21 @@ def _gap_rows(r: RunResult) -> list[dict]:
             "source": f"{r.scenario.prices.file}: prices.gap_fill = {r.path.gap_fill!r}: {how}; nothing inside is real",
         }
         for g in r.path.filled_gaps
+    ]
+
+
+def _stretch_rows(r: RunResult) -> list[dict]:
+    low = r.scenario.prices.stretch_to_low
+    if low is None:
+        return []
+    return [
+        {
+            "name": "Price path stretched",
+            "kind": "assumed",
+            "value": f"every move from the first price scaled so that the low is {low:,} "
+            f"(min index {float(r.path.index.min()):,.2f})",
+            "source": "prices.stretch_to_low (delever.prices.stretch_to_low): the recorded path's shape, a deeper low",
+        }
     ]
 
 
@@ -401,7 +424,10 @@ def write_outputs(
             leverage_adl=lev_adl,
             adl_indicator=ind,
             inputs=inputs_provenance(r),
-            extra_sections=[facts_section(summary["facts"]), *(extra_sections or [])],
+            extra_sections=[
+                facts_section(summary["facts"], replay_comparison(summary, r.scenario)),
+                *(extra_sections or []),
+            ],  # fmt: skip
         )
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is an ordinary directory
         if out_dir.exists():

@@ -130,3 +130,26 @@ def path_from_klines(
         gap_fill=gap_fill,
         bar_ms=kl.bar_ms,
     )
+
+
+def stretch_to_low(path: PricePath, low: float) -> PricePath:
+    """The path with every move from its first price scaled by ``k = (p0 - low) / (p0 - min)``, so that it
+    keeps its shape and its minimum becomes ``low`` (e.g. Binance's 10 October 2025 path stretched to
+    Hyperliquid's deeper low). ``k > 1`` deepens the fall (and stretches the rises by as much).
+
+    Raises:
+        InputError: (field ``prices.stretch_to_low``) a path that never falls below its first price, or a
+            ``low`` that is not between 0 and the first price.
+    """
+    p0, pmin = float(path.index[0]), float(path.index.min())
+    if not 0 < low < p0:
+        raise InputError(f"must lie between 0 and the path's first price {p0:,.2f} (got {low:,.2f})",
+                         file=path.source, field="prices.stretch_to_low")  # fmt: skip
+    if pmin >= p0:
+        raise InputError("the path never falls below its first price: nothing to stretch", file=path.source,
+                         field="prices.stretch_to_low")  # fmt: skip
+    k = (p0 - low) / (p0 - pmin)
+    index = p0 + (path.index - p0) * k
+    if index.min() <= 0:
+        raise InputError("stretching would make a price <= 0", file=path.source, field="prices.stretch_to_low")
+    return PricePath(path.time_ns, index, path.source, path.filled_gaps, path.gap_fill, path.bar_ms)

@@ -40,6 +40,11 @@ REPLAYS: tuple[Replay, ...] = (
         "binance-btcusdt-2025-10-10.toml",
         "Binance BTCUSDT 1-minute prices and bookDepth, 10 Oct 2025 21:01-23:11 UTC (the default scenario)",
     ),
+    Replay(
+        "hyperliquid-btc-2025-10-10",
+        "hyperliquid-btc-2025-10-10.toml",
+        "Hyperliquid BTC positions touched on 10 Oct 2025 21:15-21:27 UTC (book), Binance BTCUSDT prices of the day",
+    ),
 )
 """Every packaged replay, in date order of the crash."""
 
