@@ -84,6 +84,7 @@ def test_real_facts_trace_to_their_files():
     assert facts["seconds_first_liquidation_to_first_adl"].value.startswith("61.7")
     assert facts["adl_notional"].value == "620,890,948"  # 620,890,947.73 USD, BTC row
     assert facts["adl_fills"].value == "2,443"
+    assert facts["adl_waves"].value.startswith("16 ")  # 16 rows of bad_debt_loser_waves.csv
     assert facts["accounts_adl"].value == "1,759"
     # 19,337 ADL'd accounts: the top ceil(193.37) = 194 hold 84.2 % of the ADL notional
     assert facts["top1pct_share"].value.startswith("84.2% (194 of 19,337)")

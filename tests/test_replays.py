@@ -145,3 +145,28 @@ def test_cli_lists_and_runs_replays(tmp_path):
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["scenario"] == "binance-btcusdt-2021-05-19" and summary["conservation_error"] == 0
     assert "Stylised facts" in (tmp_path / "r" / "report.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("low", "expected_min", "expected_max"),
+    # a path 110 -> 100 -> 105: a low of 90 doubles every move from 110, a low of 100 keeps the path
+    [(90.0, 90.0, 110.0), (100.0, 100.0, 110.0)],
+    ids=["double-the-fall", "as-recorded"],
+)
+def test_stretch_to_low_scales_moves_from_the_first_price(tmp_path, low, expected_min, expected_max):
+    from delever.prices import PricePath, stretch_to_low
+
+    # first price 110, minimum 100: k = (110 - low) / (110 - 100); the first price stays
+    path = PricePath(np.arange(3, dtype=np.int64), np.array([110.0, 100.0, 105.0]), "p.csv")
+    out = stretch_to_low(path, low)
+    k = (110 - low) / 10
+    np.testing.assert_allclose(out.index, [110.0, 110.0 - 10 * k, 110.0 - 5 * k])
+    assert out.index.min() == expected_min and out.index.max() == expected_max
+
+
+def test_stretch_to_low_rejects_a_low_above_the_start():
+    from delever.prices import PricePath, stretch_to_low
+
+    path = PricePath(np.arange(3, dtype=np.int64), np.array([110.0, 100.0, 105.0]), "p.csv")
+    with pytest.raises(InputError, match="between 0 and the path's first price"):
+        stretch_to_low(path, 120.0)

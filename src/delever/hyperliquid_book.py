@@ -406,6 +406,13 @@ def real_facts(data_dir: Path, adl_all_users: Path, coin: str = "BTC") -> dict[s
         f"{delay:.1f} (all coins: {first_liq[11:23]} to {first_adl[11:23]} UTC)",
         "hyperliquid_btc_20251010/cascade_timing_results.json (delay_seconds)",
     )
+    waves_path = adl_all_users.parent / "bad_debt_loser_waves.csv"
+    waves = _rows(waves_path, ("wave", "t_start_ms", "t_end_ms"))
+    out["adl_waves"] = RealFact(
+        "ADL waves (fills more than 5 s apart)",
+        f"{len(waves):,} (all coins; the waves with a deficit)",
+        "hyperliquid_oct10/bad_debt_loser_waves.csv (one row per wave)",
+    )
     tickers = data_dir / "liq_and_adl_by_ticker_12min.csv"
     out["adl_notional"] = RealFact(
         f"ADL notional ({coin})",
@@ -485,6 +492,7 @@ def comparison_rows(summary: dict, real: dict[str, RealFact]) -> list[dict]:
     gap = f["seconds_first_liquidation_to_first_adl"]
     replay = {
         "seconds_first_liquidation_to_first_adl": "no ADL" if gap is None else f"{gap:.0f}",
+        "adl_waves": f"{f['adl_waves']['count']:,} (gap {f['wave_gap_s']:g} s)",
         "adl_notional": money_text(summary["adl_notional"]),
         "adl_fills": f"{summary['adl_events']:,}",
         "liquidated_notional": money_text(summary["liquidated_notional"]),
