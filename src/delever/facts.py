@@ -284,10 +284,11 @@ def stylised_facts(fi: FactInputs, wave_gap_s: float = DEFAULT_WAVE_GAP_S) -> di
     minute = t // NS_PER_MINUTE
     keys = e["step"][liq_fill] * (fi.start.n_positions + 1) + e["position"][liq_fill]
     _, first_row = np.unique(keys, return_index=True)
-    liq_minutes = minute[liq_fill][first_row]
-    mins = np.unique(minute[liq_fill])
-    counts = np.array([int((liq_minutes == m).sum()) for m in mins], dtype=np.int64)
-    amounts = np.array([int(notional[liq_fill & (minute == m)].sum()) for m in mins], dtype=np.int64)
+    mins, inv = np.unique(minute[liq_fill], return_inverse=True)
+    inv = inv.ravel()
+    counts = np.bincount(inv[first_row], minlength=mins.size).astype(np.int64)
+    amounts = np.zeros(mins.size, dtype=np.int64)
+    np.add.at(amounts, inv, notional[liq_fill])
     per_minute = [
         {"minute": _iso(int(m) * NS_PER_MINUTE), "liquidations": int(c), "notional": _quote(int(a))}
         for m, c, a in zip(mins, counts, amounts)
