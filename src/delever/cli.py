@@ -64,7 +64,11 @@ def summary_table(summary: dict, title: str) -> Table:
 @app.command()
 def run(
     scenario: Annotated[
-        Path | None, typer.Argument(help="Scenario TOML file (default: the built-in 10 Oct 2025 scenario).")
+        Path | None,
+        typer.Argument(
+            help="Scenario TOML file or packaged replay name (`delever replay`; default: the built-in 10 Oct 2025 "
+            "scenario)."
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/<scenario name>).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
@@ -81,10 +85,12 @@ def run(
     from .engine import prepare
     from .engine import run as run_engine
     from .output import write_outputs
+    from .replays import scenario_argument
     from .scenario import default_scenario_path, load_scenario, parse_set
 
     try:
         overrides = parse_set(set_ or [])
+        scenario = scenario_argument(scenario)
         sc = load_scenario(scenario or default_scenario_path(), overrides)
         if venue is not None:
             from .venues.scenario import apply_venue
@@ -216,11 +222,13 @@ def compare(
 def _register_extensions() -> None:
     from .adl_event import register as register_adl_event
     from .cli_sweep import register as register_sweep
+    from .cli_replay import register as register_replay
     from .cli_venues import register as register_venues
 
     register_venues(app)
     register_adl_event(app)
     register_sweep(app)
+    register_replay(app)
 
 
 _register_extensions()

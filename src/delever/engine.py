@@ -52,8 +52,8 @@ from .mechanisms.volatility import vol_ratio
 from .mechanisms.withdrawal import calibrate_elasticity, depth_scale
 from .liquidity import DepthCurve, marginal_price, refill_factor
 from .mark import MarkPrice, mark_of
-from .marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines
-from .prices import PricePath, path_from_klines
+from .marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines, profile_at_price
+from .prices import PricePath, path_from_klines, stretch_to_low
 from .scenario import Scenario, window_ms
 from .settlement import SettlementReport, check_expiry, expiry_ns, settle_at
 from .sweep import margin_sweep, position_health, update_triggers
@@ -115,10 +115,15 @@ def prepare(scenario: Scenario, seed: int) -> Market:
     """Load and build every input of a run (raises :class:`~delever.errors.InputError` on bad input)."""
     inst = scenario.instrument.build()
     kl = load_klines(scenario.resolve(scenario.prices.file))
-    path = path_from_klines(kl, scenario.step_seconds, window_ms(scenario.prices.start), window_ms(scenario.prices.end))
+    pc = scenario.prices
+    path = path_from_klines(kl, scenario.step_seconds, window_ms(pc.start), window_ms(pc.end), pc.gap_fill)
+    if pc.stretch_to_low is not None:
+        path = stretch_to_low(path, float(pc.stretch_to_low))
     liq = scenario.liquidity
     depth_raw = load_book_depth(scenario.resolve(liq.depth_file))
     profile = calibrate_depth(depth_raw, liq.depth_window_start.isoformat(), liq.depth_window_end.isoformat())
+    if liq.depth_scale_basis == "quote":
+        profile = profile_at_price(profile, float(path.index[0]))
     curve = DepthCurve.from_profile(profile, inst, liq.depth_scale)
     start_ticks = inst.price_to_ticks(Decimal(repr(float(path.index[0]))), rounding="floor")
     mech = scenario.mechanisms
@@ -131,6 +136,10 @@ def prepare(scenario: Scenario, seed: int) -> Market:
         book = generate_book(
             params, inst, start_ticks, seed, liq.lp_accounts, liq.lp_wallet, cap, protected, int(path.time_ns[0])
         )
+    elif scenario.book.hyperliquid is not None:
+        from .hyperliquid_book import build_book
+
+        book, labels, _ = build_book(scenario, inst, start_ticks, liq.lp_accounts, liq.lp_wallet, int(path.time_ns[0]))
     else:
         book, labels = load_book(
             scenario.resolve(scenario.book.file or ""),

@@ -41,6 +41,7 @@ __all__ = [
     "load_book_depth",
     "load_klines",
     "packaged_data_path",
+    "profile_at_price",
 ]
 
 #: First bookDepth snapshot whose bid side is corrupt (a stale bid at ≈121,363.66 above the ask; SOURCE.md).
@@ -487,6 +488,32 @@ def calibrate_depth(
         window_end=_iso_utc(hi),
         snapshots=count,
         method=method + " Each side is made non-decreasing in distance (running maximum).",
+    )
+
+
+def profile_at_price(profile: DepthProfile, price: float) -> DepthProfile:
+    """The same resting quote notional per band, as base quantities at ``price`` (quote per base): ``base =
+    notional / price``. A depth shape recorded at one price level carries to another in USD terms (a
+    bookDepth of October 2025 at ~121,000 USDT moved to March 2020's ~7,900 holds the same dollars, ~15x the
+    BTC), rather than in BTC terms (the same BTC, ~15x fewer dollars).
+
+    Raises:
+        InputError: (field ``"price"``) a price that is not a finite number > 0.
+    """
+    if not (math.isfinite(price) and price > 0):
+        raise InputError(f"price must be a finite number > 0 (got {price})", field="price")
+    bid_base = np.asarray(profile.bid_notional, dtype=np.float64) / price
+    ask_base = np.asarray(profile.ask_notional, dtype=np.float64) / price
+    return DepthProfile(
+        distance=profile.distance,
+        bid_base=bid_base,
+        ask_base=ask_base,
+        bid_notional=profile.bid_notional,
+        ask_notional=profile.ask_notional,
+        window_start=profile.window_start,
+        window_end=profile.window_end,
+        snapshots=profile.snapshots,
+        method=profile.method + f" Converted to base at {price:,.2f} per base, keeping each band's quote notional.",
     )
 
 

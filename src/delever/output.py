@@ -16,7 +16,9 @@ integer count of money units, and ``conservation_error`` is such an integer):
   mark (a position liquidated above its bankruptcy price at the mark but filled below it in the book has a
   bankruptcy price better than the mark for its counterparties);
 - ``min_mark_price``, ``min_index_price``, ``max_mark_drawdown_pct`` (largest fall from a running peak);
-- ``conservation_error``: change of the money identity (:mod:`delever.book`) over the run, in money units.
+- ``conservation_error``: change of the money identity (:mod:`delever.book`) over the run, in money units;
+- ``facts``: the run's stylised facts (:mod:`delever.facts`: time to first ADL, ADL waves, leverage at ADL and
+  at liquidation, ADL concentration, negative-equity accounts, liquidations per minute, fund drawdown).
 
 Files are written into a temporary directory next to the target and moved into place at the end, so a
 failed run leaves no partial output.
@@ -37,6 +39,8 @@ import pyarrow.parquet as pq
 
 from . import events as ev
 from .engine import RunResult
+from .facts import facts_of_run, facts_section
+from .hyperliquid_book import replay_comparison
 from .units import MONEY_SCALE
 
 
@@ -123,6 +127,7 @@ def summarize(r: RunResult) -> dict:
     }
     if "settlement" in r.extra:
         out["settlement"] = r.extra["settlement"]
+    out["facts"] = facts_of_run(r)
     return out
 
 
@@ -218,6 +223,8 @@ def inputs_provenance(r: RunResult) -> list[dict]:
             "source": f"{sc.prices.file} (Binance BTCUSDT perpetual 1-minute klines; OHLC path inside each bar: "
             "open, nearer extreme, other extreme, close)",
         },
+        *_gap_rows(r),
+        *_stretch_rows(r),
         {
             "name": "Order-book depth shape",
             "kind": "real",
@@ -241,6 +248,10 @@ def inputs_provenance(r: RunResult) -> list[dict]:
                 "source": "delever.generator (README: The default book)",
             }
         )
+    elif sc.book.hyperliquid is not None:
+        from .hyperliquid_book import book_inputs
+
+        rows += book_inputs(sc, float(r.path.index[0]))
     else:
         rows.append(
             {
@@ -252,12 +263,7 @@ def inputs_provenance(r: RunResult) -> list[dict]:
         )
     liq = sc.liquidity
     rows += [
-        {
-            "name": "Depth scale",
-            "kind": "assumed",
-            "value": f"{liq.depth_scale:g} x Binance's depth",
-            "source": "the simulated venue's share of Binance's resting depth",
-        },
+        _depth_scale_row(r),
         {
             "name": "Book resilience half-life",
             "kind": "assumed",
@@ -292,10 +298,72 @@ def inputs_provenance(r: RunResult) -> list[dict]:
             "name": "Risk-limit tiers",
             "kind": "real",
             "value": r.instrument.tiers.name,
-            "source": "Binance BTCUSDT brackets of 2021-03-18 (specs/venues.md section 1; historical)",
+            "source": "Binance BTCUSDT brackets of 2021-03-18 (specs/venues.md section 1; historical)"
+            if sc.instrument.tiers == "binance-btcusdt-2021"
+            else "the scenario's tier rows (instrument.tiers; sources in the scenario file)",
         },
     ]
     return rows
+
+
+def _gap_rows(r: RunResult) -> list[dict]:
+    """One Inputs row per gap in the price file that the scenario filled (``prices.gap_fill``)."""
+    from .prices import describe_gap
+
+    if not r.path.filled_gaps:
+        return []
+    how = {
+        "linear": "a straight line from the last close before the gap to the next open",
+        "hold": "the last close before the gap held until the next bar opens",
+    }[r.path.gap_fill]
+    return [
+        {
+            "name": "Price gap, filled",
+            "kind": "assumed",
+            "value": describe_gap(g, r.path.bar_ms),
+            "source": f"{r.scenario.prices.file}: prices.gap_fill = {r.path.gap_fill!r}: {how}; nothing inside is real",
+        }
+        for g in r.path.filled_gaps
+    ]
+
+
+def _stretch_rows(r: RunResult) -> list[dict]:
+    low = r.scenario.prices.stretch_to_low
+    if low is None:
+        return []
+    return [
+        {
+            "name": "Price path stretched",
+            "kind": "assumed",
+            "value": f"every move from the first price scaled so that the low is {low:,} "
+            f"(min index {float(r.path.index.min()):,.2f})",
+            "source": "prices.stretch_to_low (delever.prices.stretch_to_low): the recorded path's shape, a deeper low",
+        }
+    ]
+
+
+def _depth_scale_row(r: RunResult) -> dict:
+    """The depth scale, and what it scaled from what (base quantities, or quote notional at the run's price)."""
+    liq = r.scenario.liquidity
+    d = r.depth
+    if liq.depth_scale_basis == "quote":
+        price = float(r.path.index[0])
+        return {
+            "name": "Depth scale",
+            "kind": "assumed",
+            "value": f"{liq.depth_scale:g} x Binance's resting USD notional of {d.window_start}..{d.window_end} "
+            f"(within 1%: bids {d.bid_notional[0]:,.0f}, asks {d.ask_notional[0]:,.0f} USDT), converted to "
+            f"base at the run's first index price {price:,.2f}: {liq.depth_scale * d.bid_base[0]:,.3f} / "
+            f"{liq.depth_scale * d.ask_base[0]:,.3f} {r.instrument.base} within 1%",
+            "source": "depth_scale_basis = 'quote': the simulated venue's share of Binance's resting depth in "
+            "dollars, which carries the recorded shape to another price level",
+        }
+    return {
+        "name": "Depth scale",
+        "kind": "assumed",
+        "value": f"{liq.depth_scale:g} x Binance's depth (base quantities as recorded)",
+        "source": "the simulated venue's share of Binance's resting depth",
+    }
 
 
 def _json_default(o: object) -> object:
@@ -356,7 +424,10 @@ def write_outputs(
             leverage_adl=lev_adl,
             adl_indicator=ind,
             inputs=inputs_provenance(r),
-            extra_sections=extra_sections,
+            extra_sections=[
+                facts_section(summary["facts"], replay_comparison(summary, r.scenario)),
+                *(extra_sections or []),
+            ],  # fmt: skip
         )
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is an ordinary directory
         if out_dir.exists():

@@ -80,11 +80,18 @@ class InstrumentConfig(_Model):
 
 
 class PricesConfig(_Model):
-    """The index path: a kline CSV (Binance layout) and an optional UTC window."""
+    """The index path: a kline CSV (Binance layout) and an optional UTC window. ``gap_fill``: what to do with
+    missing bars inside the window (:mod:`delever.prices`): ``"error"`` (default: an InputError naming the
+    file and the gap), ``"linear"`` (a straight line from the last close to the next open) or ``"hold"``
+    (the last close until the next bar opens). ``stretch_to_low``: see the field."""
 
     file: str
     start: datetime | None = None
     end: datetime | None = None
+    gap_fill: Literal["error", "linear", "hold"] = "error"
+    stretch_to_low: Annotated[Decimal, Field(gt=0)] | None = None
+    """Scale every move of the path from its first price so that its minimum becomes this price
+    (:func:`delever.prices.stretch_to_low`); None: the path as recorded."""
 
 
 class LiquidityConfig(_Model):
@@ -94,6 +101,11 @@ class LiquidityConfig(_Model):
     depth_window_start: datetime
     depth_window_end: datetime
     depth_scale: Annotated[float, Field(gt=0)] = 1.0
+    depth_scale_basis: Literal["base", "quote"] = "base"
+    """What ``depth_scale`` multiplies: ``"base"`` the recorded base quantities (BTC within each band, right
+    at the recording's price level only), ``"quote"`` the recorded quote notional, converted to base at the
+    run's first index price (:func:`delever.marketdata.profile_at_price`), which carries the depth across
+    price levels (a 2025 shape in BTC is ~15x thinner in USD at 2020's prices)."""
     resilience_half_life_s: Annotated[float, Field(ge=0)] = 60.0
     lp_accounts: Annotated[int, Field(ge=1, le=1000)] = 4
     lp_wallet: Annotated[Decimal, Field(gt=0)] = Decimal(1_000_000_000)
@@ -133,16 +145,35 @@ class GeneratorConfig(_Model):
     """Mean position age at the start, seconds (exponential; the ADL hierarchy's ``position_age`` key)."""
 
 
+class HyperliquidBookConfig(_Model):
+    """A book built from the public reconstruction of Hyperliquid's 10 October 2025 fills
+    (:mod:`delever.hyperliquid_book`, whose docstring states every assumption): the files, the coin, and the
+    two leverages the files do not give.
+
+    ``liquidated_leverage``: leverage at the start of the positions that were liquidated (collateral =
+    notional / it). ``survivor_leverage``: likewise for those neither liquidated nor ADL'd."""
+
+    positions_file: str = "package:hyperliquid_btc_20251010/positions_btc.csv"
+    adl_users_file: str = "package:hyperliquid_btc_20251010/adl_by_user_btc.csv"
+    tickers_file: str = "package:hyperliquid_btc_20251010/liq_and_adl_by_ticker_12min.csv"
+    adl_volume_file: str = "package:hyperliquid_btc_20251010/adl_net_volume_full_12min.csv"
+    coin: str = "BTC"
+    liquidated_leverage: Annotated[float, Field(ge=1)] = 20.0
+    survivor_leverage: Annotated[float, Field(ge=1)] = 3.0
+
+
 class BookConfig(_Model):
-    """Either a file of positions (CSV/Parquet, :mod:`delever.bookio`) or a generator."""
+    """One of: a file of positions (CSV/Parquet, :mod:`delever.bookio`), a generator, or a Hyperliquid book
+    built from the 10 October 2025 data (:mod:`delever.hyperliquid_book`)."""
 
     file: str | None = None
     generator: GeneratorConfig | None = None
+    hyperliquid: HyperliquidBookConfig | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> BookConfig:
-        if (self.file is None) == (self.generator is None):
-            raise ValueError("give exactly one of book.file and book.generator")
+        if sum(x is not None for x in (self.file, self.generator, self.hyperliquid)) != 1:
+            raise ValueError("give exactly one of book.file, book.generator and book.hyperliquid")
         return self
 
 
@@ -337,6 +368,16 @@ class MechanismsConfig(_Model):
         return [name for name in type(self).model_fields if getattr(self, name).enabled]
 
 
+class FactsConfig(_Model):
+    """Settings of the stylised facts every run reports (:mod:`delever.facts`): ADL fills more than
+    ``adl_wave_gap_s`` seconds apart belong to different waves (default 5 s, Chitra's wave split);
+    ``compare_with`` names a real event whose figures the report shows beside the run's."""
+
+    adl_wave_gap_s: Annotated[float, Field(ge=0)] = 5.0
+    compare_with: Literal["hyperliquid-2025-10-10"] | None = None
+    """A real event whose facts the report puts beside the run's, each traced to its data file."""
+
+
 class AdlConfig(_Model):
     """The ADL policy (:mod:`delever.adl.policies`): a queue (``queue-bitmex`` default, ``queue-binance``,
     ``queue-hyperliquid``, ``queue-bitget``), the configurable ``hierarchy`` queue, or an allocation rule
@@ -406,6 +447,7 @@ class Scenario(_Model):
     book: BookConfig
     mechanisms: MechanismsConfig = MechanismsConfig()
     adl: AdlConfig = AdlConfig()
+    facts: FactsConfig = FactsConfig()
     base_dir: Path | None = Field(default=None, exclude=True)
 
     def resolve(self, path: str) -> Path:

@@ -1,0 +1,531 @@
+"""A book of Hyperliquid BTC positions at 10 October 2025 21:15 UTC, built from the public reconstruction of the
+day's fills, and the day's real stylised facts to put beside a replay's (issue #12, item 3).
+
+Inputs (packaged in ``delever/data/hyperliquid_btc_20251010``; provenance in its SOURCE.md):
+
+- ``positions_btc.csv``: one row per account that traded BTC in 21:15-21:27 (the BTC rows of
+  ../shared/data/hyperliquid-oct10-positions): ``side`` (from the start position), ``position_size`` *after*
+  the window, ``was_liquidated``, ``was_adl``, ``realized_pnl`` (closed PnL in the window, USD),
+  ``had_pre_existing_position``. It lacks, for most rows, the size at the start, the entry price, the
+  collateral and the margin mode.
+- ``adl_by_user_btc.csv``: those rows of ../shared/data/hyperliquid-oct10-adl ``adl_by_user_REALTIME.csv``
+  whose account was ADL'd on BTC: ``adl_notional`` (USD, all coins) and ``account_value_realtime`` (cash-only
+  balance at ADL time).
+- ``liq_and_adl_by_ticker_12min.csv`` (BTC row: liquidated notional) and ``adl_net_volume_full_12min.csv`` (BTC
+  row: average ADL price).
+
+Every gap is filled by a stated assumption (:class:`~delever.scenario.HyperliquidBookConfig` holds the
+values, :func:`book_inputs` lists them in the report's Inputs section):
+
+1. **Who is in the book**: accounts with a position before 21:15 (``had_pre_existing_position``); positions
+   opened inside the window are left out (they were not in the book at the start), and so are positions their
+   owners closed in the window without being liquidated or ADL'd (their size is not in the file, and the engine
+   has no voluntary trades).
+2. **Size at the start**: ADL'd positions: the account's ADL notional over the BTC average ADL price, plus the
+   size left after the window (the ADL notional covers all coins an account was ADL'd on: the overcount is
+   shown in the Inputs section). Liquidated positions: BTC's liquidated notional shared out in proportion to
+   each position's realised loss (``|realized_pnl|``, i.e. a common leverage), over the first index price,
+   plus the size left after the window. Others: the size after the window.
+3. **Entry price**: the run's first index price for every position (the file has none for pre-existing
+   positions), so nobody starts with unrealised PnL.
+4. **Collateral**: cross margin for all (Hyperliquid's default; the file has no margin mode). ADL'd accounts:
+   their cash-only account value at ADL time, at least the initial margin at the coin's max leverage.
+   Liquidated: notional / ``liquidated_leverage``. Others: notional / ``survivor_leverage``.
+
+The Hyperliquid ADL trigger (an account value below zero) is not in the engine, which ADLs when the fund cannot
+pay a bankrupt account's shortfall: the replay says so rather than faking it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from pathlib import Path
+
+import numpy as np
+
+from .book import Book
+from .errors import InputError
+from .instruments import Instrument
+from .units import MONEY_SCALE, money
+
+POSITION_COLUMNS = (
+    "user_address",
+    "asset",
+    "side",
+    "position_size",
+    "realized_pnl",
+    "was_liquidated",
+    "was_adl",
+    "had_pre_existing_position",
+)
+ADL_USER_COLUMNS = ("user", "adl_notional", "account_value_realtime")
+
+GROUPS = ("adl", "liquidated", "survivor")
+"""The three groups of the book: ADL'd, liquidated (not ADL'd), neither (still open after the window)."""
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    """One row of the positions file (sizes base, money USD as ``Decimal``)."""
+
+    user: str
+    long: bool
+    size_after: Decimal
+    realized_pnl: Decimal
+    liquidated: bool
+    adl: bool
+    pre_existing: bool
+
+
+def _rows(path: Path, needed: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in needed if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"missing column(s) {', '.join(missing)}", file=str(path), row=1)
+        return list(enumerate(reader, start=2))
+
+
+def _dec(text: str, path: Path, row: int, field: str) -> Decimal:
+    try:
+        d = Decimal(text.strip())
+    except InvalidOperation:
+        raise InputError(f"not a number: {text!r}", file=str(path), row=row, field=field) from None
+    if not d.is_finite():
+        raise InputError(f"not a finite number: {text!r}", file=str(path), row=row, field=field)
+    return d
+
+
+def _flag(text: str, path: Path, row: int, field: str) -> bool:
+    t = text.strip()
+    if t not in ("True", "False"):
+        raise InputError(f"must be True or False (got {text!r})", file=str(path), row=row, field=field)
+    return t == "True"
+
+
+def read_positions(path: Path, coin: str) -> list[PositionRow]:
+    """The rows of ``coin`` in a positions file (columns :data:`POSITION_COLUMNS`).
+
+    Raises:
+        InputError: a missing column, a bad number or flag, a side other than LONG/SHORT, a duplicate account.
+    """
+    out, seen = [], set()
+    for row, r in _rows(path, POSITION_COLUMNS):
+        if r["asset"] != coin:
+            continue
+        side = r["side"].strip()
+        if side not in ("LONG", "SHORT"):
+            raise InputError(f"must be LONG or SHORT (got {side!r})", file=str(path), row=row, field="side")
+        user = r["user_address"].strip()
+        if not user or user in seen:
+            raise InputError("empty or duplicate account", file=str(path), row=row, field="user_address")
+        seen.add(user)
+        size = _dec(r["position_size"], path, row, "position_size")
+        if size < 0:
+            raise InputError(f"must be >= 0 (got {size})", file=str(path), row=row, field="position_size")
+        out.append(
+            PositionRow(
+                user,
+                side == "LONG",
+                size,
+                _dec(r["realized_pnl"], path, row, "realized_pnl"),
+                _flag(r["was_liquidated"], path, row, "was_liquidated"),
+                _flag(r["was_adl"], path, row, "was_adl"),
+                _flag(r["had_pre_existing_position"], path, row, "had_pre_existing_position"),
+            )
+        )
+    if not out:
+        raise InputError(f"no {coin} rows", file=str(path), field="asset")
+    return out
+
+
+def read_adl_users(path: Path) -> dict[str, tuple[Decimal, Decimal]]:
+    """``user -> (adl_notional, account_value_realtime)`` (USD) of an ``adl_by_user_REALTIME.csv`` file."""
+    out = {}
+    for row, r in _rows(path, ADL_USER_COLUMNS):
+        notional = _dec(r["adl_notional"], path, row, "adl_notional")
+        if notional < 0:
+            raise InputError(f"must be >= 0 (got {notional})", file=str(path), row=row, field="adl_notional")
+        out[r["user"].strip()] = (notional, _dec(r["account_value_realtime"], path, row, "account_value_realtime"))
+    return out
+
+
+def ticker_value(path: Path, key: str, coin: str, column: str) -> Decimal:
+    """``column`` of the row whose ``key`` column is ``coin`` (e.g. BTC's ``liq_notional``).
+
+    Raises:
+        InputError: no such row or column, or not a number.
+    """
+    for row, r in _rows(path, (key, column)):
+        if r[key].strip() == coin:
+            return _dec(r[column], path, row, column)
+    raise InputError(f"no {coin} row", file=str(path), field=key)
+
+
+@dataclass(frozen=True)
+class BookPlan:
+    """The book before it becomes lots and money: per position (P,) the account label, side, size at the start
+    (base, float64), collateral (USD, float64) and group (index into :data:`GROUPS`); ``counts`` of the file's
+    rows by what happened to them; ``adl_notional_used`` (USD): the ADL notional the ADL'd sizes came from."""
+
+    labels: list[str]
+    long: np.ndarray
+    size: np.ndarray
+    collateral: np.ndarray
+    group: np.ndarray
+    counts: dict[str, int]
+    adl_notional_used: float
+
+
+def plan_book(
+    rows: list[PositionRow],
+    adl_users: dict[str, tuple[Decimal, Decimal]],
+    liquidated_notional: Decimal,
+    adl_price: Decimal,
+    start_price: float,
+    liquidated_leverage: float,
+    survivor_leverage: float,
+    max_leverage: float,
+    lot_size: Decimal,
+) -> BookPlan:
+    """Apply the module docstring's assumptions 1, 2 and 4 to the rows (assumption 3, the entry price, is
+    applied by :func:`build_book`).
+
+    Raises:
+        InputError: an ADL'd row whose account is not in ``adl_users`` (field ``user``).
+    """
+    counts = {
+        "rows": len(rows),
+        "pre_existing": sum(r.pre_existing for r in rows),
+        "opened_in_window": sum(not r.pre_existing for r in rows),
+        "liquidated": sum(r.liquidated for r in rows),
+        "adl": sum(r.adl for r in rows),
+        "liquidated_and_adl": sum(r.liquidated and r.adl for r in rows),
+    }
+    # the file's sizes carry float dust (8e-17 BTC): a size under one lot is a closed position
+    kept = [r for r in rows if r.pre_existing and (r.adl or r.liquidated or r.size_after >= lot_size)]
+    counts["closed_by_owner_left_out"] = sum(
+        r.pre_existing and not (r.adl or r.liquidated) and r.size_after < lot_size for r in rows
+    )
+    group = np.array([0 if r.adl else 1 if r.liquidated else 2 for r in kept], dtype=np.int64)
+    after = np.array([float(r.size_after) for r in kept])
+    size = after.copy()
+    collateral = np.zeros(len(kept))
+    adl_used = 0.0
+    for i, r in enumerate(kept):
+        if r.adl:
+            if r.user not in adl_users:
+                raise InputError("an ADL'd account without an ADL row", field="user", row=None)
+            notional, value = adl_users[r.user]
+            adl_used += float(notional)
+            size[i] += float(notional / adl_price)
+            collateral[i] = max(float(value), size[i] * start_price / max_leverage)
+    liq = group == 1
+    loss = np.array([abs(float(r.realized_pnl)) for r in kept])
+    if liq.any() and loss[liq].sum() > 0:
+        size[liq] += float(liquidated_notional) * loss[liq] / loss[liq].sum() / start_price
+    collateral[liq] = size[liq] * start_price / liquidated_leverage
+    collateral[group == 2] = size[group == 2] * start_price / survivor_leverage
+    for g, name in enumerate(GROUPS):
+        counts[f"book_{name}"] = int((group == g).sum())
+    return BookPlan(
+        [r.user for r in kept],
+        np.array([r.long for r in kept], dtype=bool),
+        size,
+        collateral,
+        group,
+        counts,
+        adl_used,
+    )
+
+
+def _inputs(scenario):
+    cfg = scenario.book.hyperliquid
+    coin = cfg.coin
+    rows = read_positions(scenario.resolve(cfg.positions_file), coin)
+    adl_users = read_adl_users(scenario.resolve(cfg.adl_users_file))
+    liq_notional = ticker_value(scenario.resolve(cfg.tickers_file), "ticker", coin, "liq_notional")
+    adl_price = ticker_value(scenario.resolve(cfg.adl_volume_file), "ticker", coin, "avg_price")
+    return cfg, rows, adl_users, liq_notional, adl_price
+
+
+def build_book(
+    scenario, inst: Instrument, start_price_ticks: int, lp_accounts: int, lp_wallet: Decimal, start_time_ns: int
+) -> tuple[Book, list[str], BookPlan]:
+    """The book of the module docstring for ``scenario`` (whose ``book.hyperliquid`` is set), closed by
+    ``lp_accounts`` liquidity providers as :func:`delever.bookio.load_book` closes a book; returns ``(book,
+    account labels, plan)``. Sizes are rounded to whole lots (half to even; positions of 0 lots are left out)
+    and collateral down to a money unit (against the account).
+
+    Raises:
+        InputError: bad input files (file, row, field named).
+    """
+    cfg, rows, adl_users, liq_notional, adl_price = _inputs(scenario)
+    start_price = float(start_price_ticks * inst.tick_size)
+    max_lev = float(inst.tiers.max_leverage_for(0)) if inst.tiers.max_leverage_for(0) else 1.0
+    plan = plan_book(rows, adl_users, liq_notional, adl_price, start_price, cfg.liquidated_leverage,
+                     cfg.survivor_leverage, max_lev, inst.lot_size)  # fmt: skip
+    lots = np.rint(plan.size / float(inst.lot_size)).astype(np.int64)
+    keep = lots > 0
+    lots = np.where(plan.long, lots, -lots)[keep]
+    posted = np.array(
+        [
+            money(Decimal(repr(float(c))).quantize(Decimal(1) / MONEY_SCALE, rounding=ROUND_DOWN))
+            for c in plan.collateral
+        ]
+    )[keep]
+    labels = [u for u, k in zip(plan.labels, keep) if k]
+    n = lots.size
+    v = inst.value_per_lot_tick
+    cost = lots * start_price_ticks * v  # entry = the first index price (assumption 3)
+    net = int(lots.sum())
+    lp_size = np.full(lp_accounts, -net // lp_accounts, dtype=np.int64)
+    lp_size[: (-net) % lp_accounts] += 1
+    notional = np.abs(lots) * start_price_ticks * v
+    lev = notional / np.maximum(posted, 1)
+    book = Book.from_arrays(
+        wallet=np.concatenate([posted, np.full(lp_accounts, money(lp_wallet))]),
+        exempt=np.concatenate([np.zeros(n, dtype=bool), np.ones(lp_accounts, dtype=bool)]),
+        account=np.arange(n + lp_accounts),
+        size=np.concatenate([lots, lp_size]),
+        cost=np.concatenate([cost, lp_size * start_price_ticks * v]),
+        entry_leverage=np.concatenate([lev, np.zeros(lp_accounts)]),
+        opened_ns=np.full(n + lp_accounts, int(start_time_ns), dtype=np.int64),
+    )
+    return book, labels + [f"lp-{j}" for j in range(lp_accounts)], plan
+
+
+def book_inputs(scenario, start_price: float) -> list[dict]:
+    """The report's Inputs rows for the Hyperliquid book: what is real, and each assumption with its value."""
+    cfg, rows, adl_users, liq_notional, adl_price = _inputs(scenario)
+    inst = scenario.instrument.build()
+    max_lev = float(inst.tiers.max_leverage_for(0)) or 1.0
+    plan = plan_book(rows, adl_users, liq_notional, adl_price, start_price, cfg.liquidated_leverage,
+                     cfg.survivor_leverage, max_lev, inst.lot_size)  # fmt: skip
+    c = plan.counts
+    btc_adl = ticker_value(scenario.resolve(cfg.tickers_file), "ticker", cfg.coin, "adl_notional")
+    return [
+        {
+            "name": "Book of positions",
+            "kind": "real",
+            "value": f"{c['book_adl']:,} ADL'd, {c['book_liquidated']:,} liquidated, {c['book_survivor']:,} other "
+            f"{cfg.coin} positions (of {c['rows']:,} rows: {c['liquidated']:,} liquidated, {c['adl']:,} ADL'd, "
+            f"{c['liquidated_and_adl']:,} both)",
+            "source": f"{cfg.positions_file} (Hyperliquid fills of 21:15-21:27 UTC, ConejoCapital/HyperAnalyzeADL)",
+        },
+        {
+            "name": "Price path (venue)",
+            "kind": "assumed",
+            "value": "Binance BTCUSDT's path of the day; Hyperliquid's BTC fell further (about 112,000 to 97,000 "
+            "in 21:15-21:27 against Binance's low of 101,516.50)"
+            + (f"; stretched to {scenario.prices.stretch_to_low:,}" if scenario.prices.stretch_to_low else ""),
+            "source": "Hyperliquid's prices are not in the data (the fall is the positions repository's summary, "
+            "hyperliquid_btc_20251010/SOURCE.md); prices.stretch_to_low deepens the path",
+        },
+        {
+            "name": "Positions left out",
+            "kind": "assumed",
+            "value": f"{c['opened_in_window']:,} opened inside the window, {c['closed_by_owner_left_out']:,} closed "
+            "by their owners in it",
+            "source": "not in the book at 21:15 / size not in the file and no voluntary trades in the engine",
+        },
+        {
+            "name": "Size at the start, ADL'd",
+            "kind": "assumed",
+            "value": f"account's ADL notional / {adl_price:,.2f} (BTC average ADL price) + size after; ADL "
+            f"notional used {plan.adl_notional_used:,.0f} USD against BTC's {float(btc_adl):,.0f}",
+            "source": f"{cfg.adl_users_file} (all coins of the account), {cfg.adl_volume_file}, {cfg.tickers_file}",
+        },
+        {
+            "name": "Size at the start, liquidated",
+            "kind": "assumed",
+            "value": f"BTC's liquidated notional {float(liq_notional):,.0f} USD shared in proportion to each "
+            f"position's realised loss, at {start_price:,.2f}, + size after",
+            "source": f"{cfg.tickers_file} (liq_notional), {cfg.positions_file} (realized_pnl)",
+        },
+        {
+            "name": "Entry price",
+            "kind": "assumed",
+            "value": f"{start_price:,.2f} for every position (the run's first index price)",
+            "source": "the file has no entry price for pre-existing positions: nobody starts with unrealised PnL",
+        },
+        {
+            "name": "Collateral and margin mode",
+            "kind": "assumed",
+            "value": f"cross for all; ADL'd: account value at ADL (at least notional / {max_lev:g}); liquidated: "
+            f"notional / {cfg.liquidated_leverage:g}; others: notional / {cfg.survivor_leverage:g}",
+            "source": f"{cfg.adl_users_file} (account_value_realtime); book.hyperliquid.liquidated_leverage and "
+            "survivor_leverage (scenario values, reasons in the scenario file)",
+        },
+        {
+            "name": "ADL trigger and fill price",
+            "kind": "engine gap",
+            "value": "the engine ADLs when the fund cannot pay a bankrupt account's shortfall and fills at the "
+            "bankruptcy price; Hyperliquid ADLs when an account value goes negative and fills at the previous mark",
+            "source": "not in the engine yet (issue #12 item 2); venues.md section 6",
+        },
+    ]
+
+
+# ------------------------------------------------------------------------------------------------ real facts
+
+
+@dataclass(frozen=True)
+class RealFact:
+    """A figure of the real day, with the file it comes from and how."""
+
+    fact: str
+    value: str
+    source: str
+
+
+def real_facts(data_dir: Path, adl_all_users: Path, coin: str = "BTC") -> dict[str, RealFact]:
+    """The real stylised facts of Hyperliquid's 10 October 2025 that the packaged files give, by key: each
+    value read or computed from the file named in its ``source``.
+
+    Raises:
+        InputError: a file missing or malformed.
+    """
+    out: dict[str, RealFact] = {}
+    timing_path = data_dir / "cascade_timing_results.json"
+    try:
+        timing = json.loads(timing_path.read_text())
+        delay, first_liq, first_adl = timing["delay_seconds"], timing["first_liquidation"], timing["first_adl"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"cannot read the cascade timing: {exc}", file=str(timing_path)) from None
+    out["seconds_first_liquidation_to_first_adl"] = RealFact(
+        "seconds from first liquidation to first ADL",
+        f"{delay:.1f} (all coins: {first_liq[11:23]} to {first_adl[11:23]} UTC)",
+        "hyperliquid_btc_20251010/cascade_timing_results.json (delay_seconds)",
+    )
+    waves_path = adl_all_users.parent / "bad_debt_loser_waves.csv"
+    waves = _rows(waves_path, ("wave", "t_start_ms", "t_end_ms"))
+    out["adl_waves"] = RealFact(
+        "ADL waves (fills more than 5 s apart)",
+        f"{len(waves):,} (all coins; the waves with a deficit)",
+        "hyperliquid_oct10/bad_debt_loser_waves.csv (one row per wave)",
+    )
+    tickers = data_dir / "liq_and_adl_by_ticker_12min.csv"
+    out["adl_notional"] = RealFact(
+        f"ADL notional ({coin})",
+        f"{float(ticker_value(tickers, 'ticker', coin, 'adl_notional')):,.0f}",
+        f"hyperliquid_btc_20251010/liq_and_adl_by_ticker_12min.csv ({coin} adl_notional)",
+    )
+    out["adl_fills"] = RealFact(
+        f"ADL fills ({coin})",
+        f"{int(ticker_value(tickers, 'ticker', coin, 'adl_events')):,}",
+        f"hyperliquid_btc_20251010/liq_and_adl_by_ticker_12min.csv ({coin} adl_events)",
+    )
+    out["liquidated_notional"] = RealFact(
+        f"liquidated notional ({coin})",
+        f"{float(ticker_value(tickers, 'ticker', coin, 'liq_notional')):,.0f}",
+        f"hyperliquid_btc_20251010/liq_and_adl_by_ticker_12min.csv ({coin} liq_notional)",
+    )
+    positions = read_positions(data_dir / "positions_btc.csv", coin)
+    out["accounts_adl"] = RealFact(
+        f"ADL'd accounts ({coin})",
+        f"{sum(r.adl for r in positions):,}",
+        "hyperliquid_btc_20251010/positions_btc.csv (rows with was_adl)",
+    )
+    out["accounts_liquidated"] = RealFact(
+        f"liquidated accounts ({coin})",
+        f"{sum(r.liquidated for r in positions):,}",
+        "hyperliquid_btc_20251010/positions_btc.csv (rows with was_liquidated)",
+    )
+    # leverage and concentration of every ADL'd account (all coins; the user column is not needed)
+    lev, notional, negative = [], [], []
+    for row, r in _rows(adl_all_users, ("adl_notional", "leverage_realtime", "is_negative_equity")):
+        notional.append(float(_dec(r["adl_notional"], adl_all_users, row, "adl_notional")))
+        lev.append(float(_dec(r["leverage_realtime"], adl_all_users, row, "leverage_realtime")))
+        negative.append(r["is_negative_equity"].strip() == "True")
+    lev_a = np.array(lev)
+    summary_path = adl_all_users.parent / "realtime_analysis_summary.json"
+    try:
+        found = json.loads(summary_path.read_text())["key_findings"]
+        neg_count, neg_total = found["negative_equity_count"], found["negative_equity_total"]
+        fill_median = found["median_leverage_realtime"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"cannot read the replay summary: {exc}", file=str(summary_path)) from None
+    out["adl_leverage"] = RealFact(
+        "leverage of ADL'd accounts at ADL: median / p90",
+        f"{np.median(lev_a):.3f} / {np.quantile(lev_a, 0.9):.3f} over accounts ({fill_median:.3f}: median over "
+        "fills); all coins; fill notional / account value, mean over an account's fills",
+        "hyperliquid_oct10/adl_by_user_REALTIME.csv (leverage_realtime); realtime_analysis_summary.json "
+        "(median_leverage_realtime)",
+    )
+    ranked = np.sort(np.array(notional))[::-1]
+    k = math.ceil(0.01 * ranked.size)
+    out["top1pct_share"] = RealFact(
+        "share of ADL notional: top 1% / top 10 accounts",
+        f"{ranked[:k].sum() / ranked.sum():.1%} ({k:,} of {ranked.size:,}) / {ranked[:10].sum() / ranked.sum():.1%} "
+        "(all coins)",
+        "hyperliquid_oct10/adl_by_user_REALTIME.csv (adl_notional)",
+    )
+    out["negative_equity"] = RealFact(
+        "negative equity: count / total (USD)",
+        f"{neg_count:,} ADL fills of negative-equity accounts / {neg_total:,.0f}; {sum(negative):,} accounts "
+        "flagged (all coins)",
+        "hyperliquid_oct10/realtime_analysis_summary.json (negative_equity_count, negative_equity_total); "
+        "adl_by_user_REALTIME.csv (is_negative_equity)",
+    )
+    return out
+
+
+def comparison_rows(summary: dict, real: dict[str, RealFact]) -> list[dict]:
+    """Rows ``{"fact", "replay", "real", "source"}`` putting a run's summary and facts beside the real ones."""
+    f = summary["facts"]
+
+    def money_text(x) -> str:
+        return "n/a" if x is None else f"{float(x):,.0f}"
+
+    lev = f["adl_leverage"]
+    conc = f["adl_concentration"]
+    neg = f["negative_equity_during_run"]
+    gap = f["seconds_first_liquidation_to_first_adl"]
+    replay = {
+        "seconds_first_liquidation_to_first_adl": "no ADL" if gap is None else f"{gap:.0f}",
+        "adl_waves": f"{f['adl_waves']['count']:,} (gap {f['wave_gap_s']:g} s)",
+        "adl_notional": money_text(summary["adl_notional"]),
+        "adl_fills": f"{summary['adl_events']:,}",
+        "liquidated_notional": money_text(summary["liquidated_notional"]),
+        "accounts_adl": f"{summary['accounts_adl']:,}",
+        "accounts_liquidated": f"{summary['accounts_liquidated']:,}",
+        "adl_leverage": "n/a"
+        if lev["median"] is None
+        else f"{lev['median']:.3f} / {lev['p90']:.3f} (gross notional / equity)",
+        "top1pct_share": "n/a"
+        if conc["top1pct_share"] is None
+        else f"{conc['top1pct_share']:.1%} ({conc['top1pct_accounts']:,} of {conc['accounts']:,}) / "
+        f"{conc['top10_share']:.1%}",
+        "negative_equity": f"{neg['accounts']:,} accounts / {money_text(neg['total'])}",
+    }
+    rows = [{"fact": r.fact, "replay": replay[k], "real": r.value, "source": r.source} for k, r in real.items()]
+    rows.append(
+        {
+            "fact": "ADL trigger",
+            "replay": "the fund cannot pay a bankrupt account's shortfall (the engine's only trigger: Hyperliquid's "
+            "is not in the engine yet), filled at the bankruptcy price",
+            "real": "an account value below zero, filled at the previous mark",
+            "source": "venues.md section 6 (https://hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging)",
+        }
+    )
+    return rows
+
+
+def replay_comparison(summary: dict, scenario) -> list[dict] | None:
+    """The comparison rows for a scenario whose ``facts.compare_with`` names this real event, else None."""
+    if scenario.facts.compare_with != "hyperliquid-2025-10-10":
+        return None
+    from .marketdata import packaged_data_path
+
+    data_dir = packaged_data_path("hyperliquid_btc_20251010/positions_btc.csv").parent
+    all_users = packaged_data_path("hyperliquid_oct10/adl_by_user_REALTIME.csv")
+    return comparison_rows(summary, real_facts(data_dir, all_users))
