@@ -38,10 +38,10 @@ import numpy as np
 
 from . import events as ev
 from .adl.queue import AdlQueue
-from .book import Book
+from .book import Book, check_int64_headroom
 from .engine import Market, RunResult, StepSeries, position_column, prepare
 from .instruments import Instrument
-from .liquidation import run_stage
+from .liquidation import AccountValuation, run_stage
 from .liquidity import DepthCurve, marginal_price, refill_factor
 from .mark import MarkPrice
 from .prices import PricePath
@@ -163,6 +163,10 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
     book = Book.from_arrays(
         wallet=wallet, exempt=b.exempt, protected=b.protected, **{k: np.concatenate(v) for k, v in cols.items()}
     )
+    # every instrument at twice its path's highest price (as :func:`delever.engine.prepare`)
+    tops = [2 * int(np.ceil(float(c.max()) / float(i.tick_size))) + 1 for c, i in zip(centres, instruments)]
+    check_int64_headroom(book, [i.value_per_lot_tick for i in instruments], tops, funds,
+                         source="mechanisms.cross_margin", field="holders_fraction")  # fmt: skip
     return MultiMarket(base, instruments, paths, curves, funds, book, centres, windows)
 
 
@@ -260,7 +264,8 @@ def run_multi(
                 contagion_notional[m] += int((np.abs(book.size[order[dragged]]) * marks[m] * vpl[m]).sum())
                 _liquidate(policy, position_data, book, order, m, float(centre_ticks[m][t]), states[m], curves[m],
                            lp_pos[m], funds[m : m + 1], int(marks[m]), int(vpl[m]), fee_ppm, buf, pos_eq, acc_eq,
-                           excluded, (floors[m, : n_tiers[m]], mmr[m, : n_tiers[m]], cum[m, : n_tiers[m]]))  # fmt: skip
+                           excluded, (floors[m, : n_tiers[m]], mmr[m, : n_tiers[m]], cum[m, : n_tiers[m]]),
+                           AccountValuation(marks.copy(), vpl, floors, mmr, cum, n_tiers))  # fmt: skip
                 log.append(buf, t, int(time_ns[t]), m)
             excluded[order_all] = False
         for m in range(M):
@@ -313,9 +318,9 @@ def run_multi(
 
 
 def _liquidate(policy, position_data, book, order, m, centre, state, curve, lp_pos, fund, mark, v, fee_ppm, buf,
-               pos_eq, acc_eq, excluded, tiers) -> None:  # fmt: skip
+               pos_eq, acc_eq, excluded, tiers, valuation) -> None:  # fmt: skip
     """One instrument's liquidations through the shared kernel (as :meth:`delever.engine.Simulation._liquidate`)."""
     queue = AdlQueue(book, m, mark, v, lambda: (pos_eq, acc_eq), excluded, policy, tiers, position_data)
     partial = np.zeros(order.shape[0], dtype=np.int64)
     weight = np.ones(lp_pos.shape[0], dtype=np.int64)
-    run_stage(order, book, v, fee_ppm, centre, state, curve, lp_pos, weight, fund, queue, buf, partial, 1)
+    run_stage(order, book, v, fee_ppm, centre, state, curve, lp_pos, weight, fund, queue, buf, partial, 1, valuation)

@@ -35,12 +35,12 @@ from numba import njit
 
 from . import events as ev
 from .adl.queue import AdlQueue
-from .book import Book, with_extra_account
+from .book import Book, check_int64_headroom, with_extra_account
 from .bookio import load_book
 from .errors import ConservationError
 from .generator import GeneratorParams, generate_book
 from .instruments import Instrument
-from .liquidation import run_stage
+from .liquidation import AccountValuation, run_stage
 from .mechanisms.backstop import ratio_fraction, take_over, vault_equity
 from .mechanisms.circuit_breaker import CircuitBreaker
 from .mechanisms.dynamic_margin import quantise, scaled_tiers
@@ -141,6 +141,12 @@ def prepare(scenario: Scenario, seed: int) -> Market:
             cap,
             start_time_ns=int(path.time_ns[0]),
         )
+    # the highest price the run can see: twice the path's highest index, beyond any mark the book can make
+    top = 2 * inst.price_to_ticks(Decimal(repr(float(path.index.max()) if path.steps else 0.0)), rounding="ceil") + 1
+    generated = scenario.book.generator is not None
+    check_int64_headroom(book, [inst.value_per_lot_tick], [top], [money(scenario.insurance_fund.balance)],
+                         source="book.generator" if generated else str(scenario.book.file),
+                         field="notional_median" if generated else "size")  # fmt: skip
     market = Market(inst, path, profile, curve, book, start_ticks, labels, depth_raw)
     return market
 
@@ -617,8 +623,10 @@ class Simulation:
             )
             sizes_before = b.size[order].copy()
         adl_on = 0 if mech.socialized_loss.enabled else 1
+        valuation = AccountValuation(np.array([mark], dtype=np.int64), self.vpl, self.floors, self.mmr, self.cum,
+                                     self.n_tiers)  # fmt: skip
         run_stage(order, b, self.v, self.fee_ppm, centre, self.state, self.curve, self.lp_pos, self.lp_weight,
-                  self.fund, queue, self.buf, partial, adl_on)  # fmt: skip
+                  self.fund, queue, self.buf, partial, adl_on, valuation)  # fmt: skip
         self.excluded[order] = False
         if mech.partial_liquidation.enabled:
             done = (partial > 0) & (b.size[order] != 0)

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from . import events as ev
 from .engine import RunResult
-from .units import MONEY_SCALE
+from .units import MONEY_SCALE, exact_sum
 
 
 def _instruments(r: RunResult) -> list:
@@ -64,9 +64,10 @@ def summarize(r: RunResult) -> dict:
     liq_keys = np.unique(e["step"][fills] * (r.book.n_positions + 1) + e["position"][fills])
     notional = np.abs(e["size"]) * e["price"] * v
     adl_cp = kind == ev.ADL_COUNTERPARTY_FILL
-    payouts = int(e["amount"][kind == ev.INSURANCE_PAYOUT].sum())
-    shortfall_left = int(-e["amount"][kind == ev.BAD_DEBT].sum())
-    clawed_back = int(e["amount"][kind == ev.CLAWBACK_RECEIVED].sum())
+    # money sums as exact Python ints (issue #11): many rows of int64 amounts can add up beyond int64
+    payouts = exact_sum(e["amount"][kind == ev.INSURANCE_PAYOUT])
+    shortfall_left = -exact_sum(e["amount"][kind == ev.BAD_DEBT])
+    clawed_back = exact_sum(e["amount"][kind == ev.CLAWBACK_RECEIVED])
     unrecovered = shortfall_left - clawed_back
     marks = r.steps.mark_ticks
     peak = np.maximum.accumulate(marks) if marks.size else marks
@@ -76,16 +77,16 @@ def summarize(r: RunResult) -> dict:
     # a counterparty buying (size > 0) at a price above the mark gave up (price - mark) per lot
     haircut = int(np.sum(e["size"][first] * (e["price"][first] - mark_at_step) * v[first]))
     units = {
-        "liquidated_notional": int(notional[fills].sum()),
+        "liquidated_notional": exact_sum(notional[fills]),
         "bad_debt": payouts + shortfall_left,
         "bad_debt_unrecovered": unrecovered,
         "socialized_loss": clawed_back,
         "insurance_fund_paid": payouts,
-        "liquidation_fees": int(-e["amount"][kind == ev.LIQUIDATION_FEE].sum()),
+        "liquidation_fees": -exact_sum(e["amount"][kind == ev.LIQUIDATION_FEE]),
         "insurance_fund_start": r.fund_start,
         "insurance_fund_end": int(r.steps.fund[-1]) if r.steps.fund.size else r.fund_start,
         "insurance_fund_min": int(min(r.fund_start, int(r.steps.fund.min()) if r.steps.fund.size else r.fund_start)),
-        "adl_notional": int(notional[adl_cp].sum()),
+        "adl_notional": exact_sum(notional[adl_cp]),
         "adl_cost_vs_mark": haircut,
     }
     n_lp = r.lp_accounts
