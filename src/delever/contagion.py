@@ -313,7 +313,7 @@ def run_multi(
         depth=base.depth, path=mm.paths[0], lp_accounts=int(book.exempt.sum()), account_labels=base.labels,
         extra={"cross_margin": {"fired_steps": int((contagion > 0).sum()), "accounts": int(contagion.sum()),
                                 "notional": int(contagion_notional.sum()), "instruments": per}},
-        instruments=insts,
+        instruments=insts, marks_end=marks.copy(),
     )  # fmt: skip
 
 

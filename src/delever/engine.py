@@ -94,6 +94,8 @@ class RunResult:
     extra: dict = field(default_factory=dict)
     instruments: list[Instrument] | None = None
     """Every instrument of a multi-instrument run (``events["instrument"]`` indexes it); None: just ``instrument``."""
+    marks_end: np.ndarray | None = None
+    """int64 (instruments,) each instrument's last mark (ticks); None: the last of ``steps.mark_ticks``."""
 
 
 @dataclass
