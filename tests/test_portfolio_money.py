@@ -365,3 +365,30 @@ def test_generator_with_huge_notional_median_is_rejected_at_load():
         prepare(scenario, 1)
     assert err.value.file == "book.generator" and err.value.field == "notional_median"
     assert "2**62" in str(err.value)
+
+
+# --- the venue rulebooks compute the same account bankruptcy price -----------------------------------------
+
+
+def test_rulebooks_back_a_portfolio_position_as_the_engine_does():
+    """The two-position account through the venue rulebooks: Binance (whole account) gives the engine's
+    98,000.0; dYdX v4 (Large-Cap tier, MMR 3%: BTC 2,955 at 98,500, ETH 1,170 at 3,900) gives
+    ``98,500 - 500 x 2,955 / 4,125 = 98,141.818...`` (``-DNNV - TNC x |DMMR| / TMMR``)."""
+    from delever.venues import get_venue
+
+    binance = get_venue("binance")
+    lots = binance.contract("BTCUSDT").size_to_lots("1")
+    bp = binance.account_bankruptcy_price_exact("BTCUSDT", 1, lots, "100000", "98500", money("1000"),
+                                                other_upnl=money("1000"), other_mm=money("156"))  # fmt: skip
+    assert bp == 98_000
+    own_u, other_u, own_mm, total_mm = _account_figures(portfolio_book(), 0, MARKS)
+    engine_bp = margin.account_bankruptcy_price(margin.BACKING_WHOLE_ACCOUNT, 1_000, 10**11, money("1000"), other_u,
+                                                own_mm, total_mm, MARKS[0], BTC)  # fmt: skip
+    assert Fraction(engine_bp, 10) == bp
+    dydx = get_venue("dydx")
+    c = dydx.contract("BTC-USD")
+    lots = c.size_to_lots("1")
+    assert c.margin.maintenance_margin(c.notional(lots, Fraction(98_500)), lots) == money("2955")
+    bp = dydx.account_bankruptcy_price_exact("BTC-USD", 1, lots, "100000", "98500", money("1000"),
+                                             other_upnl=money("1000"), other_mm=money("1170"))  # fmt: skip
+    assert abs(bp - (Fraction(98_500) - Fraction(500 * 2_955, 4_125))) < Fraction(1, 10**6)

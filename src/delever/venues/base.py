@@ -55,6 +55,7 @@ import numpy as np
 from ..adl.ranking import adl_indicator as bitmex_lights
 from ..errors import InputError
 from ..instruments import Instrument
+from ..margin import BACKING_WHOLE_ACCOUNT, cross_backing
 from ..tiers import RiskTier, RiskTiers
 
 ContractType = Literal["linear", "inverse"]
@@ -1028,6 +1029,9 @@ class Rulebook:
     leverage_fee_reserve: Fraction = Fraction(0)
     funding_by_symbol: Mapping[str, FundingRule] = field(default_factory=dict)
     stand_ins: tuple[str, ...] = ()
+    cross_backing_rule: int = BACKING_WHOLE_ACCOUNT
+    """How a cross position of a multi-position account is backed (:func:`delever.margin.cross_backing`):
+    the whole account (Binance ``WB + UPNL1``) or dYdX v4's share of TNC (``BACKING_MM_SHARE``)."""
 
     def funding_for(self, symbol: str) -> FundingRule:
         """The funding rule of ``symbol`` (per-symbol caps where the venue has them)."""
@@ -1281,6 +1285,33 @@ class Rulebook:
         den = cf + s * c.k() / e
         p = s * c.k() / den if den else Fraction(-1)
         return p if p > 0 else None
+
+    def account_bankruptcy_price_exact(
+        self,
+        symbol: str,
+        side: int,
+        lots: int,
+        entry: Fraction | Decimal | str,
+        mark: Fraction | Decimal | str,
+        wallet: int,
+        other_upnl: int = 0,
+        other_mm: int = 0,
+    ) -> Fraction | None:
+        """Exact bankruptcy price (quote) of one cross position inside a multi-position account (issue #11):
+        the position is backed by :func:`delever.margin.cross_backing` under :attr:`cross_backing_rule` (the
+        one implementation the engine's liquidation stage compiles), then :meth:`bankruptcy_price_exact`.
+
+        ``wallet`` the account's cross wallet, ``other_upnl`` / ``other_mm`` the uPnL and MM of its other cross
+        positions at their marks (money units); this position's uPnL and MM are taken at ``mark``.
+        """
+        c = self.contract(symbol)
+        s = side * abs(lots)
+        m = frac(mark)
+        own_upnl = floor_frac(c.upnl(s, frac(entry), m))
+        own_mm = c.margin.maintenance_margin(c.notional(s, m), s)
+        backing = cross_backing(self.cross_backing_rule, int(wallet), own_upnl, int(other_upnl), own_mm,
+                                own_mm + int(other_mm))  # fmt: skip
+        return self.bankruptcy_price_exact(symbol, side, lots, entry, backing, "cross")
 
     def bankruptcy_price(
         self,
