@@ -626,7 +626,9 @@ def liquidate(
                 closed_notional += rem * vr * v
 
         # the account's equity after the close, its other cross positions at their marks: a solvent account
-        # pays its fee and never receives fund money
+        # pays its fee and never receives fund money. A deficit while the account still holds other cross
+        # positions is carried to their closes (the same step closes them all), so the fund pays only what the
+        # account owes once it is flat, never an account that its other positions would leave solvent
         bal = collateral[p] if isolated[p] else wallet[a] + other_upnl
         if bal >= 0:
             fee = min(mul_ppm_ceil(closed_notional, fee_ppm), bal)
@@ -635,14 +637,14 @@ def liquidate(
                 fund[0] += fee
                 _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, LIQUIDATION_FEE, a,
                       INSURANCE_FUND, p, 0, 0, -fee, 0)  # fmt: skip
-        else:
+        elif other_open == 0:
             pay = min(-bal, fund[0])
             if pay > 0:
                 bal += pay
                 fund[0] -= pay
                 _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, INSURANCE_PAYOUT, a,
                       INSURANCE_FUND, p, 0, 0, pay, 0)  # fmt: skip
-            if bal < 0 and other_open == 0:  # a deficit with positions still open carries to their closes
+            if bal < 0:
                 _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, BAD_DEBT, a,
                       INSURANCE_FUND, p, 0, 0, bal, 0)  # fmt: skip
         if isolated[p]:
