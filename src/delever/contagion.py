@@ -15,10 +15,13 @@ calibrated depth shape at ``depth_scale`` of its notional); one full margin swee
 (:func:`delever.sweep.margin_sweep`: a cross account's equity and MM sum over its positions); every position of
 a liquidatable account is closed, instrument by instrument, each in its own book with its own insurance fund
 and its own ADL queue (ADL stays per instrument, as on Hyperliquid, where "ADL never crossed assets",
-venues.md section 11). A close's bankruptcy price uses the account's wallet at that moment: positions on other
-instruments are realized a moment later, so when one instrument's loss exceeds the account's margin, the last
-close carries the deficit to that instrument's fund and ADL queue - the contagion. A position liquidated while
-its own PnL was positive (it was taken down by another instrument) is counted as a contagion liquidation.
+venues.md section 11). A close's bankruptcy price follows the account (issue #11): the position is backed by
+the wallet plus the uPnL of the account's other positions at their marks (Binance ``WB + UPNL1``,
+:func:`delever.margin.cross_backing`), so closing it there leaves the account's equity at zero. A deficit left
+while the account still holds positions on other instruments is carried to their closes, later in the same
+step: the last close settles it with that instrument's fund and ADL queue - the contagion - and a solvent
+account never receives fund money. A position liquidated while its own PnL was positive (it was taken down by
+another instrument) is counted as a contagion liquidation.
 
 Dated futures (issue #7): an extra instrument with ``kind = "dated_future"`` and ``index = "underlying"`` is a
 future on the scenario's own underlying; its book is centred on the index plus a basis that shrinks to 0 at
