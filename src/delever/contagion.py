@@ -81,9 +81,58 @@ def correlated_path(base: PricePath, cfg: CrossInstrumentConfig, rng: np.random.
     return PricePath(base.time_ns.copy(), index, f"correlated with {base.source} (beta {cfg.beta}, rho {rho})")
 
 
+@dataclasses.dataclass
+class ExtraInstrument:
+    """One extra instrument of a multi-instrument run before its positions: the instrument, its index path, its
+    book centre (quote, float64 (T,)), its start price (ticks) and the generator that drew its path (and draws
+    its holders next, so that a run stays a pure function of (scenario, seed))."""
+
+    inst: Instrument
+    path: PricePath
+    centre: np.ndarray
+    start_ticks: int
+    rng: np.random.Generator
+
+
+def extra_instruments(scenario: Scenario, seed: int, base_inst: Instrument, base_path: PricePath
+                      ) -> list[ExtraInstrument]:  # fmt: skip
+    """The scenario's extra instruments (``mechanisms.cross_margin.instruments``) with their paths (module
+    docstring). Raises InputError when a dated future expires before the path starts."""
+    out = []
+    t0 = int(base_path.time_ns[0])
+    for k, cfg in enumerate(scenario.mechanisms.cross_margin.instruments, start=1):
+        rng = np.random.Generator(np.random.PCG64([seed, k]))
+        tiers = build_tiers(f"{cfg.symbol}-scenario", cfg.tiers)
+        underlying = base_inst.base if cfg.index == "underlying" else cfg.symbol.replace("USDT", "")
+        inst = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, tiers, kind=cfg.kind, base=underlying,
+                          expiry=cfg.expiry)  # fmt: skip
+        if cfg.index == "underlying":
+            path = PricePath(base_path.time_ns.copy(), base_path.index.copy(), f"{base_path.source} (same underlying)")
+        else:
+            path = correlated_path(base_path, cfg, rng)
+        centre = path.index * (1.0 + cfg.basis_pct / 100.0 * basis_left(path.time_ns, inst))
+        check_expiry(inst, t0, f"mechanisms.cross_margin.instruments[{k - 1}].expiry")
+        start_ticks = inst.price_to_ticks(Decimal(repr(float(centre[0]))), rounding="floor")
+        out.append(ExtraInstrument(inst, path, centre, start_ticks, rng))
+    return out
+
+
 def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
-    """Build the base market and add each extra instrument's path, depth and positions."""
-    base = prepare(scenario, seed)
+    """Build the base market and add each extra instrument's path, depth and positions.
+
+    A generated book gets its extra positions here (module docstring); a book file (:mod:`delever.bookio`)
+    gives every position itself, on any of the scenario's instruments (its ``instrument`` column), and the
+    liquidity providers close it on each."""
+    extras: list[ExtraInstrument] = []
+
+    def instruments_for(base_inst: Instrument, base_path: PricePath) -> tuple[list[Instrument], list[int]]:
+        extras.extend(extra_instruments(scenario, seed, base_inst, base_path))
+        return [e.inst for e in extras], [e.start_ticks for e in extras]
+
+    base = prepare(scenario, seed, extra_instruments=instruments_for)
+    if not extras:  # a generated book: prepare did not ask
+        extras = extra_instruments(scenario, seed, base.instrument, base.path)
+    from_file = scenario.book.generator is None
     cm = scenario.mechanisms.cross_margin
     gen = scenario.book.generator
     instruments, paths, curves = [base.instrument], [base.path], [base.curve]
@@ -94,23 +143,14 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
         f.name: [getattr(b, f.name)] for f in dataclasses.fields(b) if f.name not in ("wallet", "exempt", "protected")
     }
     wallet = b.wallet.copy()
-    trader_cross = np.flatnonzero(~b.exempt[b.account] & ~b.isolated)
+    trader_cross = np.flatnonzero(~b.exempt[b.account] & ~b.isolated & (b.instrument == 0))
     lp_accounts = np.flatnonzero(b.exempt)
     first_position = b.first_position()
     base_start = float(base.path.index[0])
     t0 = int(base.path.time_ns[0])
-    for k, cfg in enumerate(cm.instruments, start=1):
-        rng = np.random.Generator(np.random.PCG64([seed, k]))
-        tiers = build_tiers(f"{cfg.symbol}-scenario", cfg.tiers)
-        underlying = base.instrument.base if cfg.index == "underlying" else cfg.symbol.replace("USDT", "")
-        inst = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, tiers, kind=cfg.kind, base=underlying,
-                          expiry=cfg.expiry)  # fmt: skip
-        if cfg.index == "underlying":
-            path = PricePath(base.path.time_ns.copy(), base.path.index.copy(), f"{base.path.source} (same underlying)")
-        else:
-            path = correlated_path(base.path, cfg, rng)
-        centre = path.index * (1.0 + cfg.basis_pct / 100.0 * basis_left(path.time_ns, inst))
-        check_expiry(inst, t0, f"mechanisms.cross_margin.instruments[{k - 1}].expiry")
+    for k, (cfg, x) in enumerate(zip(cm.instruments, extras), start=1):
+        inst, path, centre, start_ticks, rng = x.inst, x.path, x.centre, x.start_ticks, x.rng
+        tiers = inst.tiers
         start_price = float(centre[0])
         profile = dataclasses.replace(
             base.depth,
@@ -118,7 +158,14 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
             ask_base=base.depth.ask_base * base_start / start_price,
         )
         curve = DepthCurve.from_profile(profile, inst, cfg.depth_scale)
-        start_ticks = inst.price_to_ticks(Decimal(repr(start_price)), rounding="floor")
+        instruments.append(inst)
+        paths.append(path)
+        centres.append(centre)
+        curves.append(curve)
+        funds.append(money(cfg.insurance_fund))
+        windows.append(cfg.settlement_window_s)
+        if from_file:
+            continue  # the file gave this instrument's positions
         held = rng.random(trader_cross.size) < cfg.holders_fraction
         holders = trader_cross[held]
         side = np.where(rng.random(holders.size) < 0.5, 1, -1)
@@ -157,12 +204,6 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
         cols["isolated"].append(np.zeros(acc.size, dtype=bool))
         cols["entry_leverage"].append(np.concatenate([lev, np.zeros(lp_accounts.size)]))
         cols["opened_ns"].append(np.full(acc.size, t0, dtype=np.int64))
-        instruments.append(inst)
-        paths.append(path)
-        centres.append(centre)
-        curves.append(curve)
-        funds.append(money(cfg.insurance_fund))
-        windows.append(cfg.settlement_window_s)
     book = Book.from_arrays(
         wallet=wallet, exempt=b.exempt, protected=b.protected, **{k: np.concatenate(v) for k, v in cols.items()}
     )

@@ -113,8 +113,12 @@ class Market:
     """The raw bookDepth snapshots the depth was calibrated from (market-maker withdrawal calibrates on them)."""
 
 
-def prepare(scenario: Scenario, seed: int) -> Market:
-    """Load and build every input of a run (raises :class:`~delever.errors.InputError` on bad input)."""
+def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
+    """Load and build every input of a run (raises :class:`~delever.errors.InputError` on bad input).
+
+    ``extra_instruments(instrument, path)``, for a multi-instrument run (:func:`delever.contagion.prepare_multi`),
+    returns the other instruments and their start prices (ticks): a book file may then hold positions on
+    any of them (its ``instrument`` column); it is called only when the book comes from a file."""
     inst = scenario.instrument.build()
     kl = load_klines(scenario.resolve(scenario.prices.file))
     path = path_from_klines(kl, scenario.step_seconds, window_ms(scenario.prices.start), window_ms(scenario.prices.end))
@@ -134,15 +138,21 @@ def prepare(scenario: Scenario, seed: int) -> Market:
             params, inst, start_ticks, seed, liq.lp_accounts, liq.lp_wallet, cap, protected, int(path.time_ns[0])
         )
     else:
+        insts, starts = [inst], [start_ticks]
+        if extra_instruments is not None:
+            more, more_starts = extra_instruments(inst, path)
+            insts, starts = insts + list(more), starts + list(more_starts)
         book, labels = load_book(
             scenario.resolve(scenario.book.file or ""),
-            inst,
-            start_ticks,
+            insts,
+            starts,
             liq.lp_accounts,
             liq.lp_wallet,
             cap,
             start_time_ns=int(path.time_ns[0]),
         )
+        if len(insts) > 1:  # the multi-instrument run checks the headroom with every instrument's prices
+            return Market(inst, path, profile, curve, book, start_ticks, labels, depth_raw)
     # the highest price the run can see: twice the path's highest index, beyond any mark the book can make
     top = 2 * inst.price_to_ticks(Decimal(repr(float(path.index.max()) if path.steps else 0.0)), rounding="ceil") + 1
     generated = scenario.book.generator is not None
