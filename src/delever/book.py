@@ -138,12 +138,25 @@ class Book:
         account) and kept; what the liquidation stage reads to value an account across its instruments."""
         cached = self.__dict__.get("_by_account")
         if cached is None or cached[1].shape[0] != self.n_positions:
-            positions = np.argsort(self.account, kind="stable").astype(np.int64)
+            acc = self.account
+            if acc.size < 2 or bool(np.all(acc[1:] >= acc[:-1])):  # already in account order (generated books)
+                positions = np.arange(self.n_positions, dtype=np.int64)
+            else:
+                positions = np.argsort(acc, kind="stable").astype(np.int64)
             start = np.zeros(self.n_accounts + 1, dtype=np.int64)
             np.cumsum(np.bincount(self.account, minlength=self.n_accounts), out=start[1:])
             cached = (start, positions)
             self.__dict__["_by_account"] = cached
         return cached
+
+    def one_position_per_account(self) -> bool:
+        """True when no account holds more than one position (kept with :meth:`positions_by_account`)."""
+        start, positions = self.positions_by_account()
+        cached = self.__dict__.get("_single")
+        if cached is None or cached[0] is not positions:
+            cached = (positions, bool(np.all(np.diff(start) <= 1)))
+            self.__dict__["_single"] = cached
+        return cached[1]
 
     def open_interest(self, instrument: int = 0) -> tuple[int, int]:
         """``(long lots, short lots)`` of one instrument; a closed book has them equal."""

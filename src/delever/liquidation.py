@@ -228,7 +228,7 @@ def _book_execute(
         )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def margin_equity(p, size, cost, collateral, isolated, account, wallet, instrument, acc_start, acc_positions, marks,
                   vpls) -> int:  # fmt: skip
     """Equity (money) of position ``p``'s margin at the marks: its isolated margin plus uPnL, or its account's
@@ -245,7 +245,7 @@ def margin_equity(p, size, cost, collateral, isolated, account, wallet, instrume
     return eq
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def winner_capacity(p2, sg, price, size, cost, collateral, isolated, account, wallet, instrument, acc_start,
                     acc_positions, marks, vpls, v) -> int:  # fmt: skip
     """Lots ADL counterparty ``p2`` can give at ``price`` against a bankrupt position of sign ``sg`` while its
@@ -264,7 +264,7 @@ def winner_capacity(p2, sg, price, size, cost, collateral, isolated, account, wa
     return min(lots, eq // gap)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _usable_lots(side, sg, need, price, queue, q_len, q_ptr, q_take, size, cost, collateral, isolated, account,
                  wallet, instrument, acc_start, acc_positions, marks, vpls, v) -> int:  # fmt: skip
     """Lots the queued counterparties from ``q_ptr[side]`` can give at ``price`` (capped by
@@ -377,6 +377,8 @@ def liquidate(
         other_open = 0
         if isolated[p]:
             b0 = collateral[p]
+        elif acc_start[a + 1] - acc_start[a] == 1:  # the account's only position: its wallet backs it
+            b0 = wallet[a]
         else:
             u_all, mm_all, n_open = account_cross_sums(a, size, cost, isolated, instrument, acc_start,
                                                         acc_positions, marks, vpls, floors, mmr, cum, n_tiers,
@@ -685,11 +687,12 @@ class AccountValuation:
                    np.array([floors.shape[1]], dtype=np.int64), backing_rule)  # fmt: skip
 
 
-def one_per_account(order: np.ndarray, account: np.ndarray) -> list[slice]:
+def one_per_account(order: np.ndarray, account: np.ndarray, single: bool = False) -> list[slice]:
     """Consecutive slices of ``order`` in which no account appears twice (the whole order when no account
-    does: the usual case), so that each kernel call values an account with its other positions as they are."""
+    does: the usual case), so that each kernel call values an account with its other positions as they are.
+    ``single``: every account holds at most one position (nothing to check)."""
     acc = account[order]
-    if np.unique(acc).size == acc.size:
+    if single or np.unique(acc).size == acc.size:
         return [slice(0, order.shape[0])]
     cuts, seen, lo = [], set(), 0
     for i, a in enumerate(acc.tolist()):
@@ -713,7 +716,8 @@ def run_stage(order, book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_wei
     (:func:`one_per_account`).
     """
     acc_start, acc_positions = book.positions_by_account()
-    for part in one_per_account(order, book.account):
+    single = book.one_position_per_account()
+    for part in one_per_account(order, book.account, single):
         queue.prepared_for[:] = -1
         _run_part(order[part], book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_weight, fund, queue, buf,
                   partial[part], adl_on, valuation, acc_start, acc_positions)  # fmt: skip

@@ -81,7 +81,7 @@ def cross_backing(rule: int, wallet: int, own_upnl: int, other_upnl: int, own_mm
     return wallet + other_upnl
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def account_cross_sums(
     a, size, cost, isolated, instrument, acc_start, acc_positions, marks, vpls, floors, mmr, cum, n_tiers, with_mm
 ):  # fmt: skip
