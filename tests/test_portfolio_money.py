@@ -120,6 +120,42 @@ def test_solvent_cross_account_pays_its_fees_and_receives_no_fund_money():
     assert book.total_money(funds[0][0] + funds[1][0]) == before + money("20000")
 
 
+def test_a_deficit_while_other_positions_are_open_is_settled_at_the_account_s_last_close():
+    """The same account, BTC filled below its bankruptcy price (98,000): a book of D lots/1% such that selling
+    1,000 lots fills at 97,500.0. The BTC fund (10,000) can cover the account's shortfall (2,000 backing -
+    2,500 loss = -500), so no ADL. Realized -2,500: wallet -1,500, equity with ETH at its mark -500 < 0, but the
+    account still holds ETH: nothing paid yet, no fee. ETH: bankruptcy (40,000 - 1,500) / 10 = 3,850 for the
+    short; filled at 3,900.40 (realized +996): wallet -504, the account is flat, the ETH fund pays 504."""
+    book = portfolio_book()
+    before = book.total_money(0)
+    funds = [np.array([money("10000")]), np.array([money("10000")])]
+    marks = np.array(MARKS, dtype=np.int64)
+    depth = 1_000 * 98_500 / (200 * (98_500 - 97_500.05))  # fills at 97,500.05 before the tick: 97,500.0
+    btc = liquidate_on(book, 0, [0], marks, funds[0], depth)
+    assert kinds(btc) == ["liquidation_fill", "lp_fill"] and btc[0]["price"] == 975_000
+    assert book.wallet[0] == money("-1500") and int(funds[0][0]) == money("10000")
+    eth = liquidate_on(book, 1, [1], marks, funds[1], 487_500.0)
+    assert kinds(eth) == ["liquidation_fill", "lp_fill", "insurance_payout"]
+    assert eth[2]["amount"] == money("504") and int(funds[1][0]) == money("9496")
+    assert book.wallet[0] == 0
+    assert book.total_money(funds[0][0] + funds[1][0]) == before + money("20000")
+
+
+def test_an_isolated_position_of_a_portfolio_account_is_backed_by_its_own_margin():
+    """Long 1 BTC @100,000 isolated with 1,000 margin, and short 10 ETH @4,000 cross on a 1,000 wallet. At
+    98,500 the BTC margin's equity is 1,000 - 1,500 = -500: liquidated on its own, bankruptcy 99,000 (its own
+    margin, not the account's). Filled at 98,490.0: margin 1,000 - 1,510 = -510, which the BTC fund pays (an
+    isolated margin limits the loss to the position); the cross wallet keeps its 1,000."""
+    book = portfolio_book()
+    book.isolated[0] = True
+    book.collateral[0] = money("1000")
+    funds = np.array([money("10000")])
+    rows = liquidate_on(book, 0, [0], np.array(MARKS, dtype=np.int64), funds, 49_250.0)
+    assert kinds(rows) == ["liquidation_fill", "lp_fill", "insurance_payout"]
+    assert rows[2]["amount"] == money("510") and int(funds[0]) == money("9490")
+    assert book.collateral[0] == 0 and book.wallet[0] == money("1000")
+
+
 def three_position_book() -> Book:
     """Account 0: wallet 1,000; long 1 BTC @100,000 (position 0), short 10 ETH @4,000 (position 1) and a
     second ETH position, long 5 ETH @3,800 (position 2). Account 1: the liquidity provider."""
