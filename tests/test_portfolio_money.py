@@ -428,3 +428,30 @@ def test_rulebooks_back_a_portfolio_position_as_the_engine_does():
     bp = dydx.account_bankruptcy_price_exact("BTC-USD", 1, lots, "100000", "98500", money("1000"),
                                              other_upnl=money("1000"), other_mm=money("1170"))  # fmt: skip
     assert abs(bp - (Fraction(98_500) - Fraction(500 * 2_955, 4_125))) < Fraction(1, 10**6)
+
+
+def test_engine_policies_and_venue_rulebooks_share_each_score():
+    """One function per venue score: the engine's queue policies and the rulebooks give the same numbers on the
+    same positions (the SA/SB example: BitMEX 0.6467 / 0.7275; Binance, Hyperliquid (shorts by entry / mark)
+    and Bitget on the same rows)."""
+    from delever.adl.policies import Winners, score_binance, score_bitget, score_hyperliquid
+    from delever.adl.policies import score_bitmex as engine_bitmex
+    from delever.venues.base import score_binance as venue_binance
+    from delever.venues.base import score_hyperliquid as venue_hyperliquid
+    from delever.venues.base import score_roi_mmr
+
+    upnl, cost = [money("5300"), money("3000")], [money("15000"), money("100000")]
+    notional, equity = [money("9700"), money("97000")], [money("5300"), money("4000")]
+    wallet, mm = [0, money("1000")], [money("38.8"), money("433.5")]
+    entry, mark = [150_000.0, 100_000.0], [97_000.0, 97_000.0]
+    w = Winners(pnl=np.array(upnl), equity=np.array(equity), notional=np.array(notional),
+                contracts=np.array([100, 1000]), leverage=np.array(notional) / np.array(equity), entry_price=np.array(entry),
+                mark_price=np.array(mark), wallet=np.array(wallet), maintenance_margin=np.array(mm),
+                side=np.array([-1, -1]))  # fmt: skip
+    x = AdlInputs.of(upnl=upnl, cost=cost, notional=notional, equity=equity, wallet=wallet, maintenance_margin=mm,
+                     entry=entry, mark=mark, side=[-1, -1])  # fmt: skip
+    assert np.allclose(engine_bitmex(w), score_bitmex(x))
+    assert np.allclose(engine_bitmex(w), [0.35333 * 1.83019, 0.7275], rtol=1e-4)
+    assert np.allclose(score_binance(w), venue_binance(x))
+    assert np.allclose(score_hyperliquid(w), venue_hyperliquid(x))
+    assert np.allclose(score_bitget(w), score_roi_mmr(x))

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..units import MONEY_SCALE
+from . import scores
 from .hierarchy import DEFAULT_KEYS, HierarchyRule
 
 __all__ = [
@@ -439,46 +440,30 @@ def entry_value(w: Winners) -> np.ndarray:
 
 
 def score_bitmex(w: Winners) -> np.ndarray:
-    """BitMEX: ``PnL% x effective leverage`` (profit) - ``PnL% / effective leverage`` (loss; winners here
-    are in profit), ``PnL% = uPnL / |entry value|``, effective leverage = notional / equity (BitMEX's
-    ``|MarkValue| / (MarkValue - BankruptValue)``); ``-inf`` when equity <= 0 (venues.md section 2; as
-    :func:`delever.adl.ranking.bitmex_score`)."""
-    pct = _safe_div(w.pnl.astype(np.float64), entry_value(w))
-    lev = _safe_div(w.notional.astype(np.float64), w.equity)
-    s = np.where(pct > 0, pct * lev, _safe_div(pct, lev))
-    return np.where((w.equity > 0) & np.isfinite(s), s, -np.inf)
+    """BitMEX: ``PnL% x effective leverage``, ``PnL% = uPnL / |entry value|`` (:func:`entry_value`), effective
+    leverage = notional / equity; ``-inf`` when equity <= 0 (:func:`delever.adl.scores.bitmex`, the venue
+    rulebook's own function)."""
+    return scores.bitmex(w.pnl, entry_value(w), w.notional, w.equity)
 
 
 def score_binance(w: Winners) -> np.ndarray:
-    """Binance: ``max(0, uPnL) / max(1, wallet) x margin ratio``, margin ratio = maintenance margin /
-    (wallet + uPnL) (0 when that is <= 0); the 1 is one quote unit (venues.md section 1, forum quote of the
-    FAQ formula)."""
-    wallet = w.wallet_balance.astype(np.float64)
-    pct = np.maximum(w.pnl, 0) / np.maximum(float(MONEY_SCALE), wallet)
-    bal = wallet + w.pnl
-    mr = np.where(bal > 0, w.mm / np.where(bal > 0, bal, 1.0), 0.0)
-    return pct * mr
+    """Binance: ``max(0, uPnL) / max(1, wallet) x MM / (wallet + uPnL)``, the 1 one quote unit
+    (:func:`delever.adl.scores.binance`)."""
+    return scores.binance(w.pnl, w.wallet_balance, w.mm, float(MONEY_SCALE))
 
 
 def score_hyperliquid(w: Winners) -> np.ndarray:
-    """Hyperliquid: ``(mark / entry) x (notional / account value)`` for users in profit (venues.md section 6);
-    the docs do not say whether shorts use the inverse ratio: a short (``side`` -1) uses ``entry / mark``, a
-    stated stand-in under which, as a long's, the index grows with the profit (as
-    :func:`delever.venues.base.score_hyperliquid`); ``-inf`` when account value <= 0."""
-    up = _safe_div(w.mark_price, w.entry_price)
-    ratio = up if w.side is None else np.where(w.side < 0, _safe_div(w.entry_price, w.mark_price), up)
-    s = ratio * _safe_div(w.notional.astype(np.float64), w.equity)
-    return np.where((w.equity > 0) & np.isfinite(s), s, -np.inf)
+    """Hyperliquid: ``(mark / entry) x (notional / account value)``, a short (``side`` -1) by ``entry / mark``
+    (:func:`delever.adl.scores.hyperliquid`); without ``side`` every winner is read as a long (callers that
+    pass the value ratio ``1 + PnL%`` as mark / entry)."""
+    side = np.ones(w.n) if w.side is None else w.side
+    return scores.hyperliquid(w.pnl, side, w.mark_price, w.entry_price, w.notional, w.equity)
 
 
 def score_bitget(w: Winners) -> np.ndarray:
-    """Bitget (cross, in profit): ``positionROI x accountMMR``, ``ROI = uPnL / |entry value|``, account MMR =
-    maintenance margin / equity (venues.md section 8); ``-inf`` when equity <= 0. With the default
+    """Bitget (cross): ``positionROI x accountMMR`` (:func:`delever.adl.scores.roi_mmr`); with the default
     notional-proportional maintenance margin this ranks as BitMEX does."""
-    roi = _safe_div(w.pnl.astype(np.float64), entry_value(w))
-    mmr = _safe_div(w.mm.astype(np.float64), w.equity)
-    s = roi * mmr
-    return np.where((w.equity > 0) & np.isfinite(s), s, -np.inf)
+    return scores.roi_mmr(w.pnl, entry_value(w), w.mm, w.equity)
 
 
 def queue_fill(need: int, caps: np.ndarray, contracts: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

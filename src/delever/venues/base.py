@@ -52,6 +52,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..adl import scores as adl_scores
 from ..adl.ranking import adl_indicator as bitmex_lights
 from ..errors import InputError
 from ..instruments import Instrument
@@ -691,54 +692,24 @@ class AdlInputs:
 ScoreFn = Callable[[AdlInputs], np.ndarray]
 
 
-def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out = np.zeros(np.broadcast(a, b).shape, dtype=np.float64)
-    np.divide(a, b, out=out, where=b != 0)
-    return out
-
-
 def score_bitmex(x: AdlInputs) -> np.ndarray:
-    """BitMEX: ``PnL% * EffLev`` if PnL% > 0 else ``PnL% / EffLev``; ``PnL% = uPnL / |entry value|``,
-    ``EffLev = notional / equity``; equity <= 0 ranks last (-inf). venues.md section 2,
-    https://www.bitmex.com/app/autoDeleveraging."""
-    pnl = _safe_div(x.upnl, np.abs(x.cost))
-    lev = _safe_div(x.notional, x.equity)
-    s = np.where(pnl > 0, pnl * lev, _safe_div(pnl, lev))
-    return np.where((x.equity > 0) & (x.cost != 0), s, -np.inf)
+    """BitMEX's score of one side (:func:`delever.adl.scores.bitmex`, ``|cost|`` the entry value)."""
+    return adl_scores.bitmex(x.upnl, np.abs(x.cost), x.notional, x.equity)
 
 
 def score_binance(x: AdlInputs) -> np.ndarray:
-    """Binance LeveragePnl: ``max(0, uPnL) / max(1, WB) * MarginRatio``, ``MarginRatio = MM / (WB + uPnL)``
-    (0 when WB + uPnL <= 0). venues.md section 1, text quoted at
-    https://dev.binance.vision/t/how-to-caculating-leverage-pnl-quantile/17801 (TV-03)."""
-    pnl_pct = np.maximum(0.0, x.upnl) / np.maximum(float(x.money_scale), x.wallet)
-    eq = x.wallet + x.upnl
-    ratio = np.where(eq > 0, _safe_div(x.maintenance_margin, eq), 0.0)
-    return pnl_pct * ratio
+    """Binance LeveragePnl (:func:`delever.adl.scores.binance`; ``max(1, WalletBalance)`` in the money scale)."""
+    return adl_scores.binance(x.upnl, x.wallet, x.maintenance_margin, float(x.money_scale))
 
 
 def score_hyperliquid(x: AdlInputs) -> np.ndarray:
-    """Hyperliquid: ``(mark / entry) * (notional / account value)`` for positions in profit (venues.md
-    section 6, https://hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging).
-
-    Stand-in for shorts (the doc's index falls as a short gains, section 6 "whether HL inverts it for shorts is
-    not stated"): a short uses ``entry / mark`` so that, like a long's, its index grows with its profit.
-    Positions not in profit, or with equity <= 0, are not ranked (-inf).
-    """
-    ratio = np.where(x.side > 0, _safe_div(x.mark, x.entry), _safe_div(x.entry, x.mark))
-    s = ratio * _safe_div(x.notional, x.equity)
-    return np.where((x.upnl > 0) & (x.equity > 0), s, -np.inf)
+    """Hyperliquid (:func:`delever.adl.scores.hyperliquid`; shorts by ``entry / mark``, a stated stand-in)."""
+    return adl_scores.hyperliquid(x.upnl, x.side, x.mark, x.entry, x.notional, x.equity)
 
 
 def score_roi_mmr(x: AdlInputs) -> np.ndarray:
-    """Bitget (cross): ``ROI * accountMMR`` in profit, ``ROI / accountMMR`` in loss; ``ROI = uPnL / |entry
-    value|`` (venues.md section 8, https://www.bitget.live/bg/support/articles/12560603800805).
-    ``accountMMR`` is read as the account's maintenance margin over its equity [INF: Bitget's margin ratio];
-    equity <= 0 or MM <= 0 ranks last (-inf)."""
-    roi = _safe_div(x.upnl, np.abs(x.cost))
-    mmr = _safe_div(x.maintenance_margin, x.equity)
-    s = np.where(roi > 0, roi * mmr, _safe_div(roi, mmr))
-    return np.where((x.equity > 0) & (x.maintenance_margin > 0) & (x.cost != 0), s, -np.inf)
+    """Bitget cross (:func:`delever.adl.scores.roi_mmr`)."""
+    return adl_scores.roi_mmr(x.upnl, np.abs(x.cost), x.maintenance_margin, x.equity)
 
 
 def score_none(x: AdlInputs) -> np.ndarray:
