@@ -445,8 +445,8 @@ def test_engine_policies_and_venue_rulebooks_share_each_score():
     wallet, mm = [0, money("1000")], [money("38.8"), money("433.5")]
     entry, mark = [150_000.0, 100_000.0], [97_000.0, 97_000.0]
     w = Winners(pnl=np.array(upnl), equity=np.array(equity), notional=np.array(notional),
-                contracts=np.array([100, 1000]), leverage=np.array(notional) / np.array(equity), entry_price=np.array(entry),
-                mark_price=np.array(mark), wallet=np.array(wallet), maintenance_margin=np.array(mm),
+                contracts=np.array([100, 1000]), leverage=np.array(notional) / np.array(equity),
+                entry_price=np.array(entry), mark_price=np.array(mark), wallet=np.array(wallet), maintenance_margin=np.array(mm),
                 side=np.array([-1, -1]))  # fmt: skip
     x = AdlInputs.of(upnl=upnl, cost=cost, notional=notional, equity=equity, wallet=wallet, maintenance_margin=mm,
                      entry=entry, mark=mark, side=[-1, -1])  # fmt: skip
