@@ -444,10 +444,18 @@ def test_engine_policies_and_venue_rulebooks_share_each_score():
     notional, equity = [money("9700"), money("97000")], [money("5300"), money("4000")]
     wallet, mm = [0, money("1000")], [money("38.8"), money("433.5")]
     entry, mark = [150_000.0, 100_000.0], [97_000.0, 97_000.0]
-    w = Winners(pnl=np.array(upnl), equity=np.array(equity), notional=np.array(notional),
-                contracts=np.array([100, 1000]), leverage=np.array(notional) / np.array(equity),
-                entry_price=np.array(entry), mark_price=np.array(mark), wallet=np.array(wallet), maintenance_margin=np.array(mm),
-                side=np.array([-1, -1]))  # fmt: skip
+    w = Winners(
+        pnl=np.array(upnl),
+        equity=np.array(equity),
+        notional=np.array(notional),
+        contracts=np.array([100, 1000]),
+        leverage=np.array(notional) / np.array(equity),
+        entry_price=np.array(entry),
+        mark_price=np.array(mark),
+        wallet=np.array(wallet),
+        maintenance_margin=np.array(mm),
+        side=np.array([-1, -1]),
+    )
     x = AdlInputs.of(upnl=upnl, cost=cost, notional=notional, equity=equity, wallet=wallet, maintenance_margin=mm,
                      entry=entry, mark=mark, side=[-1, -1])  # fmt: skip
     assert np.allclose(engine_bitmex(w), score_bitmex(x))
