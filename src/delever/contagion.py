@@ -209,8 +209,9 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
     )
     # every instrument at twice its path's highest price (as :func:`delever.engine.prepare`)
     tops = [2 * int(np.ceil(float(c.max()) / float(i.tick_size))) + 1 for c, i in zip(centres, instruments)]
-    check_int64_headroom(book, [i.value_per_lot_tick for i in instruments], tops, funds,
-                         source="mechanisms.cross_margin", field="holders_fraction")  # fmt: skip
+    source, field = (str(scenario.book.file), "size") if from_file else ("book.generator", "notional_median")
+    check_int64_headroom(book, [i.value_per_lot_tick for i in instruments], tops, funds, source=source,
+                         field=field)  # fmt: skip
     return MultiMarket(base, instruments, paths, curves, funds, book, centres, windows)
 
 
