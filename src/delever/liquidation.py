@@ -533,18 +533,22 @@ def liquidate(
             closed_notional += k_book * vk * v
         if need_adl:
             rem = r
-            while rem > 0 and q_ptr[side] < q_len[side]:
-                e = q_ptr[side]
+            # entries used up (flat, or their allowance taken) leave the queue; a counterparty capped by the
+            # non-overlapping check at this price stays in it for a later bankrupt position at another price
+            e = q_ptr[side]
+            while rem > 0 and e < q_len[side]:
                 p2 = queue[side, e]
                 s2 = size[p2]
                 if s2 == 0 or (s2 > 0) == (sg > 0) or q_take[side, e] <= 0:
-                    q_ptr[side] += 1
+                    if e == q_ptr[side]:
+                        q_ptr[side] += 1
+                    e += 1
                     continue
                 give = winner_capacity(p2, sg, p_adl, size, cost, collateral, isolated, account, wallet, instrument,
                                        acc_start, acc_positions, marks, vpls, v)  # fmt: skip
                 x = min(abs(s2), rem, q_take[side, e], give)
                 if x <= 0:  # giving a lot at BP would leave its account below zero (non-overlapping check)
-                    q_ptr[side] += 1
+                    e += 1
                     continue
                 q_take[side, e] -= x
                 r1 = apply_trade(p, -sg * x, p_adl, size, cost, collateral, isolated, account, wallet, v)
@@ -594,8 +598,12 @@ def liquidate(
                 q_avail[side] -= x
                 rem -= x
                 closed_notional += x * p_adl * v
-                if size[p2] == 0 or q_take[side, e] == 0 or x == give:
-                    q_ptr[side] += 1
+                if size[p2] == 0 or q_take[side, e] == 0:
+                    if e == q_ptr[side]:
+                        q_ptr[side] += 1
+                    e += 1
+                elif x == give:
+                    e += 1
             if rem > 0:  # the queue ran dry: the rest goes to the book, whatever it costs
                 net = book_state[0]
                 vr = book_fill_price(centre, net, -sg * rem, curve)
