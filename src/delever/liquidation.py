@@ -3,22 +3,32 @@ price through the insurance fund, and auto-deleverage what the fund cannot cover
 
 For each liquidatable position, in the order given (most under water first, see :mod:`delever.engine`):
 
-1. Its bankruptcy price ``BP`` (:func:`delever.margin.bankruptcy_price`: up for a long, down for a short).
+1. Its bankruptcy price ``BP`` (:func:`delever.margin.bankruptcy_price`: up for a long, down for a short) with
+   the money that backs it: an isolated position's margin, or for a cross position its account
+   (:func:`delever.sweep.cross_backing`: the wallet plus the uPnL of the account's other cross positions at
+   their marks, Binance's ``WB + UPNL1``; or dYdX v4's share of the account's equity), so that the price
+   follows the whole account (issue #11).
 2. A market order for the whole position walks the book (:mod:`delever.liquidity`); the VWAP is rounded to
    a tick against the liquidated account (down for a sell, up for a buy). The liquidity-provider accounts
    take the other side, pro rata to their share of the book (largest remainder for the odd lots).
-3. A fill better than bankruptcy leaves a balance >= 0: the liquidation fee, ``ceil(rate * closed
-   notional)`` capped at that balance, goes to the insurance fund (Binance: the fund "accumulates from
-   liquidations above BP", ../shared/specs/venues.md section 1; TV-10, TV-11). A fill worse than
-   bankruptcy leaves a negative balance that the fund pays.
+3. After the close, the margin's equity (an isolated margin, or the account's wallet plus its other cross
+   positions at their marks) decides: >= 0, the liquidation fee, ``ceil(rate * closed notional)`` capped at
+   that equity, goes to the insurance fund (Binance: the fund "accumulates from liquidations above BP",
+   ../shared/specs/venues.md section 1; TV-10, TV-11); a solvent account never receives fund money. < 0, the
+   fund pays the deficit, once the account is flat: while it still holds other cross positions (which the
+   same step closes) the deficit is carried to their closes.
 4. If the fund cannot pay, only the largest part ``k`` of the order whose shortfall the fund can cover goes
    to the book; the rest is closed against profitable opposite positions in ADL-queue order, at ``BP``,
    across as many counterparties as needed, partially for the last (BitMEX, Binance: "at the bankruptcy
-   price of the initial liquidated order", venues.md sections 1-2; TV-02). Closing at ``BP`` leaves the
-   bankrupt account at >= 0, so ADL ends the loss. If the queue runs dry, the rest goes to the book and
-   whatever the fund cannot pay stays as unrecovered bad debt on the account (a ``bad_debt`` event).
-5. An isolated position's remaining margin returns to its account's wallet; a negative one stays with the
-   closed position (isolated margin limits the loss to the position).
+   price of the initial liquidated order", venues.md sections 1-2; TV-02). Each counterparty gives at most
+   the lots that keep its own margin's equity >= 0 at the mark after the fill (dYdX v4's non-overlapping
+   bankruptcy check, engines.md section 1; :func:`winner_capacity`); one capped at this price stays queued
+   for a later bankrupt position. Closing at ``BP`` leaves the bankrupt account at >= 0, so ADL ends the
+   loss. What no counterparty can take goes to the book, and whatever the fund cannot pay then stays as
+   unrecovered bad debt on the account (a ``bad_debt`` event), never hidden.
+5. An isolated position's remaining margin returns to its account's wallet (an ADL'd isolated counterparty's
+   too, once it is flat); a negative one stays with the closed position (isolated margin limits the loss to
+   the position).
 
 The kernel is resumable: it stops and returns a status when the ADL queue of a side must be extended or the
 event buffer grown, and the engine calls it again from the same position (nothing of that position has
