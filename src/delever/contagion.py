@@ -17,7 +17,8 @@ a liquidatable account is closed, instrument by instrument, each in its own book
 and its own ADL queue (ADL stays per instrument, as on Hyperliquid, where "ADL never crossed assets",
 venues.md section 11). Order and size within an account: every position, whole, in the scenario's instrument
 order (a stand-in: Binance first tries one large IOC order to bring the account back above maintenance and
-dYdX liquidates by a per-position ratio, engines.md section 1; neither is modelled in multi-instrument runs). A close's bankruptcy price follows the account (issue #11): the position is backed by
+dYdX liquidates by a per-position ratio, engines.md section 1; neither is modelled in multi-instrument runs).
+A close's bankruptcy price follows the account (issue #11): the position is backed by
 the wallet plus the uPnL of the account's other positions at their marks (Binance ``WB + UPNL1``,
 :func:`delever.margin.cross_backing`), so closing it there leaves the account's equity at zero. A deficit left
 while the account still holds positions on other instruments is carried to their closes, later in the same
