@@ -11,7 +11,7 @@ from delever.adl.queue import AdlQueue
 from delever.book import Book
 from delever.errors import InputError
 from delever.events import EventBuffer
-from delever.liquidation import run_stage
+from delever.liquidation import AccountValuation, run_stage
 from delever.liquidity import DepthCurve
 from delever.scenario import default_scenario_path, load_scenario
 from delever.tiers import BINANCE_BTCUSDT_2021
@@ -217,7 +217,8 @@ def test_stage_deleverages_in_hierarchy_order_with_indicator_from_its_own_key():
     lp_pos = np.array([4], dtype=np.int64)
     # a book so thin that the first lot already fills below bankruptcy: everything goes to ADL
     run_stage(np.array([0]), book, V, 0, float(mark), np.zeros(1), DepthCurve.linear(1.0).arrays(), lp_pos,
-              np.ones(1, dtype=np.int64), fund, queue, buf, np.zeros(1, np.int64), 1)  # fmt: skip
+              np.ones(1, dtype=np.int64), fund, queue, buf, np.zeros(1, np.int64), 1,
+              AccountValuation.single(mark, V))  # fmt: skip
     c = {k: v[: buf.n] for k, v in buf.cols.items()}
     adl = c["kind"] == ev.ADL_COUNTERPARTY_FILL
     assert c["position"][adl].tolist() == [2, 3, 1]  # newest first

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from delever.cli import EXIT_BAD_INPUT, app
 from delever.scenario import default_scenario_path
 
-OUTPUTS = ("summary.json", "events.parquet", "steps.parquet", "report.html")
+OUTPUTS = ("summary.json", "events.parquet", "accounts.parquet", "steps.parquet", "report.html")
 runner = CliRunner()
 
 

@@ -25,7 +25,7 @@ from delever import events as ev
 from delever.output import write_outputs
 from delever.scenario import default_scenario_path, load_scenario
 
-FILES = ("summary.json", "events.parquet", "steps.parquet", "report.html")
+FILES = ("summary.json", "events.parquet", "accounts.parquet", "steps.parquet", "report.html")
 VARIANTS = {
     "default-book": {"book": {"generator": {"accounts": 300}}},
     "thin-book-adl": {

@@ -12,7 +12,7 @@ from delever import events as ev
 from delever.adl.queue import AdlQueue
 from delever.book import Book
 from delever.events import EventBuffer
-from delever.liquidation import run_stage
+from delever.liquidation import AccountValuation, run_stage
 from delever.liquidity import DepthCurve
 from delever.tiers import BINANCE_BTCUSDT_2021
 from delever.units import money
@@ -68,7 +68,7 @@ def liquidate_long(
     lp = np.flatnonzero(book.exempt[book.account])
     order = np.array([0], dtype=np.int64)
     run_stage(order, book, V, fee_rate_ppm, float(centre_ticks), state, curve, lp, np.ones(lp.size, dtype=np.int64),
-              fund, queue, buf, np.zeros(1, np.int64), 1)  # fmt: skip
+              fund, queue, buf, np.zeros(1, np.int64), 1, AccountValuation.single(mark, V))  # fmt: skip
     rows = [{k: int(v[i]) for k, v in buf.cols.items()} for i in range(buf.n)]
     return rows, int(fund[0]), state[0]
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from .instruments import Instrument
 from .margin import PositionMetrics, position_metrics
+from .units import exact_sum
 
 
 @dataclass
@@ -125,11 +126,37 @@ class Book:
     def total_money(self, insurance_funds: np.ndarray | int = 0) -> int:
         """The conserved money identity (module docstring), as a Python int (exact)."""
         return (
-            int(self.wallet.sum(dtype=np.int64))
-            + int(self.collateral.sum(dtype=np.int64))
-            - int(self.cost.sum(dtype=np.int64))
-            + int(np.sum(insurance_funds, dtype=np.int64))
+            exact_sum(self.wallet)
+            + exact_sum(self.collateral)
+            - exact_sum(self.cost)
+            + exact_sum(np.atleast_1d(np.asarray(insurance_funds, dtype=np.int64)))
         )
+
+    def positions_by_account(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(start, positions)``: int64 (a+1,) and int64 (n,), account ``a``'s positions are
+        ``positions[start[a]:start[a + 1]]`` (ascending index). Built once per book (positions never change
+        account) and kept; what the liquidation stage reads to value an account across its instruments."""
+        cached = self.__dict__.get("_by_account")
+        if cached is None or cached[1].shape[0] != self.n_positions:
+            acc = self.account
+            if acc.size < 2 or bool(np.all(acc[1:] >= acc[:-1])):  # already in account order (generated books)
+                positions = np.arange(self.n_positions, dtype=np.int64)
+            else:
+                positions = np.argsort(acc, kind="stable").astype(np.int64)
+            start = np.zeros(self.n_accounts + 1, dtype=np.int64)
+            np.cumsum(np.bincount(self.account, minlength=self.n_accounts), out=start[1:])
+            cached = (start, positions)
+            self.__dict__["_by_account"] = cached
+        return cached
+
+    def one_position_per_account(self) -> bool:
+        """True when no account holds more than one position (kept with :meth:`positions_by_account`)."""
+        start, positions = self.positions_by_account()
+        cached = self.__dict__.get("_single")
+        if cached is None or cached[0] is not positions:
+            cached = (positions, bool(np.all(np.diff(start) <= 1)))
+            self.__dict__["_single"] = cached
+        return cached[1]
 
     def open_interest(self, instrument: int = 0) -> tuple[int, int]:
         """``(long lots, short lots)`` of one instrument; a closed book has them equal."""
@@ -153,6 +180,54 @@ class Book:
     def position_view(self, i: int) -> Position:
         """Object view of one position."""
         return Position(self, i)
+
+
+INT64_HEADROOM = 2**62
+"""The most money (money units) a run's whole book may hold, gross, at the highest price it can see: half of
+int64. Money is conserved, so no single int64 cell of the run (a wallet, a margin, an insurance fund, a trade's
+value, an account's equity) can then reach more than this, and the compiled kernels' sums cannot wrap."""
+
+
+def check_int64_headroom(
+    book: Book, value_per_lot_tick, max_price_ticks, insurance_funds=(), *, source: str = "book",
+    field: str = "size",
+) -> None:  # fmt: skip
+    """Reject a book whose figures could overflow the engine's int64 state (issue #11, exact totals).
+
+    The gross money of the run, ``sum(|wallet|) + sum(|collateral| + |cost| + |size| x max_price x V) +
+    sum(|fund|)`` (every position at the highest price of its instrument's path, ``max_price_ticks`` per
+    instrument, ticks), must stay below :data:`INT64_HEADROOM`. A book far below the limit passes on a float64
+    screen; one near it is summed in exact Python ints.
+
+    Raises:
+        InputError: naming ``source`` (the book file or ``book.generator``), ``field`` (what to lower), the
+            largest account, the total and the limit, in quote units.
+    """
+    from .errors import InputError
+
+    limit = INT64_HEADROOM
+    vf = np.asarray(value_per_lot_tick, dtype=np.float64)[book.instrument]
+    tf = np.asarray(max_price_ticks, dtype=np.float64)[book.instrument]
+    gross_f = np.abs(book.cost.astype(np.float64)) + np.abs(book.size * 1.0) * tf * vf + np.abs(book.collateral * 1.0)
+    acc_f = np.abs(book.wallet.astype(np.float64)) + np.bincount(book.account, gross_f, minlength=book.n_accounts)
+    funds = [abs(int(f)) for f in insurance_funds]
+    if float(acc_f.sum()) + sum(funds) < limit / 2:
+        return
+    vpl = np.asarray(value_per_lot_tick, dtype=object)[book.instrument]
+    top = np.asarray(max_price_ticks, dtype=object)[book.instrument]
+    gross = np.abs(book.cost.astype(object)) + np.abs(book.size.astype(object)) * top * vpl
+    gross = gross + np.abs(book.collateral.astype(object))
+    per_account = np.abs(book.wallet.astype(object))
+    np.add.at(per_account, book.account, gross)
+    total = int(per_account.sum()) + sum(funds)
+    if total >= limit:
+        worst = int(np.argmax(acc_f))
+        raise InputError(
+            f"the book holds {total / 1e6:.6g} quote units gross (wallets, margins and positions at the highest "
+            f"price; the largest, account {worst}, {float(per_account[worst]) / 1e6:.6g}); the engine's int64 state "
+            f"allows {limit / 1e6:.6g} quote units (2**62 money units)",
+            file=source, field=field,
+        )  # fmt: skip
 
 
 _MUTABLE = ("wallet", "size", "cost", "collateral")

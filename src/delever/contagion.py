@@ -15,10 +15,16 @@ calibrated depth shape at ``depth_scale`` of its notional); one full margin swee
 (:func:`delever.sweep.margin_sweep`: a cross account's equity and MM sum over its positions); every position of
 a liquidatable account is closed, instrument by instrument, each in its own book with its own insurance fund
 and its own ADL queue (ADL stays per instrument, as on Hyperliquid, where "ADL never crossed assets",
-venues.md section 11). A close's bankruptcy price uses the account's wallet at that moment: positions on other
-instruments are realized a moment later, so when one instrument's loss exceeds the account's margin, the last
-close carries the deficit to that instrument's fund and ADL queue - the contagion. A position liquidated while
-its own PnL was positive (it was taken down by another instrument) is counted as a contagion liquidation.
+venues.md section 11). Order and size within an account: every position, whole, in the scenario's instrument
+order (a stand-in: Binance first tries one large IOC order to bring the account back above maintenance and
+dYdX liquidates by a per-position ratio, engines.md section 1; neither is modelled in multi-instrument runs).
+A close's bankruptcy price follows the account (issue #11): the position is backed by
+the wallet plus the uPnL of the account's other positions at their marks (Binance ``WB + UPNL1``,
+:func:`delever.margin.cross_backing`), so closing it there leaves the account's equity at zero. A deficit left
+while the account still holds positions on other instruments is carried to their closes, later in the same
+step: the last close settles it with that instrument's fund and ADL queue - the contagion - and a solvent
+account never receives fund money. A position liquidated while its own PnL was positive (it was taken down by
+another instrument) is counted as a contagion liquidation.
 
 Dated futures (issue #7): an extra instrument with ``kind = "dated_future"`` and ``index = "underlying"`` is a
 future on the scenario's own underlying; its book is centred on the index plus a basis that shrinks to 0 at
@@ -38,10 +44,10 @@ import numpy as np
 
 from . import events as ev
 from .adl.queue import AdlQueue
-from .book import Book
+from .book import Book, check_int64_headroom
 from .engine import Market, RunResult, StepSeries, position_column, prepare
 from .instruments import Instrument
-from .liquidation import run_stage
+from .liquidation import AccountValuation, run_stage
 from .liquidity import DepthCurve, marginal_price, refill_factor
 from .mark import MarkPrice
 from .prices import PricePath
@@ -78,9 +84,58 @@ def correlated_path(base: PricePath, cfg: CrossInstrumentConfig, rng: np.random.
     return PricePath(base.time_ns.copy(), index, f"correlated with {base.source} (beta {cfg.beta}, rho {rho})")
 
 
+@dataclasses.dataclass
+class ExtraInstrument:
+    """One extra instrument of a multi-instrument run before its positions: the instrument, its index path, its
+    book centre (quote, float64 (T,)), its start price (ticks) and the generator that drew its path (and draws
+    its holders next, so that a run stays a pure function of (scenario, seed))."""
+
+    inst: Instrument
+    path: PricePath
+    centre: np.ndarray
+    start_ticks: int
+    rng: np.random.Generator
+
+
+def extra_instruments(scenario: Scenario, seed: int, base_inst: Instrument, base_path: PricePath
+                      ) -> list[ExtraInstrument]:  # fmt: skip
+    """The scenario's extra instruments (``mechanisms.cross_margin.instruments``) with their paths (module
+    docstring). Raises InputError when a dated future expires before the path starts."""
+    out = []
+    t0 = int(base_path.time_ns[0])
+    for k, cfg in enumerate(scenario.mechanisms.cross_margin.instruments, start=1):
+        rng = np.random.Generator(np.random.PCG64([seed, k]))
+        tiers = build_tiers(f"{cfg.symbol}-scenario", cfg.tiers)
+        underlying = base_inst.base if cfg.index == "underlying" else cfg.symbol.replace("USDT", "")
+        inst = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, tiers, kind=cfg.kind, base=underlying,
+                          expiry=cfg.expiry)  # fmt: skip
+        if cfg.index == "underlying":
+            path = PricePath(base_path.time_ns.copy(), base_path.index.copy(), f"{base_path.source} (same underlying)")
+        else:
+            path = correlated_path(base_path, cfg, rng)
+        centre = path.index * (1.0 + cfg.basis_pct / 100.0 * basis_left(path.time_ns, inst))
+        check_expiry(inst, t0, f"mechanisms.cross_margin.instruments[{k - 1}].expiry")
+        start_ticks = inst.price_to_ticks(Decimal(repr(float(centre[0]))), rounding="floor")
+        out.append(ExtraInstrument(inst, path, centre, start_ticks, rng))
+    return out
+
+
 def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
-    """Build the base market and add each extra instrument's path, depth and positions."""
-    base = prepare(scenario, seed)
+    """Build the base market and add each extra instrument's path, depth and positions.
+
+    A generated book gets its extra positions here (module docstring); a book file (:mod:`delever.bookio`)
+    gives every position itself, on any of the scenario's instruments (its ``instrument`` column), and the
+    liquidity providers close it on each."""
+    extras: list[ExtraInstrument] = []
+
+    def instruments_for(base_inst: Instrument, base_path: PricePath) -> tuple[list[Instrument], list[int]]:
+        extras.extend(extra_instruments(scenario, seed, base_inst, base_path))
+        return [e.inst for e in extras], [e.start_ticks for e in extras]
+
+    base = prepare(scenario, seed, extra_instruments=instruments_for)
+    if not extras:  # a generated book: prepare did not ask
+        extras = extra_instruments(scenario, seed, base.instrument, base.path)
+    from_file = scenario.book.generator is None
     cm = scenario.mechanisms.cross_margin
     gen = scenario.book.generator
     instruments, paths, curves = [base.instrument], [base.path], [base.curve]
@@ -91,23 +146,14 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
         f.name: [getattr(b, f.name)] for f in dataclasses.fields(b) if f.name not in ("wallet", "exempt", "protected")
     }
     wallet = b.wallet.copy()
-    trader_cross = np.flatnonzero(~b.exempt[b.account] & ~b.isolated)
+    trader_cross = np.flatnonzero(~b.exempt[b.account] & ~b.isolated & (b.instrument == 0))
     lp_accounts = np.flatnonzero(b.exempt)
     first_position = b.first_position()
     base_start = float(base.path.index[0])
     t0 = int(base.path.time_ns[0])
-    for k, cfg in enumerate(cm.instruments, start=1):
-        rng = np.random.Generator(np.random.PCG64([seed, k]))
-        tiers = build_tiers(f"{cfg.symbol}-scenario", cfg.tiers)
-        underlying = base.instrument.base if cfg.index == "underlying" else cfg.symbol.replace("USDT", "")
-        inst = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, tiers, kind=cfg.kind, base=underlying,
-                          expiry=cfg.expiry)  # fmt: skip
-        if cfg.index == "underlying":
-            path = PricePath(base.path.time_ns.copy(), base.path.index.copy(), f"{base.path.source} (same underlying)")
-        else:
-            path = correlated_path(base.path, cfg, rng)
-        centre = path.index * (1.0 + cfg.basis_pct / 100.0 * basis_left(path.time_ns, inst))
-        check_expiry(inst, t0, f"mechanisms.cross_margin.instruments[{k - 1}].expiry")
+    for k, (cfg, x) in enumerate(zip(cm.instruments, extras), start=1):
+        inst, path, centre, start_ticks, rng = x.inst, x.path, x.centre, x.start_ticks, x.rng
+        tiers = inst.tiers
         start_price = float(centre[0])
         profile = dataclasses.replace(
             base.depth,
@@ -115,7 +161,14 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
             ask_base=base.depth.ask_base * base_start / start_price,
         )
         curve = DepthCurve.from_profile(profile, inst, cfg.depth_scale)
-        start_ticks = inst.price_to_ticks(Decimal(repr(start_price)), rounding="floor")
+        instruments.append(inst)
+        paths.append(path)
+        centres.append(centre)
+        curves.append(curve)
+        funds.append(money(cfg.insurance_fund))
+        windows.append(cfg.settlement_window_s)
+        if from_file:
+            continue  # the file gave this instrument's positions
         held = rng.random(trader_cross.size) < cfg.holders_fraction
         holders = trader_cross[held]
         side = np.where(rng.random(holders.size) < 0.5, 1, -1)
@@ -154,15 +207,14 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
         cols["isolated"].append(np.zeros(acc.size, dtype=bool))
         cols["entry_leverage"].append(np.concatenate([lev, np.zeros(lp_accounts.size)]))
         cols["opened_ns"].append(np.full(acc.size, t0, dtype=np.int64))
-        instruments.append(inst)
-        paths.append(path)
-        centres.append(centre)
-        curves.append(curve)
-        funds.append(money(cfg.insurance_fund))
-        windows.append(cfg.settlement_window_s)
     book = Book.from_arrays(
         wallet=wallet, exempt=b.exempt, protected=b.protected, **{k: np.concatenate(v) for k, v in cols.items()}
     )
+    # every instrument at twice its path's highest price (as :func:`delever.engine.prepare`)
+    tops = [2 * int(np.ceil(float(c.max()) / float(i.tick_size))) + 1 for c, i in zip(centres, instruments)]
+    source, field = (str(scenario.book.file), "size") if from_file else ("book.generator", "notional_median")
+    check_int64_headroom(book, [i.value_per_lot_tick for i in instruments], tops, funds, source=source,
+                         field=field)  # fmt: skip
     return MultiMarket(base, instruments, paths, curves, funds, book, centres, windows)
 
 
@@ -260,7 +312,8 @@ def run_multi(
                 contagion_notional[m] += int((np.abs(book.size[order[dragged]]) * marks[m] * vpl[m]).sum())
                 _liquidate(policy, position_data, book, order, m, float(centre_ticks[m][t]), states[m], curves[m],
                            lp_pos[m], funds[m : m + 1], int(marks[m]), int(vpl[m]), fee_ppm, buf, pos_eq, acc_eq,
-                           excluded, (floors[m, : n_tiers[m]], mmr[m, : n_tiers[m]], cum[m, : n_tiers[m]]))  # fmt: skip
+                           excluded, (floors[m, : n_tiers[m]], mmr[m, : n_tiers[m]], cum[m, : n_tiers[m]]),
+                           AccountValuation(marks.copy(), vpl, floors, mmr, cum, n_tiers))  # fmt: skip
                 log.append(buf, t, int(time_ns[t]), m)
             excluded[order_all] = False
         for m in range(M):
@@ -308,14 +361,14 @@ def run_multi(
         depth=base.depth, path=mm.paths[0], lp_accounts=int(book.exempt.sum()), account_labels=base.labels,
         extra={"cross_margin": {"fired_steps": int((contagion > 0).sum()), "accounts": int(contagion.sum()),
                                 "notional": int(contagion_notional.sum()), "instruments": per}},
-        instruments=insts,
+        instruments=insts, marks_end=marks.copy(),
     )  # fmt: skip
 
 
 def _liquidate(policy, position_data, book, order, m, centre, state, curve, lp_pos, fund, mark, v, fee_ppm, buf,
-               pos_eq, acc_eq, excluded, tiers) -> None:  # fmt: skip
+               pos_eq, acc_eq, excluded, tiers, valuation) -> None:  # fmt: skip
     """One instrument's liquidations through the shared kernel (as :meth:`delever.engine.Simulation._liquidate`)."""
     queue = AdlQueue(book, m, mark, v, lambda: (pos_eq, acc_eq), excluded, policy, tiers, position_data)
     partial = np.zeros(order.shape[0], dtype=np.int64)
     weight = np.ones(lp_pos.shape[0], dtype=np.int64)
-    run_stage(order, book, v, fee_ppm, centre, state, curve, lp_pos, weight, fund, queue, buf, partial, 1)
+    run_stage(order, book, v, fee_ppm, centre, state, curve, lp_pos, weight, fund, queue, buf, partial, 1, valuation)

@@ -35,12 +35,12 @@ from numba import njit
 
 from . import events as ev
 from .adl.queue import AdlQueue
-from .book import Book, with_extra_account
+from .book import Book, check_int64_headroom, with_extra_account
 from .bookio import load_book
 from .errors import ConservationError
 from .generator import GeneratorParams, generate_book
 from .instruments import Instrument
-from .liquidation import run_stage
+from .liquidation import AccountValuation, run_stage
 from .mechanisms.backstop import ratio_fraction, take_over, vault_equity
 from .mechanisms.circuit_breaker import CircuitBreaker
 from .mechanisms.dynamic_margin import quantise, scaled_tiers
@@ -94,6 +94,8 @@ class RunResult:
     extra: dict = field(default_factory=dict)
     instruments: list[Instrument] | None = None
     """Every instrument of a multi-instrument run (``events["instrument"]`` indexes it); None: just ``instrument``."""
+    marks_end: np.ndarray | None = None
+    """int64 (instruments,) each instrument's last mark (ticks); None: the last of ``steps.mark_ticks``."""
 
 
 @dataclass
@@ -111,8 +113,12 @@ class Market:
     """The raw bookDepth snapshots the depth was calibrated from (market-maker withdrawal calibrates on them)."""
 
 
-def prepare(scenario: Scenario, seed: int) -> Market:
-    """Load and build every input of a run (raises :class:`~delever.errors.InputError` on bad input)."""
+def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
+    """Load and build every input of a run (raises :class:`~delever.errors.InputError` on bad input).
+
+    ``extra_instruments(instrument, path)``, for a multi-instrument run (:func:`delever.contagion.prepare_multi`),
+    returns the other instruments and their start prices (ticks): a book file may then hold positions on
+    any of them (its ``instrument`` column); it is called only when the book comes from a file."""
     inst = scenario.instrument.build()
     kl = load_klines(scenario.resolve(scenario.prices.file))
     pc = scenario.prices
@@ -141,15 +147,27 @@ def prepare(scenario: Scenario, seed: int) -> Market:
 
         book, labels, _ = build_book(scenario, inst, start_ticks, liq.lp_accounts, liq.lp_wallet, int(path.time_ns[0]))
     else:
+        insts, starts = [inst], [start_ticks]
+        if extra_instruments is not None:
+            more, more_starts = extra_instruments(inst, path)
+            insts, starts = insts + list(more), starts + list(more_starts)
         book, labels = load_book(
             scenario.resolve(scenario.book.file or ""),
-            inst,
-            start_ticks,
+            insts,
+            starts,
             liq.lp_accounts,
             liq.lp_wallet,
             cap,
             start_time_ns=int(path.time_ns[0]),
         )
+        if len(insts) > 1:  # the multi-instrument run checks the headroom with every instrument's prices
+            return Market(inst, path, profile, curve, book, start_ticks, labels, depth_raw)
+    # the highest price the run can see: twice the path's highest index, beyond any mark the book can make
+    top = 2 * inst.price_to_ticks(Decimal(repr(float(path.index.max()) if path.steps else 0.0)), rounding="ceil") + 1
+    generated = scenario.book.generator is not None
+    check_int64_headroom(book, [inst.value_per_lot_tick], [top], [money(scenario.insurance_fund.balance)],
+                         source="book.generator" if generated else str(scenario.book.file),
+                         field="notional_median" if generated else "size")  # fmt: skip
     market = Market(inst, path, profile, curve, book, start_ticks, labels, depth_raw)
     return market
 
@@ -626,8 +644,10 @@ class Simulation:
             )
             sizes_before = b.size[order].copy()
         adl_on = 0 if mech.socialized_loss.enabled else 1
+        valuation = AccountValuation(np.array([mark], dtype=np.int64), self.vpl, self.floors, self.mmr, self.cum,
+                                     self.n_tiers)  # fmt: skip
         run_stage(order, b, self.v, self.fee_ppm, centre, self.state, self.curve, self.lp_pos, self.lp_weight,
-                  self.fund, queue, self.buf, partial, adl_on)  # fmt: skip
+                  self.fund, queue, self.buf, partial, adl_on, valuation)  # fmt: skip
         self.excluded[order] = False
         if mech.partial_liquidation.enabled:
             done = (partial > 0) & (b.size[order] != 0)

@@ -219,6 +219,17 @@ class EventLog:
         return out
 
 
+def decimal_array(values: np.ndarray, scale: int) -> pa.Array:
+    """Exact decimal128(38, ``scale``) Arrow array of int64 counts of ``10**-scale`` (money units with scale 6)."""
+    # a decimal128's storage is its unscaled integer, two's complement in 128 bits, little endian; the int64
+    # values are sign-extended into it directly
+    v = np.ascontiguousarray(values, dtype=np.int64)
+    words = np.empty((v.shape[0], 2), dtype=np.int64)
+    words[:, 0] = v
+    words[:, 1] = np.where(v < 0, -1, 0)
+    return pa.Array.from_buffers(pa.decimal128(38, scale), v.shape[0], [None, pa.py_buffer(words.tobytes())])
+
+
 def to_table(
     cols: dict[str, np.ndarray], symbols: list[str], tick_sizes: list[Decimal], lot_sizes: list[Decimal]
 ) -> pa.Table:
@@ -228,15 +239,7 @@ def to_table(
     tick = np.array([int(t * 10**8) for t in tick_sizes], dtype=np.int64)[inst] if len(inst) else inst
     lot = np.array([int(s * 10**8) for s in lot_sizes], dtype=np.int64)[inst] if len(inst) else inst
 
-    def dec(values: np.ndarray, scale: int) -> pa.Array:
-        # exact: a decimal128's storage is its unscaled integer, two's complement in 128 bits, little endian;
-        # the int64 values are sign-extended into it directly
-        v = np.ascontiguousarray(values, dtype=np.int64)
-        words = np.empty((v.shape[0], 2), dtype=np.int64)
-        words[:, 0] = v
-        words[:, 1] = np.where(v < 0, -1, 0)
-        return pa.Array.from_buffers(pa.decimal128(38, scale), v.shape[0], [None, pa.py_buffer(words.tobytes())])
-
+    dec = decimal_array
     kinds = np.array(KIND_NAMES)[cols["kind"].astype(np.int64)] if len(inst) else np.array([], dtype=str)
     time = pa.array(cols["time_ns"], type=pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
     return pa.table(

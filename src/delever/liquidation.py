@@ -3,22 +3,32 @@ price through the insurance fund, and auto-deleverage what the fund cannot cover
 
 For each liquidatable position, in the order given (most under water first, see :mod:`delever.engine`):
 
-1. Its bankruptcy price ``BP`` (:func:`delever.margin.bankruptcy_price`: up for a long, down for a short).
+1. Its bankruptcy price ``BP`` (:func:`delever.margin.bankruptcy_price`: up for a long, down for a short) with
+   the money that backs it: an isolated position's margin, or for a cross position its account
+   (:func:`delever.sweep.cross_backing`: the wallet plus the uPnL of the account's other cross positions at
+   their marks, Binance's ``WB + UPNL1``; or dYdX v4's share of the account's equity), so that the price
+   follows the whole account (issue #11).
 2. A market order for the whole position walks the book (:mod:`delever.liquidity`); the VWAP is rounded to
    a tick against the liquidated account (down for a sell, up for a buy). The liquidity-provider accounts
    take the other side, pro rata to their share of the book (largest remainder for the odd lots).
-3. A fill better than bankruptcy leaves a balance >= 0: the liquidation fee, ``ceil(rate * closed
-   notional)`` capped at that balance, goes to the insurance fund (Binance: the fund "accumulates from
-   liquidations above BP", ../shared/specs/venues.md section 1; TV-10, TV-11). A fill worse than
-   bankruptcy leaves a negative balance that the fund pays.
+3. After the close, the margin's equity (an isolated margin, or the account's wallet plus its other cross
+   positions at their marks) decides: >= 0, the liquidation fee, ``ceil(rate * closed notional)`` capped at
+   that equity, goes to the insurance fund (Binance: the fund "accumulates from liquidations above BP",
+   ../shared/specs/venues.md section 1; TV-10, TV-11); a solvent account never receives fund money. < 0, the
+   fund pays the deficit, once the account is flat: while it still holds other cross positions (which the
+   same step closes) the deficit is carried to their closes.
 4. If the fund cannot pay, only the largest part ``k`` of the order whose shortfall the fund can cover goes
    to the book; the rest is closed against profitable opposite positions in ADL-queue order, at ``BP``,
    across as many counterparties as needed, partially for the last (BitMEX, Binance: "at the bankruptcy
-   price of the initial liquidated order", venues.md sections 1-2; TV-02). Closing at ``BP`` leaves the
-   bankrupt account at >= 0, so ADL ends the loss. If the queue runs dry, the rest goes to the book and
-   whatever the fund cannot pay stays as unrecovered bad debt on the account (a ``bad_debt`` event).
-5. An isolated position's remaining margin returns to its account's wallet; a negative one stays with the
-   closed position (isolated margin limits the loss to the position).
+   price of the initial liquidated order", venues.md sections 1-2; TV-02). Each counterparty gives at most
+   the lots that keep its own margin's equity >= 0 at the mark after the fill (dYdX v4's non-overlapping
+   bankruptcy check, engines.md section 1; :func:`winner_capacity`); one capped at this price stays queued
+   for a later bankrupt position. Closing at ``BP`` leaves the bankrupt account at >= 0, so ADL ends the
+   loss. What no counterparty can take goes to the book, and whatever the fund cannot pay then stays as
+   unrecovered bad debt on the account (a ``bad_debt`` event), never hidden.
+5. An isolated position's remaining margin returns to its account's wallet (an ADL'd isolated counterparty's
+   too, once it is flat); a negative one stays with the closed position (isolated margin limits the loss to
+   the position).
 
 The kernel is resumable: it stops and returns a status when the ADL queue of a side must be extended or the
 event buffer grown, and the engine calls it again from the same position (nothing of that position has
@@ -26,6 +36,8 @@ been touched when it stops).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -42,7 +54,8 @@ from .events import (
     LP_FILL,
 )
 from .liquidity import vwap
-from .sweep import mul_ppm_ceil
+from .margin import BACKING_WHOLE_ACCOUNT
+from .sweep import account_cross_sums, cross_backing, maintenance_margin, mul_ppm_ceil
 
 DONE = 0
 NEED_QUEUE_LONGS = 1
@@ -225,6 +238,60 @@ def _book_execute(
         )
 
 
+@njit(cache=True, nogil=True, inline="always")
+def margin_equity(p, size, cost, collateral, isolated, account, wallet, instrument, acc_start, acc_positions, marks,
+                  vpls) -> int:  # fmt: skip
+    """Equity (money) of position ``p``'s margin at the marks: its isolated margin plus uPnL, or its account's
+    wallet plus the uPnL of every cross position of the account."""
+    m = instrument[p]
+    if isolated[p]:
+        return collateral[p] + size[p] * marks[m] * vpls[m] - cost[p]
+    a = account[p]
+    eq = wallet[a]
+    for j in range(acc_start[a], acc_start[a + 1]):
+        x = acc_positions[j]
+        if size[x] != 0 and not isolated[x]:
+            eq += size[x] * marks[instrument[x]] * vpls[instrument[x]] - cost[x]
+    return eq
+
+
+@njit(cache=True, nogil=True, inline="always")
+def winner_capacity(p2, sg, price, size, cost, collateral, isolated, account, wallet, instrument, acc_start,
+                    acc_positions, marks, vpls, v) -> int:  # fmt: skip
+    """Lots ADL counterparty ``p2`` can give at ``price`` against a bankrupt position of sign ``sg`` while its
+    margin's equity at the mark stays >= 0 (dYdX v4's non-overlapping bankruptcy check, engines.md section
+    1; as :func:`delever.settlement.final_settlement`): each lot closed at ``price`` instead of the mark
+    costs it ``sg * (price - mark) * V``. Its whole position when that is not a cost."""
+    s2 = size[p2]
+    lots = s2 if s2 > 0 else -s2
+    gap = sg * (price - marks[instrument[p2]]) * v
+    if gap <= 0:
+        return lots
+    eq = margin_equity(p2, size, cost, collateral, isolated, account, wallet, instrument, acc_start, acc_positions,
+                       marks, vpls)  # fmt: skip
+    if eq <= 0:
+        return 0
+    return min(lots, eq // gap)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _usable_lots(side, sg, need, price, queue, q_len, q_ptr, q_take, size, cost, collateral, isolated, account,
+                 wallet, instrument, acc_start, acc_positions, marks, vpls, v) -> int:  # fmt: skip
+    """Lots the queued counterparties from ``q_ptr[side]`` can give at ``price`` (capped by
+    :func:`winner_capacity`), counted until ``need`` is reached."""
+    total = 0
+    e = q_ptr[side]
+    while e < q_len[side] and total < need:
+        p2 = queue[side, e]
+        s2 = size[p2]
+        if s2 != 0 and (s2 > 0) != (sg > 0) and q_take[side, e] > 0:
+            give = winner_capacity(p2, sg, price, size, cost, collateral, isolated, account, wallet, instrument,
+                                   acc_start, acc_positions, marks, vpls, v)  # fmt: skip
+            total += min(abs(s2), q_take[side, e], give)
+        e += 1
+    return total
+
+
 @njit(cache=True, nogil=True)
 def liquidate(
     order,
@@ -264,6 +331,16 @@ def liquidate(
     alloc_mode,
     q_for,
     request,
+    marks,
+    vpls,
+    instrument,
+    acc_start,
+    acc_positions,
+    floors,
+    mmr,
+    cum,
+    n_tiers,
+    backing_rule,
 ):
     """Liquidate ``order[start:]`` (position indices, one instrument). Returns ``(status, next_index)``.
 
@@ -283,6 +360,14 @@ def liquidate(
     ``q_take[side, e]`` caps the lots taken from queue entry ``e`` (a queue policy takes whole positions;
     an allocation policy, ``alloc_mode`` 1, gets the queue prepared per bankrupt position: the kernel stops
     with ``NEED_ALLOC_*``, ``request[side]`` = lots to close, and resumes once ``q_for[side]`` names it).
+
+    Accounts (issue #11): ``marks``/``vpls`` int64 (instruments,) every instrument's mark (ticks) and value per
+    lot-tick, ``instrument`` the book's instrument column, ``acc_start``/``acc_positions`` the positions of each
+    account (:meth:`delever.book.Book.positions_by_account`), ``floors``/``mmr``/``cum``/``n_tiers`` the tier
+    tables (instruments, k) and ``backing_rule`` (:data:`delever.margin.BACKING_WHOLE_ACCOUNT` or
+    ``BACKING_MM_SHARE``): a cross position is backed by :func:`delever.sweep.cross_backing` of its account
+    (its other cross positions at their marks), so its bankruptcy price follows the account. ``order`` holds
+    at most one position per account (:func:`run_stage` splits it).
     """
     cap = ev_kind.shape[0]
     n_lp = lp_pos.shape[0]
@@ -296,8 +381,25 @@ def liquidate(
         sg = 1 if s > 0 else -1
         q = abs(s)
         a = account[p]
-        b0 = collateral[p] if isolated[p] else wallet[a]
         c = cost[p]
+        mark_p = marks[instrument[p]]
+        other_upnl = 0
+        other_open = 0
+        if isolated[p]:
+            b0 = collateral[p]
+        elif acc_start[a + 1] - acc_start[a] == 1:  # the account's only position: its wallet backs it
+            b0 = wallet[a]
+        else:
+            u_all, mm_all, n_open = account_cross_sums(a, size, cost, isolated, instrument, acc_start,
+                                                        acc_positions, marks, vpls, floors, mmr, cum, n_tiers,
+                                                        backing_rule == 1)  # fmt: skip
+            own_upnl = s * mark_p * v - c
+            other_upnl = u_all - own_upnl
+            other_open = n_open - 1
+            own_mm = 0
+            if backing_rule == 1:
+                own_mm = maintenance_margin(q * mark_p * v, instrument[p], floors, mmr, cum, n_tiers[instrument[p]])
+            b0 = cross_backing(backing_rule, wallet[a], own_upnl, other_upnl, own_mm, mm_all)
         want = partial_lots[idx]
         if 0 < want < q:
             if ev_n[0] + n_lp + 4 > cap:
@@ -398,8 +500,11 @@ def liquidate(
         if need_adl and alloc_mode != 0 and q_for[side] != idx:
             request[side] = r
             return (NEED_ALLOC_SHORTS if side == 1 else NEED_ALLOC_LONGS), idx
-        if need_adl and alloc_mode == 0 and q_avail[side] < r and q_complete[side] == 0:
-            return (NEED_QUEUE_SHORTS if side == 1 else NEED_QUEUE_LONGS), idx
+        if need_adl and alloc_mode == 0 and q_complete[side] == 0:
+            usable = _usable_lots(side, sg, r, p_adl, queue, q_len, q_ptr, q_take, size, cost, collateral, isolated,
+                                  account, wallet, instrument, acc_start, acc_positions, marks, vpls, v)  # fmt: skip
+            if usable < r:
+                return (NEED_QUEUE_SHORTS if side == 1 else NEED_QUEUE_LONGS), idx
         need_rows = 2 * n_lp + 6
         if need_adl:
             need_rows += 2 * (q_len[side] - q_ptr[side])
@@ -438,17 +543,29 @@ def liquidate(
             closed_notional += k_book * vk * v
         if need_adl:
             rem = r
-            while rem > 0 and q_ptr[side] < q_len[side]:
-                e = q_ptr[side]
+            # entries used up (flat, or their allowance taken) leave the queue; a counterparty capped by the
+            # non-overlapping check at this price stays in it for a later bankrupt position at another price
+            e = q_ptr[side]
+            while rem > 0 and e < q_len[side]:
                 p2 = queue[side, e]
                 s2 = size[p2]
                 if s2 == 0 or (s2 > 0) == (sg > 0) or q_take[side, e] <= 0:
-                    q_ptr[side] += 1
+                    if e == q_ptr[side]:
+                        q_ptr[side] += 1
+                    e += 1
                     continue
-                x = min(abs(s2), rem, q_take[side, e])
+                give = winner_capacity(p2, sg, p_adl, size, cost, collateral, isolated, account, wallet, instrument,
+                                       acc_start, acc_positions, marks, vpls, v)  # fmt: skip
+                x = min(abs(s2), rem, q_take[side, e], give)
+                if x <= 0:  # giving a lot at BP would leave its account below zero (non-overlapping check)
+                    e += 1
+                    continue
                 q_take[side, e] -= x
                 r1 = apply_trade(p, -sg * x, p_adl, size, cost, collateral, isolated, account, wallet, v)
                 r2 = apply_trade(p2, sg * x, p_adl, size, cost, collateral, isolated, account, wallet, v)
+                if isolated[p2] and size[p2] == 0 and collateral[p2] >= 0:
+                    wallet[account[p2]] += collateral[p2]  # an ADL'd isolated winner closed flat: margin home
+                    collateral[p2] = 0
                 ind = queue_ind[side, e]
                 _emit(
                     ev_kind,
@@ -492,7 +609,11 @@ def liquidate(
                 rem -= x
                 closed_notional += x * p_adl * v
                 if size[p2] == 0 or q_take[side, e] == 0:
-                    q_ptr[side] += 1
+                    if e == q_ptr[side]:
+                        q_ptr[side] += 1
+                    e += 1
+                elif x == give:
+                    e += 1
             if rem > 0:  # the queue ran dry: the rest goes to the book, whatever it costs
                 net = book_state[0]
                 vr = book_fill_price(centre, net, -sg * rem, curve)
@@ -524,75 +645,28 @@ def liquidate(
                 )
                 closed_notional += rem * vr * v
 
-        bal = collateral[p] if isolated[p] else wallet[a]
+        # the account's equity after the close, its other cross positions at their marks: a solvent account
+        # pays its fee and never receives fund money. A deficit while the account still holds other cross
+        # positions is carried to their closes (the same step closes them all), so the fund pays only what the
+        # account owes once it is flat, never an account that its other positions would leave solvent
+        bal = collateral[p] if isolated[p] else wallet[a] + other_upnl
         if bal >= 0:
             fee = min(mul_ppm_ceil(closed_notional, fee_ppm), bal)
             if fee > 0:
                 bal -= fee
                 fund[0] += fee
-                _emit(
-                    ev_kind,
-                    ev_acc,
-                    ev_cp,
-                    ev_pos,
-                    ev_size,
-                    ev_price,
-                    ev_amount,
-                    ev_ind,
-                    ev_n,
-                    LIQUIDATION_FEE,
-                    a,
-                    INSURANCE_FUND,
-                    p,
-                    0,
-                    0,
-                    -fee,
-                    0,
-                )
-        else:
+                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, LIQUIDATION_FEE, a,
+                      INSURANCE_FUND, p, 0, 0, -fee, 0)  # fmt: skip
+        elif other_open == 0:
             pay = min(-bal, fund[0])
             if pay > 0:
                 bal += pay
                 fund[0] -= pay
-                _emit(
-                    ev_kind,
-                    ev_acc,
-                    ev_cp,
-                    ev_pos,
-                    ev_size,
-                    ev_price,
-                    ev_amount,
-                    ev_ind,
-                    ev_n,
-                    INSURANCE_PAYOUT,
-                    a,
-                    INSURANCE_FUND,
-                    p,
-                    0,
-                    0,
-                    pay,
-                    0,
-                )
+                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, INSURANCE_PAYOUT, a,
+                      INSURANCE_FUND, p, 0, 0, pay, 0)  # fmt: skip
             if bal < 0:
-                _emit(
-                    ev_kind,
-                    ev_acc,
-                    ev_cp,
-                    ev_pos,
-                    ev_size,
-                    ev_price,
-                    ev_amount,
-                    ev_ind,
-                    ev_n,
-                    BAD_DEBT,
-                    a,
-                    INSURANCE_FUND,
-                    p,
-                    0,
-                    0,
-                    bal,
-                    0,
-                )
+                _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, BAD_DEBT, a,
+                      INSURANCE_FUND, p, 0, 0, bal, 0)  # fmt: skip
         if isolated[p]:
             if bal >= 0:
                 wallet[a] += bal
@@ -600,19 +674,75 @@ def liquidate(
             else:
                 collateral[p] = bal
         else:
-            wallet[a] = bal
+            wallet[a] = bal - other_upnl
     return DONE, order.shape[0]
 
 
+@dataclass(frozen=True)
+class AccountValuation:
+    """What the liquidation stage reads to value an account across its instruments (issue #11): ``marks`` and
+    ``vpls`` int64 (instruments,) every instrument's mark (ticks) and value per lot-tick, the tier tables
+    ``floors``/``mmr``/``cum`` int64 (instruments, k) with ``n_tiers`` (instruments,), and the cross backing
+    rule (:data:`delever.margin.BACKING_WHOLE_ACCOUNT`, Binance, or ``BACKING_MM_SHARE``, dYdX v4)."""
+
+    marks: np.ndarray
+    vpls: np.ndarray
+    floors: np.ndarray
+    mmr: np.ndarray
+    cum: np.ndarray
+    n_tiers: np.ndarray
+    backing_rule: int = BACKING_WHOLE_ACCOUNT
+
+    @classmethod
+    def single(cls, mark: int, v: int, tiers=None, backing_rule: int = BACKING_WHOLE_ACCOUNT) -> AccountValuation:
+        """One instrument at ``mark`` ticks, ``v`` money per lot-tick, ``tiers`` a
+        :class:`delever.tiers.RiskTiers` (needed by the dYdX share rule only)."""
+        if tiers is None:
+            floors = mmr = cum = np.zeros((1, 1), dtype=np.int64)
+        else:
+            floors, mmr, cum = tiers.floors[None, :], tiers.mmr_ppm[None, :], tiers.cum[None, :]
+        return cls(np.array([mark], dtype=np.int64), np.array([v], dtype=np.int64), floors, mmr, cum,
+                   np.array([floors.shape[1]], dtype=np.int64), backing_rule)  # fmt: skip
+
+
+def one_per_account(order: np.ndarray, account: np.ndarray, single: bool = False) -> list[slice]:
+    """Consecutive slices of ``order`` in which no account appears twice (the whole order when no account
+    does: the usual case), so that each kernel call values an account with its other positions as they are.
+    ``single``: every account holds at most one position (nothing to check)."""
+    acc = account[order]
+    if single or np.unique(acc).size == acc.size:
+        return [slice(0, order.shape[0])]
+    cuts, seen, lo = [], set(), 0
+    for i, a in enumerate(acc.tolist()):
+        if a in seen:
+            cuts.append(slice(lo, i))
+            lo, seen = i, set()
+        seen.add(a)
+    cuts.append(slice(lo, order.shape[0]))
+    return cuts
+
+
 def run_stage(order, book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_weight, fund, queue, buf, partial,
-              adl_on) -> None:  # fmt: skip
+              adl_on, valuation: AccountValuation) -> None:  # fmt: skip
     """Drive :func:`liquidate` over ``order`` to the end: extend the ADL queue (queue policies), prepare an
     allocation (allocation policies) or grow the event buffer each time the kernel asks, and resume.
 
     ``book`` is a :class:`delever.book.Book` (mutated), ``queue`` an :class:`delever.adl.queue.AdlQueue`,
     ``buf`` an :class:`delever.events.EventBuffer` (rows appended), ``fund`` the instrument's one-element
-    insurance-fund array; the rest as :func:`liquidate`.
+    insurance-fund array, ``valuation`` the marks and tiers of every instrument (:class:`AccountValuation`);
+    the rest as :func:`liquidate`. An order with several positions of one account runs in consecutive parts
+    (:func:`one_per_account`).
     """
+    acc_start, acc_positions = book.positions_by_account()
+    single = book.one_position_per_account()
+    for part in one_per_account(order, book.account, single):
+        queue.prepared_for[:] = -1
+        _run_part(order[part], book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_weight, fund, queue, buf,
+                  partial[part], adl_on, valuation, acc_start, acc_positions)  # fmt: skip
+
+
+def _run_part(order, book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_weight, fund, queue, buf, partial,
+              adl_on, w, acc_start, acc_positions) -> None:  # fmt: skip
     n_lp = lp_pos.shape[0]
     start = 0
     buf.ensure(2 * order.shape[0] + 16)  # every order writes at least two rows: grow once, not by doubling
@@ -624,7 +754,8 @@ def run_stage(order, book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_wei
             fee_ppm, centre, book_state, curve, lp_pos, lp_weight, fund, queue.queue, queue.indicator,
             queue.length, queue.pointer, queue.available, queue.complete, c["kind"], c["account"],
             c["counterparty"], c["position"], c["size"], c["price"], c["amount"], c["indicator"], ev_n, partial,
-            adl_on, queue.take, queue.alloc_mode, queue.prepared_for, queue.request,
+            adl_on, queue.take, queue.alloc_mode, queue.prepared_for, queue.request, w.marks, w.vpls,
+            book.instrument, acc_start, acc_positions, w.floors, w.mmr, w.cum, w.n_tiers, w.backing_rule,
         )  # fmt: skip
         buf.n = int(ev_n[0])
         if status == DONE:

@@ -87,6 +87,57 @@ def bankruptcy_price(size: int, cost: int, collateral: int, inst: Instrument) ->
     return max(ticks, 0)
 
 
+BACKING_WHOLE_ACCOUNT = 0
+"""Cross backing rule of Binance (and the engine's default): a position is backed by the wallet plus the
+uPnL of the account's other cross positions at their marks (``WB + UPNL1``, venues.md section 1)."""
+BACKING_MM_SHARE = 1
+"""Cross backing rule of dYdX v4: the position keeps the share ``|DMMR| / TMMR`` of the account's equity
+(``-DNNV - TNC x |DMMR| / TMMR``, ../shared/specs/engines.md section 1)."""
+
+
+def cross_backing(rule: int, wallet: int, own_upnl: int, other_upnl: int, own_mm: int, total_mm: int) -> int:
+    """The money that backs one cross position of a multi-position account at the marks: the ``collateral``
+    to give :func:`bankruptcy_price` so that closing the whole position at that price leaves the account
+    with what the venue's rule keeps for its other positions.
+
+    Args:
+        rule: :data:`BACKING_WHOLE_ACCOUNT` (Binance cross: ``wallet + other_upnl``; the close at the
+            bankruptcy price leaves the account's equity at 0 with the other positions at their marks) or
+            :data:`BACKING_MM_SHARE` (dYdX v4: the close consumes only the position's share of the account's
+            total net collateral ``TNC = wallet + own_upnl + other_upnl``, ``floor(TNC x own_mm / total_mm) -
+            own_upnl``; with ``total_mm == 0`` the whole-account rule is used).
+        wallet: the account's cross wallet (money).
+        own_upnl, other_upnl: uPnL of this position and the sum over the account's other cross positions,
+            each at its instrument's mark (money).
+        own_mm, total_mm: maintenance margin of this position and the sum over the account's cross positions
+            (money, >= 0).
+
+    Rounding: the share rounds down (less backing: a long's bankruptcy price is higher, a short's lower, so a
+    close at it never needs fund money: against the account, never against solvency). A single-position
+    account gets ``wallet`` under both rules.
+
+    Example (dYdX): wallet 1,000, long 1 BTC @100,000 (uPnL -1,500 at 98,500, MM 442.5) and short 10 ETH
+    @4,000 (uPnL +1,000 at 3,900, MM 156): TNC 500, TMMR 598.5, backing ``500 x 442.5 / 598.5 + 1,500 =
+    1,869.67``, so the BTC bankruptcy price is ``100,000 - 1,869.67 = 98,130.33 = 98,500 - 500 x 442.5 / 598.5``
+    (``-DNNV - TNC x |DMMR| / TMMR``).
+    Binance: backing ``1,000 + 1,000 = 2,000``, bankruptcy price 98,000.
+    """
+    if rule == BACKING_MM_SHARE and total_mm > 0:
+        tnc = wallet + own_upnl + other_upnl
+        return (tnc * own_mm) // total_mm - own_upnl
+    return wallet + other_upnl
+
+
+def account_bankruptcy_price(
+    rule: int, size: int, cost: int, wallet: int, other_upnl: int, own_mm: int, total_mm: int, mark: int,
+    inst: Instrument,
+) -> int:  # fmt: skip
+    """Bankruptcy price (ticks) of a cross position inside a multi-position account (:func:`cross_backing`
+    at ``mark`` ticks, then :func:`bankruptcy_price`: up for a long, down for a short)."""
+    own_upnl = unrealized_pnl(size, cost, mark, inst)
+    return bankruptcy_price(size, cost, cross_backing(rule, wallet, own_upnl, other_upnl, own_mm, total_mm), inst)
+
+
 def liquidation_price_exact(size: int, cost: int, collateral: int, inst: Instrument) -> Fraction | None:
     """Exact price in ticks at which equity equals maintenance margin, or ``None`` if there is none
     (a long collateralised beyond its notional is never liquidated).

@@ -1,4 +1,5 @@
-"""What a run writes: ``summary.json``, ``events.parquet``, ``steps.parquet`` and ``report.html``.
+"""What a run writes: ``summary.json``, ``events.parquet``, ``accounts.parquet`` (one row per account,
+:func:`accounts_table`), ``steps.parquet`` and ``report.html``.
 
 Summary fields (money in quote units as exact decimal numbers; ``units`` repeats every money field as an
 integer count of money units, and ``conservation_error`` is such an integer):
@@ -41,7 +42,7 @@ from . import events as ev
 from .engine import RunResult
 from .facts import facts_of_run, facts_section
 from .hyperliquid_book import replay_comparison
-from .units import MONEY_SCALE
+from .units import MONEY_SCALE, exact_sum
 
 
 def _instruments(r: RunResult) -> list:
@@ -68,9 +69,10 @@ def summarize(r: RunResult) -> dict:
     liq_keys = np.unique(e["step"][fills] * (r.book.n_positions + 1) + e["position"][fills])
     notional = np.abs(e["size"]) * e["price"] * v
     adl_cp = kind == ev.ADL_COUNTERPARTY_FILL
-    payouts = int(e["amount"][kind == ev.INSURANCE_PAYOUT].sum())
-    shortfall_left = int(-e["amount"][kind == ev.BAD_DEBT].sum())
-    clawed_back = int(e["amount"][kind == ev.CLAWBACK_RECEIVED].sum())
+    # money sums as exact Python ints (issue #11): many rows of int64 amounts can add up beyond int64
+    payouts = exact_sum(e["amount"][kind == ev.INSURANCE_PAYOUT])
+    shortfall_left = -exact_sum(e["amount"][kind == ev.BAD_DEBT])
+    clawed_back = exact_sum(e["amount"][kind == ev.CLAWBACK_RECEIVED])
     unrecovered = shortfall_left - clawed_back
     marks = r.steps.mark_ticks
     peak = np.maximum.accumulate(marks) if marks.size else marks
@@ -80,16 +82,16 @@ def summarize(r: RunResult) -> dict:
     # a counterparty buying (size > 0) at a price above the mark gave up (price - mark) per lot
     haircut = int(np.sum(e["size"][first] * (e["price"][first] - mark_at_step) * v[first]))
     units = {
-        "liquidated_notional": int(notional[fills].sum()),
+        "liquidated_notional": exact_sum(notional[fills]),
         "bad_debt": payouts + shortfall_left,
         "bad_debt_unrecovered": unrecovered,
         "socialized_loss": clawed_back,
         "insurance_fund_paid": payouts,
-        "liquidation_fees": int(-e["amount"][kind == ev.LIQUIDATION_FEE].sum()),
+        "liquidation_fees": -exact_sum(e["amount"][kind == ev.LIQUIDATION_FEE]),
         "insurance_fund_start": r.fund_start,
         "insurance_fund_end": int(r.steps.fund[-1]) if r.steps.fund.size else r.fund_start,
         "insurance_fund_min": int(min(r.fund_start, int(r.steps.fund.min()) if r.steps.fund.size else r.fund_start)),
-        "adl_notional": int(notional[adl_cp].sum()),
+        "adl_notional": exact_sum(notional[adl_cp]),
         "adl_cost_vs_mark": haircut,
     }
     n_lp = r.lp_accounts
@@ -177,6 +179,61 @@ def steps_table(r: RunResult) -> pa.Table:
             "adl_notional": np.bincount(step[adl], weights=notional[adl], minlength=T)[:T],
             "adl_fills": np.bincount(step[adl], minlength=T)[:T].astype(np.int64),
             "bad_debt": np.cumsum(np.bincount(step, weights=debt.astype(np.float64), minlength=T)[:T]) / MONEY_SCALE,
+        }
+    )
+
+
+def accounts_table(r: RunResult) -> pa.Table:
+    """One row per account of the run (issue #11), written to ``accounts.parquet``; money as exact decimals
+    (quote units, decimal128 scale 6, as events.parquet):
+
+    ``account`` (index, as in events), ``liquidity_provider`` (bool), ``equity_end`` (wallet + isolated margins +
+    uPnL of every open position at its instrument's last mark), ``wallet_end``, ``positions_end`` (open
+    positions), ``liquidated`` (the account has a liquidation or ADL fill as the liquidated side), ``adl`` (it was
+    an ADL counterparty), ``insurance_paid`` (what the insurance funds paid it), ``bad_debt`` (its unrecovered
+    deficit: the negated sum of its ``bad_debt`` rows, >= 0).
+    """
+    b = r.book
+    a = b.n_accounts
+    insts = _instruments(r)
+    vpl = np.array([i.value_per_lot_tick for i in insts], dtype=np.int64)
+    if r.marks_end is not None:
+        marks = np.asarray(r.marks_end, dtype=np.int64)
+    elif r.steps.mark_ticks.size:
+        marks = np.full(len(insts), int(r.steps.mark_ticks[-1]), dtype=np.int64)
+    else:
+        marks = None
+    equity = b.wallet.copy()
+    np.add.at(equity, b.account, b.collateral)
+    if marks is not None:
+        open_ = b.size != 0
+        upnl = b.size[open_] * marks[b.instrument[open_]] * vpl[b.instrument[open_]] - b.cost[open_]
+        np.add.at(equity, b.account[open_], upnl)
+    positions_end = np.bincount(b.account[b.size != 0], minlength=a).astype(np.int64)
+    e = r.events
+    kind, acc, amount = e["kind"], e["account"], e["amount"]
+
+    def flag(rows: np.ndarray) -> np.ndarray:
+        out = np.zeros(a, dtype=bool)
+        out[acc[rows][(acc[rows] >= 0) & (acc[rows] < a)]] = True
+        return out
+
+    def total(rows: np.ndarray) -> np.ndarray:
+        out = np.zeros(a, dtype=np.int64)
+        np.add.at(out, acc[rows], amount[rows])
+        return out
+
+    return pa.table(
+        {
+            "account": np.arange(a, dtype=np.int64),
+            "liquidity_provider": b.exempt.copy(),
+            "equity_end": ev.decimal_array(equity, 6),
+            "wallet_end": ev.decimal_array(b.wallet, 6),
+            "positions_end": positions_end,
+            "liquidated": flag((kind == ev.LIQUIDATION_FILL) | (kind == ev.ADL_FILL)),
+            "adl": flag(kind == ev.ADL_COUNTERPARTY_FILL),
+            "insurance_paid": ev.decimal_array(total(kind == ev.INSURANCE_PAYOUT), 6),
+            "bad_debt": ev.decimal_array(-total(kind == ev.BAD_DEBT), 6),
         }
     )
 
@@ -402,6 +459,7 @@ def write_outputs(
     try:
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
         pq.write_table(events_table(r), tmp / "events.parquet")
+        pq.write_table(accounts_table(r), tmp / "accounts.parquet")
         steps = steps_table(r)
         pq.write_table(steps, tmp / "steps.parquet")
         if ablation is not None:

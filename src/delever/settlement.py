@@ -55,7 +55,7 @@ from .book import Book
 from .errors import InputError
 from .instruments import Instrument
 from .liquidation import apply_trade
-from .margin import bankruptcy_price
+from .margin import BACKING_WHOLE_ACCOUNT, bankruptcy_price, cross_backing
 
 
 def expiry_ns(inst: Instrument) -> int:
@@ -213,8 +213,13 @@ def final_settlement(
     deleveraged = deleveraged_notional = 0
     for p in negative.tolist():
         s, a = int(book.size[p]), int(book.account[p])
-        # the margin's equity without this position's uPnL: what backs it at the bankruptcy price
-        backing = int(book.collateral[p]) if book.isolated[p] else int(acc_eq[a] - upnl[p])
+        # what backs it at the bankruptcy price: its isolated margin, or its account with the other positions at
+        # their marks (the whole-account rule of the liquidation stage, :func:`delever.margin.cross_backing`)
+        if book.isolated[p]:
+            backing = int(book.collateral[p])
+        else:
+            w, own = int(book.wallet[a]), int(upnl[p])
+            backing = cross_backing(BACKING_WHOLE_ACCOUNT, w, own, int(acc_eq[a]) - w - own, 0, 0)
         bp = max(bankruptcy_price(s, int(book.cost[p]), backing, inst), 1)
         sign = 1 if s > 0 else -1
         opposite, c_upnl, c_eq, wallet, mm = eligible(book, -sign, m, S, v, is_negative, tiers, pos_eq, acc_eq)

@@ -46,6 +46,66 @@ def maintenance_margin(notional: int, m: int, floors: np.ndarray, mmr: np.ndarra
 
 
 @njit(cache=True, nogil=True)
+def mul_div_floor(a: int, b: int, c: int) -> int:
+    """``floor(a * b / c)`` exactly in int64 for ``0 <= b <= c < 2**62`` and any int64 ``a`` (the product is
+    never formed: the remainder part is long-multiplied bit by bit when it could overflow)."""
+    q = a // c
+    r = a - q * c  # 0 <= r < c
+    if r == 0 or b == 0:
+        return q * b
+    if r <= (2**62) // b:
+        return q * b + (r * b) // c
+    quot = 0
+    rem = 0
+    for bit in range(62, -1, -1):
+        quot *= 2
+        rem *= 2
+        if rem >= c:
+            rem -= c
+            quot += 1
+        if (b >> bit) & 1:
+            rem += r
+            if rem >= c:
+                rem -= c
+                quot += 1
+    return q * b + quot
+
+
+@njit(cache=True, nogil=True)
+def cross_backing(rule: int, wallet: int, own_upnl: int, other_upnl: int, own_mm: int, total_mm: int) -> int:
+    """Compiled twin of :func:`delever.margin.cross_backing` (tested equal): the money backing one cross
+    position of a multi-position account (rule 0 Binance whole account, rule 1 dYdX v4 share of TNC)."""
+    if rule == 1 and total_mm > 0:
+        tnc = wallet + own_upnl + other_upnl
+        return mul_div_floor(tnc, own_mm, total_mm) - own_upnl
+    return wallet + other_upnl
+
+
+@njit(cache=True, nogil=True, inline="always")
+def account_cross_sums(
+    a, size, cost, isolated, instrument, acc_start, acc_positions, marks, vpls, floors, mmr, cum, n_tiers, with_mm
+):  # fmt: skip
+    """``(uPnL, MM, open positions)`` summed over account ``a``'s open cross positions at ``marks`` (money,
+    money, count); the MM only when ``with_mm`` (0 otherwise). ``acc_start``/``acc_positions`` as
+    :meth:`delever.book.Book.positions_by_account`."""
+    u = 0
+    mm = 0
+    n_open = 0
+    for j in range(acc_start[a], acc_start[a + 1]):
+        q = acc_positions[j]
+        s = size[q]
+        if s == 0 or isolated[q]:
+            continue
+        m = instrument[q]
+        value = s * marks[m] * vpls[m]
+        u += value - cost[q]
+        n_open += 1
+        if with_mm:
+            mm += maintenance_margin(value if value > 0 else -value, m, floors, mmr, cum, n_tiers[m])
+    return u, mm, n_open
+
+
+@njit(cache=True, nogil=True)
 def margin_sweep(
     size: np.ndarray,
     cost: np.ndarray,

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
+import numpy as np
+
 MONEY_SCALE = 1_000_000
 """Money units per 1 quote asset (micro-USDT)."""
 
@@ -46,6 +48,20 @@ def mul_ppm_floor(amount: int, rate_ppm: int) -> int:
     """``floor(amount * rate_ppm / 1e6)``; used for payouts to traders, which round down."""
     q, r = divmod(amount, PPM)
     return q * rate_ppm + (r * rate_ppm) // PPM
+
+
+def exact_sum(values) -> int:
+    """The exact sum of an int64 array as a Python int (it cannot wrap, whatever the values): the array is
+    split into its high and low 32-bit halves, each summed in int64 (exact below 2**31 rows), and the halves
+    recombined in Python ints."""
+    a = np.asarray(values, dtype=np.int64).ravel()
+    if a.size == 0:
+        return 0
+    if a.size >= 2**31:
+        return sum(exact_sum(a[i : i + 2**30]) for i in range(0, a.size, 2**30))
+    high = a >> 32  # arithmetic shift: floor(a / 2**32), in [-2**31, 2**31)
+    low = a & 0xFFFFFFFF  # in [0, 2**32)
+    return (int(high.sum(dtype=np.int64)) << 32) + int(low.sum(dtype=np.uint64))
 
 
 def to_units(

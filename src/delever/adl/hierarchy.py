@@ -115,9 +115,10 @@ def key_values(winners, name: str) -> np.ndarray:
             eq = w.equity.astype(np.float64)
             return np.where(eq > 0, w.notional / np.where(eq > 0, eq, 1.0), np.inf)
         if name == "pnl_pct":
-            ratio = np.where(w.mark_price != 0, w.entry_price / np.where(w.mark_price != 0, w.mark_price, 1.0), 1.0)
-            entry_value = np.abs(w.notional * ratio)
-            return np.where(entry_value > 0, w.pnl / np.where(entry_value > 0, entry_value, 1.0), 0.0)
+            from .policies import entry_value  # the one entry-value rule (policies imports this module lazily)
+
+            value = entry_value(w)
+            return np.where(value > 0, w.pnl / np.where(value > 0, value, 1.0), 0.0)
         if name == "unrealized_pnl":
             return w.pnl.astype(np.float64)
         if name == "notional":

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..units import MONEY_SCALE
+from . import scores
 from .hierarchy import DEFAULT_KEYS, HierarchyRule
 
 __all__ = [
@@ -108,7 +109,9 @@ class Winners:
         leverage: float64, the winner's leverage for the leverage-based rules (risk-aware, water-filling);
             non-finite or <= 0 is read as infinite (an account with no equity is the most levered). The queue
             scores use notional / equity, as the venues define them.
-        entry_price, mark_price: float64, for the Hyperliquid score (ratio mark / entry only).
+        entry_price, mark_price: float64, the position's average entry and the mark (any one unit): the entry
+            value ``notional x entry / mark`` (= ``|cost|``, for longs and shorts alike) and the Hyperliquid
+            ratio.
 
     Optional (``None`` gives the stated default):
         capacity: int64 money, the most this round may take from each (default ``pnl``).
@@ -122,6 +125,7 @@ class Winners:
         funding_received: int64 money, net funding each position received over the hierarchy's window
             (received > 0; the ``funding_received`` key of :mod:`delever.adl.hierarchy`; default 0).
         age_s: float64 seconds since each position was opened (the ``position_age`` key; default 0).
+        side: int64 +1 (long) / -1 (short) per winner, the direction of the Hyperliquid ratio (default +1).
     """
 
     pnl: np.ndarray
@@ -138,6 +142,7 @@ class Winners:
     period_capacity: np.ndarray | None = None
     funding_received: np.ndarray | None = None
     age_s: np.ndarray | None = None
+    side: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = int(np.asarray(self.pnl).shape[0]) if np.ndim(self.pnl) == 1 else -1
@@ -151,7 +156,8 @@ class Winners:
         s(self, "leverage", _f64(self.leverage, n, "leverage"))
         s(self, "entry_price", _f64(self.entry_price, n, "entry_price"))
         s(self, "mark_price", _f64(self.mark_price, n, "mark_price"))
-        for name in ("capacity", "wallet", "maintenance_margin", "period_pnl", "period_capacity", "funding_received"):
+        for name in ("capacity", "wallet", "maintenance_margin", "period_pnl", "period_capacity", "funding_received",
+                     "side"):  # fmt: skip
             v = getattr(self, name)
             if v is not None:
                 s(self, name, _i64(v, n, name))
@@ -425,50 +431,39 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b != 0, a / np.where(b != 0, b, 1), np.nan)
 
 
-def _entry_value(w: Winners) -> np.ndarray:
-    """|Entry value| = notional x entry / mark (money, float): what the profit is a percentage of."""
+def entry_value(w: Winners) -> np.ndarray:
+    """|Entry value| = notional x entry / mark (money, float): what the profit is a percentage of. With the
+    position's real entry and mark this is ``|lots x entry x V| = |cost|`` for a long and a short alike: the
+    rule of the venue rulebooks' scores (:class:`delever.venues.base.AdlInputs` ``cost``; issue #11)."""
     ratio = _safe_div(w.entry_price, w.mark_price)
     return np.abs(w.notional * np.nan_to_num(ratio, nan=1.0))
 
 
 def score_bitmex(w: Winners) -> np.ndarray:
-    """BitMEX: ``PnL% x effective leverage`` (profit) - ``PnL% / effective leverage`` (loss; winners here
-    are in profit), ``PnL% = uPnL / |entry value|``, effective leverage = notional / equity (BitMEX's
-    ``|MarkValue| / (MarkValue - BankruptValue)``); ``-inf`` when equity <= 0 (venues.md section 2; as
-    :func:`delever.adl.ranking.bitmex_score`)."""
-    pct = _safe_div(w.pnl.astype(np.float64), _entry_value(w))
-    lev = _safe_div(w.notional.astype(np.float64), w.equity)
-    s = np.where(pct > 0, pct * lev, _safe_div(pct, lev))
-    return np.where((w.equity > 0) & np.isfinite(s), s, -np.inf)
+    """BitMEX: ``PnL% x effective leverage``, ``PnL% = uPnL / |entry value|`` (:func:`entry_value`), effective
+    leverage = notional / equity; ``-inf`` when equity <= 0 (:func:`delever.adl.scores.bitmex`, the venue
+    rulebook's own function)."""
+    return scores.bitmex(w.pnl, entry_value(w), w.notional, w.equity)
 
 
 def score_binance(w: Winners) -> np.ndarray:
-    """Binance: ``max(0, uPnL) / max(1, wallet) x margin ratio``, margin ratio = maintenance margin /
-    (wallet + uPnL) (0 when that is <= 0); the 1 is one quote unit (venues.md section 1, forum quote of the
-    FAQ formula)."""
-    wallet = w.wallet_balance.astype(np.float64)
-    pct = np.maximum(w.pnl, 0) / np.maximum(float(MONEY_SCALE), wallet)
-    bal = wallet + w.pnl
-    mr = np.where(bal > 0, w.mm / np.where(bal > 0, bal, 1.0), 0.0)
-    return pct * mr
+    """Binance: ``max(0, uPnL) / max(1, wallet) x MM / (wallet + uPnL)``, the 1 one quote unit
+    (:func:`delever.adl.scores.binance`)."""
+    return scores.binance(w.pnl, w.wallet_balance, w.mm, float(MONEY_SCALE))
 
 
 def score_hyperliquid(w: Winners) -> np.ndarray:
-    """Hyperliquid: ``(mark / entry) x (notional / account value)`` for users in profit (venues.md section 6;
-    the docs do not say whether shorts use the inverse ratio: the caller passes the ratio it means, e.g.
-    the position's value ratio ``1 + PnL%``); ``-inf`` when account value <= 0."""
-    s = _safe_div(w.mark_price, w.entry_price) * _safe_div(w.notional.astype(np.float64), w.equity)
-    return np.where((w.equity > 0) & np.isfinite(s), s, -np.inf)
+    """Hyperliquid: ``(mark / entry) x (notional / account value)``, a short (``side`` -1) by ``entry / mark``
+    (:func:`delever.adl.scores.hyperliquid`); without ``side`` every winner is read as a long (callers that
+    pass the value ratio ``1 + PnL%`` as mark / entry)."""
+    side = np.ones(w.n) if w.side is None else w.side
+    return scores.hyperliquid(w.pnl, side, w.mark_price, w.entry_price, w.notional, w.equity)
 
 
 def score_bitget(w: Winners) -> np.ndarray:
-    """Bitget (cross, in profit): ``positionROI x accountMMR``, ``ROI = uPnL / |entry value|``, account MMR =
-    maintenance margin / equity (venues.md section 8); ``-inf`` when equity <= 0. With the default
+    """Bitget (cross): ``positionROI x accountMMR`` (:func:`delever.adl.scores.roi_mmr`); with the default
     notional-proportional maintenance margin this ranks as BitMEX does."""
-    roi = _safe_div(w.pnl.astype(np.float64), _entry_value(w))
-    mmr = _safe_div(w.mm.astype(np.float64), w.equity)
-    s = roi * mmr
-    return np.where((w.equity > 0) & np.isfinite(s), s, -np.inf)
+    return scores.roi_mmr(w.pnl, entry_value(w), w.mm, w.equity)
 
 
 def queue_fill(need: int, caps: np.ndarray, contracts: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -147,13 +147,13 @@ def winners_of(book, sign: int, idx, upnl, equity, wallet, mm, mark: int, v: int
     longs, -1 shorts) at ``mark`` (ticks): uPnL, equity, the position's collateral (isolated margin or cross
     wallet) and MM are money arrays (k,). The optional columns ``policy.needs`` come from
     ``position_data(name)`` (full (n,) columns; zeros when it is ``None``). Leverage = notional / equity
-    (equity floored at one money unit); entry and mark enter the Hyperliquid score as the profit
-    direction's ratio (entry / mark for shorts: a stated stand-in)."""
+    (equity floored at one money unit); entry and mark are the position's own (the entry value is then
+    ``|cost|`` for both sides, :func:`delever.adl.policies.score_bitmex`), ``side`` gives the Hyperliquid
+    ratio its direction."""
     lots = np.abs(book.size[idx])
     k = idx.shape[0]
     notional = lots * mark * v
     entry = np.abs(book.cost[idx]) / np.maximum(lots * v, 1)
-    ratio_mark, ratio_entry = (np.full(k, float(mark)), entry) if sign > 0 else (entry, np.full(k, float(mark)))
     extra = {}
     for col in policy.needs:
         full = position_data(col) if position_data is not None else None
@@ -164,8 +164,9 @@ def winners_of(book, sign: int, idx, upnl, equity, wallet, mm, mark: int, v: int
         notional=notional,
         contracts=lots,
         leverage=notional / np.maximum(equity, 1),
-        entry_price=ratio_entry,
-        mark_price=ratio_mark,
+        entry_price=entry,
+        mark_price=np.full(k, float(mark)),
+        side=np.full(k, sign, dtype=np.int64),
         wallet=wallet,
         maintenance_margin=mm,
         **extra,

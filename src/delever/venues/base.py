@@ -52,9 +52,11 @@ from typing import Literal
 
 import numpy as np
 
+from ..adl import scores as adl_scores
 from ..adl.ranking import adl_indicator as bitmex_lights
 from ..errors import InputError
 from ..instruments import Instrument
+from ..margin import BACKING_WHOLE_ACCOUNT, cross_backing
 from ..tiers import RiskTier, RiskTiers
 
 ContractType = Literal["linear", "inverse"]
@@ -690,54 +692,24 @@ class AdlInputs:
 ScoreFn = Callable[[AdlInputs], np.ndarray]
 
 
-def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out = np.zeros(np.broadcast(a, b).shape, dtype=np.float64)
-    np.divide(a, b, out=out, where=b != 0)
-    return out
-
-
 def score_bitmex(x: AdlInputs) -> np.ndarray:
-    """BitMEX: ``PnL% * EffLev`` if PnL% > 0 else ``PnL% / EffLev``; ``PnL% = uPnL / |entry value|``,
-    ``EffLev = notional / equity``; equity <= 0 ranks last (-inf). venues.md section 2,
-    https://www.bitmex.com/app/autoDeleveraging."""
-    pnl = _safe_div(x.upnl, np.abs(x.cost))
-    lev = _safe_div(x.notional, x.equity)
-    s = np.where(pnl > 0, pnl * lev, _safe_div(pnl, lev))
-    return np.where((x.equity > 0) & (x.cost != 0), s, -np.inf)
+    """BitMEX's score of one side (:func:`delever.adl.scores.bitmex`, ``|cost|`` the entry value)."""
+    return adl_scores.bitmex(x.upnl, np.abs(x.cost), x.notional, x.equity)
 
 
 def score_binance(x: AdlInputs) -> np.ndarray:
-    """Binance LeveragePnl: ``max(0, uPnL) / max(1, WB) * MarginRatio``, ``MarginRatio = MM / (WB + uPnL)``
-    (0 when WB + uPnL <= 0). venues.md section 1, text quoted at
-    https://dev.binance.vision/t/how-to-caculating-leverage-pnl-quantile/17801 (TV-03)."""
-    pnl_pct = np.maximum(0.0, x.upnl) / np.maximum(float(x.money_scale), x.wallet)
-    eq = x.wallet + x.upnl
-    ratio = np.where(eq > 0, _safe_div(x.maintenance_margin, eq), 0.0)
-    return pnl_pct * ratio
+    """Binance LeveragePnl (:func:`delever.adl.scores.binance`; ``max(1, WalletBalance)`` in the money scale)."""
+    return adl_scores.binance(x.upnl, x.wallet, x.maintenance_margin, float(x.money_scale))
 
 
 def score_hyperliquid(x: AdlInputs) -> np.ndarray:
-    """Hyperliquid: ``(mark / entry) * (notional / account value)`` for positions in profit (venues.md
-    section 6, https://hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging).
-
-    Stand-in for shorts (the doc's index falls as a short gains, section 6 "whether HL inverts it for shorts is
-    not stated"): a short uses ``entry / mark`` so that, like a long's, its index grows with its profit.
-    Positions not in profit, or with equity <= 0, are not ranked (-inf).
-    """
-    ratio = np.where(x.side > 0, _safe_div(x.mark, x.entry), _safe_div(x.entry, x.mark))
-    s = ratio * _safe_div(x.notional, x.equity)
-    return np.where((x.upnl > 0) & (x.equity > 0), s, -np.inf)
+    """Hyperliquid (:func:`delever.adl.scores.hyperliquid`; shorts by ``entry / mark``, a stated stand-in)."""
+    return adl_scores.hyperliquid(x.upnl, x.side, x.mark, x.entry, x.notional, x.equity)
 
 
 def score_roi_mmr(x: AdlInputs) -> np.ndarray:
-    """Bitget (cross): ``ROI * accountMMR`` in profit, ``ROI / accountMMR`` in loss; ``ROI = uPnL / |entry
-    value|`` (venues.md section 8, https://www.bitget.live/bg/support/articles/12560603800805).
-    ``accountMMR`` is read as the account's maintenance margin over its equity [INF: Bitget's margin ratio];
-    equity <= 0 or MM <= 0 ranks last (-inf)."""
-    roi = _safe_div(x.upnl, np.abs(x.cost))
-    mmr = _safe_div(x.maintenance_margin, x.equity)
-    s = np.where(roi > 0, roi * mmr, _safe_div(roi, mmr))
-    return np.where((x.equity > 0) & (x.maintenance_margin > 0) & (x.cost != 0), s, -np.inf)
+    """Bitget cross (:func:`delever.adl.scores.roi_mmr`)."""
+    return adl_scores.roi_mmr(x.upnl, np.abs(x.cost), x.maintenance_margin, x.equity)
 
 
 def score_none(x: AdlInputs) -> np.ndarray:
@@ -1028,6 +1000,9 @@ class Rulebook:
     leverage_fee_reserve: Fraction = Fraction(0)
     funding_by_symbol: Mapping[str, FundingRule] = field(default_factory=dict)
     stand_ins: tuple[str, ...] = ()
+    cross_backing_rule: int = BACKING_WHOLE_ACCOUNT
+    """How a cross position of a multi-position account is backed (:func:`delever.margin.cross_backing`):
+    the whole account (Binance ``WB + UPNL1``) or dYdX v4's share of TNC (``BACKING_MM_SHARE``)."""
 
     def funding_for(self, symbol: str) -> FundingRule:
         """The funding rule of ``symbol`` (per-symbol caps where the venue has them)."""
@@ -1281,6 +1256,33 @@ class Rulebook:
         den = cf + s * c.k() / e
         p = s * c.k() / den if den else Fraction(-1)
         return p if p > 0 else None
+
+    def account_bankruptcy_price_exact(
+        self,
+        symbol: str,
+        side: int,
+        lots: int,
+        entry: Fraction | Decimal | str,
+        mark: Fraction | Decimal | str,
+        wallet: int,
+        other_upnl: int = 0,
+        other_mm: int = 0,
+    ) -> Fraction | None:
+        """Exact bankruptcy price (quote) of one cross position inside a multi-position account (issue #11):
+        the position is backed by :func:`delever.margin.cross_backing` under :attr:`cross_backing_rule` (the
+        one implementation the engine's liquidation stage compiles), then :meth:`bankruptcy_price_exact`.
+
+        ``wallet`` the account's cross wallet, ``other_upnl`` / ``other_mm`` the uPnL and MM of its other cross
+        positions at their marks (money units); this position's uPnL and MM are taken at ``mark``.
+        """
+        c = self.contract(symbol)
+        s = side * abs(lots)
+        m = frac(mark)
+        own_upnl = floor_frac(c.upnl(s, frac(entry), m))
+        own_mm = c.margin.maintenance_margin(c.notional(s, m), s)
+        backing = cross_backing(self.cross_backing_rule, int(wallet), own_upnl, int(other_upnl), own_mm,
+                                own_mm + int(other_mm))  # fmt: skip
+        return self.bankruptcy_price_exact(symbol, side, lots, entry, backing, "cross")
 
     def bankruptcy_price(
         self,

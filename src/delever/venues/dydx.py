@@ -31,6 +31,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+from ..margin import BACKING_MM_SHARE
 from ..tiers import RiskTiers
 from .base import (
     NO_CAP,
@@ -98,6 +99,7 @@ def insurance_fund_delta(
 
 
 RULEBOOK = Rulebook(
+    cross_backing_rule=BACKING_MM_SHARE,  # -DNNV - TNC x |DMMR| / TMMR (engines.md section 1)
     name="dydx",
     display_name="dYdX v4",
     summary="Large-Cap tier (5%/3%); IOC at the fillable price; deleveraging from a random offset at BP.",
