@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .errors import InputError
+from .outdir import check_output_dir
 
 app = typer.Typer(
     add_completion=False,
@@ -91,10 +92,11 @@ def run(
 
             sc = apply_venue(sc, venue)
         seed_ = sc.seed if seed is None else seed
+        out_dir = out or Path("delever-out") / sc.name
+        check_output_dir(out_dir, "run")  # before any work: a refused --out costs nothing
         market = prepare(sc, seed_)
     except InputError as exc:
         _fail(exc)
-    out_dir = out or Path("delever-out") / sc.name
     show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -131,7 +133,12 @@ def run(
         # eleven runs, independent of each other: on two cores at once (rows identical, in the same order)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         extra_sections.append(compare_venues(sc, seed_, market, workers=min(2, cores)))
-    summary = write_outputs(result, out_dir, extra_sections=extra_sections, ablation=ablation_rows if ablate else None)
+    try:
+        summary = write_outputs(
+            result, out_dir, extra_sections=extra_sections, ablation=ablation_rows if ablate else None
+        )
+    except InputError as exc:
+        _fail(exc)
     if ablate and not quiet and ablation_rows:
         console.print(_ablation_table(ablation_rows))
     if not quiet:
@@ -187,13 +194,17 @@ def compare(
             if name not in POLICIES:
                 raise InputError(f"unknown ADL policy {name!r}; known: {', '.join(POLICIES)}", field="--policy")
         seed_ = sc.seed if seed is None else seed
+        out_dir = out or Path("delever-out") / f"compare-{sc.name}"
+        check_output_dir(out_dir, "compare")
         show = sys.stdout.isatty() and not os.environ.get("CI")
         with console.status("", spinner="dots") if show else _null() as status:
             rows = run_compare(sc, seed_, policy, progress=(lambda n: status.update(f"policy {n}")) if show else None)
     except InputError as exc:
         _fail(exc)
-    out_dir = out or Path("delever-out") / f"compare-{sc.name}"
-    write_compare(rows, out_dir, f"delever compare: {sc.name} (seed {seed_})")
+    try:
+        write_compare(rows, out_dir, f"delever compare: {sc.name} (seed {seed_})")
+    except InputError as exc:
+        _fail(exc)
     t = Table(title=f"ADL policies on {sc.name}", header_style="bold")
     keys = (
         "policy",

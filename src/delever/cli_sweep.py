@@ -114,6 +114,7 @@ def sweep_command(
 ) -> None:
     """Monte Carlo over generated price paths and a parameter grid: sweep.parquet and report.html."""
     from .errors import InputError
+    from .outdir import check_output_dir
     from .montecarlo import ENGINES, EngineUnavailable, check_key, sweep, write_sweep
     from .paths import MODELS
     from .scenario import default_scenario_path, load_scenario
@@ -133,9 +134,10 @@ def sweep_command(
             _bad(f"--grid {key}={','.join(values)}: {exc}")
     try:
         sc = load_scenario(scenario or default_scenario_path())
+        out_dir = out or Path("delever-out") / f"sweep-{sc.name}"
+        check_output_dir(out_dir, "sweep")  # before any work: a refused --out costs nothing
     except InputError as exc:
         _bad(str(exc))
-    out_dir = out or Path("delever-out") / f"sweep-{sc.name}"
     show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
     t0 = time.perf_counter()
     try:
@@ -169,7 +171,10 @@ def sweep_command(
     except ValueError as exc:
         _bad(f"--grid: {exc}" if grid_ else str(exc))
     elapsed = time.perf_counter() - t0
-    write_sweep(table, out_dir)
+    try:
+        write_sweep(table, out_dir)
+    except InputError as exc:
+        _bad(str(exc))
     if not quiet:
         console.print(f"delever sweep: {sc.name} ({table.num_rows:,} runs, {model}, {engine})")
         for t in _quantile_tables(table):

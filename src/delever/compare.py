@@ -12,9 +12,6 @@ the accounts touched.
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +23,7 @@ from .adl.metrics import gini, top_share
 from .adl.policies import POLICIES
 from .engine import RunResult, prepare, run
 from .output import summarize
+from .outdir import writing
 from .scenario import Scenario
 from .units import MONEY_SCALE
 
@@ -124,10 +122,7 @@ def write_compare(rows: list[dict], out_dir: Path, title: str) -> None:
     import plotly.graph_objects as go
     from plotly.offline import get_plotlyjs
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".delever-", dir=out_dir.parent))
-    try:
+    with writing(out_dir, "compare") as tmp:
         table = pa.table({c: [r[c] for r in rows] for c in COLUMNS})
         pacsv.write_csv(table, tmp / "compare.csv")
         fig = go.Figure()
@@ -153,13 +148,6 @@ def write_compare(rows: list[dict], out_dir: Path, title: str) -> None:
             + "</body></html>"
         )
         (tmp / "report.html").write_text(page, encoding="utf-8")
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _fmt(v: object) -> str:

@@ -36,8 +36,6 @@ import itertools
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -52,6 +50,7 @@ from pydantic import BaseModel, ValidationError
 from . import paths as P
 from .engine import Market, prepare, run
 from .output import summarize
+from .outdir import writing
 from .scenario import Scenario
 from .units import MONEY_SCALE
 
@@ -612,20 +611,10 @@ def point_stats(table: pa.Table, metric: str) -> list[dict]:
 
 def write_sweep(table: pa.Table, out_dir: Path | str) -> Path:
     """Write ``sweep.parquet`` and ``report.html`` into ``out_dir`` atomically (temp dir, then rename)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".delever-sweep-", dir=out_dir.parent))
-    try:
+    with writing(out_dir, "sweep") as tmp:
         pq.write_table(table, tmp / "sweep.parquet")
         (tmp / "report.html").write_text(report_html(table), encoding="utf-8", newline="\n")
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    return Path(out_dir)
 
 
 def _exceedance_figure(table: pa.Table, metric: str, title: str):

@@ -19,15 +19,12 @@ integer count of money units, and ``conservation_error`` is such an integer):
 - ``conservation_error``: change of the money identity (:mod:`delever.book`) over the run, in money units.
 
 Files are written into a temporary directory next to the target and moved into place at the end, so a
-failed run leaves no partial output.
+failed run leaves no partial output (:mod:`delever.outdir`: only a directory delever made is replaced).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,6 +34,7 @@ import pyarrow.parquet as pq
 
 from . import events as ev
 from .engine import RunResult
+from .outdir import writing
 from .units import MONEY_SCALE
 
 
@@ -327,11 +325,8 @@ def write_outputs(
     """Write every output file into ``out_dir`` atomically (temp dir, then rename); return the summary."""
     from .report import write_report
 
-    out_dir = Path(out_dir)
     summary = summarize(r)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".delever-", dir=out_dir.parent))
-    try:
+    with writing(out_dir, "run") as tmp:
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
         pq.write_table(events_table(r), tmp / "events.parquet")
         steps = steps_table(r)
@@ -358,11 +353,4 @@ def write_outputs(
             inputs=inputs_provenance(r),
             extra_sections=extra_sections,
         )
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is an ordinary directory
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return summary
