@@ -45,6 +45,7 @@ from .adl.metrics import EVENT_FIELDS, ROUND_FIELDS, event_metrics, round_metric
 from .adl.policies import POLICIES, Winners, get_policy
 from .errors import InputError
 from .outdir import check_output_dir, writing
+from .validate import MAX_SEED
 from .units import MONEY_SCALE
 
 DATA_DIR = "hyperliquid_oct10"
@@ -677,9 +678,12 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option("--policy", help="A policy name (repeatable; default: all).")
         ] = None,
         seed: Annotated[
-            int, typer.Option(help="Seed of assumption (b)'s assignment of accounts to waves.")
+            int,
+            typer.Option(help="Seed of assumption (b)'s assignment of accounts to waves.", min=0, max=MAX_SEED - 1000),
         ] = DEFAULT_SEED,
-        replicas: Annotated[int, typer.Option(help="Seeds of assumption (b) for the spread in sensitivity.csv.")] = 3,
+        replicas: Annotated[
+            int, typer.Option(help="Seeds of assumption (b) for the spread in sensitivity.csv.", min=1, max=1000)
+        ] = 3,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables.")] = False,
     ) -> None:
         """The ADL policy lab on the real 10 October 2025 Hyperliquid event: every policy on the 16 waves."""

@@ -33,7 +33,8 @@ import pyarrow.parquet as pq
 from .book import Book
 from .errors import InputError
 from .instruments import Instrument
-from .units import money
+from .units import MONEY_SCALE, money
+from .validate import MAX_MONEY_UNITS, check_money, check_total_money, limit_text
 
 COLUMNS = ("account", "size", "entry_price", "margin_mode", "collateral")
 OPTIONAL_COLUMNS = ("opened_at",)
@@ -128,9 +129,17 @@ def load_book(
         if coll < 0:
             raise InputError(f"must be >= 0 (got {coll})", file=str(path), row=row, field="collateral")
         try:
-            posted[i] = money(coll)
+            posted[i] = money(check_money(coll, "collateral"))
         except ValueError as exc:
             raise InputError(str(exc), file=str(path), row=row, field="collateral") from None
+        if abs(lots) * start_price_ticks * v > MAX_MONEY_UNITS:
+            raise InputError(
+                f"notional {abs(Decimal(lots)) * inst.lot_size * start_price_ticks * inst.tick_size} at the start "
+                f"price exceeds the limit of {limit_text()}",
+                file=str(path),
+                row=row,
+                field="size",
+            )
         if max_account_notional is not None:
             entry_notional = abs(Decimal(lots) * inst.lot_size * entry)
             if entry_notional > max_account_notional:
@@ -151,11 +160,24 @@ def load_book(
         size[i] = lots
         # entry value rounded up for a long and down for a short (signed cost rounds up): against the account
         value = Decimal(lots) * entry / inst.tick_size * v
+        if abs(value) > MAX_MONEY_UNITS:
+            raise InputError(
+                f"entry notional {abs(value) / MONEY_SCALE} exceeds the limit of {limit_text()}",
+                file=str(path),
+                row=row,
+                field="entry_price",
+            )
         cost[i] = int(value.to_integral_value(rounding="ROUND_CEILING"))
         isolated[i] = mode == "isolated"
         if opened_col is not None and opened_col[i] is not None and str(opened_col[i]).strip():
             opened[i] = _opened_ns(opened_col[i], int(start_time_ns), str(path), row)
 
+    try:
+        check_total_money(
+            int(posted.sum(dtype=object)) + lp_accounts * money(lp_wallet), "total collateral + LP wallets"
+        )
+    except ValueError as exc:
+        raise InputError(str(exc), file=str(path), field="collateral") from None
     net = int(size.sum())
     lp_size = np.full(lp_accounts, -net // lp_accounts, dtype=np.int64)
     lp_size[: (-net) % lp_accounts] += 1

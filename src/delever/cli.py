@@ -19,10 +19,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .cli_guard import GuardedGroup
 from .errors import InputError
 from .outdir import check_output_dir
+from .validate import MAX_SEED, check_prepared
 
 app = typer.Typer(
+    cls=GuardedGroup,
     add_completion=False,
     no_args_is_help=False,
     help="delever: the deleveraging stack of a perpetual-futures venue, exact and fast.",
@@ -68,7 +71,7 @@ def run(
         Path | None, typer.Argument(help="Scenario TOML file (default: the built-in 10 Oct 2025 scenario).")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/<scenario name>).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).", min=0, max=MAX_SEED)] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a scenario value: key.path=value (repeatable).")
     ] = None,
@@ -95,6 +98,7 @@ def run(
         out_dir = out or Path("delever-out") / sc.name
         check_output_dir(out_dir, "run")  # before any work: a refused --out costs nothing
         market = prepare(sc, seed_)
+        check_prepared(sc, market, file=str(scenario or default_scenario_path()))
     except InputError as exc:
         _fail(exc)
     show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
@@ -179,7 +183,7 @@ def compare(
     scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default: the built-in one).")] = None,
     policy: Annotated[list[str] | None, typer.Option("--policy", help="ADL policy (repeatable; default: all).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/compare-<name>).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).", min=0, max=MAX_SEED)] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a scenario value (repeatable).")] = None,
 ) -> None:
     """Run the same scenario once per ADL policy; write compare.csv and a report page side by side."""

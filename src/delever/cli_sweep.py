@@ -25,6 +25,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .validate import MAX_SEED
+
 EXIT_BAD_INPUT = 2
 console = Console()
 err_console = Console(stderr=True)
@@ -83,13 +85,13 @@ def sweep_command(
     scenario: Annotated[
         Path | None, typer.Argument(help="Scenario TOML file (default: the built-in 10 Oct 2025 scenario).")
     ] = None,
-    paths: Annotated[int, typer.Option("--paths", help="Paths per grid point.", min=1)] = 100,
+    paths: Annotated[int, typer.Option("--paths", help="Paths per grid point.", min=1, max=10_000_000)] = 100,
     model: Annotated[
         str, typer.Option("--model", help="Path model: gbm-jump (Merton) or garch (GARCH(1,1)).")
     ] = "gbm-jump",
     engine: Annotated[str, typer.Option("--engine", help="local (process pool), dask or ray.")] = "local",
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Worker processes (default: CPU count).", min=1)
+        int | None, typer.Option("--workers", help="Worker processes (default: CPU count).", min=1, max=4096)
     ] = None,
     address: Annotated[
         str | None, typer.Option("--address", help="Existing dask scheduler / Ray cluster address.")
@@ -99,16 +101,19 @@ def sweep_command(
         typer.Option("--grid", help="key=v1,v2,... (repeatable): a dotted scenario key or model.<parameter>."),
     ] = None,
     steps: Annotated[
-        int | None, typer.Option("--steps", help="Steps per path (default: the scenario's).", min=1)
+        int | None, typer.Option("--steps", help="Steps per path (default: the scenario's).", min=1, max=100_000_000)
     ] = None,
     batch: Annotated[
-        int | None, typer.Option("--batch", help="Paths per task (default: about 1 s of work).", min=1)
+        int | None, typer.Option("--batch", help="Paths per task (default: about 1 s of work).", min=1, max=10_000_000)
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output directory (default ./delever-out/sweep-<scenario name>).")
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Root seed of the paths and the book (default: the scenario's).")
+        int | None,
+        typer.Option(
+            "--seed", help="Root seed of the paths and the book (default: the scenario's).", min=0, max=MAX_SEED
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
