@@ -18,7 +18,7 @@ from __future__ import annotations
 import signal
 import threading
 
-import click
+import typer
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
@@ -41,7 +41,7 @@ def _on_sigterm(signum, frame) -> None:
 class GuardedGroup(TyperGroup):
     """The ``delever`` command group: bad input exits 2, Ctrl-C 130, SIGTERM 143, each with one line."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         err = Console(stderr=True)
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
@@ -49,13 +49,13 @@ class GuardedGroup(TyperGroup):
             return super().invoke(ctx)
         except InputError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise click.exceptions.Exit(EXIT_BAD_INPUT) from None
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except KeyboardInterrupt:
             err.print("interrupted: nothing written (a checkpoint, if any, is kept for --resume)", highlight=False)
-            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except Terminated:
             err.print("terminated: nothing written (a checkpoint, if any, is kept for --resume)", highlight=False)
-            raise click.exceptions.Exit(EXIT_TERMINATED) from None
+            raise typer.Exit(EXIT_TERMINATED) from None
         finally:
             if main:
                 signal.signal(signal.SIGTERM, previous)

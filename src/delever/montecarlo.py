@@ -52,6 +52,7 @@ from .engine import Market, prepare, run
 from .output import summarize
 from .outdir import writing
 from .scenario import Scenario
+from .workers import die_with_parent, stopping_children
 from .units import MONEY_SCALE
 
 ENGINES = ("local", "dask", "ray")
@@ -345,7 +346,8 @@ def sweep(
         if engine == "local":
             outs = _run_local(tasks, args, workers, report)
         elif engine == "dask":
-            outs = _run_dask(tasks, args, workers, address, report)
+            with stopping_children():
+                outs = _run_dask(tasks, args, workers, address, report)
         else:
             outs = _run_ray(tasks, args, workers, address, report)
         for task, out in zip(tasks, outs, strict=True):
@@ -371,7 +373,16 @@ def _run_local(tasks: list[_Task], args: tuple, workers: int | None, report: Cal
             outs.append(_call(t, args))
             report(len(t.items))
         return outs
-    with Parallel(n_jobs=n_jobs, backend="loky", return_as="generator") as par:
+    # loky's workers would outlive a killed parent: each makes itself die with this process when it starts,
+    # and an exception here (Ctrl-C, SIGTERM) stops them at once (delever.workers)
+    pool = Parallel(
+        n_jobs=n_jobs,
+        backend="loky",
+        return_as="generator",
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
+    with pool as par, stopping_children():
         gen = par(
             delayed(run_batch)(
                 points[t.point].scenario, markets[t.point], model, points[t.point].params, t.items, n_steps, root
@@ -399,6 +410,8 @@ def _run_dask(
         )
     client = Client(cluster if cluster is not None else address)
     try:
+        if cluster is not None:  # our own workers die with this process (delever.workers)
+            client.run(die_with_parent, os.getpid())
         sc_f = [client.scatter(pt.scenario, broadcast=True) for pt in points]
         m_f = [client.scatter(m, broadcast=True) for m in markets]
         futures = [

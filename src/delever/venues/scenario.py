@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import html
 import multiprocessing
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import InputError
 from ..scenario import Scenario, _merge
+from ..workers import die_with_parent, stopping_children
 from . import VENUES, get_venue
 
 
@@ -54,9 +56,22 @@ def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1) -> 
         sys.stderr.flush()
         try:
             context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=min(workers, len(VENUES)), mp_context=context) as pool:
-                futures = [pool.submit(_shared_row, name) for name in VENUES]
-                return [f.result() for f in futures]
+            # workers die with this process (killed or not) and are stopped at once on Ctrl-C (issue #13)
+            with stopping_children():
+                pool = ProcessPoolExecutor(
+                    max_workers=min(workers, len(VENUES)),
+                    mp_context=context,
+                    initializer=die_with_parent,
+                    initargs=(os.getpid(),),
+                )
+                try:
+                    futures = [pool.submit(_shared_row, name) for name in VENUES]
+                    rows = [f.result() for f in futures]
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+                pool.shutdown()
+                return rows
         except (BrokenProcessPool, OSError):
             pass  # no process pool here (no shared memory for its locks) or a worker died: run them here
         finally:
