@@ -217,7 +217,7 @@ def test_stale_temporaries_of_killed_runs_are_cleaned(tmp_path):
     stale = tmp_path / f".delever-tmp-{dead_pid()}-abc123"
     legacy = tmp_path / ".delever-k2j4h_x9"  # delever < 0.2: tempfile.mkdtemp(prefix=".delever-")
     live = tmp_path / f".delever-tmp-{os.getppid()}-def456"  # a run still going (this test's parent)
-    checkpoint = tmp_path / ".delever-checkpoint-out"
+    checkpoint = tmp_path / ".delever-checkpoint-other"  # another output's checkpoint
     user_dir = tmp_path / ".delever-notes"  # not delever's pattern: kept
     for d in (stale, legacy, live, checkpoint, user_dir):
         d.mkdir()

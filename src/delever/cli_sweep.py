@@ -116,9 +116,13 @@ def sweep_command(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the killed sweep: skip the paths it finished.")
+    ] = False,
 ) -> None:
     """Monte Carlo over generated price paths and a parameter grid: sweep.parquet and report.html."""
     from .errors import InputError
+    from .checkpoint import Checkpoint, run_key
     from .outdir import check_output_dir
     from .montecarlo import ENGINES, EngineUnavailable, check_key, sweep, write_sweep
     from .paths import MODELS
@@ -141,6 +145,8 @@ def sweep_command(
         sc = load_scenario(scenario or default_scenario_path())
         out_dir = out or Path("delever-out") / f"sweep-{sc.name}"
         check_output_dir(out_dir, "sweep")  # before any work: a refused --out costs nothing
+        key = run_key("sweep", sc, seed, paths=paths, model=model, grid=grid_, steps=steps)
+        store = Checkpoint(out_dir, "sweep", key, resume)
     except InputError as exc:
         _bad(str(exc))
     show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
@@ -168,6 +174,7 @@ def sweep_command(
                 steps=steps,
                 batch=batch,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                store=store,
             )
     except EngineUnavailable as exc:
         _bad(f"--engine {engine}: {exc}")
@@ -180,6 +187,7 @@ def sweep_command(
         write_sweep(table, out_dir)
     except InputError as exc:
         _bad(str(exc))
+    store.remove()
     if not quiet:
         console.print(f"delever sweep: {sc.name} ({table.num_rows:,} runs, {model}, {engine})")
         for t in _quantile_tables(table):

@@ -104,16 +104,25 @@ def policy_row(name: str, r: RunResult) -> dict:
     }
 
 
-def compare(scenario: Scenario, seed: int, policies: list[str] | None = None, progress=None) -> list[dict]:
-    """Run ``scenario`` once per policy (default: all) on one prepared market; return the rows."""
+def compare(scenario: Scenario, seed: int, policies: list[str] | None = None, progress=None, store=None) -> list[dict]:
+    """Run ``scenario`` once per policy (default: all) on one prepared market; return the rows.
+
+    ``store`` (a :class:`delever.checkpoint.Checkpoint`): each finished policy's row is recorded there, and
+    the rows already recorded are taken from it instead of run again (``delever compare --resume``)."""
     names = policies or list(POLICIES)
-    market = prepare(scenario, seed)
+    done = store.finished() if store is not None else {}
+    market = prepare(scenario, seed) if any(name not in done for name in names) else None
     rows = []
     for name in names:
+        if name in done:
+            rows.append(done[name])
+            continue
         if progress:
             progress(name)
         sc = scenario.model_copy(update={"adl": scenario.adl.model_copy(update={"policy": name})})
         rows.append(policy_row(name, run(sc, seed, market=market)))
+        if store is not None:
+            store.record({name: rows[-1]})
     return rows
 
 

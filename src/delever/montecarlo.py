@@ -272,6 +272,7 @@ def sweep(
     model_params: dict[str, Any] | None = None,
     batch: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    store: Any = None,
 ) -> pa.Table:
     """Run ``paths`` generated paths at every grid point; one row per (point, path), sorted by both.
 
@@ -289,6 +290,8 @@ def sweep(
         model_params: path-model parameters over the defaults (``model.*`` grid keys override them).
         batch: paths per task (default: chosen so a task runs about :data:`TARGET_TASK_SECONDS`).
         progress: ``progress(done, total)`` called as paths complete.
+        store: a :class:`delever.checkpoint.Checkpoint`: each finished task's paths are recorded there, and
+            paths already recorded are taken from it instead of run again (``delever sweep --resume``).
 
     Raises:
         ValueError: bad arguments, unknown grid keys or rejected grid values (the message names them).
@@ -314,7 +317,11 @@ def sweep(
     seeds = [int(s) for s in P.path_seeds(root, paths)]
     total = len(points) * paths
     results: dict[tuple[int, int], dict[str, int]] = {}
-    done = 0
+    if store is not None:
+        for key, row in store.finished().items():
+            p, j = (int(x) for x in key.split(":"))
+            results[(p, j)] = row
+    done = len(results)
 
     def report(k: int) -> None:
         nonlocal done
@@ -322,14 +329,25 @@ def sweep(
         if progress is not None:
             progress(done, total)
 
+    def finished(task: _Task, out: list[dict[str, int]]) -> None:
+        rows = {}
+        for (j, _), row in zip(task.items, out, strict=True):
+            results[(task.point, j)] = row
+            rows[f"{task.point}:{j}"] = row
+        if store is not None:
+            store.record(rows)
+        report(len(task.items))
+
     # The first paths run here: their results are kept, and their time sizes the batches.
     n_workers = workers or (os.cpu_count() or 1)
     per_path = None
     for j in range(min(2, paths)):
+        if (0, j) in results:
+            continue
         t0 = time.perf_counter()
-        results[(0, j)] = run_path(points[0].scenario, markets[0], model, points[0].params, seeds[j], n_steps, root)
+        row = run_path(points[0].scenario, markets[0], model, points[0].params, seeds[j], n_steps, root)
         per_path = time.perf_counter() - t0
-        report(1)
+        finished(_Task(0, [(j, seeds[j])]), [row])
         if per_path >= TARGET_TASK_SECONDS:
             break
     todo = [(pt.index, j) for pt in points for j in range(paths) if (pt.index, j) not in results]
@@ -344,15 +362,12 @@ def sweep(
     if tasks:
         args = (points, markets, model, n_steps, root)
         if engine == "local":
-            outs = _run_local(tasks, args, workers, report)
+            _run_local(tasks, args, workers, finished)
         elif engine == "dask":
             with stopping_children():
-                outs = _run_dask(tasks, args, workers, address, report)
+                _run_dask(tasks, args, workers, address, finished)
         else:
-            outs = _run_ray(tasks, args, workers, address, report)
-        for task, out in zip(tasks, outs, strict=True):
-            for (j, _), row in zip(task.items, out, strict=True):
-                results[(task.point, j)] = row
+            _run_ray(tasks, args, workers, address, finished)
     return _build_table(points, seeds, results, scenario, model, root, paths, n_steps, model_params, grid or {})
 
 
@@ -362,7 +377,7 @@ def _call(task: _Task, args: tuple) -> list[dict[str, int]]:
     return run_batch(pt.scenario, markets[task.point], model, pt.params, task.items, n_steps, root)
 
 
-def _run_local(tasks: list[_Task], args: tuple, workers: int | None, report: Callable[[int], None]) -> list:
+def _run_local(tasks: list[_Task], args: tuple, workers: int | None, finished: Callable[[_Task, list], None]) -> list:
     from joblib import Parallel, delayed
 
     points, markets, model, n_steps, root = args
@@ -371,7 +386,7 @@ def _run_local(tasks: list[_Task], args: tuple, workers: int | None, report: Cal
     if n_jobs == 1:
         for t in tasks:
             outs.append(_call(t, args))
-            report(len(t.items))
+            finished(t, outs[-1])
         return outs
     # loky's workers would outlive a killed parent: each makes itself die with this process when it starts,
     # and an exception here (Ctrl-C, SIGTERM) stops them at once (delever.workers)
@@ -391,12 +406,12 @@ def _run_local(tasks: list[_Task], args: tuple, workers: int | None, report: Cal
         )
         for t, out in zip(tasks, gen, strict=True):
             outs.append(out)
-            report(len(t.items))
+            finished(t, out)
     return outs
 
 
 def _run_dask(
-    tasks: list[_Task], args: tuple, workers: int | None, address: str | None, report: Callable[[int], None]
+    tasks: list[_Task], args: tuple, workers: int | None, address: str | None, finished: Callable[[_Task, list], None]
 ) -> list:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -433,7 +448,7 @@ def _run_dask(
         for fut in as_completed(futures):
             i = where[fut.key]
             outs[i] = fut.result()
-            report(len(tasks[i].items))
+            finished(tasks[i], outs[i])
         return outs
     finally:
         client.close()
@@ -450,7 +465,7 @@ def _import_ray():
 
 
 def _run_ray(
-    tasks: list[_Task], args: tuple, workers: int | None, address: str | None, report: Callable[[int], None]
+    tasks: list[_Task], args: tuple, workers: int | None, address: str | None, finished: Callable[[_Task, list], None]
 ) -> list:  # pragma: no cover - Ray is an optional extra
     ray = _import_ray()
     points, markets, model, n_steps, root = args
@@ -478,7 +493,7 @@ def _run_ray(
             for r in ready:
                 i = where[r]
                 outs[i] = ray.get(r)
-                report(len(tasks[i].items))
+                finished(tasks[i], outs[i])
         return outs
     finally:
         if started:
