@@ -11,7 +11,9 @@ would be left running as orphans, each holding its copy of the book. Two guarant
   alone;
 - :func:`stopping_children` kills, when the block it guards raises (an error, Ctrl-C, SIGTERM turned into an
   exception by :mod:`delever.cli_guard`), every child process started inside the block that is still alive,
-  so that a pool's shutdown does not wait for queued work.
+  so that a pool's shutdown does not wait for queued work (the sweep's loky and dask pools; the venue
+  comparison's ``concurrent.futures`` pool is cancelled instead, its workers ending after their current
+  rulebook, because killing them can leave that executor's manager thread spinning at exit).
 """
 
 from __future__ import annotations

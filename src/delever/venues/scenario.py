@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import InputError
 from ..scenario import Scenario, _merge
-from ..workers import die_with_parent, stopping_children
+from ..workers import die_with_parent
 from . import VENUES, get_venue
 
 
@@ -56,22 +56,23 @@ def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1) -> 
         sys.stderr.flush()
         try:
             context = multiprocessing.get_context("fork")
-            # workers die with this process (killed or not) and are stopped at once on Ctrl-C (issue #13)
-            with stopping_children():
-                pool = ProcessPoolExecutor(
-                    max_workers=min(workers, len(VENUES)),
-                    mp_context=context,
-                    initializer=die_with_parent,
-                    initargs=(os.getpid(),),
-                )
-                try:
-                    futures = [pool.submit(_shared_row, name) for name in VENUES]
-                    rows = [f.result() for f in futures]
-                except BaseException:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
-                pool.shutdown()
-                return rows
+            # workers die with this process when it is killed (delever.workers); on Ctrl-C or SIGTERM the
+            # queued rulebooks are cancelled and each worker ends after its current one (killing them instead
+            # can leave the executor's manager thread spinning, and the exit waiting on it)
+            pool = ProcessPoolExecutor(
+                max_workers=min(workers, len(VENUES)),
+                mp_context=context,
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
+            try:
+                futures = [pool.submit(_shared_row, name) for name in VENUES]
+                rows = [f.result() for f in futures]
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
+            return rows
         except (BrokenProcessPool, OSError):
             pass  # no process pool here (no shared memory for its locks) or a worker died: run them here
         finally:
