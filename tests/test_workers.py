@@ -33,6 +33,8 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "CI": "1"},
+        # a shell's background job ignores SIGINT, and children inherit that: restore Ctrl-C's default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

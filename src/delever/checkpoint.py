@@ -30,7 +30,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -173,11 +173,6 @@ class Checkpoint:
             self._db.close()
             self._db = None
         shutil.rmtree(self.dir, ignore_errors=True)
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -404,14 +399,3 @@ def _decode(v: Any) -> Any:
     if "__decimal__" in v:
         return Decimal(v["__decimal__"])
     raise ValueError(f"not a recorded value: {v!r}")
-
-
-def item_key(*parts: Any) -> str:
-    """The text key of a finished item (``item_key(point, path)`` -> ``"3:17"``)."""
-    return ":".join(str(p) for p in parts)
-
-
-def finished_items(store: Checkpoint | None) -> Iterator[tuple[str, Any]]:
-    """The items recorded in ``store`` (none without one)."""
-    if store is not None:
-        yield from store.finished().items()

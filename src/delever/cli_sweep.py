@@ -124,7 +124,7 @@ def sweep_command(
     from .errors import InputError
     from .checkpoint import Checkpoint, run_key
     from .outdir import check_output_dir
-    from .montecarlo import ENGINES, EngineUnavailable, check_key, sweep, write_sweep
+    from .montecarlo import ENGINES, EngineUnavailable, check_key, grid_points, sweep, write_sweep
     from .paths import MODELS
     from .scenario import default_scenario_path, load_scenario
 
@@ -145,10 +145,13 @@ def sweep_command(
         sc = load_scenario(scenario or default_scenario_path())
         out_dir = out or Path("delever-out") / f"sweep-{sc.name}"
         check_output_dir(out_dir, "sweep")  # before any work: a refused --out costs nothing
+        grid_points(sc, model, grid_)  # the grid's values, checked before any work (ValueError names them)
         key = run_key("sweep", sc, seed, paths=paths, model=model, grid=grid_, steps=steps)
         store = Checkpoint(out_dir, "sweep", key, resume)
     except InputError as exc:
         _bad(str(exc))
+    except ValueError as exc:
+        _bad(f"--grid: {exc}")
     show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
     t0 = time.perf_counter()
     try:
@@ -176,12 +179,12 @@ def sweep_command(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
                 store=store,
             )
-    except EngineUnavailable as exc:
-        _bad(f"--engine {engine}: {exc}")
-    except InputError as exc:
-        _bad(str(exc))
-    except ValueError as exc:
-        _bad(f"--grid: {exc}" if grid_ else str(exc))
+    except (EngineUnavailable, InputError, ValueError) as exc:
+        if not resume:  # bad input found by the sweep itself: no work to keep
+            store.remove()
+        if isinstance(exc, EngineUnavailable):
+            _bad(f"--engine {engine}: {exc}")
+        _bad(f"--grid: {exc}" if grid_ and isinstance(exc, ValueError) else str(exc))
     elapsed = time.perf_counter() - t0
     try:
         write_sweep(table, out_dir)
