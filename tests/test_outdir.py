@@ -219,13 +219,16 @@ def test_stale_temporaries_of_killed_runs_are_cleaned(tmp_path):
     live = tmp_path / f".delever-tmp-{os.getppid()}-def456"  # a run still going (this test's parent)
     checkpoint = tmp_path / ".delever-checkpoint-other"  # another output's checkpoint
     user_dir = tmp_path / ".delever-notes"  # not delever's pattern: kept
-    for d in (stale, legacy, live, checkpoint, user_dir):
+    lookalike = tmp_path / ".delever-notes123"  # delever's old pattern, but holding a file delever never writes
+    for d in (stale, legacy, live, checkpoint, user_dir, lookalike):
         d.mkdir()
         (d / "summary.json").write_text("x")
+    (lookalike / "diary.txt").write_bytes(USER_BYTES)
     result = runner.invoke(app, COMMANDS["run"](tiny_scenario(tmp_path), tmp_path / "out"))
     assert result.exit_code == 0, result.output
     assert not stale.exists() and not legacy.exists()
     assert live.exists() and checkpoint.exists() and user_dir.exists()
+    assert (lookalike / "diary.txt").read_bytes() == USER_BYTES
 
 
 def test_run_output_is_marked(tmp_path):

@@ -245,3 +245,12 @@ def test_compare_killed_twice_resumes_to_identical_outputs(tmp_path):
     clean, resumed, kills = kill_and_resume(tmp_path, args, [1, 5], finished_count)
     assert kills == 2
     assert resumed == clean
+
+
+@pytest.mark.skipif(not os.environ.get("DELEVER_TEST_1M"), reason="1M accounts: minutes; set DELEVER_TEST_1M=1")
+def test_run_of_a_million_accounts_killed_twice_resumes_to_identical_outputs(tmp_path):
+    sc = tiny(tmp_path, accounts=1_000_000)
+    args = ["run", str(sc), "-q", "--checkpoint-every", "2"]
+    clean, resumed, kills = kill_and_resume(tmp_path, args, [1, 3000], saved_step)
+    assert kills == 2
+    assert resumed == clean

@@ -39,8 +39,16 @@ MARKER = ".delever.json"
 TEMP_PREFIX = ".delever-tmp-"
 """Prefix of the temporary directories (``.delever-tmp-<pid>-<random>``) next to an output directory."""
 
-LEGACY_TEMP = re.compile(r"^\.delever-(?:sweep-)?[A-Za-z0-9_]{8}$")
+LEGACY_TEMP = re.compile(r"^\.delever-(?:sweep-)?[a-z0-9_]{8}$")
 """Temporary directories of delever before 0.2 (``tempfile.mkdtemp(prefix=".delever-")``), no pid in the name."""
+
+LEGACY_FILES = frozenset(
+    {
+        "summary.json", "events.parquet", "steps.parquet", "report.html", "ablation.csv", "compare.csv",
+        "sweep.parquet", "policies.csv", "waves.csv", "sensitivity.csv", "inputs.json",
+    }
+)  # fmt: skip
+"""The files such a directory can hold (every command's outputs): one holding anything else is not removed."""
 
 FIELD = "--out"
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -153,8 +161,8 @@ def clean_stale_temps(parent: Path) -> list[Path]:
     """Remove temporary directories of killed runs in ``parent``; return the removed paths.
 
     A ``.delever-tmp-<pid>-*`` directory is stale when no process ``pid`` exists; one of delever before 0.2
-    (no pid in its name) when it holds only plain files (such a directory is never another tool's: the name
-    is delever's and it was never a finished output)."""
+    (``.delever-`` and eight random characters, no pid) when it holds nothing but files named as delever's
+    outputs (:data:`LEGACY_FILES`): anything else in it may be a user's, and it is kept."""
     removed = []
     try:
         entries = list(os.scandir(parent))
@@ -169,7 +177,7 @@ def clean_stale_temps(parent: Path) -> list[Path]:
             stale = pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
         elif LEGACY_TEMP.match(entry.name):
             try:
-                stale = all(e.is_file(follow_symlinks=False) for e in os.scandir(entry.path))
+                stale = all(e.is_file(follow_symlinks=False) and e.name in LEGACY_FILES for e in os.scandir(entry.path))
             except OSError:
                 stale = False
         if stale:
