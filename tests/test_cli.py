@@ -69,7 +69,7 @@ def test_run_writes_every_output_file(tmp_path):
     out = tmp_path / "out"
     result = invoke(scenario, "--out", out)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    assert sorted(p.name for p in out.iterdir()) == sorted((*OUTPUTS, ".delever.json"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["accounts"] == 300 and summary["seed"] == 20251010
     assert summary["conservation_error"] == 0 and summary["open_interest_balanced"] is True
@@ -113,14 +113,14 @@ def test_run_with_a_book_file(tmp_path):
     assert summary["accounts"] == 3 and summary["positions"] == 3 and summary["conservation_error"] == 0
 
 
-def test_an_existing_output_directory_is_replaced(tmp_path):
+def test_an_output_directory_delever_made_is_replaced(tmp_path):
     scenario = write_scenario(tmp_path, default_text())
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an earlier run")
-    result = invoke(scenario, "--out", out, "-q")
-    assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    out.mkdir()  # an empty directory is taken; the second run replaces the first's output (issue #13)
+    for _ in range(2):
+        result = invoke(scenario, "--out", out, "-q")
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted((*OUTPUTS, ".delever.json"))
 
 
 # ------------------------------------------------------------------------------------------------- bad input

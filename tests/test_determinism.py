@@ -44,7 +44,8 @@ def run_and_write(overrides: dict, seed: int, out: Path) -> dict:
 def assert_same_files(a: Path, b: Path) -> None:
     for name in FILES:
         assert (a / name).read_bytes() == (b / name).read_bytes(), f"{name} differs between identical runs"
-    assert sorted(p.name for p in a.iterdir()) == sorted(FILES) == sorted(p.name for p in b.iterdir())
+    marked = sorted((*FILES, ".delever.json"))  # the marker of a directory delever made (delever.outdir)
+    assert sorted(p.name for p in a.iterdir()) == marked == sorted(p.name for p in b.iterdir())
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -155,10 +155,9 @@ def test_ray_without_ray_names_the_extra(scenario):
 
 def test_write_sweep_files(tmp_path, local_table):
     out = tmp_path / "res" / "sweep-x"
-    out.mkdir(parents=True)
-    (out / "stale.txt").write_text("old")
     mc.write_sweep(local_table, out)
-    assert sorted(p.name for p in out.iterdir()) == ["report.html", "sweep.parquet"]
+    mc.write_sweep(local_table, out)  # a directory delever made is replaced
+    assert sorted(p.name for p in out.iterdir()) == [".delever.json", "report.html", "sweep.parquet"]
     assert pq.read_table(out / "sweep.parquet").equals(local_table, check_metadata=True)
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count(get_plotlyjs()[:500]) == 1

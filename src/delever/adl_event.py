@@ -34,9 +34,6 @@ import csv
 import hashlib
 import json
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -47,6 +44,8 @@ import typer
 from .adl.metrics import EVENT_FIELDS, ROUND_FIELDS, event_metrics, round_metrics, top_share
 from .adl.policies import POLICIES, Winners, get_policy
 from .errors import InputError
+from .outdir import check_output_dir, writing
+from .validate import MAX_SEED
 from .units import MONEY_SCALE
 
 DATA_DIR = "hyperliquid_oct10"
@@ -555,21 +554,12 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def _write(out_dir: Path, inputs: dict, policy_rows, wave_rows, sens_rows) -> None:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".delever-", dir=out_dir.parent))
-    try:
+    with writing(out_dir, "adl-event") as tmp:
         _write_csv(tmp / "policies.csv", policy_rows)
         _write_csv(tmp / "waves.csv", wave_rows)
         _write_csv(tmp / "sensitivity.csv", sens_rows)
         clean = json.loads(json.dumps(inputs, default=_json_default), parse_constant=lambda c: None)
         (tmp / "inputs.json").write_text(json.dumps(clean, indent=2, default=_json_default) + "\n")
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -688,9 +678,12 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option("--policy", help="A policy name (repeatable; default: all).")
         ] = None,
         seed: Annotated[
-            int, typer.Option(help="Seed of assumption (b)'s assignment of accounts to waves.")
+            int,
+            typer.Option(help="Seed of assumption (b)'s assignment of accounts to waves.", min=0, max=MAX_SEED - 1000),
         ] = DEFAULT_SEED,
-        replicas: Annotated[int, typer.Option(help="Seeds of assumption (b) for the spread in sensitivity.csv.")] = 3,
+        replicas: Annotated[
+            int, typer.Option(help="Seeds of assumption (b) for the spread in sensitivity.csv.", min=1, max=1000)
+        ] = 3,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables.")] = False,
     ) -> None:
         """The ADL policy lab on the real 10 October 2025 Hyperliquid event: every policy on the 16 waves."""
@@ -698,6 +691,7 @@ def register(app: typer.Typer) -> None:
         if not console.is_terminal and console.width < 170:
             console = Console(width=170)
         try:
+            check_output_dir(out, "adl-event")  # before any work: a refused --out costs nothing
             result = run_adl_event(out, policy, seed=seed, replicas=replicas)
         except InputError as exc:
             Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)

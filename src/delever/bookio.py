@@ -41,7 +41,8 @@ import pyarrow.parquet as pq
 from .book import Book
 from .errors import InputError
 from .instruments import Instrument
-from .units import money
+from .units import MONEY_SCALE, money
+from .validate import MAX_MONEY_UNITS, check_money, check_total_money, limit_text
 
 COLUMNS = ("account", "size", "entry_price", "margin_mode", "collateral")
 OPTIONAL_COLUMNS = ("opened_at", "instrument")
@@ -169,9 +170,17 @@ def load_book(
         if coll < 0:
             raise InputError(f"must be >= 0 (got {coll})", file=str(path), row=row, field="collateral")
         try:
-            posted[i] = money(coll)
+            posted[i] = money(check_money(coll, "collateral"))
         except ValueError as exc:
             raise InputError(str(exc), file=str(path), row=row, field="collateral") from None
+        if abs(lots) * starts[m] * v > MAX_MONEY_UNITS:
+            raise InputError(
+                f"notional {abs(Decimal(lots)) * inst_m.lot_size * starts[m] * inst_m.tick_size} at the start "
+                f"price exceeds the limit of {limit_text()}",
+                file=str(path),
+                row=row,
+                field="size",
+            )
         if max_account_notional is not None:
             entry_notional = abs(Decimal(lots) * inst_m.lot_size * entry)
             if entry_notional > max_account_notional:
@@ -192,6 +201,13 @@ def load_book(
         size[i] = lots
         # entry value rounded up for a long and down for a short (signed cost rounds up): against the account
         value = Decimal(lots) * entry / inst_m.tick_size * v
+        if abs(value) > MAX_MONEY_UNITS:
+            raise InputError(
+                f"entry notional {abs(value) / MONEY_SCALE} exceeds the limit of {limit_text()}",
+                file=str(path),
+                row=row,
+                field="entry_price",
+            )
         cost[i] = int(value.to_integral_value(rounding="ROUND_CEILING"))
         isolated[i] = mode == "isolated"
         if not isolated[i]:
@@ -204,6 +220,12 @@ def load_book(
         if opened_col is not None and opened_col[i] is not None and str(opened_col[i]).strip():
             opened[i] = _opened_ns(opened_col[i], int(start_time_ns), str(path), row)
 
+    try:
+        check_total_money(
+            int(posted.sum(dtype=object)) + lp_accounts * money(lp_wallet), "total collateral + LP wallets"
+        )
+    except ValueError as exc:
+        raise InputError(str(exc), file=str(path), field="collateral") from None
     n_acc = len(labels)
     vpl = np.array([i.value_per_lot_tick for i in instruments], dtype=np.int64)[instrument]
     notional = np.abs(size) * start_of_row * vpl

@@ -19,9 +19,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .checkpoint import DEFAULT_EVERY_S
+from .cli_guard import GuardedGroup
 from .errors import InputError
+from .outdir import check_output_dir
+from .validate import MAX_SEED, check_prepared
 
 app = typer.Typer(
+    cls=GuardedGroup,
     add_completion=False,
     no_args_is_help=False,
     help="delever: the deleveraging stack of a perpetual-futures venue, exact and fast.",
@@ -71,7 +76,7 @@ def run(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/<scenario name>).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).", min=0, max=MAX_SEED)] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a scenario value: key.path=value (repeatable).")
     ] = None,
@@ -80,10 +85,16 @@ def run(
     ] = False,
     venue: Annotated[str | None, typer.Option(help="Run under this venue's rulebook (see `delever venues`).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the killed run of the same command from its checkpoint.")
+    ] = False,
+    checkpoint_every: Annotated[
+        float, typer.Option("--checkpoint-every", help="Seconds of engine work between checkpoints.", min=0, max=3600)
+    ] = DEFAULT_EVERY_S,
 ) -> None:
     """Run a scenario end to end and write summary.json, events.parquet, steps.parquet and report.html."""
+    from .checkpoint import Checkpoint, run_checkpointed, run_key
     from .engine import prepare
-    from .engine import run as run_engine
     from .output import write_outputs
     from .replays import scenario_argument
     from .scenario import default_scenario_path, load_scenario, parse_set
@@ -97,10 +108,13 @@ def run(
 
             sc = apply_venue(sc, venue)
         seed_ = sc.seed if seed is None else seed
+        out_dir = out or Path("delever-out") / sc.name
+        check_output_dir(out_dir, "run")  # before any work: a refused --out costs nothing
         market = prepare(sc, seed_)
+        check_prepared(sc, market, file=str(scenario or default_scenario_path()))
+        store = Checkpoint(out_dir, "run", run_key("run", sc, seed_), resume)
     except InputError as exc:
         _fail(exc)
-    out_dir = out or Path("delever-out") / sc.name
     show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -112,7 +126,9 @@ def run(
         transient=True,
     ) as bar:
         task = bar.add_task(sc.name, total=market.path.steps)
-        result = run_engine(sc, seed_, progress=lambda done, total: bar.update(task, completed=done), market=market)
+        result = run_checkpointed(
+            sc, seed_, market, store, lambda done, total: bar.update(task, completed=done), checkpoint_every
+        )
     extra_sections: list[dict] = []
     ablation_rows = None
     if sc.mechanisms.enabled() or ablate:
@@ -137,7 +153,13 @@ def run(
         # eleven runs, independent of each other: on two cores at once (rows identical, in the same order)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         extra_sections.append(compare_venues(sc, seed_, market, workers=min(2, cores)))
-    summary = write_outputs(result, out_dir, extra_sections=extra_sections, ablation=ablation_rows if ablate else None)
+    try:
+        summary = write_outputs(
+            result, out_dir, extra_sections=extra_sections, ablation=ablation_rows if ablate else None
+        )
+    except InputError as exc:
+        _fail(exc)
+    store.remove()  # the outputs are written: nothing to resume
     if ablate and not quiet and ablation_rows:
         console.print(_ablation_table(ablation_rows))
     if not quiet:
@@ -178,11 +200,15 @@ def compare(
     scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default: the built-in one).")] = None,
     policy: Annotated[list[str] | None, typer.Option("--policy", help="ADL policy (repeatable; default: all).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/compare-<name>).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).", min=0, max=MAX_SEED)] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a scenario value (repeatable).")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the killed comparison: skip the policies it finished.")
+    ] = False,
 ) -> None:
     """Run the same scenario once per ADL policy; write compare.csv and a report page side by side."""
     from .adl.policies import POLICIES
+    from .checkpoint import Checkpoint, run_key
     from .compare import COLUMNS, write_compare
     from .compare import compare as run_compare
     from .scenario import default_scenario_path, load_scenario, parse_set
@@ -193,13 +219,21 @@ def compare(
             if name not in POLICIES:
                 raise InputError(f"unknown ADL policy {name!r}; known: {', '.join(POLICIES)}", field="--policy")
         seed_ = sc.seed if seed is None else seed
+        out_dir = out or Path("delever-out") / f"compare-{sc.name}"
+        check_output_dir(out_dir, "compare")
+        store = Checkpoint(out_dir, "compare", run_key("compare", sc, seed_, policies=policy), resume)
         show = sys.stdout.isatty() and not os.environ.get("CI")
         with console.status("", spinner="dots") if show else _null() as status:
-            rows = run_compare(sc, seed_, policy, progress=(lambda n: status.update(f"policy {n}")) if show else None)
+            rows = run_compare(
+                sc, seed_, policy, progress=(lambda n: status.update(f"policy {n}")) if show else None, store=store
+            )
     except InputError as exc:
         _fail(exc)
-    out_dir = out or Path("delever-out") / f"compare-{sc.name}"
-    write_compare(rows, out_dir, f"delever compare: {sc.name} (seed {seed_})")
+    try:
+        write_compare(rows, out_dir, f"delever compare: {sc.name} (seed {seed_})")
+    except InputError as exc:
+        _fail(exc)
+    store.remove()
     t = Table(title=f"ADL policies on {sc.name}", header_style="bold")
     keys = (
         "policy",

@@ -25,6 +25,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .validate import MAX_SEED
+
 EXIT_BAD_INPUT = 2
 console = Console()
 err_console = Console(stderr=True)
@@ -83,13 +85,13 @@ def sweep_command(
     scenario: Annotated[
         Path | None, typer.Argument(help="Scenario TOML file (default: the built-in 10 Oct 2025 scenario).")
     ] = None,
-    paths: Annotated[int, typer.Option("--paths", help="Paths per grid point.", min=1)] = 100,
+    paths: Annotated[int, typer.Option("--paths", help="Paths per grid point.", min=1, max=10_000_000)] = 100,
     model: Annotated[
         str, typer.Option("--model", help="Path model: gbm-jump (Merton) or garch (GARCH(1,1)).")
     ] = "gbm-jump",
     engine: Annotated[str, typer.Option("--engine", help="local (process pool), dask or ray.")] = "local",
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Worker processes (default: CPU count).", min=1)
+        int | None, typer.Option("--workers", help="Worker processes (default: CPU count).", min=1, max=4096)
     ] = None,
     address: Annotated[
         str | None, typer.Option("--address", help="Existing dask scheduler / Ray cluster address.")
@@ -99,22 +101,30 @@ def sweep_command(
         typer.Option("--grid", help="key=v1,v2,... (repeatable): a dotted scenario key or model.<parameter>."),
     ] = None,
     steps: Annotated[
-        int | None, typer.Option("--steps", help="Steps per path (default: the scenario's).", min=1)
+        int | None, typer.Option("--steps", help="Steps per path (default: the scenario's).", min=1, max=100_000_000)
     ] = None,
     batch: Annotated[
-        int | None, typer.Option("--batch", help="Paths per task (default: about 1 s of work).", min=1)
+        int | None, typer.Option("--batch", help="Paths per task (default: about 1 s of work).", min=1, max=10_000_000)
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output directory (default ./delever-out/sweep-<scenario name>).")
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Root seed of the paths and the book (default: the scenario's).")
+        int | None,
+        typer.Option(
+            "--seed", help="Root seed of the paths and the book (default: the scenario's).", min=0, max=MAX_SEED
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the killed sweep: skip the paths it finished.")
+    ] = False,
 ) -> None:
     """Monte Carlo over generated price paths and a parameter grid: sweep.parquet and report.html."""
     from .errors import InputError
-    from .montecarlo import ENGINES, EngineUnavailable, check_key, sweep, write_sweep
+    from .checkpoint import Checkpoint, run_key
+    from .outdir import check_output_dir
+    from .montecarlo import ENGINES, EngineUnavailable, check_key, grid_points, sweep, write_sweep
     from .paths import MODELS
     from .scenario import default_scenario_path, load_scenario
 
@@ -133,9 +143,15 @@ def sweep_command(
             _bad(f"--grid {key}={','.join(values)}: {exc}")
     try:
         sc = load_scenario(scenario or default_scenario_path())
+        out_dir = out or Path("delever-out") / f"sweep-{sc.name}"
+        check_output_dir(out_dir, "sweep")  # before any work: a refused --out costs nothing
+        grid_points(sc, model, grid_)  # the grid's values, checked before any work (ValueError names them)
+        key = run_key("sweep", sc, seed, paths=paths, model=model, grid=grid_, steps=steps)
+        store = Checkpoint(out_dir, "sweep", key, resume)
     except InputError as exc:
         _bad(str(exc))
-    out_dir = out or Path("delever-out") / f"sweep-{sc.name}"
+    except ValueError as exc:
+        _bad(f"--grid: {exc}")
     show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
     t0 = time.perf_counter()
     try:
@@ -161,15 +177,20 @@ def sweep_command(
                 steps=steps,
                 batch=batch,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                store=store,
             )
-    except EngineUnavailable as exc:
-        _bad(f"--engine {engine}: {exc}")
+    except (EngineUnavailable, InputError, ValueError) as exc:
+        if not resume:  # bad input found by the sweep itself: no work to keep
+            store.remove()
+        if isinstance(exc, EngineUnavailable):
+            _bad(f"--engine {engine}: {exc}")
+        _bad(f"--grid: {exc}" if grid_ and isinstance(exc, ValueError) else str(exc))
+    elapsed = time.perf_counter() - t0
+    try:
+        write_sweep(table, out_dir)
     except InputError as exc:
         _bad(str(exc))
-    except ValueError as exc:
-        _bad(f"--grid: {exc}" if grid_ else str(exc))
-    elapsed = time.perf_counter() - t0
-    write_sweep(table, out_dir)
+    store.remove()
     if not quiet:
         console.print(f"delever sweep: {sc.name} ({table.num_rows:,} runs, {model}, {engine})")
         for t in _quantile_tables(table):

@@ -12,9 +12,6 @@ the accounts touched.
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +23,7 @@ from .adl.metrics import gini, top_share
 from .adl.policies import POLICIES
 from .engine import RunResult, prepare, run
 from .output import summarize
+from .outdir import writing
 from .scenario import Scenario
 from .units import MONEY_SCALE
 
@@ -106,16 +104,25 @@ def policy_row(name: str, r: RunResult) -> dict:
     }
 
 
-def compare(scenario: Scenario, seed: int, policies: list[str] | None = None, progress=None) -> list[dict]:
-    """Run ``scenario`` once per policy (default: all) on one prepared market; return the rows."""
+def compare(scenario: Scenario, seed: int, policies: list[str] | None = None, progress=None, store=None) -> list[dict]:
+    """Run ``scenario`` once per policy (default: all) on one prepared market; return the rows.
+
+    ``store`` (a :class:`delever.checkpoint.Checkpoint`): each finished policy's row is recorded there, and
+    the rows already recorded are taken from it instead of run again (``delever compare --resume``)."""
     names = policies or list(POLICIES)
-    market = prepare(scenario, seed)
+    done = store.finished() if store is not None else {}
+    market = prepare(scenario, seed) if any(name not in done for name in names) else None
     rows = []
     for name in names:
+        if name in done:
+            rows.append(done[name])
+            continue
         if progress:
             progress(name)
         sc = scenario.model_copy(update={"adl": scenario.adl.model_copy(update={"policy": name})})
         rows.append(policy_row(name, run(sc, seed, market=market)))
+        if store is not None:
+            store.record({name: rows[-1]})
     return rows
 
 
@@ -124,10 +131,7 @@ def write_compare(rows: list[dict], out_dir: Path, title: str) -> None:
     import plotly.graph_objects as go
     from plotly.offline import get_plotlyjs
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".delever-", dir=out_dir.parent))
-    try:
+    with writing(out_dir, "compare") as tmp:
         table = pa.table({c: [r[c] for r in rows] for c in COLUMNS})
         pacsv.write_csv(table, tmp / "compare.csv")
         fig = go.Figure()
@@ -153,13 +157,6 @@ def write_compare(rows: list[dict], out_dir: Path, title: str) -> None:
             + "</body></html>"
         )
         (tmp / "report.html").write_text(page, encoding="utf-8")
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _fmt(v: object) -> str:

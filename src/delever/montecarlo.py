@@ -36,8 +36,6 @@ import itertools
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -52,7 +50,9 @@ from pydantic import BaseModel, ValidationError
 from . import paths as P
 from .engine import Market, prepare, run
 from .output import summarize
+from .outdir import writing
 from .scenario import Scenario
+from .workers import die_with_parent, stopping_children
 from .units import MONEY_SCALE
 
 ENGINES = ("local", "dask", "ray")
@@ -272,6 +272,7 @@ def sweep(
     model_params: dict[str, Any] | None = None,
     batch: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    store: Any = None,
 ) -> pa.Table:
     """Run ``paths`` generated paths at every grid point; one row per (point, path), sorted by both.
 
@@ -289,6 +290,8 @@ def sweep(
         model_params: path-model parameters over the defaults (``model.*`` grid keys override them).
         batch: paths per task (default: chosen so a task runs about :data:`TARGET_TASK_SECONDS`).
         progress: ``progress(done, total)`` called as paths complete.
+        store: a :class:`delever.checkpoint.Checkpoint`: each finished task's paths are recorded there, and
+            paths already recorded are taken from it instead of run again (``delever sweep --resume``).
 
     Raises:
         ValueError: bad arguments, unknown grid keys or rejected grid values (the message names them).
@@ -314,7 +317,11 @@ def sweep(
     seeds = [int(s) for s in P.path_seeds(root, paths)]
     total = len(points) * paths
     results: dict[tuple[int, int], dict[str, int]] = {}
-    done = 0
+    if store is not None:
+        for key, row in store.finished().items():
+            p, j = (int(x) for x in key.split(":"))
+            results[(p, j)] = row
+    done = len(results)
 
     def report(k: int) -> None:
         nonlocal done
@@ -322,14 +329,25 @@ def sweep(
         if progress is not None:
             progress(done, total)
 
+    def finished(task: _Task, out: list[dict[str, int]]) -> None:
+        rows = {}
+        for (j, _), row in zip(task.items, out, strict=True):
+            results[(task.point, j)] = row
+            rows[f"{task.point}:{j}"] = row
+        if store is not None:
+            store.record(rows)
+        report(len(task.items))
+
     # The first paths run here: their results are kept, and their time sizes the batches.
     n_workers = workers or (os.cpu_count() or 1)
     per_path = None
     for j in range(min(2, paths)):
+        if (0, j) in results:
+            continue
         t0 = time.perf_counter()
-        results[(0, j)] = run_path(points[0].scenario, markets[0], model, points[0].params, seeds[j], n_steps, root)
+        row = run_path(points[0].scenario, markets[0], model, points[0].params, seeds[j], n_steps, root)
         per_path = time.perf_counter() - t0
-        report(1)
+        finished(_Task(0, [(j, seeds[j])]), [row])
         if per_path >= TARGET_TASK_SECONDS:
             break
     todo = [(pt.index, j) for pt in points for j in range(paths) if (pt.index, j) not in results]
@@ -344,14 +362,12 @@ def sweep(
     if tasks:
         args = (points, markets, model, n_steps, root)
         if engine == "local":
-            outs = _run_local(tasks, args, workers, report)
+            _run_local(tasks, args, workers, finished)
         elif engine == "dask":
-            outs = _run_dask(tasks, args, workers, address, report)
+            with stopping_children():
+                _run_dask(tasks, args, workers, address, finished)
         else:
-            outs = _run_ray(tasks, args, workers, address, report)
-        for task, out in zip(tasks, outs, strict=True):
-            for (j, _), row in zip(task.items, out, strict=True):
-                results[(task.point, j)] = row
+            _run_ray(tasks, args, workers, address, finished)
     return _build_table(points, seeds, results, scenario, model, root, paths, n_steps, model_params, grid or {})
 
 
@@ -361,7 +377,7 @@ def _call(task: _Task, args: tuple) -> list[dict[str, int]]:
     return run_batch(pt.scenario, markets[task.point], model, pt.params, task.items, n_steps, root)
 
 
-def _run_local(tasks: list[_Task], args: tuple, workers: int | None, report: Callable[[int], None]) -> list:
+def _run_local(tasks: list[_Task], args: tuple, workers: int | None, finished: Callable[[_Task, list], None]) -> list:
     from joblib import Parallel, delayed
 
     points, markets, model, n_steps, root = args
@@ -370,9 +386,18 @@ def _run_local(tasks: list[_Task], args: tuple, workers: int | None, report: Cal
     if n_jobs == 1:
         for t in tasks:
             outs.append(_call(t, args))
-            report(len(t.items))
+            finished(t, outs[-1])
         return outs
-    with Parallel(n_jobs=n_jobs, backend="loky", return_as="generator") as par:
+    # loky's workers would outlive a killed parent: each makes itself die with this process when it starts,
+    # and an exception here (Ctrl-C, SIGTERM) stops them at once (delever.workers)
+    pool = Parallel(
+        n_jobs=n_jobs,
+        backend="loky",
+        return_as="generator",
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
+    with pool as par, stopping_children():
         gen = par(
             delayed(run_batch)(
                 points[t.point].scenario, markets[t.point], model, points[t.point].params, t.items, n_steps, root
@@ -381,12 +406,12 @@ def _run_local(tasks: list[_Task], args: tuple, workers: int | None, report: Cal
         )
         for t, out in zip(tasks, gen, strict=True):
             outs.append(out)
-            report(len(t.items))
+            finished(t, out)
     return outs
 
 
 def _run_dask(
-    tasks: list[_Task], args: tuple, workers: int | None, address: str | None, report: Callable[[int], None]
+    tasks: list[_Task], args: tuple, workers: int | None, address: str | None, finished: Callable[[_Task, list], None]
 ) -> list:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -400,6 +425,8 @@ def _run_dask(
         )
     client = Client(cluster if cluster is not None else address)
     try:
+        if cluster is not None:  # our own workers die with this process (delever.workers)
+            client.run(die_with_parent, os.getpid())
         sc_f = [client.scatter(pt.scenario, broadcast=True) for pt in points]
         m_f = [client.scatter(m, broadcast=True) for m in markets]
         futures = [
@@ -421,7 +448,7 @@ def _run_dask(
         for fut in as_completed(futures):
             i = where[fut.key]
             outs[i] = fut.result()
-            report(len(tasks[i].items))
+            finished(tasks[i], outs[i])
         return outs
     finally:
         client.close()
@@ -438,7 +465,7 @@ def _import_ray():
 
 
 def _run_ray(
-    tasks: list[_Task], args: tuple, workers: int | None, address: str | None, report: Callable[[int], None]
+    tasks: list[_Task], args: tuple, workers: int | None, address: str | None, finished: Callable[[_Task, list], None]
 ) -> list:  # pragma: no cover - Ray is an optional extra
     ray = _import_ray()
     points, markets, model, n_steps, root = args
@@ -466,7 +493,7 @@ def _run_ray(
             for r in ready:
                 i = where[r]
                 outs[i] = ray.get(r)
-                report(len(tasks[i].items))
+                finished(tasks[i], outs[i])
         return outs
     finally:
         if started:
@@ -612,20 +639,10 @@ def point_stats(table: pa.Table, metric: str) -> list[dict]:
 
 def write_sweep(table: pa.Table, out_dir: Path | str) -> Path:
     """Write ``sweep.parquet`` and ``report.html`` into ``out_dir`` atomically (temp dir, then rename)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".delever-sweep-", dir=out_dir.parent))
-    try:
+    with writing(out_dir, "sweep") as tmp:
         pq.write_table(table, tmp / "sweep.parquet")
         (tmp / "report.html").write_text(report_html(table), encoding="utf-8", newline="\n")
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    return Path(out_dir)
 
 
 def _exceedance_figure(table: pa.Table, metric: str, title: str):

@@ -22,15 +22,12 @@ integer count of money units, and ``conservation_error`` is such an integer):
   at liquidation, ADL concentration, negative-equity accounts, liquidations per minute, fund drawdown).
 
 Files are written into a temporary directory next to the target and moved into place at the end, so a
-failed run leaves no partial output.
+failed run leaves no partial output (:mod:`delever.outdir`: only a directory delever made is replaced).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,6 +39,7 @@ from . import events as ev
 from .engine import RunResult
 from .facts import facts_of_run, facts_section
 from .hyperliquid_book import replay_comparison
+from .outdir import writing
 from .units import MONEY_SCALE, exact_sum
 
 
@@ -452,11 +450,8 @@ def write_outputs(
     """Write every output file into ``out_dir`` atomically (temp dir, then rename); return the summary."""
     from .report import write_report
 
-    out_dir = Path(out_dir)
     summary = summarize(r)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".delever-", dir=out_dir.parent))
-    try:
+    with writing(out_dir, "run") as tmp:
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
         pq.write_table(events_table(r), tmp / "events.parquet")
         pq.write_table(accounts_table(r), tmp / "accounts.parquet")
@@ -487,11 +482,4 @@ def write_outputs(
                 *(extra_sections or []),
             ],  # fmt: skip
         )
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is an ordinary directory
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return summary

@@ -19,21 +19,22 @@ from .adl.hierarchy import DEFAULT_KEYS as DEFAULT_HIERARCHY_KEYS
 from .errors import InputError
 from .instruments import Instrument
 from .tiers import TIER_TABLES, RiskTiers
+from .validate import MAX_SEED, Money, Rate, scenario_problem
 
 PACKAGE_PREFIX = "package:"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # no inf/nan anywhere
 
 
 class TierRow(_Model):
     """One risk-limit bracket: notional cap (quote), max leverage, MMR and IMR (fractions)."""
 
-    cap: Annotated[Decimal, Field(gt=0)]
-    max_leverage: Annotated[Decimal, Field(gt=0)]
-    mmr: Annotated[Decimal, Field(gt=0, le=1)]
-    imr: Annotated[Decimal, Field(gt=0, le=1)] | None = None
+    cap: Annotated[Money, Field(gt=0)]
+    max_leverage: Annotated[Decimal, Field(gt=0, le=10_000)]
+    mmr: Annotated[Rate, Field(gt=0, le=1)]
+    imr: Annotated[Rate, Field(gt=0, le=1)] | None = None
 
 
 def build_tiers(name: str, tiers: str | list[TierRow]) -> RiskTiers:
@@ -63,7 +64,13 @@ class InstrumentConfig(_Model):
     expiry: datetime | None = None
     settlement_window_s: Annotated[float, Field(gt=0)] = 1_800.0
     """A dated future's settlement price averages its index over this many seconds before expiry."""
-    tiers: str | list[TierRow] = "binance-btcusdt-2021"
+    tiers: str | Annotated[list[TierRow], Field(min_length=1)] = "binance-btcusdt-2021"
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, tiers: str | list[TierRow]) -> str | list[TierRow]:
+        build_tiers("tiers", tiers)  # ValueError naming the table or the tier at fault
+        return tiers
 
     def build(self) -> Instrument:
         """The :class:`~delever.instruments.Instrument` (raises ValueError on inconsistent values)."""
@@ -100,7 +107,7 @@ class LiquidityConfig(_Model):
     depth_file: str
     depth_window_start: datetime
     depth_window_end: datetime
-    depth_scale: Annotated[float, Field(gt=0)] = 1.0
+    depth_scale: Annotated[float, Field(gt=0, le=1_000)] = 1.0
     depth_scale_basis: Literal["base", "quote"] = "base"
     """What ``depth_scale`` multiplies: ``"base"`` the recorded base quantities (BTC within each band, right
     at the recording's price level only), ``"quote"`` the recorded quote notional, converted to base at the
@@ -108,7 +115,7 @@ class LiquidityConfig(_Model):
     price levels (a 2025 shape in BTC is ~15x thinner in USD at 2020's prices)."""
     resilience_half_life_s: Annotated[float, Field(ge=0)] = 60.0
     lp_accounts: Annotated[int, Field(ge=1, le=1000)] = 4
-    lp_wallet: Annotated[Decimal, Field(gt=0)] = Decimal(1_000_000_000)
+    lp_wallet: Annotated[Money, Field(gt=0)] = Decimal(1_000_000_000)
 
 
 class MarkConfig(_Model):
@@ -120,13 +127,13 @@ class MarkConfig(_Model):
 class FeesConfig(_Model):
     """Liquidation fee rate on the closed notional (Binance's old BTCUSDT rate: 0.3%, venues.md section 1)."""
 
-    liquidation_fee_rate: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.003")
+    liquidation_fee_rate: Annotated[Rate, Field(ge=0, le=1)] = Decimal("0.003")
 
 
 class InsuranceFundConfig(_Model):
     """Starting balance of the instrument's insurance fund (quote)."""
 
-    balance: Annotated[Decimal, Field(ge=0)] = Decimal(0)
+    balance: Annotated[Money, Field(ge=0)] = Decimal(0)
 
 
 class GeneratorConfig(_Model):
@@ -134,11 +141,11 @@ class GeneratorConfig(_Model):
 
     accounts: Annotated[int, Field(ge=1, le=50_000_000)] = 100_000
     long_fraction: Annotated[float, Field(ge=0, le=1)] = 0.5
-    notional_median: Annotated[Decimal, Field(gt=0)] = Decimal(5_000)
+    notional_median: Annotated[Money, Field(gt=0)] = Decimal(5_000)
     notional_sigma: Annotated[float, Field(ge=0, le=5)] = 1.5
-    leverage_median: Annotated[float, Field(ge=1)] = 5.0
+    leverage_median: Annotated[float, Field(ge=1, le=10_000)] = 5.0
     leverage_sigma: Annotated[float, Field(ge=0, le=5)] = 1.0
-    leverage_max: Annotated[float, Field(ge=1)] = 100.0
+    leverage_max: Annotated[float, Field(ge=1, le=10_000)] = 100.0
     entry_sigma: Annotated[float, Field(ge=0, le=1)] = 0.02
     isolated_fraction: Annotated[float, Field(ge=0, le=1)] = 0.3
     age_mean_s: Annotated[float, Field(ge=0)] = 259_200.0
@@ -185,8 +192,8 @@ class PartialLiquidationConfig(_Model):
 
     enabled: bool = False
     mode: Literal["tier", "slice"] = "tier"
-    slice_fraction: Annotated[Decimal, Field(gt=0, lt=1)] = Decimal("0.2")
-    slice_min_notional: Annotated[Decimal, Field(ge=0)] = Decimal(100_000)
+    slice_fraction: Annotated[Rate, Field(gt=0, lt=1)] = Decimal("0.2")
+    slice_min_notional: Annotated[Money, Field(ge=0)] = Decimal(100_000)
     cooldown_s: Annotated[float, Field(ge=0)] = 30.0
 
 
@@ -197,7 +204,7 @@ class BackstopConfig(_Model):
 
     enabled: bool = False
     equity_ratio: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.666667")
-    vault_wallet: Annotated[Decimal, Field(gt=0)] = Decimal(50_000_000)
+    vault_wallet: Annotated[Money, Field(gt=0)] = Decimal(50_000_000)
 
 
 class ProactiveDeleveragingConfig(_Model):
@@ -241,7 +248,7 @@ class LimitsConfig(_Model):
     read from files (rows over a limit are errors)."""
 
     enabled: bool = False
-    max_account_notional: Annotated[Decimal, Field(gt=0)] = Decimal(5_000_000)
+    max_account_notional: Annotated[Money, Field(gt=0)] = Decimal(5_000_000)
 
 
 class SocializedLossConfig(_Model):
@@ -300,13 +307,20 @@ class CrossInstrumentConfig(_Model):
     symbol: str
     tick_size: Annotated[Decimal, Field(gt=0)]
     lot_size: Annotated[Decimal, Field(gt=0)]
-    tiers: str | list[TierRow]
+    tiers: str | Annotated[list[TierRow], Field(min_length=1)]
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, tiers: str | list[TierRow]) -> str | list[TierRow]:
+        build_tiers("tiers", tiers)  # ValueError naming the table or the tier at fault
+        return tiers
+
     start_price: Annotated[Decimal, Field(gt=0)] | None = None
     index: Literal["correlated", "underlying"] = "correlated"
     beta: Annotated[float, Field(gt=0)] = 1.0
     correlation: Annotated[float, Field(ge=-1, le=1)] = 0.8
-    depth_scale: Annotated[float, Field(gt=0)] = 0.15
-    insurance_fund: Annotated[Decimal, Field(ge=0)] = Decimal(0)
+    depth_scale: Annotated[float, Field(gt=0, le=1_000)] = 0.15
+    insurance_fund: Annotated[Money, Field(ge=0)] = Decimal(0)
     holders_fraction: Annotated[float, Field(ge=0, le=1)] = 0.3
     spread_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
     kind: Literal["perpetual", "dated_future"] = "perpetual"
@@ -436,7 +450,7 @@ class Scenario(_Model):
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")]
     description: str = ""
-    seed: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     step_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
     instrument: InstrumentConfig = InstrumentConfig()
     prices: PricesConfig
@@ -510,24 +524,66 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read scenario: {exc.strerror}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"not UTF-8 text (byte {exc.start}); save the scenario as UTF-8 TOML", file=str(path), row=line
+        ) from None
+    if "\x00" in text:
+        raise InputError(
+            "not UTF-8 TOML text (it holds NUL bytes: binary, or UTF-16); save the scenario as UTF-8", file=str(path)
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"TOML syntax error: {exc}", file=str(path), row=getattr(exc, "lineno", None)) from None
+        line = getattr(exc, "lineno", None) or _line_in_message(str(exc))
+        raise InputError(f"TOML syntax error: {exc}", file=str(path), row=line) from None
     if overrides:
         data = _merge(data, overrides)
     try:
         scenario = Scenario.model_validate({**data, "base_dir": path.resolve().parent})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise InputError(f"{err['msg']}{more}", file=str(path), row=_line_of(text, err["loc"]), field=field) from None
+        errors = exc.errors()
+        err = _most_specific(errors)
+        loc = _field_loc(err["loc"])
+        field = ".".join(str(x) for x in loc)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        raise InputError(f"{msg}{more}", file=str(path), row=_line_of(text, loc), field=field) from None
     try:
         scenario.instrument.build()
     except ValueError as exc:
         raise InputError(str(exc), file=str(path), field="instrument") from None
+    problem = scenario_problem(scenario)
+    if problem is not None:
+        loc, message = problem
+        raise InputError(message, file=str(path), row=_line_of(text, loc), field=".".join(loc))
     return scenario
+
+
+_UNION_TAGS = {"str", "int", "float", "bool", "decimal", "datetime", "list", "dict", "none"}
+
+
+def _field_loc(loc: tuple) -> tuple:
+    """A pydantic error location without the union-member tags pydantic inserts (``str``,
+    ``list[TierRow]``, ``constrained-float``, ...): the scenario's own field path."""
+    return tuple(x for x in loc if isinstance(x, int) or (str(x).isidentifier() and str(x) not in _UNION_TAGS))
+
+
+def _most_specific(errors: list[dict]) -> dict:
+    """The first error, or, when it is one member of a union that failed (a value that is neither a table
+    name nor a list of rows), the error of the member that went deepest (the row and field at fault)."""
+    first = errors[0]
+    field = _field_loc(first["loc"])
+    same = [e for e in errors if _field_loc(e["loc"])[: len(field)] == field]
+    return max(same, key=lambda e: (len(e["loc"]), not e["type"].endswith("_type")))
+
+
+def _line_in_message(message: str) -> int | None:
+    import re
+
+    m = re.search(r"at line (\d+)", message)
+    return int(m.group(1)) if m else None
 
 
 def parse_set(items: list[str]) -> dict:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import html
 import multiprocessing
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import InputError
 from ..scenario import Scenario, _merge
+from ..workers import die_with_parent
 from . import VENUES, get_venue
 
 
@@ -54,9 +56,23 @@ def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1) -> 
         sys.stderr.flush()
         try:
             context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=min(workers, len(VENUES)), mp_context=context) as pool:
+            # workers die with this process when it is killed (delever.workers); on Ctrl-C or SIGTERM the
+            # queued rulebooks are cancelled and each worker ends after its current one (killing them instead
+            # can leave the executor's manager thread spinning, and the exit waiting on it)
+            pool = ProcessPoolExecutor(
+                max_workers=min(workers, len(VENUES)),
+                mp_context=context,
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
+            try:
                 futures = [pool.submit(_shared_row, name) for name in VENUES]
-                return [f.result() for f in futures]
+                rows = [f.result() for f in futures]
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
+            return rows
         except (BrokenProcessPool, OSError):
             pass  # no process pool here (no shared memory for its locks) or a worker died: run them here
         finally:
