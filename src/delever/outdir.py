@@ -44,8 +44,8 @@ LEGACY_TEMP = re.compile(r"^\.delever-(?:sweep-)?[a-z0-9_]{8}$")
 
 LEGACY_FILES = frozenset(
     {
-        "summary.json", "events.parquet", "accounts.parquet", "steps.parquet", "report.html", "ablation.csv", "compare.csv",
-        "sweep.parquet", "policies.csv", "waves.csv", "sensitivity.csv", "inputs.json",
+        "summary.json", "events.parquet", "accounts.parquet", "steps.parquet", "report.html", "ablation.csv",
+        "compare.csv", "sweep.parquet", "policies.csv", "waves.csv", "sensitivity.csv", "inputs.json",
     }
 )  # fmt: skip
 """The files such a directory can hold (every command's outputs): one holding anything else is not removed."""
