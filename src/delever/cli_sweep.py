@@ -13,8 +13,6 @@ Wire it into the main app with :func:`register` (``delever.cli``: ``register(app
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -22,8 +20,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from .cli_progress import announce_compilation, progress
 
 EXIT_BAD_INPUT = 2
 console = Console()
@@ -136,19 +135,10 @@ def sweep_command(
     except InputError as exc:
         _bad(str(exc))
     out_dir = out or Path("delever-out") / f"sweep-{sc.name}"
-    show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
     t0 = time.perf_counter()
+    announce_compilation(console, quiet)
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,} runs"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not show,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(f"sweep {sc.name}", total=None)
+        with progress(f"sweep {sc.name}", None, "runs", console=console, quiet=quiet) as update:
             table = sweep(
                 sc,
                 paths,
@@ -160,7 +150,7 @@ def sweep_command(
                 seed=seed,
                 steps=steps,
                 batch=batch,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=lambda done, total: update(done, total),
             )
     except EngineUnavailable as exc:
         _bad(f"--engine {engine}: {exc}")
