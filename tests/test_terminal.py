@@ -125,3 +125,31 @@ def test_compiling_notice_follows_the_cache(tmp_path, monkeypatch):
     assert cli_progress.kernels_cached(pkg)
     os.utime(pkg / "engine.py", (time.time() + 60, time.time() + 60))  # the source changed after compiling
     assert not cli_progress.kernels_cached(pkg)
+
+
+def test_run_in_a_terminal_counts_steps_and_mechanism_runs(tmp_path):
+    """A run with a mechanism on draws the step bar and the runs that measure the mechanism's effect, which are
+    not called an ablation unless --ablate asks for one."""
+    scenario = str(small_scenario(tmp_path))
+    code, text = run_in_terminal(
+        ["run", scenario, "--set", "mechanisms.circuit_breaker.enabled=true", "--out", str(tmp_path / "a")],
+        cwd=tmp_path,
+    )
+    assert code == 0, text
+    assert "steps" in text and "eta" in text and "mechanism effects" in text
+    assert "ablation" not in text.lower()
+    code, text = run_in_terminal(
+        ["run", scenario, "--set", "mechanisms.circuit_breaker.enabled=true", "--ablate", "--out", str(tmp_path / "b")],
+        cwd=tmp_path,
+    )
+    assert code == 0, text
+    assert "ablation" in text and "/3 runs" in text  # all enabled, without circuit_breaker, none
+
+
+def test_quiet_prints_nothing_in_a_terminal(tmp_path):
+    code, text = run_in_terminal(
+        ["run", str(small_scenario(tmp_path)), "-q", "--out", str(tmp_path / "q")], cwd=tmp_path
+    )
+    assert code == 0, text
+    assert text.strip() == ""
+    assert (tmp_path / "q" / "report.html").exists()

@@ -36,22 +36,36 @@ def without(scenario: Scenario, names: list[str]) -> Scenario:
     return scenario.model_copy(update={"mechanisms": mech.model_copy(update=update)})
 
 
+def variant_count(scenario: Scenario) -> int:
+    """How many runs :func:`ablate` reports: all enabled, one without each enabled mechanism, and none."""
+    n = len(scenario.mechanisms.enabled())
+    return 1 + n + (1 if n else 0)
+
+
 def ablate(
-    scenario: Scenario, seed: int, base: RunResult | None = None, progress: Callable[[str], None] | None = None
+    scenario: Scenario,
+    seed: int,
+    base: RunResult | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list[dict]:
-    """Rows ``{"variant", *METRICS}``: "all enabled", "without NAME" per enabled mechanism, "none"."""
+    """Rows ``{"variant", *METRICS}``: "all enabled", "without NAME" per enabled mechanism, "none".
+
+    ``progress(done, total, label)`` is called before each variant runs (``done`` variants finished).
+    """
     enabled = scenario.mechanisms.enabled()
     variants: list[tuple[str, Scenario]] = [("all enabled", scenario)]
     variants += [(f"without {n}", without(scenario, [n])) for n in enabled]
     if enabled:
         variants.append(("none", without(scenario, enabled)))
     rows = []
-    for label, sc in variants:
+    for i, (label, sc) in enumerate(variants):
         if progress:
-            progress(label)
+            progress(i, len(variants), label)
         result = base if (label == "all enabled" and base is not None) else run(sc, seed, market=prepare(sc, seed))
         s = summarize(result)
         rows.append({"variant": label, **{k: s[k] for k in METRICS}})
+    if progress:
+        progress(len(variants), len(variants), "")
     return rows
 
 

@@ -37,6 +37,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -443,13 +444,19 @@ def input_summary(d: EventData) -> dict:
 
 
 def run_adl_event(
-    out_dir: Path, policies: list[str] | None = None, *, seed: int = DEFAULT_SEED, replicas: int = 3
+    out_dir: Path,
+    policies: list[str] | None = None,
+    *,
+    seed: int = DEFAULT_SEED,
+    replicas: int = 3,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Run the lab and write its files into ``out_dir`` atomically; return ``{"inputs", "policies",
     "waves", "sensitivity", "ranking"}`` (the rows written, USD).
 
     Assumption (b) is run with ``replicas`` seeds (``seed``, ``seed + 1``, ...): the first gives the reported
     values, all of them the min/max columns of ``sensitivity.csv`` (the spread due to the random assignment).
+    ``progress(done, total)`` is called after each simulation (``len(policies) * (1 + replicas)`` of them).
 
     Raises:
         InputError: an unknown policy name (field ``policy``), or a bad packaged file.
@@ -467,8 +474,12 @@ def run_adl_event(
     wave_rows: list[dict] = []
     totals: dict[str, dict[str, dict]] = {a: {} for a in ASSUMPTIONS}
     spread: dict[str, list[dict]] = {n: [] for n in names}
+    n_sims, done = len(names) * (1 + replicas), 0
     for name in names:
         rows, totals["all-winners"][name], _ = simulate(d, name, "all-winners")
+        done += 1
+        if progress:
+            progress(done, n_sims)
         wave_rows += [{"policy": name, "assumption": "all-winners", **r} for r in rows]
     wave_rows += [{"policy": PRODUCTION, "assumption": "all-winners", **r} for r in prod_rows]
     for rep in range(replicas):
@@ -476,6 +487,9 @@ def run_adl_event(
         for name in names:
             rows, total, _ = simulate(d, name, "by-adl-events", slot_cap)
             spread[name].append(total)
+            done += 1
+            if progress:
+                progress(done, n_sims)
             if rep == 0:
                 totals["by-adl-events"][name] = total
                 wave_rows += [{"policy": name, "assumption": "by-adl-events", **r} for r in rows]
@@ -681,24 +695,34 @@ def register(app: typer.Typer) -> None:
     """Add the ``adl-event`` command to a typer app (``from delever.adl_event import register; register(app)``)."""
     from rich.console import Console
 
+    from .cli_progress import progress
+
     @app.command("adl-event")
     def adl_event(
         out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
         policy: Annotated[
-            list[str] | None, typer.Option("--policy", help="A policy name (repeatable; default: all).")
+            list[str] | None,
+            typer.Option(
+                "--policy",
+                metavar="POLICY",
+                help=f"A policy name (repeatable; default: all), one of: {', '.join(POLICIES)}.",
+            ),
         ] = None,
         seed: Annotated[
             int, typer.Option(help="Seed of assumption (b)'s assignment of accounts to waves.")
         ] = DEFAULT_SEED,
         replicas: Annotated[int, typer.Option(help="Seeds of assumption (b) for the spread in sensitivity.csv.")] = 3,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or messages.")] = False,
     ) -> None:
         """The ADL policy lab on the real 10 October 2025 Hyperliquid event: every policy on the 16 waves."""
         console = Console()
         if not console.is_terminal and console.width < 170:
             console = Console(width=170)
         try:
-            result = run_adl_event(out, policy, seed=seed, replicas=replicas)
+            with progress("ADL policies on 16 waves", None, "simulations", console=console, quiet=quiet) as update:
+                result = run_adl_event(
+                    out, policy, seed=seed, replicas=replicas, progress=lambda done, total: update(done, total)
+                )
         except InputError as exc:
             Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None

@@ -23,6 +23,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .cli_progress import announce_compilation, progress
+from .montecarlo import ENGINES
+from .paths import MODELS
 
 EXIT_BAD_INPUT = 2
 console = Console()
@@ -84,9 +86,21 @@ def sweep_command(
     ] = None,
     paths: Annotated[int, typer.Option("--paths", help="Paths per grid point.", min=1)] = 100,
     model: Annotated[
-        str, typer.Option("--model", help="Path model: gbm-jump (Merton) or garch (GARCH(1,1)).")
+        str,
+        typer.Option(
+            "--model",
+            metavar="MODEL",
+            help=f"Path model, one of: {', '.join(MODELS)} (Merton jump-diffusion, GARCH(1,1)).",
+        ),
     ] = "gbm-jump",
-    engine: Annotated[str, typer.Option("--engine", help="local (process pool), dask or ray.")] = "local",
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            metavar="ENGINE",
+            help=f"One of: {', '.join(ENGINES)} (a local process pool, dask.distributed, Ray).",
+        ),
+    ] = "local",
     workers: Annotated[
         int | None, typer.Option("--workers", help="Worker processes (default: CPU count).", min=1)
     ] = None,
@@ -95,7 +109,11 @@ def sweep_command(
     ] = None,
     grid: Annotated[
         list[str] | None,
-        typer.Option("--grid", help="key=v1,v2,... (repeatable): a dotted scenario key or model.<parameter>."),
+        typer.Option(
+            "--grid",
+            metavar="KEY=V1,V2",
+            help="key=v1,v2,... (repeatable): a dotted scenario key or model.<parameter>.",
+        ),
     ] = None,
     steps: Annotated[
         int | None, typer.Option("--steps", help="Steps per path (default: the scenario's).", min=1)
@@ -109,12 +127,11 @@ def sweep_command(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Root seed of the paths and the book (default: the scenario's).")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or messages.")] = False,
 ) -> None:
     """Monte Carlo over generated price paths and a parameter grid: sweep.parquet and report.html."""
     from .errors import InputError
-    from .montecarlo import ENGINES, EngineUnavailable, check_key, sweep, write_sweep
-    from .paths import MODELS
+    from .montecarlo import EngineUnavailable, check_key, sweep, write_sweep
     from .scenario import default_scenario_path, load_scenario
 
     if model not in MODELS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import InputError
@@ -35,13 +35,14 @@ def apply_venue(scenario: Scenario, name: str) -> Scenario:
         raise InputError(f"venue {name!r} does not fit this scenario: {exc}", field="venue") from None
 
 
-def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1) -> list[dict]:
+def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1, progress=None) -> list[dict]:
     """One row per rulebook: liquidations, bad debt, fund end, ADL notional, on the scenario's path and on
     one book (generated or read once, with the scenario's own tiers; positions above a venue's max leverage
     are liquidated at its first step).
 
     ``workers`` > 1 runs the rulebooks in that many forked processes (where the platform forks; each run is a
-    pure function of its inputs, so the rows are the same as run here, in the same order)."""
+    pure function of its inputs, so the rows are the same as run here, in the same order). ``progress(done,
+    total)`` is called as rulebooks finish."""
     from ..engine import prepare
 
     # one book for every venue: the comparison is of the rules, not the books (``base``: an already prepared
@@ -56,12 +57,20 @@ def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1) -> 
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=min(workers, len(VENUES)), mp_context=context) as pool:
                 futures = [pool.submit(_shared_row, name) for name in VENUES]
+                if progress:
+                    for done, _ in enumerate(as_completed(futures), start=1):
+                        progress(done, len(futures))
                 return [f.result() for f in futures]
         except (BrokenProcessPool, OSError):
             pass  # no process pool here (no shared memory for its locks) or a worker died: run them here
         finally:
             _SHARED = None
-    return [_row(name, scenario, seed, base) for name in VENUES]
+    rows = []
+    for name in VENUES:
+        rows.append(_row(name, scenario, seed, base))
+        if progress:
+            progress(len(rows), len(VENUES))
+    return rows
 
 
 _SHARED: tuple | None = None
@@ -98,9 +107,9 @@ def _row(name: str, scenario: Scenario, seed: int, base) -> dict:
     }
 
 
-def compare_venues(scenario: Scenario, seed: int, base=None, workers: int = 1) -> dict:
+def compare_venues(scenario: Scenario, seed: int, base=None, workers: int = 1, progress=None) -> dict:
     """A report section: the venue comparison table (see :func:`compare_rows`)."""
-    rows = compare_rows(scenario, seed, base, workers)
+    rows = compare_rows(scenario, seed, base, workers, progress)
     head = (
         "venue",
         "liquidations",
