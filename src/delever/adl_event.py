@@ -25,7 +25,8 @@ exact integer money inside; outputs are in USD.
 Outputs (``--out``, default ``./delever-out/adl-event``, written atomically): ``policies.csv`` (one row per
 policy, event totals under assumption (a), plus Hyperliquid's production row), ``waves.csv`` (one row per
 wave and policy, both assumptions), ``sensitivity.csv`` (every metric of every policy under both
-assumptions, with ranks), ``inputs.json`` (input totals traced to the files, the assumptions).
+assumptions, with ranks), ``inputs.json`` (input totals traced to the files, the assumptions) and ``report.html``
+(:mod:`delever.report.adl_event_page`).
 """
 
 from __future__ import annotations
@@ -475,8 +476,9 @@ def run_adl_event(
     totals: dict[str, dict[str, dict]] = {a: {} for a in ASSUMPTIONS}
     spread: dict[str, list[dict]] = {n: [] for n in names}
     n_sims, done = len(names) * (1 + replicas), 0
+    haircuts: dict[str, np.ndarray] = {}
     for name in names:
-        rows, totals["all-winners"][name], _ = simulate(d, name, "all-winners")
+        rows, totals["all-winners"][name], haircuts[name] = simulate(d, name, "all-winners")
         done += 1
         if progress:
             progress(done, n_sims)
@@ -539,8 +541,15 @@ def run_adl_event(
         "taken over the event), then smallest Gini of haircuts; values compared at 4 "
         "significant digits, equal ones share a rank"
     )
-    _write(Path(out_dir), inputs, policy_rows, wave_rows, sens_rows)
-    return {"inputs": inputs, "policies": policy_rows, "waves": wave_rows, "sensitivity": sens_rows, "ranking": ranking}
+    result = {
+        "inputs": inputs,
+        "policies": policy_rows,
+        "waves": wave_rows,
+        "sensitivity": sens_rows,
+        "ranking": ranking,
+    }
+    _write(Path(out_dir), inputs, policy_rows, wave_rows, sens_rows, result, haircuts)
+    return result
 
 
 # ------------------------------------------------------------------------------------------------- output
@@ -568,7 +577,9 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
             wr.writerow({k: ("" if (isinstance(v, float) and math.isnan(v)) else v) for k, v in r.items()})
 
 
-def _write(out_dir: Path, inputs: dict, policy_rows, wave_rows, sens_rows) -> None:
+def _write(out_dir: Path, inputs: dict, policy_rows, wave_rows, sens_rows, result: dict, haircuts: dict) -> None:
+    from .report.adl_event_page import write_adl_event_page
+
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".delever-", dir=out_dir.parent))
     try:
@@ -577,6 +588,7 @@ def _write(out_dir: Path, inputs: dict, policy_rows, wave_rows, sens_rows) -> No
         _write_csv(tmp / "sensitivity.csv", sens_rows)
         clean = json.loads(json.dumps(inputs, default=_json_default), parse_constant=lambda c: None)
         (tmp / "inputs.json").write_text(json.dumps(clean, indent=2, default=_json_default) + "\n")
+        write_adl_event_page(tmp / "report.html", result, haircuts)
         os.chmod(tmp, 0o755)
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -743,4 +755,6 @@ def register(app: typer.Typer) -> None:
         console.print("assumptions (also in inputs.json):", highlight=False, markup=False)
         for a in inp["assumptions"]:
             console.print(f"  - {a}", highlight=False, markup=False)
-        console.print(f"wrote {out}/policies.csv, waves.csv, sensitivity.csv, inputs.json", highlight=False)
+        console.print(
+            f"wrote {out}/policies.csv, waves.csv, sensitivity.csv, inputs.json, report.html", highlight=False
+        )

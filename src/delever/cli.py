@@ -126,9 +126,10 @@ def run(
             ablation_rows = run_ablation(
                 sc, seed_, base=result, progress=lambda done, total, label: update(done, total, label)
             )
-        extra_sections += mechanism_sections(summarize(result), ablation_rows)
+        quote = sc.instrument.build().quote
+        extra_sections += mechanism_sections(summarize(result), ablation_rows, result.steps.time_ns, quote)
         if ablate:
-            extra_sections.append({"title": "Ablation", "html": html_table(ablation_rows)})
+            extra_sections.append({"title": "Ablation", "html": html_table(ablation_rows, quote)})
     from .settlement import report_section
 
     settlement = report_section(result.extra)

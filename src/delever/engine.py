@@ -94,6 +94,9 @@ class RunResult:
     extra: dict = field(default_factory=dict)
     instruments: list[Instrument] | None = None
     """Every instrument of a multi-instrument run (``events["instrument"]`` indexes it); None: just ``instrument``."""
+    instrument_steps: list[StepSeries] | None = None
+    """A multi-instrument run's step series per instrument (``steps`` holds the first's prices and the funds'
+    sum); None: ``steps`` is the only instrument's."""
 
 
 @dataclass

@@ -8,7 +8,6 @@ by :meth:`Rulebook.engine_gaps` and shown next to each result, so nobody mistake
 
 from __future__ import annotations
 
-import html
 import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -110,36 +109,11 @@ def _row(name: str, scenario: Scenario, seed: int, base) -> dict:
 def compare_venues(scenario: Scenario, seed: int, base=None, workers: int = 1, progress=None) -> dict:
     """A report section: the venue comparison table (see :func:`compare_rows`)."""
     rows = compare_rows(scenario, seed, base, workers, progress)
-    head = (
-        "venue",
-        "liquidations",
-        "bad debt",
-        "unrecovered",
-        "fund end",
-        "ADL notional",
-        "socialized",
-        "ADL rule",
-        "not expressible in the engine",
-    )
-    body = ""
-    for r in rows:
-        gaps = "; ".join(r["gaps"][:3]) + (" ..." if len(r["gaps"]) > 3 else "")
-        cells = (
-            r["venue"],
-            f"{r['liquidations']:,}",
-            f"{r['bad_debt']:,.0f}",
-            f"{r['bad_debt_unrecovered']:,.0f}",
-            f"{r['insurance_fund_end']:,.0f}",
-            f"{r['adl_notional']:,.0f}",
-            f"{r['socialized_loss']:,.0f}",
-            r["adl_policy"],
-            gaps,
-        )
-        body += "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
-    table = (
-        "<p class='note'>The same index path and book under each rulebook's tiers, fees, liquidation "
-        "procedure and ADL ranking (amounts in USDT).</p><table><thead><tr>"
-        + "".join(f"<th>{h}</th>" for h in head)
-        + f"</tr></thead><tbody>{body}</tbody></table>"
-    )
-    return {"title": "Venues compared", "html": table, "rows": rows}
+    from ..report.page import note
+    from ..report.sections import venue_table
+
+    html = note(
+        "The same index path and book under each rulebook's tiers, fees, liquidation procedure and ADL ranking "
+        "(amounts in USDT)."
+    ) + venue_table(rows)
+    return {"title": "Venues compared", "html": str(html), "rows": rows}
