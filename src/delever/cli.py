@@ -102,12 +102,14 @@ def run(
     announce_compilation(console, quiet)
     try:
         sc = load_with_overrides(scenario or default_scenario_path(), set_ or [])
-        if venue is not None:
-            from .venues.scenario import apply_venue
-
-            sc = apply_venue(sc, venue)
         seed_ = sc.seed if seed is None else seed
-        market = prepare(sc, seed_)
+        if venue is not None:
+            from .venues.scenario import venue_run_inputs
+
+            # the book as the scenario builds it, the venue's rules from the first step (the venue comparison's rule)
+            sc, market = venue_run_inputs(sc, venue, seed_)
+        else:
+            market = prepare(sc, seed_)
     except InputError as exc:
         _fail(exc)
     out_dir = out or Path("delever-out") / sc.name

@@ -34,10 +34,31 @@ def apply_venue(scenario: Scenario, name: str) -> Scenario:
         raise InputError(f"venue {name!r} does not fit this scenario: {exc}", field="venue") from None
 
 
+def venue_run_inputs(scenario: Scenario, name: str, seed: int, base=None):
+    """``(venue scenario, market)`` of a run of ``scenario`` under venue ``name``'s rulebook.
+
+    The rule, for ``delever run --venue NAME`` and for every row of the venue comparison alike: the book is
+    built once from the scenario as written (generated under the scenario's own tiers and limits, or read from
+    its file), then the venue's rules apply from the first step (its tiers, fees, liquidation procedure and
+    ADL ranking; a position above the venue's maximum leverage is liquidated at the first step). A venue
+    changes the rules, never the book, so every venue is compared on the same accounts. ``base``: the
+    scenario's already prepared market, if there is one.
+
+    Raises:
+        InputError: an unknown venue, one that does not fit the scenario, or bad scenario files.
+    """
+    import dataclasses
+
+    from ..engine import prepare
+
+    sc = apply_venue(scenario, name)
+    base = base if base is not None else prepare(scenario, seed)
+    return sc, dataclasses.replace(base, instrument=sc.instrument.build())
+
+
 def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1, progress=None) -> list[dict]:
     """One row per rulebook: liquidations, bad debt, fund end, ADL notional, on the scenario's path and on
-    one book (generated or read once, with the scenario's own tiers; positions above a venue's max leverage
-    are liquidated at its first step).
+    one book (:func:`venue_run_inputs`: the row of venue X is what ``delever run --venue X`` gives).
 
     ``workers`` > 1 runs the rulebooks in that many forked processes (where the platform forks; each run is a
     pure function of its inputs, so the rows are the same as run here, in the same order). ``progress(done,
@@ -83,14 +104,11 @@ def _shared_row(name: str) -> dict:
 
 def _row(name: str, scenario: Scenario, seed: int, base) -> dict:
     """The comparison row of rulebook ``name`` (see :func:`compare_rows`)."""
-    import dataclasses
-
     from ..engine import run
     from ..output import summarize
 
     rb = VENUES[name]
-    sc = apply_venue(scenario, name)
-    market = dataclasses.replace(base, instrument=sc.instrument.build())
+    sc, market = venue_run_inputs(scenario, name, seed, base)
     s = summarize(run(sc, seed, market=market))
     return {
         "venue": name,
