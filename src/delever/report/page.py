@@ -31,8 +31,10 @@ background:#fff;line-height:1.45}
 main{max-width:1100px;margin:0 auto;padding:1.5rem 1.25rem 3rem}
 h1{font-size:1.6rem;margin:.2rem 0 .6rem}h2{font-size:1.2rem;margin:2rem 0 .5rem;padding-bottom:.2rem;
 border-bottom:1px solid #e3e6ec}h3{font-size:1rem;margin:1.2rem 0 .3rem}
-nav{font-size:.9rem;color:#555;display:flex;flex-wrap:wrap;row-gap:.2rem}nav a{color:#1f5fa8;text-decoration:none;margin-right:.9rem;white-space:nowrap}
-.scroll{overflow-x:auto;max-width:100%;margin:.4rem 0}table.nowrap td,table.nowrap th{white-space:nowrap}
+nav{font-size:.9rem;color:#555;display:flex;flex-wrap:wrap;row-gap:.2rem}
+nav a{color:#1f5fa8;text-decoration:none;margin-right:.9rem;white-space:nowrap}
+.scroll{overflow-x:auto;max-width:100%;margin:.4rem 0}
+table.nowrap td,table.nowrap th{white-space:nowrap}
 table{border-collapse:collapse;font-size:.9rem}
 th,td{border:1px solid #e3e6ec;padding:.3rem .6rem;text-align:left;vertical-align:top}
 th{background:#f6f7f9;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;
