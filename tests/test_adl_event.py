@@ -166,6 +166,10 @@ def test_policy_subset_and_bad_policy(tmp_path):
             if r["by_adl_events"]:
                 assert float(r["by_adl_events_min"]) <= float(r["by_adl_events"]) <= float(r["by_adl_events_max"])
     assert json.loads((tmp_path / "o" / "inputs.json").read_text())["replicas_by_adl_events"] == 2
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    for div in ("fig-waves", "fig-haircuts"):  # per-wave budgets vs production; the policies' haircut distributions
+        assert f'id="{div}"' in page
+    assert "Sensitivity: assumption (a) against (b)" in page and "60,108,335.33" in page  # Hyperliquid's total
     bad = CliRunner().invoke(app, ["adl-event", "--out", str(tmp_path / "x"), "--policy", "no-such"])
     assert bad.exit_code == 2
     assert not (tmp_path / "x").exists()

@@ -177,6 +177,17 @@ def test_write_sweep_files(tmp_path, local_table):
     assert not [p for p in (tmp_path / "res").iterdir() if p.name.startswith(".delever")]
 
 
+def test_report_draws_the_empirical_exceedance_step_function(local_table):
+    from delever.report.figures import exceedance
+    from delever.report.sweep_page import exceedance_figure
+
+    fig = exceedance_figure(local_table, "bad_debt", "bad debt (USDT)")
+    for trace, (_, _, v) in zip(fig.data, mc.point_values(local_table, "bad_debt"), strict=True):
+        x, y = exceedance(v)
+        assert trace.line.shape == "hv"
+        assert list(trace.x) == pytest.approx(x.tolist()) and list(trace.y) == pytest.approx(y.tolist())
+
+
 def test_point_stats(local_table):
     stats = mc.point_stats(local_table, "adl_notional")
     assert [s["point"] for s in stats] == [0, 1] and stats[0]["paths"] == PATHS

@@ -143,7 +143,9 @@ def test_page_written_with_sections_offline(tmp_path: pathlib.Path) -> None:
     for fig in ("fig-prices", "fig-liquidations", "fig-insurance", "fig-adl", "fig-leverage", "fig-adl-indicator"):
         assert f'id="{fig}"' in page, fig
     # Summary formatting, inputs escaping and kind colouring, extra HTML inserted raw.
-    assert "1,234,567.891234" in page and "4,321.5" in page and "12.35" in page
+    # money in quote with 2 decimals, every value with its unit
+    assert "1,234,567.89" in page and "4,321.50" in page and "12.35%" in page
+    assert "Liquidated notional (USDT)" in page and "Minimum mark price (USDT per BTC)" in page
     assert "tier 1 &lt;default&gt;" in page
     assert 'class="kind kind-real"' in page and 'class="kind kind-assumed"' in page
     assert "<table><tr><td>x</td></tr></table>" in page
@@ -217,9 +219,13 @@ def test_bar_buckets_preserve_totals() -> None:
     ("key", "value", "text"),
     [
         ("accounts", 1234567, "1,234,567"),
-        ("bad_debt", 1234.5, "1,234.5"),
-        ("bad_debt", "98765432.000001", "98,765,432.000001"),
-        ("max_mark_drawdown_pct", 12.3456, "12.35"),
+        ("bad_debt", 1234.5, "1,234.50"),
+        ("bad_debt", "98765432.004999", "98,765,432.00"),
+        ("bad_debt", "-0.001", "0.00"),
+        ("min_mark_price", "101516.5", "101,516.50"),
+        ("min_mark_price", "0.00012", "0.00012"),
+        ("open_interest_end", 6409.223, "6,409.223"),
+        ("max_mark_drawdown_pct", 12.3456, "12.35%"),
         ("conservation_error", 0.0, "0"),
         ("x", "n/a", "n/a"),
         ("x", None, "—"),

@@ -5,7 +5,6 @@ the same run without it.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -36,22 +35,36 @@ def without(scenario: Scenario, names: list[str]) -> Scenario:
     return scenario.model_copy(update={"mechanisms": mech.model_copy(update=update)})
 
 
+def variant_count(scenario: Scenario) -> int:
+    """How many runs :func:`ablate` reports: all enabled, one without each enabled mechanism, and none."""
+    n = len(scenario.mechanisms.enabled())
+    return 1 + n + (1 if n else 0)
+
+
 def ablate(
-    scenario: Scenario, seed: int, base: RunResult | None = None, progress: Callable[[str], None] | None = None
+    scenario: Scenario,
+    seed: int,
+    base: RunResult | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list[dict]:
-    """Rows ``{"variant", *METRICS}``: "all enabled", "without NAME" per enabled mechanism, "none"."""
+    """Rows ``{"variant", *METRICS}``: "all enabled", "without NAME" per enabled mechanism, "none".
+
+    ``progress(done, total, label)`` is called before each variant runs (``done`` variants finished).
+    """
     enabled = scenario.mechanisms.enabled()
     variants: list[tuple[str, Scenario]] = [("all enabled", scenario)]
     variants += [(f"without {n}", without(scenario, [n])) for n in enabled]
     if enabled:
         variants.append(("none", without(scenario, enabled)))
     rows = []
-    for label, sc in variants:
+    for i, (label, sc) in enumerate(variants):
         if progress:
-            progress(label)
+            progress(i, len(variants), label)
         result = base if (label == "all enabled" and base is not None) else run(sc, seed, market=prepare(sc, seed))
         s = summarize(result)
         rows.append({"variant": label, **{k: s[k] for k in METRICS}})
+    if progress:
+        progress(len(variants), len(variants), "")
     return rows
 
 
@@ -65,55 +78,17 @@ def table(rows: list[dict]) -> pa.Table:
     return pa.table(cols)
 
 
-def _fmt(v: object) -> str:
-    if isinstance(v, Decimal | float):
-        return f"{float(v):,.2f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return html.escape(str(v))
+def html_table(rows: list[dict], quote: str = "USDT") -> str:
+    """The rows as the report's table (:func:`delever.report.sections.ablation_table`)."""
+    from .report.sections import ablation_table
+
+    return str(ablation_table(rows, quote))
 
 
-def html_table(rows: list[dict]) -> str:
-    """A plain HTML table of the rows (for the report)."""
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in ("variant", *METRICS))
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(r[k])}</td>" for k in ("variant", *METRICS)) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def mechanism_sections(summary: dict, rows: list[dict]) -> list[dict]:
+def mechanism_sections(summary: dict, rows: list[dict], step_ns=None, quote: str = "USDT") -> list[dict]:
     """One report section per enabled mechanism: when it fired, accounts, notional moved, its own figures,
-    and bad debt / ADL with it on vs the same run with it off."""
-    on = next((r for r in rows if r["variant"] == "all enabled"), None)
-    sections = []
-    for name, rec in summary.get("mechanisms", {}).items():
-        off = next((r for r in rows if r["variant"] == f"without {name}"), None)
-        facts = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in rec.items() if not isinstance(v, list)
-        )
-        lists = "".join(
-            f"<p class='note'>{html.escape(k)}: {html.escape(str(v[:50]))}</p>"
-            for k, v in rec.items()
-            if isinstance(v, list)
-        )
-        effect = ""
-        if on is not None and off is not None:
-            effect = (
-                "<table><thead><tr><th>metric</th><th>with it</th><th>without it</th><th>change</th></tr>"
-                "</thead><tbody>"
-            )
-            for k in (
-                "liquidations",
-                "bad_debt",
-                "bad_debt_unrecovered",
-                "insurance_fund_end",
-                "adl_notional",
-                "accounts_adl",
-            ):
-                a, b = on[k], off[k]
-                delta = float(a) - float(b)
-                effect += f"<tr><td>{k}</td><td>{_fmt(a)}</td><td>{_fmt(b)}</td><td>{delta:+,.2f}</td></tr>"
-            effect += "</tbody></table>"
-        sections.append(
-            {"title": f"Mechanism: {name}", "html": f"<table><tbody>{facts}</tbody></table>{lists}{effect}"}
-        )
-    return sections
+    and bad debt / ADL with it on vs the same run with it off (:func:`delever.report.sections.mechanism_sections`;
+    ``step_ns``: the run's step times, to show halts as clock times)."""
+    from .report.sections import mechanism_sections as sections
+
+    return sections(summary, rows, step_ns, quote)

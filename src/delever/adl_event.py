@@ -25,7 +25,8 @@ exact integer money inside; outputs are in USD.
 Outputs (``--out``, default ``./delever-out/adl-event``, written atomically): ``policies.csv`` (one row per
 policy, event totals under assumption (a), plus Hyperliquid's production row), ``waves.csv`` (one row per
 wave and policy, both assumptions), ``sensitivity.csv`` (every metric of every policy under both
-assumptions, with ranks), ``inputs.json`` (input totals traced to the files, the assumptions).
+assumptions, with ranks), ``inputs.json`` (input totals traced to the files, the assumptions) and ``report.html``
+(:mod:`delever.report.adl_event_page`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import csv
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -442,13 +444,19 @@ def input_summary(d: EventData) -> dict:
 
 
 def run_adl_event(
-    out_dir: Path, policies: list[str] | None = None, *, seed: int = DEFAULT_SEED, replicas: int = 3
+    out_dir: Path,
+    policies: list[str] | None = None,
+    *,
+    seed: int = DEFAULT_SEED,
+    replicas: int = 3,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Run the lab and write its files into ``out_dir`` atomically; return ``{"inputs", "policies",
     "waves", "sensitivity", "ranking"}`` (the rows written, USD).
 
     Assumption (b) is run with ``replicas`` seeds (``seed``, ``seed + 1``, ...): the first gives the reported
     values, all of them the min/max columns of ``sensitivity.csv`` (the spread due to the random assignment).
+    ``progress(done, total)`` is called after each simulation (``len(policies) * (1 + replicas)`` of them).
 
     Raises:
         InputError: an unknown policy name (field ``policy``), or a bad packaged file.
@@ -466,8 +474,13 @@ def run_adl_event(
     wave_rows: list[dict] = []
     totals: dict[str, dict[str, dict]] = {a: {} for a in ASSUMPTIONS}
     spread: dict[str, list[dict]] = {n: [] for n in names}
+    n_sims, done = len(names) * (1 + replicas), 0
+    haircuts: dict[str, np.ndarray] = {}
     for name in names:
-        rows, totals["all-winners"][name], _ = simulate(d, name, "all-winners")
+        rows, totals["all-winners"][name], haircuts[name] = simulate(d, name, "all-winners")
+        done += 1
+        if progress:
+            progress(done, n_sims)
         wave_rows += [{"policy": name, "assumption": "all-winners", **r} for r in rows]
     wave_rows += [{"policy": PRODUCTION, "assumption": "all-winners", **r} for r in prod_rows]
     for rep in range(replicas):
@@ -475,6 +488,9 @@ def run_adl_event(
         for name in names:
             rows, total, _ = simulate(d, name, "by-adl-events", slot_cap)
             spread[name].append(total)
+            done += 1
+            if progress:
+                progress(done, n_sims)
             if rep == 0:
                 totals["by-adl-events"][name] = total
                 wave_rows += [{"policy": name, "assumption": "by-adl-events", **r} for r in rows]
@@ -524,8 +540,15 @@ def run_adl_event(
         "taken over the event), then smallest Gini of haircuts; values compared at 4 "
         "significant digits, equal ones share a rank"
     )
-    _write(Path(out_dir), inputs, policy_rows, wave_rows, sens_rows)
-    return {"inputs": inputs, "policies": policy_rows, "waves": wave_rows, "sensitivity": sens_rows, "ranking": ranking}
+    result = {
+        "inputs": inputs,
+        "policies": policy_rows,
+        "waves": wave_rows,
+        "sensitivity": sens_rows,
+        "ranking": ranking,
+    }
+    _write(Path(out_dir), inputs, policy_rows, wave_rows, sens_rows, result, haircuts)
+    return result
 
 
 # ------------------------------------------------------------------------------------------------- output
@@ -553,13 +576,16 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
             wr.writerow({k: ("" if (isinstance(v, float) and math.isnan(v)) else v) for k, v in r.items()})
 
 
-def _write(out_dir: Path, inputs: dict, policy_rows, wave_rows, sens_rows) -> None:
+def _write(out_dir: Path, inputs: dict, policy_rows, wave_rows, sens_rows, result: dict, haircuts: dict) -> None:
+    from .report.adl_event_page import write_adl_event_page
+
     with writing(out_dir, "adl-event") as tmp:
         _write_csv(tmp / "policies.csv", policy_rows)
         _write_csv(tmp / "waves.csv", wave_rows)
         _write_csv(tmp / "sensitivity.csv", sens_rows)
         clean = json.loads(json.dumps(inputs, default=_json_default), parse_constant=lambda c: None)
         (tmp / "inputs.json").write_text(json.dumps(clean, indent=2, default=_json_default) + "\n")
+        write_adl_event_page(tmp / "report.html", result, haircuts)
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -671,11 +697,18 @@ def register(app: typer.Typer) -> None:
     """Add the ``adl-event`` command to a typer app (``from delever.adl_event import register; register(app)``)."""
     from rich.console import Console
 
+    from .cli_progress import progress
+
     @app.command("adl-event")
     def adl_event(
         out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
         policy: Annotated[
-            list[str] | None, typer.Option("--policy", help="A policy name (repeatable; default: all).")
+            list[str] | None,
+            typer.Option(
+                "--policy",
+                metavar="POLICY",
+                help=f"A policy name (repeatable; default: all), one of: {', '.join(POLICIES)}.",
+            ),
         ] = None,
         seed: Annotated[
             int,
@@ -684,7 +717,7 @@ def register(app: typer.Typer) -> None:
         replicas: Annotated[
             int, typer.Option(help="Seeds of assumption (b) for the spread in sensitivity.csv.", min=1, max=1000)
         ] = 3,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or messages.")] = False,
     ) -> None:
         """The ADL policy lab on the real 10 October 2025 Hyperliquid event: every policy on the 16 waves."""
         console = Console()
@@ -692,7 +725,10 @@ def register(app: typer.Typer) -> None:
             console = Console(width=170)
         try:
             check_output_dir(out, "adl-event")  # before any work: a refused --out costs nothing
-            result = run_adl_event(out, policy, seed=seed, replicas=replicas)
+            with progress("ADL policies on 16 waves", None, "simulations", console=console, quiet=quiet) as update:
+                result = run_adl_event(
+                    out, policy, seed=seed, replicas=replicas, progress=lambda done, total: update(done, total)
+                )
         except InputError as exc:
             Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None
@@ -713,4 +749,6 @@ def register(app: typer.Typer) -> None:
         console.print("assumptions (also in inputs.json):", highlight=False, markup=False)
         for a in inp["assumptions"]:
             console.print(f"  - {a}", highlight=False, markup=False)
-        console.print(f"wrote {out}/policies.csv, waves.csv, sensitivity.csv, inputs.json", highlight=False)
+        console.print(
+            f"wrote {out}/policies.csv, waves.csv, sensitivity.csv, inputs.json, report.html", highlight=False
+        )

@@ -9,25 +9,33 @@ is written.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .adl.policies import POLICIES
 from .checkpoint import DEFAULT_EVERY_S
 from .cli_guard import GuardedGroup
+from .cli_progress import announce_compilation, progress
 from .errors import InputError
 from .outdir import check_output_dir
 from .validate import MAX_SEED, check_prepared
+from .venues import VENUES
+
+POLICY_NAMES = tuple(POLICIES)
+"""ADL policies ``compare --policy`` accepts (listed in ``--help``)."""
+VENUE_NAMES = tuple(VENUES)
+"""Rulebooks ``run --venue`` accepts (listed in ``--help``)."""
 
 app = typer.Typer(
     cls=GuardedGroup,
     add_completion=False,
+    # click's plain help: flags show as flags (typer's rich panels print every bool as "<bool>")
+    rich_markup_mode=None,
     no_args_is_help=False,
     help="delever: the deleveraging stack of a perpetual-futures venue, exact and fast.",
 )
@@ -66,6 +74,10 @@ def summary_table(summary: dict, title: str) -> Table:
     return t
 
 
+def _choices(names) -> str:
+    return ", ".join(names)
+
+
 @app.command()
 def run(
     scenario: Annotated[
@@ -78,13 +90,17 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/<scenario name>).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).", min=0, max=MAX_SEED)] = None,
     set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a scenario value: key.path=value (repeatable).")
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a scenario value: key.path=value (repeatable)."),
     ] = None,
     ablate: Annotated[
         bool, typer.Option("--ablate", help="Also run with each enabled mechanism off in turn; write ablation.csv.")
     ] = False,
-    venue: Annotated[str | None, typer.Option(help="Run under this venue's rulebook (see `delever venues`).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    venue: Annotated[
+        str | None,
+        typer.Option(metavar="VENUE", help=f"Run under this venue's rulebook, one of: {_choices(VENUE_NAMES)}."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, table or messages.")] = False,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the killed run of the same command from its checkpoint.")
     ] = False,
@@ -97,50 +113,47 @@ def run(
     from .engine import prepare
     from .output import write_outputs
     from .replays import scenario_argument
-    from .scenario import default_scenario_path, load_scenario, parse_set
+    from .scenario import default_scenario_path
 
+    announce_compilation(console, quiet)
     try:
-        overrides = parse_set(set_ or [])
         scenario = scenario_argument(scenario)
-        sc = load_scenario(scenario or default_scenario_path(), overrides)
-        if venue is not None:
-            from .venues.scenario import apply_venue
-
-            sc = apply_venue(sc, venue)
+        sc = load_with_overrides(scenario or default_scenario_path(), set_ or [])
         seed_ = sc.seed if seed is None else seed
-        out_dir = out or Path("delever-out") / sc.name
-        check_output_dir(out_dir, "run")  # before any work: a refused --out costs nothing
-        market = prepare(sc, seed_)
+        if venue is not None:
+            from .venues.scenario import apply_venue, venue_run_inputs
+
+            out_dir = out or Path("delever-out") / apply_venue(sc, venue).name
+            check_output_dir(out_dir, "run")  # before any work: a refused --out costs nothing
+            # the book as the scenario builds it, the venue's rules from the first step (the venue comparison's rule)
+            sc, market = venue_run_inputs(sc, venue, seed_)
+        else:
+            out_dir = out or Path("delever-out") / sc.name
+            check_output_dir(out_dir, "run")
+            market = prepare(sc, seed_)
         check_prepared(sc, market, file=str(scenario or default_scenario_path()))
         store = Checkpoint(out_dir, "run", run_key("run", sc, seed_), resume)
     except InputError as exc:
         _fail(exc)
-    show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} steps"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not show,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(sc.name, total=market.path.steps)
-        result = run_checkpointed(
-            sc, seed_, market, store, lambda done, total: bar.update(task, completed=done), checkpoint_every
-        )
+    with progress(sc.name, market.path.steps, "steps", console=console, quiet=quiet) as update:
+        result = run_checkpointed(sc, seed_, market, store, lambda done, total: update(done), checkpoint_every)
     extra_sections: list[dict] = []
     ablation_rows = None
     if sc.mechanisms.enabled() or ablate:
         from .ablation import ablate as run_ablation
-        from .ablation import html_table, mechanism_sections
+        from .ablation import html_table, mechanism_sections, variant_count
         from .output import summarize
 
-        with console.status("ablation: each mechanism off in turn", spinner="dots") if show else _null():
-            ablation_rows = run_ablation(sc, seed_, base=result)
-        extra_sections += mechanism_sections(summarize(result), ablation_rows)
+        # without --ablate the runs only feed each mechanism's section (its effect: with it vs without it)
+        what = "ablation" if ablate else "mechanism effects"
+        with progress(what, variant_count(sc), "runs", console=console, quiet=quiet) as update:
+            ablation_rows = run_ablation(
+                sc, seed_, base=result, progress=lambda done, total, label: update(done, total, label)
+            )
+        quote = sc.instrument.build().quote
+        extra_sections += mechanism_sections(summarize(result), ablation_rows, result.steps.time_ns, quote)
         if ablate:
-            extra_sections.append({"title": "Ablation", "html": html_table(ablation_rows)})
+            extra_sections.append({"title": "Ablation", "html": html_table(ablation_rows, quote)})
     from .settlement import report_section
 
     settlement = report_section(result.extra)
@@ -152,7 +165,10 @@ def run(
 
         # eleven runs, independent of each other: on two cores at once (rows identical, in the same order)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        extra_sections.append(compare_venues(sc, seed_, market, workers=min(2, cores)))
+        with progress("venue rulebooks", len(VENUE_NAMES), "venues", console=console, quiet=quiet) as update:
+            extra_sections.append(
+                compare_venues(sc, seed_, market, workers=min(2, cores), progress=lambda done, total: update(done))
+            )
     try:
         summary = write_outputs(
             result, out_dir, extra_sections=extra_sections, ablation=ablation_rows if ablate else None
@@ -171,10 +187,31 @@ def run(
         console.print(f"wrote {out_dir}/summary.json, events.parquet, steps.parquet, report.html")
 
 
-def _null():
-    from contextlib import nullcontext
+def load_with_overrides(path: Path, items: list[str]):
+    """The scenario at ``path`` with ``--set`` items merged over it.
 
-    return nullcontext()
+    An error that the file alone does not have is the override's: it is reported against ``--set`` (the item
+    whose key path matches the field, if one does), not against the scenario file.
+
+    Raises:
+        InputError: a bad file (naming it), or a bad ``--set`` item (field ``--set``).
+    """
+    from .scenario import load_scenario, parse_set
+
+    overrides = parse_set(items)
+    try:
+        return load_scenario(path, overrides)
+    except InputError as exc:
+        if not overrides:
+            raise
+        load_scenario(path)  # the file's own error, if it has one, is reported as the file's
+        field = exc.field or ""
+        keys = [item.partition("=")[0].strip() for item in items]
+        blamed = [
+            i for i, k in zip(items, keys) if field == k or field.startswith(k + ".") or k.startswith(field + ".")
+        ]
+        what = ", ".join(repr(i) for i in (blamed or items))
+        raise InputError(f"--set {what}: {exc.message} (scenario key {field!r}; {path.name} itself is valid)") from None
 
 
 def _ablation_table(rows: list[dict]) -> Table:
@@ -198,34 +235,44 @@ def version() -> None:
 @app.command()
 def compare(
     scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default: the built-in one).")] = None,
-    policy: Annotated[list[str] | None, typer.Option("--policy", help="ADL policy (repeatable; default: all).")] = None,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--policy",
+            metavar="POLICY",
+            help=f"ADL policy (repeatable; default: all), one of: {_choices(POLICY_NAMES)}.",
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/compare-<name>).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).", min=0, max=MAX_SEED)] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a scenario value (repeatable).")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Override a scenario value (repeatable).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, table or messages.")] = False,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the killed comparison: skip the policies it finished.")
     ] = False,
 ) -> None:
     """Run the same scenario once per ADL policy; write compare.csv and a report page side by side."""
-    from .adl.policies import POLICIES
     from .checkpoint import Checkpoint, run_key
     from .compare import COLUMNS, write_compare
     from .compare import compare as run_compare
-    from .scenario import default_scenario_path, load_scenario, parse_set
+    from .scenario import default_scenario_path
 
+    announce_compilation(console, quiet)
     try:
-        sc = load_scenario(scenario or default_scenario_path(), parse_set(set_ or []))
+        sc = load_with_overrides(scenario or default_scenario_path(), set_ or [])
         for name in policy or []:
             if name not in POLICIES:
                 raise InputError(f"unknown ADL policy {name!r}; known: {', '.join(POLICIES)}", field="--policy")
         seed_ = sc.seed if seed is None else seed
+        names = list(policy or POLICIES)
         out_dir = out or Path("delever-out") / f"compare-{sc.name}"
         check_output_dir(out_dir, "compare")
         store = Checkpoint(out_dir, "compare", run_key("compare", sc, seed_, policies=policy), resume)
-        show = sys.stdout.isatty() and not os.environ.get("CI")
-        with console.status("", spinner="dots") if show else _null() as status:
+        with progress("ADL policies", len(names), "policies", console=console, quiet=quiet) as update:
             rows = run_compare(
-                sc, seed_, policy, progress=(lambda n: status.update(f"policy {n}")) if show else None, store=store
+                sc, seed_, names, progress=lambda name: update(names.index(name), label=name), store=store
             )
     except InputError as exc:
         _fail(exc)
@@ -234,6 +281,8 @@ def compare(
     except InputError as exc:
         _fail(exc)
     store.remove()
+    if quiet:
+        return
     t = Table(title=f"ADL policies on {sc.name}", header_style="bold")
     keys = (
         "policy",

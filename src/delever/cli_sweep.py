@@ -13,8 +13,6 @@ Wire it into the main app with :func:`register` (``delever.cli``: ``register(app
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -22,9 +20,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .cli_progress import announce_compilation, progress
+from .montecarlo import ENGINES
+from .paths import MODELS
 from .validate import MAX_SEED
 
 EXIT_BAD_INPUT = 2
@@ -87,9 +87,21 @@ def sweep_command(
     ] = None,
     paths: Annotated[int, typer.Option("--paths", help="Paths per grid point.", min=1, max=10_000_000)] = 100,
     model: Annotated[
-        str, typer.Option("--model", help="Path model: gbm-jump (Merton) or garch (GARCH(1,1)).")
+        str,
+        typer.Option(
+            "--model",
+            metavar="MODEL",
+            help=f"Path model, one of: {', '.join(MODELS)} (Merton jump-diffusion, GARCH(1,1)).",
+        ),
     ] = "gbm-jump",
-    engine: Annotated[str, typer.Option("--engine", help="local (process pool), dask or ray.")] = "local",
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            metavar="ENGINE",
+            help=f"One of: {', '.join(ENGINES)} (a local process pool, dask.distributed, Ray).",
+        ),
+    ] = "local",
     workers: Annotated[
         int | None, typer.Option("--workers", help="Worker processes (default: CPU count).", min=1, max=4096)
     ] = None,
@@ -98,7 +110,11 @@ def sweep_command(
     ] = None,
     grid: Annotated[
         list[str] | None,
-        typer.Option("--grid", help="key=v1,v2,... (repeatable): a dotted scenario key or model.<parameter>."),
+        typer.Option(
+            "--grid",
+            metavar="KEY=V1,V2",
+            help="key=v1,v2,... (repeatable): a dotted scenario key or model.<parameter>.",
+        ),
     ] = None,
     steps: Annotated[
         int | None, typer.Option("--steps", help="Steps per path (default: the scenario's).", min=1, max=100_000_000)
@@ -115,17 +131,16 @@ def sweep_command(
             "--seed", help="Root seed of the paths and the book (default: the scenario's).", min=0, max=MAX_SEED
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or messages.")] = False,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the killed sweep: skip the paths it finished.")
     ] = False,
 ) -> None:
     """Monte Carlo over generated price paths and a parameter grid: sweep.parquet and report.html."""
-    from .errors import InputError
     from .checkpoint import Checkpoint, run_key
+    from .errors import InputError
+    from .montecarlo import EngineUnavailable, check_key, grid_points, sweep, write_sweep
     from .outdir import check_output_dir
-    from .montecarlo import ENGINES, EngineUnavailable, check_key, grid_points, sweep, write_sweep
-    from .paths import MODELS
     from .scenario import default_scenario_path, load_scenario
 
     if model not in MODELS:
@@ -152,19 +167,10 @@ def sweep_command(
         _bad(str(exc))
     except ValueError as exc:
         _bad(f"--grid: {exc}")
-    show = not quiet and sys.stdout.isatty() and not os.environ.get("CI")
     t0 = time.perf_counter()
+    announce_compilation(console, quiet)
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,} runs"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not show,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(f"sweep {sc.name}", total=None)
+        with progress(f"sweep {sc.name}", None, "runs", console=console, quiet=quiet) as update:
             table = sweep(
                 sc,
                 paths,
@@ -176,7 +182,7 @@ def sweep_command(
                 seed=seed,
                 steps=steps,
                 batch=batch,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=lambda done, total: update(done, total),
                 store=store,
             )
     except (EngineUnavailable, InputError, ValueError) as exc:

@@ -100,6 +100,7 @@ def policy_row(name: str, r: RunResult) -> dict:
         "leverage_median": float(np.median(lev)) if lev.size else 0.0,
         "leverage_p90": float(np.quantile(lev, 0.9)) if lev.size else 0.0,
         "conservation_error": s["conservation_error"],
+        "quote": r.instrument.quote,
         "_haircuts": h,
     }
 
@@ -128,40 +129,9 @@ def compare(scenario: Scenario, seed: int, policies: list[str] | None = None, pr
 
 def write_compare(rows: list[dict], out_dir: Path, title: str) -> None:
     """``compare.csv`` and ``report.html`` (metrics side by side, haircut distribution per policy), atomically."""
-    import plotly.graph_objects as go
-    from plotly.offline import get_plotlyjs
+    from .report.compare_page import write_compare_page
 
     with writing(out_dir, "compare") as tmp:
         table = pa.table({c: [r[c] for r in rows] for c in COLUMNS})
         pacsv.write_csv(table, tmp / "compare.csv")
-        fig = go.Figure()
-        for r in rows:
-            h = r["_haircuts"][r["_haircuts"] > 0] / MONEY_SCALE
-            if h.size:
-                fig.add_trace(go.Box(x=h, name=r["policy"], boxpoints=False))
-        fig.update_layout(
-            title="Haircut per ADL'd account (USDT, vs closing at the mark)",
-            xaxis_type="log",
-            height=120 + 40 * max(len(rows), 1),
-            margin={"l": 160},
-        )
-        head = "".join(f"<th>{c}</th>" for c in COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td>{_fmt(r[c])}</td>" for c in COLUMNS) + "</tr>" for r in rows)
-        page = (
-            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
-            f"<script>{get_plotlyjs()}</script><style>body{{font-family:system-ui;margin:1.5rem}}"
-            "table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ddd;padding:.25rem .5rem}"
-            f"</style></head><body><h1>{title}</h1><p>{__doc__.split(chr(10) + chr(10))[1]}</p>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            + fig.to_html(include_plotlyjs=False, full_html=False, div_id="haircuts")
-            + "</body></html>"
-        )
-        (tmp / "report.html").write_text(page, encoding="utf-8")
-
-
-def _fmt(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:,.4f}" if abs(v) < 10 else f"{v:,.0f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
+        write_compare_page(tmp / "report.html", rows, title, quote=rows[0]["quote"] if rows else "USDT")

@@ -362,6 +362,7 @@ def run_multi(
         extra={"cross_margin": {"fired_steps": int((contagion > 0).sum()), "accounts": int(contagion.sum()),
                                 "notional": int(contagion_notional.sum()), "instruments": per}},
         instruments=insts, marks_end=marks.copy(),
+        instrument_steps=[StepSeries(time_ns, index_ticks[m], mark_s[m], last_s[m], fund_s[m]) for m in range(M)],
     )  # fmt: skip
 
 

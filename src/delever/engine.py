@@ -96,6 +96,9 @@ class RunResult:
     """Every instrument of a multi-instrument run (``events["instrument"]`` indexes it); None: just ``instrument``."""
     marks_end: np.ndarray | None = None
     """int64 (instruments,) each instrument's last mark (ticks); None: the last of ``steps.mark_ticks``."""
+    instrument_steps: list[StepSeries] | None = None
+    """A multi-instrument run's step series per instrument (``steps`` holds the first's prices and the funds'
+    sum); None: ``steps`` is the only instrument's."""
 
 
 @dataclass

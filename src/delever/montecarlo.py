@@ -605,7 +605,7 @@ REPORT_METRICS = (
 )
 
 
-def _by_point(table: pa.Table, metric: str):
+def point_values(table: pa.Table, metric: str):
     """``(point, label, values)`` per grid point, ``values`` the metric as float64 (quote units for money)."""
     keys = grid_keys(table)
     point = table.column("point").to_numpy()
@@ -621,7 +621,7 @@ def _by_point(table: pa.Table, metric: str):
 def point_stats(table: pa.Table, metric: str) -> list[dict]:
     """Per grid point: label, paths, share > 0, mean, p5, p50, p95, p99, max of ``metric`` (floats)."""
     out = []
-    for p, label, v in _by_point(table, metric):
+    for p, label, v in point_values(table, metric):
         q = np.quantile(v, QUANTILES)
         out.append(
             {
@@ -645,130 +645,11 @@ def write_sweep(table: pa.Table, out_dir: Path | str) -> Path:
     return Path(out_dir)
 
 
-def _exceedance_figure(table: pa.Table, metric: str, title: str):
-    import plotly.graph_objects as go
-
-    from .report.html import _LEGEND, _MARGIN, _TEMPLATE_LAYOUT, FIG_HEIGHT_PX
-
-    probs = np.linspace(0.0, 1.0, 201)
-    traces = []
-    for _, label, v in _by_point(table, metric):
-        x = np.quantile(v, probs)
-        traces.append(
-            go.Scatter(
-                x=np.round(x, 6),
-                y=np.round(100.0 * (1.0 - probs), 4),
-                name=label,
-                mode="lines",
-                line={"width": 1.6, "shape": "hv"},
-                hovertemplate="%{y:.1f}% of paths above %{x:,.2f} USDT",
-            )
-        )
-    fig = go.Figure(traces)
-    fig.update_layout(
-        template=_TEMPLATE_LAYOUT,
-        height=FIG_HEIGHT_PX,
-        margin=_MARGIN,
-        legend=_LEGEND,
-        xaxis_title=title,
-        yaxis_title="paths above (%)",
-        hovermode="closest",
-    )
-    return fig
-
-
 def report_html(table: pa.Table) -> str:
-    """The sweep's self-contained HTML page (plotly.js inlined once; deterministic for a given table)."""
-    import jinja2
-    import plotly
-    from markupsafe import Markup
-    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+    """The sweep's self-contained HTML page (:func:`delever.report.sweep_page.sweep_page`)."""
+    from .report.sweep_page import sweep_page
 
-    from . import __version__
-    from .report.html import _CSS, _TEMPLATE, _fig_html, _note, _section, _table
-
-    meta = sweep_metadata(table)
-    name = meta.get("scenario", "sweep")
-    n_points = len(np.unique(table.column("point").to_numpy())) if table.num_rows else 0
-    n_paths = meta.get("paths", table.num_rows)
-    params = meta.get("model_params", {})
-    setup = [
-        ["scenario", name],
-        ["path model", f"{meta.get('model', '?')} ({', '.join(f'{k}={v}' for k, v in params.items())})"],
-        ["paths per point", f"{n_paths:,}"],
-        ["steps per path", f"{meta.get('steps', '?'):,} of {meta.get('step_seconds', '?')} s"],
-        ["root seed", str(meta.get("seed", "?"))],
-        ["grid", "; ".join(f"{k} = {', '.join(v)}" for k, v in meta.get("grid", {}).items()) or "none (one point)"],
-        ["points x paths", f"{n_points:,} x {n_paths:,} = {table.num_rows:,} runs"],
-        [
-            "conservation error",
-            "0 in every run"
-            if table.num_rows and not np.any(table.column("conservation_error").to_numpy())
-            else "NOT ZERO in some runs",
-        ],
-    ]
-    common = _note(
-        "Every point runs the same paths (common random numbers): path i has the same seed at "
-        "every point, and a row's seed redraws its path alone."
-    )
-    sections = [_section("setup", "Sweep", _table(["input", "value"], setup) + common)]
-    head = ["point", "paths", "> 0", "mean", "p5", "p50", "p95", "p99", "max"]
-
-    def stats_table(metric: str) -> Markup:
-        rows = [
-            [
-                s["label"],
-                f"{s['paths']:,}",
-                f"{100 * s['share_positive']:.1f}%",
-                *(f"{s[k]:,.2f}" for k in ("mean", "p5", "p50", "p95", "p99", "max")),
-            ]
-            for s in point_stats(table, metric)
-        ]
-        return _table(head, rows, num_cols=set(range(1, 9)))
-
-    for metric, title in REPORT_METRICS:
-        body = Markup("")
-        if table.num_rows:
-            body = _fig_html(_exceedance_figure(table, metric, title), f"fig-{metric}") + stats_table(metric)
-        sections.append(
-            _section(
-                metric.replace("_", "-"),
-                title,
-                body
-                + _note(
-                    "Exceedance curves: the share of paths whose value is above x, per grid point; the table gives "
-                    "quantiles (linear interpolation) over paths."
-                ),
-            )
-        )
-    if table.num_rows:
-        other = []
-        for metric, label in (
-            ("liquidations", "liquidations"),
-            ("adl_events", "ADL events"),
-            ("min_mark_price", "minimum mark price (USDT)"),
-        ):
-            for s in point_stats(table, metric):
-                other.append([label, s["label"], *(f"{s[k]:,.2f}" for k in ("mean", "p5", "p50", "p95", "p99", "max"))])
-        sections.append(
-            _section(
-                "other",
-                "Other metrics",
-                _table(["metric", "point", "mean", "p5", "p50", "p95", "p99", "max"], other, num_cols=set(range(2, 8))),
-            )
-        )
-    footer = (
-        f"Generated by delever {__version__} (plotly.py {plotly.__version__}, plotly.js "
-        f"{get_plotlyjs_version()} inlined). The full table is sweep.parquet, next to this page."
-    )
-    env = jinja2.Environment(autoescape=True, keep_trailing_newline=True)
-    return env.from_string(_TEMPLATE).render(
-        title=f"delever sweep: {name}",
-        css=Markup(_CSS),
-        plotlyjs=Markup(get_plotlyjs()),
-        sections=sections,
-        footer=footer,
-    )
+    return sweep_page(table)
 
 
 assert MONEY_SCALE == 10**6  # the decimal scale of money columns above

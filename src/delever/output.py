@@ -150,30 +150,54 @@ def mechanisms_summary(r: RunResult) -> dict:
 
 def steps_table(r: RunResult) -> pa.Table:
     """One row per step: prices (quote), per-step liquidation and ADL aggregates, fund and cumulative bad debt."""
-    e = r.events
-    T = r.steps.time_ns.shape[0]
-    kind, step = e["kind"], e["step"]
+    return _steps_table(r.steps, r.events, _row_value(r), float(r.instrument.tick_size), r.book.n_positions)
+
+
+def instrument_steps(r: RunResult) -> list[dict] | None:
+    """A multi-instrument run's step table per instrument, as :func:`steps_table` over that instrument's
+    series and events (its own fund), for the report: ``[{"symbol", "base", "steps", "expiry_ns"}]``; None for
+    a single-instrument run."""
+    if not r.instrument_steps:
+        return None
+    out = []
     v = _row_value(r)
-    tick = float(r.instrument.tick_size)
+    for m, (inst, series) in enumerate(zip(_instruments(r), r.instrument_steps, strict=True)):
+        sel = r.events["instrument"] == m
+        events = {k: a[sel] for k, a in r.events.items()}
+        expiry = None if inst.expiry is None else int(inst.expiry.timestamp()) * 1_000_000_000
+        out.append(
+            {
+                "symbol": inst.symbol,
+                "base": inst.base,
+                "steps": _steps_table(series, events, v[sel], float(inst.tick_size), r.book.n_positions),
+                "expiry_ns": expiry,
+            }
+        )
+    return out
+
+
+def _steps_table(series, e: dict, v: np.ndarray, tick: float, n_positions: int) -> pa.Table:
+    T = series.time_ns.shape[0]
+    kind, step = e["kind"], e["step"]
     notional = (np.abs(e["size"]) * e["price"] * v).astype(np.float64) / MONEY_SCALE
     fills = (kind == ev.LIQUIDATION_FILL) | (kind == ev.ADL_FILL)
     adl = kind == ev.ADL_COUNTERPARTY_FILL
     liq_first = np.zeros(len(kind), dtype=bool)
     if fills.any():
-        keys = step[fills] * (r.book.n_positions + 1) + e["position"][fills]
+        keys = step[fills] * (n_positions + 1) + e["position"][fills]
         _, first = np.unique(keys, return_index=True)
         liq_first[np.flatnonzero(fills)[first]] = True
     debt = np.where(kind == ev.INSURANCE_PAYOUT, e["amount"], 0) - np.where(kind == ev.BAD_DEBT, e["amount"], 0)
     return pa.table(
         {
             "step": np.arange(T, dtype=np.int64),
-            "time": pa.array(r.steps.time_ns, type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
-            "index_price": r.steps.index_ticks * tick,
-            "mark_price": r.steps.mark_ticks * tick,
-            "trade_price": r.steps.last_ticks * tick,
+            "time": pa.array(series.time_ns, type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
+            "index_price": series.index_ticks * tick,
+            "mark_price": series.mark_ticks * tick,
+            "trade_price": series.last_ticks * tick,
             "liquidated_notional": np.bincount(step[fills], weights=notional[fills], minlength=T)[:T],
             "liquidations": np.bincount(step[liq_first], minlength=T)[:T].astype(np.int64),
-            "insurance_fund": r.steps.fund.astype(np.float64) / MONEY_SCALE,
+            "insurance_fund": series.fund.astype(np.float64) / MONEY_SCALE,
             "adl_notional": np.bincount(step[adl], weights=notional[adl], minlength=T)[:T],
             "adl_fills": np.bincount(step[adl], minlength=T)[:T].astype(np.int64),
             "bad_debt": np.cumsum(np.bincount(step, weights=debt.astype(np.float64), minlength=T)[:T]) / MONEY_SCALE,
@@ -481,5 +505,8 @@ def write_outputs(
                 facts_section(summary["facts"], replay_comparison(summary, r.scenario)),
                 *(extra_sections or []),
             ],  # fmt: skip
+            instrument_steps=instrument_steps(r),
+            quote=r.instrument.quote,
+            base=r.instrument.base,
         )
     return summary

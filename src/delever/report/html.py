@@ -1,41 +1,49 @@
-"""Write the self-contained HTML report of one run.
+"""Write the self-contained HTML report of one run (``report.html`` of ``delever run``).
 
-The page holds a summary table, six plotly figures (prices, liquidations, insurance fund and bad debt, ADL
-fills, effective-leverage distributions, ADL indicator lights), a per-kind aggregate of the event table and
-the provenance of every input. plotly.js is inlined once in ``<head>`` so the file opens offline, and nothing
-in the page depends on the clock or on random ids: the same arguments give a byte-identical file.
+The page (:mod:`delever.report.page`) holds the summary (every value with its unit), prices (index, mark and
+the venue's last trade per instrument, with expiry markers for dated futures), liquidations and ADL on a time
+axis zoomed to where they happen, the insurance fund(s) and bad debt, effective-leverage distributions, the ADL
+indicator lights (only when they differ), the money moved per transfer (payer -> payee) apart from the fills'
+realized PnL, and the provenance of every input. Money is shown in quote units with 2 decimals; the exact
+values are in the run's files. Same arguments, byte-identical page.
 
 Raw events are never embedded (a run can have ~500k); line series are downsampled with min/max kept per bucket
 so a one-step crash low survives; per-step bars keep every non-zero step and are summed into buckets only when
-there are too many.
+there are too many (:mod:`delever.report.figures`).
 """
 
 from __future__ import annotations
 
 import math
 import pathlib
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import jinja2
 import numpy as np
-import plotly
 import plotly.graph_objects as go
-import plotly.io as pio
 import pyarrow as pa
 from markupsafe import Markup
-from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
-from delever import __version__
 from delever.events import KIND_NAMES
 
-MAX_POINTS = 3_000
-"""Most points per plotted series; beyond it lines are min/max downsampled and bars summed into buckets."""
+from . import format as fmt
+from .figures import (
+    COLORS,
+    MAX_POINTS,
+    PALETTE,
+    activity_window,
+    bar_buckets,
+    layout,
+    line,
+    minmax_indices,
+    time_labels,
+    time_range,
+)
+from .page import figure, note, section, table, write_page
 
-FIG_HEIGHT_PX = 380
+__all__ = ["write_report", "format_value", "minmax_indices", "bar_buckets", "EVENT_KINDS", "MAX_POINTS"]
 
 EVENT_KINDS = KIND_NAMES
-"""Event kinds in the order the pipeline produces them (the order of the aggregate table)."""
+"""Event kinds in the order the pipeline produces them (the order of the event tables)."""
 
 LEVERAGE_EDGES = (
     0.0,
@@ -58,81 +66,36 @@ LEVERAGE_EDGES = (
 )
 """Bin edges (x) of the leverage histograms: fixed, human-readable, roughly log-spaced."""
 
-# Labels (with units) of the summary keys we know; other keys get a label made from their name.
-_SUMMARY_LABELS: dict[str, str] = {
-    "accounts": "Accounts",
-    "steps": "Steps",
-    "liquidations": "Liquidations",
-    "liquidated_notional": "Liquidated notional (USDT)",
-    "bad_debt": "Bad debt: shortfall below bankruptcy (USDT)",
-    "bad_debt_unrecovered": "Bad debt left unrecovered (USDT)",
-    "insurance_fund_paid": "Insurance fund paid out (USDT)",
-    "liquidation_fees": "Liquidation fees to the fund (USDT)",
-    "adl_cost_vs_mark": "ADL counterparties' cost vs closing at mark (USDT)",
-    "insurance_fund_start": "Insurance fund, start (USDT)",
-    "insurance_fund_end": "Insurance fund, end (USDT)",
-    "insurance_fund_min": "Insurance fund, minimum (USDT)",
-    "adl_events": "ADL events",
-    "adl_notional": "ADL notional (USDT)",
-    "accounts_adl": "Accounts hit by ADL",
-    "min_mark_price": "Minimum mark price (USDT)",
-    "max_mark_drawdown_pct": "Maximum mark drawdown (%)",
-    "conservation_error": "Conservation error (USDT)",
+TRANSFERS: dict[str, tuple[str, str, int]] = {
+    "liquidation_fee": ("liquidated accounts", "insurance fund", -1),
+    "insurance_payout": ("insurance fund", "bankrupt accounts", +1),
+    "clawback": ("winning accounts", "socialized-loss pool", -1),
+    "clawback_received": ("socialized-loss pool", "bankrupt accounts", +1),
+    "funding": ("accounts paying funding", "funding pool", -1),
+    "funding_received": ("funding pool", "accounts receiving funding", +1),
+    "funding_rounding": ("funding rounding remainder", "insurance fund", +1),
+    "backstop_margin": ("taken-over accounts", "backstop vault", -1),
 }
+"""Event kinds that move money from a payer to a payee: kind -> (payer, payee, sign of the rows counted).
+Each transfer is logged from one or both sides; the table counts one side (rows of that sign) so that nothing
+is counted twice. ``funding_received`` is the receiving side of ``funding`` (its rows with amount > 0)."""
 
-_COLORS = {
-    "index": "#7f7f7f",
-    "mark": "#1f77b4",
-    "trade": "#ff7f0e",
-    "liq": "#d62728",
-    "count": "#2f2f2f",
-    "fund": "#2ca02c",
-    "bad_debt": "#d62728",
-    "adl": "#9467bd",
-    "adl_cum": "#4b2a7a",
+FILLS: dict[str, str] = {
+    "liquidation_fill": "liquidated positions closed in the book",
+    "lp_fill": "liquidity providers' side of those fills",
+    "adl_fill": "bankrupt positions closed by ADL",
+    "adl_counterparty_fill": "ADL'd winners' positions closed",
+    "deleverage_fill": "positions cut by proactive deleveraging",
+    "backstop_takeover": "positions handed to the backstop vault",
+    "backstop_vault_fill": "the backstop vault's side of the takeovers",
+    "settlement": "dated-future positions settled at expiry",
 }
+"""Event kinds that close positions: their amount is the account's own realized PnL, not a transfer."""
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1d2330;
-background:#fff;line-height:1.45}
-main{max-width:1100px;margin:0 auto;padding:1.5rem 1.25rem 3rem}
-h1{font-size:1.6rem;margin:.2rem 0 .6rem}h2{font-size:1.2rem;margin:2rem 0 .5rem;padding-bottom:.2rem;
-border-bottom:1px solid #e3e6ec}
-nav{font-size:.9rem;color:#555}nav a{color:#1f5fa8;text-decoration:none;margin-right:.9rem}
-table{border-collapse:collapse;font-size:.9rem;margin:.4rem 0}
-th,td{border:1px solid #e3e6ec;padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{background:#f6f7f9;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
-p.note{color:#555;font-size:.88rem;margin:.3rem 0}
-.kind{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:.8rem;font-weight:600}
-.kind-real{background:#dff3e4;color:#1d6b34}.kind-generated{background:#dde9f8;color:#1f4f8a}
-.kind-assumed{background:#fbefd5;color:#8a5a00}
-footer{margin-top:2.5rem;padding-top:.6rem;border-top:1px solid #e3e6ec;color:#777;font-size:.8rem}
-"""
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title>
-<style>{{ css }}</style>
-<script>{{ plotlyjs }}</script>
-</head>
-<body>
-<main>
-<h1>{{ title }}</h1>
-<nav>{% for s in sections %}<a href="#{{ s.id }}">{{ s.title }}</a>{% endfor %}</nav>
-{% for s in sections %}
-<section id="{{ s.id }}">
-<h2>{{ s.title }}</h2>
-{{ s.html }}
-</section>
-{% endfor %}
-<footer>{{ footer }}</footer>
-</main>
-</body>
-</html>
-"""
+def format_value(key: str, value: Any) -> str:
+    """A summary value as the page shows it (:func:`delever.report.format.summary_value`)."""
+    return fmt.summary_value(key, value)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -152,66 +115,73 @@ def write_report(
     adl_indicator: np.ndarray | None,
     inputs: list[dict],
     extra_sections: list[dict] | None = None,
+    instrument_steps: list[dict] | None = None,
+    quote: str = "USDT",
+    base: str = "BTC",
 ) -> None:
     """Write the HTML report of one run to ``path`` (UTF-8, self-contained, deterministic).
 
     Args:
         path: output file; its parent directory must exist.
         title: page title and ``<h1>``.
-        summary: flat dict of JSON-able scalars (counts, USDT amounts as float or decimal strings,
-            percentages), shown in order as the "Summary" table.
+        summary: flat dict of JSON-able scalars (counts, quote amounts as float or decimal strings,
+            percentages), shown in order as the "Summary" table with units (:data:`format.SUMMARY_FIELDS`).
         steps: one row per step, columns ``step`` int64, ``time`` timestamp[ns, tz=UTC], ``index_price``,
-            ``mark_price``, ``trade_price`` (USDT per base), ``liquidated_notional`` (USDT in that step),
-            ``liquidations`` int64, ``insurance_fund`` (USDT, end of step), ``adl_notional`` (USDT in that
-            step), ``adl_fills`` int64, ``bad_debt`` (cumulative bad debt, USDT).
+            ``mark_price``, ``trade_price`` (quote per base), ``liquidated_notional`` (quote in that step),
+            ``liquidations`` int64, ``insurance_fund`` (quote, end of step), ``adl_notional`` (quote in that
+            step), ``adl_fills`` int64, ``bad_debt`` (cumulative bad debt, quote).
         events: one row per event, columns ``step``, ``time``, ``account``, ``counterparty``, ``instrument``,
-            ``kind`` (see :data:`EVENT_KINDS`), ``size`` (base, signed), ``price`` (USDT), ``amount`` (USDT);
+            ``kind`` (see :data:`EVENT_KINDS`), ``size`` (base, signed), ``price`` (quote), ``amount`` (quote);
             only aggregated per (instrument, kind) into the page.
-        leverage_liquidated: shape (n_liq,), effective leverage of each liquidated account the step before.
-        leverage_adl: shape (n_adl,), effective leverage of each ADL'd counterparty at ADL time.
+        leverage_liquidated: shape (n_liq,), entry leverage of each liquidated position.
+        leverage_adl: shape (n_adl,), entry leverage of each ADL'd counterparty position.
         adl_indicator: shape (n_adl,), ADL indicator light 1..5 of each ADL'd position when hit; None if
             unknown.
         inputs: provenance rows ``{"name", "kind": "real"|"generated"|"assumed", "value", "source"}``.
         extra_sections: ``{"title", "html"}`` sections appended at the end; ``html`` is trusted and inserted
             raw.
+        instrument_steps: for a multi-instrument run, one ``{"symbol", "base", "steps", "expiry_ns"}`` per
+            instrument (``steps`` with the columns above, ``expiry_ns`` None for a perpetual); None: ``steps``
+            is the only instrument's.
+        quote, base: unit names of money and of the (first) instrument's quantity.
     """
     t = _step_series(steps)
+    symbol = events.column("instrument")[0].as_py() if events.num_rows else ""
+    series = (
+        [
+            {
+                "symbol": d["symbol"],
+                "base": d.get("base", base),
+                "t": _step_series(d["steps"]),
+                "expiry_ns": d.get("expiry_ns"),
+            }
+            for d in instrument_steps
+        ]
+        if instrument_steps
+        else [{"symbol": symbol or "", "base": base, "t": t, "expiry_ns": None}]
+    )
+    x_range = time_range(t["ns"])
     sections: list[dict[str, Any]] = [
-        _section("summary", "Summary", _summary_html(summary)),
-        _section("prices", "Prices", _fig_or_note(_fig_prices(t), "fig-prices", "No steps in this run.")),
-        _section(
-            "liquidations",
-            "Liquidations",
-            _fig_or_note(_fig_liquidations(t), "fig-liquidations", "No liquidations in this run."),
-        ),
-        _section(
-            "insurance-fund",
-            "Insurance fund and bad debt",
-            _fig_or_note(_fig_insurance(t), "fig-insurance", "No steps in this run."),
-        ),
-        _section("adl", "Auto-deleveraging (ADL)", _fig_or_note(_fig_adl(t), "fig-adl", "No ADL fills in this run.")),
-        _section("leverage", "Effective leverage", _leverage_html(leverage_liquidated, leverage_adl)),
-        _section("adl-indicator", "ADL indicator", _adl_indicator_html(adl_indicator)),
-        _section("events", "Events by kind", _events_html(events)),
-        _section("inputs", "Inputs", _inputs_html(inputs)),
+        section("summary", "Summary", _summary_html(summary, quote, base, multi=bool(instrument_steps))),
+        section("prices", "Prices", _prices_html(series, x_range, quote)),
+        section("liquidations", "Liquidations", _liquidations_html(series, quote)),
+        section("insurance-fund", "Insurance fund and bad debt", _insurance_html(t, series, x_range, quote)),
+        section("adl", "Auto-deleveraging (ADL)", _adl_html(series, quote)),
+        section("leverage", "Effective leverage", _leverage_html(leverage_liquidated, leverage_adl)),
+        section("adl-indicator", "ADL indicator", _adl_indicator_html(adl_indicator)),
+        section("events", "Events by kind", _events_html(events, quote)),
+        section("inputs", "Inputs", _inputs_html(inputs)),
     ]
     for i, extra in enumerate(extra_sections or []):
-        sections.append(_section(f"extra-{i + 1}", str(extra["title"]), Markup(str(extra["html"]))))
-
+        sections.append(section(f"extra-{i + 1}", str(extra["title"]), Markup(str(extra["html"]))))
     n = len(t["step"])
     footer = (
-        f"Generated by delever {__version__} (plotly.py {plotly.__version__}, plotly.js "
-        f"{get_plotlyjs_version()} inlined). {n:,} steps, {events.num_rows:,} events. Line series are "
-        f"downsampled to at most {MAX_POINTS:,} points each, keeping the minimum and maximum of every "
-        "bucket; per-step bars keep every non-zero step unless there are more than that, then they are "
-        "summed per bucket of steps."
+        f"{n:,} steps, {events.num_rows:,} events. Money in {quote} with 2 decimals (exact values in "
+        f"summary.json and events.parquet). Line series are downsampled to at most {MAX_POINTS:,} points each, "
+        "keeping the minimum and maximum of every bucket; per-step bars keep every non-zero step unless there are "
+        "more than that, then they are summed per bucket of steps."
     )
-    env = jinja2.Environment(autoescape=True, keep_trailing_newline=True)
-    page = env.from_string(_TEMPLATE).render(
-        title=title, css=Markup(_CSS), plotlyjs=Markup(get_plotlyjs()), sections=sections, footer=footer
-    )
-    # newline="\n" so the bytes do not depend on the platform
-    pathlib.Path(path).write_text(page, encoding="utf-8", newline="\n")
+    write_page(path, title, sections, footer)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -220,8 +190,10 @@ def write_report(
 
 
 def _step_series(steps: pa.Table) -> dict[str, np.ndarray]:
-    """Columns of ``steps`` as numpy arrays (floats: NaN for nulls; ints: 0), plus ``x``, the time labels."""
+    """Columns of ``steps`` as numpy arrays (floats: NaN for nulls; ints: 0), plus ``ns`` (time, int64 ns)
+    and ``x`` (UTC time labels)."""
     out: dict[str, np.ndarray] = {}
+    names = set(steps.column_names)
     for name in (
         "index_price",
         "mark_price",
@@ -231,177 +203,152 @@ def _step_series(steps: pa.Table) -> dict[str, np.ndarray]:
         "adl_notional",
         "bad_debt",
     ):
-        out[name] = np.asarray(steps.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+        col = steps.column(name) if name in names else pa.array(np.zeros(steps.num_rows))
+        out[name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
     for name in ("step", "liquidations", "adl_fills"):
-        col = steps.column(name).fill_null(0)
+        col = steps.column(name).fill_null(0) if name in names else pa.array(np.zeros(steps.num_rows, np.int64))
         out[name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.int64)
-    out["x"] = _time_labels(steps.column("time"))
-    return out
-
-
-def _time_labels(col: pa.ChunkedArray) -> np.ndarray:
-    """UTC ISO-8601 strings (no zone suffix, plotly reads them as wall time) at the coarsest exact unit."""
-    ns = np.asarray(
-        col.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False),
+    out["ns"] = np.asarray(
+        steps.column("time")
+        .cast(pa.timestamp("ns", tz="UTC"))
+        .cast(pa.int64())
+        .fill_null(0)
+        .to_numpy(zero_copy_only=False),
         dtype=np.int64,
     )
-    # Shorter strings where the data allows: most runs step on whole seconds.
-    unit = "s" if not (ns % 1_000_000_000).any() else "ms" if not (ns % 1_000_000).any() else "us"
-    return np.datetime_as_string(ns.astype("datetime64[ns]"), unit=unit)
-
-
-def minmax_indices(y: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
-    """Indices of ``y`` (shape (n,)) to plot: all if ``n <= max_points``, else the first and last points and
-    the positions of the minimum and maximum of each of ``(max_points - 2) // 2`` equal buckets (a crash low
-    or a spike is never averaged away). NaNs are ignored; an all-NaN bucket keeps its first index. Sorted,
-    unique.
-    """
-    n = len(y)
-    if n <= max_points:
-        return np.arange(n)
-    n_buckets = max(1, (max_points - 2) // 2)
-    width = -(-n // n_buckets)  # equal buckets of ceil(n / n_buckets) points, the last one padded
-    padded = np.full(n_buckets * width, np.nan)
-    padded[:n] = y
-    rows = padded.reshape(n_buckets, width)
-    empty = np.isnan(rows).all(axis=1)
-    lo = np.argmin(np.where(np.isnan(rows), np.inf, rows), axis=1)
-    hi = np.argmax(np.where(np.isnan(rows), -np.inf, rows), axis=1)
-    start = np.arange(n_buckets) * width
-    keep = np.concatenate([[0, n - 1], np.where(empty, start, start + lo), np.where(empty, start, start + hi)])
-    return np.unique(keep[keep < n].astype(np.int64))
-
-
-def bar_buckets(values: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, list[np.ndarray], int]:
-    """Sparse per-step bars: ``(positions, [sums...], bucket)``.
-
-    ``values`` is shape (k, n) or (n,): per-step quantities that add (notional, counts); the first row decides
-    which steps are non-zero. If at most ``max_points`` steps are non-zero, those steps are kept exactly
-    (``bucket == 1``); otherwise every row is summed over buckets of ``bucket`` consecutive steps and
-    ``positions`` are the first step index of each non-empty bucket. Totals are preserved either way.
-    """
-    v = np.atleast_2d(np.asarray(values, dtype=np.float64))
-    n = v.shape[1]
-    nz = np.flatnonzero(v[0])
-    if nz.size <= max_points:
-        return nz, [row[nz] for row in v], 1
-    bucket = -(-n // max_points)
-    starts = np.arange(0, n, bucket)
-    sums = np.add.reduceat(v, starts, axis=1)
-    keep = np.flatnonzero(sums[0])
-    return starts[keep], [row[keep] for row in sums], bucket
+    out["x"] = time_labels(out["ns"])
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Figures
 # ----------------------------------------------------------------------------------------------------------
 
-# The layout half of plotly_white only: the template's per-trace defaults would be repeated in every figure.
-_TEMPLATE_LAYOUT = go.layout.Template(layout=pio.templates["plotly_white"].layout)
-_MARGIN = {"l": 70, "r": 20, "t": 30, "b": 45}
-_LEGEND = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
+TIME_AXIS = "time (UTC)"
 
 
-def _base_layout(fig: go.Figure, y_title: str, y2_title: str | None = None) -> go.Figure:
-    fig.update_layout(
-        template=_TEMPLATE_LAYOUT,
-        height=FIG_HEIGHT_PX,
-        margin={**_MARGIN, "r": 70 if y2_title else 20},
-        legend=_LEGEND,
-        hovermode="x unified",
-        xaxis_title="time (UTC)",
-        yaxis_title=y_title,
-    )
-    if y2_title:
-        fig.update_layout(
-            yaxis2={"title": y2_title, "overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero"}
+def _expiry_marker(fig: go.Figure, expiry_ns: int | None) -> None:
+    if expiry_ns is None:
+        return
+    x = str(time_labels(np.asarray([expiry_ns]))[0])
+    fig.add_shape(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1, line={"color": COLORS["expiry"],
+                  "dash": "dash", "width": 1.2})  # fmt: skip
+    fig.add_annotation(x=x, y=1, xref="x", yref="paper", text=f"expiry {fmt.utc_clock(expiry_ns)}", showarrow=False,
+                       xanchor="left", yanchor="top", font={"size": 11})  # fmt: skip
+
+
+def _prices_html(series: list[dict], x_range, quote: str) -> Markup:
+    if len(series[0]["t"]["step"]) == 0:
+        return note("No steps in this run.")
+    parts = []
+    for i, s in enumerate(series):
+        t = s["t"]
+        # the last trade first and the mark last: the mark is the price liquidations trigger on, drawn on top
+        fig = go.Figure(
+            [
+                line(t["x"], t["trade_price"], "trade (venue last)", COLORS["trade"], width=1.0, opacity=0.8),
+                line(t["x"], t["index_price"], "index", COLORS["index"], width=1.2, line_dash="dot"),
+                line(t["x"], t["mark_price"], "mark", COLORS["mark"], width=1.8),
+            ]
         )
-    return fig
+        _expiry_marker(fig, s["expiry_ns"])
+        label = f"{s['symbol']}: " if len(series) > 1 else ""
+        layout(fig, x_title=TIME_AXIS, y_title=f"{label}price ({quote} per {s['base']})", x_range=x_range)
+        parts.append(figure(fig, "fig-prices" if i == 0 else f"fig-prices-{i + 1}"))
+    text = "Index (the exogenous price), mark (what margin and liquidation use) and the venue's last trade."
+    if any(s["expiry_ns"] is not None for s in series):
+        text += " The dashed line marks a dated future's expiry."
+    return Markup("".join(parts)) + note(text)
 
 
-def _line(t: dict[str, np.ndarray], key: str, name: str, color: str, **kw: Any) -> go.Scatter:
-    idx = minmax_indices(t[key])
-    return go.Scatter(x=t["x"][idx], y=t[key][idx], name=name, mode="lines", line={"color": color, "width": 1.4}, **kw)
-
-
-def _fig_prices(t: dict[str, np.ndarray]) -> go.Figure | None:
-    if len(t["step"]) == 0:
+def _activity_bars(series: list[dict], count_key: str, notional_key: str, quote: str, what: str, div_id: str,
+                   y_title: str, color: str) -> Markup | None:  # fmt: skip
+    active = [s["t"][count_key] > 0 for s in series]
+    if not any(a.any() for a in active) and not any(np.nansum(np.abs(s["t"][notional_key])) for s in series):
         return None
-    fig = go.Figure(
-        [
-            _line(t, "index_price", "index", _COLORS["index"]),
-            _line(t, "mark_price", "mark", _COLORS["mark"]),
-            _line(t, "trade_price", "trade (venue last)", _COLORS["trade"]),
-        ]
-    )
-    return _base_layout(fig, "price (USDT)")
-
-
-def _fig_liquidations(t: dict[str, np.ndarray]) -> go.Figure | None:
-    if not np.nansum(np.abs(t["liquidated_notional"])) and not t["liquidations"].any():
-        return None
-    # The count decides which steps show, so a liquidation with zero notional still appears.
-    pos, (count, notional), bucket = bar_buckets(np.vstack([t["liquidations"], t["liquidated_notional"]]))
-    per = "per step" if bucket == 1 else f"per {bucket} steps"
-    fig = go.Figure(
-        [
-            go.Bar(x=t["x"][pos], y=notional, name=f"liquidated notional {per}", marker_color=_COLORS["liq"]),
-            go.Scatter(
-                x=t["x"][pos],
-                y=count,
-                name=f"liquidations {per}",
-                yaxis="y2",
-                mode="markers",
-                marker={"color": _COLORS["count"], "size": 5, "symbol": "diamond"},
-            ),
-        ]
-    )
-    return _base_layout(fig, "liquidated notional (USDT)", "liquidations (count)")
-
-
-def _fig_insurance(t: dict[str, np.ndarray]) -> go.Figure | None:
-    if len(t["step"]) == 0:
-        return None
-    # One shared USDT axis: the reader must see the bad debt at the scale of the fund that failed to cover it.
-    fig = go.Figure(
-        [
-            _line(t, "insurance_fund", "insurance fund (end of step)", _COLORS["fund"]),
-            _line(
-                t, "bad_debt", "cumulative bad debt (shortfall below bankruptcy)", _COLORS["bad_debt"], fill="tozeroy"
-            ),
-        ]
-    )
-    return _base_layout(fig, "USDT")
-
-
-def _fig_adl(t: dict[str, np.ndarray]) -> go.Figure | None:
-    if not np.nansum(np.abs(t["adl_notional"])) and not t["adl_fills"].any():
-        return None
-    pos, (fills, notional), bucket = bar_buckets(np.vstack([t["adl_fills"], t["adl_notional"]]))
-    per = "per step" if bucket == 1 else f"per {bucket} steps"
-    cum = np.cumsum(np.nan_to_num(t["adl_notional"]))
-    idx = minmax_indices(cum)
-    fig = go.Figure(
-        [
+    ns = series[0]["t"]["ns"]
+    counts = np.sum([s["t"][count_key] for s in series], axis=0)
+    found = activity_window(ns, counts)
+    window, first, last = found if found is not None else (None, 0, len(ns) - 1)
+    traces = []
+    buckets = set()
+    for i, s in enumerate(series):
+        t = s["t"]
+        pos, (cnt, notional), bucket = bar_buckets(np.vstack([t[count_key], t[notional_key]]))
+        buckets.add(bucket)
+        name = f"{s['symbol']} {what}" if len(series) > 1 else what
+        traces.append(
             go.Bar(
                 x=t["x"][pos],
                 y=notional,
-                name=f"ADL notional {per}",
-                marker_color=_COLORS["adl"],
-                customdata=fills,
-                hovertemplate="%{y:,.2f} USDT in %{customdata:,} fills",
-            ),
-            go.Scatter(
-                x=t["x"][idx],
-                y=cum[idx],
-                name="cumulative ADL notional",
-                yaxis="y2",
-                mode="lines",
-                line={"color": _COLORS["adl_cum"], "width": 1.6, "shape": "hv"},
-            ),
-        ]
+                name=name,
+                marker_color=color if len(series) == 1 else PALETTE[i % len(PALETTE)],
+                customdata=cnt,
+                hovertemplate="%{y:,.2f} " + quote + " in %{customdata:,} " + ("fills" if "adl" in count_key else
+                                                                             "liquidations") + "<extra></extra>",
+            )
+        )  # fmt: skip
+    bucket = max(buckets)
+    per = "per step" if bucket == 1 else f"per {bucket} steps"
+    fig = go.Figure(traces)
+    layout(fig, x_title=f"{TIME_AXIS}, zoomed to where it happens", y_title=f"{y_title} {per} ({quote})",
+           x_range=window, barmode="stack", bargap=0.0)  # fmt: skip
+    inside = int(counts[first : last + 1].sum())
+    outside = int(counts.sum()) - inside
+    rest = f"; {outside:,} of {int(counts.sum()):,} fall outside it" if outside else ""
+    return figure(fig, div_id) + note(
+        f"The axis is zoomed to {fmt.utc_clock(ns[first])}-{fmt.utc_clock(ns[last])} UTC, where "
+        f"{inside:,} of them happen{rest} (double-click the chart for the whole run); hover a bar for its count."
     )
-    return _base_layout(fig, "ADL notional (USDT)", "cumulative (USDT)")
+
+
+def _liquidations_html(series: list[dict], quote: str) -> Markup:
+    if len(series[0]["t"]["step"]) == 0:
+        return note("No liquidations in this run.")
+    out = _activity_bars(series, "liquidations", "liquidated_notional", quote, "liquidated notional",
+                         "fig-liquidations", "liquidated notional", COLORS["liq"])  # fmt: skip
+    return out if out is not None else note("No liquidations in this run.")
+
+
+def _adl_html(series: list[dict], quote: str) -> Markup:
+    if len(series[0]["t"]["step"]) == 0:
+        return note("No ADL fills in this run.")
+    out = _activity_bars(series, "adl_fills", "adl_notional", quote, "ADL notional", "fig-adl", "ADL notional",
+                         COLORS["adl"])  # fmt: skip
+    if out is None:
+        return note("No ADL fills in this run.")
+    totals = []
+    for s in series:
+        t = s["t"]
+        if t["adl_fills"].any():
+            idx = np.flatnonzero(t["adl_fills"])
+            totals.append(
+                [s["symbol"] or "—", fmt.count(t["adl_fills"].sum()), fmt.money(np.nansum(t["adl_notional"])),
+                 fmt.utc_clock(t["ns"][idx[0]]), fmt.utc_clock(t["ns"][idx[-1]])]
+            )  # fmt: skip
+    tab = table(["instrument", "ADL fills", f"ADL notional ({quote})", "first (UTC)", "last (UTC)"], totals, {1, 2})
+    return out + tab
+
+
+def _insurance_html(t: dict, series: list[dict], x_range, quote: str) -> Markup:
+    if len(t["step"]) == 0:
+        return note("No steps in this run.")
+    # one shared quote axis: the reader must see the bad debt at the scale of the fund that failed to cover it
+    traces = []
+    if len(series) > 1:
+        for i, s in enumerate(series):
+            traces.append(line(s["t"]["x"], s["t"]["insurance_fund"], f"{s['symbol']} insurance fund",
+                               PALETTE[i % len(PALETTE)]))  # fmt: skip
+    else:
+        traces.append(line(t["x"], t["insurance_fund"], "insurance fund (end of step)", COLORS["fund"]))
+    traces.append(
+        line(t["x"], t["bad_debt"], "cumulative bad debt (shortfall below bankruptcy)", COLORS["bad_debt"],
+             fill="tozeroy")
+    )  # fmt: skip
+    fig = go.Figure(traces)
+    layout(fig, x_title=TIME_AXIS, y_title=quote, x_range=x_range)
+    text = "Each instrument has its own insurance fund; bad debt is summed over instruments." if len(series) > 1 else ""
+    return figure(fig, "fig-insurance") + (note(text) if text else Markup(""))
 
 
 def _leverage_bins(values: np.ndarray) -> np.ndarray:
@@ -431,7 +378,7 @@ def _leverage_html(lev_liq: np.ndarray, lev_adl: np.ndarray) -> Markup:
     liq = np.asarray(lev_liq, dtype=np.float64).ravel()
     adl = np.asarray(lev_adl, dtype=np.float64).ravel()
     if liq.size == 0 and adl.size == 0:
-        return _note("No liquidated or ADL'd accounts in this run.")
+        return note("No liquidated or ADL'd accounts in this run.")
     c_liq, c_adl = _leverage_bins(liq), _leverage_bins(adl)
     labels = np.asarray(_leverage_labels())
     # Show the bins from the first to the last non-empty one, so the x axis spans the data only.
@@ -439,8 +386,8 @@ def _leverage_html(lev_liq: np.ndarray, lev_adl: np.ndarray) -> Markup:
     sl = slice(int(used[0]), int(used[-1]) + 1)
     traces = []
     for counts, n, name, color in (
-        (c_liq, liq.size, "liquidated (step before)", _COLORS["liq"]),
-        (c_adl, adl.size, "ADL'd counterparties (at ADL)", _COLORS["adl"]),
+        (c_liq, liq.size, "liquidated positions", COLORS["liq"]),
+        (c_adl, adl.size, "ADL'd counterparty positions", COLORS["adl"]),
     ):
         if n == 0:
             continue
@@ -453,82 +400,58 @@ def _leverage_html(lev_liq: np.ndarray, lev_adl: np.ndarray) -> Markup:
                 marker_color=color,
                 opacity=0.6,
                 customdata=counts[sl],
-                hovertemplate="%{y:.1f}% (%{customdata:,} accounts)",
+                hovertemplate="%{y:.1f}% (%{customdata:,} positions)",
             )
         )
     fig = go.Figure(traces)
-    fig.update_layout(
-        template=_TEMPLATE_LAYOUT,
-        height=FIG_HEIGHT_PX,
-        barmode="overlay",
-        bargap=0.05,
-        margin=_MARGIN,
-        legend=_LEGEND,
-        xaxis={"title": "effective leverage (position notional / equity)", "type": "category"},
-        yaxis_title="share of group (%)",
-        hovermode="x unified",
-    )
+    layout(fig, x_title="entry leverage (position notional / margin at entry)", y_title="share of group (%)",
+           barmode="overlay", bargap=0.05, xaxis_type="category")  # fmt: skip
     rows = [
-        ["liquidated", f"{liq.size:,}", *_leverage_stats(liq)],
-        ["ADL'd counterparties", f"{adl.size:,}", *_leverage_stats(adl)],
+        ["liquidated positions", f"{liq.size:,}", *_leverage_stats(liq)],
+        ["ADL'd counterparty positions", f"{adl.size:,}", *_leverage_stats(adl)],
     ]
-    table = _table(["group", "accounts", "median", "p90", "max"], rows, num_cols={1, 2, 3, 4})
-    note = _note(
-        "Bins are roughly log-spaced; bars are the share of each group's accounts in the bin. "
-        "\u201cequity \u2264 0\u201d counts accounts whose leverage is undefined (non-finite or "
+    tab = table(["group", "positions", "median", "p90", "max"], rows, num_cols={1, 2, 3, 4})
+    text = note(
+        "Bins are roughly log-spaced; bars are the share of each group's positions in the bin (one sample per "
+        "position, so an account with several positions counts once per position). "
+        "\u201cequity \u2264 0\u201d counts positions whose leverage is undefined (non-finite or "
         "\u2264 0); the statistics exclude them."
     )
-    return _fig_html(fig, "fig-leverage") + table + note
+    return figure(fig, "fig-leverage") + tab + text
 
 
 def _adl_indicator_html(adl_indicator: np.ndarray | None) -> Markup:
     if adl_indicator is None or np.asarray(adl_indicator).size == 0:
-        return _note("No ADL indicator data for this run.")
+        return note("No ADL indicator data for this run.")
     v = np.asarray(adl_indicator).ravel().astype(np.int64)
     in_range = (v >= 1) & (v <= 5)
     counts = np.bincount(v[in_range], minlength=6)[1:6]
+    outside = int(np.count_nonzero(~in_range))
+    extra = f" {outside:,} values outside 1..5 are not counted." if outside else ""
+    used = np.flatnonzero(counts)
+    if used.size <= 1:
+        # one light for every position: a chart of one bar says less than a sentence
+        light = f"light {int(used[0]) + 1}" if used.size else "no light"
+        return note(
+            f"All {int(counts.sum()):,} ADL'd positions showed {light} (of 5; 5 = first in the ADL queue) when they "
+            f"were hit, so the indicator did not separate them here.{extra}"
+        )
     fig = go.Figure(
         go.Bar(
             x=[str(i) for i in range(1, 6)],
             y=counts,
-            marker_color=_COLORS["adl"],
+            marker_color=COLORS["adl"],
             name="ADL'd positions",
             hovertemplate="light %{x}: %{y:,} positions<extra></extra>",
         )
     )
-    fig.update_layout(
-        template=_TEMPLATE_LAYOUT,
-        height=FIG_HEIGHT_PX,
-        margin=_MARGIN,
-        xaxis={"title": "ADL indicator light (5 = first in the ADL queue)", "type": "category"},
-        yaxis_title="ADL'd positions (count)",
-    )
+    layout(fig, x_title="ADL indicator light (5 = first in the ADL queue)", y_title="ADL'd positions (count)",
+           xaxis_type="category", hovermode="closest")  # fmt: skip
     text = (
         f"{v.size:,} ADL'd positions, by the indicator light they showed when hit; a higher light means "
-        "earlier in the ADL queue (ranked by profit and leverage)."
+        f"earlier in the ADL queue (ranked by profit and leverage).{extra}"
     )
-    if (~in_range).any():
-        text += f" {int(np.count_nonzero(~in_range)):,} values outside 1..5 are not shown."
-    return _fig_html(fig, "fig-adl-indicator") + _note(text)
-
-
-def _fig_html(fig: go.Figure, div_id: str) -> Markup:
-    """A figure as an HTML fragment that relies on the plotly.js in ``<head>``; the fixed ``div_id`` keeps the
-    page deterministic (plotly draws a random one otherwise)."""
-    return Markup(
-        pio.to_html(
-            fig,
-            include_plotlyjs=False,
-            full_html=False,
-            div_id=div_id,
-            default_height=f"{FIG_HEIGHT_PX}px",
-            config={"displaylogo": False, "responsive": True},
-        )
-    )
-
-
-def _fig_or_note(fig: go.Figure | None, div_id: str, empty: str) -> Markup:
-    return _note(empty) if fig is None else _fig_html(fig, div_id)
+    return figure(fig, "fig-adl-indicator") + note(text)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -536,57 +459,42 @@ def _fig_or_note(fig: go.Figure | None, div_id: str, empty: str) -> Markup:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def format_value(key: str, value: Any) -> str:
-    """Format a summary scalar: thousands separators, at most 6 decimals (money is micro-USDT exact),
-    2 decimals for percentages (keys ending in ``_pct``); decimal strings are formatted exactly as numbers."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        if not math.isfinite(f):
-            return str(f)
-        f = round(f, 2 if key.endswith("_pct") else 6)
-        # repr is the shortest exact decimal, so 0.1 prints as 0.1 and not 0.1000000000000000055...
-        return _fmt_decimal(Decimal(repr(f)).normalize())
-    if isinstance(value, str):
-        try:
-            d = Decimal(value.strip())
-        except InvalidOperation:
-            return value
-        return _fmt_decimal(d) if d.is_finite() else value
-    return str(value)
+def _summary_html(summary: dict, quote: str, base: str, multi: bool = False) -> Markup:
+    rows = []
+    for k, v in summary.items():
+        label = fmt.summary_label(k, quote, base)
+        if multi and k.startswith("insurance_fund"):
+            label += ", sum over instruments"
+        elif multi and k in ("min_mark_price", "min_index_price", "max_mark_drawdown_pct", "open_interest_end"):
+            label += ", first instrument"
+        rows.append([label, fmt.summary_value(k, v)])
+    tab = table(["quantity", "value"], rows, num_cols={1})
+    if multi:
+        tab += note("Several instruments: each has its own insurance fund and ADL queue (per instrument below).")
+    return tab
 
 
-def _fmt_decimal(d: Decimal) -> str:
-    s = format(d, ",f")  # ",f" never uses exponent notation, so a normalized 1E+6 prints as 1,000,000
-    return "0" if s in ("-0", "0") else s
-
-
-def _summary_html(summary: dict) -> Markup:
-    rows = [[_SUMMARY_LABELS.get(k, k.replace("_", " ").capitalize()), format_value(k, v)] for k, v in summary.items()]
-    return _table(["quantity", "value"], rows, num_cols={1})
-
-
-def _events_html(events: pa.Table) -> Markup:
+def _events_html(events: pa.Table, quote: str) -> Markup:
     n = events.num_rows
     if n == 0:
-        return _note("No events in this run.")
+        return note("No events in this run.")
     size = np.asarray(events.column("size").to_numpy(zero_copy_only=False), dtype=np.float64)
     price = np.asarray(events.column("price").to_numpy(zero_copy_only=False), dtype=np.float64)
-    amount = np.asarray(events.column("amount").to_numpy(zero_copy_only=False), dtype=np.float64)
+    amount = np.nan_to_num(np.asarray(events.column("amount").to_numpy(zero_copy_only=False), dtype=np.float64))
+    kind = np.asarray(events.column("kind").cast(pa.string()).to_pylist(), dtype=object)
+    # funding is logged from both sides in one kind: its receiving side gets its own transfer row
+    kind = np.where((kind == "funding") & (amount > 0), "funding_received", kind)
     # Fee, payout and bad-debt rows carry no fill, so a missing size or price counts as zero notional.
     agg_in = pa.table(
         {
             "instrument": events.column("instrument").cast(pa.string()),
-            "kind": events.column("kind").cast(pa.string()),
+            "kind": pa.array(kind.tolist(), type=pa.string()),
             "account": events.column("account"),
             "abs_size": np.abs(np.nan_to_num(size)),
             "notional": np.abs(np.nan_to_num(size * price)),
-            "amount": np.nan_to_num(amount),
+            "gain": np.where(amount > 0, amount, 0.0),
+            "loss": np.where(amount < 0, amount, 0.0),
+            "events": np.ones(n, dtype=np.int64),
         }
     )
     # One thread: a fixed summation order, so float sums (and the page) are the same on every run.
@@ -594,80 +502,76 @@ def _events_html(events: pa.Table) -> Markup:
         agg_in.group_by(["instrument", "kind"], use_threads=False)
         .aggregate(
             [
-                ("account", "count"),
+                ("events", "sum"),
                 ("account", "count_distinct"),
                 ("abs_size", "sum"),
                 ("notional", "sum"),
-                ("amount", "sum"),
+                ("gain", "sum"),
+                ("loss", "sum"),
             ]
         )
         .to_pylist()
     )
-    order = {k: i for i, k in enumerate(EVENT_KINDS)}
+    order = {k: i for i, k in enumerate([*EVENT_KINDS, "funding_received"])}
     agg.sort(key=lambda r: (r["instrument"] or "", order.get(r["kind"], len(order)), r["kind"] or ""))
-    rows = [
-        [
-            r["instrument"],
-            r["kind"],
-            f"{r['account_count']:,}",
-            f"{r['account_count_distinct']:,}",
-            f"{r['abs_size_sum']:,.6f}".rstrip("0").rstrip("."),
-            f"{r['notional_sum']:,.2f}",
-            f"{r['amount_sum']:,.2f}",
-        ]
-        for r in agg
-    ]
-    header = [
-        "instrument",
-        "kind",
-        "events",
-        "accounts",
-        "Σ |size| (base)",
-        "Σ |size × price| (USDT)",
-        "Σ amount (USDT)",
-    ]
-    table = _table(header, rows, num_cols={2, 3, 4, 5, 6})
-    return table + _note(
-        f"{n:,} events aggregated per instrument and kind; the raw table is not embedded. "
-        "\u201caccounts\u201d counts distinct values of the account column."
-    )
+    transfers, fills, other = [], [], []
+    for r in agg:
+        k = r["kind"]
+        if k in TRANSFERS:
+            payer, payee, sign = TRANSFERS[k]
+            moved = -r["loss_sum"] if sign < 0 else r["gain_sum"]
+            transfers.append([r["instrument"], k, Markup("{} &rarr; {}").format(payer, payee),
+                              fmt.count(r["events_sum"]), fmt.money(moved)])  # fmt: skip
+        elif k in FILLS:
+            fills.append([r["instrument"], k, FILLS[k], fmt.count(r["events_sum"]),
+                          fmt.count(r["account_count_distinct"]), fmt.quantity(round(r["abs_size_sum"], 8)),
+                          fmt.money(r["notional_sum"]), fmt.money(r["gain_sum"]),
+                          fmt.money(r["loss_sum"])])  # fmt: skip
+        else:
+            other.append([r["instrument"], k, fmt.count(r["events_sum"]), fmt.count(r["account_count_distinct"]),
+                          fmt.money(r["loss_sum"] + r["gain_sum"])])  # fmt: skip
+    parts = [Markup("<h3>Transfers: money moved from a payer to a payee</h3>")]
+    if transfers:
+        parts.append(
+            table(["instrument", "kind", "payer → payee", "events", f"moved ({quote})"], transfers, {3, 4}, nowrap=True)
+        )
+    else:
+        parts.append(note("No transfers in this run."))
+    parts.append(Markup("<h3>Fills: positions closed, and the realized PnL of each side</h3>"))
+    if fills:
+        parts.append(
+            table(
+                ["instrument", "kind", "what", "events", "accounts", "Σ |size| (base)", f"Σ |size × price| ({quote})",
+                 f"realized gains ({quote})", f"realized losses ({quote})"],
+                fills, {3, 4, 5, 6, 7, 8}, nowrap=True,
+            )
+        )  # fmt: skip
+        parts.append(
+            note(
+                "Realized PnL is each closed position's own result against its entry, shown as gains and losses "
+                "apart: it is not money paid between the rows of this table (the other side of a book fill is the "
+                "liquidity providers' row; of a settlement, the clearing pool), so the rows are not meant to sum."
+            )
+        )
+    if other:
+        parts.append(Markup("<h3>Shortfall left unrecovered</h3>"))
+        parts.append(table(["instrument", "kind", "events", "accounts", f"amount ({quote})"], other, {2, 3, 4}))
+    parts.append(note(f"{n:,} events aggregated per instrument and kind; the raw table is events.parquet."))
+    return Markup("".join(str(p) for p in parts))
 
 
 def _inputs_html(inputs: list[dict]) -> Markup:
-    intro = _note(
-        "Where each input comes from: <b>real</b> = measured data (its source is given), "
-        "<b>generated</b> = drawn by the seeded generator, <b>assumed</b> = a parameter value we "
-        "chose.",
-        escape=False,
+    intro = note(
+        Markup(
+            "Where each input comes from: <b>real</b> = measured data (its source is given), "
+            "<b>generated</b> = drawn by the seeded generator, <b>assumed</b> = a parameter value we chose."
+        )
     )
     if not inputs:
-        return Markup(intro + _note("No inputs recorded."))
+        return Markup(intro + note("No inputs recorded."))
     rows = []
     for row in inputs:
         kind = str(row.get("kind", ""))
         badge = Markup('<span class="kind kind-{0}">{0}</span>').format(kind)
         rows.append([row.get("name", ""), badge, row.get("value", ""), row.get("source", "")])
-    return Markup(intro + _table(["name", "kind", "value", "source"], rows))
-
-
-def _table(header: list[str], rows: list[list[Any]], num_cols: set[int] | frozenset[int] = frozenset()) -> Markup:
-    """An HTML table; cells are escaped unless they are ``Markup``; ``num_cols`` are right-aligned."""
-    parts = ["<table><thead><tr>"]
-    parts += [Markup("<th>{}</th>").format(h) for h in header]
-    parts.append("</tr></thead><tbody>")
-    for row in rows:
-        parts.append("<tr>")
-        for i, cell in enumerate(row):
-            cls = ' class="num"' if i in num_cols else ""
-            parts.append(Markup("<td" + cls + ">{}</td>").format(cell))
-        parts.append("</tr>")
-    parts.append("</tbody></table>")
-    return Markup("".join(str(p) for p in parts))
-
-
-def _note(text: str, escape: bool = True) -> Markup:
-    return Markup('<p class="note">{}</p>').format(text if escape else Markup(text))
-
-
-def _section(sid: str, title: str, html: Markup | str) -> dict[str, Any]:
-    return {"id": sid, "title": title, "html": Markup(html)}
+    return Markup(intro + table(["name", "kind", "value", "source"], rows))

@@ -8,11 +8,10 @@ by :meth:`Rulebook.engine_gaps` and shown next to each result, so nobody mistake
 
 from __future__ import annotations
 
-import html
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import InputError
@@ -37,13 +36,35 @@ def apply_venue(scenario: Scenario, name: str) -> Scenario:
         raise InputError(f"venue {name!r} does not fit this scenario: {exc}", field="venue") from None
 
 
-def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1) -> list[dict]:
+def venue_run_inputs(scenario: Scenario, name: str, seed: int, base=None):
+    """``(venue scenario, market)`` of a run of ``scenario`` under venue ``name``'s rulebook.
+
+    The rule, for ``delever run --venue NAME`` and for every row of the venue comparison alike: the book is
+    built once from the scenario as written (generated under the scenario's own tiers and limits, or read from
+    its file), then the venue's rules apply from the first step (its tiers, fees, liquidation procedure and
+    ADL ranking; a position above the venue's maximum leverage is liquidated at the first step). A venue
+    changes the rules, never the book, so every venue is compared on the same accounts. ``base``: the
+    scenario's already prepared market, if there is one.
+
+    Raises:
+        InputError: an unknown venue, one that does not fit the scenario, or bad scenario files.
+    """
+    import dataclasses
+
+    from ..engine import prepare
+
+    sc = apply_venue(scenario, name)
+    base = base if base is not None else prepare(scenario, seed)
+    return sc, dataclasses.replace(base, instrument=sc.instrument.build())
+
+
+def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1, progress=None) -> list[dict]:
     """One row per rulebook: liquidations, bad debt, fund end, ADL notional, on the scenario's path and on
-    one book (generated or read once, with the scenario's own tiers; positions above a venue's max leverage
-    are liquidated at its first step).
+    one book (:func:`venue_run_inputs`: the row of venue X is what ``delever run --venue X`` gives).
 
     ``workers`` > 1 runs the rulebooks in that many forked processes (where the platform forks; each run is a
-    pure function of its inputs, so the rows are the same as run here, in the same order)."""
+    pure function of its inputs, so the rows are the same as run here, in the same order). ``progress(done,
+    total)`` is called as rulebooks finish."""
     from ..engine import prepare
 
     # one book for every venue: the comparison is of the rules, not the books (``base``: an already prepared
@@ -67,6 +88,9 @@ def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1) -> 
             )
             try:
                 futures = [pool.submit(_shared_row, name) for name in VENUES]
+                if progress:
+                    for done, _ in enumerate(as_completed(futures), start=1):
+                        progress(done, len(futures))
                 rows = [f.result() for f in futures]
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -77,7 +101,12 @@ def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1) -> 
             pass  # no process pool here (no shared memory for its locks) or a worker died: run them here
         finally:
             _SHARED = None
-    return [_row(name, scenario, seed, base) for name in VENUES]
+    rows = []
+    for name in VENUES:
+        rows.append(_row(name, scenario, seed, base))
+        if progress:
+            progress(len(rows), len(VENUES))
+    return rows
 
 
 _SHARED: tuple | None = None
@@ -91,14 +120,11 @@ def _shared_row(name: str) -> dict:
 
 def _row(name: str, scenario: Scenario, seed: int, base) -> dict:
     """The comparison row of rulebook ``name`` (see :func:`compare_rows`)."""
-    import dataclasses
-
     from ..engine import run
     from ..output import summarize
 
     rb = VENUES[name]
-    sc = apply_venue(scenario, name)
-    market = dataclasses.replace(base, instrument=sc.instrument.build())
+    sc, market = venue_run_inputs(scenario, name, seed, base)
     s = summarize(run(sc, seed, market=market))
     return {
         "venue": name,
@@ -114,39 +140,14 @@ def _row(name: str, scenario: Scenario, seed: int, base) -> dict:
     }
 
 
-def compare_venues(scenario: Scenario, seed: int, base=None, workers: int = 1) -> dict:
+def compare_venues(scenario: Scenario, seed: int, base=None, workers: int = 1, progress=None) -> dict:
     """A report section: the venue comparison table (see :func:`compare_rows`)."""
-    rows = compare_rows(scenario, seed, base, workers)
-    head = (
-        "venue",
-        "liquidations",
-        "bad debt",
-        "unrecovered",
-        "fund end",
-        "ADL notional",
-        "socialized",
-        "ADL rule",
-        "not expressible in the engine",
-    )
-    body = ""
-    for r in rows:
-        gaps = "; ".join(r["gaps"][:3]) + (" ..." if len(r["gaps"]) > 3 else "")
-        cells = (
-            r["venue"],
-            f"{r['liquidations']:,}",
-            f"{r['bad_debt']:,.0f}",
-            f"{r['bad_debt_unrecovered']:,.0f}",
-            f"{r['insurance_fund_end']:,.0f}",
-            f"{r['adl_notional']:,.0f}",
-            f"{r['socialized_loss']:,.0f}",
-            r["adl_policy"],
-            gaps,
-        )
-        body += "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
-    table = (
-        "<p class='note'>The same index path and book under each rulebook's tiers, fees, liquidation "
-        "procedure and ADL ranking (amounts in USDT).</p><table><thead><tr>"
-        + "".join(f"<th>{h}</th>" for h in head)
-        + f"</tr></thead><tbody>{body}</tbody></table>"
-    )
-    return {"title": "Venues compared", "html": table, "rows": rows}
+    rows = compare_rows(scenario, seed, base, workers, progress)
+    from ..report.page import note
+    from ..report.sections import venue_table
+
+    html = note(
+        "The same index path and book under each rulebook's tiers, fees, liquidation procedure and ADL ranking "
+        "(amounts in USDT)."
+    ) + venue_table(rows)
+    return {"title": "Venues compared", "html": str(html), "rows": rows}
