@@ -1,0 +1,558 @@
+"""Every rounding rule of every money path, on hand-made states chosen so the rounding direction matters.
+
+Each case has a bankruptcy price off the tick grid, a fee with a remainder, a cost that does not divide, a fund
+exactly at a boundary, or a tie; the arithmetic is written beside it. The rule under test is the one of
+``delever.units``: a requirement (fee, margin) rounds up, a payout to a trader rounds down, a price rounds
+against the account whose order it is; never against solvency. tests/MUTANTS.md lists which test here kills
+which deliberate one-character bug.
+
+Instrument throughout: tick 0.1 USDT, lot 0.001 BTC, so one lot at one tick is V = 100 money units (micro-USDT)
+and a price of P ticks on L lots is worth ``L * P * 100`` money units. ``C`` = 1 BTC long at 50,000.0 =
+1,000 lots x 500,000 ticks x 100 = 50,000,000,000 (50,000 USDT).
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from delever import events as ev
+from delever.adl.hierarchy import HierarchyRule
+from delever.adl.policies import hierarchy_policy
+from delever.adl.queue import AdlQueue
+from delever.book import Book
+from delever.events import EventBuffer
+from delever.instruments import Instrument
+from delever.liquidation import apply_trade, run_stage
+from delever.liquidity import DepthCurve
+from delever.margin import bankruptcy_price, liquidation_price
+from delever.mechanisms.funding import pay_funding
+from delever.mechanisms.socialized import pro_rata
+from delever.settlement import final_settlement, settlement_price_ticks
+from delever.tiers import BINANCE_BTCUSDT_2021
+from delever.units import ceil_div, mul_ppm_ceil, mul_ppm_floor
+
+V = 100
+C = 1_000 * 500_000 * V  # 1 BTC at 50,000.0
+DEEP = 1_000_000.0  # lots per 1% of the linear book: 1 BTC moves the price by 0.001%
+INST = Instrument("BTCUSDT", Decimal("0.1"), Decimal("0.001"), BINANCE_BTCUSDT_2021)
+
+
+def lp(wallet: int = 10**15) -> dict:
+    return {"size": 0, "cost": 0, "wallet": wallet, "lp": True}
+
+
+def cross(size: int, cost: int, wallet: int) -> dict:
+    return {"size": size, "cost": cost, "wallet": wallet}
+
+
+def isolated(size: int, cost: int, margin: int) -> dict:
+    return {"size": size, "cost": cost, "collateral": margin, "isolated": True}
+
+
+def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, partial=0, lp_weights=None,
+                    policy="queue-bitmex"):  # fmt: skip
+    """Liquidate position 0 of a book of one-position accounts (``rows`` as built above) through the compiled
+    stage, with a linear book of ``depth`` lots per 1% centred at ``centre`` ticks (also the mark) and the
+    insurance fund at ``fund`` money units. Returns (event rows as tuples, fund after, book after)."""
+    n = len(rows)
+    book = Book.from_arrays(
+        wallet=[r.get("wallet", 0) for r in rows],
+        exempt=[r.get("lp", False) for r in rows],
+        account=list(range(n)),
+        size=[r["size"] for r in rows],
+        cost=[r["cost"] for r in rows],
+        collateral=[r.get("collateral", 0) for r in rows],
+        isolated=[r.get("isolated", False) for r in rows],
+    )
+    before = book.total_money(0)
+    fund_arr = np.array([fund], dtype=np.int64)
+    upnl = book.size * centre * V - book.cost
+    pos_eq = np.where(book.isolated, book.collateral + upnl, upnl)
+    acc_eq = book.wallet.copy()
+    np.add.at(acc_eq, book.account[~book.isolated], upnl[~book.isolated])
+    excluded = np.zeros(n, dtype=bool)
+    excluded[0] = True
+    t = BINANCE_BTCUSDT_2021
+    queue = AdlQueue(book, 0, centre, V, lambda: (pos_eq, acc_eq), excluded, policy, (t.floors, t.mmr_ppm, t.cum))
+    buf = EventBuffer()
+    lp_pos = np.flatnonzero(book.exempt[book.account])
+    weights = np.ones(lp_pos.size, dtype=np.int64) if lp_weights is None else np.array(lp_weights, dtype=np.int64)
+    run_stage(np.array([0], dtype=np.int64), book, V, fee_ppm, float(centre), np.zeros(1), DepthCurve.linear(depth)
+              .arrays(), lp_pos, weights, fund_arr, queue, buf, np.array([partial], dtype=np.int64), 1)  # fmt: skip
+    # every case conserves money exactly: what left the book went to the fund, and back
+    assert book.total_money(int(fund_arr[0])) == before + fund
+    c = buf.cols
+    events = [(ev.KIND_NAMES[c["kind"][i]], int(c["account"][i]), int(c["size"][i]), int(c["price"][i]),
+               int(c["amount"][i])) for i in range(buf.n)]  # fmt: skip
+    return events, int(fund_arr[0]), book
+
+
+# ------------------------------------------------------------------------------------------------------------
+# units: the two rounding primitives
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "amount, rate, up, down",
+    [
+        (47_599_700_000, 375, 17_849_888, 17_849_887),  # 17,849,887.5: half a unit
+        (1, 1, 1, 0),  # 1e-6 of a unit
+        (999_999, 999_999, 999_999, 999_998),  # 999,998,000,001 / 1e6 = 999,998.000001
+        (2_000_000, 500_000, 1_000_000, 1_000_000),  # exact: no rounding either way
+        (-1_500_001, 1_000, -1_500, -1_501),  # negative amounts round towards +inf / -inf
+    ],
+    ids=["half-unit-remainder", "tiny-remainder", "large-remainder", "exact", "negative-amount"],
+)
+def test_mul_ppm_rounds_up_for_requirements_and_down_for_payouts(amount, rate, up, down):
+    assert mul_ppm_ceil(amount, rate) == up == ceil_div(amount * rate, 1_000_000)
+    assert mul_ppm_floor(amount, rate) == down == (amount * rate) // 1_000_000
+
+
+# ------------------------------------------------------------------------------------------------------------
+# bankruptcy and liquidation prices: the reference (margin.py)
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "size, cost, collateral, expected",
+    [
+        # long 1 BTC @50,000, margin 2,500.05: (50,000,000,000 - 2,500,050,000) / 100,000 = 474,999.5 -> up
+        (1_000, C, 2_500_050_000, 475_000),
+        # same with 2,500.00: 475,000 exactly (no rounding)
+        (1_000, C, 2_500_000_000, 475_000),
+        # long with 2,499.95: 475,000.5 -> up 475,001
+        (1_000, C, 2_499_950_000, 475_001),
+        # short 1 BTC @50,000, margin 2,500.05: (-50,000,000,000 - 2,500,050,000) / -100,000 = 525,000.5 -> down
+        (-1_000, -C, 2_500_050_000, 525_000),
+        # short with 2,499.95: 524,999.5 -> down 524,999
+        (-1_000, -C, 2_499_950_000, 524_999),
+        # long backed beyond its cost: the exact price is negative; the price is floored at 0
+        (1_000, C, C + 1, 0),
+    ],
+    ids=[
+        "long-off-tick-half",
+        "long-on-tick",
+        "long-off-tick-up",
+        "short-off-tick-half",
+        "short-off-tick-down",
+        "long-overcollateralised",
+    ],  # fmt: skip
+)
+def test_reference_bankruptcy_price_rounds_against_the_account(size, cost, collateral, expected):
+    assert bankruptcy_price(size, cost, collateral, INST) == expected
+
+
+@pytest.mark.parametrize(
+    "size, cost, collateral, expected",
+    [
+        # long 1 BTC @50,000, margin 2,500, first tier (MMR 0.4%, cum 0): P with 2,500 + (P - 50,000) x 1 =
+        # 0.004 x P, i.e. P = 47,500 / 0.996 = 47,690.7630... USDT = 476,907.63 ticks -> up 476,908
+        (1_000, C, 2_500_000_000, 476_908),
+        # short: the notional near 52,000 is in the second tier (from 50,000: MMR 0.5%, cum 50 USDT):
+        # 2,500 + (50,000 - P) = 0.005 P - 50 -> P = 52,550 / 1.005 = 52,288.557... = 522,885.57 ticks -> down
+        (-1_000, -C, 2_500_000_000, 522_885),
+    ],
+    ids=["long-rounds-up-towards-mark", "short-rounds-down-towards-mark"],
+)
+def test_reference_liquidation_price_rounds_towards_the_mark(size, cost, collateral, expected):
+    assert liquidation_price(size, cost, collateral, INST) == expected
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the liquidation kernel's own bankruptcy price: ADL fills at it
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_kernel_bankruptcy_price_of_a_long_off_tick_rounds_up():
+    # long 1 BTC @50,000 isolated with 2,500.05: BP 474,999.5 ticks -> 475,000 (up). Empty fund and the book
+    # (centre 47,400) fills below BP, so all 1,000 lots are deleveraged at 475,000 against the shorts:
+    # A 400 lots @52,000 (ranked first) closed whole, B 600 of its 1,000 @51,000.
+    # The long realizes (475,000 x 1,000 x 100) - 50,000,000,000 = -2,500,000,000 and keeps 50,000 (0.05 USDT);
+    # the fee ceil(0.1% x 47,500,000,000) = 47,500,000 is capped at those 50,000, which go to the fund.
+    # Rounded down (474,999) the long would lose 2,500,100,000: 0.05 USDT of bad debt with an empty fund.
+    rows = [isolated(1_000, C, 2_500_050_000), cross(-400, -400 * 520_000 * V, 500_000_000),
+            cross(-1_000, -1_000 * 510_000 * V, 5_000_000_000), lp()]  # fmt: skip
+    events, fund, book = liquidate_first(rows, 474_000, 0)
+    assert events == [
+        ("adl_fill", 0, -400, 475_000, -1_000_000_000),
+        ("adl_counterparty_fill", 1, 400, 475_000, 1_800_000_000),  # (52,000 - 47,500) x 0.4 = 1,800
+        ("adl_fill", 0, -600, 475_000, -1_500_000_000),
+        ("adl_counterparty_fill", 2, 600, 475_000, 2_100_000_000),  # (51,000 - 47,500) x 0.6 = 2,100
+        ("liquidation_fee", 0, 0, 0, -50_000),
+    ]
+    assert fund == 50_000 and book.wallet[0] == 0 and book.collateral[0] == 0
+
+
+def test_kernel_bankruptcy_price_of_a_short_off_tick_rounds_down():
+    # short 1 BTC @50,000 isolated with 2,500.05: BP 525,000.5 -> 525,000 (down). Book centre 52,600 fills above
+    # BP, empty fund: all 1,000 lots are deleveraged against the long A (1,200 lots @48,000, wallet 500).
+    # Short realizes 50,000,000,000 - 525,000 x 1,000 x 100 = -2,500,000,000, keeps 50,000: the capped fee.
+    # A realizes (52,500 - 48,000) x 1 = 4,500 and keeps 200 lots at cost 200 x 480,000 x 100.
+    rows = [isolated(-1_000, -C, 2_500_050_000), cross(1_200, 1_200 * 480_000 * V, 500_000_000), lp()]
+    events, fund, book = liquidate_first(rows, 526_000, 0)
+    assert events == [
+        ("adl_fill", 0, 1_000, 525_000, -2_500_000_000),
+        ("adl_counterparty_fill", 1, -1_000, 525_000, 4_500_000_000),
+        ("liquidation_fee", 0, 0, 0, -50_000),
+    ]
+    assert fund == 50_000 and book.size[1] == 200 and book.cost[1] == 200 * 480_000 * V
+
+
+# ------------------------------------------------------------------------------------------------------------
+# book fills: VWAP to a tick against the taker; the fee with a remainder
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "side, centre, fill, realized, fee",
+    [
+        # sell 1,000 lots at centre 47,600.0: VWAP 476,000 x (1 - 1,000 / 2e8) = 475,997.62 -> floor 475,997;
+        # realized 1,000 x 475,997 x 100 - C = -2,400,300,000; fee ceil(47,599,700,000 x 375 / 1e6) =
+        # ceil(17,849,887.5) = 17,849,888; left 2,500,000,000 - 2,400,300,000 - 17,849,888 = 81,850,112
+        ("long-sells-vwap-floored-fee-half-up", 476_000, 475_997, -2_400_300_000, 17_849_888),
+        # buy 1,000 lots at centre 52,400.0: VWAP 524,000 x (1 + 1,000 / 2e8) = 524,002.62 -> ceil 524,003;
+        # realized C - 1,000 x 524,003 x 100 = -2,400,300,000; fee ceil(52,400,300,000 x 375 / 1e6) =
+        # ceil(19,650,112.5) = 19,650,113; left 80,049,887
+        ("short-buys-vwap-ceiled-fee-half-up", 524_000, 524_003, -2_400_300_000, 19_650_113),
+    ],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
+def test_book_fill_rounds_against_the_taker_and_the_fee_rounds_up(side, centre, fill, realized, fee):
+    sign = 1 if side.startswith("long") else -1
+    rows = [isolated(sign * 1_000, sign * C, 2_500_000_000), lp()]
+    events, fund, book = liquidate_first(rows, centre, 1_000_000_000, fee_ppm=375)
+    assert events == [
+        ("liquidation_fill", 0, -sign * 1_000, fill, realized),
+        ("lp_fill", 1, sign * 1_000, fill, 0),
+        ("liquidation_fee", 0, 0, 0, -fee),
+    ]
+    assert fund == 1_000_000_000 + fee
+    assert book.wallet[0] == 2_500_000_000 + realized - fee and book.collateral[0] == 0
+
+
+def test_fill_worse_than_bankruptcy_fund_pays_the_exact_deficit():
+    # long 1 BTC @50,000, margin 2,500; centre 47,400: fill 473,997; realized 473,997 x 100,000 - C =
+    # -2,600,300,000; deficit 100,300,000 (100.3 USDT) paid by the fund (1,000 USDT) to the unit: 899.7 left
+    rows = [isolated(1_000, C, 2_500_000_000), lp()]
+    events, fund, book = liquidate_first(rows, 474_000, 1_000_000_000)
+    assert events[-1] == ("insurance_payout", 0, 0, 0, 100_300_000)
+    assert fund == 899_700_000 and book.collateral[0] == 0 and book.wallet[0] == 0
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the fund's boundaries: exactly enough, one unit short
+# ------------------------------------------------------------------------------------------------------------
+
+SHORT_A = cross(-2_000, -2_000 * 520_000 * V, 500_000_000)
+
+
+def test_fund_exactly_equal_to_the_whole_deficit_sends_everything_to_the_book():
+    # as above, deficit 100,300,000 with a fund of exactly 100,300,000: the fund covers it (<=), no ADL
+    events, fund, _ = liquidate_first([isolated(1_000, C, 2_500_000_000), SHORT_A, lp()], 474_000, 100_300_000)
+    assert [e[0] for e in events] == ["liquidation_fill", "lp_fill", "insurance_payout"]
+    assert events[0][2] == -1_000 and fund == 0
+
+
+def test_fund_one_unit_short_of_the_whole_deficit_sends_one_lot_to_adl():
+    # fund 100,299,999: 1,000 lots in the book cost it 100,300,000 > fund; 999 lots fill at
+    # floor(474,000 x (1 - 999 / 2e8)) = floor(473,997.63) = 473,997, deficit 999 x (475,000 - 473,997) x 100 =
+    # 100,199,700 <= fund; the last lot is deleveraged at BP 475,000 against short A
+    events, fund, _ = liquidate_first([isolated(1_000, C, 2_500_000_000), SHORT_A, lp()], 474_000, 100_299_999)
+    assert events == [
+        ("liquidation_fill", 0, -999, 473_997, 999 * 473_997 * V - 999 * 500_000 * V),
+        ("lp_fill", 2, 999, 473_997, 0),
+        ("adl_fill", 0, -1, 475_000, -2_500_000),
+        ("adl_counterparty_fill", 1, 1, 475_000, 4_500_000),
+        ("insurance_payout", 0, 0, 0, 100_199_700),
+    ]
+    assert fund == 100_299_999 - 100_199_700
+
+
+@pytest.mark.parametrize(
+    "fund, book_lots, fill",
+    [
+        # thin book (1,000 lots per 1%) centred at 47,510.0; k lots fill at floor(475,100 x (1 - k / 200,000)):
+        # k = 100: floor(474,862.45) = 474,862, deficit 100 x (475,000 - 474,862) x 100 = 1,380,000;
+        # k = 101: floor(474,860.07) = 474,860, deficit 101 x 140 x 100 = 1,414,000. A fund of exactly 1,380,000
+        # covers 100 lots (the largest k whose deficit is <= the fund)
+        (1_380_000, 100, 474_862),
+        # one unit less: k = 99, floor(474,864.83) = 474,864, deficit 99 x 136 x 100 = 1,346,400 <= 1,379,999
+        (1_379_999, 99, 474_864),
+    ],
+    ids=["fund-exactly-covers-100-lots", "fund-one-unit-below-covers-99-lots"],
+)
+def test_largest_book_part_the_fund_covers_at_the_exact_boundary(fund, book_lots, fill):
+    rows = [isolated(1_000, C, 2_500_000_000), SHORT_A, lp()]
+    events, fund_after, _ = liquidate_first(rows, 475_100, fund, depth=1_000.0)
+    deficit = book_lots * (475_000 - fill) * V
+    assert events[0] == ("liquidation_fill", 0, -book_lots, fill, book_lots * (fill - 500_000) * V)
+    adl = [e for e in events if e[0] == "adl_counterparty_fill"]
+    assert adl == [("adl_counterparty_fill", 1, 1_000 - book_lots, 475_000, (1_000 - book_lots) * 45_000 * V)]
+    assert events[-1] == ("insurance_payout", 0, 0, 0, deficit)
+    assert fund_after == fund - deficit
+
+
+# ------------------------------------------------------------------------------------------------------------
+# ADL: counterparty order, ties, the partial last counterparty's cost, and a queue that runs dry
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_adl_equal_scores_go_to_the_lower_position_index_first():
+    # two identical shorts (600 lots @52,000, wallet 500): equal scores, so index 1 is deleveraged first and
+    # whole (600 lots), index 2 gives the remaining 400 at BP 475,000
+    twin = cross(-600, -600 * 520_000 * V, 500_000_000)
+    events, _, book = liquidate_first([isolated(1_000, C, 2_500_000_000), twin, dict(twin), lp()], 474_000, 0)
+    cps = [(e[1], e[2]) for e in events if e[0] == "adl_counterparty_fill"]
+    assert cps == [(1, 600), (2, 400)]
+    assert book.size.tolist()[:3] == [0, 0, -200]
+
+
+def test_adl_partial_counterparty_releases_cost_rounded_against_it():
+    # bankrupt long as above (BP 475,000, 1,000 lots); counterparties A (400 lots, ranked first) and B, a short
+    # of 1,000 lots whose cost -51,000,000,001 is off the tick grid (average entry 51,000.00001).
+    # B gives 600 lots: cost released ceil(-51,000,000,001 x -600 / -1,000) = ceil(-30,600,000,000.6) =
+    # -30,600,000,000; B realizes -600 x 475,000 x 100 + 30,600,000,000 = 2,100,000,000 (the exact
+    # 2,100,000,000.6 rounded down) and keeps 400 lots at cost -20,400,000,001
+    rows = [isolated(1_000, C, 2_500_000_000), cross(-400, -400 * 520_000 * V, 500_000_000),
+            cross(-1_000, -51_000_000_001, 5_000_000_000), lp()]  # fmt: skip
+    events, _, book = liquidate_first(rows, 474_000, 0)
+    assert ("adl_counterparty_fill", 2, 600, 475_000, 2_100_000_000) in events
+    assert book.size[2] == -400 and book.cost[2] == -20_400_000_001
+
+
+def test_adl_queue_running_dry_sends_the_rest_to_the_book_and_leaves_bad_debt():
+    # only 300 lots of opposite profit (A: 300 @52,000); the other 700 lots go to the book at
+    # floor(474,000 x (1 - 700 / 2e8)) = floor(473,998.34) = 473,998; the long ends at
+    # 2,500,000,000 + 300 x (475,000 - 500,000) x 100 + 700 x (473,998 - 500,000) x 100 = -70,140,000 with an
+    # empty fund: bad debt -70,140,000
+    rows = [isolated(1_000, C, 2_500_000_000), cross(-300, -300 * 520_000 * V, 500_000_000), lp()]
+    events, fund, book = liquidate_first(rows, 474_000, 0)
+    assert events == [
+        ("adl_fill", 0, -300, 475_000, -750_000_000),
+        ("adl_counterparty_fill", 1, 300, 475_000, 1_350_000_000),
+        ("liquidation_fill", 0, -700, 473_998, -1_820_140_000),
+        ("lp_fill", 2, 700, 473_998, 0),
+        ("bad_debt", 0, 0, 0, -70_140_000),
+    ]
+    assert fund == 0 and book.collateral[0] == -70_140_000
+
+
+# ------------------------------------------------------------------------------------------------------------
+# liquidity providers: pro rata with the odd lots by largest remainder, ties to the lower index
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lots, weights, shares",
+    [
+        # 999 lots, weights 1:1 -> 499.5 each: 499 + 499, one odd lot, equal remainders -> the lower index
+        (999, [1, 1], [500, 499]),
+        # 1,000 lots, weights 1:1:1 -> 333.33 each: one odd lot, three equal remainders -> the first
+        (1_000, [1, 1, 1], [334, 333, 333]),
+        # 1,000 lots, weights 1:2 -> 333.33 and 666.67: remainders 1 and 2 (of 3) -> the odd lot to the second
+        (1_000, [1, 2], [333, 667]),
+    ],
+    ids=["two-equal-lps-tie", "three-equal-lps-tie", "largest-remainder-wins"],
+)
+def test_liquidity_providers_share_the_fill_by_largest_remainder(lots, weights, shares):
+    # long ``lots`` @50,000 with margin lots x 2.5 USDT, sold at centre 47,600 (a fill above bankruptcy)
+    rows = [isolated(lots, lots * 500_000 * V, lots * 2_500_000)] + [lp() for _ in weights]
+    events, _, _ = liquidate_first(rows, 476_000, 0, lp_weights=weights)
+    assert [(e[1], e[2]) for e in events if e[0] == "lp_fill"] == [(1 + j, s) for j, s in enumerate(shares)]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# reducing a position: the cost released rounds against the account (apply_trade), and a partial liquidation
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "size, cost, delta, price, realized, size_after, cost_after",
+    [
+        # long 3 lots, cost 150,000,001: closing 1 releases ceil(150,000,001 / 3) = ceil(50,000,000.33) =
+        # 50,000,001; realized 1 x 500,000 x 100 - 50,000,001 = -1 (the exact -0.33 rounded down)
+        (3, 150_000_001, -1, 500_000, -1, 2, 100_000_000),
+        # long 3 lots, cost 150,000,002: ceil(50,000,000.67) = 50,000,001 -> realized -1, cost 100,000,001 left
+        (3, 150_000_002, -1, 500_000, -1, 2, 100_000_001),
+        # short 3 lots, cost -150,000,001: closing 1 (k = -1) releases ceil(-150,000,001 x -1 / -3) =
+        # ceil(-50,000,000.33) = -50,000,000; realized -1 x 500,000 x 100 + 50,000,000 = 0 (exact +0.33, down)
+        (-3, -150_000_001, 1, 500_000, 0, -2, -100_000_001),
+        # long 3 lots through zero: closes all (whole cost, no rounding), realized 3 x 500,010 x 100 -
+        # 150,000,001 = 2,999, then opens a short of 2 at 500,010: cost -100,002,000
+        (3, 150_000_001, -5, 500_010, 2_999, -2, -100_002_000),
+        # an exact share: cost 150,000,000, close 2 of 3: 100,000,000 released, realized 0
+        (3, 150_000_000, -2, 500_000, 0, 1, 50_000_000),
+    ],
+    ids=[
+        "long-close-1-of-3-remainder-1",
+        "long-close-1-of-3-remainder-2",
+        "short-close-1-of-3-remainder",
+        "long-through-zero",
+        "long-exact-share",
+    ],  # fmt: skip
+)
+def test_partial_close_releases_cost_rounded_against_the_account(
+    size, cost, delta, price, realized, size_after, cost_after
+):
+    s = np.array([size], dtype=np.int64)
+    c = np.array([cost], dtype=np.int64)
+    coll = np.zeros(1, dtype=np.int64)
+    wallet = np.zeros(1, dtype=np.int64)
+    r = apply_trade(0, delta, price, s, c, coll, np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.int64), wallet, V)
+    assert (r, int(s[0]), int(c[0]), int(wallet[0])) == (realized, size_after, cost_after, realized)
+    # and the trade is a pure exchange at ``price``: balance - cost moved by exactly -delta x price x V
+    assert int(wallet[0]) - int(c[0]) == -cost - delta * price * V
+
+
+def test_partial_liquidation_rounds_released_cost_and_fee_against_the_account():
+    # long 1,000 lots with cost C + 1 (average entry just above 50,000.0), isolated margin 2,500; a partial of
+    # 300 lots at centre 47,600: VWAP 476,000 x (1 - 300 / 2e8) = 475,999.29 -> 475,999.
+    # Cost released ceil((C + 1) x 300 / 1,000) = ceil(15,000,000,000.3) = 15,000,000,001;
+    # realized 300 x 475,999 x 100 - 15,000,000,001 = -720,030,001; the fee at 375 ppm:
+    # ceil(14,279,970,000 x 375 / 1e6) = ceil(5,354,988.75) = 5,354,989. Margin left
+    # 2,500,000,000 - 720,030,001 - 5,354,989 = 1,774,615,010; 700 lots at cost 35,000,000,000 stay open.
+    rows = [isolated(1_000, C + 1, 2_500_000_000), lp()]
+    events, fund, book = liquidate_first(rows, 476_000, 0, fee_ppm=375, partial=300)
+    assert events == [
+        ("liquidation_fill", 0, -300, 475_999, -720_030_001),
+        ("lp_fill", 1, 300, 475_999, 0),
+        ("liquidation_fee", 0, 0, 0, -5_354_989),
+    ]
+    assert fund == 5_354_989
+    assert (int(book.size[0]), int(book.cost[0]), int(book.collateral[0])) == (700, 35_000_000_000, 1_774_615_010)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# funding: payers round up, receivers round down, the remainder goes to the fund
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rate_ppb, amounts, remainder",
+    [
+        # mark 500,001 ticks, 3 lots each: notional 3 x 500,001 x 100 = 150,000,300; at +0.01% (100,000 ppb) the
+        # exact payment is 150,000,300 x 100,000 / 1e9 = 15,000.03: the long pays 15,001 (up), the short
+        # receives 15,000 (down), the isolated short too; remainder 2 x 15,001 - 2 x 15,000 = 2
+        (100_000, [-15_001, 15_000, 15_000, -15_001], 2),
+        # -0.01%: the shorts pay 15,001, the longs receive 15,000
+        (-100_000, [15_000, -15_001, -15_001, 15_000], 2),
+        # 1 ppb: 0.15000030 per position: payers pay 1, receivers get 0 (no event), remainder 2
+        (1, [-1, 0, 0, -1], 2),
+    ],
+    ids=["positive-rate-longs-pay-up", "negative-rate-shorts-pay-up", "tiny-rate-receivers-get-nothing"],
+)
+def test_funding_payers_round_up_receivers_round_down(rate_ppb, amounts, remainder):
+    # positions: 0 long 3 (cross), 1 short 3 (cross), 2 short 3 (isolated), 3 long 3 (cross, another account).
+    # Paid 2 x 15,001 = 30,002, received 2 x 15,000 = 30,000: the remainder 2 goes to the insurance fund.
+    size = np.array([3, -3, -3, 3], dtype=np.int64)
+    collateral = np.array([0, 0, 1_000, 0], dtype=np.int64)
+    isolated_ = np.array([False, False, True, False])
+    account = np.array([0, 1, 2, 3], dtype=np.int64)
+    wallet = np.zeros(4, dtype=np.int64)
+    buf = EventBuffer()
+    buf.ensure(8)
+    c = buf.cols
+    ev_n = np.zeros(1, dtype=np.int64)
+    rem = pay_funding(rate_ppb, 500_001, V, size, collateral, isolated_, account, wallet, np.zeros(4, dtype=np.bool_),
+                      c["kind"], c["account"], c["counterparty"], c["position"], c["size"], c["price"], c["amount"],
+                      c["indicator"], ev_n)  # fmt: skip
+    got = [int(wallet[0]), int(wallet[1]), int(collateral[2]) - 1_000, int(wallet[3])]
+    assert got == amounts
+    assert rem == remainder == -sum(amounts)  # conserved: what was paid = received + remainder
+    assert int(ev_n[0]) == sum(1 for a in amounts if a != 0)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# socialized loss: pro rata to profit, capped, odd units by largest remainder, ties to the lower index
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "need, capacity, shares",
+    [
+        (10, [1, 1, 1], [1, 1, 1]),  # need >= total capacity: everyone pays their whole profit (capped)
+        (2, [1, 1, 1], [1, 1, 0]),  # 0.67 each: 0 + 0 + 0, two odd units to the two lowest indices (ties)
+        (7, [10, 30, 60], [1, 2, 4]),  # 0.7 / 2.1 / 4.2: base 0 + 2 + 4 = 6, the odd unit to remainder .7
+        (50, [10, 30, 60], [5, 15, 30]),  # exact shares, no rounding
+        (1, [3, 3], [1, 0]),  # 0.5 each: tie to the lower index
+        (3, [0, 5, 5], [0, 2, 1]),  # 1.5 each of the profitable two: tie to the lower index; 0 capacity pays 0
+    ],
+    ids=["need-above-capacity", "two-odd-units-tied", "largest-remainder", "exact", "half-tie", "zero-capacity"],
+)
+def test_socialized_loss_split_is_exact_and_ties_go_to_the_lower_index(need, capacity, shares):
+    got = pro_rata(need, np.array(capacity, dtype=np.int64))
+    assert got.tolist() == shares
+    assert int(got.sum()) == min(need, sum(capacity))
+
+
+def test_socialized_loss_split_exact_beyond_float_precision():
+    # need 2**52 + 1 among capacities 2**53 and 2**53 (the integer path): halves 2**51 + 0.5 each: base
+    # 2**51 + 2**51 = 2**52, one odd unit to the lower index
+    need = 2**52 + 1
+    got = pro_rata(need, np.array([2**53, 2**53], dtype=np.int64))
+    assert got.tolist() == [2**51 + 1, 2**51]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# final settlement: the settlement price, the bankruptcy price off tick, the counterparty's capacity
+# ------------------------------------------------------------------------------------------------------------
+
+FUTURE = Instrument("BTCUSDT_251226", Decimal("0.1"), Decimal("0.001"), BINANCE_BTCUSDT_2021,
+                    kind="dated_future", expiry=datetime(2025, 12, 26, 8, tzinfo=UTC))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "index, expected",
+    [
+        ([1024.0, 1025.0], 1024),  # mean 1,024.5: ties to even
+        ([1025.0, 1026.0], 1026),  # mean 1,025.5: ties to even
+        ([1024.0, 1024.0, 1025.0], 1024),  # 1,024.33 -> nearest
+        ([1024.0, 1025.0, 1025.0], 1025),  # 1,024.67 -> nearest
+    ],
+    ids=["half-to-even-down", "half-to-even-up", "third-rounds-down", "two-thirds-rounds-up"],
+)
+def test_settlement_price_rounds_to_the_nearest_tick(index, expected):
+    s = 10**9
+    time_ns = np.arange(len(index), dtype=np.int64) * s
+    # tick 1.0, window covering every step
+    assert settlement_price_ticks(time_ns, np.array(index), (len(index) - 1) * s, 1e6, 1.0) == expected
+
+
+def test_final_settlement_bankruptcy_price_off_tick_and_counterparty_capacity_floored():
+    """Settled at S = 48,000.0 (480,000 ticks).
+
+    0: long 1 BTC @50,000 (cost C), wallet 1,999.95 -> equity at S: 1,999,950,000 - 2,000,000,000 = -50,000.
+       BP = (50,000,000,000 - 1,999,950,000) / 100,000 = 480,000.5 -> up 480,001 (a close leaves >= 0).
+    1: short 1 BTC, cost -48,000,050,050 (average entry 48,000.05005), wallet 0 -> uPnL at S
+       -48,000,000,000 + 48,000,050,050 = 50,050 = its equity. Each lot it takes at BP instead of S costs it
+       (480,001 - 480,000) x 100 = 100: capacity floor(50,050 / 100) = 500 lots (500.5 rounded down, so its
+       equity stays >= 0: 50,050 - 500 x 100 = 50).
+    ADL 500 lots at 480,001: 0 releases C x 500 / 1,000 = 25,000,000,000 and realizes
+    500 x 480,001 x 100 - 25,000,000,000 = -999,950,000; 1 releases -48,000,050,050 x 500 / 1,000 =
+    -24,000,025,025 and realizes -500 x 480,001 x 100 + 24,000,025,025 = -24,975.
+    At S: 0's other 500 lots realize 500 x 480,000 x 100 - 25,000,000,000 = -1,000,000,000 (wallet
+    1,999,950,000 - 999,950,000 - 1,000,000,000 = 0: no debt); 1's 500 lots -24,000,000,000 + 24,000,025,025 =
+    25,025 (wallet -24,975 + 25,025 = 50, its equity above).
+    """
+    book = Book.from_arrays(wallet=[1_999_950_000, 0, 10**15], exempt=[False, False, True], account=[0, 1, 2],
+                            size=[1_000, -1_000, 0], cost=[C, -48_000_050_050, 0])  # fmt: skip
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    policy = hierarchy_policy(HierarchyRule.from_config(["account_equity desc"]))
+    rep = final_settlement(book, 0, FUTURE, 480_000, np.array([480_000]), np.array([V]), fund, policy, buf)
+    c = buf.cols
+    rows = [(int(c["kind"][i]), int(c["account"][i]), int(c["size"][i]), int(c["price"][i]), int(c["amount"][i]))
+            for i in range(buf.n)]  # fmt: skip
+    assert rows[:2] == [
+        (ev.ADL_FILL, 0, -500, 480_001, -999_950_000),
+        (ev.ADL_COUNTERPARTY_FILL, 1, 500, 480_001, -24_975),
+    ]
+    settled = sorted((r[1], r[2], r[4]) for r in rows if r[0] == ev.SETTLEMENT)
+    assert settled == [(0, -500, -1_000_000_000), (1, 500, 25_025)]
+    assert book.wallet.tolist()[:2] == [0, 50]
+    assert rep.deleveraged_lots == 500 and rep.deleveraged_notional == 500 * 480_001 * V
+    assert rep.insurance_fund_paid == 0 and rep.bad_debt_unrecovered == 0
+    assert book.total_money(fund) == before
