@@ -31,7 +31,7 @@ from delever.mechanisms.funding import pay_funding
 from delever.mechanisms.socialized import pro_rata
 from delever.settlement import final_settlement, settlement_price_ticks
 from delever.tiers import BINANCE_BTCUSDT_2021
-from delever.units import ceil_div, mul_ppm_ceil, mul_ppm_floor
+from delever.units import ceil_div, money, money_to_decimal, mul_ppm_ceil, mul_ppm_floor, to_units
 
 V = 100
 C = 1_000 * 500_000 * V  # 1 BTC at 50,000.0
@@ -108,6 +108,32 @@ def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, 
 def test_mul_ppm_rounds_up_for_requirements_and_down_for_payouts(amount, rate, up, down):
     assert mul_ppm_ceil(amount, rate) == up == ceil_div(amount * rate, 1_000_000)
     assert mul_ppm_floor(amount, rate) == down == (amount * rate) // 1_000_000
+
+
+@pytest.mark.parametrize(
+    "value, unit, rounding, expected",
+    [
+        ("0.3", "0.1", None, 3),  # an exact multiple
+        ("0.15", "0.1", "floor", 1),  # 1.5 ticks
+        ("0.15", "0.1", "ceil", 2),
+        ("-0.15", "0.1", "floor", -2),  # towards -inf, not towards zero
+        ("-0.15", "0.1", "ceil", -1),
+    ],
+    ids=["exact-multiple", "half-tick-floor", "half-tick-ceil", "negative-half-tick-floor", "negative-half-tick-ceil"],
+)
+def test_to_units_rounds_only_when_asked_and_in_the_direction_asked(value, unit, rounding, expected):
+    assert to_units(value, unit, rounding=rounding) == expected
+
+
+def test_to_units_refuses_a_value_off_the_grid_and_money_converts_back_exactly():
+    with pytest.raises(ValueError, match="not a multiple"):
+        to_units("0.15", "0.1")  # 1.5 ticks
+    with pytest.raises(ValueError, match="not a multiple"):
+        money("0.0000015")  # 1.5 micro-USDT
+    assert money("2500.000001") == 2_500_000_001
+    # 1,500,001 micro-USDT is 1.500001 USDT exactly (no float, no truncation)
+    assert money_to_decimal(1_500_001) == Decimal("1.500001")
+    assert money_to_decimal(-1) == Decimal("-0.000001")
 
 
 # ------------------------------------------------------------------------------------------------------------

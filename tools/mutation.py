@@ -1,0 +1,217 @@
+"""Mutation testing of the money modules with cosmic-ray (not part of CI's default run: it takes long).
+
+    python tools/mutation.py                      # every money module, one after the other
+    python tools/mutation.py liquidation units    # some of them
+    python tools/mutation.py --list               # the modules, their functions and tests
+
+For each module: a scratch copy of ``src/`` and ``tests/`` under ``.mutation/<module>/`` (cosmic-ray mutates
+the file on disk, so the working tree is never touched), a cosmic-ray session limited to the module's money
+functions (line ranges found by name with ``ast``, so they follow the code) and to the operators of
+:data:`OPERATORS`, a baseline, then every mutant against the module's fast targeted tests. The numba kernels run
+with ``NUMBA_DISABLE_JIT=1`` (plain Python: no compilation per mutant; the tests pass both ways). Results:
+``.mutation/<module>/session.sqlite`` (``cr-report`` reads it) and a summary line per module in
+``.mutation/scores.json``; survivors are printed with their diff. A survivor is either killed by a new test or
+listed, with the reason it is equivalent, in tests/MUTANTS.md.
+
+Run it niced on a shared machine (``nice -n 19 python tools/mutation.py ...``).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".mutation"
+R = "tests/test_money_rounding.py"
+
+# module -> (file under src/delever, functions to mutate (None: every function), test arguments to pytest)
+MODULES: dict[str, tuple[str, list[str] | None, list[str]]] = {
+    "units": ("units.py", None, [R, "tests/test_tiers_and_margin.py"]),
+    "margin": ("margin.py", None, [R, "tests/test_tiers_and_margin.py", "tests/test_sweep_reference.py"]),
+    "sweep": (
+        "sweep.py",
+        None,
+        [
+            R,
+            "tests/test_liquidation.py",
+            "tests/test_sweep_reference.py",
+            "tests/test_single_sweep.py",
+            "tests/test_trigger_index.py",
+        ],
+    ),  # fmt: skip
+    "liquidation": (
+        "liquidation.py",
+        ["apply_trade", "book_fill_price", "_book_execute", "liquidate", "run_stage"],
+        [R, "tests/test_liquidation.py"],
+    ),  # fmt: skip
+    "adl.queue": ("adl/queue.py", None, [R, "tests/test_liquidation.py", "tests/test_adl_hierarchy.py"]),
+    "adl.policies": (
+        "adl/policies.py",
+        ["allocate_lots", "capped_split", "largest_remainder"],
+        [R, "tests/test_adl_policies.py"],
+    ),  # fmt: skip
+    "settlement": (
+        "settlement.py",
+        ["final_settlement", "_cover", "settlement_price_ticks", "basis_left", "_equities"],
+        [
+            R,
+            "tests/test_settlement.py",
+            "-k",
+            "not expiry_settles and not trigger_index_and_full_sweep "
+            "and not settles_at_expiry and not calendar and not cli_runs",
+        ],
+    ),  # fmt: skip
+    "mechanisms.funding": ("mechanisms/funding.py", None, [R, "tests/test_mechanisms.py", "-k", "funding or rounding"]),
+    "mechanisms.socialized": (
+        "mechanisms/socialized.py",
+        None,
+        [R, "tests/test_mechanisms.py", "-k", "pro_rata or social or rounding"],
+    ),  # fmt: skip
+    "mechanisms.partial": (
+        "mechanisms/partial.py",
+        None,
+        [R, "tests/test_mechanisms.py", "-k", "partial or slice or tier or rounding"],
+    ),  # fmt: skip
+    "mechanisms.backstop": (
+        "mechanisms/backstop.py",
+        None,
+        [R, "tests/test_mechanisms.py", "-k", "backstop or rounding"],
+    ),  # fmt: skip
+    "mechanisms.proactive": (
+        "mechanisms/proactive.py",
+        None,
+        [R, "tests/test_mechanisms.py", "-k", "proactive or rounding"],
+    ),  # fmt: skip
+}
+
+OPERATORS = [
+    # arithmetic: the sign and rounding bugs of money code
+    r"core/ReplaceBinaryOperator_(Add_Sub|Sub_Add|Mul_Add|Mul_FloorDiv|FloorDiv_Mul|FloorDiv_Div|Div_FloorDiv|Mod_FloorDiv)$",
+    # boundaries and directions
+    r"core/ReplaceComparisonOperator_(Lt_LtE|LtE_Lt|Gt_GtE|GtE_Gt|Lt_Gt|Gt_Lt|LtE_GtE|GtE_LtE|Eq_NotEq|NotEq_Eq)$",
+    r"core/ReplaceUnaryOperator_(Delete_USub|Delete_Not)$",
+    r"core/(NumberReplacer|ReplaceTrueWithFalse|ReplaceFalseWithTrue|ReplaceAndWithOr|ReplaceOrWithAnd)$",
+    r"core/(ZeroIterationForLoop|ReplaceContinueWithBreak|ReplaceBreakWithContinue)$",
+]
+"""Operators kept (regular expressions on cosmic-ray's operator names); every other is filtered out. Left out:
+the twelve-way binary replacements (``+`` to ``**``, ``<<``, ``^`` ...: mostly type errors, not money bugs),
+``is``/``is not``, decorator removal (removing ``@njit`` is an equivalent mutant by design) and variable swaps."""
+
+TIMEOUT_S = 120.0
+
+
+def function_lines(path: Path, names: list[str] | None) -> list[str]:
+    """``["first-last", ...]`` line ranges of the named top-level functions (every function and method when
+    ``names`` is None). Raises ``SystemExit`` naming a function that is not there (a rename must not shrink
+    the run silently)."""
+    tree = ast.parse(path.read_text())
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.setdefault(node.name, []).append(f"{node.lineno}-{node.end_lineno}")
+    if names is None:
+        return [r for ranges in found.values() for r in ranges]
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise SystemExit(f"{path}: no function named {missing}: update tools/mutation.py")
+    return [r for n in names for r in found[n]]
+
+
+def config_text(module_file: str, lines: list[str], tests: list[str], python: str) -> str:
+    cmd = " ".join([python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                    "-m", "'not slow'", *[f"'{t}'" if " " in t else t for t in tests]])  # fmt: skip
+    rel = f"src/delever/{module_file}"
+    return "\n".join([
+        "[cosmic-ray]",
+        f'module-path = "{rel}"',
+        f"timeout = {TIMEOUT_S}",
+        "excluded-modules = []",
+        f"test-command = {json.dumps(cmd)}",
+        "[cosmic-ray.distributor]",
+        'name = "local"',
+        "[cosmic-ray.filters.operators-filter]",
+        "exclude-operators = [" + json.dumps("^(?!(" + "|".join(f"(?:{o})" for o in OPERATORS) + "))") + "]",
+        "[cosmic-ray.filters.line-filter.lines]",
+        f"{json.dumps(rel)} = {json.dumps(lines)}",
+        "",
+    ])  # fmt: skip
+
+
+def run_module(name: str) -> dict:
+    module_file, functions, tests = MODULES[name]
+    work = WORK / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for part in ("src", "tests"):
+        shutil.copytree(ROOT / part, work / part, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
+    lines = function_lines(work / "src" / "delever" / module_file, functions)
+    cfg = work / "config.toml"
+    cfg.write_text(config_text(module_file, lines, tests, sys.executable))
+    env = dict(os.environ, PYTHONPATH=str(work / "src"), NUMBA_DISABLE_JIT="1", PYTHONDONTWRITEBYTECODE="1",
+               NUMBA_CACHE_DIR=str(work / ".numba-cache"))  # fmt: skip
+    bindir = Path(sys.executable).parent
+
+    def cr(*args: str) -> None:
+        subprocess.run([str(bindir / args[0]), *args[1:]], cwd=work, env=env, check=True)
+
+    session = "session.sqlite"
+    cr("cosmic-ray", "init", "config.toml", session)
+    cr("cr-filter-operators", session, "config.toml")
+    cr("cr-filter-lines", session, "--config", "config.toml")
+    cr("cosmic-ray", "baseline", "config.toml")
+    cr("cosmic-ray", "exec", "config.toml", session)
+    dump = subprocess.run([str(bindir / "cosmic-ray"), "dump", session], cwd=work, env=env, check=True,
+                          capture_output=True, text=True).stdout  # fmt: skip
+    killed = survived = incompetent = 0
+    survivors = []
+    for line in dump.splitlines():
+        item, result = json.loads(line)
+        if result is None or result.get("worker_outcome") == "skipped":
+            continue
+        outcome = result.get("test_outcome")
+        if outcome == "killed":
+            killed += 1
+        elif outcome == "survived":
+            survived += 1
+            m = item["mutations"][0]
+            survivors.append({"line": m["start_pos"][0], "operator": m["operator_name"], "diff": result.get("diff")})
+        else:
+            incompetent += 1
+    total = killed + survived
+    score = {"module": name, "mutants": total, "killed": killed, "survived": survived, "incompetent": incompetent,
+             "score": round(100 * killed / total, 1) if total else None}  # fmt: skip
+    (work / "survivors.json").write_text(json.dumps(survivors, indent=1))
+    return score
+
+
+def main(argv: list[str]) -> int:
+    if "--list" in argv:
+        for name, (f, funcs, tests) in MODULES.items():
+            print(f"{name}: src/delever/{f} {funcs or 'all functions'}; tests {' '.join(tests)}")
+        return 0
+    names = argv or list(MODULES)
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        raise SystemExit(f"unknown module(s) {unknown}; choose from {list(MODULES)}")
+    scores_path = WORK / "scores.json"
+    WORK.mkdir(exist_ok=True)
+    scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
+    for name in names:
+        s = run_module(name)
+        scores[name] = s
+        scores_path.write_text(json.dumps(scores, indent=1))
+        print(json.dumps(s))
+        for sv in json.loads((WORK / name / "survivors.json").read_text()):
+            print(f"SURVIVED {name}:{sv['line']} {sv['operator']}\n{''.join(sv['diff'] or '')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
