@@ -365,6 +365,75 @@ def test_adl_queue_running_dry_sends_the_rest_to_the_book_and_leaves_bad_debt():
     assert fund == 0 and book.collateral[0] == -70_140_000
 
 
+def test_allocation_policy_splits_the_adl_lots_by_largest_remainder():
+    # pro-rata-contracts: a bankrupt long of 501 lots (BP 475,000: margin 501 x 2.5 USDT) with an empty fund and
+    # the book below BP: all 501 lots are deleveraged, split 600 : 400 between shorts A and B (both @52,000):
+    # 300.6 and 200.4 -> 300 + 200, the odd lot to the larger remainder (A): 301 and 200
+    rows = [isolated(501, 501 * 500_000 * V, 1_252_500_000), cross(-600, -600 * 520_000 * V, 500_000_000),
+            cross(-400, -400 * 520_000 * V, 500_000_000), lp()]  # fmt: skip
+    events, fund, _ = liquidate_first(rows, 474_000, 0, policy="pro-rata-contracts")
+    assert events == [
+        ("adl_fill", 0, -301, 475_000, -752_500_000),  # 301 x (47,500 - 50,000) x 0.001
+        ("adl_counterparty_fill", 1, 301, 475_000, 1_354_500_000),  # 301 x (52,000 - 47,500) x 0.001
+        ("adl_fill", 0, -200, 475_000, -500_000_000),
+        ("adl_counterparty_fill", 2, 200, 475_000, 900_000_000),
+    ]
+    assert fund == 0
+
+
+def test_cross_account_pays_the_fee_from_its_wallet():
+    # as the isolated long of test_book_fill_... but cross with wallet 2,500: fill 475,997, realized
+    # -2,400,300,000, fee ceil(0.1% x 47,599,700,000) = 47,599,700; the wallet keeps 52,100,300
+    events, fund, book = liquidate_first([cross(1_000, C, 2_500_000_000), lp()], 476_000, 0)
+    assert events[-1] == ("liquidation_fee", 0, 0, 0, -47_599_700)
+    assert fund == 47_599_700 and book.wallet[0] == 52_100_300 and book.collateral[0] == 0
+
+
+def test_cross_account_keeps_the_debt_the_fund_cannot_pay():
+    # cross long, wallet 2,500, fund 50 USDT, nobody to deleverage against. The fund can cover the book part
+    # of k lots while k x (475,000 - fill(k)) x 100 <= 50,000,000: k = 499 fills at floor(474,000 x (1 - 499 /
+    # 2e8)) = 473,998 (deficit 499 x 1,002 x 100 = 49,999,800); 500 would cost 50,100,000. The ADL queue is
+    # empty, so the other 501 lots go to the book after them: average depth (499 + 1,000) / 2 lots ->
+    # floor(474,000 x (1 - 1,499 / 2e8)) = floor(473,996.45) = 473,996. Balance 2,500,000,000 - 1,297,499,800 -
+    # 1,302,800,400 = -100,300,200; the fund pays its 50,000,000; -50,300,200 stays on the wallet as bad debt
+    events, fund, book = liquidate_first([cross(1_000, C, 2_500_000_000), lp()], 474_000, 50_000_000)
+    assert events == [
+        ("liquidation_fill", 0, -499, 473_998, 499 * (473_998 - 500_000) * V),
+        ("lp_fill", 1, 499, 473_998, 0),
+        ("liquidation_fill", 0, -501, 473_996, 501 * (473_996 - 500_000) * V),
+        ("lp_fill", 1, 501, 473_996, 0),
+        ("insurance_payout", 0, 0, 0, 50_000_000),
+        ("bad_debt", 0, 0, 0, -50_300_200),
+    ]
+    assert fund == 0 and book.wallet[0] == -50_300_200
+
+
+@pytest.mark.parametrize(
+    "margin, partial_done",
+    [
+        # a partial of 300 lots at centre 47,600 fills at 475,999; it is done only if margin + the whole position
+        # valued at the fill - the fee >= 0: margin + 1,000 x 475,999 x 100 - C - ceil(0.1% x 300 x 475,999 x
+        # 100) = margin - 2,400,100,000 - 14,279,970. With margin 2,414,379,970 that is exactly 0: done
+        (2_414_379_970, True),
+        # one unit less: -1 -> the whole position goes: fill 475,997, realized -2,400,300,000, the fee is
+        # capped at the 14,079,969 left
+        (2_414_379_969, False),
+    ],
+    ids=["solvent-exactly-at-zero-partial", "one-unit-short-whole"],
+)
+def test_partial_liquidation_only_when_the_account_stays_solvent(margin, partial_done):
+    events, fund, book = liquidate_first([isolated(1_000, C, margin), lp()], 476_000, 0, partial=300)
+    if partial_done:
+        assert events[0] == ("liquidation_fill", 0, -300, 475_999, -720_030_000)
+        assert events[-1] == ("liquidation_fee", 0, 0, 0, -14_279_970)
+        # margin left 2,414,379,970 - 720,030,000 - 14,279,970 = 1,680,070,000 behind 700 lots
+        assert (int(book.size[0]), int(book.collateral[0])) == (700, 1_680_070_000)
+    else:
+        assert events[0] == ("liquidation_fill", 0, -1_000, 475_997, -2_400_300_000)
+        assert events[-1] == ("liquidation_fee", 0, 0, 0, -14_079_969)
+        assert (int(book.size[0]), int(book.collateral[0]), int(book.wallet[0])) == (0, 0, 0)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # liquidity providers: pro rata with the odd lots by largest remainder, ties to the lower index
 # ------------------------------------------------------------------------------------------------------------
