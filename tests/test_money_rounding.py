@@ -52,7 +52,7 @@ def isolated(size: int, cost: int, margin: int) -> dict:
 
 
 def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, partial=0, lp_weights=None,
-                    policy="queue-bitmex"):  # fmt: skip
+                    policy="queue-bitmex", adl_on=1):  # fmt: skip
     """Liquidate position 0 of a book of one-position accounts (``rows`` as built above) through the compiled
     stage, with a linear book of ``depth`` lots per 1% centred at ``centre`` ticks (also the mark) and the
     insurance fund at ``fund`` money units. Returns (event rows as tuples, fund after, book after)."""
@@ -80,7 +80,7 @@ def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, 
     lp_pos = np.flatnonzero(book.exempt[book.account])
     weights = np.ones(lp_pos.size, dtype=np.int64) if lp_weights is None else np.array(lp_weights, dtype=np.int64)
     run_stage(np.array([0], dtype=np.int64), book, V, fee_ppm, float(centre), np.zeros(1), DepthCurve.linear(depth)
-              .arrays(), lp_pos, weights, fund_arr, queue, buf, np.array([partial], dtype=np.int64), 1)  # fmt: skip
+              .arrays(), lp_pos, weights, fund_arr, queue, buf, np.array([partial], dtype=np.int64), adl_on)  # fmt: skip
     # every case conserves money exactly: what left the book went to the fund, and back
     assert book.total_money(int(fund_arr[0])) == before + fund
     c = buf.cols
@@ -432,6 +432,46 @@ def test_partial_liquidation_only_when_the_account_stays_solvent(margin, partial
         assert events[0] == ("liquidation_fill", 0, -1_000, 475_997, -2_400_300_000)
         assert events[-1] == ("liquidation_fee", 0, 0, 0, -14_079_969)
         assert (int(book.size[0]), int(book.collateral[0]), int(book.wallet[0])) == (0, 0, 0)
+
+
+def test_adl_queue_dry_by_one_lot_sends_that_lot_to_the_book():
+    # the only counterparty holds 999 lots: the last lot of the 1,000 goes to the book at
+    # floor(474,000 x (1 - 1 / 2e8)) = 473,999; balance 2,500,000,000 - 999 x 2,500,000 - 1 x 2,600,100 = -100,100
+    rows = [isolated(1_000, C, 2_500_000_000), cross(-999, -999 * 520_000 * V, 500_000_000), lp()]
+    events, _, _ = liquidate_first(rows, 474_000, 0)
+    assert events[2:] == [
+        ("liquidation_fill", 0, -1, 473_999, -2_600_100),
+        ("lp_fill", 2, 1, 473_999, 0),
+        ("bad_debt", 0, 0, 0, -100_100),
+    ]
+
+
+def test_adl_off_sends_everything_to_the_book_and_leaves_the_rest_as_bad_debt():
+    # adl_on = 0 (socialized loss recovers it later): the 1,000 lots fill at 473,997 although a short could
+    # take them; deficit 100,300,000, the fund pays its 50,000,000, -50,300,000 is bad debt
+    events, fund, book = liquidate_first([isolated(1_000, C, 2_500_000_000), SHORT_A, lp()], 474_000, 50_000_000,
+                                         adl_on=0)  # fmt: skip
+    assert events == [
+        ("liquidation_fill", 0, -1_000, 473_997, -2_600_300_000),
+        ("lp_fill", 2, 1_000, 473_997, 0),
+        ("insurance_payout", 0, 0, 0, 50_000_000),
+        ("bad_debt", 0, 0, 0, -50_300_000),
+    ]
+    assert fund == 0 and book.size[1] == -2_000
+
+
+def test_one_lot_short_buys_at_the_ceiled_vwap_and_pays_a_ceiled_fee():
+    # short 1 lot @50,000 with margin 2.5 USDT; centre 52,400: buying 1 lot fills at ceil(524,000 x (1 + 1 / 2e8))
+    # = ceil(524,000.0026) = 524,001; realized 50,000,000 - 52,400,100 = -2,400,100; the fee
+    # ceil(52,400,100 x 0.1%) = ceil(52,400.1) = 52,401; 2,500,000 - 2,400,100 - 52,401 = 47,499 returns to the
+    # wallet; the LP sells the lot
+    events, fund, book = liquidate_first([isolated(-1, -500_000 * V, 2_500_000), lp()], 524_000, 0)
+    assert events == [
+        ("liquidation_fill", 0, 1, 524_001, -2_400_100),
+        ("lp_fill", 1, -1, 524_001, 0),
+        ("liquidation_fee", 0, 0, 0, -52_401),
+    ]
+    assert fund == 52_401 and book.wallet[0] == 47_499
 
 
 # ------------------------------------------------------------------------------------------------------------

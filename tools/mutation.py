@@ -3,6 +3,8 @@
     python tools/mutation.py                      # every money module, one after the other
     python tools/mutation.py liquidation units    # some of them
     python tools/mutation.py --list               # the modules, their functions and tests
+    python tools/mutation.py --recheck sweep      # run an earlier session's survivors against today's tests
+    python tools/mutation.py --summary            # scores of the sessions under .mutation/ (no run)
 
 For each module: a scratch copy of ``src/`` and ``tests/`` under ``.mutation/<module>/`` (cosmic-ray mutates
 the file on disk, so the working tree is never touched), a cosmic-ray session limited to the module's money
@@ -22,6 +24,7 @@ import ast
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -157,7 +160,21 @@ def config_text(module_file: str, lines: list[str], tests: list[str], python: st
     ])  # fmt: skip
 
 
+def _env(work: Path) -> dict:
+    # no plugin autoload: pytest starts in half the time (the tests need none of the plugins)
+    return dict(os.environ, PYTHONPATH=str(work / "src"), NUMBA_DISABLE_JIT="1", PYTHONDONTWRITEBYTECODE="1",
+                NUMBA_CACHE_DIR=str(work / ".numba-cache"), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")  # fmt: skip
+
+
+def _cr(work: Path, *args: str, capture: bool = False) -> str:
+    bindir = Path(sys.executable).parent
+    r = subprocess.run([str(bindir / args[0]), *args[1:]], cwd=work, env=_env(work), check=True,
+                       capture_output=capture, text=True)  # fmt: skip
+    return r.stdout if capture else ""
+
+
 def run_module(name: str) -> dict:
+    """A fresh session for ``name``: copy, init, filter, baseline, every mutant."""
     module_file, functions, tests = MODULES[name]
     work = WORK / name
     shutil.rmtree(work, ignore_errors=True)
@@ -166,29 +183,44 @@ def run_module(name: str) -> dict:
         shutil.copytree(ROOT / part, work / part, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
     shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
     lines = function_lines(work / "src" / "delever" / module_file, functions)
-    cfg = work / "config.toml"
-    cfg.write_text(config_text(module_file, lines, tests, sys.executable))
-    # no plugin autoload: pytest starts in half the time (the tests need none of the plugins)
-    env = dict(os.environ, PYTHONPATH=str(work / "src"), NUMBA_DISABLE_JIT="1", PYTHONDONTWRITEBYTECODE="1",
-               NUMBA_CACHE_DIR=str(work / ".numba-cache"), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")  # fmt: skip
-    bindir = Path(sys.executable).parent
+    (work / "config.toml").write_text(config_text(module_file, lines, tests, sys.executable))
+    _cr(work, "cosmic-ray", "init", "config.toml", "session.sqlite")
+    _cr(work, "cr-filter-operators", "session.sqlite", "config.toml")
+    _cr(work, "cr-filter-lines", "session.sqlite", "--config", "config.toml")
+    _cr(work, "cosmic-ray", "baseline", "config.toml")
+    _cr(work, "cosmic-ray", "exec", "config.toml", "session.sqlite")
+    return summarize(name)
 
-    def cr(*args: str) -> None:
-        subprocess.run([str(bindir / args[0]), *args[1:]], cwd=work, env=env, check=True)
 
-    session = "session.sqlite"
-    cr("cosmic-ray", "init", "config.toml", session)
-    cr("cr-filter-operators", session, "config.toml")
-    cr("cr-filter-lines", session, "--config", "config.toml")
-    cr("cosmic-ray", "baseline", "config.toml")
-    cr("cosmic-ray", "exec", "config.toml", session)
-    dump = subprocess.run([str(bindir / "cosmic-ray"), "dump", session], cwd=work, env=env, check=True,
-                          capture_output=True, text=True).stdout  # fmt: skip
-    killed = survived = incompetent = 0
+def recheck_module(name: str) -> dict:
+    """Run the survivors of an earlier session of ``name`` again against the current tests (after new tests
+    were written for them): the tests are copied afresh, the survivors' results dropped, and ``exec`` runs
+    what is pending."""
+    work = WORK / name
+    if not (work / "session.sqlite").exists():
+        raise SystemExit(f"no earlier session for {name}: run it first")
+    shutil.rmtree(work / "tests")
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    with sqlite3.connect(work / "session.sqlite") as db:
+        db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+    _cr(work, "cosmic-ray", "baseline", "config.toml")
+    _cr(work, "cosmic-ray", "exec", "config.toml", "session.sqlite")
+    return summarize(name)
+
+
+def summarize(name: str) -> dict:
+    """Counts of the session of ``name`` (skipped mutants, outside the chosen functions or operators, aside);
+    the survivors go to ``survivors.json`` beside it."""
+    work = WORK / name
+    dump = _cr(work, "cosmic-ray", "dump", "session.sqlite", capture=True)
+    killed = survived = incompetent = pending = 0
     survivors = []
     for line in dump.splitlines():
         item, result = json.loads(line)
-        if result is None or result.get("worker_outcome") == "skipped":
+        if result is None:
+            pending += 1
+            continue
+        if result.get("worker_outcome") == "skipped":
             continue
         outcome = result.get("test_outcome")
         if outcome == "killed":
@@ -200,10 +232,9 @@ def run_module(name: str) -> dict:
         else:
             incompetent += 1
     total = killed + survived
-    score = {"module": name, "mutants": total, "killed": killed, "survived": survived, "incompetent": incompetent,
-             "score": round(100 * killed / total, 1) if total else None}  # fmt: skip
     (work / "survivors.json").write_text(json.dumps(survivors, indent=1))
-    return score
+    return {"module": name, "mutants": total, "killed": killed, "survived": survived, "incompetent": incompetent,
+            "pending": pending, "score": round(100 * killed / total, 1) if total else None}  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -211,6 +242,9 @@ def main(argv: list[str]) -> int:
         for name, (f, funcs, tests) in MODULES.items():
             print(f"{name}: src/delever/{f} {funcs or 'all functions'}; tests {' '.join(tests)}")
         return 0
+    recheck = "--recheck" in argv
+    summary_only = "--summary" in argv
+    argv = [a for a in argv if not a.startswith("--")]
     names = argv or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
     if unknown:
@@ -219,7 +253,9 @@ def main(argv: list[str]) -> int:
     WORK.mkdir(exist_ok=True)
     scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
     for name in names:
-        s = run_module(name)
+        if summary_only and not (WORK / name / "session.sqlite").exists():
+            continue
+        s = summarize(name) if summary_only else recheck_module(name) if recheck else run_module(name)
         scores[name] = s
         scores_path.write_text(json.dumps(scores, indent=1))
         print(json.dumps(s))
