@@ -79,8 +79,9 @@ def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, 
     buf = EventBuffer()
     lp_pos = np.flatnonzero(book.exempt[book.account])
     weights = np.ones(lp_pos.size, dtype=np.int64) if lp_weights is None else np.array(lp_weights, dtype=np.int64)
-    run_stage(np.array([0], dtype=np.int64), book, V, fee_ppm, float(centre), np.zeros(1), DepthCurve.linear(depth)
-              .arrays(), lp_pos, weights, fund_arr, queue, buf, np.array([partial], dtype=np.int64), adl_on)  # fmt: skip
+    curve = DepthCurve.linear(depth).arrays()
+    run_stage(np.array([0], dtype=np.int64), book, V, fee_ppm, float(centre), np.zeros(1), curve, lp_pos, weights,
+              fund_arr, queue, buf, np.array([partial], dtype=np.int64), adl_on)  # fmt: skip
     # every case conserves money exactly: what left the book went to the fund, and back
     assert book.total_money(int(fund_arr[0])) == before + fund
     c = buf.cols
@@ -472,6 +473,25 @@ def test_one_lot_short_buys_at_the_ceiled_vwap_and_pays_a_ceiled_fee():
         ("liquidation_fee", 0, 0, 0, -52_401),
     ]
     assert fund == 52_401 and book.wallet[0] == 47_499
+
+
+def test_isolated_deficit_of_one_unit_stays_on_the_closed_position():
+    # margin 2,400,299,999 against a realized -2,400,300,000 (fill 475,997, ADL off, empty fund): the balance is
+    # -1, below zero by the smallest unit: no fee, a bad_debt row of -1, and the -1 stays as the closed
+    # position's margin (isolated margin limits the loss to the position; nothing returns to the wallet)
+    events, fund, book = liquidate_first([isolated(1_000, C, 2_400_299_999), lp()], 476_000, 0, adl_on=0)
+    assert events == [
+        ("liquidation_fill", 0, -1_000, 475_997, -2_400_300_000),
+        ("lp_fill", 1, 1_000, 475_997, 0),
+        ("bad_debt", 0, 0, 0, -1),
+    ]
+    assert (int(book.collateral[0]), int(book.wallet[0]), fund) == (-1, 0, 0)
+
+
+def test_partial_liquidation_without_a_fee_writes_no_fee_row():
+    # fee rate 0: the partial of 300 lots at 475,999 (margin 2,500) writes the fill and the LP's fill only
+    events, fund, book = liquidate_first([isolated(1_000, C, 2_500_000_000), lp()], 476_000, 0, fee_ppm=0, partial=300)
+    assert [e[0] for e in events] == ["liquidation_fill", "lp_fill"] and fund == 0 and book.size[0] == 700
 
 
 # ------------------------------------------------------------------------------------------------------------
