@@ -26,7 +26,7 @@ from delever.events import EventBuffer
 from delever.instruments import Instrument
 from delever.liquidation import apply_trade, run_stage
 from delever.liquidity import DepthCurve
-from delever.margin import bankruptcy_price, liquidation_price
+from delever.margin import bankruptcy_price, effective_leverage, liquidation_price, margin_ratio, pnl_pct
 from delever.mechanisms.funding import pay_funding
 from delever.mechanisms.socialized import pro_rata
 from delever.settlement import final_settlement, settlement_price_ticks
@@ -185,6 +185,28 @@ def test_reference_bankruptcy_price_rounds_against_the_account(size, cost, colla
 )
 def test_reference_liquidation_price_rounds_towards_the_mark(size, cost, collateral, expected):
     assert liquidation_price(size, cost, collateral, INST) == expected
+
+
+@pytest.mark.parametrize(
+    "mm, equity, notional, upnl, cost, ratio, leverage, pct",
+    [
+        (100, 400, 1_000, 5, -50, 0.25, 2.5, 0.1),  # 100 / 400; 1,000 / 400; 5 / |-50|
+        (100, 0, 1_000, 5, 0, float("inf"), float("inf"), 0.0),  # zero equity: infinite; flat cost: 0%
+        (100, -1, 1_000, -5, 50, float("inf"), float("inf"), -0.1),  # negative equity: infinite as well
+    ],
+    ids=["solvent", "zero-equity-flat-cost", "negative-equity"],
+)
+def test_reference_ratios_at_zero_and_negative_equity(mm, equity, notional, upnl, cost, ratio, leverage, pct):
+    assert margin_ratio(mm, equity) == ratio
+    assert effective_leverage(notional, equity) == leverage
+    assert pnl_pct(upnl, cost) == pct
+
+
+def test_flat_position_has_no_bankruptcy_or_liquidation_price():
+    with pytest.raises(ValueError, match="flat"):
+        bankruptcy_price(0, 0, 1, INST)
+    with pytest.raises(ValueError, match="flat"):
+        liquidation_price(0, 0, 1, INST)
 
 
 # ------------------------------------------------------------------------------------------------------------
