@@ -27,7 +27,9 @@ from delever.instruments import Instrument
 from delever.liquidation import apply_trade, run_stage
 from delever.liquidity import DepthCurve
 from delever.margin import bankruptcy_price, effective_leverage, liquidation_price, margin_ratio, pnl_pct
+from delever.mechanisms.backstop import take_over
 from delever.mechanisms.funding import pay_funding
+from delever.mechanisms.proactive import reduce_positions, select
 from delever.mechanisms.socialized import pro_rata
 from delever.settlement import final_settlement, settlement_price_ticks
 from delever.tiers import BINANCE_BTCUSDT_2021
@@ -733,3 +735,116 @@ def test_final_settlement_bankruptcy_price_off_tick_and_counterparty_capacity_fl
     assert rep.deleveraged_lots == 500 and rep.deleveraged_notional == 500 * 480_001 * V
     assert rep.insurance_fund_paid == 0 and rep.bad_debt_unrecovered == 0
     assert book.total_money(fund) == before
+
+
+# ------------------------------------------------------------------------------------------------------------
+# backstop vault: the takeover threshold and the bankruptcy price off tick
+# ------------------------------------------------------------------------------------------------------------
+
+
+def event_columns(n: int = 32) -> list[np.ndarray]:
+    buf = EventBuffer()
+    buf.ensure(n)
+    c = buf.cols
+    return [c[k] for k in ("kind", "account", "counterparty", "position", "size", "price", "amount", "indicator")]
+
+
+def rows_of(cols: list[np.ndarray], n: int) -> list[tuple]:
+    return [(ev.KIND_NAMES[cols[0][i]], int(cols[1][i]), int(cols[4][i]), int(cols[5][i]), int(cols[6][i]))
+            for i in range(n)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "sign, mark, bp",
+    [
+        # long 1 BTC @50,000 with margin 2,499.95 at mark 47,500: equity -0.05, bankrupt: taken at
+        # ceil((50,000,000,000 - 2,499,950,000) / 100,000) = ceil(475,000.5) = 475,001
+        (1, 475_000, 475_001),
+        # the short mirror at mark 52,500: floor((-50,000,000,000 - 2,499,950,000) / -100,000) = 524,999
+        (-1, 525_000, 524_999),
+    ],
+    ids=["bankrupt-long-off-tick-up", "bankrupt-short-off-tick-down"],
+)
+def test_backstop_takes_over_below_the_threshold_at_the_rounded_bankruptcy_price(sign, mark, bp):
+    """Threshold 2/3 of MM (equity x 3 < 2 x MM): position 0 (equity -50,000: bankrupt, at BP); 2 (equity 199,
+    MM 300: 597 < 600, taken at the mark); 3 (equity 200: 600 = 600, kept). The vault is position 1.
+
+    Position 0 realizes 1,000 x (bp - 500,000) x 100 x sign = -2,499,900,000 and keeps 50,000, which goes to the
+    vault with the position; 2 (margin 2,500 exactly its loss at the mark) keeps 0: no margin rows."""
+    s, c = sign * 1_000, sign * C
+    size = np.array([s, 0, s, s], dtype=np.int64)
+    cost = np.array([c, 0, c, c], dtype=np.int64)
+    collateral = np.array([2_499_950_000, 0, 2_500_000_000, 2_500_000_000], dtype=np.int64)
+    iso = np.array([True, False, True, True])
+    wallet = np.array([0, 10**12, 0, 0], dtype=np.int64)
+    keep = np.zeros(3, dtype=np.int64)
+    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
+    taken = take_over(np.array([0, 2, 3]), np.array([-50_000, 199, 200]), np.array([300, 300, 300]), 2, 3, 1, mark,
+                      size, cost, collateral, iso, np.arange(4), wallet, V, keep, *cols, n)  # fmt: skip
+    assert taken == 2 and keep.tolist() == [0, 0, 1]
+    assert rows_of(cols, int(n[0])) == [
+        ("backstop_takeover", 0, -s, bp, -2_499_900_000),
+        ("backstop_vault_fill", 1, s, bp, 0),
+        ("backstop_margin", 0, 0, 0, -50_000),
+        ("backstop_margin", 1, 0, 0, 50_000),
+        ("backstop_takeover", 2, -s, mark, -2_500_000_000),
+        ("backstop_vault_fill", 1, s, mark, 0),
+    ]
+    assert wallet.tolist() == [0, 10**12 + 50_000, 0, 0] and size.tolist() == [0, 2 * s, 0, s]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# proactive deleveraging: who is cut, to how many lots (floored), and never below bankruptcy
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "max_accounts, chosen, lots",
+    [
+        # leverage = notional / equity: 0: 1,000 / 100 = 10; 1: 1,000 / 105 = 9.52; 2: 3 (below the trigger 5);
+        # 3: 8; 4: equity 50 < MM 60 (liquidatable: not cut). Target 3x at mark 10, V 1: keep
+        # floor(3 x equity / 10) lots: 0 keeps 30 (cut 70), 1 keeps floor(31.5) = 31 (cut 69), 3 keeps
+        # floor(37.5) = 37 (cut 63)
+        (2, [0, 1], [70, 69]),
+        (5, [0, 1, 3], [70, 69, 63]),
+    ],
+    ids=["two-most-levered", "all-above-the-trigger"],
+)
+def test_proactive_selection_most_levered_first_and_target_lots_floored(max_accounts, chosen, lots):
+    idx, cut = select(np.array([100, 105, 100, 125, 50]), np.array([1_000, 1_000, 300, 1_000, 1_000]),
+                      np.array([10, 10, 10, 10, 60]), np.array([100, -100, 30, 100, 100]), np.ones(5, dtype=bool),
+                      10, 1, 5.0, 3.0, max_accounts)  # fmt: skip
+    assert idx.tolist() == chosen and cut.tolist() == lots
+
+
+@pytest.mark.parametrize(
+    "wallet, cut, price",
+    [
+        # cross long 1 BTC @50,000; cutting 600 lots at centre 47,600 fills at floor(476,000 x (1 - 600 / 2e8)) =
+        # 475,998: equity there 2,400,200,000 + 1,000 x 475,998 x 100 - 50,000,000,000 = 0: allowed (>= 0)
+        (2_400_200_000, 600, 475_998),
+        # one unit less: -1 at 475,998, so the order halves to 300 lots: floor(475,999.29) = 475,999, equity 99,999
+        (2_400_199_999, 300, 475_999),
+        # far below: every halving (600, 300, ..., 1 lot) fills at 475,998 or 475,999, below bankruptcy: no cut
+        (2_380_000_000, 0, None),
+    ],
+    ids=["solvent-exactly-at-the-fill", "one-unit-short-halves", "no-solvent-size-skips"],
+)
+def test_proactive_cut_never_fills_below_bankruptcy(wallet, cut, price):
+    size = np.array([1_000, 0], dtype=np.int64)
+    cost = np.array([C, 0], dtype=np.int64)
+    w = np.array([wallet, 10**15], dtype=np.int64)
+    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
+    moved = reduce_positions(np.array([0]), np.array([600]), size, cost, np.zeros(2, dtype=np.int64),
+                             np.zeros(2, dtype=bool), np.arange(2), w, V, 476_000.0, np.zeros(1),
+                             DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]), *cols, n)  # fmt: skip
+    assert int(size[0]) == 1_000 - cut
+    if cut:
+        assert moved == cut * price * V
+        assert rows_of(cols, int(n[0])) == [
+            ("deleverage_fill", 0, -cut, price, cut * (price - 500_000) * V),
+            ("lp_fill", 1, cut, price, 0),
+        ]
+        assert int(w[0]) + int(size[0]) * price * V - int(cost[0]) >= 0
+    else:
+        assert moved == 0 and int(n[0]) == 0
