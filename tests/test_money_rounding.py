@@ -283,6 +283,30 @@ def test_book_fill_rounds_against_the_taker_and_the_fee_rounds_up(side, centre, 
     assert book.wallet[0] == 2_500_000_000 + realized - fee and book.collateral[0] == 0
 
 
+def test_fee_with_a_remainder_of_one_part_in_a_million_rounds_up():
+    # long 1 lot @50,000 (margin 2.5 USDT) sold at centre 47,990.2: floor(479,902 x (1 - 1 / 2e8)) = 479,901.
+    # Fee at 101 ppm on 47,990,100: 4,847,000,100 / 1e6 = 4,847.0001 -> 4,848 (one unit more for 1e-4 of one)
+    events, fund, book = liquidate_first([isolated(1, 500_000 * V, 2_500_000), lp()], 479_902, 0, fee_ppm=101)
+    assert events == [
+        ("liquidation_fill", 0, -1, 479_901, -2_009_900),  # 47,990,100 - 50,000,000
+        ("lp_fill", 1, 1, 479_901, 0),
+        ("liquidation_fee", 0, 0, 0, -4_848),
+    ]
+    assert fund == 4_848 and book.wallet[0] == 2_500_000 - 2_009_900 - 4_848
+
+
+def test_partial_liquidation_of_a_single_lot():
+    # a partial of 1 lot of 1,000 at centre 47,600: floor(476,000 x (1 - 1 / 2e8)) = 475,999; cost released
+    # C / 1,000 = 50,000,000; realized 47,599,900 - 50,000,000 = -2,400,100; fee ceil(47,599.9) = 47,600
+    events, fund, book = liquidate_first([isolated(1_000, C, 2_500_000_000), lp()], 476_000, 0, partial=1)
+    assert events == [
+        ("liquidation_fill", 0, -1, 475_999, -2_400_100),
+        ("lp_fill", 1, 1, 475_999, 0),
+        ("liquidation_fee", 0, 0, 0, -47_600),
+    ]
+    assert fund == 47_600 and book.size[0] == 999
+
+
 def test_fill_worse_than_bankruptcy_fund_pays_the_exact_deficit():
     # long 1 BTC @50,000, margin 2,500; centre 47,400: fill 473,997; realized 473,997 x 100,000 - C =
     # -2,600,300,000; deficit 100,300,000 (100.3 USDT) paid by the fund (1,000 USDT) to the unit: 899.7 left
