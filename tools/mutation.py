@@ -5,6 +5,8 @@
     python tools/mutation.py --list               # the modules, their functions and tests
     python tools/mutation.py --recheck sweep      # run an earlier session's survivors against today's tests
     python tools/mutation.py --summary            # scores of the sessions under .mutation/ (no run)
+    python tools/mutation.py --sample 0.3 sweep   # a seeded uniform 30% sample of the mutants (a slow machine)
+    python tools/mutation.py --resume liquidation # finish an interrupted session
 
 For each module: a scratch copy of ``src/`` and ``tests/`` under ``.mutation/<module>/`` (cosmic-ray mutates
 the file on disk, so the working tree is never touched), a cosmic-ray session limited to the module's money
@@ -23,6 +25,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import random
 import shutil
 import sqlite3
 import subprocess
@@ -107,6 +110,8 @@ the twelve-way binary replacements (``+`` to ``**``, ``<<``, ``^`` ...: mostly t
 ``is``/``is not``, decorator removal (removing ``@njit`` is an equivalent mutant by design) and variable swaps."""
 
 TIMEOUT_S = 120.0
+SAMPLE = 1.0
+"""Share of the mutants run (``--sample 0.3``): 1 runs every one."""
 
 
 def function_lines(path: Path, names: list[str] | None) -> list[str]:
@@ -183,11 +188,40 @@ def run_module(name: str) -> dict:
         shutil.copytree(ROOT / part, work / part, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
     shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
     lines = function_lines(work / "src" / "delever" / module_file, functions)
+    shutil.copy(work / "src" / "delever" / module_file, work / "original.py")  # to restore after an interrupted run
     (work / "config.toml").write_text(config_text(module_file, lines, tests, sys.executable))
     _cr(work, "cosmic-ray", "init", "config.toml", "session.sqlite")
     _cr(work, "cr-filter-operators", "session.sqlite", "config.toml")
     _cr(work, "cr-filter-lines", "session.sqlite", "--config", "config.toml")
+    if SAMPLE < 1.0:
+        sample_pending(work)
     _cr(work, "cosmic-ray", "baseline", "config.toml")
+    _cr(work, "cosmic-ray", "exec", "config.toml", "session.sqlite")
+    return summarize(name)
+
+
+def sample_pending(work: Path) -> None:
+    """Keep a seeded random share :data:`SAMPLE` of the pending mutants; mark the rest skipped ("not in the
+    sample"), so the score is an estimate on a uniform sample (for a machine too slow for every mutant)."""
+    with sqlite3.connect(work / "session.sqlite") as db:
+        pending = sorted(j for (j,) in db.execute(
+            "SELECT job_id FROM work_items WHERE job_id NOT IN (SELECT job_id FROM work_results)"))  # fmt: skip
+        rng = random.Random(18)
+        out = [j for j in pending if rng.random() >= SAMPLE]
+        db.executemany("INSERT INTO work_results (worker_outcome, output, test_outcome, diff, job_id) "
+                       "VALUES ('SKIPPED', 'not in the sample', NULL, NULL, ?)", [(j,) for j in out])  # fmt: skip
+
+
+def resume_module(name: str) -> dict:
+    """Finish an interrupted session of ``name`` (the module file restored first) against the current tests,
+    sampling what is pending when ``--sample`` is given."""
+    work = WORK / name
+    module_file = MODULES[name][0]
+    shutil.copy(work / "original.py", work / "src" / "delever" / module_file)
+    shutil.rmtree(work / "tests")
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    if SAMPLE < 1.0:
+        sample_pending(work)
     _cr(work, "cosmic-ray", "exec", "config.toml", "session.sqlite")
     return summarize(name)
 
@@ -199,6 +233,7 @@ def recheck_module(name: str) -> dict:
     work = WORK / name
     if not (work / "session.sqlite").exists():
         raise SystemExit(f"no earlier session for {name}: run it first")
+    shutil.copy(work / "original.py", work / "src" / "delever" / MODULES[name][0])
     shutil.rmtree(work / "tests")
     shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     with sqlite3.connect(work / "session.sqlite") as db:
@@ -213,7 +248,7 @@ def summarize(name: str) -> dict:
     the survivors go to ``survivors.json`` beside it."""
     work = WORK / name
     dump = _cr(work, "cosmic-ray", "dump", "session.sqlite", capture=True)
-    killed = survived = incompetent = pending = 0
+    killed = survived = incompetent = pending = not_sampled = 0
     survivors = []
     for line in dump.splitlines():
         item, result = json.loads(line)
@@ -221,6 +256,7 @@ def summarize(name: str) -> dict:
             pending += 1
             continue
         if result.get("worker_outcome") == "skipped":
+            not_sampled += result.get("output") == "not in the sample"
             continue
         outcome = result.get("test_outcome")
         if outcome == "killed":
@@ -234,7 +270,7 @@ def summarize(name: str) -> dict:
     total = killed + survived
     (work / "survivors.json").write_text(json.dumps(survivors, indent=1))
     return {"module": name, "mutants": total, "killed": killed, "survived": survived, "incompetent": incompetent,
-            "pending": pending, "score": round(100 * killed / total, 1) if total else None}  # fmt: skip
+            "pending": pending, "not_sampled": not_sampled, "score": round(100 * killed / total, 1) if total else None}  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -242,8 +278,13 @@ def main(argv: list[str]) -> int:
         for name, (f, funcs, tests) in MODULES.items():
             print(f"{name}: src/delever/{f} {funcs or 'all functions'}; tests {' '.join(tests)}")
         return 0
+    global SAMPLE
     recheck = "--recheck" in argv
+    resume = "--resume" in argv
     summary_only = "--summary" in argv
+    if "--sample" in argv:
+        SAMPLE = float(argv[argv.index("--sample") + 1])
+        argv = argv[: argv.index("--sample")] + argv[argv.index("--sample") + 2 :]
     argv = [a for a in argv if not a.startswith("--")]
     names = argv or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
@@ -255,7 +296,15 @@ def main(argv: list[str]) -> int:
     for name in names:
         if summary_only and not (WORK / name / "session.sqlite").exists():
             continue
-        s = summarize(name) if summary_only else recheck_module(name) if recheck else run_module(name)
+        s = (
+            summarize(name)
+            if summary_only
+            else recheck_module(name)
+            if recheck
+            else resume_module(name)
+            if resume
+            else run_module(name)
+        )
         scores[name] = s
         scores_path.write_text(json.dumps(scores, indent=1))
         print(json.dumps(s))
