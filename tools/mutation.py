@@ -269,8 +269,9 @@ def summarize(name: str) -> dict:
             incompetent += 1
     total = killed + survived
     (work / "survivors.json").write_text(json.dumps(survivors, indent=1))
+    score = round(100 * killed / total, 1) if total else None
     return {"module": name, "mutants": total, "killed": killed, "survived": survived, "incompetent": incompetent,
-            "pending": pending, "not_sampled": not_sampled, "score": round(100 * killed / total, 1) if total else None}  # fmt: skip
+            "pending": pending, "not_sampled": not_sampled, "score": score}  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
