@@ -236,6 +236,17 @@ def test_kernel_bankruptcy_price_of_a_long_off_tick_rounds_up():
     assert fund == 50_000 and book.wallet[0] == 0 and book.collateral[0] == 0
 
 
+def test_fee_after_adl_is_charged_on_the_deleveraged_notional_when_the_balance_allows():
+    # as above (BP 475,000 off a 474,999.5 tick, 50,000 left after the ADL) with a fee of 1 ppm: the fee on the
+    # 1,000 lots closed at 475,000, ceil(47,500,000,000 x 1 / 1e6) = 47,500, is below the 50,000 left:
+    # charged in full; 2,500 returns to the wallet
+    rows = [isolated(1_000, C, 2_500_050_000), cross(-400, -400 * 520_000 * V, 500_000_000),
+            cross(-1_000, -1_000 * 510_000 * V, 5_000_000_000), lp()]  # fmt: skip
+    events, fund, book = liquidate_first(rows, 474_000, 0, fee_ppm=1)
+    assert events[-1] == ("liquidation_fee", 0, 0, 0, -47_500)
+    assert fund == 47_500 and book.wallet[0] == 2_500
+
+
 def test_kernel_bankruptcy_price_of_a_short_off_tick_rounds_down():
     # short 1 BTC @50,000 isolated with 2,500.05: BP 525,000.5 -> 525,000 (down). Book centre 52,600 fills above
     # BP, empty fund: all 1,000 lots are deleveraged against the long A (1,200 lots @48,000, wallet 500).
