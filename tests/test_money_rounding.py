@@ -54,10 +54,11 @@ def isolated(size: int, cost: int, margin: int) -> dict:
 
 
 def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, partial=0, lp_weights=None,
-                    policy="queue-bitmex", adl_on=1):  # fmt: skip
-    """Liquidate position 0 of a book of one-position accounts (``rows`` as built above) through the compiled
-    stage, with a linear book of ``depth`` lots per 1% centred at ``centre`` ticks (also the mark) and the
-    insurance fund at ``fund`` money units. Returns (event rows as tuples, fund after, book after)."""
+                    policy="queue-bitmex", adl_on=1, order=(0,)):  # fmt: skip
+    """Liquidate position 0 (or the positions ``order``, in that order) of a book of one-position accounts
+    (``rows`` as built above) through the compiled stage, with a linear book of ``depth`` lots per 1% centred at
+    ``centre`` ticks (also the mark) and the insurance fund at ``fund`` money units. Returns (event rows as
+    tuples, fund after, book after)."""
     n = len(rows)
     book = Book.from_arrays(
         wallet=[r.get("wallet", 0) for r in rows],
@@ -75,15 +76,16 @@ def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, 
     acc_eq = book.wallet.copy()
     np.add.at(acc_eq, book.account[~book.isolated], upnl[~book.isolated])
     excluded = np.zeros(n, dtype=bool)
-    excluded[0] = True
+    excluded[list(order)] = True
     t = BINANCE_BTCUSDT_2021
     queue = AdlQueue(book, 0, centre, V, lambda: (pos_eq, acc_eq), excluded, policy, (t.floors, t.mmr_ppm, t.cum))
     buf = EventBuffer()
     lp_pos = np.flatnonzero(book.exempt[book.account])
     weights = np.ones(lp_pos.size, dtype=np.int64) if lp_weights is None else np.array(lp_weights, dtype=np.int64)
     curve = DepthCurve.linear(depth).arrays()
-    run_stage(np.array([0], dtype=np.int64), book, V, fee_ppm, float(centre), np.zeros(1), curve, lp_pos, weights,
-              fund_arr, queue, buf, np.array([partial], dtype=np.int64), adl_on)  # fmt: skip
+    partials = np.array([partial] + [0] * (len(order) - 1), dtype=np.int64)
+    run_stage(np.array(order, dtype=np.int64), book, V, fee_ppm, float(centre), np.zeros(1), curve, lp_pos, weights,
+              fund_arr, queue, buf, partials, adl_on)  # fmt: skip
     # every case conserves money exactly: what left the book went to the fund, and back
     assert book.total_money(int(fund_arr[0])) == before + fund
     c = buf.cols
@@ -551,6 +553,50 @@ def test_partial_liquidation_without_a_fee_writes_no_fee_row():
     # fee rate 0: the partial of 300 lots at 475,999 (margin 2,500) writes the fill and the LP's fill only
     events, fund, book = liquidate_first([isolated(1_000, C, 2_500_000_000), lp()], 476_000, 0, fee_ppm=0, partial=300)
     assert [e[0] for e in events] == ["liquidation_fill", "lp_fill"] and fund == 0 and book.size[0] == 700
+
+
+def test_adl_counterparty_of_a_single_lot_gives_it():
+    # short A holds 1 lot @60,000 with no wallet: ranked first (PnL 21%, leverage 3.8 at 47,400); it gives its
+    # lot at BP 475,000 (realizing (60,000 - 47,500) x 0.001 = 12.5), B the other 999
+    rows = [isolated(1_000, C, 2_500_000_000), cross(-1, -600_000 * V, 0),
+            cross(-2_000, -2_000 * 510_000 * V, 5_000_000_000), lp()]  # fmt: skip
+    events, _, book = liquidate_first(rows, 474_000, 0)
+    cps = [(e[1], e[2], e[4]) for e in events if e[0] == "adl_counterparty_fill"]
+    assert cps == [(1, 1, 12_500_000), (2, 999, 999 * 35_000 * V)]
+    assert book.size[1] == 0
+
+
+def test_adl_counterparty_left_with_one_lot_serves_the_next_bankrupt_position():
+    # two bankrupt isolated shorts of 2 lots @50,000 with 5 USDT each: BP (-100,000,000 - 5,000,000) / -200 =
+    # 525,000. Long A (3 lots @40,000, no wallet) ranks before long B (10 lots @48,000, wallet 1,000). The first
+    # takes 2 of A's lots; A keeps 1 lot, which the second takes before 1 of B's
+    rows = [isolated(-2, -2 * 500_000 * V, 5_000_000), isolated(-2, -2 * 500_000 * V, 5_000_000),
+            cross(3, 3 * 400_000 * V, 0), cross(10, 10 * 480_000 * V, 1_000_000_000), lp()]  # fmt: skip
+    events, _, book = liquidate_first(rows, 526_000, 0, order=(0, 1))
+    fills = [(e[1], e[2]) for e in events if e[0] in ("adl_fill", "adl_counterparty_fill")]
+    assert fills == [(0, 2), (2, -2), (1, 1), (2, -1), (1, 1), (3, -1)]
+    assert book.size.tolist()[:4] == [0, 0, 0, 9]
+
+
+def test_allocation_share_of_a_single_lot_is_taken():
+    # pro-rata-contracts, 101 lots over shorts of 600, 400 and 10 lots: 60.0, 40.0 and 1.0 (exact): the third
+    # gives its one lot
+    rows = [isolated(101, 101 * 500_000 * V, 101 * 2_500_000), cross(-600, -600 * 520_000 * V, 500_000_000),
+            cross(-400, -400 * 520_000 * V, 500_000_000), cross(-10, -10 * 520_000 * V, 500_000_000), lp()]  # fmt: skip
+    events, _, _ = liquidate_first(rows, 474_000, 0, policy="pro-rata-contracts")
+    assert [(e[1], e[2]) for e in events if e[0] == "adl_counterparty_fill"] == [(1, 60), (2, 40), (3, 1)]
+
+
+def test_partial_liquidation_fee_of_one_unit_is_charged():
+    # long 10 lots @500.0 (5,000 ticks) with 1 USDT of margin; a partial of 1 lot at centre 490.0 fills at
+    # floor(4,900 x (1 - 1 / 2e8)) = 4,899; the fee at 1 ppm on 489,900 is ceil(0.4899) = 1 unit
+    events, fund, _ = liquidate_first([isolated(10, 10 * 5_000 * V, 1_000_000), lp()], 4_900, 0, fee_ppm=1, partial=1)
+    assert events == [
+        ("liquidation_fill", 0, -1, 4_899, -10_100),  # 489,900 - 500,000
+        ("lp_fill", 1, 1, 4_899, 0),
+        ("liquidation_fee", 0, 0, 0, -1),
+    ]
+    assert fund == 1
 
 
 # ------------------------------------------------------------------------------------------------------------
