@@ -24,7 +24,7 @@ from delever.adl.queue import AdlQueue
 from delever.book import Book
 from delever.events import EventBuffer
 from delever.instruments import Instrument
-from delever.liquidation import apply_trade, run_stage
+from delever.liquidation import apply_trade, book_fill_price, run_stage
 from delever.liquidity import DepthCurve
 from delever.margin import bankruptcy_price, effective_leverage, liquidation_price, margin_ratio, pnl_pct
 from delever.mechanisms.backstop import take_over
@@ -320,6 +320,28 @@ def test_partial_liquidation_of_a_single_lot():
     assert fund == 47_600 and book.size[0] == 999
 
 
+@pytest.mark.parametrize(
+    "centre, delta, price",
+    [
+        (476_000.0, -1_000, 475_997),  # sell: 475,997.62 -> down
+        (524_000.0, 1_000, 524_003),  # buy: 524,002.62 -> up
+        (1.9, -1, 1),  # sell near 1.9 ticks -> down to 1
+        (0.5, -1, 1),  # below one tick: the price is never under 1 tick
+        (1.2, 1, 2),  # buy near 1.2 ticks -> up to 2
+    ],
+    ids=["sell-floors", "buy-ceils", "sell-floors-to-one-tick", "never-below-one-tick", "buy-ceils-near-one-tick"],
+)
+def test_book_fill_price_rounds_against_the_taker(centre, delta, price):
+    assert book_fill_price(centre, 0.0, delta, DepthCurve.linear(DEEP).arrays()) == price
+
+
+def test_a_flat_position_in_the_order_is_passed_over():
+    # the order lists a flat position first: the long after it is still liquidated (fill 475,997, fee 47,599,700)
+    rows = [cross(0, 0, 0), isolated(1_000, C, 2_500_000_000), lp()]
+    events, fund, _ = liquidate_first(rows, 476_000, 0, order=(0, 1))
+    assert [e[0] for e in events] == ["liquidation_fill", "lp_fill", "liquidation_fee"] and fund == 47_599_700
+
+
 def test_fill_worse_than_bankruptcy_fund_pays_the_exact_deficit():
     # long 1 BTC @50,000, margin 2,500; centre 47,400: fill 473,997; realized 473,997 x 100,000 - C =
     # -2,600,300,000; deficit 100,300,000 (100.3 USDT) paid by the fund (1,000 USDT) to the unit: 899.7 left
@@ -368,8 +390,11 @@ def test_fund_one_unit_short_of_the_whole_deficit_sends_one_lot_to_adl():
         (1_380_000, 100, 474_862),
         # one unit less: k = 99, floor(474,864.83) = 474,864, deficit 99 x 136 x 100 = 1,346,400 <= 1,379,999
         (1_379_999, 99, 474_864),
+        # an empty fund: the first lots fill above BP, so the book still takes k = 42 lots:
+        # floor(475,100 x (1 - 42 / 200,000)) = floor(475,000.23) = 475,000, deficit 0; k = 43 fills at 474,997
+        (0, 42, 475_000),
     ],
-    ids=["fund-exactly-covers-100-lots", "fund-one-unit-below-covers-99-lots"],
+    ids=["fund-exactly-covers-100-lots", "fund-one-unit-below-covers-99-lots", "empty-fund-book-above-bp-42-lots"],
 )
 def test_largest_book_part_the_fund_covers_at_the_exact_boundary(fund, book_lots, fill):
     rows = [isolated(1_000, C, 2_500_000_000), SHORT_A, lp()]
@@ -613,8 +638,11 @@ def test_partial_liquidation_fee_of_one_unit_is_charged():
         (1_000, [1, 1, 1], [334, 333, 333]),
         # 1,000 lots, weights 1:2 -> 333.33 and 666.67: remainders 1 and 2 (of 3) -> the odd lot to the second
         (1_000, [1, 2], [333, 667]),
+        # 1,002 lots, weights 1:3 -> 250.5 and 751.5: equal remainders 2 and 2 (of 4): the lower index, not the
+        # larger weight, gets the odd lot
+        (1_002, [1, 3], [251, 751]),
     ],
-    ids=["two-equal-lps-tie", "three-equal-lps-tie", "largest-remainder-wins"],
+    ids=["two-equal-lps-tie", "three-equal-lps-tie", "largest-remainder-wins", "unequal-weights-tie"],
 )
 def test_liquidity_providers_share_the_fill_by_largest_remainder(lots, weights, shares):
     # long ``lots`` @50,000 with margin lots x 2.5 USDT, sold at centre 47,600 (a fill above bankruptcy)
