@@ -575,6 +575,14 @@ def test_isolated_deficit_of_one_unit_stays_on_the_closed_position():
     assert (int(book.collateral[0]), int(book.wallet[0]), fund) == (-1, 0, 0)
 
 
+def test_partial_request_for_the_whole_position_is_a_whole_liquidation():
+    # a "partial" of all 1,000 lots is the ordinary liquidation: fill 475,997, fee 47,599,700, and what is left
+    # of the isolated margin (52,100,300) returns to the wallet
+    events, fund, book = liquidate_first([isolated(1_000, C, 2_500_000_000), lp()], 476_000, 0, partial=1_000)
+    assert events[-1] == ("liquidation_fee", 0, 0, 0, -47_599_700)
+    assert (int(book.collateral[0]), int(book.wallet[0])) == (0, 52_100_300)
+
+
 def test_partial_liquidation_without_a_fee_writes_no_fee_row():
     # fee rate 0: the partial of 300 lots at 475,999 (margin 2,500) writes the fill and the LP's fill only
     events, fund, book = liquidate_first([isolated(1_000, C, 2_500_000_000), lp()], 476_000, 0, fee_ppm=0, partial=300)
