@@ -761,6 +761,26 @@ def test_funding_payers_round_up_receivers_round_down(rate_ppb, amounts, remaind
     assert int(ev_n[0]) == sum(1 for a in amounts if a != 0)
 
 
+@pytest.mark.parametrize(
+    "rate_ppb, amounts",
+    [
+        # a flat position, a 1-lot long and a 1-lot short at mark 500,001: notional 50,000,100; at +0.01% the
+        # exact payment is 5,000.01: the long pays 5,001, the short receives 5,000, the flat one nothing
+        (100_000, [0, -5_001, 5_000]),
+        # -1 ppb: 0.0500001 per position: the short pays 1 (up), the long receives 0 (down)
+        (-1, [0, 0, -1]),
+    ],
+    ids=["one-lot-positions-positive-rate", "one-lot-positions-minus-one-ppb"],
+)
+def test_funding_of_one_lot_positions_and_a_flat_one(rate_ppb, amounts):
+    size = np.array([0, 1, -1], dtype=np.int64)
+    wallet = np.zeros(3, dtype=np.int64)
+    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
+    rem = pay_funding(rate_ppb, 500_001, V, size, np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool), np.arange(3),
+                      wallet, np.zeros(3, dtype=bool), *cols, n)  # fmt: skip
+    assert wallet.tolist() == amounts and rem == -sum(amounts)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # socialized loss: pro rata to profit, capped, odd units by largest remainder, ties to the lower index
 # ------------------------------------------------------------------------------------------------------------
@@ -775,8 +795,21 @@ def test_funding_payers_round_up_receivers_round_down(rate_ppb, amounts, remaind
         (50, [10, 30, 60], [5, 15, 30]),  # exact shares, no rounding
         (1, [3, 3], [1, 0]),  # 0.5 each: tie to the lower index
         (3, [0, 5, 5], [0, 2, 1]),  # 1.5 each of the profitable two: tie to the lower index; 0 capacity pays 0
+        (5, [2, 3, 5], [1, 2, 2]),  # 1 (exact), 1.5, 2.5: base 4, the odd unit to the tied .5 of the lower index
+        # 1e-10 and 0.9999999999: both within the float error of an integer (worked in integers); the odd unit
+        # goes to the second
+        (1, [1, 10**10 - 1], [0, 1]),
     ],
-    ids=["need-above-capacity", "two-odd-units-tied", "largest-remainder", "exact", "half-tie", "zero-capacity"],
+    ids=[
+        "need-above-capacity",
+        "two-odd-units-tied",
+        "largest-remainder",
+        "exact",
+        "half-tie",
+        "zero-capacity",
+        "exact-share-beside-halves",
+        "remainders-near-0-and-1",
+    ],  # fmt: skip
 )
 def test_socialized_loss_split_is_exact_and_ties_go_to_the_lower_index(need, capacity, shares):
     got = pro_rata(need, np.array(capacity, dtype=np.int64))
