@@ -16,6 +16,8 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from delever import events as ev
 from delever.adl.hierarchy import HierarchyRule
@@ -917,8 +919,9 @@ def rows_of(cols: list[np.ndarray], n: int) -> list[tuple]:
     ids=["bankrupt-long-off-tick-up", "bankrupt-short-off-tick-down"],
 )
 def test_backstop_takes_over_below_the_threshold_at_the_rounded_bankruptcy_price(sign, mark, bp):
-    """Threshold 2/3 of MM (equity x 3 < 2 x MM): position 0 (equity -50,000: bankrupt, at BP); 2 (equity 199,
-    MM 300: 597 < 600, taken at the mark); 3 (equity 200: 600 = 600, kept). The vault is position 1.
+    """Threshold 2/3 of MM (equity x 3 < 2 x MM), in the order 3, 0, 2: 3 (equity 200: 600 = 600, kept);
+    0 (equity -50,000: bankrupt, at BP); 2 (equity 199, MM 300: 597 < 600, taken at the mark). The vault is
+    position 1.
 
     Position 0 realizes 1,000 x (bp - 500,000) x 100 x sign = -2,499,900,000 and keeps 50,000, which goes to the
     vault with the position; 2 (margin 2,500 exactly its loss at the mark) keeps 0: no margin rows."""
@@ -930,9 +933,9 @@ def test_backstop_takes_over_below_the_threshold_at_the_rounded_bankruptcy_price
     wallet = np.array([0, 10**12, 0, 0], dtype=np.int64)
     keep = np.zeros(3, dtype=np.int64)
     cols, n = event_columns(), np.zeros(1, dtype=np.int64)
-    taken = take_over(np.array([0, 2, 3]), np.array([-50_000, 199, 200]), np.array([300, 300, 300]), 2, 3, 1, mark,
+    taken = take_over(np.array([3, 0, 2]), np.array([200, -50_000, 199]), np.array([300, 300, 300]), 2, 3, 1, mark,
                       size, cost, collateral, iso, np.arange(4), wallet, V, keep, *cols, n)  # fmt: skip
-    assert taken == 2 and keep.tolist() == [0, 0, 1]
+    assert taken == 2 and keep.tolist() == [1, 0, 0]
     assert rows_of(cols, int(n[0])) == [
         ("backstop_takeover", 0, -s, bp, -2_499_900_000),
         ("backstop_vault_fill", 1, s, bp, 0),
@@ -942,6 +945,60 @@ def test_backstop_takes_over_below_the_threshold_at_the_rounded_bankruptcy_price
         ("backstop_vault_fill", 1, s, mark, 0),
     ]
     assert wallet.tolist() == [0, 10**12 + 50_000, 0, 0] and size.tolist() == [0, 2 * s, 0, s]
+
+
+def test_backstop_one_lot_cross_positions_one_unit_from_zero():
+    """Mark 47,500.0. Position 0: cross long 1 lot @50,000 (cost 50,000,000), wallet 2,499,999: equity
+    2,499,999 - 2,500,000 = -1, bankrupt: taken at ceil((50,000,000 - 2,499,999) / 100) = ceil(475,000.01) =
+    475,001; realized 47,500,100 - 50,000,000 = -2,499,900; its wallet keeps 99, which goes to the vault.
+    Position 2: cross short 1 lot @50,000, wallet -2,499,999: equity +1 (not bankrupt), below the threshold
+    (MM 1,000): taken at the mark, realizes +2,500,000; its wallet is then exactly 1, which goes to the vault."""
+    size = np.array([1, 0, -1], dtype=np.int64)
+    cost = np.array([50_000_000, 0, -50_000_000], dtype=np.int64)
+    wallet = np.array([2_499_999, 10**12, -2_499_999], dtype=np.int64)
+    keep = np.zeros(2, dtype=np.int64)
+    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
+    taken = take_over(np.array([0, 2]), np.array([-1, 1]), np.array([1_000, 1_000]), 2, 3, 1, 475_000, size, cost,
+                      np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool), np.arange(3), wallet, V, keep, *cols,
+                      n)  # fmt: skip
+    assert taken == 2 and keep.tolist() == [0, 0]
+    assert rows_of(cols, int(n[0])) == [
+        ("backstop_takeover", 0, -1, 475_001, -2_499_900),
+        ("backstop_vault_fill", 1, 1, 475_001, 0),
+        ("backstop_margin", 0, 0, 0, -99),
+        ("backstop_margin", 1, 0, 0, 99),
+        ("backstop_takeover", 2, 1, 475_000, 2_500_000),
+        ("backstop_vault_fill", 1, -1, 475_000, -100),  # the vault sells back the lot it took at 475,001
+        ("backstop_margin", 2, 0, 0, -1),
+        ("backstop_margin", 1, 0, 0, 1),
+    ]
+    assert wallet.tolist() == [0, 10**12 + 99 - 100 + 1, 0] and size.tolist() == [0, 0, 0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 10**12), min_size=1, max_size=8),
+    st.integers(1, 10**6),
+    st.integers(0, 10**6),
+    st.booleans(),
+)
+def test_socialized_split_equals_the_exact_largest_remainder_split(capacity, num, den, aligned):
+    """``pro_rata`` (float screen, integers where in doubt) equals the split done in Python integers: floor
+    shares, then the odd units to the largest remainders, ties to the lower index. ``aligned`` draws the need as
+    a fraction of the total (shares land on or next to integers, where the float screen must defer)."""
+    total = sum(capacity)
+    need = (total * num // (num + den) if aligned else num) + (den % 3 - 1 if aligned else 0)
+    base = [c * need // total if total else 0 for c in capacity]
+    if need <= 0 or total <= 0:
+        expected = [0] * len(capacity)
+    elif need >= total:
+        expected = list(capacity)
+    else:
+        rem = [c * need - b * total for c, b in zip(capacity, base)]
+        for i in sorted(range(len(capacity)), key=lambda i: (-rem[i], i))[: need - sum(base)]:
+            base[i] += 1
+        expected = base
+    assert pro_rata(need, np.array(capacity, dtype=np.int64)).tolist() == expected
 
 
 # ------------------------------------------------------------------------------------------------------------
