@@ -801,6 +801,11 @@ def test_funding_of_one_lot_positions_and_a_flat_one(rate_ppb, amounts):
         # 1e-10 and 0.9999999999: both within the float error of an integer (worked in integers); the odd unit
         # goes to the second
         (1, [1, 10**10 - 1], [0, 1]),
+        # need = total - 1 over two near-equal winners: each share is c - c / total, just above c - 1; the odd unit
+        # goes to the larger remainder, total - c, i.e. the smaller winner. Those remainders (0.49999413 and
+        # 0.50000587 of a unit) differ by less than the float error of the shares (about 1e-4 here): found by the
+        # property test below; the float screen used to give the unit to the first
+        (1_997_360_800_371, [998_680_411_914, 998_680_388_458], [998_680_411_913, 998_680_388_458]),
     ],
     ids=[
         "need-above-capacity",
@@ -811,6 +816,7 @@ def test_funding_of_one_lot_positions_and_a_flat_one(rate_ppb, amounts):
         "zero-capacity",
         "exact-share-beside-halves",
         "remainders-near-0-and-1",
+        "remainders-closer-than-the-float-error",
     ],  # fmt: skip
 )
 def test_socialized_loss_split_is_exact_and_ties_go_to_the_lower_index(need, capacity, shares):
