@@ -208,14 +208,23 @@ def sample_pending(work: Path) -> None:
                        "VALUES ('SKIPPED', 'not in the sample', NULL, NULL, ?)", [(j,) for j in out])  # fmt: skip
 
 
+def _refresh(work: Path, module_file: str) -> None:
+    """Today's ``src/`` and ``tests/`` into the session's copy, the mutated module kept as the session began (its
+    mutants' positions refer to it; if it has changed since, start a fresh session instead)."""
+    if (ROOT / "src" / "delever" / module_file).read_text() != (work / "original.py").read_text():
+        print(f"note: src/delever/{module_file} changed since this session began; the mutants are of the old text")
+    for part in ("src", "tests"):
+        shutil.rmtree(work / part)
+        shutil.copytree(ROOT / part, work / part, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    shutil.copy(work / "original.py", work / "src" / "delever" / module_file)
+    shutil.rmtree(work / ".hypothesis", ignore_errors=True)
+
+
 def resume_module(name: str) -> dict:
     """Finish an interrupted session of ``name`` (the module file restored first) against the current tests,
     sampling what is pending when ``--sample`` is given."""
     work = WORK / name
-    module_file = MODULES[name][0]
-    shutil.copy(work / "original.py", work / "src" / "delever" / module_file)
-    shutil.rmtree(work / "tests")
-    shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    _refresh(work, MODULES[name][0])
     if SAMPLE < 1.0:
         sample_pending(work)
     _cr(work, "cosmic-ray", "exec", "config.toml", "session.sqlite")
@@ -224,14 +233,12 @@ def resume_module(name: str) -> dict:
 
 def recheck_module(name: str) -> dict:
     """Run the survivors of an earlier session of ``name`` again against the current tests (after new tests
-    were written for them): the tests are copied afresh, the survivors' results dropped, and ``exec`` runs
-    what is pending."""
+    were written for them): ``src/`` and ``tests/`` are copied afresh (:func:`_refresh`), the survivors' results
+    dropped, and ``exec`` runs what is pending."""
     work = WORK / name
     if not (work / "session.sqlite").exists():
         raise SystemExit(f"no earlier session for {name}: run it first")
-    shutil.copy(work / "original.py", work / "src" / "delever" / MODULES[name][0])
-    shutil.rmtree(work / "tests")
-    shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    _refresh(work, MODULES[name][0])
     with sqlite3.connect(work / "session.sqlite") as db:
         db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
     _cr(work, "cosmic-ray", "baseline", "config.toml")
