@@ -163,6 +163,10 @@ def test_to_units_refuses_a_value_off_the_grid_and_money_converts_back_exactly()
         (-1_000, -C, 2_499_950_000, 524_999),
         # long backed beyond its cost: the exact price is negative; the price is floored at 0
         (1_000, C, C + 1, 0),
+        # far beyond: exact -200,000 / 100,000 = -2 ticks, still 0
+        (1_000, C, C + 200_000, 0),
+        # one lot: (50,000,000 - 2,500,001) / 100 = 474,999.99 -> up 475,000
+        (1, 500_000 * V, 2_500_001, 475_000),
     ],
     ids=[
         "long-off-tick-half",
@@ -171,6 +175,8 @@ def test_to_units_refuses_a_value_off_the_grid_and_money_converts_back_exactly()
         "short-off-tick-half",
         "short-off-tick-down",
         "long-overcollateralised",
+        "long-overcollateralised-by-two-ticks",
+        "one-lot-long-off-tick",
     ],  # fmt: skip
 )
 def test_reference_bankruptcy_price_rounds_against_the_account(size, cost, collateral, expected):
@@ -186,8 +192,10 @@ def test_reference_bankruptcy_price_rounds_against_the_account(size, cost, colla
         # short: the notional near 52,000 is in the second tier (from 50,000: MMR 0.5%, cum 50 USDT):
         # 2,500 + (50,000 - P) = 0.005 P - 50 -> P = 52,550 / 1.005 = 52,288.557... = 522,885.57 ticks -> down
         (-1_000, -C, 2_500_000_000, 522_885),
+        # one lot long with 2.5 USDT: 47,500,000 / (100 x 0.996) = 476,907.63 -> up 476,908
+        (1, 500_000 * V, 2_500_000, 476_908),
     ],
-    ids=["long-rounds-up-towards-mark", "short-rounds-down-towards-mark"],
+    ids=["long-rounds-up-towards-mark", "short-rounds-down-towards-mark", "one-lot-long-rounds-up"],
 )
 def test_reference_liquidation_price_rounds_towards_the_mark(size, cost, collateral, expected):
     assert liquidation_price(size, cost, collateral, INST) == expected
@@ -199,8 +207,9 @@ def test_reference_liquidation_price_rounds_towards_the_mark(size, cost, collate
         (100, 400, 1_000, 5, -50, 0.25, 2.5, 0.1),  # 100 / 400; 1,000 / 400; 5 / |-50|
         (100, 0, 1_000, 5, 0, float("inf"), float("inf"), 0.0),  # zero equity: infinite; flat cost: 0%
         (100, -1, 1_000, -5, 50, float("inf"), float("inf"), -0.1),  # negative equity: infinite as well
+        (100, 1, 1_000, 5, 50, 100.0, 1_000.0, 0.1),  # one unit of equity: finite
     ],
-    ids=["solvent", "zero-equity-flat-cost", "negative-equity"],
+    ids=["solvent", "zero-equity-flat-cost", "negative-equity", "one-unit-of-equity"],
 )
 def test_reference_ratios_at_zero_and_negative_equity(mm, equity, notional, upnl, cost, ratio, leverage, pct):
     assert margin_ratio(mm, equity) == ratio
