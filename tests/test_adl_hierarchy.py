@@ -268,6 +268,7 @@ def test_book_file_opened_at_sets_position_age_and_bad_times_are_named(tmp_path)
         load_book(f, inst, 1_000_000, 1, Decimal(10**9), start_time_ns=start)
 
 
+@pytest.mark.slow
 def test_engine_supplies_funding_received_over_the_window_and_ranks_by_it():
     """A small crash with funding every 5 minutes and the ADL queue ranked by funding received over the last
     10 minutes: the engine's column equals the FUNDING events of the log within the window, and the first

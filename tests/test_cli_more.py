@@ -7,6 +7,7 @@ import csv
 import json
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from delever.cli import EXIT_BAD_INPUT, app
@@ -75,6 +76,7 @@ def test_set_with_a_bad_item_names_the_option(tmp_path):
     assert "--set" in result.output
 
 
+@pytest.mark.slow
 def test_run_under_a_venue_rulebook(tmp_path):
     out = tmp_path / "hl"
     result = runner.invoke(app, ["run", str(small_scenario(tmp_path)), "--venue", "hyperliquid", "--out", str(out)])

@@ -59,6 +59,7 @@ def test_same_scenario_and_seed_give_byte_identical_outputs(variant, tmp_path):
         assert summary["adl_events"] > 0 and summary["insurance_fund_paid"] > 0
 
 
+@pytest.mark.slow
 def test_identical_outputs_from_a_fresh_interpreter_with_another_hash_seed(tmp_path):
     # Nothing may depend on set/dict iteration order of strings, object ids or the clock: a second process
     # with PYTHONHASHSEED=12345 must write the same bytes.

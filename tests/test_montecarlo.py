@@ -63,6 +63,7 @@ def test_table_layout_order_and_conservation(scenario, local_table):
     assert meta["grid"] == GRID
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_table(scenario, local_table):
     from dask.distributed import LocalCluster
 

@@ -1,6 +1,7 @@
 """Issue #6's invariants at scale: one million accounts conserve money exactly and give the same events twice."""
 
 import numpy as np
+import pytest
 
 from delever.engine import run
 from delever.scenario import default_scenario_path, load_scenario
@@ -13,6 +14,7 @@ MILLION = {
 }
 
 
+@pytest.mark.slow
 def test_a_million_accounts_conserve_money_and_are_deterministic():
     sc = load_scenario(default_scenario_path(), MILLION)
     a = run(sc)

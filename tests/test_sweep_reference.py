@@ -392,7 +392,7 @@ def test_many_liquidatable_cross_accounts_are_all_listed():
     reference_check(book, np.array([px]), res, (BTC,))
 
 
-# ------------------------------------------------------------------------------ trigger prices (if present)
+# ------------------------------------------------------------------------------ trigger prices
 
 
 def _excess(s: int, c: int, b: int, p: int, inst: Instrument) -> int:
@@ -405,10 +405,8 @@ def _excess(s: int, c: int, b: int, p: int, inst: Instrument) -> int:
 @given(st.integers(0, 2**32 - 1), st.integers(1, 300))
 def test_trigger_price_is_the_exact_liquidation_boundary(seed, n):
     # A long is liquidatable at mark P iff P <= trigger; a short iff P >= trigger (sweep.trigger_price).
-    if not hasattr(sweep, "trigger_price"):
-        pytest.skip("delever.sweep has no trigger_price")
     book, _ = random_book(seed, n, multi_instrument=True, near_fraction=0.3, isolated_fraction=0.5, exempt_fraction=0.0)
-    never_long, never_short = getattr(sweep, "NEVER_LONG", -1), getattr(sweep, "NEVER_SHORT", 2**63 - 1)
+    never_long, never_short = sweep.NEVER_LONG, sweep.NEVER_SHORT
     for i in range(n):
         s, c = int(book["size"][i]), int(book["cost"][i])
         if s == 0:

@@ -1,12 +1,15 @@
 """The venue comparison of the default run's report: the same rows whether the rulebooks run here or in
 forked workers."""
 
+import pytest
+
 from delever.engine import prepare
 from delever.scenario import default_scenario_path, load_scenario
 from delever.venues import VENUES
 from delever.venues.scenario import compare_rows, compare_venues
 
 
+@pytest.mark.slow
 def test_rows_from_forked_workers_equal_the_rows_run_here():
     sc = load_scenario(default_scenario_path(), {"book": {"generator": {"accounts": 2_000}}})
     market = prepare(sc, sc.seed)

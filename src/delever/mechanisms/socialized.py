@@ -28,6 +28,7 @@ def pro_rata(need: int, capacity: np.ndarray) -> np.ndarray:
     if need >= total:
         return capacity.copy()
     cap = capacity.astype(np.int64)
+    eps = 0.0  # error bound of the float remainders below (0: exact)
     if need < 2**50:
         # float64 gets floor(need * c / total) right wherever its fraction is not within the float error of an
         # integer; the few that are get Python integers. Exact, and far faster than integers for every winner.
@@ -52,8 +53,17 @@ def pro_rata(need: int, capacity: np.ndarray) -> np.ndarray:
         # the ``short`` largest remainders, ties to the lower index (a partition, not a sort of every winner)
         neg = -rem
         kth = np.partition(neg, short - 1)[short - 1]
-        above = np.flatnonzero(neg < kth)
-        equal = np.flatnonzero(neg == kth)[: short - above.size]
+        if eps == 0.0:
+            above = np.flatnonzero(neg < kth)
+            equal = np.flatnonzero(neg == kth)[: short - above.size]
+        else:
+            # float remainders are within ``eps`` of the exact ones: those clearly above the boundary are in; the
+            # ones within 2 eps of it are ranked on their exact remainders (Python integers), ties to the lower index
+            above = np.flatnonzero(neg < kth - 2 * eps)
+            near = np.flatnonzero(np.abs(neg - kth) <= 2 * eps)
+            exact = [int(cap[i]) * need - int(base[i]) * total for i in near.tolist()]
+            pick = sorted(range(near.size), key=lambda j: (-exact[j], int(near[j])))[: short - above.size]
+            equal = near[pick]
         out[above] += 1
         out[equal] += 1
     return out
