@@ -186,3 +186,20 @@ def test_option_series_rejects_mixed_settlement():
             ],
             now,
         )
+
+
+@pytest.mark.parametrize(
+    ("amount", "up", "down"),
+    [
+        (3_600_000.0000000005, 3_600_000, 3_600_000),  # 3 x 0.1 x 0.12 BTC in sat, float noise above a unit
+        (3_599_999.9999999995, 3_600_000, 3_600_000),  # and below
+        (3_370_370.367, 3_370_371, 3_370_370),
+        (-12.5, -12, -13),
+        (0.0, 0, 0),
+    ],
+    ids=["noise-above", "noise-below", "fraction", "negative-fraction", "zero"],
+)
+def test_money_rounding_against_the_account(amount, up, down):
+    from delever.options.money import ceil_money, floor_money
+
+    assert int(ceil_money(amount)) == up and int(floor_money(amount)) == down

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..units import MONEY_SCALE
 from .black76 import black76_price
+from .money import floor_money
 
 COIN_SCALE = 100_000_000
 """Money units per 1 coin for inverse (coin-settled) series: 1e-8, the precision Deribit books BTC in."""
@@ -181,8 +182,8 @@ def position_value_money(unit_value, lots, lot_size, money_scale: int) -> np.nda
     """Signed value of option positions in integer money units, rounded against the holder.
 
     ``value = lots * lot_size * unit_value * money_scale``: a long position (an asset of the account) rounds down
-    (floor), a short one (a liability) rounds away from zero (its negative value floors too), so the account is
-    never credited a fraction of a unit it would not get on closing.
+    (:func:`.money.floor_money`), a short one (a liability) rounds away from zero (its negative value floors
+    too), so the account is never credited a fraction of a unit it would not get on closing.
 
     Args:
         unit_value: value of one base unit in the settlement currency (float64, >= 0), per position.
@@ -194,7 +195,7 @@ def position_value_money(unit_value, lots, lot_size, money_scale: int) -> np.nda
         int64 array of signed money values, shape of the broadcast inputs.
     """
     exact = np.asarray(lots, dtype=np.float64) * np.asarray(lot_size) * np.asarray(unit_value) * money_scale
-    return np.floor(exact).astype(np.int64)
+    return floor_money(exact)
 
 
 def settlement_payoff_money(kind: int, strike: Decimal, delivery: Decimal, base_units: Decimal, inverse: bool) -> int:
