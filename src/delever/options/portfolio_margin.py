@@ -256,18 +256,16 @@ def portfolio_margin(
     if series.size and (series.min() < 0 or series.max() >= table.n_series):
         raise ValueError("portfolio_margin: series index out of range")
 
-    # net the lots of each (account, series) in integers first, so that opposite rows cancel exactly
-    key, where = np.unique(account * table.n_series + series, return_inverse=True)
-    net_lots = np.zeros(key.size, dtype=np.int64)
-    np.add.at(net_lots, where.ravel(), lots)
-    held_account, held_series = np.divmod(key, table.n_series)
-    units = net_lots.astype(np.float64) * table.lot_size[held_series]
-    holdings = sp.csr_matrix((units, (held_account, held_series)), shape=(n_accounts, table.n_series))
+    # lots sum as float64 integers (exact below 2^53), so opposite rows cancel exactly; then to base units
+    holdings = sp.csr_matrix((lots.astype(np.float64), (account, series)), shape=(n_accounts, table.n_series))
+    holdings.sum_duplicates()
+    holdings.data *= table.lot_size[holdings.indices]
 
-    pnl = holdings @ scenario_unit_pnl(table, forward, vol, grid, params)  # (n_accounts, n_scenarios)
-    weighted = pnl * grid.weight[None, :]
+    # the weights scale whole scenarios, so they apply to the per-series P&L before the product (fewer multiplies)
+    unit_pnl = scenario_unit_pnl(table, forward, vol, grid, params) * grid.weight[None, :]
+    weighted = holdings @ unit_pnl  # (n_accounts, n_scenarios)
     worst_scenario = np.argmin(weighted, axis=1)
-    worst_loss = np.maximum(-weighted[np.arange(n_accounts), worst_scenario], 0.0)
+    worst_loss = np.maximum(-np.take_along_axis(weighted, worst_scenario[:, None], axis=1).ravel(), 0.0)
     # where nothing loses, report the zero move with unchanged vol (the scenario that always gives 0)
     zero = int(np.flatnonzero((grid.price_move == 0) & (grid.vol_code == VOL_SAME) & ~grid.extended)[0])
     worst_scenario = np.where(worst_loss > 0, worst_scenario, zero)
