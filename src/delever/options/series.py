@@ -86,7 +86,8 @@ class SeriesTable:
         kind: int8 codes :data:`FUTURE`, :data:`CALL`, :data:`PUT`.
         strike: float64 strike, quote per base unit (0 for futures).
         years: float64 time to expiry in years (options > 0; futures: any, unused).
-        lot_size: float64 base units per lot.
+        lot_size: float64 base units per lot; for an inverse future, quote units of notional per lot (Deribit's
+            BTC-PERPETUAL: 10 USD a contract).
         inverse: the table's settlement, True for coin-settled (one settlement per table: Deribit's segregated
             portfolio margin treats "each of the settlement currencies separately",
             https://support.deribit.com/hc/en-us/articles/25944756247837-Portfolio-Margin).
