@@ -17,6 +17,9 @@ every argument with ``float()``) and pulls in pandas, simplejson and two more pa
 hundreds of thousands of positions under dozens of scenarios, which needs whole-array arithmetic. The closed form
 below is tested against vollib's published doctest values, Hull's worked example and put-call parity.
 
+Numerics: the out-of-the-money option is computed from the formula and the in-the-money one by parity, so a deep
+in-the-money price keeps its digits and every price is non-decreasing in ``sigma`` in floating point too.
+
 Degenerate inputs: where ``T <= 0`` or ``sigma <= 0`` the price is the (discounted) intrinsic value
 ``max(F-K, 0)`` / ``max(K-F, 0)``, delta is the step of the payoff (1/0 for a call, -1/0 for a put, 1/2 at the
 money) and vega is 0.
@@ -58,12 +61,15 @@ def black76_price(forward, strike, vol, t_years, is_call, discount=1.0) -> np.nd
     """
     f, k, live, sd, d1, d2 = _d1_d2(forward, strike, vol, t_years)
     call = np.asarray(is_call, dtype=bool)
-    live_call = f * ndtr(d1) - k * ndtr(d2)
-    live_put = k * ndtr(-d2) - f * ndtr(-d1)
+    # the out-of-the-money option from the formula, the in-the-money one by parity (C - P = F - K): the ITM
+    # formula subtracts two large terms and loses digits (and monotonicity in vol) deep in the money
+    otm_call = np.maximum(f * ndtr(d1) - k * ndtr(d2), 0.0)
+    otm_put = np.maximum(k * ndtr(-d2) - f * ndtr(-d1), 0.0)
+    live_call = np.where(f > k, (f - k) + otm_put, otm_call)
+    live_put = np.where(f > k, otm_put, (k - f) + otm_call)
     value = np.where(call, live_call, live_put)
     intrinsic = np.where(call, np.maximum(f - k, 0.0), np.maximum(k - f, 0.0))
-    # tiny negative values from cancellation deep out of the money are rounding, not prices
-    return np.asarray(discount, dtype=np.float64) * np.where(live, np.maximum(value, 0.0), intrinsic)
+    return np.asarray(discount, dtype=np.float64) * np.where(live, value, intrinsic)
 
 
 def black76_delta(forward, strike, vol, t_years, is_call, discount=1.0) -> np.ndarray:
