@@ -1,5 +1,6 @@
 """Deribit standard option margin and scenario-grid portfolio margin (issue #16)."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -20,6 +21,7 @@ from delever.options.portfolio_margin import (
 from delever.options.money import ceil_money
 from delever.options.series import CALL, COIN_SCALE, FUTURE, PUT, SeriesTable
 from delever.options.standard_margin import (
+    OKX_BTC,
     StandardMarginRates,
     per_account,
     position_margin_money,
@@ -74,6 +76,40 @@ def test_standard_margin_linear_by_hand(kind, strike, mark, im, mm):
     table = _table([kind], [strike], [0.1], inverse=False)
     got_im, got_mm = requirement_per_unit(table, [0], S, [mark], [True])
     assert (got_im[0], got_mm[0]) == pytest.approx((im, mm))
+
+
+def test_okx_published_worked_example():
+    # OKX options margin rules (worked example restated by https://365shuku.com/13503.html, formula
+    # https://www.okx.com/help/ii-option-margin): sell 1 BTCUSD call (multiplier 0.1 BTC), 100 USD out of the money
+    # with the forward at 5,900, mark 0.0575 BTC, margin factor 1.02 (tier 2):
+    # [max(0.1, 0.15 - 100/5900) x 1.02 + 0.0575] x 0.1 = 0.01932 BTC
+    # exact: 0.15 - 0.0169491525 = 0.1330508475; x 1.02 = 0.1357118644; + 0.0575 = 0.1932118644; x 0.1 BTC
+    # = 1,932,118.644 sat -> 1,932,119 sat (up)
+    rates = dataclasses.replace(OKX_BTC, margin_factor=1.02)
+    table = _table([CALL], [6_000.0], [0.1])
+    im, _ = requirement_per_unit(table, [0], 5_900.0, [0.0575], [True], rates, otm_price=5_900.0)
+    assert im[0] * 0.1 == pytest.approx(0.01932, abs=5e-6)
+    assert position_margin_money(table, [0], [-1], 5_900.0, [0.0575], rates)[0].tolist() == [1_932_119]
+
+
+@pytest.mark.parametrize(
+    ("kind", "strike", "mark", "im", "mm"),
+    [
+        # OKX BTC: put K=95,000 at forward 100,000, mark 0.03: IM max(0.1, 0.15 - 0.05) + 0.03 = 0.13;
+        # MM max(0.03, 0.03 x 0.03) + 0.03 = 0.06
+        (PUT, 95_000, 0.03, 0.13, 0.06),
+        # deep ITM put, mark 9: IM 0.15 + 9 = 9.15 (no IM >= MM clause); MM max(0.03, 0.27) + 9 = 9.27
+        (PUT, 1_000_000, 9.0, 9.15, 9.27),
+        # call K=110,000, mark 0.02: IM 0.10 + 0.02; MM 0.03 + 0.02
+        (CALL, 110_000, 0.02, 0.12, 0.05),
+    ],
+    ids=["okx-otm-put", "okx-deep-itm-put", "okx-otm-call"],
+)
+def test_okx_standard_margin_by_hand(kind, strike, mark, im, mm):
+    table = _table([kind], [strike], [0.1])
+    got_im, got_mm = requirement_per_unit(table, [0], S, [mark], [True], OKX_BTC)
+    assert (got_im[0], got_mm[0]) == pytest.approx((im, mm))
+    assert requirement_per_unit(table, [0], S, [mark], [False], OKX_BTC)[0][0] == 0.0  # longs: none
 
 
 def test_long_option_requirement_is_its_mark_or_none():
