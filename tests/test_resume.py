@@ -247,6 +247,7 @@ def test_compare_killed_twice_resumes_to_identical_outputs(tmp_path):
     assert resumed == clean
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("DELEVER_TEST_1M"), reason="1M accounts: minutes; set DELEVER_TEST_1M=1")
 def test_run_of_a_million_accounts_killed_twice_resumes_to_identical_outputs(tmp_path):
     sc = tiny(tmp_path, accounts=1_000_000)
