@@ -346,3 +346,63 @@ def test_every_trigger_and_fill_conserves_money_and_keeps_winners_solvent(
         assert r["price"] == (fill_px if fill_px > 0 else r["price"])
     if fill == "bankruptcy":
         assert {r["price"] for r in of_kind(rows, ev.ADL_FILL)} <= {475_000}
+
+
+# --- venue rulebooks ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("venue", "trigger", "fill", "drawdown"),
+    [
+        pytest.param("binance", "fund-cannot-pay", "bankruptcy", None, id="binance-fund-cannot-pay-bp"),
+        pytest.param("bitmex", "fund-cannot-pay", "bankruptcy", None, id="bitmex-fund-cannot-pay-bp"),
+        # venues.md section 6: "account value ... becomes negative"; "previous mark price"
+        pytest.param("hyperliquid", "negative-equity", "previous-mark", None, id="hyperliquid-negative-previous"),
+        # section 4: 30% from the 8 h peak; matched directly at the current mark price
+        pytest.param("okx", "fund-drawdown", "mark", ("30", None, 28_800.0, "whole-position"), id="okx-drawdown-mark"),
+        # section 3 (TV-04/05): pnlRatio <= -0.30 over 8 h starts, > -0.25 stops; BP of the liquidated order
+        pytest.param("bybit", "fund-drawdown", "bankruptcy", ("30", "25", 28_800.0, "deficit"), id="bybit-pool-bp"),
+        # engines.md section 1: the IOC's fills beyond BP are the fund's first
+        pytest.param("dydx", "fund-cannot-pay", "bankruptcy", None, id="dydx-fund-first-bp"),
+    ],
+)
+def test_each_rulebook_selects_its_trigger_and_fill(venue, trigger, fill, drawdown):
+    from delever.scenario import default_scenario_path, load_scenario
+    from delever.venues import get_venue
+    from delever.venues.scenario import apply_venue
+
+    sc = apply_venue(load_scenario(default_scenario_path()), venue)
+    assert (sc.adl.trigger, sc.adl.fill) == (trigger, fill)
+    if drawdown is not None:
+        pct, stop, window, close = drawdown
+        assert sc.adl.drawdown_pct == Decimal(pct) and sc.adl.drawdown_window_s == window
+        assert sc.adl.drawdown_stop_pct == (None if stop is None else Decimal(stop))
+        assert sc.adl.drawdown_close == close
+    gaps = get_venue(venue).engine_gaps()
+    assert not any("fills at BP" in g for g in gaps)  # every published fill price runs
+    assert any(g.startswith("ADL trigger") for g in gaps) == (venue in ("bybit", "dydx"))
+
+
+def test_rulebooks_whose_trigger_the_engine_does_not_run_say_so():
+    from delever.venues import get_venue
+
+    assert any("assignment_unfilled" in g for g in get_venue("kraken").engine_gaps())
+    assert any("no window stated" in g for g in get_venue("bitget").engine_gaps())
+
+
+@pytest.mark.parametrize(
+    ("adl", "field", "says"),
+    [
+        pytest.param({"trigger": "fund-empty"}, "adl.trigger", "fund-cannot-pay", id="unknown-trigger"),
+        pytest.param({"fill": "last"}, "adl.fill", "previous-mark", id="unknown-fill"),
+        pytest.param({"drawdown_pct": 0}, "adl.drawdown_pct", "greater than 0", id="zero-drawdown"),
+        pytest.param({"drawdown_pct": 30, "drawdown_stop_pct": 35}, "adl", "stop before it starts", id="stop-above"),
+    ],
+)
+def test_bad_adl_options_name_the_field(adl, field, says):
+    from delever.errors import InputError
+    from delever.scenario import default_scenario_path, load_scenario
+
+    with pytest.raises(InputError) as err:
+        load_scenario(default_scenario_path(), {"adl": adl})
+    assert err.value.field == field and says in str(err.value)
