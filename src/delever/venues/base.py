@@ -1621,6 +1621,7 @@ class Rulebook:
             "engine": {
                 "symbol": self.engine_symbol(),
                 "adl_policy": self.engine_adl_policy(),
+                "adl_rule": self.engine_adl_rule(),
                 "gaps": self.engine_gaps(),
             },
             "stand_ins": list(self.stand_ins),
