@@ -452,3 +452,35 @@ def test_runs_under_each_rule_conserve_money_and_repeat_exactly(adl):
         assert s["insurance_fund_paid"] == 0 and fund_min == money("2000")
     else:
         assert fund_min > money("500")  # ADL took over once the fund was 30% below its peak
+
+
+def test_drawdown_state_survives_a_checkpoint(tmp_path):
+    # Bybit's rule keeps ADL on between 30% and 25% drawdown: a run saved and restored at several steps (the state
+    # on at some of them) gives the events of the uninterrupted run
+    from delever import checkpoint as ck
+    from delever import engine
+    from delever.scenario import default_scenario_path, load_scenario
+
+    adl = {"trigger": "fund-drawdown", "drawdown_stop_pct": 25, "drawdown_close": "deficit"}
+    sc = load_scenario(default_scenario_path(), overrides={**THIN, "adl": adl})
+    market = engine.prepare(sc, 3)
+    clean = engine.run(sc, 3, market=market)
+    store = ck.Checkpoint(tmp_path / "out", "run", "k", resume=False)
+    sim = engine.Simulation(sc, 3, market)
+    seen_on = False
+    t = 0
+    for stop in sorted({1, sim.T // 4, sim.T // 2, (3 * sim.T) // 4}):
+        while t < stop:
+            sim.step(t)
+            t += 1
+        seen_on |= bool(sim.adl_trigger.ctl[CTL_DRAWDOWN_ON])
+        store.save_state(sim, t)
+        sim = engine.Simulation(sc, 3, market)
+        t = store.load_state(sim)
+    while t < sim.T:
+        sim.step(t)
+        t += 1
+    r = sim.result()
+    assert seen_on
+    for k in clean.events:
+        np.testing.assert_array_equal(r.events[k], clean.events[k], err_msg=k)
