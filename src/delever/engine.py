@@ -13,7 +13,8 @@ One step of the clock (``step_seconds``), in this order:
    partial liquidation sizes the rest (when on);
 5. the liquidation stage (:mod:`delever.liquidation`) fills against the book, settles through the insurance
    fund, and auto-deleverages against the ADL queue (:mod:`delever.adl.queue`, under the scenario's ADL
-   policy) what the fund cannot cover, or leaves it to socialized loss (when on); proactive deleveraging cuts
+   policy) what the fund cannot cover, or what the scenario's ADL trigger sends to it (:mod:`delever.adl.trigger`),
+   or leaves it to socialized loss (when on); proactive deleveraging cuts
    the most levered accounts when its trigger trips (when on);
 6. the step's events are appended to the log and its aggregates recorded.
 
