@@ -97,7 +97,9 @@ def test_hyperliquid_replay_runs_conserved_and_shows_the_real_figures(tmp_path):
 
     summary = write_outputs(run(load_scenario(SCENARIO)), tmp_path / "hl")
     assert summary["conservation_error"] == 0
-    assert summary["accounts_adl"] > 0  # the engine's trigger fires on this book: the fund is empty
+    assert summary["accounts_adl"] > 0  # Hyperliquid's trigger fires on this book: accounts would go below zero
     html = (tmp_path / "hl" / "report.html").read_text()
     assert "This replay beside what really happened" in html
-    assert "cascade_timing_results.json" in html and "not in the engine yet" in html
+    # the rule that ran (the scenario's [adl] trigger and fill), beside Hyperliquid's
+    assert "cascade_timing_results.json" in html and "the fund not used first" in html
+    assert "filled at the previous step&#x27;s mark" in html or "filled at the previous step's mark" in html

@@ -403,14 +403,19 @@ def replay_notes(runs: list[ReplayRun], stretched: ReplayRun | None) -> str:
         raise ValueError(f"no count of flagged accounts in {real['negative_equity'].value!r}")
     neg_end = f["negative_equity_at_end"]["accounts"]
     adl_ratio = "no ADL notional" if adl_m == 0 else f"ADL notional {_times(adl_m, real_adl_m)} the real"
+    fund_start = f"{Decimal(str(s['insurance_fund_start'])):,.0f}"
+    trigger = {
+        "negative-equity": "the ADL trigger (an account's value would go below zero)",
+        "fund-cannot-pay": f"the ADL trigger (the fund, {fund_start}, cannot pay)",
+        "fund-drawdown": f"the ADL trigger (the fund, {fund_start}, past its drawdown limit)",
+    }[sc.adl.trigger]
     text.append(
         f"- **{adl_ratio}** ({adl_m:,.0f} M against {real_adl_m:,.0f} M) and **{wave_text} instead of "
         f"{real_waves:,}**: every liquidated position has the same entry and the same "
         f"{sc.book.hyperliquid.liquidated_leverage:g}x leverage (the files give neither), so all cross their "
         f"liquidation price in the same few seconds, and {float(s['liquidated_notional']) / 1e9:.2f} B {q} of longs "
         f"hit a book of {sc.liquidity.depth_scale:.0%} of Binance's depth at once; the mark falls to "
-        f"{Decimal(str(s['min_mark_price'])):,} and the engine's trigger (the fund, "
-        f"{Decimal(str(s['insurance_fund_start'])):,.0f}, cannot pay) {how}. On Hyperliquid the liquidations spread "
+        f"{Decimal(str(s['min_mark_price'])):,} and {trigger} {how}. On Hyperliquid the liquidations spread "
         f"over 12 minutes and ADL came in waves. For the same reason {neg_end:,} accounts end with negative balances "
         f"({float(s['bad_debt_unrecovered']) / 1e6:,.1f} M left unrecovered after the fund and ADL), against "
         f"{flagged.group(1)} flagged accounts really."

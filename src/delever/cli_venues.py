@@ -169,7 +169,8 @@ def venues(
     eng = d["engine"]
     console.print(
         f"[bold]engine[/] (delever run --venue {rb.name}): contract {eng['symbol']}, ADL policy "  # type: ignore[index]
-        f"{eng['adl_policy']}; not expressible: {'; '.join(eng['gaps']) or 'none'}",
+        f"{eng['adl_policy']}, ADL trigger {eng['adl_rule']['trigger']}, fill "  # type: ignore[index]
+        f"{eng['adl_rule'].get('fill', 'none')}; not expressible: {'; '.join(eng['gaps']) or 'none'}",
         highlight=False,
     )  # type: ignore[index]
     console.print("[bold]stand-ins[/] (rules the venue does not publish):")

@@ -44,6 +44,7 @@ import numpy as np
 
 from . import events as ev
 from .adl.queue import AdlQueue
+from .adl.trigger import AdlTriggerState
 from .book import Book, check_int64_headroom
 from .engine import Market, RunResult, StepSeries, position_column, prepare
 from .instruments import Instrument
@@ -249,6 +250,7 @@ def run_multi(
     funds = np.array(mm.funds, dtype=np.int64)
     fund_start = int(funds.sum())
     money_start = book.total_money(funds)
+    triggers = [AdlTriggerState(scenario.adl, int(f), scenario.step_seconds) for f in funds]
     n, a = book.n_positions, book.n_accounts
     pos_eq, pos_mm = np.zeros(n, np.int64), np.zeros(n, np.int64)
     acc_eq, acc_mm = np.zeros(a, np.int64), np.zeros(a, np.int64)
@@ -310,10 +312,11 @@ def run_multi(
                 dragged = (upnl[sel][s] > 0) & ~book.isolated[order]
                 contagion[m] += int(dragged.sum())
                 contagion_notional[m] += int((np.abs(book.size[order[dragged]]) * marks[m] * vpl[m]).sum())
+                adl_rule = triggers[m].control(t, int(funds[m]), fund_s[m], int(marks[m]), mark_s[m])
                 _liquidate(policy, position_data, book, order, m, float(centre_ticks[m][t]), states[m], curves[m],
                            lp_pos[m], funds[m : m + 1], int(marks[m]), int(vpl[m]), fee_ppm, buf, pos_eq, acc_eq,
                            excluded, (floors[m, : n_tiers[m]], mmr[m, : n_tiers[m]], cum[m, : n_tiers[m]]),
-                           AccountValuation(marks.copy(), vpl, floors, mmr, cum, n_tiers))  # fmt: skip
+                           AccountValuation(marks.copy(), vpl, floors, mmr, cum, n_tiers), adl_rule)  # fmt: skip
                 log.append(buf, t, int(time_ns[t]), m)
             excluded[order_all] = False
         for m in range(M):
@@ -367,9 +370,12 @@ def run_multi(
 
 
 def _liquidate(policy, position_data, book, order, m, centre, state, curve, lp_pos, fund, mark, v, fee_ppm, buf,
-               pos_eq, acc_eq, excluded, tiers, valuation) -> None:  # fmt: skip
-    """One instrument's liquidations through the shared kernel (as :meth:`delever.engine.Simulation._liquidate`)."""
+               pos_eq, acc_eq, excluded, tiers, valuation, adl_rule) -> None:  # fmt: skip
+    """One instrument's liquidations through the shared kernel (as :meth:`delever.engine.Simulation._liquidate`);
+    ``adl_rule`` the instrument's ``(adl_ctl, fill_px)`` (:meth:`delever.adl.trigger.AdlTriggerState.control`)."""
     queue = AdlQueue(book, m, mark, v, lambda: (pos_eq, acc_eq), excluded, policy, tiers, position_data)
     partial = np.zeros(order.shape[0], dtype=np.int64)
     weight = np.ones(lp_pos.shape[0], dtype=np.int64)
-    run_stage(order, book, v, fee_ppm, centre, state, curve, lp_pos, weight, fund, queue, buf, partial, 1, valuation)
+    adl_ctl, fill_px = adl_rule
+    run_stage(order, book, v, fee_ppm, centre, state, curve, lp_pos, weight, fund, queue, buf, partial, 1, valuation,
+              adl_ctl, fill_px)  # fmt: skip

@@ -13,7 +13,8 @@ One step of the clock (``step_seconds``), in this order:
    partial liquidation sizes the rest (when on);
 5. the liquidation stage (:mod:`delever.liquidation`) fills against the book, settles through the insurance
    fund, and auto-deleverages against the ADL queue (:mod:`delever.adl.queue`, under the scenario's ADL
-   policy) what the fund cannot cover, or leaves it to socialized loss (when on); proactive deleveraging cuts
+   policy) what the fund cannot cover, or what the scenario's ADL trigger sends to it (:mod:`delever.adl.trigger`),
+   or leaves it to socialized loss (when on); proactive deleveraging cuts
    the most levered accounts when its trigger trips (when on);
 6. the step's events are appended to the log and its aggregates recorded.
 
@@ -35,6 +36,7 @@ from numba import njit
 
 from . import events as ev
 from .adl.queue import AdlQueue
+from .adl.trigger import AdlTriggerState
 from .book import Book, check_int64_headroom, with_extra_account
 from .bookio import load_book
 from .errors import ConservationError
@@ -282,6 +284,7 @@ class Simulation:
         self.fund = np.array([money(scenario.insurance_fund.balance)], dtype=np.int64)
         self.fund_start = int(self.fund[0])
         self.money_start = book.total_money(self.fund)
+        self.adl_trigger = AdlTriggerState(scenario.adl, self.fund_start, scenario.step_seconds)
         n = book.n_positions
         self.tiers_base = inst.tiers
         self._set_tiers(inst.tiers)
@@ -649,8 +652,9 @@ class Simulation:
         adl_on = 0 if mech.socialized_loss.enabled else 1
         valuation = AccountValuation(np.array([mark], dtype=np.int64), self.vpl, self.floors, self.mmr, self.cum,
                                      self.n_tiers)  # fmt: skip
+        adl_ctl, fill_px = self.adl_trigger.control(t, int(self.fund[0]), self.fund_s, mark, self.mark_s)
         run_stage(order, b, self.v, self.fee_ppm, centre, self.state, self.curve, self.lp_pos, self.lp_weight,
-                  self.fund, queue, self.buf, partial, adl_on, valuation)  # fmt: skip
+                  self.fund, queue, self.buf, partial, adl_on, valuation, adl_ctl, fill_px)  # fmt: skip
         self.excluded[order] = False
         if mech.partial_liquidation.enabled:
             done = (partial > 0) & (b.size[order] != 0)

@@ -32,8 +32,9 @@ values, :func:`book_inputs` lists them in the report's Inputs section):
    their cash-only account value at ADL time, at least the initial margin at the coin's max leverage.
    Liquidated: notional / ``liquidated_leverage``. Others: notional / ``survivor_leverage``.
 
-The Hyperliquid ADL trigger (an account value below zero) is not in the engine, which ADLs when the fund cannot
-pay a bankrupt account's shortfall: the replay says so rather than faking it.
+The replay runs Hyperliquid's ADL trigger (an account value below zero) and fill price (the previous mark) when
+its scenario selects them (``[adl] trigger``/``fill``, :mod:`delever.adl.trigger`); the report states the rule
+that ran beside Hyperliquid's.
 """
 
 from __future__ import annotations
@@ -367,12 +368,25 @@ def book_inputs(scenario, start_price: float) -> list[dict]:
         },
         {
             "name": "ADL trigger and fill price",
-            "kind": "engine gap",
-            "value": "the engine ADLs when the fund cannot pay a bankrupt account's shortfall and fills at the "
-            "bankruptcy price; Hyperliquid ADLs when an account value goes negative and fills at the previous mark",
-            "source": "not in the engine yet (issue #12 item 2); venues.md section 6",
+            "kind": "scenario value",
+            "value": adl_rule_text(scenario.adl) + "; Hyperliquid's: an account value below zero, filled at the "
+            "previous mark",
+            "source": "adl.trigger and adl.fill (delever.adl.trigger); venues.md section 6",
         },
     ]
+
+
+ADL_TRIGGER_TEXT = {
+    "fund-cannot-pay": "ADL when the fund cannot pay a bankrupt account's shortfall",
+    "negative-equity": "ADL when an account's value would go below zero (the fund not used first)",
+    "fund-drawdown": "ADL while the fund is in drawdown from its peak (else when it cannot pay)",
+}
+ADL_FILL_TEXT = {"bankruptcy": "the bankruptcy price", "mark": "the mark", "previous-mark": "the previous step's mark"}
+
+
+def adl_rule_text(adl) -> str:
+    """The ADL trigger and fill price a run used, in words (``adl`` a :class:`delever.scenario.AdlConfig`)."""
+    return f"{ADL_TRIGGER_TEXT[adl.trigger]}, filled at {ADL_FILL_TEXT[adl.fill]}"
 
 
 # ------------------------------------------------------------------------------------------------ real facts
@@ -479,8 +493,9 @@ def real_facts(data_dir: Path, adl_all_users: Path, coin: str = "BTC") -> dict[s
     return out
 
 
-def comparison_rows(summary: dict, real: dict[str, RealFact]) -> list[dict]:
-    """Rows ``{"fact", "replay", "real", "source"}`` putting a run's summary and facts beside the real ones."""
+def comparison_rows(summary: dict, real: dict[str, RealFact], adl=None) -> list[dict]:
+    """Rows ``{"fact", "replay", "real", "source"}`` putting a run's summary and facts beside the real ones;
+    ``adl`` the run's :class:`delever.scenario.AdlConfig` (its trigger and fill in words; default: the default)."""
     f = summary["facts"]
 
     def money_text(x) -> str:
@@ -511,8 +526,7 @@ def comparison_rows(summary: dict, real: dict[str, RealFact]) -> list[dict]:
     rows.append(
         {
             "fact": "ADL trigger",
-            "replay": "the fund cannot pay a bankrupt account's shortfall (the engine's only trigger: Hyperliquid's "
-            "is not in the engine yet), filled at the bankruptcy price",
+            "replay": adl_rule_text(adl if adl is not None else _default_adl()),
             "real": "an account value below zero, filled at the previous mark",
             "source": "venues.md section 6 (https://hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging)",
         }
@@ -528,4 +542,10 @@ def replay_comparison(summary: dict, scenario) -> list[dict] | None:
 
     data_dir = packaged_data_path("hyperliquid_btc_20251010/positions_btc.csv").parent
     all_users = packaged_data_path("hyperliquid_oct10/adl_by_user_REALTIME.csv")
-    return comparison_rows(summary, real_facts(data_dir, all_users))
+    return comparison_rows(summary, real_facts(data_dir, all_users), scenario.adl)
+
+
+def _default_adl():
+    from .scenario import AdlConfig
+
+    return AdlConfig()

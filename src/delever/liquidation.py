@@ -20,7 +20,9 @@ For each liquidatable position, in the order given (most under water first, see 
 4. If the fund cannot pay, only the largest part ``k`` of the order whose shortfall the fund can cover goes
    to the book; the rest is closed against profitable opposite positions in ADL-queue order, at ``BP``,
    across as many counterparties as needed, partially for the last (BitMEX, Binance: "at the bankruptcy
-   price of the initial liquidated order", venues.md sections 1-2; TV-02). Each counterparty gives at most
+   price of the initial liquidated order", venues.md sections 1-2; TV-02). That is the default ADL trigger
+   and fill; the others (negative equity, fund drawdown; fill at the mark or the previous mark) and where the
+   money of a fill away from ``BP`` goes are in :mod:`delever.adl.trigger`. Each counterparty gives at most
    the lots that keep its own margin's equity >= 0 at the mark after the fill (dYdX v4's non-overlapping
    bankruptcy check, engines.md section 1; :func:`winner_capacity`); one capped at this price stays queued
    for a later bankrupt position. Closing at ``BP`` leaves the bankrupt account at >= 0, so ADL ends the
@@ -52,6 +54,16 @@ from .events import (
     LIQUIDATION_FEE,
     LIQUIDATION_FILL,
     LP_FILL,
+)
+from .adl.trigger import (
+    CTL_DRAWDOWN_ON,
+    CTL_START_AT,
+    CTL_STOP_ABOVE,
+    CTL_TRIGGER,
+    CTL_WHOLE,
+    TRIGGER_FUND_DRAWDOWN,
+    TRIGGER_NEGATIVE_EQUITY,
+    default_control,
 )
 from .liquidity import vwap
 from .margin import BACKING_WHOLE_ACCOUNT
@@ -341,6 +353,8 @@ def liquidate(
     cum,
     n_tiers,
     backing_rule,
+    adl_ctl,
+    fill_px,
 ):
     """Liquidate ``order[start:]`` (position indices, one instrument). Returns ``(status, next_index)``.
 
@@ -368,6 +382,10 @@ def liquidate(
     ``BACKING_MM_SHARE``): a cross position is backed by :func:`delever.sweep.cross_backing` of its account
     (its other cross positions at their marks), so its bankruptcy price follows the account. ``order`` holds
     at most one position per account (:func:`run_stage` splits it).
+
+    ADL trigger and fill rule (:mod:`delever.adl.trigger`): ``adl_ctl`` int64 (``CTL_SIZE``,) the trigger code,
+    the drawdown state (switched here as the fund moves) and its thresholds; ``fill_px[0]`` the ADL fill price
+    (ticks), or -1 for the bankrupt position's bankruptcy price.
     """
     cap = ev_kind.shape[0]
     n_lp = lp_pos.shape[0]
@@ -400,8 +418,26 @@ def liquidate(
             if backing_rule == 1:
                 own_mm = maintenance_margin(q * mark_p * v, instrument[p], floors, mmr, cum, n_tiers[instrument[p]])
             b0 = cross_backing(backing_rule, wallet[a], own_upnl, other_upnl, own_mm, mm_all)
+        # what the fund may pay before ADL: all of it (fund cannot pay), nothing (negative equity, or a fund
+        # drawdown while on); a drawdown while on may deleverage the whole position (OKX)
+        budget = fund[0]
+        whole = False
+        trig = adl_ctl[CTL_TRIGGER]
+        if trig == TRIGGER_FUND_DRAWDOWN:
+            if adl_ctl[CTL_DRAWDOWN_ON] == 0:
+                if fund[0] <= adl_ctl[CTL_START_AT]:
+                    adl_ctl[CTL_DRAWDOWN_ON] = 1
+            elif fund[0] > adl_ctl[CTL_STOP_ABOVE]:
+                adl_ctl[CTL_DRAWDOWN_ON] = 0
+            if adl_ctl[CTL_DRAWDOWN_ON] == 1:
+                if adl_ctl[CTL_WHOLE] == 1:
+                    whole = True
+                else:
+                    budget = 0
+        elif trig == TRIGGER_NEGATIVE_EQUITY:
+            budget = 0
         want = partial_lots[idx]
-        if 0 < want < q:
+        if 0 < want < q and not (whole and adl_on != 0):  # OKX while on: no more market liquidation orders
             if ev_n[0] + n_lp + 4 > cap:
                 return NEED_EVENTS, idx
             net = book_state[0]
@@ -472,24 +508,29 @@ def liquidate(
         p_adl = -((-num) // den) if sg > 0 else num // den
         if p_adl < 1:
             p_adl = 1
+        if fill_px[0] > 0:  # ADL at the mark or the previous mark; the bankrupt account settles the difference
+            p_adl = fill_px[0]
         net = book_state[0]
         v_full = book_fill_price(centre, net, -sg * q, curve)
         final_full = base + sg * q * v_full * v
         k_book = q
         need_adl = False
-        if adl_on != 0 and final_full < 0 and -final_full > fund[0]:
+        if adl_on != 0 and whole:
+            k_book = 0
+            need_adl = True
+        elif adl_on != 0 and final_full < 0 and -final_full > budget:
             lo = 0
             hi = q - 1
-            # the book's first lot already fills beyond bankruptcy and the fund is empty: deeper lots only
-            # fill worse, so nothing can go to the book (saves the search in a wholesale ADL)
+            # the book's first lot already fills beyond the ADL price and the fund may pay nothing: deeper lots
+            # only fill worse, so nothing can go to the book (saves the search in a wholesale ADL)
             v1 = book_fill_price(centre, net, -sg, curve)
-            if fund[0] == 0 and sg * (v1 - p_adl) < 0:
+            if budget == 0 and sg * (v1 - p_adl) < 0:
                 hi = 0
             while lo < hi:
                 mid = (lo + hi + 1) // 2
                 vm = book_fill_price(centre, net, -sg * mid, curve)
                 fin = base + sg * (mid * vm + (q - mid) * p_adl) * v
-                if -fin <= fund[0]:
+                if -fin <= budget:
                     lo = mid
                 else:
                     hi = mid - 1
@@ -723,7 +764,7 @@ def one_per_account(order: np.ndarray, account: np.ndarray, single: bool = False
 
 
 def run_stage(order, book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_weight, fund, queue, buf, partial,
-              adl_on, valuation: AccountValuation) -> None:  # fmt: skip
+              adl_on, valuation: AccountValuation, adl_ctl=None, fill_px=None) -> None:  # fmt: skip
     """Drive :func:`liquidate` over ``order`` to the end: extend the ADL queue (queue policies), prepare an
     allocation (allocation policies) or grow the event buffer each time the kernel asks, and resume.
 
@@ -731,18 +772,24 @@ def run_stage(order, book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_wei
     ``buf`` an :class:`delever.events.EventBuffer` (rows appended), ``fund`` the instrument's one-element
     insurance-fund array, ``valuation`` the marks and tiers of every instrument (:class:`AccountValuation`);
     the rest as :func:`liquidate`. An order with several positions of one account runs in consecutive parts
-    (:func:`one_per_account`).
+    (:func:`one_per_account`). ``adl_ctl``/``fill_px``: the ADL trigger and fill rule
+    (:meth:`delever.adl.trigger.AdlTriggerState.control`; default: the fund cannot pay, fill at the bankruptcy
+    price).
     """
+    if adl_ctl is None:
+        adl_ctl = default_control()
+    if fill_px is None:
+        fill_px = np.array([-1], dtype=np.int64)
     acc_start, acc_positions = book.positions_by_account()
     single = book.one_position_per_account()
     for part in one_per_account(order, book.account, single):
         queue.prepared_for[:] = -1
         _run_part(order[part], book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_weight, fund, queue, buf,
-                  partial[part], adl_on, valuation, acc_start, acc_positions)  # fmt: skip
+                  partial[part], adl_on, valuation, acc_start, acc_positions, adl_ctl, fill_px)  # fmt: skip
 
 
 def _run_part(order, book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_weight, fund, queue, buf, partial,
-              adl_on, w, acc_start, acc_positions) -> None:  # fmt: skip
+              adl_on, w, acc_start, acc_positions, adl_ctl, fill_px) -> None:  # fmt: skip
     n_lp = lp_pos.shape[0]
     start = 0
     buf.ensure(2 * order.shape[0] + 16)  # every order writes at least two rows: grow once, not by doubling
@@ -755,7 +802,8 @@ def _run_part(order, book, v, fee_ppm, centre, book_state, curve, lp_pos, lp_wei
             queue.length, queue.pointer, queue.available, queue.complete, c["kind"], c["account"],
             c["counterparty"], c["position"], c["size"], c["price"], c["amount"], c["indicator"], ev_n, partial,
             adl_on, queue.take, queue.alloc_mode, queue.prepared_for, queue.request, w.marks, w.vpls,
-            book.instrument, acc_start, acc_positions, w.floors, w.mmr, w.cum, w.n_tiers, w.backing_rule,
+            book.instrument, acc_start, acc_positions, w.floors, w.mmr, w.cum, w.n_tiers, w.backing_rule, adl_ctl,
+            fill_px,
         )  # fmt: skip
         buf.n = int(ev_n[0])
         if status == DONE:

@@ -409,6 +409,29 @@ class AdlConfig(_Model):
     form: Literal["lexicographic", "weighted"] = "lexicographic"
     weights: list[Annotated[float, Field(ge=0)]] | None = None
     funding_window_s: Annotated[float, Field(gt=0)] = 28_800.0
+    trigger: Literal["fund-cannot-pay", "negative-equity", "fund-drawdown"] = "fund-cannot-pay"
+    """When a liquidation's loss goes to ADL rather than the insurance fund (:mod:`delever.adl.trigger`):
+    ``fund-cannot-pay`` (Binance, BitMEX: the fund cannot pay the book close's deficit), ``negative-equity``
+    (Hyperliquid: the account's value would go below zero; the fund is not used first) or ``fund-drawdown``
+    (OKX, Bybit's pool drawdown: the fund fell ``drawdown_pct`` from its peak within ``drawdown_window_s``;
+    otherwise ``fund-cannot-pay``)."""
+    fill: Literal["bankruptcy", "mark", "previous-mark"] = "bankruptcy"
+    """ADL fill price: the bankrupt position's bankruptcy price (Binance, BitMEX, Bybit), the mark (OKX) or the
+    previous step's mark (Hyperliquid); what a fill other than the bankruptcy price leaves on the bankrupt
+    account is settled with the insurance fund (:mod:`delever.adl.trigger`)."""
+    drawdown_pct: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(30)
+    """``fund-drawdown``: ADL starts when the fund is at or below its peak within the window less this percent
+    (OKX: "a straight-line decrease of 30% from the peak value of the risk reserve within 8 hours")."""
+    drawdown_stop_pct: Annotated[Decimal, Field(ge=0, le=100)] | None = None
+    """``fund-drawdown``: ADL, once started, stops when the drawdown is back below this percent (Bybit:
+    ``adlStopRatio`` -0.25 against a start at -0.30); default ``drawdown_pct`` (OKX's end threshold
+    ``adlRecRate`` is not published)."""
+    drawdown_window_s: Annotated[float, Field(gt=0)] = 28_800.0
+    """``fund-drawdown``: the window (seconds) over which the fund's peak is taken (OKX, Bybit: 8 h)."""
+    drawdown_close: Literal["whole-position", "deficit"] = "whole-position"
+    """``fund-drawdown``, while on: ``whole-position`` (OKX: "no more market liquidation orders; liquidated
+    positions matched directly with highest-ranked counterparties") or ``deficit`` (Bybit: the book first,
+    the part the fund would have to pay is deleveraged)."""
 
     @field_validator("keys")
     @classmethod
@@ -428,6 +451,11 @@ class AdlConfig(_Model):
         if self.policy not in POLICIES:
             raise ValueError(f"unknown ADL policy {self.policy!r}; known: {', '.join(POLICIES)}")
         self.hierarchy()  # raises ValueError on a bad key, direction or weights
+        if self.drawdown_stop_pct is not None and self.drawdown_stop_pct > self.drawdown_pct:
+            raise ValueError(
+                f"drawdown_stop_pct {self.drawdown_stop_pct} exceeds drawdown_pct {self.drawdown_pct}: ADL would "
+                "stop before it starts"
+            )
         return self
 
     def hierarchy(self):

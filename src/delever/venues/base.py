@@ -606,6 +606,12 @@ class AdlTrigger:
     balance), ``negative_equity`` (Hyperliquid: account or isolated position value < 0; dYdX: TNC < 0 after a
     liquidation that filled nothing), ``assignment_unfilled`` (Kraken: what assignment could not place is
     unwound), ``none`` (no ADL: Deribit and Drift socialise the loss instead).
+
+    ``fund_first``: the fund pays a liquidation's fills beyond the bankruptcy price before any deleveraging
+    (dYdX v4: the IOC liquidation order's insurance-fund delta, engines.md section 1), so ``negative_equity``
+    deleverages only what the fund cannot pay. ``while_on``: what a drawdown trigger deleverages while on,
+    ``whole_position`` (OKX: "no more market liquidation orders") or ``deficit`` (Bybit: a liquidation that
+    cannot close better than BP, the book first). The engine's options: :meth:`Rulebook.engine_adl_rule`.
     """
 
     kind: Literal["fund_cannot_pay", "fund_drawdown", "pnl_drawdown", "negative_equity", "assignment_unfilled", "none"]
@@ -615,6 +621,8 @@ class AdlTrigger:
     pnl_ratio_start: Fraction | None = None
     pnl_ratio_stop: Fraction | None = None
     balance_threshold: Fraction | None = None
+    fund_first: bool = False
+    while_on: Literal["whole_position", "deficit"] = "whole_position"
 
     @staticmethod
     def fund_cannot_pay(fund_balance: int, loss: int) -> bool:
@@ -1063,6 +1071,39 @@ class Rulebook:
             "roi_mmr": "queue-bitget",
         }.get(self.adl.ranking)
 
+    def engine_adl_rule(self) -> dict[str, object]:
+        """The scenario's ``[adl]`` trigger and fill options (:class:`delever.scenario.AdlConfig`,
+        :mod:`delever.adl.trigger`) of this rulebook; what they leave out is in :meth:`engine_gaps`.
+
+        ``negative_equity`` -> ``negative-equity`` (Hyperliquid), or ``fund-cannot-pay`` when the fund pays
+        first (dYdX); ``fund_drawdown`` with a window -> ``fund-drawdown`` (OKX: 30% within 8 h, the whole
+        position while on); ``pnl_drawdown`` -> ``fund-drawdown`` of a pool of one symbol (Bybit: start at
+        pnlRatio <= -0.30, stop above -0.25, 8 h, the deficit while on); the rest -> ``fund-cannot-pay``. Fill:
+        the rulebook's (``bankruptcy``, ``mark``, ``previous-mark``); none for a venue without ADL."""
+        t = self.adl.trigger
+        out: dict[str, object] = {"trigger": "fund-cannot-pay"}
+        if t.kind == "negative_equity" and not t.fund_first:
+            out["trigger"] = "negative-equity"
+        elif t.kind == "fund_drawdown" and t.drawdown is not None and t.window_hours is not None:
+            out.update(
+                trigger="fund-drawdown",
+                drawdown_pct=str(to_decimal(t.drawdown * 100, 6)),
+                drawdown_window_s=float(t.window_hours * 3600),
+                drawdown_close=t.while_on.replace("_", "-"),
+            )
+        elif t.kind == "pnl_drawdown" and t.pnl_ratio_start is not None and t.window_hours is not None:
+            out.update(
+                trigger="fund-drawdown",
+                drawdown_pct=str(to_decimal(-t.pnl_ratio_start * 100, 6)),
+                drawdown_window_s=float(t.window_hours * 3600),
+                drawdown_close=t.while_on.replace("_", "-"),
+            )
+            if t.pnl_ratio_stop is not None:
+                out["drawdown_stop_pct"] = str(to_decimal(-t.pnl_ratio_stop * 100, 6))
+        if self.adl.fill_price != "none":
+            out["fill"] = self.adl.fill_price.replace("_", "-")
+        return out
+
     def scenario_overrides(self, symbol: str | None = None) -> dict[str, object]:
         """Nested overrides of a scenario (``delever.scenario.load_scenario(path, overrides)``) that express
         these rules in the engine's configuration, for the contract ``symbol`` (default
@@ -1128,8 +1169,6 @@ class Rulebook:
             gaps.append(f"liquidation style {self.liquidation.style}: run as a full liquidation against the book")
         if self.liquidation.surplus_to == "trader":
             gaps.append("a better fill's surplus stays with the trader on this venue; the engine's fee rule applies")
-        if self.adl.fill_price not in ("bankruptcy", "none"):
-            gaps.append(f"ADL fill at the {self.adl.fill_price.replace('_', ' ')} price: the engine fills at BP")
         if self.engine_adl_policy() is None:
             gaps.append(f"ADL queue {self.adl.queue}: no engine policy")
         if self.liquidation.loss_after_fund == "socialized_funding":
@@ -1137,9 +1176,32 @@ class Rulebook:
                 "socialised through the cumulative funding rate on both sides: the engine's socialised loss "
                 "claws back from winners' profit"
             )
-        if self.adl.trigger.kind not in ("fund_cannot_pay", "none"):
-            gaps.append(f"ADL trigger {self.adl.trigger.kind}: the engine triggers ADL when the fund cannot pay")
+        gaps.extend(self._adl_trigger_gaps())
         return gaps
+
+    def _adl_trigger_gaps(self) -> list[str]:
+        """What :meth:`engine_adl_rule` leaves out of this rulebook's ADL trigger."""
+        t = self.adl.trigger
+        run = self.engine_adl_rule()["trigger"]
+        if t.kind == "negative_equity" and t.fund_first:
+            return [
+                "ADL trigger negative_equity after a liquidation order that filled nothing (TNC < 0): the engine "
+                "has the fund pay first and deleverages, in the same step, the part the fund cannot pay"
+            ]
+        if t.kind == "pnl_drawdown" and run == "fund-drawdown":
+            return [
+                "ADL trigger pnl_drawdown of a pool of several symbols: the engine's fund is a pool of one "
+                "symbol (pnlRatio = the fund's drawdown from its 8 h peak); other symbols' PnL, the T+1 pool "
+                "balance and adlTriggerThreshold are not modelled"
+            ]
+        if t.kind == "fund_drawdown" and run == "fund-cannot-pay":
+            return [
+                "ADL trigger fund_drawdown with no window stated: the engine triggers ADL when the fund cannot pay "
+                "(the venue's older rule)"
+            ]
+        if t.kind not in ("fund_cannot_pay", "none") and run == "fund-cannot-pay":
+            return [f"ADL trigger {t.kind}: the engine triggers ADL when the fund cannot pay"]
+        return []
 
     # --- margin ----------------------------------------------------------------------------------------
 
@@ -1559,6 +1621,7 @@ class Rulebook:
             "engine": {
                 "symbol": self.engine_symbol(),
                 "adl_policy": self.engine_adl_policy(),
+                "adl_rule": self.engine_adl_rule(),
                 "gaps": self.engine_gaps(),
             },
             "stand_ins": list(self.stand_ins),

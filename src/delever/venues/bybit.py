@@ -261,6 +261,7 @@ RULEBOOK = BybitRulebook(
             pnl_ratio_start=Fraction(-3, 10),
             pnl_ratio_stop=Fraction(-1, 4),
             balance_threshold=Fraction(10_000),
+            while_on="deficit",
         ),
         ranking="bitmex",
         ranking_summary="'highest profit and effective leverage' (formula not recovered): BitMEX's PnL% x EffLev "

@@ -148,6 +148,7 @@ RULEBOOK = Rulebook(
         trigger=AdlTrigger(
             "negative_equity",
             "The liquidation order filled nothing this block and TNC < 0 (or the market is in final settlement).",
+            fund_first=True,
         ),
         ranking="none",
         ranking_summary="No ranking: opposite-side subaccounts from a pseudo-random start, at most 500 checked; an "

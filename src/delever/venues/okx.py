@@ -175,5 +175,6 @@ RULEBOOK = Rulebook(
         "adl 0-5 mapping: 20% lights among positions in profit.",
         "Taker fee 0.05% in the trigger and the liquidation fee.",
         "Contract/tick/lot sizes: instruments API values, not in venues.md.",
+        "ADL end (adlRecRate/adlRecBal) not published: drawdown ADL stops once the drawdown is back below 30%.",
     ),
 )

@@ -2,8 +2,9 @@
 
 :func:`apply_venue` merges a rulebook's engine-expressible rules (tiers, liquidation fee, partial
 liquidation style, backstop, socialized loss, funding parameters: :meth:`Rulebook.scenario_overrides`) and
-its ADL ranking (:meth:`Rulebook.engine_adl_policy`) over a scenario; what the engine cannot express is listed
-by :meth:`Rulebook.engine_gaps` and shown next to each result, so nobody mistakes a stand-in for the venue.
+its ADL ranking, trigger and fill price (:meth:`Rulebook.engine_adl_policy`, :meth:`Rulebook.engine_adl_rule`)
+over a scenario; what the engine cannot express is listed by :meth:`Rulebook.engine_gaps` and shown next to
+each result, so nobody mistakes a stand-in for the venue.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def apply_venue(scenario: Scenario, name: str) -> Scenario:
     policy = rb.engine_adl_policy()
     if policy is not None:
         merged["adl"] = {"policy": policy}
+    merged["adl"] = {**merged.get("adl", {}), **rb.engine_adl_rule()}
     merged["name"] = f"{scenario.name}-{name}"
     try:
         return Scenario.model_validate({**merged, "base_dir": scenario.base_dir})
