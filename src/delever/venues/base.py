@@ -811,6 +811,28 @@ class FeeRule:
 
 
 @dataclass(frozen=True)
+class MarkBand:
+    """How far the venue lets the price it margins against (its mark, or its oracle) stand from the index.
+
+    ``max_deviation_pct``: percent of the index (``None``: the venue publishes no band; 0: margin is checked at the
+    oracle/index itself). Run as the scenario's ``[mark] max_deviation_pct`` (:func:`delever.mark.mark_of`
+    clamps the engine's median mark into the band). ``source``: where the number comes from.
+    """
+
+    max_deviation_pct: Fraction | None
+    summary: str
+    source: str
+
+
+NO_PUBLISHED_BAND = MarkBand(
+    None,
+    "No band on the mark published in ../shared/specs: the engine's median mark runs unbanded.",
+    "../shared/specs/venues.md (no mark-price band stated)",
+)
+"""The band of a venue whose mark-price band is not in the specs."""
+
+
+@dataclass(frozen=True)
 class FundingRule:
     """Funding: rate per ``interval_hours`` from the premium index (all rates exact fractions per interval).
 
@@ -1003,6 +1025,8 @@ class Rulebook:
     cross_backing_rule: int = BACKING_WHOLE_ACCOUNT
     """How a cross position of a multi-position account is backed (:func:`delever.margin.cross_backing`):
     the whole account (Binance ``WB + UPNL1``) or dYdX v4's share of TNC (``BACKING_MM_SHARE``)."""
+    mark_band: MarkBand = NO_PUBLISHED_BAND
+    """The band of the venue's mark around its index (:class:`MarkBand`), run as ``[mark] max_deviation_pct``."""
 
     def funding_for(self, symbol: str) -> FundingRule:
         """The funding rule of ``symbol`` (per-symbol caps where the venue has them)."""
@@ -1067,12 +1091,13 @@ class Rulebook:
         """Nested overrides of a scenario (``delever.scenario.load_scenario(path, overrides)``) that express
         these rules in the engine's configuration, for the contract ``symbol`` (default
         :meth:`engine_symbol`): its tiers (when bracket tiers with the derived maintenance amount), the
-        liquidation fee, partial liquidation (tier steps or slices), the backstop vault, socialised loss and
-        the funding parameters (not switched on). Tick and lot sizes are left to the scenario, so the same
-        price path and book run under every rulebook. What the engine cannot express is in
+        liquidation fee, partial liquidation (tier steps or slices), the backstop vault, socialised loss, the
+        mark's band (:attr:`mark_band`, when the venue publishes one) and the funding parameters (not switched
+        on). Tick and lot sizes are left to the scenario, so the same price path and book run under every
+        rulebook. What the engine cannot express is in
         :meth:`engine_gaps`."""
         c = self.contract(symbol or self.engine_symbol())
-        out: dict[str, dict[str, object]] = {"instrument": {}, "fees": {}, "mechanisms": {}}
+        out: dict[str, dict[str, object]] = {"instrument": {}, "fees": {}, "mechanisms": {}, "mark": {}}
         rows = _scenario_tier_rows(c)
         if rows is not None:
             out["instrument"]["tiers"] = rows
@@ -1094,6 +1119,8 @@ class Rulebook:
             mech["backstop"] = {"enabled": True, "equity_ratio": str(to_decimal(lq.backstop_below_mm, 6))}
         if lq.loss_after_fund in ("socialized_winners", "socialized_funding"):
             mech["socialized_loss"] = {"enabled": True}
+        if self.mark_band.max_deviation_pct is not None:
+            out["mark"] = {"max_deviation_pct": float(self.mark_band.max_deviation_pct)}
         f = self.funding_for(c.symbol)
         if f.style == "clamped_interest":
             fund: dict[str, object] = {
@@ -1555,6 +1582,13 @@ class Rulebook:
                 "style": self.funding.style,
                 "interval_hours": self.funding.interval_hours,
                 "summary": self.funding.summary,
+            },
+            "mark": {
+                "max_deviation_pct": None
+                if self.mark_band.max_deviation_pct is None
+                else str(to_decimal(self.mark_band.max_deviation_pct, 6)),
+                "summary": self.mark_band.summary,
+                "source": self.mark_band.source,
             },
             "engine": {
                 "symbol": self.engine_symbol(),
