@@ -112,8 +112,8 @@ def test_drift_band_traced_to_its_source():
     percentage_precision = 1_000_000
     assert MARK_ORACLE_DIVERGENCE == Fraction(percentage_precision // 10, percentage_precision) * 100 == 10
     rb = get_venue("drift")
-    assert rb.mark_band.max_deviation_pct == MARK_ORACLE_DIVERGENCE
-    assert "state.rs" in rb.mark_band.source and rb.mark_band.source.split()[0] in rb.sources
+    assert rb.mark.max_deviation_pct == MARK_ORACLE_DIVERGENCE
+    assert "state.rs" in rb.mark.source and rb.mark.source.split()[0] in rb.sources
     assert rb.scenario_overrides()["mark"] == {"max_deviation_pct": 10.0}
     sc = apply_venue(load_scenario(default_scenario_path()), "drift")
     assert sc.mark.max_deviation_pct == 10.0
@@ -122,11 +122,30 @@ def test_drift_band_traced_to_its_source():
 
 @pytest.mark.parametrize("name", sorted(set(VENUES) - {"drift"}))
 def test_venues_without_a_published_band_run_unbanded(name):
-    """No other rulebook's mark band is in ../shared/specs (venues.md has none): no override, the band says so."""
+    """No other rulebook's mark band is in ../shared/specs (venues.md has none) nor in a source found: no band
+    override, and the rule says so."""
     rb = get_venue(name)
-    assert rb.mark_band.max_deviation_pct is None and "no" in rb.mark_band.summary.lower()
-    assert "mark" not in rb.scenario_overrides()
+    assert rb.mark.max_deviation_pct is None and "no band" in rb.mark.summary.lower()
+    assert "max_deviation_pct" not in rb.scenario_overrides().get("mark", {})
     assert apply_venue(load_scenario(default_scenario_path()), name).mark.max_deviation_pct is None
+
+
+def test_hyperliquid_mark_ema_traced_to_its_source():
+    """Hyperliquid's robust-price-indices page: the mark's "150 second exponential moving average", updated as
+    ``numerator * exp(-t / 2.5 minutes) + sample * t``: time constant 2.5 min x 60 s = 150 s."""
+    rb = get_venue("hyperliquid")
+    assert rb.mark.basis_ema_s == 2.5 * 60 == 150.0
+    assert "robust-price-indices" in rb.mark.source and rb.mark.source in rb.sources
+    assert rb.scenario_overrides()["mark"] == {"basis_ema_s": 150.0}
+    sc = apply_venue(load_scenario(default_scenario_path()), "hyperliquid")
+    assert sc.mark.basis_ema_s == 150.0 and sc.mark.max_deviation_pct is None
+
+
+@pytest.mark.parametrize("name", sorted(set(VENUES) - {"hyperliquid"}))
+def test_other_venues_keep_the_scenario_basis_ema(name):
+    """No other venue's mark basis average is run: the scenario's own ``basis_ema_s`` (30 s built in) stays."""
+    assert get_venue(name).mark.basis_ema_s is None
+    assert apply_venue(load_scenario(default_scenario_path()), name).mark.basis_ema_s == 30.0
 
 
 def _deviation(result) -> np.ndarray:

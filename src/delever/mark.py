@@ -17,7 +17,7 @@ forced orders keep the book displaced for longer than a few ``tau`` (the book re
 half-life, :mod:`delever.liquidity`, and depth reaches out to 90% from the index), ``index + EMA`` converges
 to ``last`` and the mark follows the venue's own trades wherever the cascade pushes them: the cascade feeds
 itself with the index flat. A venue whose margin is checked against a price held near its oracle/index
-breaks that loop; the rulebooks set the band each venue publishes (:attr:`delever.venues.base.Rulebook.mark_band`).
+breaks that loop; the rulebooks set the band each venue publishes (:attr:`delever.venues.base.Rulebook.mark`).
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ class MarkConfig(_Model):
     ``max_deviation_pct``: the mark is held within this many percent of the index at every step (the clamp of
     :func:`delever.mark.mark_of`); 0 makes the mark the index (a venue that margins at its oracle price); unset
     (the default, and the built-in scenario's): no band. ``delever run --venue NAME`` sets the venue's published
-    band (:attr:`delever.venues.base.Rulebook.mark_band`)."""
+    band (:attr:`delever.venues.base.Rulebook.mark`)."""
 
     basis_ema_s: Annotated[float, Field(ge=0)] = 30.0
     max_deviation_pct: Annotated[float, Field(ge=0, le=100)] | None = None

@@ -43,7 +43,7 @@ from ..tiers import RiskTiers
 from .base import (
     NO_CAP,
     AdlRule,
-    MarkBand,
+    MarkRule,
     AdlTrigger,
     BracketMargin,
     FeeRule,
@@ -142,7 +142,7 @@ RULEBOOK = Rulebook(
     funding=FundingRule(
         style="premium", interval_hours=1, summary="Hourly; formula not in the specs: stand-in F = premium."
     ),
-    mark_band=MarkBand(
+    mark=MarkRule(
         MARK_ORACLE_DIVERGENCE,
         "Oracle guard rail: a mark more than 10% from the oracle is divergent (mark_oracle_percent_divergence); "
         "run as the mark clamped within 10% of the index.",
