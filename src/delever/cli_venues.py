@@ -162,7 +162,7 @@ def venues(
     r = Table(title="rules", header_style="bold", show_lines=True)
     r.add_column("rule")
     r.add_column("value")
-    for section in ("liquidation", "adl", "fees", "funding"):
+    for section in ("liquidation", "adl", "fees", "funding", "mark"):
         for k, v in d[section].items():  # type: ignore[union-attr]
             r.add_row(f"{section}.{k}", _fmt(v))
     console.print(r)

@@ -50,7 +50,7 @@ from .engine import Market, RunResult, StepSeries, position_column, prepare
 from .instruments import Instrument
 from .liquidation import AccountValuation, run_stage
 from .liquidity import DepthCurve, marginal_price, refill_factor
-from .mark import MarkPrice
+from .mark import MarkPrice, band_fraction
 from .prices import PricePath
 from .scenario import CrossInstrumentConfig, Scenario, build_tiers
 from .settlement import SettlementReport, basis_left, check_expiry, expiry_ns, settle_at
@@ -259,7 +259,8 @@ def run_multi(
     lp_pos = [np.flatnonzero(book.exempt[book.account] & (book.instrument == m)).astype(np.int64) for m in range(M)]
     dt = scenario.step_seconds
     refill = refill_factor(dt, scenario.liquidity.resilience_half_life_s)
-    rules = [MarkPrice(scenario.mark.basis_ema_s) for _ in range(M)]
+    band = band_fraction(scenario.mark.max_deviation_pct)
+    rules = [MarkPrice(scenario.mark.basis_ema_s, band=band) for _ in range(M)]
     states = [np.zeros(1) for _ in range(M)]
     curves = [c.arrays() for c in mm.curves]
     ticks = [float(i.tick_size) for i in insts]

@@ -53,7 +53,7 @@ from .mechanisms.socialized import pro_rata
 from .mechanisms.volatility import vol_ratio
 from .mechanisms.withdrawal import calibrate_elasticity, depth_scale
 from .liquidity import DepthCurve, marginal_price, refill_factor
-from .mark import MarkPrice, mark_of
+from .mark import MarkPrice, band_fraction, mark_of
 from .marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines, profile_at_price
 from .prices import PricePath, path_from_klines, stretch_to_low
 from .scenario import Scenario, window_ms
@@ -221,8 +221,8 @@ def run(
 
 
 @njit(cache=True, nogil=True)
-def quiet_steps(t, t_end, index_ticks, state, refill, curve, ema, alpha, marks, mark_s, last_s, fund_s, fund, size,
-                trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, bounds, stamp,
+def quiet_steps(t, t_end, index_ticks, state, refill, curve, ema, alpha, band, marks, mark_s, last_s, fund_s, fund,
+                size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, bounds, stamp,
                 out):  # fmt: skip
     """Steps ``t, t+1, ...`` as :meth:`Simulation.step` runs them while the mark reaches no trigger and no
     per-step mechanism is on (refill, last price, mark, an empty scan, the step's series), with the same
@@ -233,7 +233,7 @@ def quiet_steps(t, t_end, index_ticks, state, refill, curve, ema, alpha, marks, 
         s = state[0] * refill
         last = marginal_price(centre, s, curve)
         e = ema[0] + alpha * ((last - centre) - ema[0])
-        mark = mark_of(centre, e, last)
+        mark = mark_of(centre, e, last, band)
         count = scan_index(mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending,
                            bounds, stamp, t, out)  # fmt: skip
         if count:
@@ -305,7 +305,7 @@ class Simulation:
         if self.lp_pos.size == 0:
             raise ValueError("the book needs at least one liquidity-provider position")
         tick = float(inst.tick_size)
-        self.mark_rule = MarkPrice(scenario.mark.basis_ema_s)
+        self.mark_rule = MarkPrice(scenario.mark.basis_ema_s, band=band_fraction(scenario.mark.max_deviation_pct))
         self.dt = dt = scenario.step_seconds
         self.refill = refill_factor(dt, scenario.liquidity.resilience_half_life_s)
         self.state = np.zeros(1, dtype=np.float64)
@@ -501,9 +501,9 @@ class Simulation:
         ix = self.index
         ema = np.array([self.mark_rule.ema_basis])
         t = quiet_steps(t, self.quiet_until, self.index_ticks, self.state, self.refill, self.curve, ema, self.alpha,
-                        self.marks, self.mark_s, self.last_s, self.fund_s, self.fund, ix._size, ix._trigger,
-                        ix.long_key, ix.long_idx, ix.short_key, ix.short_idx, ix.head, ix.pending, ix.n_pending,
-                        ix.bounds, ix._stamp, self.liq_out)  # fmt: skip
+                        self.mark_rule.band, self.marks, self.mark_s, self.last_s, self.fund_s, self.fund, ix._size,
+                        ix._trigger, ix.long_key, ix.long_idx, ix.short_key, ix.short_idx, ix.head, ix.pending,
+                        ix.n_pending, ix.bounds, ix._stamp, self.liq_out)  # fmt: skip
         self.mark_rule.ema_basis = float(ema[0])
         return t
 

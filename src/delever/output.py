@@ -362,6 +362,12 @@ def inputs_provenance(r: RunResult) -> list[dict]:
             "source": "Deribit legacy mark (specs/venues.md section 5), median as Binance",
         },
         {
+            "name": "Mark band",
+            "kind": "assumed",
+            "value": "none" if sc.mark.max_deviation_pct is None else f"{sc.mark.max_deviation_pct:g}% of the index",
+            "source": "[mark] max_deviation_pct (delever.mark); a venue's published band under --venue",
+        },
+        {
             "name": "Liquidation fee",
             "kind": "assumed",
             "value": f"{sc.fees.liquidation_fee_rate}",

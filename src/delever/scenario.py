@@ -119,9 +119,15 @@ class LiquidityConfig(_Model):
 
 
 class MarkConfig(_Model):
-    """Mark-price rule (:mod:`delever.mark`): basis EMA time constant in seconds."""
+    """Mark-price rule (:mod:`delever.mark`): basis EMA time constant in seconds, and the mark's band.
+
+    ``max_deviation_pct``: the mark is held within this many percent of the index at every step (the clamp of
+    :func:`delever.mark.mark_of`); 0 makes the mark the index (a venue that margins at its oracle price); unset
+    (the default, and the built-in scenario's): no band. ``delever run --venue NAME`` sets the venue's published
+    band (:attr:`delever.venues.base.Rulebook.mark`)."""
 
     basis_ema_s: Annotated[float, Field(ge=0)] = 30.0
+    max_deviation_pct: Annotated[float, Field(ge=0, le=100)] | None = None
 
 
 class FeesConfig(_Model):

@@ -819,6 +819,31 @@ class FeeRule:
 
 
 @dataclass(frozen=True)
+class MarkRule:
+    """The venue's mark price as the engine runs it (:mod:`delever.mark`): how far the venue lets the price it
+    margins against (its mark, or its oracle) stand from the index, and the time constant of its basis average.
+
+    ``max_deviation_pct``: percent of the index (``None``: the venue publishes no band; 0: margin is checked at
+    the oracle/index itself), run as the scenario's ``[mark] max_deviation_pct`` (:func:`delever.mark.mark_of`
+    clamps the engine's median mark into the band). ``basis_ema_s``: the basis EMA's time constant where the
+    venue publishes one (``None``: the scenario's ``[mark] basis_ema_s``). ``source``: where the numbers come from.
+    """
+
+    max_deviation_pct: Fraction | None
+    summary: str
+    source: str
+    basis_ema_s: float | None = None
+
+
+NO_PUBLISHED_BAND = MarkRule(
+    None,
+    "No band on the mark published in ../shared/specs: the engine's median mark runs unbanded.",
+    "../shared/specs/venues.md (no mark-price band stated)",
+)
+"""The mark rule of a venue whose mark-price band is not in the specs (the scenario's own mark, unbanded)."""
+
+
+@dataclass(frozen=True)
 class FundingRule:
     """Funding: rate per ``interval_hours`` from the premium index (all rates exact fractions per interval).
 
@@ -1011,6 +1036,9 @@ class Rulebook:
     cross_backing_rule: int = BACKING_WHOLE_ACCOUNT
     """How a cross position of a multi-position account is backed (:func:`delever.margin.cross_backing`):
     the whole account (Binance ``WB + UPNL1``) or dYdX v4's share of TNC (``BACKING_MM_SHARE``)."""
+    mark: MarkRule = NO_PUBLISHED_BAND
+    """The venue's mark rule (:class:`MarkRule`): its band around the index, run as ``[mark] max_deviation_pct``,
+    and its basis EMA where published (``[mark] basis_ema_s``)."""
 
     def funding_for(self, symbol: str) -> FundingRule:
         """The funding rule of ``symbol`` (per-symbol caps where the venue has them)."""
@@ -1108,12 +1136,12 @@ class Rulebook:
         """Nested overrides of a scenario (``delever.scenario.load_scenario(path, overrides)``) that express
         these rules in the engine's configuration, for the contract ``symbol`` (default
         :meth:`engine_symbol`): its tiers (when bracket tiers with the derived maintenance amount), the
-        liquidation fee, partial liquidation (tier steps or slices), the backstop vault, socialised loss and
-        the funding parameters (not switched on). Tick and lot sizes are left to the scenario, so the same
-        price path and book run under every rulebook. What the engine cannot express is in
-        :meth:`engine_gaps`."""
+        liquidation fee, partial liquidation (tier steps or slices), the backstop vault, socialised loss, the
+        mark's band and basis EMA (:attr:`mark`, where the venue publishes them) and the funding parameters
+        (not switched on). Tick and lot sizes are left to the scenario, so the same price path and book run
+        under every rulebook. What the engine cannot express is in :meth:`engine_gaps`."""
         c = self.contract(symbol or self.engine_symbol())
-        out: dict[str, dict[str, object]] = {"instrument": {}, "fees": {}, "mechanisms": {}}
+        out: dict[str, dict[str, object]] = {"instrument": {}, "fees": {}, "mechanisms": {}, "mark": {}}
         rows = _scenario_tier_rows(c)
         if rows is not None:
             out["instrument"]["tiers"] = rows
@@ -1135,6 +1163,10 @@ class Rulebook:
             mech["backstop"] = {"enabled": True, "equity_ratio": str(to_decimal(lq.backstop_below_mm, 6))}
         if lq.loss_after_fund in ("socialized_winners", "socialized_funding"):
             mech["socialized_loss"] = {"enabled": True}
+        if self.mark.max_deviation_pct is not None:
+            out["mark"]["max_deviation_pct"] = float(self.mark.max_deviation_pct)
+        if self.mark.basis_ema_s is not None:
+            out["mark"]["basis_ema_s"] = float(self.mark.basis_ema_s)
         f = self.funding_for(c.symbol)
         if f.style == "clamped_interest":
             fund: dict[str, object] = {
@@ -1617,6 +1649,14 @@ class Rulebook:
                 "style": self.funding.style,
                 "interval_hours": self.funding.interval_hours,
                 "summary": self.funding.summary,
+            },
+            "mark": {
+                "max_deviation_pct": None
+                if self.mark.max_deviation_pct is None
+                else str(to_decimal(self.mark.max_deviation_pct, 6)),
+                "basis_ema_s": None if self.mark.basis_ema_s is None else f"{self.mark.basis_ema_s:g}",
+                "summary": self.mark.summary,
+                "source": self.mark.source,
             },
             "engine": {
                 "symbol": self.engine_symbol(),

@@ -15,6 +15,11 @@ Documented rules used (``programs/drift/src/controller/liquidation.rs``, ``math/
   contract on **both sides** pays the same per-unit amount at its next funding settlement
   (:func:`socialized_charges`). No ADL queue.
 - **Max leverage**: BTC-PERP 20x (https://docs.drift.trade/protocol/trading/margin/per-market-leverage).
+- **Mark band**: the oracle guard rail ``PriceDivergenceGuardRails::default()``,
+  ``mark_oracle_percent_divergence = PERCENTAGE_PRECISION / 10`` (10%), in ``programs/drift/src/state/state.rs``
+  (commit 0979445; :data:`MARK_ORACLE_DIVERGENCE`): the protocol treats a mark more than 10% from the oracle
+  as divergent. The engine runs it as ``[mark] max_deviation_pct = 10`` (the mark clamped within 10% of the
+  index). Liquidation itself is a takeover at the oracle price (above), which the engine runs against the book.
 
 Stand-ins:
 
@@ -38,6 +43,7 @@ from ..tiers import RiskTiers
 from .base import (
     NO_CAP,
     AdlRule,
+    MarkRule,
     AdlTrigger,
     BracketMargin,
     FeeRule,
@@ -52,6 +58,12 @@ MARKET_CONFIGS = "Drift SDK perp market configs (not in venues.md; values at the
 
 BTC_PERP = RiskTiers.from_brackets("drift-btc-perp", [(NO_CAP, 20, "0.025", "0.05")])
 """IM 5% (20x, documented); MM 2.5% (stand-in: half of IM)."""
+
+
+MARK_ORACLE_DIVERGENCE = Fraction(10)
+"""Percent: ``PERCENTAGE_PRECISION_U64 / 10`` of ``PriceDivergenceGuardRails``' default
+``mark_oracle_percent_divergence`` (drift-labs/protocol-v2 ``programs/drift/src/state/state.rs``, commit
+0979445): a tenth of PERCENTAGE_PRECISION (100%) is 10%."""
 
 
 def socialized_loss_per_unit(loss: int, long_oi: int, short_oi: int) -> Fraction:
@@ -75,6 +87,7 @@ RULEBOOK = Rulebook(
         "https://github.com/drift-labs/protocol-v2/blob/0ae3e3b/programs/drift/src/controller/insurance.rs",
         "https://github.com/drift-labs/protocol-v2/blob/0ae3e3b/programs/drift/src/math/liquidation.rs",
         "https://docs.drift.trade/protocol/trading/margin/per-market-leverage",
+        "https://github.com/drift-labs/protocol-v2/blob/0979445/programs/drift/src/state/state.rs",
     ),
     instruments={
         "BTC-PERP": VenueInstrument(
@@ -128,6 +141,13 @@ RULEBOOK = Rulebook(
     ),
     funding=FundingRule(
         style="premium", interval_hours=1, summary="Hourly; formula not in the specs: stand-in F = premium."
+    ),
+    mark=MarkRule(
+        MARK_ORACLE_DIVERGENCE,
+        "Oracle guard rail: a mark more than 10% from the oracle is divergent (mark_oracle_percent_divergence); "
+        "run as the mark clamped within 10% of the index.",
+        "https://github.com/drift-labs/protocol-v2/blob/0979445/programs/drift/src/state/state.rs "
+        "(PriceDivergenceGuardRails::default)",
     ),
     stand_ins=(
         "MMR 2.5% = half of the 5% IMR (Drift's maintenance ratio not in the specs); ETH-PERP as BTC-PERP.",

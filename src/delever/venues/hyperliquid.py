@@ -17,6 +17,13 @@ Documented rules used:
   users in profit; closed at the **previous mark price**; no public indicator.
 - **Funding**: 8-hour ``F = avgP + clamp(I - avgP, -0.05%, 0.05%)``, I = 0.01% per 8 h, paid hourly at F/8,
   capped at 4% an hour.
+- **Mark price** (venues.md section 6: "CEX prices + own book"; the formula from
+  https://hyperliquid.gitbook.io/hyperliquid-docs/trading/robust-price-indices): the median of (1) the oracle
+  plus a 150 s EMA of (Hyperliquid mid - oracle), (2) the median of best bid, best ask and last trade, (3) the
+  median of Binance, OKX and Bybit perp mids; used for margining and liquidations. The engine's mark
+  ``median(index, index + EMA(last - index), last)`` (:mod:`delever.mark`) is that median with the other venues'
+  perps at the index (the crash is not modelled on them) and the book's marginal price for (2): run with
+  ``[mark] basis_ema_s = 150`` (:data:`MARK_BASIS_EMA_S`). No band on the mark is published.
 
 Stand-ins:
 
@@ -46,6 +53,7 @@ from .base import (
     FeeRule,
     FundingRule,
     LiquidationProcedure,
+    MarkRule,
     Rulebook,
     VenueInstrument,
 )
@@ -63,6 +71,11 @@ ETH_TIERS = RiskTiers.from_brackets(
 
 BACKSTOP_BELOW_MM = Fraction(2, 3)
 SLICE_ABOVE = 100_000 * LINEAR_MONEY_SCALE
+
+ROBUST_PRICES = "https://hyperliquid.gitbook.io/hyperliquid-docs/trading/robust-price-indices"
+MARK_BASIS_EMA_S = 150.0
+"""Seconds: the mark's "150 second exponential moving average" of (mid - oracle), whose update weights the past
+by ``exp(-t / 2.5 minutes)`` (:data:`ROBUST_PRICES`): a time constant of 2.5 min = 150 s."""
 
 
 def backstop_triggered(equity: int, maintenance_margin: int) -> bool:
@@ -85,6 +98,7 @@ RULEBOOK = Rulebook(
     "the previous mark.",
     sources=(
         "https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations",
+        ROBUST_PRICES,
         "https://hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers",
         "https://hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging",
         "https://hyperliquid.gitbook.io/hyperliquid-docs/hypercore/vaults/protocol-vaults",
@@ -160,8 +174,16 @@ RULEBOOK = Rulebook(
         summary="8 h F = avgP + clamp(I - avgP, -0.05%, 0.05%), I = 0.01%; paid hourly at F/8 on size x oracle; "
         "cap 4% an hour (32% per 8 h); premium sampled every 5 s.",
     ),
+    mark=MarkRule(
+        None,
+        "Median of oracle + 150 s EMA(mid - oracle), median(bid, ask, last) and the CEX perps' median; run as the "
+        "engine's median with a 150 s basis EMA, the CEX perps at the index. No band published.",
+        ROBUST_PRICES,
+        basis_ema_s=MARK_BASIS_EMA_S,
+    ),
     stand_ins=(
         "Shorts' ADL index: entry / mark (the doc's index is ambiguous for shorts).",
+        "Mark: the other venues' perp mids (third input of the median) stand at the index.",
         "ETH tier 2 MMR 1/30 rounded up to 3.3334% (IMR 6.6667%).",
         "Open-ended last tier (cap 1e12 USDC).",
         "Backstop-vault ADL threshold unpublished.",
