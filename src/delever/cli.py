@@ -22,7 +22,7 @@ from .checkpoint import DEFAULT_EVERY_S
 from .cli_guard import GuardedGroup
 from .cli_progress import announce_compilation, progress
 from .errors import InputError
-from .outdir import check_output_dir
+from .outdir import check_output_dir, read_marker
 from .validate import MAX_SEED, check_prepared
 from .venues import VENUES
 
@@ -184,7 +184,8 @@ def run(
 
         for symbol, st in settled(result.extra):
             console.print(summary_line(symbol or sc.instrument.symbol, st))
-        console.print(f"wrote {out_dir}/summary.json, events.parquet, steps.parquet, report.html")
+        written = ", ".join(read_marker(out_dir)["files"])
+        console.print(f"wrote {out_dir}/: {written}")
 
 
 def load_with_overrides(path: Path, items: list[str]):
