@@ -333,6 +333,7 @@ class Simulation:
         self.fund_start = int(sum(self.fund_starts))
         self.money_start = book.total_money(self.fund)
         self.adl_triggers = [AdlTriggerState(scenario.adl, f, scenario.step_seconds) for f in self.fund_starts]
+        self.adl_trigger = self.adl_triggers[0]  # the scenario instrument's
         n = book.n_positions
         self.tiers_base = [i.tiers for i in insts]
         self.tiers_now = list(self.tiers_base)
@@ -595,13 +596,13 @@ class Simulation:
             m for m in range(M) if self.expiries[m] is not None and self.settled[m] is None and now >= self.expiries[m]
         ]
         live = [m for m in range(M) if self.settled[m] is None and m not in expiring]
+        if mech.mm_withdrawal.enabled and any(float(self.mw_scales[m][t]) < 1.0 for m in live):
+            self._note("mm_withdrawal", np.zeros(0, dtype=np.int64), 0)  # once a step, however many books thin
         for m in live:
             centre = float(self.centre_ticks[m][t])
             self.states[m][0] *= self.refill
             if mech.mm_withdrawal.enabled:
                 s = float(self.mw_scales[m][t])
-                if s < 1.0:
-                    self._note("mm_withdrawal", np.zeros(0, dtype=np.int64), 0)
                 base = self.curves_base[m]
                 self.curves[m] = (base[0], base[1] * s, base[2] * s, base[3] * s, base[4] * s)
             last = marginal_price(centre, self.states[m][0], self.curves[m])
