@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from delever import engine
-from delever.contagion import run_multi
+from delever.engine import run as run_engine
 from delever.output import write_outputs
 from delever.scenario import default_scenario_path, load_scenario
 from delever.units import MONEY_SCALE
@@ -38,7 +38,7 @@ def units(column) -> np.ndarray:
 def test_accounts_parquet_agrees_with_the_summary_and_the_money_identity(which, tmp_path):
     if which == "cross-margin":
         sc = load_scenario(CROSS, CROSS_SMALL)
-        r = run_multi(sc, sc.seed)
+        r = run_engine(sc, sc.seed)
     else:
         sc = load_scenario(default_scenario_path(), overrides=THIN)
         r = engine.run(sc, 11)

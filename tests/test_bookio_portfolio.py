@@ -81,7 +81,7 @@ def test_a_cross_margin_scenario_runs_a_portfolio_book_file(tmp_path):
     """The packaged cross-margin scenario (BTCUSDT + ETHUSDT + SOLUSDT) with a book file of portfolios: each
     row lands on its instrument, the liquidity providers close every instrument, and the run conserves money
     at every step."""
-    from delever.contagion import run_multi
+    from delever.engine import run as run_engine
     from delever.scenario import default_scenario_path, load_scenario
 
     rows = []
@@ -95,7 +95,7 @@ def test_a_cross_margin_scenario_runs_a_portfolio_book_file(tmp_path):
     cross = default_scenario_path().parent / "binance-2025-10-10-cross-margin.toml"
     sc = load_scenario(cross, {"book": {"file": str(f), "generator": None},
                                "prices": {"start": "2025-10-10T21:10:00Z", "end": "2025-10-10T21:25:00Z"}})  # fmt: skip
-    r = run_multi(sc, sc.seed, check_every_step=True)
+    r = run_engine(sc, sc.seed, check_every_step=True)
     start = r.book_start
     assert sorted(set(start.instrument[~start.exempt[start.account]].tolist())) == [0, 1, 2]
     assert int((~start.exempt).sum()) == 40

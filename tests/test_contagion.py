@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from delever import events as ev
-from delever.contagion import correlated_path, prepare_multi, run_multi
+from delever.contagion import correlated_path, prepare_multi
+from delever.engine import run as run_engine
 from delever.prices import PricePath
 from delever.scenario import CrossInstrumentConfig, default_scenario_path, load_scenario
 
@@ -21,7 +22,7 @@ SMALL = {
 @pytest.fixture(scope="module")
 def small_run():
     sc = load_scenario(CROSS, SMALL)
-    return sc, run_multi(sc, sc.seed, check_every_step=True)
+    return sc, run_engine(sc, sc.seed, check_every_step=True)
 
 
 def test_money_is_conserved_and_open_interest_balanced_on_every_instrument(small_run):
@@ -90,6 +91,6 @@ def test_correlated_path_has_the_stated_beta_and_correlation():
     assert np.std(rx) / np.std(r) == pytest.approx(1.5, rel=0.03)
 
 
-def test_cross_margin_runs_alone():
-    with pytest.raises(Exception, match="core stack only"):
-        load_scenario(CROSS, {"mechanisms": {"funding": {"enabled": True}}})
+def test_cross_margin_needs_an_instrument():
+    with pytest.raises(Exception, match="at least one"):
+        load_scenario(CROSS, {"mechanisms": {"cross_margin": {"instruments": []}}})

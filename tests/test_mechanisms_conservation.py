@@ -49,7 +49,7 @@ from delever.scenario import MechanismsConfig, default_scenario_path, load_scena
 
 NS_PER_S = 1_000_000_000
 T0_NS = int(datetime(2025, 10, 10, 21, 5, tzinfo=UTC).timestamp()) * NS_PER_S
-# cross_margin runs alone (a multi-instrument scenario): tests/test_contagion.py
+# cross_margin (a multi-instrument scenario) with each mechanism: tests/test_one_loop.py
 MECHANISMS = tuple(n for n in MechanismsConfig.model_fields if n != "cross_margin")
 
 FILL_KINDS = (

@@ -72,12 +72,9 @@ def assert_same_result(a, b) -> None:
     assert a.money_end == b.money_end and a.extra == b.extra
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_state_restored_at_several_steps_gives_the_uninterrupted_result(variant, tmp_path):
-    sc = scenario(variant)
-    market = engine.prepare(sc, sc.seed)
-    clean = engine.run(sc, sc.seed, market=market)
-    assert clean.money_end == clean.money_start
+def run_with_restores(sc, market, tmp_path):
+    """Run ``market`` saving the state at several steps, each time going on from the saved state in a new
+    simulation; the result."""
     store = ck.Checkpoint(tmp_path / "out", "run", "k", resume=False)
     sim = engine.Simulation(sc, sc.seed, market)
     stops = sorted({1, sim.T // 3, sim.T // 2, (2 * sim.T) // 3, sim.T - 1})
@@ -97,9 +94,56 @@ def test_state_restored_at_several_steps_gives_the_uninterrupted_result(variant,
         if t < sim.T:
             sim.step(t)
             t += 1
-    assert_same_result(sim.result(), clean)
+    return sim.result()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_state_restored_at_several_steps_gives_the_uninterrupted_result(variant, tmp_path):
+    sc = scenario(variant)
+    market = engine.prepare(sc, sc.seed)
+    clean = engine.run(sc, sc.seed, market=market)
+    assert clean.money_end == clean.money_start
+    assert_same_result(run_with_restores(sc, market, tmp_path), clean)
     if variant in ("thin-book-adl", "socialized-loss", "hierarchy-adl"):
         assert clean.events["kind"].size > 0
+
+
+SCENARIOS = default_scenario_path().parent
+MULTI = {  # multi-instrument runs go through the same loop, so they checkpoint the same way
+    "cross-margin-funding-breaker-backstop": (
+        SCENARIOS / "binance-2025-10-10-cross-margin.toml",
+        {
+            "funding": {"enabled": True, "interval_s": 300},
+            "circuit_breaker": {"enabled": True, "move_pct": 2.0},
+            "backstop": {"enabled": True},
+        },
+    ),
+    "calendar-spread-settles-between-stops": (SCENARIOS / "binance-btcusdt-2025-10-10-calendar-spread.toml", {}),
+}
+
+
+@pytest.mark.parametrize("variant", MULTI)
+def test_multi_instrument_state_restored_gives_the_uninterrupted_result(variant, tmp_path):
+    from delever.contagion import prepare_multi
+
+    path, mechanisms = MULTI[variant]
+    over = {
+        "book": {"generator": {"accounts": 400, "leverage_median": 20.0}},
+        "prices": {"start": "2025-10-10T21:10:00Z", "end": "2025-10-10T21:35:00Z"},
+        "liquidity": {"depth_scale": 0.002},
+        "insurance_fund": {"balance": "5000"},
+        "mechanisms": mechanisms,
+    }
+    sc = load_scenario(path, overrides=over)
+    market = prepare_multi(sc, sc.seed)
+    clean = engine.run(sc, sc.seed, market=market)
+    assert clean.money_end == clean.money_start
+    resumed = run_with_restores(sc, market, tmp_path)
+    assert_same_result(resumed, clean)
+    for a, b in zip(resumed.instrument_steps, clean.instrument_steps, strict=True):
+        for k in ("mark_ticks", "last_ticks", "fund"):
+            np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=k)
+    assert clean.events["kind"].size > 0
 
 
 def test_checkpointed_run_equals_the_engine_run(tmp_path):

@@ -12,7 +12,8 @@ from delever import events as ev
 from delever.adl.hierarchy import HierarchyRule
 from delever.adl.policies import hierarchy_policy
 from delever.book import Book
-from delever.contagion import prepare_multi, run_multi
+from delever.contagion import prepare_multi
+from delever.engine import run as run_engine
 from delever.events import EventBuffer
 from delever.instruments import Instrument
 from delever.scenario import default_scenario_path, load_scenario
@@ -188,7 +189,7 @@ SMALL = {
 @pytest.fixture(scope="module")
 def calendar_run():
     sc = load_scenario(CALENDAR, SMALL)
-    return sc, run_multi(sc, sc.seed, check_every_step=True)
+    return sc, run_engine(sc, sc.seed, check_every_step=True)
 
 
 def test_calendar_spread_accounts_hold_opposite_equal_positions():

@@ -337,21 +337,23 @@ class Account:
         return [Position(self.book, int(i)) for i in np.flatnonzero(self.book.account == self.index)]
 
 
-def with_extra_account(book: Book, wallet: int) -> tuple[Book, int, int]:
-    """A copy of ``book`` with one more exempt account (e.g. the backstop vault) holding a flat position on
-    instrument 0; returns ``(book, account index, position index)``."""
+def with_extra_account(book: Book, wallet: int, instruments: int = 1) -> tuple[Book, int, int]:
+    """A copy of ``book`` with one more exempt account (e.g. the backstop vault) holding a flat position on each
+    of instruments ``0..instruments-1`` (positions ``n, n+1, ...`` in instrument order); returns ``(book,
+    account index, index of its first position)``."""
     a, n = book.n_accounts, book.n_positions
+    k = instruments
     grown = Book.from_arrays(
         wallet=np.append(book.wallet, wallet),
         exempt=np.append(book.exempt, True),
-        account=np.append(book.account, a),
-        instrument=np.append(book.instrument, 0),
-        size=np.append(book.size, 0),
-        cost=np.append(book.cost, 0),
-        collateral=np.append(book.collateral, 0),
-        isolated=np.append(book.isolated, False),
-        entry_leverage=np.append(book.entry_leverage, 0.0),
+        account=np.append(book.account, np.full(k, a)),
+        instrument=np.append(book.instrument, np.arange(k)),
+        size=np.append(book.size, np.zeros(k, dtype=np.int64)),
+        cost=np.append(book.cost, np.zeros(k, dtype=np.int64)),
+        collateral=np.append(book.collateral, np.zeros(k, dtype=np.int64)),
+        isolated=np.append(book.isolated, np.zeros(k, dtype=bool)),
+        entry_leverage=np.append(book.entry_leverage, np.zeros(k)),
         protected=np.append(book.protected, True),
-        opened_ns=np.append(book.opened_ns, 0),
+        opened_ns=np.append(book.opened_ns, np.zeros(k, dtype=np.int64)),
     )
     return grown, a, n

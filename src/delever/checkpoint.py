@@ -190,13 +190,15 @@ def run_checkpointed(
 ):
     """:func:`delever.engine.run` of a prepared market, saving the simulation's state every ``every_s`` seconds
     of work and when the engine finishes, and starting from the saved state when there is one (same events,
-    same result: tested against :func:`delever.engine.run`). Cross-margin runs (several instruments) are run
-    by :func:`delever.engine.run` without checkpoints."""
-    from .engine import Simulation
-    from .engine import run as run_engine
+    same result: tested against :func:`delever.engine.run`). A multi-instrument (cross-margin) scenario runs
+    through the same loop and is checkpointed the same way; its market is
+    :func:`delever.contagion.prepare_multi`'s (prepared here when ``market`` is a single-instrument one)."""
+    from .engine import MultiMarket, Simulation
 
-    if scenario.mechanisms.cross_margin.enabled:
-        return run_engine(scenario, seed, progress=progress, market=market)
+    if scenario.mechanisms.cross_margin.enabled and not isinstance(market, MultiMarket):
+        from .contagion import prepare_multi
+
+        market = prepare_multi(scenario, seed)
     sim = Simulation(scenario, seed, market)
     t = store.load_state(sim)
     last = time.monotonic()

@@ -20,8 +20,19 @@ One step of the clock (``step_seconds``), in this order:
 
 Liquidation orders of one step see each other's impact (they walk the same book in turn); the mark moves
 with that impact from the next step on: the cascade. A run is a pure function of (scenario, seed): no clock,
-no unseeded randomness, deterministic orderings everywhere. Multi-instrument (cross-margin) scenarios run in
-:mod:`delever.contagion` on the same kernels.
+no unseeded randomness, deterministic orderings everywhere.
+
+One loop for 1..M instruments: a multi-instrument (cross-margin) scenario's market is prepared by
+:func:`delever.contagion.prepare_multi` and runs through the same :class:`Simulation` step. Each instrument has
+its own index path, book, mark, insurance fund and ADL queue; a dated future is settled at its first step at or
+after expiry (after the step's marks, before its sweep). Per instrument, where the venue rule is per contract:
+market-maker withdrawal and dynamic margin on its own index volatility, funding on each perpetual from its own
+premium (dated futures pay none), a circuit breaker on its own mark (a halted instrument's positions wait; the
+others liquidate), the backstop vault's position on that instrument, socialized loss among that instrument's
+winners, proactive deleveraging on its own trigger. The margin sweep is one, over the whole book: a cross
+account's equity and MM sum over all its positions at each instrument's mark. Liquidations run instrument by
+instrument in instrument order, each most under water first. With one instrument whose accounts hold one
+position each, trigger prices and the compiled quiet-steps loop (:func:`quiet_steps`) replace the sweep.
 """
 
 from __future__ import annotations
@@ -118,6 +129,22 @@ class Market:
     """The raw bookDepth snapshots the depth was calibrated from (market-maker withdrawal calibrates on them)."""
 
 
+@dataclass
+class MultiMarket:
+    """The inputs of a multi-instrument run: instruments, index paths, book centres (the index, or a dated
+    future's index plus its basis; quote, float64 (T,)), depth curves and settlement windows (seconds; dated
+    futures only), one each, and the book."""
+
+    base: Market
+    instruments: list[Instrument]
+    paths: list[PricePath]
+    curves: list[DepthCurve]
+    funds: list[int]
+    book: Book
+    centres: list[np.ndarray]
+    settlement_windows: list[float]
+
+
 def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
     """Load and build every input of a run (raises :class:`~delever.errors.InputError` on bad input).
 
@@ -199,15 +226,14 @@ def run(
             ``check_every_step``).
     """
     seed = scenario.seed if seed is None else seed
-    if scenario.mechanisms.cross_margin.enabled:
-        from .contagion import run_multi
+    own = market is None
+    if scenario.mechanisms.cross_margin.enabled and not isinstance(market, MultiMarket):
+        from .contagion import prepare_multi
 
-        return run_multi(scenario, seed, check_every_step=check_every_step, progress=progress)
+        market, own = prepare_multi(scenario, seed), True
     m = market or prepare(scenario, seed)
     # a market prepared here is ours: the simulation may work on its book instead of a copy
-    sim = Simulation(
-        scenario, seed, m, full_sweep=full_sweep, check_every_step=check_every_step, own_book=market is None
-    )
+    sim = Simulation(scenario, seed, m, full_sweep=full_sweep, check_every_step=check_every_step, own_book=own)
     t, report = 0, 1
     while t < sim.T:
         t = sim.advance(t)  # the quiet steps, in one compiled loop
@@ -251,46 +277,68 @@ def quiet_steps(t, t_end, index_ticks, state, refill, curve, ema, alpha, band, m
 
 
 class Simulation:
-    """The state of one run and its step (see the module docstring for the order of a step)."""
+    """The state of one run and its step (see the module docstring for the order of a step), over the run's
+    instruments ``0..M-1``: the scenario's instrument, and for a multi-instrument run
+    (:func:`delever.contagion.prepare_multi`) the extra ones, each with its own index path, book, mark,
+    insurance fund, ADL queue and per-instrument mechanism state."""
 
     def __init__(
         self,
         scenario: Scenario,
         seed: int,
-        m: Market,
+        m,
         full_sweep: bool = False,
         check_every_step: bool = False,
         own_book: bool = False,
     ) -> None:
+        """``m``: a :class:`Market` (one instrument) or a :class:`delever.contagion.MultiMarket` (several)."""
         self.scenario, self.seed, self.market = scenario, seed, m
         self.check_every_step = check_every_step
         mech = scenario.mechanisms
         self.mech = mech
-        inst = self.inst = m.instrument
+        if isinstance(m, Market):
+            insts, paths, curves = [m.instrument], [m.path], [m.curve]
+            funds = [money(scenario.insurance_fund.balance)]
+            centres, windows = [m.path.index], [scenario.instrument.settlement_window_s]
+            self.base = m
+        else:  # a multi-instrument market
+            insts, paths, curves, funds = list(m.instruments), list(m.paths), list(m.curves), list(m.funds)
+            centres, windows = list(m.centres), list(m.settlement_windows)
+            self.base = m.base
+        self.M = M = len(insts)
+        self.insts = insts
+        inst = self.inst = insts[0]
         book = m.book if own_book else m.book.copy()
         self.vault_pos = -1
-        if mech.backstop.enabled:
-            book, self.vault_acc, self.vault_pos = with_extra_account(book, money(mech.backstop.vault_wallet))
+        self.vault_positions = np.full(M, -1, dtype=np.int64)
+        if mech.backstop.enabled:  # the vault holds one (flat) position on each instrument
+            book, self.vault_acc, self.vault_pos = with_extra_account(book, money(mech.backstop.vault_wallet), M)
+            self.vault_positions = np.arange(self.vault_pos, self.vault_pos + M, dtype=np.int64)
         self.book = book
         self._start = book.packed_snapshot()  # the starting book, unpacked at the end (result)
-        self.path = m.path
-        self.curve_base = m.curve.arrays()
-        self.curve = self.curve_base
-        self.v = v = inst.value_per_lot_tick
+        self.paths = paths
+        self.path = paths[0]
+        self.time_ns = self.path.time_ns
+        self.windows = windows
+        self.curves_base = [c.arrays() for c in curves]
+        self.curves = list(self.curves_base)
+        self.vpl = np.array([i.value_per_lot_tick for i in insts], dtype=np.int64)
+        self.v = int(self.vpl[0])
         self.fee_ppm = rate_ppm(scenario.fees.liquidation_fee_rate)
         self.adl_policy = scenario.adl.build()
         # (time ns, positions, amounts) of each funding settlement: the hierarchy's funding_received key
         self.funding_history: list[tuple[int, np.ndarray, np.ndarray]] = []
-        self.fund = np.array([money(scenario.insurance_fund.balance)], dtype=np.int64)
-        self.fund_start = int(self.fund[0])
+        self.fund = np.array(funds, dtype=np.int64)
+        self.fund_starts = [int(f) for f in funds]
+        self.fund_start = int(sum(self.fund_starts))
         self.money_start = book.total_money(self.fund)
-        self.adl_trigger = AdlTriggerState(scenario.adl, self.fund_start, scenario.step_seconds)
+        self.adl_triggers = [AdlTriggerState(scenario.adl, f, scenario.step_seconds) for f in self.fund_starts]
+        self.adl_trigger = self.adl_triggers[0]  # the scenario instrument's
         n = book.n_positions
-        self.tiers_base = inst.tiers
-        self._set_tiers(inst.tiers)
-        self.n_tiers = np.array([len(inst.tiers.tiers)], dtype=np.int64)
-        self.vpl = np.array([v], dtype=np.int64)
-        self.use_triggers = not full_sweep and trigger_mode(book, inst)
+        self.tiers_base = [i.tiers for i in insts]
+        self.tiers_now = list(self.tiers_base)
+        self._set_tiers()
+        self.use_triggers = M == 1 and not full_sweep and trigger_mode(book, inst)
         # per-position work arrays of the full sweep: allocated at once for the full-sweep path, on first use
         # (an ADL step) for the trigger path, so a healthy run holds only the book and its triggers
         self._sweep_arrays_ready = False
@@ -299,34 +347,45 @@ class Simulation:
         # the positions a step finds (int32 from the trigger index of a book under 2**31 positions)
         self.liq_out = np.zeros(n, dtype=np.int32 if self.use_triggers and n < 2**31 else np.int64)
         self.excluded = np.zeros(n, dtype=bool)
-        lp = np.flatnonzero(book.exempt[book.account]).astype(np.int64)
-        self.lp_pos = lp[lp != self.vault_pos]
-        self.lp_weight = np.ones(self.lp_pos.shape[0], dtype=np.int64)
+        lp_mask = book.exempt[book.account]
+        lp_mask[self.vault_positions[self.vault_positions >= 0]] = False
+        if M == 1:
+            self.lp_positions = [np.flatnonzero(lp_mask).astype(np.int64)]
+        else:
+            self.lp_positions = [np.flatnonzero(lp_mask & (book.instrument == k)).astype(np.int64) for k in range(M)]
+        self.lp_pos = self.lp_positions[0]
+        self.lp_weights = [np.ones(p.shape[0], dtype=np.int64) for p in self.lp_positions]
         if self.lp_pos.size == 0:
             raise ValueError("the book needs at least one liquidity-provider position")
-        tick = float(inst.tick_size)
-        self.mark_rule = MarkPrice(scenario.mark.basis_ema_s, band=band_fraction(scenario.mark.max_deviation_pct))
+        band = band_fraction(scenario.mark.max_deviation_pct)
+        self.mark_rules = [MarkPrice(scenario.mark.basis_ema_s, band=band) for _ in range(M)]
+        self.mark_rule = self.mark_rules[0]
         self.dt = dt = scenario.step_seconds
         self.refill = refill_factor(dt, scenario.liquidity.resilience_half_life_s)
-        self.state = np.zeros(1, dtype=np.float64)
+        self.states = [np.zeros(1, dtype=np.float64) for _ in range(M)]
         self.buf = ev.EventBuffer()
         self.log = ev.EventLog()
         self.T = T = self.path.steps
-        self.index_ticks = self.path.index / tick
-        self.mark_s = np.zeros(T, dtype=np.int64)
-        self.last_s = np.zeros(T, dtype=np.float64)
-        self.fund_s = np.zeros(T, dtype=np.int64)
-        self.marks = np.zeros(1, dtype=np.int64)
+        ticks = [float(i.tick_size) for i in insts]
+        self.index_ticks_all = [p.index / tk for p, tk in zip(paths, ticks)]
+        self.index_ticks = self.index_ticks_all[0]
+        # the book's centre: the index, or a dated future's index plus its basis (multi-instrument markets)
+        self.centre_ticks = [self.index_ticks] + [c / tk for c, tk in zip(centres[1:], ticks[1:])]
+        self.mark_s_all = [np.zeros(T, dtype=np.int64) for _ in range(M)]
+        self.last_s_all = [np.zeros(T, dtype=np.float64) for _ in range(M)]
+        self.fund_s_all = [np.zeros(T, dtype=np.int64) for _ in range(M)]
+        self.mark_s, self.last_s, self.fund_s = self.mark_s_all[0], self.last_s_all[0], self.fund_s_all[0]
+        self.marks = np.zeros(M, dtype=np.int64)
         self.trigger = np.zeros(n, dtype=np.int64)
         self.index = None
         if self.use_triggers:
             self._rebuild_triggers()
-        self.expiry_ns = expiry_ns(inst) if inst.expiry is not None else None
+        self.expiries = [expiry_ns(i) if i.expiry is not None else None for i in insts]
         if T:
-            check_expiry(inst, int(self.path.time_ns[0]), "instrument.expiry")
-        self.settlement: SettlementReport | None = None
+            check_expiry(inst, int(self.time_ns[0]), "instrument.expiry")
+        self.settled: list[SettlementReport | None] = [None] * M
         # the compiled loop of quiet steps stops before a dated future's expiry step, which settles it
-        expiry_step = np.searchsorted(self.path.time_ns, self.expiry_ns) if self.expiry_ns is not None else T
+        expiry_step = np.searchsorted(self.time_ns, self.expiries[0]) if self.expiries[0] is not None else T
         self.quiet_until = int(min(expiry_step, T))
         # quiet steps (the mark reaches no trigger) run in one compiled loop unless a mechanism acts every step
         per_step = ("mm_withdrawal", "dynamic_margin", "funding", "circuit_breaker", "proactive_deleveraging")
@@ -334,12 +393,19 @@ class Simulation:
         self.alpha = self.mark_rule.alpha(dt)
         self.extra: dict = {name: {"fired_steps": 0, "accounts": 0, "notional": 0} for name in mech.enabled()}
         self._touched_accounts: dict[str, np.ndarray] = {}
+        # multi-instrument runs: positions liquidated while in profit (taken down by another instrument)
+        self.contagion = np.zeros(M, dtype=np.int64)
+        self.contagion_notional = np.zeros(M, dtype=np.int64)
         self._setup_mechanisms()
 
     # -- setup -------------------------------------------------------------------------------------------
-    def _set_tiers(self, tiers) -> None:
-        self.tiers = tiers
-        self.floors, self.mmr, self.cum = tiers.floors[None, :], tiers.mmr_ppm[None, :], tiers.cum[None, :]
+    def _set_tiers(self) -> None:
+        """The (M, k) tier arrays of the instruments' current tiers (``tiers_now``)."""
+        self.floors, self.mmr, self.cum, self.n_tiers = tier_arrays(self.tiers_now)
+
+    def _tiers_of(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k = int(self.n_tiers[m])
+        return self.floors[m, :k], self.mmr[m, :k], self.cum[m, :k]
 
     def _rebuild_triggers(self) -> None:
         b = self.book
@@ -395,23 +461,25 @@ class Simulation:
         self.index.changed(positions)
 
     def _setup_mechanisms(self) -> None:
-        mech, dt = self.mech, self.dt
+        mech, dt, M = self.mech, self.dt, self.M
         steps = lambda seconds: max(int(round(seconds / dt)), 1)  # noqa: E731
-        if mech.circuit_breaker.enabled:
+        if mech.circuit_breaker.enabled:  # one breaker per instrument, on its own mark
             cb = mech.circuit_breaker
-            self.breaker = CircuitBreaker(steps(cb.window_s), int(round(cb.move_pct * 10_000)), steps(cb.halt_s))
-        if mech.dynamic_margin.enabled:
+            self.breakers = [
+                CircuitBreaker(steps(cb.window_s), int(round(cb.move_pct * 10_000)), steps(cb.halt_s)) for _ in range(M)
+            ]
+        if mech.dynamic_margin.enabled:  # each instrument's tiers follow its own index volatility
             dm = mech.dynamic_margin
-            self.dm_ratio = vol_ratio(self.path.index, steps(dm.short_window_s), steps(dm.long_window_s))
+            self.dm_ratios = [vol_ratio(p.index, steps(dm.short_window_s), steps(dm.long_window_s)) for p in self.paths]
             self.dm_every = steps(dm.update_every_s)
-            self.dm_multiplier = 1.0
-            self.dm_series = np.ones(self.T)
-        if mech.mm_withdrawal.enabled:
+            self.dm_multipliers = [1.0] * M
+            self.dm_series_all = [np.ones(self.T) for _ in range(M)]
+        if mech.mm_withdrawal.enabled:  # each book's makers withdraw on its own index volatility
             mw = mech.mm_withdrawal
             elasticity = mw.elasticity
             if elasticity == "calibrated":
                 elasticity = calibrate_elasticity(
-                    self.market.depth_raw,
+                    self.base.depth_raw,
                     self.path,
                     dt,
                     mw.short_window_s,
@@ -421,19 +489,22 @@ class Simulation:
                     ref_start_ns=_ns("2025-10-10T20:00:00"),
                 )
             self.mw_elasticity = float(elasticity)
-            ratio = vol_ratio(self.path.index, steps(mw.short_window_s), steps(mw.long_window_s))
-            self.mw_scale = depth_scale(ratio, self.mw_elasticity, mw.min_scale)
+            self.mw_scales = [
+                depth_scale(vol_ratio(p.index, steps(mw.short_window_s), steps(mw.long_window_s)), self.mw_elasticity,
+                            mw.min_scale)
+                for p in self.paths
+            ]  # fmt: skip
         if mech.partial_liquidation.enabled:
             self.last_partial_s = np.full(self.book.n_positions, -np.inf)
         if mech.proactive_deleveraging.enabled:
             pd = mech.proactive_deleveraging
             self.pd_window = steps(pd.window_s)
-            self.pd_system_leverage = 0.0
-        if mech.funding.enabled:
-            self.funding_premium_sum = 0.0
-            self.funding_premium_n = 0
+            self.pd_system_leverage = [0.0] * M
+        if mech.funding.enabled:  # per perpetual: its own premium index and settlements
+            self.funding_premium_sum = [0.0] * M
+            self.funding_premium_n = [0] * M
             self.funding_interval_ns = int(mech.funding.interval_s * 1e9)
-            self.funding_rates: list[tuple[int, int]] = []
+            self.funding_rates: list[list[tuple[int, int]]] = [[] for _ in range(M)]
         if mech.backstop.enabled:
             self.backstop_ratio = ratio_fraction(mech.backstop.equity_ratio)
         self.halted_steps = 0
@@ -464,7 +535,7 @@ class Simulation:
                             self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm, out)  # fmt: skip
 
     def _equities(self) -> tuple[np.ndarray, np.ndarray]:
-        """Exact equity of every position and account at the current mark (one full sweep)."""
+        """Exact equity of every position and account at the current marks (one full sweep)."""
         if not self._sweep_arrays_ready:
             self._alloc_sweep_arrays()
         self._full_sweep(self.scratch)
@@ -492,110 +563,161 @@ class Simulation:
         rec["accounts"] = int(mask.sum())
         rec["notional"] += int(notional)
 
+    def _flush(self, t: int, m: int) -> None:
+        """Move the buffer's events (instrument ``m``'s) into the log."""
+        self.log.append(self.buf, t, int(self.time_ns[t]), m)
+
+    def _on(self, m: int) -> np.ndarray | bool:
+        """Mask of the positions on instrument ``m`` (True when the run has one instrument)."""
+        return True if self.M == 1 else self.book.instrument == m
+
     # -- the step ----------------------------------------------------------------------------------------
     def advance(self, t: int) -> int:
         """Run the quiet steps from ``t`` on (no position reached, no per-step mechanism on) in one compiled loop,
         exactly as :meth:`step` would; return the first step left to :meth:`step` (``T`` when none)."""
-        if not self.fast or self.settlement is not None:
+        if not self.fast or self.settled[0] is not None:
             return t
         ix = self.index
         ema = np.array([self.mark_rule.ema_basis])
-        t = quiet_steps(t, self.quiet_until, self.index_ticks, self.state, self.refill, self.curve, ema, self.alpha,
-                        self.mark_rule.band, self.marks, self.mark_s, self.last_s, self.fund_s, self.fund, ix._size,
-                        ix._trigger, ix.long_key, ix.long_idx, ix.short_key, ix.short_idx, ix.head, ix.pending,
-                        ix.n_pending, ix.bounds, ix._stamp, self.liq_out)  # fmt: skip
+        t = quiet_steps(t, self.quiet_until, self.index_ticks, self.states[0], self.refill, self.curves[0], ema,
+                        self.alpha, self.mark_rule.band, self.marks, self.mark_s, self.last_s, self.fund_s, self.fund,
+                        ix._size, ix._trigger, ix.long_key, ix.long_idx, ix.short_key, ix.short_idx, ix.head,
+                        ix.pending, ix.n_pending, ix.bounds, ix._stamp, self.liq_out)  # fmt: skip
         self.mark_rule.ema_basis = float(ema[0])
         return t
 
     def step(self, t: int) -> None:
-        b, mech = self.book, self.mech
-        if self.expiry_ns is not None and self.settlement is None and self.path.time_ns[t] >= self.expiry_ns:
-            self._settle(t)
-        if self.settlement is not None:  # a settled future: no book, no mark, no liquidation
-            self.mark_s[t] = self.last_s[t] = self.marks[0]
-            self.fund_s[t] = self.fund[0]
-            return
-        centre = float(self.index_ticks[t])
-        self.state[0] *= self.refill
-        if mech.mm_withdrawal.enabled:
-            s = float(self.mw_scale[t])
-            if s < 1.0:
-                self._note("mm_withdrawal", np.zeros(0, dtype=np.int64), 0)
-            base = self.curve_base
-            self.curve = (base[0], base[1] * s, base[2] * s, base[3] * s, base[4] * s)
-        last = marginal_price(centre, self.state[0], self.curve)
-        self.marks[0] = self.mark_rule.update(centre, last, self.dt)
-        mark = int(self.marks[0])
-        self.mark_s[t] = mark
-        if mech.dynamic_margin.enabled and t % self.dm_every == 0:
-            self._dynamic_margin(t)
-        if mech.funding.enabled:
-            self._funding(t, centre, mark)
-        halted = mech.circuit_breaker.enabled and self.breaker.update(t, self.mark_s)
-        if halted:
+        """One step over every instrument (module docstring): marks, expiries, per-instrument mechanisms, one
+        margin sweep of the whole book (accounts valued over all their positions), liquidations instrument by
+        instrument, the step's series."""
+        b, mech, M = self.book, self.mech, self.M
+        now = int(self.time_ns[t])
+        expiring = [
+            m for m in range(M) if self.expiries[m] is not None and self.settled[m] is None and now >= self.expiries[m]
+        ]
+        live = [m for m in range(M) if self.settled[m] is None and m not in expiring]
+        if mech.mm_withdrawal.enabled and any(float(self.mw_scales[m][t]) < 1.0 for m in live):
+            self._note("mm_withdrawal", np.zeros(0, dtype=np.int64), 0)  # once a step, however many books thin
+        for m in live:
+            centre = float(self.centre_ticks[m][t])
+            self.states[m][0] *= self.refill
+            if mech.mm_withdrawal.enabled:
+                s = float(self.mw_scales[m][t])
+                base = self.curves_base[m]
+                self.curves[m] = (base[0], base[1] * s, base[2] * s, base[3] * s, base[4] * s)
+            last = marginal_price(centre, self.states[m][0], self.curves[m])
+            self.marks[m] = self.mark_rules[m].update(centre, last, self.dt)
+            self.mark_s_all[m][t] = self.marks[m]
+        for m in expiring:  # final settlement, at this step's marks of the other instruments
+            self._settle(t, m)
+        open_ = []
+        for m in live:
+            centre, mark = float(self.centre_ticks[m][t]), int(self.marks[m])
+            if mech.dynamic_margin.enabled and t % self.dm_every == 0:
+                self._dynamic_margin(t, m)
+            if mech.funding.enabled and self.insts[m].kind != "dated_future":
+                self._funding(t, m, centre, mark)
+                self._flush(t, m)
+            halted = mech.circuit_breaker.enabled and self.breakers[m].update(t, self.mark_s_all[m])
+            if halted:
+                if self.breakers[m].halts and self.breakers[m].halts[-1][0] == t:
+                    self._note("circuit_breaker", np.zeros(0, dtype=np.int64), 0)
+            else:
+                open_.append(m)
+        if mech.circuit_breaker.enabled and len(open_) < len(live):
             self.halted_steps += 1
-            if self.breaker.halts and self.breaker.halts[-1][0] == t:
-                self._note("circuit_breaker", np.zeros(0, dtype=np.int64), 0)
-        else:
-            self._liquidations(t, centre, mark)
-            if mech.proactive_deleveraging.enabled:
-                self._proactive(t, centre, mark)
-        last = marginal_price(centre, self.state[0], self.curve)
-        self.log.append(self.buf, t, int(self.path.time_ns[t]), 0)
-        self.last_s[t] = last
-        self.fund_s[t] = self.fund[0]
+        if open_:
+            self._liquidations(t, open_)
+        if mech.proactive_deleveraging.enabled:
+            for m in open_:
+                self._proactive(t, m, float(self.centre_ticks[m][t]), int(self.marks[m]))
+                self._flush(t, m)
+        for m in range(M):
+            if self.settled[m] is not None:  # a settled future: no book, its mark stays at the settlement price
+                self.mark_s_all[m][t] = self.last_s_all[m][t] = self.marks[m]
+            else:
+                self.last_s_all[m][t] = marginal_price(
+                    float(self.centre_ticks[m][t]), self.states[m][0], self.curves[m]
+                )
+            self.fund_s_all[m][t] = self.fund[m]
         if self.check_every_step:
-            _check(b, self.fund, self.money_start)
+            _check(b, self.fund, self.money_start, M)
 
-    def _settle(self, t: int) -> None:
-        """Final settlement of the dated future at its first step at or after expiry (:mod:`delever.settlement`)."""
-        window = self.scenario.instrument.settlement_window_s
-        self.settlement = settle_at(self.book, 0, self.inst, self.path, t, window, self.marks, self.vpl, self.fund,
-                                    self.adl_policy, self.buf, lambda name: self._position_data(name, t))  # fmt: skip
-        self.log.append(self.buf, t, int(self.path.time_ns[t]), 0)
+    def _settle(self, t: int, m: int) -> None:
+        """Final settlement of dated future ``m`` at its first step at or after expiry (:mod:`delever.settlement`)."""
+        self.settled[m] = settle_at(self.book, m, self.insts[m], self.paths[m], t, self.windows[m], self.marks,
+                                    self.vpl, self.fund[m : m + 1], self.adl_policy, self.buf,
+                                    lambda name: self._position_data(name, t))  # fmt: skip
+        self._flush(t, m)
 
-    def _liquidations(self, t: int, centre: float, mark: int) -> None:
+    def _liquidations(self, t: int, instruments: list[int]) -> None:
+        """Find the liquidatable positions (trigger index, or one sweep of the whole book) and liquidate those on
+        ``instruments`` (the live, unhalted ones), instrument by instrument, most under water first."""
         b, mech = self.book, self.mech
         if self.use_triggers:
-            count = self.index.scan(mark, t, self.liq_out)
+            count = self.index.scan(int(self.marks[0]), t, self.liq_out)
         else:
             count = self._full_sweep(self.liq_out)
         if not count:
             return
-        order = self.liq_out[:count].astype(np.int64)
+        found = self.liq_out[:count].astype(np.int64)
         if self.use_triggers:
-            equity, req = self._health(order)
+            equity_all, req_all = self._health(found)
         else:
-            equity = np.where(b.isolated[order], self.pos_eq[order], self.acc_eq[b.account[order]])
-            req = np.where(b.isolated[order], self.pos_mm[order], self.acc_mm[b.account[order]])
-        ratio = equity / np.maximum(req, 1)
-        sort = np.lexsort((order, ratio))
-        order, equity, req = order[sort], np.asarray(equity)[sort].copy(), np.asarray(req)[sort].copy()
-        first_event = self.buf.n
-        if mech.backstop.enabled:
-            kept = self._backstop(order, equity, req, mark)
-            order, equity = order[kept], equity[kept]
-        if order.size:
-            self._liquidate(order, equity, t, centre, mark)
-        self._touched(self.buf.cols["position"][first_event : self.buf.n].copy())
-        if mech.socialized_loss.enabled:
-            self._socialize(first_event, mark)
+            iso = b.isolated[found]
+            equity_all = np.where(iso, self.pos_eq[found], self.acc_eq[b.account[found]])
+            req_all = np.where(iso, self.pos_mm[found], self.acc_mm[b.account[found]])
+        ratio_all = equity_all / np.maximum(req_all, 1)
+        if self.M > 1:
+            upnl = b.size[found] * self.marks[b.instrument[found]] * self.vpl[b.instrument[found]] - b.cost[found]
+            self.excluded[found] = True  # no position found this step is another's ADL counterparty
+        for m in instruments:
+            if self.M == 1:
+                sel = slice(None)
+            else:
+                sel = np.flatnonzero(b.instrument[found] == m)
+                if sel.size == 0:
+                    continue
+            order = found[sel]
+            sort = np.lexsort((order, ratio_all[sel]))
+            order = order[sort]
+            equity = np.asarray(equity_all[sel])[sort].copy()
+            req = np.asarray(req_all[sel])[sort].copy()
+            mark = int(self.marks[m])
+            if self.M > 1:  # contagion: a cross position in profit, taken down by its account's other positions
+                dragged = (upnl[sel][sort] > 0) & ~b.isolated[order]
+                self.contagion[m] += int(dragged.sum())
+                self.contagion_notional[m] += int((np.abs(b.size[order[dragged]]) * mark * self.vpl[m]).sum())
+            first_event = self.buf.n
+            if mech.backstop.enabled:
+                kept = self._backstop(m, order, equity, req, mark)
+                order, equity = order[kept], equity[kept]
+            if order.size:
+                self._liquidate(m, order, equity, t, float(self.centre_ticks[m][t]), mark)
+            self._touched(self.buf.cols["position"][first_event : self.buf.n].copy())
+            if mech.socialized_loss.enabled:
+                self._socialize(m, first_event, mark)
+            self._flush(t, m)
+        if self.M > 1:
+            self.excluded[found] = False
 
-    def _backstop(self, order, equity, req, mark) -> np.ndarray:
-        """Hand the positions below the vault's threshold to the vault; the mask of those left for the book."""
+    def _backstop(self, m, order, equity, req, mark) -> np.ndarray:
+        """Hand the positions below the vault's threshold to the vault's position on instrument ``m``; the mask
+        of those left for the book."""
         b = self.book
         self.buf.ensure(4 * order.size + 8)
         keep = np.ones(order.size, dtype=np.int64)
         ev_n = np.array([self.buf.n], dtype=np.int64)
         num, den = self.backstop_ratio
-        notional = np.abs(b.size[order]) * mark * self.v
+        v = int(self.vpl[m])
+        notional = np.abs(b.size[order]) * mark * v
         taken = take_over(
             order,
             equity,
             req,
             num,
             den,
-            self.vault_pos,
+            int(self.vault_positions[m]),
             mark,
             b.size,
             b.cost,
@@ -603,7 +725,7 @@ class Simulation:
             b.isolated,
             b.account,
             b.wallet,
-            self.v,
+            v,
             keep,
             *self._cols(),
             ev_n,
@@ -613,21 +735,21 @@ class Simulation:
             self._note("backstop", self.book.account[order[keep == 0]], int(notional[keep == 0].sum()))
         return keep == 1
 
-    def _liquidate(self, order: np.ndarray, equity: np.ndarray, t: int, centre: float, mark: int) -> None:
-        """Liquidate ``order`` (sorted; ``equity`` its exact equity at the mark, money) through the stage."""
+    def _liquidate(self, m: int, order: np.ndarray, equity: np.ndarray, t: int, centre: float, mark: int) -> None:
+        """Liquidate ``order`` (positions on instrument ``m``, sorted; ``equity`` its exact equity at the mark,
+        money) through the stage, in ``m``'s book, fund and ADL queue."""
         b, mech = self.book, self.mech
+        v = int(self.vpl[m])
         self.excluded[order] = True
-        queue = AdlQueue(
-            b,
-            0,
-            mark,
-            self.v,
-            None if self.use_triggers else self._equities,
-            self.excluded,
-            self.adl_policy,
-            (self.floors[0], self.mmr[0], self.cum[0]),
-            lambda name: self._position_data(name, t),
-        )
+        if self.use_triggers:
+            equities = None
+        elif self.M == 1:
+            equities = self._equities
+        else:  # the step's sweep (as the multi-instrument loop always did)
+            equities = lambda: (self.pos_eq, self.acc_eq)  # noqa: E731
+        tiers = self._tiers_of(m)
+        queue = AdlQueue(b, m, mark, v, equities, self.excluded, self.adl_policy, tiers,
+                         lambda name: self._position_data(name, t))  # fmt: skip
         partial = np.zeros(order.shape[0], dtype=np.int64)
         if mech.partial_liquidation.enabled:
             pl = mech.partial_liquidation
@@ -637,10 +759,10 @@ class Simulation:
                 b.size,
                 equity,
                 mark,
-                self.v,
-                self.floors[0],
-                self.mmr[0],
-                self.cum[0],
+                v,
+                tiers[0],
+                tiers[1],
+                tiers[2],
                 self.fee_ppm,
                 rate_ppm(pl.slice_fraction),
                 money(pl.slice_min_notional),
@@ -650,26 +772,29 @@ class Simulation:
             )
             sizes_before = b.size[order].copy()
         adl_on = 0 if mech.socialized_loss.enabled else 1
-        valuation = AccountValuation(np.array([mark], dtype=np.int64), self.vpl, self.floors, self.mmr, self.cum,
-                                     self.n_tiers)  # fmt: skip
-        adl_ctl, fill_px = self.adl_trigger.control(t, int(self.fund[0]), self.fund_s, mark, self.mark_s)
-        run_stage(order, b, self.v, self.fee_ppm, centre, self.state, self.curve, self.lp_pos, self.lp_weight,
-                  self.fund, queue, self.buf, partial, adl_on, valuation, adl_ctl, fill_px)  # fmt: skip
-        self.excluded[order] = False
+        valuation = AccountValuation(self.marks.copy(), self.vpl, self.floors, self.mmr, self.cum, self.n_tiers)
+        adl_ctl, fill_px = self.adl_triggers[m].control(t, int(self.fund[m]), self.fund_s_all[m], mark,
+                                                        self.mark_s_all[m])  # fmt: skip
+        run_stage(order, b, v, self.fee_ppm, centre, self.states[m], self.curves[m], self.lp_positions[m],
+                  self.lp_weights[m], self.fund[m : m + 1], queue, self.buf, partial, adl_on, valuation, adl_ctl,
+                  fill_px)  # fmt: skip
+        if self.M == 1:
+            self.excluded[order] = False
         if mech.partial_liquidation.enabled:
             done = (partial > 0) & (b.size[order] != 0)
             if done.any():
                 self.last_partial_s[order[done]] = t * self.dt
                 closed = np.abs(sizes_before[done] - b.size[order][done])
-                self._note("partial_liquidation", b.account[order[done]], int((closed * mark * self.v).sum()))
+                self._note("partial_liquidation", b.account[order[done]], int((closed * mark * v).sum()))
 
     def _position_data(self, name: str, t: int) -> np.ndarray:
         """The ADL hierarchy's per-position columns at step ``t`` (:func:`position_column`)."""
-        return position_column(self.book, int(self.path.time_ns[t]), name, self.funding_history,
+        return position_column(self.book, int(self.time_ns[t]), name, self.funding_history,
                                self.scenario.adl.funding_window_s)  # fmt: skip
 
-    def _socialize(self, first_event: int, mark: int) -> None:
-        """Claw back this step's unrecovered bad debt of protected accounts from the winners, pro rata."""
+    def _socialize(self, m: int, first_event: int, mark: int) -> None:
+        """Claw back this step's unrecovered bad debt of protected accounts on instrument ``m`` from that
+        instrument's winners, pro rata (a per-contract rule: OKX and BitMEX socialize within one contract)."""
         b = self.book
         c = self.buf.cols
         rows = np.arange(first_event, self.buf.n)
@@ -684,8 +809,8 @@ class Simulation:
             return
         debtors, positions, owed = debtors[keep], positions[keep], owed[keep]
         need = int(owed.sum())
-        upnl = b.size * mark * self.v - b.cost
-        winners = np.flatnonzero((upnl > 0) & (b.size != 0) & ~b.exempt[b.account])
+        upnl = b.size * mark * int(self.vpl[m]) - b.cost
+        winners = np.flatnonzero((upnl > 0) & (b.size != 0) & ~b.exempt[b.account] & self._on(m))
         share = pro_rata(need, upnl[winners])
         paid = int(share.sum())
         if paid == 0:
@@ -716,28 +841,33 @@ class Simulation:
         self._touched(pay)
         self._note("socialized_loss", b.account[pay], paid)
 
-    def _proactive(self, t: int, centre: float, mark: int) -> None:
+    def _proactive(self, t: int, m: int, centre: float, mark: int) -> None:
+        """Proactive deleveraging on instrument ``m``: its trigger (price move, fund drawdown, system leverage)
+        on its own mark, fund and positions; accounts valued over all their positions."""
         pd = self.mech.proactive_deleveraging
         b = self.book
+        v = int(self.vpl[m])
+        mark_s, fund_s, fund = self.mark_s_all[m], self.fund_s_all[m], int(self.fund[m])
+        on = self._on(m)
         lo = max(0, t - self.pd_window)
-        ref = int(self.mark_s[lo])
+        ref = int(mark_s[lo])
         moved = abs(mark - ref) * 100.0 > pd.price_move_pct * ref
-        peak = int(self.fund_s[lo:t].max()) if t > lo else int(self.fund[0])
-        drained = peak > 0 and (peak - int(self.fund[0])) * 100.0 > pd.fund_drawdown_pct * peak
+        peak = int(fund_s[lo:t].max()) if t > lo else fund
+        drained = peak > 0 and (peak - fund) * 100.0 > pd.fund_drawdown_pct * peak
         if t % max(int(10 / self.dt), 1) == 0:
             pos_eq, acc_eq = self._equities()
-            trader = ~b.exempt[b.account] & (b.size != 0)
+            trader = ~b.exempt[b.account] & (b.size != 0) & on
             eq = np.where(b.isolated, pos_eq, acc_eq[b.account])
             tot_eq = float(np.maximum(eq[trader], 0).sum())
-            tot_n = float((np.abs(b.size[trader]) * mark * self.v).sum())
-            self.pd_system_leverage = tot_n / tot_eq if tot_eq > 0 else float("inf")
-        if not (moved or drained or self.pd_system_leverage > pd.system_leverage):
+            tot_n = float((np.abs(b.size[trader]) * mark * v).sum())
+            self.pd_system_leverage[m] = tot_n / tot_eq if tot_eq > 0 else float("inf")
+        if not (moved or drained or self.pd_system_leverage[m] > pd.system_leverage):
             return
         pos_eq, acc_eq = self._equities()
         equity = np.where(b.isolated, pos_eq, acc_eq[b.account])
         mm = np.where(b.isolated, self.pos_mm, self.acc_mm[b.account])
-        notional = np.abs(b.size) * mark * self.v
-        eligible = ~b.exempt[b.account] & (b.size != 0)
+        notional = np.abs(b.size) * mark * v
+        eligible = ~b.exempt[b.account] & (b.size != 0) & on
         idx, lots = select(
             equity,
             notional,
@@ -745,14 +875,15 @@ class Simulation:
             b.size,
             eligible,
             mark,
-            self.v,
+            v,
             pd.trigger_leverage,
             pd.target_leverage,
             pd.max_accounts_per_step,
         )
         if idx.size == 0:
             return
-        self.buf.ensure(idx.size * (2 + self.lp_pos.shape[0]))
+        lp_pos = self.lp_positions[m]
+        self.buf.ensure(idx.size * (2 + lp_pos.shape[0]))
         ev_n = np.array([self.buf.n], dtype=np.int64)
         first = self.buf.n
         moved_n = reduce_positions(
@@ -764,12 +895,12 @@ class Simulation:
             b.isolated,
             b.account,
             b.wallet,
-            self.v,
+            v,
             centre,
-            self.state,
-            self.curve,
-            self.lp_pos,
-            self.lp_weight,
+            self.states[m],
+            self.curves[m],
+            lp_pos,
+            self.lp_weights[m],
             *self._cols(),
             ev_n,
         )
@@ -777,35 +908,42 @@ class Simulation:
         self._touched(self.buf.cols["position"][first : self.buf.n].copy())
         self._note("proactive_deleveraging", b.account[idx], int(moved_n))
 
-    def _dynamic_margin(self, t: int) -> None:
+    def _dynamic_margin(self, t: int, m: int) -> None:
         dm = self.mech.dynamic_margin
-        m = quantise(float(self.dm_ratio[t]), dm.cap)
-        if m != self.dm_multiplier:
-            self.dm_multiplier = m
-            self._set_tiers(self.tiers_base if m == 1.0 else scaled_tiers(self.tiers_base, m))
+        k = quantise(float(self.dm_ratios[m][t]), dm.cap)
+        if k != self.dm_multipliers[m]:
+            self.dm_multipliers[m] = k
+            base = self.tiers_base[m]
+            self.tiers_now[m] = base if k == 1.0 else scaled_tiers(base, k)
+            self._set_tiers()
             if self.use_triggers:
                 self._rebuild_triggers()
             self._note("dynamic_margin", np.zeros(0, dtype=np.int64), 0)
-        self.dm_series[t:] = self.dm_multiplier
+        self.dm_series_all[m][t:] = self.dm_multipliers[m]
 
-    def _funding(self, t: int, centre: float, mark: int) -> None:
+    def _funding(self, t: int, m: int, centre: float, mark: int) -> None:
+        """Perpetual ``m``'s funding: its premium index each step, a settlement at each funding time over its
+        positions (:mod:`delever.mechanisms.funding`)."""
         fc = self.mech.funding
-        self.funding_premium_sum += (mark - centre) / centre
-        self.funding_premium_n += 1
-        now = int(self.path.time_ns[t])
-        prev = int(self.path.time_ns[t - 1]) if t > 0 else now
+        self.funding_premium_sum[m] += (mark - centre) / centre
+        self.funding_premium_n[m] += 1
+        now = int(self.time_ns[t])
+        prev = int(self.time_ns[t - 1]) if t > 0 else now
         if t == 0 or now // self.funding_interval_ns == prev // self.funding_interval_ns:
             return
-        premium = self.funding_premium_sum / max(self.funding_premium_n, 1)
+        premium = self.funding_premium_sum[m] / max(self.funding_premium_n[m], 1)
         rate = funding_rate_ppb(premium, float(fc.interest_rate), float(fc.clamp), float(fc.cap))
-        self.funding_premium_sum, self.funding_premium_n = 0.0, 0
-        self.funding_rates.append((t, rate))
+        self.funding_premium_sum[m], self.funding_premium_n[m] = 0.0, 0
+        self.funding_rates[m].append((t, rate))
         b = self.book
+        v = int(self.vpl[m])
+        # the instrument's positions only (funding reads the sizes; others are passed as flat)
+        size = b.size if self.M == 1 else np.where(b.instrument == m, b.size, 0)
         self.buf.ensure(b.n_positions + 2)
         ev_n = np.array([self.buf.n], dtype=np.int64)
         first = self.buf.n
         rest = pay_funding(
-            rate, mark, self.v, b.size, b.collateral, b.isolated, b.account, b.wallet, b.exempt, *self._cols(), ev_n
+            rate, mark, v, size, b.collateral, b.isolated, b.account, b.wallet, b.exempt, *self._cols(), ev_n
         )
         self.buf.n = int(ev_n[0])
         rows = slice(first, self.buf.n)
@@ -814,37 +952,44 @@ class Simulation:
             (now, self.buf.cols["position"][rows][paid].copy(), self.buf.cols["amount"][rows][paid].copy())
         )
         if rest:
-            self.fund[0] += rest
+            self.fund[m] += rest
             self.buf.append_rows(ev.FUNDING_ROUNDING, ev.INSURANCE_FUND, ev.FUNDING_POOL, -1, amount=rest)
         touched = self.buf.cols["position"][first : self.buf.n].copy()
         self._touched(touched)
-        notional = int((np.abs(b.size) * mark * self.v).sum() // 2)
+        notional = int((np.abs(size) * mark * v).sum() // 2)
         self._note("funding", self.buf.cols["account"][first : self.buf.n], notional)
 
     # -- result ------------------------------------------------------------------------------------------
     def result(self) -> RunResult:
-        b = self.book
+        b, M = self.book, self.M
         money_end = b.total_money(self.fund)
         extra = dict(self.extra)
         if self.mech.backstop.enabled:
-            last_mark = int(self.mark_s[-1]) if self.T else 0
-            extra["backstop"]["vault_pnl"] = vault_equity(b, self.vault_pos, last_mark, self.v) - money(
-                self.mech.backstop.vault_wallet
-            )
+            vault_end = int(b.wallet[self.vault_acc])
+            for m in range(M):
+                last_mark = int(self.mark_s_all[m][-1]) if self.T else 0
+                vault_end += vault_equity(b, int(self.vault_positions[m]), last_mark, int(self.vpl[m])) - int(
+                    b.wallet[self.vault_acc]
+                )
+            extra["backstop"]["vault_pnl"] = vault_end - money(self.mech.backstop.vault_wallet)
         if self.mech.circuit_breaker.enabled:
-            extra["circuit_breaker"]["halts"] = list(self.breaker.halts)
+            extra["circuit_breaker"]["halts"] = sorted(h for br in self.breakers for h in br.halts)
             extra["circuit_breaker"]["halted_steps"] = self.halted_steps
         if self.mech.dynamic_margin.enabled:
-            extra["dynamic_margin"]["max_multiplier"] = float(self.dm_series.max()) if self.T else 1.0
+            extra["dynamic_margin"]["max_multiplier"] = (
+                max(float(s.max()) for s in self.dm_series_all) if self.T else 1.0
+            )
         if self.mech.mm_withdrawal.enabled:
             extra["mm_withdrawal"]["elasticity"] = self.mw_elasticity
-            extra["mm_withdrawal"]["min_depth_scale"] = float(self.mw_scale.min()) if self.T else 1.0
-        if self.mech.funding.enabled:
-            extra["funding"]["rates_ppb"] = [r for _, r in self.funding_rates]
+            extra["mm_withdrawal"]["min_depth_scale"] = min(float(s.min()) for s in self.mw_scales) if self.T else 1.0
+        if self.mech.funding.enabled:  # the scenario's instrument's rates (each instrument's: cross_margin)
+            extra["funding"]["rates_ppb"] = [r for _, r in self.funding_rates[0]]
         if self.mech.proactive_deleveraging.enabled:
-            extra["proactive_deleveraging"]["system_leverage_last"] = self.pd_system_leverage
-        if self.settlement is not None:
-            extra["settlement"] = self.settlement.as_dict(self.inst)
+            extra["proactive_deleveraging"]["system_leverage_last"] = max(self.pd_system_leverage)
+        if M == 1 and self.settled[0] is not None:
+            extra["settlement"] = self.settled[0].as_dict(self.inst)
+        if M > 1:
+            extra["cross_margin"] = self._per_instrument()
         # the run is over: release the per-position work state before the event log becomes its columns, so
         # that the end of a large run holds only the books and the events (issue #6's memory per position)
         released = self.book.n_positions * 8 * 4 + self.buf.capacity * 66  # about what is let go here (bytes)
@@ -855,23 +1000,85 @@ class Simulation:
         if released >= TRIM_BYTES:
             _trim_heap()
         book_start = self.__dict__.pop("_start").book()
+        events = self.log.columns()
+        if M > 1:
+            extra["cross_margin"]["instruments"] = self._instrument_figures(events)
+            steps = StepSeries(
+                self.time_ns, self.index_ticks, self.mark_s, self.last_s, np.sum(self.fund_s_all, axis=0)
+            )
+            lp_accounts = int(b.exempt.sum()) - (1 if self.mech.backstop.enabled else 0)
+        else:
+            steps = StepSeries(self.time_ns, self.index_ticks, self.mark_s, self.last_s, self.fund_s)
+            lp_accounts = int(self.lp_pos.size)
         return RunResult(
             scenario=self.scenario,
             seed=self.seed,
             instrument=self.inst,
             book_start=book_start,
             book=b,
-            steps=StepSeries(self.path.time_ns, self.index_ticks, self.mark_s, self.last_s, self.fund_s),
-            events=self.log.columns(),
+            steps=steps,
+            events=events,
             fund_start=self.fund_start,
             money_start=self.money_start,
             money_end=money_end,
-            depth=self.market.depth,
+            depth=self.base.depth,
             path=self.path,
-            lp_accounts=int(self.lp_pos.size),
-            account_labels=self.market.labels,
+            lp_accounts=lp_accounts,
+            account_labels=self.base.labels,
             extra=extra,
+            instruments=list(self.insts) if M > 1 else None,
+            marks_end=self.marks.copy() if M > 1 else None,
+            instrument_steps=[
+                StepSeries(
+                    self.time_ns, self.index_ticks_all[m], self.mark_s_all[m], self.last_s_all[m], self.fund_s_all[m]
+                )
+                for m in range(M)
+            ]
+            if M > 1
+            else None,  # fmt: skip
         )
+
+    def _per_instrument(self) -> dict:
+        """The cross-margin totals of a multi-instrument run (contagion liquidations: a cross position in profit
+        closed because its account's other positions took it below maintenance)."""
+        c = self.contagion
+        return {"fired_steps": int((c > 0).sum()), "accounts": int(c.sum()),
+                "notional": int(self.contagion_notional.sum())}  # fmt: skip
+
+    def _instrument_figures(self, e: dict[str, np.ndarray]) -> list[dict]:
+        """Per-instrument figures of a multi-instrument run from its event columns ``e``."""
+        b, n = self.book, self.book.n_positions
+        per = []
+        for m, inst in enumerate(self.insts):
+            rows = e["instrument"] == m
+            k = e["kind"][rows]
+            notional = np.abs(e["size"][rows]) * e["price"][rows] * int(self.vpl[m])
+            fills = (k == ev.LIQUIDATION_FILL) | (k == ev.ADL_FILL)
+            amounts = e["amount"][rows]
+            long_, short = b.open_interest(m)
+            rec = {
+                "symbol": inst.symbol,
+                "liquidations": int(np.unique(e["step"][rows][fills] * (n + 1) + e["position"][rows][fills]).size),
+                "contagion_liquidations": int(self.contagion[m]),
+                "contagion_notional": int(self.contagion_notional[m]),
+                "liquidated_notional": int(notional[fills].sum()),
+                "bad_debt": int(amounts[k == ev.INSURANCE_PAYOUT].sum() - amounts[k == ev.BAD_DEBT].sum()),
+                "insurance_fund_start": self.fund_starts[m],
+                "insurance_fund_end": int(self.fund[m]),
+                "adl_notional": int(notional[k == ev.ADL_COUNTERPARTY_FILL].sum()),
+                "min_mark": float(self.mark_s_all[m].min()) * float(inst.tick_size) if self.T else 0.0,
+                "open_interest_balanced": long_ == short,
+                "open_interest_end": float(long_ * inst.lot_size),
+                "kind": inst.kind,
+                "expiry": None if inst.expiry is None else inst.expiry.isoformat(),
+                "settlement": None if self.settled[m] is None else self.settled[m].as_dict(inst),
+            }
+            if self.mech.funding.enabled:
+                rec["funding_rates_ppb"] = [r for _, r in self.funding_rates[m]]
+            if self.mech.circuit_breaker.enabled:
+                rec["halts"] = list(self.breakers[m].halts)
+            per.append(rec)
+        return per
 
 
 def position_column(book: Book, now_ns: int, name: str, funding_history=(), window_s: float = 0.0) -> np.ndarray:
@@ -931,10 +1138,26 @@ def trigger_mode(book: Book, inst: Instrument) -> bool:
     return inst.value_per_lot_tick * (1_000_000 - int(inst.tiers.mmr_ppm.max())) > 1_000_000
 
 
-def _check(book: Book, fund: np.ndarray, money_start: int) -> None:
+def _check(book: Book, fund: np.ndarray, money_start: int, instruments: int = 1) -> None:
     total = book.total_money(fund)
     if total != money_start:
         raise ConservationError(f"money changed by {total - money_start} units")
-    long_, short = book.open_interest(0)
-    if long_ != short:
-        raise ConservationError(f"open interest unbalanced: long {long_} vs short {short}")
+    for m in range(instruments):
+        long_, short = book.open_interest(m)
+        if long_ != short:
+            raise ConservationError(f"open interest of instrument {m} unbalanced: long {long_} vs short {short}")
+
+
+def tier_arrays(tiers: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The margin tiers of instruments ``0..M-1`` (:class:`delever.instruments.Tiers` each) as the kernels take
+    them: ``floors``, ``mmr_ppm``, ``cum`` int64 (M, k), k the most tiers of any, rows padded with an
+    unreachable floor, and ``n_tiers`` int64 (M,)."""
+    k = max(len(t.tiers) for t in tiers)
+    big = np.iinfo(np.int64).max
+    floors = np.full((len(tiers), k), big, dtype=np.int64)
+    mmr = np.zeros((len(tiers), k), dtype=np.int64)
+    cum = np.zeros((len(tiers), k), dtype=np.int64)
+    for m, t in enumerate(tiers):
+        n = len(t.tiers)
+        floors[m, :n], mmr[m, :n], cum[m, :n] = t.floors, t.mmr_ppm, t.cum
+    return floors, mmr, cum, np.array([len(t.tiers) for t in tiers], dtype=np.int64)

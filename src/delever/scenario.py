@@ -374,11 +374,8 @@ class MechanismsConfig(_Model):
     cross_margin: CrossMarginConfig = CrossMarginConfig()
 
     @model_validator(mode="after")
-    def _cross_margin_alone(self) -> MechanismsConfig:
+    def _cross_margin_instruments(self) -> MechanismsConfig:
         if self.cross_margin.enabled:
-            others = [n for n in self.enabled() if n != "cross_margin"]
-            if others:
-                raise ValueError(f"cross_margin runs with the core stack only; switch off: {', '.join(others)}")
             if not self.cross_margin.instruments:
                 raise ValueError("cross_margin needs at least one [[mechanisms.cross_margin.instruments]]")
         return self

@@ -10,5 +10,6 @@ option (:class:`delever.scenario.MechanismsConfig`), off by default, in its own 
 - :mod:`.socialized` socialized loss (clawback) instead of ADL, with negative-balance protection flags;
 - :mod:`.withdrawal` market makers thinning the book as volatility rises;
 - :mod:`.funding` funding payments between longs and shorts;
-- cross-margin contagion across instruments: :mod:`delever.contagion` (a multi-instrument run of its own).
+- cross-margin contagion across instruments: :mod:`delever.contagion` prepares the instruments; the engine's one
+  step loop runs them, every mechanism above per instrument (:class:`delever.engine.Simulation`).
 """
