@@ -57,6 +57,7 @@ def test_registry_has_every_policy_of_the_issue():
         "socialized-loss",
         "online-mirror-descent",
         "hierarchy",
+        "random-offset",
     }
     for p in POLICIES.values():
         assert "Source" in p.doc and "Units" in p.doc, p.name

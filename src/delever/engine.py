@@ -36,6 +36,7 @@ from numba import njit
 
 from . import events as ev
 from .adl.queue import AdlQueue
+from .mechanisms.block_limits import combine_partial, plan_step
 from .adl.trigger import AdlTriggerState
 from .book import Book, check_int64_headroom, with_extra_account
 from .bookio import load_book
@@ -333,6 +334,10 @@ class Simulation:
         self.fast = self.use_triggers and not check_every_step and not any(getattr(mech, k).enabled for k in per_step)
         self.alpha = self.mark_rule.alpha(dt)
         self.extra: dict = {name: {"fired_steps": 0, "accounts": 0, "notional": 0} for name in mech.enabled()}
+        # per-step liquidation limits ([liquidation]; delever.mechanisms.block_limits): None when off
+        self.block_limits = scenario.liquidation.block_limits() if scenario.liquidation.limits_on() else None
+        if self.block_limits is not None:
+            self.extra["block_limits"] = {"fired_steps": 0, "accounts": 0, "notional": 0}
         self._touched_accounts: dict[str, np.ndarray] = {}
         self._setup_mechanisms()
 
@@ -616,6 +621,16 @@ class Simulation:
     def _liquidate(self, order: np.ndarray, equity: np.ndarray, t: int, centre: float, mark: int) -> None:
         """Liquidate ``order`` (sorted; ``equity`` its exact equity at the mark, money) through the stage."""
         b, mech = self.book, self.mech
+        # --- hook: per-step liquidation limits ([liquidation], delever.mechanisms.block_limits) -------------
+        limit_lots = None
+        if self.block_limits is not None:
+            step_plan = plan_step(order, b.size, b.account, mark, self.v, self.block_limits)
+            if step_plan.waiting:
+                self._note("block_limits", b.account[order[~step_plan.keep]], 0)
+            order, equity, limit_lots = order[step_plan.keep], equity[step_plan.keep], step_plan.lots[step_plan.keep]
+            if not order.size:
+                return
+        # --- end hook ------------------------------------------------------------------------------------
         self.excluded[order] = True
         queue = AdlQueue(
             b,
@@ -627,6 +642,7 @@ class Simulation:
             self.adl_policy,
             (self.floors[0], self.mmr[0], self.cum[0]),
             lambda name: self._position_data(name, t),
+            offset_key=(self.seed, t, 0),
         )
         partial = np.zeros(order.shape[0], dtype=np.int64)
         if mech.partial_liquidation.enabled:
@@ -649,6 +665,8 @@ class Simulation:
                 pl.cooldown_s,
             )
             sizes_before = b.size[order].copy()
+        if limit_lots is not None:  # hook: per-step limits (delever.mechanisms.block_limits)
+            partial = combine_partial(partial, limit_lots)
         adl_on = 0 if mech.socialized_loss.enabled else 1
         valuation = AccountValuation(np.array([mark], dtype=np.int64), self.vpl, self.floors, self.mmr, self.cum,
                                      self.n_tiers)  # fmt: skip
