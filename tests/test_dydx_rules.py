@@ -281,3 +281,23 @@ def test_money_is_conserved_with_the_limits_on(per_step, portion_pct, account_us
     long_, short = r.book.open_interest(0)
     assert long_ == short
     assert liquidations_per_step(r).max(initial=0) <= per_step
+
+
+def test_random_offset_across_instruments_is_conserved_and_deterministic():
+    from delever.contagion import run_multi
+
+    cross = default_scenario_path().parent / "binance-2025-10-10-cross-margin.toml"
+    over = {
+        "book": {"generator": {"accounts": 1500}},
+        "prices": {"start": "2025-10-10T21:10:00Z", "end": "2025-10-10T21:25:00Z"},
+        "liquidity": {"depth_scale": 0.002},
+        "insurance_fund": {"balance": "5000"},
+        "adl": {"policy": "random-offset"},
+    }
+    sc = load_scenario(cross, over)
+    r1, r2 = run_multi(sc, 3, check_every_step=True), run_multi(sc, 3, check_every_step=True)
+    assert r1.money_end == r1.money_start
+    adl = r1.events["kind"] == ev.ADL_COUNTERPARTY_FILL
+    assert adl.any()
+    assert np.array_equal(r1.events["position"][adl], r2.events["position"][adl])
+    assert (r1.events["indicator"][adl] == 0).all()

@@ -317,7 +317,8 @@ def run_multi(
                 _liquidate(policy, position_data, book, order, m, float(centre_ticks[m][t]), states[m], curves[m],
                            lp_pos[m], funds[m : m + 1], int(marks[m]), int(vpl[m]), fee_ppm, buf, pos_eq, acc_eq,
                            excluded, (floors[m, : n_tiers[m]], mmr[m, : n_tiers[m]], cum[m, : n_tiers[m]]),
-                           AccountValuation(marks.copy(), vpl, floors, mmr, cum, n_tiers), adl_rule)  # fmt: skip
+                           AccountValuation(marks.copy(), vpl, floors, mmr, cum, n_tiers), adl_rule,
+                           offset_key=(seed, t, m))  # fmt: skip
                 log.append(buf, t, int(time_ns[t]), m)
             excluded[order_all] = False
         for m in range(M):
@@ -371,10 +372,12 @@ def run_multi(
 
 
 def _liquidate(policy, position_data, book, order, m, centre, state, curve, lp_pos, fund, mark, v, fee_ppm, buf,
-               pos_eq, acc_eq, excluded, tiers, valuation, adl_rule) -> None:  # fmt: skip
+               pos_eq, acc_eq, excluded, tiers, valuation, adl_rule, offset_key=(0,)) -> None:  # fmt: skip
     """One instrument's liquidations through the shared kernel (as :meth:`delever.engine.Simulation._liquidate`);
-    ``adl_rule`` the instrument's ``(adl_ctl, fill_px)`` (:meth:`delever.adl.trigger.AdlTriggerState.control`)."""
-    queue = AdlQueue(book, m, mark, v, lambda: (pos_eq, acc_eq), excluded, policy, tiers, position_data)
+    ``adl_rule`` the instrument's ``(adl_ctl, fill_px)`` (:meth:`delever.adl.trigger.AdlTriggerState.control`);
+    ``offset_key`` (seed, step, instrument): the start of a ``random-offset`` ADL queue (:class:`AdlQueue`)."""
+    queue = AdlQueue(book, m, mark, v, lambda: (pos_eq, acc_eq), excluded, policy, tiers, position_data,
+                     offset_key=offset_key)  # fmt: skip
     partial = np.zeros(order.shape[0], dtype=np.int64)
     weight = np.ones(lp_pos.shape[0], dtype=np.int64)
     adl_ctl, fill_px = adl_rule
