@@ -57,6 +57,7 @@ def test_registry_has_every_policy_of_the_issue():
         "socialized-loss",
         "online-mirror-descent",
         "hierarchy",
+        "random-offset",
     }
     for p in POLICIES.values():
         assert "Source" in p.doc and "Units" in p.doc, p.name
@@ -373,6 +374,7 @@ CONTRACT_POLICIES = {
     "queue-hyperliquid",
     "hierarchy",
     "queue-bitget",
+    "random-offset",
     "pro-rata-contracts",
     "min-max-integer",
 }

@@ -47,6 +47,7 @@ from numba import njit
 
 from . import events as ev
 from .adl.queue import AdlQueue
+from .mechanisms.block_limits import combine_partial, plan_step
 from .adl.trigger import AdlTriggerState
 from .book import Book, check_int64_headroom, with_extra_account
 from .bookio import load_book
@@ -392,6 +393,10 @@ class Simulation:
         self.fast = self.use_triggers and not check_every_step and not any(getattr(mech, k).enabled for k in per_step)
         self.alpha = self.mark_rule.alpha(dt)
         self.extra: dict = {name: {"fired_steps": 0, "accounts": 0, "notional": 0} for name in mech.enabled()}
+        # per-step liquidation limits ([liquidation]; delever.mechanisms.block_limits): None when off
+        self.block_limits = scenario.liquidation.block_limits() if scenario.liquidation.limits_on() else None
+        if self.block_limits is not None:
+            self.extra["block_limits"] = {"fired_steps": 0, "accounts": 0, "notional": 0}
         self._touched_accounts: dict[str, np.ndarray] = {}
         # multi-instrument runs: positions liquidated while in profit (taken down by another instrument)
         self.contagion = np.zeros(M, dtype=np.int64)
@@ -740,6 +745,16 @@ class Simulation:
         money) through the stage, in ``m``'s book, fund and ADL queue."""
         b, mech = self.book, self.mech
         v = int(self.vpl[m])
+        # --- hook: per-step liquidation limits ([liquidation], delever.mechanisms.block_limits) -------------
+        limit_lots = None
+        if self.block_limits is not None:
+            step_plan = plan_step(order, b.size, b.account, mark, v, self.block_limits)
+            if step_plan.waiting:
+                self._note("block_limits", b.account[order[~step_plan.keep]], 0)
+            order, equity, limit_lots = order[step_plan.keep], equity[step_plan.keep], step_plan.lots[step_plan.keep]
+            if not order.size:
+                return
+        # --- end hook ------------------------------------------------------------------------------------
         self.excluded[order] = True
         if self.use_triggers:
             equities = None
@@ -749,7 +764,7 @@ class Simulation:
             equities = lambda: (self.pos_eq, self.acc_eq)  # noqa: E731
         tiers = self._tiers_of(m)
         queue = AdlQueue(b, m, mark, v, equities, self.excluded, self.adl_policy, tiers,
-                         lambda name: self._position_data(name, t))  # fmt: skip
+                         lambda name: self._position_data(name, t), offset_key=(self.seed, t, m))  # fmt: skip
         partial = np.zeros(order.shape[0], dtype=np.int64)
         if mech.partial_liquidation.enabled:
             pl = mech.partial_liquidation
@@ -771,6 +786,8 @@ class Simulation:
                 pl.cooldown_s,
             )
             sizes_before = b.size[order].copy()
+        if limit_lots is not None:  # hook: per-step limits (delever.mechanisms.block_limits)
+            partial = combine_partial(partial, limit_lots)
         adl_on = 0 if mech.socialized_loss.enabled else 1
         valuation = AccountValuation(self.marks.copy(), self.vpl, self.floors, self.mmr, self.cum, self.n_tiers)
         adl_ctl, fill_px = self.adl_triggers[m].control(t, int(self.fund[m]), self.fund_s_all[m], mark,

@@ -476,6 +476,46 @@ class AdlConfig(_Model):
         return hierarchy_policy(self.hierarchy()) if name == "hierarchy" else get_policy(name)
 
 
+class LiquidationConfig(_Model):
+    """Per-step limits of the liquidation stage (:mod:`delever.mechanisms.block_limits`; dYdX v4's per-block
+    limits, ../shared/specs/engines.md section 1, ``liquidations_config.go``). A step stands for a block. All
+    off by default (no limit); the dYdX rulebook sets them (:mod:`delever.venues.dydx`).
+
+    ``max_positions_per_step``: liquidation orders per step (``MaxLiquidationAttemptsPerBlock``, 50 on dYdX);
+    the least collateralised first, the rest wait. ``position_min_notional`` (quote) and
+    ``position_max_portion_pct``: a position's order is at most ``max(min notional, portion x notional)``
+    (``PositionBlockLimits``). ``account_max_notional_per_step`` (quote): notional liquidated per account per
+    step (``SubaccountBlockLimits.MaxNotionalLiquidated``). Single-instrument runs only (not with
+    ``mechanisms.cross_margin``).
+    """
+
+    max_positions_per_step: Annotated[int, Field(ge=1)] | None = None
+    position_min_notional: Annotated[Money, Field(ge=0)] = Decimal(0)
+    position_max_portion_pct: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(100)
+    account_max_notional_per_step: Annotated[Money, Field(gt=0)] | None = None
+
+    def limits_on(self) -> bool:
+        """Whether any per-step limit can bind (a portion below 100%, a per-step count or account budget)."""
+        return (
+            self.max_positions_per_step is not None
+            or self.position_max_portion_pct < 100
+            or self.account_max_notional_per_step is not None
+        )
+
+    def block_limits(self):
+        """The :class:`~delever.mechanisms.block_limits.BlockLimits` in engine units (money, ppm)."""
+        from .mechanisms.block_limits import NO_LIMIT, BlockLimits
+        from .units import money, rate_ppm
+
+        acc = self.account_max_notional_per_step
+        return BlockLimits(
+            max_positions=NO_LIMIT if self.max_positions_per_step is None else self.max_positions_per_step,
+            position_min_notional=money(self.position_min_notional),
+            position_portion_ppm=rate_ppm(self.position_max_portion_pct / 100),
+            account_max_notional=NO_LIMIT if acc is None else money(acc),
+        )
+
+
 class Scenario(_Model):
     """A whole run: ``(scenario, seed)`` determines the output."""
 
@@ -491,9 +531,16 @@ class Scenario(_Model):
     insurance_fund: InsuranceFundConfig = InsuranceFundConfig()
     book: BookConfig
     mechanisms: MechanismsConfig = MechanismsConfig()
+    liquidation: LiquidationConfig = LiquidationConfig()
     adl: AdlConfig = AdlConfig()
     facts: FactsConfig = FactsConfig()
     base_dir: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _limits_single_instrument(self) -> Scenario:
+        if self.liquidation.limits_on() and self.mechanisms.cross_margin.enabled:
+            raise ValueError("liquidation per-step limits run on a single instrument: not with cross_margin")
+        return self
 
     def resolve(self, path: str) -> Path:
         """A path from the scenario: ``package:NAME`` or relative to the scenario file."""

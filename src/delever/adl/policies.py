@@ -26,6 +26,8 @@ name                        rule
 ``online-mirror-descent``   multi-round: entropic mirror descent on the simplex of budget shares
 ``hierarchy``               queue by a configured hierarchy of keys (:mod:`delever.adl.hierarchy`; the
                             registered default: effective leverage, then notional, then funding received)
+``random-offset``           no ranking: positions in index order from a pseudo-random start (dYdX v4,
+                            engines.md section 1), seeded from the run's seed and the step
 ==========================  ================================================================================
 
 **Units.** Money arrays (``pnl``, ``equity``, ``notional``, ``capacity``, haircuts) are int64 money units
@@ -74,6 +76,9 @@ __all__ = [
     "get_policy",
     "hierarchy_policy",
     "lot_haircut",
+    "random_offset",
+    "rotation_scores",
+    "rotation_start",
 ]
 
 # --------------------------------------------------------------------------------------------------------
@@ -521,6 +526,53 @@ queue_hyperliquid = _queue("queue-hyperliquid", score_hyperliquid)
 queue_bitget = _queue("queue-bitget", score_bitget)
 
 # --------------------------------------------------------------------------------------------------------
+# random offset (dYdX v4)
+
+
+def rotation_start(key: tuple[int, ...], n: int) -> int:
+    """The pseudo-random start offset, in ``[0, n)``, of a counterparty iteration over ``n`` positions.
+
+    dYdX v4 (engines.md section 1, ``protocol/x/clob/keeper/deleveraging.go``) iterates the subaccounts with an
+    opposite-side position from a pseudo-random start. Here the start is a pure function of ``key`` (non-negative
+    integers: the run's seed, the step, the instrument, the side), drawn with numpy's ``SeedSequence`` /
+    ``default_rng``, so a run stays a pure function of (scenario, seed). ``n`` <= 0 gives 0.
+    """
+    if n <= 0:
+        return 0
+    if any(k < 0 for k in key):
+        raise ValueError(f"rotation_start: key must be non-negative integers, got {key!r}")
+    return int(np.random.default_rng(np.random.SeedSequence([int(k) for k in key])).integers(n))
+
+
+def rotation_scores(n: int, start: int) -> np.ndarray:
+    """Queue scores (float64 (n,), higher first) that order rows ``start, start + 1, ..., n - 1, 0, ...,
+    start - 1``: ``-((i - start) mod n)``; all distinct, so the queue's tie-break by index never applies."""
+    if n <= 0:
+        return np.zeros(0)
+    return -((np.arange(n, dtype=np.int64) - int(start)) % n).astype(np.float64)
+
+
+def random_offset(w: Winners, need: int, state=None) -> Allocation:
+    """Random offset (dYdX v4): no ranking; winners in row order from a start offset, each paying its whole
+    capacity (all its contracts) until ``B`` is met, the last one partially in whole contracts (:func:`queue_fill`).
+
+    The start: ``state`` (an int, default 0: row order). The cascade engine draws it for each step, instrument
+    and side from the run's seed (:func:`rotation_start`, :class:`delever.adl.queue.AdlQueue`); there its rows
+    are the opposite side's eligible positions in position-index order, and each offset passes the kernel's
+    collateral check (:func:`delever.liquidation.winner_capacity`: a counterparty that would fall below zero
+    equity gives only what it can, the next one is tried), as dYdX's "non-overlapping bankruptcy prices".
+    No ADL indicator: dYdX publishes none.
+
+    Source: ../shared/specs/engines.md section 1 (Deleveraging: "iterated from a pseudo-random start, at most 500
+    checked ... There is no ranking by PnL or leverage"). Units: money in, money out.
+    """
+    need = _check_need(need)
+    start = 0 if state is None else int(state) % max(w.n, 1)
+    h, k = queue_fill(need, w.cap, w.contracts, rotation_scores(w.n, start))
+    return _finish("random-offset", need, h, k, start=start)
+
+
+# --------------------------------------------------------------------------------------------------------
 # pro-rata family
 
 
@@ -963,6 +1015,9 @@ class Policy:
     elementwise: bool = True
     """Whether ``score`` of a winner depends on that winner's row alone (the venue scores), so that a large
     side may be scored a block at a time; a hierarchy's ranks depend on the whole side."""
+    rotating: bool = False
+    """A queue in position order from a seeded start offset (``random-offset``): the cascade engine orders it
+    with :func:`rotation_start` / :func:`rotation_scores` and shows no ADL indicator."""
 
     def __call__(self, winners: Winners, need: int, state=None) -> Allocation:
         return self.fn(winners, need, state=state)
@@ -1004,6 +1059,7 @@ POLICIES: dict[str, Policy] = {
         Policy("socialized-loss", "pro-rata", socialized_loss),
         Policy("online-mirror-descent", "online", online_mirror_descent, stateful=True),
         hierarchy_policy(HierarchyRule.from_config(DEFAULT_KEYS)),
+        Policy("random-offset", "queue", random_offset, elementwise=False, rotating=True),
     ]
 }
 """Every policy by name (the names of scenarios, the CLI and the API)."""

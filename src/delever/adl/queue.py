@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 from numba import njit
 
-from .policies import Winners, allocate_lots, get_policy
+from .policies import Winners, allocate_lots, get_policy, rotation_scores, rotation_start
 from .ranking import side_quantity
 
 FIRST_CHUNK = 256
@@ -207,17 +207,22 @@ class AdlQueue:
         policy,
         tiers: tuple[np.ndarray, np.ndarray, np.ndarray],
         position_data: Callable[[str], np.ndarray] | None = None,
+        offset_key: tuple[int, ...] = (0,),
     ) -> None:
         """``equities()`` returns ``(position equity, account equity)`` as the sweep defines them; it is
         called only if this step needs ADL; ``None`` when every account holds one position (equity is then
         computed from the position itself). ``policy``: a name or a :class:`~delever.adl.policies.Policy`.
         ``tiers`` = (floors, mmr, cum) of the instrument. ``position_data(name)`` returns a per-position
         column (shape (n,)) the policy ``needs`` (``funding_received`` int64 money, ``age_s`` float64
-        seconds); called only when the policy reads one and this step needs ADL (default: zeros)."""
+        seconds); called only when the policy reads one and this step needs ADL (default: zeros).
+        ``offset_key``: non-negative integers (the run's seed, the step, ...) from which a ``rotating`` policy
+        (``random-offset``, dYdX) draws each side's start offset (:func:`~delever.adl.policies.rotation_start`
+        of ``offset_key + (side,)``), so the order is a pure function of (scenario, seed)."""
         self._book = book
         self._args = (instrument_id, mark, v, excluded)
         self._equities = equities
         self._position_data = position_data
+        self._offset_key = tuple(int(k) for k in offset_key)
         self.policy = get_policy(policy)
         self.alloc_mode = 0 if self.policy.family == "queue" else 1
         self._tiers = tiers
@@ -276,7 +281,10 @@ class AdlQueue:
                 idx, upnl, eq, wal, mm = eligible(b, sign, inst, mark, v, excl, self._tiers, pos_eq, acc_eq, inline)
                 m = idx.shape[0]
                 w = winners_of(b, sign, idx, upnl, eq, wal, mm, mark, v, self.policy, self._position_data)
-                score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
+                if self.policy.rotating:  # dYdX: position order from a seeded start, no ranking
+                    score = rotation_scores(m, rotation_start(self._offset_key + (side,), m))
+                else:
+                    score = self.policy.score(w) if self.policy.score is not None else np.zeros(m)
                 score = np.nan_to_num(score, nan=-np.inf)
             self._pool[side] = {
                 "idx": idx,
@@ -317,6 +325,8 @@ class AdlQueue:
         cum = self._cum[side] + np.cumsum(lots)
         total = max(self._total[side], 1)
         lights = np.clip(6 - (-((-5 * cum) // total)), 1, 5).astype(np.int8)
+        if self.policy.rotating:  # dYdX publishes no ADL indicator
+            lights[:] = 0
         self._cum[side] = int(cum[-1]) if cum.size else self._cum[side]
         self._append(side, chosen, np.full(chosen.size, NO_LIMIT, dtype=np.int64), lights, int(lots.sum()))
         remaining[take if whole else rem[take]] = False

@@ -580,6 +580,11 @@ class LiquidationProcedure:
             seized) or ``trader`` (Hyperliquid, Kraken: the trader keeps it).
         loss_after_fund: what happens to a loss the insurance fund cannot pay.
         summary: one paragraph, with the source.
+        max_orders_per_step, position_min_notional, position_max_portion, account_max_notional_per_step: the
+            per-block limits (dYdX v4, engines.md section 1; the scenario's ``[liquidation]`` section,
+            :mod:`delever.mechanisms.block_limits`): orders per step, a position's order at most
+            ``max(min notional, portion x notional)`` (quote), notional per account per step (quote); ``None``
+            / 0 / 1 / ``None``: no limit.
     """
 
     style: LiquidationStyle
@@ -594,6 +599,24 @@ class LiquidationProcedure:
     backstop_below_mm: Fraction | None = None
     increment_lots: int = 0
     rounds_per_s: int = 0
+    max_orders_per_step: int | None = None
+    position_min_notional: Fraction = Fraction(0)
+    position_max_portion: Fraction = Fraction(1)
+    account_max_notional_per_step: Fraction | None = None
+
+    def step_limits(self) -> dict[str, object]:
+        """The scenario's ``[liquidation]`` options (:class:`delever.scenario.LiquidationConfig`) of these
+        per-step limits; empty when the venue states none."""
+        out: dict[str, object] = {}
+        if self.max_orders_per_step is not None:
+            out["max_positions_per_step"] = self.max_orders_per_step
+        if self.position_min_notional:
+            out["position_min_notional"] = str(to_decimal(self.position_min_notional, 6))
+        if self.position_max_portion != 1:
+            out["position_max_portion_pct"] = str(to_decimal(self.position_max_portion * 100, 6))
+        if self.account_max_notional_per_step is not None:
+            out["account_max_notional_per_step"] = str(to_decimal(self.account_max_notional_per_step, 6))
+        return out
 
 
 @dataclass(frozen=True)
@@ -1087,11 +1110,11 @@ class Rulebook:
     def engine_adl_policy(self) -> str | None:
         """The :data:`delever.adl.policies.POLICIES` name of this ADL rule: ``queue-bitmex``, ``queue-binance``,
         ``queue-hyperliquid``, ``queue-bitget`` (also OKX's stand-in, the same ROI x MM / equity key),
-        ``socialized-loss`` (Deribit, Drift); None for dYdX's random offset (no policy)."""
+        ``socialized-loss`` (Deribit, Drift), ``random-offset`` (dYdX: position order from a seeded start)."""
         if self.adl.queue == "none":
             return "socialized-loss"
         if self.adl.queue == "random_offset":
-            return None
+            return "random-offset"
         return {
             "bitmex": "queue-bitmex",
             "binance": "queue-binance",
@@ -1136,12 +1159,13 @@ class Rulebook:
         """Nested overrides of a scenario (``delever.scenario.load_scenario(path, overrides)``) that express
         these rules in the engine's configuration, for the contract ``symbol`` (default
         :meth:`engine_symbol`): its tiers (when bracket tiers with the derived maintenance amount), the
-        liquidation fee, partial liquidation (tier steps or slices), the backstop vault, socialised loss, the
-        mark's band and basis EMA (:attr:`mark`, where the venue publishes them) and the funding parameters
-        (not switched on). Tick and lot sizes are left to the scenario, so the same price path and book run
-        under every rulebook. What the engine cannot express is in :meth:`engine_gaps`."""
+        liquidation fee, partial liquidation (tier steps or slices), the per-step liquidation limits (dYdX), the
+        backstop vault, socialised loss, the mark's band and basis EMA (:attr:`mark`, where the venue publishes
+        them) and the funding parameters (not switched on). Tick and lot sizes are left to the scenario, so the
+        same price path and book run under every rulebook. What the engine cannot express is in :meth:`engine_gaps`."""
         c = self.contract(symbol or self.engine_symbol())
         out: dict[str, dict[str, object]] = {"instrument": {}, "fees": {}, "mechanisms": {}, "mark": {}}
+        out["liquidation"] = self.liquidation.step_limits()
         rows = _scenario_tier_rows(c)
         if rows is not None:
             out["instrument"]["tiers"] = rows
@@ -1201,6 +1225,12 @@ class Rulebook:
             gaps.append(f"liquidation style {self.liquidation.style}: run as a full liquidation against the book")
         if self.liquidation.surplus_to == "trader":
             gaps.append("a better fill's surplus stays with the trader on this venue; the engine's fee rule applies")
+        if self.liquidation.step_limits():
+            gaps.append(
+                "per-block limits: the insurance fund's loss per subaccount per block (MaxQuantumsInsuranceLost) is "
+                "not modelled; a position or account limit binds solvent accounts only (an account that a limited "
+                "order would leave below zero is closed whole)"
+            )
         if self.engine_adl_policy() is None:
             gaps.append(f"ADL queue {self.adl.queue}: no engine policy")
         if self.liquidation.loss_after_fund == "socialized_funding":

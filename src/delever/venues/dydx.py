@@ -20,8 +20,13 @@ Stand-ins:
 
 - BTC-USD and ETH-USD both in the Large-Cap tier; the open-interest margin increase (OIMF) is not modelled.
 - Funding is not in venues.md or engines.md: the premium itself, hourly (``"premium"`` style).
-- Position block limits (min notional, max portion, per-block caps) are operational caps, not modelled here:
-  the default max portion is 100%, so a liquidation order is for the whole position.
+- Per-block limits (a step stands for a block; :mod:`delever.mechanisms.block_limits`): the
+  ``LiquidationsConfig_Default`` values of engines.md section 1 (min position notional $0.001, max portion 100%,
+  $100M notional per subaccount per block) and ``MaxLiquidationAttemptsPerBlock`` 50; the mainnet governance
+  values are not in the specs. ``MaxQuantumsInsuranceLost`` ($100M per subaccount per block) is not modelled.
+- Deleveraging order: the engine's ``random-offset`` policy (position order from a start drawn from the run's
+  seed, the step and the side; the collateral check of :func:`delever.liquidation.winner_capacity`); the
+  engine's pool is the opposite side's positions in profit (dYdX iterates every opposite position, at most 500).
 - Tick and lot sizes (not in venues.md): BTC-USD tick 1, step 0.0001 BTC; ETH-USD tick 0.1, step 0.001 ETH
   (dYdX indexer ``/v4/perpetualMarkets``, values at the time of writing).
 """
@@ -48,6 +53,12 @@ from .base import (
 )
 
 INDEXER = "dYdX indexer /v4/perpetualMarkets (not in venues.md; values at the time of writing)"
+MAX_LIQUIDATION_ATTEMPTS_PER_BLOCK = 50
+"""``MaxLiquidationAttemptsPerBlock`` (``protocol/x/clob/flags/flags.go``, engines.md section 1)."""
+MIN_POSITION_NOTIONAL_LIQUIDATED = Fraction(1, 1000)
+"""``PositionBlockLimits.MinPositionNotionalLiquidated`` default (USD 0.001)."""
+MAX_NOTIONAL_LIQUIDATED = Fraction(100_000_000)
+"""``SubaccountBlockLimits.MaxNotionalLiquidated`` default (USD 100M per subaccount per block)."""
 MAX_LIQUIDATION_FEE = Fraction(5, 1000)
 """``MaxLiquidationFeePpm`` default 5,000 ppm (0.5%); the testnet genesis script sets 1.5%."""
 BANKRUPTCY_ADJUSTMENT = Fraction(1)
@@ -143,6 +154,9 @@ RULEBOOK = Rulebook(
         "hit). Better: min(leftover, 0.5% of the fill) to the fund, the rest stays with the trader.",
         loss_after_fund="adl",
         surplus_to="trader",
+        max_orders_per_step=MAX_LIQUIDATION_ATTEMPTS_PER_BLOCK,
+        position_min_notional=MIN_POSITION_NOTIONAL_LIQUIDATED,
+        account_max_notional_per_step=MAX_NOTIONAL_LIQUIDATED,
     ),
     adl=AdlRule(
         trigger=AdlTrigger(
@@ -155,7 +169,7 @@ RULEBOOK = Rulebook(
         "offset that would break the counterparty's collateral check is skipped.",
         fill_price="bankruptcy",
         indicator="none",
-        indicator_summary="None.",
+        indicator_summary="None (dYdX publishes no ADL indicator; the engine's random-offset queue shows 0).",
         queue="random_offset",
     ),
     fees=FeeRule(
@@ -170,7 +184,8 @@ RULEBOOK = Rulebook(
     stand_ins=(
         "BTC-USD and ETH-USD in the Large-Cap tier (5% / 3%); OIMF not modelled.",
         "Funding: F = premium, hourly (rule not in the specs).",
-        "Per-block limits not modelled: a liquidation order is for the whole position (default max portion 100%).",
+        "Per-block limits: LiquidationsConfig_Default values and 50 liquidations per block (a step stands for a "
+        "block); mainnet governance values not in the specs.",
         "Tick/lot sizes: indexer values, not in venues.md.",
     ),
 )
