@@ -11,6 +11,11 @@ Same decisions as the reference :mod:`delever.margin` (tested equal on random bo
 
 Tier tables are 2-D arrays padded per instrument; a notional's tier is found by a linear scan (tables have
 at most a few dozen brackets, and most positions sit in the first).
+
+The small helpers are plain compiled functions, not ``inline="always"``: numba's IR inlining types and lowers
+the callee again at every call site, which made the first run's compilation about a third longer, while LLVM
+inlines them in the linked module anyway (the peer benchmarks measured no difference; README "Scale and Monte
+Carlo", first run).
 """
 
 from __future__ import annotations
