@@ -4,7 +4,7 @@ Every long command (``run``, ``run --ablate``, ``compare``, ``sweep``, ``adl-eve
 comparison) shows one bar with a count (``3/11 venues``), the time elapsed and an estimate of the time left,
 through :func:`progress`. Before the first compiled kernel runs, :func:`announce_compilation` prints one
 line when numba's on-disk cache holds no compiled code for the current sources (a fresh install, or sources
-changed since), since that first compilation takes tens of seconds in which nothing else moves.
+changed since), since that first compilation takes 10-30 s (README "Scale and Monte Carlo", first run).
 
 Nothing is shown with ``--quiet``, when standard output is not a terminal (pipes, files, test runners), or
 under ``CI``: the bars are transient and would only garble a log.
@@ -45,7 +45,7 @@ KERNEL_MODULES = (
 )
 """Modules (relative to the package) whose numba kernels are compiled with ``cache=True``."""
 
-COMPILING_NOTICE = "compiling kernels (first run only; numba caches them on disk, about 20-60 s)"
+COMPILING_NOTICE = "compiling kernels (first run only; numba caches them on disk, about 10-30 s)"
 
 _announced = False
 

@@ -137,7 +137,15 @@ def book_fill_price(centre: float, net: float, delta: int, curve: tuple) -> int:
     return max(int(t), 1)
 
 
-@njit(cache=True, nogil=True)
+_EVENT_COLUMNS_TYPES = ["int8[::1]"] + ["int64[::1]"] * 6 + ["int8[::1]", "int64[::1]"]
+EMIT_SIGNATURE = "void(" + ", ".join(_EVENT_COLUMNS_TYPES + ["int64"] * 8) + ")"
+"""The one signature :func:`_emit` is compiled for: the event columns of :class:`delever.events.EventBuffer`
+(``kind`` and ``indicator`` int8, the others int64) and eight int64 values. Without it numba compiled one
+specialization per combination of literal constants at the call sites (seven, about 0.5 s each on a first run;
+README "Scale and Monte Carlo", first run)."""
+
+
+@njit(EMIT_SIGNATURE, cache=True, nogil=True)
 def _emit(
     ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, kind, acc, cp, pos, sz, px, amount, ind
 ) -> None:
@@ -250,7 +258,7 @@ def _book_execute(
         )
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def margin_equity(p, size, cost, collateral, isolated, account, wallet, instrument, acc_start, acc_positions, marks,
                   vpls) -> int:  # fmt: skip
     """Equity (money) of position ``p``'s margin at the marks: its isolated margin plus uPnL, or its account's
@@ -267,7 +275,7 @@ def margin_equity(p, size, cost, collateral, isolated, account, wallet, instrume
     return eq
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def winner_capacity(p2, sg, price, size, cost, collateral, isolated, account, wallet, instrument, acc_start,
                     acc_positions, marks, vpls, v) -> int:  # fmt: skip
     """Lots ADL counterparty ``p2`` can give at ``price`` against a bankrupt position of sign ``sg`` while its
@@ -286,7 +294,7 @@ def winner_capacity(p2, sg, price, size, cost, collateral, isolated, account, wa
     return min(lots, eq // gap)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _usable_lots(side, sg, need, price, queue, q_len, q_ptr, q_take, size, cost, collateral, isolated, account,
                  wallet, instrument, acc_start, acc_positions, marks, vpls, v) -> int:  # fmt: skip
     """Lots the queued counterparties from ``q_ptr[side]`` can give at ``price`` (capped by

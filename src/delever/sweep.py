@@ -11,6 +11,11 @@ Same decisions as the reference :mod:`delever.margin` (tested equal on random bo
 
 Tier tables are 2-D arrays padded per instrument; a notional's tier is found by a linear scan (tables have
 at most a few dozen brackets, and most positions sit in the first).
+
+The small helpers are plain compiled functions, not ``inline="always"``: numba's IR inlining types and lowers
+the callee again at every call site, which made the first run's compilation about a third longer, while LLVM
+inlines them in the linked module anyway (the peer benchmarks measured no difference; README "Scale and Monte
+Carlo", first run).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from numba import njit
 PPM = 1_000_000
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def mul_ppm_ceil(amount: int, rate: int) -> int:
     """``ceil(amount * rate / 1e6)`` for int64 without overflow (compiled twin of ``units.mul_ppm_ceil``)."""
     q = amount // PPM
@@ -29,7 +34,7 @@ def mul_ppm_ceil(amount: int, rate: int) -> int:
     return q * rate - ((-(r * rate)) // PPM)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def tier_of(notional: int, m: int, floors: np.ndarray, k: int) -> int:
     """Index of the bracket of instrument ``m`` (row of ``floors``) that a notional falls in."""
     j = 0
@@ -38,7 +43,7 @@ def tier_of(notional: int, m: int, floors: np.ndarray, k: int) -> int:
     return j
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def maintenance_margin(notional: int, m: int, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, k: int) -> int:
     """Exact tiered MM (money units, rounded up) of a notional on instrument ``m``."""
     j = tier_of(notional, m, floors, k)
@@ -81,7 +86,7 @@ def cross_backing(rule: int, wallet: int, own_upnl: int, other_upnl: int, own_mm
     return wallet + other_upnl
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def account_cross_sums(
     a, size, cost, isolated, instrument, acc_start, acc_positions, marks, vpls, floors, mmr, cum, n_tiers, with_mm
 ):  # fmt: skip
@@ -237,7 +242,7 @@ NEVER_LONG = -1
 _LIMIT = 2**62
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _excess(p: int, s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: int) -> int:
     """``equity - MM`` (money) of a position at ``p`` ticks: ``b + s*p*V - c - MM(|s|*p*V)``."""
     notional = (s if s > 0 else -s) * p * v
@@ -258,6 +263,7 @@ def trigger_price(s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: i
         return NEVER_LONG
     a = s if s > 0 else -s
     pmax = _LIMIT // (a * v)
+    lowest = np.int64(1)  # the lowest price (ticks), typed int64: a literal 1 made numba compile _excess twice
     est = -1.0
     for j in range(k):
         rate = mmr[m, j] * 1e-6
@@ -271,7 +277,7 @@ def trigger_price(s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: i
             break
     if s > 0:
         # largest P with excess(P) < 0; excess increases with P
-        if _excess(1, s, c, b, v, m, floors, mmr, cum, k) >= 0:
+        if _excess(lowest, s, c, b, v, m, floors, mmr, cum, k) >= 0:
             return NEVER_LONG
         lo = 1
         hi = pmax
@@ -298,7 +304,7 @@ def trigger_price(s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: i
                 hi = mid
         return lo
     # short: smallest P with excess(P) < 0; excess decreases with P
-    if _excess(1, s, c, b, v, m, floors, mmr, cum, k) < 0:
+    if _excess(lowest, s, c, b, v, m, floors, mmr, cum, k) < 0:
         return 1
     if est < 0 or est >= pmax:
         if _excess(pmax, s, c, b, v, m, floors, mmr, cum, k) >= 0:
