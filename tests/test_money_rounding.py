@@ -807,13 +807,13 @@ def test_funding_of_one_lot_positions_and_a_flat_one(rate_ppb, amounts):
         (1, [3, 3], [1, 0]),  # 0.5 each: tie to the lower index
         (3, [0, 5, 5], [0, 2, 1]),  # 1.5 each of the profitable two: tie to the lower index; 0 capacity pays 0
         (5, [2, 3, 5], [1, 2, 2]),  # 1 (exact), 1.5, 2.5: base 4, the odd unit to the tied .5 of the lower index
-        # 1e-10 and 0.9999999999: both within the float error of an integer (worked in integers); the odd unit
-        # goes to the second
+        # 1e-10 and 0.9999999999: both within the float error of an integer (the remainders are compared as
+        # exact integers); the odd unit goes to the second
         (1, [1, 10**10 - 1], [0, 1]),
         # need = total - 1 over two near-equal winners: each share is c - c / total, just above c - 1; the odd unit
         # goes to the larger remainder, total - c, i.e. the smaller winner. Those remainders (0.49999413 and
         # 0.50000587 of a unit) differ by less than the float error of the shares (about 1e-4 here): found by the
-        # property test below; the float screen used to give the unit to the first
+        # property test below; an earlier float screen gave the unit to the first
         (1_997_360_800_371, [998_680_411_914, 998_680_388_458], [998_680_411_913, 998_680_388_458]),
     ],
     ids=[
@@ -998,9 +998,9 @@ def test_backstop_one_lot_cross_positions_one_unit_from_zero():
     st.booleans(),
 )
 def test_socialized_split_equals_the_exact_largest_remainder_split(capacity, num, den, aligned):
-    """``pro_rata`` (float screen, integers where in doubt) equals the split done in Python integers: floor
-    shares, then the odd units to the largest remainders, ties to the lower index. ``aligned`` draws the need as
-    a fraction of the total (shares land on or next to integers, where the float screen must defer)."""
+    """``pro_rata`` (float floors corrected by exact integer remainders) equals the split done in Python
+    integers: floor shares, then the odd units to the largest remainders, ties to the lower index. ``aligned``
+    draws the need as a fraction of the total (shares land on or next to integers, where a float floor is off)."""
     total = sum(capacity)
     need = (total * num // (num + den) if aligned else num) + (den % 3 - 1 if aligned else 0)
     base = [c * need // total if total else 0 for c in capacity]
@@ -1071,3 +1071,36 @@ def test_proactive_cut_never_fills_below_bankruptcy(wallet, cut, price):
         assert int(w[0]) + int(size[0]) * price * V - int(cost[0]) >= 0
     else:
         assert moved == 0 and int(n[0]) == 0
+
+
+@pytest.mark.parametrize(
+    "need, capacity, shares",
+    [
+        # total 92: 46 x 52 / 92 = 26 exactly, but float64 gives 52 / 92 x 46 = 25.999999999999996: base
+        # floor(25.49..) = 25, whose exact remainder 46 x 52 - 25 x 92 = 92 = total moves it up to 26. Floors
+        # 7 (14 x 52 = 728 = 7 x 92 + 84), 26, 18 (32 x 52 = 1,664 = 18 x 92 + 8): one odd unit, to index 0 (84)
+        (52, [14, 46, 32], [8, 26, 18]),
+        # total T = 3,980,390,314,660,505,971; c0 = 1,310,748,057,846,749,670 chosen so that c0 x need = T - 1
+        # (mod T): the exact share is 314,796,714,751,920 + (T - 1) / T, and float64 rounds it up to
+        # 314,796,714,751,921.0, one above the floor; floor(share - 0.5) = ...920 is the floor (remainder T - 1).
+        # Index 1's remainder is 1: the one odd unit goes to index 0
+        (955_953_195_569_787, [1_310_748_057_846_749_670, 2_669_642_256_813_756_301],
+         [314_796_714_751_921, 641_156_480_817_866]),
+        # need 2**60 + 12,345 (above 2**50: the integer path; float64 would miss the floors by 62, 46 and 11):
+        # floors 427,007,962,121,392,958 / 341,606,373,117,448,174 / 384,307,169,368,018,187 with remainders
+        # 2,575,375,000,404,860,551 / 2,361,945,826,546,101,587 / 1,729,345,819,493,482,304: the two odd units to
+        # indices 0 and 1
+        (2**60 + 12_345, [1_234_567_890_123_456_789, 987_654_321_987_654_321, 1_111_111_111_111_111_111],
+         [427_007_962_121_392_959, 341_606_373_117_448_175, 384_307_169_368_018_187]),
+        # total T = 8,114,777,782,136,306,982, between 2**62 and 2**63 (the integer path: a base one short would
+        # have a remainder up to 2 T, past int64): shares 5.32, 6.59, 6.09: floors 5, 6, 6 with remainders
+        # 2,597,550,603,959,818,728 / 4,760,759,987,683,642,638 / 756,467,190,492,845,616: the odd unit to index 1
+        (18, [2_398_413_306_368_964_091, 2_969_412_593_361_193_585, 2_746_951_882_406_149_306], [5, 7, 6]),
+    ],
+    ids=["float-floor-one-below-an-exact-integer", "float-floor-one-above-the-exact-floor", "need-above-2**50",
+         "total-between-2**62-and-2**63"],
+)  # fmt: skip
+def test_socialized_split_corrects_the_float_floor_exactly(need, capacity, shares):
+    got = pro_rata(need, np.array(capacity, dtype=np.int64))
+    assert got.tolist() == shares
+    assert sum(shares) == need

@@ -358,3 +358,76 @@ def test_final_settlement_conserves_money_flattens_the_future_and_protects_the_s
     assert (equity_after[:n][~solvent] >= equity_before[:n][~solvent]).all()
     assert rep.negative_equity_positions == int((~solvent).sum())
     assert rep.bad_debt_unrecovered == int(-np.minimum(equity_after[:n], 0).sum())
+
+
+# ------------------------------------------------------------------ boundaries of the money rules (mutation tests)
+def _rows(buf: EventBuffer) -> list[tuple]:
+    c = {k: v[: buf.n].tolist() for k, v in buf.cols.items()}
+    return list(zip(c["kind"], c["account"], c["counterparty"], c["position"], c["size"], c["price"], c["amount"]))
+
+
+def test_isolated_one_lot_short_one_unit_below_zero_is_paid_by_the_fund():
+    """Isolated short of 1 lot @49,999.0 (cost -49,999,000), margin 999 units; the other side an exempt
+    liquidity provider long 1 lot @50,000.0. At S = 50,000.0 the short's uPnL is -50,000,000 + 49,999,000 =
+    -1,000: equity 999 - 1,000 = -1 unit, negative (by one unit). No trader is on the other side: nothing is
+    deleveraged; the short closes at S (realized -1,000, margin -1) and the fund (5 units) pays the 1 unit:
+    margin 0, wallet 0, fund 4."""
+    book = Book.from_arrays(wallet=[0, money(10**6)], exempt=[False, True], account=[0, 1], size=[-1, 1],
+                            cost=[-499_990 * V, S * V], collateral=[999, 0], isolated=[True, False])  # fmt: skip
+    fund = np.array([5], dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    rows = _rows(buf)
+    assert [(r[0], r[3], r[4], r[6]) for r in rows] == [
+        (ev.SETTLEMENT, 0, 1, -1_000),
+        (ev.SETTLEMENT, 1, -1, 0),
+        (ev.INSURANCE_PAYOUT, 0, 0, 1),
+    ]
+    assert book.collateral.tolist() == [0, 0] and book.wallet.tolist() == [0, money(10**6)]
+    assert int(fund[0]) == 4 and book.total_money(fund) == before
+    assert rep.negative_equity_positions == 1 and rep.deleveraged_lots == 0
+    assert rep.insurance_fund_paid == 1 and rep.bad_debt_unrecovered == 0
+    assert rep.step == -1  # no run step given
+
+
+def test_one_lot_long_is_deleveraged_and_zero_equity_is_not_negative():
+    """At S = 50,000.0 (V = 100 units per lot-tick), all cross:
+
+    0: long 1 lot @50,002.0 (cost 50,002,000), wallet 1,050: uPnL -2,000, equity -950 (negative).
+       BP = (50,002,000 - 1,050) / 100 = 500,009.5 ticks -> up 500,010 (50,001.0).
+    1: short 1 lot @50,010.0 (cost -50,010,000), wallet 0: uPnL +10,000 = equity. Each lot taken at BP instead
+       of S costs it (500,010 - 500,000) x 100 = 1,000: capacity min(1, 10,000 // 1,000) = 1.
+    2: long 1 lot @50,001.0 (cost 50,001,000), wallet 1,000: uPnL -1,000, equity exactly 0: not negative,
+       not deleveraged; it closes at S (realized -1,000, wallet 0).
+    3: exempt liquidity provider, short 1 lot @50,000.0: closes at S with 0.
+    ADL 1 lot at 500,010: 0 realizes 50,001,000 - 50,002,000 = -1,000 (wallet 50: no debt, the rounding up of
+    BP left it 50); 1 realizes 50,010,000 - 50,001,000 = +9,000 (wallet 9,000 = 10,000 - 1,000 of gap).
+    """
+    book = Book.from_arrays(
+        wallet=[1_050, 0, 1_000, money(10**6)],
+        exempt=[False, False, False, True],
+        account=[0, 1, 2, 3],
+        size=[1, -1, 1, -1],
+        cost=[500_020 * V, -500_100 * V, 500_010 * V, -S * V],
+    )
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    rows = _rows(buf)
+    assert [r for r in rows if r[0] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)] == [
+        (ev.ADL_FILL, 0, 1, 0, -1, 500_010, -1_000),
+        (ev.ADL_COUNTERPARTY_FILL, 1, 0, 1, 1, 500_010, 9_000),
+    ]
+    assert {r[3]: r[6] for r in rows if r[0] == ev.SETTLEMENT} == {2: -1_000, 3: 0}
+    assert book.wallet.tolist() == [50, 9_000, 0, money(10**6)]
+    assert rep.negative_equity_positions == 1 and rep.deleveraged_lots == 1
+    assert rep.insurance_fund_paid == 0 and rep.bad_debt_unrecovered == 0
+    assert book.total_money(fund) == before
+
+
+def test_basis_left_of_an_empty_path_is_empty():
+    assert basis_left(np.zeros(0, dtype=np.int64), FUTURE).shape == (0,)
