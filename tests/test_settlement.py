@@ -366,14 +366,16 @@ def _rows(buf: EventBuffer) -> list[tuple]:
     return list(zip(c["kind"], c["account"], c["counterparty"], c["position"], c["size"], c["price"], c["amount"]))
 
 
-def test_isolated_one_lot_short_one_unit_below_zero_is_paid_by_the_fund():
-    """Isolated short of 1 lot @49,999.0 (cost -49,999,000), margin 999 units; the other side an exempt
-    liquidity provider long 1 lot @50,000.0. At S = 50,000.0 the short's uPnL is -50,000,000 + 49,999,000 =
-    -1,000: equity 999 - 1,000 = -1 unit, negative (by one unit). No trader is on the other side: nothing is
-    deleveraged; the short closes at S (realized -1,000, margin -1) and the fund (5 units) pays the 1 unit:
-    margin 0, wallet 0, fund 4."""
-    book = Book.from_arrays(wallet=[0, money(10**6)], exempt=[False, True], account=[0, 1], size=[-1, 1],
-                            cost=[-499_990 * V, S * V], collateral=[999, 0], isolated=[True, False])  # fmt: skip
+@pytest.mark.parametrize("isolated", [True, False], ids=["isolated", "cross"])
+def test_one_lot_short_one_unit_below_zero_is_paid_by_the_fund(isolated):
+    """Short of 1 lot @49,999.0 (cost -49,999,000) with 999 units (isolated margin or cross wallet); the other
+    side an exempt liquidity provider long 1 lot @50,000.0. At S = 50,000.0 the short's uPnL is -50,000,000 +
+    49,999,000 = -1,000: equity 999 - 1,000 = -1 unit, negative (by one unit). No trader is on the other side:
+    nothing is deleveraged; the short closes at S (realized -1,000: margin or wallet -1) and the fund (5 units)
+    pays the 1 unit (the cross account holds nothing else): margin 0, wallet 0, fund 4."""
+    book = Book.from_arrays(wallet=[0 if isolated else 999, money(10**6)], exempt=[False, True], account=[0, 1],
+                            size=[-1, 1], cost=[-499_990 * V, S * V], collateral=[999 if isolated else 0, 0],
+                            isolated=[isolated, False])  # fmt: skip
     fund = np.array([5], dtype=np.int64)
     before = book.total_money(fund)
     buf = EventBuffer()
@@ -431,3 +433,40 @@ def test_one_lot_long_is_deleveraged_and_zero_equity_is_not_negative():
 
 def test_basis_left_of_an_empty_path_is_empty():
     assert basis_left(np.zeros(0, dtype=np.int64), FUTURE).shape == (0,)
+
+
+def test_queue_hyperliquid_ranks_the_short_counterparties_by_entry_over_mark():
+    """At S = 50,000.0, all cross, policy ``queue-hyperliquid``: score (entry / mark) x (notional / equity) for
+    a short (side -1; a long's is mark / entry).
+
+    0: long 1 lot @50,020.0 (cost 50,020,000), wallet 1,050: uPnL -20,000, equity -18,950 (negative).
+       BP = (50,020,000 - 1,050) / 100 = 500,189.5 -> up 500,190; each lot costs a short 190 x 100 = 19,000.
+    1: short 1 lot @50,500.0 (cost -50,500,000), wallet 4,500,000: uPnL +500,000, equity 5,000,000.
+    2: short 1 lot @55,000.0 (cost -55,000,000), wallet 0: uPnL +5,000,000, equity 5,000,000.
+    3: exempt liquidity provider, long 1 lot @50,000.0.
+    Both shorts can take the lot (5,000,000 // 19,000 = 263 >= 1) and have the same leverage (50,000,000 /
+    5,000,000 = 10): 2 ranks first (55,000 / 50,000 = 1.1 against 1.01; read as longs, 50,000 / 50,500 = 0.99
+    would put 1 first). 2 takes the lot at 500,190: 0 realizes 50,019,000 - 50,020,000 = -1,000 (wallet 50);
+    2 realizes 55,000,000 - 50,019,000 = 4,981,000. 1 (0 lots in the allocation, listed before 2) closes at S:
+    50,500,000 - 50,000,000 = +500,000 (wallet 5,000,000).
+    """
+    book = Book.from_arrays(
+        wallet=[1_050, 4_500_000, 0, money(10**6)],
+        exempt=[False, False, False, True],
+        account=[0, 1, 2, 3],
+        size=[1, -1, -1, 1],
+        cost=[500_200 * V, -505_000 * V, -550_000 * V, S * V],
+    )
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    policy = load_scenario(default_scenario_path(), {"adl": {"policy": "queue-hyperliquid"}}).adl.build()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund, policy, buf)
+    rows = _rows(buf)
+    assert [r for r in rows if r[0] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)] == [
+        (ev.ADL_FILL, 0, 2, 0, -1, 500_190, -1_000),
+        (ev.ADL_COUNTERPARTY_FILL, 2, 0, 2, 1, 500_190, 4_981_000),
+    ]
+    assert {r[3]: r[6] for r in rows if r[0] == ev.SETTLEMENT} == {1: 500_000, 3: 0}
+    assert book.wallet.tolist() == [50, 5_000_000, 4_981_000, money(10**6)]
+    assert rep.deleveraged_lots == 1 and book.total_money(fund) == before
