@@ -470,3 +470,104 @@ def test_queue_hyperliquid_ranks_the_short_counterparties_by_entry_over_mark():
     assert {r[3]: r[6] for r in rows if r[0] == ev.SETTLEMENT} == {1: 500_000, 3: 0}
     assert book.wallet.tolist() == [50, 5_000_000, 4_981_000, money(10**6)]
     assert rep.deleveraged_lots == 1 and book.total_money(fund) == before
+
+
+@pytest.mark.parametrize("isolated", [True, False], ids=["isolated", "cross"])
+def test_one_unit_below_zero_with_an_empty_fund_stays_as_bad_debt(isolated):
+    """As the case above with an empty fund: the -1 unit is unrecovered bad debt; an isolated position keeps it
+    on its closed margin (as in liquidation), a cross account in its wallet."""
+    book = Book.from_arrays(wallet=[0 if isolated else 999, money(10**6)], exempt=[False, True], account=[0, 1],
+                            size=[-1, 1], cost=[-499_990 * V, S * V], collateral=[999 if isolated else 0, 0],
+                            isolated=[isolated, False])  # fmt: skip
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    assert [(r[0], r[3], r[6]) for r in _rows(buf)] == [
+        (ev.SETTLEMENT, 0, -1_000),
+        (ev.SETTLEMENT, 1, 0),
+        (ev.BAD_DEBT, 0, -1),
+    ]
+    assert book.collateral.tolist() == ([-1, 0] if isolated else [0, 0])
+    assert book.wallet.tolist() == [0 if isolated else -1, money(10**6)]
+    assert rep.insurance_fund_paid == 0 and rep.bad_debt_unrecovered == 1 and book.total_money(fund) == before
+
+
+def test_a_short_bankrupt_below_one_tick_is_deleveraged_at_one_tick():
+    """At S = 50,000.0: 0 is a cross short of 1 lot @50,000.0 (cost -50,000,000) in an account whose wallet is
+    -60,000,000 (a debt kept from before): equity -60,000,000, bankruptcy price (-60,000,000 + 50,000,000) / 100 =
+    -100,000 ticks, below any price: clamped to 1 tick. 1 is a long of 1 lot @40,000.0 (cost 40,000,000), wallet
+    40,000,000: uPnL +10,000,000, equity 50,000,000 >= the gap (500,000 - 1) x 100 = 49,999,900: it takes the lot.
+    At 1 tick: 0 realizes 50,000,000 - 100 = 49,999,900 (wallet -10,000,100); 1 realizes 100 - 40,000,000 =
+    -39,999,900 (wallet 100). The fund (empty) pays nothing: 10,000,100 unrecovered."""
+    book = Book.from_arrays(wallet=[-60_000_000, 40_000_000], account=[0, 1], size=[-1, 1],
+                            cost=[-S * V, 400_000 * V])  # fmt: skip
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    assert [r for r in _rows(buf) if r[0] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)] == [
+        (ev.ADL_FILL, 0, 1, 0, 1, 1, 49_999_900),
+        (ev.ADL_COUNTERPARTY_FILL, 1, 0, 1, -1, 1, -39_999_900),
+    ]
+    assert book.wallet.tolist() == [-10_000_100, 100]
+    assert rep.bad_debt_unrecovered == 10_000_100 and book.total_money(fund) == before
+
+
+def test_a_negative_position_without_counterparties_does_not_stop_the_next():
+    """At S = 50,000.0, all cross, most negative first:
+
+    0: long 1 lot @50,020.0 (cost 50,020,000), wallet 0: equity -20,000. No short can take it (1 is negative,
+       the liquidity provider exempt): it closes at S (realized -20,000; the empty fund pays nothing).
+    1: short 1 lot @49,990.0 (cost -49,990,000), wallet 0: equity -10,000; bankruptcy price its entry 499,900
+       (backing 0); each lot costs a long (500,000 - 499,900) x 100 = 10,000.
+    2: long 1 lot @49,000.0 (cost 49,000,000), wallet 0: equity 1,000,000: takes 1's lot at 499,900 and
+       realizes 49,990,000 - 49,000,000 = 990,000; 1 realizes 0.
+    3: exempt liquidity provider, short 1 lot @50,000.0: closes at S with 0.
+    """
+    book = Book.from_arrays(wallet=[0, 0, 0, money(10**6)], exempt=[False, False, False, True],
+                            account=[0, 1, 2, 3], size=[1, -1, 1, -1],
+                            cost=[500_200 * V, -499_900 * V, 490_000 * V, -S * V])  # fmt: skip
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    rows = _rows(buf)
+    assert [r for r in rows if r[0] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)] == [
+        (ev.ADL_FILL, 1, 2, 1, 1, 499_900, 0),
+        (ev.ADL_COUNTERPARTY_FILL, 2, 1, 2, -1, 499_900, 990_000),
+    ]
+    assert {r[3]: r[6] for r in rows if r[0] == ev.SETTLEMENT} == {0: -20_000, 3: 0}
+    assert book.wallet.tolist() == [-20_000, 0, 990_000, money(10**6)]
+    assert rep.negative_equity_positions == 2 and rep.deleveraged_lots == 1
+    assert rep.bad_debt_unrecovered == 20_000 and book.total_money(fund) == before
+
+
+@pytest.mark.parametrize(
+    "time_from_expiry_ns, expected",
+    [
+        ([-100], [1.0]),  # one step: the start, the whole basis left
+        ([0], [0.0]),  # the path starts at expiry: nothing left (span 1 ns, not 0)
+        ([-1, 0], [1.0, 0.0]),  # a 1 ns path
+    ],
+    ids=["one-step", "starts-at-expiry", "one-ns-path"],
+)
+def test_basis_left_short_paths(time_from_expiry_ns, expected):
+    e = int(FUTURE.expiry.timestamp()) * 10**9
+    t = np.array(time_from_expiry_ns, dtype=np.int64) + e
+    assert basis_left(t, FUTURE).tolist() == expected
+
+
+def test_basis_left_of_a_perpetual_is_zero():
+    perp = Instrument("BTCUSDT", Decimal("0.1"), Decimal("0.001"), BINANCE_BTCUSDT_2021)
+    assert basis_left(np.array([0, 10**9], dtype=np.int64), perp).tolist() == [0.0, 0.0]
+
+
+def test_settlement_window_counts_a_step_one_ns_inside_it():
+    # expiry 10 s, window 4 s: (6 s, 10 s]; a step at 6 s + 1 ns is inside, 6 s is not: mean (100 + 104) / 2 = 102
+    s = 10**9
+    time_ns = np.array([6 * s, 6 * s + 1, 10 * s], dtype=np.int64)
+    assert settlement_price_ticks(time_ns, np.array([90.0, 100.0, 104.0]), 10 * s, 4.0, 1.0) == 102
