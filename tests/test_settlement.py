@@ -571,3 +571,33 @@ def test_settlement_window_counts_a_step_one_ns_inside_it():
     s = 10**9
     time_ns = np.array([6 * s, 6 * s + 1, 10 * s], dtype=np.int64)
     assert settlement_price_ticks(time_ns, np.array([90.0, 100.0, 104.0]), 10 * s, 4.0, 1.0) == 102
+
+
+def test_counterparty_capacity_at_a_one_unit_gap():
+    """An instrument of 1 money unit per lot-tick (tick 0.01, lot 0.0001), S = 5,000,000 ticks, all cross:
+
+    0: long 3 lots @S + 2 (cost 3S + 6), wallet 3: equity 3 - 6 = -3; BP = (3S + 6 - 3) / 3 = S + 1, so each
+       lot closed at BP costs a short (S + 1 - S) x 1 = 1 unit (the smallest gap).
+    1: short 3 lots @S + 1 (cost -(3S + 3)), wallet -1: uPnL 3, equity 2: it gives floor(2 / 1) = 2 lots, not 3.
+    ADL 2 lots at S + 1: 0 releases 2S + 4 and realizes -2 (wallet 1); 1 releases 2S + 2 and realizes 0. At S:
+    0's last lot realizes S - (S + 2) = -2 (wallet -1: the empty fund pays nothing, 1 unrecovered); 1's last lot
+    realizes S + 1 - S = 1 (wallet 0: its equity stays >= 0).
+    """
+    inst = Instrument("BTCUSDT_251226", Decimal("0.01"), Decimal("0.0001"), BINANCE_BTCUSDT_2021,
+                      kind="dated_future", expiry=FUTURE.expiry)  # fmt: skip
+    assert inst.value_per_lot_tick == 1
+    s_ = 5_000_000
+    book = Book.from_arrays(wallet=[3, -1], account=[0, 1], size=[3, -3], cost=[3 * s_ + 6, -(3 * s_ + 3)])
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, inst, s_, np.array([s_]), np.array([1]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    rows = _rows(buf)
+    assert [r for r in rows if r[0] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)] == [
+        (ev.ADL_FILL, 0, 1, 0, -2, s_ + 1, -2),
+        (ev.ADL_COUNTERPARTY_FILL, 1, 0, 1, 2, s_ + 1, 0),
+    ]
+    assert {r[3]: r[6] for r in rows if r[0] == ev.SETTLEMENT} == {0: -2, 1: 1}
+    assert book.wallet.tolist() == [-1, 0]
+    assert rep.deleveraged_lots == 2 and rep.bad_debt_unrecovered == 1 and book.total_money(fund) == before
