@@ -4,7 +4,10 @@ test vectors (../shared/specs/venues.md section 12)."""
 import pytest
 
 from delever.margin import (
+    BACKING_MM_SHARE,
+    BACKING_WHOLE_ACCOUNT,
     bankruptcy_price,
+    cross_backing,
     liquidation_price,
     liquidation_price_exact,
     position_metrics,
@@ -183,3 +186,45 @@ def test_liquidation_price_skips_a_tier_with_mmr_100_percent():
     inst = Instrument("TEST", Decimal("0.1"), Decimal("0.001"), tiers)
     assert tiers.tiers[1].maintenance_amount == money(500)
     assert liquidation_price_exact(1_000, 1_000 * 30_000 * 100, money(4_000), inst) is None
+
+
+def test_liquidation_price_search_goes_past_a_100_percent_tier():
+    # tiers [0, 1,000) at 50%, [1,000, 2,000) at 100% (cum 1,000 x 50% = 500), [2,000, 3,000) at 50% (cum 500 +
+    # 2,000 x (50% - 100%) = -500): MMR may fall from a tier to the next (from_brackets allows it). Long 1 BTC
+    # @3,000 with 2,400 of margin (cost - margin = 600): tier 1's root N = 600 / 0.5 = 1,200 is above its cap;
+    # tier 2 has no root (MMR 100%: the denominator is 0); tier 3's N = (600 + 500) / 0.5 = 2,200 is in it:
+    # P = 2,200.0 (22,000 ticks). Equity there 2,400 + 2,200 - 3,000 = 1,600 = MM 2,200 x 50% + 500.
+    from decimal import Decimal
+
+    from delever.instruments import Instrument
+
+    tiers = RiskTiers.from_brackets(
+        "mmr-100-then-50", [("1000", 2, "0.5", "0.5"), ("2000", 1, "1", "1"), ("3000", 2, "0.5", "0.5")]
+    )
+    inst = Instrument("TEST", Decimal("0.1"), Decimal("0.001"), tiers)
+    assert [t.maintenance_amount for t in tiers.tiers] == [0, money(500), money(-500)]
+    assert liquidation_price_exact(1_000, 1_000 * 30_000 * 100, money(2_400), inst) == 22_000
+
+
+@pytest.mark.parametrize(
+    "rule, wallet, own, other, own_mm, total_mm, expected",
+    [
+        # Binance (whole account): wallet + the other positions' uPnL, whatever the MMs: 1,000 + 1,000
+        (BACKING_WHOLE_ACCOUNT, 1_000_000_000, -1_500_000_000, 1_000_000_000, 442_500_000, 598_500_000,
+         2_000_000_000),
+        # dYdX (margin.cross_backing's docstring, money units): TNC = 1,000 - 1,500 + 1,000 = 500 (5e8);
+        # 5e8 x 442,500,000 / 598,500,000 = 369,674,185.46 -> down 369,674,185; + 1,500,000,000 (minus own uPnL)
+        (BACKING_MM_SHARE, 1_000_000_000, -1_500_000_000, 1_000_000_000, 442_500_000, 598_500_000,
+         1_869_674_185),
+        # dYdX with no MM at all: the whole-account rule
+        (BACKING_MM_SHARE, 1_000_000_000, -1_500_000_000, 1_000_000_000, 0, 0, 2_000_000_000),
+        # dYdX, the position holds no MM of a total of 1 unit: its share of TNC is 0, backing -own = 1,500
+        (BACKING_MM_SHARE, 1_000_000_000, -1_500_000_000, 1_000_000_000, 0, 1, 1_500_000_000),
+        # dYdX with TNC -7 and half the MM: -7 x 1 / 2 = -3.5 rounds down to -4 (less backing); - own 3: -7
+        (BACKING_MM_SHARE, 0, 3, -10, 1, 2, -7),
+    ],
+    ids=["whole-account", "mm-share-rounds-down", "mm-share-without-mm", "mm-share-of-zero", "mm-share-negative-tnc"],
+)  # fmt: skip
+def test_cross_backing_by_hand(rule, wallet, own, other, own_mm, total_mm, expected):
+    got = cross_backing(rule, wallet, own, other, own_mm, total_mm)
+    assert got == expected and isinstance(got, int)
