@@ -1104,3 +1104,39 @@ def test_socialized_split_corrects_the_float_floor_exactly(need, capacity, share
     got = pro_rata(need, np.array(capacity, dtype=np.int64))
     assert got.tolist() == shares
     assert sum(shares) == need
+
+
+def _largest_remainder_in_python_ints(need: int, capacity: list[int]) -> list[int]:
+    """The clawback rule in Python integers (the oracle): floor(need x c / total) each, then one unit to each of
+    the ``need - sum(floors)`` largest remainders ``need x c - floor x total``, ties to the lower index."""
+    total = sum(capacity)
+    base = [c * need // total for c in capacity]
+    rem = [c * need - b * total for c, b in zip(capacity, base)]
+    for i in sorted(range(len(capacity)), key=lambda i: (-rem[i], i))[: need - sum(base)]:
+        base[i] += 1
+    return base
+
+
+@pytest.mark.parametrize("seed", [0, 1, 52, 492])
+def test_socialized_split_among_hundreds_of_winners_equals_the_exact_rule(seed):
+    # 10 to 300 winners, many odd units: the odd units go by a partition of the remainders (not a sort), whose
+    # boundary element must be the exact one (seeds 52 and 492 were found to catch a partition at the wrong rank)
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(10, 300))
+    capacity = rng.integers(0, 10**6, size=n).tolist()
+    need = int(rng.integers(1, sum(capacity)))
+    got = pro_rata(need, np.array(capacity, dtype=np.int64)).tolist()
+    assert got == _largest_remainder_in_python_ints(need, capacity)
+
+
+@pytest.mark.parametrize(
+    "need, capacity, shares",
+    [
+        (5, [], []),  # no winner: nothing to split (and no error)
+        # two capacities of 2**62: their sum 2**63 is past int64 (an int64 sum would wrap to -2**63): 5 each
+        (10, [2**62, 2**62], [5, 5]),
+    ],
+    ids=["no-winner", "capacities-summing-to-2**63"],
+)
+def test_socialized_split_edges(need, capacity, shares):
+    assert pro_rata(need, np.array(capacity, dtype=np.int64)).tolist() == shares
