@@ -1140,3 +1140,73 @@ def test_socialized_split_among_hundreds_of_winners_equals_the_exact_rule(seed):
 )
 def test_socialized_split_edges(need, capacity, shares):
     assert pro_rata(need, np.array(capacity, dtype=np.int64)).tolist() == shares
+
+
+# ------------------------------------------------------------------------------------------------------------
+# ADL counterparties: their figures (notional, MM rounded up, entry, leverage) and the queue's chunks
+# ------------------------------------------------------------------------------------------------------------
+
+TIERS = (BINANCE_BTCUSDT_2021.floors, BINANCE_BTCUSDT_2021.mmr_ppm, BINANCE_BTCUSDT_2021.cum)
+
+
+def test_adl_counterparty_figures_by_hand():
+    """Mark 50,000.1 (500,001 ticks), V = 100. Winners (longs, cross, entry 40,000.0 = 400,000 ticks):
+
+    0: 1,501 lots, wallet 1,000 USDT: notional 1,501 x 500,001 x 100 = 75,050,150,100 (tier 2: MMR 0.5%, cum 50
+       USDT): MM = ceil(75,050,150,100 x 0.005) - 50,000,000 = ceil(375,250,750.5) - 50,000,000 = 325,250,751;
+       uPnL 75,050,150,100 - 60,040,000,000 = 15,010,150,100; equity 16,010,150,100; entry 60,040,000,000 /
+       (1,501 x 100) = 400,000 ticks; leverage 75,050,150,100 / 16,010,150,100 = 4.6876...
+    1: 1 lot, wallet 0: notional 50,000,100 (tier 1: MMR 0.4%): MM = ceil(200,000.4) = 200,001; uPnL 10,000,100
+       = equity; leverage 5.0 (50,000,100 / 10,000,100 = 4.99999...).
+    2: the short being liquidated (excluded).
+    """
+    from delever.adl.policies import get_policy
+    from delever.adl.queue import eligible, winners_of
+
+    book = Book.from_arrays(wallet=[money(1_000), 0, 0], account=[0, 1, 2], size=[1_501, 1, -1_502],
+                            cost=[1_501 * 400_000 * V, 400_000 * V, -1_502 * 500_000 * V])  # fmt: skip
+    mark = 500_001
+    upnl = book.size * mark * V - book.cost
+    acc_eq = book.wallet + upnl
+    excluded = np.array([False, False, True])
+    idx, w_upnl, eq, wallet, mm = eligible(book, 1, 0, mark, V, excluded, TIERS, np.zeros(3, np.int64), acc_eq)
+    assert idx.tolist() == [0, 1]
+    assert mm.tolist() == [325_250_751, 200_001]
+    assert w_upnl.tolist() == [15_010_150_100, 10_000_100] and eq.tolist() == [16_010_150_100, 10_000_100]
+    assert wallet.tolist() == [money(1_000), 0]
+    w = winners_of(book, 1, idx, w_upnl, eq, wallet, mm, mark, V, get_policy("queue-bitmex"), None)
+    assert w.notional.tolist() == [75_050_150_100, 50_000_100]
+    assert w.entry_price.tolist() == [400_000.0, 400_000.0]
+    assert w.leverage.tolist() == [75_050_150_100 / 16_010_150_100, 50_000_100 / 10_000_100]
+
+
+def _many_equal_winners(n: int) -> Book:
+    # n equal longs (1 lot @40,000.0, wallet 0) and the short being liquidated (position n)
+    return Book.from_arrays(wallet=[0] * (n + 1), account=list(range(n + 1)), size=[1] * n + [-n],
+                            cost=[400_000 * V] * n + [-n * 500_000 * V])  # fmt: skip
+
+
+def test_adl_queue_chunks_keep_ties_in_index_order_and_their_lights():
+    """300 equal winners (the same score): the first chunk is the queue's first 256 (FIRST_CHUNK) by index, the
+    second the other 44; lights by cumulative lots out of 300: position i (i + 1 lots so far) gets
+    6 - ceil(5 (i + 1) / 300), clipped to 1..5: 5 for the first 60, ..., 1 for the last 60."""
+    book = _many_equal_winners(300)
+    excluded = np.zeros(301, dtype=bool)
+    excluded[300] = True
+    queue = AdlQueue(book, 0, 500_000, V, None, excluded, "queue-bitmex", TIERS)
+    queue.extend(0)
+    assert int(queue.length[0]) == 256 and queue.queue[0, :256].tolist() == list(range(256))
+    assert int(queue.complete[0]) == 0
+    queue.extend(0)
+    assert int(queue.length[0]) == 300 and queue.queue[0, :300].tolist() == list(range(300))
+    lights = [int(np.clip(6 - (-((-5 * (i + 1)) // 300)), 1, 5)) for i in range(300)]
+    assert queue.indicator[0, :300].tolist() == lights and lights[0] == 5 and lights[-1] == 1
+    assert int(queue.complete[0]) == 1
+
+
+def test_adl_queue_of_a_side_without_winners_is_complete_at_once():
+    book = _many_equal_winners(1)
+    excluded = np.array([False, True])
+    queue = AdlQueue(book, 0, 500_000, V, None, excluded, "queue-bitmex", TIERS)
+    queue.extend(1)  # the shorts: only the excluded one
+    assert int(queue.length[1]) == 0 and int(queue.complete[1]) == 1
