@@ -1150,34 +1150,59 @@ TIERS = (BINANCE_BTCUSDT_2021.floors, BINANCE_BTCUSDT_2021.mmr_ppm, BINANCE_BTCU
 
 
 def test_adl_counterparty_figures_by_hand():
-    """Mark 50,000.1 (500,001 ticks), V = 100. Winners (longs, cross, entry 40,000.0 = 400,000 ticks):
+    """Mark 50,000.1 (500,001 ticks), V = 100. Longs, cross, entry 40,000.0 (400,000 ticks):
 
     0: 1,501 lots, wallet 1,000 USDT: notional 1,501 x 500,001 x 100 = 75,050,150,100 (tier 2: MMR 0.5%, cum 50
        USDT): MM = ceil(75,050,150,100 x 0.005) - 50,000,000 = ceil(375,250,750.5) - 50,000,000 = 325,250,751;
        uPnL 75,050,150,100 - 60,040,000,000 = 15,010,150,100; equity 16,010,150,100; entry 60,040,000,000 /
        (1,501 x 100) = 400,000 ticks; leverage 75,050,150,100 / 16,010,150,100 = 4.6876...
     1: 1 lot, wallet 0: notional 50,000,100 (tier 1: MMR 0.4%): MM = ceil(200,000.4) = 200,001; uPnL 10,000,100
-       = equity; leverage 5.0 (50,000,100 / 10,000,100 = 4.99999...).
-    2: the short being liquidated (excluded).
+       = equity; leverage 50,000,100 / 10,000,100 = 4.99999...
+    2: the short being liquidated (excluded, and on the other side).
+    3: 1 lot, wallet -10,000,100: uPnL 10,000,100, equity exactly 0: not a counterparty.
+    4: 1 lot of an exempt account (a liquidity provider): not a counterparty.
+    5: 1 lot, excluded (liquidated this step): not a counterparty.
+    6: 7,000 BTC (7,000,000 lots), wallet 0: notional 350,000,700,000,000, in the last tier (from 300M USDT: MMR
+       50%, cum 100,016,300 USDT): MM = 175,000,350,000,000 - 100,016,300,000,000 = 74,984,050,000,000; uPnL
+       7,000,000 x 100,001 x 100 = 70,000,700,000,000 = equity.
     """
     from delever.adl.policies import get_policy
     from delever.adl.queue import eligible, winners_of
 
-    book = Book.from_arrays(wallet=[money(1_000), 0, 0], account=[0, 1, 2], size=[1_501, 1, -1_502],
-                            cost=[1_501 * 400_000 * V, 400_000 * V, -1_502 * 500_000 * V])  # fmt: skip
+    size = [1_501, 1, -1_502, 1, 1, 1, 7_000_000]
+    book = Book.from_arrays(wallet=[money(1_000), 0, 0, -10_000_100, 0, 0, 0],
+                            exempt=[False, False, False, False, True, False, False], account=list(range(7)),
+                            size=size, cost=[s * (400_000 if s > 0 else 500_000) * V for s in size])  # fmt: skip
     mark = 500_001
     upnl = book.size * mark * V - book.cost
     acc_eq = book.wallet + upnl
-    excluded = np.array([False, False, True])
-    idx, w_upnl, eq, wallet, mm = eligible(book, 1, 0, mark, V, excluded, TIERS, np.zeros(3, np.int64), acc_eq)
-    assert idx.tolist() == [0, 1]
-    assert mm.tolist() == [325_250_751, 200_001]
-    assert w_upnl.tolist() == [15_010_150_100, 10_000_100] and eq.tolist() == [16_010_150_100, 10_000_100]
-    assert wallet.tolist() == [money(1_000), 0]
+    excluded = np.array([False, False, True, False, False, True, False])
+    idx, w_upnl, eq, wallet, mm = eligible(book, 1, 0, mark, V, excluded, TIERS, np.zeros(7, np.int64), acc_eq)
+    assert idx.tolist() == [0, 1, 6]
+    assert mm.tolist() == [325_250_751, 200_001, 74_984_050_000_000]
+    assert w_upnl.tolist() == [15_010_150_100, 10_000_100, 70_000_700_000_000]
+    assert eq.tolist() == [16_010_150_100, 10_000_100, 70_000_700_000_000]
+    assert wallet.tolist() == [money(1_000), 0, 0]
     w = winners_of(book, 1, idx, w_upnl, eq, wallet, mm, mark, V, get_policy("queue-bitmex"), None)
-    assert w.notional.tolist() == [75_050_150_100, 50_000_100]
-    assert w.entry_price.tolist() == [400_000.0, 400_000.0]
-    assert w.leverage.tolist() == [75_050_150_100 / 16_010_150_100, 50_000_100 / 10_000_100]
+    assert w.notional.tolist() == [75_050_150_100, 50_000_100, 350_000_700_000_000]
+    assert w.entry_price.tolist() == [400_000.0] * 3
+    assert w.leverage.tolist() == [75_050_150_100 / 16_010_150_100, 50_000_100 / 10_000_100,
+                                   350_000_700_000_000 / 70_000_700_000_000]  # fmt: skip
+
+
+def test_adl_allocation_queue_splits_by_contracts_and_keeps_one_lot_winners():
+    """``pro-rata-contracts``: 3 lots asked of longs of 1 and 3 lots: quotas 0.75 and 2.25, floors 0 and 2, the
+    odd lot to the larger remainder (0.75): 1 and 2. The queue then holds both, 3 lots available, its pointer at
+    the start, complete."""
+    book = Book.from_arrays(wallet=[0, 0, 0], account=[0, 1, 2], size=[1, 3, -4],
+                            cost=[400_000 * V, 3 * 400_000 * V, -4 * 500_000 * V])  # fmt: skip
+    queue = AdlQueue(book, 0, 500_000, V, None, np.array([False, False, True]), "pro-rata-contracts", TIERS)
+    queue.request[0] = 3
+    queue.prepare(0, 7)
+    n = int(queue.length[0])
+    assert queue.queue[0, :n].tolist() == [0, 1] and queue.take[0, :n].tolist() == [1, 2]
+    assert int(queue.available[0]) == 3 and int(queue.pointer[0]) == 0
+    assert int(queue.complete[0]) == 1 and int(queue.prepared_for[0]) == 7
 
 
 def _many_equal_winners(n: int) -> Book:
