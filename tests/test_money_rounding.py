@@ -1203,6 +1203,11 @@ def test_adl_allocation_queue_splits_by_contracts_and_keeps_one_lot_winners():
     assert queue.queue[0, :n].tolist() == [0, 1] and queue.take[0, :n].tolist() == [1, 2]
     assert int(queue.available[0]) == 3 and int(queue.pointer[0]) == 0
     assert int(queue.complete[0]) == 1 and int(queue.prepared_for[0]) == 7
+    # 1 lot asked: quotas 0.25 and 0.75: 0 and 1; a winner given no lot is not queued
+    queue = AdlQueue(book, 0, 500_000, V, None, np.array([False, False, True]), "pro-rata-contracts", TIERS)
+    queue.request[0] = 1
+    queue.prepare(0, 8)
+    assert queue.queue[0, : int(queue.length[0])].tolist() == [1] and int(queue.available[0]) == 1
 
 
 def _many_equal_winners(n: int) -> Book:
@@ -1235,3 +1240,6 @@ def test_adl_queue_of_a_side_without_winners_is_complete_at_once():
     queue = AdlQueue(book, 0, 500_000, V, None, excluded, "queue-bitmex", TIERS)
     queue.extend(1)  # the shorts: only the excluded one
     assert int(queue.length[1]) == 0 and int(queue.complete[1]) == 1
+    # the longs: one winner of 1 lot, the side's only lot: cumulative 1 of 1, light 6 - ceil(5 x 1 / 1) = 1
+    queue.extend(0)
+    assert queue.queue[0, :1].tolist() == [0] and queue.indicator[0, :1].tolist() == [1]
