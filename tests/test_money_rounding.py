@@ -1243,3 +1243,31 @@ def test_adl_queue_of_a_side_without_winners_is_complete_at_once():
     # the longs: one winner of 1 lot, the side's only lot: cumulative 1 of 1, light 6 - ceil(5 x 1 / 1) = 1
     queue.extend(0)
     assert queue.queue[0, :1].tolist() == [0] and queue.indicator[0, :1].tolist() == [1]
+
+
+def test_adl_short_counterparty_figures_by_hand():
+    """Mark 50,000.1 (500,001 ticks), V = 100. Shorts, cross, wallet 0:
+
+    0: 2,500 lots @60,000.0 (cost -150,000,000,000): notional 2,500 x 500,001 x 100 = 125,000,250,000 (tier 2:
+       MMR 0.5%, cum 50 USDT): MM = 625,001,250 (exact: the remainder 250,000 of a million x 0.5% is 1,250
+       whole units) - 50,000,000 = 575,001,250; uPnL 150,000,000,000 - 125,000,250,000 = 24,999,750,000.
+    1: 3 lots at cost -150,000,301 (entry 150,000,301 / 300 = 500,001.0033 ticks): uPnL 1 unit (the least
+       profit that makes a counterparty), equity 1; notional 150,000,300 (tier 1: 0.4%): MM = ceil(600,001.2) =
+       600,002.
+    2: the long being liquidated (excluded).
+    """
+    from delever.adl.policies import get_policy
+    from delever.adl.queue import eligible, winners_of
+
+    book = Book.from_arrays(wallet=[0, 0, 0], account=[0, 1, 2], size=[-2_500, -3, 2_503],
+                            cost=[-2_500 * 600_000 * V, -150_000_301, 2_503 * 500_000 * V])  # fmt: skip
+    mark = 500_001
+    acc_eq = book.wallet + book.size * mark * V - book.cost
+    excluded = np.array([False, False, True])
+    idx, upnl, eq, wallet, mm = eligible(book, -1, 0, mark, V, excluded, TIERS, np.zeros(3, np.int64), acc_eq)
+    assert idx.tolist() == [0, 1]
+    assert mm.tolist() == [575_001_250, 600_002]
+    assert upnl.tolist() == [24_999_750_000, 1] and eq.tolist() == [24_999_750_000, 1]
+    w = winners_of(book, -1, idx, upnl, eq, wallet, mm, mark, V, get_policy("queue-bitmex"), None)
+    assert w.notional.tolist() == [125_000_250_000, 150_000_300]
+    assert w.entry_price.tolist() == [600_000.0, 150_000_301 / 300]
