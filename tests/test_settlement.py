@@ -359,3 +359,246 @@ def test_final_settlement_conserves_money_flattens_the_future_and_protects_the_s
     assert (equity_after[:n][~solvent] >= equity_before[:n][~solvent]).all()
     assert rep.negative_equity_positions == int((~solvent).sum())
     assert rep.bad_debt_unrecovered == int(-np.minimum(equity_after[:n], 0).sum())
+
+
+# ------------------------------------------------------------------ boundaries of the money rules (mutation tests)
+def _rows(buf: EventBuffer) -> list[tuple]:
+    c = {k: v[: buf.n].tolist() for k, v in buf.cols.items()}
+    return list(zip(c["kind"], c["account"], c["counterparty"], c["position"], c["size"], c["price"], c["amount"]))
+
+
+@pytest.mark.parametrize("isolated", [True, False], ids=["isolated", "cross"])
+def test_one_lot_short_one_unit_below_zero_is_paid_by_the_fund(isolated):
+    """Short of 1 lot @49,999.0 (cost -49,999,000) with 999 units (isolated margin or cross wallet); the other
+    side an exempt liquidity provider long 1 lot @50,000.0. At S = 50,000.0 the short's uPnL is -50,000,000 +
+    49,999,000 = -1,000: equity 999 - 1,000 = -1 unit, negative (by one unit). No trader is on the other side:
+    nothing is deleveraged; the short closes at S (realized -1,000: margin or wallet -1) and the fund (5 units)
+    pays the 1 unit (the cross account holds nothing else): margin 0, wallet 0, fund 4."""
+    book = Book.from_arrays(wallet=[0 if isolated else 999, money(10**6)], exempt=[False, True], account=[0, 1],
+                            size=[-1, 1], cost=[-499_990 * V, S * V], collateral=[999 if isolated else 0, 0],
+                            isolated=[isolated, False])  # fmt: skip
+    fund = np.array([5], dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    rows = _rows(buf)
+    assert [(r[0], r[3], r[4], r[6]) for r in rows] == [
+        (ev.SETTLEMENT, 0, 1, -1_000),
+        (ev.SETTLEMENT, 1, -1, 0),
+        (ev.INSURANCE_PAYOUT, 0, 0, 1),
+    ]
+    assert book.collateral.tolist() == [0, 0] and book.wallet.tolist() == [0, money(10**6)]
+    assert int(fund[0]) == 4 and book.total_money(fund) == before
+    assert rep.negative_equity_positions == 1 and rep.deleveraged_lots == 0
+    assert rep.insurance_fund_paid == 1 and rep.bad_debt_unrecovered == 0
+    assert rep.step == -1  # no run step given
+
+
+def test_one_lot_long_is_deleveraged_and_zero_equity_is_not_negative():
+    """At S = 50,000.0 (V = 100 units per lot-tick), all cross:
+
+    0: long 1 lot @50,002.0 (cost 50,002,000), wallet 1,050: uPnL -2,000, equity -950 (negative).
+       BP = (50,002,000 - 1,050) / 100 = 500,009.5 ticks -> up 500,010 (50,001.0).
+    1: short 1 lot @50,010.0 (cost -50,010,000), wallet 0: uPnL +10,000 = equity. Each lot taken at BP instead
+       of S costs it (500,010 - 500,000) x 100 = 1,000: capacity min(1, 10,000 // 1,000) = 1.
+    2: long 1 lot @50,001.0 (cost 50,001,000), wallet 1,000: uPnL -1,000, equity exactly 0: not negative,
+       not deleveraged; it closes at S (realized -1,000, wallet 0).
+    3: exempt liquidity provider, short 1 lot @50,000.0: closes at S with 0.
+    ADL 1 lot at 500,010: 0 realizes 50,001,000 - 50,002,000 = -1,000 (wallet 50: no debt, the rounding up of
+    BP left it 50); 1 realizes 50,010,000 - 50,001,000 = +9,000 (wallet 9,000 = 10,000 - 1,000 of gap).
+    """
+    book = Book.from_arrays(
+        wallet=[1_050, 0, 1_000, money(10**6)],
+        exempt=[False, False, False, True],
+        account=[0, 1, 2, 3],
+        size=[1, -1, 1, -1],
+        cost=[500_020 * V, -500_100 * V, 500_010 * V, -S * V],
+    )
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    rows = _rows(buf)
+    assert [r for r in rows if r[0] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)] == [
+        (ev.ADL_FILL, 0, 1, 0, -1, 500_010, -1_000),
+        (ev.ADL_COUNTERPARTY_FILL, 1, 0, 1, 1, 500_010, 9_000),
+    ]
+    assert {r[3]: r[6] for r in rows if r[0] == ev.SETTLEMENT} == {2: -1_000, 3: 0}
+    assert book.wallet.tolist() == [50, 9_000, 0, money(10**6)]
+    assert rep.negative_equity_positions == 1 and rep.deleveraged_lots == 1
+    assert rep.insurance_fund_paid == 0 and rep.bad_debt_unrecovered == 0
+    assert book.total_money(fund) == before
+
+
+def test_basis_left_of_an_empty_path_is_empty():
+    assert basis_left(np.zeros(0, dtype=np.int64), FUTURE).shape == (0,)
+
+
+def test_queue_hyperliquid_ranks_the_short_counterparties_by_entry_over_mark():
+    """At S = 50,000.0, all cross, policy ``queue-hyperliquid``: score (entry / mark) x (notional / equity) for
+    a short (side -1; a long's is mark / entry).
+
+    0: long 1 lot @50,020.0 (cost 50,020,000), wallet 1,050: uPnL -20,000, equity -18,950 (negative).
+       BP = (50,020,000 - 1,050) / 100 = 500,189.5 -> up 500,190; each lot costs a short 190 x 100 = 19,000.
+    1: short 1 lot @50,500.0 (cost -50,500,000), wallet 4,500,000: uPnL +500,000, equity 5,000,000.
+    2: short 1 lot @55,000.0 (cost -55,000,000), wallet 0: uPnL +5,000,000, equity 5,000,000.
+    3: exempt liquidity provider, long 1 lot @50,000.0.
+    Both shorts can take the lot (5,000,000 // 19,000 = 263 >= 1) and have the same leverage (50,000,000 /
+    5,000,000 = 10): 2 ranks first (55,000 / 50,000 = 1.1 against 1.01; read as longs, 50,000 / 50,500 = 0.99
+    would put 1 first). 2 takes the lot at 500,190: 0 realizes 50,019,000 - 50,020,000 = -1,000 (wallet 50);
+    2 realizes 55,000,000 - 50,019,000 = 4,981,000. 1 (0 lots in the allocation, listed before 2) closes at S:
+    50,500,000 - 50,000,000 = +500,000 (wallet 5,000,000).
+    """
+    book = Book.from_arrays(
+        wallet=[1_050, 4_500_000, 0, money(10**6)],
+        exempt=[False, False, False, True],
+        account=[0, 1, 2, 3],
+        size=[1, -1, -1, 1],
+        cost=[500_200 * V, -505_000 * V, -550_000 * V, S * V],
+    )
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    policy = load_scenario(default_scenario_path(), {"adl": {"policy": "queue-hyperliquid"}}).adl.build()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund, policy, buf)
+    rows = _rows(buf)
+    assert [r for r in rows if r[0] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)] == [
+        (ev.ADL_FILL, 0, 2, 0, -1, 500_190, -1_000),
+        (ev.ADL_COUNTERPARTY_FILL, 2, 0, 2, 1, 500_190, 4_981_000),
+    ]
+    assert {r[3]: r[6] for r in rows if r[0] == ev.SETTLEMENT} == {1: 500_000, 3: 0}
+    assert book.wallet.tolist() == [50, 5_000_000, 4_981_000, money(10**6)]
+    assert rep.deleveraged_lots == 1 and book.total_money(fund) == before
+
+
+@pytest.mark.parametrize("isolated", [True, False], ids=["isolated", "cross"])
+def test_one_unit_below_zero_with_an_empty_fund_stays_as_bad_debt(isolated):
+    """As the case above with an empty fund: the -1 unit is unrecovered bad debt; an isolated position keeps it
+    on its closed margin (as in liquidation), a cross account in its wallet."""
+    book = Book.from_arrays(wallet=[0 if isolated else 999, money(10**6)], exempt=[False, True], account=[0, 1],
+                            size=[-1, 1], cost=[-499_990 * V, S * V], collateral=[999 if isolated else 0, 0],
+                            isolated=[isolated, False])  # fmt: skip
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    assert [(r[0], r[3], r[6]) for r in _rows(buf)] == [
+        (ev.SETTLEMENT, 0, -1_000),
+        (ev.SETTLEMENT, 1, 0),
+        (ev.BAD_DEBT, 0, -1),
+    ]
+    assert book.collateral.tolist() == ([-1, 0] if isolated else [0, 0])
+    assert book.wallet.tolist() == [0 if isolated else -1, money(10**6)]
+    assert rep.insurance_fund_paid == 0 and rep.bad_debt_unrecovered == 1 and book.total_money(fund) == before
+
+
+def test_a_short_bankrupt_below_one_tick_is_deleveraged_at_one_tick():
+    """At S = 50,000.0: 0 is a cross short of 1 lot @50,000.0 (cost -50,000,000) in an account whose wallet is
+    -60,000,000 (a debt kept from before): equity -60,000,000, bankruptcy price (-60,000,000 + 50,000,000) / 100 =
+    -100,000 ticks, below any price: clamped to 1 tick. 1 is a long of 1 lot @40,000.0 (cost 40,000,000), wallet
+    40,000,000: uPnL +10,000,000, equity 50,000,000 >= the gap (500,000 - 1) x 100 = 49,999,900: it takes the lot.
+    At 1 tick: 0 realizes 50,000,000 - 100 = 49,999,900 (wallet -10,000,100); 1 realizes 100 - 40,000,000 =
+    -39,999,900 (wallet 100). The fund (empty) pays nothing: 10,000,100 unrecovered."""
+    book = Book.from_arrays(wallet=[-60_000_000, 40_000_000], account=[0, 1], size=[-1, 1],
+                            cost=[-S * V, 400_000 * V])  # fmt: skip
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    assert [r for r in _rows(buf) if r[0] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)] == [
+        (ev.ADL_FILL, 0, 1, 0, 1, 1, 49_999_900),
+        (ev.ADL_COUNTERPARTY_FILL, 1, 0, 1, -1, 1, -39_999_900),
+    ]
+    assert book.wallet.tolist() == [-10_000_100, 100]
+    assert rep.bad_debt_unrecovered == 10_000_100 and book.total_money(fund) == before
+
+
+def test_a_negative_position_without_counterparties_does_not_stop_the_next():
+    """At S = 50,000.0, all cross, most negative first:
+
+    0: long 1 lot @50,020.0 (cost 50,020,000), wallet 0: equity -20,000. No short can take it (1 is negative,
+       the liquidity provider exempt): it closes at S (realized -20,000; the empty fund pays nothing).
+    1: short 1 lot @49,990.0 (cost -49,990,000), wallet 0: equity -10,000; bankruptcy price its entry 499,900
+       (backing 0); each lot costs a long (500,000 - 499,900) x 100 = 10,000.
+    2: long 1 lot @49,000.0 (cost 49,000,000), wallet 0: equity 1,000,000: takes 1's lot at 499,900 and
+       realizes 49,990,000 - 49,000,000 = 990,000; 1 realizes 0.
+    3: exempt liquidity provider, short 1 lot @50,000.0: closes at S with 0.
+    """
+    book = Book.from_arrays(wallet=[0, 0, 0, money(10**6)], exempt=[False, False, False, True],
+                            account=[0, 1, 2, 3], size=[1, -1, 1, -1],
+                            cost=[500_200 * V, -499_900 * V, 490_000 * V, -S * V])  # fmt: skip
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, S, np.array([S]), np.array([V]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    rows = _rows(buf)
+    assert [r for r in rows if r[0] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)] == [
+        (ev.ADL_FILL, 1, 2, 1, 1, 499_900, 0),
+        (ev.ADL_COUNTERPARTY_FILL, 2, 1, 2, -1, 499_900, 990_000),
+    ]
+    assert {r[3]: r[6] for r in rows if r[0] == ev.SETTLEMENT} == {0: -20_000, 3: 0}
+    assert book.wallet.tolist() == [-20_000, 0, 990_000, money(10**6)]
+    assert rep.negative_equity_positions == 2 and rep.deleveraged_lots == 1
+    assert rep.bad_debt_unrecovered == 20_000 and book.total_money(fund) == before
+
+
+@pytest.mark.parametrize(
+    "time_from_expiry_ns, expected",
+    [
+        ([-100], [1.0]),  # one step: the start, the whole basis left
+        ([0], [0.0]),  # the path starts at expiry: nothing left (span 1 ns, not 0)
+        ([-1, 0], [1.0, 0.0]),  # a 1 ns path
+    ],
+    ids=["one-step", "starts-at-expiry", "one-ns-path"],
+)
+def test_basis_left_short_paths(time_from_expiry_ns, expected):
+    e = int(FUTURE.expiry.timestamp()) * 10**9
+    t = np.array(time_from_expiry_ns, dtype=np.int64) + e
+    assert basis_left(t, FUTURE).tolist() == expected
+
+
+def test_basis_left_of_a_perpetual_is_zero():
+    perp = Instrument("BTCUSDT", Decimal("0.1"), Decimal("0.001"), BINANCE_BTCUSDT_2021)
+    assert basis_left(np.array([0, 10**9], dtype=np.int64), perp).tolist() == [0.0, 0.0]
+
+
+def test_settlement_window_counts_a_step_one_ns_inside_it():
+    # expiry 10 s, window 4 s: (6 s, 10 s]; a step at 6 s + 1 ns is inside, 6 s is not: mean (100 + 104) / 2 = 102
+    s = 10**9
+    time_ns = np.array([6 * s, 6 * s + 1, 10 * s], dtype=np.int64)
+    assert settlement_price_ticks(time_ns, np.array([90.0, 100.0, 104.0]), 10 * s, 4.0, 1.0) == 102
+
+
+def test_counterparty_capacity_at_a_one_unit_gap():
+    """An instrument of 1 money unit per lot-tick (tick 0.01, lot 0.0001), S = 5,000,000 ticks, all cross:
+
+    0: long 3 lots @S + 2 (cost 3S + 6), wallet 3: equity 3 - 6 = -3; BP = (3S + 6 - 3) / 3 = S + 1, so each
+       lot closed at BP costs a short (S + 1 - S) x 1 = 1 unit (the smallest gap).
+    1: short 3 lots @S + 1 (cost -(3S + 3)), wallet -1: uPnL 3, equity 2: it gives floor(2 / 1) = 2 lots, not 3.
+    ADL 2 lots at S + 1: 0 releases 2S + 4 and realizes -2 (wallet 1); 1 releases 2S + 2 and realizes 0. At S:
+    0's last lot realizes S - (S + 2) = -2 (wallet -1: the empty fund pays nothing, 1 unrecovered); 1's last lot
+    realizes S + 1 - S = 1 (wallet 0: its equity stays >= 0).
+    """
+    inst = Instrument("BTCUSDT_251226", Decimal("0.01"), Decimal("0.0001"), BINANCE_BTCUSDT_2021,
+                      kind="dated_future", expiry=FUTURE.expiry)  # fmt: skip
+    assert inst.value_per_lot_tick == 1
+    s_ = 5_000_000
+    book = Book.from_arrays(wallet=[3, -1], account=[0, 1], size=[3, -3], cost=[3 * s_ + 6, -(3 * s_ + 3)])
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, inst, s_, np.array([s_]), np.array([1]), fund,
+                           hierarchy_policy(HierarchyRule.from_config(["notional"])), buf)  # fmt: skip
+    rows = _rows(buf)
+    assert [r for r in rows if r[0] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)] == [
+        (ev.ADL_FILL, 0, 1, 0, -2, s_ + 1, -2),
+        (ev.ADL_COUNTERPARTY_FILL, 1, 0, 1, 2, s_ + 1, 0),
+    ]
+    assert {r[3]: r[6] for r in rows if r[0] == ev.SETTLEMENT} == {0: -2, 1: 1}
+    assert book.wallet.tolist() == [-1, 0]
+    assert rep.deleveraged_lots == 2 and rep.bad_debt_unrecovered == 1 and book.total_money(fund) == before

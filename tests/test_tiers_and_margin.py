@@ -4,7 +4,10 @@ test vectors (../shared/specs/venues.md section 12)."""
 import pytest
 
 from delever.margin import (
+    BACKING_MM_SHARE,
+    BACKING_WHOLE_ACCOUNT,
     bankruptcy_price,
+    cross_backing,
     liquidation_price,
     liquidation_price_exact,
     position_metrics,
@@ -121,3 +124,107 @@ def test_bankruptcy_price_rounds_against_solvency(btcusdt):
 def test_no_liquidation_price_for_an_unlevered_long(btcusdt):
     cost = LOTS * ENTRY * btcusdt.value_per_lot_tick
     assert liquidation_price(LOTS, cost, money("60000"), btcusdt) is None
+
+
+# Liquidation prices where the tier search matters (Binance 2021 table, V = 100 money units per lot-tick; MMR and
+# cum per tier: 0.4%/0, 0.5%/50, 1%/1,300, 2.5%/16,300, ..., 25%/25,016,300, 50%/100,016,300 USDT). A long's
+# root in tier k: N (1 - MMR_k) = cost - collateral - cum_k; a short's: N (1 + MMR_k) = collateral - cost + cum_k,
+# with N = |size| x V x P the notional at the root (USDT below; P in ticks of 0.1).
+@pytest.mark.parametrize(
+    "size, entry_ticks, collateral_usdt, expected",
+    [
+        # long 1 BTC @52,000, 2,200: tier 1 gives N = 49,800 / 0.996 = 50,000 = tier 1's cap (not in it);
+        # tier 2 gives (49,800 - 50) / 0.995 = 50,000 = its floor (in it): P = 50,000.0, the same root (MM is
+        # continuous at a cap: 50,000 x 0.5% - 50 = 50,000 x 0.4% = 200 = equity 2,200 + 50,000 - 52,000)
+        (1_000, 520_000, 2_200, 500_000),
+        # short 1 BTC @48,000, 2,200: tier 2 gives N = (2,200 + 48,000 + 50) / 1.005 = 50,000 = its floor
+        (-1_000, 480_000, 2_200, 500_000),
+        # long 100 BTC @50,000 (cost 5M), 303,700: tier 4 gives N = (5,000,000 - 303,700 - 16,300) / 0.975 =
+        # 4,800,000 in [1M, 10M): P = 48,000.0 (tier 2's root 4,719,849 and tier 3's 4,742,424 lie above their caps)
+        (100_000, 500_000, 303_700, 480_000),
+        # long 10,000 BTC @50,000 (cost 500M), 199,983,700: the last tier gives N = (500M - 199,983,700 -
+        # 100,016,300) / 0.5 = 400M in [300M, 500M): P = 40,000.0 (tier 9's root 366.7M is above its 300M cap)
+        (10_000_000, 500_000, 199_983_700, 400_000),
+        # long 10,000 BTC @70,000 (cost 700M), 299,983,700: N = (700M - 299,983,700 - 100,016,300) / 0.5 =
+        # 600M, above the last cap (500M): the last tier still applies, P = 60,000.0
+        (10_000_000, 700_000, 299_983_700, 600_000),
+        # long 1 BTC @0.2 (cost 0.2 USDT), 0.1004 USDT: N = (0.2 - 0.1004) / 0.996 = 0.1 USDT, P = 1 tick
+        (1_000, 2, "0.1004", 1),
+        # long 1 BTC @50,000 with 50,000 of margin: tier 1's root is P = 0 (equity = N >= MM at every price),
+        # every higher tier's is negative: never liquidated
+        (1_000, 500_000, 50_000, None),
+    ],
+    ids=[
+        "long-on-tier-1-2-boundary",
+        "short-on-tier-1-2-boundary",
+        "long-in-tier-4",
+        "long-in-last-tier",
+        "long-above-last-cap",
+        "long-at-one-tick",
+        "long-collateral-equals-cost",
+    ],  # fmt: skip
+)
+def test_liquidation_price_tier_search(btcusdt, size, entry_ticks, collateral_usdt, expected):
+    cost = size * entry_ticks * btcusdt.value_per_lot_tick
+    got = liquidation_price_exact(size, cost, money(str(collateral_usdt)), btcusdt)
+    assert got == expected
+    if expected is not None:  # equity equals maintenance margin there
+        m = position_metrics(size, cost, money(str(collateral_usdt)), expected, btcusdt)
+        assert m.equity == m.maintenance_margin
+
+
+def test_liquidation_price_skips_a_tier_with_mmr_100_percent():
+    # tiers: [0, 1,000) at MMR 50%, [1,000, 2,000) at MMR 100% (cum 1,000 x 50% = 500). In the second tier a
+    # long's equity - MM = collateral - cost + 500 does not depend on the price (the root's denominator
+    # N (1 - 100%) is 0): no root there. Long 1 BTC @3,000 with 4,000 of margin: tier 1's root is
+    # N = (3,000 - 4,000) / 0.5 < 0, and equity - MM = 1,500 > 0 in tier 2: never liquidated.
+    from decimal import Decimal
+
+    from delever.instruments import Instrument
+
+    tiers = RiskTiers.from_brackets("mmr-100", [("1000", 2, "0.5", "0.5"), ("2000", 1, "1", "1")])
+    inst = Instrument("TEST", Decimal("0.1"), Decimal("0.001"), tiers)
+    assert tiers.tiers[1].maintenance_amount == money(500)
+    assert liquidation_price_exact(1_000, 1_000 * 30_000 * 100, money(4_000), inst) is None
+
+
+def test_liquidation_price_search_goes_past_a_100_percent_tier():
+    # tiers [0, 1,000) at 50%, [1,000, 2,000) at 100% (cum 1,000 x 50% = 500), [2,000, 3,000) at 50% (cum 500 +
+    # 2,000 x (50% - 100%) = -500): MMR may fall from a tier to the next (from_brackets allows it). Long 1 BTC
+    # @3,000 with 2,400 of margin (cost - margin = 600): tier 1's root N = 600 / 0.5 = 1,200 is above its cap;
+    # tier 2 has no root (MMR 100%: the denominator is 0); tier 3's N = (600 + 500) / 0.5 = 2,200 is in it:
+    # P = 2,200.0 (22,000 ticks). Equity there 2,400 + 2,200 - 3,000 = 1,600 = MM 2,200 x 50% + 500.
+    from decimal import Decimal
+
+    from delever.instruments import Instrument
+
+    tiers = RiskTiers.from_brackets(
+        "mmr-100-then-50", [("1000", 2, "0.5", "0.5"), ("2000", 1, "1", "1"), ("3000", 2, "0.5", "0.5")]
+    )
+    inst = Instrument("TEST", Decimal("0.1"), Decimal("0.001"), tiers)
+    assert [t.maintenance_amount for t in tiers.tiers] == [0, money(500), money(-500)]
+    assert liquidation_price_exact(1_000, 1_000 * 30_000 * 100, money(2_400), inst) == 22_000
+
+
+@pytest.mark.parametrize(
+    "rule, wallet, own, other, own_mm, total_mm, expected",
+    [
+        # Binance (whole account): wallet + the other positions' uPnL, whatever the MMs: 1,000 + 1,000
+        (BACKING_WHOLE_ACCOUNT, 1_000_000_000, -1_500_000_000, 1_000_000_000, 442_500_000, 598_500_000,
+         2_000_000_000),
+        # dYdX (margin.cross_backing's docstring, money units): TNC = 1,000 - 1,500 + 1,000 = 500 (5e8);
+        # 5e8 x 442,500,000 / 598,500,000 = 369,674,185.46 -> down 369,674,185; + 1,500,000,000 (minus own uPnL)
+        (BACKING_MM_SHARE, 1_000_000_000, -1_500_000_000, 1_000_000_000, 442_500_000, 598_500_000,
+         1_869_674_185),
+        # dYdX with no MM at all: the whole-account rule
+        (BACKING_MM_SHARE, 1_000_000_000, -1_500_000_000, 1_000_000_000, 0, 0, 2_000_000_000),
+        # dYdX, the position holds no MM of a total of 1 unit: its share of TNC is 0, backing -own = 1,500
+        (BACKING_MM_SHARE, 1_000_000_000, -1_500_000_000, 1_000_000_000, 0, 1, 1_500_000_000),
+        # dYdX with TNC -7 and half the MM: -7 x 1 / 2 = -3.5 rounds down to -4 (less backing); - own 3: -7
+        (BACKING_MM_SHARE, 0, 3, -10, 1, 2, -7),
+    ],
+    ids=["whole-account", "mm-share-rounds-down", "mm-share-without-mm", "mm-share-of-zero", "mm-share-negative-tnc"],
+)  # fmt: skip
+def test_cross_backing_by_hand(rule, wallet, own, other, own_mm, total_mm, expected):
+    got = cross_backing(rule, wallet, own, other, own_mm, total_mm)
+    assert got == expected and isinstance(got, int)

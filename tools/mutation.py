@@ -53,13 +53,21 @@ MODULES: dict[str, tuple[str, list[str] | None, list[str]]] = {
     ),  # fmt: skip
     "liquidation": (
         "liquidation.py",
-        ["apply_trade", "book_fill_price", "_book_execute", "liquidate"],
+        [
+            "apply_trade",
+            "book_fill_price",
+            "_book_execute",
+            "margin_equity",
+            "winner_capacity",
+            "_usable_lots",
+            "liquidate",
+        ],
         [R, "tests/test_liquidation.py"],
     ),  # fmt: skip
     "adl.queue": ("adl/queue.py", None, [R, "tests/test_liquidation.py", "tests/test_adl_hierarchy.py"]),
     "adl.policies": (
         "adl/policies.py",
-        ["allocate_lots", "capped_split", "largest_remainder"],
+        ["allocate_lots", "capped_split", "_largest_remainder"],
         [R, "tests/test_adl_policies.py"],
     ),  # fmt: skip
     "settlement": (

@@ -28,20 +28,19 @@ def pro_rata(need: int, capacity: np.ndarray) -> np.ndarray:
     if need >= total:
         return capacity.copy()
     cap = capacity.astype(np.int64)
-    eps = 0.0  # error bound of the float remainders below (0: exact)
-    if need < 2**50:
-        # float64 gets floor(need * c / total) right wherever its fraction is not within the float error of an
-        # integer; the few that are get Python integers. Exact, and far faster than integers for every winner.
-        share = cap * (need / total)
-        base = np.floor(share)
-        frac = share - base
-        eps = need * 2e-15 + 1e-9
-        doubt = np.flatnonzero((frac < eps) | (frac > 1 - eps))
-        base = base.astype(np.int64)
-        for i in doubt.tolist():
-            base[i] = int(cap[i]) * need // total
-        frac[doubt] = [(int(cap[i]) * need - int(base[i]) * total) / total for i in doubt.tolist()]
-        rem = frac
+    if need < 2**50 and total < 2**62:
+        # Fast and exact. float64's share is within 0.5 of the exact c * need / total: it is <= need < 2**50
+        # and its three roundings (need / total, correctly rounded by Python; c to float64; the product) err by
+        # < 4 x 2**-53 relative, < 2**50 x 2**-51 = 0.5. So floor(share - 0.5) is the exact floor or one less
+        # (-1 for a share under 0.5). The remainder c * need - base * total is then exact in uint64 arithmetic
+        # (modulo 2**64): its true value lies in [0, 2 total), inside int64 since total < 2**62, so read as int64
+        # it is exact; where it is >= total the base is one short: one step up makes every base the exact floor
+        # and every remainder exact in [0, total).
+        base = np.floor(cap * (need / total) - 0.5).astype(np.int64)
+        rem = (cap.astype(np.uint64) * np.uint64(need) - base.astype(np.uint64) * np.uint64(total)).view(np.int64)
+        short_by_one = rem >= total
+        base[short_by_one] += 1
+        rem[short_by_one] -= total
     else:
         obj = cap.astype(object)  # Python ints: need * capacity can exceed int64
         prod = obj * need
@@ -53,17 +52,8 @@ def pro_rata(need: int, capacity: np.ndarray) -> np.ndarray:
         # the ``short`` largest remainders, ties to the lower index (a partition, not a sort of every winner)
         neg = -rem
         kth = np.partition(neg, short - 1)[short - 1]
-        if eps == 0.0:
-            above = np.flatnonzero(neg < kth)
-            equal = np.flatnonzero(neg == kth)[: short - above.size]
-        else:
-            # float remainders are within ``eps`` of the exact ones: those clearly above the boundary are in; the
-            # ones within 2 eps of it are ranked on their exact remainders (Python integers), ties to the lower index
-            above = np.flatnonzero(neg < kth - 2 * eps)
-            near = np.flatnonzero(np.abs(neg - kth) <= 2 * eps)
-            exact = [int(cap[i]) * need - int(base[i]) * total for i in near.tolist()]
-            pick = sorted(range(near.size), key=lambda j: (-exact[j], int(near[j])))[: short - above.size]
-            equal = near[pick]
+        above = np.flatnonzero(neg < kth)
+        equal = np.flatnonzero(neg == kth)[: short - above.size]
         out[above] += 1
         out[equal] += 1
     return out
