@@ -34,6 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from ..errors import InputError
@@ -87,7 +89,7 @@ def _interpolate_in_time(slice_years: np.ndarray, w_slices: np.ndarray, years) -
     return np.where(t < slice_years[0], before, np.where(t > slice_years[-1], after, inside))
 
 
-class VolSurface:
+class VolSurface(ABC):
     """Interface of a surface: implied volatility at log-moneyness and time (both arrays, broadcast)."""
 
     def implied_vol(self, log_moneyness, years) -> np.ndarray:
@@ -97,8 +99,9 @@ class VolSurface:
         w = self._total_variance(k.ravel(), t.ravel())
         return np.sqrt(np.maximum(w, 0.0) / t.ravel()).reshape(shape)
 
-    def _total_variance(self, k: np.ndarray, t: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def _total_variance(self, k: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Total implied variance ``w = sigma^2 t`` at flat arrays ``k`` and ``t`` (each concrete surface)."""
 
 
 class SviSurface(VolSurface):
