@@ -35,6 +35,8 @@ from delever.liquidity import DepthCurve
 from delever.scenario import AdlConfig
 from delever.tiers import BINANCE_BTCUSDT_2021
 from delever.units import money
+from test_liquidation import equities
+from test_liquidation import make_book as liquidation_book
 
 V = 100
 LOTS = 1_000
@@ -46,28 +48,9 @@ C = (1_000, 474_200, "10")
 
 
 def make_book(shorts=(A, B)) -> Book:
-    """Position 0: the isolated long to liquidate; then the cross shorts; last a liquidity provider."""
-    sizes = [LOTS] + [-s for s, _, _ in shorts]
-    costs = [LOTS * ENTRY * V] + [-s * e * V for s, e, _ in shorts]
-    lp = -sum(sizes)
-    n = len(sizes) + 1
-    return Book.from_arrays(
-        wallet=[0] + [money(w) for _, _, w in shorts] + [money("1000000000")],
-        exempt=[False] * (n - 1) + [True],
-        account=list(range(n)),
-        size=sizes + [lp],
-        cost=costs + [lp * ENTRY * V],
-        collateral=[money("2500")] + [0] * (n - 1),
-        isolated=[True] + [False] * (n - 1),
-    )
-
-
-def equities(book: Book, mark: int) -> tuple[np.ndarray, np.ndarray]:
-    upnl = book.size * mark * V - book.cost
-    pos_eq = np.where(book.isolated, book.collateral + upnl, upnl)
-    acc_eq = book.wallet.copy()
-    np.add.at(acc_eq, book.account[~book.isolated], upnl[~book.isolated])
-    return pos_eq, acc_eq
+    """Position 0: the isolated long to liquidate; then the cross shorts; last a liquidity provider
+    (:func:`test_liquidation.make_book`'s book, with this file's shorts by default)."""
+    return liquidation_book(list(shorts))
 
 
 def config(**kw) -> AdlConfig:
