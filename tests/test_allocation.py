@@ -27,8 +27,12 @@ from delever.allocation import (
         pytest.param(7, [1, 2, 1], None, [2, 3, 2], id="two_largest_remainders_tied_both_served"),
         # 3 over [1, 2, 1]: shares .75, 1.5, .75; floors 0, 1, 0; remainders .75, .5, .75: two units -> 0 and 2
         pytest.param(3, [1, 2, 1], None, [1, 1, 1], id="largest_remainders_before_larger_weight"),
-        # 1 over [3, 3] with caps [5, 1]: shares .5, .5, tie -> lower index 0 (the cap plays no part in ties)
-        pytest.param(1, [3, 3], [5, 1], [1, 0], id="tie_ignores_caps"),
+        # 1 over [3, 3] with caps [1, 5]: shares .5, .5, tie -> the larger cap (index 1) before the lower index
+        pytest.param(1, [3, 3], [1, 5], [0, 1], id="tie_goes_to_larger_cap"),
+        # 1 over [3, 3] with caps [5, 5]: tie, equal caps -> the lower index
+        pytest.param(1, [3, 3], [5, 5], [1, 0], id="tie_equal_caps_lower_index"),
+        # 5 over four equal weights capped [2, 2, 3, 2]: floors 1 each, one unit, tie -> the cap of 3 (index 2)
+        pytest.param(5, [1, 1, 1, 1], [2, 2, 3, 2], [1, 1, 2, 1], id="four_way_tie_larger_cap"),
         # 10 over [1, 1] capped [2, 100]: floors 5 -> 2 (capped) and 5; 3 missing go to the entry with room
         pytest.param(10, [1, 1], [2, 100], [2, 8], id="capped_excess_to_the_rest"),
         # 10 over [1, 1, 0] capped [2, 3, 50]: goal min(10, 2 + 3) = 5; the zero weight gets nothing

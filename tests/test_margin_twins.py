@@ -5,7 +5,9 @@ plus hand-worked cases at tier boundaries and rounding edges."""
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,8 +23,10 @@ from delever.margin import (
     cross_backing_compiled,
     maintenance_margin,
     maintenance_margin_compiled,
+    maintenance_margins,
+    margin_at_tier_compiled,
 )
-from delever.tiers import BINANCE_BTCUSDT_2021, RiskTiers
+from delever.tiers import BINANCE_BTCUSDT_2021, RiskTiers, bracket_maintenance_margin
 from delever.units import money
 
 BTC = Instrument("BTCUSDT", Decimal("0.1"), Decimal("0.001"), BINANCE_BTCUSDT_2021)
@@ -115,3 +119,26 @@ def test_cross_backing_twin_equals_reference(rule, wallet, own, other, own_mm, e
     assert cross_backing_compiled(rule, wallet, own, other, own_mm, total) == cross_backing(
         rule, wallet, own, other, own_mm, total
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(notional=st.integers(0, 2**62), mmr_ppm=st.integers(0, 10**6), cum=st.integers(0, 10**12))
+def test_bracket_formula_twin_equals_reference(notional, mmr_ppm, cum):
+    # the one formula ceil(notional * MMR) - cum: exact Fraction reference vs the int64 twin (no product formed)
+    assert margin_at_tier_compiled(notional, mmr_ppm, cum) == bracket_maintenance_margin(
+        notional, Fraction(mmr_ppm, 10**6), cum
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(notionals=st.lists(st.integers(0, 10**16), min_size=0, max_size=40))
+def test_maintenance_margins_array_equals_reference(notionals):
+    t = BINANCE_BTCUSDT_2021
+    got = maintenance_margins(np.array(notionals, dtype=np.int64), t.floors, t.mmr_ppm, t.cum)
+    assert got.tolist() == [t.maintenance_margin(n) for n in notionals]
+
+
+def test_bracket_formula_at_a_fractional_notional():
+    # venue rulebooks price in exact fractions: notional 100,000.5 money units at 0.4% = 400.002 -> up to 401,
+    # minus cum 0 -> 401 (a requirement rounds up)
+    assert bracket_maintenance_margin(Fraction(200_001, 2), Fraction(4, 1000), 0) == 401

@@ -7,14 +7,17 @@ venues describe their pro-rata clawbacks (Deribit "among the winning traders for
 
 1. every entry gets the floor of its exact share ``total * w_i / W`` (``W = sum(w)``), capped at ``cap_i``;
 2. the units still missing go one each to the entries with room (positive weight, below their cap), in the
-   order **remainder descending, ties to the lower index**, round after round until the goal
+   order **remainder descending, then cap descending, then index ascending**, round after round until the goal
    ``min(total, sum of the caps of positive weights)`` is met (without caps, one round; with caps, later rounds
    hand out what capped entries could not take, in the same order).
 
-**Tie rule: the lower index.** Equal remainders go to the entry listed first. Every published caller rule
-that names one is index order (the queue ranks ties by position index; Deribit and Drift publish none), and
-it is the only rule that needs no other column. The ADL policies used to break ties by the larger cap first;
-they follow this rule now (a unit can move between two winners whose remainders are equal to the last bit).
+**Tie rule.** Equal remainders go to the larger cap first, then to the lower index; without caps (every cap
+infinite) that is simply the lower index. The cap comes first because the ADL policies' capped pro rata must be
+monotone (specs/adl_policies.md "Pro-rata": capped pro rata is the unique monotone, Sybil-resistant,
+scale-invariant rule): a winner with the same weight and more capacity must never pay less than one with less,
+which index order alone would break (tests/test_adl_policies.py, monotone in equity and capacity). Every other
+caller (socialized loss, the LP share of a book fill, the venue rulebooks' splits) has no caps that bind at a
+tie and gets the lower index, the rule each of them used before; so no output changes.
 
 Shares are exact: integer weights in Python integers, float weights as the exact binary fractions they are
 (scaled to a common power-of-two denominator), so the result does not depend on float rounding of
@@ -77,7 +80,8 @@ def largest_remainder(total: int, weights: Sequence, caps: Sequence[int] | None 
         min(total, sum of caps of positive weights)`` (``total`` without caps; 0 when every weight is 0).
 
     Example (ties to the lower index): ``largest_remainder(5, [1, 1, 1, 1])`` -> shares 1.25 each, floors
-    ``[1, 1, 1, 1]``, one unit missing, four equal remainders: ``[2, 1, 1, 1]``.
+    ``[1, 1, 1, 1]``, one unit missing, four equal remainders: ``[2, 1, 1, 1]``; with caps ``[2, 2, 3, 2]``
+    the larger cap wins the tie: ``[1, 1, 2, 1]``.
     """
     w = integer_weights(weights)
     n = len(w)
@@ -94,7 +98,7 @@ def largest_remainder(total: int, weights: Sequence, caps: Sequence[int] | None 
         rem[i] = r
     goal = min(total, sum(cap[i] for i in range(n) if w[i] > 0))
     missing = goal - sum(x)
-    order = sorted((i for i in range(n) if w[i] > 0), key=lambda i: (-rem[i], i))
+    order = sorted((i for i in range(n) if w[i] > 0), key=lambda i: (-rem[i], -cap[i], i))
     while missing > 0:
         room = [i for i in order if x[i] < cap[i]]
         if missing < len(room):
@@ -147,7 +151,12 @@ def _split(total, weights, caps, capped, out):
     missing = goal - given
     if missing <= 0:
         return
-    order = np.argsort(neg_rem, kind="mergesort")  # stable: equal remainders keep the lower index first
+    # remainder descending, then cap descending, then index: two stable sorts, the secondary key first
+    if capped:
+        by_cap = np.argsort(-caps, kind="mergesort")
+        order = by_cap[np.argsort(neg_rem[by_cap], kind="mergesort")]
+    else:
+        order = np.argsort(neg_rem, kind="mergesort")
     while missing > 0:
         n_room = 0
         least = total
@@ -182,7 +191,7 @@ def _split(total, weights, caps, capped, out):
 @njit(cache=True, nogil=True)
 def split_into(total, weights, out):
     """Compiled twin of :func:`largest_remainder` without caps: ``out`` (int64 (n,)) gets ``total`` units
-    split in proportion to ``weights`` (int64 (n,) >= 0), ties to the lower index. Needs ``total`` and
+    split in proportion to ``weights`` (int64 (n,) >= 0), equal remainders to the lower index. Needs ``total`` and
     ``sum(weights)`` below 2**62 (raises ValueError otherwise)."""
     _split(total, weights, weights, False, out)
 

@@ -221,20 +221,35 @@ def position_metrics(size: int, cost: int, collateral: int, mark: int, inst: Ins
 
 
 @njit(cache=True, nogil=True)
-def tier_index_compiled(notional: int, m: int, floors: np.ndarray, k: int) -> int:
-    """Index of the bracket of instrument ``m`` (row of ``floors``, ``k`` brackets) that a notional falls in
-    (compiled twin of :meth:`delever.tiers.RiskTiers.index_for`; tables are short, so a linear scan)."""
+def bracket_index_compiled(notional: int, floors: np.ndarray, k: int) -> int:
+    """Index of the bracket (of ``k`` in one instrument's int64 ``floors``) that a notional falls in (compiled
+    twin of :meth:`delever.tiers.RiskTiers.index_for`; tables are short, so a linear scan)."""
     j = 0
-    while j + 1 < k and notional >= floors[m, j + 1]:
+    while j + 1 < k and notional >= floors[j + 1]:
         j += 1
     return j
 
 
 @njit(cache=True, nogil=True)
+def tier_index_compiled(notional: int, m: int, floors: np.ndarray, k: int) -> int:
+    """:func:`bracket_index_compiled` in row ``m`` of the instruments' padded (M, k) ``floors``."""
+    return bracket_index_compiled(notional, floors[m], k)
+
+
+@njit(cache=True, nogil=True)
 def margin_at_tier_compiled(notional: int, mmr_ppm: int, cum: int) -> int:
-    """``ceil(notional * MMR) - cum`` (money units, rounded up) for a known bracket: the one formula of the
-    tiered maintenance margin (Binance notional brackets, venues.md section 1)."""
+    """Compiled twin of :func:`delever.tiers.bracket_maintenance_margin` (rate in ppm): ``ceil(notional * MMR) -
+    cum`` in int64 without forming the product, for a known bracket."""
     return mul_ppm_ceil(notional, mmr_ppm) - cum
+
+
+@njit(cache=True, nogil=True)
+def bracket_maintenance_margin_compiled(
+    notional: int, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, k: int
+) -> int:
+    """Exact tiered MM (money units, rounded up) of a notional on one instrument's int64 (k,) tables."""
+    j = bracket_index_compiled(notional, floors, k)
+    return margin_at_tier_compiled(notional, mmr[j], cum[j])
 
 
 @njit(cache=True, nogil=True)
@@ -244,8 +259,18 @@ def maintenance_margin_compiled(
     """Compiled twin of :func:`maintenance_margin` (via :meth:`delever.tiers.RiskTiers.maintenance_margin`):
     exact tiered MM of a notional (money units) on instrument ``m``, tier tables as
     :func:`delever.engine.tier_arrays` builds them (int64 (M, k))."""
-    j = tier_index_compiled(notional, m, floors, k)
-    return margin_at_tier_compiled(notional, mmr[m, j], cum[m, j])
+    return bracket_maintenance_margin_compiled(notional, floors[m], mmr[m], cum[m], k)
+
+
+@njit(cache=True, nogil=True)
+def maintenance_margins(notional: np.ndarray, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """:func:`bracket_maintenance_margin_compiled` of every notional (int64 (n,), money) on one instrument's
+    (k,) tables: int64 (n,) MM, exact (no int64 product is formed)."""
+    out = np.empty(notional.shape[0], dtype=np.int64)
+    k = floors.shape[0]
+    for i in range(notional.shape[0]):
+        out[i] = bracket_maintenance_margin_compiled(notional[i], floors, mmr, cum, k)
+    return out
 
 
 @njit(cache=True, nogil=True)
