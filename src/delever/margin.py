@@ -83,9 +83,21 @@ def bankruptcy_price_exact(size: int, cost: int, collateral: int, inst: Instrume
     Raises:
         ValueError: ``size == 0``.
     """
+    return zero_equity_price(size, cost, collateral, inst.value_per_lot_tick)
+
+
+def zero_equity_price(size: int, cost: int | Fraction, collateral: int | Fraction, value: int | Fraction) -> Fraction:
+    """The one bankruptcy-price formula of a linear contract: the exact price at which ``collateral + size *
+    price * value - cost = 0``, i.e. ``(cost - collateral) / (size * value)``; ``value`` is the money per lot
+    per price unit (per tick for the engine, per quote unit for the venue rulebooks), ``cost`` the signed
+    entry value ``size * entry * value``. Unrounded; callers round against the account.
+
+    Raises:
+        ValueError: ``size == 0``.
+    """
     if size == 0:
         raise ValueError("a flat position has no bankruptcy price")
-    return Fraction(cost - collateral, size * inst.value_per_lot_tick)
+    return (Fraction(cost) - Fraction(collateral)) / (size * Fraction(value))
 
 
 def bankruptcy_price(size: int, cost: int, collateral: int, inst: Instrument) -> int:

@@ -14,6 +14,7 @@ from numba import njit
 
 from ..events import BACKSTOP_MARGIN, BACKSTOP_TAKEOVER, BACKSTOP_VAULT_FILL
 from ..liquidation import _emit, apply_trade
+from ..margin import bankruptcy_price_compiled
 
 
 @njit(cache=True, nogil=True)
@@ -57,12 +58,8 @@ def take_over(
         a = account[p]
         b0 = collateral[p] if isolated[p] else wallet[a]
         price = mark
-        if equity[k] < 0:  # bankrupt at the mark: take it at the bankruptcy price
-            num = cost[p] - b0
-            den = s * v
-            price = -((-num) // den) if s > 0 else num // den
-            if price < 1:
-                price = 1
+        if equity[k] < 0:  # bankrupt at the mark: take it at the bankruptcy price (a tick at least)
+            price = max(bankruptcy_price_compiled(s, cost[p], b0, v), 1)
         r1 = apply_trade(p, -s, price, size, cost, collateral, isolated, account, wallet, v)
         r2 = apply_trade(vault_pos, s, price, size, cost, collateral, isolated, account, wallet, v)
         _emit(

@@ -57,8 +57,8 @@ from ..adl.ranking import adl_indicator as bitmex_lights
 from ..allocation import largest_remainder
 from ..errors import InputError
 from ..instruments import Instrument
-from ..margin import BACKING_WHOLE_ACCOUNT, cross_backing
-from ..tiers import RiskTier, RiskTiers
+from ..margin import BACKING_WHOLE_ACCOUNT, cross_backing, zero_equity_price
+from ..tiers import RiskTier, RiskTiers, bracket_maintenance_margin
 
 ContractType = Literal["linear", "inverse"]
 MarginMode = Literal["isolated", "cross"]
@@ -160,7 +160,7 @@ class MarginModel(ABC):
     def maintenance_margin(self, notional: Fraction | int, lots: int) -> int:
         """``ceil(notional * MMR) - cum`` in money units (a requirement: rounds up)."""
         b = self.band(notional, lots)
-        return ceil_frac(Fraction(notional) * b.mmr) - b.cum
+        return bracket_maintenance_margin(notional, b.mmr, b.cum)
 
     def initial_margin(self, notional: Fraction | int, lots: int) -> int:
         """``ceil(notional * IMR)`` in money units."""
@@ -1368,8 +1368,8 @@ class Rulebook:
         s = side * abs(lots)
         e = frac(entry)
         cf = Fraction(collateral)
-        if c.contract == "linear":
-            return max(Fraction(0), e - cf / (s * c.k()))
+        if c.contract == "linear":  # the engine's formula (delever.margin), in quote units
+            return max(Fraction(0), zero_equity_price(s, s * c.k() * e, cf, c.k()))
         den = cf + s * c.k() / e
         p = s * c.k() / den if den else Fraction(-1)
         return p if p > 0 else None
