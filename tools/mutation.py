@@ -66,10 +66,12 @@ MODULES: dict[str, tuple[str, list[str] | None, list[str]]] = {
     ),  # fmt: skip
     "adl.queue": ("adl/queue.py", None, [R, "tests/test_liquidation.py", "tests/test_adl_hierarchy.py"]),
     "adl.policies": (
-        "adl/policies.py",
-        ["allocate_lots", "capped_split", "_largest_remainder"],
+        "adl/policies/splits.py",
+        ["capped_split", "round_targets"],
         [R, "tests/test_adl_policies.py"],
     ),  # fmt: skip
+    "adl.policies.registry": ("adl/policies/registry.py", ["allocate_lots"], [R, "tests/test_adl_policies.py"]),
+    "allocation": ("allocation.py", None, [R, "tests/test_allocation.py"]),
     "settlement": (
         "settlement.py",
         ["final_settlement", "_cover", "settlement_price_ticks", "basis_left", "_equities"],
