@@ -17,7 +17,7 @@ monotone (specs/adl_policies.md "Pro-rata": capped pro rata is the unique monoto
 scale-invariant rule): a winner with the same weight and more capacity must never pay less than one with less,
 which index order alone would break (tests/test_adl_policies.py, monotone in equity and capacity). Every other
 caller (socialized loss, the LP share of a book fill, the venue rulebooks' splits) has no caps that bind at a
-tie and gets the lower index, the rule each of them used before; so no output changes.
+tie and gets the lower index, the rule each of them used before: no tie rule changed with the unification.
 
 Shares are exact: integer weights in Python integers, float weights as the exact binary fractions they are
 (scaled to a common power-of-two denominator), so the result does not depend on float rounding of

@@ -13,6 +13,7 @@ from ..hierarchy import DEFAULT_KEYS, HierarchyRule
 from .winners import Allocation, Winners
 from .splits import capped_split
 from .ranked import (
+    queue_fill,
     queue_binance,
     queue_bitget,
     queue_bitmex,
@@ -157,14 +158,8 @@ def allocate_lots(
         raise ValueError("allocate_lots: need_lots must be >= 0")
     if need == 0 or n == 0:
         return np.zeros(n, dtype=np.int64)
-    if p.family == "queue":
-        s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf)
-        order = np.lexsort((np.arange(n), -s))
-        cum = np.cumsum(sizes[order])
-        out = np.zeros(n, dtype=np.int64)
-        j = int(np.searchsorted(cum, need, side="left"))
-        out[order[:j]] = sizes[order[:j]]
-        out[order[j]] = need - (int(cum[j - 1]) if j > 0 else 0)
+    if p.family == "queue":  # the money queue with lots as the capacity, divisible to the lot
+        out, _ = queue_fill(need, sizes, np.zeros(n, dtype=np.int64), np.asarray(scores, dtype=np.float64))
         return out
     if leverage is not None and p.name in ("water-filling", "risk-aware"):
         lots = p(Winners.from_arrays(pnl=sizes, leverage=np.asarray(leverage, dtype=np.float64)), need)
