@@ -1,6 +1,7 @@
 """The compiled margin twins the kernels call (delever.margin ``*_compiled``) equal the exact references:
-tiered maintenance margin, bankruptcy price, cross backing (hypothesis on random tier tables and positions),
-plus hand-worked cases at tier boundaries and rounding edges."""
+tiered maintenance margin and bankruptcy price (hypothesis on random tier tables and positions), plus
+hand-worked cases at tier boundaries and rounding edges. The cross-backing twin is tested in
+tests/test_portfolio_money.py (``test_compiled_backing_equals_the_reference``)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,8 @@ from hypothesis import strategies as st
 from delever.engine import tier_arrays
 from delever.instruments import Instrument
 from delever.margin import (
-    BACKING_MM_SHARE,
-    BACKING_WHOLE_ACCOUNT,
     bankruptcy_price,
     bankruptcy_price_compiled,
-    cross_backing,
-    cross_backing_compiled,
     maintenance_margin,
     maintenance_margin_compiled,
     maintenance_margins,
@@ -103,22 +100,6 @@ def test_bankruptcy_price_twin_equals_reference(size, entry, collateral):
     # the rounding is against the account: closing at the price leaves >= 0 (long up, short down)
     if got > 0:
         assert collateral + size * got * V - cost >= 0
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    rule=st.sampled_from([BACKING_WHOLE_ACCOUNT, BACKING_MM_SHARE]),
-    wallet=st.integers(-(10**13), 10**13),
-    own=st.integers(-(10**13), 10**13),
-    other=st.integers(-(10**13), 10**13),
-    own_mm=st.integers(0, 10**12),
-    extra_mm=st.integers(0, 10**12),
-)
-def test_cross_backing_twin_equals_reference(rule, wallet, own, other, own_mm, extra_mm):
-    total = own_mm + extra_mm
-    assert cross_backing_compiled(rule, wallet, own, other, own_mm, total) == cross_backing(
-        rule, wallet, own, other, own_mm, total
-    )
 
 
 @settings(max_examples=300, deadline=None)
