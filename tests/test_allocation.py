@@ -110,3 +110,28 @@ def test_each_part_within_one_of_its_share(total, weights):
     big = sum(weights)
     for x, wi in zip(largest_remainder(total, weights), weights, strict=True):
         assert (total * wi) // big <= x <= -((-total * wi) // big)
+
+
+def test_split_falls_back_to_the_reference_beyond_int64():
+    # weights 2**62 and 2**61: their sum passes the twin's 2**62 limit, so split runs the exact reference;
+    # 10 units at 2 : 1 -> shares 6.67, 3.33 -> floors 6, 3, the odd unit to the larger remainder (index 0)
+    w = np.array([2**62, 2**61], dtype=np.int64)
+    assert split(10, w).tolist() == largest_remainder(10, [2**62, 2**61]) == [7, 3]
+    # and with caps: the same split capped at [5, 10] -> 5 and the other 5 to index 1
+    assert split(10, w, np.array([5, 10])).tolist() == [5, 5]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    total=st.integers(0, 60),
+    rows=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 6)), min_size=1, max_size=25),
+)
+def test_twins_equal_reference_on_tie_heavy_inputs(total, rows):
+    # small weights and caps: most remainders tie, so the cap-then-index order decides (the partition path)
+    weights, caps = (list(x) for x in zip(*rows, strict=True))
+    w = np.array(weights, dtype=np.int64)
+    out = np.zeros(w.size, dtype=np.int64)
+    split_capped_into(total, w, np.array(caps, dtype=np.int64), out)
+    assert out.tolist() == largest_remainder(total, weights, caps)
+    split_into(total, w, out)
+    assert out.tolist() == largest_remainder(total, weights)

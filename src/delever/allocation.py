@@ -38,6 +38,7 @@ import numpy as np
 from numba import njit
 
 from .intops import mul_div_floor
+from .units import exact_sum
 
 INT64_SAFE = 2**62
 """Weight sums and totals the compiled twins accept (below it ``mul_div_floor`` is exact)."""
@@ -132,13 +133,27 @@ def _split(total, weights, caps, capped, out):
     neg_rem = np.zeros(n, dtype=np.int64)
     goal = 0
     given = 0
+    # For total < 2**50 the float64 share total * w / big is within 0.5 of the exact one (four roundings, each
+    # < 2**-53 relative, of a share < 2**50), so floor(share - 0.5) is the exact floor or one less; the remainder
+    # is then exact in unsigned arithmetic modulo 2**64 (its true value lies in [0, 2 big) < 2**63) and one step
+    # up fixes the floor. Larger totals take the exact long division of mul_div_floor.
+    fast = total < 2**50
+    ratio = total / big
     for i in range(n):
         w = weights[i]
         if w == 0:
             continue
-        q = mul_div_floor(total, w, big)
-        # the remainder total * w - q * big lies in [0, big): exact modulo 2**64 in unsigned arithmetic
+        if fast:
+            q = np.int64(np.floor(w * ratio - 0.5))
+            if q < 0:
+                q = 0
+        else:
+            q = mul_div_floor(total, w, big)
+        # the remainder total * w - q * big is exact modulo 2**64 in unsigned arithmetic
         r = np.int64(np.uint64(total) * np.uint64(w) - np.uint64(q) * np.uint64(big))
+        if r >= big:
+            q += 1
+            r -= big
         c = caps[i] if capped else total
         if c < 0:
             c = 0
@@ -151,41 +166,61 @@ def _split(total, weights, caps, capped, out):
     missing = goal - given
     if missing <= 0:
         return
-    # remainder descending, then cap descending, then index: two stable sorts, the secondary key first
-    if capped:
-        by_cap = np.argsort(-caps, kind="mergesort")
-        order = by_cap[np.argsort(neg_rem[by_cap], kind="mergesort")]
-    else:
-        order = np.argsort(neg_rem, kind="mergesort")
+    # Whole rounds (every entry with room gets a unit) while the units missing cover one; the last, partial
+    # round picks the `missing` first entries with room in the order (remainder desc, cap desc, index asc):
+    # a selection by partition, O(n), not a sort (numba's stable sort is slow on a million winners).
     while missing > 0:
         n_room = 0
         least = total
-        for j in range(n):
-            i = order[j]
+        for i in range(n):
             c = caps[i] if capped else total
             if weights[i] > 0 and out[i] < c:
                 n_room += 1
                 if c - out[i] < least:
                     least = c - out[i]
         if missing < n_room:
-            for j in range(n):
-                i = order[j]
-                c = caps[i] if capped else total
-                if weights[i] > 0 and out[i] < c:
-                    out[i] += 1
-                    missing -= 1
-                    if missing == 0:
-                        break
+            _last_round(weights, caps, capped, total, neg_rem, n_room, missing, out)
             return
         rounds = missing // n_room
         if least < rounds:
             rounds = least
-        for j in range(n):
-            i = order[j]
+        for i in range(n):
             c = caps[i] if capped else total
             if weights[i] > 0 and out[i] < c:
                 out[i] += rounds
         missing -= rounds * n_room
+
+
+@njit(cache=True, nogil=True)
+def _last_round(weights, caps, capped, total, neg_rem, n_room, missing, out):
+    # one unit each to the `missing` (< n_room) first entries with room by (remainder desc, cap desc, index asc)
+    n = weights.shape[0]
+    room = np.empty(n_room, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        c = caps[i] if capped else total
+        if weights[i] > 0 and out[i] < c:
+            room[k] = i
+            k += 1
+    keys = neg_rem[room]
+    kth = np.partition(keys, missing - 1)[missing - 1]  # the missing-th smallest -remainder: the cut
+    ties = 0
+    for j in range(n_room):
+        if keys[j] < kth:
+            out[room[j]] += 1
+            missing -= 1
+        elif keys[j] == kth:
+            ties += 1
+    tied = np.empty(ties, dtype=np.int64)  # in index order
+    t = 0
+    for j in range(n_room):
+        if keys[j] == kth:
+            tied[t] = room[j]
+            t += 1
+    if capped:  # larger cap first; a stable sort keeps the index order among equal caps
+        tied = tied[np.argsort(-caps[tied], kind="mergesort")]
+    for t in range(missing):
+        out[tied[t]] += 1
 
 
 @njit(cache=True, nogil=True)
@@ -243,7 +278,10 @@ def split(total: int, weights, caps=None) -> np.ndarray:
         return out
     if w.dtype.kind == "f":
         w = float_weights_as_integers(w)
-    if w.dtype.kind in "iu" and total < INT64_SAFE and int(w.max()) < INT64_SAFE // n:
+    fits = w.dtype.kind in "iu" and total < INT64_SAFE and int(w.max()) < INT64_SAFE and int(w.min()) >= 0
+    if fits and int(w.max()) >= INT64_SAFE // n:  # the bound alone cannot tell: sum exactly
+        fits = exact_sum(w) < INT64_SAFE
+    if fits:
         wi = w.astype(np.int64)
         if caps is None:
             split_into(total, wi, out)
