@@ -32,9 +32,9 @@ MUTANTS = [
     ),
     (
         "M2",
-        "liquidation.py",
-        "p_adl = -((-num) // den) if sg > 0 else num // den",
-        "p_adl = num // den if sg > 0 else num // den",
+        "margin.py",
+        "ticks = -((-num) // den) if size > 0 else num // den",
+        "ticks = num // den if size > 0 else num // den",
         [T + "test_kernel_bankruptcy_price_of_a_long_off_tick_rounds_up"],
     ),
     (
@@ -63,9 +63,9 @@ MUTANTS = [
     ),
     (
         "M6",
-        "liquidation.py",
-        "if rem[j] > rem[best]:",
-        "if rem[j] >= rem[best]:",
+        "allocation.py",
+        'order = np.argsort(neg_rem, kind="mergesort")',
+        'order = n - 1 - np.argsort(neg_rem[::-1], kind="mergesort")',  # equal remainders to the higher index
         [T + "test_liquidity_providers_share_the_fill_by_largest_remainder"],
     ),
     (

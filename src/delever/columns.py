@@ -169,7 +169,8 @@ class LiquidityCols(NamedTuple):
     - ``curve``: :meth:`delever.liquidity.DepthCurve.arrays`;
     - ``lp_pos`` int64 (k,): the liquidity-provider positions that take the other side of book fills;
     - ``lp_weight`` int64 (k,): their integer shares of the book;
-    - ``lp_share`` / ``lp_rem`` int64 (k,): scratch of the lot split (:func:`delever.liquidation.lp_split`).
+    - ``lp_share`` int64 (k,): scratch, the lots of one fill each provider takes
+      (:func:`delever.allocation.split_into`).
     """
 
     centre: float
@@ -178,15 +179,11 @@ class LiquidityCols(NamedTuple):
     lp_pos: np.ndarray
     lp_weight: np.ndarray
     lp_share: np.ndarray
-    lp_rem: np.ndarray
 
     @classmethod
     def make(cls, centre, net: np.ndarray, curve: tuple, lp_pos: np.ndarray, lp_weight: np.ndarray) -> LiquidityCols:
-        """A book at ``centre`` ticks with fresh scratch arrays."""
-        k = lp_pos.shape[0]
-        return cls(
-            float(centre), net, curve, lp_pos, lp_weight, np.zeros(k, dtype=np.int64), np.zeros(k, dtype=np.int64)
-        )
+        """A book at ``centre`` ticks with a fresh scratch array."""
+        return cls(float(centre), net, curve, lp_pos, lp_weight, np.zeros(lp_pos.shape[0], dtype=np.int64))
 
 
 class AccountValuation(NamedTuple):

@@ -65,7 +65,10 @@ from .adl.trigger import (
 )
 from .columns import EVENT_COLS_TYPE, AccountValuation, AdlControl, BookCols, EventCols, LiquidityCols, QueueCols
 from .liquidity import vwap
-from .sweep import account_cross_sums, cross_backing, maintenance_margin, mul_ppm_ceil
+from .allocation import split_into
+from .intops import mul_ppm_ceil
+from .margin import bankruptcy_price_compiled, cross_backing_compiled, maintenance_margin_compiled
+from .sweep import account_cross_sums
 
 DONE = 0
 NEED_QUEUE_LONGS = 1
@@ -149,39 +152,17 @@ def emit_event(events, kind, acc, cp, pos, sz, px, amount, ind) -> None:
 
 
 @njit(cache=True, nogil=True)
-def lp_split(total: int, weight: np.ndarray, share: np.ndarray, rem: np.ndarray) -> None:
-    """Split ``total`` lots among the liquidity providers pro rata to ``weight`` int64 (k,) into ``share``:
-    floors first, the odd lots by largest remainder, ties to the lower index (``rem`` is scratch)."""
-    n_lp = weight.shape[0]
-    wsum = 0
-    for j in range(n_lp):
-        wsum += weight[j]
-    given = 0
-    for j in range(n_lp):
-        prod = total * weight[j]
-        share[j] = prod // wsum
-        rem[j] = prod - share[j] * wsum
-        given += share[j]
-    for _ in range(total - given):  # largest remainder gets the odd lots; ties go to the lower index
-        best = 0
-        for j in range(1, n_lp):
-            if rem[j] > rem[best]:
-                best = j
-        share[best] += 1
-        rem[best] = -1
-
-
-@njit(cache=True, nogil=True)
 def book_execute(p, delta, price, book, depth, events, v, kind=LIQUIDATION_FILL) -> None:
     """Position ``p`` trades ``delta`` lots at ``price`` ticks against the order book ``depth``
-    (:class:`delever.columns.LiquidityCols`): the liquidity-provider positions take ``-delta`` (split by
-    :func:`lp_split`) and the book's absorbed quantity ``depth.net[0]`` moves by ``delta``. One ``kind`` row
+    (:class:`delever.columns.LiquidityCols`): the liquidity-provider positions take ``-delta``, split pro rata to
+    their weights by the one largest-remainder split (:func:`delever.allocation.split_into`: ties to the lower
+    index), and the book's absorbed quantity ``depth.net[0]`` moves by ``delta``. One ``kind`` row
     for ``p`` and one ``LP_FILL`` row per provider that trades."""
     realized = apply_trade(p, delta, price, book, v)
     depth.net[0] += delta
     emit_event(events, kind, book.account[p], BOOK, p, delta, price, realized, 0)
     sign = -1 if delta > 0 else 1
-    lp_split(abs(delta), depth.lp_weight, depth.lp_share, depth.lp_rem)
+    split_into(abs(delta), depth.lp_weight, depth.lp_share)
     for j in range(depth.lp_pos.shape[0]):
         lots = depth.lp_share[j]
         if lots == 0:
@@ -246,7 +227,7 @@ def usable_queue_lots(side, sg, need, price, queue, book, val, v) -> int:
 def margin_backing(p, book, val, v):
     """``(backing, other uPnL, other open positions)`` of position ``p`` (money, money, count): the money that
     backs it against its bankruptcy price. An isolated position's margin; the wallet of an account with one
-    position; else :func:`delever.sweep.cross_backing` of its account (its other cross positions at their
+    position; else :func:`delever.margin.cross_backing_compiled` of its account (its other cross positions at their
     marks), so the bankruptcy price follows the account (issue #11)."""
     a = book.account[p]
     if book.isolated[p]:
@@ -262,8 +243,9 @@ def margin_backing(p, book, val, v):
     other_upnl = u_all - own_upnl
     own_mm = 0
     if share_rule:
-        own_mm = maintenance_margin(abs(s) * mark_p * v, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
-    return cross_backing(val.backing_rule, book.wallet[a], own_upnl, other_upnl, own_mm, mm_all), other_upnl, n_open - 1
+        own_mm = maintenance_margin_compiled(abs(s) * mark_p * v, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
+    backing = cross_backing_compiled(val.backing_rule, book.wallet[a], own_upnl, other_upnl, own_mm, mm_all)
+    return backing, other_upnl, n_open - 1
 
 
 @njit(cache=True, nogil=True)
@@ -320,20 +302,6 @@ def partial_close(p, want, backing, book, depth, fund, events, v, fee_ppm) -> bo
         fund[0] += fee
         emit_event(events, LIQUIDATION_FEE, a, INSURANCE_FUND, p, 0, 0, -fee, 0)
     return True
-
-
-@njit(cache=True, nogil=True)
-def adl_price(backing, c, s, v) -> int:
-    """Bankruptcy price of ``s`` lots of cost ``c`` backed by ``backing`` (money), ticks, rounded against the
-    account (up for a long, down for a short; :func:`delever.margin.bankruptcy_price`), >= 1: the price at
-    which ADL closes it."""
-    sg = 1 if s > 0 else -1
-    num = c - backing
-    den = s * v
-    p_adl = -((-num) // den) if sg > 0 else num // den
-    if p_adl < 1:
-        p_adl = 1
-    return p_adl
 
 
 @njit(cache=True, nogil=True)
@@ -482,7 +450,8 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
             if partial_close(p, want, backing, book, depth, fund, events, v, fee_ppm):
                 continue
         base = backing - book.cost[p]
-        p_adl = adl_price(backing, book.cost[p], s, v)
+        # ADL closes at the bankruptcy price backed by ``backing``, rounded against the account, >= 1 tick
+        p_adl = max(bankruptcy_price_compiled(s, book.cost[p], backing, v), 1)
         if adl.fill_px[0] > 0:  # ADL at the mark or the previous mark; the bankrupt account settles the difference
             p_adl = adl.fill_px[0]
         v_full = book_fill_price(depth.centre, depth.net[0], -sg * q, depth.curve)

@@ -35,7 +35,8 @@ name                        rule
 only enter the Hyperliquid score as the ratio mark / entry, so any common unit will do).
 
 **Exactness.** Haircuts are integers. A continuous rule is computed in floating point (or exact integers
-where its weights are integers) and rounded by largest remainder under the caps, so that
+where its weights are integers) and rounded by the one largest-remainder split under the caps
+(:mod:`delever.allocation`: exact shares of the weights, float weights read as the binary fractions they are), so that
 ``sum(haircut) == min(B, capacity that the rule may use)`` exactly; whatever the rule cannot place is the
 ``shortfall``. Policies that close whole contracts (the queue's last position, ``pro-rata-contracts``,
 ``min-max-integer``) may take slightly more than ``B``: the ``overshoot``, less than one contract's value per
@@ -44,7 +45,7 @@ partially closed winner. Closing ``k`` of a winner's ``c`` available contracts c
 with ``c = 0`` (no lot information) is divisible to the money unit.
 
 **Determinism.** Ties are broken by row index (queue: score descending, then index; largest remainder:
-remainder descending, then capacity descending, then index).
+remainder descending, then capacity descending, then index: :mod:`delever.allocation`'s one rule).
 
 Sources: ../shared/specs/adl_policies.md (problem, families, metrics); ../shared/specs/venues.md (venue
 scores); Chitra, "Autodeleveraging: Impossibilities and Optimization", arXiv:2512.01112 (pro rata, RAP,
@@ -63,6 +64,7 @@ import numpy as np
 
 from ..units import MONEY_SCALE
 from . import scores
+from ..allocation import split
 from .hierarchy import DEFAULT_KEYS, HierarchyRule
 
 __all__ = [
@@ -282,60 +284,17 @@ def _check_need(need) -> int:
 # exact building blocks
 
 
-def _largest_remainder(
-    total: int, targets: np.ndarray, caps: np.ndarray, *, exact: tuple[np.ndarray, int] | None = None
-) -> np.ndarray:
-    """Integers ``x`` with ``sum(x) == min(total, sum(caps))``, ``0 <= x <= caps``, closest to ``targets``.
-
-    ``targets`` (float, summing to about ``total``) are floored, then the units still missing go one each
-    to the largest remainders (ties: larger cap, then lower index), repeatedly, skipping capped entries;
-    float excess (floors summing above ``total``) is taken back from the smallest remainders. With
-    ``exact=(w, W)`` (integer weights and their sum) the targets are ``total * w / W`` computed exactly in
-    Python integers.
-    """
-    caps = caps.astype(np.int64)
-    n = caps.shape[0]
-    goal = min(int(total), int(caps.sum()))
-    if n == 0 or goal == 0:
-        return np.zeros(n, dtype=np.int64)
-    if exact is not None:
-        w, W = exact
-        num = np.asarray(w).astype(object) * int(total)  # Python integers: exact
-        base = num // int(W)
-        rem = ((num - base * int(W)) / int(W)).astype(np.float64)
-        x = np.minimum(base.astype(np.int64), caps)
-    else:
-        t = np.clip(np.nan_to_num(targets.astype(np.float64), nan=0.0, posinf=0.0), 0.0, None)
-        fl = np.floor(t)
-        rem = t - fl
-        x = np.minimum(fl, caps.astype(np.float64)).astype(np.int64)
-    idx = np.arange(n)
-    for _ in range(64):
-        missing = goal - int(x.sum())
-        if missing == 0:
-            return x
-        if missing > 0:
-            room = np.flatnonzero(x < caps)
-            order = room[np.lexsort((idx[room], -caps[room], -rem[room]))]
-            if missing >= order.size:
-                # every open entry gets a unit; whole units beyond remainders go by remaining room
-                give = np.minimum(caps[order] - x[order], max(1, missing // max(order.size, 1)))
-                take = np.minimum(np.cumsum(give), missing)
-                give = np.diff(np.concatenate([[0], take]))
-                x[order] += give
-            else:
-                x[order[:missing]] += 1
-        else:
-            have = np.flatnonzero(x > 0)
-            order = have[np.lexsort((-idx[have], caps[have], rem[have]))]
-            excess = -missing
-            if excess >= order.size:
-                give = np.minimum(x[order], max(1, excess // max(order.size, 1)))
-                take = np.minimum(np.cumsum(give), excess)
-                x[order] -= np.diff(np.concatenate([[0], take]))
-            else:
-                x[order[:excess]] -= 1
-    raise AssertionError("largest remainder did not converge")  # pragma: no cover
+def round_targets(need: int, targets: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """Whole haircuts (int64 (n,)) summing to ``min(need, caps.sum())``, ``<= caps``, from float ``targets``
+    (>= 0, summing to about ``need``): ``need`` split in proportion to the targets by the one largest-remainder
+    rule (:func:`delever.allocation.split`, ties to the lower index); if the caps of the positive targets cannot
+    hold it all (float error), the rest is split over the remaining room in proportion to it."""
+    h = split(need, targets, caps)
+    left = min(need, int(caps.sum())) - int(h.sum())
+    if left > 0:
+        room = caps - h
+        h += split(left, room, room)
+    return h
 
 
 def capped_split(need: int, caps: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, float]:
@@ -346,8 +305,8 @@ def capped_split(need: int, caps: np.ndarray, weights: np.ndarray) -> tuple[np.n
     i.e. the excess of capped winners is redistributed). Only winners with ``caps > 0`` and
     ``weights > 0`` pay; infinite weights saturate first (shared among themselves pro rata to caps). If
     ``need`` exceeds what they can pay, all of them pay their cap (the caller reports the shortfall).
-    Integer weights are split exactly (Python integers), float weights in float64; both are rounded by
-    :func:`_largest_remainder`. Returns ``(haircuts int64, tau)`` (``tau = inf`` when saturated).
+    Integer and float weights are both split exactly by :func:`delever.allocation.split` (the one
+    largest-remainder rule: ties to the lower index). Returns ``(haircuts int64, tau)`` (``tau = inf`` when saturated).
     """
     caps = np.asarray(caps, dtype=np.int64)
     w = np.asarray(weights)
@@ -387,12 +346,8 @@ def capped_split(need: int, caps: np.ndarray, weights: np.ndarray) -> tuple[np.n
     h[sat] = caps[sat]
     rest = need - int(caps[sat].sum())
     tau = float(tau_k[k])
-    if w.dtype.kind in "iu":
-        wa = w[act]
-        h[act] = _largest_remainder(rest, None, caps[act], exact=(wa, int(wa.astype(object).sum())))
-    else:
-        wa = w[act].astype(np.float64)
-        h[act] = _largest_remainder(rest, rest * wa / wa.sum(), caps[act])
+    wa = w[act] if w.dtype.kind in "iu" else w[act].astype(np.float64)
+    h[act] = split(rest, wa, caps[act])
     return h, tau
 
 
@@ -610,8 +565,9 @@ def pro_rata_contracts(w: Winners, need: int, state=None) -> Allocation:
     """Pro rata on contracts (exchange style, whole contracts): every winner closes the same fraction
     ``theta`` of its ``c_i`` contracts, ``k_i = floor(theta c_i)``, with ``theta`` the largest fraction whose
     haircuts ``sum_i ceil(k_i u_i / c_i)`` stay <= ``B``; then one more contract each to the largest
-    remainders ``theta c_i - k_i`` (ties: more capacity, lower index) until ``B`` is covered. Capped at
-    ``c_i`` (all contracts = the whole capacity ``u_i``). Overshoot < the last added contract's value.
+    remainders ``theta c_i - k_i`` (ties: more capacity, lower index, as :mod:`delever.allocation`) until
+    ``B`` is covered. Capped at ``c_i`` (all contracts = the whole capacity ``u_i``). Overshoot < the last
+    added contract's value.
 
     Winners with ``c_i = 0`` have no lots and are split as money (pro rata on capacity).
     Source: specs/adl_policies.md "Pro-rata" (integer contracts); the paper's ``contract_pr``
@@ -647,7 +603,7 @@ def pro_rata_contracts(w: Winners, need: int, state=None) -> Allocation:
     if missing > 0:
         frac = lo * units - k
         room = np.flatnonzero(k < units)
-        order = room[np.lexsort((room, -cap[room], -frac[room]))]
+        order = room[np.lexsort((room, -cap[room], -frac[room]))]  # delever.allocation's tie rule
         extra = cost(k[order] + 1, order) - h[order]
         cum = np.cumsum(extra)
         j = int(np.searchsorted(cum, missing, side="left"))
@@ -718,8 +674,7 @@ def risk_aware(w: Winners, need: int, state=None, *, g0: float = 1.0, g1: float 
     target = np.zeros(n)
     target[inf] = capf[inf]
     target[fin] = np.minimum(capf[fin], tau * capf[fin] * r)
-    target *= need / target.sum()
-    h = _largest_remainder(need, target, np.where(elig, cap, 0))
+    h = round_targets(need, target, np.where(elig, cap, 0))
     return _finish("risk-aware", need, h, tau=tau)
 
 
@@ -765,7 +720,7 @@ def water_filling(w: Winners, need: int, state=None) -> Allocation:
     target = np.zeros(n)
     target[inf] = cap[inf]
     target[order] = u * np.maximum(0.0, 1.0 - L / la)
-    h = _largest_remainder(need, target, np.where(elig, cap, 0))
+    h = round_targets(need, target, np.where(elig, cap, 0))
     return _finish("water-filling", need, h, level=L)
 
 

@@ -26,7 +26,8 @@ from numba import njit
 
 from ..columns import BookCols, PoolCols
 from .policies import Winners, allocate_lots, get_policy, rotation_scores, rotation_start
-from .ranking import side_quantity
+from ..margin import bracket_maintenance_margin_compiled
+from .ranking import lights_from_cumulative, side_quantity
 
 FIRST_CHUNK = 256
 NO_LIMIT = np.iinfo(np.int64).max
@@ -87,16 +88,11 @@ def adl_pool(
             count += 1
             continue
         notional = (s if s > 0 else -s) * mark * v
-        j = 0
-        while j + 1 < k and notional >= floors[j + 1]:
-            j += 1
-        q = notional // 1_000_000
-        r = notional - q * 1_000_000
         out.idx[count] = i
         out.upnl[count] = upnl
         out.equity[count] = eq
         out.wallet[count] = collateral[i] if isolated[i] else wallet[account[i]]
-        out.mm[count] = q * mmr[j] - ((-(r * mmr[j])) // 1_000_000) - cum[j]
+        out.mm[count] = bracket_maintenance_margin_compiled(notional, floors, mmr, cum, k)
         count += 1
     return count
 
@@ -315,7 +311,7 @@ class AdlQueue:
         lots = np.abs(self._book.size[chosen])
         cum = self._cum[side] + np.cumsum(lots)
         total = max(self._total[side], 1)
-        lights = np.clip(6 - (-((-5 * cum) // total)), 1, 5).astype(np.int8)
+        lights = lights_from_cumulative(cum, total)
         if self.policy.rotating:  # dYdX publishes no ADL indicator
             lights[:] = 0
         self._cum[side] = int(cum[-1]) if cum.size else self._cum[side]

@@ -14,6 +14,7 @@ from numba import njit
 
 from ..events import BACKSTOP_MARGIN, BACKSTOP_TAKEOVER, BACKSTOP_VAULT_FILL
 from ..liquidation import apply_trade, emit_event
+from ..margin import bankruptcy_price_compiled
 
 
 @njit(cache=True, nogil=True)
@@ -35,12 +36,8 @@ def take_over(order, equity, mm, ratio_num, ratio_den, vault_pos, mark, book, v,
         a = book.account[p]
         b0 = book.collateral[p] if book.isolated[p] else book.wallet[a]
         price = mark
-        if equity[k] < 0:  # bankrupt at the mark: take it at the bankruptcy price
-            num = book.cost[p] - b0
-            den = s * v
-            price = -((-num) // den) if s > 0 else num // den
-            if price < 1:
-                price = 1
+        if equity[k] < 0:  # bankrupt at the mark: take it at the bankruptcy price (rounded against it, >= 1 tick)
+            price = max(bankruptcy_price_compiled(s, book.cost[p], b0, v), 1)
         r1 = apply_trade(p, -s, price, book, v)
         r2 = apply_trade(vault_pos, s, price, book, v)
         emit_event(events, BACKSTOP_TAKEOVER, a, vault_acc, p, -s, price, r1, 0)

@@ -54,6 +54,7 @@ import numpy as np
 
 from ..adl import scores as adl_scores
 from ..adl.ranking import adl_indicator as bitmex_lights
+from ..allocation import largest_remainder
 from ..errors import InputError
 from ..instruments import Instrument
 from ..margin import BACKING_WHOLE_ACCOUNT, cross_backing
@@ -107,18 +108,10 @@ def to_decimal(x: Fraction, places: int = 12) -> Decimal:
 
 
 def pro_rata(total: int, weights: Sequence[int]) -> list[int]:
-    """Split ``total`` money units over non-negative integer ``weights`` exactly (largest remainder; ties go
-    to the lower index), so the parts sum to ``total``; all zeros if the weights sum to 0."""
-    w = [max(0, int(x)) for x in weights]
-    s = sum(w)
-    if s == 0 or total == 0:
-        return [0] * len(w)
-    parts = [total * x // s for x in w]
-    rema = [(total * x) % s for x in w]
-    left = total - sum(parts)
-    for i in sorted(range(len(w)), key=lambda i: (-rema[i], i))[:left]:
-        parts[i] += 1
-    return parts
+    """Split ``total`` money units over integer ``weights`` exactly (negative weights count as 0): the one
+    largest-remainder rule (:func:`delever.allocation.largest_remainder`, ties to the lower index), so the parts
+    sum to ``total``; all zeros if the weights sum to 0 or ``total <= 0``."""
+    return largest_remainder(total, [max(0, int(x)) for x in weights])
 
 
 # ------------------------------------------------------------------------------------------------ margin
