@@ -5,7 +5,7 @@ For each liquidatable position, in the order given (most under water first, see 
 
 1. Its bankruptcy price ``BP`` (:func:`delever.margin.bankruptcy_price`: up for a long, down for a short) with
    the money that backs it: an isolated position's margin, or for a cross position its account
-   (:func:`delever.sweep.cross_backing`: the wallet plus the uPnL of the account's other cross positions at
+   (:func:`delever.margin.cross_backing`: the wallet plus the uPnL of the account's other cross positions at
    their marks, Binance's ``WB + UPNL1``; or dYdX v4's share of the account's equity), so that the price
    follows the whole account (issue #11).
 2. A market order for the whole position walks the book (:mod:`delever.liquidity`); the VWAP is rounded to
@@ -31,6 +31,15 @@ For each liquidatable position, in the order given (most under water first, see 
 5. An isolated position's remaining margin returns to its account's wallet (an ADL'd isolated counterparty's
    too, once it is flat); a negative one stays with the closed position (isolated margin limits the loss to
    the position).
+
+:func:`liquidate` is a driver over one small kernel per step: :func:`margin_backing` (1),
+:func:`partial_fill` and :func:`charge_fee` (a partial liquidation, if asked for and solvent), :func:`fund_budget`
+and :func:`fundable_book_lots` (4: what the fund may pay, the largest part of the close it covers),
+:func:`book_execute` (2: the book close and the liquidity providers' split), :func:`adl_fills` (4: ADL fills with
+the counterparty check :func:`winner_capacity`) and :func:`settle_balance` (3, 5: fee, insurance payout, bad
+debt, isolated margin). They take the bundles of columns of :mod:`delever.columns`; the formulas they share with
+the rest of the project (bankruptcy price, maintenance margin, cross backing, the largest-remainder split) are
+:mod:`delever.margin`'s and :mod:`delever.allocation`'s compiled twins.
 
 The kernel is resumable: it stops and returns a status when the ADL queue of a side must be extended or the
 event buffer grown, and the engine calls it again from the same position (nothing of that position has
@@ -274,11 +283,12 @@ def fund_budget(fund, ctl):
 
 
 @njit(cache=True, nogil=True)
-def partial_close(p, want, backing, book, depth, fund, events, v, fee_ppm) -> bool:
-    """Close ``want`` lots of position ``p`` against the book and charge the liquidation fee on them, if the
-    account stays solvent after the fill and the fee (the balance left plus the rest of the position valued
-    at the fill, ``backing`` as :func:`margin_backing`); True when done, False (nothing touched) when the
-    position must be liquidated whole (:mod:`delever.mechanisms.partial`)."""
+def partial_fill(p, want, backing, book, depth, v, fee_ppm):
+    """``(price, fee)`` of a partial liquidation of ``want`` lots of position ``p`` against the book (ticks, the
+    VWAP rounded against the account; money, ``ceil(rate x notional)``), if the account stays solvent after the
+    fill and the fee: the balance left plus the rest of the position valued at the fill, ``backing`` as
+    :func:`margin_backing`, is >= 0 (:mod:`delever.mechanisms.partial`). ``(0, 0)`` when it would not: the
+    position is then liquidated whole. Reads only; the driver trades."""
     s = book.size[p]
     c = book.cost[p]
     sg = 1 if s > 0 else -1
@@ -291,17 +301,23 @@ def partial_close(p, want, backing, book, depth, fund, events, v, fee_ppm) -> bo
     # solvent after the partial: the balance left plus the rest of the position valued at the fill
     rest_value = (s - k) * vk * v - (c - ck)
     if after - fee + rest_value < 0:
-        return False
-    book_execute(p, -k, vk, book, depth, events, v)
-    if fee > 0:
-        a = book.account[p]
-        if book.isolated[p]:
-            book.collateral[p] -= fee
-        else:
-            book.wallet[a] -= fee
-        fund[0] += fee
-        emit_event(events, LIQUIDATION_FEE, a, INSURANCE_FUND, p, 0, 0, -fee, 0)
-    return True
+        return 0, 0
+    return vk, fee
+
+
+@njit(cache=True, nogil=True)
+def charge_fee(p, fee, book, fund, events) -> None:
+    """Move a liquidation fee of ``fee`` (money, >= 0) from position ``p``'s margin (its isolated margin or its
+    account's wallet) to the insurance fund, with a ``LIQUIDATION_FEE`` row."""
+    if fee <= 0:
+        return
+    a = book.account[p]
+    if book.isolated[p]:
+        book.collateral[p] -= fee
+    else:
+        book.wallet[a] -= fee
+    fund[0] += fee
+    emit_event(events, LIQUIDATION_FEE, a, INSURANCE_FUND, p, 0, 0, -fee, 0)
 
 
 @njit(cache=True, nogil=True)
@@ -424,7 +440,8 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
     ``adl`` :class:`~delever.columns.AdlControl`; ``v`` money per lot-tick; ``fee_ppm`` the liquidation fee rate.
 
     ``partial_lots[idx]`` > 0 asks for a partial liquidation of that many lots of ``order[idx]`` (tier-by-tier
-    or sliced, :mod:`delever.mechanisms.partial`): :func:`partial_close`, else the position is liquidated whole.
+    or sliced, :mod:`delever.mechanisms.partial`): done if :func:`partial_fill` finds the account solvent after it,
+    else the position is liquidated whole.
 
     A queue policy takes whole positions, capped by ``queue.take``; an allocation policy
     (``queue.alloc_mode`` 1) gets the queue prepared per bankrupt position: the kernel stops with
@@ -447,7 +464,10 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
         if 0 < want < q and not (whole and adl.on != 0):  # OKX while on: no more market liquidation orders
             if events.n[0] + n_lp + 4 > cap:
                 return NEED_EVENTS, idx
-            if partial_close(p, want, backing, book, depth, fund, events, v, fee_ppm):
+            vk, fee = partial_fill(p, want, backing, book, depth, v, fee_ppm)
+            if vk > 0:
+                book_execute(p, -sg * want, vk, book, depth, events, v)
+                charge_fee(p, fee, book, fund, events)
                 continue
         base = backing - book.cost[p]
         # ADL closes at the bankruptcy price backed by ``backing``, rounded against the account, >= 1 tick
