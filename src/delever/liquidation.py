@@ -37,7 +37,10 @@ For each liquidatable position, in the order given (most under water first, see 
 and :func:`fundable_book_lots` (4: what the fund may pay, the largest part of the close it covers),
 :func:`book_execute` (2: the book close and the liquidity providers' split), :func:`adl_fills` (4: ADL fills with
 the counterparty check :func:`winner_capacity`) and :func:`settle_balance` (3, 5: fee, insurance payout, bad
-debt, isolated margin). They take the bundles of columns of :mod:`delever.columns`; the formulas they share with
+debt, isolated margin). They take the bundles of columns of :mod:`delever.columns`. Those that only the driver
+calls are inlined into it at numba's IR level (``inline="always"``): the stage compiles as one unit, as before
+the split (a separate kernel costs a fixed share of a first run's compilation, and its own optimization of every
+kernel it calls), yet each is a function with its own docstring and mutation range. The formulas they share with
 the rest of the project (bankruptcy price, maintenance margin, cross backing, the largest-remainder split) are
 :mod:`delever.margin`'s and :mod:`delever.allocation`'s compiled twins.
 
@@ -215,7 +218,7 @@ def winner_capacity(p2, sg, price, book, val, v) -> int:
     return min(lots, eq // gap)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def usable_queue_lots(side, sg, need, price, queue, book, val, v) -> int:
     """Lots the queued counterparties of ``queue`` (:class:`delever.columns.QueueCols`) from
     ``queue.pointer[side]`` on can give at ``price`` (each capped by :func:`winner_capacity`), counted until
@@ -232,7 +235,7 @@ def usable_queue_lots(side, sg, need, price, queue, book, val, v) -> int:
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def margin_backing(p, book, val, v):
     """``(backing, other uPnL, other open positions)`` of position ``p`` (money, money, count): the money that
     backs it against its bankruptcy price. An isolated position's margin; the wallet of an account with one
@@ -257,7 +260,7 @@ def margin_backing(p, book, val, v):
     return backing, other_upnl, n_open - 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def fund_budget(fund, ctl):
     """``(budget, whole)``: what the fund may pay before ADL (money) under the trigger ``ctl``
     (:class:`delever.columns.AdlControl` ``.ctl``, its drawdown state switched here as the fund moves): all of
@@ -282,7 +285,7 @@ def fund_budget(fund, ctl):
     return budget, whole
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def partial_fill(p, want, backing, book, depth, v, fee_ppm):
     """``(price, fee)`` of a partial liquidation of ``want`` lots of position ``p`` against the book (ticks, the
     VWAP rounded against the account; money, ``ceil(rate x notional)``), if the account stays solvent after the
@@ -305,7 +308,7 @@ def partial_fill(p, want, backing, book, depth, v, fee_ppm):
     return vk, fee
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def charge_fee(p, fee, book, fund, events) -> None:
     """Move a liquidation fee of ``fee`` (money, >= 0) from position ``p``'s margin (its isolated margin or its
     account's wallet) to the insurance fund, with a ``LIQUIDATION_FEE`` row."""
@@ -320,7 +323,7 @@ def charge_fee(p, fee, book, fund, events) -> None:
     emit_event(events, LIQUIDATION_FEE, a, INSURANCE_FUND, p, 0, 0, -fee, 0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def fundable_book_lots(q, sg, base, p_adl, budget, depth, v) -> int:
     """The largest part ``k`` of a close of ``q`` lots (sign ``sg`` of the position) whose shortfall the fund
     covers: ``k`` lots to the book at their VWAP and the rest by ADL at ``p_adl`` leave the balance
@@ -345,7 +348,7 @@ def fundable_book_lots(q, sg, base, p_adl, budget, depth, v) -> int:
     return lo
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def adl_fills(p, sg, lots, price, side, book, val, queue, events, v):
     """Close up to ``lots`` of bankrupt position ``p`` (sign ``sg``) against the counterparties of ``queue``'s
     ``side`` in queue order at ``price`` ticks, across as many as needed, partially for the last; each gives
@@ -393,7 +396,7 @@ def adl_fills(p, sg, lots, price, side, book, val, queue, events, v):
     return rem, notional
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def settle_balance(p, closed_notional, other_upnl, other_open, book, fund, events, fee_ppm) -> None:
     """Settle position ``p``'s margin after its close (step 3 of the module docstring): its equity (an
     isolated margin, or the account's wallet plus ``other_upnl``, its other cross positions at their marks)
