@@ -64,8 +64,8 @@ MUTANTS = [
     (
         "M6",
         "allocation.py",
-        'order = np.argsort(neg_rem, kind="mergesort")',
-        'order = n - 1 - np.argsort(neg_rem[::-1], kind="mergesort")',  # equal remainders to the higher index
+        "if rem[j] > rem[best]:",
+        "if rem[j] >= rem[best]:",
         [T + "test_liquidity_providers_share_the_fill_by_largest_remainder"],
     ),
     (
