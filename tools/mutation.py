@@ -56,10 +56,17 @@ MODULES: dict[str, tuple[str, list[str] | None, list[str]]] = {
         [
             "apply_trade",
             "book_fill_price",
-            "_book_execute",
+            "book_execute",
             "margin_equity",
             "winner_capacity",
-            "_usable_lots",
+            "usable_queue_lots",
+            "margin_backing",
+            "fund_budget",
+            "partial_fill",
+            "charge_fee",
+            "fundable_book_lots",
+            "adl_fills",
+            "settle_balance",
             "liquidate",
         ],
         [R, "tests/test_liquidation.py"],
@@ -122,7 +129,7 @@ SAMPLE = 1.0
 
 def function_lines(path: Path, names: list[str] | None) -> list[str]:
     """``["first-last", ...]`` line ranges of the named functions (every function and method when ``names`` is
-    None), less the lines of calls to ``_emit`` (the event row writer: its literal arguments are row fields such
+    None), less the lines of calls to ``emit_event`` (the event row writer: its literal arguments are row fields such
     as the ADL light, not money). Raises ``SystemExit`` naming a function that is not there (a rename must not
     shrink the run silently)."""
     tree = ast.parse(path.read_text())
@@ -137,7 +144,7 @@ def function_lines(path: Path, names: list[str] | None) -> list[str]:
     lines = {i for f in chosen for i in range(f.lineno, f.end_lineno + 1)}
     for f in chosen:
         for node in ast.walk(f):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_emit":
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "emit_event":
                 lines -= set(range(node.lineno, node.end_lineno + 1))
     ranges, start = [], None
     for i in sorted(lines) + [None]:

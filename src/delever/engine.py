@@ -50,6 +50,7 @@ from .adl.queue import AdlQueue
 from .mechanisms.block_limits import combine_partial, plan_step
 from .adl.trigger import AdlTriggerState
 from .book import Book, check_int64_headroom, with_extra_account
+from .columns import BookCols, EventCols, LiquidityCols, MarkState, SeriesCols
 from .bookio import load_book
 from .errors import ConservationError
 from .generator import GeneratorParams, generate_book
@@ -71,8 +72,7 @@ from .prices import PricePath, path_from_klines, stretch_to_low
 from .scenario import Scenario, window_ms
 from .settlement import SettlementReport, check_expiry, expiry_ns, settle_at
 from .sweep import margin_sweep, position_health, update_triggers
-from .trigger_index import TriggerIndex
-from .trigger_index import _scan as scan_index
+from .trigger_index import TriggerIndex, scan_triggers
 from .units import money, rate_ppm
 
 
@@ -248,31 +248,34 @@ def run(
 
 
 @njit(cache=True, nogil=True)
-def quiet_steps(t, t_end, index_ticks, state, refill, curve, ema, alpha, band, marks, mark_s, last_s, fund_s, fund,
-                size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, bounds, stamp,
-                out):  # fmt: skip
+def quiet_steps(t, t_end, mark_state, marks, fund, series, triggers, out):
     """Steps ``t, t+1, ...`` as :meth:`Simulation.step` runs them while the mark reaches no trigger and no
     per-step mechanism is on (refill, last price, mark, an empty scan, the step's series), with the same
     floating-point operations in the same order. Stops at the first step whose scan lists a position, leaving
-    that step untouched (the stamps its scan set are cleared) for :meth:`Simulation.step`; returns it."""
+    that step untouched (the stamps its scan set are cleared) for :meth:`Simulation.step`; returns it.
+
+    ``mark_state`` a :class:`delever.columns.MarkState` (its book net and EMA updated), ``marks`` int64 (M,) the
+    marks (ticks; instrument 0's set), ``fund`` int64 (M,) the insurance funds (money), ``series`` a
+    :class:`delever.columns.SeriesCols` (steps written), ``triggers`` a :class:`delever.columns.TriggerCols`,
+    ``out`` the scan's scratch (n,)."""
+    ms = mark_state
     while t < t_end:
-        centre = index_ticks[t]
-        s = state[0] * refill
-        last = marginal_price(centre, s, curve)
-        e = ema[0] + alpha * ((last - centre) - ema[0])
-        mark = mark_of(centre, e, last, band)
-        count = scan_index(mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending,
-                           bounds, stamp, t, out)  # fmt: skip
+        centre = ms.index_ticks[t]
+        s = ms.net[0] * ms.refill
+        last = marginal_price(centre, s, ms.curve)
+        e = ms.ema[0] + ms.alpha * ((last - centre) - ms.ema[0])
+        mark = mark_of(centre, e, last, ms.band)
+        count = scan_triggers(mark, triggers, t, out)
         if count:
             for j in range(count):
-                stamp[out[j]] = -1  # the step is left to the caller, whose scan must list these again
+                triggers.stamp[out[j]] = -1  # the step is left to the caller, whose scan must list these again
             return t
-        state[0] = s
-        ema[0] = e
+        ms.net[0] = s
+        ms.ema[0] = e
         marks[0] = mark
-        mark_s[t] = mark
-        last_s[t] = marginal_price(centre, s, curve)
-        fund_s[t] = fund[0]
+        series.mark[t] = mark
+        series.last[t] = marginal_price(centre, s, ms.curve)
+        series.fund[t] = fund[0]
         t += 1
     return t
 
@@ -546,19 +549,6 @@ class Simulation:
         self._full_sweep(self.scratch)
         return self.pos_eq, self.acc_eq
 
-    def _cols(self):
-        c = self.buf.cols
-        return (
-            c["kind"],
-            c["account"],
-            c["counterparty"],
-            c["position"],
-            c["size"],
-            c["price"],
-            c["amount"],
-            c["indicator"],
-        )
-
     def _note(self, name: str, accounts: np.ndarray, notional: int) -> None:
         """Record that a mechanism fired this step on ``accounts`` (ids) and moved ``notional`` (money)."""
         rec = self.extra[name]
@@ -584,10 +574,11 @@ class Simulation:
             return t
         ix = self.index
         ema = np.array([self.mark_rule.ema_basis])
-        t = quiet_steps(t, self.quiet_until, self.index_ticks, self.states[0], self.refill, self.curves[0], ema,
-                        self.alpha, self.mark_rule.band, self.marks, self.mark_s, self.last_s, self.fund_s, self.fund,
-                        ix._size, ix._trigger, ix.long_key, ix.long_idx, ix.short_key, ix.short_idx, ix.head,
-                        ix.pending, ix.n_pending, ix.bounds, ix._stamp, self.liq_out)  # fmt: skip
+        mark_state = MarkState(
+            self.index_ticks, self.states[0], self.refill, self.curves[0], ema, self.alpha, self.mark_rule.band
+        )
+        series = SeriesCols(self.mark_s, self.last_s, self.fund_s)
+        t = quiet_steps(t, self.quiet_until, mark_state, self.marks, self.fund, series, ix.columns(), self.liq_out)
         self.mark_rule.ema_basis = float(ema[0])
         return t
 
@@ -712,30 +703,13 @@ class Simulation:
         b = self.book
         self.buf.ensure(4 * order.size + 8)
         keep = np.ones(order.size, dtype=np.int64)
-        ev_n = np.array([self.buf.n], dtype=np.int64)
         num, den = self.backstop_ratio
         v = int(self.vpl[m])
         notional = np.abs(b.size[order]) * mark * v
-        taken = take_over(
-            order,
-            equity,
-            req,
-            num,
-            den,
-            int(self.vault_positions[m]),
-            mark,
-            b.size,
-            b.cost,
-            b.collateral,
-            b.isolated,
-            b.account,
-            b.wallet,
-            v,
-            keep,
-            *self._cols(),
-            ev_n,
-        )
-        self.buf.n = int(ev_n[0])
+        events = EventCols.of(self.buf)
+        vault = int(self.vault_positions[m])
+        taken = take_over(order, equity, req, num, den, vault, mark, BookCols.of(b), v, keep, events)
+        self.buf.n = events.rows()
         if taken:
             self._note("backstop", self.book.account[order[keep == 0]], int(notional[keep == 0].sum()))
         return keep == 1
@@ -790,11 +764,28 @@ class Simulation:
             partial = combine_partial(partial, limit_lots)
         adl_on = 0 if mech.socialized_loss.enabled else 1
         valuation = AccountValuation(self.marks.copy(), self.vpl, self.floors, self.mmr, self.cum, self.n_tiers)
-        adl_ctl, fill_px = self.adl_triggers[m].control(t, int(self.fund[m]), self.fund_s_all[m], mark,
-                                                        self.mark_s_all[m])  # fmt: skip
-        run_stage(order, b, v, self.fee_ppm, centre, self.states[m], self.curves[m], self.lp_positions[m],
-                  self.lp_weights[m], self.fund[m : m + 1], queue, self.buf, partial, adl_on, valuation, adl_ctl,
-                  fill_px)  # fmt: skip
+        adl_ctl, fill_px = self.adl_triggers[m].control(
+            t, int(self.fund[m]), self.fund_s_all[m], mark, self.mark_s_all[m]
+        )
+        run_stage(
+            order,
+            b,
+            v,
+            self.fee_ppm,
+            centre,
+            self.states[m],
+            self.curves[m],
+            self.lp_positions[m],
+            self.lp_weights[m],
+            self.fund[m : m + 1],
+            queue,
+            self.buf,
+            partial,
+            adl_on,
+            valuation,
+            adl_ctl,
+            fill_px,
+        )
         if self.M == 1:
             self.excluded[order] = False
         if mech.partial_liquidation.enabled:
@@ -901,27 +892,11 @@ class Simulation:
             return
         lp_pos = self.lp_positions[m]
         self.buf.ensure(idx.size * (2 + lp_pos.shape[0]))
-        ev_n = np.array([self.buf.n], dtype=np.int64)
         first = self.buf.n
-        moved_n = reduce_positions(
-            idx,
-            lots,
-            b.size,
-            b.cost,
-            b.collateral,
-            b.isolated,
-            b.account,
-            b.wallet,
-            v,
-            centre,
-            self.states[m],
-            self.curves[m],
-            lp_pos,
-            self.lp_weights[m],
-            *self._cols(),
-            ev_n,
-        )
-        self.buf.n = int(ev_n[0])
+        events = EventCols.of(self.buf)
+        depth = LiquidityCols.make(centre, self.states[m], self.curves[m], lp_pos, self.lp_weights[m])
+        moved_n = reduce_positions(idx, lots, BookCols.of(b), v, depth, events)
+        self.buf.n = events.rows()
         self._touched(self.buf.cols["position"][first : self.buf.n].copy())
         self._note("proactive_deleveraging", b.account[idx], int(moved_n))
 
@@ -954,15 +929,13 @@ class Simulation:
         self.funding_rates[m].append((t, rate))
         b = self.book
         v = int(self.vpl[m])
-        # the instrument's positions only (funding reads the sizes; others are passed as flat)
+        # the instrument's positions only (the funding kernel skips the others)
         size = b.size if self.M == 1 else np.where(b.instrument == m, b.size, 0)
         self.buf.ensure(b.n_positions + 2)
-        ev_n = np.array([self.buf.n], dtype=np.int64)
         first = self.buf.n
-        rest = pay_funding(
-            rate, mark, v, size, b.collateral, b.isolated, b.account, b.wallet, b.exempt, *self._cols(), ev_n
-        )
-        self.buf.n = int(ev_n[0])
+        events = EventCols.of(self.buf)
+        rest = pay_funding(rate, mark, v, m, BookCols.of(b), events)
+        self.buf.n = events.rows()
         rows = slice(first, self.buf.n)
         paid = self.buf.cols["kind"][rows] == ev.FUNDING
         self.funding_history.append(

@@ -38,26 +38,24 @@ cross_backing = cross_backing_compiled
 
 
 @njit(cache=True, nogil=True)
-def account_cross_sums(
-    a, size, cost, isolated, instrument, acc_start, acc_positions, marks, vpls, floors, mmr, cum, n_tiers, with_mm
-):  # fmt: skip
-    """``(uPnL, MM, open positions)`` summed over account ``a``'s open cross positions at ``marks`` (money,
-    money, count); the MM only when ``with_mm`` (0 otherwise). ``acc_start``/``acc_positions`` as
-    :meth:`delever.book.Book.positions_by_account`."""
+def account_cross_sums(a, book, val, with_mm):
+    """``(uPnL, MM, open positions)`` summed over account ``a``'s open cross positions at the marks (money,
+    money, count); the MM only when ``with_mm`` (0 otherwise). ``book`` a :class:`delever.columns.BookCols`,
+    ``val`` a :class:`delever.columns.AccountValuation` (marks, values per lot-tick and tier tables)."""
     u = 0
     mm = 0
     n_open = 0
-    for j in range(acc_start[a], acc_start[a + 1]):
-        q = acc_positions[j]
-        s = size[q]
-        if s == 0 or isolated[q]:
+    for j in range(book.acc_start[a], book.acc_start[a + 1]):
+        q = book.acc_positions[j]
+        s = book.size[q]
+        if s == 0 or book.isolated[q]:
             continue
-        m = instrument[q]
-        value = s * marks[m] * vpls[m]
-        u += value - cost[q]
+        m = book.instrument[q]
+        value = s * val.marks[m] * val.vpls[m]
+        u += value - book.cost[q]
         n_open += 1
         if with_mm:
-            mm += maintenance_margin(value if value > 0 else -value, m, floors, mmr, cum, n_tiers[m])
+            mm += maintenance_margin(value if value > 0 else -value, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
     return u, mm, n_open
 
 
