@@ -54,6 +54,7 @@ from .bookio import load_book
 from .errors import ConservationError
 from .generator import GeneratorParams, generate_book
 from .instruments import Instrument
+from .insurance import InsuranceFunds
 from .liquidation import AccountValuation, run_stage
 from .mechanisms.backstop import ratio_fraction, take_over, vault_equity
 from .mechanisms.circuit_breaker import CircuitBreaker
@@ -73,7 +74,7 @@ from .settlement import SettlementReport, check_expiry, expiry_ns, settle_at
 from .sweep import margin_sweep, position_health, update_triggers
 from .trigger_index import TriggerIndex
 from .trigger_index import _scan as scan_index
-from .units import money, rate_ppm
+from .units import exact_sum, money, rate_ppm
 
 
 @dataclass
@@ -329,11 +330,14 @@ class Simulation:
         self.adl_policy = scenario.adl.build()
         # (time ns, positions, amounts) of each funding settlement: the hierarchy's funding_received key
         self.funding_history: list[tuple[int, np.ndarray, np.ndarray]] = []
-        self.fund = np.array(funds, dtype=np.int64)
-        self.fund_starts = [int(f) for f in funds]
-        self.fund_start = int(sum(self.fund_starts))
+        # one fund per instrument, or one shared by all ([insurance_fund] shared, delever.insurance)
+        self.funds = InsuranceFunds([int(f) for f in funds], scenario.insurance_fund.shared)
+        self.fund = self.funds.balance
+        self.fund_start = int(sum(self.funds.starts))
         self.money_start = book.total_money(self.fund)
-        self.adl_triggers = [AdlTriggerState(scenario.adl, f, scenario.step_seconds) for f in self.fund_starts]
+        self.adl_triggers = [
+            AdlTriggerState(scenario.adl, self.funds.start_of(m), scenario.step_seconds) for m in range(M)
+        ]
         self.adl_trigger = self.adl_triggers[0]  # the scenario instrument's
         n = book.n_positions
         self.tiers_base = [i.tiers for i in insts]
@@ -644,14 +648,14 @@ class Simulation:
                 self.last_s_all[m][t] = marginal_price(
                     float(self.centre_ticks[m][t]), self.states[m][0], self.curves[m]
                 )
-            self.fund_s_all[m][t] = self.fund[m]
+            self.fund_s_all[m][t] = self.funds.of(m)[0]
         if self.check_every_step:
             _check(b, self.fund, self.money_start, M)
 
     def _settle(self, t: int, m: int) -> None:
         """Final settlement of dated future ``m`` at its first step at or after expiry (:mod:`delever.settlement`)."""
         self.settled[m] = settle_at(self.book, m, self.insts[m], self.paths[m], t, self.windows[m], self.marks,
-                                    self.vpl, self.fund[m : m + 1], self.adl_policy, self.buf,
+                                    self.vpl, self.funds.of(m), self.adl_policy, self.buf,
                                     lambda name: self._position_data(name, t))  # fmt: skip
         self._flush(t, m)
 
@@ -790,10 +794,10 @@ class Simulation:
             partial = combine_partial(partial, limit_lots)
         adl_on = 0 if mech.socialized_loss.enabled else 1
         valuation = AccountValuation(self.marks.copy(), self.vpl, self.floors, self.mmr, self.cum, self.n_tiers)
-        adl_ctl, fill_px = self.adl_triggers[m].control(t, int(self.fund[m]), self.fund_s_all[m], mark,
+        adl_ctl, fill_px = self.adl_triggers[m].control(t, int(self.funds.of(m)[0]), self.fund_s_all[m], mark,
                                                         self.mark_s_all[m])  # fmt: skip
         run_stage(order, b, v, self.fee_ppm, centre, self.states[m], self.curves[m], self.lp_positions[m],
-                  self.lp_weights[m], self.fund[m : m + 1], queue, self.buf, partial, adl_on, valuation, adl_ctl,
+                  self.lp_weights[m], self.funds.of(m), queue, self.buf, partial, adl_on, valuation, adl_ctl,
                   fill_px)  # fmt: skip
         if self.M == 1:
             self.excluded[order] = False
@@ -864,7 +868,7 @@ class Simulation:
         pd = self.mech.proactive_deleveraging
         b = self.book
         v = int(self.vpl[m])
-        mark_s, fund_s, fund = self.mark_s_all[m], self.fund_s_all[m], int(self.fund[m])
+        mark_s, fund_s, fund = self.mark_s_all[m], self.fund_s_all[m], int(self.funds.of(m)[0])
         on = self._on(m)
         lo = max(0, t - self.pd_window)
         ref = int(mark_s[lo])
@@ -969,7 +973,7 @@ class Simulation:
             (now, self.buf.cols["position"][rows][paid].copy(), self.buf.cols["amount"][rows][paid].copy())
         )
         if rest:
-            self.fund[m] += rest
+            self.funds.of(m)[0] += rest
             self.buf.append_rows(ev.FUNDING_ROUNDING, ev.INSURANCE_FUND, ev.FUNDING_POOL, -1, amount=rest)
         touched = self.buf.cols["position"][first : self.buf.n].copy()
         self._touched(touched)
@@ -1021,7 +1025,7 @@ class Simulation:
         if M > 1:
             extra["cross_margin"]["instruments"] = self._instrument_figures(events)
             steps = StepSeries(
-                self.time_ns, self.index_ticks, self.mark_s, self.last_s, np.sum(self.fund_s_all, axis=0)
+                self.time_ns, self.index_ticks, self.mark_s, self.last_s, self.funds.total_series(self.fund_s_all)
             )
             lp_accounts = int(b.exempt.sum()) - (1 if self.mech.backstop.enabled else 0)
         else:
@@ -1072,6 +1076,7 @@ class Simulation:
             notional = np.abs(e["size"][rows]) * e["price"][rows] * int(self.vpl[m])
             fills = (k == ev.LIQUIDATION_FILL) | (k == ev.ADL_FILL)
             amounts = e["amount"][rows]
+            into_fund = (e["counterparty"][rows] == ev.INSURANCE_FUND) & (k != ev.BAD_DEBT)  # fees in, payouts out
             long_, short = b.open_interest(m)
             rec = {
                 "symbol": inst.symbol,
@@ -1080,8 +1085,12 @@ class Simulation:
                 "contagion_notional": int(self.contagion_notional[m]),
                 "liquidated_notional": int(notional[fills].sum()),
                 "bad_debt": int(amounts[k == ev.INSURANCE_PAYOUT].sum() - amounts[k == ev.BAD_DEBT].sum()),
-                "insurance_fund_start": self.fund_starts[m],
-                "insurance_fund_end": int(self.fund[m]),
+                # a shared fund: the pool's figures on every instrument, and this instrument's net flow into it
+                "insurance_fund_start": self.funds.start_of(m),
+                "insurance_fund_end": int(self.funds.of(m)[0]),
+                "insurance_fund_shared": self.funds.shared,
+                "insurance_fund_flow": exact_sum(np.where(into_fund, -amounts, 0))
+                + exact_sum(np.where(e["account"][rows] == ev.INSURANCE_FUND, amounts, 0)),
                 "adl_notional": int(notional[k == ev.ADL_COUNTERPARTY_FILL].sum()),
                 "min_mark": float(self.mark_s_all[m].min()) * float(inst.tick_size) if self.T else 0.0,
                 "open_interest_balanced": long_ == short,
