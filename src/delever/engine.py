@@ -31,7 +31,9 @@ premium (dated futures pay none), a circuit breaker on its own mark (a halted in
 others liquidate), the backstop vault's position on that instrument, socialized loss among that instrument's
 winners, proactive deleveraging on its own trigger. The margin sweep is one, over the whole book: a cross
 account's equity and MM sum over all its positions at each instrument's mark. Liquidations run instrument by
-instrument in instrument order, each most under water first. With one instrument whose accounts hold one
+instrument in instrument order, each most under water first; an instrument's ADL queue ranks its counterparties
+by their accounts' equities as they stand when it is built, after the step's earlier liquidations and ADL fills on
+any instrument (as a single-instrument run's queue does). With one instrument whose accounts hold one
 position each, trigger prices and the compiled quiet-steps loop (:func:`quiet_steps`) replace the sweep.
 """
 
@@ -760,12 +762,9 @@ class Simulation:
                 return
         # --- end hook ------------------------------------------------------------------------------------
         self.excluded[order] = True
-        if self.use_triggers:
-            equities = None
-        elif self.M == 1:
-            equities = self._equities
-        else:  # the step's sweep (as the multi-instrument loop always did)
-            equities = lambda: (self.pos_eq, self.acc_eq)  # noqa: E731
+        # the ADL queue values its counterparties when it first needs them: one sweep then, so an account an earlier
+        # liquidation or ADL fill of this step changed (on this instrument or another) ranks as it now stands
+        equities = None if self.use_triggers else self._equities
         tiers = self._tiers_of(m)
         queue = AdlQueue(b, m, mark, v, equities, self.excluded, self.adl_policy, tiers,
                          lambda name: self._position_data(name, t), offset_key=(self.seed, t, m))  # fmt: skip
