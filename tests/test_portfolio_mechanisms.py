@@ -11,10 +11,17 @@ bankrupt position goes wholly to ADL at its bankruptcy price.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
 from delever import events as ev
 from delever.book import Book
+from delever.instruments import Instrument
+from delever.tiers import BINANCE_BTCUSDT_2021 as TIERS
 from delever.units import money
-from test_shared_insurance_fund import tiny_run
+from test_shared_insurance_fund import BTC, ETH, tiny_run
 
 THIN = 0.01
 
@@ -49,3 +56,127 @@ def test_a_later_instrument_s_adl_queue_ranks_by_the_equities_after_the_step_s_e
     assert got == [(0, 2, 995_000, money("1500")), (1, 2, 395_000, money("1500"))]
     # W1 ends flat with 1,500 + 1,500; W2 keeps its short
     assert int(r.book.wallet[2]) == money("3000") and int(r.book.size[4]) == -10_000
+
+
+# --- the backstop vault takes accounts, not lone positions ---------------------------------------------------
+SOL = Instrument("SOLUSDT", Decimal("0.01"), Decimal("0.001"), TIERS, base="SOL")  # V = 10, as ETH
+BACKSTOP = {"backstop": {"enabled": True, "equity_ratio": "0.666667", "vault_wallet": "50000000"}}
+PARTIAL = {"partial_liquidation": {"enabled": True, "mode": "tier"}}
+
+
+def portfolio(wallet: str, positions: list[tuple[int, int, str]], n_inst: int) -> Book:
+    """Account 0 with ``wallet`` and cross ``positions`` (instrument, lots, cost in quote); the last account, the
+    liquidity provider, holds the opposite of each instrument's net (at the same cost), so open interest balances."""
+    net = [0] * n_inst
+    costs = [0] * n_inst
+    for m, lots, cost in positions:
+        net[m] += lots
+        costs[m] += money(cost)
+    return Book.from_arrays(
+        wallet=[money(wallet), money("1000000000")],
+        exempt=[False, True],
+        account=[0] * len(positions) + [1] * n_inst,
+        instrument=[m for m, _, _ in positions] + list(range(n_inst)),
+        size=[lots for _, lots, _ in positions] + [-x for x in net],
+        cost=[money(c) for _, _, c in positions] + [-c for c in costs],
+    )
+
+
+# (book, marks, expected backstop rows (kind, instrument, account, lots, price ticks, amount), account 0's end
+# wallet), worked by hand; the vault is account 2. Threshold: equity < 0.666667 x MM.
+BACKSTOP_CASES = [
+    # wallet 300; long 1 BTC @97,000 (+1,000 at 98,000), short 10 ETH @3,800 (-1,000 at 3,900): equity 300 < 2/3 x
+    # (0.5% x 98,000 - 50 + 0.4% x 39,000 = 596). BTC at the mark: +1,000, wallet 1,300, kept while ETH is open;
+    # ETH at the mark: -1,000, wallet 300, which goes to the vault with the account's last position. (Before: the
+    # 1,300 went with BTC and the account ended at -1,000.)
+    pytest.param(
+        portfolio("300", [(0, 1_000, "97000"), (1, -10_000, "-38000")], 2), ([98_000.0], [3_900.0]),
+        [("backstop_takeover", 0, 0, -1_000, 980_000, money("1000")),
+         ("backstop_takeover", 1, 0, 10_000, 390_000, -money("1000")),
+         ("backstop_margin", 1, 0, 0, 0, -money("300"))], 0,
+        id="2pos-cross-below-threshold-solvent-margin-with-last-position"),
+    # wallet 1,000; long 1 BTC @100,000 (-2,500 at 97,500), short 10 ETH @4,000 (+1,000 at 3,900): equity -500.
+    # BTC at its account bankruptcy price: backing 1,000 + 1,000 = 2,000 -> 98,000.0 (realized -2,000, wallet
+    # -1,000, equity with ETH 0); ETH, the account taken, at the mark (+1,000): wallet 0. The vault absorbs the
+    # 500 (BTC bought at 98,000 with the mark at 97,500). (Before: 99,000 and 4,000, from the wallet alone.)
+    pytest.param(
+        portfolio("1000", [(0, 1_000, "100000"), (1, -10_000, "-40000")], 2), ([97_500.0], [3_900.0]),
+        [("backstop_takeover", 0, 0, -1_000, 980_000, -money("2000")),
+         ("backstop_takeover", 1, 0, 10_000, 390_000, money("1000"))], 0,
+        id="2pos-cross-bankrupt-at-account-bankruptcy-price"),
+    # three: wallet 300; BTC long 1 @97,000 (+1,000 at 98,000), ETH short 10 @3,850 (-500 at 3,900), SOL long 100
+    # @205 (-500 at 200): equity 300 < 2/3 x (440 + 156 + 0.4% x 20,000 = 676). Each at its mark: wallet 1,300,
+    # 800, 300; the 300 goes to the vault with SOL. (Before: 1,300 went with BTC, the account ended at -1,000.)
+    pytest.param(
+        portfolio("300", [(0, 1_000, "97000"), (1, -10_000, "-38500"), (2, 100_000, "20500")], 3),
+        ([98_000.0], [3_900.0], [200.0]),
+        [("backstop_takeover", 0, 0, -1_000, 980_000, money("1000")),
+         ("backstop_takeover", 1, 0, 10_000, 390_000, -money("500")),
+         ("backstop_takeover", 2, 0, -100_000, 20_000, -money("500")),
+         ("backstop_margin", 2, 0, 0, 0, -money("300"))], 0,
+        id="3pos-cross-below-threshold-solvent-margin-with-last-position"),
+    # three, bankrupt: wallet 300; BTC long 1 @97,000 (-500 at 96,500), ETH short 10 @3,850 (-500), SOL long 100
+    # @205 (-500): equity -1,200. BTC backed by 300 - 500 - 500 = -700: bankruptcy 97,700.0 (realized +700, wallet
+    # 1,000, equity 0 with the others at their marks); ETH and SOL at their marks: wallet 500, then 0.
+    pytest.param(
+        portfolio("300", [(0, 1_000, "97000"), (1, -10_000, "-38500"), (2, 100_000, "20500")], 3),
+        ([96_500.0], [3_900.0], [200.0]),
+        [("backstop_takeover", 0, 0, -1_000, 977_000, money("700")),
+         ("backstop_takeover", 1, 0, 10_000, 390_000, -money("500")),
+         ("backstop_takeover", 2, 0, -100_000, 20_000, -money("500"))], 0,
+        id="3pos-cross-bankrupt-at-account-bankruptcy-price"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("book", "prices", "rows", "wallet_end"), BACKSTOP_CASES)
+def test_backstop_takes_the_account_at_its_account_level_price_and_margin(book, prices, rows, wallet_end):
+    insts = (BTC, ETH, SOL)[: len(prices)]
+    _, r = tiny_run(book, prices, funds=(0,) * len(prices), mechanisms=BACKSTOP, instruments=insts)
+    e = r.events
+    mine = (e["account"] == 0) & np.isin(e["kind"], [ev.BACKSTOP_TAKEOVER, ev.BACKSTOP_MARGIN])
+    got = [(ev.KIND_NAMES[int(k)], int(m), int(a), int(s), int(p), int(x)) for k, m, a, s, p, x in
+           zip(e["kind"][mine], e["instrument"][mine], e["account"][mine], e["size"][mine], e["price"][mine],
+               e["amount"][mine])]  # fmt: skip
+    assert got == rows
+    assert int(r.book.wallet[0]) == wallet_end
+    assert not (r.book.size[r.book.account == 0]).any()  # the vault took every position of the account
+    assert not np.isin(e["kind"], [ev.LIQUIDATION_FILL, ev.INSURANCE_PAYOUT, ev.BAD_DEBT]).any()
+
+
+# --- partial liquidation sizes the account ---------------------------------------------------------------------
+# BTC long 3 @100,000 at 98,000: notional 294,000 (third tier, 1% - 1,300: MM 1,640), uPnL -6,000; ETH short 10
+# @4,000 at 3,900: +1,000, MM 156; (three) SOL long 100 @205 at 200: -500, MM 80. A lot of BTC at the mark is worth
+# 98 USDT. The second tier (cap 250,000) keeps (250,000 - 1 unit) // 98 = 2,551 lots: closing 449 costs a fee of
+# 0.3% x 449 x 98 = 131.986 and leaves MM 0.5% x 2,551 x 98 - 50 = 1,199.99. The first tier (cap 50,000) keeps 510
+# lots: closing 2,490 costs 732.06 and leaves MM 0.4% x 510 x 98 = 199.92.
+# two: wallet 6,480, equity 6,480 - 6,000 + 1,000 = 1,480 < MM 1,796. Second tier: 1,480 - 131.986 = 1,348.01 <
+#   1,199.99 + ETH's 156 (the account's MM; the position's alone would pass, the old rule): so the first tier,
+#   767.94 >= 199.92 + 156. 2,490 lots sell at 98,000 x (1 - 2,490 / 2e11) -> 97,999.9: realized 2.49 x 97,999.9 -
+#   249,000 = -4,980.249, fee 0.3% x 244,019.751 = 732.059253; wallet 767.691747, equity 767.691747 - 1,020 + 1,000
+#   = 747.691747 >= MM 199.92 + 156: the account is back, so ETH stays open (before: ETH was closed whole).
+# three: wallet 7,000, equity 1,500 < MM 1,876. Second tier: 1,368.01 < 1,199.99 + 236; first: 767.94 >= 435.92.
+#   Wallet 7,000 - 4,980.249 - 732.059253 = 1,287.691747, equity 767.691747 >= 435.92: ETH and SOL stay open.
+PARTIAL_CASES = [
+    pytest.param(portfolio("6480", [(0, 3_000, "300000"), (1, -10_000, "-40000")], 2), ([98_000.0], [3_900.0]),
+                 money("767.691747"), id="2pos-cross-partial-to-first-tier-rest-left-open"),
+    pytest.param(portfolio("7000", [(0, 3_000, "300000"), (1, -10_000, "-40000"), (2, 100_000, "20500")], 3),
+                 ([98_000.0], [3_900.0], [200.0]), money("1287.691747"),
+                 id="3pos-cross-partial-to-first-tier-rest-left-open"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("book", "prices", "wallet_end"), PARTIAL_CASES)
+def test_partial_liquidation_sizes_the_account_and_stops_once_it_is_back(book, prices, wallet_end):
+    insts = (BTC, ETH, SOL)[: len(prices)]
+    start_sizes = book.size[book.account == 0].copy()
+    _, r = tiny_run(book, prices, funds=(0,) * len(prices), mechanisms=PARTIAL, instruments=insts)
+    e = r.events
+    mine = (e["account"] == 0) & (e["kind"] == ev.LIQUIDATION_FILL)
+    assert list(zip(e["instrument"][mine].tolist(), e["size"][mine].tolist(), e["price"][mine].tolist())) == [
+        (0, -2_490, 979_999)
+    ]
+    fee = (e["account"] == 0) & (e["kind"] == ev.LIQUIDATION_FEE)
+    assert e["amount"][fee].tolist() == [-money("732.059253")]
+    assert int(r.book.wallet[0]) == wallet_end
+    assert r.book.size[r.book.account == 0].tolist() == [510, *start_sizes[1:].tolist()]
+    assert r.extra["partial_liquidation"]["accounts"] == 1

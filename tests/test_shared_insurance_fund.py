@@ -41,7 +41,7 @@ DEEP = 1e9
 
 
 def tiny_run(book: Book, prices, shared: bool = False, funds=(0, 0), mechanisms: dict | None = None,
-             depth=(DEEP, DEEP), instruments=(BTC, ETH), adl: dict | None = None):  # fmt: skip
+             depth=None, instruments=(BTC, ETH), adl: dict | None = None):  # fmt: skip
     """Run ``book`` through the engine's step over hand-given index paths (``prices``: one list of quote prices per
     instrument, one step a second) with linear books of ``depth`` lots per 1%, the packaged cross-margin scenario's
     settings otherwise (fee 0.3%); ``funds`` the instruments' starting balances (money). Returns the simulation and
@@ -58,7 +58,7 @@ def tiny_run(book: Book, prices, shared: bool = False, funds=(0, 0), mechanisms:
     sc = load_scenario(CROSS, over)
     time_ns = np.arange(len(prices[0]), dtype=np.int64) * 10**9
     paths = [PricePath(time_ns, np.array(p, dtype=np.float64), "hand") for p in prices]
-    curves = [DepthCurve.linear(d) for d in depth]
+    curves = [DepthCurve.linear(d) for d in (depth or [DEEP] * len(instruments))]
     base = Market(instruments[0], paths[0], None, curves[0], book, 0, None)
     market = MultiMarket(base, list(instruments), paths, curves, list(funds), book, [p.index for p in paths],
                          [1_800.0] * len(instruments))  # fmt: skip

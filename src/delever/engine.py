@@ -62,7 +62,7 @@ from .mechanisms.backstop import ratio_fraction, take_over, vault_equity
 from .mechanisms.circuit_breaker import CircuitBreaker
 from .mechanisms.dynamic_margin import quantise, scaled_tiers
 from .mechanisms.funding import funding_rate_ppb, pay_funding
-from .mechanisms.partial import plan
+from .mechanisms.partial import plan, still_short
 from .mechanisms.proactive import reduce_positions, select
 from .mechanisms.socialized import pro_rata
 from .mechanisms.volatility import vol_ratio
@@ -73,7 +73,7 @@ from .marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_dept
 from .prices import PricePath, path_from_klines, stretch_to_low
 from .scenario import Scenario, window_ms
 from .settlement import SettlementReport, check_expiry, expiry_ns, settle_at
-from .sweep import margin_sweep, position_health, update_triggers
+from .sweep import account_health, margin_sweep, position_health, update_triggers
 from .trigger_index import TriggerIndex
 from .trigger_index import _scan as scan_index
 from .units import exact_sum, money, rate_ppm
@@ -518,6 +518,7 @@ class Simulation:
             self.funding_rates: list[list[tuple[int, int]]] = [[] for _ in range(M)]
         if mech.backstop.enabled:
             self.backstop_ratio = ratio_fraction(mech.backstop.equity_ratio)
+            self.backstop_taken_at = np.zeros(self.book.n_accounts, dtype=np.int64)  # step + 1 of the last takeover
         self.halted_steps = 0
 
     # -- helpers -----------------------------------------------------------------------------------------
@@ -693,7 +694,6 @@ class Simulation:
             sort = np.lexsort((order, ratio_all[sel]))
             order = order[sort]
             equity = np.asarray(equity_all[sel])[sort].copy()
-            req = np.asarray(req_all[sel])[sort].copy()
             mark = int(self.marks[m])
             if self.M > 1:  # contagion: a cross position in profit, taken down by its account's other positions
                 dragged = (upnl[sel][sort] > 0) & ~b.isolated[order]
@@ -701,7 +701,7 @@ class Simulation:
                 self.contagion_notional[m] += int((np.abs(b.size[order[dragged]]) * mark * self.vpl[m]).sum())
             first_event = self.buf.n
             if mech.backstop.enabled:
-                kept = self._backstop(m, order, equity, req, mark)
+                kept = self._backstop(m, order, mark, t)
                 order, equity = order[kept], equity[kept]
             if order.size:
                 self._liquidate(m, order, equity, t, float(self.centre_ticks[m][t]), mark)
@@ -712,9 +712,9 @@ class Simulation:
         if self.M > 1:
             self.excluded[found] = False
 
-    def _backstop(self, m, order, equity, req, mark) -> np.ndarray:
-        """Hand the positions below the vault's threshold to the vault's position on instrument ``m``; the mask
-        of those left for the book."""
+    def _backstop(self, m, order, mark, t) -> np.ndarray:
+        """Hand the positions below the vault's threshold (their accounts' equity and MM now, at every instrument's
+        mark) to the vault's position on instrument ``m``; the mask of those left for the book."""
         b = self.book
         self.buf.ensure(4 * order.size + 8)
         keep = np.ones(order.size, dtype=np.int64)
@@ -722,25 +722,11 @@ class Simulation:
         num, den = self.backstop_ratio
         v = int(self.vpl[m])
         notional = np.abs(b.size[order]) * mark * v
-        taken = take_over(
-            order,
-            equity,
-            req,
-            num,
-            den,
-            int(self.vault_positions[m]),
-            mark,
-            b.size,
-            b.cost,
-            b.collateral,
-            b.isolated,
-            b.account,
-            b.wallet,
-            v,
-            keep,
-            *self._cols(),
-            ev_n,
-        )
+        acc_start, acc_positions = b.positions_by_account()
+        taken = take_over(order, t, self.backstop_taken_at, num, den, int(self.vault_positions[m]), mark, b.size,
+                          b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet, v, acc_start,
+                          acc_positions, self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, keep,
+                          *self._cols(), ev_n)  # fmt: skip
         self.buf.n = int(ev_n[0])
         if taken:
             self._note("backstop", self.book.account[order[keep == 0]], int(notional[keep == 0].sum()))
@@ -761,6 +747,11 @@ class Simulation:
             if not order.size:
                 return
         # --- end hook ------------------------------------------------------------------------------------
+        other_mm = None
+        if mech.partial_liquidation.enabled and self.M > 1:  # accounts as they stand now, over all their positions
+            order, equity, other_mm = self._account_margins(order)
+            if not order.size:
+                return
         self.excluded[order] = True
         # the ADL queue values its counterparties when it first needs them: one sweep then, so an account an earlier
         # liquidation or ADL fill of this step changed (on this instrument or another) ranks as it now stands
@@ -787,6 +778,7 @@ class Simulation:
                 self.last_partial_s,
                 t * self.dt,
                 pl.cooldown_s,
+                other_mm,
             )
             sizes_before = b.size[order].copy()
         if limit_lots is not None:  # hook: per-step limits (delever.mechanisms.block_limits)
@@ -806,6 +798,19 @@ class Simulation:
                 self.last_partial_s[order[done]] = t * self.dt
                 closed = np.abs(sizes_before[done] - b.size[order][done])
                 self._note("partial_liquidation", b.account[order[done]], int((closed * mark * v).sum()))
+
+    def _account_margins(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Partial liquidation of a multi-instrument run: the positions of ``order`` whose accounts are still below
+        maintenance now (after the step's earlier liquidations), with their account equity and the MM of their
+        accounts' other positions (money; :func:`delever.sweep.account_health`, :func:`.partial.still_short`)."""
+        b = self.book
+        acc_start, acc_positions = b.positions_by_account()
+        equity, total_mm, own_mm = (np.zeros(order.size, dtype=np.int64) for _ in range(3))
+        account_health(order, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet, acc_start,
+                       acc_positions, self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, equity,
+                       total_mm, own_mm)  # fmt: skip
+        short = still_short(equity, total_mm)
+        return order[short], equity[short], (total_mm - own_mm)[short]
 
     def _position_data(self, name: str, t: int) -> np.ndarray:
         """The ADL hierarchy's per-position columns at step ``t`` (:func:`position_column`)."""

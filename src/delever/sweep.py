@@ -451,3 +451,30 @@ def single_position_sweep(
             out[count] = i
             count += 1
     return count
+
+
+@njit(cache=True, nogil=True)
+def account_health(order, size, cost, collateral, isolated, account, instrument, wallet, acc_start, acc_positions,
+                   marks, vpls, floors, mmr, cum, n_tiers, equity_out, mm_out, own_mm_out) -> None:  # fmt: skip
+    """Exact account-level margin of positions ``order`` as the book stands now (issue #11), money, into
+    ``equity_out``/``mm_out``/``own_mm_out`` (len(order),): an isolated position's margin plus its uPnL and its own
+    MM; a cross position's account equity (the cross wallet plus the uPnL of every open cross position of the
+    account, each at its instrument's mark) and the sum of those positions' MM (:func:`account_cross_sums`, as
+    :func:`margin_sweep` decides). ``own_mm_out`` the position's own MM. Columns as :func:`margin_sweep`;
+    ``acc_start``/``acc_positions`` as :meth:`delever.book.Book.positions_by_account`."""
+    for t in range(order.shape[0]):
+        i = order[t]
+        s = size[i]
+        m = instrument[i]
+        value = s * marks[m] * vpls[m]
+        own = maintenance_margin(value if value > 0 else -value, m, floors, mmr, cum, n_tiers[m])
+        own_mm_out[t] = own
+        if isolated[i]:
+            equity_out[t] = collateral[i] + value - cost[i]
+            mm_out[t] = own
+        else:
+            a = account[i]
+            u, mm, _ = account_cross_sums(a, size, cost, isolated, instrument, acc_start, acc_positions, marks, vpls,
+                                          floors, mmr, cum, n_tiers, True)  # fmt: skip
+            equity_out[t] = wallet[a] + u
+            mm_out[t] = mm

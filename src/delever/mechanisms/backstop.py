@@ -3,9 +3,19 @@ liquidatable account's equity is below ``equity_ratio`` x maintenance margin (Hy
 takes over the whole position instead of the book, and keeps the account's remaining margin ("MM not
 returned: the buffer keeps backstop profitable on average").
 
-Takeover price: the mark; for an account already below bankruptcy at the mark (equity < 0), its bankruptcy
-price (rounded against solvency), so the account ends at exactly >= 0 and the vault absorbs the loss. The
-vault is an account of the book (never liquidated, never ADL'd) whose PnL the report tracks.
+Account-level (issue #11): a cross position is judged by its account, as the margin sweep judges it: the account's
+equity (cross wallet plus the uPnL of every open cross position, each at its instrument's mark) against the sum of
+those positions' MM, both as the book stands when the position's instrument comes up in the step (so after the
+step's earlier liquidations). Once the vault has taken one of an account's cross positions at a step, it takes the
+account's other cross positions at that step too (Hyperliquid's backstop takes over the account, not one
+position), and the account's remaining margin goes to the vault when its last cross position is taken. An
+isolated position is judged by its own margin and MM, and its margin goes with it.
+
+Takeover price: the mark; for a margin already below zero at the marks (equity < 0), its bankruptcy price with the
+account backing it (the cross wallet plus the other cross positions' uPnL at their marks, Binance ``WB + UPNL1``,
+:func:`delever.margin.cross_backing`; an isolated position's own margin), rounded against solvency, so the margin
+ends at exactly >= 0 and the vault absorbs the loss. The vault is an account of the book (never liquidated,
+never ADL'd) whose PnL the report tracks.
 """
 
 from __future__ import annotations
@@ -14,13 +24,14 @@ from numba import njit
 
 from ..events import BACKSTOP_MARGIN, BACKSTOP_TAKEOVER, BACKSTOP_VAULT_FILL
 from ..liquidation import _emit, apply_trade
+from ..sweep import account_cross_sums, maintenance_margin
 
 
 @njit(cache=True, nogil=True)
 def take_over(
     order,
-    equity,
-    mm,
+    step,
+    taken_at,
     ratio_num,
     ratio_den,
     vault_pos,
@@ -30,8 +41,17 @@ def take_over(
     collateral,
     isolated,
     account,
+    instrument,
     wallet,
     v,
+    acc_start,
+    acc_positions,
+    marks,
+    vpls,
+    floors,
+    mmr,
+    cum,
+    n_tiers,
     keep,
     ev_kind,
     ev_acc,
@@ -43,21 +63,46 @@ def take_over(
     ev_ind,
     ev_n,
 ) -> int:
-    """Hand positions ``order[k]`` with ``equity[k] * den < num * mm[k]`` to the vault; ``keep[k]`` is set to
-    0 for those (1 for the rest). The caller ensures room for 4 events per position. Returns how many."""
+    """Hand positions ``order[k]`` (one instrument, at ``mark`` ticks, ``v`` money per lot-tick) whose margin is
+    below ``ratio_num / ratio_den`` x its MM to the vault's position ``vault_pos`` (module docstring); ``keep[k]`` is
+    set to 0 for those (1 for the rest). ``taken_at`` int64 (accounts,) the step (plus one) at which the vault last
+    took an account's cross position: set here for ``step``, and an account taken at this step has its further cross
+    positions taken without a new test. Book columns as :func:`delever.sweep.margin_sweep`; ``acc_start`` /
+    ``acc_positions`` the positions of each account, ``marks``/``vpls`` every instrument's mark and value per
+    lot-tick, ``floors``/``mmr``/``cum``/``n_tiers`` the tier tables (instruments, k). The caller ensures room for
+    4 events per position. Returns how many."""
     vault_acc = account[vault_pos]
     taken = 0
     for k in range(order.shape[0]):
         p = order[k]
         s = size[p]
         keep[k] = 1
-        if s == 0 or equity[k] * ratio_den >= ratio_num * mm[k]:
+        if s == 0:
+            continue
+        a = account[p]
+        own_upnl = s * mark * v - cost[p]
+        other_upnl = 0
+        other_open = 0
+        if isolated[p]:
+            equity = collateral[p] + own_upnl
+            mm = maintenance_margin((s if s > 0 else -s) * mark * v, instrument[p], floors, mmr, cum,
+                                    n_tiers[instrument[p]])  # fmt: skip
+            whole_account = False
+        else:
+            u_all, mm, n_open = account_cross_sums(a, size, cost, isolated, instrument, acc_start, acc_positions,
+                                                   marks, vpls, floors, mmr, cum, n_tiers, True)  # fmt: skip
+            equity = wallet[a] + u_all
+            other_upnl = u_all - own_upnl
+            other_open = n_open - 1
+            whole_account = taken_at[a] == step + 1
+        if not whole_account and equity * ratio_den >= ratio_num * mm:
             continue
         keep[k] = 0
-        a = account[p]
-        b0 = collateral[p] if isolated[p] else wallet[a]
+        if not isolated[p]:
+            taken_at[a] = step + 1
+        b0 = collateral[p] if isolated[p] else wallet[a] + other_upnl
         price = mark
-        if equity[k] < 0:  # bankrupt at the mark: take it at the bankruptcy price
+        if equity < 0:  # bankrupt at the marks: take it at the bankruptcy price of the margin backing it
             num = cost[p] - b0
             den = s * v
             price = -((-num) // den) if s > 0 else num // den
@@ -65,89 +110,23 @@ def take_over(
                 price = 1
         r1 = apply_trade(p, -s, price, size, cost, collateral, isolated, account, wallet, v)
         r2 = apply_trade(vault_pos, s, price, size, cost, collateral, isolated, account, wallet, v)
-        _emit(
-            ev_kind,
-            ev_acc,
-            ev_cp,
-            ev_pos,
-            ev_size,
-            ev_price,
-            ev_amount,
-            ev_ind,
-            ev_n,
-            BACKSTOP_TAKEOVER,
-            a,
-            vault_acc,
-            p,
-            -s,
-            price,
-            r1,
-            0,
-        )
-        _emit(
-            ev_kind,
-            ev_acc,
-            ev_cp,
-            ev_pos,
-            ev_size,
-            ev_price,
-            ev_amount,
-            ev_ind,
-            ev_n,
-            BACKSTOP_VAULT_FILL,
-            vault_acc,
-            a,
-            vault_pos,
-            s,
-            price,
-            r2,
-            0,
-        )
-        bal = collateral[p] if isolated[p] else wallet[a]
+        _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, BACKSTOP_TAKEOVER, a,
+              vault_acc, p, -s, price, r1, 0)  # fmt: skip
+        _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, BACKSTOP_VAULT_FILL,
+              vault_acc, a, vault_pos, s, price, r2, 0)  # fmt: skip
+        # the margin goes with the account's last cross position (its other ones still need it), or with an
+        # isolated position
+        bal = collateral[p] if isolated[p] else (wallet[a] if other_open == 0 else 0)
         if bal > 0:
             if isolated[p]:
                 collateral[p] = 0
             else:
                 wallet[a] = 0
             wallet[vault_acc] += bal
-            _emit(
-                ev_kind,
-                ev_acc,
-                ev_cp,
-                ev_pos,
-                ev_size,
-                ev_price,
-                ev_amount,
-                ev_ind,
-                ev_n,
-                BACKSTOP_MARGIN,
-                a,
-                vault_acc,
-                p,
-                0,
-                0,
-                -bal,
-                0,
-            )
-            _emit(
-                ev_kind,
-                ev_acc,
-                ev_cp,
-                ev_pos,
-                ev_size,
-                ev_price,
-                ev_amount,
-                ev_ind,
-                ev_n,
-                BACKSTOP_MARGIN,
-                vault_acc,
-                a,
-                vault_pos,
-                0,
-                0,
-                bal,
-                0,
-            )
+            _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, BACKSTOP_MARGIN, a,
+                  vault_acc, p, 0, 0, -bal, 0)  # fmt: skip
+            _emit(ev_kind, ev_acc, ev_cp, ev_pos, ev_size, ev_price, ev_amount, ev_ind, ev_n, BACKSTOP_MARGIN,
+                  vault_acc, a, vault_pos, 0, 0, bal, 0)  # fmt: skip
         taken += 1
     return taken
 
