@@ -12,6 +12,7 @@ one tick beyond the centre once rounded against the liquidated account.
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 
 import numpy as np
@@ -25,7 +26,8 @@ from delever.engine import Market, MultiMarket, Simulation
 from delever.insurance import InsuranceFunds
 from delever.instruments import Instrument
 from delever.liquidity import DepthCurve
-from delever.output import summarize
+from delever.output import summarize, write_outputs
+from delever.report.sections import mechanism_sections
 from delever.prices import PricePath
 from delever.scenario import load_scenario
 from delever.tiers import BINANCE_BTCUSDT_2021 as TIERS
@@ -144,13 +146,20 @@ def test_a_shared_fund_starts_with_the_pooled_balances_and_one_instrument_keeps_
     assert own.total_series([np.array([1]), np.array([2]), np.array([3])]).tolist() == [6]
 
 
-def test_the_packaged_cross_margin_scenario_with_a_shared_fund_pools_the_configured_balances():
+def test_the_packaged_cross_margin_scenario_with_a_shared_fund_pools_the_configured_balances(tmp_path):
     r = run_packaged(CROSS, {}, insurance_fund={"balance": "5000", "shared": True})
     per = r.extra["cross_margin"]["instruments"]
     pooled = money("5000") + money("300000") + money("100000")  # BTC (SMALL), ETH, SOL
     assert r.fund_start == pooled and all(p["insurance_fund_start"] == pooled for p in per)
     flows = sum(p["insurance_fund_flow"] for p in per)
     assert per[0]["insurance_fund_end"] == pooled + flows == int(r.steps.fund[-1])
+    # the report says so: one fund line and label, the per-instrument table marks the fund shared
+    summary = write_outputs(r, tmp_path / "out")
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "One insurance fund shared by every instrument" in html and "one fund shared by every instrument" in html
+    assert Decimal(str(summary["insurance_fund_end"])) * MONEY_SCALE == per[0]["insurance_fund_end"]
+    sections = mechanism_sections(json.loads(json.dumps(summary, default=str)), [])
+    assert any("(shared)" in str(sec["html"]) and "net into fund" in str(sec["html"]) for sec in sections)
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))

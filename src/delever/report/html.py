@@ -140,9 +140,10 @@ def write_report(
         inputs: provenance rows ``{"name", "kind": "real"|"generated"|"assumed", "value", "source"}``.
         extra_sections: ``{"title", "html"}`` sections appended at the end; ``html`` is trusted and inserted
             raw.
-        instrument_steps: for a multi-instrument run, one ``{"symbol", "base", "steps", "expiry_ns"}`` per
-            instrument (``steps`` with the columns above, ``expiry_ns`` None for a perpetual); None: ``steps``
-            is the only instrument's.
+        instrument_steps: for a multi-instrument run, one ``{"symbol", "base", "steps", "expiry_ns",
+            "fund_shared"}`` per instrument (``steps`` with the columns above, ``expiry_ns`` None for a perpetual,
+            ``fund_shared`` True when one insurance fund serves every instrument); None: ``steps`` is the only
+            instrument's.
         quote, base: unit names of money and of the (first) instrument's quantity.
     """
     t = _step_series(steps)
@@ -161,14 +162,15 @@ def write_report(
         else [{"symbol": symbol or "", "base": base, "t": t, "expiry_ns": None}]
     )
     x_range = time_range(t["ns"])
+    shared = any(d.get("fund_shared") for d in instrument_steps or [])  # one insurance fund for every instrument
     sections: list[dict[str, Any]] = [
-        section("summary", "Summary", _summary_html(summary, quote, base, multi=bool(instrument_steps))),
+        section("summary", "Summary", _summary_html(summary, quote, base, bool(instrument_steps), shared)),
         section("prices", "Prices", _prices_html(series, x_range, quote)),
         section("liquidations", "Liquidations", _liquidations_html(series, quote)),
         section(
             "insurance-fund",
             "Insurance fund and bad debt",
-            _insurance_html(t, series, x_range, quote, fund_is_shared(summary)),
+            _insurance_html(t, series, x_range, quote, shared),
         ),  # fmt: skip
         section("adl", "Auto-deleveraging (ADL)", _adl_html(series, quote)),
         section("leverage", "Effective leverage", _leverage_html(leverage_liquidated, leverage_adl)),
@@ -467,15 +469,9 @@ def _adl_indicator_html(adl_indicator: np.ndarray | None) -> Markup:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def fund_is_shared(summary: dict) -> bool:
-    """Whether a multi-instrument run's instruments share one insurance fund (:mod:`delever.insurance`)."""
-    per = summary.get("mechanisms", {}).get("cross_margin", {}).get("instruments", [])
-    return any(d.get("insurance_fund_shared") for d in per)
-
-
-def _summary_html(summary: dict, quote: str, base: str, multi: bool = False) -> Markup:
+def _summary_html(summary: dict, quote: str, base: str, multi: bool = False, shared: bool = False) -> Markup:
+    """The summary table; ``shared``: the instruments of a multi-instrument run share one insurance fund."""
     rows = []
-    shared = fund_is_shared(summary)
     for k, v in summary.items():
         label = fmt.summary_label(k, quote, base)
         if multi and k.startswith("insurance_fund"):
