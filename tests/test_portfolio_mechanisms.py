@@ -15,12 +15,17 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from delever import events as ev
+from delever import margin
 from delever.book import Book
 from delever.instruments import Instrument
 from delever.tiers import BINANCE_BTCUSDT_2021 as TIERS
+from delever.sweep import account_health
 from delever.units import money
+from test_portfolio_properties import START, figures, random_book, valuation
 from test_shared_insurance_fund import BTC, ETH, tiny_run
 
 THIN = 0.01
@@ -180,3 +185,32 @@ def test_partial_liquidation_sizes_the_account_and_stops_once_it_is_back(book, p
     assert int(r.book.wallet[0]) == wallet_end
     assert r.book.size[r.book.account == 0].tolist() == [510, *start_sizes[1:].tolist()]
     assert r.extra["partial_liquidation"]["accounts"] == 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_inst=st.integers(1, 3),
+    n_accounts=st.integers(1, 20),
+    shock=st.lists(st.floats(0.8, 1.2), min_size=3, max_size=3),
+)
+def test_account_health_equals_the_reference_on_random_portfolio_books(seed, n_inst, n_accounts, shock):
+    """The compiled account-level figures the backstop and partial sizing read (:func:`delever.sweep.account_health`)
+    equal the plain-Python reference: a cross position's account equity and the sum of its cross positions' MM, an
+    isolated position's own margin equity and MM (``figures``), and each position's own MM."""
+    book = random_book(np.random.default_rng(seed), n_inst, n_accounts)
+    marks = np.array([max(1, int(s * x)) for s, x in zip(START, shock)], dtype=np.int64)
+    v = valuation(marks, margin.BACKING_WHOLE_ACCOUNT)
+    order = np.arange(book.n_positions, dtype=np.int64)
+    acc_start, acc_positions = book.positions_by_account()
+    equity, mm, own = (np.zeros(order.size, dtype=np.int64) for _ in range(3))
+    account_health(order, book.size, book.cost, book.collateral, book.isolated, book.account, book.instrument,
+                   book.wallet, acc_start, acc_positions, v.marks, v.vpls, v.floors, v.mmr, v.cum, v.n_tiers, equity,
+                   mm, own)  # fmt: skip
+    pos_eq, pos_mm, acc_eq, acc_mm = figures(book, marks)
+    for p in range(book.n_positions):
+        a = int(book.account[p])
+        want = (pos_eq[p], pos_mm[p]) if book.isolated[p] else (acc_eq[a], acc_mm[a])
+        assert (int(equity[p]), int(mm[p])) == want
+        value = int(book.size[p]) * int(marks[book.instrument[p]]) * int(v.vpls[book.instrument[p]])
+        assert int(own[p]) == TIERS.maintenance_margin(abs(value))
