@@ -938,35 +938,46 @@ def book_columns(size, cost, wallet, collateral=None, isolated=None, account=Non
     return BookCols.of(book)
 
 
+def backstop_valuation(mark: int) -> AccountValuation:
+    """take_over's valuation of one instrument at ``mark`` ticks under Binance's 2021 BTCUSDT tiers."""
+    t = BINANCE_BTCUSDT_2021
+    one = lambda x: np.array([x], dtype=np.int64)  # noqa: E731
+    return AccountValuation(
+        one(mark), one(V), t.floors[None, :], t.mmr_ppm[None, :], t.cum[None, :], one(t.floors.shape[0])
+    )
+
+
 @pytest.mark.parametrize(
-    "sign, mark, bp",
+    "sign, mark, bp, mm",
     [
         # long 1 BTC @50,000 with margin 2,499.95 at mark 47,500: equity -0.05, bankrupt: taken at
-        # ceil((50,000,000,000 - 2,499,950,000) / 100,000) = ceil(475,000.5) = 475,001
-        (1, 475_000, 475_001),
-        # the short mirror at mark 52,500: floor((-50,000,000,000 - 2,499,950,000) / -100,000) = 524,999
-        (-1, 525_000, 524_999),
+        # ceil((50,000,000,000 - 2,499,950,000) / 100,000) = ceil(475,000.5) = 475,001; MM 0.4% x 47,500 = 190
+        (1, 475_000, 475_001, 190_000_000),
+        # the short mirror at mark 52,500: floor((-50,000,000,000 - 2,499,950,000) / -100,000) = 524,999;
+        # MM 0.5% x 52,500 - 50 = 212.5 (second tier)
+        (-1, 525_000, 524_999, 212_500_000),
     ],
     ids=["bankrupt-long-off-tick-up", "bankrupt-short-off-tick-down"],
 )
-def test_backstop_takes_over_below_the_threshold_at_the_rounded_bankruptcy_price(sign, mark, bp):
-    """Threshold 2/3 of MM (equity x 3 < 2 x MM), in the order 3, 0, 2: 3 (equity 200: 600 = 600, kept);
-    0 (equity -50,000: bankrupt, at BP); 2 (equity 199, MM 300: 597 < 600, taken at the mark). The vault is
-    position 1.
+def test_backstop_takes_over_below_the_threshold_at_the_rounded_bankruptcy_price(sign, mark, bp, mm):
+    """Threshold 2/3 of MM (equity x 3 < 2 x MM), in the order 3, 0, 2, each position's margin 2,500 (its loss at
+    the mark) plus: 3, ceil(2 MM / 3) (exactly at the threshold: kept); 0, -0.05 (bankrupt, at BP); 2,
+    ceil(2 MM / 3) - 1 unit (just below: taken at the mark). The vault is position 1.
 
     Position 0 realizes 1,000 x (bp - 500,000) x 100 x sign = -2,499,900,000 and keeps 50,000, which goes to the
-    vault with the position; 2 (margin 2,500 exactly its loss at the mark) keeps 0: no margin rows."""
+    vault with the position; 2 realizes -2,500 at the mark and its margin's rest goes to the vault too."""
     s, c = sign * 1_000, sign * C
+    at = -((-2 * mm) // 3)  # the least equity that keeps a position: 3 x at >= 2 x MM
     size = np.array([s, 0, s, s], dtype=np.int64)
     cost = np.array([c, 0, c, c], dtype=np.int64)
-    collateral = np.array([2_499_950_000, 0, 2_500_000_000, 2_500_000_000], dtype=np.int64)
+    collateral = np.array([2_499_950_000, 0, 2_500_000_000 + at - 1, 2_500_000_000 + at], dtype=np.int64)
     iso = np.array([True, False, True, True])
     wallet = np.array([0, 10**12, 0, 0], dtype=np.int64)
     keep = np.zeros(3, dtype=np.int64)
     cols = event_columns()
     book = book_columns(size, cost, wallet, collateral, iso)
-    equity, mm = np.array([200, -50_000, 199]), np.array([300, 300, 300])
-    taken = take_over(np.array([3, 0, 2]), equity, mm, 2, 3, 1, mark, book, V, keep, cols)
+    taken = take_over(np.array([3, 0, 2]), 0, np.zeros(4, dtype=np.int64), 2, 3, 1, mark, book,
+                      backstop_valuation(mark), V, keep, cols)  # fmt: skip
     assert taken == 2 and keep.tolist() == [1, 0, 0]
     assert rows_of(cols) == [
         ("backstop_takeover", 0, -s, bp, -2_499_900_000),
@@ -975,8 +986,10 @@ def test_backstop_takes_over_below_the_threshold_at_the_rounded_bankruptcy_price
         ("backstop_margin", 1, 0, 0, 50_000),
         ("backstop_takeover", 2, -s, mark, -2_500_000_000),
         ("backstop_vault_fill", 1, s, mark, 0),
+        ("backstop_margin", 2, 0, 0, -(at - 1)),
+        ("backstop_margin", 1, 0, 0, at - 1),
     ]
-    assert wallet.tolist() == [0, 10**12 + 50_000, 0, 0] and size.tolist() == [0, 2 * s, 0, s]
+    assert wallet.tolist() == [0, 10**12 + 50_000 + at - 1, 0, 0] and size.tolist() == [0, 2 * s, 0, s]
 
 
 def test_backstop_one_lot_cross_positions_one_unit_from_zero():
@@ -984,16 +997,16 @@ def test_backstop_one_lot_cross_positions_one_unit_from_zero():
     2,499,999 - 2,500,000 = -1, bankrupt: taken at ceil((50,000,000 - 2,499,999) / 100) = ceil(475,000.01) =
     475,001; realized 47,500,100 - 50,000,000 = -2,499,900; its wallet keeps 99, which goes to the vault.
     Position 2: cross short 1 lot @50,000, wallet -2,499,999: equity +1 (not bankrupt), below the threshold
-    (MM 1,000): taken at the mark, realizes +2,500,000; its wallet is then exactly 1, which goes to the vault."""
+    (MM ceil(0.4% x 47,500,000) = 190,000 units): taken at the mark, realizes +2,500,000; its wallet is then
+    exactly 1, which goes to the vault."""
     size = np.array([1, 0, -1], dtype=np.int64)
     cost = np.array([50_000_000, 0, -50_000_000], dtype=np.int64)
     wallet = np.array([2_499_999, 10**12, -2_499_999], dtype=np.int64)
     keep = np.zeros(2, dtype=np.int64)
     cols = event_columns()
     book = book_columns(size, cost, wallet)
-    taken = take_over(
-        np.array([0, 2]), np.array([-1, 1]), np.array([1_000, 1_000]), 2, 3, 1, 475_000, book, V, keep, cols
-    )
+    taken = take_over(np.array([0, 2]), 0, np.zeros(3, dtype=np.int64), 2, 3, 1, 475_000, book,
+                      backstop_valuation(475_000), V, keep, cols)  # fmt: skip
     assert taken == 2 and keep.tolist() == [0, 0]
     assert rows_of(cols) == [
         ("backstop_takeover", 0, -1, 475_001, -2_499_900),

@@ -31,7 +31,9 @@ premium (dated futures pay none), a circuit breaker on its own mark (a halted in
 others liquidate), the backstop vault's position on that instrument, socialized loss among that instrument's
 winners, proactive deleveraging on its own trigger. The margin sweep is one, over the whole book: a cross
 account's equity and MM sum over all its positions at each instrument's mark. Liquidations run instrument by
-instrument in instrument order, each most under water first. With one instrument whose accounts hold one
+instrument in instrument order, each most under water first; an instrument's ADL queue ranks its counterparties
+by their accounts' equities as they stand when it is built, after the step's earlier liquidations and ADL fills on
+any instrument (as a single-instrument run's queue does). With one instrument whose accounts hold one
 position each, trigger prices and the compiled quiet-steps loop (:func:`quiet_steps`) replace the sweep.
 """
 
@@ -55,12 +57,13 @@ from .bookio import load_book
 from .errors import ConservationError
 from .generator import GeneratorParams, generate_book
 from .instruments import Instrument
+from .insurance import InsuranceFunds
 from .liquidation import AccountValuation, run_stage
 from .mechanisms.backstop import ratio_fraction, take_over, vault_equity
 from .mechanisms.circuit_breaker import CircuitBreaker
 from .mechanisms.dynamic_margin import quantise, scaled_tiers
 from .mechanisms.funding import funding_rate_ppb, pay_funding
-from .mechanisms.partial import plan
+from .mechanisms.partial import plan, still_short
 from .mechanisms.proactive import reduce_positions, select
 from .mechanisms.socialized import pro_rata
 from .mechanisms.volatility import vol_ratio
@@ -71,9 +74,9 @@ from .marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_dept
 from .prices import PricePath, path_from_klines, stretch_to_low
 from .scenario import Scenario, window_ms
 from .settlement import SettlementReport, check_expiry, expiry_ns, settle_at
-from .sweep import margin_sweep, position_health, update_triggers
+from .sweep import account_health, margin_sweep, position_health, update_triggers
 from .trigger_index import TriggerIndex, scan_triggers
-from .units import money, rate_ppm
+from .units import exact_sum, money, rate_ppm
 
 
 @dataclass
@@ -332,11 +335,14 @@ class Simulation:
         self.adl_policy = scenario.adl.build()
         # (time ns, positions, amounts) of each funding settlement: the hierarchy's funding_received key
         self.funding_history: list[tuple[int, np.ndarray, np.ndarray]] = []
-        self.fund = np.array(funds, dtype=np.int64)
-        self.fund_starts = [int(f) for f in funds]
-        self.fund_start = int(sum(self.fund_starts))
+        # one fund per instrument, or one shared by all ([insurance_fund] shared, delever.insurance)
+        self.funds = InsuranceFunds([int(f) for f in funds], scenario.insurance_fund.shared)
+        self.fund = self.funds.balance
+        self.fund_start = int(sum(self.funds.starts))
         self.money_start = book.total_money(self.fund)
-        self.adl_triggers = [AdlTriggerState(scenario.adl, f, scenario.step_seconds) for f in self.fund_starts]
+        self.adl_triggers = [
+            AdlTriggerState(scenario.adl, self.funds.start_of(m), scenario.step_seconds) for m in range(M)
+        ]
         self.adl_trigger = self.adl_triggers[0]  # the scenario instrument's
         n = book.n_positions
         self.tiers_base = [i.tiers for i in insts]
@@ -515,6 +521,7 @@ class Simulation:
             self.funding_rates: list[list[tuple[int, int]]] = [[] for _ in range(M)]
         if mech.backstop.enabled:
             self.backstop_ratio = ratio_fraction(mech.backstop.equity_ratio)
+            self.backstop_taken_at = np.zeros(self.book.n_accounts, dtype=np.int64)  # step + 1 of the last takeover
         self.halted_steps = 0
 
     # -- helpers -----------------------------------------------------------------------------------------
@@ -635,14 +642,14 @@ class Simulation:
                 self.last_s_all[m][t] = marginal_price(
                     float(self.centre_ticks[m][t]), self.states[m][0], self.curves[m]
                 )
-            self.fund_s_all[m][t] = self.fund[m]
+            self.fund_s_all[m][t] = self.funds.of(m)[0]
         if self.check_every_step:
             _check(b, self.fund, self.money_start, M)
 
     def _settle(self, t: int, m: int) -> None:
         """Final settlement of dated future ``m`` at its first step at or after expiry (:mod:`delever.settlement`)."""
         self.settled[m] = settle_at(self.book, m, self.insts[m], self.paths[m], t, self.windows[m], self.marks,
-                                    self.vpl, self.fund[m : m + 1], self.adl_policy, self.buf,
+                                    self.vpl, self.funds.of(m), self.adl_policy, self.buf,
                                     lambda name: self._position_data(name, t))  # fmt: skip
         self._flush(t, m)
 
@@ -678,7 +685,6 @@ class Simulation:
             sort = np.lexsort((order, ratio_all[sel]))
             order = order[sort]
             equity = np.asarray(equity_all[sel])[sort].copy()
-            req = np.asarray(req_all[sel])[sort].copy()
             mark = int(self.marks[m])
             if self.M > 1:  # contagion: a cross position in profit, taken down by its account's other positions
                 dragged = (upnl[sel][sort] > 0) & ~b.isolated[order]
@@ -686,7 +692,7 @@ class Simulation:
                 self.contagion_notional[m] += int((np.abs(b.size[order[dragged]]) * mark * self.vpl[m]).sum())
             first_event = self.buf.n
             if mech.backstop.enabled:
-                kept = self._backstop(m, order, equity, req, mark)
+                kept = self._backstop(m, order, mark, t)
                 order, equity = order[kept], equity[kept]
             if order.size:
                 self._liquidate(m, order, equity, t, float(self.centre_ticks[m][t]), mark)
@@ -697,9 +703,9 @@ class Simulation:
         if self.M > 1:
             self.excluded[found] = False
 
-    def _backstop(self, m, order, equity, req, mark) -> np.ndarray:
-        """Hand the positions below the vault's threshold to the vault's position on instrument ``m``; the mask
-        of those left for the book."""
+    def _backstop(self, m, order, mark, t) -> np.ndarray:
+        """Hand the positions below the vault's threshold (their accounts' equity and MM now, at every instrument's
+        mark) to the vault's position on instrument ``m``; the mask of those left for the book."""
         b = self.book
         self.buf.ensure(4 * order.size + 8)
         keep = np.ones(order.size, dtype=np.int64)
@@ -707,8 +713,11 @@ class Simulation:
         v = int(self.vpl[m])
         notional = np.abs(b.size[order]) * mark * v
         events = EventCols.of(self.buf)
+        valuation = AccountValuation(self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers)
         vault = int(self.vault_positions[m])
-        taken = take_over(order, equity, req, num, den, vault, mark, BookCols.of(b), v, keep, events)
+        taken = take_over(
+            order, t, self.backstop_taken_at, num, den, vault, mark, BookCols.of(b), valuation, v, keep, events
+        )
         self.buf.n = events.rows()
         if taken:
             self._note("backstop", self.book.account[order[keep == 0]], int(notional[keep == 0].sum()))
@@ -729,13 +738,15 @@ class Simulation:
             if not order.size:
                 return
         # --- end hook ------------------------------------------------------------------------------------
+        other_mm = None
+        if mech.partial_liquidation.enabled and self.M > 1:  # accounts as they stand now, over all their positions
+            order, equity, other_mm = self._account_margins(order)
+            if not order.size:
+                return
         self.excluded[order] = True
-        if self.use_triggers:
-            equities = None
-        elif self.M == 1:
-            equities = self._equities
-        else:  # the step's sweep (as the multi-instrument loop always did)
-            equities = lambda: (self.pos_eq, self.acc_eq)  # noqa: E731
+        # the ADL queue values its counterparties when it first needs them: one sweep then, so an account an earlier
+        # liquidation or ADL fill of this step changed (on this instrument or another) ranks as it now stands
+        equities = None if self.use_triggers else self._equities
         tiers = self._tiers_of(m)
         queue = AdlQueue(b, m, mark, v, equities, self.excluded, self.adl_policy, tiers,
                          lambda name: self._position_data(name, t), offset_key=(self.seed, t, m))  # fmt: skip
@@ -758,6 +769,7 @@ class Simulation:
                 self.last_partial_s,
                 t * self.dt,
                 pl.cooldown_s,
+                other_mm,
             )
             sizes_before = b.size[order].copy()
         if limit_lots is not None:  # hook: per-step limits (delever.mechanisms.block_limits)
@@ -765,7 +777,7 @@ class Simulation:
         adl_on = 0 if mech.socialized_loss.enabled else 1
         valuation = AccountValuation(self.marks.copy(), self.vpl, self.floors, self.mmr, self.cum, self.n_tiers)
         adl_ctl, fill_px = self.adl_triggers[m].control(
-            t, int(self.fund[m]), self.fund_s_all[m], mark, self.mark_s_all[m]
+            t, int(self.funds.of(m)[0]), self.fund_s_all[m], mark, self.mark_s_all[m]
         )
         run_stage(
             order,
@@ -777,7 +789,7 @@ class Simulation:
             self.curves[m],
             self.lp_positions[m],
             self.lp_weights[m],
-            self.fund[m : m + 1],
+            self.funds.of(m),
             queue,
             self.buf,
             partial,
@@ -794,6 +806,17 @@ class Simulation:
                 self.last_partial_s[order[done]] = t * self.dt
                 closed = np.abs(sizes_before[done] - b.size[order][done])
                 self._note("partial_liquidation", b.account[order[done]], int((closed * mark * v).sum()))
+
+    def _account_margins(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Partial liquidation of a multi-instrument run: the positions of ``order`` whose accounts are still below
+        maintenance now (after the step's earlier liquidations), with their account equity and the MM of their
+        accounts' other positions (money; :func:`delever.sweep.account_health`, :func:`.partial.still_short`)."""
+        b = self.book
+        equity, total_mm, own_mm = (np.zeros(order.size, dtype=np.int64) for _ in range(3))
+        valuation = AccountValuation(self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers)
+        account_health(order, BookCols.of(b), valuation, equity, total_mm, own_mm)
+        short = still_short(equity, total_mm)
+        return order[short], equity[short], (total_mm - own_mm)[short]
 
     def _position_data(self, name: str, t: int) -> np.ndarray:
         """The ADL hierarchy's per-position columns at step ``t`` (:func:`position_column`)."""
@@ -855,7 +878,7 @@ class Simulation:
         pd = self.mech.proactive_deleveraging
         b = self.book
         v = int(self.vpl[m])
-        mark_s, fund_s, fund = self.mark_s_all[m], self.fund_s_all[m], int(self.fund[m])
+        mark_s, fund_s, fund = self.mark_s_all[m], self.fund_s_all[m], int(self.funds.of(m)[0])
         on = self._on(m)
         lo = max(0, t - self.pd_window)
         ref = int(mark_s[lo])
@@ -942,7 +965,7 @@ class Simulation:
             (now, self.buf.cols["position"][rows][paid].copy(), self.buf.cols["amount"][rows][paid].copy())
         )
         if rest:
-            self.fund[m] += rest
+            self.funds.of(m)[0] += rest
             self.buf.append_rows(ev.FUNDING_ROUNDING, ev.INSURANCE_FUND, ev.FUNDING_POOL, -1, amount=rest)
         touched = self.buf.cols["position"][first : self.buf.n].copy()
         self._touched(touched)
@@ -994,7 +1017,7 @@ class Simulation:
         if M > 1:
             extra["cross_margin"]["instruments"] = self._instrument_figures(events)
             steps = StepSeries(
-                self.time_ns, self.index_ticks, self.mark_s, self.last_s, np.sum(self.fund_s_all, axis=0)
+                self.time_ns, self.index_ticks, self.mark_s, self.last_s, self.funds.total_series(self.fund_s_all)
             )
             lp_accounts = int(b.exempt.sum()) - (1 if self.mech.backstop.enabled else 0)
         else:
@@ -1045,6 +1068,7 @@ class Simulation:
             notional = np.abs(e["size"][rows]) * e["price"][rows] * int(self.vpl[m])
             fills = (k == ev.LIQUIDATION_FILL) | (k == ev.ADL_FILL)
             amounts = e["amount"][rows]
+            into_fund = (e["counterparty"][rows] == ev.INSURANCE_FUND) & (k != ev.BAD_DEBT)  # fees in, payouts out
             long_, short = b.open_interest(m)
             rec = {
                 "symbol": inst.symbol,
@@ -1053,8 +1077,12 @@ class Simulation:
                 "contagion_notional": int(self.contagion_notional[m]),
                 "liquidated_notional": int(notional[fills].sum()),
                 "bad_debt": int(amounts[k == ev.INSURANCE_PAYOUT].sum() - amounts[k == ev.BAD_DEBT].sum()),
-                "insurance_fund_start": self.fund_starts[m],
-                "insurance_fund_end": int(self.fund[m]),
+                # a shared fund: the pool's figures on every instrument, and this instrument's net flow into it
+                "insurance_fund_start": self.funds.start_of(m),
+                "insurance_fund_end": int(self.funds.of(m)[0]),
+                "insurance_fund_shared": self.funds.shared,
+                "insurance_fund_flow": exact_sum(np.where(into_fund, -amounts, 0))
+                + exact_sum(np.where(e["account"][rows] == ev.INSURANCE_FUND, amounts, 0)),
                 "adl_notional": int(notional[k == ev.ADL_COUNTERPARTY_FILL].sum()),
                 "min_mark": float(self.mark_s_all[m].min()) * float(inst.tick_size) if self.T else 0.0,
                 "open_interest_balanced": long_ == short,

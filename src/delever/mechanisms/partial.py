@@ -13,6 +13,15 @@ partial fill can still leave the account short; then it is liquidated again at t
 whole position.
 
 The liquidation stage performs a partial only if the account stays solvent after it (else whole).
+
+Accounts with several positions (issue #11): the account is sized as a whole, as the margin sweep values it. Its
+equity is the cross wallet plus the uPnL of all its cross positions at their instruments' marks, and the tier test
+asks that equity less the fee to cover the kept part's MM plus the MM of the account's other positions
+(``other_mm``). Instruments are liquidated in turn; a position whose account an earlier instrument's partial (or
+whole) close of the same step brought back to its MM or above is left open (:func:`still_short`). The
+liquidation stops once the account is back above maintenance: Binance's liquidation "first tries one large IOC
+order to bring the account back above maintenance" and dYdX v4 re-checks the subaccount after each
+position's liquidation (../shared/specs/engines.md section 1).
 """
 
 from __future__ import annotations
@@ -27,12 +36,23 @@ from ..units import PPM, ceil_div, mul_ppm_ceil
 
 
 def tier_lots(
-    size: int, equity: int, mark: int, v: int, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, fee_ppm: int
+    size: int,
+    equity: int,
+    mark: int,
+    v: int,
+    floors: np.ndarray,
+    mmr: np.ndarray,
+    cum: np.ndarray,
+    fee_ppm: int,
+    other_mm: int = 0,
 ) -> int:
     """Lots to close to reach the highest lower tier at which the account is back above MM; 0 = whole.
 
-    ``size`` lots (signed), ``equity`` money at the mark, ``mark`` ticks, ``floors/mmr/cum`` one instrument's
-    tier arrays. The close is valued at the mark (the FillOrKill's reference), fee on the closed notional.
+    ``size`` lots (signed), ``equity`` the account's (or isolated margin's) equity at the marks (money), ``mark``
+    ticks, ``floors/mmr/cum`` one instrument's tier arrays, ``other_mm`` the MM of the account's other positions
+    (money; 0 for a single-position account or an isolated position). The close is valued at the mark (the
+    FillOrKill's reference), fee on the closed notional: the account is back when ``equity - fee >= MM(kept) +
+    other_mm``.
     """
     q = abs(size)
     unit = mark * v
@@ -48,9 +68,15 @@ def tier_lots(
         closed = q - keep
         fee = mul_ppm_ceil(closed * unit, int(fee_ppm))
         mm_after = bracket_maintenance_margin(keep * unit, Fraction(int(mmr[j]), PPM), int(cum[j]))
-        if equity - fee >= mm_after:
+        if equity - fee >= mm_after + other_mm:
             return int(closed)
     return 0
+
+
+def still_short(equity: np.ndarray, mm: np.ndarray) -> np.ndarray:
+    """bool mask: the positions whose account (or isolated margin) is still below maintenance, ``equity < mm``
+    (money arrays of the same shape): the others' accounts are back and they are left open (module docstring)."""
+    return np.asarray(equity) < np.asarray(mm)
 
 
 def slice_lots(
@@ -81,8 +107,11 @@ def plan(
     last_partial_s: np.ndarray,
     now_s: float,
     cooldown_s: float,
+    other_mm: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Lots to close for each liquidatable position of ``order`` (0 = whole), int64 (len(order),)."""
+    """Lots to close for each liquidatable position of ``order`` (0 = whole), int64 (len(order),); ``equity``
+    (len(order),) each position's account (or isolated margin) equity, ``other_mm`` (len(order),) the MM of each
+    one's account's other positions (money; None: none, single-position accounts)."""
     out = np.zeros(order.shape[0], dtype=np.int64)
     ks = range(order.shape[0])
     if mode == "tier" and order.size:
@@ -94,7 +123,8 @@ def plan(
     for k in ks:
         p = int(order[k])
         if mode == "tier":
-            out[k] = tier_lots(int(sizes[p]), int(equity[k]), mark, v, floors, mmr, cum, fee_ppm)
+            extra = 0 if other_mm is None else int(other_mm[k])
+            out[k] = tier_lots(int(sizes[p]), int(equity[k]), mark, v, floors, mmr, cum, fee_ppm, extra)
         else:
             since = now_s - float(last_partial_s[p]) if math.isfinite(last_partial_s[p]) else math.inf
             out[k] = slice_lots(int(sizes[p]), mark, v, fraction_ppm, min_notional, since, cooldown_s)
