@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -37,15 +38,16 @@ def child(args: list[str]) -> dict:
         def on_start(self, ev):
             depth[0] += 1
             ev.data["_t0"] = time.perf_counter()
+            ev.data["_c0"] = time.process_time()
 
         def on_end(self, ev):
             depth[0] -= 1
             d = ev.data["dispatcher"]
             name = f"{d.py_func.__module__.removeprefix('delever.')}.{d.py_func.__name__}"
             t = ev.data.get("_t0", time.perf_counter())
-            compiles.append(
-                {"kernel": name, "at_s": round(t - t0, 2), "s": round(time.perf_counter() - t, 2), "depth": depth[0]}
-            )
+            cpu = time.process_time() - ev.data.get("_c0", time.process_time())
+            compiles.append({"kernel": name, "at_s": round(t - t0, 2), "s": round(time.perf_counter() - t, 2),
+                             "cpu_s": round(cpu, 2), "depth": depth[0]})  # fmt: skip
 
     event.register("numba:compile", Recorder())
     from delever.cli import app
@@ -65,9 +67,26 @@ def child(args: list[str]) -> dict:
         "cpu_s": round(own.ru_utime + own.ru_stime, 2),
         "workers_cpu_s": round(kids.ru_utime + kids.ru_stime, 2),
         "compile_s": round(sum(c["s"] for c in top), 2),
+        "compile_cpu_s": round(sum(c["cpu_s"] for c in top), 2),
         "kernels": top,
         "all": compiles,
     }
+
+
+def warm(cache: str) -> dict:
+    """``python -m delever.warmup`` into ``cache``: its wall and CPU seconds."""
+    import resource
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "delever.warmup"], check=True, capture_output=True, text=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    said = out.stdout.strip().splitlines()[-1]
+    return {"wall_s": round(time.perf_counter() - t0, 2), "cpu_s": round(cpu, 2), "said": said,
+            "load": (round(load0, 2), round(os.getloadavg()[0], 2))}  # fmt: skip
 
 
 def measure(args: list[str], cache: str) -> dict:
@@ -83,6 +102,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeat", type=int, default=1, help="cold runs (each with a new empty cache)")
     p.add_argument("--warm", action="store_true", help="also time a second run on the cache the first wrote")
+    p.add_argument("--after-warmup", action="store_true", help="run `python -m delever.warmup` first (timed)")
     p.add_argument("--json", action="store_true", help="print every run's record as JSON")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("args", nargs="*", help="arguments of `delever run` (after --)")
@@ -92,14 +112,19 @@ def main() -> None:
         return
     for _ in range(a.repeat):
         with tempfile.TemporaryDirectory() as cache:
+            if a.after_warmup:
+                w = warm(cache)
+                print(f"warm-up: wall {w['wall_s']} s, CPU {w['cpu_s']} s, load average before/after {w['load']}: "
+                      f"{w['said']}")  # fmt: skip
             runs = [measure(a.args, cache)] + ([measure(a.args, cache)] if a.warm else [])
-        for label, r in zip(("cold", "warm"), runs):
+        for label, r in zip(("after warm-up" if a.after_warmup else "cold", "warm"), runs):
             if a.json:
                 print(json.dumps(r))
             print(f"{label}: wall {r['wall_s']} s, CPU {r['cpu_s']} s (+ workers {r['workers_cpu_s']} s), compiling "
-                  f"{r['compile_s']} s in the main process, load average before/after {r['load']}")  # fmt: skip
+                  f"{r['compile_s']} s wall / {r['compile_cpu_s']} s CPU in the main process, load average "
+                  f"before/after {r['load']}")  # fmt: skip
             for c in r["kernels"]:
-                print(f"  {c['kernel']:<45} from {c['at_s']:>6.2f} s  {c['s']:>6.2f} s")
+                print(f"  {c['kernel']:<45} from {c['at_s']:>6.2f} s  {c['s']:>6.2f} s wall {c['cpu_s']:>6.2f} s CPU")
 
 
 if __name__ == "__main__":
