@@ -10,7 +10,8 @@ decision is exact: the sweep is skipped only when its answer (nobody) is certain
 The bound. At the marks ``P0`` of the last sweep that listed nobody, a cross account's slack is its equity
 minus its maintenance margin (the sweep's ``acc_equity - acc_mm``; ``acc_mm`` is a float estimate there, so a
 guard of ``2 * positions + 3`` money units plus ``1e-9`` of the margin covers its truncation, the float error
-below 1e-3, and the rounding up of each position's margin at both marks). When the marks move to ``P``, the
+below 1e-3, and the rounding up of each position's margin at both marks; one guard for every account, taken at
+the most positions of any account and the largest margin). When the marks move to ``P``, the
 account's equity falls by at most ``sum |size| * v_m * |P_m - P0_m|`` (uPnL is linear in the mark, ``v_m`` the
 value of one lot per tick) and its maintenance margin rises by at most ``sum |size| * v_m * |P_m - P0_m| *
 max MMR_m``: the tiered margin ``notional * MMR_j - cum_j`` is continuous in the notional (each tier's
@@ -19,7 +20,10 @@ adds one per tier a position could cross), with slope at most the instrument's h
 cannot be liquidatable at ``P`` while ``slack > sum_m exposure_m * |P_m - P0_m|`` with ``exposure_m = sum |size|
 * v_m * (1 + max MMR_m)`` over its positions on instrument ``m``; an isolated position likewise with its own
 margin and exposure. Sizes only shrink between sweeps (liquidation and ADL close positions; nothing opens them
-in the runs this is used for), so the exposures of the starting book bound every later book's.
+in the runs this is used for), so the exposures of the starting book bound every later book's; the engine
+reports the positions a step changed (:meth:`SweepSkip.touched`) and their exposures are brought down to their
+sizes. Exposures are integers (lots x value per tick) kept in float64, exact below 2**53 (checked: above it the
+sweep is never skipped).
 
 Used only where nothing but liquidations changes the book between steps: a multi-instrument run with no
 mechanism other than cross margin (and position limits, which act on the generated book) on and no
@@ -65,24 +69,27 @@ class SweepSkip:
         self.account, self.instrument, self.vpl = account, instrument, vpl
         self.counted = (size != 0) & ~exempt[account]  # positions the sweep could list
         self.rate = 1.0 + mmr.max(axis=1) * 1e-6  # (M,) 1 + the highest MMR of each instrument
-        self.held = np.where(self.counted, np.abs(size), 0)  # lots, as of the last update
+        lots = np.abs(size)
+        small = lots.size == 0 or int(lots.max()) < 2**31
+        self.held = np.where(self.counted, lots, 0).astype(np.int32 if small else np.int64)  # lots, last update
+        del lots
         cross = self.counted & ~isolated
-        value = self.held * vpl[instrument]  # money per tick of each position (exact)
-        # (a, M) int64: each account's cross lots x value per tick, per instrument (exact, updated by ``touched``)
-        self.exposure = np.zeros((na, M), dtype=np.int64)
+        # (a, M): each account's cross lots x value per tick, per instrument: integers, exact in float64 below
+        # 2**53 (checked), updated by ``touched``
+        self.exposure = np.zeros((na, M))
         for m in range(M):
             on = cross & (instrument == m)
-            self.exposure[:, m] = np.bincount(account[on], weights=value[on], minlength=na).astype(np.int64)
-        del value
+            self.exposure[:, m] = np.bincount(account[on], weights=self.held[on] * vpl[m], minlength=na)
+            del on
+        self.exact = float(self.exposure.max(initial=0.0)) < 2**52
         tiers = int(n_tiers.max()) if n_tiers.size else 1
-        self.guard = np.bincount(account[cross], minlength=na) * (2.0 + tiers) + 3.0
-        self.accounts = np.flatnonzero(self.guard > 3.0)  # accounts with cross positions
-        self.guard = self.guard[self.accounts]
+        most = int(np.bincount(account[cross], minlength=1).max(initial=0))  # most cross positions of an account
+        self.guard = most * (2.0 + tiers) + 3.0
         self.iso = np.flatnonzero(self.counted & isolated)
         self.iso_instrument = instrument[self.iso]
         self.iso_guard = 5.0 + tiers
         self.marks: np.ndarray | None = None
-        self.weights = self.slack = self.iso_weights = self.iso_slack = self.closed = self.iso_closed = None
+        self.slack = self.iso_slack = self.closed = self.iso_weights = self.iso_closed = None
         # back-off: after a bound that did not hold, the next ``wait`` sweeps take no anchor (taking one costs a
         # pass over the accounts; in a run where someone is always at the edge it would never pay)
         self.backoff = 0
@@ -98,7 +105,7 @@ class SweepSkip:
         if not change.any():
             return
         self.held[p] = now
-        self.weights = None  # recomputed at the next anchor
+        self.closed = None  # recomputed at the next anchor
         np.add.at(self.exposure, (self.account[p], self.instrument[p]), change * self.vpl[self.instrument[p]])
 
     def drop(self) -> None:
@@ -108,26 +115,24 @@ class SweepSkip:
 
     def anchor(self, marks, acc_equity, acc_mm, pos_equity, pos_mm) -> None:
         """The figures of a sweep at ``marks`` (ticks, (M,)) that listed nobody (:func:`delever.sweep.margin_sweep`'s
-        outputs): each account's and isolated position's slack above its guard (none while backing off). An
-        account or isolated position with nothing open left cannot be listed: its slack is infinite."""
-        if self.wait:
+        outputs): each account's and isolated position's slack above its guard (none while backing off, or
+        when an exposure could be inexact in float64). An account or isolated position with nothing open left
+        cannot be listed: its slack is infinite. The guard's relative part is taken at the largest margin."""
+        if self.wait or not self.exact:
             self.drop()
             return
-        a, i = self.accounts, self.iso
-        if self.weights is None:  # the exposures changed since the last anchor
-            exposure = self.exposure[a]
-            self.weights = exposure * self.rate  # (accounts, M) money per tick, MM's rise included
-            self.closed = ~exposure.any(axis=1)
-            del exposure
-            held = self.held[i]
+        if self.closed is None:  # the exposures changed since the last anchor
+            self.closed = ~self.exposure.any(axis=1)
+            held = self.held[self.iso]
             self.iso_weights = held * self.vpl[self.iso_instrument] * self.rate[self.iso_instrument]
             self.iso_closed = held == 0
-        mm = acc_mm[a].astype(np.float64)
-        slack = acc_equity[a] - mm
-        slack -= self.guard
-        slack -= 1e-9 * np.abs(mm)
+        slack = acc_equity.astype(np.float64)
+        slack -= acc_mm
+        largest = max(int(acc_mm.max(initial=0)), -int(acc_mm.min(initial=0)))
+        slack -= self.guard + 1e-9 * largest
         slack[self.closed] = np.inf
         self.slack = slack
+        i = self.iso
         imm = pos_mm[i].astype(np.float64)
         iso_slack = pos_equity[i] - imm - self.iso_guard - 1e-9 * np.abs(imm)
         iso_slack[self.iso_closed] = np.inf
@@ -141,7 +146,7 @@ class SweepSkip:
             return False
         move = np.abs(marks.astype(np.float64) - self.marks)
         ok = not move.any() or (
-            (self.accounts.size == 0 or bool(np.all(self.weights @ move < self.slack)))
+            bool(np.all(self.exposure @ (self.rate * move) < self.slack))
             and (self.iso.size == 0 or bool(np.all(self.iso_weights * move[self.iso_instrument] < self.iso_slack)))
         )
         if ok:
