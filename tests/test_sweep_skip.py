@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from delever.book import Book
-from delever.engine import run, tier_arrays
+from delever.contagion import prepare_multi
+from delever.engine import Simulation, run, tier_arrays
 from delever.scenario import default_scenario_path, load_scenario
 from delever.sweep import margin_sweep
 from delever.sweep_skip import SweepSkip, continuous
@@ -122,8 +123,14 @@ def test_tiers_are_continuous_to_one_money_unit(cum, expected):
     ids=["cross-margin-three-perpetuals", "calendar-spread-with-expiry"],
 )  # fmt: skip
 def test_runs_skipping_sweeps_equal_runs_sweeping_every_step(name):
+    """The engine's loop (as :func:`delever.engine.run` runs a multi-instrument market) skips some sweeps and
+    logs the same events as the run that sweeps every step."""
     sc = load_scenario(default_scenario_path().parent / f"{name}.toml", {"book": {"generator": {"accounts": 5_000}}})
-    fast, full = run(sc), run(sc, full_sweep=True)
+    sim = Simulation(sc, sc.seed, prepare_multi(sc, sc.seed), own_book=True)
+    for t in range(sim.T):
+        sim.step(t)
+    assert sim.sweep_skip is not None and 0 < sim.sweep_skip.skipped < sim.T
+    fast, full = sim.result(), run(sc, full_sweep=True)
     for column in fast.events:
         assert np.array_equal(fast.events[column], full.events[column]), column
     assert fast.money_end == full.money_end and fast.events["kind"].shape[0] > 0
