@@ -1247,20 +1247,21 @@ def _many_equal_winners(n: int) -> Book:
 
 
 def test_adl_queue_chunks_keep_ties_in_index_order_and_their_lights():
-    """300 equal winners (the same score): the first chunk is the queue's first 256 (FIRST_CHUNK) by index, the
-    second the other 44; lights by cumulative lots out of 300: position i (i + 1 lots so far) gets
-    6 - ceil(5 (i + 1) / 300), clipped to 1..5: 5 for the first 60, ..., 1 for the last 60."""
-    book = _many_equal_winners(300)
-    excluded = np.zeros(301, dtype=bool)
-    excluded[300] = True
+    """600 equal winners (the same score): the first chunk is the queue's first 256 (FIRST_CHUNK) by index; the
+    second would be 1,024 (four times more), at least half of the 344 left, so all 344 are queued; lights by
+    cumulative lots out of 600: position i (i + 1 lots so far) gets 6 - ceil(5 (i + 1) / 600), clipped to 1..5:
+    5 for the first 120, ..., 1 for the last 120."""
+    book = _many_equal_winners(600)
+    excluded = np.zeros(601, dtype=bool)
+    excluded[600] = True
     queue = AdlQueue(book, 0, 500_000, V, None, excluded, "queue-bitmex", TIERS)
     queue.extend(0)
     assert int(queue.length[0]) == 256 and queue.queue[0, :256].tolist() == list(range(256))
     assert int(queue.complete[0]) == 0
     queue.extend(0)
-    assert int(queue.length[0]) == 300 and queue.queue[0, :300].tolist() == list(range(300))
-    lights = [int(np.clip(6 - (-((-5 * (i + 1)) // 300)), 1, 5)) for i in range(300)]
-    assert queue.indicator[0, :300].tolist() == lights and lights[0] == 5 and lights[-1] == 1
+    assert int(queue.length[0]) == 600 and queue.queue[0, :600].tolist() == list(range(600))
+    lights = [int(np.clip(6 - (-((-5 * (i + 1)) // 600)), 1, 5)) for i in range(600)]
+    assert queue.indicator[0, :600].tolist() == lights and lights[0] == 5 and lights[-1] == 1
     assert int(queue.complete[0]) == 1
 
 

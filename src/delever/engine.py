@@ -75,6 +75,7 @@ from .prices import PricePath, path_from_klines, stretch_to_low
 from .scenario import Scenario, window_ms
 from .settlement import SettlementReport, check_expiry, expiry_ns, settle_at
 from .sweep import account_health, margin_sweep, position_health, update_triggers
+from .sweep_skip import SweepSkip, continuous
 from .trigger_index import TriggerIndex, scan_triggers
 from .units import exact_sum, money, rate_ppm
 
@@ -407,6 +408,13 @@ class Simulation:
         if self.block_limits is not None:
             self.extra["block_limits"] = {"fired_steps": 0, "accounts": 0, "notional": 0}
         self._touched_accounts: dict[str, np.ndarray] = {}
+        # full-sweep runs where only liquidations change the book: skip the sweeps that could list nobody
+        # (exact; delever.sweep_skip)
+        self.sweep_skip = None
+        quiet_book = set(mech.enabled()) <= {"cross_margin", "limits"} and self.block_limits is None
+        if not self.use_triggers and not full_sweep and quiet_book and continuous(*self._tier_args()):
+            self.sweep_skip = SweepSkip(book.account, book.size, book.isolated, book.instrument, book.exempt,
+                                        self.vpl, self.mmr, self.n_tiers)  # fmt: skip
         # multi-instrument runs: positions liquidated while in profit (taken down by another instrument)
         self.contagion = np.zeros(M, dtype=np.int64)
         self.contagion_notional = np.zeros(M, dtype=np.int64)
@@ -416,6 +424,9 @@ class Simulation:
     def _set_tiers(self) -> None:
         """The (M, k) tier arrays of the instruments' current tiers (``tiers_now``)."""
         self.floors, self.mmr, self.cum, self.n_tiers = tier_arrays(self.tiers_now)
+
+    def _tier_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.floors, self.mmr, self.cum, self.n_tiers
 
     def _tiers_of(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = int(self.n_tiers[m])
@@ -443,7 +454,10 @@ class Simulation:
         self.index = TriggerIndex(b.size, self.trigger)
 
     def _touched(self, positions: np.ndarray) -> None:
-        """Positions whose size, cost or collateral changed: refresh their trigger prices."""
+        """Positions whose size, cost or collateral changed: refresh their trigger prices (or the exposures of
+        :mod:`delever.sweep_skip`)."""
+        if self.sweep_skip is not None and positions.size:
+            self.sweep_skip.touched(positions, self.book.size)
         if not self.use_triggers or positions.size == 0:
             return
         b = self.book
@@ -613,6 +627,8 @@ class Simulation:
             self.mark_s_all[m][t] = self.marks[m]
         for m in expiring:  # final settlement, at this step's marks of the other instruments
             self._settle(t, m)
+        if expiring and self.sweep_skip is not None:
+            self.sweep_skip.drop()  # the settlement changed the book
         open_ = []
         for m in live:
             centre, mark = float(self.centre_ticks[m][t]), int(self.marks[m])
@@ -657,10 +673,15 @@ class Simulation:
         """Find the liquidatable positions (trigger index, or one sweep of the whole book) and liquidate those on
         ``instruments`` (the live, unhalted ones), instrument by instrument, most under water first."""
         b, mech = self.book, self.mech
+        skip = self.sweep_skip
         if self.use_triggers:
             count = self.index.scan(int(self.marks[0]), t, self.liq_out)
+        elif skip is not None and skip.safe(self.marks):
+            return  # the sweep would list nobody (delever.sweep_skip)
         else:
             count = self._full_sweep(self.liq_out)
+            if skip is not None:  # a sweep that listed nobody is the next steps' anchor; one that listed some is not
+                skip.drop() if count else skip.anchor(self.marks, self.acc_eq, self.acc_mm, self.pos_eq, self.pos_mm)
         if not count:
             return
         found = self.liq_out[:count].astype(np.int64)
@@ -1007,7 +1028,7 @@ class Simulation:
         # that the end of a large run holds only the books and the events (issue #6's memory per position)
         released = self.book.n_positions * 8 * 4 + self.buf.capacity * 66  # about what is let go here (bytes)
         for name in ("trigger", "index", "liq_out", "excluded", "buf", "pos_eq", "pos_mm", "acc_eq", "acc_mm",
-                     "scratch", "last_partial_s", "_touched_accounts"):  # fmt: skip
+                     "scratch", "last_partial_s", "_touched_accounts", "sweep_skip"):  # fmt: skip
             self.__dict__.pop(name, None)
         self._sweep_arrays_ready = False
         if released >= TRIM_BYTES:
