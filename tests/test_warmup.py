@@ -15,7 +15,7 @@ benchmarks and tests check the fast paths against (:mod:`benchmarks.peer`, :mod:
 
 def test_kernels_are_the_compiled_functions_of_their_own_modules():
     found = warmup.kernels()
-    for name in ("sweep.margin_sweep", "engine.quiet_steps", "adl.queue.adl_pool", "trigger_index._scan"):
+    for name in ("sweep.margin_sweep", "engine.quiet_steps", "adl.queue.adl_pool", "trigger_index.scan_triggers"):
         assert name in found
     for name, dispatcher in found.items():
         module, _, function = name.rpartition(".")
