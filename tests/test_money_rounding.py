@@ -1271,3 +1271,154 @@ def test_adl_short_counterparty_figures_by_hand():
     w = winners_of(book, -1, idx, upnl, eq, wallet, mm, mark, V, get_policy("queue-bitmex"), None)
     assert w.notional.tolist() == [125_000_250_000, 150_000_300]
     assert w.entry_price.tolist() == [600_000.0, 150_000_301 / 300]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# ADL counterparties and queue: the cases the mutation run of adl/queue.py found unpinned
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_adl_counterparty_at_exactly_zero_profit_is_passed_and_the_scan_goes_on():
+    """Mark 50,000.0 (500,000 ticks), longs, cross. 0: 1 lot bought at the mark (uPnL exactly 0, wallet 1,000 USDT,
+    so equity > 0): not a counterparty (no profit to take). 1: 1 lot @40,000.0: uPnL 10,000,000, the only one.
+    2: the short being liquidated (excluded)."""
+    from delever.adl.queue import eligible
+
+    book = Book.from_arrays(wallet=[money(1_000), 0, 0], account=[0, 1, 2], size=[1, 1, -2],
+                            cost=[500_000 * V, 400_000 * V, -2 * 500_000 * V])  # fmt: skip
+    acc_eq = book.wallet + book.size * 500_000 * V - book.cost
+    excluded = np.array([False, False, True])
+    idx, upnl, eq, _, _ = eligible(book, 1, 0, 500_000, V, excluded, TIERS, np.zeros(3, np.int64), acc_eq)
+    assert idx.tolist() == [1] and upnl.tolist() == [10_000_000] and eq.tolist() == [10_000_000]
+
+
+def test_adl_counterparty_figures_with_one_micro_unit_per_lot_tick():
+    """V = 1 (a lot at one tick is worth one money unit), mark 500,001 ticks, longs, cross, wallet 0:
+
+    0: 199,999,607 lots @40,000.0: notional 199,999,607 x 500,001 = 100,000,003,499,607, in the 15% tier (from
+       100M USDT, cum 5,016,300 USDT): MM = 100,000,003 x 150,000 + ceil(499,607 x 0.15 = 74,941.05) - cum =
+       15,000,000,450,000 + 74,942 - 5,016,300,000,000 = 9,983,700,524,942 (the remainder's ceiling must be
+       taken per million: per 1,000,001 it would be 74,941).
+    1: 1 lot at cost 500,000: uPnL 1 = equity; notional 500,001 (tier 1, 0.4%): MM ceil(2,000.004) = 2,001;
+       entry 500,000 / (1 lot x V 1) = 500,000 ticks; leverage 500,001 / 1 (equity exactly one unit).
+    2: the short being liquidated (excluded)."""
+    from delever.adl.policies import get_policy
+    from delever.adl.queue import eligible, winners_of
+
+    big = 199_999_607
+    book = Book.from_arrays(wallet=[0, 0, 0], account=[0, 1, 2], size=[big, 1, -big - 1],
+                            cost=[big * 400_000, 500_000, -(big + 1) * 500_000])  # fmt: skip
+    mark = 500_001
+    acc_eq = book.wallet + book.size * mark - book.cost
+    excluded = np.array([False, False, True])
+    idx, upnl, eq, wallet, mm = eligible(book, 1, 0, mark, 1, excluded, TIERS, np.zeros(3, np.int64), acc_eq)
+    assert idx.tolist() == [0, 1]
+    assert mm.tolist() == [9_983_700_524_942, 2_001]
+    assert upnl.tolist() == [big * 100_001, 1] and eq.tolist() == [big * 100_001, 1]
+    w = winners_of(book, 1, idx, upnl, eq, wallet, mm, mark, 1, get_policy("queue-bitmex"), None)
+    assert w.notional.tolist() == [100_000_003_499_607, 500_001]
+    assert w.entry_price.tolist() == [400_000.0, 500_000.0]
+    assert w.leverage.tolist() == [100_000_003_499_607 / (big * 100_001), 500_001.0]
+
+
+def test_adl_counterparty_equity_is_its_accounts_when_the_account_holds_other_positions():
+    """``eligible`` reads the sweep's equities by default (a multi-position account: final settlement). Account
+    0, cross, wallet 1,000 USDT: 1 lot long of instrument 0 @40,000.0 (uPnL at 50,000.0: +10 USDT) and 1 lot
+    long of instrument 1 whose loss is 600 USDT: account equity 1,000 + 10 - 600 = 410 USDT, not the
+    1,010 of its wallet and this position alone (the one-position shortcut ``inline_equity``)."""
+    from delever.adl.queue import eligible
+
+    book = Book.from_arrays(wallet=[money(1_000), 0], account=[0, 0, 1], size=[1, 1, -1], instrument=[0, 1, 0],
+                            cost=[400_000 * V, 6_500_000 * V, -500_000 * V])  # fmt: skip
+    acc_eq = np.array([money(1_000) + money(10) - money(600), 0], dtype=np.int64)
+    excluded = np.array([False, False, True])
+    args = (book, 1, 0, 500_000, V, excluded, TIERS, np.zeros(3, np.int64), acc_eq)
+    idx, upnl, eq, wallet, _ = eligible(*args)
+    assert idx.tolist() == [0] and upnl.tolist() == [money(10)] and eq.tolist() == [money(410)]
+    assert wallet.tolist() == [money(1_000)]
+    assert eligible(*args, inline_equity=True)[2].tolist() == [money(1_010)]
+
+
+def test_risk_aware_and_water_filling_weigh_lots_by_leverage():
+    """One long, cross: 1 lot @40,000.0 at mark 50,000.0, wallet 15 USDT: notional 50 USDT, uPnL 10, equity 25,
+    leverage 50 / 25 = 2. risk-aware weighs it by uPnL x leverage = 20 USDT, water-filling by notional x
+    leverage = 100 USDT; the pro-rata measures by their own column."""
+    from delever.adl.policies import get_policy
+    from delever.adl.queue import capacity_measure, eligible, winners_of
+
+    book = Book.from_arrays(wallet=[money(15), 0], account=[0, 1], size=[1, -1], cost=[400_000 * V, -500_000 * V])
+    acc_eq = book.wallet + book.size * 500_000 * V - book.cost
+    idx, upnl, eq, wal, mm = eligible(book, 1, 0, 500_000, V, np.array([False, True]), TIERS, acc_eq, acc_eq)
+    w = winners_of(book, 1, idx, upnl, eq, wal, mm, 500_000, V, get_policy("risk-aware"), None)
+    assert w.leverage.tolist() == [2.0]
+    assert capacity_measure("risk-aware", w).tolist() == [money(20)]
+    assert capacity_measure("water-filling", w).tolist() == [money(100)]
+    assert capacity_measure("pro-rata-equity", w).tolist() == [money(25)]
+    assert capacity_measure("pro-rata-notional", w).tolist() == [money(50)]
+
+
+@pytest.mark.parametrize("elementwise", [True, False], ids=["scored-a-block-at-a-time", "scored-as-a-whole-side"])
+def test_adl_queue_ranks_a_nan_score_last(elementwise):
+    """A policy whose score is NaN for a winner (0 / 0) ranks it after every real score, whichever way the side
+    is scored. Longs of 1, 2 and 3 lots (score: the lots, NaN for the 2-lot one): queue 3-lot, 1-lot, 2-lot."""
+    import dataclasses
+
+    from delever.adl.policies import get_policy
+
+    book = Book.from_arrays(wallet=[0] * 4, account=[0, 1, 2, 3], size=[1, 2, 3, -6],
+                            cost=[400_000 * V, 2 * 400_000 * V, 3 * 400_000 * V, -6 * 500_000 * V])  # fmt: skip
+
+    def score(w):
+        return np.where(w.contracts == 2, np.nan, w.contracts.astype(float))
+
+    policy = dataclasses.replace(get_policy("queue-bitmex"), name="nan-for-two", elementwise=elementwise, score=score)
+    queue = AdlQueue(book, 0, 500_000, V, None, np.array([False, False, False, True]), policy, TIERS)
+    queue.extend(0)
+    assert queue.queue[0, : int(queue.length[0])].tolist() == [2, 0, 1]
+
+
+def test_adl_queue_lights_of_the_shorts_count_from_zero():
+    """Three equal short winners of 1 lot (1 lot @60,000.0 at mark 50,000.0, wallet 0; the shorts' side holds 3
+    lots): lights 6 - ceil(5 x cum / 3) for cum 1, 2, 3: 6 - 2 = 4, 6 - 4 = 2, 6 - 5 = 1."""
+    book = Book.from_arrays(wallet=[0] * 4, account=[0, 1, 2, 3], size=[-1, -1, -1, 3],
+                            cost=[-600_000 * V] * 3 + [3 * 500_000 * V])  # fmt: skip
+    queue = AdlQueue(book, 0, 500_000, V, None, np.array([False, False, False, True]), "queue-bitmex", TIERS)
+    queue.extend(1)
+    assert queue.queue[1, :3].tolist() == [0, 1, 2]
+    assert queue.indicator[1, :3].tolist() == [4, 2, 1]
+    assert int(queue.complete[1]) == 1 and int(queue.available[1]) == 3
+
+
+def test_adl_queue_chunks_of_distinct_scores_are_the_best_first():
+    """300 longs of 1 lot, wallet 0, entries 40,000.0 - 0.1 i (i = 0..299) at mark 50,000.0: BitMEX score =
+    PnL% x leverage = (uPnL / cost) x (notional / uPnL) = notional / cost = 500,000 / (400,000 - i), higher for
+    a higher i, all distinct: the first chunk (256) is positions 299 down to 44, the second 43 down to 0."""
+    n = 300
+    book = Book.from_arrays(wallet=[0] * (n + 1), account=list(range(n + 1)), size=[1] * n + [-n],
+                            cost=[(400_000 - i) * V for i in range(n)] + [-n * 500_000 * V])  # fmt: skip
+    excluded = np.zeros(n + 1, dtype=bool)
+    excluded[n] = True
+    queue = AdlQueue(book, 0, 500_000, V, None, excluded, "queue-bitmex", TIERS)
+    queue.extend(0)
+    assert queue.queue[0, :256].tolist() == list(range(299, 43, -1)) and int(queue.length[0]) == 256
+    queue.extend(0)
+    assert queue.queue[0, :300].tolist() == list(range(299, -1, -1)) and int(queue.complete[0]) == 1
+
+
+def test_adl_queue_scores_a_side_larger_than_one_block():
+    """A book of SCORE_BLOCK + 2 positions: winners at index 0 (1 lot @40,000.0) and index SCORE_BLOCK (1 lot
+    @30,000.0, the higher score: notional / cost = 5/3 against 5/4), flat positions between, the short being
+    liquidated last. The second block's winner keeps its own index: the queue is [SCORE_BLOCK, 0]."""
+    from delever.adl.queue import SCORE_BLOCK
+
+    n = SCORE_BLOCK + 2
+    size = np.zeros(n, dtype=np.int64)
+    cost = np.zeros(n, dtype=np.int64)
+    size[[0, SCORE_BLOCK, n - 1]] = [1, 1, -2]
+    cost[[0, SCORE_BLOCK, n - 1]] = [400_000 * V, 300_000 * V, -2 * 500_000 * V]
+    book = Book.from_arrays(wallet=np.zeros(n, dtype=np.int64), account=np.arange(n), size=size, cost=cost)
+    excluded = np.zeros(n, dtype=bool)
+    excluded[n - 1] = True
+    queue = AdlQueue(book, 0, 500_000, V, None, excluded, "queue-bitmex", TIERS)
+    queue.extend(0)
+    assert queue.queue[0, : int(queue.length[0])].tolist() == [SCORE_BLOCK, 0]
