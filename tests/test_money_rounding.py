@@ -11,6 +11,7 @@ and a price of P ticks on L lots is worth ``L * P * 100`` money units. ``C`` = 1
 1,000 lots x 500,000 ticks x 100 = 50,000,000,000 (50,000 USDT).
 """
 
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -1422,3 +1423,97 @@ def test_adl_queue_scores_a_side_larger_than_one_block():
     queue = AdlQueue(book, 0, 500_000, V, None, excluded, "queue-bitmex", TIERS)
     queue.extend(0)
     assert queue.queue[0, : int(queue.length[0])].tolist() == [SCORE_BLOCK, 0]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# partial liquidation: the size of the order (mechanisms/partial.py), at the boundaries its mutants moved
+# ------------------------------------------------------------------------------------------------------------
+
+BTC_TIERS = (BINANCE_BTCUSDT_2021.floors, BINANCE_BTCUSDT_2021.mmr_ppm, BINANCE_BTCUSDT_2021.cum)
+
+
+@pytest.mark.parametrize(
+    "size, equity, mark, v, fee_ppm, closed",
+    [
+        # 3,500 BTC at 100,000.0 (V = 100: 100 USDT a lot): notional 350M USDT, the last tier (50%). The tier below
+        # (25%, cap 300M): keep (300M - 1 unit) // 100 USDT = 2,999,999 lots (the cap itself is a whole number of
+        # lots, which must not be kept: it is the last tier's floor); close 500,001 = 50,000,100 USDT, fee 0.3% =
+        # 150,000.3 USDT; MM after = 299,999,900 x 25% - 25,016,300 = 49,983,675 USDT. Equity exactly fee + MM
+        # after (50,133,675.3 USDT) reaches it ...
+        (3_500_000, 50_133_675_300_000, 1_000_000, 100, 3_000, 500_001),
+        # ... one unit less does not; the next tier (15%, cap 200M): keep 1,999,999, close 1,500,001, fee
+        # 450,000.3, MM after 199,999,900 x 15% - 5,016,300 = 24,983,685 USDT: reached.
+        (3_500_000, 50_133_675_299_999, 1_000_000, 100, 3_000, 1_500_001),
+        # V = 1, mark 500,001: 1,000,000 lots = 500,001 USDT (tier 3, 1%). Tier 2's cap 250,000 USDT less one
+        # unit is exactly 499,999 lots (249,999,999,999 = 499,999 x 500,001): keep 499,999, close 500,001; fee
+        # ceil(250,001,000,001 x 0.3% = 750,003,000.003) = 750,003,001; MM after ceil(249,999,999,999 x 0.5% =
+        # 1,249,999,999.995) - 50,000,000 = 1,200,000,000; equity exactly their sum.
+        (1_000_000, 1_950_003_001, 500_001, 1, 3_000, 500_001),
+        # V = 10^6 (lots of 1 BTC, tick 1 USDT), 3 lots at 40,000: 120,000 USDT (tier 2). Tier 1 (cap 50,000):
+        # keep 1 lot, close 2 (80,000 USDT), fee 240 USDT, MM after 160 USDT: equity 400 USDT is exactly enough.
+        (3, 400_000_000, 40_000, 10**6, 3_000, 2),
+        (3, 399_999_999, 40_000, 10**6, 3_000, 0),
+        # 3 lots at 60,000: one lot is above tier 1's cap (keep 0 lots): no lower tier holds any of it: whole.
+        (3, money(10_000), 60_000, 10**6, 3_000, 0),
+        # 2,000 lots at 98,000.0 (196,000 USDT, tier 2): tier 1 keeps 510 lots (49,980 USDT), closes 1,490;
+        # fee ceil(146,020 x 0.3%) = 438.06 USDT, MM after 199.92: equity 637.98 USDT exactly.
+        (2_000, 637_980_000, 980_000, 100, 3_000, 1_490),
+        (-2_000, 637_980_000, 980_000, 100, 3_000, 1_490),
+    ],
+    ids=[
+        "last-tier-reaches-the-tier-below-at-exactly-fee-plus-mm",
+        "last-tier-one-unit-short-goes-two-tiers-down",
+        "cap-less-one-unit-a-whole-number-of-lots",
+        "one-btc-lots-keep-one-at-exactly-fee-plus-mm",
+        "one-btc-lots-one-unit-short-whole",
+        "one-lot-above-the-lowest-cap-whole",
+        "second-tier-long-to-the-first",
+        "second-tier-short-to-the-first",
+    ],
+)
+def test_tier_partial_size_at_its_boundaries(size, equity, mark, v, fee_ppm, closed):
+    from delever.mechanisms.partial import tier_lots
+
+    assert tier_lots(size, equity, mark, v, *BTC_TIERS, fee_ppm) == closed
+
+
+@pytest.mark.parametrize(
+    "size, since_last_s, lots",
+    [
+        (2, math.inf, 1),  # ceil(20% x 2 = 0.4) = 1 lot: a one-lot slice
+        (1, math.inf, 0),  # ceil(0.2) = 1 = the whole position: no slice (0 = close it whole)
+        (-2_500, 30.0, 500),  # exactly the 30 s cooldown since the last slice: outside it, a slice again
+        (-2_500, 29.999, 0),  # inside it: whole
+    ],
+    ids=["one-lot-slice", "one-lot-position-whole", "cooldown-exactly-over", "inside-the-cooldown"],
+)
+def test_slice_partial_size_at_its_boundaries(size, since_last_s, lots):
+    # 100,000.0 (1,000,000 ticks), V = 100: min notional 0 (every position may slice), fraction 20%, cooldown 30 s
+    from delever.mechanisms.partial import slice_lots
+
+    assert slice_lots(size, 1_000_000, V, 200_000, 0, since_last_s, 30.0) == lots
+
+
+@pytest.mark.parametrize(
+    "mode, sizes, mark, v, equity, planned",
+    [
+        # tier: a second-tier position (2,000 lots at 98,000.0, as above) is sized; a lowest-tier one (10 lots,
+        # 9,800 USDT) has no tier below: 0 (whole)
+        ("tier", [2_000, 10], 980_000, 100, [637_980_000, money(100)], [1_490, 0]),
+        # a notional beyond int64: 10^11 lots at 100 USDT = 10^13 USDT (10^19 units > 2^63): sized in Python ints,
+        # as in the last-tier case above without a fee: keep 2,999,999 lots, MM after 49,983,675 USDT
+        ("tier", [10**11], 1_000_000, 100, [49_983_675_000_000], [10**11 - 2_999_999]),
+        # exactly 2^63 units (2^40 lots x 2^16 ticks x V 2^7): keep (300M USDT - 1) // 2^23 = 35,762,786 lots
+        ("tier", [2**40], 2**16, 2**7, [5 * 10**13], [2**40 - 35_762_786]),
+        # slice: a lowest-tier position slices too (min notional 0): ceil(20% x 10) = 2
+        ("slice", [10, -2_500], 980_000, 100, [0, 0], [2, 500]),
+    ],
+    ids=["tier-second-and-lowest", "tier-notional-beyond-int64", "tier-notional-exactly-2-63", "slice-lowest-tier"],
+)
+def test_partial_plan_sizes_each_order(mode, sizes, mark, v, equity, planned):
+    from delever.mechanisms.partial import plan
+
+    n = len(sizes)
+    out = plan(mode, np.arange(n), np.array(sizes, dtype=np.int64), np.array(equity, dtype=np.int64), mark, v,
+               *BTC_TIERS, 0 if n == 1 else 3_000, 200_000, 0, np.full(n, np.nan), 100.0, 30.0)  # fmt: skip
+    assert out.tolist() == planned
