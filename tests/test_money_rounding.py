@@ -1517,3 +1517,68 @@ def test_partial_plan_sizes_each_order(mode, sizes, mark, v, equity, planned):
     out = plan(mode, np.arange(n), np.array(sizes, dtype=np.int64), np.array(equity, dtype=np.int64), mark, v,
                *BTC_TIERS, 0 if n == 1 else 3_000, 200_000, 0, np.full(n, np.nan), 100.0, 30.0)  # fmt: skip
     assert out.tolist() == planned
+
+
+def test_final_settlement_never_takes_a_negative_position_as_a_counterparty_even_once_it_is_lifted():
+    """Settled at S = 50,000.0 (500,000 ticks), V = 100; instrument 1 (not settling) is marked at 100,000.0.
+
+    0: account 0 (cross, wallet 99) long 10 lots of the future @40,000.0 (uPnL at S +100,000,000) and
+       1: long 1 lot of instrument 1 @200,000.1 (uPnL (1,000,000 - 2,000,001) x 100 = -100,000,100): account
+       equity 99 + 100,000,000 - 100,000,100 = -1. BP = (400,000,000 + 100,000,001) / 1,000 = 500,000.001 ->
+       up 500,001.
+    2: account 1 short 5 lots @60,000.0, wallet 0: uPnL 50,000,000, capacity min(5, 50,000,000 // 100) = 5:
+       0 is deleveraged 5 lots at 500,001, which lifts account 0 by 5 x 1 x 100 = 500 to +499, its other 5
+       lots still in profit at S.
+    3: account 2, isolated short 2 lots @49,900.0 with margin 199,999: equity at S 199,999 - 200,000 = -1
+       (after 0: ties by index). BP = 499,000 + 199,999 / 200 = 499,999.995 -> down 499,999. Its only
+       profitable long of the future is 0, itself a negative-equity position of this settlement: not a
+       counterparty (else it would take 2 of them, 499 // 100 = 4 lots of capacity), so 3 settles at S.
+    """
+    from delever.adl.policies import get_policy
+
+    # 4, 5: a liquidity provider's 3 short lots of the future at S and 1 short lot of instrument 1 (never a
+    # counterparty), so that both instruments' open interest nets to zero and money is conserved
+    book = Book.from_arrays(wallet=[99, 0, 0, 10**15], account=[0, 0, 1, 2, 3, 3], size=[10, 1, -5, -2, -3, -1],
+                            instrument=[0, 1, 0, 0, 0, 1], exempt=[False, False, False, True],
+                            cost=[10 * 400_000 * V, 2_000_001 * V, -5 * 600_000 * V, -2 * 499_000 * V,
+                                  -3 * 500_000 * V, -2_000_001 * V],
+                            collateral=[0, 0, 0, 199_999, 0, 0],
+                            isolated=[False, False, False, True, False, False])  # fmt: skip
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, 500_000, np.array([500_000, 1_000_000]), np.array([V, V]), fund,
+                           get_policy("queue-bitmex"), buf)  # fmt: skip
+    c = buf.cols
+    adl = [(int(c["account"][i]), int(c["size"][i]), int(c["price"][i])) for i in range(buf.n)
+           if c["kind"][i] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)]  # fmt: skip
+    assert adl == [(0, -5, 500_001), (1, 5, 500_001)]
+    assert rep.negative_equity_positions == 2 and rep.deleveraged_lots == 5
+    assert book.total_money(fund) == before
+
+
+@pytest.mark.parametrize(
+    "equity, chosen, lots",
+    [(100, [0], [70]), (99, [], [])],
+    ids=["equity-exactly-at-mm-is-cut", "equity-one-below-mm-is-left-to-liquidation"],
+)
+def test_proactive_selection_at_the_maintenance_boundary(equity, chosen, lots):
+    # notional 1,000, MM 100, leverage 1,000 / 100 = 10 > trigger 5: at equity = MM the position is not
+    # liquidatable (that needs equity < MM), so it is cut to floor(3 x 100 / 10) = 30 lots (70 closed)
+    idx, cut = select(np.array([equity]), np.array([1_000]), np.array([100]), np.array([100]), np.ones(1, dtype=bool),
+                      10, 1, 5.0, 3.0, 5)  # fmt: skip
+    assert idx.tolist() == chosen and cut.tolist() == lots
+
+
+def test_proactive_cut_of_a_single_lot():
+    # cross long 1 BTC @50,000, wallet 2,400.2 USDT; one lot cut at centre 47,600 fills at
+    # floor(476,000 x (1 - 1 / 2e8)) = floor(475,999.9976) = 475,999: realized 475,999 x 100 - 50,000,000 = -2,400,100
+    size = np.array([1_000, 0], dtype=np.int64)
+    cost = np.array([C, 0], dtype=np.int64)
+    w = np.array([2_400_200_000, 10**15], dtype=np.int64)
+    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
+    moved = reduce_positions(np.array([0]), np.array([1]), size, cost, np.zeros(2, dtype=np.int64),
+                             np.zeros(2, dtype=bool), np.arange(2), w, V, 476_000.0, np.zeros(1),
+                             DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]), *cols, n)  # fmt: skip
+    assert int(size[0]) == 999 and moved == 475_999 * V
+    assert rows_of(cols, int(n[0])) == [("deleverage_fill", 0, -1, 475_999, -2_400_100), ("lp_fill", 1, 1, 475_999, 0)]
