@@ -1582,3 +1582,54 @@ def test_proactive_cut_of_a_single_lot():
                              DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]), *cols, n)  # fmt: skip
     assert int(size[0]) == 999 and moved == 475_999 * V
     assert rows_of(cols, int(n[0])) == [("deleverage_fill", 0, -1, 475_999, -2_400_100), ("lp_fill", 1, 1, 475_999, 0)]
+
+
+@pytest.mark.parametrize(
+    "equity, notional, size, mark, trigger, target, max_accounts, chosen, lots",
+    [
+        # leverage 400 / 100 = 4, below the trigger 5 (whatever the cut would be): not cut
+        ([100], [400], [40], 10, 5.0, 3.0, 5, [], []),
+        # leverage exactly 5 = the trigger: not above it, not cut
+        ([100], [500], [50], 10, 5.0, 3.0, 5, [], []),
+        # leverages 1,020 / 100 = 10.2 and 1,050 / 100 = 10.5, one account a step: the more levered (1), not the
+        # lower index; it keeps floor(3 x 100 / 10) = 30 of its 105 lots
+        ([100, 100], [1_020, 1_050], [102, 105], 10, 5.0, 3.0, 1, [1], [75]),
+        # a one-lot cut: leverage 600 / 110 = 5.45 > 5; keep floor(4.9 x 110 / 100 = 5.39) = 5 of 6 lots
+        ([110], [600], [6], 100, 5.0, 4.9, 5, [0], [1]),
+    ],
+    ids=["below-the-trigger", "exactly-at-the-trigger", "fractional-leverages-ranked", "one-lot-cut"],
+)
+def test_proactive_selection_leverage_boundaries(equity, notional, size, mark, trigger, target, max_accounts, chosen,
+                                                 lots):  # fmt: skip
+    n = len(equity)
+    idx, cut = select(np.array(equity), np.array(notional), np.full(n, 10), np.array(size), np.ones(n, dtype=bool),
+                      mark, 1, trigger, target, max_accounts)  # fmt: skip
+    assert idx.tolist() == chosen and cut.tolist() == lots
+
+
+@pytest.mark.parametrize(
+    "size, cost, margin, cut, price, left_margin, wallet_gain",
+    [
+        # isolated long 1 BTC @50,000 with margin 3,000 USDT, all cut at centre 47,600: fill
+        # floor(476,000 x (1 - 1,000 / 2e8)) = floor(475,997.62) = 475,997, realized 1,000 x -24,003 x 100 =
+        # -2,400,300,000; the closed position's margin 599,700,000 goes back to the wallet
+        (1_000, C, 3_000_000_000, 1_000, 475_997, 0, 599_700_000),
+        # 600 of it: fill 475,998, realized -1,440,120,000: the margin (1,559,880,000) stays with the position
+        (1_000, C, 3_000_000_000, 600, 475_998, 1_559_880_000, 0),
+        # a one-lot long (cross, wallet 1,000 USDT) sells its lot at floor(475,999.9976) = 475,999
+        (1, 500_000 * V, 0, 1, 475_999, 0, -2_400_100),
+    ],
+    ids=["isolated-closed-margin-home", "isolated-partly-cut-margin-stays", "one-lot-long-sells"],
+)
+def test_proactive_cut_settles_the_margin(size, cost, margin, cut, price, left_margin, wallet_gain):
+    iso = margin > 0
+    sizes = np.array([size, 0], dtype=np.int64)
+    costs = np.array([cost, 0], dtype=np.int64)
+    collateral = np.array([margin, 0], dtype=np.int64)
+    w = np.array([money(1_000), 10**15], dtype=np.int64)
+    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
+    reduce_positions(np.array([0]), np.array([cut]), sizes, costs, collateral, np.array([iso, False]), np.arange(2),
+                     w, V, 476_000.0, np.zeros(1), DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]),
+                     *cols, n)  # fmt: skip
+    assert int(sizes[0]) == size - cut and rows_of(cols, int(n[0]))[0][2:4] == (-cut, price)
+    assert int(collateral[0]) == left_margin and int(w[0]) == money(1_000) + wallet_gain
