@@ -1633,3 +1633,46 @@ def test_proactive_cut_settles_the_margin(size, cost, margin, cut, price, left_m
                      *cols, n)  # fmt: skip
     assert int(sizes[0]) == size - cut and rows_of(cols, int(n[0]))[0][2:4] == (-cut, price)
     assert int(collateral[0]) == left_margin and int(w[0]) == money(1_000) + wallet_gain
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the sweep's exact figures for ordering and triggers (sweep.py), by hand
+# ------------------------------------------------------------------------------------------------------------
+
+SWEEP_TIERS = (BINANCE_BTCUSDT_2021.floors[None, :], BINANCE_BTCUSDT_2021.mmr_ppm[None, :],
+               BINANCE_BTCUSDT_2021.cum[None, :], np.array([len(BINANCE_BTCUSDT_2021.tiers)]))  # fmt: skip
+
+
+def test_position_health_equity_and_mm_by_hand():
+    """Mark 50,000.1 (500,001 ticks), V = 100 (the counterparties of the ADL tests above):
+
+    0: isolated long 1,501 lots @40,000.0, margin 1,000 USDT: equity 1,000,000,000 + 1,501 x 100,001 x 100 =
+       16,010,150,100; notional 75,050,150,100 (tier 2): MM ceil(375,250,750.5) - 50,000,000 = 325,250,751.
+    1: cross short 2,500 lots @60,000.0, wallet 7 units: equity 7 + 24,999,750,000; notional 125,000,250,000:
+       MM 625,001,250 - 50,000,000 = 575,001,250.
+    Only the positions of ``order`` are written, in its order."""
+    from delever.sweep import position_health
+
+    size = np.array([1_501, -2_500], dtype=np.int64)
+    cost = np.array([1_501 * 400_000 * V, -2_500 * 600_000 * V], dtype=np.int64)
+    eq, mm = np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64)
+    position_health(np.array([1, 0]), size, cost, np.array([money(1_000), 0]), np.array([True, False]),
+                    np.array([0, 1]), np.zeros(2, dtype=np.int64), np.array([0, 7]), np.array([500_001]),
+                    np.array([V]), *SWEEP_TIERS, eq, mm)  # fmt: skip
+    assert eq.tolist() == [24_999_750_007, 16_010_150_100]
+    assert mm.tolist() == [575_001_250, 325_250_751]
+
+
+def test_trigger_of_a_one_lot_long_is_the_last_price_below_its_mm():
+    """Cross long 1 lot @50,000.0 (cost 50,000,000), wallet 1 USDT, V = 100: excess(P) = 1,000,000 + 100 P -
+    50,000,000 - ceil(0.4 P). At 491,967: 49,196,700 - 49,000,000 - 196,787 = -87 < 0 (liquidatable); at 491,968:
+    49,196,800 - 49,000,000 - 196,788 = 12 >= 0. The trigger is 491,967; an LP's and a flat position's never fire."""
+    from delever.sweep import NEVER_LONG, NEVER_SHORT, update_triggers
+
+    size = np.array([1, -1, 0], dtype=np.int64)
+    trigger = np.zeros(3, dtype=np.int64)
+    update_triggers(np.arange(3), size, np.array([50_000_000, -50_000_000, 0]), np.zeros(3, dtype=np.int64),
+                    np.zeros(3, dtype=bool), np.array([0, 1, 2]), np.zeros(3, dtype=np.int64),
+                    np.array([money(1), money(1), 0]), np.array([False, True, False]), np.array([V]), *SWEEP_TIERS[:3],
+                    SWEEP_TIERS[3], trigger)  # fmt: skip
+    assert trigger.tolist() == [491_967, NEVER_SHORT, NEVER_LONG]
