@@ -1676,3 +1676,27 @@ def test_trigger_of_a_one_lot_long_is_the_last_price_below_its_mm():
                     np.array([money(1), money(1), 0]), np.array([False, True, False]), np.array([V]), *SWEEP_TIERS[:3],
                     SWEEP_TIERS[3], trigger)  # fmt: skip
     assert trigger.tolist() == [491_967, NEVER_SHORT, NEVER_LONG]
+
+
+def test_final_settlement_at_one_tick_deleverages_at_no_gap():
+    """Settled at S = 1 tick (0.1 USDT), V = 100. Account 0 (cross, wallet 0): short 10 lots of the future at
+    1 tick (cost -1,000, uPnL 0 at S) and a long lot of instrument 1 losing 100,000,100: account equity
+    -100,000,100, so the short's bankruptcy price (1,000 - 100,000,100) / 1,000 is below 0, clamped to 1 tick = S.
+    Account 1: long 10 lots entered at half a tick (cost 500, an average entry needs not be a whole tick): uPnL
+    500 at S. Closing at the bankruptcy price costs it (1 - 1) x 100 = 0 a lot: it takes all 10 lots."""
+    from delever.adl.policies import get_policy
+
+    # 2, 3: a liquidity provider's short lot of instrument 1 and nothing else, so instrument 1 nets to zero
+    book = Book.from_arrays(wallet=[0, 0, 10**15], account=[0, 0, 1, 2], size=[-10, 1, 10, -1], instrument=[0, 1, 0, 1],
+                            exempt=[False, False, True], cost=[-1_000, 2_000_001 * V, 500, -2_000_001 * V])  # fmt: skip
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, 1, np.array([1, 1_000_000]), np.array([V, V]), fund,
+                           get_policy("queue-bitmex"), buf)  # fmt: skip
+    c = buf.cols
+    adl = [(int(c["account"][i]), int(c["size"][i]), int(c["price"][i])) for i in range(buf.n)
+           if c["kind"][i] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)]  # fmt: skip
+    assert adl == [(0, 10, 1), (1, -10, 1)]
+    assert rep.deleveraged_lots == 10 and rep.deleveraged_notional == 10 * 1 * V
+    assert book.total_money(fund) == before
