@@ -1596,8 +1596,17 @@ def test_proactive_cut_of_a_single_lot():
         ([100, 100], [1_020, 1_050], [102, 105], 10, 5.0, 3.0, 1, [1], [75]),
         # a one-lot cut: leverage 600 / 110 = 5.45 > 5; keep floor(4.9 x 110 / 100 = 5.39) = 5 of 6 lots
         ([110], [600], [6], 100, 5.0, 4.9, 5, [0], [1]),
+        # a target above the trigger (the scenario allows it): leverage 6 > 5 but it keeps floor(10 x 100 / 10) =
+        # 100 >= its 60 lots: nothing to cut, not listed
+        ([100], [600], [60], 10, 5.0, 10.0, 5, [], []),
     ],
-    ids=["below-the-trigger", "exactly-at-the-trigger", "fractional-leverages-ranked", "one-lot-cut"],
+    ids=[
+        "below-the-trigger",
+        "exactly-at-the-trigger",
+        "fractional-leverages-ranked",
+        "one-lot-cut",
+        "target-above-the-trigger-nothing-to-cut",
+    ],  # fmt: skip
 )
 def test_proactive_selection_leverage_boundaries(equity, notional, size, mark, trigger, target, max_accounts, chosen,
                                                  lots):  # fmt: skip
