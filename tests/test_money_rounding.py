@@ -1709,3 +1709,18 @@ def test_final_settlement_at_one_tick_deleverages_at_no_gap():
     assert adl == [(0, 10, 1), (1, -10, 1)]
     assert rep.deleveraged_lots == 10 and rep.deleveraged_notional == 10 * 1 * V
     assert book.total_money(fund) == before
+
+
+# ------------------------------------------------------------------------------------------------------------
+# ADL allocation: the capped pro-rata split (adl/policies.py), where its water level and rounding meet
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_capped_split_below_the_first_saturation_level_splits_by_weight():
+    """2 units among caps [2, 3] with integer weights [3, 1]: saturation levels cap / weight 2/3 and 3, water level
+    tau = 2 / (3 + 1) = 0.5 < 2/3, so nobody saturates: shares 1.5 and 0.5, floors 1 and 0, remainders tied at
+    0.5: the odd unit to the larger cap (position 1): [1, 1] (not [2, 0], the first saturated)."""
+    from delever.adl.policies import capped_split
+
+    h, tau = capped_split(2, np.array([2, 3]), np.array([3, 1]))
+    assert h.tolist() == [1, 1] and tau == 0.5
