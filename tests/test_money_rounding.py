@@ -1724,3 +1724,39 @@ def test_capped_split_below_the_first_saturation_level_splits_by_weight():
 
     h, tau = capped_split(2, np.array([2, 3]), np.array([3, 1]))
     assert h.tolist() == [1, 1] and tau == 0.5
+
+
+def _excess_in_python_ints(p: int, s: int, c: int, b: int, v: int) -> int:
+    # equity - MM of a position at p ticks, Binance BTCUSDT tiers, the definition in Python integers
+    t = BINANCE_BTCUSDT_2021
+    n = abs(s) * p * v
+    j = max(i for i in range(len(t.tiers)) if n >= int(t.floors[i]))
+    return b + s * p * v - c - (-((-n * int(t.mmr_ppm[j])) // 1_000_000) - int(t.cum[j]))
+
+
+@pytest.mark.parametrize(
+    "s, c, b, v, trigger",
+    [
+        (1, 1_231_402_496_734_247_793, 280_416_622_315_969, 100, 24_620_441_276_238_636),
+        (1, 1_894_995_823_857_241_835, 47_618_651_417_200, 100, 37_896_963_778_116_492),
+        (-1, -1_278_032_213_966_879_813, 403_674_277_200_025, 3, 284_119_089_898_684_409),
+        (-1, -823_349_062_897_723_963, 418_600_883_785_974, 3, 183_081_706_684_779_987),
+    ],
+    ids=[
+        "long-estimate-4-ticks-high",
+        "long-estimate-4-ticks-low",
+        "short-estimate-7-ticks-high",
+        "short-estimate-19-ticks-low",
+    ],  # fmt: skip
+)
+def test_trigger_price_is_exact_where_the_float_estimate_is_ticks_off(s, c, b, v, trigger):
+    """One lot at prices near 10^16-10^17 ticks: float64's root of the last tier's linear equation is off by
+    several ticks (the cost, about 10^18 units, is rounded to 256 units), so the search must widen its bracket
+    before bisecting. The trigger is the last price (a long) or the first (a short) at which equity < MM,
+    checked here on both sides in Python integers."""
+    from delever.sweep import trigger_price
+
+    got = trigger_price(s, c, b, v, 0, *SWEEP_TIERS[:3], int(SWEEP_TIERS[3][0]))
+    assert got == trigger
+    inside, outside = (trigger, trigger + 1) if s > 0 else (trigger, trigger - 1)
+    assert _excess_in_python_ints(inside, s, c, b, v) < 0 <= _excess_in_python_ints(outside, s, c, b, v)
