@@ -1760,3 +1760,24 @@ def test_trigger_price_is_exact_where_the_float_estimate_is_ticks_off(s, c, b, v
     assert got == trigger
     inside, outside = (trigger, trigger + 1) if s > 0 else (trigger, trigger - 1)
     assert _excess_in_python_ints(inside, s, c, b, v) < 0 <= _excess_in_python_ints(outside, s, c, b, v)
+
+
+@pytest.mark.parametrize(
+    "need, caps, weights, shares, tau",
+    [
+        # integer weights 3 and 5, exact quotas 2 x 3/8 = 0.75 and 2 x 5/8 = 1.25 (tau = 2 / 8): floors 0 and 1,
+        # remainders 0.75 and 0.25: the odd unit to the first (not to the second, the larger weight)
+        (2, [10, 10], [3, 5], [1, 1], 0.25),
+        # exactly what the caps hold: everyone pays its cap, the water level is infinite (saturated)
+        (5, [2, 3], [1, 1], [2, 3], math.inf),
+        # nothing to split, or nobody with a positive weight: nothing paid, water level 0
+        (0, [2, 3], [1, 1], [0, 0], 0.0),
+        (4, [2, 3], [0, 0], [0, 0], 0.0),
+    ],
+    ids=["integer-weights-odd-unit-by-remainder", "need-equals-the-caps", "need-zero", "no-positive-weight"],
+)
+def test_capped_split_rounding_and_water_level(need, caps, weights, shares, tau):
+    from delever.adl.policies import capped_split
+
+    h, level = capped_split(need, np.array(caps), np.array(weights))
+    assert h.tolist() == shares and level == tau
