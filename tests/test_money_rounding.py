@@ -1585,20 +1585,26 @@ def test_proactive_cut_of_a_single_lot():
 
 
 @pytest.mark.parametrize(
-    "equity, notional, size, mark, trigger, target, max_accounts, chosen, lots",
+    "equity, notional, mm, size, mark, v, trigger, target, max_accounts, chosen, lots",
     [
         # leverage 400 / 100 = 4, below the trigger 5 (whatever the cut would be): not cut
-        ([100], [400], [40], 10, 5.0, 3.0, 5, [], []),
+        ([100], [400], 10, [40], 10, 1, 5.0, 3.0, 5, [], []),
         # leverage exactly 5 = the trigger: not above it, not cut
-        ([100], [500], [50], 10, 5.0, 3.0, 5, [], []),
+        ([100], [500], 10, [50], 10, 1, 5.0, 3.0, 5, [], []),
         # leverages 1,020 / 100 = 10.2 and 1,050 / 100 = 10.5, one account a step: the more levered (1), not the
         # lower index; it keeps floor(3 x 100 / 10) = 30 of its 105 lots
-        ([100, 100], [1_020, 1_050], [102, 105], 10, 5.0, 3.0, 1, [1], [75]),
+        ([100, 100], [1_020, 1_050], 10, [102, 105], 10, 1, 5.0, 3.0, 1, [1], [75]),
         # a one-lot cut: leverage 600 / 110 = 5.45 > 5; keep floor(4.9 x 110 / 100 = 5.39) = 5 of 6 lots
-        ([110], [600], [6], 100, 5.0, 4.9, 5, [0], [1]),
+        ([110], [600], 10, [6], 100, 1, 5.0, 4.9, 5, [0], [1]),
         # a target above the trigger (the scenario allows it): leverage 6 > 5 but it keeps floor(10 x 100 / 10) =
         # 100 >= its 60 lots: nothing to cut, not listed
-        ([100], [600], [60], 10, 5.0, 10.0, 5, [], []),
+        ([100], [600], 10, [60], 10, 1, 5.0, 10.0, 5, [], []),
+        # V = 100 (money per lot-tick): 30 lots at 10 ticks are 30,000, equity 1,000 (leverage 30): keep
+        # floor(3 x 1,000 / (10 x 100)) = 3 lots, cut 27
+        ([1_000], [30_000], 10, [30], 10, 100, 5.0, 3.0, 5, [0], [27]),
+        # the least equity that is not liquidatable: 1 unit against an MM of 1 (a lot at 1 tick, V = 100: MM
+        # ceil(0.4) = 1), leverage 100: keep floor(3 x 1 / 100) = 0, cut the lot
+        ([1], [100], 1, [1], 1, 100, 5.0, 3.0, 5, [0], [1]),
     ],
     ids=[
         "below-the-trigger",
@@ -1606,13 +1612,15 @@ def test_proactive_cut_of_a_single_lot():
         "fractional-leverages-ranked",
         "one-lot-cut",
         "target-above-the-trigger-nothing-to-cut",
+        "v-100",
+        "one-unit-of-equity-at-mm",
     ],  # fmt: skip
 )
-def test_proactive_selection_leverage_boundaries(equity, notional, size, mark, trigger, target, max_accounts, chosen,
-                                                 lots):  # fmt: skip
+def test_proactive_selection_leverage_boundaries(equity, notional, mm, size, mark, v, trigger, target, max_accounts,
+                                                 chosen, lots):  # fmt: skip
     n = len(equity)
-    idx, cut = select(np.array(equity), np.array(notional), np.full(n, 10), np.array(size), np.ones(n, dtype=bool),
-                      mark, 1, trigger, target, max_accounts)  # fmt: skip
+    idx, cut = select(np.array(equity), np.array(notional), np.full(n, mm), np.array(size), np.ones(n, dtype=bool),
+                      mark, v, trigger, target, max_accounts)  # fmt: skip
     assert idx.tolist() == chosen and cut.tolist() == lots
 
 
@@ -1627,8 +1635,11 @@ def test_proactive_selection_leverage_boundaries(equity, notional, size, mark, t
         (1_000, C, 3_000_000_000, 600, 475_998, 1_559_880_000, 0),
         # a one-lot long (cross, wallet 1,000 USDT) sells its lot at floor(475,999.9976) = 475,999
         (1, 500_000 * V, 0, 1, 475_999, 0, -2_400_100),
+        # a one-lot short (cross, entered at 50,000.0) buys its lot at ceil(476,000.0024) = 476,001: realized
+        # 500,000 - 476,001 = 23,999 ticks x 100 = 2,399,900
+        (-1, -500_000 * V, 0, 1, 476_001, 0, 2_399_900),
     ],
-    ids=["isolated-closed-margin-home", "isolated-partly-cut-margin-stays", "one-lot-long-sells"],
+    ids=["isolated-closed-margin-home", "isolated-partly-cut-margin-stays", "one-lot-long-sells", "one-lot-short-buys"],
 )
 def test_proactive_cut_settles_the_margin(size, cost, margin, cut, price, left_margin, wallet_gain):
     iso = margin > 0
@@ -1640,7 +1651,8 @@ def test_proactive_cut_settles_the_margin(size, cost, margin, cut, price, left_m
     reduce_positions(np.array([0]), np.array([cut]), sizes, costs, collateral, np.array([iso, False]), np.arange(2),
                      w, V, 476_000.0, np.zeros(1), DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]),
                      *cols, n)  # fmt: skip
-    assert int(sizes[0]) == size - cut and rows_of(cols, int(n[0]))[0][2:4] == (-cut, price)
+    sign = 1 if size > 0 else -1
+    assert int(sizes[0]) == size - sign * cut and rows_of(cols, int(n[0]))[0][2:4] == (-sign * cut, price)
     assert int(collateral[0]) == left_margin and int(w[0]) == money(1_000) + wallet_gain
 
 
@@ -1781,3 +1793,18 @@ def test_capped_split_rounding_and_water_level(need, caps, weights, shares, tau)
 
     h, level = capped_split(need, np.array(caps), np.array(weights))
     assert h.tolist() == shares and level == tau
+
+
+def test_proactive_cut_skipped_for_one_position_goes_on_to_the_next():
+    """Two cross longs of 1 BTC @50,000 at centre 47,600: position 0 (wallet 2,380 USDT) has no solvent size (every
+    halving fills at 475,998 or 475,999, below its bankruptcy price: skipped); position 1 (wallet 2,400.2 USDT)
+    is still cut, 600 lots at 475,998 (as in the cases above), bought by the liquidity provider."""
+    size = np.array([1_000, 1_000, 0], dtype=np.int64)
+    cost = np.array([C, C, 0], dtype=np.int64)
+    w = np.array([2_380_000_000, 2_400_200_000, 10**15], dtype=np.int64)
+    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
+    reduce_positions(np.array([0, 1]), np.array([600, 600]), size, cost, np.zeros(3, dtype=np.int64),
+                     np.zeros(3, dtype=bool), np.arange(3), w, V, 476_000.0, np.zeros(1),
+                     DepthCurve.linear(DEEP).arrays(), np.array([2]), np.array([1]), *cols, n)  # fmt: skip
+    assert size.tolist() == [1_000, 400, 600]  # the liquidity provider (2) took the other side
+    assert rows_of(cols, int(n[0]))[0][:4] == ("deleverage_fill", 1, -600, 475_998)
