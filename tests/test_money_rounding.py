@@ -1785,8 +1785,22 @@ def test_trigger_price_is_exact_where_the_float_estimate_is_ticks_off(s, c, b, v
         # nothing to split, or nobody with a positive weight: nothing paid, water level 0
         (0, [2, 3], [1, 1], [0, 0], 0.0),
         (4, [2, 3], [0, 0], [0, 0], 0.0),
+        # nothing to split even with an infinite weight: still level 0
+        (0, [2, 3], [math.inf, 1.0], [0, 0], 0.0),
+        # infinite weights saturate first; here they hold exactly the need (2): they pay it, the level is infinite
+        (2, [2, 3], [math.inf, 1.0], [2, 0], math.inf),
+        # a zero weight never pays, even when the others cannot cover the need: 2 of 3 paid, saturated
+        (3, [2, 1], [1, 0], [2, 0], math.inf),
     ],
-    ids=["integer-weights-odd-unit-by-remainder", "need-equals-the-caps", "need-zero", "no-positive-weight"],
+    ids=[
+        "integer-weights-odd-unit-by-remainder",
+        "need-equals-the-caps",
+        "need-zero",
+        "no-positive-weight",
+        "need-zero-with-an-infinite-weight",
+        "infinite-weights-hold-exactly-the-need",
+        "zero-weight-never-pays",
+    ],  # fmt: skip
 )
 def test_capped_split_rounding_and_water_level(need, caps, weights, shares, tau):
     from delever.adl.policies import capped_split
@@ -1808,3 +1822,10 @@ def test_proactive_cut_skipped_for_one_position_goes_on_to_the_next():
                      DepthCurve.linear(DEEP).arrays(), np.array([2]), np.array([1]), *cols, n)  # fmt: skip
     assert size.tolist() == [1_000, 400, 600]  # the liquidity provider (2) took the other side
     assert rows_of(cols, int(n[0]))[0][:4] == ("deleverage_fill", 1, -600, 475_998)
+
+
+def test_allocate_lots_refuses_a_negative_need():
+    from delever.adl.policies import allocate_lots
+
+    with pytest.raises(ValueError, match="need_lots must be >= 0"):
+        allocate_lots("pro-rata-contracts", -1, np.array([2, 3]), np.zeros(2), np.array([2.0, 3.0]))
