@@ -1829,3 +1829,66 @@ def test_allocate_lots_refuses_a_negative_need():
 
     with pytest.raises(ValueError, match="need_lots must be >= 0"):
         allocate_lots("pro-rata-contracts", -1, np.array([2, 3]), np.zeros(2), np.array([2.0, 3.0]))
+
+
+@pytest.mark.parametrize(
+    "s, c, b, v, trigger",
+    [
+        # a long whose cost no representable price covers (cost 2^62, nothing backing it): liquidatable up to the
+        # highest price the search may reach, 2^62 // (1 lot x V 100)
+        (1, 2**62, 0, 100, 2**62 // 100),
+        # a long entered at half a tick (cost 50, V = 100): at 1 tick its equity 100 - 50 is above its MM
+        # ceil(0.4) = 1: at no positive price is it liquidatable (that at 0 ticks it would be does not count)
+        (1, 50, 0, 100, -1),
+        # a long backed by more than its cost (10 USDT of margin for a 5 USDT lot): never liquidatable
+        (1, 5_000_000, money(10), 100, -1),
+        # a short (1 lot @50,000.0, cost -50,000,000) on a wallet in debt (-49,999,900): at 1 tick equity
+        # -49,999,900 + 50,000,000 - 100 = 0 against MM 1: liquidatable from the first tick
+        (-1, -50_000_000, -49_999_900, 100, 1),
+        # with one unit more (-49,999,899): at 1 tick equity 1 = MM (not below it); at 2 ticks 1 - 100 < MM 1: 2
+        (-1, -50_000_000, -49_999_899, 100, 2),
+    ],
+    ids=[
+        "long-no-price-saves",
+        "long-entered-at-half-a-tick",
+        "long-fully-backed",
+        "short-liquidatable-at-one-tick",
+        "short-at-mm-at-one-tick",
+    ],  # fmt: skip
+)
+def test_trigger_price_at_the_ends_of_the_price_range(s, c, b, v, trigger):
+    from delever.sweep import NEVER_LONG, trigger_price
+
+    assert NEVER_LONG == -1
+    assert trigger_price(s, c, b, v, 0, *SWEEP_TIERS[:3], int(SWEEP_TIERS[3][0])) == trigger
+
+
+def test_single_position_sweep_uses_the_last_tier():
+    """Isolated long 3,500 BTC at 100,000.0 (notional 350M USDT, the last tier: 50%, cum 100,016,300 USDT): MM =
+    175,000,000 - 100,016,300 = 74,983,700 USDT (the tier below would ask 62,483,700). Margin 70M USDT at entry =
+    mark: equity 70M < MM: listed."""
+    from delever.sweep import single_position_sweep
+
+    t = BINANCE_BTCUSDT_2021
+    out = np.zeros(1, dtype=np.int64)
+    lots = 3_500_000
+    n = single_position_sweep(np.array([lots]), np.array([lots * 1_000_000 * V]), np.array([money(70_000_000)]),
+                              np.array([True]), np.array([0]), np.array([0]), np.array([False]), 1_000_000, V,
+                              t.floors, t.mmr_ppm, t.cum, len(t.tiers), out)  # fmt: skip
+    assert n == 1 and out.tolist() == [0]
+
+
+def test_account_cross_sums_by_hand():
+    """Account 0 at marks 500,001 on two instruments (the same tiers), V = 100: a cross long of 1,501 lots @40,000.0
+    (uPnL 15,010,150,100, MM 325,250,751) and a cross short of 2,500 lots @60,000.0 on instrument 1 (uPnL
+    24,999,750,000, MM 575,001,250); an isolated position and a flat one are left out. Sums: uPnL 40,009,900,100,
+    MM 900,252,001, 2 open; without the MM pass, MM 0."""
+    from delever.sweep import account_cross_sums
+
+    floors, mmr, cum = (np.vstack([a[0], a[0]]) for a in SWEEP_TIERS[:3])
+    nt = np.array([SWEEP_TIERS[3][0]] * 2)
+    args = (0, np.array([1_501, -2_500, 7, 0]), np.array([1_501 * 400_000 * V, -2_500 * 600_000 * V, 0, 0]),
+            np.array([False, False, True, False]), np.array([0, 1, 0, 0]), np.array([0, 4]), np.arange(4),
+            np.array([500_001, 500_001]), np.array([V, V]), floors, mmr, cum, nt)  # fmt: skip
+    assert account_cross_sums(*args, 1) == (40_009_900_100, 900_252_001, 2)
+    assert account_cross_sums(*args, 0) == (40_009_900_100, 0, 2)
