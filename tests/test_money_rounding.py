@@ -1791,6 +1791,14 @@ def test_trigger_price_is_exact_where_the_float_estimate_is_ticks_off(s, c, b, v
         (2, [2, 3], [math.inf, 1.0], [2, 0], math.inf),
         # a zero weight never pays, even when the others cannot cover the need: 2 of 3 paid, saturated
         (3, [2, 1], [1, 0], [2, 0], math.inf),
+        # nobody with room (every cap 0): nothing paid, level 0
+        (3, [0, 0], [1, 1], [0, 0], 0.0),
+        # infinite weights holding more than the need split it among themselves by cap: 1 of caps 2 and 4 ->
+        # quotas 1/3 and 2/3, the unit to the larger remainder
+        (1, [2, 3, 4], [math.inf, 1.0, math.inf], [0, 0, 1], math.inf),
+        # infinite weights holding less (2): they pay their cap, the finite weight the rest (2 of its 3) at
+        # level 2 / 1 = 2
+        (4, [2, 3], [math.inf, 1.0], [2, 2], 2.0),
     ],
     ids=[
         "integer-weights-odd-unit-by-remainder",
@@ -1800,6 +1808,9 @@ def test_trigger_price_is_exact_where_the_float_estimate_is_ticks_off(s, c, b, v
         "need-zero-with-an-infinite-weight",
         "infinite-weights-hold-exactly-the-need",
         "zero-weight-never-pays",
+        "every-cap-zero",
+        "infinite-weights-hold-more-than-the-need",
+        "infinite-weights-hold-less-than-the-need",
     ],  # fmt: skip
 )
 def test_capped_split_rounding_and_water_level(need, caps, weights, shares, tau):
