@@ -1903,3 +1903,28 @@ def test_account_cross_sums_by_hand():
             np.array([500_001, 500_001]), np.array([V, V]), floors, mmr, cum, nt)  # fmt: skip
     assert account_cross_sums(*args, 1) == (40_009_900_100, 900_252_001, 2)
     assert account_cross_sums(*args, 0) == (40_009_900_100, 0, 2)
+
+
+@pytest.mark.parametrize(
+    "policy, need, sizes, scores, capacities, lots",
+    [
+        # queue: scores 1, NaN, 2: the NaN ranks last; 4 lots: all 3 of the best (2), 1 of the next (0)
+        ("queue-bitmex", 4, [2, 5, 3], [1.0, math.nan, 2.0], [0.0, 0.0, 0.0], [1, 0, 3]),
+        # pro rata on capacities 1 and 0: the zero-capacity counterparty pays nothing while the other can pay
+        ("pro-rata-pnl", 2, [2, 2], [0.0, 0.0], [1.0, 0.0], [2, 0]),
+        # ... and only the lot the others cannot cover: 3 lots, the first holds 2
+        ("pro-rata-pnl", 3, [2, 2], [0.0, 0.0], [1.0, 0.0], [2, 1]),
+    ],
+    ids=["queue-nan-score-last", "zero-capacity-pays-nothing", "zero-capacity-pays-only-the-rest"],
+)
+def test_allocate_lots_edges(policy, need, sizes, scores, capacities, lots):
+    from delever.adl.policies import allocate_lots
+
+    assert allocate_lots(policy, need, np.array(sizes), np.array(scores), np.array(capacities)).tolist() == lots
+
+
+def test_allocate_lots_refuses_a_counterparty_without_lots():
+    from delever.adl.policies import allocate_lots
+
+    with pytest.raises(ValueError, match="sizes must be > 0"):
+        allocate_lots("pro-rata-contracts", 1, np.array([2, 0]), np.zeros(2), np.array([2.0, 0.0]))
