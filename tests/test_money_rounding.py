@@ -1874,19 +1874,37 @@ def test_trigger_price_at_the_ends_of_the_price_range(s, c, b, v, trigger):
     assert trigger_price(s, c, b, v, 0, *SWEEP_TIERS[:3], int(SWEEP_TIERS[3][0])) == trigger
 
 
-def test_single_position_sweep_uses_the_last_tier():
+@pytest.mark.parametrize(
+    "margin, listed",
+    [(money(70_000_000), [0]), (money(74_983_700) - 1, [0]), (money(74_983_700), [])],
+    ids=["well-below-mm", "one-unit-below-mm", "exactly-at-mm"],
+)
+def test_single_position_sweep_uses_the_last_tier(margin, listed):
     """Isolated long 3,500 BTC at 100,000.0 (notional 350M USDT, the last tier: 50%, cum 100,016,300 USDT): MM =
-    175,000,000 - 100,016,300 = 74,983,700 USDT (the tier below would ask 62,483,700). Margin 70M USDT at entry =
-    mark: equity 70M < MM: listed."""
+    175,000,000 - 100,016,300 = 74,983,700 USDT (the tier below would ask 62,483,700). At entry = mark its equity
+    is its margin: listed below MM, down to one unit below (the float screen must not skip it), not at MM."""
     from delever.sweep import single_position_sweep
 
     t = BINANCE_BTCUSDT_2021
     out = np.zeros(1, dtype=np.int64)
     lots = 3_500_000
-    n = single_position_sweep(np.array([lots]), np.array([lots * 1_000_000 * V]), np.array([money(70_000_000)]),
+    n = single_position_sweep(np.array([lots]), np.array([lots * 1_000_000 * V]), np.array([margin]),
                               np.array([True]), np.array([0]), np.array([0]), np.array([False]), 1_000_000, V,
                               t.floors, t.mmr_ppm, t.cum, len(t.tiers), out)  # fmt: skip
-    assert n == 1 and out.tolist() == [0]
+    assert out[:n].tolist() == listed
+
+
+def test_single_position_sweep_with_a_single_tier():
+    """One bracket (0.5%, no cap): 1 BTC at 50,000.0 (V = 100), isolated, entry = mark: MM ceil(250 USDT) =
+    250,000,000. Margin 249.999999 USDT is one unit short: listed; 250 USDT is not."""
+    from delever.sweep import single_position_sweep
+
+    out = np.zeros(2, dtype=np.int64)
+    n = single_position_sweep(np.array([1_000, 1_000]), np.array([C, C]), np.array([249_999_999, 250_000_000]),
+                              np.array([True, True]), np.array([0, 1]), np.zeros(2, dtype=np.int64),
+                              np.array([False, False]), 500_000, V, np.array([0]), np.array([5_000]), np.array([0]),
+                              1, out)  # fmt: skip
+    assert out[:n].tolist() == [0]
 
 
 def test_account_cross_sums_by_hand():
