@@ -57,8 +57,8 @@ MUTANTS = [
     (
         "M5",
         "liquidation.py",
-        "if -fin <= fund[0]:",
-        "if -fin < fund[0]:",
+        "if -fin <= budget:",
+        "if -fin < budget:",
         [T + "test_largest_book_part_the_fund_covers_at_the_exact_boundary"],
     ),
     (
