@@ -1422,19 +1422,20 @@ def test_adl_queue_lights_of_the_shorts_count_from_zero():
 
 
 def test_adl_queue_chunks_of_distinct_scores_are_the_best_first():
-    """300 longs of 1 lot, wallet 0, entries 40,000.0 - 0.1 i (i = 0..299) at mark 50,000.0: BitMEX score =
+    """600 longs of 1 lot, wallet 0, entries 40,000.0 - 0.1 i (i = 0..599) at mark 50,000.0: BitMEX score =
     PnL% x leverage = (uPnL / cost) x (notional / uPnL) = notional / cost = 500,000 / (400,000 - i), higher for
-    a higher i, all distinct: the first chunk (256) is positions 299 down to 44, the second 43 down to 0."""
-    n = 300
+    a higher i, all distinct: the first chunk (256, under half of the 600) is positions 599 down to 344; the next
+    chunk (1,024) would be at least half of the 344 left, so they are all queued, 343 down to 0."""
+    n = 600
     book = Book.from_arrays(wallet=[0] * (n + 1), account=list(range(n + 1)), size=[1] * n + [-n],
                             cost=[(400_000 - i) * V for i in range(n)] + [-n * 500_000 * V])  # fmt: skip
     excluded = np.zeros(n + 1, dtype=bool)
     excluded[n] = True
     queue = AdlQueue(book, 0, 500_000, V, None, excluded, "queue-bitmex", TIERS)
     queue.extend(0)
-    assert queue.queue[0, :256].tolist() == list(range(299, 43, -1)) and int(queue.length[0]) == 256
+    assert queue.queue[0, :256].tolist() == list(range(599, 343, -1)) and int(queue.length[0]) == 256
     queue.extend(0)
-    assert queue.queue[0, :300].tolist() == list(range(299, -1, -1)) and int(queue.complete[0]) == 1
+    assert queue.queue[0, :600].tolist() == list(range(599, -1, -1)) and int(queue.complete[0]) == 1
 
 
 def test_adl_queue_scores_a_side_larger_than_one_block():
@@ -1607,12 +1608,11 @@ def test_proactive_cut_of_a_single_lot():
     size = np.array([1_000, 0], dtype=np.int64)
     cost = np.array([C, 0], dtype=np.int64)
     w = np.array([2_400_200_000, 10**15], dtype=np.int64)
-    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
-    moved = reduce_positions(np.array([0]), np.array([1]), size, cost, np.zeros(2, dtype=np.int64),
-                             np.zeros(2, dtype=bool), np.arange(2), w, V, 476_000.0, np.zeros(1),
-                             DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]), *cols, n)  # fmt: skip
+    cols = event_columns()
+    depth = LiquidityCols.make(476_000.0, np.zeros(1), DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]))
+    moved = reduce_positions(np.array([0]), np.array([1]), book_columns(size, cost, w), V, depth, cols)
     assert int(size[0]) == 999 and moved == 475_999 * V
-    assert rows_of(cols, int(n[0])) == [("deleverage_fill", 0, -1, 475_999, -2_400_100), ("lp_fill", 1, 1, 475_999, 0)]
+    assert rows_of(cols) == [("deleverage_fill", 0, -1, 475_999, -2_400_100), ("lp_fill", 1, 1, 475_999, 0)]
 
 
 @pytest.mark.parametrize(
@@ -1678,12 +1678,12 @@ def test_proactive_cut_settles_the_margin(size, cost, margin, cut, price, left_m
     costs = np.array([cost, 0], dtype=np.int64)
     collateral = np.array([margin, 0], dtype=np.int64)
     w = np.array([money(1_000), 10**15], dtype=np.int64)
-    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
-    reduce_positions(np.array([0]), np.array([cut]), sizes, costs, collateral, np.array([iso, False]), np.arange(2),
-                     w, V, 476_000.0, np.zeros(1), DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]),
-                     *cols, n)  # fmt: skip
+    cols = event_columns()
+    depth = LiquidityCols.make(476_000.0, np.zeros(1), DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]))
+    book = book_columns(sizes, costs, w, collateral, np.array([iso, False]))
+    reduce_positions(np.array([0]), np.array([cut]), book, V, depth, cols)
     sign = 1 if size > 0 else -1
-    assert int(sizes[0]) == size - sign * cut and rows_of(cols, int(n[0]))[0][2:4] == (-sign * cut, price)
+    assert int(sizes[0]) == size - sign * cut and rows_of(cols)[0][2:4] == (-sign * cut, price)
     assert int(collateral[0]) == left_margin and int(w[0]) == money(1_000) + wallet_gain
 
 
@@ -1858,12 +1858,11 @@ def test_proactive_cut_skipped_for_one_position_goes_on_to_the_next():
     size = np.array([1_000, 1_000, 0], dtype=np.int64)
     cost = np.array([C, C, 0], dtype=np.int64)
     w = np.array([2_380_000_000, 2_400_200_000, 10**15], dtype=np.int64)
-    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
-    reduce_positions(np.array([0, 1]), np.array([600, 600]), size, cost, np.zeros(3, dtype=np.int64),
-                     np.zeros(3, dtype=bool), np.arange(3), w, V, 476_000.0, np.zeros(1),
-                     DepthCurve.linear(DEEP).arrays(), np.array([2]), np.array([1]), *cols, n)  # fmt: skip
+    cols = event_columns()
+    depth = LiquidityCols.make(476_000.0, np.zeros(1), DepthCurve.linear(DEEP).arrays(), np.array([2]), np.array([1]))
+    reduce_positions(np.array([0, 1]), np.array([600, 600]), book_columns(size, cost, w), V, depth, cols)
     assert size.tolist() == [1_000, 400, 600]  # the liquidity provider (2) took the other side
-    assert rows_of(cols, int(n[0]))[0][:4] == ("deleverage_fill", 1, -600, 475_998)
+    assert rows_of(cols)[0][:4] == ("deleverage_fill", 1, -600, 475_998)
 
 
 def test_allocate_lots_refuses_a_negative_need():
@@ -1947,11 +1946,13 @@ def test_account_cross_sums_by_hand():
 
     floors, mmr, cum = (np.vstack([a[0], a[0]]) for a in SWEEP_TIERS[:3])
     nt = np.array([SWEEP_TIERS[3][0]] * 2)
-    args = (0, np.array([1_501, -2_500, 7, 0]), np.array([1_501 * 400_000 * V, -2_500 * 600_000 * V, 0, 0]),
-            np.array([False, False, True, False]), np.array([0, 1, 0, 0]), np.array([0, 4]), np.arange(4),
-            np.array([500_001, 500_001]), np.array([V, V]), floors, mmr, cum, nt)  # fmt: skip
-    assert account_cross_sums(*args, 1) == (40_009_900_100, 900_252_001, 2)
-    assert account_cross_sums(*args, 0) == (40_009_900_100, 0, 2)
+    i64 = lambda *x: np.array(x, dtype=np.int64)  # noqa: E731
+    book = BookCols(i64(1_501, -2_500, 7, 0), i64(1_501 * 400_000 * V, -2_500 * 600_000 * V, 0, 0), i64(0, 0, 0, 0),
+                    np.array([False, False, True, False]), i64(0, 0, 0, 0), i64(0, 1, 0, 0), i64(0), np.zeros(1, bool),
+                    i64(0, 4), np.arange(4))  # fmt: skip
+    val = AccountValuation(i64(500_001, 500_001), i64(V, V), floors, mmr, cum, nt)
+    assert account_cross_sums(0, book, val, True) == (40_009_900_100, 900_252_001, 2)
+    assert account_cross_sums(0, book, val, False) == (40_009_900_100, 0, 2)
 
 
 @pytest.mark.parametrize(
