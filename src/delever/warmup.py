@@ -50,14 +50,17 @@ class WarmupReport:
 
 
 def kernels() -> dict[str, object]:
-    """Every compiled kernel of the package: ``module.function`` -> numba dispatcher."""
+    """Every compiled kernel of the package that compiles on its own: ``module.function`` -> numba dispatcher.
+    Kernels marked ``inline="always"`` (the liquidation stage's small kernels) are left out: numba inlines them into
+    their caller at IR level, so they never get a compiled signature or a cache file of their own."""
     from numba.core.registry import CPUDispatcher
 
     found = {}
     for name in KERNEL_MODULES:
         module = importlib.import_module(f"delever.{name}")
         for attr, obj in vars(module).items():
-            if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == module.__name__:
+            inlined = isinstance(obj, CPUDispatcher) and obj.targetoptions.get("inline") == "always"
+            if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == module.__name__ and not inlined:
                 found[f"{name}.{attr}"] = obj
     return found
 
