@@ -15,6 +15,7 @@ from delever.allocation import (
     split,
     split_capped_into,
     split_into,
+    split_many_into,
 )
 
 
@@ -83,6 +84,8 @@ def test_compiled_twins_equal_reference(total, weights, data):
     split_into(total, w, out)
     ref = largest_remainder(total, weights)
     assert out.tolist() == ref
+    split_many_into(total, w, out)
+    assert out.tolist() == ref
     if sum(weights) > 0 and total > 0:
         assert sum(ref) == total
     caps = data.draw(st.lists(st.integers(0, 2**45), min_size=w.size, max_size=w.size))
@@ -134,4 +137,6 @@ def test_twins_equal_reference_on_tie_heavy_inputs(total, rows):
     split_capped_into(total, w, np.array(caps, dtype=np.int64), out)
     assert out.tolist() == largest_remainder(total, weights, caps)
     split_into(total, w, out)
+    assert out.tolist() == largest_remainder(total, weights)
+    split_many_into(total, w, out)
     assert out.tolist() == largest_remainder(total, weights)

@@ -264,6 +264,15 @@ def split_into(total, weights, out):
 
 
 @njit(cache=True, nogil=True)
+def split_many_into(total, weights, out):
+    """:func:`split_into` for many entries: the same split (ties to the lower index), in O(n) whatever the number
+    of missing units (one round by partition), where :func:`split_into`'s scan costs O(n x missing units) and
+    suits the liquidation stage's few liquidity providers. :func:`split` uses it for socialized loss and the ADL
+    policies (tens of thousands of winners). Limits as :func:`split_into`."""
+    _split(total, weights, weights, False, out)
+
+
+@njit(cache=True, nogil=True)
 def split_capped_into(total, weights, caps, out):
     """Compiled twin of :func:`largest_remainder` with ``caps`` (int64 (n,) >= 0): ``out`` gets
     ``min(total, sum of caps of positive weights)`` units, ``out_i <= caps_i``. Limits as :func:`split_into`."""
@@ -316,7 +325,7 @@ def split(total: int, weights, caps=None) -> np.ndarray:
     if fits:
         wi = w.astype(np.int64)
         if caps is None:
-            split_into(total, wi, out)
+            split_many_into(total, wi, out)
         else:
             split_capped_into(total, wi, np.asarray(caps, dtype=np.int64), out)
         return out
