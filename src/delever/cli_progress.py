@@ -33,7 +33,7 @@ from rich.text import Text
 KERNEL_MODULES = (
     "adl/queue.py",
     "adl/ranking.py",
-    "engine.py",
+    "engine/simulation.py",
     "liquidation.py",
     "liquidity.py",
     "mark.py",
@@ -107,7 +107,7 @@ def progress(
         yield update
 
 
-ALWAYS_COMPILED = ("engine.py", "liquidity.py", "mark.py", "sweep.py")
+ALWAYS_COMPILED = ("engine/simulation.py", "liquidity.py", "mark.py", "sweep.py")
 """Kernel modules every run compiles (the others only when their mechanism or stage is reached)."""
 
 

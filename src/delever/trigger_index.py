@@ -21,9 +21,12 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _scan(
+def scan_triggers(
     mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, bounds, stamp, step, out
 ) -> int:
+    """The compiled scan of :meth:`TriggerIndex.scan` over the index's arrays (callable from other kernels:
+    the engine's quiet-step loop): writes the positions ``mark`` (ticks) has reached to ``out``, each once per
+    ``step`` (``stamp``), advances the heads past stale prefixes; returns how many."""
     count = 0
     # longs, highest trigger first: liquidatable while key >= mark
     h = head[0]
@@ -208,7 +211,7 @@ class TriggerIndex:
 
     def scan(self, mark: int, step: int, out: np.ndarray) -> int:
         """Write the positions the mark (ticks) has reached into ``out``; return how many (each once)."""
-        return _scan(
+        return scan_triggers(
             mark,
             self._size,
             self._trigger,

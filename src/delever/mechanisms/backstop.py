@@ -10,10 +10,14 @@ vault is an account of the book (never liquidated, never ADL'd) whose PnL the re
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
+from ..book import with_extra_account
 from ..events import BACKSTOP_MARGIN, BACKSTOP_TAKEOVER, BACKSTOP_VAULT_FILL
 from ..liquidation import _emit, apply_trade
+from ..units import money
+from .base import Mechanism
 
 
 @njit(cache=True, nogil=True)
@@ -164,3 +168,72 @@ def vault_equity(book, vault_pos: int, mark: int, v: int) -> int:
     """The vault's equity at ``mark``: its wallet plus its position's unrealized PnL (money)."""
     a = int(book.account[vault_pos])
     return int(book.wallet[a]) + int(book.size[vault_pos]) * mark * v - int(book.cost[vault_pos])
+
+
+class Backstop(Mechanism):
+    """The step loop's backstop vault (:mod:`delever.mechanisms.base`): an exempt account appended to the
+    book, with one flat position per instrument; before the book sees a batch, the vault takes over
+    (:func:`take_over`) the positions whose equity is below ``equity_ratio`` x MM. The summary reports the
+    vault's PnL at the last marks."""
+
+    name = "backstop"
+
+    def __init__(self, config) -> None:
+        self.config = config
+
+    @classmethod
+    def from_scenario(cls, scenario) -> Backstop | None:
+        bs = scenario.mechanisms.backstop
+        return cls(bs) if bs.enabled else None
+
+    def add_accounts(self, sim, book):
+        # the vault holds one (flat) position on each instrument
+        book, self.vault_acc, first = with_extra_account(book, money(self.config.vault_wallet), sim.M)
+        self.vault_positions = np.arange(first, first + sim.M, dtype=np.int64)
+        return book
+
+    def setup(self, sim) -> None:
+        self.ratio = ratio_fraction(self.config.equity_ratio)
+
+    def take(self, sim, batch) -> None:
+        """Hand the positions below the vault's threshold to the vault's position on the batch's instrument."""
+        b, buf, m, mark, order = sim.book, sim.buf, batch.m, batch.mark, batch.order
+        buf.ensure(4 * order.size + 8)
+        keep = np.ones(order.size, dtype=np.int64)
+        ev_n = np.array([buf.n], dtype=np.int64)
+        num, den = self.ratio
+        v = int(sim.vpl[m])
+        notional = np.abs(b.size[order]) * mark * v
+        taken = take_over(
+            order,
+            batch.equity,
+            batch.req,
+            num,
+            den,
+            int(self.vault_positions[m]),
+            mark,
+            b.size,
+            b.cost,
+            b.collateral,
+            b.isolated,
+            b.account,
+            b.wallet,
+            v,
+            keep,
+            *sim.cols(),
+            ev_n,
+        )
+        buf.n = int(ev_n[0])
+        if taken:
+            sim.note(self.name, b.account[order[keep == 0]], int(notional[keep == 0].sum()))
+        batch.keep(keep == 1)
+
+    def finish(self, sim, extra: dict) -> None:
+        b = sim.book
+        vault_end = int(b.wallet[self.vault_acc])
+        for m in range(sim.M):
+            last_mark = int(sim.mark_s_all[m][-1]) if sim.T else 0
+            vault_end += vault_equity(b, int(self.vault_positions[m]), last_mark, int(sim.vpl[m])) - int(
+                b.wallet[self.vault_acc]
+            )
+        extra[self.name]["vault_pnl"] = vault_end - money(self.config.vault_wallet)
