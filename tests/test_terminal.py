@@ -109,7 +109,7 @@ def test_compiling_notice_follows_the_cache(tmp_path, monkeypatch):
     an index older than its source (numba recompiles it) is cold again."""
     import numba
 
-    from delever import cli_progress
+    from delever.cli import progress as cli_progress
 
     pkg = tmp_path / "delever"
     for rel in cli_progress.KERNEL_MODULES:

@@ -1,7 +1,9 @@
 """The step loop: prices -> mark -> margin sweep -> liquidation (book, insurance fund, ADL) -> events.
 
 Modules: :mod:`.market` prepares a run's inputs (:func:`prepare`), :mod:`.simulation` holds the state and its
-step (:class:`Simulation`, :func:`run`), :mod:`.result` turns the end state into a :class:`RunResult`. The
+step (:class:`Simulation`, :func:`run`), :mod:`.result` turns the end state into a :class:`RunResult`,
+:mod:`.invariants` checks money and open interest, :mod:`.columns` supplies the ADL hierarchy's extra
+per-position columns. The
 mechanisms of the defence line act at fixed phases of the step through one protocol
 (:mod:`delever.mechanisms.base`; the enabled ones in :mod:`delever.mechanisms.registry` order), so adding one
 does not touch this package.
@@ -44,9 +46,11 @@ instrument in instrument order, each most under water first. With one instrument
 position each, trigger prices and the compiled quiet-steps loop (:func:`quiet_steps`) replace the sweep.
 """
 
-from .market import Market, MultiMarket, prepare
+from .columns import funding_received, position_column
+from .invariants import check_conservation, trigger_mode
+from .market import Market, MultiMarket, prepare, tier_arrays
 from .result import RunResult, StepSeries
-from .simulation import Simulation, funding_received, position_column, quiet_steps, run, tier_arrays, trigger_mode
+from .simulation import Simulation, quiet_steps, run
 
 __all__ = [
     "Market",
@@ -54,6 +58,7 @@ __all__ = [
     "RunResult",
     "Simulation",
     "StepSeries",
+    "check_conservation",
     "funding_received",
     "position_column",
     "prepare",

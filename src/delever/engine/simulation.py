@@ -13,9 +13,6 @@ from numba import njit
 from .. import events as ev
 from ..adl.queue import AdlQueue
 from ..adl.trigger import AdlTriggerState
-from ..book import Book
-from ..errors import ConservationError
-from ..instruments import Instrument
 from ..liquidation import AccountValuation, run_stage
 from ..liquidity import marginal_price, refill_factor
 from ..mark import MarkPrice, band_fraction, mark_of
@@ -26,7 +23,9 @@ from ..settlement import SettlementReport, check_expiry, expiry_ns, settle_at
 from ..sweep import margin_sweep, position_health, update_triggers
 from ..trigger_index import TriggerIndex, scan_triggers
 from ..units import money, rate_ppm
-from .market import Market, MultiMarket, prepare
+from .columns import position_column
+from .invariants import check_conservation, trigger_mode
+from .market import Market, MultiMarket, prepare, tier_arrays
 from .result import RunResult, build_result
 
 
@@ -514,66 +513,3 @@ class Simulation:
     def result(self) -> RunResult:
         """The run's :class:`RunResult` (:func:`delever.engine.result.build_result`; once, at the end)."""
         return build_result(self)
-
-
-def position_column(book: Book, now_ns: int, name: str, funding_history=(), window_s: float = 0.0) -> np.ndarray:
-    """A per-position column of the ADL hierarchy at ``now_ns``: ``age_s`` (float64 seconds since each position
-    was opened) or ``funding_received`` (int64 money, net funding received within ``window_s`` seconds before
-    now, :func:`funding_received`; zeros without a funding history).
-
-    Raises:
-        KeyError: another name.
-    """
-    if name == "age_s":
-        return (now_ns - book.opened_ns) / 1e9
-    if name == "funding_received":
-        return funding_received(funding_history, book.n_positions, now_ns, window_s)
-    raise KeyError(name)
-
-
-def funding_received(history, n: int, now_ns: int, window_s: float) -> np.ndarray:
-    """int64 (n,) money: net funding each position received (paid < 0) at the settlements of ``history``
-    (``(time ns, positions, amounts)`` each) within ``window_s`` seconds before ``now_ns``, now included."""
-    out = np.zeros(n, dtype=np.int64)
-    start = now_ns - int(window_s * 1e9)
-    for when, positions, amounts in history:
-        if start < when <= now_ns:
-            np.add.at(out, positions, amounts)
-    return out
-
-
-def trigger_mode(book: Book, inst: Instrument) -> bool:
-    """Whether trigger prices decide liquidations exactly for this book: every trader account holds at most
-    one position (so a change to an account is a change to its one position, whose trigger is refreshed), and
-    ``equity - MM`` moves monotonically with the price (``V * (1 - MMR_max) > 1``)."""
-    traders = book.account[~book.exempt[book.account]]
-    if traders.size and np.bincount(traders).max() > 1:
-        return False
-    return inst.value_per_lot_tick * (1_000_000 - int(inst.tiers.mmr_ppm.max())) > 1_000_000
-
-
-def check_conservation(book: Book, fund: np.ndarray, money_start: int, instruments: int = 1) -> None:
-    """Raise :class:`~delever.errors.ConservationError` when the book and funds hold other than ``money_start``
-    or an instrument's open interest is unbalanced."""
-    total = book.total_money(fund)
-    if total != money_start:
-        raise ConservationError(f"money changed by {total - money_start} units")
-    for m in range(instruments):
-        long_, short = book.open_interest(m)
-        if long_ != short:
-            raise ConservationError(f"open interest of instrument {m} unbalanced: long {long_} vs short {short}")
-
-
-def tier_arrays(tiers: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The margin tiers of instruments ``0..M-1`` (:class:`delever.instruments.Tiers` each) as the kernels take
-    them: ``floors``, ``mmr_ppm``, ``cum`` int64 (M, k), k the most tiers of any, rows padded with an
-    unreachable floor, and ``n_tiers`` int64 (M,)."""
-    k = max(len(t.tiers) for t in tiers)
-    big = np.iinfo(np.int64).max
-    floors = np.full((len(tiers), k), big, dtype=np.int64)
-    mmr = np.zeros((len(tiers), k), dtype=np.int64)
-    cum = np.zeros((len(tiers), k), dtype=np.int64)
-    for m, t in enumerate(tiers):
-        n = len(t.tiers)
-        floors[m, :n], mmr[m, :n], cum[m, :n] = t.floors, t.mmr_ppm, t.cum
-    return floors, mmr, cum, np.array([len(t.tiers) for t in tiers], dtype=np.int64)

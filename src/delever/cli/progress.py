@@ -122,7 +122,7 @@ def kernels_cached(package_dir: Path | None = None) -> bool:
     """
     import numba
 
-    pkg = package_dir or Path(__file__).resolve().parent
+    pkg = package_dir or Path(__file__).resolve().parent.parent  # the delever package (this is delever/cli)
     cache_root = Path(numba.config.CACHE_DIR) if numba.config.CACHE_DIR else None
     for rel in KERNEL_MODULES:
         src = pkg / rel

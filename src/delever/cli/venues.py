@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import InputError
+from ..errors import InputError
 
 EXIT_BAD_INPUT = 2
 
@@ -80,7 +80,7 @@ def position(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (ccxt position keys).")] = False,
 ) -> None:
     """Compute one position under a venue's rules: margins, PnL, liquidation and bankruptcy prices."""
-    from .venues import get_venue
+    from ..venues import get_venue
 
     try:
         rb = get_venue(venue)
@@ -127,7 +127,7 @@ def venues(
     name: Annotated[str | None, typer.Argument(help="A rulebook to show in full.")] = None,
 ) -> None:
     """List the venue rulebooks, or show one's tiers and rules."""
-    from .venues import VENUES, get_venue
+    from ..venues import VENUES, get_venue
 
     console = Console(width=140)
     if name is None:
