@@ -102,10 +102,11 @@ def quiet_steps(t, t_end, index_ticks, state, refill, curve, ema, alpha, band, m
 
 
 class Simulation:
-    """The state of one run and its step (see the module docstring for the order of a step), over the run's
+    """The state of one run and its step (:mod:`delever.engine` gives the order of a step), over the run's
     instruments ``0..M-1``: the scenario's instrument, and for a multi-instrument run
     (:func:`delever.contagion.prepare_multi`) the extra ones, each with its own index path, book, mark,
-    insurance fund, ADL queue and per-instrument mechanism state."""
+    insurance fund, ADL queue and per-instrument mechanism state. What the mechanisms may use of it is
+    :class:`delever.mechanisms.base.Engine`."""
 
     def __init__(
         self,
