@@ -2,7 +2,7 @@
 
 Modules: :mod:`.market` prepares a run's inputs (:func:`prepare`), :mod:`.simulation` holds the state and its
 step (:class:`Simulation`, :func:`run`), :mod:`.result` turns the end state into a :class:`RunResult`,
-:mod:`.invariants` checks money and open interest, :mod:`.columns` supplies the ADL hierarchy's extra
+:mod:`.invariants` checks money and open interest, :mod:`.adl_columns` supplies the ADL hierarchy's extra
 per-position columns. The
 mechanisms of the defence line act at fixed phases of the step through one protocol
 (:mod:`delever.mechanisms.base`; the enabled ones in :mod:`delever.mechanisms.registry` order), so adding one
@@ -46,7 +46,7 @@ instrument in instrument order, each most under water first. With one instrument
 position each, trigger prices and the compiled quiet-steps loop (:func:`quiet_steps`) replace the sweep.
 """
 
-from .columns import funding_received, position_column
+from .adl_columns import funding_received, position_column
 from .invariants import check_conservation, trigger_mode
 from .market import Market, MultiMarket, prepare, tier_arrays
 from .result import RunResult, StepSeries

@@ -23,7 +23,7 @@ from ..settlement import SettlementReport, check_expiry, expiry_ns, settle_at
 from ..sweep import margin_sweep, position_health, update_triggers
 from ..trigger_index import TriggerIndex, scan_triggers
 from ..units import money, rate_ppm
-from .columns import position_column
+from .adl_columns import position_column
 from .invariants import check_conservation, trigger_mode
 from .market import Market, MultiMarket, prepare, tier_arrays
 from .result import RunResult, build_result

@@ -146,7 +146,10 @@ class Mechanism(ABC):
     """A mechanism of the defence line as the step loop sees it (module docstring: the phases and their order).
 
     Subclasses set :attr:`name` (the key of their figures in ``extra``) and override the phases they act in;
-    :meth:`from_scenario` builds one for a scenario, or returns None when the mechanism is off.
+    :meth:`from_scenario` builds one for a scenario, or returns None when the mechanism is off. The engine
+    creates ``extra[name]`` (``fired_steps``, ``accounts``, ``notional``, counted by :meth:`Engine.note`) for
+    each mechanism of ``[mechanisms]``; one configured elsewhere creates its own in :meth:`setup`
+    (:class:`delever.mechanisms.block_limits.LiquidationLimits`).
     """
 
     name: ClassVar[str] = ""
