@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from delever.adl.ranking import adl_indicator, bitmex_score
+from delever.adl.ranking import adl_indicator, bitmex_score, lights_from_cumulative
 
 
 def test_tv01_bitmex_indicator_quantiles():
@@ -22,3 +22,25 @@ def test_bitmex_score_profit_times_leverage_loss_over_leverage():
     assert bitmex_score(upnl=1_000, cost=10_000, notional=11_000, equity=2_200) == pytest.approx(0.5)
     assert bitmex_score(upnl=-1_000, cost=10_000, notional=9_000, equity=1_800) == pytest.approx(-0.02)
     assert bitmex_score(upnl=500, cost=10_000, notional=10_500, equity=0) == float("-inf")
+
+
+@pytest.mark.parametrize(
+    "cum, total, expected",
+    [
+        # 100 lots: cum 20 -> ceil(5 x 20 / 100) = 1 -> 5 lights; 21 -> 2 -> 4; 100 -> 5 -> 1
+        pytest.param([20, 21, 60, 100], 100, [5, 4, 3, 1], id="steps_of_20_percent"),
+        # a zero quantity at the top (cum 0) still shows 5, not 6; a cum past the total shows 1, not 0
+        pytest.param([0, 150], 100, [5, 1], id="clipped_to_1_5"),
+    ],
+)
+def test_lights_from_cumulative_by_hand(cum, total, expected):
+    assert lights_from_cumulative(np.array(cum), total).tolist() == expected
+
+
+def test_queue_and_rulebook_lights_are_the_ranking_lights():
+    # the engine's queue, the venue rulebooks and adl_indicator share one formula (issue #11)
+    from delever.venues import get_venue
+
+    qty = np.array([10, 10, 20, 30, 20, 10])
+    score = np.array([3.0, 6.0, 1.0, 4.0, 5.0, 2.0])
+    assert get_venue("bitmex").adl_indicator(score, qty).tolist() == adl_indicator(score, qty).tolist()

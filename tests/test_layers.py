@@ -6,8 +6,7 @@
   (:mod:`delever.engine`) only by the modules that run it (:data:`RUNS_THE_ENGINE`): nothing low (state,
   stages, mechanisms, ADL, venues' rules) imports either;
 - presentation libraries (typer, rich, plotly) only in :mod:`delever.report` and :mod:`delever.cli`;
-- no private name (``_x``; dunders such as ``__version__`` are public) imported from another delever module,
-  except the event-writing helpers the compiled kernels share (:data:`SHARED_KERNEL_HELPERS`).
+- no private name (``_x``; dunders such as ``__version__`` are public) imported from another delever module.
 
 The checker itself is tested on small made-up packages, so that each rule is seen to fail.
 """
@@ -33,9 +32,6 @@ RUNS_THE_ENGINE = {
     "delever.montecarlo",
     "delever.venues.scenario",  # the experiments: run the engine many times
 }
-SHARED_KERNEL_HELPERS = {("delever.liquidation", "_emit"), ("delever.liquidation", "_book_execute")}
-"""Compiled helpers the mechanisms' kernels call (numba needs the function itself): the kernels' own split
-(issue #11) decides where they live."""
 
 
 @dataclass
@@ -164,7 +160,7 @@ def test_no_import_cycles():
 
 
 def test_no_private_names_imported_across_modules():
-    assert private_imports(GRAPH, SHARED_KERNEL_HELPERS) == []
+    assert private_imports(GRAPH) == []
 
 
 def test_presentation_only_in_report_and_cli():

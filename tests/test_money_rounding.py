@@ -24,6 +24,7 @@ from delever.adl.hierarchy import HierarchyRule
 from delever.adl.policies import hierarchy_policy
 from delever.adl.queue import AdlQueue
 from delever.book import Book
+from delever.columns import BookCols, EventCols, LiquidityCols
 from delever.events import EventBuffer
 from delever.instruments import Instrument
 from delever.liquidation import AccountValuation, apply_trade, book_fill_price, run_stage
@@ -708,7 +709,7 @@ def test_partial_close_releases_cost_rounded_against_the_account(
     c = np.array([cost], dtype=np.int64)
     coll = np.zeros(1, dtype=np.int64)
     wallet = np.zeros(1, dtype=np.int64)
-    r = apply_trade(0, delta, price, s, c, coll, np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.int64), wallet, V)
+    r = apply_trade(0, delta, price, book_columns(s, c, wallet, coll), V)
     assert (r, int(s[0]), int(c[0]), int(wallet[0])) == (realized, size_after, cost_after, realized)
     # and the trade is a pure exchange at ``price``: balance - cost moved by exactly -delta x price x V
     assert int(wallet[0]) - int(c[0]) == -cost - delta * price * V
@@ -759,17 +760,13 @@ def test_funding_payers_round_up_receivers_round_down(rate_ppb, amounts, remaind
     isolated_ = np.array([False, False, True, False])
     account = np.array([0, 1, 2, 3], dtype=np.int64)
     wallet = np.zeros(4, dtype=np.int64)
-    buf = EventBuffer()
-    buf.ensure(8)
-    c = buf.cols
-    ev_n = np.zeros(1, dtype=np.int64)
-    rem = pay_funding(rate_ppb, 500_001, V, size, collateral, isolated_, account, wallet, np.zeros(4, dtype=np.bool_),
-                      c["kind"], c["account"], c["counterparty"], c["position"], c["size"], c["price"], c["amount"],
-                      c["indicator"], ev_n)  # fmt: skip
+    cols = event_columns(8)
+    cost = size * 500_000 * V
+    rem = pay_funding(rate_ppb, 500_001, V, 0, book_columns(size, cost, wallet, collateral, isolated_, account), cols)
     got = [int(wallet[0]), int(wallet[1]), int(collateral[2]) - 1_000, int(wallet[3])]
     assert got == amounts
     assert rem == remainder == -sum(amounts)  # conserved: what was paid = received + remainder
-    assert int(ev_n[0]) == sum(1 for a in amounts if a != 0)
+    assert cols.rows() == sum(1 for a in amounts if a != 0)
 
 
 @pytest.mark.parametrize(
@@ -786,9 +783,8 @@ def test_funding_payers_round_up_receivers_round_down(rate_ppb, amounts, remaind
 def test_funding_of_one_lot_positions_and_a_flat_one(rate_ppb, amounts):
     size = np.array([0, 1, -1], dtype=np.int64)
     wallet = np.zeros(3, dtype=np.int64)
-    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
-    rem = pay_funding(rate_ppb, 500_001, V, size, np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool), np.arange(3),
-                      wallet, np.zeros(3, dtype=bool), *cols, n)  # fmt: skip
+    cols = event_columns()
+    rem = pay_funding(rate_ppb, 500_001, V, 0, book_columns(size, size * 500_000 * V, wallet), cols)
     assert wallet.tolist() == amounts and rem == -sum(amounts)
 
 
@@ -910,16 +906,36 @@ def test_final_settlement_bankruptcy_price_off_tick_and_counterparty_capacity_fl
 # ------------------------------------------------------------------------------------------------------------
 
 
-def event_columns(n: int = 32) -> list[np.ndarray]:
+def event_columns(n: int = 32) -> EventCols:
+    """An empty event buffer's columns with room for ``n`` rows."""
     buf = EventBuffer()
     buf.ensure(n)
-    c = buf.cols
-    return [c[k] for k in ("kind", "account", "counterparty", "position", "size", "price", "amount", "indicator")]
+    return EventCols.of(buf)
 
 
-def rows_of(cols: list[np.ndarray], n: int) -> list[tuple]:
-    return [(ev.KIND_NAMES[cols[0][i]], int(cols[1][i]), int(cols[4][i]), int(cols[5][i]), int(cols[6][i]))
-            for i in range(n)]  # fmt: skip
+def rows_of(cols: EventCols) -> list[tuple]:
+    """The rows written: (kind, account, lots, ticks, money)."""
+    return [
+        (ev.KIND_NAMES[cols.kind[i]], int(cols.account[i]), int(cols.size[i]), int(cols.price[i]), int(cols.amount[i]))
+        for i in range(cols.rows())
+    ]
+
+
+def book_columns(size, cost, wallet, collateral=None, isolated=None, account=None, exempt=None) -> BookCols:
+    """The kernels' view of a book made of these arrays (shared: the kernels' writes land in them); one account
+    per position unless ``account`` says otherwise."""
+    n = size.shape[0]
+    book = Book.from_arrays(
+        wallet=wallet,
+        account=np.arange(n, dtype=np.int64) if account is None else account,
+        size=size,
+        cost=cost,
+        collateral=collateral,
+        isolated=isolated,
+        exempt=exempt,
+        copy=False,
+    )
+    return BookCols.of(book)
 
 
 @pytest.mark.parametrize(
@@ -947,11 +963,12 @@ def test_backstop_takes_over_below_the_threshold_at_the_rounded_bankruptcy_price
     iso = np.array([True, False, True, True])
     wallet = np.array([0, 10**12, 0, 0], dtype=np.int64)
     keep = np.zeros(3, dtype=np.int64)
-    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
-    taken = take_over(np.array([3, 0, 2]), np.array([200, -50_000, 199]), np.array([300, 300, 300]), 2, 3, 1, mark,
-                      size, cost, collateral, iso, np.arange(4), wallet, V, keep, *cols, n)  # fmt: skip
+    cols = event_columns()
+    book = book_columns(size, cost, wallet, collateral, iso)
+    equity, mm = np.array([200, -50_000, 199]), np.array([300, 300, 300])
+    taken = take_over(np.array([3, 0, 2]), equity, mm, 2, 3, 1, mark, book, V, keep, cols)
     assert taken == 2 and keep.tolist() == [1, 0, 0]
-    assert rows_of(cols, int(n[0])) == [
+    assert rows_of(cols) == [
         ("backstop_takeover", 0, -s, bp, -2_499_900_000),
         ("backstop_vault_fill", 1, s, bp, 0),
         ("backstop_margin", 0, 0, 0, -50_000),
@@ -972,12 +989,13 @@ def test_backstop_one_lot_cross_positions_one_unit_from_zero():
     cost = np.array([50_000_000, 0, -50_000_000], dtype=np.int64)
     wallet = np.array([2_499_999, 10**12, -2_499_999], dtype=np.int64)
     keep = np.zeros(2, dtype=np.int64)
-    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
-    taken = take_over(np.array([0, 2]), np.array([-1, 1]), np.array([1_000, 1_000]), 2, 3, 1, 475_000, size, cost,
-                      np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool), np.arange(3), wallet, V, keep, *cols,
-                      n)  # fmt: skip
+    cols = event_columns()
+    book = book_columns(size, cost, wallet)
+    taken = take_over(
+        np.array([0, 2]), np.array([-1, 1]), np.array([1_000, 1_000]), 2, 3, 1, 475_000, book, V, keep, cols
+    )
     assert taken == 2 and keep.tolist() == [0, 0]
-    assert rows_of(cols, int(n[0])) == [
+    assert rows_of(cols) == [
         ("backstop_takeover", 0, -1, 475_001, -2_499_900),
         ("backstop_vault_fill", 1, 1, 475_001, 0),
         ("backstop_margin", 0, 0, 0, -99),
@@ -1057,20 +1075,19 @@ def test_proactive_cut_never_fills_below_bankruptcy(wallet, cut, price):
     size = np.array([1_000, 0], dtype=np.int64)
     cost = np.array([C, 0], dtype=np.int64)
     w = np.array([wallet, 10**15], dtype=np.int64)
-    cols, n = event_columns(), np.zeros(1, dtype=np.int64)
-    moved = reduce_positions(np.array([0]), np.array([600]), size, cost, np.zeros(2, dtype=np.int64),
-                             np.zeros(2, dtype=bool), np.arange(2), w, V, 476_000.0, np.zeros(1),
-                             DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]), *cols, n)  # fmt: skip
+    cols = event_columns()
+    depth = LiquidityCols.make(476_000.0, np.zeros(1), DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]))
+    moved = reduce_positions(np.array([0]), np.array([600]), book_columns(size, cost, w), V, depth, cols)
     assert int(size[0]) == 1_000 - cut
     if cut:
         assert moved == cut * price * V
-        assert rows_of(cols, int(n[0])) == [
+        assert rows_of(cols) == [
             ("deleverage_fill", 0, -cut, price, cut * (price - 500_000) * V),
             ("lp_fill", 1, cut, price, 0),
         ]
         assert int(w[0]) + int(size[0]) * price * V - int(cost[0]) >= 0
     else:
-        assert moved == 0 and int(n[0]) == 0
+        assert moved == 0 and cols.rows() == 0
 
 
 @pytest.mark.parametrize(

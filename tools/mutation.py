@@ -56,20 +56,29 @@ MODULES: dict[str, tuple[str, list[str] | None, list[str]]] = {
         [
             "apply_trade",
             "book_fill_price",
-            "_book_execute",
+            "book_execute",
             "margin_equity",
             "winner_capacity",
-            "_usable_lots",
+            "usable_queue_lots",
+            "margin_backing",
+            "fund_budget",
+            "partial_fill",
+            "charge_fee",
+            "fundable_book_lots",
+            "adl_fills",
+            "settle_balance",
             "liquidate",
         ],
         [R, "tests/test_liquidation.py"],
     ),  # fmt: skip
     "adl.queue": ("adl/queue.py", None, [R, "tests/test_liquidation.py", "tests/test_adl_hierarchy.py"]),
     "adl.policies": (
-        "adl/policies.py",
-        ["allocate_lots", "capped_split", "_largest_remainder"],
+        "adl/policies/splits.py",
+        ["capped_split", "round_targets"],
         [R, "tests/test_adl_policies.py"],
     ),  # fmt: skip
+    "adl.policies.registry": ("adl/policies/registry.py", ["allocate_lots"], [R, "tests/test_adl_policies.py"]),
+    "allocation": ("allocation.py", None, [R, "tests/test_allocation.py"]),
     "settlement": (
         "settlement.py",
         ["final_settlement", "_cover", "settlement_price_ticks", "basis_left", "_equities"],
@@ -120,7 +129,7 @@ SAMPLE = 1.0
 
 def function_lines(path: Path, names: list[str] | None) -> list[str]:
     """``["first-last", ...]`` line ranges of the named functions (every function and method when ``names`` is
-    None), less the lines of calls to ``_emit`` (the event row writer: its literal arguments are row fields such
+    None), less the lines of calls to ``emit_event`` (the event row writer: its literal arguments are row fields such
     as the ADL light, not money). Raises ``SystemExit`` naming a function that is not there (a rename must not
     shrink the run silently)."""
     tree = ast.parse(path.read_text())
@@ -135,7 +144,7 @@ def function_lines(path: Path, names: list[str] | None) -> list[str]:
     lines = {i for f in chosen for i in range(f.lineno, f.end_lineno + 1)}
     for f in chosen:
         for node in ast.walk(f):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_emit":
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "emit_event":
                 lines -= set(range(node.lineno, node.end_lineno + 1))
     ranges, start = [], None
     for i in sorted(lines) + [None]:

@@ -32,9 +32,9 @@ MUTANTS = [
     ),
     (
         "M2",
-        "liquidation.py",
-        "p_adl = -((-num) // den) if sg > 0 else num // den",
-        "p_adl = num // den if sg > 0 else num // den",
+        "margin.py",
+        "ticks = -((-num) // den) if size > 0 else num // den",
+        "ticks = num // den if size > 0 else num // den",
         [T + "test_kernel_bankruptcy_price_of_a_long_off_tick_rounds_up"],
     ),
     (
@@ -57,15 +57,15 @@ MUTANTS = [
     (
         "M5",
         "liquidation.py",
-        "if -fin <= fund[0]:",
-        "if -fin < fund[0]:",
+        "if -fin <= budget:",
+        "if -fin < budget:",
         [T + "test_largest_book_part_the_fund_covers_at_the_exact_boundary"],
     ),
     (
         "M6",
-        "liquidation.py",
-        "if lp_rem[j] > lp_rem[best]:",
-        "if lp_rem[j] >= lp_rem[best]:",
+        "allocation.py",
+        "if rem[j] > rem[best]:",
+        "if rem[j] >= rem[best]:",
         [T + "test_liquidity_providers_share_the_fill_by_largest_remainder"],
     ),
     (

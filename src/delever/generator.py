@@ -33,6 +33,7 @@ import numpy as np
 
 from .book import Book
 from .instruments import Instrument
+from .margin import maintenance_margins
 from .units import MONEY_SCALE, PPM, money
 from .validate import MAX_MONEY
 
@@ -118,9 +119,8 @@ def generate_book(
         margin = np.ceil(entry_notional / lev_cap).astype(np.int64)
         del entry_notional
         mark_notional = lots * start_price_ticks * v
-        mtier = np.clip(np.searchsorted(floors, mark_notional, side="right") - 1, 0, len(floors) - 1)
-        mm = -((-mark_notional * mmr[mtier]) // PPM) - cum[mtier]
-        del mark_notional, mtier
+        mm = maintenance_margins(mark_notional, floors, mmr, cum)
+        del mark_notional
         upnl = side * lots * (start_price_ticks - entry) * v
         return margin, margin + upnl < mm, lev_cap
 

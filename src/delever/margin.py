@@ -1,10 +1,14 @@
 """Margin maths for one position, in exact integers: the reference formulas of the engine.
 
 Every function here is plain Python on unbounded ints (no overflow) and is the reference the compiled sweep
-(:mod:`delever.sweep`) is tested against. Units: sizes in lots (signed, long > 0), prices in ticks, money in
-money units (``delever.units``); ``cost`` is the signed entry value of a position, ``size * entry * V`` where
-``V = instrument.value_per_lot_tick`` (a position opened in several fills carries the sum of their values, so
-its average entry price ``cost / (size * V)`` need not be a whole tick).
+(:mod:`delever.sweep`) is tested against. The compiled twins the kernels call (int64, ``*_compiled``, at the
+end of the module) live here too, next to their references, and are tested equal to them
+(tests/test_margin_twins.py): the tiered maintenance margin, the bankruptcy price and the cross backing.
+
+Units: sizes in lots (signed, long > 0), prices in ticks, money in money units (``delever.units``); ``cost`` is
+the signed entry value of a position, ``size * entry * V`` where ``V = instrument.value_per_lot_tick`` (a
+position opened in several fills carries the sum of their values, so its average entry price
+``cost / (size * V)`` need not be a whole tick).
 
 Formulas (../shared/specs/venues.md):
 
@@ -30,7 +34,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+from numba import njit
+
 from .instruments import Instrument
+from .intops import mul_div_floor, mul_ppm_ceil
 from .units import PPM
 
 
@@ -75,9 +83,21 @@ def bankruptcy_price_exact(size: int, cost: int, collateral: int, inst: Instrume
     Raises:
         ValueError: ``size == 0``.
     """
+    return zero_equity_price(size, cost, collateral, inst.value_per_lot_tick)
+
+
+def zero_equity_price(size: int, cost: int | Fraction, collateral: int | Fraction, value: int | Fraction) -> Fraction:
+    """The one bankruptcy-price formula of a linear contract: the exact price at which ``collateral + size *
+    price * value - cost = 0``, i.e. ``(cost - collateral) / (size * value)``; ``value`` is the money per lot
+    per price unit (per tick for the engine, per quote unit for the venue rulebooks), ``cost`` the signed
+    entry value ``size * entry * value``. Unrounded; callers round against the account.
+
+    Raises:
+        ValueError: ``size == 0``.
+    """
     if size == 0:
         raise ValueError("a flat position has no bankruptcy price")
-    return Fraction(cost - collateral, size * inst.value_per_lot_tick)
+    return (Fraction(cost) - Fraction(collateral)) / (size * Fraction(value))
 
 
 def bankruptcy_price(size: int, cost: int, collateral: int, inst: Instrument) -> int:
@@ -206,3 +226,79 @@ def position_metrics(size: int, cost: int, collateral: int, mark: int, inst: Ins
         bankruptcy_price=bankruptcy_price(size, cost, collateral, inst),
         liquidation_price=liquidation_price(size, cost, collateral, inst),
     )
+
+
+# ------------------------------------------------------------------------------------------------ compiled twins
+# int64 twins of the references above, for the numba kernels; each is tested equal to its reference.
+
+
+@njit(cache=True, nogil=True)
+def bracket_index_compiled(notional: int, floors: np.ndarray, k: int) -> int:
+    """Index of the bracket (of ``k`` in one instrument's int64 ``floors``) that a notional falls in (compiled
+    twin of :meth:`delever.tiers.RiskTiers.index_for`; tables are short, so a linear scan)."""
+    j = 0
+    while j + 1 < k and notional >= floors[j + 1]:
+        j += 1
+    return j
+
+
+@njit(cache=True, nogil=True)
+def tier_index_compiled(notional: int, m: int, floors: np.ndarray, k: int) -> int:
+    """:func:`bracket_index_compiled` in row ``m`` of the instruments' padded (M, k) ``floors``."""
+    return bracket_index_compiled(notional, floors[m], k)
+
+
+@njit(cache=True, nogil=True)
+def margin_at_tier_compiled(notional: int, mmr_ppm: int, cum: int) -> int:
+    """Compiled twin of :func:`delever.tiers.bracket_maintenance_margin` (rate in ppm): ``ceil(notional * MMR) -
+    cum`` in int64 without forming the product, for a known bracket."""
+    return mul_ppm_ceil(notional, mmr_ppm) - cum
+
+
+@njit(cache=True, nogil=True)
+def bracket_maintenance_margin_compiled(
+    notional: int, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, k: int
+) -> int:
+    """Exact tiered MM (money units, rounded up) of a notional on one instrument's int64 (k,) tables."""
+    j = bracket_index_compiled(notional, floors, k)
+    return margin_at_tier_compiled(notional, mmr[j], cum[j])
+
+
+@njit(cache=True, nogil=True)
+def maintenance_margin_compiled(
+    notional: int, m: int, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, k: int
+) -> int:  # fmt: skip
+    """Compiled twin of :func:`maintenance_margin` (via :meth:`delever.tiers.RiskTiers.maintenance_margin`):
+    exact tiered MM of a notional (money units) on instrument ``m``, tier tables as
+    :func:`delever.engine.tier_arrays` builds them (int64 (M, k))."""
+    return bracket_maintenance_margin_compiled(notional, floors[m], mmr[m], cum[m], k)
+
+
+@njit(cache=True, nogil=True)
+def maintenance_margins(notional: np.ndarray, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """:func:`bracket_maintenance_margin_compiled` of every notional (int64 (n,), money) on one instrument's
+    (k,) tables: int64 (n,) MM, exact (no int64 product is formed)."""
+    out = np.empty(notional.shape[0], dtype=np.int64)
+    k = floors.shape[0]
+    for i in range(notional.shape[0]):
+        out[i] = bracket_maintenance_margin_compiled(notional[i], floors, mmr, cum, k)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def bankruptcy_price_compiled(size: int, cost: int, collateral: int, v: int) -> int:
+    """Compiled twin of :func:`bankruptcy_price`: ``(cost - collateral) / (size * V)`` ticks, rounded up for a
+    long and down for a short, never below 0 (``size != 0``; ``v`` = value per lot-tick)."""
+    num = cost - collateral
+    den = size * v
+    ticks = -((-num) // den) if size > 0 else num // den
+    return ticks if ticks > 0 else 0
+
+
+@njit(cache=True, nogil=True)
+def cross_backing_compiled(rule: int, wallet: int, own_upnl: int, other_upnl: int, own_mm: int, total_mm: int) -> int:
+    """Compiled twin of :func:`cross_backing` (rule 0 Binance whole account, rule 1 dYdX v4 share of TNC)."""
+    if rule == BACKING_MM_SHARE and total_mm > 0:
+        tnc = wallet + own_upnl + other_upnl
+        return mul_div_floor(tnc, own_mm, total_mm) - own_upnl
+    return wallet + other_upnl

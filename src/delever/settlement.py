@@ -54,6 +54,7 @@ from .adl.policies import allocate_lots
 from .book import Book
 from .errors import InputError
 from .instruments import Instrument
+from .columns import BookCols
 from .liquidation import apply_trade
 from .margin import BACKING_WHOLE_ACCOUNT, bankruptcy_price, cross_backing
 
@@ -197,11 +198,12 @@ def final_settlement(
     tiers = (inst.tiers.floors, inst.tiers.mmr_ppm, inst.tiers.cum)
     first = buf.n
 
+    cols = BookCols.of(book)
+
     def trade(x: int, delta: int, price: int) -> int:
         """Trade on the book and keep the equities at S exact: a trade at ``price`` moves its margin's equity
         at S by ``-delta * (price - S) * V`` (:func:`delever.liquidation.apply_trade`)."""
-        realized = apply_trade(x, delta, price, book.size, book.cost, book.collateral, book.isolated, book.account,
-                               book.wallet, v)  # fmt: skip
+        realized = apply_trade(x, delta, price, cols, v)
         change = -delta * (price - S) * v
         if book.isolated[x]:
             pos_eq[x] += change

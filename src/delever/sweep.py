@@ -23,90 +23,39 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-PPM = 1_000_000
+from .intops import mul_div_floor, mul_ppm_ceil  # noqa: F401 (kernels import them from here)
+from .margin import (
+    cross_backing_compiled,
+    margin_at_tier_compiled,
+    maintenance_margin_compiled,
+    tier_index_compiled,
+)
+
+# the shared formulas, under the names the kernels here and in liquidation.py call them by
+tier_of = tier_index_compiled
+maintenance_margin = maintenance_margin_compiled
+cross_backing = cross_backing_compiled
 
 
 @njit(cache=True, nogil=True)
-def mul_ppm_ceil(amount: int, rate: int) -> int:
-    """``ceil(amount * rate / 1e6)`` for int64 without overflow (compiled twin of ``units.mul_ppm_ceil``)."""
-    q = amount // PPM
-    r = amount - q * PPM
-    return q * rate - ((-(r * rate)) // PPM)
-
-
-@njit(cache=True, nogil=True)
-def tier_of(notional: int, m: int, floors: np.ndarray, k: int) -> int:
-    """Index of the bracket of instrument ``m`` (row of ``floors``) that a notional falls in."""
-    j = 0
-    while j + 1 < k and notional >= floors[m, j + 1]:
-        j += 1
-    return j
-
-
-@njit(cache=True, nogil=True)
-def maintenance_margin(notional: int, m: int, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, k: int) -> int:
-    """Exact tiered MM (money units, rounded up) of a notional on instrument ``m``."""
-    j = tier_of(notional, m, floors, k)
-    return mul_ppm_ceil(notional, mmr[m, j]) - cum[m, j]
-
-
-@njit(cache=True, nogil=True)
-def mul_div_floor(a: int, b: int, c: int) -> int:
-    """``floor(a * b / c)`` exactly in int64 for ``0 <= b <= c < 2**62`` and any int64 ``a`` (the product is
-    never formed: the remainder part is long-multiplied bit by bit when it could overflow)."""
-    q = a // c
-    r = a - q * c  # 0 <= r < c
-    if r == 0 or b == 0:
-        return q * b
-    if r <= (2**62) // b:
-        return q * b + (r * b) // c
-    quot = 0
-    rem = 0
-    for bit in range(62, -1, -1):
-        quot *= 2
-        rem *= 2
-        if rem >= c:
-            rem -= c
-            quot += 1
-        if (b >> bit) & 1:
-            rem += r
-            if rem >= c:
-                rem -= c
-                quot += 1
-    return q * b + quot
-
-
-@njit(cache=True, nogil=True)
-def cross_backing(rule: int, wallet: int, own_upnl: int, other_upnl: int, own_mm: int, total_mm: int) -> int:
-    """Compiled twin of :func:`delever.margin.cross_backing` (tested equal): the money backing one cross
-    position of a multi-position account (rule 0 Binance whole account, rule 1 dYdX v4 share of TNC)."""
-    if rule == 1 and total_mm > 0:
-        tnc = wallet + own_upnl + other_upnl
-        return mul_div_floor(tnc, own_mm, total_mm) - own_upnl
-    return wallet + other_upnl
-
-
-@njit(cache=True, nogil=True)
-def account_cross_sums(
-    a, size, cost, isolated, instrument, acc_start, acc_positions, marks, vpls, floors, mmr, cum, n_tiers, with_mm
-):  # fmt: skip
-    """``(uPnL, MM, open positions)`` summed over account ``a``'s open cross positions at ``marks`` (money,
-    money, count); the MM only when ``with_mm`` (0 otherwise). ``acc_start``/``acc_positions`` as
-    :meth:`delever.book.Book.positions_by_account`."""
+def account_cross_sums(a, book, val, with_mm):
+    """``(uPnL, MM, open positions)`` summed over account ``a``'s open cross positions at the marks (money,
+    money, count); the MM only when ``with_mm`` (0 otherwise). ``book`` a :class:`delever.columns.BookCols`,
+    ``val`` a :class:`delever.columns.AccountValuation` (marks, values per lot-tick and tier tables)."""
     u = 0
     mm = 0
     n_open = 0
-    for j in range(acc_start[a], acc_start[a + 1]):
-        q = acc_positions[j]
-        s = size[q]
-        if s == 0 or isolated[q]:
+    for j in range(book.acc_start[a], book.acc_start[a + 1]):
+        q = book.acc_positions[j]
+        s = book.size[q]
+        if s == 0 or book.isolated[q]:
             continue
-        m = instrument[q]
-        value = s * marks[m] * vpls[m]
-        u += value - cost[q]
+        m = book.instrument[q]
+        value = s * val.marks[m] * val.vpls[m]
+        u += value - book.cost[q]
         n_open += 1
         if with_mm:
-            mm += maintenance_margin(value if value > 0 else -value, m, floors, mmr, cum, n_tiers[m])
+            mm += maintenance_margin(value if value > 0 else -value, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
     return u, mm, n_open
 
 
@@ -174,11 +123,11 @@ def margin_sweep(
                 continue
             guard = 2.0 + 1e-9 * abs(mm_f)
             if eq < mm_f - guard:
-                pos_mm[i] = mul_ppm_ceil(notional, mmr[m, j]) - cum[m, j]
+                pos_mm[i] = margin_at_tier_compiled(notional, mmr[m, j], cum[m, j])
                 out[count] = i
                 count += 1
             elif eq <= mm_f + guard:
-                mm = mul_ppm_ceil(notional, mmr[m, j]) - cum[m, j]
+                mm = margin_at_tier_compiled(notional, mmr[m, j], cum[m, j])
                 pos_mm[i] = mm
                 if eq < mm:
                     out[count] = i
@@ -447,7 +396,7 @@ def single_position_sweep(
             continue
         if s == 0 or exempt[a]:
             continue
-        if eq < mul_ppm_ceil(notional, mmr[j]) - cum[j]:
+        if eq < margin_at_tier_compiled(notional, mmr[j], cum[j]):
             out[count] = i
             count += 1
     return count

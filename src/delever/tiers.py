@@ -18,10 +18,21 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from fractions import Fraction
 
 import numpy as np
 
 from .units import MONEY_SCALE, PPM, money, mul_ppm_ceil, rate_ppm
+
+
+def bracket_maintenance_margin(notional: int | Fraction, mmr: Fraction, cum: int | Fraction) -> int:
+    """``ceil(notional * MMR) - cum`` (money units; a requirement rounds up) for a position whose bracket is
+    known: the one reference of the tiered maintenance margin (Binance notional brackets, venues.md section 1).
+    ``notional`` money units (int, or an exact fraction at a fractional price), ``mmr`` the exact rate (e.g.
+    ``Fraction(mmr_ppm, PPM)``), ``cum`` the bracket's maintenance amount. Its compiled twin is
+    :func:`delever.margin.margin_at_tier_compiled` (rates in ppm, tested equal)."""
+    x = Fraction(notional) * mmr
+    return -((-x.numerator) // x.denominator) - cum
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,7 @@ class RiskTiers:
     def maintenance_margin(self, notional: int) -> int:
         """``ceil(notional * MMR) - cum`` in money units (requirement: rounds up)."""
         t = self.tier_for(notional)
-        return mul_ppm_ceil(notional, t.mmr_ppm) - t.maintenance_amount
+        return bracket_maintenance_margin(notional, Fraction(t.mmr_ppm, PPM), t.maintenance_amount)
 
     def initial_margin(self, notional: int) -> int:
         """``ceil(notional * IMR)`` in money units."""

@@ -19,14 +19,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .columns import TriggerCols
+
 
 @njit(cache=True, nogil=True)
-def scan_triggers(
-    mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, bounds, stamp, step, out
-) -> int:
-    """The compiled scan of :meth:`TriggerIndex.scan` over the index's arrays (callable from other kernels:
-    the engine's quiet-step loop): writes the positions ``mark`` (ticks) has reached to ``out``, each once per
-    ``step`` (``stamp``), advances the heads past stale prefixes; returns how many."""
+def scan_triggers(mark, ix, step, out) -> int:
+    """Write the positions of index ``ix`` (a :class:`delever.columns.TriggerCols`) that ``mark`` (ticks) has
+    reached into ``out``, each once per ``step`` (stamped); return how many."""
+    size, trigger, stamp = ix.size, ix.trigger, ix.stamp
+    long_key, long_idx, short_key, short_idx = ix.long_key, ix.long_idx, ix.short_key, ix.short_idx
+    head, pending, n_pending, bounds = ix.head, ix.pending, ix.n_pending, ix.bounds
     count = 0
     # longs, highest trigger first: liquidatable while key >= mark
     h = head[0]
@@ -209,10 +211,9 @@ class TriggerIndex:
         if self.n_pending > self.max_pending:
             self._rebuild()
 
-    def scan(self, mark: int, step: int, out: np.ndarray) -> int:
-        """Write the positions the mark (ticks) has reached into ``out``; return how many (each once)."""
-        return scan_triggers(
-            mark,
+    def columns(self) -> TriggerCols:
+        """The index's arrays as the compiled scan reads them (shared, not copied)."""
+        return TriggerCols(
             self._size,
             self._trigger,
             self.long_key,
@@ -221,9 +222,11 @@ class TriggerIndex:
             self.short_idx,
             self.head,
             self.pending,
-            self.n_pending,
+            int(self.n_pending),
             self.bounds,
             self._stamp,
-            step,
-            out,
         )
+
+    def scan(self, mark: int, step: int, out: np.ndarray) -> int:
+        """Write the positions the mark (ticks) has reached into ``out``; return how many (each once)."""
+        return scan_triggers(mark, self.columns(), step, out)

@@ -24,8 +24,10 @@ from collections.abc import Callable
 import numpy as np
 from numba import njit
 
+from ..columns import BookCols, PoolCols
 from .policies import Winners, allocate_lots, get_policy, rotation_scores, rotation_start
-from .ranking import side_quantity
+from ..margin import bracket_maintenance_margin_compiled
+from .ranking import lights_from_cumulative, side_quantity
 
 FIRST_CHUNK = 256
 NO_LIMIT = np.iinfo(np.int64).max
@@ -50,45 +52,28 @@ CAPACITY: dict[str, str] = {
 
 @njit(cache=True, nogil=True)
 def adl_pool(
-    side,
-    instrument_id,
-    size,
-    cost,
-    isolated,
-    account,
-    instrument,
-    exempt,
-    excluded,
-    collateral,
-    wallet,
-    mark,
-    v,
-    floors,
-    mmr,
-    cum,
-    k,
-    pos_equity,
-    acc_equity,
-    out_idx,
-    out_upnl,
-    out_eq,
-    out_wallet,
-    out_mm,
-    inline_equity,
-    write,
+    book, side, instrument_id, mark, v, tiers, excluded, pos_equity, acc_equity, lo, hi, inline_equity, out, write
 ) -> int:
-    """Eligible counterparties of one side (+1 longs, -1 shorts): index, uPnL, equity, wallet (the
-    position's collateral: isolated margin or cross wallet), MM. Returns how many.
+    """Eligible counterparties of one side (+1 longs, -1 shorts) of instrument ``instrument_id`` among positions
+    ``lo..hi-1`` of ``book`` (a :class:`delever.columns.BookCols`) at ``mark`` (ticks; ``v`` money per
+    lot-tick): written to ``out`` (a :class:`delever.columns.PoolCols`: position index, uPnL, equity, wallet
+    (the position's collateral: isolated margin or cross wallet), MM). Returns how many.
 
+    ``tiers`` = (floors, mmr, cum) int64 (k,) of the instrument; ``excluded`` bool (n,) positions being
+    liquidated this step; ``pos_equity`` (n,)/``acc_equity`` (a,) the sweep's equities (money).
     ``inline_equity``: every account holds one position, so equity is its collateral plus its uPnL and the
-    sweep's equity arrays are not needed; ``write`` False only counts (to size the outputs exactly).
+    sweep's equity arrays are not read; ``write`` False only counts (to size the outputs exactly).
     """
+    floors, mmr, cum = tiers
+    k = floors.shape[0]
+    size, cost, isolated, account = book.size, book.cost, book.isolated, book.account
+    collateral, wallet = book.collateral, book.wallet
     count = 0
-    for i in range(size.shape[0]):
+    for i in range(lo, hi):
         s = size[i]
-        if s == 0 or (s > 0) != (side > 0) or instrument[i] != instrument_id:
+        if s == 0 or (s > 0) != (side > 0) or book.instrument[i] != instrument_id:
             continue
-        if exempt[account[i]] or excluded[i]:
+        if book.exempt[account[i]] or excluded[i]:
             continue
         upnl = s * mark * v - cost[i]
         if upnl <= 0:
@@ -103,16 +88,11 @@ def adl_pool(
             count += 1
             continue
         notional = (s if s > 0 else -s) * mark * v
-        j = 0
-        while j + 1 < k and notional >= floors[j + 1]:
-            j += 1
-        q = notional // 1_000_000
-        r = notional - q * 1_000_000
-        out_idx[count] = i
-        out_upnl[count] = upnl
-        out_eq[count] = eq
-        out_wallet[count] = collateral[i] if isolated[i] else wallet[account[i]]
-        out_mm[count] = q * mmr[j] - ((-(r * mmr[j])) // 1_000_000) - cum[j]
+        out.idx[count] = i
+        out.upnl[count] = upnl
+        out.equity[count] = eq
+        out.wallet[count] = collateral[i] if isolated[i] else wallet[account[i]]
+        out.mm[count] = bracket_maintenance_margin_compiled(notional, floors, mmr, cum, k)
         count += 1
     return count
 
@@ -131,15 +111,25 @@ def eligible(
 ) -> tuple[np.ndarray, ...]:
     """The eligible ADL counterparties of one side of one instrument (:func:`adl_pool`) as exactly sized
     int64 arrays ``(index, uPnL, equity, collateral, MM)``; ``tiers`` = (floors, mmr, cum)."""
-    floors, mmr, cum = tiers
-    args = (sign, instrument_id, book.size, book.cost, book.isolated, book.account, book.instrument, book.exempt,
-            excluded, book.collateral, book.wallet, mark, v, floors, mmr, cum, floors.shape[0], pos_equity,
-            acc_equity)  # fmt: skip
-    empty = np.zeros(0, dtype=np.int64)
-    m = adl_pool(*args, empty, empty, empty, empty, empty, inline_equity, False)
-    out = tuple(np.empty(m, dtype=np.int64) for _ in range(5))
-    adl_pool(*args, *out, inline_equity, True)
-    return out
+    cols = BookCols.of(book)
+    args = (
+        cols,
+        sign,
+        instrument_id,
+        mark,
+        v,
+        tiers,
+        excluded,
+        pos_equity,
+        acc_equity,
+        0,
+        book.n_positions,
+        inline_equity,
+    )
+    m = adl_pool(*args, PoolCols.empty(0), False)
+    out = PoolCols.empty(m)
+    adl_pool(*args, out, True)
+    return tuple(out)
 
 
 def winners_of(book, sign: int, idx, upnl, equity, wallet, mm, mark: int, v: int, policy, position_data) -> Winners:
@@ -250,28 +240,25 @@ class AdlQueue:
             else:
                 pos_eq, acc_eq = self._equities()
             sign = 1 if side == 0 else -1
-            floors, mmr, cum = self._tiers
-            empty = np.zeros(0, dtype=np.int64)
             if self.alloc_mode == 0 and self.policy.score is not None and self.policy.elementwise:
                 # queue policies keep only each winner's score, an elementwise function of its figures: the book
                 # is read a block of positions at a time, so a side of a large book never holds every winner's
                 # figures at once (the pool's order, ascending position index, is the same)
                 n = b.size.shape[0]
+                cols = BookCols.of(b)
+                args = (cols, sign, inst, mark, v, self._tiers, excl, pos_eq, acc_eq)
                 w = None
                 blocks = []
                 for lo in range(0, n, SCORE_BLOCK):
                     hi = min(lo + SCORE_BLOCK, n)
-                    args = (sign, inst, b.size[lo:hi], b.cost[lo:hi], b.isolated[lo:hi], b.account[lo:hi],
-                            b.instrument[lo:hi], b.exempt, excl[lo:hi], b.collateral[lo:hi], b.wallet, mark, v,
-                            floors, mmr, cum, floors.shape[0], pos_eq if inline else pos_eq[lo:hi], acc_eq)  # fmt: skip
-                    blocks.append((lo, args, adl_pool(*args, empty, empty, empty, empty, empty, inline, False)))
+                    blocks.append((lo, hi, adl_pool(*args, lo, hi, inline, PoolCols.empty(0), False)))
                 m = sum(k for _, _, k in blocks)
                 idx, score = np.empty(m, dtype=np.int64), np.empty(m)
                 at = 0
-                for lo, args, k in blocks:
-                    upnl, eq, wal, mm = (np.empty(k, dtype=np.int64) for _ in range(4))
-                    adl_pool(*args, idx[at : at + k], upnl, eq, wal, mm, inline, True)
-                    idx[at : at + k] += lo
+                for lo, hi, k in blocks:
+                    block_out = PoolCols(idx[at : at + k], *(np.empty(k, dtype=np.int64) for _ in range(4)))
+                    adl_pool(*args, lo, hi, inline, block_out, True)
+                    upnl, eq, wal, mm = block_out[1:]
                     block = winners_of(
                         b, sign, idx[at : at + k], upnl, eq, wal, mm, mark, v, self.policy, self._position_data
                     )
@@ -324,7 +311,7 @@ class AdlQueue:
         lots = np.abs(self._book.size[chosen])
         cum = self._cum[side] + np.cumsum(lots)
         total = max(self._total[side], 1)
-        lights = np.clip(6 - (-((-5 * cum) // total)), 1, 5).astype(np.int8)
+        lights = lights_from_cumulative(cum, total)
         if self.policy.rotating:  # dYdX publishes no ADL indicator
             lights[:] = 0
         self._cum[side] = int(cum[-1]) if cum.size else self._cum[side]

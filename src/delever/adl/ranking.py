@@ -16,14 +16,24 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import scores as venue_scores
+
 
 def bitmex_score(upnl: int, cost: int, notional: int, equity: int) -> float:
-    """Reference score of one position (money units in, float out); ``-inf`` when equity <= 0."""
-    if equity <= 0 or cost == 0:
-        return float("-inf")
-    pnl_pct = upnl / abs(cost)
-    lev = notional / equity
-    return pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
+    """BitMEX score of one position (money units in, float out; :func:`delever.adl.scores.bitmex`, the one
+    implementation); ``-inf`` when equity <= 0 or the position has no entry value."""
+    return float(venue_scores.bitmex([upnl], [abs(cost)], [notional], [equity])[0])
+
+
+def lights_from_cumulative(cum: np.ndarray, total: int) -> np.ndarray:
+    """BitMEX lights (int8, 1..5) of positions whose cumulative quantity down the ranking, each included, is
+    ``cum`` (int64, lots) out of the side's ``total`` lots: ``6 - ceil(5 cum / total)`` in integers, i.e. 5
+    lights for the top 20%, 1 for the last 20% (TV-01); clipped to 1..5 (a zero quantity at the top, or a
+    ``cum`` beyond ``total``, still shows a light). The one formula of the indicator: :func:`adl_indicator`,
+    the engine's queue and the venue rulebooks call it."""
+    total = max(int(total), 1)
+    step = -((-5 * np.asarray(cum, dtype=np.int64)) // total)  # ceil(5 cum / total): the 20% step reached
+    return np.clip(6 - step, 1, 5).astype(np.int8)
 
 
 def adl_indicator(scores: np.ndarray, quantities: np.ndarray) -> np.ndarray:
@@ -37,10 +47,7 @@ def adl_indicator(scores: np.ndarray, quantities: np.ndarray) -> np.ndarray:
         return out
     order = np.argsort(-scores, kind="stable")
     cum = np.cumsum(np.abs(quantities[order]).astype(np.int64))
-    total = cum[-1]
-    # ceil(5 * cum / total) in integers: the 20% step the cumulative share reaches
-    step = -((-5 * cum) // total)
-    out[order] = (6 - step).astype(np.int8)
+    out[order] = lights_from_cumulative(cum, int(cum[-1]))
     return out
 
 

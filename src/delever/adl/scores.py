@@ -1,5 +1,5 @@
 """The venues' ADL ranking scores, one implementation each (issue #11): the venue rulebooks
-(:mod:`delever.venues.base`, ``AdlInputs``) and the engine's queue policies (:mod:`delever.adl.policies`,
+(:mod:`delever.venues.adl_rules`, ``AdlInputs``) and the engine's queue policies (:mod:`delever.adl.policies`,
 ``Winners``) both call these. Inputs are float64 arrays of one length, money in any one unit; a higher score is
 deleveraged first; ``-inf`` ranks last.
 

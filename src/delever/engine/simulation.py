@@ -13,6 +13,7 @@ from numba import njit
 from .. import events as ev
 from ..adl.queue import AdlQueue
 from ..adl.trigger import AdlTriggerState
+from ..columns import MarkState, SeriesCols
 from ..liquidation import AccountValuation, run_stage
 from ..liquidity import marginal_price, refill_factor
 from ..mark import MarkPrice, band_fraction, mark_of
@@ -72,31 +73,34 @@ def run(
 
 
 @njit(cache=True, nogil=True)
-def quiet_steps(t, t_end, index_ticks, state, refill, curve, ema, alpha, band, marks, mark_s, last_s, fund_s, fund,
-                size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending, bounds, stamp,
-                out):  # fmt: skip
+def quiet_steps(t, t_end, mark_state, marks, fund, series, triggers, out):
     """Steps ``t, t+1, ...`` as :meth:`Simulation.step` runs them while the mark reaches no trigger and no
     per-step mechanism is on (refill, last price, mark, an empty scan, the step's series), with the same
     floating-point operations in the same order. Stops at the first step whose scan lists a position, leaving
-    that step untouched (the stamps its scan set are cleared) for :meth:`Simulation.step`; returns it."""
+    that step untouched (the stamps its scan set are cleared) for :meth:`Simulation.step`; returns it.
+
+    ``mark_state`` a :class:`delever.columns.MarkState` (its book net and EMA updated), ``marks`` int64 (M,) the
+    marks (ticks; instrument 0's set), ``fund`` int64 (M,) the insurance funds (money), ``series`` a
+    :class:`delever.columns.SeriesCols` (steps written), ``triggers`` a :class:`delever.columns.TriggerCols`,
+    ``out`` the scan's scratch (n,)."""
+    ms = mark_state
     while t < t_end:
-        centre = index_ticks[t]
-        s = state[0] * refill
-        last = marginal_price(centre, s, curve)
-        e = ema[0] + alpha * ((last - centre) - ema[0])
-        mark = mark_of(centre, e, last, band)
-        count = scan_triggers(mark, size, trigger, long_key, long_idx, short_key, short_idx, head, pending, n_pending,
-                           bounds, stamp, t, out)  # fmt: skip
+        centre = ms.index_ticks[t]
+        s = ms.net[0] * ms.refill
+        last = marginal_price(centre, s, ms.curve)
+        e = ms.ema[0] + ms.alpha * ((last - centre) - ms.ema[0])
+        mark = mark_of(centre, e, last, ms.band)
+        count = scan_triggers(mark, triggers, t, out)
         if count:
             for j in range(count):
-                stamp[out[j]] = -1  # the step is left to the caller, whose scan must list these again
+                triggers.stamp[out[j]] = -1  # the step is left to the caller, whose scan must list these again
             return t
-        state[0] = s
-        ema[0] = e
+        ms.net[0] = s
+        ms.ema[0] = e
         marks[0] = mark
-        mark_s[t] = mark
-        last_s[t] = marginal_price(centre, s, curve)
-        fund_s[t] = fund[0]
+        series.mark[t] = mark
+        series.last[t] = marginal_price(centre, s, ms.curve)
+        series.fund[t] = fund[0]
         t += 1
     return t
 
@@ -326,20 +330,6 @@ class Simulation:
         self._full_sweep(self.scratch)
         return self.pos_eq, self.acc_eq
 
-    def cols(self) -> tuple:
-        """The event buffer's columns, in the order the kernels take them."""
-        c = self.buf.cols
-        return (
-            c["kind"],
-            c["account"],
-            c["counterparty"],
-            c["position"],
-            c["size"],
-            c["price"],
-            c["amount"],
-            c["indicator"],
-        )
-
     def note(self, name: str, accounts: np.ndarray, notional: int) -> None:
         """Record that a mechanism fired this step on ``accounts`` (ids) and moved ``notional`` (money)."""
         rec = self.extra[name]
@@ -365,10 +355,11 @@ class Simulation:
             return t
         ix = self.index
         ema = np.array([self.mark_rule.ema_basis])
-        t = quiet_steps(t, self.quiet_until, self.index_ticks, self.states[0], self.refill, self.curves[0], ema,
-                        self.alpha, self.mark_rule.band, self.marks, self.mark_s, self.last_s, self.fund_s, self.fund,
-                        ix._size, ix._trigger, ix.long_key, ix.long_idx, ix.short_key, ix.short_idx, ix.head,
-                        ix.pending, ix.n_pending, ix.bounds, ix._stamp, self.liq_out)  # fmt: skip
+        mark_state = MarkState(
+            self.index_ticks, self.states[0], self.refill, self.curves[0], ema, self.alpha, self.mark_rule.band
+        )
+        series = SeriesCols(self.mark_s, self.last_s, self.fund_s)
+        t = quiet_steps(t, self.quiet_until, mark_state, self.marks, self.fund, series, ix.columns(), self.liq_out)
         self.mark_rule.ema_basis = float(ema[0])
         return t
 

@@ -14,144 +14,48 @@ import numpy as np
 from numba import njit
 
 from ..book import with_extra_account
+from ..columns import BookCols, EventCols
 from ..events import BACKSTOP_MARGIN, BACKSTOP_TAKEOVER, BACKSTOP_VAULT_FILL
-from ..liquidation import _emit, apply_trade
+from ..liquidation import apply_trade, emit_event
+from ..margin import bankruptcy_price_compiled
 from ..units import money
 from .base import Mechanism
 
 
 @njit(cache=True, nogil=True)
-def take_over(
-    order,
-    equity,
-    mm,
-    ratio_num,
-    ratio_den,
-    vault_pos,
-    mark,
-    size,
-    cost,
-    collateral,
-    isolated,
-    account,
-    wallet,
-    v,
-    keep,
-    ev_kind,
-    ev_acc,
-    ev_cp,
-    ev_pos,
-    ev_size,
-    ev_price,
-    ev_amount,
-    ev_ind,
-    ev_n,
-) -> int:
-    """Hand positions ``order[k]`` with ``equity[k] * den < num * mm[k]`` to the vault; ``keep[k]`` is set to
-    0 for those (1 for the rest). The caller ensures room for 4 events per position. Returns how many."""
-    vault_acc = account[vault_pos]
+def take_over(order, equity, mm, ratio_num, ratio_den, vault_pos, mark, book, v, keep, events) -> int:
+    """Hand positions ``order[k]`` with ``equity[k] * den < num * mm[k]`` (money, int64 (k,)) to the vault's
+    position ``vault_pos`` at ``mark`` ticks (see the module docstring); ``keep[k]`` is set to 0 for those (1
+    for the rest). ``book`` a :class:`delever.columns.BookCols` (mutated), ``v`` money per lot-tick,
+    ``events`` a :class:`delever.columns.EventCols`: the caller ensures room for 4 events per position.
+    Returns how many."""
+    vault_acc = book.account[vault_pos]
     taken = 0
     for k in range(order.shape[0]):
         p = order[k]
-        s = size[p]
+        s = book.size[p]
         keep[k] = 1
         if s == 0 or equity[k] * ratio_den >= ratio_num * mm[k]:
             continue
         keep[k] = 0
-        a = account[p]
-        b0 = collateral[p] if isolated[p] else wallet[a]
+        a = book.account[p]
+        b0 = book.collateral[p] if book.isolated[p] else book.wallet[a]
         price = mark
-        if equity[k] < 0:  # bankrupt at the mark: take it at the bankruptcy price
-            num = cost[p] - b0
-            den = s * v
-            price = -((-num) // den) if s > 0 else num // den
-            if price < 1:
-                price = 1
-        r1 = apply_trade(p, -s, price, size, cost, collateral, isolated, account, wallet, v)
-        r2 = apply_trade(vault_pos, s, price, size, cost, collateral, isolated, account, wallet, v)
-        _emit(
-            ev_kind,
-            ev_acc,
-            ev_cp,
-            ev_pos,
-            ev_size,
-            ev_price,
-            ev_amount,
-            ev_ind,
-            ev_n,
-            BACKSTOP_TAKEOVER,
-            a,
-            vault_acc,
-            p,
-            -s,
-            price,
-            r1,
-            0,
-        )
-        _emit(
-            ev_kind,
-            ev_acc,
-            ev_cp,
-            ev_pos,
-            ev_size,
-            ev_price,
-            ev_amount,
-            ev_ind,
-            ev_n,
-            BACKSTOP_VAULT_FILL,
-            vault_acc,
-            a,
-            vault_pos,
-            s,
-            price,
-            r2,
-            0,
-        )
-        bal = collateral[p] if isolated[p] else wallet[a]
+        if equity[k] < 0:  # bankrupt at the mark: take it at the bankruptcy price (rounded against it, >= 1 tick)
+            price = max(bankruptcy_price_compiled(s, book.cost[p], b0, v), 1)
+        r1 = apply_trade(p, -s, price, book, v)
+        r2 = apply_trade(vault_pos, s, price, book, v)
+        emit_event(events, BACKSTOP_TAKEOVER, a, vault_acc, p, -s, price, r1, 0)
+        emit_event(events, BACKSTOP_VAULT_FILL, vault_acc, a, vault_pos, s, price, r2, 0)
+        bal = book.collateral[p] if book.isolated[p] else book.wallet[a]
         if bal > 0:
-            if isolated[p]:
-                collateral[p] = 0
+            if book.isolated[p]:
+                book.collateral[p] = 0
             else:
-                wallet[a] = 0
-            wallet[vault_acc] += bal
-            _emit(
-                ev_kind,
-                ev_acc,
-                ev_cp,
-                ev_pos,
-                ev_size,
-                ev_price,
-                ev_amount,
-                ev_ind,
-                ev_n,
-                BACKSTOP_MARGIN,
-                a,
-                vault_acc,
-                p,
-                0,
-                0,
-                -bal,
-                0,
-            )
-            _emit(
-                ev_kind,
-                ev_acc,
-                ev_cp,
-                ev_pos,
-                ev_size,
-                ev_price,
-                ev_amount,
-                ev_ind,
-                ev_n,
-                BACKSTOP_MARGIN,
-                vault_acc,
-                a,
-                vault_pos,
-                0,
-                0,
-                bal,
-                0,
-            )
+                book.wallet[a] = 0
+            book.wallet[vault_acc] += bal
+            emit_event(events, BACKSTOP_MARGIN, a, vault_acc, p, 0, 0, -bal, 0)
+            emit_event(events, BACKSTOP_MARGIN, vault_acc, a, vault_pos, 0, 0, bal, 0)
         taken += 1
     return taken
 
@@ -200,30 +104,13 @@ class Backstop(Mechanism):
         b, buf, m, mark, order = sim.book, sim.buf, batch.m, batch.mark, batch.order
         buf.ensure(4 * order.size + 8)
         keep = np.ones(order.size, dtype=np.int64)
-        ev_n = np.array([buf.n], dtype=np.int64)
         num, den = self.ratio
         v = int(sim.vpl[m])
         notional = np.abs(b.size[order]) * mark * v
-        taken = take_over(
-            order,
-            batch.equity,
-            batch.req,
-            num,
-            den,
-            int(self.vault_positions[m]),
-            mark,
-            b.size,
-            b.cost,
-            b.collateral,
-            b.isolated,
-            b.account,
-            b.wallet,
-            v,
-            keep,
-            *sim.cols(),
-            ev_n,
-        )
-        buf.n = int(ev_n[0])
+        events = EventCols.of(buf)
+        vault = int(self.vault_positions[m])
+        taken = take_over(order, batch.equity, batch.req, num, den, vault, mark, BookCols.of(b), v, keep, events)
+        buf.n = events.rows()
         if taken:
             sim.note(self.name, b.account[order[keep == 0]], int(notional[keep == 0].sum()))
         batch.keep(keep == 1)

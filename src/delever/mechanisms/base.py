@@ -122,8 +122,6 @@ class Engine(Protocol):
     extra: dict  # the run's mechanism figures (summary.json), ``extra[name]`` a dict per mechanism
     funding_history: list  # (time ns, positions, amounts) of each funding settlement (ADL hierarchy)
 
-    def cols(self) -> tuple: ...  # the event buffer's columns, in the order the kernels take them
-
     def note(self, name: str, accounts: np.ndarray, notional: int) -> None: ...  # a mechanism fired
 
     def touched(self, positions: np.ndarray) -> None: ...  # positions whose size/cost/collateral changed

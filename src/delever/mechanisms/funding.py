@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..columns import BookCols, EventCols
 from ..events import FUNDING, FUNDING_POOL, FUNDING_ROUNDING, INSURANCE_FUND
-from ..liquidation import _emit
+from ..liquidation import emit_event
 from .base import Mechanism
 
 PPB = 1_000_000_000
@@ -29,33 +30,18 @@ def funding_rate_ppb(premium: float, interest: float, clamp: float, cap: float) 
 
 
 @njit(cache=True, nogil=True)
-def pay_funding(
-    rate_ppb,
-    mark,
-    v,
-    size,
-    collateral,
-    isolated,
-    account,
-    wallet,
-    exempt,
-    ev_kind,
-    ev_acc,
-    ev_cp,
-    ev_pos,
-    ev_size,
-    ev_price,
-    ev_amount,
-    ev_ind,
-    ev_n,
-) -> int:
-    """Settle one funding time over every position (LP positions included: they are the book's holders).
-    Returns the rounding remainder (money, >= 0) for the insurance fund. Caller ensures room for n events."""
+def pay_funding(rate_ppb, mark, v, instrument_id, book, events) -> int:
+    """Settle one funding time at ``rate_ppb`` (parts per billion) and ``mark`` (ticks) over every position of
+    instrument ``instrument_id`` (LP positions included: they are the book's holders); ``book`` a
+    :class:`delever.columns.BookCols` (margins and wallets credited), ``events`` a
+    :class:`delever.columns.EventCols` (the caller ensures room for n events), ``v`` money per lot-tick.
+    Returns the rounding remainder (money, >= 0) for the insurance fund."""
     paid = 0
     received = 0
+    size = book.size
     for i in range(size.shape[0]):
         s = size[i]
-        if s == 0 or rate_ppb == 0:
+        if s == 0 or rate_ppb == 0 or book.instrument[i] != instrument_id:
             continue
         notional = (s if s > 0 else -s) * mark * v
         q = notional // PPB
@@ -70,29 +56,11 @@ def pay_funding(
             received += amount
         if amount == 0:
             continue
-        if isolated[i]:
-            collateral[i] += amount
+        if book.isolated[i]:
+            book.collateral[i] += amount
         else:
-            wallet[account[i]] += amount
-        _emit(
-            ev_kind,
-            ev_acc,
-            ev_cp,
-            ev_pos,
-            ev_size,
-            ev_price,
-            ev_amount,
-            ev_ind,
-            ev_n,
-            FUNDING,
-            account[i],
-            FUNDING_POOL,
-            i,
-            0,
-            mark,
-            amount,
-            0,
-        )
+            book.wallet[book.account[i]] += amount
+        emit_event(events, FUNDING, book.account[i], FUNDING_POOL, i, 0, mark, amount, 0)
     return paid - received
 
 
@@ -143,15 +111,13 @@ class Funding(Mechanism):
         self.rates[m].append((t, rate))
         b, buf = sim.book, sim.buf
         v = int(sim.vpl[m])
-        # the instrument's positions only (funding reads the sizes; others are passed as flat)
+        # the instrument's positions only (the funding kernel skips the others)
         size = b.size if sim.M == 1 else np.where(b.instrument == m, b.size, 0)
         buf.ensure(b.n_positions + 2)
-        ev_n = np.array([buf.n], dtype=np.int64)
         first = buf.n
-        rest = pay_funding(
-            rate, mark, v, size, b.collateral, b.isolated, b.account, b.wallet, b.exempt, *sim.cols(), ev_n
-        )
-        buf.n = int(ev_n[0])
+        events = EventCols.of(buf)
+        rest = pay_funding(rate, mark, v, m, BookCols.of(b), events)
+        buf.n = events.rows()
         rows = slice(first, buf.n)
         paid = buf.cols["kind"][rows] == FUNDING
         sim.funding_history.append(

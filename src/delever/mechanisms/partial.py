@@ -18,9 +18,11 @@ The liquidation stage performs a partial only if the account stays solvent after
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
+from ..tiers import bracket_maintenance_margin
 from ..units import PPM, ceil_div, money, mul_ppm_ceil, rate_ppm
 from .base import Mechanism
 
@@ -46,7 +48,7 @@ def tier_lots(
             continue
         closed = q - keep
         fee = mul_ppm_ceil(closed * unit, int(fee_ppm))
-        mm_after = mul_ppm_ceil(keep * unit, int(mmr[j])) - int(cum[j])
+        mm_after = bracket_maintenance_margin(keep * unit, Fraction(int(mmr[j]), PPM), int(cum[j]))
         if equity - fee >= mm_after:
             return int(closed)
     return 0

@@ -17,95 +17,45 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..columns import BookCols, EventCols, LiquidityCols
 from ..events import DELEVERAGE_FILL
-from ..liquidation import _book_execute, book_fill_price
+from ..liquidation import book_execute, book_fill_price
 from .base import Mechanism, steps_of
 
 
 @njit(cache=True, nogil=True)
-def reduce_positions(
-    order,
-    lots,
-    size,
-    cost,
-    collateral,
-    isolated,
-    account,
-    wallet,
-    v,
-    centre,
-    book_state,
-    curve,
-    lp_pos,
-    lp_weight,
-    ev_kind,
-    ev_acc,
-    ev_cp,
-    ev_pos,
-    ev_size,
-    ev_price,
-    ev_amount,
-    ev_ind,
-    ev_n,
-) -> int:
-    """Close ``lots[k]`` of position ``order[k]`` against the book (caller ensures room for ``len(order) *
-    (1 + n_lp)`` events). Returns the notional moved (money)."""
-    n_lp = lp_pos.shape[0]
-    lp_rem = np.zeros(n_lp, dtype=np.int64)
-    lp_share = np.zeros(n_lp, dtype=np.int64)
+def reduce_positions(order, lots, book, v, depth, events) -> int:
+    """Close ``lots[k]`` of position ``order[k]`` against the order book ``depth`` (a
+    :class:`delever.columns.LiquidityCols`); ``book`` a :class:`delever.columns.BookCols` (mutated), ``events``
+    a :class:`delever.columns.EventCols` (the caller ensures room for ``len(order) * (1 + n_lp)`` events), ``v``
+    money per lot-tick. Returns the notional moved (money)."""
     moved = 0
     for k in range(order.shape[0]):
         p = order[k]
-        s = size[p]
+        s = book.size[p]
         x = lots[k]
         if s == 0 or x <= 0:
             continue
         if x > abs(s):
             x = abs(s)
-        net = book_state[0]
-        a = account[p]
-        b0 = collateral[p] if isolated[p] else wallet[a]
+        net = depth.net[0]
+        a = book.account[p]
+        b0 = book.collateral[p] if book.isolated[p] else book.wallet[a]
         # never cut below bankruptcy: shrink the order until the account stays solvent at its fill price
         while x > 0:
             delta = -x if s > 0 else x
-            px = book_fill_price(centre, net, delta, curve)
-            if b0 + s * px * v - cost[p] >= 0:
+            px = book_fill_price(depth.centre, net, delta, depth.curve)
+            if b0 + s * px * v - book.cost[p] >= 0:
                 break
             x //= 2
         if x <= 0:
             continue
         delta = -x if s > 0 else x
-        _book_execute(
-            p,
-            delta,
-            px,
-            book_state,
-            size,
-            cost,
-            collateral,
-            isolated,
-            account,
-            wallet,
-            v,
-            lp_pos,
-            lp_weight,
-            lp_share,
-            lp_rem,
-            ev_kind,
-            ev_acc,
-            ev_cp,
-            ev_pos,
-            ev_size,
-            ev_price,
-            ev_amount,
-            ev_ind,
-            ev_n,
-            DELEVERAGE_FILL,
-        )
+        book_execute(p, delta, px, book, depth, events, v, DELEVERAGE_FILL)
         moved += x * px * v
-        if isolated[p] and size[p] == 0:  # a closed isolated position's margin returns to the wallet
-            wallet[a] += collateral[p]
-            collateral[p] = 0
+        if book.isolated[p] and book.size[p] == 0:  # a closed isolated position's margin returns to the wallet
+            book.wallet[a] += book.collateral[p]
+            book.collateral[p] = 0
     return moved
 
 
@@ -204,27 +154,11 @@ class ProactiveDeleveraging(Mechanism):
             return
         lp_pos = sim.lp_positions[m]
         sim.buf.ensure(idx.size * (2 + lp_pos.shape[0]))
-        ev_n = np.array([sim.buf.n], dtype=np.int64)
         first = sim.buf.n
-        moved_n = reduce_positions(
-            idx,
-            lots,
-            b.size,
-            b.cost,
-            b.collateral,
-            b.isolated,
-            b.account,
-            b.wallet,
-            v,
-            centre,
-            sim.states[m],
-            sim.curves[m],
-            lp_pos,
-            sim.lp_weights[m],
-            *sim.cols(),
-            ev_n,
-        )
-        sim.buf.n = int(ev_n[0])
+        events = EventCols.of(sim.buf)
+        depth = LiquidityCols.make(centre, sim.states[m], sim.curves[m], lp_pos, sim.lp_weights[m])
+        moved_n = reduce_positions(idx, lots, BookCols.of(b), v, depth, events)
+        sim.buf.n = events.rows()
         sim.touched(sim.buf.cols["position"][first : sim.buf.n].copy())
         sim.note(self.name, b.account[idx], int(moved_n))
 

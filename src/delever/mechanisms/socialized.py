@@ -15,51 +15,22 @@ from __future__ import annotations
 import numpy as np
 
 from .. import events as ev
+from ..allocation import split
+from ..units import exact_sum
 from .base import Mechanism
 
 
 def pro_rata(need: int, capacity: np.ndarray) -> np.ndarray:
     """Integer split of ``need`` (money) in proportion to ``capacity`` (int64 >= 0), capped at it, summing to
-    ``min(need, capacity.sum())`` exactly (largest remainder; ties to the lower index)."""
+    ``min(need, capacity.sum())`` exactly: the one largest-remainder rule (:func:`delever.allocation.split`,
+    ties to the lower index; exact for any int64 values). Below the total every share is under its capacity,
+    so the split needs no caps (and no cap enters a tie); at or above it every winner pays its capacity."""
+    capacity = np.asarray(capacity)
     if capacity.size == 0 or need <= 0:
         return np.zeros_like(capacity)
-    top = int(capacity.max())
-    # a Python-int sum only when an int64 one could pass 2**63
-    total = int(capacity.sum()) if top * capacity.size < 2**63 else int(capacity.astype(object).sum())
-    if need <= 0 or total <= 0:
-        return np.zeros_like(capacity)
-    if need >= total:
+    if int(need) >= exact_sum(capacity):
         return capacity.copy()
-    cap = capacity.astype(np.int64)
-    if need < 2**50 and total < 2**62:
-        # Fast and exact. float64's share is within 0.5 of the exact c * need / total: it is <= need < 2**50
-        # and its three roundings (need / total, correctly rounded by Python; c to float64; the product) err by
-        # < 4 x 2**-53 relative, < 2**50 x 2**-51 = 0.5. So floor(share - 0.5) is the exact floor or one less
-        # (-1 for a share under 0.5). The remainder c * need - base * total is then exact in uint64 arithmetic
-        # (modulo 2**64): its true value lies in [0, 2 total), inside int64 since total < 2**62, so read as int64
-        # it is exact; where it is >= total the base is one short: one step up makes every base the exact floor
-        # and every remainder exact in [0, total).
-        base = np.floor(cap * (need / total) - 0.5).astype(np.int64)
-        rem = (cap.astype(np.uint64) * np.uint64(need) - base.astype(np.uint64) * np.uint64(total)).view(np.int64)
-        short_by_one = rem >= total
-        base[short_by_one] += 1
-        rem[short_by_one] -= total
-    else:
-        obj = cap.astype(object)  # Python ints: need * capacity can exceed int64
-        prod = obj * need
-        base = prod // total
-        rem = (prod - base * total).astype(np.int64)  # < total, fits
-    out = base.astype(np.int64)
-    short = need - int(out.sum())
-    if short:
-        # the ``short`` largest remainders, ties to the lower index (a partition, not a sort of every winner)
-        neg = -rem
-        kth = np.partition(neg, short - 1)[short - 1]
-        above = np.flatnonzero(neg < kth)
-        equal = np.flatnonzero(neg == kth)[: short - above.size]
-        out[above] += 1
-        out[equal] += 1
-    return out
+    return split(int(need), capacity)
 
 
 class SocializedLoss(Mechanism):

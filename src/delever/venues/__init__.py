@@ -1,7 +1,7 @@
 """Venue rulebooks, selectable by name: each major venue's margin, liquidation and ADL rules as published
 (../shared/specs/venues.md), with every unpublished rule a stated stand-in (see each module's docstring).
 
-``VENUES`` maps a name to its :class:`~delever.venues.base.Rulebook`; :func:`get_venue` looks one up for the
+``VENUES`` maps a name to its :class:`~delever.venues.rulebook.Rulebook`; :func:`get_venue` looks one up for the
 CLI, scenario files and the Python API.
 """
 
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from ..errors import InputError
 from . import binance, bitget, bitmex, bybit, deribit, drift, dydx, generic, hyperliquid, kraken, okx
-from .base import AdlInputs, PositionResult, Rulebook, VenueInstrument
+from .contract import VenueInstrument
+from .adl_rules import AdlInputs
+from .results import PositionResult
+from .rulebook import Rulebook
 
 VENUES: dict[str, Rulebook] = {
     m.RULEBOOK.name: m.RULEBOOK

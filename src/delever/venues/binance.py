@@ -22,7 +22,7 @@ Stand-ins (Binance does not publish them, or venues.md did not recover them):
 - Tick and lot sizes are not in venues.md: BTCUSDT 0.1 / 0.001 BTC (the repository's default instrument),
   ETHUSDT 0.01 / 0.001 ETH (https://fapi.binance.com/fapi/v1/exchangeInfo, values at the time of writing).
 - The mapping of the LeveragePnl quantile to ``adlQuantile`` 0-4 is not published: quintile buckets
-  (:func:`delever.venues.base.indicator_binance`).
+  (:func:`delever.venues.adl_rules.indicator_binance`).
 """
 
 from __future__ import annotations
@@ -31,16 +31,11 @@ from decimal import Decimal
 from fractions import Fraction
 
 from ..tiers import BINANCE_BTCUSDT_2021, RiskTiers
-from .base import (
-    AdlRule,
-    AdlTrigger,
-    BracketMargin,
-    FeeRule,
-    FundingRule,
-    LiquidationProcedure,
-    Rulebook,
-    VenueInstrument,
-)
+from .margin_models import BracketMargin
+from .contract import VenueInstrument
+from .rules import FeeRule, FundingRule, LiquidationProcedure
+from .adl_rules import AdlRule, AdlTrigger
+from .rulebook import Rulebook
 
 EXCHANGE_INFO = "https://fapi.binance.com/fapi/v1/exchangeInfo (not in venues.md; values at the time of writing)"
 

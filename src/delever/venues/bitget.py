@@ -28,17 +28,11 @@ from decimal import Decimal
 from fractions import Fraction
 
 from ..tiers import BINANCE_BTCUSDT_2021
-from .base import (
-    AdlRule,
-    AdlTrigger,
-    BracketMargin,
-    FeeRule,
-    FundingRule,
-    LiquidationProcedure,
-    Rulebook,
-    VenueInstrument,
-    without_deduction,
-)
+from .margin_models import BracketMargin, without_deduction
+from .contract import VenueInstrument
+from .rules import FeeRule, FundingRule, LiquidationProcedure
+from .adl_rules import AdlRule, AdlTrigger
+from .rulebook import Rulebook
 
 CONTRACTS_API = "Bitget /api/v2/mix/market/contracts (not in venues.md; values at the time of writing)"
 

@@ -4,7 +4,7 @@ Documented rules used:
 
 - **Risk limits** (https://bitmex.com/app/riskLimitsExamples, TV-24): ``MMR = baseMM + steps * baseMM``,
   ``IMR = baseIM + steps * baseMM``; XBTUSD base MM 0.50%, base IM 1.00% (2024-03-14), base risk limit 200 XBT,
-  step 150 XBT (2021-08-31): :class:`delever.venues.base.StepMargin` on the position value in satoshis.
+  step 150 XBT (2021-08-31): :class:`delever.venues.margin_models.StepMargin` on the position value in satoshis.
 - **Liquidation price, inverse** [3P: BitMEX support quoted on Reddit, section 2]: ``IM = 1/lev + 2*takerFee``,
   ``MM = 0.50% + takerFee + fundingRate``, long ``LP = EP / (1 + IM - MM)``, short ``LP = EP / (1 - IM + MM)``:
   the ``"entry"`` basis with the taker fee (and funding rate) added to the MMR and ``2 * takerFee`` reserved in
@@ -35,18 +35,12 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from .base import (
-    INVERSE_MONEY_SCALE,
-    LINEAR_MONEY_SCALE,
-    AdlRule,
-    AdlTrigger,
-    FeeRule,
-    FundingRule,
-    LiquidationProcedure,
-    Rulebook,
-    StepMargin,
-    VenueInstrument,
-)
+from .exact import INVERSE_MONEY_SCALE, LINEAR_MONEY_SCALE
+from .margin_models import StepMargin
+from .contract import VenueInstrument
+from .rules import FeeRule, FundingRule, LiquidationProcedure
+from .adl_rules import AdlRule, AdlTrigger
+from .rulebook import Rulebook
 
 INSTRUMENT_API = "https://www.bitmex.com/api/v1/instrument (not in venues.md; values at the time of writing)"
 TAKER_FEE = Fraction(75, 100_000)

@@ -29,7 +29,7 @@ Stand-ins:
 - The current ADL ranking formula is not recovered ("highest profit and effective leverage"; the old page
   shows a BitMEX-style "Ranking =" column): BitMEX's formula.
 - ``adlRankIndicator`` 1-5 mapping is not published: BitMEX's 20% lights among positions in profit, 0 for the
-  rest (:func:`delever.venues.base.indicator_positive_lights`).
+  rest (:func:`delever.venues.adl_rules.indicator_positive_lights`).
 - ``adlTriggerThreshold``: 10,000 (the API response examples; the doc examples use 1).
 - Cross margin on USDT contracts: the exact trigger (``"mark"`` basis); Bybit's cross formula is not in
   venues.md.
@@ -48,21 +48,12 @@ from decimal import Decimal
 from fractions import Fraction
 
 from ..tiers import RiskTiers
-from .base import (
-    INVERSE_MONEY_SCALE,
-    AdlRule,
-    AdlTrigger,
-    BracketMargin,
-    FeeRule,
-    FundingRule,
-    LiquidationProcedure,
-    MarginMode,
-    PriceRounding,
-    Rulebook,
-    VenueInstrument,
-    frac,
-    scaled_brackets,
-)
+from .exact import INVERSE_MONEY_SCALE, frac
+from .margin_models import BracketMargin, scaled_brackets
+from .contract import VenueInstrument
+from .rules import FeeRule, FundingRule, LiquidationProcedure, MarginMode, PriceRounding
+from .adl_rules import AdlRule, AdlTrigger
+from .rulebook import Rulebook
 
 INSTRUMENTS_INFO = "https://api.bybit.com/v5/market/instruments-info (not in venues.md; values at the time of writing)"
 TAKER_FEE = Fraction(75, 100_000)

@@ -4,7 +4,7 @@ Documented rules used:
 
 - **Margin, linear perpetuals** (https://support.deribit.com/hc/en-us/articles/25944738177565-Linear-Perpetual,
   TV-25): BTC_USDC ``IM = 2% + size_BTC * 0.005%``, ``MM = 1% + size_BTC * 0.005%``; SOL_USDC ``IM = 4% +
-  size * 0.0005%``, ``MM = 2% + size * 0.0005%`` (:class:`delever.venues.base.SizeLinearMargin`).
+  size * 0.0005%``, ``MM = 2% + size * 0.0005%`` (:class:`delever.venues.margin_models.SizeLinearMargin`).
 - **Liquidation** (https://www.deribit.com/docs/auto-liquidation/): incremental, small market slices (an old
   version: 10 contracts x 25 rounds a second = at most 250 contracts, $2,500, a second, TV-32), futures first,
   stops once equity is above MM; the trader keeps the rest; liquidation orders pay an extra fee to the fund.
@@ -35,17 +35,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 
-from .base import (
-    AdlRule,
-    AdlTrigger,
-    FeeRule,
-    FundingRule,
-    LiquidationProcedure,
-    Rulebook,
-    SizeLinearMargin,
-    VenueInstrument,
-    pro_rata,
-)
+from .exact import pro_rata
+from .margin_models import SizeLinearMargin
+from .contract import VenueInstrument
+from .rules import FeeRule, FundingRule, LiquidationProcedure
+from .adl_rules import AdlRule, AdlTrigger
+from .rulebook import Rulebook
 
 GET_INSTRUMENTS = "Deribit public/get_instruments (not in venues.md; values at the time of writing)"
 

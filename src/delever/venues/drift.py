@@ -40,19 +40,12 @@ from decimal import Decimal
 from fractions import Fraction
 
 from ..tiers import RiskTiers
-from .base import (
-    NO_CAP,
-    AdlRule,
-    MarkRule,
-    AdlTrigger,
-    BracketMargin,
-    FeeRule,
-    FundingRule,
-    LiquidationProcedure,
-    Rulebook,
-    VenueInstrument,
-    pro_rata,
-)
+from .exact import NO_CAP, pro_rata
+from .margin_models import BracketMargin
+from .contract import VenueInstrument
+from .rules import FeeRule, FundingRule, LiquidationProcedure, MarkRule
+from .adl_rules import AdlRule, AdlTrigger
+from .rulebook import Rulebook
 
 MARKET_CONFIGS = "Drift SDK perp market configs (not in venues.md; values at the time of writing)"
 

@@ -38,19 +38,12 @@ from fractions import Fraction
 
 from ..margin import BACKING_MM_SHARE
 from ..tiers import RiskTiers
-from .base import (
-    NO_CAP,
-    AdlRule,
-    AdlTrigger,
-    BracketMargin,
-    FeeRule,
-    FundingRule,
-    LiquidationProcedure,
-    Rulebook,
-    VenueInstrument,
-    ceil_frac,
-    floor_frac,
-)
+from .exact import NO_CAP, ceil_frac, floor_frac
+from .margin_models import BracketMargin
+from .contract import VenueInstrument
+from .rules import FeeRule, FundingRule, LiquidationProcedure
+from .adl_rules import AdlRule, AdlTrigger
+from .rulebook import Rulebook
 
 INDEXER = "dYdX indexer /v4/perpetualMarkets (not in venues.md; values at the time of writing)"
 MAX_LIQUIDATION_ATTEMPTS_PER_BLOCK = 50

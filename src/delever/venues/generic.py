@@ -28,28 +28,20 @@ from typing import Any
 
 from ..errors import InputError
 from ..tiers import RiskTiers
-from .base import (
-    INDICATORS,
-    INVERSE_MONEY_SCALE,
-    LINEAR_MONEY_SCALE,
-    SCORES,
-    AdlRule,
-    AdlTrigger,
+from .exact import INVERSE_MONEY_SCALE, LINEAR_MONEY_SCALE, frac
+from .margin_models import (
     BracketMargin,
-    FeeRule,
-    FundingRule,
-    LiquidationProcedure,
     MarginModel,
-    PriceRounding,
-    Rulebook,
     SizeBracketMargin,
     SizeLinearMargin,
     StepMargin,
-    VenueInstrument,
-    frac,
     scaled_brackets,
     without_deduction,
 )
+from .contract import VenueInstrument
+from .rules import FeeRule, FundingRule, LiquidationProcedure, PriceRounding
+from .adl_rules import AdlRule, AdlTrigger, INDICATORS, SCORES
+from .rulebook import Rulebook
 
 EXAMPLE: dict[str, Any] = {
     "name": "generic",
@@ -222,7 +214,7 @@ def _margin(m: Any, path: str, money_scale: int, lot_size: Decimal) -> MarginMod
 
 
 def from_dict(d: Mapping[str, Any]) -> Rulebook:
-    """Build a :class:`~delever.venues.base.Rulebook` from a dict shaped like :data:`EXAMPLE`.
+    """Build a :class:`~delever.venues.rulebook.Rulebook` from a dict shaped like :data:`EXAMPLE`.
 
     Raises:
         InputError: a missing, unknown or invalid key; ``field`` is its dotted path

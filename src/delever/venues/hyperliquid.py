@@ -28,7 +28,7 @@ Documented rules used:
 Stand-ins:
 
 - Shorts' ADL index: the doc's index falls as a short gains (section 6 "not stated"); a short uses
-  ``entry / mark`` (:func:`delever.venues.base.score_hyperliquid`).
+  ``entry / mark`` (:func:`delever.venues.adl_rules.score_hyperliquid`).
 - ETH's second tier has ``MMR = 1 / (2 * 15) = 3.3333...%``, not a whole ppm: it is rounded **up** to
   3.3334% (IMR 6.6667%), against the account, and its deduction derived from that (1,333,400 USDC).
 - Tiers have no published upper bound: the last tier is open-ended (cap 1e12 USDC).
@@ -44,19 +44,12 @@ from decimal import Decimal
 from fractions import Fraction
 
 from ..tiers import RiskTiers
-from .base import (
-    LINEAR_MONEY_SCALE,
-    NO_CAP,
-    AdlRule,
-    AdlTrigger,
-    BracketMargin,
-    FeeRule,
-    FundingRule,
-    LiquidationProcedure,
-    MarkRule,
-    Rulebook,
-    VenueInstrument,
-)
+from .exact import LINEAR_MONEY_SCALE, NO_CAP
+from .margin_models import BracketMargin
+from .contract import VenueInstrument
+from .rules import FeeRule, FundingRule, LiquidationProcedure, MarkRule
+from .adl_rules import AdlRule, AdlTrigger
+from .rulebook import Rulebook
 
 META = "Hyperliquid info API 'meta' (szDecimals; not in venues.md; values at the time of writing)"
 

@@ -31,19 +31,12 @@ from decimal import Decimal
 from fractions import Fraction
 
 from ..tiers import RiskTiers
-from .base import (
-    INVERSE_MONEY_SCALE,
-    NO_CAP,
-    AdlRule,
-    AdlTrigger,
-    BracketMargin,
-    FeeRule,
-    FundingRule,
-    LiquidationProcedure,
-    Rulebook,
-    VenueInstrument,
-    scaled_brackets,
-)
+from .exact import INVERSE_MONEY_SCALE, NO_CAP
+from .margin_models import BracketMargin, scaled_brackets
+from .contract import VenueInstrument
+from .rules import FeeRule, FundingRule, LiquidationProcedure
+from .adl_rules import AdlRule, AdlTrigger
+from .rulebook import Rulebook
 
 INSTRUMENTS_API = "Kraken Futures /derivatives/api/v3/instruments (not in venues.md; values at the time of writing)"
 

@@ -4,7 +4,7 @@ Documented rules used:
 
 - **Margin**: tiers are numbers of contracts; liquidation when ``(margin + PnL) / (faceValue * |contracts| *
   mark * (tier MMR + fee rate)) <= 100%`` (isolated USDT-margined, https://open-lib.com/11556.html [3P rewrite
-  of OKX help]): :class:`delever.venues.base.SizeBracketMargin` with the taker fee added to the MMR in the
+  of OKX help]): :class:`delever.venues.margin_models.SizeBracketMargin` with the taker fee added to the MMR in the
   trigger (``liquidation_extra_mmr``).
 - **Liquidation**: tier >= 3 with the ratio between the lowest tier's and the current tier's ``MMR + fee``:
   reduce **two tiers** per step and repeat (newer rule, https://www.amorrr.com/14966.html [3P]); tiers 1-2 are
@@ -28,7 +28,7 @@ Stand-ins:
   18,000 / ...), chosen only so that TV-15's 15,000 contracts fall in tier 3. ETH-USDT-SWAP uses the same.
 - Ranking formula not recovered: the [3P] rewrite's "Profit: ROI / margin ratio"
   (https://mlmrehab.com/15032.html), with OKX's margin ratio ``equity / MM``, i.e. ``ROI * MM / equity``, and
-  ``ROI * equity / MM`` in loss (:func:`delever.venues.base.score_roi_mmr`).
+  ``ROI * equity / MM`` in loss (:func:`delever.venues.adl_rules.score_roi_mmr`).
 - ``adl`` 0-5 mapping not published: 20% lights among positions in profit, 0 for the rest.
 - Taker fee 0.05% (the fee rate in the trigger and the liquidation fee ``PV x taker fee``, 3P
   https://bilikayo.com/18302.html): OKX's fee schedule is not in venues.md.
@@ -41,16 +41,11 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from .base import (
-    AdlRule,
-    AdlTrigger,
-    FeeRule,
-    FundingRule,
-    LiquidationProcedure,
-    Rulebook,
-    SizeBracketMargin,
-    VenueInstrument,
-)
+from .margin_models import SizeBracketMargin
+from .contract import VenueInstrument
+from .rules import FeeRule, FundingRule, LiquidationProcedure
+from .adl_rules import AdlRule, AdlTrigger
+from .rulebook import Rulebook
 
 INSTRUMENTS_API = (
     "https://www.okx.com/api/v5/public/instruments?instType=SWAP (not in venues.md; values at the time of writing)"

@@ -1,0 +1,204 @@
+"""The bridge from a venue rulebook to the engine (:class:`EngineBridge`, mixed into
+:class:`delever.venues.rulebook.Rulebook`): which contract the engine runs, which ADL policy and trigger stand for
+the venue's, the scenario overrides that run the venue, and the gaps between the venue's rules and the engine's.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+
+from ..tiers import RiskTiers
+from .exact import LINEAR_MONEY_SCALE, plain, to_decimal
+from .margin_models import BracketMargin
+from .contract import VenueInstrument
+
+
+def _scenario_tier_rows(c: VenueInstrument) -> list[dict[str, str]] | None:
+    """A linear contract's bracket tiers as scenario ``TierRow`` s, if the scenario's rule (maintenance amount
+    derived by ``RiskTiers.from_brackets``) rebuilds them exactly; else None (Bitget's MM = MMR x PV, steps,
+    size-keyed or size-linear schedules, inverse contracts)."""
+    if c.contract != "linear" or not isinstance(c.margin, BracketMargin):
+        return None
+    tiers = c.margin.tiers.tiers
+    rows = [
+        {
+            "cap": str(plain(Decimal(t.cap) / LINEAR_MONEY_SCALE)),
+            "max_leverage": str(t.max_leverage),
+            "mmr": str(plain(Decimal(t.mmr_ppm) / 1_000_000)),
+            "imr": str(plain(Decimal(t.imr_ppm) / 1_000_000)),
+        }
+        for t in tiers
+    ]
+    rebuilt = RiskTiers.from_brackets("check", [(r["cap"], r["max_leverage"], r["mmr"], r["imr"]) for r in rows])
+    return rows if rebuilt.tiers == tiers else None
+
+
+class EngineBridge:
+    """The engine's view of a rulebook (methods of :class:`~delever.venues.rulebook.Rulebook`)."""
+
+    def engine_symbol(self) -> str:
+        """The first contract the engine can run (linear, bracket tiers), else the first contract."""
+        for s, c in self.instruments.items():
+            if c.contract == "linear" and isinstance(c.margin, BracketMargin):
+                return s
+        return next(iter(self.instruments))
+
+    def engine_adl_policy(self) -> str | None:
+        """The :data:`delever.adl.policies.POLICIES` name of this ADL rule: ``queue-bitmex``, ``queue-binance``,
+        ``queue-hyperliquid``, ``queue-bitget`` (also OKX's stand-in, the same ROI x MM / equity key),
+        ``socialized-loss`` (Deribit, Drift), ``random-offset`` (dYdX: position order from a seeded start)."""
+        if self.adl.queue == "none":
+            return "socialized-loss"
+        if self.adl.queue == "random_offset":
+            return "random-offset"
+        return {
+            "bitmex": "queue-bitmex",
+            "binance": "queue-binance",
+            "hyperliquid": "queue-hyperliquid",
+            "roi_mmr": "queue-bitget",
+        }.get(self.adl.ranking)
+
+    def engine_adl_rule(self) -> dict[str, object]:
+        """The scenario's ``[adl]`` trigger and fill options (:class:`delever.scenario.AdlConfig`,
+        :mod:`delever.adl.trigger`) of this rulebook; what they leave out is in :meth:`engine_gaps`.
+
+        ``negative_equity`` -> ``negative-equity`` (Hyperliquid), or ``fund-cannot-pay`` when the fund pays
+        first (dYdX); ``fund_drawdown`` with a window -> ``fund-drawdown`` (OKX: 30% within 8 h, the whole
+        position while on); ``pnl_drawdown`` -> ``fund-drawdown`` of a pool of one symbol (Bybit: start at
+        pnlRatio <= -0.30, stop above -0.25, 8 h, the deficit while on); the rest -> ``fund-cannot-pay``. Fill:
+        the rulebook's (``bankruptcy``, ``mark``, ``previous-mark``); none for a venue without ADL."""
+        t = self.adl.trigger
+        out: dict[str, object] = {"trigger": "fund-cannot-pay"}
+        if t.kind == "negative_equity" and not t.fund_first:
+            out["trigger"] = "negative-equity"
+        elif t.kind == "fund_drawdown" and t.drawdown is not None and t.window_hours is not None:
+            out.update(
+                trigger="fund-drawdown",
+                drawdown_pct=str(to_decimal(t.drawdown * 100, 6)),
+                drawdown_window_s=float(t.window_hours * 3600),
+                drawdown_close=t.while_on.replace("_", "-"),
+            )
+        elif t.kind == "pnl_drawdown" and t.pnl_ratio_start is not None and t.window_hours is not None:
+            out.update(
+                trigger="fund-drawdown",
+                drawdown_pct=str(to_decimal(-t.pnl_ratio_start * 100, 6)),
+                drawdown_window_s=float(t.window_hours * 3600),
+                drawdown_close=t.while_on.replace("_", "-"),
+            )
+            if t.pnl_ratio_stop is not None:
+                out["drawdown_stop_pct"] = str(to_decimal(-t.pnl_ratio_stop * 100, 6))
+        if self.adl.fill_price != "none":
+            out["fill"] = self.adl.fill_price.replace("_", "-")
+        return out
+
+    def scenario_overrides(self, symbol: str | None = None) -> dict[str, object]:
+        """Nested overrides of a scenario (``delever.scenario.load_scenario(path, overrides)``) that express
+        these rules in the engine's configuration, for the contract ``symbol`` (default
+        :meth:`engine_symbol`): its tiers (when bracket tiers with the derived maintenance amount), the
+        liquidation fee, partial liquidation (tier steps or slices), the per-step liquidation limits (dYdX), the
+        backstop vault, socialised loss, the mark's band and basis EMA (:attr:`mark`, where the venue publishes
+        them) and the funding parameters (not switched on). Tick and lot sizes are left to the scenario, so the
+        same price path and book run under every rulebook. What the engine cannot express is in :meth:`engine_gaps`."""
+        c = self.contract(symbol or self.engine_symbol())
+        out: dict[str, dict[str, object]] = {"instrument": {}, "fees": {}, "mechanisms": {}, "mark": {}}
+        out["liquidation"] = self.liquidation.step_limits()
+        rows = _scenario_tier_rows(c)
+        if rows is not None:
+            out["instrument"]["tiers"] = rows
+        fee = self.fees.liquidation_fee_for(c.symbol)
+        out["fees"]["liquidation_fee_rate"] = str(to_decimal(fee or Fraction(0), 8))
+        lq = self.liquidation
+        mech = out["mechanisms"]
+        if lq.style == "tier_steps":
+            mech["partial_liquidation"] = {"enabled": True, "mode": "tier"}
+        elif lq.style == "slices":
+            mech["partial_liquidation"] = {
+                "enabled": True,
+                "mode": "slice",
+                "slice_fraction": str(to_decimal(lq.slice_fraction, 6)),
+                "slice_min_notional": str(Decimal(lq.slice_above) / c.money_scale),
+                "cooldown_s": lq.cooldown_s,
+            }
+        if lq.backstop_below_mm is not None:
+            mech["backstop"] = {"enabled": True, "equity_ratio": str(to_decimal(lq.backstop_below_mm, 6))}
+        if lq.loss_after_fund in ("socialized_winners", "socialized_funding"):
+            mech["socialized_loss"] = {"enabled": True}
+        if self.mark.max_deviation_pct is not None:
+            out["mark"]["max_deviation_pct"] = float(self.mark.max_deviation_pct)
+        if self.mark.basis_ema_s is not None:
+            out["mark"]["basis_ema_s"] = float(self.mark.basis_ema_s)
+        f = self.funding_for(c.symbol)
+        if f.style == "clamped_interest":
+            fund: dict[str, object] = {
+                "interval_s": float(f.interval_hours * 3600),
+                "interest_rate": str(to_decimal(f.interest, 8)),
+            }
+            if f.clamp is not None:
+                fund["clamp"] = str(to_decimal(f.clamp, 8))
+            if f.cap is not None:
+                fund["cap"] = str(to_decimal(f.cap, 8))
+            mech["funding"] = fund
+        return {k: v for k, v in out.items() if v}
+
+    def engine_gaps(self, symbol: str | None = None) -> list[str]:
+        """The rules of this rulebook that :meth:`scenario_overrides` cannot express (so a run under it
+        approximates them): stated, so a comparison never silently mixes rules."""
+        c = self.contract(symbol or self.engine_symbol())
+        gaps = []
+        if "tiers" not in self.scenario_overrides(c.symbol).get("instrument", {}):  # type: ignore[operator]
+            gaps.append(f"tiers ({c.contract}, {c.margin.kind}): the scenario keeps its own tier table")
+        if self.lp_basis_isolated == "entry" or self.liquidation_extra_mmr:
+            gaps.append(
+                "liquidation trigger: the engine uses equity < MM at the mark (no entry-value MM, no fee "
+                "rate added to the MMR)"
+            )
+        if self.liquidation.style == "tier_steps" and self.liquidation.tiers_per_step != 1:
+            gaps.append(
+                f"{self.liquidation.tiers_per_step} tiers per step: the engine's tier mode reduces to "
+                "the highest lower tier that is back above MM"
+            )
+        if self.liquidation.style in ("incremental", "takeover", "ioc_assignment_unwind", "fillable_price_ioc"):
+            gaps.append(f"liquidation style {self.liquidation.style}: run as a full liquidation against the book")
+        if self.liquidation.surplus_to == "trader":
+            gaps.append("a better fill's surplus stays with the trader on this venue; the engine's fee rule applies")
+        if self.liquidation.step_limits():
+            gaps.append(
+                "per-block limits: the insurance fund's loss per subaccount per block (MaxQuantumsInsuranceLost) is "
+                "not modelled; a position or account limit binds solvent accounts only (an account that a limited "
+                "order would leave below zero is closed whole)"
+            )
+        if self.engine_adl_policy() is None:
+            gaps.append(f"ADL queue {self.adl.queue}: no engine policy")
+        if self.liquidation.loss_after_fund == "socialized_funding":
+            gaps.append(
+                "socialised through the cumulative funding rate on both sides: the engine's socialised loss "
+                "claws back from winners' profit"
+            )
+        gaps.extend(self._adl_trigger_gaps())
+        return gaps
+
+    def _adl_trigger_gaps(self) -> list[str]:
+        """What :meth:`engine_adl_rule` leaves out of this rulebook's ADL trigger."""
+        t = self.adl.trigger
+        run = self.engine_adl_rule()["trigger"]
+        if t.kind == "negative_equity" and t.fund_first:
+            return [
+                "ADL trigger negative_equity after a liquidation order that filled nothing (TNC < 0): the engine "
+                "has the fund pay first and deleverages, in the same step, the part the fund cannot pay"
+            ]
+        if t.kind == "pnl_drawdown" and run == "fund-drawdown":
+            return [
+                "ADL trigger pnl_drawdown of a pool of several symbols: the engine's fund is a pool of one "
+                "symbol (pnlRatio = the fund's drawdown from its 8 h peak); other symbols' PnL, the T+1 pool "
+                "balance and adlTriggerThreshold are not modelled"
+            ]
+        if t.kind == "fund_drawdown" and run == "fund-cannot-pay":
+            return [
+                "ADL trigger fund_drawdown with no window stated: the engine triggers ADL when the fund cannot pay "
+                "(the venue's older rule)"
+            ]
+        if t.kind not in ("fund_cannot_pay", "none") and run == "fund-cannot-pay":
+            return [f"ADL trigger {t.kind}: the engine triggers ADL when the fund cannot pay"]
+        return []
