@@ -31,6 +31,7 @@ RUNS_THE_ENGINE = {
     "delever.compare",
     "delever.montecarlo",
     "delever.venues.scenario",  # the experiments: run the engine many times
+    "delever.warmup",  # runs the packaged scenarios to fill numba's cache
 }
 
 

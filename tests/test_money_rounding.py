@@ -11,6 +11,7 @@ and a price of P ticks on L lots is worth ``L * P * 100`` money units. ``C`` = 1
 1,000 lots x 500,000 ticks x 100 = 50,000,000,000 (50,000 USDT).
 """
 
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -938,35 +939,46 @@ def book_columns(size, cost, wallet, collateral=None, isolated=None, account=Non
     return BookCols.of(book)
 
 
+def backstop_valuation(mark: int) -> AccountValuation:
+    """take_over's valuation of one instrument at ``mark`` ticks under Binance's 2021 BTCUSDT tiers."""
+    t = BINANCE_BTCUSDT_2021
+    one = lambda x: np.array([x], dtype=np.int64)  # noqa: E731
+    return AccountValuation(
+        one(mark), one(V), t.floors[None, :], t.mmr_ppm[None, :], t.cum[None, :], one(t.floors.shape[0])
+    )
+
+
 @pytest.mark.parametrize(
-    "sign, mark, bp",
+    "sign, mark, bp, mm",
     [
         # long 1 BTC @50,000 with margin 2,499.95 at mark 47,500: equity -0.05, bankrupt: taken at
-        # ceil((50,000,000,000 - 2,499,950,000) / 100,000) = ceil(475,000.5) = 475,001
-        (1, 475_000, 475_001),
-        # the short mirror at mark 52,500: floor((-50,000,000,000 - 2,499,950,000) / -100,000) = 524,999
-        (-1, 525_000, 524_999),
+        # ceil((50,000,000,000 - 2,499,950,000) / 100,000) = ceil(475,000.5) = 475,001; MM 0.4% x 47,500 = 190
+        (1, 475_000, 475_001, 190_000_000),
+        # the short mirror at mark 52,500: floor((-50,000,000,000 - 2,499,950,000) / -100,000) = 524,999;
+        # MM 0.5% x 52,500 - 50 = 212.5 (second tier)
+        (-1, 525_000, 524_999, 212_500_000),
     ],
     ids=["bankrupt-long-off-tick-up", "bankrupt-short-off-tick-down"],
 )
-def test_backstop_takes_over_below_the_threshold_at_the_rounded_bankruptcy_price(sign, mark, bp):
-    """Threshold 2/3 of MM (equity x 3 < 2 x MM), in the order 3, 0, 2: 3 (equity 200: 600 = 600, kept);
-    0 (equity -50,000: bankrupt, at BP); 2 (equity 199, MM 300: 597 < 600, taken at the mark). The vault is
-    position 1.
+def test_backstop_takes_over_below_the_threshold_at_the_rounded_bankruptcy_price(sign, mark, bp, mm):
+    """Threshold 2/3 of MM (equity x 3 < 2 x MM), in the order 3, 0, 2, each position's margin 2,500 (its loss at
+    the mark) plus: 3, ceil(2 MM / 3) (exactly at the threshold: kept); 0, -0.05 (bankrupt, at BP); 2,
+    ceil(2 MM / 3) - 1 unit (just below: taken at the mark). The vault is position 1.
 
     Position 0 realizes 1,000 x (bp - 500,000) x 100 x sign = -2,499,900,000 and keeps 50,000, which goes to the
-    vault with the position; 2 (margin 2,500 exactly its loss at the mark) keeps 0: no margin rows."""
+    vault with the position; 2 realizes -2,500 at the mark and its margin's rest goes to the vault too."""
     s, c = sign * 1_000, sign * C
+    at = -((-2 * mm) // 3)  # the least equity that keeps a position: 3 x at >= 2 x MM
     size = np.array([s, 0, s, s], dtype=np.int64)
     cost = np.array([c, 0, c, c], dtype=np.int64)
-    collateral = np.array([2_499_950_000, 0, 2_500_000_000, 2_500_000_000], dtype=np.int64)
+    collateral = np.array([2_499_950_000, 0, 2_500_000_000 + at - 1, 2_500_000_000 + at], dtype=np.int64)
     iso = np.array([True, False, True, True])
     wallet = np.array([0, 10**12, 0, 0], dtype=np.int64)
     keep = np.zeros(3, dtype=np.int64)
     cols = event_columns()
     book = book_columns(size, cost, wallet, collateral, iso)
-    equity, mm = np.array([200, -50_000, 199]), np.array([300, 300, 300])
-    taken = take_over(np.array([3, 0, 2]), equity, mm, 2, 3, 1, mark, book, V, keep, cols)
+    taken = take_over(np.array([3, 0, 2]), 0, np.zeros(4, dtype=np.int64), 2, 3, 1, mark, book,
+                      backstop_valuation(mark), V, keep, cols)  # fmt: skip
     assert taken == 2 and keep.tolist() == [1, 0, 0]
     assert rows_of(cols) == [
         ("backstop_takeover", 0, -s, bp, -2_499_900_000),
@@ -975,8 +987,10 @@ def test_backstop_takes_over_below_the_threshold_at_the_rounded_bankruptcy_price
         ("backstop_margin", 1, 0, 0, 50_000),
         ("backstop_takeover", 2, -s, mark, -2_500_000_000),
         ("backstop_vault_fill", 1, s, mark, 0),
+        ("backstop_margin", 2, 0, 0, -(at - 1)),
+        ("backstop_margin", 1, 0, 0, at - 1),
     ]
-    assert wallet.tolist() == [0, 10**12 + 50_000, 0, 0] and size.tolist() == [0, 2 * s, 0, s]
+    assert wallet.tolist() == [0, 10**12 + 50_000 + at - 1, 0, 0] and size.tolist() == [0, 2 * s, 0, s]
 
 
 def test_backstop_one_lot_cross_positions_one_unit_from_zero():
@@ -984,16 +998,16 @@ def test_backstop_one_lot_cross_positions_one_unit_from_zero():
     2,499,999 - 2,500,000 = -1, bankrupt: taken at ceil((50,000,000 - 2,499,999) / 100) = ceil(475,000.01) =
     475,001; realized 47,500,100 - 50,000,000 = -2,499,900; its wallet keeps 99, which goes to the vault.
     Position 2: cross short 1 lot @50,000, wallet -2,499,999: equity +1 (not bankrupt), below the threshold
-    (MM 1,000): taken at the mark, realizes +2,500,000; its wallet is then exactly 1, which goes to the vault."""
+    (MM ceil(0.4% x 47,500,000) = 190,000 units): taken at the mark, realizes +2,500,000; its wallet is then
+    exactly 1, which goes to the vault."""
     size = np.array([1, 0, -1], dtype=np.int64)
     cost = np.array([50_000_000, 0, -50_000_000], dtype=np.int64)
     wallet = np.array([2_499_999, 10**12, -2_499_999], dtype=np.int64)
     keep = np.zeros(2, dtype=np.int64)
     cols = event_columns()
     book = book_columns(size, cost, wallet)
-    taken = take_over(
-        np.array([0, 2]), np.array([-1, 1]), np.array([1_000, 1_000]), 2, 3, 1, 475_000, book, V, keep, cols
-    )
+    taken = take_over(np.array([0, 2]), 0, np.zeros(3, dtype=np.int64), 2, 3, 1, 475_000, book,
+                      backstop_valuation(475_000), V, keep, cols)  # fmt: skip
     assert taken == 2 and keep.tolist() == [0, 0]
     assert rows_of(cols) == [
         ("backstop_takeover", 0, -1, 475_001, -2_499_900),
@@ -1234,20 +1248,21 @@ def _many_equal_winners(n: int) -> Book:
 
 
 def test_adl_queue_chunks_keep_ties_in_index_order_and_their_lights():
-    """300 equal winners (the same score): the first chunk is the queue's first 256 (FIRST_CHUNK) by index, the
-    second the other 44; lights by cumulative lots out of 300: position i (i + 1 lots so far) gets
-    6 - ceil(5 (i + 1) / 300), clipped to 1..5: 5 for the first 60, ..., 1 for the last 60."""
-    book = _many_equal_winners(300)
-    excluded = np.zeros(301, dtype=bool)
-    excluded[300] = True
+    """600 equal winners (the same score): the first chunk is the queue's first 256 (FIRST_CHUNK) by index; the
+    second would be 1,024 (four times more), at least half of the 344 left, so all 344 are queued; lights by
+    cumulative lots out of 600: position i (i + 1 lots so far) gets 6 - ceil(5 (i + 1) / 600), clipped to 1..5:
+    5 for the first 120, ..., 1 for the last 120."""
+    book = _many_equal_winners(600)
+    excluded = np.zeros(601, dtype=bool)
+    excluded[600] = True
     queue = AdlQueue(book, 0, 500_000, V, None, excluded, "queue-bitmex", TIERS)
     queue.extend(0)
     assert int(queue.length[0]) == 256 and queue.queue[0, :256].tolist() == list(range(256))
     assert int(queue.complete[0]) == 0
     queue.extend(0)
-    assert int(queue.length[0]) == 300 and queue.queue[0, :300].tolist() == list(range(300))
-    lights = [int(np.clip(6 - (-((-5 * (i + 1)) // 300)), 1, 5)) for i in range(300)]
-    assert queue.indicator[0, :300].tolist() == lights and lights[0] == 5 and lights[-1] == 1
+    assert int(queue.length[0]) == 600 and queue.queue[0, :600].tolist() == list(range(600))
+    lights = [int(np.clip(6 - (-((-5 * (i + 1)) // 600)), 1, 5)) for i in range(600)]
+    assert queue.indicator[0, :600].tolist() == lights and lights[0] == 5 and lights[-1] == 1
     assert int(queue.complete[0]) == 1
 
 
@@ -1288,3 +1303,678 @@ def test_adl_short_counterparty_figures_by_hand():
     w = winners_of(book, -1, idx, upnl, eq, wallet, mm, mark, V, get_policy("queue-bitmex"), None)
     assert w.notional.tolist() == [125_000_250_000, 150_000_300]
     assert w.entry_price.tolist() == [600_000.0, 150_000_301 / 300]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# ADL counterparties and queue: the cases the mutation run of adl/queue.py found unpinned
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_adl_counterparty_at_exactly_zero_profit_is_passed_and_the_scan_goes_on():
+    """Mark 50,000.0 (500,000 ticks), longs, cross. 0: 1 lot bought at the mark (uPnL exactly 0, wallet 1,000 USDT,
+    so equity > 0): not a counterparty (no profit to take). 1: 1 lot @40,000.0: uPnL 10,000,000, the only one.
+    2: the short being liquidated (excluded)."""
+    from delever.adl.queue import eligible
+
+    book = Book.from_arrays(wallet=[money(1_000), 0, 0], account=[0, 1, 2], size=[1, 1, -2],
+                            cost=[500_000 * V, 400_000 * V, -2 * 500_000 * V])  # fmt: skip
+    acc_eq = book.wallet + book.size * 500_000 * V - book.cost
+    excluded = np.array([False, False, True])
+    idx, upnl, eq, _, _ = eligible(book, 1, 0, 500_000, V, excluded, TIERS, np.zeros(3, np.int64), acc_eq)
+    assert idx.tolist() == [1] and upnl.tolist() == [10_000_000] and eq.tolist() == [10_000_000]
+
+
+def test_adl_counterparty_figures_with_one_micro_unit_per_lot_tick():
+    """V = 1 (a lot at one tick is worth one money unit), mark 500,001 ticks, longs, cross, wallet 0:
+
+    0: 199,999,607 lots @40,000.0: notional 199,999,607 x 500,001 = 100,000,003,499,607, in the 15% tier (from
+       100M USDT, cum 5,016,300 USDT): MM = 100,000,003 x 150,000 + ceil(499,607 x 0.15 = 74,941.05) - cum =
+       15,000,000,450,000 + 74,942 - 5,016,300,000,000 = 9,983,700,524,942 (the remainder's ceiling must be
+       taken per million: per 1,000,001 it would be 74,941).
+    1: 1 lot at cost 500,000: uPnL 1 = equity; notional 500,001 (tier 1, 0.4%): MM ceil(2,000.004) = 2,001;
+       entry 500,000 / (1 lot x V 1) = 500,000 ticks; leverage 500,001 / 1 (equity exactly one unit).
+    2: the short being liquidated (excluded)."""
+    from delever.adl.policies import get_policy
+    from delever.adl.queue import eligible, winners_of
+
+    big = 199_999_607
+    book = Book.from_arrays(wallet=[0, 0, 0], account=[0, 1, 2], size=[big, 1, -big - 1],
+                            cost=[big * 400_000, 500_000, -(big + 1) * 500_000])  # fmt: skip
+    mark = 500_001
+    acc_eq = book.wallet + book.size * mark - book.cost
+    excluded = np.array([False, False, True])
+    idx, upnl, eq, wallet, mm = eligible(book, 1, 0, mark, 1, excluded, TIERS, np.zeros(3, np.int64), acc_eq)
+    assert idx.tolist() == [0, 1]
+    assert mm.tolist() == [9_983_700_524_942, 2_001]
+    assert upnl.tolist() == [big * 100_001, 1] and eq.tolist() == [big * 100_001, 1]
+    w = winners_of(book, 1, idx, upnl, eq, wallet, mm, mark, 1, get_policy("queue-bitmex"), None)
+    assert w.notional.tolist() == [100_000_003_499_607, 500_001]
+    assert w.entry_price.tolist() == [400_000.0, 500_000.0]
+    assert w.leverage.tolist() == [100_000_003_499_607 / (big * 100_001), 500_001.0]
+
+
+def test_adl_counterparty_equity_is_its_accounts_when_the_account_holds_other_positions():
+    """``eligible`` reads the sweep's equities by default (a multi-position account: final settlement). Account
+    0, cross, wallet 1,000 USDT: 1 lot long of instrument 0 @40,000.0 (uPnL at 50,000.0: +10 USDT) and 1 lot
+    long of instrument 1 whose loss is 600 USDT: account equity 1,000 + 10 - 600 = 410 USDT, not the
+    1,010 of its wallet and this position alone (the one-position shortcut ``inline_equity``)."""
+    from delever.adl.queue import eligible
+
+    book = Book.from_arrays(wallet=[money(1_000), 0], account=[0, 0, 1], size=[1, 1, -1], instrument=[0, 1, 0],
+                            cost=[400_000 * V, 6_500_000 * V, -500_000 * V])  # fmt: skip
+    acc_eq = np.array([money(1_000) + money(10) - money(600), 0], dtype=np.int64)
+    excluded = np.array([False, False, True])
+    args = (book, 1, 0, 500_000, V, excluded, TIERS, np.zeros(3, np.int64), acc_eq)
+    idx, upnl, eq, wallet, _ = eligible(*args)
+    assert idx.tolist() == [0] and upnl.tolist() == [money(10)] and eq.tolist() == [money(410)]
+    assert wallet.tolist() == [money(1_000)]
+    assert eligible(*args, inline_equity=True)[2].tolist() == [money(1_010)]
+
+
+def test_risk_aware_and_water_filling_weigh_lots_by_leverage():
+    """One long, cross: 1 lot @40,000.0 at mark 50,000.0, wallet 15 USDT: notional 50 USDT, uPnL 10, equity 25,
+    leverage 50 / 25 = 2. risk-aware weighs it by uPnL x leverage = 20 USDT, water-filling by notional x
+    leverage = 100 USDT; the pro-rata measures by their own column."""
+    from delever.adl.policies import get_policy
+    from delever.adl.queue import capacity_measure, eligible, winners_of
+
+    book = Book.from_arrays(wallet=[money(15), 0], account=[0, 1], size=[1, -1], cost=[400_000 * V, -500_000 * V])
+    acc_eq = book.wallet + book.size * 500_000 * V - book.cost
+    idx, upnl, eq, wal, mm = eligible(book, 1, 0, 500_000, V, np.array([False, True]), TIERS, acc_eq, acc_eq)
+    w = winners_of(book, 1, idx, upnl, eq, wal, mm, 500_000, V, get_policy("risk-aware"), None)
+    assert w.leverage.tolist() == [2.0]
+    assert capacity_measure("risk-aware", w).tolist() == [money(20)]
+    assert capacity_measure("water-filling", w).tolist() == [money(100)]
+    assert capacity_measure("pro-rata-equity", w).tolist() == [money(25)]
+    assert capacity_measure("pro-rata-notional", w).tolist() == [money(50)]
+
+
+@pytest.mark.parametrize("elementwise", [True, False], ids=["scored-a-block-at-a-time", "scored-as-a-whole-side"])
+def test_adl_queue_ranks_a_nan_score_last(elementwise):
+    """A policy whose score is NaN for a winner (0 / 0) ranks it after every real score, whichever way the side
+    is scored. Longs of 1, 2 and 3 lots (score: the lots, NaN for the 2-lot one): queue 3-lot, 1-lot, 2-lot."""
+    import dataclasses
+
+    from delever.adl.policies import get_policy
+
+    book = Book.from_arrays(wallet=[0] * 4, account=[0, 1, 2, 3], size=[1, 2, 3, -6],
+                            cost=[400_000 * V, 2 * 400_000 * V, 3 * 400_000 * V, -6 * 500_000 * V])  # fmt: skip
+
+    def score(w):
+        return np.where(w.contracts == 2, np.nan, w.contracts.astype(float))
+
+    policy = dataclasses.replace(get_policy("queue-bitmex"), name="nan-for-two", elementwise=elementwise, score=score)
+    queue = AdlQueue(book, 0, 500_000, V, None, np.array([False, False, False, True]), policy, TIERS)
+    queue.extend(0)
+    assert queue.queue[0, : int(queue.length[0])].tolist() == [2, 0, 1]
+
+
+def test_adl_queue_lights_of_the_shorts_count_from_zero():
+    """Three equal short winners of 1 lot (1 lot @60,000.0 at mark 50,000.0, wallet 0; the shorts' side holds 3
+    lots): lights 6 - ceil(5 x cum / 3) for cum 1, 2, 3: 6 - 2 = 4, 6 - 4 = 2, 6 - 5 = 1."""
+    book = Book.from_arrays(wallet=[0] * 4, account=[0, 1, 2, 3], size=[-1, -1, -1, 3],
+                            cost=[-600_000 * V] * 3 + [3 * 500_000 * V])  # fmt: skip
+    queue = AdlQueue(book, 0, 500_000, V, None, np.array([False, False, False, True]), "queue-bitmex", TIERS)
+    queue.extend(1)
+    assert queue.queue[1, :3].tolist() == [0, 1, 2]
+    assert queue.indicator[1, :3].tolist() == [4, 2, 1]
+    assert int(queue.complete[1]) == 1 and int(queue.available[1]) == 3
+
+
+def test_adl_queue_chunks_of_distinct_scores_are_the_best_first():
+    """600 longs of 1 lot, wallet 0, entries 40,000.0 - 0.1 i (i = 0..599) at mark 50,000.0: BitMEX score =
+    PnL% x leverage = (uPnL / cost) x (notional / uPnL) = notional / cost = 500,000 / (400,000 - i), higher for
+    a higher i, all distinct: the first chunk (256, under half of the 600) is positions 599 down to 344; the next
+    chunk (1,024) would be at least half of the 344 left, so they are all queued, 343 down to 0."""
+    n = 600
+    book = Book.from_arrays(wallet=[0] * (n + 1), account=list(range(n + 1)), size=[1] * n + [-n],
+                            cost=[(400_000 - i) * V for i in range(n)] + [-n * 500_000 * V])  # fmt: skip
+    excluded = np.zeros(n + 1, dtype=bool)
+    excluded[n] = True
+    queue = AdlQueue(book, 0, 500_000, V, None, excluded, "queue-bitmex", TIERS)
+    queue.extend(0)
+    assert queue.queue[0, :256].tolist() == list(range(599, 343, -1)) and int(queue.length[0]) == 256
+    queue.extend(0)
+    assert queue.queue[0, :600].tolist() == list(range(599, -1, -1)) and int(queue.complete[0]) == 1
+
+
+def test_adl_queue_scores_a_side_larger_than_one_block():
+    """A book of SCORE_BLOCK + 2 positions: winners at index 0 (1 lot @40,000.0) and index SCORE_BLOCK (1 lot
+    @30,000.0, the higher score: notional / cost = 5/3 against 5/4), flat positions between, the short being
+    liquidated last. The second block's winner keeps its own index: the queue is [SCORE_BLOCK, 0]."""
+    from delever.adl.queue import SCORE_BLOCK
+
+    n = SCORE_BLOCK + 2
+    size = np.zeros(n, dtype=np.int64)
+    cost = np.zeros(n, dtype=np.int64)
+    size[[0, SCORE_BLOCK, n - 1]] = [1, 1, -2]
+    cost[[0, SCORE_BLOCK, n - 1]] = [400_000 * V, 300_000 * V, -2 * 500_000 * V]
+    book = Book.from_arrays(wallet=np.zeros(n, dtype=np.int64), account=np.arange(n), size=size, cost=cost)
+    excluded = np.zeros(n, dtype=bool)
+    excluded[n - 1] = True
+    queue = AdlQueue(book, 0, 500_000, V, None, excluded, "queue-bitmex", TIERS)
+    queue.extend(0)
+    assert queue.queue[0, : int(queue.length[0])].tolist() == [SCORE_BLOCK, 0]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# partial liquidation: the size of the order (mechanisms/partial.py), at the boundaries its mutants moved
+# ------------------------------------------------------------------------------------------------------------
+
+BTC_TIERS = (BINANCE_BTCUSDT_2021.floors, BINANCE_BTCUSDT_2021.mmr_ppm, BINANCE_BTCUSDT_2021.cum)
+
+
+@pytest.mark.parametrize(
+    "size, equity, mark, v, fee_ppm, closed",
+    [
+        # 3,500 BTC at 100,000.0 (V = 100: 100 USDT a lot): notional 350M USDT, the last tier (50%). The tier below
+        # (25%, cap 300M): keep (300M - 1 unit) // 100 USDT = 2,999,999 lots (the cap itself is a whole number of
+        # lots, which must not be kept: it is the last tier's floor); close 500,001 = 50,000,100 USDT, fee 0.3% =
+        # 150,000.3 USDT; MM after = 299,999,900 x 25% - 25,016,300 = 49,983,675 USDT. Equity exactly fee + MM
+        # after (50,133,675.3 USDT) reaches it ...
+        (3_500_000, 50_133_675_300_000, 1_000_000, 100, 3_000, 500_001),
+        # ... one unit less does not; the next tier (15%, cap 200M): keep 1,999,999, close 1,500,001, fee
+        # 450,000.3, MM after 199,999,900 x 15% - 5,016,300 = 24,983,685 USDT: reached.
+        (3_500_000, 50_133_675_299_999, 1_000_000, 100, 3_000, 1_500_001),
+        # V = 1, mark 500,001: 1,000,000 lots = 500,001 USDT (tier 3, 1%). Tier 2's cap 250,000 USDT less one
+        # unit is exactly 499,999 lots (249,999,999,999 = 499,999 x 500,001): keep 499,999, close 500,001; fee
+        # ceil(250,001,000,001 x 0.3% = 750,003,000.003) = 750,003,001; MM after ceil(249,999,999,999 x 0.5% =
+        # 1,249,999,999.995) - 50,000,000 = 1,200,000,000; equity exactly their sum.
+        (1_000_000, 1_950_003_001, 500_001, 1, 3_000, 500_001),
+        # V = 10^6 (lots of 1 BTC, tick 1 USDT), 3 lots at 40,000: 120,000 USDT (tier 2). Tier 1 (cap 50,000):
+        # keep 1 lot, close 2 (80,000 USDT), fee 240 USDT, MM after 160 USDT: equity 400 USDT is exactly enough.
+        (3, 400_000_000, 40_000, 10**6, 3_000, 2),
+        (3, 399_999_999, 40_000, 10**6, 3_000, 0),
+        # 3 lots at 60,000: one lot is above tier 1's cap (keep 0 lots): no lower tier holds any of it: whole.
+        (3, money(10_000), 60_000, 10**6, 3_000, 0),
+        # 2,000 lots at 98,000.0 (196,000 USDT, tier 2): tier 1 keeps 510 lots (49,980 USDT), closes 1,490;
+        # fee ceil(146,020 x 0.3%) = 438.06 USDT, MM after 199.92: equity 637.98 USDT exactly.
+        (2_000, 637_980_000, 980_000, 100, 3_000, 1_490),
+        (-2_000, 637_980_000, 980_000, 100, 3_000, 1_490),
+    ],
+    ids=[
+        "last-tier-reaches-the-tier-below-at-exactly-fee-plus-mm",
+        "last-tier-one-unit-short-goes-two-tiers-down",
+        "cap-less-one-unit-a-whole-number-of-lots",
+        "one-btc-lots-keep-one-at-exactly-fee-plus-mm",
+        "one-btc-lots-one-unit-short-whole",
+        "one-lot-above-the-lowest-cap-whole",
+        "second-tier-long-to-the-first",
+        "second-tier-short-to-the-first",
+    ],
+)
+def test_tier_partial_size_at_its_boundaries(size, equity, mark, v, fee_ppm, closed):
+    from delever.mechanisms.partial import tier_lots
+
+    assert tier_lots(size, equity, mark, v, *BTC_TIERS, fee_ppm) == closed
+
+
+@pytest.mark.parametrize(
+    "size, since_last_s, lots",
+    [
+        (2, math.inf, 1),  # ceil(20% x 2 = 0.4) = 1 lot: a one-lot slice
+        (1, math.inf, 0),  # ceil(0.2) = 1 = the whole position: no slice (0 = close it whole)
+        (-2_500, 30.0, 500),  # exactly the 30 s cooldown since the last slice: outside it, a slice again
+        (-2_500, 29.999, 0),  # inside it: whole
+    ],
+    ids=["one-lot-slice", "one-lot-position-whole", "cooldown-exactly-over", "inside-the-cooldown"],
+)
+def test_slice_partial_size_at_its_boundaries(size, since_last_s, lots):
+    # 100,000.0 (1,000,000 ticks), V = 100: min notional 0 (every position may slice), fraction 20%, cooldown 30 s
+    from delever.mechanisms.partial import slice_lots
+
+    assert slice_lots(size, 1_000_000, V, 200_000, 0, since_last_s, 30.0) == lots
+
+
+@pytest.mark.parametrize(
+    "mode, sizes, mark, v, equity, planned",
+    [
+        # tier: a second-tier position (2,000 lots at 98,000.0, as above) is sized; a lowest-tier one (10 lots,
+        # 9,800 USDT) has no tier below: 0 (whole)
+        ("tier", [2_000, 10], 980_000, 100, [637_980_000, money(100)], [1_490, 0]),
+        # a notional beyond int64: 10^11 lots at 100 USDT = 10^13 USDT (10^19 units > 2^63): sized in Python ints,
+        # as in the last-tier case above without a fee: keep 2,999,999 lots, MM after 49,983,675 USDT
+        ("tier", [10**11], 1_000_000, 100, [49_983_675_000_000], [10**11 - 2_999_999]),
+        # exactly 2^63 units (2^40 lots x 2^16 ticks x V 2^7): keep (300M USDT - 1) // 2^23 = 35,762,786 lots
+        ("tier", [2**40], 2**16, 2**7, [5 * 10**13], [2**40 - 35_762_786]),
+        # slice: a lowest-tier position slices too (min notional 0): ceil(20% x 10) = 2
+        ("slice", [10, -2_500], 980_000, 100, [0, 0], [2, 500]),
+    ],
+    ids=["tier-second-and-lowest", "tier-notional-beyond-int64", "tier-notional-exactly-2-63", "slice-lowest-tier"],
+)
+def test_partial_plan_sizes_each_order(mode, sizes, mark, v, equity, planned):
+    from delever.mechanisms.partial import plan
+
+    n = len(sizes)
+    out = plan(mode, np.arange(n), np.array(sizes, dtype=np.int64), np.array(equity, dtype=np.int64), mark, v,
+               *BTC_TIERS, 0 if n == 1 else 3_000, 200_000, 0, np.full(n, np.nan), 100.0, 30.0)  # fmt: skip
+    assert out.tolist() == planned
+
+
+def test_final_settlement_never_takes_a_negative_position_as_a_counterparty_even_once_it_is_lifted():
+    """Settled at S = 50,000.0 (500,000 ticks), V = 100; instrument 1 (not settling) is marked at 100,000.0.
+
+    0: account 0 (cross, wallet 99) long 10 lots of the future @40,000.0 (uPnL at S +100,000,000) and
+       1: long 1 lot of instrument 1 @200,000.1 (uPnL (1,000,000 - 2,000,001) x 100 = -100,000,100): account
+       equity 99 + 100,000,000 - 100,000,100 = -1. BP = (400,000,000 + 100,000,001) / 1,000 = 500,000.001 ->
+       up 500,001.
+    2: account 1 short 5 lots @60,000.0, wallet 0: uPnL 50,000,000, capacity min(5, 50,000,000 // 100) = 5:
+       0 is deleveraged 5 lots at 500,001, which lifts account 0 by 5 x 1 x 100 = 500 to +499, its other 5
+       lots still in profit at S.
+    3: account 2, isolated short 2 lots @49,900.0 with margin 199,999: equity at S 199,999 - 200,000 = -1
+       (after 0: ties by index). BP = 499,000 + 199,999 / 200 = 499,999.995 -> down 499,999. Its only
+       profitable long of the future is 0, itself a negative-equity position of this settlement: not a
+       counterparty (else it would take 2 of them, 499 // 100 = 4 lots of capacity), so 3 settles at S.
+    """
+    from delever.adl.policies import get_policy
+
+    # 4, 5: a liquidity provider's 3 short lots of the future at S and 1 short lot of instrument 1 (never a
+    # counterparty), so that both instruments' open interest nets to zero and money is conserved
+    book = Book.from_arrays(wallet=[99, 0, 0, 10**15], account=[0, 0, 1, 2, 3, 3], size=[10, 1, -5, -2, -3, -1],
+                            instrument=[0, 1, 0, 0, 0, 1], exempt=[False, False, False, True],
+                            cost=[10 * 400_000 * V, 2_000_001 * V, -5 * 600_000 * V, -2 * 499_000 * V,
+                                  -3 * 500_000 * V, -2_000_001 * V],
+                            collateral=[0, 0, 0, 199_999, 0, 0],
+                            isolated=[False, False, False, True, False, False])  # fmt: skip
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, 500_000, np.array([500_000, 1_000_000]), np.array([V, V]), fund,
+                           get_policy("queue-bitmex"), buf)  # fmt: skip
+    c = buf.cols
+    adl = [(int(c["account"][i]), int(c["size"][i]), int(c["price"][i])) for i in range(buf.n)
+           if c["kind"][i] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)]  # fmt: skip
+    assert adl == [(0, -5, 500_001), (1, 5, 500_001)]
+    assert rep.negative_equity_positions == 2 and rep.deleveraged_lots == 5
+    assert book.total_money(fund) == before
+
+
+@pytest.mark.parametrize(
+    "equity, chosen, lots",
+    [(100, [0], [70]), (99, [], [])],
+    ids=["equity-exactly-at-mm-is-cut", "equity-one-below-mm-is-left-to-liquidation"],
+)
+def test_proactive_selection_at_the_maintenance_boundary(equity, chosen, lots):
+    # notional 1,000, MM 100, leverage 1,000 / 100 = 10 > trigger 5: at equity = MM the position is not
+    # liquidatable (that needs equity < MM), so it is cut to floor(3 x 100 / 10) = 30 lots (70 closed)
+    idx, cut = select(np.array([equity]), np.array([1_000]), np.array([100]), np.array([100]), np.ones(1, dtype=bool),
+                      10, 1, 5.0, 3.0, 5)  # fmt: skip
+    assert idx.tolist() == chosen and cut.tolist() == lots
+
+
+def test_proactive_cut_of_a_single_lot():
+    # cross long 1 BTC @50,000, wallet 2,400.2 USDT; one lot cut at centre 47,600 fills at
+    # floor(476,000 x (1 - 1 / 2e8)) = floor(475,999.9976) = 475,999: realized 475,999 x 100 - 50,000,000 = -2,400,100
+    size = np.array([1_000, 0], dtype=np.int64)
+    cost = np.array([C, 0], dtype=np.int64)
+    w = np.array([2_400_200_000, 10**15], dtype=np.int64)
+    cols = event_columns()
+    depth = LiquidityCols.make(476_000.0, np.zeros(1), DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]))
+    moved = reduce_positions(np.array([0]), np.array([1]), book_columns(size, cost, w), V, depth, cols)
+    assert int(size[0]) == 999 and moved == 475_999 * V
+    assert rows_of(cols) == [("deleverage_fill", 0, -1, 475_999, -2_400_100), ("lp_fill", 1, 1, 475_999, 0)]
+
+
+@pytest.mark.parametrize(
+    "equity, notional, mm, size, mark, v, trigger, target, max_accounts, chosen, lots",
+    [
+        # leverage 400 / 100 = 4, below the trigger 5 (whatever the cut would be): not cut
+        ([100], [400], 10, [40], 10, 1, 5.0, 3.0, 5, [], []),
+        # leverage exactly 5 = the trigger: not above it, not cut
+        ([100], [500], 10, [50], 10, 1, 5.0, 3.0, 5, [], []),
+        # leverages 1,020 / 100 = 10.2 and 1,050 / 100 = 10.5, one account a step: the more levered (1), not the
+        # lower index; it keeps floor(3 x 100 / 10) = 30 of its 105 lots
+        ([100, 100], [1_020, 1_050], 10, [102, 105], 10, 1, 5.0, 3.0, 1, [1], [75]),
+        # a one-lot cut: leverage 600 / 110 = 5.45 > 5; keep floor(4.9 x 110 / 100 = 5.39) = 5 of 6 lots
+        ([110], [600], 10, [6], 100, 1, 5.0, 4.9, 5, [0], [1]),
+        # a target above the trigger (the scenario allows it): leverage 6 > 5 but it keeps floor(10 x 100 / 10) =
+        # 100 >= its 60 lots: nothing to cut, not listed
+        ([100], [600], 10, [60], 10, 1, 5.0, 10.0, 5, [], []),
+        # V = 100 (money per lot-tick): 30 lots at 10 ticks are 30,000, equity 1,000 (leverage 30): keep
+        # floor(3 x 1,000 / (10 x 100)) = 3 lots, cut 27
+        ([1_000], [30_000], 10, [30], 10, 100, 5.0, 3.0, 5, [0], [27]),
+        # the least equity that is not liquidatable: 1 unit against an MM of 1 (a lot at 1 tick, V = 100: MM
+        # ceil(0.4) = 1), leverage 100: keep floor(3 x 1 / 100) = 0, cut the lot
+        ([1], [100], 1, [1], 1, 100, 5.0, 3.0, 5, [0], [1]),
+    ],
+    ids=[
+        "below-the-trigger",
+        "exactly-at-the-trigger",
+        "fractional-leverages-ranked",
+        "one-lot-cut",
+        "target-above-the-trigger-nothing-to-cut",
+        "v-100",
+        "one-unit-of-equity-at-mm",
+    ],  # fmt: skip
+)
+def test_proactive_selection_leverage_boundaries(equity, notional, mm, size, mark, v, trigger, target, max_accounts,
+                                                 chosen, lots):  # fmt: skip
+    n = len(equity)
+    idx, cut = select(np.array(equity), np.array(notional), np.full(n, mm), np.array(size), np.ones(n, dtype=bool),
+                      mark, v, trigger, target, max_accounts)  # fmt: skip
+    assert idx.tolist() == chosen and cut.tolist() == lots
+
+
+@pytest.mark.parametrize(
+    "size, cost, margin, cut, price, left_margin, wallet_gain",
+    [
+        # isolated long 1 BTC @50,000 with margin 3,000 USDT, all cut at centre 47,600: fill
+        # floor(476,000 x (1 - 1,000 / 2e8)) = floor(475,997.62) = 475,997, realized 1,000 x -24,003 x 100 =
+        # -2,400,300,000; the closed position's margin 599,700,000 goes back to the wallet
+        (1_000, C, 3_000_000_000, 1_000, 475_997, 0, 599_700_000),
+        # 600 of it: fill 475,998, realized -1,440,120,000: the margin (1,559,880,000) stays with the position
+        (1_000, C, 3_000_000_000, 600, 475_998, 1_559_880_000, 0),
+        # a one-lot long (cross, wallet 1,000 USDT) sells its lot at floor(475,999.9976) = 475,999
+        (1, 500_000 * V, 0, 1, 475_999, 0, -2_400_100),
+        # a one-lot short (cross, entered at 50,000.0) buys its lot at ceil(476,000.0024) = 476,001: realized
+        # 500,000 - 476,001 = 23,999 ticks x 100 = 2,399,900
+        (-1, -500_000 * V, 0, 1, 476_001, 0, 2_399_900),
+    ],
+    ids=["isolated-closed-margin-home", "isolated-partly-cut-margin-stays", "one-lot-long-sells", "one-lot-short-buys"],
+)
+def test_proactive_cut_settles_the_margin(size, cost, margin, cut, price, left_margin, wallet_gain):
+    iso = margin > 0
+    sizes = np.array([size, 0], dtype=np.int64)
+    costs = np.array([cost, 0], dtype=np.int64)
+    collateral = np.array([margin, 0], dtype=np.int64)
+    w = np.array([money(1_000), 10**15], dtype=np.int64)
+    cols = event_columns()
+    depth = LiquidityCols.make(476_000.0, np.zeros(1), DepthCurve.linear(DEEP).arrays(), np.array([1]), np.array([1]))
+    book = book_columns(sizes, costs, w, collateral, np.array([iso, False]))
+    reduce_positions(np.array([0]), np.array([cut]), book, V, depth, cols)
+    sign = 1 if size > 0 else -1
+    assert int(sizes[0]) == size - sign * cut and rows_of(cols)[0][2:4] == (-sign * cut, price)
+    assert int(collateral[0]) == left_margin and int(w[0]) == money(1_000) + wallet_gain
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the sweep's exact figures for ordering and triggers (sweep.py), by hand
+# ------------------------------------------------------------------------------------------------------------
+
+SWEEP_TIERS = (BINANCE_BTCUSDT_2021.floors[None, :], BINANCE_BTCUSDT_2021.mmr_ppm[None, :],
+               BINANCE_BTCUSDT_2021.cum[None, :], np.array([len(BINANCE_BTCUSDT_2021.tiers)]))  # fmt: skip
+
+
+def test_position_health_equity_and_mm_by_hand():
+    """Mark 50,000.1 (500,001 ticks), V = 100 (the counterparties of the ADL tests above):
+
+    0: isolated long 1,501 lots @40,000.0, margin 1,000 USDT: equity 1,000,000,000 + 1,501 x 100,001 x 100 =
+       16,010,150,100; notional 75,050,150,100 (tier 2): MM ceil(375,250,750.5) - 50,000,000 = 325,250,751.
+    1: cross short 2,500 lots @60,000.0, wallet 7 units: equity 7 + 24,999,750,000; notional 125,000,250,000:
+       MM 625,001,250 - 50,000,000 = 575,001,250.
+    Only the positions of ``order`` are written, in its order."""
+    from delever.sweep import position_health
+
+    size = np.array([1_501, -2_500], dtype=np.int64)
+    cost = np.array([1_501 * 400_000 * V, -2_500 * 600_000 * V], dtype=np.int64)
+    eq, mm = np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64)
+    position_health(np.array([1, 0]), size, cost, np.array([money(1_000), 0]), np.array([True, False]),
+                    np.array([0, 1]), np.zeros(2, dtype=np.int64), np.array([0, 7]), np.array([500_001]),
+                    np.array([V]), *SWEEP_TIERS, eq, mm)  # fmt: skip
+    assert eq.tolist() == [24_999_750_007, 16_010_150_100]
+    assert mm.tolist() == [575_001_250, 325_250_751]
+
+
+def test_trigger_of_a_one_lot_long_is_the_last_price_below_its_mm():
+    """Cross long 1 lot @50,000.0 (cost 50,000,000), wallet 1 USDT, V = 100: excess(P) = 1,000,000 + 100 P -
+    50,000,000 - ceil(0.4 P). At 491,967: 49,196,700 - 49,000,000 - 196,787 = -87 < 0 (liquidatable); at 491,968:
+    49,196,800 - 49,000,000 - 196,788 = 12 >= 0. The trigger is 491,967; an LP's and a flat position's never fire."""
+    from delever.sweep import NEVER_LONG, NEVER_SHORT, update_triggers
+
+    size = np.array([1, -1, 0], dtype=np.int64)
+    trigger = np.zeros(3, dtype=np.int64)
+    update_triggers(np.arange(3), size, np.array([50_000_000, -50_000_000, 0]), np.zeros(3, dtype=np.int64),
+                    np.zeros(3, dtype=bool), np.array([0, 1, 2]), np.zeros(3, dtype=np.int64),
+                    np.array([money(1), money(1), 0]), np.array([False, True, False]), np.array([V]), *SWEEP_TIERS[:3],
+                    SWEEP_TIERS[3], trigger)  # fmt: skip
+    assert trigger.tolist() == [491_967, NEVER_SHORT, NEVER_LONG]
+
+
+def test_final_settlement_at_one_tick_deleverages_at_no_gap():
+    """Settled at S = 1 tick (0.1 USDT), V = 100. Account 0 (cross, wallet 0): short 10 lots of the future at
+    1 tick (cost -1,000, uPnL 0 at S) and a long lot of instrument 1 losing 100,000,100: account equity
+    -100,000,100, so the short's bankruptcy price (1,000 - 100,000,100) / 1,000 is below 0, clamped to 1 tick = S.
+    Account 1: long 10 lots entered at half a tick (cost 500, an average entry needs not be a whole tick): uPnL
+    500 at S. Closing at the bankruptcy price costs it (1 - 1) x 100 = 0 a lot: it takes all 10 lots."""
+    from delever.adl.policies import get_policy
+
+    # 2, 3: a liquidity provider's short lot of instrument 1 and nothing else, so instrument 1 nets to zero
+    book = Book.from_arrays(wallet=[0, 0, 10**15], account=[0, 0, 1, 2], size=[-10, 1, 10, -1], instrument=[0, 1, 0, 1],
+                            exempt=[False, False, True], cost=[-1_000, 2_000_001 * V, 500, -2_000_001 * V])  # fmt: skip
+    fund = np.zeros(1, dtype=np.int64)
+    before = book.total_money(fund)
+    buf = EventBuffer()
+    rep = final_settlement(book, 0, FUTURE, 1, np.array([1, 1_000_000]), np.array([V, V]), fund,
+                           get_policy("queue-bitmex"), buf)  # fmt: skip
+    c = buf.cols
+    adl = [(int(c["account"][i]), int(c["size"][i]), int(c["price"][i])) for i in range(buf.n)
+           if c["kind"][i] in (ev.ADL_FILL, ev.ADL_COUNTERPARTY_FILL)]  # fmt: skip
+    assert adl == [(0, 10, 1), (1, -10, 1)]
+    assert rep.deleveraged_lots == 10 and rep.deleveraged_notional == 10 * 1 * V
+    assert book.total_money(fund) == before
+
+
+# ------------------------------------------------------------------------------------------------------------
+# ADL allocation: the capped pro-rata split (adl/policies.py), where its water level and rounding meet
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_capped_split_below_the_first_saturation_level_splits_by_weight():
+    """2 units among caps [2, 3] with integer weights [3, 1]: saturation levels cap / weight 2/3 and 3, water level
+    tau = 2 / (3 + 1) = 0.5 < 2/3, so nobody saturates: shares 1.5 and 0.5, floors 1 and 0, remainders tied at
+    0.5: the odd unit to the larger cap (position 1): [1, 1] (not [2, 0], the first saturated)."""
+    from delever.adl.policies import capped_split
+
+    h, tau = capped_split(2, np.array([2, 3]), np.array([3, 1]))
+    assert h.tolist() == [1, 1] and tau == 0.5
+
+
+def _excess_in_python_ints(p: int, s: int, c: int, b: int, v: int) -> int:
+    # equity - MM of a position at p ticks, Binance BTCUSDT tiers, the definition in Python integers
+    t = BINANCE_BTCUSDT_2021
+    n = abs(s) * p * v
+    j = max(i for i in range(len(t.tiers)) if n >= int(t.floors[i]))
+    return b + s * p * v - c - (-((-n * int(t.mmr_ppm[j])) // 1_000_000) - int(t.cum[j]))
+
+
+@pytest.mark.parametrize(
+    "s, c, b, v, trigger",
+    [
+        (1, 1_231_402_496_734_247_793, 280_416_622_315_969, 100, 24_620_441_276_238_636),
+        (1, 1_894_995_823_857_241_835, 47_618_651_417_200, 100, 37_896_963_778_116_492),
+        (-1, -1_278_032_213_966_879_813, 403_674_277_200_025, 3, 284_119_089_898_684_409),
+        (-1, -823_349_062_897_723_963, 418_600_883_785_974, 3, 183_081_706_684_779_987),
+    ],
+    ids=[
+        "long-estimate-4-ticks-high",
+        "long-estimate-4-ticks-low",
+        "short-estimate-7-ticks-high",
+        "short-estimate-19-ticks-low",
+    ],  # fmt: skip
+)
+def test_trigger_price_is_exact_where_the_float_estimate_is_ticks_off(s, c, b, v, trigger):
+    """One lot at prices near 10^16-10^17 ticks: float64's root of the last tier's linear equation is off by
+    several ticks (the cost, about 10^18 units, is rounded to 256 units), so the search must widen its bracket
+    before bisecting. The trigger is the last price (a long) or the first (a short) at which equity < MM,
+    checked here on both sides in Python integers."""
+    from delever.sweep import trigger_price
+
+    got = trigger_price(s, c, b, v, 0, *SWEEP_TIERS[:3], int(SWEEP_TIERS[3][0]))
+    assert got == trigger
+    inside, outside = (trigger, trigger + 1) if s > 0 else (trigger, trigger - 1)
+    assert _excess_in_python_ints(inside, s, c, b, v) < 0 <= _excess_in_python_ints(outside, s, c, b, v)
+
+
+@pytest.mark.parametrize(
+    "need, caps, weights, shares, tau",
+    [
+        # integer weights 3 and 5, exact quotas 2 x 3/8 = 0.75 and 2 x 5/8 = 1.25 (tau = 2 / 8): floors 0 and 1,
+        # remainders 0.75 and 0.25: the odd unit to the first (not to the second, the larger weight)
+        (2, [10, 10], [3, 5], [1, 1], 0.25),
+        # exactly what the caps hold: everyone pays its cap, the water level is infinite (saturated)
+        (5, [2, 3], [1, 1], [2, 3], math.inf),
+        # nothing to split, or nobody with a positive weight: nothing paid, water level 0
+        (0, [2, 3], [1, 1], [0, 0], 0.0),
+        (4, [2, 3], [0, 0], [0, 0], 0.0),
+        # nothing to split even with an infinite weight: still level 0
+        (0, [2, 3], [math.inf, 1.0], [0, 0], 0.0),
+        # infinite weights saturate first; here they hold exactly the need (2): they pay it, the level is infinite
+        (2, [2, 3], [math.inf, 1.0], [2, 0], math.inf),
+        # a zero weight never pays, even when the others cannot cover the need: 2 of 3 paid, saturated
+        (3, [2, 1], [1, 0], [2, 0], math.inf),
+        # nobody with room (every cap 0): nothing paid, level 0
+        (3, [0, 0], [1, 1], [0, 0], 0.0),
+        # infinite weights holding more than the need split it among themselves by cap: 1 of caps 2 and 4 ->
+        # quotas 1/3 and 2/3, the unit to the larger remainder
+        (1, [2, 3, 4], [math.inf, 1.0, math.inf], [0, 0, 1], math.inf),
+        # infinite weights holding less (2): they pay their cap, the finite weight the rest (2 of its 3) at
+        # level 2 / 1 = 2
+        (4, [2, 3], [math.inf, 1.0], [2, 2], 2.0),
+    ],
+    ids=[
+        "integer-weights-odd-unit-by-remainder",
+        "need-equals-the-caps",
+        "need-zero",
+        "no-positive-weight",
+        "need-zero-with-an-infinite-weight",
+        "infinite-weights-hold-exactly-the-need",
+        "zero-weight-never-pays",
+        "every-cap-zero",
+        "infinite-weights-hold-more-than-the-need",
+        "infinite-weights-hold-less-than-the-need",
+    ],  # fmt: skip
+)
+def test_capped_split_rounding_and_water_level(need, caps, weights, shares, tau):
+    from delever.adl.policies import capped_split
+
+    h, level = capped_split(need, np.array(caps), np.array(weights))
+    assert h.tolist() == shares and level == tau
+
+
+def test_proactive_cut_skipped_for_one_position_goes_on_to_the_next():
+    """Two cross longs of 1 BTC @50,000 at centre 47,600: position 0 (wallet 2,380 USDT) has no solvent size (every
+    halving fills at 475,998 or 475,999, below its bankruptcy price: skipped); position 1 (wallet 2,400.2 USDT)
+    is still cut, 600 lots at 475,998 (as in the cases above), bought by the liquidity provider."""
+    size = np.array([1_000, 1_000, 0], dtype=np.int64)
+    cost = np.array([C, C, 0], dtype=np.int64)
+    w = np.array([2_380_000_000, 2_400_200_000, 10**15], dtype=np.int64)
+    cols = event_columns()
+    depth = LiquidityCols.make(476_000.0, np.zeros(1), DepthCurve.linear(DEEP).arrays(), np.array([2]), np.array([1]))
+    reduce_positions(np.array([0, 1]), np.array([600, 600]), book_columns(size, cost, w), V, depth, cols)
+    assert size.tolist() == [1_000, 400, 600]  # the liquidity provider (2) took the other side
+    assert rows_of(cols)[0][:4] == ("deleverage_fill", 1, -600, 475_998)
+
+
+def test_allocate_lots_refuses_a_negative_need():
+    from delever.adl.policies import allocate_lots
+
+    with pytest.raises(ValueError, match="need_lots must be >= 0"):
+        allocate_lots("pro-rata-contracts", -1, np.array([2, 3]), np.zeros(2), np.array([2.0, 3.0]))
+
+
+@pytest.mark.parametrize(
+    "s, c, b, v, trigger",
+    [
+        # a long whose cost no representable price covers (cost 2^62, nothing backing it): liquidatable up to the
+        # highest price the search may reach, 2^62 // (1 lot x V 100)
+        (1, 2**62, 0, 100, 2**62 // 100),
+        # a long entered at half a tick (cost 50, V = 100): at 1 tick its equity 100 - 50 is above its MM
+        # ceil(0.4) = 1: at no positive price is it liquidatable (that at 0 ticks it would be does not count)
+        (1, 50, 0, 100, -1),
+        # a long backed by more than its cost (10 USDT of margin for a 5 USDT lot): never liquidatable
+        (1, 5_000_000, money(10), 100, -1),
+        # a short (1 lot @50,000.0, cost -50,000,000) on a wallet in debt (-49,999,900): at 1 tick equity
+        # -49,999,900 + 50,000,000 - 100 = 0 against MM 1: liquidatable from the first tick
+        (-1, -50_000_000, -49_999_900, 100, 1),
+        # with one unit more (-49,999,899): at 1 tick equity 1 = MM (not below it); at 2 ticks 1 - 100 < MM 1: 2
+        (-1, -50_000_000, -49_999_899, 100, 2),
+    ],
+    ids=[
+        "long-no-price-saves",
+        "long-entered-at-half-a-tick",
+        "long-fully-backed",
+        "short-liquidatable-at-one-tick",
+        "short-at-mm-at-one-tick",
+    ],  # fmt: skip
+)
+def test_trigger_price_at_the_ends_of_the_price_range(s, c, b, v, trigger):
+    from delever.sweep import NEVER_LONG, trigger_price
+
+    assert NEVER_LONG == -1
+    assert trigger_price(s, c, b, v, 0, *SWEEP_TIERS[:3], int(SWEEP_TIERS[3][0])) == trigger
+
+
+@pytest.mark.parametrize(
+    "margin, listed",
+    [(money(70_000_000), [0]), (money(74_983_700) - 1, [0]), (money(74_983_700), [])],
+    ids=["well-below-mm", "one-unit-below-mm", "exactly-at-mm"],
+)
+def test_single_position_sweep_uses_the_last_tier(margin, listed):
+    """Isolated long 3,500 BTC at 100,000.0 (notional 350M USDT, the last tier: 50%, cum 100,016,300 USDT): MM =
+    175,000,000 - 100,016,300 = 74,983,700 USDT (the tier below would ask 62,483,700). At entry = mark its equity
+    is its margin: listed below MM, down to one unit below (the float screen must not skip it), not at MM."""
+    from delever.sweep import single_position_sweep
+
+    t = BINANCE_BTCUSDT_2021
+    out = np.zeros(1, dtype=np.int64)
+    lots = 3_500_000
+    n = single_position_sweep(np.array([lots]), np.array([lots * 1_000_000 * V]), np.array([margin]),
+                              np.array([True]), np.array([0]), np.array([0]), np.array([False]), 1_000_000, V,
+                              t.floors, t.mmr_ppm, t.cum, len(t.tiers), out)  # fmt: skip
+    assert out[:n].tolist() == listed
+
+
+def test_single_position_sweep_with_a_single_tier():
+    """One bracket (0.5%, no cap): 1 BTC at 50,000.0 (V = 100), isolated, entry = mark: MM ceil(250 USDT) =
+    250,000,000. Margin 249.999999 USDT is one unit short: listed; 250 USDT is not."""
+    from delever.sweep import single_position_sweep
+
+    out = np.zeros(2, dtype=np.int64)
+    n = single_position_sweep(np.array([1_000, 1_000]), np.array([C, C]), np.array([249_999_999, 250_000_000]),
+                              np.array([True, True]), np.array([0, 1]), np.zeros(2, dtype=np.int64),
+                              np.array([False, False]), 500_000, V, np.array([0]), np.array([5_000]), np.array([0]),
+                              1, out)  # fmt: skip
+    assert out[:n].tolist() == [0]
+
+
+def test_account_cross_sums_by_hand():
+    """Account 0 at marks 500,001 on two instruments (the same tiers), V = 100: a cross long of 1,501 lots @40,000.0
+    (uPnL 15,010,150,100, MM 325,250,751) and a cross short of 2,500 lots @60,000.0 on instrument 1 (uPnL
+    24,999,750,000, MM 575,001,250); an isolated position and a flat one are left out. Sums: uPnL 40,009,900,100,
+    MM 900,252,001, 2 open; without the MM pass, MM 0."""
+    from delever.sweep import account_cross_sums
+
+    floors, mmr, cum = (np.vstack([a[0], a[0]]) for a in SWEEP_TIERS[:3])
+    nt = np.array([SWEEP_TIERS[3][0]] * 2)
+    i64 = lambda *x: np.array(x, dtype=np.int64)  # noqa: E731
+    book = BookCols(i64(1_501, -2_500, 7, 0), i64(1_501 * 400_000 * V, -2_500 * 600_000 * V, 0, 0), i64(0, 0, 0, 0),
+                    np.array([False, False, True, False]), i64(0, 0, 0, 0), i64(0, 1, 0, 0), i64(0), np.zeros(1, bool),
+                    i64(0, 4), np.arange(4))  # fmt: skip
+    val = AccountValuation(i64(500_001, 500_001), i64(V, V), floors, mmr, cum, nt)
+    assert account_cross_sums(0, book, val, True) == (40_009_900_100, 900_252_001, 2)
+    assert account_cross_sums(0, book, val, False) == (40_009_900_100, 0, 2)
+
+
+@pytest.mark.parametrize(
+    "policy, need, sizes, scores, capacities, lots",
+    [
+        # queue: scores 1, NaN, 2: the NaN ranks last; 4 lots: all 3 of the best (2), 1 of the next (0)
+        ("queue-bitmex", 4, [2, 5, 3], [1.0, math.nan, 2.0], [0.0, 0.0, 0.0], [1, 0, 3]),
+        # pro rata on capacities 1 and 0: the zero-capacity counterparty pays nothing while the other can pay
+        ("pro-rata-pnl", 2, [2, 2], [0.0, 0.0], [1.0, 0.0], [2, 0]),
+        # ... and only the lot the others cannot cover: 3 lots, the first holds 2
+        ("pro-rata-pnl", 3, [2, 2], [0.0, 0.0], [1.0, 0.0], [2, 1]),
+    ],
+    ids=["queue-nan-score-last", "zero-capacity-pays-nothing", "zero-capacity-pays-only-the-rest"],
+)
+def test_allocate_lots_edges(policy, need, sizes, scores, capacities, lots):
+    from delever.adl.policies import allocate_lots
+
+    assert allocate_lots(policy, need, np.array(sizes), np.array(scores), np.array(capacities)).tolist() == lots
+
+
+def test_allocate_lots_refuses_a_counterparty_without_lots():
+    from delever.adl.policies import allocate_lots
+
+    with pytest.raises(ValueError, match="sizes must be > 0"):
+        allocate_lots("pro-rata-contracts", 1, np.array([2, 0]), np.zeros(2), np.array([2.0, 0.0]))

@@ -49,6 +49,7 @@ MODULES: dict[str, tuple[str, list[str] | None, list[str]]] = {
             "tests/test_sweep_reference.py",
             "tests/test_single_sweep.py",
             "tests/test_trigger_index.py",
+            "tests/test_portfolio_money.py",
         ],
     ),  # fmt: skip
     "liquidation": (
@@ -225,9 +226,12 @@ def sample_pending(work: Path) -> None:
                        "VALUES ('SKIPPED', 'not in the sample', NULL, NULL, ?)", [(j,) for j in out])  # fmt: skip
 
 
-def _refresh(work: Path, module_file: str) -> None:
-    """Today's ``src/`` and ``tests/`` into the session's copy, the mutated module kept as the session began (its
-    mutants' positions refer to it; if it has changed since, start a fresh session instead)."""
+def _refresh(name: str) -> None:
+    """Today's ``src/``, ``tests/`` and test list (:data:`MODULES`) into the session's copy of ``name``, the
+    mutated module kept as the session began (its mutants' positions refer to it; if it has changed since,
+    start a fresh session instead)."""
+    work = WORK / name
+    module_file = MODULES[name][0]
     if (ROOT / "src" / "delever" / module_file).read_text() != (work / "original.py").read_text():
         print(f"note: src/delever/{module_file} changed since this session began; the mutants are of the old text")
     for part in ("src", "tests"):
@@ -235,13 +239,19 @@ def _refresh(work: Path, module_file: str) -> None:
         shutil.copytree(ROOT / part, work / part, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
     shutil.copy(work / "original.py", work / "src" / "delever" / module_file)
     shutil.rmtree(work / ".hypothesis", ignore_errors=True)
+    # today's test list of the module (MODULES), not the one the session began with
+    config = (work / "config.toml").read_text().splitlines()
+    lines = json.loads(
+        next(c for c in config if c.startswith(json.dumps(f"src/delever/{module_file}") + " = ")).split(" = ", 1)[1]
+    )
+    (work / "config.toml").write_text(config_text(module_file, lines, MODULES[name][2], sys.executable))
 
 
 def resume_module(name: str) -> dict:
     """Finish an interrupted session of ``name`` (the module file restored first) against the current tests,
     sampling what is pending when ``--sample`` is given."""
     work = WORK / name
-    _refresh(work, MODULES[name][0])
+    _refresh(name)
     if SAMPLE < 1.0:
         sample_pending(work)
     _cr(work, "cosmic-ray", "exec", "config.toml", "session.sqlite")
@@ -255,7 +265,7 @@ def recheck_module(name: str) -> dict:
     work = WORK / name
     if not (work / "session.sqlite").exists():
         raise SystemExit(f"no earlier session for {name}: run it first")
-    _refresh(work, MODULES[name][0])
+    _refresh(name)
     with sqlite3.connect(work / "session.sqlite") as db:
         db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
     _cr(work, "cosmic-ray", "baseline", "config.toml")

@@ -94,7 +94,14 @@ NEED_ALLOC_SHORTS = 5
 """Allocation policy: prepare the short counterparties' lots for the bankrupt long at the returned index."""
 
 
-@njit(cache=True, nogil=True)
+LEAF_KERNEL = {"cache": True, "nogil": True, "_nrt": False}
+"""Options of the hot leaf kernels (:func:`apply_trade`, :func:`emit_event`, :func:`margin_equity`,
+:func:`winner_capacity`): compiled without numba's reference counting (``_nrt=False``). They allocate nothing and
+keep no reference, so no count is needed; with counting, every call increfs and decrefs each array of each bundle
+it receives (atomic operations, which made the peer benchmark's liquidation cases at 1e5 markedly slower)."""
+
+
+@njit(**LEAF_KERNEL)
 def apply_trade(p: int, delta: int, price: int, book: BookCols, v: int) -> int:
     """Trade ``delta`` lots (> 0 buy) at ``price`` ticks on position ``p`` of ``book``; return the realized PnL
     (money), already credited to the position's isolated margin or its account's wallet.
@@ -146,7 +153,7 @@ and eight int64 values. Without it numba compiled one specialization per combina
 the call sites (seven, about 0.5 s each on a first run; README "Scale and Monte Carlo", first run)."""
 
 
-@njit(EMIT_SIGNATURE, cache=True, nogil=True)
+@njit(EMIT_SIGNATURE, **LEAF_KERNEL)
 def emit_event(events, kind, acc, cp, pos, sz, px, amount, ind) -> None:
     """Append one row to ``events`` (:class:`delever.columns.EventCols`; the caller ensures room): ``kind``,
     account ``acc``, counterparty ``cp``, position ``pos``, lots ``sz``, ticks ``px``, money ``amount``, ADL
@@ -184,7 +191,7 @@ def book_execute(p, delta, price, book, depth, events, v, kind=LIQUIDATION_FILL)
         emit_event(events, LP_FILL, book.account[q], book.account[p], q, sign * lots, price, r, 0)
 
 
-@njit(cache=True, nogil=True)
+@njit(**LEAF_KERNEL)
 def margin_equity(p, book, val) -> int:
     """Equity (money) of position ``p``'s margin at the marks of ``val`` (:class:`delever.columns.AccountValuation`):
     its isolated margin plus uPnL, or its account's wallet plus the uPnL of every cross position of the account."""
@@ -201,7 +208,7 @@ def margin_equity(p, book, val) -> int:
     return eq
 
 
-@njit(cache=True, nogil=True)
+@njit(**LEAF_KERNEL)
 def winner_capacity(p2, sg, price, book, val, v) -> int:
     """Lots ADL counterparty ``p2`` can give at ``price`` against a bankrupt position of sign ``sg`` while its
     margin's equity at the mark stays >= 0 (dYdX v4's non-overlapping bankruptcy check, engines.md section

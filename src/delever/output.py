@@ -155,12 +155,14 @@ def steps_table(r: RunResult) -> pa.Table:
 
 def instrument_steps(r: RunResult) -> list[dict] | None:
     """A multi-instrument run's step table per instrument, as :func:`steps_table` over that instrument's
-    series and events (its own fund), for the report: ``[{"symbol", "base", "steps", "expiry_ns"}]``; None for
-    a single-instrument run."""
+    series and events (its own fund, or the one shared fund), for the report: ``[{"symbol", "base", "steps",
+    "expiry_ns", "fund_shared"}]``; None for a single-instrument run."""
     if not r.instrument_steps:
         return None
     out = []
     v = _row_value(r)
+    per = r.extra.get("cross_margin", {}).get("instruments", [])
+    shared = any(p.get("insurance_fund_shared") for p in per)
     for m, (inst, series) in enumerate(zip(_instruments(r), r.instrument_steps, strict=True)):
         sel = r.events["instrument"] == m
         events = {k: a[sel] for k, a in r.events.items()}
@@ -171,6 +173,7 @@ def instrument_steps(r: RunResult) -> list[dict] | None:
                 "base": inst.base,
                 "steps": _steps_table(series, events, v[sel], float(inst.tick_size), r.book.n_positions),
                 "expiry_ns": expiry,
+                "fund_shared": shared,
             }
         )
     return out

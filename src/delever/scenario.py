@@ -137,9 +137,13 @@ class FeesConfig(_Model):
 
 
 class InsuranceFundConfig(_Model):
-    """Starting balance of the instrument's insurance fund (quote)."""
+    """Starting balance of the instrument's insurance fund (quote), and whether a multi-instrument run pools one
+    fund across its instruments (``shared``; dYdX v4 cross markets, Mango v4, Bybit's grouped pools: the
+    venues are cited in :mod:`delever.insurance`). A shared fund starts with ``balance`` plus every extra
+    instrument's ``insurance_fund``; with one instrument ``shared`` changes nothing."""
 
     balance: Annotated[Money, Field(ge=0)] = Decimal(0)
+    shared: bool = False
 
 
 class GeneratorConfig(_Model):

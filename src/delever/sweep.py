@@ -400,3 +400,28 @@ def single_position_sweep(
             out[count] = i
             count += 1
     return count
+
+
+@njit(cache=True, nogil=True)
+def account_health(order, book, val, equity_out, mm_out, own_mm_out) -> None:
+    """Exact account-level margin of positions ``order`` as the book stands now (issue #11), money, into
+    ``equity_out``/``mm_out``/``own_mm_out`` (len(order),): an isolated position's margin plus its uPnL and its own
+    MM; a cross position's account equity (the cross wallet plus the uPnL of every open cross position of the
+    account, each at its instrument's mark) and the sum of those positions' MM (:func:`account_cross_sums`, as
+    :func:`margin_sweep` decides). ``own_mm_out`` the position's own MM. ``book`` a
+    :class:`delever.columns.BookCols`, ``val`` a :class:`delever.columns.AccountValuation`."""
+    for t in range(order.shape[0]):
+        i = order[t]
+        s = book.size[i]
+        m = book.instrument[i]
+        value = s * val.marks[m] * val.vpls[m]
+        own = maintenance_margin(value if value > 0 else -value, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
+        own_mm_out[t] = own
+        if book.isolated[i]:
+            equity_out[t] = book.collateral[i] + value - book.cost[i]
+            mm_out[t] = own
+        else:
+            a = book.account[i]
+            u, mm, _ = account_cross_sums(a, book, val, True)
+            equity_out[t] = book.wallet[a] + u
+            mm_out[t] = mm

@@ -277,37 +277,50 @@ class AdlQueue:
                 "idx": idx,
                 "winners": w,
                 "score": score,
-                "remaining": np.ones(m, dtype=bool),
+                # queue policies: the positions not queued yet (ascending) and their negated scores
+                "rest": idx,
+                "rest_neg": None,
             }
             self._total[side] = side_quantity(sign, inst, b.size, b.account, b.instrument, b.exempt)
         return self._pool[side]  # type: ignore[return-value]
 
     def extend(self, side: int) -> None:
-        """Queue policies: append the next chunk of ``side``'s eligible positions in rank order."""
+        """Queue policies: append the next chunk of ``side``'s eligible positions in rank order.
+
+        The positions not queued yet are kept compacted (``rest``, ascending, with their negated scores), so a
+        chunk costs one ``np.argpartition`` over them and a sort of the chunk; once the chunk would be at least
+        half of what is left, everything left is queued at once (one sort instead of further partitions: the
+        order, and so the liquidation, is the same, the queue only holds its tail earlier)."""
         pool = self._candidates(side)
-        remaining = pool["remaining"]
-        if not remaining.any():
+        rest = pool["rest"]
+        if rest.shape[0] == 0:
             self.complete[side] = 1
             return
-        whole = bool(remaining.all())  # the first chunk: rank the pool itself, without copying it
-        rem = None if whole else np.flatnonzero(remaining)
-        idx, score = (pool["idx"], pool["score"]) if whole else (pool["idx"][rem], pool["score"][rem])
-        neg = -score
-        del score
-        k = min(self._chunk[side], idx.shape[0])
-        if k < idx.shape[0]:
+        neg = pool["rest_neg"]
+        if neg is None:
+            neg = -pool["score"]
+            pool["score"] = None  # only the negated copy is read from here on
+        n_rest = rest.shape[0]
+        k = self._chunk[side]
+        if 2 * k < n_rest:
             part = np.argpartition(neg, k - 1)
             kth = neg[part[k - 1]]
             del part
             # canonical ties at the boundary: every score strictly above, then equal scores by index
             above = np.flatnonzero(neg < kth)
-            equal = np.flatnonzero(neg == kth)
-            take = np.concatenate([above, equal[np.argsort(idx[equal], kind="stable")][: k - above.size]])
+            equal = np.flatnonzero(neg == kth)[: k - above.size]
+            take = np.concatenate([above, equal])
+            take.sort()
+            # ``take`` ascending and ``rest`` ascending: a stable sort by score keeps ties in index order
+            take = take[np.argsort(neg[take], kind="stable")]
+            keep = np.ones(n_rest, dtype=bool)
+            keep[take] = False
+            pool["rest"], pool["rest_neg"] = rest[keep], neg[keep]
         else:
-            take = np.arange(idx.shape[0])
-        take = take[np.lexsort((idx[take], neg[take]))]
-        del neg
-        chosen = idx[take]
+            take = np.argsort(neg, kind="stable")
+            pool["rest"], pool["rest_neg"] = rest[:0], neg[:0]
+        chosen = rest[take]
+        del neg, take
         lots = np.abs(self._book.size[chosen])
         cum = self._cum[side] + np.cumsum(lots)
         total = max(self._total[side], 1)
@@ -316,9 +329,8 @@ class AdlQueue:
             lights[:] = 0
         self._cum[side] = int(cum[-1]) if cum.size else self._cum[side]
         self._append(side, chosen, np.full(chosen.size, NO_LIMIT, dtype=np.int64), lights, int(lots.sum()))
-        remaining[take if whole else rem[take]] = False
         self._chunk[side] *= 4
-        if not pool["remaining"].any():
+        if pool["rest"].shape[0] == 0:
             self.complete[side] = 1
 
     def prepare(self, side: int, order_index: int) -> None:

@@ -1,6 +1,6 @@
 """The ``delever`` command line (typer): the app and its commands, ``run`` (:mod:`.run`), ``version``,
-``compare``, ``venues`` (:mod:`.venues`), ``adl-event`` (:mod:`.adl_event`), ``sweep`` (:mod:`.sweep`) and
-``replay`` (:mod:`.replay`)."""
+``compare``, ``venues`` (:mod:`.venues`), ``adl-event`` (:mod:`.adl_event`), ``sweep`` (:mod:`.sweep`),
+``replay`` (:mod:`.replay`) and ``warmup`` (:mod:`delever.warmup`)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,15 @@ def version() -> None:
     from .. import __version__
 
     console.print(__version__)
+
+
+@app.command()
+def warmup() -> None:
+    """Compile the engine's kernels into numba's on-disk cache: a set-up step after installing, so that the first
+    run does not compile (python -m delever.warmup; it runs every packaged scenario small)."""
+    from ..warmup import main as warm_up_main
+
+    warm_up_main()
 
 
 @app.command()

@@ -8,6 +8,10 @@
   base units for linear contracts and contracts for inverse ones; ``--wallet`` is in the settlement asset.
   ``--json`` prints one object with ccxt's unified position keys plus ``bankruptcyPrice`` and ``adlQuantile``
   (null: it needs the whole book); numbers are exact decimals.
+- ``delever position --venue NAME --wallet AMOUNT --position SYMBOL:SIZE@ENTRY[:MARK] --position ...
+  [--json]`` computes one cross account with several positions (signed sizes, one per symbol) as the engine
+  prices it (:mod:`delever.account_prices`): each position's liquidation price (the others at their marks),
+  bankruptcy price under the venue's cross backing rule, and ADL score.
 - ``delever venues`` lists the rulebooks; ``delever venues NAME`` shows one's tiers and rules.
 
 Bad input exits with status 2 and a message naming the argument (``--size: must be > 0 (got -1)``).
@@ -40,6 +44,8 @@ def _to_jsonable(obj: Any, marks: dict[str, str]) -> Any:
     """Replace Decimals with unique string marks (re-inserted as bare numbers after ``json.dumps``)."""
     if isinstance(obj, dict):
         return {k: _to_jsonable(v, marks) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_jsonable(v, marks) for v in obj]
     if isinstance(obj, Decimal):
         key = f"@@dec{len(marks)}@@"
         marks[key] = format(obj, "f")
@@ -66,10 +72,10 @@ def _fmt(v: Any) -> str:
 
 def position(
     venue: Annotated[str, typer.Option(help="Rulebook name (see `delever venues`).")],
-    symbol: Annotated[str, typer.Option(help="The venue's symbol, e.g. BTCUSDT.")],
-    side: Annotated[str, typer.Option(help="long or short.")],
-    size: Annotated[str, typer.Option(help="Size: base units (linear) or contracts (inverse).")],
-    entry: Annotated[str, typer.Option(help="Entry price (quote).")],
+    symbol: Annotated[str | None, typer.Option(help="The venue's symbol, e.g. BTCUSDT.")] = None,
+    side: Annotated[str | None, typer.Option(help="long or short.")] = None,
+    size: Annotated[str | None, typer.Option(help="Size: base units (linear) or contracts (inverse).")] = None,
+    entry: Annotated[str | None, typer.Option(help="Entry price (quote).")] = None,
     wallet: Annotated[str | None, typer.Option(help="Isolated margin or cross wallet (settlement asset).")] = None,
     leverage: Annotated[
         str | None,
@@ -78,11 +84,27 @@ def position(
     margin_mode: Annotated[str, typer.Option("--margin-mode", help="isolated or cross.")] = "isolated",
     mark: Annotated[str | None, typer.Option(help="Mark price (default: the entry price).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (ccxt position keys).")] = False,
+    positions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--position",
+            help="SYMBOL:SIZE@ENTRY[:MARK], repeatable: one cross account with these positions (size < 0: short; "
+            "--wallet is its cross wallet). Replaces --symbol/--side/--size/--entry.",
+        ),
+    ] = None,
 ) -> None:
-    """Compute one position under a venue's rules: margins, PnL, liquidation and bankruptcy prices."""
+    """Compute one position under a venue's rules: margins, PnL, liquidation and bankruptcy prices; or, with
+    --position, every position of one cross account as the engine prices it."""
     from ..venues import get_venue
 
+    if positions:
+        _account(venue, positions, wallet, as_json)
+        return
     try:
+        missing = [f for f, v in (("symbol", symbol), ("side", side), ("size", size), ("entry", entry)) if v is None]
+        if missing:
+            raise InputError("required unless --position is given", field=missing[0])
+        assert symbol is not None and side is not None and size is not None and entry is not None
         rb = get_venue(venue)
         res = rb.position(
             symbol, side, size, entry, wallet=wallet, leverage=leverage, margin_mode=margin_mode, mark=mark
@@ -121,6 +143,43 @@ def position(
     for k, v in rows:
         t.add_row(k, _fmt(v))
     Console(width=100).print(t)
+
+
+def _account(venue: str, positions: list[str], wallet: str | None, as_json: bool) -> None:
+    """``delever position --position ...``: one cross account's positions (:mod:`delever.account_prices`)."""
+    from dataclasses import asdict
+
+    from ..account_prices import account_view, parse_position
+    from ..venues import get_venue
+
+    try:
+        if wallet is None:
+            raise InputError("the account's cross wallet is required with --position", field="wallet")
+        view = account_view(get_venue(venue), wallet, [parse_position(p) for p in positions])
+    except InputError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(exact_json(asdict(view)))
+        return
+    t = Table(
+        title=f"{view.venue}: cross account, wallet {_fmt(view.wallet)}, equity {_fmt(view.equity)}, maintenance "
+        f"margin {_fmt(view.maintenance_margin)}{' (liquidatable)' if view.liquidatable else ''}",
+        header_style="bold",
+    )
+    for col in ("symbol", "size", "entry", "mark", "uPnL", "MM", "liquidation price", "bankruptcy price", "ADL score"):
+        t.add_column(col, justify="left" if col == "symbol" else "right")
+    for p in view.positions:
+        score = "-" if p.adl_score is None else f"{p.adl_score:.6g}"
+        t.add_row(p.symbol, _fmt(p.size), _fmt(p.entry_price), _fmt(p.mark_price), _fmt(p.unrealized_pnl),
+                  _fmt(p.maintenance_margin), _fmt(p.liquidation_price), _fmt(p.bankruptcy_price), score)  # fmt: skip
+    console = Console(width=140)
+    console.print(t)
+    console.print(
+        f"Each price with the account's other positions at their marks. Bankruptcy: {view.backing_rule} backing; "
+        f"ADL score: {view.adl_policy} (a winner's; its place in the queue needs the whole book).",
+        highlight=False,
+    )
 
 
 def venues(

@@ -34,21 +34,25 @@ with that impact from the next step on: the cascade. A run is a pure function of
 no unseeded randomness, deterministic orderings everywhere.
 
 One loop for 1..M instruments: a multi-instrument (cross-margin) scenario's market is prepared by
-:func:`delever.contagion.prepare_multi` and runs through the same :class:`Simulation` step. Each instrument has
-its own index path, book, mark, insurance fund and ADL queue; a dated future is settled at its first step at or
-after expiry (after the step's marks, before its sweep). Per instrument, where the venue rule is per contract:
-market-maker withdrawal and dynamic margin on its own index volatility, funding on each perpetual from its own
-premium (dated futures pay none), a circuit breaker on its own mark (a halted instrument's positions wait; the
-others liquidate), the backstop vault's position on that instrument, socialized loss among that instrument's
-winners, proactive deleveraging on its own trigger. The margin sweep is one, over the whole book: a cross
-account's equity and MM sum over all its positions at each instrument's mark. Liquidations run instrument by
-instrument in instrument order, each most under water first. With one instrument whose accounts hold one
-position each, trigger prices and the compiled quiet-steps loop (:func:`quiet_steps`) replace the sweep.
+:func:`delever.contagion.prepare_multi` and runs through the same :class:`Simulation` step. Each instrument has its
+own index path, book, mark, insurance fund (or one shared by all, :mod:`delever.insurance`) and ADL queue; a dated
+future is settled at its first step at or after expiry (after the step's marks, before its sweep). Per instrument,
+where the venue rule is per contract: market-maker withdrawal and dynamic margin on its own index volatility,
+funding on each perpetual from its own premium (dated futures pay none), a circuit breaker on its own mark (a
+halted instrument's positions wait; the others liquidate), the backstop vault's position on that instrument,
+socialized loss among that instrument's winners, proactive deleveraging on its own trigger. The margin sweep is
+one, over the whole book: a cross account's equity and MM sum over all its positions at each instrument's mark.
+Liquidations run instrument by instrument in instrument order, each most under water first; an instrument's ADL
+queue ranks its counterparties by their accounts' equities as they stand when it is built, after the step's earlier
+liquidations and ADL fills on any instrument (as a single-instrument run's queue does). With one instrument whose
+accounts hold one position each, trigger prices and the compiled quiet-steps loop (:func:`quiet_steps`) replace the
+sweep.
 """
 
 from .adl_columns import funding_received, position_column
 from .invariants import check_conservation, trigger_mode
-from .market import Market, MultiMarket, prepare, tier_arrays
+from ..tiers import tier_arrays
+from .market import Market, MultiMarket, prepare
 from .result import RunResult, StepSeries
 from .simulation import Simulation, quiet_steps, run
 

@@ -111,18 +111,3 @@ def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
                          field="notional_median" if generated else "size")  # fmt: skip
     market = Market(inst, path, profile, curve, book, start_ticks, labels, depth_raw)
     return market
-
-
-def tier_arrays(tiers: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The margin tiers of instruments ``0..M-1`` (:class:`delever.instruments.Tiers` each) as the kernels take
-    them: ``floors``, ``mmr_ppm``, ``cum`` int64 (M, k), k the most tiers of any, rows padded with an
-    unreachable floor, and ``n_tiers`` int64 (M,)."""
-    k = max(len(t.tiers) for t in tiers)
-    big = np.iinfo(np.int64).max
-    floors = np.full((len(tiers), k), big, dtype=np.int64)
-    mmr = np.zeros((len(tiers), k), dtype=np.int64)
-    cum = np.zeros((len(tiers), k), dtype=np.int64)
-    for m, t in enumerate(tiers):
-        n = len(t.tiers)
-        floors[m, :n], mmr[m, :n], cum[m, :n] = t.floors, t.mmr_ppm, t.cum
-    return floors, mmr, cum, np.array([len(t.tiers) for t in tiers], dtype=np.int64)

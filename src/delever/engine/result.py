@@ -16,6 +16,7 @@ from ..instruments import Instrument
 from ..marketdata import DepthProfile
 from ..prices import PricePath
 from ..scenario import Scenario
+from ..units import exact_sum
 
 
 @dataclass
@@ -76,7 +77,7 @@ def build_result(sim) -> RunResult:
                                  "notional": int(sim.contagion_notional.sum())}  # fmt: skip
     released = b.n_positions * 8 * 4 + sim.buf.capacity * 66  # about what is let go here (bytes)
     for name in ("trigger", "index", "liq_out", "excluded", "buf", "pos_eq", "pos_mm", "acc_eq", "acc_mm",
-                 "scratch", "noted_accounts"):  # fmt: skip
+                 "scratch", "noted_accounts", "sweep_skip"):  # fmt: skip
         sim.__dict__.pop(name, None)
     sim.sweep_arrays_ready = False
     if released >= TRIM_BYTES:
@@ -85,7 +86,7 @@ def build_result(sim) -> RunResult:
     events = sim.log.columns()
     if M > 1:
         extra["cross_margin"]["instruments"] = instrument_figures(sim, events)
-        steps = StepSeries(sim.time_ns, sim.index_ticks, sim.mark_s, sim.last_s, np.sum(sim.fund_s_all, axis=0))
+        steps = StepSeries(sim.time_ns, sim.index_ticks, sim.mark_s, sim.last_s, sim.funds.total_series(sim.fund_s_all))
         lp_accounts = int(b.exempt.sum()) - sim.added_accounts
     else:
         steps = StepSeries(sim.time_ns, sim.index_ticks, sim.mark_s, sim.last_s, sim.fund_s)
@@ -127,6 +128,7 @@ def instrument_figures(sim, e: dict[str, np.ndarray]) -> list[dict]:
         notional = np.abs(e["size"][rows]) * e["price"][rows] * int(sim.vpl[m])
         fills = (k == ev.LIQUIDATION_FILL) | (k == ev.ADL_FILL)
         amounts = e["amount"][rows]
+        into_fund = (e["counterparty"][rows] == ev.INSURANCE_FUND) & (k != ev.BAD_DEBT)  # fees in, payouts out
         long_, short = b.open_interest(m)
         rec = {
             "symbol": inst.symbol,
@@ -135,8 +137,12 @@ def instrument_figures(sim, e: dict[str, np.ndarray]) -> list[dict]:
             "contagion_notional": int(sim.contagion_notional[m]),
             "liquidated_notional": int(notional[fills].sum()),
             "bad_debt": int(amounts[k == ev.INSURANCE_PAYOUT].sum() - amounts[k == ev.BAD_DEBT].sum()),
-            "insurance_fund_start": sim.fund_starts[m],
-            "insurance_fund_end": int(sim.fund[m]),
+            # a shared fund: the pool's figures on every instrument, and this instrument's net flow into it
+            "insurance_fund_start": sim.funds.start_of(m),
+            "insurance_fund_end": int(sim.funds.of(m)[0]),
+            "insurance_fund_shared": sim.funds.shared,
+            "insurance_fund_flow": exact_sum(np.where(into_fund, -amounts, 0))
+            + exact_sum(np.where(e["account"][rows] == ev.INSURANCE_FUND, amounts, 0)),
             "adl_notional": int(notional[k == ev.ADL_COUNTERPARTY_FILL].sum()),
             "min_mark": float(sim.mark_s_all[m].min()) * float(inst.tick_size) if sim.T else 0.0,
             "open_interest_balanced": long_ == short,

@@ -13,7 +13,8 @@ from numba import njit
 from .. import events as ev
 from ..adl.queue import AdlQueue
 from ..adl.trigger import AdlTriggerState
-from ..columns import MarkState, SeriesCols
+from ..columns import BookCols, MarkState, SeriesCols
+from ..insurance import InsuranceFunds
 from ..liquidation import AccountValuation, run_stage
 from ..liquidity import marginal_price, refill_factor
 from ..mark import MarkPrice, band_fraction, mark_of
@@ -21,12 +22,14 @@ from ..mechanisms import registry
 from ..mechanisms.base import Batch
 from ..scenario import Scenario
 from ..settlement import SettlementReport, check_expiry, expiry_ns, settle_at
-from ..sweep import margin_sweep, position_health, update_triggers
+from ..sweep import account_health, margin_sweep, position_health, update_triggers
+from ..sweep_skip import SweepSkip, continuous
+from ..tiers import tier_arrays
 from ..trigger_index import TriggerIndex, scan_triggers
 from ..units import money, rate_ppm
 from .adl_columns import position_column
 from .invariants import check_conservation, trigger_mode
-from .market import Market, MultiMarket, prepare, tier_arrays
+from .market import Market, MultiMarket, prepare
 from .result import RunResult, build_result
 
 
@@ -158,11 +161,14 @@ class Simulation:
         self.adl_policy = scenario.adl.build()
         # (time ns, positions, amounts) of each funding settlement: the hierarchy's funding_received key
         self.funding_history: list[tuple[int, np.ndarray, np.ndarray]] = []
-        self.fund = np.array(funds, dtype=np.int64)
-        self.fund_starts = [int(f) for f in funds]
-        self.fund_start = int(sum(self.fund_starts))
+        # one fund per instrument, or one shared by all ([insurance_fund] shared, delever.insurance)
+        self.funds = InsuranceFunds([int(f) for f in funds], scenario.insurance_fund.shared)
+        self.fund = self.funds.balance
+        self.fund_start = int(sum(self.funds.starts))
         self.money_start = book.total_money(self.fund)
-        self.adl_triggers = [AdlTriggerState(scenario.adl, f, scenario.step_seconds) for f in self.fund_starts]
+        self.adl_triggers = [
+            AdlTriggerState(scenario.adl, self.funds.start_of(m), scenario.step_seconds) for m in range(M)
+        ]
         self.adl_trigger = self.adl_triggers[0]  # the scenario instrument's
         n = book.n_positions
         self.tiers_base = [i.tiers for i in insts]
@@ -222,6 +228,13 @@ class Simulation:
         self.alpha = self.mark_rule.alpha(dt)
         self.extra: dict = {name: {"fired_steps": 0, "accounts": 0, "notional": 0} for name in self.mech.enabled()}
         self.noted_accounts: dict[str, np.ndarray] = {}
+        # full-sweep runs where only liquidations change the book (no mechanism acts in the step): skip the sweeps
+        # that could list nobody (exact; delever.sweep_skip)
+        self.sweep_skip = None
+        quiet_book = not self.mechanisms
+        if not self.use_triggers and not full_sweep and quiet_book and continuous(*self.tier_args()):
+            self.sweep_skip = SweepSkip(book.account, book.size, book.isolated, book.instrument, book.exempt,
+                                        self.vpl, self.mmr, self.n_tiers)  # fmt: skip
         # multi-instrument runs: positions liquidated while in profit (taken down by another instrument)
         self.contagion = np.zeros(M, dtype=np.int64)
         self.contagion_notional = np.zeros(M, dtype=np.int64)
@@ -240,6 +253,10 @@ class Simulation:
         self._tier_arrays()
         if self.use_triggers:
             self._rebuild_triggers()
+
+    def tier_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The instruments' current tier arrays ``(floors, mmr, cum, n_tiers)`` (:func:`tier_arrays`)."""
+        return self.floors, self.mmr, self.cum, self.n_tiers
 
     def tiers_of(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = int(self.n_tiers[m])
@@ -267,7 +284,10 @@ class Simulation:
         self.index = TriggerIndex(b.size, self.trigger)
 
     def touched(self, positions: np.ndarray) -> None:
-        """Positions whose size, cost or collateral changed: refresh their trigger prices."""
+        """Positions whose size, cost or collateral changed: refresh their trigger prices (or the exposures of
+        :mod:`delever.sweep_skip`)."""
+        if self.sweep_skip is not None and positions.size:
+            self.sweep_skip.touched(positions, self.book.size)
         if not self.use_triggers or positions.size == 0:
             return
         b = self.book
@@ -383,6 +403,8 @@ class Simulation:
             self.mark_s_all[m][t] = self.marks[m]
         for m in expiring:  # final settlement, at this step's marks of the other instruments
             self._settle(t, m)
+        if expiring and self.sweep_skip is not None:
+            self.sweep_skip.drop()  # the settlement changed the book
         open_ = []
         for m in live:
             halted = False
@@ -402,14 +424,14 @@ class Simulation:
                 self.last_s_all[m][t] = marginal_price(
                     float(self.centre_ticks[m][t]), self.states[m][0], self.curves[m]
                 )
-            self.fund_s_all[m][t] = self.fund[m]
+            self.fund_s_all[m][t] = self.funds.of(m)[0]
         if self.check_every_step:
             check_conservation(b, self.fund, self.money_start, M)
 
     def _settle(self, t: int, m: int) -> None:
         """Final settlement of dated future ``m`` at its first step at or after expiry (:mod:`delever.settlement`)."""
         self.settled[m] = settle_at(self.book, m, self.insts[m], self.paths[m], t, self.windows[m], self.marks,
-                                    self.vpl, self.fund[m : m + 1], self.adl_policy, self.buf,
+                                    self.vpl, self.funds.of(m), self.adl_policy, self.buf,
                                     lambda name: self._position_data(name, t))  # fmt: skip
         self.flush(t, m)
 
@@ -417,10 +439,15 @@ class Simulation:
         """Find the liquidatable positions (trigger index, or one sweep of the whole book) and liquidate those on
         ``instruments`` (the live, unhalted ones), instrument by instrument, most under water first."""
         b = self.book
+        skip = self.sweep_skip
         if self.use_triggers:
             count = self.index.scan(int(self.marks[0]), t, self.liq_out)
+        elif skip is not None and skip.safe(self.marks):
+            return  # the sweep would list nobody (delever.sweep_skip)
         else:
             count = self._full_sweep(self.liq_out)
+            if skip is not None:  # a sweep that listed nobody is the next steps' anchor; one that listed some is not
+                skip.drop() if count else skip.anchor(self.marks, self.acc_eq, self.acc_mm, self.pos_eq, self.pos_mm)
         if not count:
             return
         found = self.liq_out[:count].astype(np.int64)
@@ -468,34 +495,44 @@ class Simulation:
     def _liquidate(self, batch: Batch) -> None:
         """Liquidate ``batch.order`` (positions on instrument ``m``, sorted; ``batch.equity`` its exact equity at
         the mark, money) through the stage, in ``m``'s book, fund and ADL queue, each order sized by the
-        mechanisms (phase 5b)."""
-        b, m, t, mark, order = self.book, batch.m, batch.t, batch.mark, batch.order
+        mechanisms (phase 5b; a sizing mechanism may drop positions that need no order, and when none is left
+        the stage does not run)."""
+        b, m, t, mark = self.book, batch.m, batch.t, batch.mark
         v = int(self.vpl[m])
+        batch.lots = np.zeros(batch.order.shape[0], dtype=np.int64)
+        for mechanism in self.mechanisms:  # phase 5b: partial liquidation, per-step limits
+            mechanism.size(self, batch)
+        order, partial = batch.order, batch.lots
+        if not order.size:
+            return
+        batch.size_before = b.size[order].copy()
         self.excluded[order] = True
-        if self.use_triggers:
-            equities = None
-        elif self.M == 1:
-            equities = self.equities
-        else:  # the step's sweep (as the multi-instrument loop always did)
-            equities = lambda: (self.pos_eq, self.acc_eq)  # noqa: E731
+        # the ADL queue values its counterparties when it first needs them: one sweep then, so an account an earlier
+        # liquidation or ADL fill of this step changed (on this instrument or another) ranks as it now stands
+        equities = None if self.use_triggers else self.equities
         tiers = self.tiers_of(m)
         queue = AdlQueue(b, m, mark, v, equities, self.excluded, self.adl_policy, tiers,
                          lambda name: self._position_data(name, t), offset_key=(self.seed, t, m))  # fmt: skip
-        batch.lots = np.zeros(order.shape[0], dtype=np.int64)
-        batch.size_before = b.size[order].copy()
-        for mechanism in self.mechanisms:  # phase 5b: partial liquidation, per-step limits
-            mechanism.size(self, batch)
-        partial = batch.lots
         adl_on = 0 if any(mechanism.replaces_adl for mechanism in self.mechanisms) else 1
         valuation = AccountValuation(self.marks.copy(), self.vpl, self.floors, self.mmr, self.cum, self.n_tiers)
-        adl_ctl, fill_px = self.adl_triggers[m].control(t, int(self.fund[m]), self.fund_s_all[m], mark,
+        adl_ctl, fill_px = self.adl_triggers[m].control(t, int(self.funds.of(m)[0]), self.fund_s_all[m], mark,
                                                         self.mark_s_all[m])  # fmt: skip
         run_stage(order, b, v, self.fee_ppm, batch.centre, self.states[m], self.curves[m], self.lp_positions[m],
-                  self.lp_weights[m], self.fund[m : m + 1], queue, self.buf, partial, adl_on, valuation, adl_ctl,
+                  self.lp_weights[m], self.funds.of(m), queue, self.buf, partial, adl_on, valuation, adl_ctl,
                   fill_px)  # fmt: skip
         batch.ran = True
         if self.M == 1:
             self.excluded[order] = False
+
+    def account_margins(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Exact account-level margin of positions ``order`` as the book stands now (after the step's earlier
+        liquidations), money, int64 (len(order),) each: ``(equity, mm, own_mm)``, an isolated position's margin
+        and MM, a cross position's account equity and the MM of all its open positions, and the position's own
+        MM (:func:`delever.sweep.account_health`)."""
+        equity, total_mm, own_mm = (np.zeros(order.size, dtype=np.int64) for _ in range(3))
+        valuation = AccountValuation(self.marks, self.vpl, *self.tier_args())
+        account_health(order, BookCols.of(self.book), valuation, equity, total_mm, own_mm)
+        return equity, total_mm, own_mm
 
     def _position_data(self, name: str, t: int) -> np.ndarray:
         """The ADL hierarchy's per-position columns at step ``t`` (:func:`position_column`)."""

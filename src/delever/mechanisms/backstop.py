@@ -3,9 +3,19 @@ liquidatable account's equity is below ``equity_ratio`` x maintenance margin (Hy
 takes over the whole position instead of the book, and keeps the account's remaining margin ("MM not
 returned: the buffer keeps backstop profitable on average").
 
-Takeover price: the mark; for an account already below bankruptcy at the mark (equity < 0), its bankruptcy
-price (rounded against solvency), so the account ends at exactly >= 0 and the vault absorbs the loss. The
-vault is an account of the book (never liquidated, never ADL'd) whose PnL the report tracks.
+Account-level (issue #11): a cross position is judged by its account, as the margin sweep judges it: the account's
+equity (cross wallet plus the uPnL of every open cross position, each at its instrument's mark) against the sum of
+those positions' MM, both as the book stands when the position's instrument comes up in the step (so after the
+step's earlier liquidations). Once the vault has taken one of an account's cross positions at a step, it takes the
+account's other cross positions at that step too (Hyperliquid's backstop takes over the account, not one
+position), and the account's remaining margin goes to the vault when its last cross position is taken. An
+isolated position is judged by its own margin and MM, and its margin goes with it.
+
+Takeover price: the mark; for a margin already below zero at the marks (equity < 0), its bankruptcy price with the
+account backing it (the cross wallet plus the other cross positions' uPnL at their marks, Binance ``WB + UPNL1``,
+:func:`delever.margin.cross_backing`; an isolated position's own margin), rounded against solvency, so the margin
+ends at exactly >= 0 and the vault absorbs the loss. The vault is an account of the book (never liquidated,
+never ADL'd) whose PnL the report tracks.
 """
 
 from __future__ import annotations
@@ -14,19 +24,23 @@ import numpy as np
 from numba import njit
 
 from ..book import with_extra_account
-from ..columns import BookCols, EventCols
+from ..columns import AccountValuation, BookCols, EventCols
 from ..events import BACKSTOP_MARGIN, BACKSTOP_TAKEOVER, BACKSTOP_VAULT_FILL
 from ..liquidation import apply_trade, emit_event
 from ..margin import bankruptcy_price_compiled
+from ..sweep import account_cross_sums, maintenance_margin
 from ..units import money
 from .base import Mechanism
 
 
 @njit(cache=True, nogil=True)
-def take_over(order, equity, mm, ratio_num, ratio_den, vault_pos, mark, book, v, keep, events) -> int:
-    """Hand positions ``order[k]`` with ``equity[k] * den < num * mm[k]`` (money, int64 (k,)) to the vault's
-    position ``vault_pos`` at ``mark`` ticks (see the module docstring); ``keep[k]`` is set to 0 for those (1
-    for the rest). ``book`` a :class:`delever.columns.BookCols` (mutated), ``v`` money per lot-tick,
+def take_over(order, step, taken_at, ratio_num, ratio_den, vault_pos, mark, book, val, v, keep, events) -> int:
+    """Hand positions ``order[k]`` (one instrument, at ``mark`` ticks, ``v`` money per lot-tick) whose margin is
+    below ``ratio_num / ratio_den`` x its MM to the vault's position ``vault_pos`` (module docstring); ``keep[k]`` is
+    set to 0 for those (1 for the rest). ``taken_at`` int64 (accounts,) the step (plus one) at which the vault last
+    took an account's cross position: set here for ``step``, and an account taken at this step has its further cross
+    positions taken without a new test. ``book`` a :class:`delever.columns.BookCols` (mutated), ``val`` a
+    :class:`delever.columns.AccountValuation` (every instrument's mark, value per lot-tick and tier table),
     ``events`` a :class:`delever.columns.EventCols`: the caller ensures room for 4 events per position.
     Returns how many."""
     vault_acc = book.account[vault_pos]
@@ -35,19 +49,40 @@ def take_over(order, equity, mm, ratio_num, ratio_den, vault_pos, mark, book, v,
         p = order[k]
         s = book.size[p]
         keep[k] = 1
-        if s == 0 or equity[k] * ratio_den >= ratio_num * mm[k]:
+        if s == 0:
+            continue
+        a = book.account[p]
+        m = book.instrument[p]
+        own_upnl = s * mark * v - book.cost[p]
+        other_upnl = 0
+        other_open = 0
+        if book.isolated[p]:
+            equity = book.collateral[p] + own_upnl
+            value = (s if s > 0 else -s) * mark * v
+            mm = maintenance_margin(value, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
+            whole_account = False
+        else:
+            u_all, mm, n_open = account_cross_sums(a, book, val, True)
+            equity = book.wallet[a] + u_all
+            other_upnl = u_all - own_upnl
+            other_open = n_open - 1
+            whole_account = taken_at[a] == step + 1
+        if not whole_account and equity * ratio_den >= ratio_num * mm:
             continue
         keep[k] = 0
-        a = book.account[p]
-        b0 = book.collateral[p] if book.isolated[p] else book.wallet[a]
+        if not book.isolated[p]:
+            taken_at[a] = step + 1
+        b0 = book.collateral[p] if book.isolated[p] else book.wallet[a] + other_upnl
         price = mark
-        if equity[k] < 0:  # bankrupt at the mark: take it at the bankruptcy price (rounded against it, >= 1 tick)
+        if equity < 0:  # bankrupt at the marks: the bankruptcy price of the margin backing it (>= 1 tick)
             price = max(bankruptcy_price_compiled(s, book.cost[p], b0, v), 1)
         r1 = apply_trade(p, -s, price, book, v)
         r2 = apply_trade(vault_pos, s, price, book, v)
         emit_event(events, BACKSTOP_TAKEOVER, a, vault_acc, p, -s, price, r1, 0)
         emit_event(events, BACKSTOP_VAULT_FILL, vault_acc, a, vault_pos, s, price, r2, 0)
-        bal = book.collateral[p] if book.isolated[p] else book.wallet[a]
+        # the margin goes with the account's last cross position (its other ones still need it), or with an
+        # isolated position
+        bal = book.collateral[p] if book.isolated[p] else (book.wallet[a] if other_open == 0 else 0)
         if bal > 0:
             if book.isolated[p]:
                 book.collateral[p] = 0
@@ -98,9 +133,11 @@ class Backstop(Mechanism):
 
     def setup(self, sim) -> None:
         self.ratio = ratio_fraction(self.config.equity_ratio)
+        self.taken_at = np.zeros(sim.book.n_accounts, dtype=np.int64)  # step + 1 of each account's last takeover
 
     def take(self, sim, batch) -> None:
-        """Hand the positions below the vault's threshold to the vault's position on the batch's instrument."""
+        """Hand the positions below the vault's threshold (their accounts' equity and MM now, at every
+        instrument's mark) to the vault's position on the batch's instrument."""
         b, buf, m, mark, order = sim.book, sim.buf, batch.m, batch.mark, batch.order
         buf.ensure(4 * order.size + 8)
         keep = np.ones(order.size, dtype=np.int64)
@@ -109,7 +146,10 @@ class Backstop(Mechanism):
         notional = np.abs(b.size[order]) * mark * v
         events = EventCols.of(buf)
         vault = int(self.vault_positions[m])
-        taken = take_over(order, batch.equity, batch.req, num, den, vault, mark, BookCols.of(b), v, keep, events)
+        valuation = AccountValuation(sim.marks, sim.vpl, *sim.tier_args())
+        taken = take_over(
+            order, batch.t, self.taken_at, num, den, vault, mark, BookCols.of(b), valuation, v, keep, events
+        )
         buf.n = events.rows()
         if taken:
             sim.note(self.name, b.account[order[keep == 0]], int(notional[keep == 0].sum()))

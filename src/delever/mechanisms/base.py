@@ -23,7 +23,8 @@ One step ``t`` (``Simulation.step``; ``live``: the instruments not settled and n
    a. :meth:`Mechanism.take` - take positions out of the batch before the book (the backstop vault takes
       over, per-step limits make some wait); the phase stops once the batch is empty;
    b. :meth:`Mechanism.size` - when positions remain: size each order (``Batch.lots``; partial liquidation,
-      per-step limits), then the engine runs the liquidation stage (book, insurance fund, ADL; ADL is off
+      per-step limits; a sizing mechanism may drop positions that need no order, :meth:`Batch.keep`), then,
+      when positions remain, the engine runs the liquidation stage (book, insurance fund, ADL; ADL is off
       when a mechanism :attr:`~Mechanism.replaces_adl`);
    c. the engine refreshes the trigger prices of the positions the step's events touched;
    d. :meth:`Mechanism.after_stage` - after the stage (partial liquidation's cooldowns, socialized loss);
@@ -61,10 +62,10 @@ class Batch:
     ``order``: int64 position indices, most under water first (lowest ``equity / MM``, then index); ``equity``
     and ``req``: int64 (len(order),) each position's exact equity and maintenance margin at the mark (money; an
     account's, for a cross position); ``mark``: the instrument's mark (ticks); ``centre``: its book centre
-    (ticks, float); ``first_event``: the event buffer's row where this batch's events start. Set by the engine
-    before the size phase: ``lots`` int64 (len(order),) lots to close per position (0: the whole position)
-    and ``size_before`` (each position's size before the stage); ``ran``: whether the stage ran (positions
-    were left after the take phase). ``caps``: int64 per-position lot caps a take-phase mechanism hands to
+    (ticks, float); ``first_event``: the event buffer's row where this batch's events start. Set by the engine:
+    before the size phase ``lots`` int64 (len(order),) lots to close per position (0: the whole position), after
+    it ``size_before`` (each position's size before the stage); ``ran``: whether the stage ran (positions
+    were left after the take and size phases). ``caps``: int64 per-position lot caps a take-phase mechanism hands to
     its own size phase (per-step limits), or None.
     """
 
@@ -82,10 +83,13 @@ class Batch:
     ran: bool = False
 
     def keep(self, mask: np.ndarray) -> None:
-        """Keep only the positions where ``mask`` (bool, (len(order),)) is true, in order (``caps`` too)."""
+        """Keep only the positions where ``mask`` (bool, (len(order),)) is true, in order (``caps`` and
+        ``lots`` too)."""
         self.order, self.equity, self.req = self.order[mask], self.equity[mask], self.req[mask]
         if self.caps is not None:
             self.caps = self.caps[mask]
+        if self.lots is not None:
+            self.lots = self.lots[mask]
 
 
 class Engine(Protocol):
@@ -109,7 +113,7 @@ class Engine(Protocol):
     centre_ticks: list  # per instrument, float64 (T,) its book's centre (the index, or a future's index + basis)
     marks: np.ndarray  # int64 (M,) the current marks
     mark_s_all: list  # per instrument, int64 (T,) marks of the steps so far
-    fund: np.ndarray  # int64 (M,) insurance funds
+    funds: Any  # the insurance funds (:class:`delever.insurance.InsuranceFunds`; ``funds.of(m)`` instrument m's)
     fund_s_all: list  # per instrument, int64 (T,) funds of the steps so far
     states: list  # per instrument, float64 (1,) absorbed quantity of its book (delever.liquidity)
     curves: list  # per instrument, the depth curve arrays the stage walks this step
@@ -131,11 +135,19 @@ class Engine(Protocol):
     pos_mm: np.ndarray  # int64 (n,) each position's MM, as of the last equities()
     acc_mm: np.ndarray  # int64 (accounts,) each account's MM, as of the last equities()
 
+    def account_margins(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    # exact (equity, MM, own MM) of the positions' accounts as the book stands now (delever.sweep.account_health)
+
     def on(self, m: int) -> np.ndarray | bool: ...  # mask of instrument m's positions
 
     def flush(self, t: int, m: int) -> None: ...  # move the buffer's events (instrument m's) to the log
 
     def tiers_of(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...  # floors, mmr ppm, cum
+
+    def tier_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
+
+    # every instrument's current tiers: (M, k) floors, mmr ppm, cum and (M,) tier counts (delever.columns)
 
     def set_tiers(self, m: int, tiers: Any) -> None: ...  # replace instrument m's current margin tiers
 

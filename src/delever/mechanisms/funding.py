@@ -124,7 +124,7 @@ class Funding(Mechanism):
             (now, buf.cols["position"][rows][paid].copy(), buf.cols["amount"][rows][paid].copy())
         )
         if rest:
-            sim.fund[m] += rest
+            sim.funds.of(m)[0] += rest
             buf.append_rows(FUNDING_ROUNDING, INSURANCE_FUND, FUNDING_POOL, -1, amount=rest)
         touched = buf.cols["position"][first : buf.n].copy()
         sim.touched(touched)

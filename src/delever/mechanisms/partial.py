@@ -13,6 +13,15 @@ partial fill can still leave the account short; then it is liquidated again at t
 whole position.
 
 The liquidation stage performs a partial only if the account stays solvent after it (else whole).
+
+Accounts with several positions (issue #11): the account is sized as a whole, as the margin sweep values it. Its
+equity is the cross wallet plus the uPnL of all its cross positions at their instruments' marks, and the tier test
+asks that equity less the fee to cover the kept part's MM plus the MM of the account's other positions
+(``other_mm``). Instruments are liquidated in turn; a position whose account an earlier instrument's partial (or
+whole) close of the same step brought back to its MM or above is left open (:func:`still_short`). The
+liquidation stops once the account is back above maintenance: Binance's liquidation "first tries one large IOC
+order to bring the account back above maintenance" and dYdX v4 re-checks the subaccount after each
+position's liquidation (../shared/specs/engines.md section 1).
 """
 
 from __future__ import annotations
@@ -28,12 +37,23 @@ from .base import Mechanism
 
 
 def tier_lots(
-    size: int, equity: int, mark: int, v: int, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, fee_ppm: int
+    size: int,
+    equity: int,
+    mark: int,
+    v: int,
+    floors: np.ndarray,
+    mmr: np.ndarray,
+    cum: np.ndarray,
+    fee_ppm: int,
+    other_mm: int = 0,
 ) -> int:
     """Lots to close to reach the highest lower tier at which the account is back above MM; 0 = whole.
 
-    ``size`` lots (signed), ``equity`` money at the mark, ``mark`` ticks, ``floors/mmr/cum`` one instrument's
-    tier arrays. The close is valued at the mark (the FillOrKill's reference), fee on the closed notional.
+    ``size`` lots (signed), ``equity`` the account's (or isolated margin's) equity at the marks (money), ``mark``
+    ticks, ``floors/mmr/cum`` one instrument's tier arrays, ``other_mm`` the MM of the account's other positions
+    (money; 0 for a single-position account or an isolated position). The close is valued at the mark (the
+    FillOrKill's reference), fee on the closed notional: the account is back when ``equity - fee >= MM(kept) +
+    other_mm``.
     """
     q = abs(size)
     unit = mark * v
@@ -49,9 +69,15 @@ def tier_lots(
         closed = q - keep
         fee = mul_ppm_ceil(closed * unit, int(fee_ppm))
         mm_after = bracket_maintenance_margin(keep * unit, Fraction(int(mmr[j]), PPM), int(cum[j]))
-        if equity - fee >= mm_after:
+        if equity - fee >= mm_after + other_mm:
             return int(closed)
     return 0
+
+
+def still_short(equity: np.ndarray, mm: np.ndarray) -> np.ndarray:
+    """bool mask: the positions whose account (or isolated margin) is still below maintenance, ``equity < mm``
+    (money arrays of the same shape): the others' accounts are back and they are left open (module docstring)."""
+    return np.asarray(equity) < np.asarray(mm)
 
 
 def slice_lots(
@@ -82,8 +108,11 @@ def plan(
     last_partial_s: np.ndarray,
     now_s: float,
     cooldown_s: float,
+    other_mm: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Lots to close for each liquidatable position of ``order`` (0 = whole), int64 (len(order),)."""
+    """Lots to close for each liquidatable position of ``order`` (0 = whole), int64 (len(order),); ``equity``
+    (len(order),) each position's account (or isolated margin) equity, ``other_mm`` (len(order),) the MM of each
+    one's account's other positions (money; None: none, single-position accounts)."""
     out = np.zeros(order.shape[0], dtype=np.int64)
     ks = range(order.shape[0])
     if mode == "tier" and order.size:
@@ -95,7 +124,8 @@ def plan(
     for k in ks:
         p = int(order[k])
         if mode == "tier":
-            out[k] = tier_lots(int(sizes[p]), int(equity[k]), mark, v, floors, mmr, cum, fee_ppm)
+            extra = 0 if other_mm is None else int(other_mm[k])
+            out[k] = tier_lots(int(sizes[p]), int(equity[k]), mark, v, floors, mmr, cum, fee_ppm, extra)
         else:
             since = now_s - float(last_partial_s[p]) if math.isfinite(last_partial_s[p]) else math.inf
             out[k] = slice_lots(int(sizes[p]), mark, v, fraction_ppm, min_notional, since, cooldown_s)
@@ -121,7 +151,20 @@ class PartialLiquidation(Mechanism):
         self.last_partial_s = np.full(sim.book.n_positions, -np.inf)  # time of each position's last partial
 
     def size(self, sim, batch) -> None:
+        """Size the batch's orders (:func:`plan`). A multi-instrument run first values the accounts as they
+        stand now, over all their positions (:meth:`Engine.account_margins`): the positions whose accounts
+        an earlier instrument's liquidation of this step brought back to maintenance leave the batch
+        (:func:`still_short`), and each order is sized against its account's equity and the MM of the
+        account's other positions."""
         pl, b, m = self.config, sim.book, batch.m
+        other_mm = None
+        if sim.M > 1:
+            equity, total_mm, own_mm = sim.account_margins(batch.order)
+            short = still_short(equity, total_mm)
+            batch.keep(short)
+            batch.equity, batch.req, other_mm = equity[short], total_mm[short], (total_mm - own_mm)[short]
+            if not batch.order.size:
+                return
         floors, mmr, cum = sim.tiers_of(m)
         batch.lots = plan(
             pl.mode,
@@ -139,6 +182,7 @@ class PartialLiquidation(Mechanism):
             self.last_partial_s,
             batch.t * sim.dt,
             pl.cooldown_s,
+            other_mm,
         )
 
     def after_stage(self, sim, batch) -> None:

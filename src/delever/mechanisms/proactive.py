@@ -117,7 +117,7 @@ class ProactiveDeleveraging(Mechanism):
         pd = self.config
         b = sim.book
         v = int(sim.vpl[m])
-        mark_s, fund_s, fund = sim.mark_s_all[m], sim.fund_s_all[m], int(sim.fund[m])
+        mark_s, fund_s, fund = sim.mark_s_all[m], sim.fund_s_all[m], int(sim.funds.of(m)[0])
         on = sim.on(m)
         lo = max(0, t - self.window)
         ref = int(mark_s[lo])

@@ -140,9 +140,10 @@ def write_report(
         inputs: provenance rows ``{"name", "kind": "real"|"generated"|"assumed", "value", "source"}``.
         extra_sections: ``{"title", "html"}`` sections appended at the end; ``html`` is trusted and inserted
             raw.
-        instrument_steps: for a multi-instrument run, one ``{"symbol", "base", "steps", "expiry_ns"}`` per
-            instrument (``steps`` with the columns above, ``expiry_ns`` None for a perpetual); None: ``steps``
-            is the only instrument's.
+        instrument_steps: for a multi-instrument run, one ``{"symbol", "base", "steps", "expiry_ns",
+            "fund_shared"}`` per instrument (``steps`` with the columns above, ``expiry_ns`` None for a perpetual,
+            ``fund_shared`` True when one insurance fund serves every instrument); None: ``steps`` is the only
+            instrument's.
         quote, base: unit names of money and of the (first) instrument's quantity.
     """
     t = _step_series(steps)
@@ -161,11 +162,16 @@ def write_report(
         else [{"symbol": symbol or "", "base": base, "t": t, "expiry_ns": None}]
     )
     x_range = time_range(t["ns"])
+    shared = any(d.get("fund_shared") for d in instrument_steps or [])  # one insurance fund for every instrument
     sections: list[dict[str, Any]] = [
-        section("summary", "Summary", _summary_html(summary, quote, base, multi=bool(instrument_steps))),
+        section("summary", "Summary", _summary_html(summary, quote, base, bool(instrument_steps), shared)),
         section("prices", "Prices", _prices_html(series, x_range, quote)),
         section("liquidations", "Liquidations", _liquidations_html(series, quote)),
-        section("insurance-fund", "Insurance fund and bad debt", _insurance_html(t, series, x_range, quote)),
+        section(
+            "insurance-fund",
+            "Insurance fund and bad debt",
+            _insurance_html(t, series, x_range, quote, shared),
+        ),  # fmt: skip
         section("adl", "Auto-deleveraging (ADL)", _adl_html(series, quote)),
         section("leverage", "Effective leverage", _leverage_html(leverage_liquidated, leverage_adl)),
         section("adl-indicator", "ADL indicator", _adl_indicator_html(adl_indicator)),
@@ -330,12 +336,14 @@ def _adl_html(series: list[dict], quote: str) -> Markup:
     return out + tab
 
 
-def _insurance_html(t: dict, series: list[dict], x_range, quote: str) -> Markup:
+def _insurance_html(t: dict, series: list[dict], x_range, quote: str, shared: bool = False) -> Markup:
     if len(t["step"]) == 0:
         return note("No steps in this run.")
     # one shared quote axis: the reader must see the bad debt at the scale of the fund that failed to cover it
     traces = []
-    if len(series) > 1:
+    if shared:  # one fund: every instrument's series is the same balance
+        traces.append(line(t["x"], t["insurance_fund"], "shared insurance fund (end of step)", COLORS["fund"]))
+    elif len(series) > 1:
         for i, s in enumerate(series):
             traces.append(line(s["t"]["x"], s["t"]["insurance_fund"], f"{s['symbol']} insurance fund",
                                PALETTE[i % len(PALETTE)]))  # fmt: skip
@@ -348,6 +356,8 @@ def _insurance_html(t: dict, series: list[dict], x_range, quote: str) -> Markup:
     fig = go.Figure(traces)
     layout(fig, x_title=TIME_AXIS, y_title=quote, x_range=x_range)
     text = "Each instrument has its own insurance fund; bad debt is summed over instruments." if len(series) > 1 else ""
+    if shared:
+        text = "One insurance fund shared by every instrument; bad debt is summed over instruments."
     return figure(fig, "fig-insurance") + (note(text) if text else Markup(""))
 
 
@@ -459,17 +469,20 @@ def _adl_indicator_html(adl_indicator: np.ndarray | None) -> Markup:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _summary_html(summary: dict, quote: str, base: str, multi: bool = False) -> Markup:
+def _summary_html(summary: dict, quote: str, base: str, multi: bool = False, shared: bool = False) -> Markup:
+    """The summary table; ``shared``: the instruments of a multi-instrument run share one insurance fund."""
     rows = []
     for k, v in summary.items():
         label = fmt.summary_label(k, quote, base)
         if multi and k.startswith("insurance_fund"):
-            label += ", sum over instruments"
+            label += ", one fund shared by every instrument" if shared else ", sum over instruments"
         elif multi and k in ("min_mark_price", "min_index_price", "max_mark_drawdown_pct", "open_interest_end"):
             label += ", first instrument"
         rows.append([label, fmt.summary_value(k, v)])
     tab = table(["quantity", "value"], rows, num_cols={1})
-    if multi:
+    if multi and shared:
+        tab += note("Several instruments: one shared insurance fund, each its own ADL queue (per instrument below).")
+    elif multi:
         tab += note("Several instruments: each has its own insurance fund and ADL queue (per instrument below).")
     return tab
 

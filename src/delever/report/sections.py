@@ -117,6 +117,7 @@ def _instruments_html(instruments: Sequence[dict], quote: str) -> Markup:
         return fmt.money(Decimal(int(v)) / MONEY_SCALE)
 
     rows = []
+    shared = any(d.get("insurance_fund_shared") for d in instruments)
     for d in instruments:
         settle = d.get("settlement") or {}
         rows.append(
@@ -127,8 +128,9 @@ def _instruments_html(instruments: Sequence[dict], quote: str) -> Markup:
                 fmt.count(d.get("contagion_liquidations", 0)),
                 m(d.get("liquidated_notional", 0)),
                 m(d.get("bad_debt", 0)),
-                m(d.get("insurance_fund_start", 0)),
-                m(d.get("insurance_fund_end", 0)),
+                m(d.get("insurance_fund_start", 0)) + (" (shared)" if shared else ""),
+                m(d.get("insurance_fund_end", 0)) + (" (shared)" if shared else ""),
+                m(d.get("insurance_fund_flow", 0)),
                 m(d.get("adl_notional", 0)),
                 fmt.price(d.get("min_mark")),
                 fmt.quantity(d.get("open_interest_end")),
@@ -137,15 +139,24 @@ def _instruments_html(instruments: Sequence[dict], quote: str) -> Markup:
             ]
         )
     header = ["instrument", "kind", "liquidations", "of which contagion", f"liquidated notional ({quote})",
-              f"bad debt ({quote})", f"fund start ({quote})", f"fund end ({quote})", f"ADL notional ({quote})",
+              f"bad debt ({quote})", f"fund start ({quote})", f"fund end ({quote})", f"net into fund ({quote})",
+              f"ADL notional ({quote})",
               f"min mark ({quote})", "open interest end (base)", "expiry"]  # fmt: skip
     return (
         heading("Per instrument")
-        + table(header, rows, range(2, 11), nowrap=True)
+        + table(header, rows, range(2, 12), nowrap=True)
         + note(
-            "Each instrument keeps its own order book, insurance fund and ADL queue; the summary's fund figures are "
-            "their sum. A contagion liquidation closes a position that was itself in profit: its account was taken "
-            "down by its positions on the other instruments."
+            (
+                "Each instrument keeps its own order book and ADL queue; one insurance fund is shared by all (its "
+                "start and end on every row), and 'net into fund' is what each instrument's liquidations paid in "
+                "(fees) less what they drew (payouts). "
+                if shared
+                else "Each instrument keeps its own order book, insurance fund and ADL queue; the summary's fund "
+                "figures are their sum, and 'net into fund' is what each instrument's liquidations paid in (fees) "
+                "less what they drew (payouts). "
+            )
+            + "A contagion liquidation closes a position that was itself in profit: its account was taken down by its "
+            "positions on the other instruments."
         )
     )
 

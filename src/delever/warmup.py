@@ -1,0 +1,144 @@
+"""Compile the engine's kernels into numba's on-disk cache once, right after installing (issue #17 goal 3).
+
+numba compiles a kernel the first time it is called and keeps the machine code on disk (``cache=True``,
+https://numba.readthedocs.io/en/stable/developer/caching.html), keyed to the source file's path and
+modification time and to the CPU; a wheel cannot carry that cache and pip runs no post-install step, so the
+first ``delever run`` after an install would spend its first seconds compiling (README, "Scale and Monte Carlo"
+gives the figures). ``python -m delever.warmup`` does that work ahead, as a set-up step: it runs the default
+scenario as packaged, every other packaged scenario on a small generated book (:data:`ACCOUNTS` accounts,
+insurance fund 0 so that ADL is reached, the scenario's own mechanisms on) and the default scenario's venue
+comparison (small), which between them call every kernel a packaged run calls, with the argument types of a
+real run (they do not depend on the book's size), and then lists the kernels it did not reach. Nothing is
+written outside numba's cache (``NUMBA_CACHE_DIR`` when set, else the package's ``__pycache__``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ACCOUNTS = 2_000
+"""Trader accounts of each warm-up run's generated book: small, so that the runs cost little beside compiling."""
+
+KERNEL_MODULES = (
+    "adl.queue",
+    "adl.ranking",
+    "engine.simulation",
+    "liquidation",
+    "liquidity",
+    "mark",
+    "mechanisms.backstop",
+    "mechanisms.funding",
+    "mechanisms.proactive",
+    "sweep",
+    "trigger_index",
+)
+"""Modules (under ``delever``) holding compiled kernels."""
+
+
+@dataclass
+class WarmupReport:
+    """What a warm-up did: the runs (scenario name, seconds each), the kernels compiled or in the cache
+    (``module.function``), and those that no packaged run called (compiled at their first use)."""
+
+    runs: list[tuple[str, float]] = field(default_factory=list)
+    ready: list[str] = field(default_factory=list)
+    not_reached: list[str] = field(default_factory=list)
+
+
+def kernels() -> dict[str, object]:
+    """Every compiled kernel of the package: ``module.function`` -> numba dispatcher. A function numba inlines
+    into its callers (``inline="always"``: the liquidation driver's steps) is compiled only as part of them, never
+    on its own, and is not listed."""
+    from numba.core.registry import CPUDispatcher
+
+    found = {}
+    for name in KERNEL_MODULES:
+        module = importlib.import_module(f"delever.{name}")
+        for attr, obj in vars(module).items():
+            if (
+                isinstance(obj, CPUDispatcher)
+                and obj.py_func.__module__ == module.__name__
+                and obj.targetoptions.get("inline") != "always"
+            ):
+                found[f"{name}.{attr}"] = obj
+    return found
+
+
+def small(path, fund_zero: bool = True):
+    """The scenario at ``path`` with a generated book of :data:`ACCOUNTS` accounts (a scenario whose book is a
+    file keeps it) and, when ``fund_zero``, an empty insurance fund."""
+    import tomllib
+
+    from .scenario import load_scenario
+
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    over: dict = {}
+    if "generator" in raw.get("book", {}):
+        over["book"] = {"generator": {"accounts": ACCOUNTS}}
+    if fund_zero:
+        over["insurance_fund"] = {"balance": "0"}
+    return load_scenario(path, over)
+
+
+def warm_up(progress: Callable[[str], None] | None = None) -> WarmupReport:
+    """Run every packaged scenario small (module docstring) and the default scenario's venue comparison;
+    ``progress(label)`` is called before each. Returns a :class:`WarmupReport`."""
+    from .engine import prepare, run
+    from .scenario import default_scenario_path, load_scenario
+    from .venues.scenario import compare_rows
+
+    report = WarmupReport()
+    default = default_scenario_path()
+    paths = [default] + sorted(p for p in default.parent.glob("*.toml") if p != default)
+    for path in paths:
+        if progress:
+            progress(path.stem)
+        t0 = time.perf_counter()
+        # the default scenario as it is (its 100,000 accounts reach the trigger index's merge, which a small book
+        # never does); the others small
+        run(load_scenario(path) if path == default else small(path))
+        report.runs.append((path.stem, round(time.perf_counter() - t0, 2)))
+    if progress:
+        progress("venue rulebooks")
+    t0 = time.perf_counter()
+    sc = small(default, fund_zero=False)
+    compare_rows(sc, sc.seed, prepare(sc, sc.seed), workers=1)
+    report.runs.append(("venue rulebooks", round(time.perf_counter() - t0, 2)))
+    for name, dispatcher in kernels().items():
+        (report.ready if dispatcher.signatures or on_disk(dispatcher) else report.not_reached).append(name)
+    return report
+
+
+def on_disk(dispatcher) -> bool:
+    """Whether numba's cache holds an index for ``dispatcher`` no older than its source: a helper that kernels
+    call is compiled and cached with them, but a process that loads its callers from the cache never loads it.
+
+    The index is ``<module>.<function>-<line>.py<ver>.nbi`` in ``$NUMBA_CACHE_DIR/<folder>_<hash>/`` when that
+    is set, else in the module's ``__pycache__`` (https://numba.readthedocs.io/en/stable/developer/caching.html).
+    """
+    import numba
+
+    src = Path(dispatcher.py_func.__code__.co_filename)
+    root = numba.config.CACHE_DIR
+    dirs = list(Path(root).glob(f"{src.parent.name}_*")) if root else [src.parent / "__pycache__"]
+    pattern = f"{src.stem}.{dispatcher.py_func.__qualname__}-*.nbi"
+    mtime = src.stat().st_mtime
+    return any(p.stat().st_mtime >= mtime for d in dirs for p in d.glob(pattern))
+
+
+def main() -> None:
+    """``delever warmup`` / ``python -m delever.warmup``: warm up (:func:`warm_up`) and print what it did."""
+    t0 = time.perf_counter()
+    report = warm_up(progress=lambda label: print(f"warming up: {label}", flush=True))
+    print(
+        f"{len(report.ready)} kernels ready in numba's cache ({time.perf_counter() - t0:.1f} s); not called by any "
+        f"packaged run (compiled at first use): {', '.join(report.not_reached) or 'none'}"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
