@@ -112,8 +112,9 @@ def vault_equity(book, vault_pos: int, mark: int, v: int) -> int:
 class Backstop(Mechanism):
     """The step loop's backstop vault (:mod:`delever.mechanisms.base`): an exempt account appended to the
     book, with one flat position per instrument; before the book sees a batch, the vault takes over
-    (:func:`take_over`) the positions whose equity is below ``equity_ratio`` x MM. The summary reports the
-    vault's PnL at the last marks."""
+    (:func:`take_over`) the positions whose account's (or isolated margin's) equity is below ``equity_ratio`` x
+    its MM, and every cross position of an account it took at that step (``taken_at``, per account). The summary
+    reports the vault's PnL at the last marks."""
 
     name = "backstop"
 
