@@ -12,7 +12,8 @@ import typer
 from typer.testing import CliRunner
 
 from delever.adl.policies import POLICIES
-from delever.adl_event import ASSUMPTIONS, PRODUCTION, SENSITIVITY_METRICS, load_event, register
+from delever.adl_event import ASSUMPTIONS, PRODUCTION, SENSITIVITY_METRICS, load_event
+from delever.cli.adl_event import register
 from delever.marketdata import packaged_data_path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -17,7 +17,7 @@ from delever.scenario import default_scenario_path
 from delever.venues import VENUES
 
 runner = CliRunner()
-COMMANDS = ["run", "compare", "sweep", "adl-event", "venues", "position", "version"]
+COMMANDS = ["run", "compare", "sweep", "adl-event", "venues", "position", "version", "warmup"]
 
 
 def help_text(command: str) -> str:

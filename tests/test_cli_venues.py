@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from delever.cli_venues import register
+from delever.cli.venues import register
 from delever.venues import VENUES
 
 app = typer.Typer()

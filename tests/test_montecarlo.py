@@ -1,4 +1,4 @@
-"""Monte Carlo sweeps (:mod:`delever.montecarlo`, :mod:`delever.cli_sweep`): the same table from a local process
+"""Monte Carlo sweeps (:mod:`delever.montecarlo`, :mod:`delever.cli.sweep`): the same table from a local process
 pool and from dask.distributed on a LocalCluster; batching and worker counts do not change it; money is
 conserved in every run; grid errors name the key; the files and the ``delever sweep`` command.
 
@@ -21,7 +21,8 @@ from plotly.offline import get_plotlyjs
 from typer.testing import CliRunner
 
 from delever import montecarlo as mc
-from delever.cli_sweep import parse_grid, register
+from delever.cli.sweep import parse_grid, register
+from delever.report.sweep_page import sweep_page, write_sweep
 from delever.engine import prepare
 from delever.paths import path_seeds
 from delever.scenario import default_scenario_path, load_scenario
@@ -156,8 +157,8 @@ def test_ray_without_ray_names_the_extra(scenario):
 
 def test_write_sweep_files(tmp_path, local_table):
     out = tmp_path / "res" / "sweep-x"
-    mc.write_sweep(local_table, out)
-    mc.write_sweep(local_table, out)  # a directory delever made is replaced
+    write_sweep(local_table, out)
+    write_sweep(local_table, out)  # a directory delever made is replaced
     assert sorted(p.name for p in out.iterdir()) == [".delever.json", "report.html", "sweep.parquet"]
     assert pq.read_table(out / "sweep.parquet").equals(local_table, check_metadata=True)
     page = (out / "report.html").read_text(encoding="utf-8")
@@ -174,7 +175,7 @@ def test_write_sweep_files(tmp_path, local_table):
         'id="fig-bad_debt"',
     ):
         assert text in page
-    assert mc.report_html(local_table) == page  # deterministic
+    assert sweep_page(local_table) == page  # deterministic
     assert not [p for p in (tmp_path / "res").iterdir() if p.name.startswith(".delever")]
 
 

@@ -22,7 +22,7 @@ from delever import events as ev
 from delever import margin
 from delever.adl.queue import AdlQueue
 from delever.book import Book
-from delever.cli_venues import register
+from delever.cli.venues import register
 from delever.engine import tier_arrays
 from delever.events import EventBuffer
 from delever.liquidation import AccountValuation, run_stage

@@ -109,7 +109,7 @@ def test_compiling_notice_follows_the_cache(tmp_path, monkeypatch):
     an index older than its source (numba recompiles it) is cold again."""
     import numba
 
-    from delever import cli_progress
+    from delever.cli import progress as cli_progress
 
     pkg = tmp_path / "delever"
     for rel in cli_progress.KERNEL_MODULES:
@@ -123,7 +123,7 @@ def test_compiling_notice_follows_the_cache(tmp_path, monkeypatch):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{Path(rel).stem}.kernel-10.py311.nbi").write_bytes(b"")
     assert cli_progress.kernels_cached(pkg)
-    os.utime(pkg / "engine.py", (time.time() + 60, time.time() + 60))  # the source changed after compiling
+    os.utime(pkg / "engine/simulation.py", (time.time() + 60, time.time() + 60))  # the source changed after compiling
     assert not cli_progress.kernels_cached(pkg)
 
 

@@ -4,8 +4,10 @@ and its runs call every kernel a packaged run calls."""
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
 from delever import warmup
+from delever.cli import app
 from delever.scenario import default_scenario_path, load_scenario
 
 REFERENCE_ONLY = {"sweep.single_position_sweep", "sweep.trigger_sweep"}
@@ -15,13 +17,21 @@ benchmarks and tests check the fast paths against (:mod:`benchmarks.peer`, :mod:
 
 def test_kernels_are_the_compiled_functions_of_their_own_modules():
     found = warmup.kernels()
-    for name in ("sweep.margin_sweep", "engine.quiet_steps", "adl.queue.adl_pool", "trigger_index.scan_triggers"):
+    for name in (
+        "sweep.margin_sweep",
+        "engine.simulation.quiet_steps",
+        "adl.queue.adl_pool",
+        "trigger_index.scan_triggers",
+    ):
         assert name in found
     for name, dispatcher in found.items():
         module, _, function = name.rpartition(".")
         assert dispatcher.py_func.__module__ == f"delever.{module}" and dispatcher.py_func.__name__ == function
-    # a kernel imported into another module (engine.py imports trigger_index._scan) is listed once, at home
-    assert "engine.scan_index" not in found
+    # a kernel imported into another module (engine/simulation.py imports trigger_index.scan_triggers) is listed
+    # once, at home
+    assert "engine.simulation.scan_triggers" not in found
+    # the liquidation driver's inlined steps compile only inside it
+    assert "liquidation.liquidate" in found and "liquidation.fund_budget" not in found
 
 
 @pytest.mark.parametrize("fund_zero", [True, False], ids=["fund-emptied", "fund-kept"])
@@ -31,6 +41,21 @@ def test_small_shrinks_the_generated_book_and_empties_the_fund(fund_zero):
     assert packaged.book.generator.accounts == 100_000 and sc.book.generator.accounts == warmup.ACCOUNTS == 2_000
     assert sc.insurance_fund.balance == (0 if fund_zero else packaged.insurance_fund.balance)
     assert sc.seed == packaged.seed and sc.mechanisms == packaged.mechanisms
+
+
+def test_cli_warmup_prints_the_kernels_ready_and_those_not_reached(monkeypatch):
+    def fake_warm_up(progress=None):  # the runs themselves are the slow test below
+        progress("scenario-a")
+        return warmup.WarmupReport(
+            [("scenario-a", 0.1)], ["sweep.margin_sweep", "mark.mark_of"], ["sweep.trigger_sweep"]
+        )
+
+    monkeypatch.setattr(warmup, "warm_up", fake_warm_up)
+    res = CliRunner().invoke(app, ["warmup"])
+    assert res.exit_code == 0, res.output
+    assert "warming up: scenario-a" in res.output
+    assert "2 kernels ready in numba's cache" in res.output
+    assert res.output.rstrip().endswith("(compiled at first use): sweep.trigger_sweep")
 
 
 @pytest.mark.slow

@@ -76,19 +76,3 @@ def table(rows: list[dict]) -> pa.Table:
             v = r[k]
             cols[k].append(float(v) if isinstance(v, Decimal) else v)
     return pa.table(cols)
-
-
-def html_table(rows: list[dict], quote: str = "USDT") -> str:
-    """The rows as the report's table (:func:`delever.report.sections.ablation_table`)."""
-    from .report.sections import ablation_table
-
-    return str(ablation_table(rows, quote))
-
-
-def mechanism_sections(summary: dict, rows: list[dict], step_ns=None, quote: str = "USDT") -> list[dict]:
-    """One report section per enabled mechanism: when it fired, accounts, notional moved, its own figures,
-    and bad debt / ADL with it on vs the same run with it off (:func:`delever.report.sections.mechanism_sections`;
-    ``step_ns``: the run's step times, to show halts as clock times)."""
-    from .report.sections import mechanism_sections as sections
-
-    return sections(summary, rows, step_ns, quote)

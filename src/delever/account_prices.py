@@ -1,5 +1,5 @@
 """One cross account with several positions under a venue's rules, priced as the engine prices it (issue #11):
-``delever position --position SYMBOL:SIZE@ENTRY[:MARK] ...`` (:mod:`delever.cli_venues` renders it).
+``delever position --position SYMBOL:SIZE@ENTRY[:MARK] ...`` (:mod:`delever.cli.venues` renders it).
 
 For each position, with the account's other positions held at their marks:
 
@@ -30,10 +30,10 @@ from . import margin
 from .adl.policies import get_policy
 from .adl.queue import winners_of
 from .book import Book
-from .engine import tier_arrays
 from .errors import InputError
 from .columns import AccountValuation, BookCols
 from .sweep import NEVER_LONG, NEVER_SHORT, account_health, trigger_price
+from .tiers import tier_arrays
 from .units import MONEY_SCALE
 
 

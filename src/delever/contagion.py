@@ -46,7 +46,7 @@ from fractions import Fraction
 import numpy as np
 
 from .book import Book, check_int64_headroom
-from .engine import MultiMarket, prepare
+from .engine.market import MultiMarket, prepare
 from .instruments import Instrument
 from .liquidity import DepthCurve
 from .prices import PricePath

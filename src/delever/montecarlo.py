@@ -39,18 +39,15 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
 from . import paths as P
 from .engine import Market, prepare, run
 from .output import summarize
-from .outdir import writing
 from .scenario import Scenario
 from .workers import die_with_parent, stopping_children
 from .units import MONEY_SCALE
@@ -635,21 +632,6 @@ def point_stats(table: pa.Table, metric: str) -> list[dict]:
             }
         )
     return out
-
-
-def write_sweep(table: pa.Table, out_dir: Path | str) -> Path:
-    """Write ``sweep.parquet`` and ``report.html`` into ``out_dir`` atomically (temp dir, then rename)."""
-    with writing(out_dir, "sweep") as tmp:
-        pq.write_table(table, tmp / "sweep.parquet")
-        (tmp / "report.html").write_text(report_html(table), encoding="utf-8", newline="\n")
-    return Path(out_dir)
-
-
-def report_html(table: pa.Table) -> str:
-    """The sweep's self-contained HTML page (:func:`delever.report.sweep_page.sweep_page`)."""
-    from .report.sweep_page import sweep_page
-
-    return sweep_page(table)
 
 
 assert MONEY_SCALE == 10**6  # the decimal scale of money columns above

@@ -478,9 +478,10 @@ def leverage_samples(r: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def write_outputs(
-    r: RunResult, out_dir: Path, extra_sections: list[dict] | None = None, ablation: list[dict] | None = None
+    r: RunResult, out_dir: Path, extra_sections: list[dict] | None = None, ablation: pa.Table | None = None
 ) -> dict:
-    """Write every output file into ``out_dir`` atomically (temp dir, then rename); return the summary."""
+    """Write every output file into ``out_dir`` atomically (temp dir, then rename); return the summary.
+    ``ablation``: the ablation's table (:func:`delever.ablation.table`), written as ``ablation.csv``."""
     from .report import write_report
 
     summary = summarize(r)
@@ -493,9 +494,7 @@ def write_outputs(
         if ablation is not None:
             import pyarrow.csv as pacsv
 
-            from .ablation import table as ablation_table
-
-            pacsv.write_csv(ablation_table(ablation), tmp / "ablation.csv")
+            pacsv.write_csv(ablation, tmp / "ablation.csv")
         lev_liq, lev_adl, ind = leverage_samples(r)
         report_summary = {
             k: float(v) if isinstance(v, Decimal) else v for k, v in summary.items() if not isinstance(v, dict)

@@ -621,7 +621,7 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
         line = getattr(exc, "lineno", None) or _line_in_message(str(exc))
         raise InputError(f"TOML syntax error: {exc}", file=str(path), row=line) from None
     if overrides:
-        data = _merge(data, overrides)
+        data = merge_overrides(data, overrides)
     try:
         scenario = Scenario.model_validate({**data, "base_dir": path.resolve().parent})
     except ValidationError as exc:
@@ -693,10 +693,12 @@ def parse_set(items: list[str]) -> dict:
     return out
 
 
-def _merge(base: dict, over: dict) -> dict:
+def merge_overrides(base: dict, over: dict) -> dict:
+    """``base`` (a scenario's TOML data) with ``over`` merged into it: nested tables key by key, any other value
+    replaced; neither argument is changed."""
     out = dict(base)
     for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = merge_overrides(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 

@@ -175,3 +175,18 @@ BINANCE_BTCUSDT_2021 = RiskTiers.from_brackets(
 
 TIER_TABLES: dict[str, RiskTiers] = {BINANCE_BTCUSDT_2021.name: BINANCE_BTCUSDT_2021}
 """Built-in tier tables by name, for scenario files."""
+
+
+def tier_arrays(tiers: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The margin tiers of instruments ``0..M-1`` (:class:`RiskTiers` each) as the kernels take
+    them: ``floors``, ``mmr_ppm``, ``cum`` int64 (M, k), k the most tiers of any, rows padded with an
+    unreachable floor, and ``n_tiers`` int64 (M,)."""
+    k = max(len(t.tiers) for t in tiers)
+    big = np.iinfo(np.int64).max
+    floors = np.full((len(tiers), k), big, dtype=np.int64)
+    mmr = np.zeros((len(tiers), k), dtype=np.int64)
+    cum = np.zeros((len(tiers), k), dtype=np.int64)
+    for m, t in enumerate(tiers):
+        n = len(t.tiers)
+        floors[m, :n], mmr[m, :n], cum[m, :n] = t.floors, t.mmr_ppm, t.cum
+    return floors, mmr, cum, np.array([len(t.tiers) for t in tiers], dtype=np.int64)

@@ -26,7 +26,7 @@ ACCOUNTS = 2_000
 KERNEL_MODULES = (
     "adl.queue",
     "adl.ranking",
-    "engine",
+    "engine.simulation",
     "liquidation",
     "liquidity",
     "mark",
@@ -50,17 +50,20 @@ class WarmupReport:
 
 
 def kernels() -> dict[str, object]:
-    """Every compiled kernel of the package that compiles on its own: ``module.function`` -> numba dispatcher.
-    Kernels marked ``inline="always"`` (the liquidation stage's small kernels) are left out: numba inlines them into
-    their caller at IR level, so they never get a compiled signature or a cache file of their own."""
+    """Every compiled kernel of the package: ``module.function`` -> numba dispatcher. A function numba inlines
+    into its callers (``inline="always"``: the liquidation driver's steps) is compiled only as part of them, never
+    on its own, and is not listed."""
     from numba.core.registry import CPUDispatcher
 
     found = {}
     for name in KERNEL_MODULES:
         module = importlib.import_module(f"delever.{name}")
         for attr, obj in vars(module).items():
-            inlined = isinstance(obj, CPUDispatcher) and obj.targetoptions.get("inline") == "always"
-            if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == module.__name__ and not inlined:
+            if (
+                isinstance(obj, CPUDispatcher)
+                and obj.py_func.__module__ == module.__name__
+                and obj.targetoptions.get("inline") != "always"
+            ):
                 found[f"{name}.{attr}"] = obj
     return found
 
@@ -127,7 +130,8 @@ def on_disk(dispatcher) -> bool:
     return any(p.stat().st_mtime >= mtime for d in dirs for p in d.glob(pattern))
 
 
-def main() -> None:  # pragma: no cover - command-line entry, exercised by tests/test_warmup.py in a subprocess
+def main() -> None:
+    """``delever warmup`` / ``python -m delever.warmup``: warm up (:func:`warm_up`) and print what it did."""
     t0 = time.perf_counter()
     report = warm_up(progress=lambda label: print(f"warming up: {label}", flush=True))
     print(

@@ -10,7 +10,7 @@ would be left running as orphans, each holding its copy of the book. Two guarant
   ignores SIGINT, so that Ctrl-C, which the terminal sends to the whole process group, is handled by the parent
   alone;
 - :func:`stopping_children` kills, when the block it guards raises (an error, Ctrl-C, SIGTERM turned into an
-  exception by :mod:`delever.cli_guard`), every child process started inside the block that is still alive,
+  exception by :mod:`delever.cli.guard`), every child process started inside the block that is still alive,
   so that a pool's shutdown does not wait for queued work (the sweep's loky and dask pools; the venue
   comparison's ``concurrent.futures`` pool is cancelled instead, its workers ending after their current
   rulebook, because killing them can leave that executor's manager thread spinning at exit).

@@ -54,6 +54,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .scores import entry_value
+
 KEYS: dict[str, str] = {
     "effective_leverage": "notional / equity (inf when equity <= 0)",
     "pnl_pct": "unrealized PnL / |entry value|",
@@ -115,9 +117,7 @@ def key_values(winners, name: str) -> np.ndarray:
             eq = w.equity.astype(np.float64)
             return np.where(eq > 0, w.notional / np.where(eq > 0, eq, 1.0), np.inf)
         if name == "pnl_pct":
-            from .policies import entry_value  # the one entry-value rule (policies imports this module lazily)
-
-            value = entry_value(w)
+            value = entry_value(w.notional, w.entry_price, w.mark_price)  # the one entry-value rule
             return np.where(value > 0, w.pnl / np.where(value > 0, value, 1.0), 0.0)
         if name == "unrealized_pnl":
             return w.pnl.astype(np.float64)

@@ -68,3 +68,14 @@ def roi_mmr(upnl, entry_value, maintenance_margin, equity) -> np.ndarray:
     mmr = safe_div(mm, equity)
     s = np.where(roi > 0, roi * mmr, safe_div(roi, mmr))
     return np.where((equity > 0) & (mm > 0) & (entry_value != 0), s, -np.inf)
+
+
+def entry_value(notional, entry_price, mark_price) -> np.ndarray:
+    """|Entry value| = notional x entry / mark (money, float64): what a PnL% is a percentage of. With the
+    position's real entry and mark this is ``|lots x entry x V| = |cost|`` for a long and a short alike (the
+    rule of the venue rulebooks' scores, :class:`delever.venues.base.AdlInputs` ``cost``; issue #11); where the
+    mark is 0 (or the ratio is not a number) the ratio counts as 1."""
+    entry, mark = np.asarray(entry_price), np.asarray(mark_price)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(mark != 0, entry / np.where(mark != 0, mark, 1), np.nan)
+    return np.abs(notional * np.nan_to_num(ratio, nan=1.0))

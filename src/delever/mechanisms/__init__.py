@@ -10,6 +10,11 @@ option (:class:`delever.scenario.MechanismsConfig`), off by default, in its own 
 - :mod:`.socialized` socialized loss (clawback) instead of ADL, with negative-balance protection flags;
 - :mod:`.withdrawal` market makers thinning the book as volatility rises;
 - :mod:`.funding` funding payments between longs and shorts;
+- :mod:`.block_limits` per-step liquidation limits (``[liquidation]``, dYdX's per-block limits);
 - cross-margin contagion across instruments: :mod:`delever.contagion` prepares the instruments; the engine's one
   step loop runs them, every mechanism above per instrument (:class:`delever.engine.Simulation`).
+
+The step loop sees each mechanism through one protocol of step phases (:mod:`.base`): a
+:class:`~delever.mechanisms.base.Mechanism` subclass in the mechanism's module, listed in :mod:`.registry`, whose
+order is the order the engine calls them in. Adding a mechanism does not edit the engine.
 """

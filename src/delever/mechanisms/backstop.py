@@ -20,12 +20,17 @@ never ADL'd) whose PnL the report tracks.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
+from ..book import with_extra_account
+from ..columns import AccountValuation, BookCols, EventCols
 from ..events import BACKSTOP_MARGIN, BACKSTOP_TAKEOVER, BACKSTOP_VAULT_FILL
 from ..liquidation import apply_trade, emit_event
 from ..margin import bankruptcy_price_compiled
 from ..sweep import account_cross_sums, maintenance_margin
+from ..units import money
+from .base import Mechanism
 
 
 @njit(cache=True, nogil=True)
@@ -102,3 +107,61 @@ def vault_equity(book, vault_pos: int, mark: int, v: int) -> int:
     """The vault's equity at ``mark``: its wallet plus its position's unrealized PnL (money)."""
     a = int(book.account[vault_pos])
     return int(book.wallet[a]) + int(book.size[vault_pos]) * mark * v - int(book.cost[vault_pos])
+
+
+class Backstop(Mechanism):
+    """The step loop's backstop vault (:mod:`delever.mechanisms.base`): an exempt account appended to the
+    book, with one flat position per instrument; before the book sees a batch, the vault takes over
+    (:func:`take_over`) the positions whose account's (or isolated margin's) equity is below ``equity_ratio`` x
+    its MM, and every cross position of an account it took at that step (``taken_at``, per account). The summary
+    reports the vault's PnL at the last marks."""
+
+    name = "backstop"
+
+    def __init__(self, config) -> None:
+        self.config = config
+
+    @classmethod
+    def from_scenario(cls, scenario) -> Backstop | None:
+        bs = scenario.mechanisms.backstop
+        return cls(bs) if bs.enabled else None
+
+    def add_accounts(self, sim, book):
+        # the vault holds one (flat) position on each instrument
+        book, self.vault_acc, first = with_extra_account(book, money(self.config.vault_wallet), sim.M)
+        self.vault_positions = np.arange(first, first + sim.M, dtype=np.int64)
+        return book
+
+    def setup(self, sim) -> None:
+        self.ratio = ratio_fraction(self.config.equity_ratio)
+        self.taken_at = np.zeros(sim.book.n_accounts, dtype=np.int64)  # step + 1 of each account's last takeover
+
+    def take(self, sim, batch) -> None:
+        """Hand the positions below the vault's threshold (their accounts' equity and MM now, at every
+        instrument's mark) to the vault's position on the batch's instrument."""
+        b, buf, m, mark, order = sim.book, sim.buf, batch.m, batch.mark, batch.order
+        buf.ensure(4 * order.size + 8)
+        keep = np.ones(order.size, dtype=np.int64)
+        num, den = self.ratio
+        v = int(sim.vpl[m])
+        notional = np.abs(b.size[order]) * mark * v
+        events = EventCols.of(buf)
+        vault = int(self.vault_positions[m])
+        valuation = AccountValuation(sim.marks, sim.vpl, *sim.tier_args())
+        taken = take_over(
+            order, batch.t, self.taken_at, num, den, vault, mark, BookCols.of(b), valuation, v, keep, events
+        )
+        buf.n = events.rows()
+        if taken:
+            sim.note(self.name, b.account[order[keep == 0]], int(notional[keep == 0].sum()))
+        batch.keep(keep == 1)
+
+    def finish(self, sim, extra: dict) -> None:
+        b = sim.book
+        vault_end = int(b.wallet[self.vault_acc])
+        for m in range(sim.M):
+            last_mark = int(sim.mark_s_all[m][-1]) if sim.T else 0
+            vault_end += vault_equity(b, int(self.vault_positions[m]), last_mark, int(sim.vpl[m])) - int(
+                b.wallet[self.vault_acc]
+            )
+        extra[self.name]["vault_pnl"] = vault_end - money(self.config.vault_wallet)

@@ -39,8 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..units import PPM
+from .base import Mechanism
 
-__all__ = ["BlockLimits", "StepPlan", "plan_step", "combine_partial"]
+__all__ = ["BlockLimits", "StepPlan", "plan_step", "combine_partial", "LiquidationLimits"]
 
 NO_LIMIT = np.iinfo(np.int64).max
 
@@ -142,3 +143,33 @@ def combine_partial(partial: np.ndarray, limit_lots: np.ndarray) -> np.ndarray:
     limit_lots = np.asarray(limit_lots, dtype=np.int64)
     both = (partial > 0) & (limit_lots > 0)
     return np.where(both, np.minimum(partial, limit_lots), np.maximum(partial, limit_lots))
+
+
+class LiquidationLimits(Mechanism):
+    """The step loop's per-step liquidation limits (``[liquidation]``; :mod:`delever.mechanisms.base`): before
+    the book, the batch is cut to the positions :func:`plan_step` lets through this step (the rest wait), and
+    their orders are capped at the planned lots (:func:`combine_partial`) after any partial sizing."""
+
+    name = "block_limits"
+
+    def __init__(self, limits: BlockLimits) -> None:
+        self.limits = limits
+
+    @classmethod
+    def from_scenario(cls, scenario) -> LiquidationLimits | None:
+        liq = scenario.liquidation
+        return cls(liq.block_limits()) if liq.limits_on() else None
+
+    def setup(self, sim) -> None:
+        sim.extra[self.name] = {"fired_steps": 0, "accounts": 0, "notional": 0}  # not a [mechanisms] entry
+
+    def take(self, sim, batch) -> None:
+        b, order = sim.book, batch.order
+        step_plan = plan_step(order, b.size, b.account, batch.mark, int(sim.vpl[batch.m]), self.limits)
+        if step_plan.waiting:
+            sim.note(self.name, b.account[order[~step_plan.keep]], 0)
+        batch.caps = step_plan.lots
+        batch.keep(step_plan.keep)
+
+    def size(self, sim, batch) -> None:
+        batch.lots = combine_partial(batch.lots, batch.caps)

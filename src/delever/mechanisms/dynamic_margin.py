@@ -13,8 +13,12 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+import numpy as np
+
 from ..tiers import RiskTiers
 from ..units import MONEY_SCALE, PPM
+from .base import NO_ACCOUNTS, Mechanism, steps_of
+from .volatility import vol_ratio
 
 QUANTUM = 0.05
 
@@ -36,3 +40,44 @@ def scaled_tiers(base: RiskTiers, multiplier: float) -> RiskTiers:
             (str(Decimal(t.cap) / MONEY_SCALE), str(t.max_leverage), str(Decimal(mmr) / PPM), str(Decimal(imr) / PPM))
         )
     return RiskTiers.from_brackets(f"{base.name} x{multiplier:g}", rows)
+
+
+class DynamicMargin(Mechanism):
+    """The step loop's dynamic margin (:mod:`delever.mechanisms.base`): every ``update_every_s``, before the
+    sweep, each instrument's tiers become its base tiers scaled by :func:`quantise` of its own index's
+    volatility ratio (:func:`delever.mechanisms.volatility.vol_ratio`); the multiplier of each step is kept
+    for the summary."""
+
+    name = "dynamic_margin"
+    per_step = True
+
+    def __init__(self, config) -> None:
+        self.config = config
+
+    @classmethod
+    def from_scenario(cls, scenario) -> DynamicMargin | None:
+        dm = scenario.mechanisms.dynamic_margin
+        return cls(dm) if dm.enabled else None
+
+    def setup(self, sim) -> None:
+        dm, dt = self.config, sim.dt
+        short, long_ = steps_of(dm.short_window_s, dt), steps_of(dm.long_window_s, dt)
+        self.ratios = [vol_ratio(p.index, short, long_) for p in sim.paths]
+        self.every = steps_of(dm.update_every_s, dt)
+        self.multipliers = [1.0] * sim.M
+        self.series = [np.ones(sim.T) for _ in range(sim.M)]  # the multiplier of each step, per instrument
+
+    def before_sweep(self, sim, t: int, m: int) -> bool:
+        if t % self.every:
+            return False
+        k = quantise(float(self.ratios[m][t]), self.config.cap)
+        if k != self.multipliers[m]:
+            self.multipliers[m] = k
+            base = sim.tiers_base[m]
+            sim.set_tiers(m, base if k == 1.0 else scaled_tiers(base, k))
+            sim.note(self.name, NO_ACCOUNTS, 0)
+        self.series[m][t:] = self.multipliers[m]
+        return False
+
+    def finish(self, sim, extra: dict) -> None:
+        extra[self.name]["max_multiplier"] = max(float(s.max()) for s in self.series) if sim.T else 1.0

@@ -32,7 +32,8 @@ from fractions import Fraction
 import numpy as np
 
 from ..tiers import bracket_maintenance_margin
-from ..units import PPM, ceil_div, mul_ppm_ceil
+from ..units import PPM, ceil_div, money, mul_ppm_ceil, rate_ppm
+from .base import Mechanism
 
 
 def tier_lots(
@@ -129,3 +130,71 @@ def plan(
             since = now_s - float(last_partial_s[p]) if math.isfinite(last_partial_s[p]) else math.inf
             out[k] = slice_lots(int(sizes[p]), mark, v, fraction_ppm, min_notional, since, cooldown_s)
     return out
+
+
+class PartialLiquidation(Mechanism):
+    """The step loop's partial liquidation (:mod:`delever.mechanisms.base`): sizes each order of a batch
+    (:func:`plan`, with the instrument's current tiers), and after the stage records the time of each partial
+    (the slice mode's cooldown) and the notional it closed."""
+
+    name = "partial_liquidation"
+
+    def __init__(self, config) -> None:
+        self.config = config
+
+    @classmethod
+    def from_scenario(cls, scenario) -> PartialLiquidation | None:
+        pl = scenario.mechanisms.partial_liquidation
+        return cls(pl) if pl.enabled else None
+
+    def setup(self, sim) -> None:
+        self.last_partial_s = np.full(sim.book.n_positions, -np.inf)  # time of each position's last partial
+
+    def size(self, sim, batch) -> None:
+        """Size the batch's orders (:func:`plan`). A multi-instrument run first values the accounts as they
+        stand now, over all their positions (:meth:`Engine.account_margins`): the positions whose accounts
+        an earlier instrument's liquidation of this step brought back to maintenance leave the batch
+        (:func:`still_short`), and each order is sized against its account's equity and the MM of the
+        account's other positions."""
+        pl, b, m = self.config, sim.book, batch.m
+        other_mm = None
+        if sim.M > 1:
+            equity, total_mm, own_mm = sim.account_margins(batch.order)
+            short = still_short(equity, total_mm)
+            batch.keep(short)
+            batch.equity, batch.req, other_mm = equity[short], total_mm[short], (total_mm - own_mm)[short]
+            if not batch.order.size:
+                return
+        floors, mmr, cum = sim.tiers_of(m)
+        batch.lots = plan(
+            pl.mode,
+            batch.order,
+            b.size,
+            batch.equity,
+            batch.mark,
+            int(sim.vpl[m]),
+            floors,
+            mmr,
+            cum,
+            sim.fee_ppm,
+            rate_ppm(pl.slice_fraction),
+            money(pl.slice_min_notional),
+            self.last_partial_s,
+            batch.t * sim.dt,
+            pl.cooldown_s,
+            other_mm,
+        )
+
+    def after_stage(self, sim, batch) -> None:
+        if not batch.ran:
+            return
+        b, order = sim.book, batch.order
+        done = (batch.lots > 0) & (b.size[order] != 0)
+        if done.any():
+            self.last_partial_s[order[done]] = batch.t * sim.dt
+            closed = np.abs(batch.size_before[done] - b.size[order][done])
+            v = int(sim.vpl[batch.m])
+            sim.note(self.name, b.account[order[done]], int((closed * batch.mark * v).sum()))
+
+    def finish(self, sim, extra: dict) -> None:
+        self.last_partial_s = None  # the run is over: a per-position array let go before the results are built

@@ -17,8 +17,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..columns import BookCols, EventCols, LiquidityCols
 from ..events import DELEVERAGE_FILL
 from ..liquidation import book_execute, book_fill_price
+from .base import Mechanism, steps_of
 
 
 @njit(cache=True, nogil=True)
@@ -84,3 +86,81 @@ def select(
     keep = np.floor(target_leverage * equity[idx] / (mark * v)).astype(np.int64)
     lots = np.maximum(np.abs(size[idx]) - keep, 0)
     return idx[lots > 0], lots[lots > 0]
+
+
+class ProactiveDeleveraging(Mechanism):
+    """The step loop's proactive deleveraging (:mod:`delever.mechanisms.base`), per instrument after the
+    step's liquidations: its trigger (price move, fund drawdown, system leverage refreshed every 10 s) on
+    that instrument's own mark, fund and positions; accounts valued over all their positions (:func:`select`,
+    :func:`reduce_positions` against that instrument's book)."""
+
+    name = "proactive_deleveraging"
+    per_step = True
+
+    def __init__(self, config) -> None:
+        self.config = config
+
+    @classmethod
+    def from_scenario(cls, scenario) -> ProactiveDeleveraging | None:
+        pd = scenario.mechanisms.proactive_deleveraging
+        return cls(pd) if pd.enabled else None
+
+    def setup(self, sim) -> None:
+        self.window = steps_of(self.config.window_s, sim.dt)
+        self.system_leverage = [0.0] * sim.M
+
+    def after_liquidations(self, sim, t: int, m: int) -> None:
+        self._cut(sim, t, m, float(sim.centre_ticks[m][t]), int(sim.marks[m]))
+        sim.flush(t, m)
+
+    def _cut(self, sim, t: int, m: int, centre: float, mark: int) -> None:
+        pd = self.config
+        b = sim.book
+        v = int(sim.vpl[m])
+        mark_s, fund_s, fund = sim.mark_s_all[m], sim.fund_s_all[m], int(sim.funds.of(m)[0])
+        on = sim.on(m)
+        lo = max(0, t - self.window)
+        ref = int(mark_s[lo])
+        moved = abs(mark - ref) * 100.0 > pd.price_move_pct * ref
+        peak = int(fund_s[lo:t].max()) if t > lo else fund
+        drained = peak > 0 and (peak - fund) * 100.0 > pd.fund_drawdown_pct * peak
+        if t % max(int(10 / sim.dt), 1) == 0:
+            pos_eq, acc_eq = sim.equities()
+            trader = ~b.exempt[b.account] & (b.size != 0) & on
+            eq = np.where(b.isolated, pos_eq, acc_eq[b.account])
+            tot_eq = float(np.maximum(eq[trader], 0).sum())
+            tot_n = float((np.abs(b.size[trader]) * mark * v).sum())
+            self.system_leverage[m] = tot_n / tot_eq if tot_eq > 0 else float("inf")
+        if not (moved or drained or self.system_leverage[m] > pd.system_leverage):
+            return
+        pos_eq, acc_eq = sim.equities()
+        equity = np.where(b.isolated, pos_eq, acc_eq[b.account])
+        mm = np.where(b.isolated, sim.pos_mm, sim.acc_mm[b.account])
+        notional = np.abs(b.size) * mark * v
+        eligible = ~b.exempt[b.account] & (b.size != 0) & on
+        idx, lots = select(
+            equity,
+            notional,
+            mm,
+            b.size,
+            eligible,
+            mark,
+            v,
+            pd.trigger_leverage,
+            pd.target_leverage,
+            pd.max_accounts_per_step,
+        )
+        if idx.size == 0:
+            return
+        lp_pos = sim.lp_positions[m]
+        sim.buf.ensure(idx.size * (2 + lp_pos.shape[0]))
+        first = sim.buf.n
+        events = EventCols.of(sim.buf)
+        depth = LiquidityCols.make(centre, sim.states[m], sim.curves[m], lp_pos, sim.lp_weights[m])
+        moved_n = reduce_positions(idx, lots, BookCols.of(b), v, depth, events)
+        sim.buf.n = events.rows()
+        sim.touched(sim.buf.cols["position"][first : sim.buf.n].copy())
+        sim.note(self.name, b.account[idx], int(moved_n))
+
+    def finish(self, sim, extra: dict) -> None:
+        extra[self.name]["system_leverage_last"] = max(self.system_leverage)

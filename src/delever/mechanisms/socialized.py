@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import events as ev
 from ..allocation import split
 from ..units import exact_sum
+from .base import Mechanism
 
 
 def pro_rata(need: int, capacity: np.ndarray) -> np.ndarray:
@@ -29,3 +31,68 @@ def pro_rata(need: int, capacity: np.ndarray) -> np.ndarray:
     if int(need) >= exact_sum(capacity):
         return capacity.copy()
     return split(int(need), capacity)
+
+
+class SocializedLoss(Mechanism):
+    """The step loop's socialized loss (:mod:`delever.mechanisms.base`), which replaces ADL: after each batch's
+    stage, the batch's unrecovered bad debt of protected accounts on its instrument is clawed back from that
+    instrument's winners, pro rata (:func:`pro_rata`; a per-contract rule: OKX and BitMEX socialize within one
+    contract), and paid to the debtors in order until what was collected runs out."""
+
+    name = "socialized_loss"
+    replaces_adl = True
+
+    def __init__(self, config) -> None:
+        self.config = config
+
+    @classmethod
+    def from_scenario(cls, scenario) -> SocializedLoss | None:
+        sl = scenario.mechanisms.socialized_loss
+        return cls(sl) if sl.enabled else None
+
+    def after_stage(self, sim, batch) -> None:
+        b, buf = sim.book, sim.buf
+        c = buf.cols
+        rows = np.arange(batch.first_event, buf.n)
+        debt_rows = rows[c["kind"][rows] == ev.BAD_DEBT]
+        if debt_rows.size == 0:
+            return
+        debtors = c["account"][debt_rows]
+        positions = c["position"][debt_rows]
+        owed = -c["amount"][debt_rows]
+        keep = b.protected[debtors]
+        if not keep.any():
+            return
+        debtors, positions, owed = debtors[keep], positions[keep], owed[keep]
+        need = int(owed.sum())
+        upnl = b.size * batch.mark * int(sim.vpl[batch.m]) - b.cost
+        winners = np.flatnonzero((upnl > 0) & (b.size != 0) & ~b.exempt[b.account] & sim.on(batch.m))
+        share = pro_rata(need, upnl[winners])
+        paid = int(share.sum())
+        if paid == 0:
+            return
+        buf.ensure(winners.size + debtors.size + 8)
+        pay = winners[share > 0]
+        amounts = share[share > 0]
+        iso = b.isolated[pay]
+        np.subtract.at(b.collateral, pay[iso], amounts[iso])
+        np.subtract.at(b.wallet, b.account[pay[~iso]], amounts[~iso])
+        # the pool pays debtors in order until what was collected runs out
+        received = np.minimum(owed, np.maximum(paid - np.concatenate([[0], np.cumsum(owed)[:-1]]), 0))
+        for p_, a_, x in zip(positions.tolist(), debtors.tolist(), received.tolist()):
+            if x <= 0:
+                continue
+            if b.isolated[p_]:
+                b.collateral[p_] += x
+                if b.collateral[p_] >= 0:  # an isolated position's margin returns to the wallet once whole
+                    b.wallet[a_] += b.collateral[p_]
+                    b.collateral[p_] = 0
+            else:
+                b.wallet[a_] += x
+        buf.append_rows(ev.CLAWBACK, b.account[pay], ev.SOCIALIZED_LOSS_POOL, pay, amount=-amounts)
+        got = received > 0
+        buf.append_rows(
+            ev.CLAWBACK_RECEIVED, debtors[got], ev.SOCIALIZED_LOSS_POOL, positions[got], amount=received[got]
+        )
+        sim.touched(pay)
+        sim.note(self.name, b.account[pay], paid)

@@ -11,10 +11,13 @@ index path at each snapshot (only the ask side: the recorded bids are corrupt af
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 
 from ..marketdata import BookDepth, ask_depth_series
 from ..prices import PricePath
+from .base import NO_ACCOUNTS, Mechanism, steps_of
 from .volatility import vol_ratio
 
 
@@ -52,3 +55,57 @@ def calibrate_elasticity(
     if np.dot(x, x) == 0:
         return 0.0
     return max(0.0, float(-np.dot(x, y) / np.dot(x, x)))
+
+
+def _utc_ns(iso: str) -> int:
+    return int(datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp() * 1e9)
+
+
+class MarketMakerWithdrawal(Mechanism):
+    """The step loop's market-maker withdrawal (:mod:`delever.mechanisms.base`): each instrument's book is
+    scaled by :func:`depth_scale` of its own index volatility, before its mark moves (phase ``before_marks``).
+    The calibrated elasticity is fitted on the scenario instrument's depth snapshots (module docstring)."""
+
+    name = "mm_withdrawal"
+    per_step = True
+
+    def __init__(self, config) -> None:
+        self.config = config
+
+    @classmethod
+    def from_scenario(cls, scenario) -> MarketMakerWithdrawal | None:
+        mw = scenario.mechanisms.mm_withdrawal
+        return cls(mw) if mw.enabled else None
+
+    def setup(self, sim) -> None:
+        mw, dt = self.config, sim.dt
+        elasticity = mw.elasticity
+        if elasticity == "calibrated":
+            elasticity = calibrate_elasticity(
+                sim.base.depth_raw,
+                sim.paths[0],
+                dt,
+                mw.short_window_s,
+                mw.long_window_s,
+                fit_start_ns=_utc_ns("2025-10-10T21:00:00"),
+                fit_end_ns=_utc_ns("2025-10-10T21:40:00"),
+                ref_start_ns=_utc_ns("2025-10-10T20:00:00"),
+            )
+        self.elasticity = float(elasticity)
+        self.scales = [
+            depth_scale(vol_ratio(p.index, steps_of(mw.short_window_s, dt), steps_of(mw.long_window_s, dt)),
+                        self.elasticity, mw.min_scale)
+            for p in sim.paths
+        ]  # fmt: skip
+
+    def before_marks(self, sim, t: int, live: list[int]) -> None:
+        if any(float(self.scales[m][t]) < 1.0 for m in live):
+            sim.note(self.name, NO_ACCOUNTS, 0)  # once a step, however many books thin
+        for m in live:
+            s = float(self.scales[m][t])
+            base = sim.curves_base[m]
+            sim.curves[m] = (base[0], base[1] * s, base[2] * s, base[3] * s, base[4] * s)
+
+    def finish(self, sim, extra: dict) -> None:
+        extra[self.name]["elasticity"] = self.elasticity
+        extra[self.name]["min_depth_scale"] = min(float(s.min()) for s in self.scales) if sim.T else 1.0

@@ -6,12 +6,16 @@ above x, drawn as the step function it is: with 8 paths it has at most 8 steps) 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import plotly.graph_objects as go
 import pyarrow as pa
+import pyarrow.parquet as pq
 from markupsafe import Markup
 
 from ..montecarlo import REPORT_METRICS, point_stats, point_values, sweep_metadata
+from ..outdir import writing
 from . import format as fmt
 from .figures import PALETTE, exceedance, layout
 from .page import figure, note, render_page, section, table
@@ -110,3 +114,12 @@ def sweep_page(table_: pa.Table) -> str:
             )
         )
     return render_page(f"delever sweep: {name}", sections, "The full table is sweep.parquet, next to this page.")
+
+
+def write_sweep(table_: pa.Table, out_dir: Path | str) -> Path:
+    """Write ``sweep.parquet`` (the sweep's table, :func:`delever.montecarlo.sweep`) and ``report.html``
+    (:func:`sweep_page`) into ``out_dir`` atomically (temp dir, then rename)."""
+    with writing(out_dir, "sweep") as tmp:
+        pq.write_table(table_, tmp / "sweep.parquet")
+        (tmp / "report.html").write_text(sweep_page(table_), encoding="utf-8", newline="\n")
+    return Path(out_dir)

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import InputError
-from ..scenario import Scenario, _merge
+from ..scenario import Scenario, merge_overrides
 from ..workers import die_with_parent
 from . import VENUES, get_venue
 
@@ -26,7 +26,7 @@ def apply_venue(scenario: Scenario, name: str) -> Scenario:
     rb = get_venue(name)
     data = scenario.model_dump(exclude={"base_dir"})
     symbol = scenario.instrument.symbol if scenario.instrument.symbol in rb.instruments else None
-    merged = _merge(data, rb.scenario_overrides(symbol))
+    merged = merge_overrides(data, rb.scenario_overrides(symbol))
     policy = rb.engine_adl_policy()
     if policy is not None:
         merged["adl"] = {"policy": policy}

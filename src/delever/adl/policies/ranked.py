@@ -15,17 +15,11 @@ from .winners import Allocation, Winners, check_need, make_allocation
 from .splits import lot_haircut, lots_for
 
 
-def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b != 0, a / np.where(b != 0, b, 1), np.nan)
-
-
 def entry_value(w: Winners) -> np.ndarray:
     """|Entry value| = notional x entry / mark (money, float): what the profit is a percentage of. With the
     position's real entry and mark this is ``|lots x entry x V| = |cost|`` for a long and a short alike: the
     rule of the venue rulebooks' scores (:class:`delever.venues.adl_rules.AdlInputs` ``cost``; issue #11)."""
-    ratio = _safe_div(w.entry_price, w.mark_price)
-    return np.abs(w.notional * np.nan_to_num(ratio, nan=1.0))
+    return scores.entry_value(w.notional, w.entry_price, w.mark_price)
 
 
 def score_bitmex(w: Winners) -> np.ndarray:

@@ -1,7 +1,5 @@
-"""The ``delever`` command line (typer).
-
-``delever run [SCENARIO] [--out DIR] [--seed N]`` runs a scenario (default: the built-in 10 October 2025
-Binance BTCUSDT scenario), shows a progress bar and a summary table, and writes the run's files
+"""``delever run [SCENARIO] [--out DIR] [--seed N]``: run a scenario (default: the built-in 10 October 2025
+Binance BTCUSDT scenario), show a progress bar and a summary table, and write the run's files
 (:mod:`delever.output`). Bad input exits with status 2 and a message naming the file, row and field; nothing
 is written.
 """
@@ -13,49 +11,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from .adl.policies import POLICIES
-from .checkpoint import DEFAULT_EVERY_S
-from .cli_guard import GuardedGroup
-from .cli_progress import announce_compilation, progress
-from .errors import InputError
-from .outdir import check_output_dir, read_marker
-from .validate import MAX_SEED, check_prepared
-from .venues import VENUES
+from ..checkpoint import DEFAULT_EVERY_S
+from ..errors import InputError
+from ..outdir import check_output_dir, read_marker
+from ..validate import MAX_SEED, check_prepared
+from ..venues import VENUES
+from .progress import announce_compilation, progress
+from .terminal import choices, console, fail, fmt
 
-POLICY_NAMES = tuple(POLICIES)
-"""ADL policies ``compare --policy`` accepts (listed in ``--help``)."""
 VENUE_NAMES = tuple(VENUES)
 """Rulebooks ``run --venue`` accepts (listed in ``--help``)."""
-
-app = typer.Typer(
-    cls=GuardedGroup,
-    add_completion=False,
-    # click's plain help: flags show as flags (typer's rich panels print every bool as "<bool>")
-    rich_markup_mode=None,
-    no_args_is_help=False,
-    help="delever: the deleveraging stack of a perpetual-futures venue, exact and fast.",
-)
-console = Console()
-err_console = Console(stderr=True)
-
-EXIT_BAD_INPUT = 2
-
-
-def _fail(exc: InputError) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def _fmt(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:,.4f}".rstrip("0").rstrip(".")
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    return str(v)
 
 
 def summary_table(summary: dict, title: str) -> Table:
@@ -70,15 +37,10 @@ def summary_table(summary: dict, title: str) -> Table:
             continue
         if isinstance(v, Decimal):
             v = f"{v:,.2f}" if k != "conservation_error" else str(v)
-        t.add_row(k, _fmt(v))
+        t.add_row(k, fmt(v))
     return t
 
 
-def _choices(names) -> str:
-    return ", ".join(names)
-
-
-@app.command()
 def run(
     scenario: Annotated[
         Path | None,
@@ -98,7 +60,7 @@ def run(
     ] = False,
     venue: Annotated[
         str | None,
-        typer.Option(metavar="VENUE", help=f"Run under this venue's rulebook, one of: {_choices(VENUE_NAMES)}."),
+        typer.Option(metavar="VENUE", help=f"Run under this venue's rulebook, one of: {choices(VENUE_NAMES)}."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, table or messages.")] = False,
     resume: Annotated[
@@ -109,11 +71,12 @@ def run(
     ] = DEFAULT_EVERY_S,
 ) -> None:
     """Run a scenario end to end and write summary.json, events.parquet, steps.parquet and report.html."""
-    from .checkpoint import Checkpoint, run_checkpointed, run_key
-    from .engine import prepare
-    from .output import write_outputs
-    from .replays import scenario_argument
-    from .scenario import default_scenario_path
+    from ..checkpoint import Checkpoint, run_checkpointed, run_key
+    from ..engine import prepare
+    from ..ablation import table as ablation_csv
+    from ..output import write_outputs
+    from ..replays import scenario_argument
+    from ..scenario import default_scenario_path
 
     announce_compilation(console, quiet)
     try:
@@ -121,7 +84,7 @@ def run(
         sc = load_with_overrides(scenario or default_scenario_path(), set_ or [])
         seed_ = sc.seed if seed is None else seed
         if venue is not None:
-            from .venues.scenario import apply_venue, venue_run_inputs
+            from ..venues.scenario import apply_venue, venue_run_inputs
 
             out_dir = out or Path("delever-out") / apply_venue(sc, venue).name
             check_output_dir(out_dir, "run")  # before any work: a refused --out costs nothing
@@ -134,15 +97,17 @@ def run(
         check_prepared(sc, market, file=str(scenario or default_scenario_path()))
         store = Checkpoint(out_dir, "run", run_key("run", sc, seed_), resume)
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
     with progress(sc.name, market.path.steps, "steps", console=console, quiet=quiet) as update:
         result = run_checkpointed(sc, seed_, market, store, lambda done, total: update(done), checkpoint_every)
     extra_sections: list[dict] = []
     ablation_rows = None
     if sc.mechanisms.enabled() or ablate:
-        from .ablation import ablate as run_ablation
-        from .ablation import html_table, mechanism_sections, variant_count
-        from .output import summarize
+        from ..ablation import ablate as run_ablation
+        from ..ablation import variant_count
+        from ..output import summarize
+        from ..report.sections import ablation_table as ablation_html
+        from ..report.sections import mechanism_sections
 
         # without --ablate the runs only feed each mechanism's section (its effect: with it vs without it)
         what = "ablation" if ablate else "mechanism effects"
@@ -153,15 +118,15 @@ def run(
         quote = sc.instrument.build().quote
         extra_sections += mechanism_sections(summarize(result), ablation_rows, result.steps.time_ns, quote)
         if ablate:
-            extra_sections.append({"title": "Ablation", "html": html_table(ablation_rows, quote)})
-    from .settlement import report_section
+            extra_sections.append({"title": "Ablation", "html": str(ablation_html(ablation_rows, quote))})
+    from ..settlement import report_section
 
     settlement = report_section(result.extra)
     if settlement is not None:
         extra_sections.append(settlement)
     if scenario is None and venue is None and not set_:
         # the default scenario's report compares every venue's rules on this run's path and book (issue #3)
-        from .venues.scenario import compare_venues
+        from ..venues.scenario import compare_venues
 
         # eleven runs, independent of each other: on two cores at once (rows identical, in the same order)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -171,16 +136,16 @@ def run(
             )
     try:
         summary = write_outputs(
-            result, out_dir, extra_sections=extra_sections, ablation=ablation_rows if ablate else None
+            result, out_dir, extra_sections=extra_sections, ablation=ablation_csv(ablation_rows) if ablate else None
         )
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
     store.remove()  # the outputs are written: nothing to resume
     if ablate and not quiet and ablation_rows:
-        console.print(_ablation_table(ablation_rows))
+        console.print(ablation_table(ablation_rows))
     if not quiet:
         console.print(summary_table(summary, f"delever run: {sc.name} (seed {seed_})"))
-        from .settlement import settled, summary_line
+        from ..settlement import settled, summary_line
 
         for symbol, st in settled(result.extra):
             console.print(summary_line(symbol or sc.instrument.symbol, st))
@@ -197,7 +162,7 @@ def load_with_overrides(path: Path, items: list[str]):
     Raises:
         InputError: a bad file (naming it), or a bad ``--set`` item (field ``--set``).
     """
-    from .scenario import load_scenario, parse_set
+    from ..scenario import load_scenario, parse_set
 
     overrides = parse_set(items)
     try:
@@ -215,108 +180,12 @@ def load_with_overrides(path: Path, items: list[str]):
         raise InputError(f"--set {what}: {exc.message} (scenario key {field!r}; {path.name} itself is valid)") from None
 
 
-def _ablation_table(rows: list[dict]) -> Table:
+def ablation_table(rows: list[dict]) -> Table:
+    """A rich table of the ablation runs (one row per variant)."""
     t = Table(title="ablation", header_style="bold")
     keys = ("variant", "liquidations", "bad_debt", "bad_debt_unrecovered", "insurance_fund_end", "adl_notional")
     for k in keys:
         t.add_column(k, justify="left" if k == "variant" else "right")
     for r in rows:
-        t.add_row(*[r[k] if k == "variant" else _fmt(float(r[k]) if not isinstance(r[k], int) else r[k]) for k in keys])
+        t.add_row(*[r[k] if k == "variant" else fmt(float(r[k]) if not isinstance(r[k], int) else r[k]) for k in keys])
     return t
-
-
-@app.command()
-def version() -> None:
-    """Print the version."""
-    from . import __version__
-
-    console.print(__version__)
-
-
-@app.command()
-def compare(
-    scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default: the built-in one).")] = None,
-    policy: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--policy",
-            metavar="POLICY",
-            help=f"ADL policy (repeatable; default: all), one of: {_choices(POLICY_NAMES)}.",
-        ),
-    ] = None,
-    out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/compare-<name>).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).", min=0, max=MAX_SEED)] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Override a scenario value (repeatable).")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, table or messages.")] = False,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the killed comparison: skip the policies it finished.")
-    ] = False,
-) -> None:
-    """Run the same scenario once per ADL policy; write compare.csv and a report page side by side."""
-    from .checkpoint import Checkpoint, run_key
-    from .compare import COLUMNS, write_compare
-    from .compare import compare as run_compare
-    from .scenario import default_scenario_path
-
-    announce_compilation(console, quiet)
-    try:
-        sc = load_with_overrides(scenario or default_scenario_path(), set_ or [])
-        for name in policy or []:
-            if name not in POLICIES:
-                raise InputError(f"unknown ADL policy {name!r}; known: {', '.join(POLICIES)}", field="--policy")
-        seed_ = sc.seed if seed is None else seed
-        names = list(policy or POLICIES)
-        out_dir = out or Path("delever-out") / f"compare-{sc.name}"
-        check_output_dir(out_dir, "compare")
-        store = Checkpoint(out_dir, "compare", run_key("compare", sc, seed_, policies=policy), resume)
-        with progress("ADL policies", len(names), "policies", console=console, quiet=quiet) as update:
-            rows = run_compare(
-                sc, seed_, names, progress=lambda name: update(names.index(name), label=name), store=store
-            )
-    except InputError as exc:
-        _fail(exc)
-    try:
-        write_compare(rows, out_dir, f"delever compare: {sc.name} (seed {seed_})")
-    except InputError as exc:
-        _fail(exc)
-    store.remove()
-    if quiet:
-        return
-    t = Table(title=f"ADL policies on {sc.name}", header_style="bold")
-    keys = (
-        "policy",
-        "accounts_adl",
-        "adl_notional",
-        "haircut_total",
-        "haircut_max",
-        "top1pct_share",
-        "gini",
-        "leverage_median",
-    )
-    for k in keys:
-        t.add_column(k, justify="left" if k == "policy" else "right")
-    for r in rows:
-        t.add_row(*[r[k] if k == "policy" else _fmt(r[k]) for k in keys])
-    console.print(t)
-    console.print(f"wrote {out_dir}/compare.csv and report.html ({len(COLUMNS)} columns)")
-
-
-def _register_extensions() -> None:
-    from .adl_event import register as register_adl_event
-    from .cli_sweep import register as register_sweep
-    from .cli_replay import register as register_replay
-    from .cli_venues import register as register_venues
-
-    register_venues(app)
-    register_adl_event(app)
-    register_sweep(app)
-    register_replay(app)
-
-
-_register_extensions()
-
-
-def main() -> None:  # pragma: no cover - console entry
-    app()

@@ -33,7 +33,7 @@ from rich.text import Text
 KERNEL_MODULES = (
     "adl/queue.py",
     "adl/ranking.py",
-    "engine.py",
+    "engine/simulation.py",
     "liquidation.py",
     "liquidity.py",
     "mark.py",
@@ -107,7 +107,7 @@ def progress(
         yield update
 
 
-ALWAYS_COMPILED = ("engine.py", "liquidity.py", "mark.py", "sweep.py")
+ALWAYS_COMPILED = ("engine/simulation.py", "liquidity.py", "mark.py", "sweep.py")
 """Kernel modules every run compiles (the others only when their mechanism or stage is reached)."""
 
 
@@ -122,7 +122,7 @@ def kernels_cached(package_dir: Path | None = None) -> bool:
     """
     import numba
 
-    pkg = package_dir or Path(__file__).resolve().parent
+    pkg = package_dir or Path(__file__).resolve().parent.parent  # the delever package (this is delever/cli)
     cache_root = Path(numba.config.CACHE_DIR) if numba.config.CACHE_DIR else None
     for rel in KERNEL_MODULES:
         src = pkg / rel

@@ -8,6 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from .run import run
+from .terminal import console, fail
+
 
 def replay(
     name: Annotated[str | None, typer.Argument(help="Replay to run (omit to list them).")] = None,
@@ -17,9 +20,8 @@ def replay(
 ) -> None:
     """List the packaged replays of real crashes, or run one by name; each report shows its stylised facts
     (beside the real ones where the data holds them)."""
-    from .cli import _fail, console, run
-    from .errors import InputError
-    from .replays import REPLAYS, replay_path
+    from ..errors import InputError
+    from ..replays import REPLAYS, replay_path
 
     if name is None:
         t = Table(title="packaged replays (delever replay NAME)", header_style="bold")
@@ -32,7 +34,7 @@ def replay(
     try:
         path = replay_path(name)
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
     run(scenario=path, out=out, seed=seed, set_=None, ablate=False, venue=None, quiet=quiet)
 
 

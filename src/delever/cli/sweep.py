@@ -8,7 +8,7 @@ and ADL notional per point. Bad input (a scenario file, ``--grid`` syntax, an un
 value, an unknown model or engine, an engine that is not installed) exits with status 2 and a message naming
 the argument; nothing is written.
 
-Wire it into the main app with :func:`register` (``delever.cli``: ``register(app)``).
+Wire it into the main app with :func:`register` (``delever.cli.app``: ``register(app)``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_progress import announce_compilation, progress
-from .montecarlo import ENGINES
-from .paths import MODELS
-from .validate import MAX_SEED
+from .progress import announce_compilation, progress
+from ..montecarlo import ENGINES
+from ..paths import MODELS
+from ..validate import MAX_SEED
 
 EXIT_BAD_INPUT = 2
 console = Console()
@@ -63,7 +63,7 @@ def _bad(message: str) -> None:
 
 def _quantile_tables(table) -> list[Table]:
     """One rich table per reported metric: per grid point, the share of paths above 0 and the quantiles."""
-    from .montecarlo import REPORT_METRICS, point_stats
+    from ..montecarlo import REPORT_METRICS, point_stats
 
     out = []
     for metric, title in REPORT_METRICS:
@@ -137,11 +137,12 @@ def sweep_command(
     ] = False,
 ) -> None:
     """Monte Carlo over generated price paths and a parameter grid: sweep.parquet and report.html."""
-    from .checkpoint import Checkpoint, run_key
-    from .errors import InputError
-    from .montecarlo import EngineUnavailable, check_key, grid_points, sweep, write_sweep
-    from .outdir import check_output_dir
-    from .scenario import default_scenario_path, load_scenario
+    from ..checkpoint import Checkpoint, run_key
+    from ..errors import InputError
+    from ..montecarlo import EngineUnavailable, check_key, grid_points, sweep
+    from ..report.sweep_page import write_sweep
+    from ..outdir import check_output_dir
+    from ..scenario import default_scenario_path, load_scenario
 
     if model not in MODELS:
         _bad(f"--model {model!r}: unknown path model; known: {', '.join(MODELS)}")

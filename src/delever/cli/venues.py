@@ -27,7 +27,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import InputError
+from ..errors import InputError
 
 EXIT_BAD_INPUT = 2
 
@@ -95,7 +95,7 @@ def position(
 ) -> None:
     """Compute one position under a venue's rules: margins, PnL, liquidation and bankruptcy prices; or, with
     --position, every position of one cross account as the engine prices it."""
-    from .venues import get_venue
+    from ..venues import get_venue
 
     if positions:
         _account(venue, positions, wallet, as_json)
@@ -149,8 +149,8 @@ def _account(venue: str, positions: list[str], wallet: str | None, as_json: bool
     """``delever position --position ...``: one cross account's positions (:mod:`delever.account_prices`)."""
     from dataclasses import asdict
 
-    from .account_prices import account_view, parse_position
-    from .venues import get_venue
+    from ..account_prices import account_view, parse_position
+    from ..venues import get_venue
 
     try:
         if wallet is None:
@@ -186,7 +186,7 @@ def venues(
     name: Annotated[str | None, typer.Argument(help="A rulebook to show in full.")] = None,
 ) -> None:
     """List the venue rulebooks, or show one's tiers and rules."""
-    from .venues import VENUES, get_venue
+    from ..venues import VENUES, get_venue
 
     console = Console(width=140)
     if name is None:

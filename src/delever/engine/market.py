@@ -1,0 +1,113 @@
+"""The prepared inputs of a run: :func:`prepare` loads the scenario's index path, calibrates its order-book
+depth and builds (or loads) the starting book, checked against int64 headroom; a multi-instrument market
+(:class:`MultiMarket`) is prepared by :func:`delever.contagion.prepare_multi` on top of :func:`prepare`.
+
+Raises :class:`~delever.errors.InputError` on bad input (file, row and field named).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from ..book import Book, check_int64_headroom
+from ..bookio import load_book
+from ..generator import GeneratorParams, generate_book
+from ..instruments import Instrument
+from ..liquidity import DepthCurve
+from ..marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines, profile_at_price
+from ..prices import PricePath, path_from_klines, stretch_to_low
+from ..scenario import Scenario, window_ms
+from ..units import money
+
+
+@dataclass
+class Market:
+    """The prepared inputs of a run (instrument, index path, depth curve, starting book)."""
+
+    instrument: Instrument
+    path: PricePath
+    depth: DepthProfile
+    curve: DepthCurve
+    book: Book
+    start_price_ticks: int
+    labels: list[str] | None
+    depth_raw: BookDepth | None = None
+    """The raw bookDepth snapshots the depth was calibrated from (market-maker withdrawal calibrates on them)."""
+
+
+@dataclass
+class MultiMarket:
+    """The inputs of a multi-instrument run: instruments, index paths, book centres (the index, or a dated
+    future's index plus its basis; quote, float64 (T,)), depth curves and settlement windows (seconds; dated
+    futures only), one each, and the book."""
+
+    base: Market
+    instruments: list[Instrument]
+    paths: list[PricePath]
+    curves: list[DepthCurve]
+    funds: list[int]
+    book: Book
+    centres: list[np.ndarray]
+    settlement_windows: list[float]
+
+
+def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
+    """Load and build every input of a run (raises :class:`~delever.errors.InputError` on bad input).
+
+    ``extra_instruments(instrument, path)``, for a multi-instrument run (:func:`delever.contagion.prepare_multi`),
+    returns the other instruments and their start prices (ticks): a book file may then hold positions on
+    any of them (its ``instrument`` column); it is called only when the book comes from a file."""
+    inst = scenario.instrument.build()
+    kl = load_klines(scenario.resolve(scenario.prices.file))
+    pc = scenario.prices
+    path = path_from_klines(kl, scenario.step_seconds, window_ms(pc.start), window_ms(pc.end), pc.gap_fill)
+    if pc.stretch_to_low is not None:
+        path = stretch_to_low(path, float(pc.stretch_to_low))
+    liq = scenario.liquidity
+    depth_raw = load_book_depth(scenario.resolve(liq.depth_file))
+    profile = calibrate_depth(depth_raw, liq.depth_window_start.isoformat(), liq.depth_window_end.isoformat())
+    if liq.depth_scale_basis == "quote":
+        profile = profile_at_price(profile, float(path.index[0]))
+    curve = DepthCurve.from_profile(profile, inst, liq.depth_scale)
+    start_ticks = inst.price_to_ticks(Decimal(repr(float(path.index[0]))), rounding="floor")
+    mech = scenario.mechanisms
+    cap = mech.limits.max_account_notional if mech.limits.enabled else None
+    labels = None
+    if scenario.book.generator is not None:
+        g = scenario.book.generator
+        params = GeneratorParams(**g.model_dump())
+        protected = mech.socialized_loss.protected_fraction if mech.socialized_loss.enabled else 1.0
+        book = generate_book(
+            params, inst, start_ticks, seed, liq.lp_accounts, liq.lp_wallet, cap, protected, int(path.time_ns[0])
+        )
+    elif scenario.book.hyperliquid is not None:
+        from ..hyperliquid_book import build_book
+
+        book, labels, _ = build_book(scenario, inst, start_ticks, liq.lp_accounts, liq.lp_wallet, int(path.time_ns[0]))
+    else:
+        insts, starts = [inst], [start_ticks]
+        if extra_instruments is not None:
+            more, more_starts = extra_instruments(inst, path)
+            insts, starts = insts + list(more), starts + list(more_starts)
+        book, labels = load_book(
+            scenario.resolve(scenario.book.file or ""),
+            insts,
+            starts,
+            liq.lp_accounts,
+            liq.lp_wallet,
+            cap,
+            start_time_ns=int(path.time_ns[0]),
+        )
+        if len(insts) > 1:  # the multi-instrument run checks the headroom with every instrument's prices
+            return Market(inst, path, profile, curve, book, start_ticks, labels, depth_raw)
+    # the highest price the run can see: twice the path's highest index, beyond any mark the book can make
+    top = 2 * inst.price_to_ticks(Decimal(repr(float(path.index.max()) if path.steps else 0.0)), rounding="ceil") + 1
+    generated = scenario.book.generator is not None
+    check_int64_headroom(book, [inst.value_per_lot_tick], [top], [money(scenario.insurance_fund.balance)],
+                         source="book.generator" if generated else str(scenario.book.file),
+                         field="notional_median" if generated else "size")  # fmt: skip
+    market = Market(inst, path, profile, curve, book, start_ticks, labels, depth_raw)
+    return market
