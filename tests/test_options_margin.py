@@ -142,7 +142,8 @@ def test_standard_margin_rejects_futures_and_bad_index():
     moneyness=st.floats(0.5, 2.0),
     years=st.floats(1 / 365, 1.0),
     vol_lo=st.floats(0.1, 1.5),
-    bump=st.floats(0.0, 1.0),
+    # a bump of a few ulps (2.2e-16 was found) moves Black-76's float price by rounding noise, either way
+    bump=st.floats(1e-9, 1.0),
     is_call=st.booleans(),
     inverse=st.booleans(),
 )
