@@ -115,21 +115,29 @@ def largest_remainder(total: int, weights: Sequence, caps: Sequence[int] | None 
 
 
 @njit(cache=True, nogil=True)
-def _split(total, weights, caps, capped, out):
-    n = weights.shape[0]
-    for i in range(n):
-        out[i] = 0
+def _zeroed_weight_sum(total, weights, out):
+    # zero ``out`` and check the twins' limits; the weights' sum, or 0 when there is nothing to split
     big = 0
-    for i in range(n):
+    for i in range(weights.shape[0]):
+        out[i] = 0
         if weights[i] < 0:
             raise ValueError("largest remainder: weights must be >= 0")
         big += weights[i]
         if big >= INT64_SAFE:
             raise ValueError("largest remainder: weights sum too large for int64")
     if total <= 0 or big == 0:
-        return
+        return 0
     if total >= INT64_SAFE:
         raise ValueError("largest remainder: total too large for int64")
+    return big
+
+
+@njit(cache=True, nogil=True)
+def _split(total, weights, caps, capped, out):
+    n = weights.shape[0]
+    big = _zeroed_weight_sum(total, weights, out)
+    if big == 0:
+        return
     neg_rem = np.zeros(n, dtype=np.int64)
     goal = 0
     given = 0
@@ -234,18 +242,9 @@ def split_into(total, weights, out):
     tie, found by a scan instead of a sort (the liquidation stage splits every book fill with it: a sort made it
     compile about 2 s longer on a first run)."""
     n = weights.shape[0]
-    big = 0
-    for i in range(n):
-        out[i] = 0
-        if weights[i] < 0:
-            raise ValueError("largest remainder: weights must be >= 0")
-        big += weights[i]
-        if big >= INT64_SAFE:
-            raise ValueError("largest remainder: weights sum too large for int64")
-    if total <= 0 or big == 0:
+    big = _zeroed_weight_sum(total, weights, out)
+    if big == 0:
         return
-    if total >= INT64_SAFE:
-        raise ValueError("largest remainder: total too large for int64")
     rem = np.empty(n, dtype=np.int64)
     given = 0
     for i in range(n):

@@ -263,25 +263,14 @@ class Simulation:
         return self.floors[m, :k], self.mmr[m, :k], self.cum[m, :k]
 
     def _rebuild_triggers(self) -> None:
+        self._update_triggers(np.arange(self.book.n_positions, dtype=np.int64))
+        self.index = TriggerIndex(self.book.size, self.trigger)
+
+    def _update_triggers(self, positions: np.ndarray) -> None:
+        """Recompute the trigger prices of ``positions`` (sorted, unique) at the current tiers."""
         b = self.book
-        update_triggers(
-            np.arange(b.n_positions, dtype=np.int64),
-            b.size,
-            b.cost,
-            b.collateral,
-            b.isolated,
-            b.account,
-            b.instrument,
-            b.wallet,
-            b.exempt,
-            self.vpl,
-            self.floors,
-            self.mmr,
-            self.cum,
-            self.n_tiers,
-            self.trigger,
-        )
-        self.index = TriggerIndex(b.size, self.trigger)
+        update_triggers(positions, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
+                        b.exempt, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, self.trigger)  # fmt: skip
 
     def touched(self, positions: np.ndarray) -> None:
         """Positions whose size, cost or collateral changed: refresh their trigger prices (or the exposures of
@@ -299,23 +288,7 @@ class Simulation:
         else:  # np.unique, sorted and deduplicated (cheaper for short lists)
             positions = np.sort(positions)
             positions = positions[np.concatenate(([True], positions[1:] != positions[:-1]))]
-        update_triggers(
-            positions,
-            b.size,
-            b.cost,
-            b.collateral,
-            b.isolated,
-            b.account,
-            b.instrument,
-            b.wallet,
-            b.exempt,
-            self.vpl,
-            self.floors,
-            self.mmr,
-            self.cum,
-            self.n_tiers,
-            self.trigger,
-        )
+        self._update_triggers(positions)
         self.index.changed(positions)
 
     # -- helpers -----------------------------------------------------------------------------------------
