@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .progress import announce_compilation, progress
-from ..montecarlo import ENGINES
+from ..montecarlo_pool import ENGINES
 from ..paths import MODELS
 from ..validate import MAX_SEED
 
@@ -63,7 +63,7 @@ def _bad(message: str) -> None:
 
 def _quantile_tables(table) -> list[Table]:
     """One rich table per reported metric: per grid point, the share of paths above 0 and the quantiles."""
-    from ..montecarlo import REPORT_METRICS, point_stats
+    from ..montecarlo_table import REPORT_METRICS, point_stats
 
     out = []
     for metric, title in REPORT_METRICS:
