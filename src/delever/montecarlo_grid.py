@@ -14,7 +14,6 @@ from pydantic import BaseModel, ValidationError
 from . import paths as P
 from .scenario import Scenario
 
-
 MODEL_PREFIX = "model."
 
 

@@ -12,9 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-
 from .workers import die_with_parent, stopping_children
-
 
 ENGINES = ("local", "dask", "ray")
 

@@ -19,7 +19,6 @@ from .montecarlo_grid import Point
 from .scenario import Scenario
 from .units import MONEY_SCALE
 
-
 MONEY_METRICS = (
     "liquidated_notional",
     "bad_debt",

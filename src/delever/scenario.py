@@ -8,7 +8,7 @@ keys are errors. Errors name the file, the line of the offending key where it ca
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
