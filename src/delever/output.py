@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from . import events as ev
 from .engine import RunResult
 from .facts import facts_of_run, facts_section
-from .hyperliquid_book import replay_comparison
+from .hyperliquid_facts import replay_comparison
 from .outdir import writing
 from .units import MONEY_SCALE, exact_sum
 
