@@ -59,7 +59,7 @@ from .montecarlo_table import (
     point_values,
     sweep_metadata,
 )
-from .output import summarize
+from .run_summary import summarize
 from .scenario import Scenario
 
 # The grid, the pool and the table live in their own modules; they are named here too, as the sweep's API.

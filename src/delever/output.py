@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 
 from . import events as ev
 from .engine import RunResult
-from .facts import facts_section
 from .hyperliquid_facts import replay_comparison
 from .outdir import writing
 from .output_tables import accounts_table, events_table, instrument_steps, report_events, steps_table
@@ -68,6 +67,7 @@ def write_outputs(
     """Write every output file into ``out_dir`` atomically (temp dir, then rename); return the summary.
     ``ablation``: the ablation's table (:func:`delever.ablation.table`), written as ``ablation.csv``."""
     from .report import write_report
+    from .report.facts_section import facts_section
 
     summary = summarize(r)
     with writing(out_dir, "run") as tmp:
