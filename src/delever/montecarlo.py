@@ -44,7 +44,7 @@ import pyarrow as pa
 from . import paths as P
 from .engine import Market, prepare, run
 from .montecarlo_grid import MODEL_PREFIX, Point, apply_overrides, check_key, grid_points
-from .montecarlo_pool import ENGINES, EngineUnavailable, Task, import_ray, run_tasks
+from .montecarlo_pool import ENGINES, EngineUnavailable, Task, Work, import_ray, run_tasks
 from .montecarlo_table import (
     COUNT_METRICS,
     METRICS,
@@ -241,5 +241,5 @@ def sweep(
 
     if tasks:
         args = (points, markets, model, n_steps, root)
-        run_tasks(engine, run_batch, tasks, args, workers, address, finished)
+        run_tasks(engine, Work(run_batch, tasks, args, finished), workers, address)
     return build_table(points, seeds, results, scenario, model, root, paths, n_steps, model_params, grid or {})

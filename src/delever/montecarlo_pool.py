@@ -42,51 +42,48 @@ def import_ray():
     return ray
 
 
-def run_tasks(
-    engine: str,
-    batch_fn: Callable[..., list],
-    tasks: list[Task],
-    args: tuple,
-    workers: int | None,
-    address: str | None,
-    finished: Callable[[Task, list], None],
-) -> list:
-    """Run every task on ``engine``, each as ``batch_fn(scenario, market, model, params, items, steps, root)``
-    for its point (``args`` = ``(points, markets, model, steps, root)``); ``finished(task, out)`` is called as
-    each one completes (in any order); returns the outputs in the order of ``tasks``.
+@dataclasses.dataclass(frozen=True)
+class Work:
+    """What a pool runs: ``batch_fn(scenario, market, model, params, items, steps, root)`` on each task's point
+    (``args`` = ``(points, markets, model, steps, root)``), calling ``finished(task, out)`` as each completes."""
+
+    batch_fn: Callable[..., list]
+    tasks: list[Task]
+    args: tuple
+    finished: Callable[[Task, list], None]
+
+
+def run_tasks(engine: str, work: Work, workers: int | None = None, address: str | None = None) -> list:
+    """Run every task of ``work`` on ``engine`` (``finished`` is called in any order); returns the outputs in
+    the order of the tasks.
 
     Raises:
         EngineUnavailable: the engine's package is not installed.
     """
     if engine == "local":
-        return _run_local(batch_fn, tasks, args, workers, finished)
+        return _run_local(work, workers)
     if engine == "dask":
         with stopping_children():
-            return _run_dask(batch_fn, tasks, args, workers, address, finished)
-    return _run_ray(batch_fn, tasks, args, workers, address, finished)
+            return _run_dask(work, workers, address)
+    return _run_ray(work, workers, address)
 
 
-def _call(batch_fn: Callable[..., list], task: Task, args: tuple) -> list:
-    points, markets, model, n_steps, root = args
+def _call(work: Work, task: Task) -> list:
+    points, markets, model, n_steps, root = work.args
     pt = points[task.point]
-    return batch_fn(pt.scenario, markets[task.point], model, pt.params, task.items, n_steps, root)
+    return work.batch_fn(pt.scenario, markets[task.point], model, pt.params, task.items, n_steps, root)
 
 
-def _run_local(
-    batch_fn: Callable[..., list],
-    tasks: list[Task],
-    args: tuple,
-    workers: int | None,
-    finished: Callable[[Task, list], None],
-) -> list:
+def _run_local(work: Work, workers: int | None) -> list:
     from joblib import Parallel, delayed
 
+    batch_fn, tasks, args, finished = work.batch_fn, work.tasks, work.args, work.finished
     points, markets, model, n_steps, root = args
     n_jobs = workers or (os.cpu_count() or 1)
     outs = []
     if n_jobs == 1:
         for t in tasks:
-            outs.append(_call(batch_fn, t, args))
+            outs.append(_call(work, t))
             finished(t, outs[-1])
         return outs
     # loky's workers would outlive a killed parent: each makes itself die with this process when it starts,
@@ -111,18 +108,12 @@ def _run_local(
     return outs
 
 
-def _run_dask(
-    batch_fn: Callable[..., list],
-    tasks: list[Task],
-    args: tuple,
-    workers: int | None,
-    address: str | None,
-    finished: Callable[[Task, list], None],
-) -> list:
+def _run_dask(work: Work, workers: int | None, address: str | None) -> list:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:  # pragma: no cover - dask is in the test and cluster extras
         raise EngineUnavailable("engine 'dask' needs dask.distributed: pip install delever[cluster]") from None
+    batch_fn, tasks, args, finished = work.batch_fn, work.tasks, work.args, work.finished
     points, markets, model, n_steps, root = args
     cluster = None
     if address is None:
@@ -163,14 +154,10 @@ def _run_dask(
 
 
 def _run_ray(
-    batch_fn: Callable[..., list],
-    tasks: list[Task],
-    args: tuple,
-    workers: int | None,
-    address: str | None,
-    finished: Callable[[Task, list], None],
+    work: Work, workers: int | None, address: str | None
 ) -> list:  # pragma: no cover - Ray is an optional extra
     ray = import_ray()
+    batch_fn, tasks, args, finished = work.batch_fn, work.tasks, work.args, work.finished
     points, markets, model, n_steps, root = args
     started = not ray.is_initialized()
     if started:
