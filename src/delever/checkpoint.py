@@ -179,6 +179,33 @@ class Checkpoint:
 # ------------------------------------------------------------------------------------------------------------
 
 
+class PeriodicStateSaver:
+    """The checkpoint :func:`delever.engine.run` drives (its ``checkpoint`` argument): it starts a run from
+    ``store``'s saved state when there is one, saves the state every ``every_s`` seconds of work, and once more
+    when the engine finishes (so the engine's part is never done twice)."""
+
+    def __init__(self, store: Checkpoint, every_s: float = DEFAULT_EVERY_S) -> None:
+        self.store = store
+        self.every_s = every_s
+        self._last = time.monotonic()
+
+    def resume(self, sim) -> int:
+        """The saved state into ``sim``; the steps it had done."""
+        step = self.store.load_state(sim)
+        self._last = time.monotonic()
+        return step
+
+    def after_steps(self, sim, t: int) -> None:
+        """Save ``sim`` after ``t`` steps when ``every_s`` seconds of work have passed since the last save."""
+        if time.monotonic() - self._last >= self.every_s:
+            self.store.save_state(sim, t)
+            self._last = time.monotonic()
+
+    def engine_done(self, sim, t: int) -> None:
+        """Save the finished engine's state."""
+        self.store.save_state(sim, t)
+
+
 def run_checkpointed(
     scenario,
     seed: int,
@@ -189,29 +216,8 @@ def run_checkpointed(
 ):
     """:func:`delever.engine.run` of a prepared market, saving the simulation's state every ``every_s`` seconds
     of work and when the engine finishes, and starting from the saved state when there is one (same events,
-    same result: tested against :func:`delever.engine.run`). A multi-instrument (cross-margin) scenario runs
-    through the same loop and is checkpointed the same way; its market is
-    :func:`delever.contagion.prepare_multi`'s (prepared here when ``market`` is a single-instrument one)."""
-    from .engine import MultiMarket, Simulation
+    same result: tested against :func:`delever.engine.run`). The engine's one step loop runs it
+    (:class:`PeriodicStateSaver`); a multi-instrument (cross-margin) scenario is checkpointed the same way."""
+    from .engine import run
 
-    if scenario.mechanisms.cross_margin.enabled and not isinstance(market, MultiMarket):
-        from .contagion import prepare_multi
-
-        market = prepare_multi(scenario, seed)
-    sim = Simulation(scenario, seed, market)
-    t = store.load_state(sim)
-    last = time.monotonic()
-    report = t + 1
-    while t < sim.T:
-        t = sim.advance(t)
-        if t < sim.T:
-            sim.step(t)
-            t += 1
-        if progress is not None and (t >= report or t == sim.T):
-            progress(t, sim.T)
-            report = t + 64
-        if time.monotonic() - last >= every_s and t < sim.T:
-            store.save_state(sim, t)
-            last = time.monotonic()
-    store.save_state(sim, t)  # the engine's part is never done twice
-    return sim.result()
+    return run(scenario, seed, progress=progress, market=market, checkpoint=PeriodicStateSaver(store, every_s))
