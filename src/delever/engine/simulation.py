@@ -158,6 +158,9 @@ class Simulation:
         self.vpl = np.array([i.value_per_lot_tick for i in insts], dtype=np.int64)
         self.v = int(self.vpl[0])
         self.fee_ppm = rate_ppm(scenario.fees.liquidation_fee_rate)
+        # what backs a cross position of a multi-position account at its bankruptcy price (the venue's rule:
+        # [liquidation] cross_backing, delever.margin.cross_backing)
+        self.backing_rule = scenario.liquidation.backing_rule()
         self.adl_policy = scenario.adl.build()
         # (time ns, positions, amounts) of each funding settlement: the hierarchy's funding_received key
         self.funding_history: list[tuple[int, np.ndarray, np.ndarray]] = []
@@ -487,7 +490,7 @@ class Simulation:
         queue = AdlQueue(b, m, mark, v, equities, self.excluded, self.adl_policy, tiers,
                          lambda name: self._position_data(name, t), offset_key=(self.seed, t, m))  # fmt: skip
         adl_on = 0 if any(mechanism.replaces_adl for mechanism in self.mechanisms) else 1
-        valuation = AccountValuation(self.marks.copy(), self.vpl, self.floors, self.mmr, self.cum, self.n_tiers)
+        valuation = AccountValuation(self.marks.copy(), self.vpl, *self.tier_args(), self.backing_rule)
         adl_ctl, fill_px = self.adl_triggers[m].control(t, int(self.funds.of(m)[0]), self.fund_s_all[m], mark,
                                                         self.mark_s_all[m])  # fmt: skip
         run_stage(order, b, v, self.fee_ppm, batch.centre, self.states[m], self.curves[m], self.lp_positions[m],
@@ -503,7 +506,7 @@ class Simulation:
         and MM, a cross position's account equity and the MM of all its open positions, and the position's own
         MM (:func:`delever.sweep.account_health`)."""
         equity, total_mm, own_mm = (np.zeros(order.size, dtype=np.int64) for _ in range(3))
-        valuation = AccountValuation(self.marks, self.vpl, *self.tier_args())
+        valuation = AccountValuation(self.marks, self.vpl, *self.tier_args(), self.backing_rule)
         account_health(order, BookCols.of(self.book), valuation, equity, total_mm, own_mm)
         return equity, total_mm, own_mm
 
