@@ -199,3 +199,8 @@ class LiquidationLimits(Mechanism):
 
     def size(self, sim, batch) -> None:
         batch.lots = combine_partial(batch.lots, batch.caps)
+
+    def after_liquidations(self, sim, t, m) -> None:
+        # the step's liquidations are over on every instrument: its use of the limits ends with it (so none is
+        # held between steps, where a checkpoint may be taken)
+        self.used = StepUse()
