@@ -33,6 +33,7 @@ from delever.tiers import BINANCE_BTCUSDT_2021
 from delever.units import money
 from delever.venues import get_venue
 from delever.venues.scenario import apply_venue
+from core_stack import MECHANISMS_OFF
 
 MARK = 474_000  # 47,400.0 USDT
 TIERS = BINANCE_BTCUSDT_2021
@@ -311,6 +312,7 @@ def test_random_offset_across_instruments_is_conserved_and_deterministic():
         "liquidity": {"depth_scale": 0.002},
         "insurance_fund": {"balance": "5000"},
         "adl": {"policy": "random-offset"},
+        "mechanisms": MECHANISMS_OFF,  # the core stack on the packaged market
     }
     sc = load_scenario(cross, over)
     r1, r2 = run(sc, 3, check_every_step=True), run(sc, 3, check_every_step=True)

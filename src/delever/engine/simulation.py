@@ -435,7 +435,6 @@ class Simulation:
             req_all = np.where(iso, self.pos_mm[found], self.acc_mm[b.account[found]])
         ratio_all = equity_all / np.maximum(req_all, 1)
         if self.M > 1:
-            upnl = b.size[found] * self.marks[b.instrument[found]] * self.vpl[b.instrument[found]] - b.cost[found]
             self.excluded[found] = True  # no position found this step is another's ADL counterparty
         for m in instruments:
             if self.M == 1:
@@ -450,10 +449,6 @@ class Simulation:
             equity = np.asarray(equity_all[sel])[sort].copy()
             req = np.asarray(req_all[sel])[sort].copy()
             mark = int(self.marks[m])
-            if self.M > 1:  # contagion: a cross position in profit, taken down by its account's other positions
-                dragged = (upnl[sel][sort] > 0) & ~b.isolated[order]
-                self.contagion[m] += int(dragged.sum())
-                self.contagion_notional[m] += int((np.abs(b.size[order[dragged]]) * mark * self.vpl[m]).sum())
             batch = Batch(t, m, mark, float(self.centre_ticks[m][t]), order, equity, req, self.buf.n)
             for mechanism in self.mechanisms:  # phase 5a: the backstop takes over, per-step limits hold back
                 if not batch.order.size:
@@ -481,6 +476,11 @@ class Simulation:
         order, partial = batch.order, batch.lots
         if not order.size:
             return
+        if self.M > 1:  # contagion: a cross position in profit that the stage closes, taken down by its account's
+            # other positions (counted here, after the mechanisms took theirs or made them wait)
+            dragged = (b.size[order] * mark * v - b.cost[order] > 0) & ~b.isolated[order]
+            self.contagion[m] += int(dragged.sum())
+            self.contagion_notional[m] += int((np.abs(b.size[order[dragged]]) * mark * v).sum())
         batch.size_before = b.size[order].copy()
         self.excluded[order] = True
         # the ADL queue values its counterparties when it first needs them: one sweep then, so an account an earlier
