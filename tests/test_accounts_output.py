@@ -12,6 +12,7 @@ from delever.engine import run as run_engine
 from delever.output import write_outputs
 from delever.scenario import default_scenario_path, load_scenario
 from delever.units import MONEY_SCALE
+from core_stack import MECHANISMS_OFF
 
 THIN = {
     "book": {"generator": {"accounts": 300, "leverage_median": 20.0}},
@@ -20,6 +21,7 @@ THIN = {
 }
 CROSS = default_scenario_path().parent / "binance-2025-10-10-cross-margin.toml"
 CROSS_SMALL = {
+    "mechanisms": MECHANISMS_OFF,  # the core stack on the packaged market
     "book": {"generator": {"accounts": 800}},
     "prices": {"start": "2025-10-10T21:10:00Z", "end": "2025-10-10T21:25:00Z"},
     "liquidity": {"depth_scale": 0.002},

@@ -9,9 +9,11 @@ from delever.contagion import correlated_path, prepare_multi
 from delever.engine import run as run_engine
 from delever.prices import PricePath
 from delever.scenario import CrossInstrumentConfig, default_scenario_path, load_scenario
+from core_stack import MECHANISMS_OFF
 
 CROSS = default_scenario_path().parent / "binance-2025-10-10-cross-margin.toml"
 SMALL = {
+    "mechanisms": MECHANISMS_OFF,  # the core stack on the packaged market
     "book": {"generator": {"accounts": 1500}},
     "prices": {"start": "2025-10-10T21:10:00Z", "end": "2025-10-10T21:25:00Z"},
     "liquidity": {"depth_scale": 0.002},

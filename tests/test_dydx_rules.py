@@ -27,12 +27,13 @@ from delever.errors import InputError
 from delever.events import EventBuffer
 from delever.liquidation import AccountValuation, run_stage
 from delever.liquidity import DepthCurve
-from delever.mechanisms.block_limits import NO_LIMIT, BlockLimits, combine_partial, plan_step
+from delever.mechanisms.block_limits import NO_LIMIT, BlockLimits, StepUse, combine_partial, plan_step
 from delever.scenario import default_scenario_path, load_scenario
 from delever.tiers import BINANCE_BTCUSDT_2021
 from delever.units import money
 from delever.venues import get_venue
 from delever.venues.scenario import apply_venue
+from core_stack import MECHANISMS_OFF
 
 MARK = 474_000  # 47,400.0 USDT
 TIERS = BINANCE_BTCUSDT_2021
@@ -187,6 +188,24 @@ def test_plan_step_waiting_positions_do_not_count_against_the_per_step_count():
     assert plan.lots.tolist() == [1, 0, 1, 1, 0]
 
 
+def test_plan_step_limits_hold_over_the_steps_batches():
+    """A multi-instrument step plans one batch per instrument: the per-step count and each account's budget carry
+    from one batch to the next (``StepUse``), as one dYdX block's limits cover every market."""
+    b = tiny_book()
+    used = StepUse()
+    # two orders a step and 60,000 USDT per account: the first batch (positions 0, 1 of account 0) takes both
+    # orders (1,000 lots = 50,000 USDT whole, then the 200 lots left of the budget, 10,000 USDT)
+    limits = BlockLimits(max_positions=2, account_max_notional=money(60_000))
+    first = plan_step(np.array([0, 1]), b.size, b.account, 500_000, V, limits, used)
+    assert first.keep.tolist() == [True, True] and first.lots.tolist() == [0, 200]
+    assert used.admitted == 2 and used.budget == {0: 0}
+    # the second batch: no order left this step, everyone waits
+    second = plan_step(np.array([2, 3, 4]), b.size, b.account, 500_000, V, limits, used)
+    assert second.waiting == 3
+    # alone (a fresh step) the same batch is admitted
+    assert plan_step(np.array([2, 3, 4]), b.size, b.account, 500_000, V, limits).waiting == 1
+
+
 @pytest.mark.parametrize(
     ("partial", "limit", "out"),
     [
@@ -293,6 +312,7 @@ def test_random_offset_across_instruments_is_conserved_and_deterministic():
         "liquidity": {"depth_scale": 0.002},
         "insurance_fund": {"balance": "5000"},
         "adl": {"policy": "random-offset"},
+        "mechanisms": MECHANISMS_OFF,  # the core stack on the packaged market
     }
     sc = load_scenario(cross, over)
     r1, r2 = run(sc, 3, check_every_step=True), run(sc, 3, check_every_step=True)

@@ -182,5 +182,54 @@ def test_registry_order_is_the_engine_step_order():
         "proactive_deleveraging",
     ]
     step_names = {m.name for m in registry.STEP_MECHANISMS} - {"block_limits"}  # [liquidation], not [mechanisms]
-    book_time = {"limits", "cross_margin"}  # act when the book or the market is built
-    assert step_names | book_time == set(MechanismsConfig.model_fields)
+    book_names = {m.name for m in registry.BOOK_MECHANISMS}
+    assert book_names == {"limits", "socialized_loss"}  # act when the book is built
+    assert step_names | book_names | {"cross_margin"} == set(MechanismsConfig.model_fields)  # the market is built
+
+
+@pytest.mark.parametrize(
+    ("mechanisms", "cap", "protected"),
+    [
+        pytest.param({}, None, 1.0, id="none-on"),
+        pytest.param({"limits": {"enabled": True, "max_account_notional": "20000"}}, "20000", 1.0, id="limits-on"),
+        pytest.param({"limits": {"enabled": False, "max_account_notional": "20000"}}, None, 1.0, id="limits-off"),
+        pytest.param({"socialized_loss": {"enabled": True, "protected_fraction": 0.25}}, None, 0.25,
+                     id="socialized-on"),
+        pytest.param({"socialized_loss": {"enabled": False, "protected_fraction": 0.25}}, None, 1.0,
+                     id="socialized-off"),
+    ],
+)  # fmt: skip
+def test_book_phase_gives_what_the_enabled_mechanisms_ask_of_the_book(mechanisms, cap, protected):
+    from decimal import Decimal
+
+    from delever.scenario import default_scenario_path, load_scenario
+
+    rules = registry.book_rules(load_scenario(default_scenario_path(), {"mechanisms": mechanisms}))
+    assert rules.max_account_notional == (None if cap is None else Decimal(cap))
+    assert rules.protected_fraction == protected
+
+
+def test_a_book_mechanism_added_to_the_registry_shapes_the_book(monkeypatch):
+    """A mechanism listed in BOOK_MECHANISMS, and nowhere else, caps the generated book: no engine edit."""
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from delever.scenario import default_scenario_path, load_scenario
+
+    class Cap(Mechanism):
+        name = "cap"
+
+        @classmethod
+        def from_scenario(cls, scenario):
+            return cls()
+
+        def shape_book(self, rules):
+            return replace(rules, max_account_notional=Decimal(1000))
+
+    sc = load_scenario(default_scenario_path(), {"book": {"generator": {"accounts": 300}}})
+    plain = engine.prepare(sc, 1).book
+    monkeypatch.setattr(registry, "BOOK_MECHANISMS", registry.BOOK_MECHANISMS + (Cap,))
+    capped = engine.prepare(sc, 1).book
+    traders = lambda b: ~b.exempt[b.account]  # noqa: E731
+    entry = lambda b: np.abs(b.cost[traders(b)])  # noqa: E731
+    assert entry(plain).max() > 1000 * 10**6 >= entry(capped).max()  # money units: 1,000 USDT

@@ -43,6 +43,7 @@ from delever import engine
 from delever import events as ev
 from delever.generator import GeneratorParams, generate_book
 from delever.liquidity import DepthCurve
+from delever.mechanisms import registry
 from delever.output import summarize
 from delever.prices import PricePath
 from delever.scenario import MechanismsConfig, default_scenario_path, load_scenario
@@ -139,9 +140,8 @@ def build(
             ),
         }
     )
-    mech = sc.mechanisms
-    cap = mech.limits.max_account_notional if mech.limits.enabled else None
-    protected = mech.socialized_loss.protected_fraction if mech.socialized_loss.enabled else 1.0
+    rules = registry.book_rules(sc)  # what the mechanisms ask of the book, as prepare asks them
+    cap, protected = rules.max_account_notional, rules.protected_fraction
     params = GeneratorParams(
         accounts=accounts,
         long_fraction=long_fraction,

@@ -176,3 +176,72 @@ def test_position_account_table_lists_each_position():
                               "BTCUSDT:1@100000:98500", "--position", "ETHUSDT:-10@4000:3900"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "98,598.9" in res.output and "98,000.0" in res.output and "3,950.00" in res.output
+
+
+# An account with an isolated position (Binance 2021 tiers, wallet 1,000): the cross long 1 BTC @100,000 (mark
+# 98,500) is the account's only cross position; the short 10 ETH @4,000 (mark 3,900) is isolated with margin 800.
+#   ETH (its own margin only): bankruptcy 800 + 10 (4,000 - P) = 0 -> P = 4,080.00 (exact); liquidation
+#     800 + 10 (4,000 - P) = 0.4% x 10 P -> P = 40,800 / 10.04 = 4,063.745..., the lowest tick above: 4,063.75
+#     (there: equity 162.5 < MM 162.55; at 4,063.74: 162.6 >= 162.5496).
+#   BTC (wallet only: the isolated ETH's uPnL does not back it): bankruptcy 100,000 - 1,000 = 99,000.0;
+#     liquidation P - 99,000 = 0.5% P - 50 -> P = 98,950 / 0.995 = 99,447.236..., the highest tick below: 99,447.2.
+#   Were ETH cross, BTC's bankruptcy price would be 98,000.0 (the whole-account case above).
+ISOLATED_HAND = [("99447.2", "99000.0"), ("4063.75", "4080.00")]
+ISOLATED_MARGIN = (None, "800")
+
+
+def isolated_book():
+    rb, insts, book, marks = engine_book("binance", ("BTCUSDT", "ETHUSDT"))
+    iso = np.zeros(book.n_positions, dtype=bool)
+    iso[1] = True
+    collateral = np.zeros(book.n_positions, dtype=np.int64)
+    collateral[1] = money(ISOLATED_MARGIN[1])
+    book = Book.from_arrays(wallet=book.wallet, exempt=book.exempt, account=book.account, instrument=book.instrument,
+                            size=book.size, cost=book.cost, collateral=collateral, isolated=iso)  # fmt: skip
+    return rb, insts, book, marks
+
+
+def test_position_cli_prices_an_isolated_position_as_the_engine():
+    args = ["position", "--venue", "binance", "--wallet", WALLET, "--json"]
+    for s, q, e, m, iso in zip(("BTCUSDT", "ETHUSDT"), SIZES, ENTRIES, MARKS, ISOLATED_MARGIN):
+        args += ["--position", f"{s}:{q}@{e}:{m}" + ("" if iso is None else f":isolated={iso}")]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout, parse_float=Decimal)
+    got = [(p["liquidation_price"], p["bankruptcy_price"]) for p in out["positions"]]
+    assert got == [(Decimal(a), Decimal(b)) for a, b in ISOLATED_HAND]
+    assert [p["margin_mode"] for p in out["positions"]] == ["cross", "isolated"]
+    assert [p["liquidatable"] for p in out["positions"]] == [True, False]
+    # equity: cross 1,000 - 1,500, isolated 800 + 1,000; MM 0.5% x 98,500 - 50 + 0.4% x 39,000 = 442.5 + 156
+    assert out["equity"] == 1300 and out["maintenance_margin"] == Decimal("598.5") and out["liquidatable"] is True
+    for p, (liq, bp) in enumerate(got):
+        rb, insts, book, marks = isolated_book()
+        inst = insts[p]
+        side = 1 if book.size[p] > 0 else -1
+        at = marks.copy()
+        at[p] = inst.price_to_ticks(liq)
+        assert 0 in {int(book.account[q]) for q in listed(book, insts, at) if book.instrument[q] == p}
+        at[p] += side  # one tick on the safe side
+        assert p not in listed(book, insts, at)
+        assert adl_price(rb, insts, book, marks, p) == inst.price_to_ticks(bp)
+
+
+@pytest.mark.parametrize(
+    ("arg", "words"),
+    [
+        pytest.param("ETHUSDT:1@4000:isolated=-5", "isolated margin", id="negative-margin"),
+        pytest.param("ETHUSDT:1@4000:3900:1:isolated=5", "expected", id="extra-field"),
+        pytest.param("ETHUSDT:1@4000:isolated=0.0000001", "finer than the money unit", id="margin-finer-than-unit"),
+    ],
+)
+def test_isolated_position_errors_name_the_argument(arg, words):
+    res = runner.invoke(app, ["position", "--venue", "binance", "--position", arg])
+    assert res.exit_code == 2 and "--position:" in res.output and words in res.output, res.output
+
+
+def test_an_all_isolated_account_needs_no_wallet():
+    res = runner.invoke(app, ["position", "--venue", "binance", "--json", "--position",
+                              "ETHUSDT:-10@4000:3900:isolated=800"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (p,) = json.loads(res.stdout, parse_float=Decimal)["positions"]
+    assert (p["liquidation_price"], p["bankruptcy_price"]) == (Decimal("4063.75"), Decimal("4080.00"))

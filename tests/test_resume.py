@@ -26,6 +26,7 @@ from delever import checkpoint as ck
 from delever import engine
 from delever.cli import EXIT_BAD_INPUT, app
 from delever.scenario import default_scenario_path, load_scenario
+from core_stack import MECHANISMS_OFF
 
 runner = CliRunner()
 LAUNCH = "import sys; from delever.cli import app; sys.argv[0] = 'delever'; app()"
@@ -46,6 +47,7 @@ VARIANTS = {
         "liquidity": {"depth_scale": 0.0005},
         "mechanisms": {"socialized_loss": {"enabled": True, "protected_fraction": 0.5}},
     },
+    "step-limits": {"liquidation": {"max_positions_per_step": 3, "account_max_notional_per_step": "5000"}},
     "hierarchy-adl": {
         "insurance_fund": {"balance": 0},
         "liquidity": {"depth_scale": 0.0005},
@@ -132,7 +134,7 @@ def test_multi_instrument_state_restored_gives_the_uninterrupted_result(variant,
         "prices": {"start": "2025-10-10T21:10:00Z", "end": "2025-10-10T21:35:00Z"},
         "liquidity": {"depth_scale": 0.002},
         "insurance_fund": {"balance": "5000"},
-        "mechanisms": mechanisms,
+        "mechanisms": {**MECHANISMS_OFF, **mechanisms},  # only these on
     }
     sc = load_scenario(path, overrides=over)
     market = prepare_multi(sc, sc.seed)

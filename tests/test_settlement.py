@@ -20,6 +20,7 @@ from delever.scenario import default_scenario_path, load_scenario
 from delever.settlement import basis_left, final_settlement, settlement_price_ticks
 from delever.tiers import BINANCE_BTCUSDT_2021
 from delever.units import money
+from core_stack import MECHANISMS_OFF
 
 FUTURE = Instrument(
     "BTCUSDT_251226",
@@ -179,6 +180,7 @@ def test_settlement_leaves_the_other_instruments_positions_open():
 
 CALENDAR = default_scenario_path().parent / "binance-btcusdt-2025-10-10-calendar-spread.toml"
 SMALL = {
+    "mechanisms": MECHANISMS_OFF,  # the core stack on the packaged market
     "book": {"generator": {"accounts": 3_000}},
     "prices": {"start": "2025-10-10T21:01:00Z", "end": "2025-10-10T21:45:00Z"},
     "liquidity": {"depth_scale": 0.004},
@@ -233,7 +235,7 @@ def test_expiry_settles_the_future_conserves_money_and_zeroes_its_open_interest(
 def test_an_expiry_before_the_path_is_an_input_error():
     from delever.errors import InputError
 
-    over = {**SMALL, "mechanisms": {"cross_margin": {"instruments": [{
+    over = {**SMALL, "mechanisms": {**MECHANISMS_OFF, "cross_margin": {"instruments": [{
         "symbol": "X", "kind": "dated_future", "expiry": "2025-10-10T20:00:00Z", "index": "underlying",
         "tick_size": "0.1", "lot_size": "0.001", "tiers": "binance-btcusdt-2021"}]}}}  # fmt: skip
     sc = load_scenario(CALENDAR, over)

@@ -32,6 +32,7 @@ from delever.prices import PricePath
 from delever.scenario import load_scenario
 from delever.tiers import BINANCE_BTCUSDT_2021 as TIERS
 from delever.units import MONEY_SCALE, money
+from core_stack import MECHANISMS_OFF
 from test_one_loop import CALENDAR, CROSS, MECHANISMS
 from test_one_loop import _run as run_packaged
 
@@ -50,7 +51,7 @@ def tiny_run(book: Book, prices, shared: bool = False, funds=(0, 0), mechanisms:
     its :class:`~delever.engine.RunResult`; money and open interest are checked at every step."""
     over = {
         "insurance_fund": {"balance": str(Decimal(funds[0]) / MONEY_SCALE), "shared": shared},
-        "mechanisms": {"cross_margin": {"enabled": True, "instruments": [
+        "mechanisms": {**MECHANISMS_OFF, "cross_margin": {"enabled": True, "instruments": [
             {**ETH_CONFIG, "symbol": inst.symbol, "insurance_fund": str(Decimal(f) / MONEY_SCALE)}
             for inst, f in zip(instruments[1:], funds[1:])
         ]}, **copy.deepcopy(mechanisms or {})},

@@ -16,6 +16,7 @@ from delever.scenario import default_scenario_path, load_scenario
 from delever.sweep import margin_sweep
 from delever.sweep_skip import SweepSkip, continuous
 from delever.tiers import BINANCE_BTCUSDT_2021
+from core_stack import MECHANISMS_OFF
 
 TIERS = tier_arrays([BINANCE_BTCUSDT_2021, BINANCE_BTCUSDT_2021])  # two instruments, Binance's BTC tiers
 VPL = np.array([100, 10], dtype=np.int64)  # value of one lot per tick, money units
@@ -125,7 +126,10 @@ def test_tiers_are_continuous_to_one_money_unit(cum, expected):
 def test_runs_skipping_sweeps_equal_runs_sweeping_every_step(name):
     """The engine's loop (as :func:`delever.engine.run` runs a multi-instrument market) skips some sweeps and
     logs the same events as the run that sweeps every step."""
-    sc = load_scenario(default_scenario_path().parent / f"{name}.toml", {"book": {"generator": {"accounts": 5_000}}})
+    sc = load_scenario(
+        default_scenario_path().parent / f"{name}.toml",
+        {"book": {"generator": {"accounts": 5_000}}, "mechanisms": MECHANISMS_OFF},
+    )
     sim = Simulation(sc, sc.seed, prepare_multi(sc, sc.seed), own_book=True)
     for t in range(sim.T):
         sim.step(t)

@@ -19,6 +19,8 @@ A generated block of README.md sits between ``<!-- begin generated: NAME ... -->
   from that run, the real figures and a run with ``--set prices.stretch_to_low=97000``;
 - ``adl-hierarchy``: ``delever compare`` rows (:func:`delever.compare.compare`) of ``queue-bitmex`` and of the
   ``hierarchy`` policy under the ``--set adl.keys=...`` variants of :data:`HIERARCHY_VARIANTS`;
+- ``cross-margin-instruments`` and ``calendar-spread-instruments``: the per-instrument tables of one run each of
+  the packaged cross-margin and calendar-spread scenarios (every mechanism on), from their summary.json;
 - ``options-example-output``: what the README's ``python`` example just above that block prints, run here;
 - ``test-count``: the number of tests ``pytest --collect-only`` finds.
 
@@ -501,6 +503,89 @@ def hierarchy_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------------------------- multi-instrument scenarios
+
+CROSS_MARGIN = "binance-2025-10-10-cross-margin"
+CALENDAR_SPREAD = "binance-btcusdt-2025-10-10-calendar-spread"
+"""The packaged multi-instrument scenarios whose per-instrument tables README.md shows (every mechanism on)."""
+
+
+def run_packaged(name: str) -> dict:
+    """``delever run`` of the packaged scenario ``name``'s summary (summary.json), in this process."""
+    _src_on_path()
+    from delever.engine import run
+    from delever.output import summarize
+    from delever.scenario import default_scenario_path, load_scenario
+
+    sc = load_scenario(default_scenario_path().parent / f"{name}.toml")
+    return summarize(run(sc, sc.seed))
+
+
+def _usdt(money_units: int) -> str:
+    """Money units (micro-USDT) as whole USDT, rounded half to even: 1,204,792."""
+    return f"{Decimal(money_units) / 1_000_000:,.0f}"
+
+
+def _mechanisms_on(summary: dict) -> str:
+    """The mechanisms a run had on (summary.json ``mechanisms``, less the multi-instrument market itself)."""
+    names = [k for k in summary["mechanisms"] if k not in ("cross_margin", "settlement")]
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _run_line(summary: dict) -> str:
+    """The run's totals under a per-instrument table: mechanisms on, conservation error, open interest."""
+    balanced = "balanced" if summary["open_interest_balanced"] else "NOT balanced"
+    return _wrap(
+        f"Mechanisms on: {_mechanisms_on(summary)}. All instruments: {summary['liquidations']:,} liquidations, "
+        f"{Decimal(str(summary['bad_debt'])):,.0f} USDT of bad debt, {Decimal(str(summary['adl_notional'])):,.0f} "
+        f"USDT of ADL notional; open interest {balanced}, `conservation_error` {summary['conservation_error']}."
+    )
+
+
+def cross_margin_table(summary: dict) -> str:
+    """The packaged cross-margin scenario's per-instrument table (summary.json ``mechanisms.cross_margin``)."""
+    lines = [
+        "| instrument | liquidations | of which in profit (contagion) | bad debt (USDT) | fund start -> end (USDT) "
+        "| ADL notional (USDT) | min mark |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in summary["mechanisms"]["cross_margin"]["instruments"]:
+        lines.append(
+            f"| {r['symbol']} | {r['liquidations']:,} | {r['contagion_liquidations']:,} | {_usdt(r['bad_debt'])} | "
+            f"{_usdt(r['insurance_fund_start'])} -> {_usdt(r['insurance_fund_end'])} | {_usdt(r['adl_notional'])} | "
+            f"{r['min_mark']:,.2f} |"
+        )
+    return "\n".join(lines) + "\n\n" + _run_line(summary)
+
+
+def calendar_spread_table(summary: dict) -> str:
+    """The packaged calendar-spread scenario's final settlement and per-instrument table (summary.json)."""
+    rows = summary["mechanisms"]["cross_margin"]["instruments"]
+    lines = []
+    for r in rows:
+        st = r["settlement"]
+        if st is not None:
+            lines.append(_wrap(
+                f"Final settlement of {r['symbol']} at {Decimal(st['settlement_price']):,} (step {st['step']:,}): "
+                f"{st['positions_settled']:,} positions closed, {st['negative_equity_positions']:,} with negative "
+                "equity deleveraged."
+            ))  # fmt: skip
+    lines += [
+        "| instrument | liquidations | of which contagion | bad debt (USDT) | fund start -> end (USDT) "
+        "| open interest at the end |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        kind = "future" if r["kind"] == "dated_future" else r["kind"]
+        oi = "0 (settled)" if r["settlement"] is not None else f"{r['open_interest_end']:,.3f} BTC"
+        lines.append(
+            f"| {r['symbol']} {kind} | {r['liquidations']:,} | {r['contagion_liquidations']:,} | "
+            f"{_usdt(r['bad_debt'])} | {_usdt(r['insurance_fund_start'])} -> {_usdt(r['insurance_fund_end'])} | "
+            f"{oi} |"
+        )
+    return "\n".join(lines) + "\n\n" + _run_line(summary)
+
+
 # ------------------------------------------------------------------------------------------ options, test count
 
 OPTIONS_BLOCK = "options-example-output"
@@ -564,6 +649,8 @@ def blocks(workdir: Path) -> tuple[dict[str, str], DefaultRun]:
         "replay-facts": replay_facts_table(replays),
         "replay-notes": replay_notes(replays, compared and run_replay(compared.name, (STRETCH,))),
         "adl-hierarchy": hierarchy_table(),
+        "cross-margin-instruments": cross_margin_table(run_packaged(CROSS_MARGIN)),
+        "calendar-spread-instruments": calendar_spread_table(run_packaged(CALENDAR_SPREAD)),
         OPTIONS_BLOCK: options_example_output(README.read_text(encoding="utf-8"), workdir),
         "test-count": collected_tests_sentence(),
     }, run

@@ -49,6 +49,7 @@ from .book import Book, check_int64_headroom
 from .engine.market import MultiMarket, prepare
 from .instruments import Instrument
 from .liquidity import DepthCurve
+from .mechanisms import registry
 from .prices import PricePath
 from .scenario import CrossInstrumentConfig, Scenario, build_tiers
 from .settlement import basis_left, check_expiry
@@ -132,7 +133,8 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
     lp_accounts = np.flatnonzero(b.exempt)
     first_position = b.first_position()
     base_start = float(base.path.index[0])
-    cap = money(scenario.mechanisms.limits.max_account_notional) if scenario.mechanisms.limits.enabled else None
+    cap = registry.book_rules(scenario).max_account_notional  # position limits (the mechanisms' book phase)
+    cap = None if cap is None else money(cap)
     used = np.zeros(b.n_accounts, dtype=np.int64)  # each account's entry notional so far (limits)
     np.add.at(used, b.account, np.abs(b.cost))
     t0 = int(base.path.time_ns[0])

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from .config.adl import AdlConfig
 from .config.base import ConfigModel
@@ -91,12 +91,6 @@ class Scenario(ConfigModel):
     adl: AdlConfig = AdlConfig()
     facts: FactsConfig = FactsConfig()
     base_dir: Path | None = Field(default=None, exclude=True)
-
-    @model_validator(mode="after")
-    def _limits_single_instrument(self) -> Scenario:
-        if self.liquidation.limits_on() and self.mechanisms.cross_margin.enabled:
-            raise ValueError("liquidation per-step limits run on a single instrument: not with cross_margin")
-        return self
 
     def resolve(self, path: str) -> Path:
         """A path from the scenario: ``package:NAME`` or relative to the scenario file."""

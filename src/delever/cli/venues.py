@@ -8,10 +8,11 @@
   base units for linear contracts and contracts for inverse ones; ``--wallet`` is in the settlement asset.
   ``--json`` prints one object with ccxt's unified position keys plus ``bankruptcyPrice`` and ``adlQuantile``
   (null: it needs the whole book); numbers are exact decimals.
-- ``delever position --venue NAME --wallet AMOUNT --position SYMBOL:SIZE@ENTRY[:MARK] --position ...
-  [--json]`` computes one cross account with several positions (signed sizes, one per symbol) as the engine
-  prices it (:mod:`delever.account_prices`): each position's liquidation price (the others at their marks),
-  bankruptcy price under the venue's cross backing rule, and ADL score.
+- ``delever position --venue NAME --wallet AMOUNT --position SYMBOL:SIZE@ENTRY[:MARK][:isolated=MARGIN]
+  --position ... [--json]`` computes one account with several positions (signed sizes, one per symbol; cross, or
+  isolated with their own margin) as the engine prices it (:mod:`delever.account_prices`): each position's
+  liquidation price (a cross one with the others at their marks), bankruptcy price (an isolated one's own
+  margin, a cross one's under the venue's cross backing rule), and ADL score.
 - ``delever venues`` lists the rulebooks; ``delever venues NAME`` shows one's tiers and rules.
 
 Bad input exits with status 2 and a message naming the argument (``--size: must be > 0 (got -1)``).
@@ -88,8 +89,9 @@ def position(
         list[str] | None,
         typer.Option(
             "--position",
-            help="SYMBOL:SIZE@ENTRY[:MARK], repeatable: one cross account with these positions (size < 0: short; "
-            "--wallet is its cross wallet). Replaces --symbol/--side/--size/--entry.",
+            help="SYMBOL:SIZE@ENTRY[:MARK][:isolated=MARGIN], repeatable: one account with these positions (size "
+            "< 0: short; cross unless given its own isolated margin; --wallet is the cross wallet). Replaces "
+            "--symbol/--side/--size/--entry.",
         ),
     ] = None,
 ) -> None:
@@ -153,9 +155,10 @@ def _account(venue: str, positions: list[str], wallet: str | None, as_json: bool
     from ..venues import get_venue
 
     try:
-        if wallet is None:
-            raise InputError("the account's cross wallet is required with --position", field="wallet")
-        view = account_view(get_venue(venue), wallet, [parse_position(p) for p in positions])
+        specs = [parse_position(p) for p in positions]
+        if wallet is None and any(spec.isolated_margin is None for spec in specs):
+            raise InputError("the account's cross wallet is required with a cross --position", field="wallet")
+        view = account_view(get_venue(venue), wallet or "0", specs)
     except InputError as exc:
         _fail(exc)
         return
@@ -163,20 +166,24 @@ def _account(venue: str, positions: list[str], wallet: str | None, as_json: bool
         typer.echo(exact_json(asdict(view)))
         return
     t = Table(
-        title=f"{view.venue}: cross account, wallet {_fmt(view.wallet)}, equity {_fmt(view.equity)}, maintenance "
+        title=f"{view.venue}: account, cross wallet {_fmt(view.wallet)}, equity {_fmt(view.equity)}, maintenance "
         f"margin {_fmt(view.maintenance_margin)}{' (liquidatable)' if view.liquidatable else ''}",
         header_style="bold",
     )
-    for col in ("symbol", "size", "entry", "mark", "uPnL", "MM", "liquidation price", "bankruptcy price", "ADL score"):
-        t.add_column(col, justify="left" if col == "symbol" else "right")
+    cols = ("symbol", "margin", "size", "entry", "mark", "uPnL", "MM", "liquidation price", "bankruptcy price",
+            "ADL score")  # fmt: skip
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("symbol", "margin") else "right")
     for p in view.positions:
         score = "-" if p.adl_score is None else f"{p.adl_score:.6g}"
-        t.add_row(p.symbol, _fmt(p.size), _fmt(p.entry_price), _fmt(p.mark_price), _fmt(p.unrealized_pnl),
+        mode = "cross" if p.isolated_margin is None else f"isolated {_fmt(p.isolated_margin)}"
+        t.add_row(p.symbol, mode, _fmt(p.size), _fmt(p.entry_price), _fmt(p.mark_price), _fmt(p.unrealized_pnl),
                   _fmt(p.maintenance_margin), _fmt(p.liquidation_price), _fmt(p.bankruptcy_price), score)  # fmt: skip
     console = Console(width=140)
     console.print(t)
     console.print(
-        f"Each price with the account's other positions at their marks. Bankruptcy: {view.backing_rule} backing; "
+        f"Each cross position's prices with the account's other cross positions at their marks; an isolated one "
+        f"is backed by its own margin. Cross bankruptcy: {view.backing_rule} backing; "
         f"ADL score: {view.adl_policy} (a winner's; its place in the queue needs the whole book).",
         highlight=False,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -20,14 +20,29 @@ class LiquidationConfig(ConfigModel):
     the least collateralised first, the rest wait. ``position_min_notional`` (quote) and
     ``position_max_portion_pct``: a position's order is at most ``max(min notional, portion x notional)``
     (``PositionBlockLimits``). ``account_max_notional_per_step`` (quote): notional liquidated per account per
-    step (``SubaccountBlockLimits.MaxNotionalLiquidated``). Single-instrument runs only (not with
-    ``mechanisms.cross_margin``).
+    step (``SubaccountBlockLimits.MaxNotionalLiquidated``). In a multi-instrument run (``mechanisms.cross_margin``)
+    the count and the account budget hold over every instrument's liquidations of the step.
+
+    ``cross_backing``: what backs one cross position of a multi-position account at its bankruptcy price
+    (:func:`delever.margin.cross_backing`): ``whole-account`` (the default; Binance cross, ``WB + UPNL1``, the
+    wallet plus the other cross positions' uPnL, ../shared/specs/venues.md section 1) or ``mm-share`` (dYdX v4,
+    ``-DNNV - TNC x |DMMR| / TMMR``: the position keeps its share of the account's total net collateral,
+    ../shared/specs/engines.md section 1). The venue rulebooks set it (:meth:`delever.venues.bridge.EngineBridge.
+    scenario_overrides`); a single-position account is backed by its wallet under both.
     """
 
     max_positions_per_step: Annotated[int, Field(ge=1)] | None = None
     position_min_notional: Annotated[Money, Field(ge=0)] = Decimal(0)
     position_max_portion_pct: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(100)
     account_max_notional_per_step: Annotated[Money, Field(gt=0)] | None = None
+    cross_backing: Literal["whole-account", "mm-share"] = "whole-account"
+
+    def backing_rule(self) -> int:
+        """``cross_backing`` as the kernels' rule number (:data:`delever.margin.BACKING_WHOLE_ACCOUNT` or
+        :data:`delever.margin.BACKING_MM_SHARE`)."""
+        from ..margin import BACKING_MM_SHARE, BACKING_WHOLE_ACCOUNT
+
+        return BACKING_MM_SHARE if self.cross_backing == "mm-share" else BACKING_WHOLE_ACCOUNT
 
     def limits_on(self) -> bool:
         """Whether any per-step limit can bind (a portion below 100%, a per-step count or account budget)."""

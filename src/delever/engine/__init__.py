@@ -6,7 +6,8 @@ step (:class:`Simulation`, :func:`run`), :mod:`.result` turns the end state into
 per-position columns. The
 mechanisms of the defence line act at fixed phases of the step through one protocol
 (:mod:`delever.mechanisms.base`; the enabled ones in :mod:`delever.mechanisms.registry` order), so adding one
-does not touch this package.
+does not touch this package. Before the run, :func:`prepare` builds the starting book under what the mechanisms'
+book phase asks of it (``shape_book``: position limits' cap, socialized loss's protected accounts).
 
 One step of the clock (``step_seconds``), in this order (the mechanism phases in brackets):
 

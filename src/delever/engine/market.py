@@ -1,5 +1,6 @@
 """The prepared inputs of a run: :func:`prepare` loads the scenario's index path, calibrates its order-book
-depth and builds (or loads) the starting book, checked against int64 headroom; a multi-instrument market
+depth and builds (or loads) the starting book under what the enabled mechanisms ask of it (their book phase,
+:func:`delever.mechanisms.registry.book_rules`), checked against int64 headroom; a multi-instrument market
 (:class:`MultiMarket`) is prepared by :func:`delever.contagion.prepare_multi` on top of :func:`prepare`.
 
 Raises :class:`~delever.errors.InputError` on bad input (file, row and field named).
@@ -17,6 +18,7 @@ from ..bookio import load_book
 from ..generator import GeneratorParams, generate_book
 from ..instruments import Instrument
 from ..liquidity import DepthCurve
+from ..mechanisms import registry
 from ..marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines, profile_at_price
 from ..prices import PricePath, path_from_klines, stretch_to_low
 from ..scenario import Scenario, window_ms
@@ -73,13 +75,13 @@ def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
         profile = profile_at_price(profile, float(path.index[0]))
     curve = DepthCurve.from_profile(profile, inst, liq.depth_scale)
     start_ticks = inst.price_to_ticks(Decimal(repr(float(path.index[0]))), rounding="floor")
-    mech = scenario.mechanisms
-    cap = mech.limits.max_account_notional if mech.limits.enabled else None
+    # what the enabled mechanisms ask of the book (phase -1 of delever.mechanisms.base: caps, protected accounts)
+    rules = registry.book_rules(scenario)
+    cap, protected = rules.max_account_notional, rules.protected_fraction
     labels = None
     if scenario.book.generator is not None:
         g = scenario.book.generator
         params = GeneratorParams(**g.model_dump())
-        protected = mech.socialized_loss.protected_fraction if mech.socialized_loss.enabled else 1.0
         book = generate_book(
             params, inst, start_ticks, seed, liq.lp_accounts, liq.lp_wallet, cap, protected, int(path.time_ns[0])
         )

@@ -180,6 +180,9 @@ class Simulation:
         self.vpl = np.array([i.value_per_lot_tick for i in insts], dtype=np.int64)
         self.v = int(self.vpl[0])
         self.fee_ppm = rate_ppm(scenario.fees.liquidation_fee_rate)
+        # what backs a cross position of a multi-position account at its bankruptcy price (the venue's rule:
+        # [liquidation] cross_backing, delever.margin.cross_backing)
+        self.backing_rule = scenario.liquidation.backing_rule()
         self.adl_policy = scenario.adl.build()
         # (time ns, positions, amounts) of each funding settlement: the hierarchy's funding_received key
         self.funding_history: list[tuple[int, np.ndarray, np.ndarray]] = []
@@ -454,7 +457,6 @@ class Simulation:
             req_all = np.where(iso, self.pos_mm[found], self.acc_mm[b.account[found]])
         ratio_all = equity_all / np.maximum(req_all, 1)
         if self.M > 1:
-            upnl = b.size[found] * self.marks[b.instrument[found]] * self.vpl[b.instrument[found]] - b.cost[found]
             self.excluded[found] = True  # no position found this step is another's ADL counterparty
         for m in instruments:
             if self.M == 1:
@@ -469,10 +471,6 @@ class Simulation:
             equity = np.asarray(equity_all[sel])[sort].copy()
             req = np.asarray(req_all[sel])[sort].copy()
             mark = int(self.marks[m])
-            if self.M > 1:  # contagion: a cross position in profit, taken down by its account's other positions
-                dragged = (upnl[sel][sort] > 0) & ~b.isolated[order]
-                self.contagion[m] += int(dragged.sum())
-                self.contagion_notional[m] += int((np.abs(b.size[order[dragged]]) * mark * self.vpl[m]).sum())
             batch = Batch(t, m, mark, float(self.centre_ticks[m][t]), order, equity, req, self.buf.n)
             for mechanism in self.mechanisms:  # phase 5a: the backstop takes over, per-step limits hold back
                 if not batch.order.size:
@@ -500,6 +498,11 @@ class Simulation:
         order, partial = batch.order, batch.lots
         if not order.size:
             return
+        if self.M > 1:  # contagion: a cross position in profit that the stage closes, taken down by its account's
+            # other positions (counted here, after the mechanisms took theirs or made them wait)
+            dragged = (b.size[order] * mark * v - b.cost[order] > 0) & ~b.isolated[order]
+            self.contagion[m] += int(dragged.sum())
+            self.contagion_notional[m] += int((np.abs(b.size[order[dragged]]) * mark * v).sum())
         batch.size_before = b.size[order].copy()
         self.excluded[order] = True
         # the ADL queue values its counterparties when it first needs them: one sweep then, so an account an earlier
@@ -509,7 +512,7 @@ class Simulation:
         queue = AdlQueue(b, m, mark, v, equities, self.excluded, self.adl_policy, tiers,
                          lambda name: self._position_data(name, t), offset_key=(self.seed, t, m))  # fmt: skip
         adl_on = 0 if any(mechanism.replaces_adl for mechanism in self.mechanisms) else 1
-        valuation = AccountValuation(self.marks.copy(), self.vpl, self.floors, self.mmr, self.cum, self.n_tiers)
+        valuation = AccountValuation(self.marks.copy(), self.vpl, *self.tier_args(), self.backing_rule)
         adl_ctl, fill_px = self.adl_triggers[m].control(t, int(self.funds.of(m)[0]), self.fund_s_all[m], mark,
                                                         self.mark_s_all[m])  # fmt: skip
         run_stage(order, b, v, self.fee_ppm, batch.centre, self.states[m], self.curves[m], self.lp_positions[m],
@@ -525,7 +528,7 @@ class Simulation:
         and MM, a cross position's account equity and the MM of all its open positions, and the position's own
         MM (:func:`delever.sweep.account_health`)."""
         equity, total_mm, own_mm = (np.zeros(order.size, dtype=np.int64) for _ in range(3))
-        valuation = AccountValuation(self.marks, self.vpl, *self.tier_args())
+        valuation = AccountValuation(self.marks, self.vpl, *self.tier_args(), self.backing_rule)
         account_health(order, BookCols.of(self.book), valuation, equity, total_mm, own_mm)
         return equity, total_mm, own_mm
 

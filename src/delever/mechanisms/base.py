@@ -5,6 +5,12 @@ The engine (:class:`delever.engine.simulation.Simulation`) holds the run's state
 never edits the engine, and adding one means writing a :class:`Mechanism` subclass in its own module and listing
 it in :mod:`delever.mechanisms.registry`. The phases, in the order the engine runs them:
 
+Book time (:func:`delever.engine.market.prepare` and :func:`delever.contagion.prepare_multi`, before the run):
+
+-1. :meth:`Mechanism.shape_book` - what the mechanism asks of the starting book (:class:`BookRules`: the
+    position limits' notional cap, socialized loss's share of protected accounts), folded over the mechanisms
+    of :data:`delever.mechanisms.registry.BOOK_MECHANISMS` by :func:`delever.mechanisms.registry.book_rules`.
+
 Run start (``Simulation.__init__``):
 
 0. :meth:`Mechanism.add_accounts` - before the starting book is recorded: add the mechanism's own accounts
@@ -53,6 +59,21 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class BookRules:
+    """What the enabled mechanisms ask of the starting book (phase -1, :meth:`Mechanism.shape_book`), read by the
+    book's builders (:func:`delever.generator.generate_book`, :func:`delever.bookio.load_book`,
+    :func:`delever.contagion.prepare_multi`).
+
+    ``max_account_notional``: each trader account's entry notional cap (quote, Decimal; None: no cap; position
+    limits, :mod:`delever.mechanisms.limits`). ``protected_fraction``: the share of generated trader accounts with
+    negative-balance protection (1.0: all; socialized loss, :mod:`delever.mechanisms.socialized`).
+    """
+
+    max_account_notional: Any = None
+    protected_fraction: float = 1.0
 
 
 @dataclass
@@ -172,6 +193,10 @@ class Mechanism(ABC):
     @abstractmethod
     def from_scenario(cls, scenario) -> Mechanism | None:
         """This mechanism for ``scenario`` (:class:`delever.scenario.Scenario`), or None when it is off."""
+
+    def shape_book(self, rules: BookRules) -> BookRules:
+        """Phase -1: ``rules`` with what this mechanism asks of the starting book (book time, before the run)."""
+        return rules
 
     def add_accounts(self, sim: Engine, book):
         """Phase 0: the starting book, with this mechanism's own accounts appended; returns the book."""

@@ -27,21 +27,24 @@ stays solvent after the fill; an account that would not is closed whole (the sta
 the engine's insurance fund does not pay for part of a position). So the position and account limits bind
 solvent accounts; the per-step count (``max_positions_per_step``) binds every account.
 
+In a multi-instrument run the per-step count and each account's notional budget cover every instrument's
+batch of the step (a block's limits are over all markets).
+
 Not modelled: ``SubaccountBlockLimits.MaxQuantumsInsuranceLost`` (the fund's loss per subaccount per block:
-it needs the fill inside the stage), and "one perpetual per subaccount per block" (the single-instrument
-engine has one position per account and instrument).
+it needs the fill inside the stage), and "one perpetual per subaccount per block" (a multi-position account may
+have a position on each instrument liquidated in one step).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..units import PPM
 from .base import Mechanism
 
-__all__ = ["BlockLimits", "StepPlan", "plan_step", "combine_partial", "LiquidationLimits"]
+__all__ = ["BlockLimits", "StepPlan", "StepUse", "plan_step", "combine_partial", "LiquidationLimits"]
 
 NO_LIMIT = np.iinfo(np.int64).max
 
@@ -89,11 +92,28 @@ class StepPlan:
         return int((~self.keep).sum())
 
 
+@dataclass
+class StepUse:
+    """What one step's batches took of the per-step limits so far: ``admitted`` liquidation orders, and
+    ``budget`` each account's notional budget left (money; absent: the whole ``account_max_notional``)."""
+
+    admitted: int = 0
+    budget: dict[int, int] = field(default_factory=dict)
+
+
 def plan_step(
-    order: np.ndarray, size: np.ndarray, account: np.ndarray, mark: int, v: int, limits: BlockLimits
+    order: np.ndarray,
+    size: np.ndarray,
+    account: np.ndarray,
+    mark: int,
+    v: int,
+    limits: BlockLimits,
+    used: StepUse | None = None,
 ) -> StepPlan:
     """The step's plan for ``order`` (int64 (n,) position indices, in the stage's order) at ``mark`` (ticks;
-    ``v`` money per lot-tick), ``size``/``account`` the book's columns.
+    ``v`` money per lot-tick), ``size``/``account`` the book's columns. ``used``: what the step's earlier
+    batches (other instruments) already took of the per-step count and of each account's budget, updated here
+    (dYdX's limits are per block, over every market); None for a fresh step.
 
     Position ``i`` in order (each counted against the per-step count once it is admitted):
 
@@ -111,10 +131,10 @@ def plan_step(
     unit = int(mark) * int(v)
     if unit <= 0:
         raise ValueError(f"plan_step: mark x v must be > 0, got {mark} x {v}")
-    budget: dict[int, int] = {}
-    admitted = 0
+    used = StepUse() if used is None else used
+    budget = used.budget
     for i in range(n):
-        if admitted >= limits.max_positions:
+        if used.admitted >= limits.max_positions:
             break
         p = int(order[i])
         q = abs(int(size[p]))
@@ -132,7 +152,7 @@ def plan_step(
             budget[a] = left - take * unit
         keep[i] = True
         lots[i] = 0 if take == q else take
-        admitted += 1
+        used.admitted += 1
     return StepPlan(keep=keep, lots=lots)
 
 
@@ -148,12 +168,16 @@ def combine_partial(partial: np.ndarray, limit_lots: np.ndarray) -> np.ndarray:
 class LiquidationLimits(Mechanism):
     """The step loop's per-step liquidation limits (``[liquidation]``; :mod:`delever.mechanisms.base`): before
     the book, the batch is cut to the positions :func:`plan_step` lets through this step (the rest wait), and
-    their orders are capped at the planned lots (:func:`combine_partial`) after any partial sizing."""
+    their orders are capped at the planned lots (:func:`combine_partial`) after any partial sizing. In a
+    multi-instrument run the per-step count and each account's budget hold over all the step's batches (a
+    block's limits cover every market on dYdX)."""
 
     name = "block_limits"
 
     def __init__(self, limits: BlockLimits) -> None:
         self.limits = limits
+        self.step = -1  # the step whose batches `used` counts
+        self.used = StepUse()
 
     @classmethod
     def from_scenario(cls, scenario) -> LiquidationLimits | None:
@@ -165,7 +189,9 @@ class LiquidationLimits(Mechanism):
 
     def take(self, sim, batch) -> None:
         b, order = sim.book, batch.order
-        step_plan = plan_step(order, b.size, b.account, batch.mark, int(sim.vpl[batch.m]), self.limits)
+        if batch.t != self.step:
+            self.step, self.used = batch.t, StepUse()
+        step_plan = plan_step(order, b.size, b.account, batch.mark, int(sim.vpl[batch.m]), self.limits, self.used)
         if step_plan.waiting:
             sim.note(self.name, b.account[order[~step_plan.keep]], 0)
         batch.caps = step_plan.lots
@@ -173,3 +199,8 @@ class LiquidationLimits(Mechanism):
 
     def size(self, sim, batch) -> None:
         batch.lots = combine_partial(batch.lots, batch.caps)
+
+    def after_liquidations(self, sim, t, m) -> None:
+        # the step's liquidations are over on every instrument: its use of the limits ends with it (so none is
+        # held between steps, where a checkpoint may be taken)
+        self.used = StepUse()

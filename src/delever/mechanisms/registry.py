@@ -12,11 +12,12 @@ clawback of socialized loss; proactive deleveraging after every instrument's liq
 from __future__ import annotations
 
 from .backstop import Backstop
-from .base import Mechanism
+from .base import BookRules, Mechanism
 from .block_limits import LiquidationLimits
 from .circuit_breaker import CircuitBreakers
 from .dynamic_margin import DynamicMargin
 from .funding import Funding
+from .limits import PositionLimits
 from .partial import PartialLiquidation
 from .proactive import ProactiveDeleveraging
 from .socialized import SocializedLoss
@@ -33,9 +34,22 @@ STEP_MECHANISMS: tuple[type[Mechanism], ...] = (
     SocializedLoss,
     ProactiveDeleveraging,
 )
-"""Every mechanism with a part in the step loop, in call order. ``[mechanisms.limits]`` (position caps) and
-``socialized_loss``'s protected accounts act when the book is built (:func:`delever.engine.market.prepare`),
-``cross_margin`` when the market is (:func:`delever.contagion.prepare_multi`)."""
+"""Every mechanism with a part in the step loop, in call order. ``cross_margin`` acts when the market is built
+(:func:`delever.contagion.prepare_multi`): it makes the instruments the step loop runs over."""
+
+BOOK_MECHANISMS: tuple[type[Mechanism], ...] = (PositionLimits, SocializedLoss)
+"""The mechanisms with a book phase (:meth:`~delever.mechanisms.base.Mechanism.shape_book`), in call order:
+position limits' notional cap, socialized loss's protected accounts."""
+
+
+def book_rules(scenario) -> BookRules:
+    """What ``scenario``'s enabled mechanisms ask of its starting book (phase -1, :data:`BOOK_MECHANISMS` order)."""
+    rules = BookRules()
+    for cls in BOOK_MECHANISMS:
+        mechanism = cls.from_scenario(scenario)
+        if mechanism is not None:
+            rules = mechanism.shape_book(rules)
+    return rules
 
 
 def build(scenario) -> list[Mechanism]:

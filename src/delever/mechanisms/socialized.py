@@ -12,12 +12,14 @@ the venue would collect from the user, reported as unrecovered bad debt.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .. import events as ev
 from ..allocation import split
 from ..units import exact_sum
-from .base import Mechanism
+from .base import BookRules, Mechanism
 
 
 def pro_rata(need: int, capacity: np.ndarray) -> np.ndarray:
@@ -49,6 +51,10 @@ class SocializedLoss(Mechanism):
     def from_scenario(cls, scenario) -> SocializedLoss | None:
         sl = scenario.mechanisms.socialized_loss
         return cls(sl) if sl.enabled else None
+
+    def shape_book(self, rules: BookRules) -> BookRules:
+        """Book time: ``protected_fraction`` of the generated trader accounts have negative-balance protection."""
+        return replace(rules, protected_fraction=self.config.protected_fraction)
 
     def after_stage(self, sim, batch) -> None:
         b, buf = sim.book, sim.buf

@@ -9,6 +9,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 
+from ..margin import BACKING_MM_SHARE
 from ..tiers import RiskTiers
 from .exact import LINEAR_MONEY_SCALE, plain, to_decimal
 from .margin_models import BracketMargin
@@ -100,10 +101,15 @@ class EngineBridge:
         liquidation fee, partial liquidation (tier steps or slices), the per-step liquidation limits (dYdX), the
         backstop vault, socialised loss, the mark's band and basis EMA (:attr:`mark`, where the venue publishes
         them) and the funding parameters (not switched on). Tick and lot sizes are left to the scenario, so the
-        same price path and book run under every rulebook. What the engine cannot express is in :meth:`engine_gaps`."""
+        same price path and book run under every rulebook. The cross backing rule of a multi-position account
+        (``[liquidation] cross_backing``) is set where it is not the default whole-account rule (dYdX v4's MM
+        share, :attr:`~delever.venues.rulebook.Rulebook.cross_backing_rule`). What the engine cannot express is
+        in :meth:`engine_gaps`."""
         c = self.contract(symbol or self.engine_symbol())
         out: dict[str, dict[str, object]] = {"instrument": {}, "fees": {}, "mechanisms": {}, "mark": {}}
         out["liquidation"] = self.liquidation.step_limits()
+        if self.cross_backing_rule == BACKING_MM_SHARE:  # dYdX v4: -DNNV - TNC x |DMMR| / TMMR (engines.md 1)
+            out["liquidation"]["cross_backing"] = "mm-share"
         rows = _scenario_tier_rows(c)
         if rows is not None:
             out["instrument"]["tiers"] = rows
