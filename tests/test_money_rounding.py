@@ -1636,6 +1636,32 @@ def test_proactive_cut_of_a_single_lot():
         # the least equity that is not liquidatable: 1 unit against an MM of 1 (a lot at 1 tick, V = 100: MM
         # ceil(0.4) = 1), leverage 100: keep floor(3 x 1 / 100) = 0, cut the lot
         ([1], [100], 1, [1], 1, 100, 5.0, 3.0, 5, [0], [1]),
+        # leverages 12, 12, 11, 10 at indices 1, 2, 3, 0 (equity 100, mark 10, V 1): the full order is (leverage
+        # desc, index asc) = 1, 2, 3, 0; two a step take the tied pair 1 and 2, three add 3; each keeps 30 lots
+        ([100] * 4, [1_000, 1_200, 1_200, 1_100], 10, [100, 120, 120, 110], 10, 1, 5.0, 3.0, 2, [1, 2], [90, 90]),
+        (
+            [100] * 4,
+            [1_000, 1_200, 1_200, 1_100],
+            10,
+            [100, 120, 120, 110],
+            10,
+            1,
+            5.0,
+            3.0,
+            3,
+            [1, 2, 3],
+            [90, 90, 80],
+        ),
+        # leverages 10, 11, 12, 13, 14 by index, one a step: the last index, the most levered (keeps 30 of 140)
+        ([100] * 5, [1_000, 1_100, 1_200, 1_300, 1_400], 10, [100, 110, 120, 130, 140], 10, 1, 5.0, 3.0, 1, [4], [110]),
+        # a target of 2.5 (the binary fraction 5 / 2): keep floor(5 x 101 / (2 x 10)) = floor(25.25) = 25 of 60
+        ([101], [600], 10, [60], 10, 1, 5.0, 2.5, 5, [0], [35]),
+        # equity 3,002,399,781,733,333 (3.0 billion USDT) at mark 476,000 ticks, V 100 (d = 47,600,000), target 3:
+        # 3 x equity = 9,007,199,345,199,999 = 189,226,876 x d + (d - 1), so the exact keep is 189,226,876 lots
+        # of 189,226,877: one lot cut (leverage 189,226,877 x d / equity = 3.0000000000000004 > 2). In float64
+        # 3 x equity rounds to 9,007,199,345,200,000 (spacing 2 above 2**53) = 189,226,877 x d: a float floor
+        # keeps every lot and cuts nothing
+        ([3_002_399_781_733_333], [189_226_877 * 47_600_000], 10, [189_226_877], 476_000, 100, 2.0, 3.0, 5, [0], [1]),
     ],
     ids=[
         "below-the-trigger",
@@ -1645,6 +1671,11 @@ def test_proactive_cut_of_a_single_lot():
         "target-above-the-trigger-nothing-to-cut",
         "v-100",
         "one-unit-of-equity-at-mm",
+        "tied-leverages-by-index-two-a-step",
+        "tied-leverages-by-index-three-a-step",
+        "most-levered-is-the-last-index",
+        "target-a-binary-fraction",
+        "keep-exact-where-the-float-product-rounds-up-to-a-whole-lot",
     ],  # fmt: skip
 )
 def test_proactive_selection_leverage_boundaries(equity, notional, mm, size, mark, v, trigger, target, max_accounts,
