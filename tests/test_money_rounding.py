@@ -58,11 +58,11 @@ def isolated(size: int, cost: int, margin: int) -> dict:
 
 
 def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, partial=0, lp_weights=None,
-                    policy="queue-bitmex", adl_on=1, order=(0,)):  # fmt: skip
+                    policy="queue-bitmex", adl_on=1, order=(0,), buf=None):  # fmt: skip
     """Liquidate position 0 (or the positions ``order``, in that order) of a book of one-position accounts
     (``rows`` as built above) through the compiled stage, with a linear book of ``depth`` lots per 1% centred at
     ``centre`` ticks (also the mark) and the insurance fund at ``fund`` money units. Returns (event rows as
-    tuples, fund after, book after)."""
+    tuples, fund after, book after). ``buf``: the event buffer (default a fresh :class:`EventBuffer`)."""
     n = len(rows)
     book = Book.from_arrays(
         wallet=[r.get("wallet", 0) for r in rows],
@@ -83,7 +83,7 @@ def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, 
     excluded[list(order)] = True
     t = BINANCE_BTCUSDT_2021
     queue = AdlQueue(book, 0, centre, V, lambda: (pos_eq, acc_eq), excluded, policy, (t.floors, t.mmr_ppm, t.cum))
-    buf = EventBuffer()
+    buf = EventBuffer() if buf is None else buf
     lp_pos = np.flatnonzero(book.exempt[book.account])
     weights = np.ones(lp_pos.size, dtype=np.int64) if lp_weights is None else np.array(lp_weights, dtype=np.int64)
     curve = DepthCurve.linear(depth).arrays()
@@ -464,6 +464,69 @@ def test_adl_queue_running_dry_sends_the_rest_to_the_book_and_leaves_bad_debt():
         ("bad_debt", 0, 0, 0, -70_140_000),
     ]
     assert fund == 0 and book.collateral[0] == -70_140_000
+
+
+class OneRowAtATime:
+    """An event buffer that grants one more row per ``ensure`` call, whatever is asked, so the liquidation kernel
+    runs on exactly the room its own check asked for (``run_stage``'s usual slack taken away). Its columns are
+    views of larger arrays: a kernel writing past its room writes into the slack behind the view (or raises
+    ``IndexError`` with the JIT off), and ``overflow`` records how many rows it wrote past the room."""
+
+    def __init__(self, backing: int = 4_096) -> None:
+        self._cols = {c: np.zeros(backing, dtype=np.int8 if c in ("kind", "indicator") else np.int64)
+                      for c in ev.COLUMNS}  # fmt: skip
+        self.capacity = 0
+        self._n = 0
+        self.overflow = 0
+
+    @property
+    def cols(self) -> dict:
+        return {c: a[: self.capacity] for c, a in self._cols.items()}
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @n.setter
+    def n(self, rows: int) -> None:
+        self.overflow = max(self.overflow, rows - self.capacity)
+        self._n = rows
+
+    def ensure(self, extra: int) -> None:
+        if self._n + extra > self.capacity:
+            self.capacity += 1
+
+
+ONE_LOT_SHORT = cross(-1, -520_000 * V, 500_000_000)  # 1 lot @52,000: profit 2.2 USDT at 47,400
+
+
+@pytest.mark.parametrize(
+    "rows, fund, lp_weights, kinds",
+    [
+        # the worst order: three liquidity providers, a fund of 50 USDT that covers a book part, eight one-lot
+        # counterparties (a queue that runs dry) and the rest to the book: a book fill and 3 LP fills, 8 ADL
+        # pairs, a book fill and 3 LP fills, payout and bad debt = 2 x 3 + 2 x 8 + 4 = 26 rows. The kernel asks
+        # for 2 n_lp + 6 + 2 x (queue entries) + n_lp = 6 + 6 + 16 + 3 = 31; asking for 2 // n_lp + 6 + ... or
+        # (... ) - n_lp = 25, or 2 + entries (25) or 2 // entries (15) in place of 2 x entries, leaves it short
+        ([isolated(1_000, C, 2_500_000_000)] + [ONE_LOT_SHORT] * 8 + [lp(), lp(), lp()], 50_000_000, None,
+         {"liquidation_fill": 2, "lp_fill": 6, "adl_fill": 8, "adl_counterparty_fill": 8, "insurance_payout": 1,
+          "bad_debt": 1}),
+        # a book-only order with three liquidity providers: a book fill, 3 LP fills and the fee
+        ([isolated(1_000, C, 3_000_000_000), lp(), lp(), lp()], 0, None,
+         {"liquidation_fill": 1, "lp_fill": 3, "liquidation_fee": 1}),
+    ],
+    ids=["book-part-then-dry-queue-then-book-3-lps", "book-only-3-lps"],
+)  # fmt: skip
+def test_liquidation_never_writes_past_the_event_room_it_asked_for(rows, fund, lp_weights, kinds):
+    tight = OneRowAtATime()
+    events, fund_after, book = liquidate_first(rows, 474_000, fund, lp_weights=lp_weights, buf=tight)
+    assert tight.overflow <= 0 and tight.n <= tight.capacity
+    got: dict[str, int] = {}
+    for e in events:
+        got[e[0]] = got.get(e[0], 0) + 1
+    assert got == kinds
+    # the same rows as with a roomy buffer
+    assert events == liquidate_first(rows, 474_000, fund, lp_weights=lp_weights)[0]
 
 
 def test_allocation_policy_splits_the_adl_lots_by_largest_remainder():
@@ -1834,6 +1897,61 @@ def test_trigger_price_is_exact_where_the_float_estimate_is_ticks_off(s, c, b, v
     assert got == trigger
     inside, outside = (trigger, trigger + 1) if s > 0 else (trigger, trigger - 1)
     assert _excess_in_python_ints(inside, s, c, b, v) < 0 <= _excess_in_python_ints(outside, s, c, b, v)
+
+
+@pytest.mark.parametrize(
+    "s, c, b, v, trigger",
+    [
+        # a long whose excess is exactly 0 at p0 = 23,372,154,230,415,614 (b = c - p0 x 100 + MM(p0 x 100)); the
+        # float estimate is 2 ticks high (int 23,372,154,230,415,616), so the first lower bracket end guess - 2
+        # lands on p0 itself: excess 0 is not below 0, the bracket must widen past it (to guess - 8). Excess
+        # rises 50 a tick (V (1 - 50%)): -100, -50, 0 at p0 - 2, p0 - 1, p0: the trigger is p0 - 1
+        (1, 1_317_113_122_643_631_978, 148_405_394_822_851_278, 100, 23_372_154_230_415_613),
+        # excess exactly 0 at p0 = 35,193,285,700,923,266 and the estimate 2 ticks low (int ...264): the first
+        # upper bracket end guess + 2 lands on p0, whose excess 0 is not < 0: p0 is not returned, the bisection
+        # finds p0 - 1
+        (1, 2_577_453_989_703_974_143, 817_689_688_357_810_843, 100, 35_193_285_700_923_265),
+        # a short at the highest price pmax = 2**62 // 484 = 9,528,276,897,577,247: b = c + pmax x 484 + MM - 1,
+        # so excess(pmax) = -1 (liquidatable, by one unit) and excess(pmax - 1) = -1 + 484 x 1.5 = 725: the
+        # trigger is pmax itself, the upper bracket end that an excess of -1 must not turn into "never"
+        (-1, -(10**18), 5_917_429_011_341_081_321, 484, 9_528_276_897_577_247),
+    ],
+    ids=["long-lower-end-on-zero-excess", "long-upper-end-on-zero-excess", "short-trigger-at-pmax-excess-minus-one"],
+)  # fmt: skip
+def test_trigger_price_where_a_bracket_end_lands_on_the_root(s, c, b, v, trigger):
+    from delever.sweep import trigger_price
+
+    assert trigger_price(s, c, b, v, 0, *SWEEP_TIERS[:3], int(SWEEP_TIERS[3][0])) == trigger
+    inside, outside = (trigger, trigger + 1) if s > 0 else (trigger, trigger - 1)
+    assert _excess_in_python_ints(inside, s, c, b, v) < 0 <= _excess_in_python_ints(outside, s, c, b, v)
+
+
+def test_trigger_price_of_a_short_never_liquidated_up_to_pmax_with_an_estimate_just_below_it():
+    """A short with excess exactly 0 at the highest price pmax = 2**62 // 484 = 9,528,276,897,577,247 (b = c +
+    pmax x 484 + MM(pmax x 484)): no price up to pmax liquidates it. The float root of the last tier's equation
+    is 9,528,276,897,577,246.0, a valid estimate one tick below pmax, so the upper bracket end widens up to pmax
+    and must stop there (not loop on pmax) and answer "never"."""
+    from delever.sweep import NEVER_SHORT, trigger_price
+
+    s, c, b, v = -1, -(10**18), 5_917_429_011_341_081_322, 484
+    assert _excess_in_python_ints(2**62 // v, s, c, b, v) == 0
+    assert trigger_price(s, c, b, v, 0, *SWEEP_TIERS[:3], int(SWEEP_TIERS[3][0])) == NEVER_SHORT
+
+
+def test_trigger_price_of_a_short_whose_root_sits_on_a_tier_floor_bisects_from_the_lowest_price():
+    """643 lots short, V = 109,429,766,953 (pmax = 2**62 // (643 V) = 65,541), b = c + F + MM(F) with F the
+    tier-8 floor 10**14 (MM(F) = 15% x F - cum = 9,983,700,000,000): the exact root's notional is F itself,
+    at 1.4212 ticks. In float64 tier 7's root has notional 1e14 (not below its cap F) and tier 8's
+    99,999,999,999,999.98 (below its floor F): no tier claims it, so the estimate falls back to pmax / 2 =
+    32,770.5, and the lower bracket end widens 32,768, 32,762, 32,738, ..., 32,770 - 2 x 4**7 = 2 (excess still
+    < 0) and then to 1 (excess >= 0): the trigger is 2, the first price with excess < 0."""
+    from delever.sweep import trigger_price
+
+    s, v = -643, 109_429_766_953
+    c = -70_363_340_150_779  # entered at 1 tick: s x 1 x V
+    b = c + 10**14 + 9_983_700_000_000
+    assert _excess_in_python_ints(1, s, c, b, v) >= 0 > _excess_in_python_ints(2, s, c, b, v)
+    assert trigger_price(s, c, b, v, 0, *SWEEP_TIERS[:3], int(SWEEP_TIERS[3][0])) == 2
 
 
 @pytest.mark.parametrize(

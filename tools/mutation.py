@@ -79,7 +79,7 @@ MODULES: dict[str, tuple[str, list[str] | None, list[str]]] = {
         [R, "tests/test_adl_policies.py"],
     ),  # fmt: skip
     "adl.policies.registry": ("adl/policies/registry.py", ["allocate_lots"], [R, "tests/test_adl_policies.py"]),
-    "allocation": ("allocation.py", None, [R, "tests/test_allocation.py"]),
+    "allocation": ("allocation.py", None, ["tests/test_allocation.py", R]),  # the killing tests first (-x)
     "settlement": (
         "settlement.py",
         ["final_settlement", "_cover", "settlement_price_ticks", "basis_left", "_equities"],
