@@ -1200,6 +1200,25 @@ def test_socialized_split_corrects_the_float_floor_exactly(need, capacity, share
     assert sum(shares) == need
 
 
+@pytest.mark.parametrize(
+    "total, weights, caps, shares",
+    [
+        # a negative cap counts as 0 (the reference clamps it): 5 units, weights 1 : 1, caps -3 and 10: shares
+        # 2.5 each, entry 0 can take nothing, so entry 1 takes all 5 (<= its cap 10)
+        (5, [1, 1], [-3, 10], [0, 5]),
+        # every cap negative: room for nothing, nothing handed out
+        (5, [1, 1], [-1, -2], [0, 0]),
+    ],
+    ids=["one-negative-cap-is-zero", "every-cap-negative"],
+)
+def test_capped_split_takes_a_negative_cap_as_zero(total, weights, caps, shares):
+    from delever.allocation import largest_remainder, split_capped_into
+
+    out = np.zeros(len(weights), dtype=np.int64)
+    split_capped_into(total, np.array(weights, dtype=np.int64), np.array(caps, dtype=np.int64), out)
+    assert out.tolist() == shares == largest_remainder(total, weights, caps)
+
+
 def _largest_remainder_in_python_ints(need: int, capacity: list[int]) -> list[int]:
     """The clawback rule in Python integers (the oracle): floor(need x c / total) each, then one unit to each of
     the ``need - sum(floors)`` largest remainders ``need x c - floor x total``, ties to the lower index."""
