@@ -1219,6 +1219,39 @@ def test_capped_split_takes_a_negative_cap_as_zero(total, weights, caps, shares)
     assert out.tolist() == shares == largest_remainder(total, weights, caps)
 
 
+@pytest.mark.parametrize(
+    "total, weights, shares",
+    [
+        # a total of exactly 2**62 (the compiled twins' limit, INT64_SAFE): the exact reference splits it,
+        # 2**61 each
+        (2**62, [1, 1], [2**61, 2**61]),
+        # one more: 2**61 + 0.5 each, the odd unit to the lower index
+        (2**62 + 1, [1, 1], [2**61 + 1, 2**61]),
+        # weights summing to exactly 2**62 (each 2**61): the reference, 1.5 each, the odd unit to the lower index
+        (3, [2**61, 2**61], [2, 1]),
+        # no entries: nothing to split
+        (5, [], []),
+    ],
+    ids=["total-exactly-2**62", "total-2**62-plus-one", "weights-summing-to-exactly-2**62", "no-entries"],
+)
+def test_split_at_the_int64_limits_takes_the_exact_path(total, weights, shares):
+    from delever.allocation import split
+
+    assert split(total, np.array(weights, dtype=np.int64)).tolist() == shares
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [[1.0, -1.0], [1.0, float("nan")], [float("inf"), 1.0]],
+    ids=["negative-float-weight", "nan-weight", "infinite-weight"],
+)
+def test_split_rejects_a_float_weight_that_is_negative_or_not_finite(weights):
+    from delever.allocation import split
+
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        split(5, np.array(weights))
+
+
 def _largest_remainder_in_python_ints(need: int, capacity: list[int]) -> list[int]:
     """The clawback rule in Python integers (the oracle): floor(need x c / total) each, then one unit to each of
     the ``need - sum(floors)`` largest remainders ``need x c - floor x total``, ties to the lower index."""
