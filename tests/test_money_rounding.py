@@ -514,8 +514,13 @@ ONE_LOT_SHORT = cross(-1, -520_000 * V, 500_000_000)  # 1 lot @52,000: profit 2.
         # a book-only order with three liquidity providers: a book fill, 3 LP fills and the fee
         ([isolated(1_000, C, 3_000_000_000), lp(), lp(), lp()], 0, None,
          {"liquidation_fill": 1, "lp_fill": 3, "liquidation_fee": 1}),
+        # one lot, two liquidity providers: the lot goes to the first (shares 0.5 each, the tie to the lower
+        # index) and the second, with 0 lots, writes no row: fill at floor(474,000 x (1 - 1 / 2e8)) = 473,999,
+        # margin 3,000,000 - 2,600,100 = 399,900 pays the fee ceil(47,399.9) = 47,400
+        ([isolated(1, 500_000 * V, 3_000_000), lp(), lp()], 0, None,
+         {"liquidation_fill": 1, "lp_fill": 1, "liquidation_fee": 1}),
     ],
-    ids=["book-part-then-dry-queue-then-book-3-lps", "book-only-3-lps"],
+    ids=["book-part-then-dry-queue-then-book-3-lps", "book-only-3-lps", "one-lot-two-lps-one-row"],
 )  # fmt: skip
 def test_liquidation_never_writes_past_the_event_room_it_asked_for(rows, fund, lp_weights, kinds):
     tight = OneRowAtATime()
@@ -527,6 +532,54 @@ def test_liquidation_never_writes_past_the_event_room_it_asked_for(rows, fund, l
     assert got == kinds
     # the same rows as with a roomy buffer
     assert events == liquidate_first(rows, 474_000, fund, lp_weights=lp_weights)[0]
+
+
+ONE_LOT_LONG_COST = 500_000 * V  # 1 lot @50,000.0
+
+
+@pytest.mark.parametrize(
+    "rows, centre, fund, partial, order, events, fund_after",
+    [
+        # 1 lot long, margin 2,600,101: the fill floor(474,000 x (1 - 1 / 2e8)) = 473,999 realizes -2,600,100 and
+        # leaves exactly 1 unit, so the fee ceil(47,399.9) = 47,400 is capped at 1: a fee of one unit is charged
+        ([isolated(1, ONE_LOT_LONG_COST, 2_600_101), lp()], 474_000, 0, 0, (0,),
+         [("liquidation_fill", 0, -1, 473_999, -2_600_100), ("lp_fill", 1, 1, 473_999, 0),
+          ("liquidation_fee", 0, 0, 0, -1)], 1),
+        # margin 2,600,099: the same fill leaves -1; the fund (10) covers the whole book close, so no ADL, and it
+        # pays one unit
+        ([isolated(1, ONE_LOT_LONG_COST, 2_600_099), lp()], 474_000, 10, 0, (0,),
+         [("liquidation_fill", 0, -1, 473_999, -2_600_100), ("lp_fill", 1, 1, 473_999, 0),
+          ("insurance_payout", 0, 0, 0, 1)], 9),
+        # the same -1 with an empty fund and a short in profit: the deficit of one unit is beyond the fund, so
+        # the lot is deleveraged at the bankruptcy price ceil((50,000,000 - 2,600,099) / 100) = ceil(473,999.01)
+        # = 474,000, leaving 99 (the fee ceil(47,400) capped at 99)
+        ([isolated(1, ONE_LOT_LONG_COST, 2_600_099), cross(-1, -520_000 * V, 500_000_000), lp()], 474_000, 0, 0,
+         (0,),
+         [("adl_fill", 0, -1, 474_000, -2_600_000), ("adl_counterparty_fill", 1, 1, 474_000, 4_600_000),
+          ("liquidation_fee", 0, 0, 0, -99)], 99),
+        # BP 475,000 (1,000 lots @50,000, margin 2,500) and centre 475,001: the first lot fills at
+        # floor(475,001 x (1 - 1 / 2e8)) = 475,000, exactly the ADL price, so with an empty fund the book still
+        # takes every lot that fills at 475,000: k with 475,001 x k / 2e8 < 1, k <= 421. The other 579 go to ADL
+        # at 475,000 (the whole 1,000 at the book: floor(475,001 - 2.375) = 474,998, a deficit of 200,000)
+        ([isolated(1_000, C, 2_500_000_000), SHORT_A, lp()], 475_001, 0, 0, (0,),
+         [("liquidation_fill", 0, -421, 475_000, -1_052_500_000), ("lp_fill", 2, 421, 475_000, 0),
+          ("adl_fill", 0, -579, 475_000, -1_447_500_000), ("adl_counterparty_fill", 1, 579, 475_000, 2_605_500_000)],
+         0),
+        # two orders, the first partial (300 lots, solvent at exactly 0 as in
+        # test_partial_liquidation_only_when_the_account_stays_solvent), the second whole: the book has absorbed
+        # 300 lots, so 1,000 more fill at floor(476,000 x (1 - (300 + 500) / 1e8)) = floor(475,996.19) = 475,996;
+        # realized -2,400,400,000, fee ceil(47,599,600,000 x 0.1%) = 47,599,600
+        ([isolated(1_000, C, 2_414_379_970), isolated(1_000, C, 2_500_000_000), lp()], 476_000, 0, 300, (0, 1),
+         [("liquidation_fill", 0, -300, 475_999, -720_030_000), ("lp_fill", 2, 300, 475_999, 0),
+          ("liquidation_fee", 0, 0, 0, -14_279_970), ("liquidation_fill", 1, -1_000, 475_996, -2_400_400_000),
+          ("lp_fill", 2, 1_000, 475_996, 0), ("liquidation_fee", 1, 0, 0, -47_599_600)], 61_879_570),
+    ],
+    ids=["fee-of-one-unit", "payout-of-one-unit", "deficit-of-one-unit-with-an-empty-fund-goes-to-adl",
+         "first-lot-fills-exactly-at-the-adl-price", "partial-then-the-next-order"],
+)  # fmt: skip
+def test_liquidation_at_one_unit_and_one_tick_boundaries(rows, centre, fund, partial, order, events, fund_after):
+    got, fund_left, _ = liquidate_first(rows, centre, fund, partial=partial, order=order)
+    assert got == events and fund_left == fund_after
 
 
 def test_allocation_policy_splits_the_adl_lots_by_largest_remainder():
