@@ -651,6 +651,30 @@ def test_partial_liquidation_only_when_the_account_stays_solvent(margin, partial
         assert (int(book.size[0]), int(book.collateral[0]), int(book.wallet[0])) == (0, 0, 0)
 
 
+@pytest.mark.parametrize(
+    "margin, events, size_left, margin_left",
+    [
+        # isolated short 1,000 lots @50,000, partial 300 at centre 52,400: buying 300 fills at
+        # ceil(524,000 x (1 + 300 / 2e8)) = ceil(524,000.79) = 524,001; solvent if margin - 1,000 x 524,001 x 100
+        # + 50,000,000,000 - ceil(0.1% x 300 x 524,001 x 100) = margin - 2,400,100,000 - 15,720,030 >= 0: exactly 0
+        # at 2,415,820,030. Realized: cost released -15,000,000,000, -30,003,000,000 paid: -720,030,000
+        (2_415_820_030,
+         [("liquidation_fill", 0, 300, 524_001, -720_030_000), ("lp_fill", 1, -300, 524_001, 0),
+          ("liquidation_fee", 0, 0, 0, -15_720_030)], -700, 1_680_070_000),
+        # one unit less: the whole position, ceil(524,000 x (1 + 1,000 / 2e8)) = ceil(524,002.62) = 524,003,
+        # realized -2,400,300,000, the fee capped at the 15,520,029 left
+        (2_415_820_029,
+         [("liquidation_fill", 0, 1_000, 524_003, -2_400_300_000), ("lp_fill", 1, -1_000, 524_003, 0),
+          ("liquidation_fee", 0, 0, 0, -15_520_029)], 0, 0),
+    ],
+    ids=["short-solvent-exactly-at-zero-partial", "short-one-unit-short-whole"],
+)  # fmt: skip
+def test_partial_liquidation_of_a_short_buys_at_the_ceiled_price(margin, events, size_left, margin_left):
+    got, _, book = liquidate_first([isolated(-1_000, -C, margin), lp()], 524_000, 0, partial=300)
+    assert got == events
+    assert (int(book.size[0]), int(book.collateral[0])) == (size_left, margin_left)
+
+
 def test_adl_queue_dry_by_one_lot_sends_that_lot_to_the_book():
     # the only counterparty holds 999 lots: the last lot of the 1,000 goes to the book at
     # floor(474,000 x (1 - 1 / 2e8)) = 473,999; balance 2,500,000,000 - 999 x 2,500,000 - 1 x 2,600,100 = -100,100
