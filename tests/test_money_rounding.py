@@ -573,13 +573,60 @@ ONE_LOT_LONG_COST = 500_000 * V  # 1 lot @50,000.0
          [("liquidation_fill", 0, -300, 475_999, -720_030_000), ("lp_fill", 2, 300, 475_999, 0),
           ("liquidation_fee", 0, 0, 0, -14_279_970), ("liquidation_fill", 1, -1_000, 475_996, -2_400_400_000),
           ("lp_fill", 2, 1_000, 475_996, 0), ("liquidation_fee", 1, 0, 0, -47_599_600)], 61_879_570),
+        # the mirror for a short: 1,000 lots short @50,000 with margin 2,500 has BP 52,500.0 (525,000), and at
+        # centre 524,999 buying k lots fills at ceil(524,999 x (1 + k / 2e8)) = 525,000 while k <= 380 (the
+        # whole 1,000 at 525,002: a deficit of 200,000): 380 lots to the book, 620 to ADL (a long @48,000)
+        ([isolated(-1_000, -C, 2_500_000_000), cross(2_000, 2_000 * 480_000 * V, 500_000_000), lp()], 524_999, 0, 0,
+         (0,),
+         [("liquidation_fill", 0, 380, 525_000, -950_000_000), ("lp_fill", 2, -380, 525_000, 0),
+          ("adl_fill", 0, 620, 525_000, -1_550_000_000), ("adl_counterparty_fill", 1, -620, 525_000, 2_790_000_000)],
+         0),
     ],
     ids=["fee-of-one-unit", "payout-of-one-unit", "deficit-of-one-unit-with-an-empty-fund-goes-to-adl",
-         "first-lot-fills-exactly-at-the-adl-price", "partial-then-the-next-order"],
+         "first-lot-fills-exactly-at-the-adl-price", "partial-then-the-next-order",
+         "short-first-lot-fills-exactly-at-the-adl-price"],
 )  # fmt: skip
 def test_liquidation_at_one_unit_and_one_tick_boundaries(rows, centre, fund, partial, order, events, fund_after):
     got, fund_left, _ = liquidate_first(rows, centre, fund, partial=partial, order=order)
     assert got == events and fund_left == fund_after
+
+
+@pytest.mark.parametrize(
+    "wallet, events",
+    [
+        # bankrupt long 1,000 lots, BP 475,000, mark 474,000, empty fund. The first-ranked short A (600 lots
+        # @47,405, profit 600 x 5 USDT = 3,000,000) gives a lot at 475,000 instead of the mark at a cost of
+        # 1,000 ticks x 100 = 100,000; with wallet -2,950,000 its equity is 50,000: it can give 0 lots and is
+        # passed; the next short B (2,000 @52,000) gives all 1,000
+        (-2_950_000,
+         [("adl_fill", 0, -1_000, 475_000, -2_500_000_000),
+          ("adl_counterparty_fill", 2, 1_000, 475_000, 4_500_000_000)]),
+        # wallet -2,850,000: equity 150,000 buys one lot (150,000 // 100,000); A realizes -47,500,000 + 47,405,000
+        # = -95,000 and keeps equity 50,000; B gives the other 999
+        (-2_850_000,
+         [("adl_fill", 0, -1, 475_000, -2_500_000), ("adl_counterparty_fill", 1, 1, 475_000, -95_000),
+          ("adl_fill", 0, -999, 475_000, -2_497_500_000), ("adl_counterparty_fill", 2, 999, 475_000, 4_495_500_000)]),
+    ],
+    ids=["counterparty-that-can-give-nothing-is-passed", "counterparty-capped-at-one-lot-then-the-next"],
+)  # fmt: skip
+def test_adl_counterparty_capped_by_its_equity_then_the_queue_goes_on(wallet, events):
+    rows = [isolated(1_000, C, 2_500_000_000), cross(-600, -600 * 474_050 * V, wallet), SHORT_A, lp()]
+    got, fund, _ = liquidate_first(rows, 474_000, 0)
+    assert got == events and fund == 0
+
+
+def test_adl_isolated_winners_closed_flat_take_their_margin_home_open_ones_keep_it():
+    # bankrupt long 1,000 (BP 475,000) against two isolated shorts @52,000: the 400-lot one (margin 50 USDT, the
+    # more levered, first) is closed flat: realized 400 x (520,000 - 475,000) x 100 = 1,800,000,000, and its margin
+    # 50,000,000 + 1,800,000,000 goes to its wallet; the 2,000-lot one gives 600 (2,700,000,000) and keeps
+    # 500,000,000 + 2,700,000,000 = 3,200,000,000 behind its 1,400 lots
+    rows = [isolated(1_000, C, 2_500_000_000), isolated(-400, -400 * 520_000 * V, 50_000_000),
+            isolated(-2_000, -2_000 * 520_000 * V, 500_000_000), lp()]  # fmt: skip
+    events, _, book = liquidate_first(rows, 474_000, 0)
+    assert [(e[1], e[2]) for e in events if e[0] == "adl_counterparty_fill"] == [(1, 400), (2, 600)]
+    assert book.size.tolist()[:3] == [0, 0, -1_400]
+    assert book.wallet.tolist()[:3] == [0, 1_850_000_000, 0]
+    assert book.collateral.tolist()[:3] == [0, 0, 3_200_000_000]
 
 
 def test_allocation_policy_splits_the_adl_lots_by_largest_remainder():
