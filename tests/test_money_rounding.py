@@ -1895,6 +1895,9 @@ def test_proactive_cut_of_a_single_lot():
         ([100] * 5, [1_000, 1_100, 1_200, 1_300, 1_400], 10, [100, 110, 120, 130, 140], 10, 1, 5.0, 3.0, 1, [4], [110]),
         # a target of 2.5 (the binary fraction 5 / 2): keep floor(5 x 101 / (2 x 10)) = floor(25.25) = 25 of 60
         ([101], [600], 10, [60], 10, 1, 5.0, 2.5, 5, [0], [35]),
+        # leverage 6 > 5 and a target of 6: it keeps floor(6 x 100 / 10) = 60, exactly its 60 lots: nothing to
+        # cut, not listed (not listed with 0 lots either)
+        ([100], [600], 10, [60], 10, 1, 5.0, 6.0, 5, [], []),
         # equity 3,002,399,781,733,333 (3.0 billion USDT) at mark 476,000 ticks, V 100 (d = 47,600,000), target 3:
         # 3 x equity = 9,007,199,345,199,999 = 189,226,876 x d + (d - 1), so the exact keep is 189,226,876 lots
         # of 189,226,877: one lot cut (leverage 189,226,877 x d / equity = 3.0000000000000004 > 2). In float64
@@ -1914,6 +1917,7 @@ def test_proactive_cut_of_a_single_lot():
         "tied-leverages-by-index-three-a-step",
         "most-levered-is-the-last-index",
         "target-a-binary-fraction",
+        "target-keeps-exactly-every-lot",
         "keep-exact-where-the-float-product-rounds-up-to-a-whole-lot",
     ],  # fmt: skip
 )
