@@ -58,11 +58,13 @@ def isolated(size: int, cost: int, margin: int) -> dict:
 
 
 def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, partial=0, lp_weights=None,
-                    policy="queue-bitmex", adl_on=1, order=(0,), buf=None):  # fmt: skip
+                    policy="queue-bitmex", adl_on=1, order=(0,), buf=None, adl_ctl=None, fill_px=None):  # fmt: skip
     """Liquidate position 0 (or the positions ``order``, in that order) of a book of one-position accounts
     (``rows`` as built above) through the compiled stage, with a linear book of ``depth`` lots per 1% centred at
     ``centre`` ticks (also the mark) and the insurance fund at ``fund`` money units. Returns (event rows as
-    tuples, fund after, book after). ``buf``: the event buffer (default a fresh :class:`EventBuffer`)."""
+    tuples, fund after, book after). ``buf``: the event buffer (default a fresh :class:`EventBuffer`);
+    ``adl_ctl``/``fill_px``: the ADL trigger and fill rule passed to ``run_stage`` (default: the fund cannot
+    pay, fill at the bankruptcy price)."""
     n = len(rows)
     book = Book.from_arrays(
         wallet=[r.get("wallet", 0) for r in rows],
@@ -89,7 +91,7 @@ def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, 
     curve = DepthCurve.linear(depth).arrays()
     partials = np.array([partial] + [0] * (len(order) - 1), dtype=np.int64)
     run_stage(np.array(order, dtype=np.int64), book, V, fee_ppm, float(centre), np.zeros(1), curve, lp_pos, weights,
-              fund_arr, queue, buf, partials, adl_on, AccountValuation.single(centre, V))  # fmt: skip
+              fund_arr, queue, buf, partials, adl_on, AccountValuation.single(centre, V), adl_ctl, fill_px)  # fmt: skip
     # every case conserves money exactly: what left the book went to the fund, and back
     assert book.total_money(int(fund_arr[0])) == before + fund
     c = buf.cols
@@ -627,6 +629,42 @@ def test_adl_isolated_winners_closed_flat_take_their_margin_home_open_ones_keep_
     assert book.size.tolist()[:3] == [0, 0, -1_400]
     assert book.wallet.tolist()[:3] == [0, 1_850_000_000, 0]
     assert book.collateral.tolist()[:3] == [0, 0, 3_200_000_000]
+
+
+WHOLE_DRAWDOWN_ON = (2, 1, 10**12, 10**13, 1)
+"""An ADL trigger control (delever.adl.trigger ``CTL_*``): the fund-drawdown trigger (2), on (1), start at or
+below 1,000,000 USDT, stop above 10,000,000 USDT, whole positions while on (1): OKX's rule."""
+
+
+@pytest.mark.parametrize(
+    "rows, centre, partial, kwargs, events",
+    [
+        # 1,000 lots long entered at 1 tick, partial 300 at centre 2: the 300 fill at floor(2 x (1 - 300 / 2e8))
+        # = 1 tick, the lowest price, realizing 0; fee ceil(0.1% x 300 x 1 x 100) = 30. A price of 1 tick is a
+        # fill: the partial is done
+        ([isolated(1_000, 1_000 * 1 * V, 10**9), lp()], 2, 300, {},
+         [("liquidation_fill", 0, -300, 1, 0), ("lp_fill", 1, 300, 1, 0), ("liquidation_fee", 0, 0, 0, -30)]),
+        # OKX's whole-position drawdown trigger is on (empty fund), but ADL is off for this stage: nothing is
+        # deleveraged, so the partial order (solvent exactly at 0 as in
+        # test_partial_liquidation_only_when_the_account_stays_solvent) goes to the book as asked
+        ([isolated(1_000, C, 2_414_379_970), lp()], 476_000, 300,
+         {"adl_on": 0, "adl_ctl": np.array(WHOLE_DRAWDOWN_ON, dtype=np.int64)},
+         [("liquidation_fill", 0, -300, 475_999, -720_030_000), ("lp_fill", 1, 300, 475_999, 0),
+          ("liquidation_fee", 0, 0, 0, -14_279_970)]),
+        # ADL at the mark (fill rule) of 1 tick: a long of 1,000 lots entered at 3 ticks with margin 50,000 (BP
+        # ceil(2.5) = 3) is deleveraged at 1 tick against a short entered at 2: realized 1,000 x (1 - 3) x 100 =
+        # -200,000 and the counterparty's +100,000; the long's -150,000 is bad debt (empty fund)
+        ([isolated(1_000, 1_000 * 3 * V, 50_000), cross(-2_000, -2_000 * 2 * V, 10**9), lp()], 1, 0,
+         {"fill_px": np.array([1], dtype=np.int64)},
+         [("adl_fill", 0, -1_000, 1, -200_000), ("adl_counterparty_fill", 1, 1_000, 1, 100_000),
+          ("bad_debt", 0, 0, 0, -150_000)]),
+    ],
+    ids=["partial-fill-at-one-tick", "whole-drawdown-trigger-on-with-adl-off-keeps-the-partial",
+         "adl-at-a-mark-of-one-tick"],
+)  # fmt: skip
+def test_liquidation_fill_rules_at_one_tick_and_with_adl_off(rows, centre, partial, kwargs, events):
+    got, _, _ = liquidate_first(rows, centre, 0, partial=partial, **kwargs)
+    assert got == events
 
 
 def test_allocation_policy_splits_the_adl_lots_by_largest_remainder():
