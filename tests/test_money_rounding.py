@@ -1414,6 +1414,19 @@ def test_split_rejects_a_float_weight_that_is_negative_or_not_finite(weights):
         split(5, np.array(weights))
 
 
+@pytest.mark.parametrize("weights", [[-1, 3], [2, -2]], ids=["weight-of-minus-one", "weight-of-minus-two"])
+def test_compiled_splits_reject_a_negative_weight(weights):
+    # the twins are called directly by the kernels (liquidity providers' weights): a negative weight is an error
+    from delever.allocation import split_capped_into, split_into
+
+    w = np.array(weights, dtype=np.int64)
+    out = np.zeros(2, dtype=np.int64)
+    with pytest.raises(ValueError, match=">= 0"):
+        split_into(5, w, out)
+    with pytest.raises(ValueError, match=">= 0"):
+        split_capped_into(5, w, np.array([5, 5], dtype=np.int64), out)
+
+
 def _largest_remainder_in_python_ints(need: int, capacity: list[int]) -> list[int]:
     """The clawback rule in Python integers (the oracle): floor(need x c / total) each, then one unit to each of
     the ``need - sum(floors)`` largest remainders ``need x c - floor x total``, ties to the lower index."""
