@@ -667,6 +667,36 @@ def test_liquidation_fill_rules_at_one_tick_and_with_adl_off(rows, centre, parti
     assert got == events
 
 
+def test_adl_queue_pointer_stays_on_a_capped_counterparty_across_orders():
+    """Four bankrupt longs of 1,000 lots (mark 474,000, empty fund) in a row, ADL prices 475,000, 474,500,
+    473,999 and 475,000, against three shorts @52,000 ranked A, B, C. A (3 lots, equity 150,000) pays
+    (price - mark) x 100 a lot to give at the ADL price: 1 lot at 475,000 (100,000), 1 at 474,500 (50,000),
+    then its last at 473,999 (below the mark: no cost). B (1 lot) is used up by the first order, C (4,000 lots)
+    takes the rest. The queue's pointer must stay on A while A is capped (B, used up behind it, is passed
+    without moving the pointer past A), and move past A and B once A is used up, onto C, which still has
+    lots for the fourth order. The third order: the book takes the 421 lots that fill at the ADL price 473,999
+    (floor(474,000 x (1 - k / 2e8)) = 473,999 for k <= 421), A 1 and C 578."""
+    a = cross(-3, -3 * 520_000 * V, 150_000 - 3 * 4_600_000)  # equity 150,000 at the mark
+    b = cross(-1, -520_000 * V, 100_000)
+    c = cross(-4_000, -4_000 * 520_000 * V, 4_000_000_000)
+    rows = [isolated(1_000, C, 2_500_000_000), isolated(1_000, C, 2_550_000_000), isolated(1_000, C, 2_600_100_000),
+            isolated(1_000, C, 2_500_000_000), a, b, c, lp()]  # fmt: skip
+    events, fund, book = liquidate_first(rows, 474_000, 0, order=(0, 1, 2, 3))
+    fills = [(e[1], e[2], e[3]) for e in events if e[0] in ("adl_counterparty_fill", "lp_fill")]
+    assert fills == [
+        (4, 1, 475_000),
+        (5, 1, 475_000),
+        (6, 998, 475_000),  # A capped at 1, B used up, C the rest
+        (4, 1, 474_500),
+        (6, 999, 474_500),  # A again (capped: the pointer stays on it), B passed
+        (7, 421, 473_999),
+        (4, 1, 473_999),
+        (6, 578, 473_999),  # the book part, A's last lot, C
+        (6, 1_000, 475_000),  # the pointer is on C: its lots serve the fourth order
+    ]
+    assert fund == 0 and book.size.tolist() == [0, 0, 0, 0, 0, 0, -425, 421]
+
+
 def test_allocation_policy_splits_the_adl_lots_by_largest_remainder():
     # pro-rata-contracts: a bankrupt long of 501 lots (BP 475,000: margin 501 x 2.5 USDT) with an empty fund and
     # the book below BP: all 501 lots are deleveraged, split 600 : 400 between shorts A and B (both @52,000):
