@@ -617,6 +617,29 @@ def test_adl_counterparty_capped_by_its_equity_then_the_queue_goes_on(wallet, ev
     assert got == events and fund == 0
 
 
+def test_adl_isolated_counterparty_capped_by_its_own_margin():
+    # as above, the first-ranked short isolated: 3 lots @47,450 with margin 0, equity = its profit 3 x 500 x 100 =
+    # 150,000 (its own margin, not an account's): one lot at 475,000 costs it 100,000, so it gives 1 (realized
+    # (474,500 - 475,000) x 100 = -50,000) and B gives the other 999
+    rows = [isolated(1_000, C, 2_500_000_000), isolated(-3, -3 * 474_500 * V, 0), SHORT_A, lp()]
+    events, _, book = liquidate_first(rows, 474_000, 0)
+    assert [(e[1], e[2], e[4]) for e in events if e[0] == "adl_counterparty_fill"] == [
+        (1, 1, -50_000), (2, 999, 4_495_500_000)]  # fmt: skip
+    assert book.size.tolist()[:3] == [0, -2, -1_001]
+
+
+def test_adl_counterparty_left_at_zero_equity_gives_nothing_to_the_next_order():
+    # A (600 lots @47,405, wallet -2,900,000: equity 100,000) gives 1 lot to the first bankrupt long at 475,000
+    # (cost 100,000: equity 0 after, realized -95,000); the second long's ADL price 474,500 would cost it 50,000
+    # a lot, and at equity 0 it can give none: B (SHORT_A) takes all 1,000
+    a = cross(-600, -600 * 474_050 * V, -2_900_000)
+    rows = [isolated(1_000, C, 2_500_000_000), isolated(1_000, C, 2_550_000_000), a, SHORT_A, lp()]
+    events, _, book = liquidate_first(rows, 474_000, 0, order=(0, 1))
+    assert [(e[1], e[2], e[3]) for e in events if e[0] == "adl_counterparty_fill"] == [
+        (2, 1, 475_000), (3, 999, 475_000), (3, 1_000, 474_500)]  # fmt: skip
+    assert book.size.tolist()[2] == -599 and book.wallet.tolist()[2] == -2_995_000
+
+
 def test_adl_isolated_winners_closed_flat_take_their_margin_home_open_ones_keep_it():
     # bankrupt long 1,000 (BP 475,000) against two isolated shorts @52,000: the 400-lot one (margin 50 USDT, the
     # more levered, first) is closed flat: realized 400 x (520,000 - 475,000) x 100 = 1,800,000,000, and its margin
