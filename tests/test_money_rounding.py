@@ -58,13 +58,14 @@ def isolated(size: int, cost: int, margin: int) -> dict:
 
 
 def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, partial=0, lp_weights=None,
-                    policy="queue-bitmex", adl_on=1, order=(0,), buf=None, adl_ctl=None, fill_px=None):  # fmt: skip
+                    policy="queue-bitmex", adl_on=1, order=(0,), buf=None, adl_ctl=None, fill_px=None,
+                    v=V):  # fmt: skip
     """Liquidate position 0 (or the positions ``order``, in that order) of a book of one-position accounts
     (``rows`` as built above) through the compiled stage, with a linear book of ``depth`` lots per 1% centred at
     ``centre`` ticks (also the mark) and the insurance fund at ``fund`` money units. Returns (event rows as
     tuples, fund after, book after). ``buf``: the event buffer (default a fresh :class:`EventBuffer`);
     ``adl_ctl``/``fill_px``: the ADL trigger and fill rule passed to ``run_stage`` (default: the fund cannot
-    pay, fill at the bankruptcy price)."""
+    pay, fill at the bankruptcy price); ``v`` money per lot-tick (default V = 100)."""
     n = len(rows)
     book = Book.from_arrays(
         wallet=[r.get("wallet", 0) for r in rows],
@@ -77,21 +78,21 @@ def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, 
     )
     before = book.total_money(0)
     fund_arr = np.array([fund], dtype=np.int64)
-    upnl = book.size * centre * V - book.cost
+    upnl = book.size * centre * v - book.cost
     pos_eq = np.where(book.isolated, book.collateral + upnl, upnl)
     acc_eq = book.wallet.copy()
     np.add.at(acc_eq, book.account[~book.isolated], upnl[~book.isolated])
     excluded = np.zeros(n, dtype=bool)
     excluded[list(order)] = True
     t = BINANCE_BTCUSDT_2021
-    queue = AdlQueue(book, 0, centre, V, lambda: (pos_eq, acc_eq), excluded, policy, (t.floors, t.mmr_ppm, t.cum))
+    queue = AdlQueue(book, 0, centre, v, lambda: (pos_eq, acc_eq), excluded, policy, (t.floors, t.mmr_ppm, t.cum))
     buf = EventBuffer() if buf is None else buf
     lp_pos = np.flatnonzero(book.exempt[book.account])
     weights = np.ones(lp_pos.size, dtype=np.int64) if lp_weights is None else np.array(lp_weights, dtype=np.int64)
     curve = DepthCurve.linear(depth).arrays()
     partials = np.array([partial] + [0] * (len(order) - 1), dtype=np.int64)
-    run_stage(np.array(order, dtype=np.int64), book, V, fee_ppm, float(centre), np.zeros(1), curve, lp_pos, weights,
-              fund_arr, queue, buf, partials, adl_on, AccountValuation.single(centre, V), adl_ctl, fill_px)  # fmt: skip
+    run_stage(np.array(order, dtype=np.int64), book, v, fee_ppm, float(centre), np.zeros(1), curve, lp_pos, weights,
+              fund_arr, queue, buf, partials, adl_on, AccountValuation.single(centre, v), adl_ctl, fill_px)  # fmt: skip
     # every case conserves money exactly: what left the book went to the fund, and back
     assert book.total_money(int(fund_arr[0])) == before + fund
     c = buf.cols
@@ -681,12 +682,28 @@ below 1,000,000 USDT, stop above 10,000,000 USDT, whole positions while on (1): 
          {"fill_px": np.array([1], dtype=np.int64)},
          [("adl_fill", 0, -1_000, 1, -200_000), ("adl_counterparty_fill", 1, 1_000, 1, 100_000),
           ("bad_debt", 0, 0, 0, -150_000)]),
+        # the fund-drawdown trigger on (fund 10 <= 1,000,000 USDT), not whole positions: the fund may pay
+        # nothing before ADL, so the one-unit deficit of a 1-lot long (margin 2,600,099, the book at 473,999)
+        # goes to ADL at 474,000 (fee 99 from the 99 left) instead of a payout of 1
+        ([isolated(1, ONE_LOT_LONG_COST, 2_600_099), cross(-1, -520_000 * V, 500_000_000), lp()], 474_000, 0,
+         {"fund": 10, "adl_ctl": np.array((2, 1, 10**12, 10**13, 0), dtype=np.int64)},
+         [("adl_fill", 0, -1, 474_000, -2_600_000), ("adl_counterparty_fill", 1, 1, 474_000, 4_600_000),
+          ("liquidation_fee", 0, 0, 0, -99)]),
+        # V = 1 (one money unit per lot-tick): a long of 10 lots entered at 1,010 with margin 90 has BP
+        # (10,100 - 90) / 10 = 1,001, one tick above the mark 1,000, so each lot given costs a counterparty 1
+        # unit. The first short (5 lots @1,002, wallet -7: equity -7 + 10 = 3) gives 3 lots, the next the other 7
+        ([isolated(10, 10 * 1_010, 90), cross(-5, -5 * 1_002, -7), cross(-20, -20 * 1_100, 10_000), lp()], 1_000, 0,
+         {"v": 1},
+         [("adl_fill", 0, -3, 1_001, -27), ("adl_counterparty_fill", 1, 3, 1_001, 3),
+          ("adl_fill", 0, -7, 1_001, -63), ("adl_counterparty_fill", 2, 7, 1_001, 693)]),
     ],
     ids=["partial-fill-at-one-tick", "whole-drawdown-trigger-on-with-adl-off-keeps-the-partial",
-         "adl-at-a-mark-of-one-tick"],
+         "adl-at-a-mark-of-one-tick", "drawdown-trigger-on-the-fund-pays-nothing-before-adl",
+         "v-1-counterparty-capped-at-its-equity-in-units"],
 )  # fmt: skip
 def test_liquidation_fill_rules_at_one_tick_and_with_adl_off(rows, centre, partial, kwargs, events):
-    got, _, _ = liquidate_first(rows, centre, 0, partial=partial, **kwargs)
+    kw = {k: x for k, x in kwargs.items() if k != "fund"}
+    got, _, _ = liquidate_first(rows, centre, kwargs.get("fund", 0), partial=partial, **kw)
     assert got == events
 
 
