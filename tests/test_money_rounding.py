@@ -1497,6 +1497,25 @@ def test_compiled_splits_reject_a_negative_weight(weights):
         split_capped_into(5, w, np.array([5, 5], dtype=np.int64), out)
 
 
+@pytest.mark.parametrize(
+    "need, targets, caps, haircuts",
+    [
+        # 5 units, all the target on entry 0, whose cap is 2: it takes 2; the 3 left go to the room left
+        # (0 and 10) in proportion to it: entry 1 takes 3
+        (5, [1.0, 0.0], [2, 10], [2, 3]),
+        # one unit left over: it goes to entry 1, the only room
+        (3, [1.0, 0.0], [2, 10], [2, 1]),
+        # the caps hold 4 of the 5: every cap is paid, nothing more
+        (5, [1.0, 0.0], [2, 2], [2, 2]),
+    ],
+    ids=["three-left-to-the-room", "one-left-to-the-room", "caps-hold-less-than-the-need"],
+)
+def test_round_targets_puts_what_the_targets_caps_cannot_hold_on_the_room_left(need, targets, caps, haircuts):
+    from delever.adl.policies.splits import round_targets
+
+    assert round_targets(need, np.array(targets), np.array(caps)).tolist() == haircuts
+
+
 def _largest_remainder_in_python_ints(need: int, capacity: list[int]) -> list[int]:
     """The clawback rule in Python integers (the oracle): floor(need x c / total) each, then one unit to each of
     the ``need - sum(floors)`` largest remainders ``need x c - floor x total``, ties to the lower index."""
