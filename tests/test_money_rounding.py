@@ -58,11 +58,14 @@ def isolated(size: int, cost: int, margin: int) -> dict:
 
 
 def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, partial=0, lp_weights=None,
-                    policy="queue-bitmex", adl_on=1, order=(0,)):  # fmt: skip
+                    policy="queue-bitmex", adl_on=1, order=(0,), buf=None, adl_ctl=None, fill_px=None,
+                    v=V):  # fmt: skip
     """Liquidate position 0 (or the positions ``order``, in that order) of a book of one-position accounts
     (``rows`` as built above) through the compiled stage, with a linear book of ``depth`` lots per 1% centred at
     ``centre`` ticks (also the mark) and the insurance fund at ``fund`` money units. Returns (event rows as
-    tuples, fund after, book after)."""
+    tuples, fund after, book after). ``buf``: the event buffer (default a fresh :class:`EventBuffer`);
+    ``adl_ctl``/``fill_px``: the ADL trigger and fill rule passed to ``run_stage`` (default: the fund cannot
+    pay, fill at the bankruptcy price); ``v`` money per lot-tick (default V = 100)."""
     n = len(rows)
     book = Book.from_arrays(
         wallet=[r.get("wallet", 0) for r in rows],
@@ -75,21 +78,21 @@ def liquidate_first(rows, centre: int, fund: int, *, depth=DEEP, fee_ppm=1_000, 
     )
     before = book.total_money(0)
     fund_arr = np.array([fund], dtype=np.int64)
-    upnl = book.size * centre * V - book.cost
+    upnl = book.size * centre * v - book.cost
     pos_eq = np.where(book.isolated, book.collateral + upnl, upnl)
     acc_eq = book.wallet.copy()
     np.add.at(acc_eq, book.account[~book.isolated], upnl[~book.isolated])
     excluded = np.zeros(n, dtype=bool)
     excluded[list(order)] = True
     t = BINANCE_BTCUSDT_2021
-    queue = AdlQueue(book, 0, centre, V, lambda: (pos_eq, acc_eq), excluded, policy, (t.floors, t.mmr_ppm, t.cum))
-    buf = EventBuffer()
+    queue = AdlQueue(book, 0, centre, v, lambda: (pos_eq, acc_eq), excluded, policy, (t.floors, t.mmr_ppm, t.cum))
+    buf = EventBuffer() if buf is None else buf
     lp_pos = np.flatnonzero(book.exempt[book.account])
     weights = np.ones(lp_pos.size, dtype=np.int64) if lp_weights is None else np.array(lp_weights, dtype=np.int64)
     curve = DepthCurve.linear(depth).arrays()
     partials = np.array([partial] + [0] * (len(order) - 1), dtype=np.int64)
-    run_stage(np.array(order, dtype=np.int64), book, V, fee_ppm, float(centre), np.zeros(1), curve, lp_pos, weights,
-              fund_arr, queue, buf, partials, adl_on, AccountValuation.single(centre, V))  # fmt: skip
+    run_stage(np.array(order, dtype=np.int64), book, v, fee_ppm, float(centre), np.zeros(1), curve, lp_pos, weights,
+              fund_arr, queue, buf, partials, adl_on, AccountValuation.single(centre, v), adl_ctl, fill_px)  # fmt: skip
     # every case conserves money exactly: what left the book went to the fund, and back
     assert book.total_money(int(fund_arr[0])) == before + fund
     c = buf.cols
@@ -466,6 +469,274 @@ def test_adl_queue_running_dry_sends_the_rest_to_the_book_and_leaves_bad_debt():
     assert fund == 0 and book.collateral[0] == -70_140_000
 
 
+class OneRowAtATime:
+    """An event buffer that grants one more row per ``ensure`` call, whatever is asked, so the liquidation kernel
+    runs on exactly the room its own check asked for (``run_stage``'s usual slack taken away). Its columns are
+    views of larger arrays: a kernel writing past its room writes into the slack behind the view (or raises
+    ``IndexError`` with the JIT off), and ``overflow`` records how many rows it wrote past the room."""
+
+    def __init__(self, backing: int = 4_096) -> None:
+        self._cols = {c: np.zeros(backing, dtype=np.int8 if c in ("kind", "indicator") else np.int64)
+                      for c in ev.COLUMNS}  # fmt: skip
+        self.capacity = 0
+        self._n = 0
+        self.overflow = 0
+
+    @property
+    def cols(self) -> dict:
+        return {c: a[: self.capacity] for c, a in self._cols.items()}
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @n.setter
+    def n(self, rows: int) -> None:
+        self.overflow = max(self.overflow, rows - self.capacity)
+        self._n = rows
+
+    def ensure(self, extra: int) -> None:
+        if self._n + extra > self.capacity:
+            self.capacity += 1
+
+
+ONE_LOT_SHORT = cross(-1, -520_000 * V, 500_000_000)  # 1 lot @52,000: profit 2.2 USDT at 47,400
+
+
+@pytest.mark.parametrize(
+    "rows, fund, lp_weights, kinds",
+    [
+        # the worst order: three liquidity providers, a fund of 50 USDT that covers a book part, eight one-lot
+        # counterparties (a queue that runs dry) and the rest to the book: a book fill and 3 LP fills, 8 ADL
+        # pairs, a book fill and 3 LP fills, payout and bad debt = 2 x 3 + 2 x 8 + 4 = 26 rows. The kernel asks
+        # for 2 n_lp + 6 + 2 x (queue entries) + n_lp = 6 + 6 + 16 + 3 = 31; asking for 2 // n_lp + 6 + ... or
+        # (... ) - n_lp = 25, or 2 + entries (25) or 2 // entries (15) in place of 2 x entries, leaves it short
+        ([isolated(1_000, C, 2_500_000_000)] + [ONE_LOT_SHORT] * 8 + [lp(), lp(), lp()], 50_000_000, None,
+         {"liquidation_fill": 2, "lp_fill": 6, "adl_fill": 8, "adl_counterparty_fill": 8, "insurance_payout": 1,
+          "bad_debt": 1}),
+        # a book-only order with three liquidity providers: a book fill, 3 LP fills and the fee
+        ([isolated(1_000, C, 3_000_000_000), lp(), lp(), lp()], 0, None,
+         {"liquidation_fill": 1, "lp_fill": 3, "liquidation_fee": 1}),
+        # one lot, two liquidity providers: the lot goes to the first (shares 0.5 each, the tie to the lower
+        # index) and the second, with 0 lots, writes no row: fill at floor(474,000 x (1 - 1 / 2e8)) = 473,999,
+        # margin 3,000,000 - 2,600,100 = 399,900 pays the fee ceil(47,399.9) = 47,400
+        ([isolated(1, 500_000 * V, 3_000_000), lp(), lp()], 0, None,
+         {"liquidation_fill": 1, "lp_fill": 1, "liquidation_fee": 1}),
+    ],
+    ids=["book-part-then-dry-queue-then-book-3-lps", "book-only-3-lps", "one-lot-two-lps-one-row"],
+)  # fmt: skip
+def test_liquidation_never_writes_past_the_event_room_it_asked_for(rows, fund, lp_weights, kinds):
+    tight = OneRowAtATime()
+    events, fund_after, book = liquidate_first(rows, 474_000, fund, lp_weights=lp_weights, buf=tight)
+    assert tight.overflow <= 0 and tight.n <= tight.capacity
+    got: dict[str, int] = {}
+    for e in events:
+        got[e[0]] = got.get(e[0], 0) + 1
+    assert got == kinds
+    # the same rows as with a roomy buffer
+    assert events == liquidate_first(rows, 474_000, fund, lp_weights=lp_weights)[0]
+
+
+ONE_LOT_LONG_COST = 500_000 * V  # 1 lot @50,000.0
+
+
+@pytest.mark.parametrize(
+    "rows, centre, fund, partial, order, events, fund_after",
+    [
+        # 1 lot long, margin 2,600,101: the fill floor(474,000 x (1 - 1 / 2e8)) = 473,999 realizes -2,600,100 and
+        # leaves exactly 1 unit, so the fee ceil(47,399.9) = 47,400 is capped at 1: a fee of one unit is charged
+        ([isolated(1, ONE_LOT_LONG_COST, 2_600_101), lp()], 474_000, 0, 0, (0,),
+         [("liquidation_fill", 0, -1, 473_999, -2_600_100), ("lp_fill", 1, 1, 473_999, 0),
+          ("liquidation_fee", 0, 0, 0, -1)], 1),
+        # margin 2,600,099: the same fill leaves -1; the fund (10) covers the whole book close, so no ADL, and it
+        # pays one unit
+        ([isolated(1, ONE_LOT_LONG_COST, 2_600_099), lp()], 474_000, 10, 0, (0,),
+         [("liquidation_fill", 0, -1, 473_999, -2_600_100), ("lp_fill", 1, 1, 473_999, 0),
+          ("insurance_payout", 0, 0, 0, 1)], 9),
+        # the same -1 with an empty fund and a short in profit: the deficit of one unit is beyond the fund, so
+        # the lot is deleveraged at the bankruptcy price ceil((50,000,000 - 2,600,099) / 100) = ceil(473,999.01)
+        # = 474,000, leaving 99 (the fee ceil(47,400) capped at 99)
+        ([isolated(1, ONE_LOT_LONG_COST, 2_600_099), cross(-1, -520_000 * V, 500_000_000), lp()], 474_000, 0, 0,
+         (0,),
+         [("adl_fill", 0, -1, 474_000, -2_600_000), ("adl_counterparty_fill", 1, 1, 474_000, 4_600_000),
+          ("liquidation_fee", 0, 0, 0, -99)], 99),
+        # BP 475,000 (1,000 lots @50,000, margin 2,500) and centre 475,001: the first lot fills at
+        # floor(475,001 x (1 - 1 / 2e8)) = 475,000, exactly the ADL price, so with an empty fund the book still
+        # takes every lot that fills at 475,000: k with 475,001 x k / 2e8 < 1, k <= 421. The other 579 go to ADL
+        # at 475,000 (the whole 1,000 at the book: floor(475,001 - 2.375) = 474,998, a deficit of 200,000)
+        ([isolated(1_000, C, 2_500_000_000), SHORT_A, lp()], 475_001, 0, 0, (0,),
+         [("liquidation_fill", 0, -421, 475_000, -1_052_500_000), ("lp_fill", 2, 421, 475_000, 0),
+          ("adl_fill", 0, -579, 475_000, -1_447_500_000), ("adl_counterparty_fill", 1, 579, 475_000, 2_605_500_000)],
+         0),
+        # two orders, the first partial (300 lots, solvent at exactly 0 as in
+        # test_partial_liquidation_only_when_the_account_stays_solvent), the second whole: the book has absorbed
+        # 300 lots, so 1,000 more fill at floor(476,000 x (1 - (300 + 500) / 1e8)) = floor(475,996.19) = 475,996;
+        # realized -2,400,400,000, fee ceil(47,599,600,000 x 0.1%) = 47,599,600
+        ([isolated(1_000, C, 2_414_379_970), isolated(1_000, C, 2_500_000_000), lp()], 476_000, 0, 300, (0, 1),
+         [("liquidation_fill", 0, -300, 475_999, -720_030_000), ("lp_fill", 2, 300, 475_999, 0),
+          ("liquidation_fee", 0, 0, 0, -14_279_970), ("liquidation_fill", 1, -1_000, 475_996, -2_400_400_000),
+          ("lp_fill", 2, 1_000, 475_996, 0), ("liquidation_fee", 1, 0, 0, -47_599_600)], 61_879_570),
+        # the mirror for a short: 1,000 lots short @50,000 with margin 2,500 has BP 52,500.0 (525,000), and at
+        # centre 524,999 buying k lots fills at ceil(524,999 x (1 + k / 2e8)) = 525,000 while k <= 380 (the
+        # whole 1,000 at 525,002: a deficit of 200,000): 380 lots to the book, 620 to ADL (a long @48,000)
+        ([isolated(-1_000, -C, 2_500_000_000), cross(2_000, 2_000 * 480_000 * V, 500_000_000), lp()], 524_999, 0, 0,
+         (0,),
+         [("liquidation_fill", 0, 380, 525_000, -950_000_000), ("lp_fill", 2, -380, 525_000, 0),
+          ("adl_fill", 0, 620, 525_000, -1_550_000_000), ("adl_counterparty_fill", 1, -620, 525_000, 2_790_000_000)],
+         0),
+    ],
+    ids=["fee-of-one-unit", "payout-of-one-unit", "deficit-of-one-unit-with-an-empty-fund-goes-to-adl",
+         "first-lot-fills-exactly-at-the-adl-price", "partial-then-the-next-order",
+         "short-first-lot-fills-exactly-at-the-adl-price"],
+)  # fmt: skip
+def test_liquidation_at_one_unit_and_one_tick_boundaries(rows, centre, fund, partial, order, events, fund_after):
+    got, fund_left, _ = liquidate_first(rows, centre, fund, partial=partial, order=order)
+    assert got == events and fund_left == fund_after
+
+
+@pytest.mark.parametrize(
+    "wallet, events",
+    [
+        # bankrupt long 1,000 lots, BP 475,000, mark 474,000, empty fund. The first-ranked short A (600 lots
+        # @47,405, profit 600 x 5 USDT = 3,000,000) gives a lot at 475,000 instead of the mark at a cost of
+        # 1,000 ticks x 100 = 100,000; with wallet -2,950,000 its equity is 50,000: it can give 0 lots and is
+        # passed; the next short B (2,000 @52,000) gives all 1,000
+        (-2_950_000,
+         [("adl_fill", 0, -1_000, 475_000, -2_500_000_000),
+          ("adl_counterparty_fill", 2, 1_000, 475_000, 4_500_000_000)]),
+        # wallet -2,850,000: equity 150,000 buys one lot (150,000 // 100,000); A realizes -47,500,000 + 47,405,000
+        # = -95,000 and keeps equity 50,000; B gives the other 999
+        (-2_850_000,
+         [("adl_fill", 0, -1, 475_000, -2_500_000), ("adl_counterparty_fill", 1, 1, 475_000, -95_000),
+          ("adl_fill", 0, -999, 475_000, -2_497_500_000), ("adl_counterparty_fill", 2, 999, 475_000, 4_495_500_000)]),
+    ],
+    ids=["counterparty-that-can-give-nothing-is-passed", "counterparty-capped-at-one-lot-then-the-next"],
+)  # fmt: skip
+def test_adl_counterparty_capped_by_its_equity_then_the_queue_goes_on(wallet, events):
+    rows = [isolated(1_000, C, 2_500_000_000), cross(-600, -600 * 474_050 * V, wallet), SHORT_A, lp()]
+    got, fund, _ = liquidate_first(rows, 474_000, 0)
+    assert got == events and fund == 0
+
+
+def test_adl_isolated_counterparty_capped_by_its_own_margin():
+    # as above, the first-ranked short isolated: 3 lots @47,450 with margin 0, equity = its profit 3 x 500 x 100 =
+    # 150,000 (its own margin, not an account's): one lot at 475,000 costs it 100,000, so it gives 1 (realized
+    # (474,500 - 475,000) x 100 = -50,000) and B gives the other 999
+    rows = [isolated(1_000, C, 2_500_000_000), isolated(-3, -3 * 474_500 * V, 0), SHORT_A, lp()]
+    events, _, book = liquidate_first(rows, 474_000, 0)
+    assert [(e[1], e[2], e[4]) for e in events if e[0] == "adl_counterparty_fill"] == [
+        (1, 1, -50_000), (2, 999, 4_495_500_000)]  # fmt: skip
+    assert book.size.tolist()[:3] == [0, -2, -1_001]
+
+
+def test_adl_counterparty_left_at_zero_equity_gives_nothing_to_the_next_order():
+    # A (600 lots @47,405, wallet -2,900,000: equity 100,000) gives 1 lot to the first bankrupt long at 475,000
+    # (cost 100,000: equity 0 after, realized -95,000); the second long's ADL price 474,500 would cost it 50,000
+    # a lot, and at equity 0 it can give none: B (SHORT_A) takes all 1,000
+    a = cross(-600, -600 * 474_050 * V, -2_900_000)
+    rows = [isolated(1_000, C, 2_500_000_000), isolated(1_000, C, 2_550_000_000), a, SHORT_A, lp()]
+    events, _, book = liquidate_first(rows, 474_000, 0, order=(0, 1))
+    assert [(e[1], e[2], e[3]) for e in events if e[0] == "adl_counterparty_fill"] == [
+        (2, 1, 475_000), (3, 999, 475_000), (3, 1_000, 474_500)]  # fmt: skip
+    assert book.size.tolist()[2] == -599 and book.wallet.tolist()[2] == -2_995_000
+
+
+def test_adl_isolated_winners_closed_flat_take_their_margin_home_open_ones_keep_it():
+    # bankrupt long 1,000 (BP 475,000) against two isolated shorts @52,000: the 400-lot one (margin 50 USDT, the
+    # more levered, first) is closed flat: realized 400 x (520,000 - 475,000) x 100 = 1,800,000,000, and its margin
+    # 50,000,000 + 1,800,000,000 goes to its wallet; the 2,000-lot one gives 600 (2,700,000,000) and keeps
+    # 500,000,000 + 2,700,000,000 = 3,200,000,000 behind its 1,400 lots
+    rows = [isolated(1_000, C, 2_500_000_000), isolated(-400, -400 * 520_000 * V, 50_000_000),
+            isolated(-2_000, -2_000 * 520_000 * V, 500_000_000), lp()]  # fmt: skip
+    events, _, book = liquidate_first(rows, 474_000, 0)
+    assert [(e[1], e[2]) for e in events if e[0] == "adl_counterparty_fill"] == [(1, 400), (2, 600)]
+    assert book.size.tolist()[:3] == [0, 0, -1_400]
+    assert book.wallet.tolist()[:3] == [0, 1_850_000_000, 0]
+    assert book.collateral.tolist()[:3] == [0, 0, 3_200_000_000]
+
+
+WHOLE_DRAWDOWN_ON = (2, 1, 10**12, 10**13, 1)
+"""An ADL trigger control (delever.adl.trigger ``CTL_*``): the fund-drawdown trigger (2), on (1), start at or
+below 1,000,000 USDT, stop above 10,000,000 USDT, whole positions while on (1): OKX's rule."""
+
+
+@pytest.mark.parametrize(
+    "rows, centre, partial, kwargs, events",
+    [
+        # 1,000 lots long entered at 1 tick, partial 300 at centre 2: the 300 fill at floor(2 x (1 - 300 / 2e8))
+        # = 1 tick, the lowest price, realizing 0; fee ceil(0.1% x 300 x 1 x 100) = 30. A price of 1 tick is a
+        # fill: the partial is done
+        ([isolated(1_000, 1_000 * 1 * V, 10**9), lp()], 2, 300, {},
+         [("liquidation_fill", 0, -300, 1, 0), ("lp_fill", 1, 300, 1, 0), ("liquidation_fee", 0, 0, 0, -30)]),
+        # OKX's whole-position drawdown trigger is on (empty fund), but ADL is off for this stage: nothing is
+        # deleveraged, so the partial order (solvent exactly at 0 as in
+        # test_partial_liquidation_only_when_the_account_stays_solvent) goes to the book as asked
+        ([isolated(1_000, C, 2_414_379_970), lp()], 476_000, 300,
+         {"adl_on": 0, "adl_ctl": np.array(WHOLE_DRAWDOWN_ON, dtype=np.int64)},
+         [("liquidation_fill", 0, -300, 475_999, -720_030_000), ("lp_fill", 1, 300, 475_999, 0),
+          ("liquidation_fee", 0, 0, 0, -14_279_970)]),
+        # ADL at the mark (fill rule) of 1 tick: a long of 1,000 lots entered at 3 ticks with margin 50,000 (BP
+        # ceil(2.5) = 3) is deleveraged at 1 tick against a short entered at 2: realized 1,000 x (1 - 3) x 100 =
+        # -200,000 and the counterparty's +100,000; the long's -150,000 is bad debt (empty fund)
+        ([isolated(1_000, 1_000 * 3 * V, 50_000), cross(-2_000, -2_000 * 2 * V, 10**9), lp()], 1, 0,
+         {"fill_px": np.array([1], dtype=np.int64)},
+         [("adl_fill", 0, -1_000, 1, -200_000), ("adl_counterparty_fill", 1, 1_000, 1, 100_000),
+          ("bad_debt", 0, 0, 0, -150_000)]),
+        # the fund-drawdown trigger on (fund 10 <= 1,000,000 USDT), not whole positions: the fund may pay
+        # nothing before ADL, so the one-unit deficit of a 1-lot long (margin 2,600,099, the book at 473,999)
+        # goes to ADL at 474,000 (fee 99 from the 99 left) instead of a payout of 1
+        ([isolated(1, ONE_LOT_LONG_COST, 2_600_099), cross(-1, -520_000 * V, 500_000_000), lp()], 474_000, 0,
+         {"fund": 10, "adl_ctl": np.array((2, 1, 10**12, 10**13, 0), dtype=np.int64)},
+         [("adl_fill", 0, -1, 474_000, -2_600_000), ("adl_counterparty_fill", 1, 1, 474_000, 4_600_000),
+          ("liquidation_fee", 0, 0, 0, -99)]),
+        # V = 1 (one money unit per lot-tick): a long of 10 lots entered at 1,010 with margin 90 has BP
+        # (10,100 - 90) / 10 = 1,001, one tick above the mark 1,000, so each lot given costs a counterparty 1
+        # unit. The first short (5 lots @1,002, wallet -7: equity -7 + 10 = 3) gives 3 lots, the next the other 7
+        ([isolated(10, 10 * 1_010, 90), cross(-5, -5 * 1_002, -7), cross(-20, -20 * 1_100, 10_000), lp()], 1_000, 0,
+         {"v": 1},
+         [("adl_fill", 0, -3, 1_001, -27), ("adl_counterparty_fill", 1, 3, 1_001, 3),
+          ("adl_fill", 0, -7, 1_001, -63), ("adl_counterparty_fill", 2, 7, 1_001, 693)]),
+    ],
+    ids=["partial-fill-at-one-tick", "whole-drawdown-trigger-on-with-adl-off-keeps-the-partial",
+         "adl-at-a-mark-of-one-tick", "drawdown-trigger-on-the-fund-pays-nothing-before-adl",
+         "v-1-counterparty-capped-at-its-equity-in-units"],
+)  # fmt: skip
+def test_liquidation_fill_rules_at_one_tick_and_with_adl_off(rows, centre, partial, kwargs, events):
+    kw = {k: x for k, x in kwargs.items() if k != "fund"}
+    got, _, _ = liquidate_first(rows, centre, kwargs.get("fund", 0), partial=partial, **kw)
+    assert got == events
+
+
+def test_adl_queue_pointer_stays_on_a_capped_counterparty_across_orders():
+    """Four bankrupt longs of 1,000 lots (mark 474,000, empty fund) in a row, ADL prices 475,000, 474,500,
+    473,999 and 475,000, against three shorts @52,000 ranked A, B, C. A (3 lots, equity 150,000) pays
+    (price - mark) x 100 a lot to give at the ADL price: 1 lot at 475,000 (100,000), 1 at 474,500 (50,000),
+    then its last at 473,999 (below the mark: no cost). B (1 lot) is used up by the first order, C (4,000 lots)
+    takes the rest. The queue's pointer must stay on A while A is capped (B, used up behind it, is passed
+    without moving the pointer past A), and move past A and B once A is used up, onto C, which still has
+    lots for the fourth order. The third order: the book takes the 421 lots that fill at the ADL price 473,999
+    (floor(474,000 x (1 - k / 2e8)) = 473,999 for k <= 421), A 1 and C 578."""
+    a = cross(-3, -3 * 520_000 * V, 150_000 - 3 * 4_600_000)  # equity 150,000 at the mark
+    b = cross(-1, -520_000 * V, 100_000)
+    c = cross(-4_000, -4_000 * 520_000 * V, 4_000_000_000)
+    rows = [isolated(1_000, C, 2_500_000_000), isolated(1_000, C, 2_550_000_000), isolated(1_000, C, 2_600_100_000),
+            isolated(1_000, C, 2_500_000_000), a, b, c, lp()]  # fmt: skip
+    events, fund, book = liquidate_first(rows, 474_000, 0, order=(0, 1, 2, 3))
+    fills = [(e[1], e[2], e[3]) for e in events if e[0] in ("adl_counterparty_fill", "lp_fill")]
+    assert fills == [
+        (4, 1, 475_000),
+        (5, 1, 475_000),
+        (6, 998, 475_000),  # A capped at 1, B used up, C the rest
+        (4, 1, 474_500),
+        (6, 999, 474_500),  # A again (capped: the pointer stays on it), B passed
+        (7, 421, 473_999),
+        (4, 1, 473_999),
+        (6, 578, 473_999),  # the book part, A's last lot, C
+        (6, 1_000, 475_000),  # the pointer is on C: its lots serve the fourth order
+    ]
+    assert fund == 0 and book.size.tolist() == [0, 0, 0, 0, 0, 0, -425, 421]
+
+
 def test_allocation_policy_splits_the_adl_lots_by_largest_remainder():
     # pro-rata-contracts: a bankrupt long of 501 lots (BP 475,000: margin 501 x 2.5 USDT) with an empty fund and
     # the book below BP: all 501 lots are deleveraged, split 600 : 400 between shorts A and B (both @52,000):
@@ -533,6 +804,30 @@ def test_partial_liquidation_only_when_the_account_stays_solvent(margin, partial
         assert events[0] == ("liquidation_fill", 0, -1_000, 475_997, -2_400_300_000)
         assert events[-1] == ("liquidation_fee", 0, 0, 0, -14_079_969)
         assert (int(book.size[0]), int(book.collateral[0]), int(book.wallet[0])) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "margin, events, size_left, margin_left",
+    [
+        # isolated short 1,000 lots @50,000, partial 300 at centre 52,400: buying 300 fills at
+        # ceil(524,000 x (1 + 300 / 2e8)) = ceil(524,000.79) = 524,001; solvent if margin - 1,000 x 524,001 x 100
+        # + 50,000,000,000 - ceil(0.1% x 300 x 524,001 x 100) = margin - 2,400,100,000 - 15,720,030 >= 0: exactly 0
+        # at 2,415,820,030. Realized: cost released -15,000,000,000, -30,003,000,000 paid: -720,030,000
+        (2_415_820_030,
+         [("liquidation_fill", 0, 300, 524_001, -720_030_000), ("lp_fill", 1, -300, 524_001, 0),
+          ("liquidation_fee", 0, 0, 0, -15_720_030)], -700, 1_680_070_000),
+        # one unit less: the whole position, ceil(524,000 x (1 + 1,000 / 2e8)) = ceil(524,002.62) = 524,003,
+        # realized -2,400,300,000, the fee capped at the 15,520,029 left
+        (2_415_820_029,
+         [("liquidation_fill", 0, 1_000, 524_003, -2_400_300_000), ("lp_fill", 1, -1_000, 524_003, 0),
+          ("liquidation_fee", 0, 0, 0, -15_520_029)], 0, 0),
+    ],
+    ids=["short-solvent-exactly-at-zero-partial", "short-one-unit-short-whole"],
+)  # fmt: skip
+def test_partial_liquidation_of_a_short_buys_at_the_ceiled_price(margin, events, size_left, margin_left):
+    got, _, book = liquidate_first([isolated(-1_000, -C, margin), lp()], 524_000, 0, partial=300)
+    assert got == events
+    assert (int(book.size[0]), int(book.collateral[0])) == (size_left, margin_left)
 
 
 def test_adl_queue_dry_by_one_lot_sends_that_lot_to_the_book():
@@ -1137,6 +1432,90 @@ def test_socialized_split_corrects_the_float_floor_exactly(need, capacity, share
     assert sum(shares) == need
 
 
+@pytest.mark.parametrize(
+    "total, weights, caps, shares",
+    [
+        # a negative cap counts as 0 (the reference clamps it): 5 units, weights 1 : 1, caps -3 and 10: shares
+        # 2.5 each, entry 0 can take nothing, so entry 1 takes all 5 (<= its cap 10)
+        (5, [1, 1], [-3, 10], [0, 5]),
+        # every cap negative: room for nothing, nothing handed out
+        (5, [1, 1], [-1, -2], [0, 0]),
+    ],
+    ids=["one-negative-cap-is-zero", "every-cap-negative"],
+)
+def test_capped_split_takes_a_negative_cap_as_zero(total, weights, caps, shares):
+    from delever.allocation import largest_remainder, split_capped_into
+
+    out = np.zeros(len(weights), dtype=np.int64)
+    split_capped_into(total, np.array(weights, dtype=np.int64), np.array(caps, dtype=np.int64), out)
+    assert out.tolist() == shares == largest_remainder(total, weights, caps)
+
+
+@pytest.mark.parametrize(
+    "total, weights, shares",
+    [
+        # a total of exactly 2**62 (the compiled twins' limit, INT64_SAFE): the exact reference splits it,
+        # 2**61 each
+        (2**62, [1, 1], [2**61, 2**61]),
+        # one more: 2**61 + 0.5 each, the odd unit to the lower index
+        (2**62 + 1, [1, 1], [2**61 + 1, 2**61]),
+        # weights summing to exactly 2**62 (each 2**61): the reference, 1.5 each, the odd unit to the lower index
+        (3, [2**61, 2**61], [2, 1]),
+        # no entries: nothing to split
+        (5, [], []),
+    ],
+    ids=["total-exactly-2**62", "total-2**62-plus-one", "weights-summing-to-exactly-2**62", "no-entries"],
+)
+def test_split_at_the_int64_limits_takes_the_exact_path(total, weights, shares):
+    from delever.allocation import split
+
+    assert split(total, np.array(weights, dtype=np.int64)).tolist() == shares
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [[1.0, -1.0], [1.0, float("nan")], [float("inf"), 1.0]],
+    ids=["negative-float-weight", "nan-weight", "infinite-weight"],
+)
+def test_split_rejects_a_float_weight_that_is_negative_or_not_finite(weights):
+    from delever.allocation import split
+
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        split(5, np.array(weights))
+
+
+@pytest.mark.parametrize("weights", [[-1, 3], [2, -2]], ids=["weight-of-minus-one", "weight-of-minus-two"])
+def test_compiled_splits_reject_a_negative_weight(weights):
+    # the twins are called directly by the kernels (liquidity providers' weights): a negative weight is an error
+    from delever.allocation import split_capped_into, split_into
+
+    w = np.array(weights, dtype=np.int64)
+    out = np.zeros(2, dtype=np.int64)
+    with pytest.raises(ValueError, match=">= 0"):
+        split_into(5, w, out)
+    with pytest.raises(ValueError, match=">= 0"):
+        split_capped_into(5, w, np.array([5, 5], dtype=np.int64), out)
+
+
+@pytest.mark.parametrize(
+    "need, targets, caps, haircuts",
+    [
+        # 5 units, all the target on entry 0, whose cap is 2: it takes 2; the 3 left go to the room left
+        # (0 and 10) in proportion to it: entry 1 takes 3
+        (5, [1.0, 0.0], [2, 10], [2, 3]),
+        # one unit left over: it goes to entry 1, the only room
+        (3, [1.0, 0.0], [2, 10], [2, 1]),
+        # the caps hold 4 of the 5: every cap is paid, nothing more
+        (5, [1.0, 0.0], [2, 2], [2, 2]),
+    ],
+    ids=["three-left-to-the-room", "one-left-to-the-room", "caps-hold-less-than-the-need"],
+)
+def test_round_targets_puts_what_the_targets_caps_cannot_hold_on_the_room_left(need, targets, caps, haircuts):
+    from delever.adl.policies.splits import round_targets
+
+    assert round_targets(need, np.array(targets), np.array(caps)).tolist() == haircuts
+
+
 def _largest_remainder_in_python_ints(need: int, capacity: list[int]) -> list[int]:
     """The clawback rule in Python integers (the oracle): floor(need x c / total) each, then one unit to each of
     the ``need - sum(floors)`` largest remainders ``need x c - floor x total``, ties to the lower index."""
@@ -1636,6 +2015,35 @@ def test_proactive_cut_of_a_single_lot():
         # the least equity that is not liquidatable: 1 unit against an MM of 1 (a lot at 1 tick, V = 100: MM
         # ceil(0.4) = 1), leverage 100: keep floor(3 x 1 / 100) = 0, cut the lot
         ([1], [100], 1, [1], 1, 100, 5.0, 3.0, 5, [0], [1]),
+        # leverages 12, 12, 11, 10 at indices 1, 2, 3, 0 (equity 100, mark 10, V 1): the full order is (leverage
+        # desc, index asc) = 1, 2, 3, 0; two a step take the tied pair 1 and 2, three add 3; each keeps 30 lots
+        ([100] * 4, [1_000, 1_200, 1_200, 1_100], 10, [100, 120, 120, 110], 10, 1, 5.0, 3.0, 2, [1, 2], [90, 90]),
+        (
+            [100] * 4,
+            [1_000, 1_200, 1_200, 1_100],
+            10,
+            [100, 120, 120, 110],
+            10,
+            1,
+            5.0,
+            3.0,
+            3,
+            [1, 2, 3],
+            [90, 90, 80],
+        ),
+        # leverages 10, 11, 12, 13, 14 by index, one a step: the last index, the most levered (keeps 30 of 140)
+        ([100] * 5, [1_000, 1_100, 1_200, 1_300, 1_400], 10, [100, 110, 120, 130, 140], 10, 1, 5.0, 3.0, 1, [4], [110]),
+        # a target of 2.5 (the binary fraction 5 / 2): keep floor(5 x 101 / (2 x 10)) = floor(25.25) = 25 of 60
+        ([101], [600], 10, [60], 10, 1, 5.0, 2.5, 5, [0], [35]),
+        # leverage 6 > 5 and a target of 6: it keeps floor(6 x 100 / 10) = 60, exactly its 60 lots: nothing to
+        # cut, not listed (not listed with 0 lots either)
+        ([100], [600], 10, [60], 10, 1, 5.0, 6.0, 5, [], []),
+        # equity 3,002,399,781,733,333 (3.0 billion USDT) at mark 476,000 ticks, V 100 (d = 47,600,000), target 3:
+        # 3 x equity = 9,007,199,345,199,999 = 189,226,876 x d + (d - 1), so the exact keep is 189,226,876 lots
+        # of 189,226,877: one lot cut (leverage 189,226,877 x d / equity = 3.0000000000000004 > 2). In float64
+        # 3 x equity rounds to 9,007,199,345,200,000 (spacing 2 above 2**53) = 189,226,877 x d: a float floor
+        # keeps every lot and cuts nothing
+        ([3_002_399_781_733_333], [189_226_877 * 47_600_000], 10, [189_226_877], 476_000, 100, 2.0, 3.0, 5, [0], [1]),
     ],
     ids=[
         "below-the-trigger",
@@ -1645,6 +2053,12 @@ def test_proactive_cut_of_a_single_lot():
         "target-above-the-trigger-nothing-to-cut",
         "v-100",
         "one-unit-of-equity-at-mm",
+        "tied-leverages-by-index-two-a-step",
+        "tied-leverages-by-index-three-a-step",
+        "most-levered-is-the-last-index",
+        "target-a-binary-fraction",
+        "target-keeps-exactly-every-lot",
+        "keep-exact-where-the-float-product-rounds-up-to-a-whole-lot",
     ],  # fmt: skip
 )
 def test_proactive_selection_leverage_boundaries(equity, notional, mm, size, mark, v, trigger, target, max_accounts,
@@ -1803,6 +2217,61 @@ def test_trigger_price_is_exact_where_the_float_estimate_is_ticks_off(s, c, b, v
     assert got == trigger
     inside, outside = (trigger, trigger + 1) if s > 0 else (trigger, trigger - 1)
     assert _excess_in_python_ints(inside, s, c, b, v) < 0 <= _excess_in_python_ints(outside, s, c, b, v)
+
+
+@pytest.mark.parametrize(
+    "s, c, b, v, trigger",
+    [
+        # a long whose excess is exactly 0 at p0 = 23,372,154,230,415,614 (b = c - p0 x 100 + MM(p0 x 100)); the
+        # float estimate is 2 ticks high (int 23,372,154,230,415,616), so the first lower bracket end guess - 2
+        # lands on p0 itself: excess 0 is not below 0, the bracket must widen past it (to guess - 8). Excess
+        # rises 50 a tick (V (1 - 50%)): -100, -50, 0 at p0 - 2, p0 - 1, p0: the trigger is p0 - 1
+        (1, 1_317_113_122_643_631_978, 148_405_394_822_851_278, 100, 23_372_154_230_415_613),
+        # excess exactly 0 at p0 = 35,193,285,700,923,266 and the estimate 2 ticks low (int ...264): the first
+        # upper bracket end guess + 2 lands on p0, whose excess 0 is not < 0: p0 is not returned, the bisection
+        # finds p0 - 1
+        (1, 2_577_453_989_703_974_143, 817_689_688_357_810_843, 100, 35_193_285_700_923_265),
+        # a short at the highest price pmax = 2**62 // 484 = 9,528,276,897,577,247: b = c + pmax x 484 + MM - 1,
+        # so excess(pmax) = -1 (liquidatable, by one unit) and excess(pmax - 1) = -1 + 484 x 1.5 = 725: the
+        # trigger is pmax itself, the upper bracket end that an excess of -1 must not turn into "never"
+        (-1, -(10**18), 5_917_429_011_341_081_321, 484, 9_528_276_897_577_247),
+    ],
+    ids=["long-lower-end-on-zero-excess", "long-upper-end-on-zero-excess", "short-trigger-at-pmax-excess-minus-one"],
+)  # fmt: skip
+def test_trigger_price_where_a_bracket_end_lands_on_the_root(s, c, b, v, trigger):
+    from delever.sweep import trigger_price
+
+    assert trigger_price(s, c, b, v, 0, *SWEEP_TIERS[:3], int(SWEEP_TIERS[3][0])) == trigger
+    inside, outside = (trigger, trigger + 1) if s > 0 else (trigger, trigger - 1)
+    assert _excess_in_python_ints(inside, s, c, b, v) < 0 <= _excess_in_python_ints(outside, s, c, b, v)
+
+
+def test_trigger_price_of_a_short_never_liquidated_up_to_pmax_with_an_estimate_just_below_it():
+    """A short with excess exactly 0 at the highest price pmax = 2**62 // 484 = 9,528,276,897,577,247 (b = c +
+    pmax x 484 + MM(pmax x 484)): no price up to pmax liquidates it. The float root of the last tier's equation
+    is 9,528,276,897,577,246.0, a valid estimate one tick below pmax, so the upper bracket end widens up to pmax
+    and must stop there (not loop on pmax) and answer "never"."""
+    from delever.sweep import NEVER_SHORT, trigger_price
+
+    s, c, b, v = -1, -(10**18), 5_917_429_011_341_081_322, 484
+    assert _excess_in_python_ints(2**62 // v, s, c, b, v) == 0
+    assert trigger_price(s, c, b, v, 0, *SWEEP_TIERS[:3], int(SWEEP_TIERS[3][0])) == NEVER_SHORT
+
+
+def test_trigger_price_of_a_short_whose_root_sits_on_a_tier_floor_bisects_from_the_lowest_price():
+    """643 lots short, V = 109,429,766,953 (pmax = 2**62 // (643 V) = 65,541), b = c + F + MM(F) with F the
+    tier-8 floor 10**14 (MM(F) = 15% x F - cum = 9,983,700,000,000): the exact root's notional is F itself,
+    at 1.4212 ticks. In float64 tier 7's root has notional 1e14 (not below its cap F) and tier 8's
+    99,999,999,999,999.98 (below its floor F): no tier claims it, so the estimate falls back to pmax / 2 =
+    32,770.5, and the lower bracket end widens 32,768, 32,762, 32,738, ..., 32,770 - 2 x 4**7 = 2 (excess still
+    < 0) and then to 1 (excess >= 0): the trigger is 2, the first price with excess < 0."""
+    from delever.sweep import trigger_price
+
+    s, v = -643, 109_429_766_953
+    c = -70_363_340_150_779  # entered at 1 tick: s x 1 x V
+    b = c + 10**14 + 9_983_700_000_000
+    assert _excess_in_python_ints(1, s, c, b, v) >= 0 > _excess_in_python_ints(2, s, c, b, v)
+    assert trigger_price(s, c, b, v, 0, *SWEEP_TIERS[:3], int(SWEEP_TIERS[3][0])) == 2
 
 
 @pytest.mark.parametrize(

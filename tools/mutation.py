@@ -7,6 +7,8 @@
     python tools/mutation.py --summary            # scores of the sessions under .mutation/ (no run)
     python tools/mutation.py --sample 0.3 sweep   # a seeded uniform 30% sample of the mutants (a slow machine)
     python tools/mutation.py --resume liquidation # finish an interrupted session
+    python tools/mutation.py --recheck liquidation --tests tests/test_portfolio_money.py
+                                                  # the survivors against only the named tests (added since)
 
 For each module: a scratch copy of ``src/`` and ``tests/`` under ``.mutation/<module>/`` (cosmic-ray mutates
 the file on disk, so the working tree is never touched), a cosmic-ray session limited to the module's money
@@ -70,7 +72,9 @@ MODULES: dict[str, tuple[str, list[str] | None, list[str]]] = {
             "settle_balance",
             "liquidate",
         ],
-        [R, "tests/test_liquidation.py"],
+        # the split kernels' own tests: cross-account backing (portfolio), the ADL trigger's fund budget
+        [R, "tests/test_liquidation.py", "tests/test_portfolio_money.py", "tests/test_adl_triggers.py",
+         "tests/test_position_account.py", "-k", "not runs_under_each_rule and not survives_a_checkpoint"],
     ),  # fmt: skip
     "adl.queue": ("adl/queue.py", None, [R, "tests/test_liquidation.py", "tests/test_adl_hierarchy.py"]),
     "adl.policies": (
@@ -79,7 +83,7 @@ MODULES: dict[str, tuple[str, list[str] | None, list[str]]] = {
         [R, "tests/test_adl_policies.py"],
     ),  # fmt: skip
     "adl.policies.registry": ("adl/policies/registry.py", ["allocate_lots"], [R, "tests/test_adl_policies.py"]),
-    "allocation": ("allocation.py", None, [R, "tests/test_allocation.py"]),
+    "allocation": ("allocation.py", None, ["tests/test_allocation.py", R]),  # the killing tests first (-x)
     "settlement": (
         "settlement.py",
         ["final_settlement", "_cover", "settlement_price_ticks", "basis_left", "_equities"],
@@ -107,7 +111,8 @@ MODULES: dict[str, tuple[str, list[str] | None, list[str]]] = {
         None,
         [R, "tests/test_mechanisms.py", "-k", "backstop or rounding"],
     ),  # fmt: skip
-    "mechanisms.proactive": ("mechanisms/proactive.py", None, [R]),  # fmt: skip
+    # the money kernels; the mechanism class around them (trigger bookkeeping) is exercised by whole runs
+    "mechanisms.proactive": ("mechanisms/proactive.py", ["select", "reduce_positions"], [R]),  # fmt: skip
 }
 
 OPERATORS = [
@@ -126,6 +131,9 @@ the twelve-way binary replacements (``+`` to ``**``, ``<<``, ``^`` ...: mostly t
 TIMEOUT_S = 120.0
 SAMPLE = 1.0
 """Share of the mutants run (``--sample 0.3``): 1 runs every one."""
+TESTS: list[str] | None = None
+"""``--tests a b ...`` (last on the command line): the test arguments of a ``--recheck`` or ``--resume`` in
+place of the module's list (:data:`MODULES`), e.g. only tests added since the survivors passed the others."""
 
 
 def function_lines(path: Path, names: list[str] | None) -> list[str]:
@@ -244,7 +252,8 @@ def _refresh(name: str) -> None:
     lines = json.loads(
         next(c for c in config if c.startswith(json.dumps(f"src/delever/{module_file}") + " = ")).split(" = ", 1)[1]
     )
-    (work / "config.toml").write_text(config_text(module_file, lines, MODULES[name][2], sys.executable))
+    tests = TESTS if TESTS is not None else MODULES[name][2]
+    (work / "config.toml").write_text(config_text(module_file, lines, tests, sys.executable))
 
 
 def resume_module(name: str) -> dict:
@@ -309,7 +318,10 @@ def main(argv: list[str]) -> int:
         for name, (f, funcs, tests) in MODULES.items():
             print(f"{name}: src/delever/{f} {funcs or 'all functions'}; tests {' '.join(tests)}")
         return 0
-    global SAMPLE
+    global SAMPLE, TESTS
+    if "--tests" in argv:
+        TESTS = argv[argv.index("--tests") + 1 :]
+        argv = argv[: argv.index("--tests")]
     recheck = "--recheck" in argv
     resume = "--resume" in argv
     summary_only = "--summary" in argv

@@ -141,10 +141,12 @@ def _split(total, weights, caps, capped, out):
     neg_rem = np.zeros(n, dtype=np.int64)
     goal = 0
     given = 0
-    # For total < 2**50 the float64 share total * w / big is within 0.5 of the exact one (four roundings, each
-    # < 2**-53 relative, of a share < 2**50), so floor(share - 0.5) is the exact floor or one less; the remainder
-    # is then exact in unsigned arithmetic modulo 2**64 (its true value lies in [0, 2 big) < 2**63) and one step
-    # up fixes the floor. Larger totals take the exact long division of mul_div_floor.
+    # Below 2**50 units the float64 share total * w / big is within half a unit of the exact one S (four
+    # roundings, each < 2**-53 relative, of a share <= total), so q = floor(float share) is floor(S) - 1, floor(S)
+    # or floor(S) + 1 and the exact remainder total * w - q * big lies in (-big, 2 big), inside int64 (big < 2**62):
+    # it is computed exactly in unsigned arithmetic modulo 2**64 and one step fixes q. The bound has a factor of
+    # two to spare (below 2**51 the error is still < 1 unit and the same step fixes q). Larger totals take the
+    # exact long division of mul_div_floor.
     fast = total < 2**50
     ratio = total / big
     for i in range(n):
@@ -152,14 +154,14 @@ def _split(total, weights, caps, capped, out):
         if w == 0:
             continue
         if fast:
-            q = np.int64(np.floor(w * ratio - 0.5))
-            if q < 0:
-                q = 0
+            q = np.int64(np.floor(w * ratio))
         else:
             q = mul_div_floor(total, w, big)
-        # the remainder total * w - q * big is exact modulo 2**64 in unsigned arithmetic
         r = np.int64(np.uint64(total) * np.uint64(w) - np.uint64(q) * np.uint64(big))
-        if r >= big:
+        if r < 0:  # the float share rounded up to the next whole unit
+            q -= 1
+            r += big
+        elif r >= big:  # the float share fell just below a whole unit
             q += 1
             r -= big
         c = caps[i] if capped else total

@@ -72,20 +72,27 @@ def select(
     max_accounts: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions to cut and lots to close: effective leverage above the trigger, not liquidatable, most levered
-    first (ties by index), at most ``max_accounts``. Arrays are per position (n,)."""
+    first (ties by index), at most ``max_accounts``. Arrays are per position (n,).
+
+    The order is a full stable sort by (leverage descending, index ascending): the float leverage
+    ``notional / equity`` is correctly rounded, so it orders exactly as the exact ratios do, except ratios closer
+    than a float's rounding, which tie and go by index. A cut keeps ``floor(target_leverage x equity / (mark x
+    V))`` lots, computed exactly in integers (the float ``target_leverage`` as the binary fraction it is), so a
+    target landing on a whole lot keeps that lot however large the equity."""
     ok = eligible & (equity > 0) & (equity >= mm) & (notional > trigger_leverage * equity)
     idx = np.flatnonzero(ok)
     if idx.size == 0:
         return idx, idx
     lev = notional[idx] / equity[idx]
-    if idx.size > max_accounts:
-        part = np.argpartition(-lev, max_accounts - 1)[:max_accounts]
-        idx, lev = idx[part], lev[part]
-    order = np.lexsort((idx, -lev))
-    idx = idx[order]
-    keep = np.floor(target_leverage * equity[idx] / (mark * v)).astype(np.int64)
-    lots = np.maximum(np.abs(size[idx]) - keep, 0)
-    return idx[lots > 0], lots[lots > 0]
+    idx = idx[np.lexsort((idx, -lev))][:max_accounts]
+    num, den = float(target_leverage).as_integer_ratio()
+    # Python integers: num x equity may pass int64, and so may the lots kept (a huge equity keeps every lot)
+    lots = np.array(
+        [abs(s) - num * e // (den * mark * v) for s, e in zip(size[idx].tolist(), equity[idx].tolist(), strict=True)],
+        dtype=object,
+    )
+    cut = lots > 0
+    return idx[cut], lots[cut].astype(np.int64)
 
 
 class ProactiveDeleveraging(Mechanism):
