@@ -73,8 +73,15 @@ MODULES: dict[str, tuple[str, list[str] | None, list[str]]] = {
             "liquidate",
         ],
         # the split kernels' own tests: cross-account backing (portfolio), the ADL trigger's fund budget
-        [R, "tests/test_liquidation.py", "tests/test_portfolio_money.py", "tests/test_adl_triggers.py",
-         "tests/test_position_account.py", "-k", "not runs_under_each_rule and not survives_a_checkpoint"],
+        [
+            R,
+            "tests/test_liquidation.py",
+            "tests/test_portfolio_money.py",
+            "tests/test_adl_triggers.py",
+            "tests/test_position_account.py",
+            "-k",
+            "not runs_under_each_rule and not survives_a_checkpoint",
+        ],
     ),  # fmt: skip
     "adl.queue": ("adl/queue.py", None, [R, "tests/test_liquidation.py", "tests/test_adl_hierarchy.py"]),
     "adl.policies": (

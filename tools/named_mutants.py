@@ -50,8 +50,8 @@ MUTANTS = [
     (
         "M4",
         "adl/queue.py",
-        'take = np.argsort(neg, kind="stable")',
-        'take = n_rest - 1 - np.argsort(neg[::-1], kind="stable")',
+        "order[at] = order[at][np.lexsort((order[at], ordered[at]))]",
+        "order[at] = order[at][np.lexsort((-order[at], ordered[at]))]",
         [T + "test_adl_equal_scores_go_to_the_lower_position_index_first"],
     ),
     (
@@ -71,8 +71,8 @@ MUTANTS = [
     (
         "M7",
         "adl/queue.py",
-        'take = np.argsort(neg, kind="stable")',
-        'take = np.argsort(-neg, kind="stable")',
+        "take = canonical_order(neg)\n",
+        "take = canonical_order(-neg)\n",
         ["tests/test_liquidation.py::test_empty_fund_deleverages_top_ranked_short_first_then_partially_the_next"],
     ),
     (
