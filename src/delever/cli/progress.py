@@ -45,7 +45,7 @@ KERNEL_MODULES = (
 )
 """Modules (relative to the package) whose numba kernels are compiled with ``cache=True``."""
 
-COMPILING_NOTICE = "compiling kernels (first run only; numba caches them on disk, about 10-30 s)"
+COMPILING_NOTICE = "compiling kernels (first run only, cached on disk, 10-30 s; `delever warmup` compiles them ahead)"
 
 _announced = False
 
