@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .columns import TriggerCols
+from .columns import KERNEL, TriggerCols
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def scan_triggers(mark, ix, step, out) -> int:
     """Write the positions of index ``ix`` (a :class:`delever.columns.TriggerCols`) that ``mark`` (ticks) has
     reached into ``out``, each once per ``step`` (stamped); return how many."""
@@ -75,7 +75,7 @@ def scan_triggers(mark, ix, step, out) -> int:
     return count
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def _bound(positions, size, trigger, bounds) -> None:
     """Widen ``bounds`` (highest trigger of a pending long, lowest of a pending short) by ``positions``."""
     for t in range(positions.shape[0]):
@@ -86,7 +86,7 @@ def _bound(positions, size, trigger, bounds) -> None:
             bounds[1] = min(bounds[1], trigger[i])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def _compact(sign, size, trigger, key, idx, skip) -> int:
     """Move the entries still valid (position on side ``sign``, key equal to its trigger) and not in ``skip``
     to the front of ``key``/``idx``, in order; return how many."""
@@ -102,7 +102,7 @@ def _compact(sign, size, trigger, key, idx, skip) -> int:
     return c
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def _merge(sign, key, idx, c, new_key, new_idx, out_key, out_idx) -> None:
     """Merge ``key[:c]`` and ``new_key`` (each sorted: trigger descending for longs, ascending for shorts,
     then position ascending) into ``out_key``/``out_idx``."""
