@@ -216,6 +216,18 @@ def trigger_price(s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: i
         if p > 0 and n >= floors[m, j] and (j == k - 1 or n < floors[m, j + 1]):
             est = p
             break
+    # the estimate is almost always the trigger or next to it: two exact evaluations settle it (the boundary is
+    # unique, excess being strictly monotone), the bracketing below being needed only when they do not
+    # (a long's trigger is the last price below the root, a short's the first above it)
+    if 0 < est < pmax - 1:
+        if s > 0:
+            g = max(int(est), 1)
+            if _excess(g, s, c, b, v, m, floors, mmr, cum, k) < 0 <= _excess(g + 1, s, c, b, v, m, floors, mmr, cum, k):
+                return g
+        else:
+            g = int(est) + 1
+            if _excess(g, s, c, b, v, m, floors, mmr, cum, k) < 0 <= _excess(g - 1, s, c, b, v, m, floors, mmr, cum, k):
+                return g
     if s > 0:
         # largest P with excess(P) < 0; excess increases with P
         if _excess(lowest, s, c, b, v, m, floors, mmr, cum, k) >= 0:
@@ -335,8 +347,9 @@ def position_health(order, book, val, equity_out, mm_out) -> None:
 def single_position_sweep(book, val, out) -> int:
     """The full mark-to-market sweep for a one-instrument book whose accounts hold one position each (the
     engine's generated books): exactly :func:`margin_sweep`'s liquidatable set (tested), with nothing written
-    but the list, so it reads only what it must (size, cost, collateral, isolated, account, and the account's
-    wallet and exempt flag of ``book``, a :class:`delever.columns.BookCols`). ``val`` a
+    but the list, so it reads only what it must of ``book`` (a :class:`delever.columns.BookCols`): size, cost,
+    collateral and isolated of every position, and the account column with the account's wallet and exempt flag
+    only for cross positions and positions within the float guard of their requirement. ``val`` a
     :class:`delever.columns.AccountValuation` of the one instrument (its mark, money per lot-tick and tier
     table, row 0). Returns how many positions were written to ``out``.
     """
@@ -351,9 +364,10 @@ def single_position_sweep(book, val, out) -> int:
     first_rate = mmr[0] * 1e-6
     for i in range(size.shape[0]):
         s = size[i]
-        a = account[i]
         notional = (s if s > 0 else -s) * mark * v
-        eq = (collateral[i] if isolated[i] else wallet[a]) + s * mark * v - cost[i]
+        # an isolated position's account is read only if it is close to its requirement: the sweep is bound by
+        # memory bandwidth, and most rows of a generated book need no account column at all
+        eq = (collateral[i] if isolated[i] else wallet[account[i]]) + s * mark * v - cost[i]
         if notional < first_cap:  # most positions sit in the first tier (its maintenance amount is 0)
             j = 0
             mm_f = notional * first_rate
@@ -366,7 +380,7 @@ def single_position_sweep(book, val, out) -> int:
         # margin_sweep); the rest, flat and exempt rows aside, are decided exactly in integers
         if eq > mm_f + 2.0 + 1e-9 * mm_f:
             continue
-        if s == 0 or exempt[a]:
+        if s == 0 or exempt[account[i]]:
             continue
         if eq < margin_at_tier_compiled(notional, mmr[j], cum[j]):
             out[count] = i
