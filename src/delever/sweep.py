@@ -216,18 +216,6 @@ def trigger_price(s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: i
         if p > 0 and n >= floors[m, j] and (j == k - 1 or n < floors[m, j + 1]):
             est = p
             break
-    # the estimate is almost always the trigger or next to it: two exact evaluations settle it (the boundary is
-    # unique, excess being strictly monotone), the bracketing below being needed only when they do not
-    # (a long's trigger is the last price below the root, a short's the first above it)
-    if 0 < est < pmax - 1:
-        if s > 0:
-            g = max(int(est), 1)
-            if _excess(g, s, c, b, v, m, floors, mmr, cum, k) < 0 <= _excess(g + 1, s, c, b, v, m, floors, mmr, cum, k):
-                return g
-        else:
-            g = int(est) + 1
-            if _excess(g, s, c, b, v, m, floors, mmr, cum, k) < 0 <= _excess(g - 1, s, c, b, v, m, floors, mmr, cum, k):
-                return g
     if s > 0:
         # largest P with excess(P) < 0; excess increases with P
         if _excess(lowest, s, c, b, v, m, floors, mmr, cum, k) >= 0:

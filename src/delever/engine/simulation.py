@@ -421,6 +421,9 @@ class Simulation:
             return
         found = self.liq_out[:count].astype(np.int64)
         if self.use_triggers:
+            # the scan lists positions in trigger order, scattered over the book: read them in book order (the
+            # order liquidated below is by ratio, then position, whatever the order found here)
+            found.sort()
             equity_all, req_all = self._health(found)
         else:
             iso = b.isolated[found]
