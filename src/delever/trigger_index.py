@@ -199,7 +199,10 @@ class TriggerIndex:
         self._reset()
 
     def changed(self, positions: np.ndarray) -> None:
-        """Record positions whose trigger was recomputed (or that opened)."""
+        """Record positions whose trigger was recomputed (or that opened). A flat one is left out: it never fires
+        (the scan skips it in the lists as a stale entry), and a liquidation step that closes 1e4-1e5 positions would
+        otherwise fill the pending list with them and force a rebuild of the lists every few steps."""
+        positions = positions[self._size[positions] != 0]
         k = positions.shape[0]
         if self.n_pending + k > self.pending.shape[0]:
             grown = np.zeros(max(2 * self.pending.shape[0], self.n_pending + k), dtype=np.int64)
