@@ -81,8 +81,6 @@ def call_margin_sweep(book: dict, marks: np.ndarray, insts=INSTRUMENTS) -> Sweep
         "acc_mm": np.full(na, -7, dtype=np.int64),
         "out": np.full(n, -1, dtype=np.int64),
     }
-    # the sweep's scratch starts as garbage: the kernel must reset it
-    scratch = (np.full(na, np.nan), np.full(na, 99, dtype=np.int64), np.full(na, 5, dtype=np.int64))
     acc = np.asarray(book["account"], dtype=np.int64)
     acc_start = np.zeros(na + 1, dtype=np.int64)
     np.cumsum(np.bincount(acc, minlength=na), out=acc_start[1:])
@@ -97,7 +95,7 @@ def call_margin_sweep(book: dict, marks: np.ndarray, insts=INSTRUMENTS) -> Sweep
             cum,
             np.array([len(i.tiers.tiers) for i in insts], dtype=np.int64),
         ),
-        "sw": SweepCols(outputs["pos_equity"], outputs["pos_mm"], outputs["acc_equity"], outputs["acc_mm"], *scratch),
+        "sw": SweepCols(outputs["pos_equity"], outputs["pos_mm"], outputs["acc_equity"], outputs["acc_mm"]),
         "out": outputs["out"],
     }
     fn = getattr(sweep.margin_sweep, "py_func", sweep.margin_sweep)

@@ -27,7 +27,7 @@ def sweep(book: Book, marks: np.ndarray):
     n, a = book.n_positions, book.n_accounts
     sw = SweepCols.zeros(n, a)
     count = margin_sweep(BookCols.of(book), AccountValuation(marks, VPL, *TIERS), sw, np.zeros(n, np.int64))
-    return count, list(sw[:4])
+    return count, list(sw)
 
 
 def random_book(rng: np.random.Generator, accounts: int) -> Book:
@@ -102,7 +102,7 @@ def sweep_one(book: Book, marks: np.ndarray):
     sw = SweepCols.zeros(n, a)
     one = tuple(x[:1] for x in TIERS)
     count = margin_sweep(BookCols.of(book), AccountValuation(marks, VPL[:1], *one), sw, np.zeros(n, np.int64))
-    return count, list(sw[:4])
+    return count, list(sw)
 
 
 @pytest.mark.parametrize(

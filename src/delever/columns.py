@@ -27,8 +27,8 @@ KERNEL = {"cache": True, "nogil": True, "_nrt": False}
 counting, every read of a bundle's array field and every call that passes a bundle increfs and decrefs the array
 (atomic operations that numba's pruning does not remove across branches and calls): that cost the liquidation
 stage about 200 ns per liquidated position, 40% of the peer benchmark's mass liquidation (issue #11 item 7).
-A kernel that allocates (``np.empty``, ...) cannot use them: its scratch comes in a bundle instead
-(:class:`SweepCols`)."""
+A kernel that allocates (``np.zeros``, ...) cannot use them; nor needs them if it reads each field once per call
+rather than per element (:func:`delever.sweep.margin_sweep`)."""
 
 
 class BookCols(NamedTuple):
@@ -282,30 +282,23 @@ class SeriesCols(NamedTuple):
 
 
 class SweepCols(NamedTuple):
-    """What the full margin sweep writes (:func:`delever.sweep.margin_sweep`) and its scratch; ``n`` positions,
-    ``a`` accounts.
+    """What the full margin sweep writes (:func:`delever.sweep.margin_sweep`); ``n`` positions, ``a`` accounts.
 
     - ``pos_equity`` int64 (n,): money, an isolated position's margin + uPnL, a cross position's uPnL;
     - ``pos_mm`` int64 (n,): money, a position's maintenance margin (exact for listed positions);
     - ``acc_equity`` int64 (a,): money, each account's cross wallet + cross uPnL;
-    - ``acc_mm`` int64 (a,): money, each account's cross MM (exact for accounts with a listed position);
-    - ``acc_mm_f`` float64 (a,), ``acc_count`` int64 (a,), ``status`` int64 (a,): scratch (overwritten).
+    - ``acc_mm`` int64 (a,): money, each account's cross MM (exact for accounts with a listed position).
     """
 
     pos_equity: np.ndarray
     pos_mm: np.ndarray
     acc_equity: np.ndarray
     acc_mm: np.ndarray
-    acc_mm_f: np.ndarray
-    acc_count: np.ndarray
-    status: np.ndarray
 
     @classmethod
     def zeros(cls, n: int, a: int) -> SweepCols:
         """Zeroed columns for ``n`` positions and ``a`` accounts."""
-        i8 = np.int64
-        return cls(np.zeros(n, i8), np.zeros(n, i8), np.zeros(a, i8), np.zeros(a, i8), np.zeros(a, np.float64),
-                   np.zeros(a, i8), np.zeros(a, i8))  # fmt: skip
+        return cls(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(a, np.int64), np.zeros(a, np.int64))
 
 
 class TriggerCols(NamedTuple):

@@ -60,7 +60,7 @@ def account_cross_sums(a, book, val, with_mm):
     return u, mm, n_open
 
 
-@njit(**KERNEL)
+@njit(cache=True, nogil=True)
 def margin_sweep(book, val, sw, out) -> int:
     """Mark the whole book to market and list the liquidatable positions.
 
@@ -86,14 +86,15 @@ def margin_sweep(book, val, sw, out) -> int:
         val.n_tiers,
     )
     pos_equity, pos_mm, acc_equity, acc_mm = sw.pos_equity, sw.pos_mm, sw.acc_equity, sw.acc_mm
-    acc_mm_f, acc_count, status = sw.acc_mm_f, sw.acc_count, sw.status
     n = size.shape[0]
     na = acc_equity.shape[0]
+    # scratch of this call (allocated here, so a run holds it only while it sweeps: issue #17's memory per
+    # position); the bundles' fields are read once above, so reference counting costs nothing per row
+    acc_mm_f = np.zeros(na, dtype=np.float64)
+    acc_count = np.zeros(na, dtype=np.int64)
+    status = np.zeros(na, dtype=np.int64)
     for a in range(na):
         acc_equity[a] = wallet[a]
-        acc_mm_f[a] = 0.0
-        acc_count[a] = 0
-        status[a] = 0
     count = 0
     for i in range(n):
         s = size[i]

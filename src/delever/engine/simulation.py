@@ -293,7 +293,7 @@ class Simulation:
     def _alloc_sweep_arrays(self) -> None:
         n, a = self.book.n_positions, self.book.n_accounts
         self.sweep_cols = SweepCols.zeros(n, a)
-        self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm = self.sweep_cols[:4]
+        self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm = self.sweep_cols
         self.scratch = np.zeros(n, dtype=np.int64)
         self.sweep_arrays_ready = True
 
