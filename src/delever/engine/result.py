@@ -77,7 +77,7 @@ def build_result(sim) -> RunResult:
                                  "notional": int(sim.contagion_notional.sum())}  # fmt: skip
     released = b.n_positions * 8 * 4 + sim.buf.capacity * 66  # about what is let go here (bytes)
     for name in ("trigger", "index", "liq_out", "excluded", "buf", "pos_eq", "pos_mm", "acc_eq", "acc_mm",
-                 "sweep_cols", "scratch", "noted_accounts", "sweep_skip"):  # fmt: skip
+                 "scratch", "noted_accounts", "sweep_skip"):  # fmt: skip
         sim.__dict__.pop(name, None)
     sim.sweep_arrays_ready = False
     if released >= TRIM_BYTES:

@@ -292,8 +292,7 @@ class Simulation:
     # -- helpers -----------------------------------------------------------------------------------------
     def _alloc_sweep_arrays(self) -> None:
         n, a = self.book.n_positions, self.book.n_accounts
-        self.sweep_cols = SweepCols.zeros(n, a)
-        self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm = self.sweep_cols
+        self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm = SweepCols.zeros(n, a)
         self.scratch = np.zeros(n, dtype=np.int64)
         self.sweep_arrays_ready = True
 
@@ -310,7 +309,9 @@ class Simulation:
 
     def _full_sweep(self, out: np.ndarray) -> int:
         """Mark the whole book to market (:func:`delever.sweep.margin_sweep`); liquidatable positions to ``out``."""
-        return margin_sweep(BookCols.of(self.book), self.valuation(), self.sweep_cols, out)
+        # the bundle is made per call from the four arrays (a checkpoint keeps arrays, not the bundle's type)
+        sweep = SweepCols(self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm)
+        return margin_sweep(BookCols.of(self.book), self.valuation(), sweep, out)
 
     def equities(self) -> tuple[np.ndarray, np.ndarray]:
         """Exact equity of every position and account at the current marks (one full sweep)."""
