@@ -73,6 +73,49 @@ def child(args: list[str]) -> dict:
     }
 
 
+def gil_child() -> dict:
+    """The ``--gil`` measurement (module docstring), in this interpreter: rates (loop iterations per second)
+    alone and while a background thread compiles, and the compiling thread's wall and CPU seconds."""
+    import threading
+    import time
+
+    def spin(seconds: float) -> int:
+        n, t_end = 0, time.perf_counter() + seconds
+        while time.perf_counter() < t_end:
+            for _ in range(1000):
+                n += 1
+        return n
+
+    from delever.engine import run
+    from delever.scenario import default_scenario_path
+    from delever.warmup import small
+
+    scenario = small(default_scenario_path())
+    alone = spin(2.0) / 2.0
+    done, job = threading.Event(), {}
+
+    def compile_in_background() -> None:
+        t0, c0 = time.perf_counter(), time.thread_time()
+        run(scenario)
+        job["wall_s"], job["cpu_s"] = time.perf_counter() - t0, time.thread_time() - c0
+        done.set()
+
+    thread = threading.Thread(target=compile_in_background)
+    t0, count = time.perf_counter(), 0
+    thread.start()
+    while not done.is_set():
+        count += spin(0.25)
+    during = count / (time.perf_counter() - t0)
+    thread.join()
+    return {
+        "rate_alone": round(alone),
+        "rate_while_compiling": round(during),
+        "share": round(during / alone, 2),
+        "compile_thread_wall_s": round(job["wall_s"], 2),
+        "compile_thread_cpu_s": round(job["cpu_s"], 2),
+    }
+
+
 def warm(cache: str) -> dict:
     """``python -m delever.warmup`` into ``cache``: its wall and CPU seconds."""
     import resource
@@ -104,11 +147,28 @@ def main() -> None:
     p.add_argument("--warm", action="store_true", help="also time a second run on the cache the first wrote")
     p.add_argument("--after-warmup", action="store_true", help="run `python -m delever.warmup` first (timed)")
     p.add_argument("--json", action="store_true", help="print every run's record as JSON")
+    p.add_argument("--gil", action="store_true", help="measure the GIL left to Python work while compiling")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--gil-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("args", nargs="*", help="arguments of `delever run` (after --)")
     a = p.parse_args()
     if a.child:
         print(json.dumps(child(a.args)))
+        return
+    if a.gil_child:
+        print(json.dumps(gil_child()))
+        return
+    if a.gil:
+        with tempfile.TemporaryDirectory() as cache:
+            load0 = os.getloadavg()[0]
+            cmd = [sys.executable, "-m", "benchmarks.compile", "--gil-child"]
+            env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+        r = json.loads(out.splitlines()[-1])
+        print(f"pure-Python loop in the main thread: {r['rate_alone']:,}/s alone, {r['rate_while_compiling']:,}/s "
+              f"while a background thread compiles ({r['share']:.0%}); the compiling thread: "
+              f"{r['compile_thread_wall_s']} s wall, {r['compile_thread_cpu_s']} s CPU; load average before/after "
+              f"{(round(load0, 2), round(os.getloadavg()[0], 2))}")  # fmt: skip
         return
     for _ in range(a.repeat):
         with tempfile.TemporaryDirectory() as cache:

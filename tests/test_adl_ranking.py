@@ -3,6 +3,10 @@
 import numpy as np
 import pytest
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from delever.adl.queue import canonical_order
 from delever.adl.ranking import adl_indicator, bitmex_score, lights_from_cumulative
 
 
@@ -44,3 +48,29 @@ def test_queue_and_rulebook_lights_are_the_ranking_lights():
     qty = np.array([10, 10, 20, 30, 20, 10])
     score = np.array([3.0, 6.0, 1.0, 4.0, 5.0, 2.0])
     assert get_venue("bitmex").adl_indicator(score, qty).tolist() == adl_indicator(score, qty).tolist()
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pytest.param([], id="empty"),
+        pytest.param([3.0, 1.0, 2.0], id="distinct"),
+        pytest.param([2.0, 1.0, 2.0, 1.0, 2.0], id="two-runs-of-ties"),
+        pytest.param([np.inf, -1.0, np.inf, -np.inf, -np.inf], id="infinite-ties"),
+        pytest.param([0.0, -0.0, 0.0, -0.0], id="signed-zeros-compare-equal"),
+        # 1,000 keys in ten values: numpy's unstable sort leaves nearly every tie out of position order here
+        pytest.param(np.random.default_rng(3).integers(0, 10, 1000).tolist(), id="large-many-ties"),
+    ],
+)
+def test_canonical_order_is_the_stable_sort_by_hand(keys):
+    # the queue order: key ascending, then position ascending, exactly numpy's stable argsort
+    a = np.array(keys, dtype=np.float64)
+    assert canonical_order(a).tolist() == np.argsort(a, kind="stable").tolist()
+
+
+@given(st.lists(st.sampled_from([-np.inf, -2.5, -1.0, -0.0, 0.0, 1e-300, 1.0, 7.25, np.inf]) | st.floats(-1e6, 1e6)))
+def test_canonical_order_matches_the_stable_sort(keys):
+    a = np.array(keys, dtype=np.float64)
+    got = canonical_order(a)
+    assert got.dtype == np.int64
+    assert got.tolist() == np.argsort(a, kind="stable").tolist()

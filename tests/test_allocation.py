@@ -140,3 +140,23 @@ def test_twins_equal_reference_on_tie_heavy_inputs(total, rows):
     assert out.tolist() == largest_remainder(total, weights)
     split_many_into(total, w, out)
     assert out.tolist() == largest_remainder(total, weights)
+
+
+@pytest.mark.parametrize(
+    "n, distinct, total",
+    [
+        pytest.param(5_000, 3, 4_321, id="5000-entries-3-weights-mostly-tied"),
+        pytest.param(5_000, 5_000, 12_345, id="5000-entries-spread-weights"),
+        pytest.param(2_000, 1, 1_999, id="2000-equal-weights-one-short-of-a-round"),
+    ],
+)
+def test_many_entry_twin_equals_reference_where_the_cut_is_selected(n, distinct, total):
+    # thousands of entries and a last partial round: the cut (the missing-th largest remainder) is selected among
+    # them, where the small hypothesis cases above never have more than 25 entries
+    w = np.random.default_rng(n + distinct).integers(1, distinct + 1, n).astype(np.int64) * 7
+    out = np.zeros(n, dtype=np.int64)
+    split_many_into(total, w, out)
+    assert out.tolist() == largest_remainder(total, w.tolist())
+    caps = (w // 7) % 3 + 1
+    split_capped_into(total, w, caps, out)
+    assert out.tolist() == largest_remainder(total, w.tolist(), caps.tolist())

@@ -27,6 +27,9 @@ RUNS_THE_ENGINE = {
     "delever.contagion",  # prepares a multi-instrument market on top of engine.market.prepare
     "delever.checkpoint",  # saves and restores a Simulation
     "delever.output",  # writes a RunResult
+    "delever.output_tables",  # the tables of a RunResult
+    "delever.run_summary",  # the summary of a RunResult
+    "delever.provenance",  # the provenance of a RunResult's inputs
     "delever.ablation",
     "delever.compare",
     "delever.montecarlo",

@@ -221,6 +221,27 @@ def test_bybit_inverse_cross_includes_the_closing_fee():
     assert lp(rb, "BTCUSD", 1, "10000", "50000", 5_000_000, "cross") == Decimal("40191")
 
 
+@pytest.mark.parametrize(
+    "side, taker_fee, margin_mode, expected",
+    [
+        # short: (1 - 0.00075) x 10,000 / (0.2 - 0.05) = 66,616.67 -> down to the 0.5 tick (against the short)
+        pytest.param(
+            -1, Fraction(75, 100_000), "cross", Fraction(9_992_5, 10) / Fraction(15, 100), id="short-cross-fee"
+        ),
+        # no fee: Bybit's inverse cross formula is the base one, 10,000 / (0.2 + 0.05) = 40,000, as isolated
+        pytest.param(1, Fraction(0), "cross", Fraction(40_000), id="long-cross-no-fee"),
+        pytest.param(1, Fraction(75, 100_000), "isolated", Fraction(40_000), id="long-isolated-base-rule"),
+        pytest.param(-1, Fraction(0), "cross", Fraction(10_000) / Fraction(15, 100), id="short-cross-no-fee"),
+    ],
+)
+def test_bybit_inverse_bankruptcy_is_the_base_formula_times_the_fee(side, taker_fee, margin_mode, expected):
+    import dataclasses
+
+    rb = get_venue("bybit")
+    rb = dataclasses.replace(rb, fees=dataclasses.replace(rb.fees, taker_fee=taker_fee))
+    assert rb.bankruptcy_price_exact("BTCUSD", side, 10_000, "50000", 5_000_000, margin_mode) == expected
+
+
 def test_bybit_tier_lookup():
     rb = get_venue("bybit")
     assert tier(rb, "BTCUSDT", "2599999.9", "1") == 1

@@ -3,6 +3,8 @@ and its runs call every kernel a packaged run calls."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from typer.testing import CliRunner
 
@@ -22,6 +24,7 @@ def test_kernels_are_the_compiled_functions_of_their_own_modules():
         "engine.simulation.quiet_steps",
         "adl.queue.adl_pool",
         "trigger_index.scan_triggers",
+        "allocation.split_many_into",
     ):
         assert name in found
     for name, dispatcher in found.items():
@@ -63,7 +66,33 @@ def test_warm_up_runs_every_packaged_scenario_and_reaches_every_kernel_a_run_cal
     report = warmup.warm_up()
     names = [name for name, _ in report.runs]
     scenarios = sorted(p.stem for p in default_scenario_path().parent.glob("*.toml"))
-    assert sorted(names[:-1]) == scenarios and names[0] == default_scenario_path().stem
-    assert names[-1] == "venue rulebooks"
+    assert sorted(names[:-2]) == scenarios and names[0] == default_scenario_path().stem
+    assert names[-2:] == ["venue rulebooks", "largest-remainder splits"]
     assert set(report.not_reached) <= REFERENCE_ONLY
     assert set(report.ready) | set(report.not_reached) == set(warmup.kernels())
+
+
+def test_split_twins_compile_both_largest_remainder_twins_for_the_types_split_passes():
+    from delever import allocation
+
+    warmup.split_twins()
+    for twin in (allocation.split_many_into, allocation.split_capped_into):
+        assert twin.signatures, twin.py_func.__name__
+        # split() passes int64 totals and C-contiguous int64 arrays: the one specialization a real run uses
+        assert all(str(t) in ("int64", "array(int64, 1d, C)") for t in twin.signatures[0])
+
+
+def test_on_disk_is_numbas_own_index_for_the_current_source(tmp_path, monkeypatch):
+    from delever import intops
+
+    warmup.split_twins()
+    # a helper compiled inside the twins (mul_div_floor, in _split) is cached with them
+    assert warmup.on_disk(intops.mul_div_floor)
+    # a kernel in a new source file (a new cache folder): not cached until its first call compiles it
+    source = "from numba import njit\n\n\n@njit(cache=True)\ndef add(x):\n    return x + 1\n"
+    (tmp_path / "fresh_kernel.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fresh = importlib.import_module("fresh_kernel")
+    assert not warmup.on_disk(fresh.add)
+    assert fresh.add(1) == 2
+    assert warmup.on_disk(fresh.add)

@@ -178,7 +178,7 @@ def _split(total, weights, caps, capped, out):
     # round picks the `missing` first entries with room in the order (remainder desc, cap desc, index asc):
     # a selection by partition, O(n), not a sort (numba's stable sort is slow on a million winners).
     while missing > 0:
-        n_room = 0
+        n_room = np.int64(0)  # not the literal 0: numba would compile _last_round once more for Literal[int](0)
         least = total
         for i in range(n):
             c = caps[i] if capped else total
@@ -200,6 +200,37 @@ def _split(total, weights, caps, capped, out):
 
 
 @njit(cache=True, nogil=True)
+def _kth_smallest(a, k):
+    # the k-th smallest (0-based) value of ``a`` (int64, reordered in place): Hoare's selection with a
+    # median-of-three pivot, O(n) on average. np.partition gives the same value but took about 6 s of a first
+    # run's compilation (numba's implementation validates kth with np.unique, so it compiles a sort as well)
+    lo = 0
+    hi = a.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        x, y, z = a[lo], a[mid], a[hi]
+        pivot = max(min(x, y), min(max(x, y), z))
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+@njit(cache=True, nogil=True)
 def _last_round(weights, caps, capped, total, neg_rem, n_room, missing, out):
     # one unit each to the `missing` (< n_room) first entries with room by (remainder desc, cap desc, index asc)
     n = weights.shape[0]
@@ -211,7 +242,7 @@ def _last_round(weights, caps, capped, total, neg_rem, n_room, missing, out):
             room[k] = i
             k += 1
     keys = neg_rem[room]
-    kth = np.partition(keys, missing - 1)[missing - 1]  # the missing-th smallest -remainder: the cut
+    kth = _kth_smallest(keys.copy(), missing - 1)  # the missing-th smallest -remainder: the cut
     ties = 0
     for j in range(n_room):
         if keys[j] < kth:
@@ -275,14 +306,14 @@ def split_many_into(total, weights, out):
     of missing units (one round by partition), where :func:`split_into`'s scan costs O(n x missing units) and
     suits the liquidation stage's few liquidity providers. :func:`split` uses it for socialized loss and the ADL
     policies (tens of thousands of winners). Limits as :func:`split_into`."""
-    _split(total, weights, weights, False, out)
+    _split(total, weights, weights, np.bool_(False), out)  # np.bool_: one specialization of _split for both
 
 
 @njit(cache=True, nogil=True)
 def split_capped_into(total, weights, caps, out):
     """Compiled twin of :func:`largest_remainder` with ``caps`` (int64 (n,) >= 0): ``out`` gets
     ``min(total, sum of caps of positive weights)`` units, ``out_i <= caps_i``. Limits as :func:`split_into`."""
-    _split(total, weights, caps, True, out)
+    _split(total, weights, caps, np.bool_(True), out)
 
 
 def float_weights_as_integers(weights: np.ndarray) -> np.ndarray:

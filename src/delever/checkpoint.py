@@ -24,20 +24,19 @@ Formats (well kept, no pickle):
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import shutil
 import sqlite3
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import InputError
+from .state_graph import capture_state, decode_value, encode_value, restore_state
 
 DEFAULT_EVERY_S = 10.0
 """Seconds of engine work between two checkpoints of ``delever run`` (a kill loses at most about this)."""
@@ -123,7 +122,7 @@ class Checkpoint:
     def finished(self) -> dict[str, Any]:
         """``{item: value}`` of every item recorded so far."""
         rows = self._conn().execute("SELECT item, value FROM done").fetchall()
-        return {item: _decode(json.loads(value)) for item, value in rows}
+        return {item: decode_value(json.loads(value)) for item, value in rows}
 
     def record(self, items: dict[str, Any]) -> None:
         """Record finished items (committed before returning: they survive a kill from here on)."""
@@ -131,14 +130,14 @@ class Checkpoint:
         with db:
             db.executemany(
                 "INSERT OR REPLACE INTO done (item, value) VALUES (?, ?)",
-                [(k, json.dumps(_encode(v))) for k, v in items.items()],
+                [(k, json.dumps(encode_value(v))) for k, v in items.items()],
             )
 
     # -- engine state (run) ---------------------------------------------------------------------------------
     def save_state(self, sim, step: int) -> None:
         """Write ``sim``'s state after ``step`` steps (atomically)."""
         arrays: dict[str, np.ndarray] = {}
-        graph = _capture(sim, inputs=_input_ids(sim), arrays=arrays)
+        graph = capture_state(sim, arrays)
         payload = json.dumps({"step": step, "graph": graph}).encode("utf-8")
         arrays["__graph__"] = np.frombuffer(payload, dtype=np.uint8)
         tmp = self.dir / f"{STATE}.tmp"
@@ -158,7 +157,7 @@ class Checkpoint:
             arrays = {k: z[k] for k in z.files}
         doc = json.loads(arrays.pop("__graph__").tobytes().decode("utf-8"))
         try:
-            restored = _restore(doc["graph"], sim, arrays, {}, "")
+            restored = restore_state(doc["graph"], sim, arrays)
         except (KeyError, IndexError, AttributeError, TypeError) as exc:
             raise InputError(
                 f"the checkpoint at {self.dir} does not fit this run ({exc}); run without --resume",
@@ -180,6 +179,33 @@ class Checkpoint:
 # ------------------------------------------------------------------------------------------------------------
 
 
+class PeriodicStateSaver:
+    """The checkpoint :func:`delever.engine.run` drives (its ``checkpoint`` argument): it starts a run from
+    ``store``'s saved state when there is one, saves the state every ``every_s`` seconds of work, and once more
+    when the engine finishes (so the engine's part is never done twice)."""
+
+    def __init__(self, store: Checkpoint, every_s: float = DEFAULT_EVERY_S) -> None:
+        self.store = store
+        self.every_s = every_s
+        self._last = time.monotonic()
+
+    def resume(self, sim) -> int:
+        """The saved state into ``sim``; the steps it had done."""
+        step = self.store.load_state(sim)
+        self._last = time.monotonic()
+        return step
+
+    def after_steps(self, sim, t: int) -> None:
+        """Save ``sim`` after ``t`` steps when ``every_s`` seconds of work have passed since the last save."""
+        if time.monotonic() - self._last >= self.every_s:
+            self.store.save_state(sim, t)
+            self._last = time.monotonic()
+
+    def engine_done(self, sim, t: int) -> None:
+        """Save the finished engine's state."""
+        self.store.save_state(sim, t)
+
+
 def run_checkpointed(
     scenario,
     seed: int,
@@ -190,214 +216,8 @@ def run_checkpointed(
 ):
     """:func:`delever.engine.run` of a prepared market, saving the simulation's state every ``every_s`` seconds
     of work and when the engine finishes, and starting from the saved state when there is one (same events,
-    same result: tested against :func:`delever.engine.run`). A multi-instrument (cross-margin) scenario runs
-    through the same loop and is checkpointed the same way; its market is
-    :func:`delever.contagion.prepare_multi`'s (prepared here when ``market`` is a single-instrument one)."""
-    from .engine import MultiMarket, Simulation
+    same result: tested against :func:`delever.engine.run`). The engine's one step loop runs it
+    (:class:`PeriodicStateSaver`); a multi-instrument (cross-margin) scenario is checkpointed the same way."""
+    from .engine import run
 
-    if scenario.mechanisms.cross_margin.enabled and not isinstance(market, MultiMarket):
-        from .contagion import prepare_multi
-
-        market = prepare_multi(scenario, seed)
-    sim = Simulation(scenario, seed, market)
-    t = store.load_state(sim)
-    last = time.monotonic()
-    report = t + 1
-    while t < sim.T:
-        t = sim.advance(t)
-        if t < sim.T:
-            sim.step(t)
-            t += 1
-        if progress is not None and (t >= report or t == sim.T):
-            progress(t, sim.T)
-            report = t + 64
-        if time.monotonic() - last >= every_s and t < sim.T:
-            store.save_state(sim, t)
-            last = time.monotonic()
-    store.save_state(sim, t)  # the engine's part is never done twice
-    return sim.result()
-
-
-# ------------------------------------------------------------------------------------------------------------
-# The object graph of a simulation: arrays to the npz, the rest to JSON
-# ------------------------------------------------------------------------------------------------------------
-
-
-def _input_ids(sim) -> set[int]:
-    """Ids of every object reachable from the simulation's inputs (scenario, prepared market)."""
-    ids: set[int] = set()
-    stack = [sim.__dict__.get("market"), sim.__dict__.get("scenario")]
-    while stack:
-        o = stack.pop()
-        if o is None or isinstance(o, int | float | bool | str) or id(o) in ids:
-            continue
-        ids.add(id(o))
-        if isinstance(o, list | tuple):
-            stack.extend(o)
-        elif isinstance(o, dict):
-            stack.extend(o.values())
-        elif hasattr(o, "__dict__") and not isinstance(o, type):
-            stack.extend(vars(o).values())
-    return ids
-
-
-def _is_state_object(o: Any) -> bool:
-    return (
-        hasattr(o, "__dict__")
-        and not isinstance(o, type)
-        and not callable(o)
-        and type(o).__module__.startswith("delever.")
-        and not _is_pydantic(o)
-    )
-
-
-def _is_pydantic(o: Any) -> bool:
-    from pydantic import BaseModel
-
-    return isinstance(o, BaseModel)
-
-
-def _capture(o: Any, inputs: set[int], arrays: dict, path: str = "", seen: dict | None = None) -> Any:
-    seen = {} if seen is None else seen
-    if o is None or isinstance(o, bool | str):
-        return o
-    if isinstance(o, int) and not isinstance(o, np.integer):
-        return o
-    if isinstance(o, float) and not isinstance(o, np.floating):
-        return {"float": repr(o)}
-    if isinstance(o, np.generic):
-        return {"scalar": o.dtype.str, "value": o.item() if o.dtype.kind != "f" else repr(o.item())}
-    if isinstance(o, Decimal):
-        return {"decimal": str(o)}
-    if path and id(o) in inputs:
-        return {"keep": True}  # an input: the rebuilt simulation holds the same
-    if id(o) in seen:
-        return {"alias": seen[id(o)]}
-    if isinstance(o, np.ndarray):
-        if o.dtype.hasobject:
-            raise TypeError(f"{path}: an object array cannot be checkpointed")
-        seen[id(o)] = path
-        arrays[path] = o
-        return {"array": path}
-    if isinstance(o, np.random.Generator):
-        seen[id(o)] = path
-        return {"rng": type(o.bit_generator).__name__, "state": _encode(o.bit_generator.state)}
-    if isinstance(o, list | tuple):
-        seen[id(o)] = path
-        items = [_capture(x, inputs, arrays, f"{path}[{i}]", seen) for i, x in enumerate(o)]
-        return {"list" if isinstance(o, list) else "tuple": items}
-    if isinstance(o, dict):
-        if not all(isinstance(k, str) for k in o):
-            raise TypeError(f"{path}: a dict with non-text keys cannot be checkpointed")
-        seen[id(o)] = path
-        return {"dict": {k: _capture(v, inputs, arrays, f"{path}.{k}", seen) for k, v in o.items()}}
-    if _is_state_object(o):
-        seen[id(o)] = path
-        attrs = {k: _capture(v, inputs, arrays, f"{path}.{k}" if path else k, seen) for k, v in vars(o).items()}
-        return {"object": f"{type(o).__module__}:{type(o).__qualname__}", "attrs": attrs}
-    return {"keep": True}  # functions, types, frozen sets, ...: rebuilt identically by the constructor
-
-
-def _current(base: Any, path: str) -> Any:
-    """The value at ``path`` in the freshly built simulation ``base`` (for ``keep`` nodes)."""
-    o = base
-    for part in path.replace("[", ".[").split("."):
-        if not part:
-            continue
-        if part.startswith("["):
-            o = o[int(part[1:-1])]
-        elif isinstance(o, dict):
-            o = o[part]
-        else:
-            o = getattr(o, part)
-    return o
-
-
-def _restore(node: Any, base: Any, arrays: dict, made: dict, path: str) -> Any:
-    if node is None or isinstance(node, bool | int | str):
-        return node
-    if "float" in node:
-        return float(node["float"])
-    if "scalar" in node:
-        dtype = np.dtype(node["scalar"])
-        return dtype.type(float(node["value"]) if dtype.kind == "f" else node["value"])
-    if "decimal" in node:
-        return Decimal(node["decimal"])
-    if "keep" in node:
-        return _current(base, path) if path else base
-    if "alias" in node:
-        return made[node["alias"]]
-    if "array" in node:
-        made[path] = arrays[node["array"]]
-        return made[path]
-    if "rng" in node:
-        bit_generator = getattr(np.random, node["rng"])()
-        bit_generator.state = _decode(node["state"])
-        made[path] = np.random.Generator(bit_generator)
-        return made[path]
-    if "list" in node:
-        out: list = []
-        made[path] = out
-        out.extend(_restore(x, base, arrays, made, f"{path}[{i}]") for i, x in enumerate(node["list"]))
-        return out
-    if "tuple" in node:
-        made[path] = tuple(_restore(x, base, arrays, made, f"{path}[{i}]") for i, x in enumerate(node["tuple"]))
-        return made[path]
-    if "dict" in node:
-        d: dict = {}
-        made[path] = d
-        for k, v in node["dict"].items():
-            d[k] = _restore(v, base, arrays, made, f"{path}.{k}")
-        return d
-    module, qualname = node["object"].split(":")
-    if not module.startswith("delever."):
-        raise TypeError(f"{path}: not a delever object: {module}")
-    cls: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        cls = getattr(cls, part)
-    obj = base if not path else cls.__new__(cls)
-    if type(obj) is not cls:
-        raise TypeError(f"{path or 'simulation'}: {type(obj).__name__} is not {qualname}")
-    made[path] = obj
-    attrs = {k: _restore(v, base, arrays, made, f"{path}.{k}" if path else k) for k, v in node["attrs"].items()}
-    if not path:
-        obj.__dict__.clear()
-    obj.__dict__.update(attrs)
-    return obj
-
-
-def _encode(v: Any) -> Any:
-    """JSON-able form of a recorded value, keeping NumPy types (``{"__np__": dtype, ...}``)."""
-    if isinstance(v, np.ndarray):
-        return {"__ndarray__": v.dtype.str, "shape": list(v.shape), "data": v.ravel().tolist()}
-    if isinstance(v, np.generic):
-        return {"__np__": v.dtype.str, "value": v.item()}
-    if isinstance(v, float):
-        return {"__float__": repr(v)}
-    if isinstance(v, dict):
-        return {"__dict__": [[_encode(k), _encode(x)] for k, x in v.items()]}
-    if isinstance(v, list | tuple):
-        return {"__list__" if isinstance(v, list) else "__tuple__": [_encode(x) for x in v]}
-    if isinstance(v, Decimal):
-        return {"__decimal__": str(v)}
-    return v
-
-
-def _decode(v: Any) -> Any:
-    if not isinstance(v, dict):
-        return v
-    if "__ndarray__" in v:
-        return np.array(v["data"], dtype=np.dtype(v["__ndarray__"])).reshape(v["shape"])
-    if "__np__" in v:
-        return np.dtype(v["__np__"]).type(v["value"])
-    if "__float__" in v:
-        return float(v["__float__"])
-    if "__dict__" in v:
-        return {_decode(k): _decode(x) for k, x in v["__dict__"]}
-    if "__list__" in v:
-        return [_decode(x) for x in v["__list__"]]
-    if "__tuple__" in v:
-        return tuple(_decode(x) for x in v["__tuple__"])
-    if "__decimal__" in v:
-        return Decimal(v["__decimal__"])
-    raise ValueError(f"not a recorded value: {v!r}")
+    return run(scenario, seed, progress=progress, market=market, checkpoint=PeriodicStateSaver(store, every_s))

@@ -8,7 +8,10 @@ gives the figures). ``python -m delever.warmup`` does that work ahead, as a set-
 scenario as packaged, every other packaged scenario on a small generated book (:data:`ACCOUNTS` accounts,
 insurance fund 0 so that ADL is reached, the scenario's own mechanisms on) and the default scenario's venue
 comparison (small), which between them call every kernel a packaged run calls, with the argument types of a
-real run (they do not depend on the book's size), and then lists the kernels it did not reach. Nothing is
+real run (they do not depend on the book's size), and the largest-remainder split's compiled twins, which a
+full-size run's venue comparison reaches (an ADL policy or socialized loss over many winners) but a small book
+does not (:func:`delever.allocation.split` always passes them int64 arrays, so a small split compiles what a
+large one runs); then it lists the kernels it did not reach. Nothing is
 written outside numba's cache (``NUMBA_CACHE_DIR`` when set, else the package's ``__pycache__``).
 """
 
@@ -18,13 +21,13 @@ import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 ACCOUNTS = 2_000
 """Trader accounts of each warm-up run's generated book: small, so that the runs cost little beside compiling."""
 
 KERNEL_MODULES = (
     "adl.queue",
+    "allocation",
     "adl.ranking",
     "engine.simulation",
     "liquidation",
@@ -108,10 +111,31 @@ def warm_up(progress: Callable[[str], None] | None = None) -> WarmupReport:
     sc = small(default, fund_zero=False)
     compare_rows(sc, sc.seed, prepare(sc, sc.seed), workers=1)
     report.runs.append(("venue rulebooks", round(time.perf_counter() - t0, 2)))
+    if progress:
+        progress("largest-remainder splits")
+    t0 = time.perf_counter()
+    split_twins()
+    report.runs.append(("largest-remainder splits", round(time.perf_counter() - t0, 2)))
     merge_trigger_lists()
     for name, dispatcher in kernels().items():
         (report.ready if dispatcher.signatures or on_disk(dispatcher) else report.not_reached).append(name)
     return report
+
+
+def split_twins() -> None:
+    """Call :func:`delever.allocation.split` uncapped and capped on a split whose last round is partial (5 over
+    weights 1, 2, 3: shares 5/6, 10/6, 15/6, floors 0, 1, 2, two units left for three entries with room), so
+    that both compiled twins and their selection of the last round are compiled. The result is checked against
+    the exact reference, so a warm-up never caches a twin that disagrees with it."""
+    import numpy as np
+
+    from .allocation import largest_remainder, split
+
+    weights, caps = [1, 2, 3], [1, 2, 2]
+    for cap in (None, caps):
+        got = split(5, np.array(weights, dtype=np.int64), None if cap is None else np.array(cap, dtype=np.int64))
+        if got.tolist() != largest_remainder(5, weights, cap):  # pragma: no cover - a broken twin
+            raise RuntimeError(f"largest remainder: compiled split {got.tolist()} differs from the reference")
 
 
 def merge_trigger_lists(n: int = 5_000) -> None:
@@ -128,20 +152,15 @@ def merge_trigger_lists(n: int = 5_000) -> None:
 
 
 def on_disk(dispatcher) -> bool:
-    """Whether numba's cache holds an index for ``dispatcher`` no older than its source: a helper that kernels
-    call is compiled and cached with them, but a process that loads its callers from the cache never loads it.
+    """Whether numba's cache holds compiled code for ``dispatcher`` that is valid for its current source: a helper
+    that kernels call is compiled and cached with them, but a process that loads its callers from the cache never
+    loads it (so its ``signatures`` stay empty).
 
-    The index is ``<module>.<function>-<line>.py<ver>.nbi`` in ``$NUMBA_CACHE_DIR/<folder>_<hash>/`` when that
-    is set, else in the module's ``__pycache__`` (https://numba.readthedocs.io/en/stable/developer/caching.html).
-    """
-    import numba
-
-    src = Path(dispatcher.py_func.__code__.co_filename)
-    root = numba.config.CACHE_DIR
-    dirs = list(Path(root).glob(f"{src.parent.name}_*")) if root else [src.parent / "__pycache__"]
-    pattern = f"{src.stem}.{dispatcher.py_func.__qualname__}-*.nbi"
-    mtime = src.stat().st_mtime
-    return any(p.stat().st_mtime >= mtime for d in dirs for p in d.glob(pattern))
+    numba (0.68, pinned) stamps each cache index with a hash of the source file's contents and ignores an index
+    whose stamp differs (https://numba.readthedocs.io/en/stable/developer/caching.html); its own index loader is
+    asked, so a file whose modification time changed but whose contents did not (a ``git checkout``) still counts
+    as cached, as it does for numba."""
+    return bool(dispatcher._cache._cache_file._load_index())
 
 
 def main() -> None:

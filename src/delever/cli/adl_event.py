@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..adl.policies import POLICIES
 from ..adl_event import DEFAULT_OUT, DEFAULT_SEED, run_adl_event
 from ..errors import InputError
 from ..outdir import check_output_dir
 from ..validate import MAX_SEED
+from .options import PolicyOption, QuietOption
 from .progress import progress
 
 
@@ -122,14 +122,7 @@ def register(app: typer.Typer) -> None:
     @app.command("adl-event")
     def adl_event(
         out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
-        policy: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--policy",
-                metavar="POLICY",
-                help=f"A policy name (repeatable; default: all), one of: {', '.join(POLICIES)}.",
-            ),
-        ] = None,
+        policy: PolicyOption = None,
         seed: Annotated[
             int,
             typer.Option(help="Seed of assumption (b)'s assignment of accounts to waves.", min=0, max=MAX_SEED - 1000),
@@ -137,7 +130,7 @@ def register(app: typer.Typer) -> None:
         replicas: Annotated[
             int, typer.Option(help="Seeds of assumption (b) for the spread in sensitivity.csv.", min=1, max=1000)
         ] = 3,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or messages.")] = False,
+        quiet: QuietOption = False,
     ) -> None:
         """The ADL policy lab on the real 10 October 2025 Hyperliquid event: every policy on the 16 waves."""
         console = Console()

@@ -13,14 +13,11 @@ from rich.table import Table
 from ..adl.policies import POLICIES
 from ..errors import InputError
 from ..outdir import check_output_dir
-from ..validate import MAX_SEED
 from .guard import GuardedGroup
+from .options import PolicyOption, QuietOption, ResumeOption, ScenarioArgument, SeedOption, SetOption
 from .progress import announce_compilation, progress
 from .run import load_with_overrides, run
-from .terminal import choices, console, fail, fmt
-
-POLICY_NAMES = tuple(POLICIES)
-"""ADL policies ``compare --policy`` accepts (listed in ``--help``)."""
+from .terminal import console, fail, fmt
 
 app = typer.Typer(
     cls=GuardedGroup,
@@ -52,24 +49,13 @@ def warmup() -> None:
 
 @app.command()
 def compare(
-    scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default: the built-in one).")] = None,
-    policy: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--policy",
-            metavar="POLICY",
-            help=f"ADL policy (repeatable; default: all), one of: {choices(POLICY_NAMES)}.",
-        ),
-    ] = None,
+    scenario: ScenarioArgument = None,
+    policy: PolicyOption = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/compare-<name>).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).", min=0, max=MAX_SEED)] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Override a scenario value (repeatable).")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, table or messages.")] = False,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the killed comparison: skip the policies it finished.")
-    ] = False,
+    seed: SeedOption = None,
+    set_: SetOption = None,
+    quiet: QuietOption = False,
+    resume: ResumeOption = False,
 ) -> None:
     """Run the same scenario once per ADL policy; write compare.csv and a report page side by side."""
     from ..checkpoint import Checkpoint, run_key
@@ -122,8 +108,8 @@ def compare(
 
 def _register_extensions() -> None:
     from .adl_event import register as register_adl_event
-    from .sweep import register as register_sweep
     from .replay import register as register_replay
+    from .sweep import register as register_sweep
     from .venues import register as register_venues
 
     register_venues(app)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from .options import QuietOption, SeedOption
 from .run import run
 from .terminal import console, fail
 
@@ -15,8 +16,8 @@ from .terminal import console, fail
 def replay(
     name: Annotated[str | None, typer.Argument(help="Replay to run (omit to list them).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/<name>).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    seed: SeedOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """List the packaged replays of real crashes, or run one by name; each report shows its stylised facts
     (beside the real ones where the data holds them)."""

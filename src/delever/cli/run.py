@@ -16,8 +16,9 @@ from rich.table import Table
 from ..checkpoint import DEFAULT_EVERY_S
 from ..errors import InputError
 from ..outdir import check_output_dir, read_marker
-from ..validate import MAX_SEED, check_prepared
+from ..validate import check_prepared
 from ..venues import VENUES
+from .options import QuietOption, ResumeOption, SeedOption, SetOption
 from .progress import announce_compilation, progress
 from .terminal import choices, console, fail, fmt
 
@@ -50,11 +51,8 @@ def run(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./delever-out/<scenario name>).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).", min=0, max=MAX_SEED)] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", metavar="KEY=VALUE", help="Override a scenario value: key.path=value (repeatable)."),
-    ] = None,
+    seed: SeedOption = None,
+    set_: SetOption = None,
     ablate: Annotated[
         bool, typer.Option("--ablate", help="Also run with each enabled mechanism off in turn; write ablation.csv.")
     ] = False,
@@ -62,18 +60,16 @@ def run(
         str | None,
         typer.Option(metavar="VENUE", help=f"Run under this venue's rulebook, one of: {choices(VENUE_NAMES)}."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, table or messages.")] = False,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the killed run of the same command from its checkpoint.")
-    ] = False,
+    quiet: QuietOption = False,
+    resume: ResumeOption = False,
     checkpoint_every: Annotated[
         float, typer.Option("--checkpoint-every", help="Seconds of engine work between checkpoints.", min=0, max=3600)
     ] = DEFAULT_EVERY_S,
 ) -> None:
     """Run a scenario end to end and write summary.json, events.parquet, steps.parquet and report.html."""
+    from ..ablation import table as ablation_csv
     from ..checkpoint import Checkpoint, run_checkpointed, run_key
     from ..engine import prepare
-    from ..ablation import table as ablation_csv
     from ..output import write_outputs
     from ..replays import scenario_argument
     from ..scenario import default_scenario_path

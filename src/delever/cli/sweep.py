@@ -22,10 +22,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .progress import announce_compilation, progress
-from ..montecarlo import ENGINES
+from ..montecarlo_pool import ENGINES
 from ..paths import MODELS
 from ..validate import MAX_SEED
+from .options import QuietOption, ResumeOption, ScenarioArgument
+from .progress import announce_compilation, progress
 
 EXIT_BAD_INPUT = 2
 console = Console()
@@ -63,7 +64,7 @@ def _bad(message: str) -> None:
 
 def _quantile_tables(table) -> list[Table]:
     """One rich table per reported metric: per grid point, the share of paths above 0 and the quantiles."""
-    from ..montecarlo import REPORT_METRICS, point_stats
+    from ..montecarlo_table import REPORT_METRICS, point_stats
 
     out = []
     for metric, title in REPORT_METRICS:
@@ -82,9 +83,7 @@ def _quantile_tables(table) -> list[Table]:
 
 
 def sweep_command(
-    scenario: Annotated[
-        Path | None, typer.Argument(help="Scenario TOML file (default: the built-in 10 Oct 2025 scenario).")
-    ] = None,
+    scenario: ScenarioArgument = None,
     paths: Annotated[int, typer.Option("--paths", help="Paths per grid point.", min=1, max=10_000_000)] = 100,
     model: Annotated[
         str,
@@ -131,17 +130,15 @@ def sweep_command(
             "--seed", help="Root seed of the paths and the book (default: the scenario's).", min=0, max=MAX_SEED
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or messages.")] = False,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the killed sweep: skip the paths it finished.")
-    ] = False,
+    quiet: QuietOption = False,
+    resume: ResumeOption = False,
 ) -> None:
     """Monte Carlo over generated price paths and a parameter grid: sweep.parquet and report.html."""
     from ..checkpoint import Checkpoint, run_key
     from ..errors import InputError
     from ..montecarlo import EngineUnavailable, check_key, grid_points, sweep
-    from ..report.sweep_page import write_sweep
     from ..outdir import check_output_dir
+    from ..report.sweep_page import write_sweep
     from ..scenario import default_scenario_path, load_scenario
 
     if model not in MODELS:

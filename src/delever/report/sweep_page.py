@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from markupsafe import Markup
 
-from ..montecarlo import REPORT_METRICS, point_stats, point_values, sweep_metadata
+from ..montecarlo_table import REPORT_METRICS, point_stats, point_values, sweep_metadata
 from ..outdir import writing
 from . import format as fmt
 from .figures import PALETTE, exceedance, layout

@@ -54,6 +54,7 @@ from .contract import VenueInstrument
 from .rules import FeeRule, FundingRule, LiquidationProcedure, MarginMode, PriceRounding
 from .adl_rules import AdlRule, AdlTrigger
 from .rulebook import Rulebook
+from .solver import inverse_price
 
 INSTRUMENTS_INFO = "https://api.bybit.com/v5/market/instruments-info (not in venues.md; values at the time of writing)"
 TAKER_FEE = Fraction(75, 100_000)
@@ -136,47 +137,29 @@ def time_weighted_premium(premiums: Sequence[Fraction | str]) -> Fraction:
 class BybitRulebook(Rulebook):
     """Bybit: the base rules plus its old inverse cross formulas (fee to close at BP in the requirement)."""
 
-    def _inverse_cross(self, symbol: str, margin_mode: MarginMode) -> bool:
-        return margin_mode == "cross" and self.contract(symbol).contract == "inverse"
-
-    def bankruptcy_price_exact(
-        self,
-        symbol: str,
-        side: int,
-        lots: int,
-        entry: Fraction | Decimal | str,
-        collateral: int | Fraction,
-        margin_mode: MarginMode = "isolated",
+    def _bankruptcy_price(
+        self, c: VenueInstrument, s: int, e: Fraction, cf: Fraction, margin_mode: MarginMode
     ) -> Fraction | None:
         """Inverse cross: ``BP_long = (1 + f) Q / (Q/EP + Bal)``, ``BP_short = (1 - f) Q / (Q/EP - Bal)``
         (``Q`` = quantity in money x price units, ``f`` the 0.075% taker fee); otherwise the base rule."""
-        if not self._inverse_cross(symbol, margin_mode):
-            return super().bankruptcy_price_exact(symbol, side, lots, entry, collateral, margin_mode)
-        c = self.contract(symbol)
-        q, e, f = abs(lots) * c.k(), frac(entry), self.fees.taker_fee
-        den = q / e + side * Fraction(collateral)
-        return (1 + side * f) * q / den if den > 0 else None
+        if not (margin_mode == "cross" and c.contract == "inverse"):
+            return super()._bankruptcy_price(c, s, e, cf, margin_mode)
+        side = 1 if s > 0 else -1
+        p = inverse_price(abs(s) * c.k(), e, side, cf)
+        return None if p is None else (1 + side * self.fees.taker_fee) * p
 
-    def liquidation_price_exact(
-        self,
-        symbol: str,
-        side: int,
-        lots: int,
-        entry: Fraction | Decimal | str,
-        collateral: int | Fraction,
-        margin_mode: MarginMode = "isolated",
+    def _liquidation_price(
+        self, c: VenueInstrument, s: int, e: Fraction, cf: Fraction, margin_mode: MarginMode
     ) -> Fraction | None:
         """Inverse cross: ``Q/LP = Q/EP + side*(Bal - MM_E - Q f / BP)`` with ``MM_E`` at the entry value."""
-        if not self._inverse_cross(symbol, margin_mode):
-            return super().liquidation_price_exact(symbol, side, lots, entry, collateral, margin_mode)
-        c = self.contract(symbol)
-        bp = self.bankruptcy_price_exact(symbol, side, lots, entry, collateral, margin_mode)
-        q, e = abs(lots) * c.k(), frac(entry)
-        b = c.margin.band(q / e, lots)
+        if not (margin_mode == "cross" and c.contract == "inverse"):
+            return super()._liquidation_price(c, s, e, cf, margin_mode)
+        bp = self._bankruptcy_price(c, s, e, cf, margin_mode)
+        q = abs(s) * c.k()
+        b = c.margin.band(q / e, abs(s))
         mm = q / e * b.mmr - b.cum
         fee = q * self.fees.taker_fee / bp if bp else Fraction(0)
-        den = q / e + side * (Fraction(collateral) - mm - fee)
-        return q / den if den > 0 else None
+        return inverse_price(q, e, 1 if s > 0 else -1, cf - mm - fee)
 
 
 RULEBOOK = BybitRulebook(

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -53,7 +53,7 @@ import numpy as np
 from ..errors import InputError
 from ..instruments import Instrument
 from ..margin import BACKING_WHOLE_ACCOUNT
-from .exact import ceil_frac, floor_frac, frac, to_decimal
+from .exact import ceil_frac, floor_frac, frac
 from .margin_models import BracketMargin
 from .contract import VenueInstrument
 from .rules import (
@@ -61,31 +61,19 @@ from .rules import (
     FundingRule,
     LiquidationProcedure,
     LpBasis,
-    MarginMode,
     MarkRule,
     NO_PUBLISHED_BAND,
     PriceRounding,
 )
 from .adl_rules import AdlInputs, AdlRule, INDICATORS, SCORES
-from .results import PositionResult
 from .bridge import EngineBridge
 from .solver import PriceSolver
-
-
-def _dec(x: Decimal | str | int | float | None, field_name: str) -> Decimal | None:
-    if x is None:
-        return None
-    try:
-        d = Decimal(str(x))
-    except InvalidOperation:
-        raise InputError(f"not a number: {x!r}", field=field_name) from None
-    if not d.is_finite():
-        raise InputError(f"not a finite number: {x!r}", field=field_name)
-    return d
+from .position_calc import PositionCalculator
+from .description import RulebookDescription
 
 
 @dataclass(frozen=True)
-class Rulebook(PriceSolver, EngineBridge):
+class Rulebook(PriceSolver, PositionCalculator, RulebookDescription, EngineBridge):
     """A venue's rules. Subclasses (one per venue module) override a policy where the venue differs.
 
     Attributes:
@@ -160,126 +148,6 @@ class Rulebook(PriceSolver, EngineBridge):
                 field="symbol",
             )
         return Instrument(c.symbol, c.tick_size, c.lot_size, c.margin.tiers, base=c.base, quote=c.quote)
-
-    # --- one position ----------------------------------------------------------------------------------
-
-    def position(
-        self,
-        symbol: str,
-        side: str | int,
-        size: Decimal | str,
-        entry: Decimal | str,
-        *,
-        wallet: Decimal | str | None = None,
-        leverage: Decimal | str | None = None,
-        margin_mode: str = "isolated",
-        mark: Decimal | str | None = None,
-    ) -> PositionResult:
-        """One position under these rules, from human inputs (quote prices, base or contract sizes).
-
-        ``wallet`` (settlement asset) is the isolated margin or the cross wallet; ``leverage`` sets it to
-        ``ceil(entry notional / leverage)``; with neither, 10x or the tier's max if lower. ``mark`` defaults to
-        ``entry``.
-
-        Raises:
-            InputError: with ``field`` the argument at fault (``symbol``, ``side``, ``size``, ``entry``,
-                ``mark``, ``wallet``, ``leverage``, ``margin_mode``).
-        """
-        c = self.contract(symbol)
-        sd = {"long": 1, "short": -1, "1": 1, "-1": -1}.get(str(side).lower())
-        if sd is None:
-            raise InputError(f"must be long or short (got {side!r})", field="side")
-        if margin_mode not in ("isolated", "cross"):
-            raise InputError(f"must be isolated or cross (got {margin_mode!r})", field="margin_mode")
-        lots = c.size_to_lots(size)
-        e_d = _dec(entry, "entry")
-        if e_d is None or e_d <= 0:
-            raise InputError(f"must be > 0 (got {entry})", field="entry")
-        m_d = _dec(mark, "mark")
-        if m_d is not None and m_d <= 0:
-            raise InputError(f"must be > 0 (got {mark})", field="mark")
-        if wallet is not None and leverage is not None:
-            raise InputError("give --wallet or --leverage, not both", field="wallet")
-        e = frac(e_d)
-        m = frac(m_d) if m_d is not None else e
-        s = sd * lots
-        n_e = c.notional(s, e)
-        if c.margin.over_limit(n_e, s):
-            raise InputError(
-                f"notional {to_decimal(n_e / c.money_scale, 6)} {c.settle} is above {self.name} "
-                f"{c.symbol}'s largest risk limit",
-                field="size",
-            )
-        b_e = c.margin.band(n_e, s)
-        scale = c.money_scale
-        if wallet is not None:
-            w = _dec(wallet, "wallet")
-            assert w is not None
-            if w <= 0:
-                raise InputError(f"must be > 0 (got {wallet})", field="wallet")
-            cw = Fraction(w) * scale
-            if cw.denominator != 1:
-                raise InputError(f"{wallet} is finer than 1/{scale} {c.settle}", field="wallet")
-            collateral = int(cw)
-            lev = n_e / collateral
-            if lev > b_e.max_leverage:
-                raise InputError(
-                    f"implies leverage {to_decimal(lev, 4)}x, above the tier's max "
-                    f"{to_decimal(b_e.max_leverage, 4)}x (tier {b_e.index + 1})",
-                    field="wallet",
-                )
-        else:
-            if leverage is None:
-                lev = min(Fraction(10), b_e.max_leverage)
-            else:
-                lv = _dec(leverage, "leverage")
-                assert lv is not None
-                if lv <= 0:
-                    raise InputError(f"must be > 0 (got {leverage})", field="leverage")
-                lev = Fraction(lv)
-                if lev > b_e.max_leverage:
-                    raise InputError(
-                        f"{leverage}x is above the tier's max {to_decimal(b_e.max_leverage, 4)}x "
-                        f"(tier {b_e.index + 1} at notional {to_decimal(n_e / scale, 6)} {c.settle})",
-                        field="leverage",
-                    )
-            collateral = ceil_frac(n_e * (1 / lev + self.leverage_fee_reserve))
-        mode: MarginMode = "isolated" if margin_mode == "isolated" else "cross"
-        n_m = c.notional(s, m)
-        b_m = c.margin.band(n_m, s)
-        mm = c.margin.maintenance_margin(n_m, s)
-        upnl = floor_frac(c.upnl(s, e, m))
-        equity = collateral + upnl
-        req = mm + ceil_frac(n_m * self.liquidation_extra_mmr)
-        return PositionResult(
-            venue=self.name,
-            symbol=c.symbol,
-            side=sd,
-            lots=lots,
-            contracts=c.contracts(lots),
-            entry_price=e_d,
-            mark_price=m_d if m_d is not None else e_d,
-            notional=round(n_m),
-            leverage=lev,
-            collateral=collateral,
-            initial_margin=ceil_frac(n_m / lev),
-            maintenance_margin=mm,
-            mmr=b_m.mmr,
-            unrealized_pnl=upnl,
-            equity=equity,
-            liquidation_price=self.liquidation_price(c.symbol, sd, lots, e, collateral, mode),
-            bankruptcy_price=self.bankruptcy_price(c.symbol, sd, lots, e, collateral, mode),
-            margin_mode=mode,
-            tier=b_e.index,
-            max_leverage=b_e.max_leverage,
-            liquidatable=equity < req,
-            settle=c.settle,
-            money_scale=scale,
-            tick_size=c.tick_size,
-            contract_size=c.contract_size,
-        )
-
-    # --- liquidation procedure -------------------------------------------------------------------------
 
     def liquidation_order_lots(
         self, symbol: str, lots: int, price: Fraction | Decimal | str, *, in_cooldown: bool = False
@@ -361,97 +229,3 @@ class Rulebook(PriceSolver, EngineBridge):
         if rule == "previous_mark":
             return mark if previous_mark is None else previous_mark
         return bankruptcy
-
-    # --- display ---------------------------------------------------------------------------------------
-
-    def describe(self) -> dict[str, object]:
-        """Everything a person needs to read the rules (for ``delever venues NAME``)."""
-        lq, adl = self.liquidation, self.adl
-        return {
-            "name": self.name,
-            "display_name": self.display_name,
-            "summary": self.summary,
-            "contracts": {
-                s: {
-                    "contract": c.contract,
-                    "settle": c.settle,
-                    "tick_size": str(c.tick_size),
-                    "lot_size": f"{c.lot_size} {c.size_unit}",
-                    "contract_size": str(c.contract_size),
-                    "margin": c.margin.kind,
-                    "tiers_name": c.margin.name,
-                    "tiers": c.margin.rows(c.money_scale),
-                    "source": c.source,
-                }
-                for s, c in self.instruments.items()
-            },
-            "liquidation": {
-                "style": lq.style,
-                "summary": lq.summary,
-                "loss_after_fund": lq.loss_after_fund,
-                "surplus_to": lq.surplus_to,
-                "liquidation_price_basis": f"isolated: {self.lp_basis_isolated}, cross: {self.lp_basis_cross}",
-                "extra_mmr_in_trigger": str(to_decimal(self.liquidation_extra_mmr, 8)),
-                "price_rounding": f"long {self.rounding.long}, short {self.rounding.short} ({self.rounding.source})",
-            },
-            "adl": {
-                "trigger": adl.trigger.kind,
-                "trigger_summary": adl.trigger.summary,
-                "ranking": adl.ranking,
-                "ranking_summary": adl.ranking_summary,
-                "queue": adl.queue,
-                "fill_price": adl.fill_price,
-                "indicator": adl.indicator,
-                "indicator_summary": adl.indicator_summary,
-            },
-            "fees": {
-                "liquidation_fee": None
-                if self.fees.liquidation_fee is None
-                else str(to_decimal(self.fees.liquidation_fee * 100, 6)) + "%",
-                "liquidation_fee_to": self.fees.liquidation_fee_to,
-                "adl_fee": self.fees.adl_fee,
-                "taker_fee": str(to_decimal(self.fees.taker_fee * 100, 6)) + "%",
-                "summary": self.fees.summary,
-            },
-            "funding": {
-                "style": self.funding.style,
-                "interval_hours": self.funding.interval_hours,
-                "summary": self.funding.summary,
-            },
-            "mark": {
-                "max_deviation_pct": None
-                if self.mark.max_deviation_pct is None
-                else str(to_decimal(self.mark.max_deviation_pct, 6)),
-                "basis_ema_s": None if self.mark.basis_ema_s is None else f"{self.mark.basis_ema_s:g}",
-                "summary": self.mark.summary,
-                "source": self.mark.source,
-            },
-            "engine": {
-                "symbol": self.engine_symbol(),
-                "adl_policy": self.engine_adl_policy(),
-                "adl_rule": self.engine_adl_rule(),
-                "gaps": self.engine_gaps(),
-            },
-            "stand_ins": list(self.stand_ins),
-            "sources": list(self.sources),
-        }
-
-    def liquidation_style(self) -> str:
-        """A short label of the liquidation procedure for listings."""
-        lq = self.liquidation
-        if lq.style == "tier_steps":
-            return f"tier steps ({lq.tiers_per_step} per step)"
-        if lq.style == "slices":
-            return f"{to_decimal(lq.slice_fraction * 100, 2)}% slices, {lq.cooldown_s:g} s cooldown, backstop"
-        return lq.style.replace("_", " ")
-
-    def adl_label(self) -> str:
-        """A short label of the ADL rule for listings."""
-        a = self.adl
-        if a.trigger.kind == "none":
-            return {
-                "socialized_funding": "none: socialized loss via funding",
-                "socialized_winners": "none: socialized among the day's winners",
-                "assignment_then_unwind": "none: assignment, then unwind",
-            }.get(self.liquidation.loss_after_fund, "none")
-        return f"{a.trigger.kind}; rank {a.ranking} ({a.queue}); fill at {a.fill_price}; indicator {a.indicator}"

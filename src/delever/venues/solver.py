@@ -18,6 +18,16 @@ from .contract import VenueInstrument
 from .rules import LpBasis, MarginMode
 
 
+def inverse_price(q: Fraction, entry: Fraction, side: int, margin: Fraction) -> Fraction | None:
+    """The inverse contract's price ``P`` with ``Q/P = Q/E + side * margin`` (``Q`` the position's size in money x
+    price units, ``E`` its entry, ``margin`` money: the collateral less what must stay, at which the position is
+    closed), or None where ``Q/E + side * margin <= 0`` (a short backed beyond its entry value has no such price).
+    The bankruptcy price is ``margin`` = the collateral; the entry-basis liquidation price, the collateral less the
+    maintenance margin at entry (venues.md section 1 and 3)."""
+    den = q / entry + side * margin
+    return q / den if den > 0 else None
+
+
 class PriceSolver:
     """Margin and price solving of a rulebook (methods of :class:`~delever.venues.rulebook.Rulebook`)."""
 
@@ -30,6 +40,10 @@ class PriceSolver:
         """Tier IM of ``lots`` at ``price`` (quote), money units, rounded up."""
         c = self.contract(symbol)
         return c.margin.initial_margin(c.notional(lots, frac(price)), lots)
+
+    def _ticks(self, symbol: str, side: int, price: Fraction | None) -> int | None:
+        """``price`` in ticks, rounded per :attr:`rounding` for ``side``; None stays None."""
+        return None if price is None else self.contract(symbol).price_to_ticks(price, self.rounding.for_side(side))
 
     def _basis(self, margin_mode: MarginMode) -> LpBasis:
         return self.lp_basis_isolated if margin_mode == "isolated" else self.lp_basis_cross
@@ -69,18 +83,20 @@ class PriceSolver:
         balance less other positions' MM plus their uPnL (Binance ``WB - TMM1 + UPNL1``, section 1).
         """
         c = self.contract(symbol)
-        s = side * abs(lots)
-        e = frac(entry)
-        cf = Fraction(collateral)
+        return self._liquidation_price(c, side * abs(lots), frac(entry), Fraction(collateral), margin_mode)
+
+    def _liquidation_price(
+        self, c: VenueInstrument, s: int, e: Fraction, cf: Fraction, margin_mode: MarginMode
+    ) -> Fraction | None:
+        """:meth:`liquidation_price_exact` of signed lots ``s`` (the step a venue's rulebook may override)."""
+        side = 1 if s > 0 else -1
         if self._basis(margin_mode) == "entry":
             b = c.margin.band(c.notional(s, e), s)
             mm = c.notional(s, e) * (b.mmr + self.liquidation_extra_mmr) - b.cum
             if c.contract == "linear":
                 p = e + (mm - cf) / (s * c.k())
-            else:
-                den = cf - mm + s * c.k() / e
-                p = s * c.k() / den if den else Fraction(-1)
-            return p if p > 0 else None
+                return p if p > 0 else None
+            return inverse_price(abs(s) * c.k(), e, side, cf - mm)
         found: list[Fraction] = []
         for b in c.margin.bands(s):
             p = self._solve(c, s, e, cf, b.mmr + self.liquidation_extra_mmr, b.cum)
@@ -106,10 +122,9 @@ class PriceSolver:
         margin_mode: MarginMode = "isolated",
     ) -> int | None:
         """Liquidation price in ticks, rounded per :attr:`rounding`; None if none."""
-        p = self.liquidation_price_exact(symbol, side, lots, entry, collateral, margin_mode)
-        if p is None:
-            return None
-        return self.contract(symbol).price_to_ticks(p, self.rounding.for_side(side))
+        return self._ticks(
+            symbol, side, self.liquidation_price_exact(symbol, side, lots, entry, collateral, margin_mode)
+        )
 
     def bankruptcy_price_exact(
         self,
@@ -126,14 +141,15 @@ class PriceSolver:
         collateralised beyond its entry value has none (None).
         """
         c = self.contract(symbol)
-        s = side * abs(lots)
-        e = frac(entry)
-        cf = Fraction(collateral)
+        return self._bankruptcy_price(c, side * abs(lots), frac(entry), Fraction(collateral), margin_mode)
+
+    def _bankruptcy_price(
+        self, c: VenueInstrument, s: int, e: Fraction, cf: Fraction, margin_mode: MarginMode
+    ) -> Fraction | None:
+        """:meth:`bankruptcy_price_exact` of signed lots ``s`` (the step a venue's rulebook may override)."""
         if c.contract == "linear":  # the engine's formula (delever.margin), in quote units
             return max(Fraction(0), zero_equity_price(s, s * c.k() * e, cf, c.k()))
-        den = cf + s * c.k() / e
-        p = s * c.k() / den if den else Fraction(-1)
-        return p if p > 0 else None
+        return inverse_price(abs(s) * c.k(), e, 1 if s > 0 else -1, cf)
 
     def account_bankruptcy_price_exact(
         self,
@@ -172,7 +188,6 @@ class PriceSolver:
         margin_mode: MarginMode = "isolated",
     ) -> int | None:
         """Bankruptcy price in ticks, rounded per :attr:`rounding` (so a close there leaves no bad debt)."""
-        p = self.bankruptcy_price_exact(symbol, side, lots, entry, collateral, margin_mode)
-        if p is None:
-            return None
-        return self.contract(symbol).price_to_ticks(p, self.rounding.for_side(side))
+        return self._ticks(
+            symbol, side, self.bankruptcy_price_exact(symbol, side, lots, entry, collateral, margin_mode)
+        )

@@ -1,0 +1,133 @@
+"""The market's inputs in a scenario: the contract and its tiers, the index path, the order book's depth, the mark rule,
+the liquidation fee and the insurance fund."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from ..instruments import Instrument
+from ..tiers import TIER_TABLES, RiskTiers
+from ..validate import Money, Rate
+from .base import ConfigModel
+
+
+class TierRow(ConfigModel):
+    """One risk-limit bracket: notional cap (quote), max leverage, MMR and IMR (fractions)."""
+
+    cap: Annotated[Money, Field(gt=0)]
+    max_leverage: Annotated[Decimal, Field(gt=0, le=10_000)]
+    mmr: Annotated[Rate, Field(gt=0, le=1)]
+    imr: Annotated[Rate, Field(gt=0, le=1)] | None = None
+
+
+def build_tiers(name: str, tiers: str | list[TierRow]) -> RiskTiers:
+    """A built-in tier table by name (:data:`delever.tiers.TIER_TABLES`) or ``name``'s table of explicit rows.
+
+    Raises:
+        ValueError: an unknown table name or inconsistent rows.
+    """
+    if isinstance(tiers, str):
+        if tiers not in TIER_TABLES:
+            raise ValueError(f"unknown tier table {tiers!r}; known: {', '.join(sorted(TIER_TABLES))}")
+        return TIER_TABLES[tiers]
+    rows = [(str(t.cap), str(t.max_leverage), str(t.mmr), None if t.imr is None else str(t.imr)) for t in tiers]
+    return RiskTiers.from_brackets(name, rows)
+
+
+class InstrumentConfig(ConfigModel):
+    """The contract: symbol, kind, increments, tiers (a built-in table name or explicit rows); a
+    ``dated_future`` has an ``expiry`` (UTC) and settles there (:mod:`delever.settlement`)."""
+
+    symbol: str = "BTCUSDT"
+    kind: Literal["perpetual", "dated_future"] = "perpetual"
+    base: str = "BTC"
+    quote: str = "USDT"
+    tick_size: Annotated[Decimal, Field(gt=0)] = Decimal("0.1")
+    lot_size: Annotated[Decimal, Field(gt=0)] = Decimal("0.001")
+    expiry: datetime | None = None
+    settlement_window_s: Annotated[float, Field(gt=0)] = 1_800.0
+    """A dated future's settlement price averages its index over this many seconds before expiry."""
+    tiers: str | Annotated[list[TierRow], Field(min_length=1)] = "binance-btcusdt-2021"
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, tiers: str | list[TierRow]) -> str | list[TierRow]:
+        build_tiers("tiers", tiers)  # ValueError naming the table or the tier at fault
+        return tiers
+
+    def build(self) -> Instrument:
+        """The :class:`~delever.instruments.Instrument` (raises ValueError on inconsistent values)."""
+        return Instrument(
+            self.symbol,
+            self.tick_size,
+            self.lot_size,
+            build_tiers(f"{self.symbol}-custom", self.tiers),
+            kind=self.kind,
+            base=self.base,
+            quote=self.quote,
+            expiry=self.expiry,
+        )
+
+
+class PricesConfig(ConfigModel):
+    """The index path: a kline CSV (Binance layout) and an optional UTC window. ``gap_fill``: what to do with
+    missing bars inside the window (:mod:`delever.prices`): ``"error"`` (default: an InputError naming the
+    file and the gap), ``"linear"`` (a straight line from the last close to the next open) or ``"hold"``
+    (the last close until the next bar opens). ``stretch_to_low``: see the field."""
+
+    file: str
+    start: datetime | None = None
+    end: datetime | None = None
+    gap_fill: Literal["error", "linear", "hold"] = "error"
+    stretch_to_low: Annotated[Decimal, Field(gt=0)] | None = None
+    """Scale every move of the path from its first price so that its minimum becomes this price
+    (:func:`delever.prices.stretch_to_low`); None: the path as recorded."""
+
+
+class LiquidityConfig(ConfigModel):
+    """Order-book depth (calibrated from a Binance bookDepth file over a window), its scale and refill."""
+
+    depth_file: str
+    depth_window_start: datetime
+    depth_window_end: datetime
+    depth_scale: Annotated[float, Field(gt=0, le=1_000)] = 1.0
+    depth_scale_basis: Literal["base", "quote"] = "base"
+    """What ``depth_scale`` multiplies: ``"base"`` the recorded base quantities (BTC within each band, right
+    at the recording's price level only), ``"quote"`` the recorded quote notional, converted to base at the
+    run's first index price (:func:`delever.marketdata.profile_at_price`), which carries the depth across
+    price levels (a 2025 shape in BTC is ~15x thinner in USD at 2020's prices)."""
+    resilience_half_life_s: Annotated[float, Field(ge=0)] = 60.0
+    lp_accounts: Annotated[int, Field(ge=1, le=1000)] = 4
+    lp_wallet: Annotated[Money, Field(gt=0)] = Decimal(1_000_000_000)
+
+
+class MarkConfig(ConfigModel):
+    """Mark-price rule (:mod:`delever.mark`): basis EMA time constant in seconds, and the mark's band.
+
+    ``max_deviation_pct``: the mark is held within this many percent of the index at every step (the clamp of
+    :func:`delever.mark.mark_of`); 0 makes the mark the index (a venue that margins at its oracle price); unset
+    (the default, and the built-in scenario's): no band. ``delever run --venue NAME`` sets the venue's published
+    band (:attr:`delever.venues.base.Rulebook.mark`)."""
+
+    basis_ema_s: Annotated[float, Field(ge=0)] = 30.0
+    max_deviation_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+
+
+class FeesConfig(ConfigModel):
+    """Liquidation fee rate on the closed notional (Binance's old BTCUSDT rate: 0.3%, venues.md section 1)."""
+
+    liquidation_fee_rate: Annotated[Rate, Field(ge=0, le=1)] = Decimal("0.003")
+
+
+class InsuranceFundConfig(ConfigModel):
+    """Starting balance of the instrument's insurance fund (quote), and whether a multi-instrument run pools one
+    fund across its instruments (``shared``; dYdX v4 cross markets, Mango v4, Bybit's grouped pools: the
+    venues are cited in :mod:`delever.insurance`). A shared fund starts with ``balance`` plus every extra
+    instrument's ``insurance_fund``; with one instrument ``shared`` changes nothing."""
+
+    balance: Annotated[Money, Field(ge=0)] = Decimal(0)
+    shared: bool = False
