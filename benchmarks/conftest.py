@@ -10,6 +10,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from delever.columns import AccountValuation, BookCols, SweepCols
 from delever.generator import GeneratorParams, generate_book
 from delever.instruments import Instrument
 from delever.tiers import BINANCE_BTCUSDT_2021
@@ -35,26 +36,7 @@ def book_of(n: int, instrument: Instrument):
 
 
 def sweep_args(book, instrument, mark: int):
-    t = instrument.tiers
+    """Arguments of :func:`delever.sweep.margin_sweep` for ``book`` at ``mark`` ticks."""
     n, a = book.n_positions, book.n_accounts
-    return (
-        book.size,
-        book.cost,
-        book.collateral,
-        book.isolated,
-        book.account,
-        book.instrument,
-        book.wallet,
-        np.array([mark]),
-        np.array([instrument.value_per_lot_tick]),
-        t.floors[None, :],
-        t.mmr_ppm[None, :],
-        t.cum[None, :],
-        np.array([len(t.tiers)]),
-        book.exempt,
-        np.zeros(n, np.int64),
-        np.zeros(n, np.int64),
-        np.zeros(a, np.int64),
-        np.zeros(a, np.int64),
-        np.zeros(n, np.int64),
-    )
+    val = AccountValuation.single(mark, instrument.value_per_lot_tick, instrument.tiers)
+    return BookCols.of(book), val, SweepCols.zeros(n, a), np.zeros(n, np.int64)

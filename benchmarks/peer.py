@@ -57,6 +57,7 @@ from decimal import Decimal
 import numpy as np
 
 from delever.book import Book
+from delever.columns import AccountValuation, BookCols, SweepCols
 from delever.engine import Market, run
 from delever.instruments import Instrument
 from delever.liquidity import DepthCurve
@@ -225,29 +226,9 @@ def delever_scenario(w: Workload) -> Scenario:
 
 def sweep_args(book: Book, mark: int) -> tuple:
     """Arguments of :func:`delever.sweep.margin_sweep` for ``book`` at ``mark`` ticks."""
-    t = INSTRUMENT.tiers
     n, a = book.n_positions, book.n_accounts
-    return (
-        book.size,
-        book.cost,
-        book.collateral,
-        book.isolated,
-        book.account,
-        book.instrument,
-        book.wallet,
-        np.array([mark], dtype=np.int64),
-        np.array([INSTRUMENT.value_per_lot_tick], dtype=np.int64),
-        t.floors[None, :],
-        t.mmr_ppm[None, :],
-        t.cum[None, :],
-        np.array([len(t.tiers)], dtype=np.int64),
-        book.exempt,
-        np.zeros(n, np.int64),
-        np.zeros(n, np.int64),
-        np.zeros(a, np.int64),
-        np.zeros(a, np.int64),
-        np.zeros(n, np.int64),
-    )
+    val = AccountValuation.single(mark, INSTRUMENT.value_per_lot_tick, INSTRUMENT.tiers)
+    return BookCols.of(book), val, SweepCols.zeros(n, a), np.zeros(n, np.int64)
 
 
 @dataclass
@@ -269,11 +250,8 @@ class DeleverRunner:
         self.scenario = delever_scenario(w)
         self.mark = int(round(w.prices[0] / float(INSTRUMENT.tick_size)))
         self.args = sweep_args(self.market.book, self.mark)
-        b, t = self.market.book, INSTRUMENT.tiers
         # every account of these books holds one position: the sweep for such books (same set, tested)
-        self.single_args = (b.size, b.cost, b.collateral, b.isolated, b.account, b.wallet, b.exempt, self.mark,
-                            INSTRUMENT.value_per_lot_tick, t.floors, t.mmr_ppm, t.cum, len(t.tiers),
-                            np.zeros(b.n_positions, np.int64))  # fmt: skip
+        self.single_args = self.args[:2] + (np.zeros(self.market.book.n_positions, np.int64),)
         self.result = None
 
     def __call__(self):
@@ -384,9 +362,10 @@ def memory_bandwidth_gbs() -> float:
 
 
 def sweep_bytes(n: int) -> int:
-    """Bytes the full sweep must read per position set: size, cost, collateral, account, instrument (8 each),
-    isolated (1) per position, plus wallet (8) and exempt (1) per account (one account per position)."""
-    return n * (5 * 8 + 1) + (n + 1) * 9
+    """Bytes the healthy sweep must read for ``n`` isolated positions: size, cost, collateral (8 each) and
+    isolated (1) per position; :func:`delever.sweep.single_position_sweep` reads the account column, the wallet
+    and the exempt flag only for cross positions and positions near their requirement (none in ``healthy``)."""
+    return n * (3 * 8 + 1)
 
 
 def fmt_s(x: float | None) -> str:

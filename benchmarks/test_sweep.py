@@ -7,6 +7,7 @@ Run: ``python -m pytest benchmarks --benchmark-only``. Each benchmark records po
 import numpy as np
 import pytest
 
+from delever.columns import AccountValuation, BookCols
 from delever.sweep import margin_sweep, single_position_sweep, trigger_sweep, update_triggers
 from delever.trigger_index import TriggerIndex
 
@@ -26,25 +27,9 @@ def test_full_margin_sweep(benchmark, instrument, n):
 
 
 def _triggers(book, instrument):
-    t = instrument.tiers
     trig = np.zeros(book.n_positions, dtype=np.int64)
-    update_triggers(
-        np.arange(book.n_positions),
-        book.size,
-        book.cost,
-        book.collateral,
-        book.isolated,
-        book.account,
-        book.instrument,
-        book.wallet,
-        book.exempt,
-        np.array([instrument.value_per_lot_tick]),
-        t.floors[None, :],
-        t.mmr_ppm[None, :],
-        t.cum[None, :],
-        np.array([len(t.tiers)]),
-        trig,
-    )
+    val = AccountValuation.single(START, instrument.value_per_lot_tick, instrument.tiers)
+    update_triggers(np.arange(book.n_positions), BookCols.of(book), val, trig)
     return trig
 
 
@@ -61,9 +46,9 @@ def test_trigger_sweep_linear(benchmark, instrument, n):
     book = book_of(n, instrument)
     trig = _triggers(book, instrument)
     out = np.zeros(book.n_positions, dtype=np.int64)
-    marks = np.array([START])
-    trigger_sweep(book.size, trig, book.instrument, marks, out)
-    benchmark(trigger_sweep, book.size, trig, book.instrument, marks, out)
+    cols, val = BookCols.of(book), AccountValuation.single(START, instrument.value_per_lot_tick)
+    trigger_sweep(cols, trig, val, out)
+    benchmark(trigger_sweep, cols, trig, val, out)
     benchmark.extra_info["positions_per_s"] = book.n_positions / benchmark.stats.stats.median
 
 
@@ -80,10 +65,8 @@ def test_trigger_index_scan_healthy(benchmark, instrument, n):
 @pytest.mark.parametrize("n", SIZES)
 def test_single_position_sweep(benchmark, instrument, n):
     book = book_of(n, instrument)
-    t = instrument.tiers
-    args = (book.size, book.cost, book.collateral, book.isolated, book.account, book.wallet, book.exempt, START,
-            instrument.value_per_lot_tick, t.floors, t.mmr_ppm, t.cum, len(t.tiers),
-            np.zeros(book.n_positions, np.int64))  # fmt: skip
+    val = AccountValuation.single(START, instrument.value_per_lot_tick, instrument.tiers)
+    args = (BookCols.of(book), val, np.zeros(book.n_positions, np.int64))
     single_position_sweep(*args)
     benchmark(single_position_sweep, *args)
     benchmark.extra_info["positions_per_s"] = book.n_positions / benchmark.stats.stats.median

@@ -2109,6 +2109,16 @@ SWEEP_TIERS = (BINANCE_BTCUSDT_2021.floors[None, :], BINANCE_BTCUSDT_2021.mmr_pp
                BINANCE_BTCUSDT_2021.cum[None, :], np.array([len(BINANCE_BTCUSDT_2021.tiers)]))  # fmt: skip
 
 
+def sweep_book(**columns) -> BookCols:
+    """The column bundle the sweep kernels take, of a book given by its columns (:meth:`Book.from_arrays`)."""
+    return BookCols.of(Book.from_arrays(**columns))
+
+
+def one_mark(mark: int, tiers=SWEEP_TIERS) -> AccountValuation:
+    """One instrument at ``mark`` ticks, V = 100, the given (1, k) tier tables."""
+    return AccountValuation(np.array([mark]), np.array([V]), *tiers)
+
+
 def test_position_health_equity_and_mm_by_hand():
     """Mark 50,000.1 (500,001 ticks), V = 100 (the counterparties of the ADL tests above):
 
@@ -2122,9 +2132,9 @@ def test_position_health_equity_and_mm_by_hand():
     size = np.array([1_501, -2_500], dtype=np.int64)
     cost = np.array([1_501 * 400_000 * V, -2_500 * 600_000 * V], dtype=np.int64)
     eq, mm = np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64)
-    position_health(np.array([1, 0]), size, cost, np.array([money(1_000), 0]), np.array([True, False]),
-                    np.array([0, 1]), np.zeros(2, dtype=np.int64), np.array([0, 7]), np.array([500_001]),
-                    np.array([V]), *SWEEP_TIERS, eq, mm)  # fmt: skip
+    book = sweep_book(wallet=np.array([0, 7]), account=np.array([0, 1]), size=size, cost=cost,
+                      collateral=np.array([money(1_000), 0]), isolated=np.array([True, False]))  # fmt: skip
+    position_health(np.array([1, 0]), book, one_mark(500_001), eq, mm)
     assert eq.tolist() == [24_999_750_007, 16_010_150_100]
     assert mm.tolist() == [575_001_250, 325_250_751]
 
@@ -2137,10 +2147,9 @@ def test_trigger_of_a_one_lot_long_is_the_last_price_below_its_mm():
 
     size = np.array([1, -1, 0], dtype=np.int64)
     trigger = np.zeros(3, dtype=np.int64)
-    update_triggers(np.arange(3), size, np.array([50_000_000, -50_000_000, 0]), np.zeros(3, dtype=np.int64),
-                    np.zeros(3, dtype=bool), np.array([0, 1, 2]), np.zeros(3, dtype=np.int64),
-                    np.array([money(1), money(1), 0]), np.array([False, True, False]), np.array([V]), *SWEEP_TIERS[:3],
-                    SWEEP_TIERS[3], trigger)  # fmt: skip
+    book = sweep_book(wallet=np.array([money(1), money(1), 0]), account=np.array([0, 1, 2]), size=size,
+                      cost=np.array([50_000_000, -50_000_000, 0]), exempt=np.array([False, True, False]))  # fmt: skip
+    update_triggers(np.arange(3), book, one_mark(0), trigger)
     assert trigger.tolist() == [491_967, NEVER_SHORT, NEVER_LONG]
 
 
@@ -2387,9 +2396,15 @@ def test_single_position_sweep_uses_the_last_tier(margin, listed):
     t = BINANCE_BTCUSDT_2021
     out = np.zeros(1, dtype=np.int64)
     lots = 3_500_000
-    n = single_position_sweep(np.array([lots]), np.array([lots * 1_000_000 * V]), np.array([margin]),
-                              np.array([True]), np.array([0]), np.array([0]), np.array([False]), 1_000_000, V,
-                              t.floors, t.mmr_ppm, t.cum, len(t.tiers), out)  # fmt: skip
+    book = sweep_book(
+        wallet=np.array([0]),
+        account=np.array([0]),
+        size=np.array([lots]),
+        cost=np.array([lots * 1_000_000 * V]),
+        collateral=np.array([margin]),
+        isolated=np.array([True]),
+    )
+    n = single_position_sweep(book, AccountValuation.single(1_000_000, V, t), out)
     assert out[:n].tolist() == listed
 
 
@@ -2399,10 +2414,11 @@ def test_single_position_sweep_with_a_single_tier():
     from delever.sweep import single_position_sweep
 
     out = np.zeros(2, dtype=np.int64)
-    n = single_position_sweep(np.array([1_000, 1_000]), np.array([C, C]), np.array([249_999_999, 250_000_000]),
-                              np.array([True, True]), np.array([0, 1]), np.zeros(2, dtype=np.int64),
-                              np.array([False, False]), 500_000, V, np.array([0]), np.array([5_000]), np.array([0]),
-                              1, out)  # fmt: skip
+    book = sweep_book(wallet=np.zeros(2), account=np.array([0, 1]), size=np.array([1_000, 1_000]),
+                      cost=np.array([C, C]), collateral=np.array([249_999_999, 250_000_000]),
+                      isolated=np.array([True, True]))  # fmt: skip
+    one_bracket = (np.array([[0]]), np.array([[5_000]]), np.array([[0]]), np.array([1]))
+    n = single_position_sweep(book, one_mark(500_000, one_bracket), out)
     assert out[:n].tolist() == [0]
 
 

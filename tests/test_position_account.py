@@ -25,6 +25,7 @@ from delever.book import Book
 from delever.cli.venues import register
 from delever.engine import tier_arrays
 from delever.events import EventBuffer
+from delever.columns import BookCols, SweepCols
 from delever.liquidation import AccountValuation, run_stage
 from delever.liquidity import DepthCurve
 from delever.sweep import margin_sweep
@@ -91,10 +92,8 @@ def listed(book, insts, marks) -> set[int]:
     vpls = np.array([i.value_per_lot_tick for i in insts], dtype=np.int64)
     n, a = book.n_positions, book.n_accounts
     out = np.zeros(n, dtype=np.int64)
-    z = lambda k: np.zeros(k, dtype=np.int64)  # noqa: E731
-    count = margin_sweep(book.size, book.cost, book.collateral, book.isolated, book.account, book.instrument,
-                         book.wallet, marks, vpls, floors, mmr, cum, n_tiers, book.exempt, z(n), z(n), z(a), z(a),
-                         out)  # fmt: skip
+    val = AccountValuation(marks, vpls, floors, mmr, cum, n_tiers)
+    count = margin_sweep(BookCols.of(book), val, SweepCols.zeros(n, a), out)
     return set(out[:count].tolist())
 
 

@@ -4,6 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from delever.book import Book
+from delever.columns import AccountValuation, BookCols, SweepCols
 from delever.sweep import margin_sweep, single_position_sweep
 from delever.tiers import BINANCE_BTCUSDT_2021 as T
 
@@ -24,15 +26,14 @@ def test_single_position_sweep_equals_the_general_sweep(seed, n, mark):
     wallet = np.where(isolated, 0, margin)
     exempt = rng.random(n) < 0.05
     account = np.arange(n)
-    args = (size, cost, collateral, isolated, account, np.zeros(n, np.int64), wallet, np.array([mark]),
-            np.array([V]), T.floors[None, :], T.mmr_ppm[None, :], T.cum[None, :], np.array([len(T.tiers)]), exempt,
-            np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64),
-            np.zeros(n, np.int64))  # fmt: skip
-    c1 = margin_sweep(*args)
-    general = set(args[-1][:c1].tolist())
+    book = BookCols.of(Book.from_arrays(wallet=wallet, account=account, size=size, cost=cost, collateral=collateral,
+                                        isolated=isolated, exempt=exempt))  # fmt: skip
+    val = AccountValuation.single(mark, V, T)
+    listed = np.zeros(n, np.int64)
+    c1 = margin_sweep(book, val, SweepCols.zeros(n, n), listed)
+    general = set(listed[:c1].tolist())
     out = np.zeros(n, np.int64)
-    c2 = single_position_sweep(size, cost, collateral, isolated, account, wallet, exempt, mark, V, T.floors,
-                               T.mmr_ppm, T.cum, len(T.tiers), out)  # fmt: skip
+    c2 = single_position_sweep(book, val, out)
     assert set(out[:c2].tolist()) == general
 
 
@@ -43,6 +44,7 @@ def test_boundary_accounts_exactly_at_and_one_below_maintenance_margin():
     cost = size * 500_000 * V
     collateral = np.array([200_000_000, 199_999_999])
     out = np.zeros(2, np.int64)
-    c = single_position_sweep(size, cost, collateral, np.array([True, True]), np.arange(2), np.zeros(2, np.int64),
-                              np.zeros(2, bool), 500_000, V, T.floors, T.mmr_ppm, T.cum, len(T.tiers), out)  # fmt: skip
+    book = Book.from_arrays(wallet=np.zeros(2), account=np.arange(2), size=size, cost=cost, collateral=collateral,
+                            isolated=np.array([True, True]), exempt=np.zeros(2, bool))  # fmt: skip
+    c = single_position_sweep(BookCols.of(book), AccountValuation.single(500_000, V, T), out)
     assert out[:c].tolist() == [1]

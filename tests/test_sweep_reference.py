@@ -29,6 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from delever import sweep
+from delever.columns import AccountValuation, BookCols, SweepCols
 from delever.instruments import Instrument
 from delever.margin import position_metrics
 from delever.tiers import BINANCE_BTCUSDT_2021, RiskTiers
@@ -79,17 +80,23 @@ def call_margin_sweep(book: dict, marks: np.ndarray, insts=INSTRUMENTS) -> Sweep
         "acc_equity": np.full(na, -7, dtype=np.int64),
         "acc_mm": np.full(na, -7, dtype=np.int64),
         "out": np.full(n, -1, dtype=np.int64),
-        "safe_move": np.zeros(m, dtype=np.float64),  # an output of earlier versions
     }
+    acc = np.asarray(book["account"], dtype=np.int64)
+    acc_start = np.zeros(na + 1, dtype=np.int64)
+    np.cumsum(np.bincount(acc, minlength=na), out=acc_start[1:])
+    columns = ("size", "cost", "collateral", "isolated", "account", "instrument", "wallet", "exempt")
     known = {
-        **{c: book[c] for c in ("size", "cost", "collateral", "isolated", "account", "instrument", "wallet", "exempt")},
-        "marks": np.asarray(marks, dtype=np.int64),
-        "value_per_lot_tick": np.array([i.value_per_lot_tick for i in insts], dtype=np.int64),
-        "floors": floors,
-        "mmr": mmr,
-        "cum": cum,
-        "n_tiers": np.array([len(i.tiers.tiers) for i in insts], dtype=np.int64),
-        **outputs,
+        "book": BookCols(*(book[c] for c in columns), acc_start, np.argsort(acc, kind="stable").astype(np.int64)),
+        "val": AccountValuation(
+            np.asarray(marks, dtype=np.int64),
+            np.array([i.value_per_lot_tick for i in insts], dtype=np.int64),
+            floors,
+            mmr,
+            cum,
+            np.array([len(i.tiers.tiers) for i in insts], dtype=np.int64),
+        ),
+        "sw": SweepCols(outputs["pos_equity"], outputs["pos_mm"], outputs["acc_equity"], outputs["acc_mm"]),
+        "out": outputs["out"],
     }
     fn = getattr(sweep.margin_sweep, "py_func", sweep.margin_sweep)
     args = []

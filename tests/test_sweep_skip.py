@@ -13,6 +13,7 @@ from delever.book import Book
 from delever.contagion import prepare_multi
 from delever.engine import Simulation, run, tier_arrays
 from delever.scenario import default_scenario_path, load_scenario
+from delever.columns import AccountValuation, BookCols, SweepCols
 from delever.sweep import margin_sweep
 from delever.sweep_skip import SweepSkip, continuous
 from delever.tiers import BINANCE_BTCUSDT_2021
@@ -25,10 +26,9 @@ VPL = np.array([100, 10], dtype=np.int64)  # value of one lot per tick, money un
 def sweep(book: Book, marks: np.ndarray):
     """margin_sweep's count and its figures (pos_equity, pos_mm, acc_equity, acc_mm)."""
     n, a = book.n_positions, book.n_accounts
-    figures = [np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(a, np.int64), np.zeros(a, np.int64)]
-    count = margin_sweep(book.size, book.cost, book.collateral, book.isolated, book.account, book.instrument,
-                         book.wallet, marks, VPL, *TIERS, book.exempt, *figures, np.zeros(n, np.int64))  # fmt: skip
-    return count, figures
+    sw = SweepCols.zeros(n, a)
+    count = margin_sweep(BookCols.of(book), AccountValuation(marks, VPL, *TIERS), sw, np.zeros(n, np.int64))
+    return count, list(sw)
 
 
 def random_book(rng: np.random.Generator, accounts: int) -> Book:
@@ -100,11 +100,10 @@ def test_an_account_near_the_edge_is_skipped_only_while_the_bound_holds_and_a_cl
 
 def sweep_one(book: Book, marks: np.ndarray):
     n, a = book.n_positions, book.n_accounts
-    figures = [np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(a, np.int64), np.zeros(a, np.int64)]
+    sw = SweepCols.zeros(n, a)
     one = tuple(x[:1] for x in TIERS)
-    count = margin_sweep(book.size, book.cost, book.collateral, book.isolated, book.account, book.instrument,
-                         book.wallet, marks, VPL[:1], *one, book.exempt, *figures, np.zeros(n, np.int64))  # fmt: skip
-    return count, figures
+    count = margin_sweep(BookCols.of(book), AccountValuation(marks, VPL[:1], *one), sw, np.zeros(n, np.int64))
+    return count, list(sw)
 
 
 @pytest.mark.parametrize(

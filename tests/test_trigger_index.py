@@ -4,6 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from delever.book import Book
+from delever.columns import AccountValuation, BookCols
 from delever.sweep import trigger_sweep
 from delever.trigger_index import TriggerIndex
 
@@ -17,11 +19,14 @@ def test_index_scan_equals_linear_scan(seed, n, steps):
     index = TriggerIndex(size, trigger)
     out_a = np.zeros(n, np.int64)
     out_b = np.zeros(n, np.int64)
-    instrument = np.zeros(n, np.int64)
+    # the book's columns share ``size`` (copy=False): the changes below reach the linear scan
+    book = BookCols.of(Book.from_arrays(wallet=np.zeros(n), account=np.arange(n), size=size, cost=np.zeros(n),
+                                        copy=False))  # fmt: skip
+    assert book.size is size
     for t in range(steps):
         mark = int(rng.integers(880, 1120))
         a = index.scan(mark, t, out_a)
-        b = trigger_sweep(size, trigger, instrument, np.array([mark]), out_b)
+        b = trigger_sweep(book, trigger, AccountValuation.single(mark, 1), out_b)
         assert sorted(out_a[:a].tolist()) == sorted(out_b[:b].tolist())
         # some positions change (closed, cut, re-priced) and are reported to the index, as the engine does
         changed = rng.choice(n, size=min(n, 3), replace=False)

@@ -268,7 +268,15 @@ def _last_round(weights, caps, capped, total, neg_rem, n_room, missing, out):
 def split_into(total, weights, out):
     """Compiled twin of :func:`largest_remainder` without caps: ``out`` (int64 (n,)) gets ``total`` units
     split in proportion to ``weights`` (int64 (n,) >= 0), equal remainders to the lower index. Needs ``total`` and
-    ``sum(weights)`` below 2**62 (raises ValueError otherwise).
+    ``sum(weights)`` below 2**62 (raises ValueError otherwise). :func:`split_into_scratch` with its scratch
+    allocated here."""
+    split_into_scratch(total, weights, out, np.empty(weights.shape[0], dtype=np.int64))
+
+
+@njit(cache=True, nogil=True)
+def split_into_scratch(total, weights, out, rem):
+    """:func:`split_into` with the caller's scratch ``rem`` (int64 (n,), overwritten): allocates nothing, so a
+    kernel that splits every book fill (:func:`delever.liquidation.book_execute`) needs no heap call per fill.
 
     Without caps one round hands out the missing units (each remainder is below ``W`` and they sum to ``missing x
     W``, so more than ``missing`` entries have one): each goes to the largest remainder left, the lower index on a
@@ -278,7 +286,6 @@ def split_into(total, weights, out):
     big = _zeroed_weight_sum(total, weights, out)
     if big == 0:
         return
-    rem = np.empty(n, dtype=np.int64)
     given = 0
     for i in range(n):
         q = mul_div_floor(total, weights[i], big)

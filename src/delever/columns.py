@@ -21,6 +21,15 @@ import numpy as np
 
 from .margin import BACKING_WHOLE_ACCOUNT
 
+KERNEL = {"cache": True, "nogil": True, "_nrt": False}
+"""Options of the kernels that take these bundles and allocate nothing (:mod:`delever.sweep`,
+:func:`delever.liquidation.liquidate`, ...): compiled without numba's reference counting (``_nrt=False``). With
+counting, every read of a bundle's array field and every call that passes a bundle increfs and decrefs the array
+(atomic operations that numba's pruning does not remove across branches and calls): that cost the liquidation
+stage about 200 ns per liquidated position, 40% of the peer benchmark's mass liquidation (issue #11 item 7).
+A kernel that allocates (``np.zeros``, ...) cannot use them; nor needs them if it reads each field once per call
+rather than per element (:func:`delever.sweep.margin_sweep`)."""
+
 
 class BookCols(NamedTuple):
     """The book's position and account columns (:class:`delever.book.Book`); ``n`` positions, ``a`` accounts.
@@ -169,8 +178,8 @@ class LiquidityCols(NamedTuple):
     - ``curve``: :meth:`delever.liquidity.DepthCurve.arrays`;
     - ``lp_pos`` int64 (k,): the liquidity-provider positions that take the other side of book fills;
     - ``lp_weight`` int64 (k,): their integer shares of the book;
-    - ``lp_share`` int64 (k,): scratch, the lots of one fill each provider takes
-      (:func:`delever.allocation.split_into`).
+    - ``lp_share`` int64 (k,) and ``lp_rem`` int64 (k,): scratch, the lots of one fill each provider takes and
+      the split's remainders (:func:`delever.allocation.split_into_scratch`).
     """
 
     centre: float
@@ -179,11 +188,13 @@ class LiquidityCols(NamedTuple):
     lp_pos: np.ndarray
     lp_weight: np.ndarray
     lp_share: np.ndarray
+    lp_rem: np.ndarray
 
     @classmethod
     def make(cls, centre, net: np.ndarray, curve: tuple, lp_pos: np.ndarray, lp_weight: np.ndarray) -> LiquidityCols:
         """A book at ``centre`` ticks with a fresh scratch array."""
-        return cls(float(centre), net, curve, lp_pos, lp_weight, np.zeros(lp_pos.shape[0], dtype=np.int64))
+        k = lp_pos.shape[0]
+        return cls(float(centre), net, curve, lp_pos, lp_weight, np.zeros(k, dtype=np.int64), np.zeros(k, np.int64))
 
 
 class AccountValuation(NamedTuple):
@@ -268,6 +279,26 @@ class SeriesCols(NamedTuple):
     mark: np.ndarray
     last: np.ndarray
     fund: np.ndarray
+
+
+class SweepCols(NamedTuple):
+    """What the full margin sweep writes (:func:`delever.sweep.margin_sweep`); ``n`` positions, ``a`` accounts.
+
+    - ``pos_equity`` int64 (n,): money, an isolated position's margin + uPnL, a cross position's uPnL;
+    - ``pos_mm`` int64 (n,): money, a position's maintenance margin (exact for listed positions);
+    - ``acc_equity`` int64 (a,): money, each account's cross wallet + cross uPnL;
+    - ``acc_mm`` int64 (a,): money, each account's cross MM (exact for accounts with a listed position).
+    """
+
+    pos_equity: np.ndarray
+    pos_mm: np.ndarray
+    acc_equity: np.ndarray
+    acc_mm: np.ndarray
+
+    @classmethod
+    def zeros(cls, n: int, a: int) -> SweepCols:
+        """Zeroed columns for ``n`` positions and ``a`` accounts."""
+        return cls(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(a, np.int64), np.zeros(a, np.int64))
 
 
 class TriggerCols(NamedTuple):

@@ -75,9 +75,18 @@ from .adl.trigger import (
     TRIGGER_NEGATIVE_EQUITY,
     default_control,
 )
-from .columns import EVENT_COLS_TYPE, AccountValuation, AdlControl, BookCols, EventCols, LiquidityCols, QueueCols
+from .columns import (
+    EVENT_COLS_TYPE,
+    KERNEL,
+    AccountValuation,
+    AdlControl,
+    BookCols,
+    EventCols,
+    LiquidityCols,
+    QueueCols,
+)
 from .liquidity import vwap
-from .allocation import split_into
+from .allocation import split_into_scratch
 from .intops import mul_ppm_ceil
 from .margin import bankruptcy_price_compiled, cross_backing_compiled, maintenance_margin_compiled
 from .sweep import account_cross_sums
@@ -94,14 +103,7 @@ NEED_ALLOC_SHORTS = 5
 """Allocation policy: prepare the short counterparties' lots for the bankrupt long at the returned index."""
 
 
-LEAF_KERNEL = {"cache": True, "nogil": True, "_nrt": False}
-"""Options of the hot leaf kernels (:func:`apply_trade`, :func:`emit_event`, :func:`margin_equity`,
-:func:`winner_capacity`): compiled without numba's reference counting (``_nrt=False``). They allocate nothing and
-keep no reference, so no count is needed; with counting, every call increfs and decrefs each array of each bundle
-it receives (atomic operations, which made the peer benchmark's liquidation cases at 1e5 markedly slower)."""
-
-
-@njit(**LEAF_KERNEL)
+@njit(**KERNEL)
 def apply_trade(p: int, delta: int, price: int, book: BookCols, v: int) -> int:
     """Trade ``delta`` lots (> 0 buy) at ``price`` ticks on position ``p`` of ``book``; return the realized PnL
     (money), already credited to the position's isolated margin or its account's wallet.
@@ -139,7 +141,7 @@ def apply_trade(p: int, delta: int, price: int, book: BookCols, v: int) -> int:
     return realized
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def book_fill_price(centre: float, net: float, delta: int, curve: tuple) -> int:
     """VWAP of an order of ``delta`` lots rounded to a tick against the taker (a sell down, a buy up), >= 1."""
     px = vwap(centre, net, float(delta), curve)
@@ -153,7 +155,7 @@ and eight int64 values. Without it numba compiled one specialization per combina
 the call sites (seven, about 0.5 s each on a first run; README "Scale and Monte Carlo", first run)."""
 
 
-@njit(EMIT_SIGNATURE, **LEAF_KERNEL)
+@njit(EMIT_SIGNATURE, **KERNEL)
 def emit_event(events, kind, acc, cp, pos, sz, px, amount, ind) -> None:
     """Append one row to ``events`` (:class:`delever.columns.EventCols`; the caller ensures room): ``kind``,
     account ``acc``, counterparty ``cp``, position ``pos``, lots ``sz``, ticks ``px``, money ``amount``, ADL
@@ -170,7 +172,7 @@ def emit_event(events, kind, acc, cp, pos, sz, px, amount, ind) -> None:
     events.n[0] = j + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def book_execute(p, delta, price, book, depth, events, v, kind=LIQUIDATION_FILL) -> None:
     """Position ``p`` trades ``delta`` lots at ``price`` ticks against the order book ``depth``
     (:class:`delever.columns.LiquidityCols`): the liquidity-provider positions take ``-delta``, split pro rata to
@@ -181,7 +183,7 @@ def book_execute(p, delta, price, book, depth, events, v, kind=LIQUIDATION_FILL)
     depth.net[0] += delta
     emit_event(events, kind, book.account[p], BOOK, p, delta, price, realized, 0)
     sign = -1 if delta > 0 else 1
-    split_into(abs(delta), depth.lp_weight, depth.lp_share)
+    split_into_scratch(abs(delta), depth.lp_weight, depth.lp_share, depth.lp_rem)
     for j in range(depth.lp_pos.shape[0]):
         lots = depth.lp_share[j]
         if lots == 0:
@@ -191,7 +193,7 @@ def book_execute(p, delta, price, book, depth, events, v, kind=LIQUIDATION_FILL)
         emit_event(events, LP_FILL, book.account[q], book.account[p], q, sign * lots, price, r, 0)
 
 
-@njit(**LEAF_KERNEL)
+@njit(**KERNEL)
 def margin_equity(p, book, val) -> int:
     """Equity (money) of position ``p``'s margin at the marks of ``val`` (:class:`delever.columns.AccountValuation`):
     its isolated margin plus uPnL, or its account's wallet plus the uPnL of every cross position of the account."""
@@ -208,7 +210,7 @@ def margin_equity(p, book, val) -> int:
     return eq
 
 
-@njit(**LEAF_KERNEL)
+@njit(**KERNEL)
 def winner_capacity(p2, sg, price, book, val, v) -> int:
     """Lots ADL counterparty ``p2`` can give at ``price`` against a bankrupt position of sign ``sg`` while its
     margin's equity at the mark stays >= 0 (dYdX v4's non-overlapping bankruptcy check, engines.md section
@@ -437,7 +439,7 @@ def settle_balance(p, closed_notional, other_upnl, other_open, book, fund, event
         book.wallet[a] = bal - other_upnl
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events, adl, v, fee_ppm):
     """Liquidate ``order[start:]`` (position indices, one instrument; at most one position per account,
     :func:`run_stage` splits it) in the steps of the module docstring. Returns ``(status, next_index)``.

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from .columns import KERNEL
 from .instruments import Instrument
 from .marketdata import DepthProfile
 
@@ -86,7 +87,7 @@ class DepthCurve:
         return (self.distance, self.bid_lots, self.ask_lots, self.prefix(self.bid_lots), self.prefix(self.ask_lots))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def _impact_integral(depth: float, dist: np.ndarray, lots: np.ndarray, pref: np.ndarray) -> float:
     """Integral of ``x(D)`` over ``[0, depth]`` for one side; constant ``x = MAX_IMPACT`` past the curve."""
     m = lots.shape[0]
@@ -98,7 +99,7 @@ def _impact_integral(depth: float, dist: np.ndarray, lots: np.ndarray, pref: np.
     return pref[j] + 0.5 * (x0 + x1) * (depth - lots[j])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def _impact_at(depth: float, dist: np.ndarray, lots: np.ndarray) -> float:
     """``x(D)``: fractional distance from the centre once ``depth`` lots of a side are consumed."""
     m = lots.shape[0]
@@ -108,7 +109,7 @@ def _impact_at(depth: float, dist: np.ndarray, lots: np.ndarray) -> float:
     return dist[j] + (depth - lots[j]) * (dist[j + 1] - dist[j]) / (lots[j + 1] - lots[j])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def signed_integral(net: float, curve: tuple) -> float:
     """``F(net) = integral_0^net sign(u) x(|u|) du`` (V-shaped, >= 0); ``curve`` from :meth:`DepthCurve.arrays`."""
     dist, bid, ask, bid_pref, ask_pref = curve
@@ -117,7 +118,7 @@ def signed_integral(net: float, curve: tuple) -> float:
     return _impact_integral(-net, dist, bid, bid_pref)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def marginal_price(centre: float, net: float, curve: tuple) -> float:
     """Price (ticks) of the next unit traded when the book has absorbed ``net`` lots."""
     dist, bid, ask, _, _ = curve
@@ -126,7 +127,7 @@ def marginal_price(centre: float, net: float, curve: tuple) -> float:
     return centre * (1.0 - _impact_at(-net, dist, bid))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def vwap(centre: float, net: float, delta: float, curve: tuple) -> float:
     """Average price (ticks, unrounded) of an order of ``delta`` lots (> 0 buy, < 0 sell) from state ``net``."""
     if delta == 0.0:

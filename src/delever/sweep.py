@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .columns import KERNEL
 from .intops import mul_div_floor, mul_ppm_ceil  # noqa: F401 (kernels import them from here)
 from .margin import (
     cross_backing_compiled,
@@ -37,7 +38,7 @@ maintenance_margin = maintenance_margin_compiled
 cross_backing = cross_backing_compiled
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def account_cross_sums(a, book, val, with_mm):
     """``(uPnL, MM, open positions)`` summed over account ``a``'s open cross positions at the marks (money,
     money, count); the MM only when ``with_mm`` (0 otherwise). ``book`` a :class:`delever.columns.BookCols`,
@@ -60,45 +61,38 @@ def account_cross_sums(a, book, val, with_mm):
 
 
 @njit(cache=True, nogil=True)
-def margin_sweep(
-    size: np.ndarray,
-    cost: np.ndarray,
-    collateral: np.ndarray,
-    isolated: np.ndarray,
-    account: np.ndarray,
-    instrument: np.ndarray,
-    wallet: np.ndarray,
-    marks: np.ndarray,
-    value_per_lot_tick: np.ndarray,
-    floors: np.ndarray,
-    mmr: np.ndarray,
-    cum: np.ndarray,
-    n_tiers: np.ndarray,
-    exempt: np.ndarray,
-    pos_equity: np.ndarray,
-    pos_mm: np.ndarray,
-    acc_equity: np.ndarray,
-    acc_mm: np.ndarray,
-    out: np.ndarray,
-) -> int:
+def margin_sweep(book, val, sw, out) -> int:
     """Mark the whole book to market and list the liquidatable positions.
 
-    Shapes: positions (n,) for ``size, cost, collateral`` (int64 lots / money / money), ``isolated`` (bool),
-    ``account`` (int64), ``instrument`` (int64); accounts (a,) for ``wallet`` (int64 money) and ``exempt`` (bool:
-    liquidity-provider accounts, never liquidated); instruments (m,) for ``marks`` (int64 ticks) and
-    ``value_per_lot_tick``; tier tables (m, k) ``floors, mmr, cum`` with ``n_tiers`` (m,).
+    ``book`` a :class:`delever.columns.BookCols` (read: ``size, cost, collateral, isolated, account, instrument``
+    per position, ``wallet, exempt`` per account; exempt accounts, the liquidity providers, are never listed);
+    ``val`` a :class:`delever.columns.AccountValuation` (marks, money per lot-tick and tier tables of the M
+    instruments); ``sw`` a :class:`delever.columns.SweepCols` (written); ``out`` int (n,) the list.
 
-    Writes, exactly: ``pos_equity`` (n,) (isolated: margin + uPnL; cross: the position's uPnL) and
-    ``acc_equity`` (a,) (cross wallet + cross uPnL) for every row; ``pos_mm`` for listed positions and
-    ``acc_mm`` for accounts with a listed cross position (elsewhere a float estimate, rounded). Lists into
-    ``out`` (n,) an isolated position when its margin + uPnL < its MM, and every non-flat cross position of
-    an account whose cross equity < the sum of its positions' MM. Returns how many were listed.
-
+    Writes, exactly: ``sw.pos_equity`` (n,) (isolated: margin + uPnL; cross: the position's uPnL) and
+    ``sw.acc_equity`` (a,) (cross wallet + cross uPnL) for every row; ``sw.pos_mm`` for listed positions and
+    ``sw.acc_mm`` for accounts with a listed cross position (elsewhere a float estimate, rounded). Lists into
+    ``out`` an isolated position when its margin + uPnL < its MM, and every non-flat cross position of an
+    account whose cross equity < the sum of its positions' MM. Returns how many were listed.
     """
+    size, cost, collateral, isolated = book.size, book.cost, book.collateral, book.isolated
+    account, instrument, wallet, exempt = book.account, book.instrument, book.wallet, book.exempt
+    marks, value_per_lot_tick, floors, mmr, cum, n_tiers = (
+        val.marks,
+        val.vpls,
+        val.floors,
+        val.mmr,
+        val.cum,
+        val.n_tiers,
+    )
+    pos_equity, pos_mm, acc_equity, acc_mm = sw.pos_equity, sw.pos_mm, sw.acc_equity, sw.acc_mm
     n = size.shape[0]
     na = acc_equity.shape[0]
+    # scratch of this call (allocated here, so a run holds it only while it sweeps: issue #17's memory per
+    # position); the bundles' fields are read once above, so reference counting costs nothing per row
     acc_mm_f = np.zeros(na, dtype=np.float64)
     acc_count = np.zeros(na, dtype=np.int64)
+    status = np.zeros(na, dtype=np.int64)
     for a in range(na):
         acc_equity[a] = wallet[a]
     count = 0
@@ -139,7 +133,6 @@ def margin_sweep(
             acc_mm_f[a] += mm_f
             acc_count[a] += 1
     # accounts: 0 safe, 1 liquidatable by the screen, 2 too close to call in floats
-    status = np.zeros(na, dtype=np.int64)
     any_cross = False
     for a in range(na):
         if acc_count[a] == 0 or exempt[a]:
@@ -191,14 +184,14 @@ NEVER_LONG = -1
 _LIMIT = 2**62
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def _excess(p: int, s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: int) -> int:
     """``equity - MM`` (money) of a position at ``p`` ticks: ``b + s*p*V - c - MM(|s|*p*V)``."""
     notional = (s if s > 0 else -s) * p * v
     return b + s * p * v - c - maintenance_margin(notional, m, floors, mmr, cum, k)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def trigger_price(s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: int) -> int:
     """Exact trigger price (ticks) of a single position backed by collateral ``b`` (money).
 
@@ -284,45 +277,34 @@ def trigger_price(s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: i
     return hi
 
 
-@njit(cache=True, nogil=True)
-def update_triggers(
-    idx,
-    size,
-    cost,
-    collateral,
-    isolated,
-    account,
-    instrument,
-    wallet,
-    exempt,
-    value_per_lot_tick,
-    floors,
-    mmr,
-    cum,
-    n_tiers,
-    trigger,
-) -> None:
-    """Recompute ``trigger[i]`` for the positions ``idx`` (after a change to them or their account)."""
+@njit(**KERNEL)
+def update_triggers(idx, book, val, trigger) -> None:
+    """Recompute ``trigger[i]`` (int64 (n,), ticks; :func:`trigger_price`) for the positions ``idx`` (after a change
+    to them or their account) of ``book`` (:class:`delever.columns.BookCols`: the position's size, cost and
+    margin, or its account's wallet; exempt accounts never trigger) at the tier tables of ``val``
+    (:class:`delever.columns.AccountValuation`; its marks are not read)."""
+    size, account, exempt = book.size, book.account, book.exempt
     for t in range(idx.shape[0]):
         i = idx[t]
         s = size[i]
         if s == 0 or exempt[account[i]]:
             trigger[i] = NEVER_LONG if s >= 0 else NEVER_SHORT
             continue
-        m = instrument[i]
-        b = collateral[i] if isolated[i] else wallet[account[i]]
-        trigger[i] = trigger_price(s, cost[i], b, value_per_lot_tick[m], m, floors, mmr, cum, n_tiers[m])
+        m = book.instrument[i]
+        b = book.collateral[i] if book.isolated[i] else book.wallet[account[i]]
+        trigger[i] = trigger_price(s, book.cost[i], b, val.vpls[m], m, val.floors, val.mmr, val.cum, val.n_tiers[m])
 
 
-@njit(cache=True, nogil=True)
-def trigger_sweep(
-    size: np.ndarray, trigger: np.ndarray, instrument: np.ndarray, marks: np.ndarray, out: np.ndarray
-) -> int:
-    """List positions whose trigger the mark has reached (long: mark <= trigger; short: mark >= trigger).
+@njit(**KERNEL)
+def trigger_sweep(book, trigger, val, out) -> int:
+    """List positions of ``book`` (:class:`delever.columns.BookCols`; sizes and instruments read) whose
+    ``trigger`` (int64 (n,), ticks) the marks of ``val`` (:class:`delever.columns.AccountValuation`) have
+    reached (long: mark <= trigger; short: mark >= trigger).
 
     Exactly the set :func:`margin_sweep` lists when every cross account holds one position (tested); one
     comparison per position, no arithmetic on money. Returns how many were written to ``out``.
     """
+    size, instrument, marks = book.size, book.instrument, val.marks
     count = 0
     for i in range(size.shape[0]):
         s = size[i]
@@ -333,55 +315,48 @@ def trigger_sweep(
     return count
 
 
-@njit(cache=True, nogil=True)
-def position_health(
-    order,
-    size,
-    cost,
-    collateral,
-    isolated,
-    account,
-    instrument,
-    wallet,
-    marks,
-    value_per_lot_tick,
-    floors,
-    mmr,
-    cum,
-    n_tiers,
-    equity_out,
-    mm_out,
-) -> None:
-    """Exact equity and MM (money) of single-position accounts ``order`` at the marks (for ordering)."""
+@njit(**KERNEL)
+def position_health(order, book, val, equity_out, mm_out) -> None:
+    """Exact equity and MM (money, into ``equity_out``/``mm_out`` int64 (len(order),)) of the single-position
+    accounts' positions ``order`` of ``book`` (:class:`delever.columns.BookCols`) at the marks of ``val``
+    (:class:`delever.columns.AccountValuation`), for ordering: the position's isolated margin or its account's
+    wallet, plus its uPnL; its own MM."""
     for t in range(order.shape[0]):
         i = order[t]
-        s = size[i]
-        m = instrument[i]
-        v = value_per_lot_tick[m]
-        px = marks[m]
-        b = collateral[i] if isolated[i] else wallet[account[i]]
-        equity_out[t] = b + s * px * v - cost[i]
-        mm_out[t] = maintenance_margin((s if s > 0 else -s) * px * v, m, floors, mmr, cum, n_tiers[m])
+        s = book.size[i]
+        m = book.instrument[i]
+        v = val.vpls[m]
+        px = val.marks[m]
+        b = book.collateral[i] if book.isolated[i] else book.wallet[book.account[i]]
+        equity_out[t] = b + s * px * v - book.cost[i]
+        mm_out[t] = maintenance_margin((s if s > 0 else -s) * px * v, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
 
 
-@njit(cache=True, nogil=True)
-def single_position_sweep(
-    size, cost, collateral, isolated, account, wallet, exempt, mark, v, floors, mmr, cum, k, out
-) -> int:
+@njit(**KERNEL)
+def single_position_sweep(book, val, out) -> int:
     """The full mark-to-market sweep for a one-instrument book whose accounts hold one position each (the
     engine's generated books): exactly :func:`margin_sweep`'s liquidatable set (tested), with nothing written
-    but the list, so it reads only what it must (size, cost, collateral, isolated, account, and the account's
-    wallet and exempt flag). ``floors``/``mmr``/``cum`` are the instrument's (k,) tier arrays, ``mark`` ticks,
-    ``v`` money per lot-tick. Returns how many positions were written to ``out``.
+    but the list, so it reads only what it must of ``book`` (a :class:`delever.columns.BookCols`): size, cost,
+    collateral and isolated of every position, and the account column with the account's wallet and exempt flag
+    only for cross positions and positions within the float guard of their requirement. ``val`` a
+    :class:`delever.columns.AccountValuation` of the one instrument (its mark, money per lot-tick and tier
+    table, row 0). Returns how many positions were written to ``out``.
     """
+    size, cost, collateral, isolated = book.size, book.cost, book.collateral, book.isolated
+    account, wallet, exempt = book.account, book.wallet, book.exempt
+    mark = val.marks[0]
+    v = val.vpls[0]
+    k = val.n_tiers[0]
+    floors, mmr, cum = val.floors[0], val.mmr[0], val.cum[0]
     count = 0
     first_cap = floors[1] if k > 1 else np.iinfo(np.int64).max
     first_rate = mmr[0] * 1e-6
     for i in range(size.shape[0]):
         s = size[i]
-        a = account[i]
         notional = (s if s > 0 else -s) * mark * v
-        eq = (collateral[i] if isolated[i] else wallet[a]) + s * mark * v - cost[i]
+        # an isolated position's account is read only if it is close to its requirement: the sweep is bound by
+        # memory bandwidth, and most rows of a generated book need no account column at all
+        eq = (collateral[i] if isolated[i] else wallet[account[i]]) + s * mark * v - cost[i]
         if notional < first_cap:  # most positions sit in the first tier (its maintenance amount is 0)
             j = 0
             mm_f = notional * first_rate
@@ -394,7 +369,7 @@ def single_position_sweep(
         # margin_sweep); the rest, flat and exempt rows aside, are decided exactly in integers
         if eq > mm_f + 2.0 + 1e-9 * mm_f:
             continue
-        if s == 0 or exempt[a]:
+        if s == 0 or exempt[account[i]]:
             continue
         if eq < margin_at_tier_compiled(notional, mmr[j], cum[j]):
             out[count] = i
@@ -402,7 +377,7 @@ def single_position_sweep(
     return count
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def account_health(order, book, val, equity_out, mm_out, own_mm_out) -> None:
     """Exact account-level margin of positions ``order`` as the book stands now (issue #11), money, into
     ``equity_out``/``mm_out``/``own_mm_out`` (len(order),): an isolated position's margin plus its uPnL and its own

@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .columns import TriggerCols
+from .columns import KERNEL, TriggerCols
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def scan_triggers(mark, ix, step, out) -> int:
     """Write the positions of index ``ix`` (a :class:`delever.columns.TriggerCols`) that ``mark`` (ticks) has
     reached into ``out``, each once per ``step`` (stamped); return how many."""
@@ -75,7 +75,7 @@ def scan_triggers(mark, ix, step, out) -> int:
     return count
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def _bound(positions, size, trigger, bounds) -> None:
     """Widen ``bounds`` (highest trigger of a pending long, lowest of a pending short) by ``positions``."""
     for t in range(positions.shape[0]):
@@ -86,7 +86,7 @@ def _bound(positions, size, trigger, bounds) -> None:
             bounds[1] = min(bounds[1], trigger[i])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def _compact(sign, size, trigger, key, idx, skip) -> int:
     """Move the entries still valid (position on side ``sign``, key equal to its trigger) and not in ``skip``
     to the front of ``key``/``idx``, in order; return how many."""
@@ -102,7 +102,7 @@ def _compact(sign, size, trigger, key, idx, skip) -> int:
     return c
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def _merge(sign, key, idx, c, new_key, new_idx, out_key, out_idx) -> None:
     """Merge ``key[:c]`` and ``new_key`` (each sorted: trigger descending for longs, ascending for shorts,
     then position ascending) into ``out_key``/``out_idx``."""
@@ -199,7 +199,10 @@ class TriggerIndex:
         self._reset()
 
     def changed(self, positions: np.ndarray) -> None:
-        """Record positions whose trigger was recomputed (or that opened)."""
+        """Record positions whose trigger was recomputed (or that opened). A flat one is left out: it never fires
+        (the scan skips it in the lists as a stale entry), and a liquidation step that closes 1e4-1e5 positions would
+        otherwise fill the pending list with them and force a rebuild of the lists every few steps."""
+        positions = positions[self._size[positions] != 0]
         k = positions.shape[0]
         if self.n_pending + k > self.pending.shape[0]:
             grown = np.zeros(max(2 * self.pending.shape[0], self.n_pending + k), dtype=np.int64)

@@ -14,7 +14,7 @@ from numba import njit
 from .. import events as ev
 from ..adl.queue import AdlQueue
 from ..adl.trigger import AdlTriggerState
-from ..columns import BookCols, MarkState, SeriesCols
+from ..columns import KERNEL, BookCols, MarkState, SeriesCols, SweepCols
 from ..insurance import InsuranceFunds
 from ..liquidation import AccountValuation, run_stage
 from ..liquidity import marginal_price, refill_factor
@@ -97,7 +97,7 @@ class StepCheckpoint(Protocol):
         """Called once the last step is done, before the result is built."""
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def quiet_steps(t, t_end, mark_state, marks, fund, series, triggers, out):
     """Steps ``t, t+1, ...`` as :meth:`Simulation.step` runs them while the mark reaches no trigger and no
     per-step mechanism is on (refill, last price, mark, an empty scan, the step's series), with the same
@@ -293,9 +293,7 @@ class Simulation:
 
     def _update_triggers(self, positions: np.ndarray) -> None:
         """Recompute the trigger prices of ``positions`` (sorted, unique) at the current tiers."""
-        b = self.book
-        update_triggers(positions, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
-                        b.exempt, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, self.trigger)  # fmt: skip
+        update_triggers(positions, BookCols.of(self.book), self.valuation(), self.trigger)
 
     def touched(self, positions: np.ndarray) -> None:
         """Positions whose size, cost or collateral changed: refresh their trigger prices (or the exposures of
@@ -319,27 +317,26 @@ class Simulation:
     # -- helpers -----------------------------------------------------------------------------------------
     def _alloc_sweep_arrays(self) -> None:
         n, a = self.book.n_positions, self.book.n_accounts
-        self.pos_eq = np.zeros(n, dtype=np.int64)
-        self.pos_mm = np.zeros(n, dtype=np.int64)
-        self.acc_eq = np.zeros(a, dtype=np.int64)
-        self.acc_mm = np.zeros(a, dtype=np.int64)
+        self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm = SweepCols.zeros(n, a)
         self.scratch = np.zeros(n, dtype=np.int64)
         self.sweep_arrays_ready = True
 
+    def valuation(self, marks: np.ndarray | None = None) -> AccountValuation:
+        """The instruments' marks (``marks``, default the current ones, shared), money per lot-tick, current
+        tier tables and the scenario's cross backing rule (:class:`delever.columns.AccountValuation`)."""
+        return AccountValuation(self.marks if marks is None else marks, self.vpl, *self.tier_args(), self.backing_rule)
+
     def _health(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact equity and MM (money) of the single-position accounts ``order`` at the marks."""
-        b = self.book
         equity, mm = np.zeros(order.size, dtype=np.int64), np.zeros(order.size, dtype=np.int64)
-        position_health(order, b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
-                        self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, equity, mm)  # fmt: skip
+        position_health(order, BookCols.of(self.book), self.valuation(), equity, mm)
         return equity, mm
 
     def _full_sweep(self, out: np.ndarray) -> int:
         """Mark the whole book to market (:func:`delever.sweep.margin_sweep`); liquidatable positions to ``out``."""
-        b = self.book
-        return margin_sweep(b.size, b.cost, b.collateral, b.isolated, b.account, b.instrument, b.wallet,
-                            self.marks, self.vpl, self.floors, self.mmr, self.cum, self.n_tiers, b.exempt,
-                            self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm, out)  # fmt: skip
+        # the bundle is made per call from the four arrays (a checkpoint keeps arrays, not the bundle's type)
+        sweep = SweepCols(self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm)
+        return margin_sweep(BookCols.of(self.book), self.valuation(), sweep, out)
 
     def equities(self) -> tuple[np.ndarray, np.ndarray]:
         """Exact equity of every position and account at the current marks (one full sweep)."""
@@ -450,6 +447,9 @@ class Simulation:
             return
         found = self.liq_out[:count].astype(np.int64)
         if self.use_triggers:
+            # the scan lists positions in trigger order, scattered over the book: read them in book order (the
+            # order liquidated below is by ratio, then position, whatever the order found here)
+            found.sort(kind="stable")  # runs of ascending positions (one per trigger value): near O(n)
             equity_all, req_all = self._health(found)
         else:
             iso = b.isolated[found]
@@ -512,7 +512,7 @@ class Simulation:
         queue = AdlQueue(b, m, mark, v, equities, self.excluded, self.adl_policy, tiers,
                          lambda name: self._position_data(name, t), offset_key=(self.seed, t, m))  # fmt: skip
         adl_on = 0 if any(mechanism.replaces_adl for mechanism in self.mechanisms) else 1
-        valuation = AccountValuation(self.marks.copy(), self.vpl, *self.tier_args(), self.backing_rule)
+        valuation = self.valuation(self.marks.copy())
         adl_ctl, fill_px = self.adl_triggers[m].control(t, int(self.funds.of(m)[0]), self.fund_s_all[m], mark,
                                                         self.mark_s_all[m])  # fmt: skip
         run_stage(order, b, v, self.fee_ppm, batch.centre, self.states[m], self.curves[m], self.lp_positions[m],
@@ -528,8 +528,7 @@ class Simulation:
         and MM, a cross position's account equity and the MM of all its open positions, and the position's own
         MM (:func:`delever.sweep.account_health`)."""
         equity, total_mm, own_mm = (np.zeros(order.size, dtype=np.int64) for _ in range(3))
-        valuation = AccountValuation(self.marks, self.vpl, *self.tier_args(), self.backing_rule)
-        account_health(order, BookCols.of(self.book), valuation, equity, total_mm, own_mm)
+        account_health(order, BookCols.of(self.book), self.valuation(), equity, total_mm, own_mm)
         return equity, total_mm, own_mm
 
     def _position_data(self, name: str, t: int) -> np.ndarray:
