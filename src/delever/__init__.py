@@ -5,3 +5,7 @@ Money is integer fixed point (see :mod:`delever.units`), positions live in a col
 """
 
 __version__ = "0.1.0"
+
+from .kernel_cache import configure as _configure_kernel_cache
+
+_configure_kernel_cache()
