@@ -362,10 +362,10 @@ def memory_bandwidth_gbs() -> float:
 
 
 def sweep_bytes(n: int) -> int:
-    """Bytes the healthy sweep must read for ``n`` isolated positions: size, cost, collateral (8 each) and
-    isolated (1) per position; :func:`delever.sweep.single_position_sweep` reads the account column, the wallet
-    and the exempt flag only for cross positions and positions near their requirement (none in ``healthy``)."""
-    return n * (3 * 8 + 1)
+    """Bytes the healthy sweep must read for ``n`` one-position accounts: size, cost, collateral, account (8 each),
+    isolated (1) and the account's wallet (8) per position; :func:`delever.sweep.single_position_sweep` reads the
+    exempt flag only for positions near their requirement (none in ``healthy``)."""
+    return n * (5 * 8 + 1)
 
 
 def fmt_s(x: float | None) -> str:
