@@ -486,16 +486,29 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
         p_adl = max(bankruptcy_price_compiled(s, book.cost[p], backing, v), 1)
         if adl.fill_px[0] > 0:  # ADL at the mark or the previous mark; the bankrupt account settles the difference
             p_adl = adl.fill_px[0]
-        v_full = book_fill_price(depth.centre, depth.net[0], -sg * q, depth.curve)
-        final_full = base + sg * q * v_full * v
         k_book = q
         need_adl = False
+        v_full = 0
         if adl.on != 0 and whole:
             k_book = 0
             need_adl = True
-        elif adl.on != 0 and final_full < 0 and -final_full > budget:
-            k_book = fundable_book_lots(q, sg, base, p_adl, budget, depth, v)
-            need_adl = True
+        else:
+            wholesale = False
+            if adl.on != 0 and budget == 0:
+                # the book's first lot fills beyond the ADL price and the whole close would leave a deficit even
+                # at that lot's price (a VWAP of more lots only fills worse): everything goes to ADL, as
+                # fundable_book_lots would find, without pricing the whole close
+                v1 = book_fill_price(depth.centre, depth.net[0], -sg, depth.curve)
+                wholesale = sg * (v1 - p_adl) < 0 and base + sg * q * v1 * v < 0
+            if wholesale:
+                k_book = 0
+                need_adl = True
+            else:
+                v_full = book_fill_price(depth.centre, depth.net[0], -sg * q, depth.curve)
+                final_full = base + sg * q * v_full * v
+                if adl.on != 0 and final_full < 0 and -final_full > budget:
+                    k_book = fundable_book_lots(q, sg, base, p_adl, budget, depth, v)
+                    need_adl = True
         r = q - k_book
         side = 1 if sg > 0 else 0
         if need_adl and queue.alloc_mode != 0 and queue.prepared_for[side] != idx:
