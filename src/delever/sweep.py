@@ -342,16 +342,10 @@ def single_position_sweep(book, val, out) -> int:
     :class:`delever.columns.AccountValuation` of the one instrument (its mark, money per lot-tick and tier
     table, row 0). Returns how many positions were written to ``out``.
     """
-    # the loop over loose columns: the bundles' fields unpacked once
-    return _single_position_rows(book.size, book.cost, book.collateral, book.isolated, book.account, book.wallet,
-                                 book.exempt, val.marks[0], val.vpls[0], val.floors[0], val.mmr[0], val.cum[0],
-                                 val.n_tiers[0], out)  # fmt: skip
-
-
-@njit(**KERNEL)
-def _single_position_rows(size, cost, collateral, isolated, account, wallet, exempt, mark, v, floors, mmr, cum, k, out):
-    """:func:`single_position_sweep`'s loop over loose columns (``mark`` ticks, ``v`` money per lot-tick, the
-    instrument's (k,) tier arrays)."""
+    size, cost, collateral, isolated = book.size, book.cost, book.collateral, book.isolated
+    account, wallet, exempt = book.account, book.wallet, book.exempt
+    mark, v, k = val.marks[0], val.vpls[0], val.n_tiers[0]
+    floors, mmr, cum = val.floors[0], val.mmr[0], val.cum[0]
     count = 0
     first_cap = floors[1] if k > 1 else np.iinfo(np.int64).max
     first_rate = mmr[0] * 1e-6
