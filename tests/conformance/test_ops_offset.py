@@ -132,11 +132,6 @@ def test_bad_input_names_the_field(b, size, price, field):
 # --- invariants -------------------------------------------------------------------------------------------------
 
 
-def account_equity(acct: AccountState) -> int:
-    """Wallet plus isolated margins plus every position's uPnL at its mark (money)."""
-    return acct.wallet + sum((p.isolated_margin or 0) + p.unrealized_pnl() for p in acct.positions)
-
-
 def open_interest(*accounts: AccountState) -> dict[str, int]:
     out: dict[str, int] = {}
     for acct in accounts:
@@ -180,8 +175,8 @@ def test_offset_conserves_money_and_open_interest(sign, data, price, share):
     for before, after in ((a, a2), (b, b2)):
         assert net_transfers(out.transfers, before.name) == after.quote_balance() - before.quote_balance()
     assert out.equity_change[0] + out.equity_change[1] == 0
-    assert account_equity(a2) - account_equity(a) == out.equity_change[0]
-    assert account_equity(b2) - account_equity(b) == out.equity_change[1]
+    assert a2.equity() - a.equity() == out.equity_change[0]
+    assert b2.equity() - b.equity() == out.equity_change[1]
     if sign * (price - 98_500) > 0 and b.margin_equity("BTC-USD") >= 0:  # the price costs B: the collateral check
         assert b2.margin_equity("BTC-USD") >= 0 or (b2.positions[0].isolated and b2.positions[0].size == 0)
 

@@ -201,6 +201,10 @@ class AccountState:
         """Cross wallet plus isolated margins less the positions' costs (money; module docstring)."""
         return self.wallet + sum((p.isolated_margin or 0) - p.cost for p in self.positions)
 
+    def equity(self) -> int:
+        """Cross wallet plus isolated margins plus every position's uPnL at its mark (money)."""
+        return self.wallet + sum((p.isolated_margin or 0) + p.unrealized_pnl() for p in self.positions)
+
     def margin_equity(self, symbol: str) -> int:
         """Equity (money) of the margin that backs the position on ``symbol`` at the marks: its isolated margin plus
         its uPnL, or the cross wallet plus every cross position's uPnL (:func:`delever.liquidation.margin_equity`)."""
