@@ -14,7 +14,9 @@ The collateral check is the engine's (:func:`delever.liquidation.winner_capacity
 lots that keep its margin's equity at the marks >= 0 after the fill (each lot at ``P`` instead of the mark costs it
 ``|P - mark| x V`` when that is a loss; a fill at or better than the mark is never refused). An offset of more lots
 than that is **rejected** whole, as dYdX rejects the update (``capacity`` says how many B could take). A is not
-checked: at its bankruptcy price the offset leaves it at >= 0 (:func:`delever.operations.bankruptcy_price`).
+checked: at its bankruptcy price the offset leaves it at >= 0 (:func:`delever.operations.bankruptcy_price`). When to
+deleverage is the caller's (dYdX: only a subaccount whose liquidation order filled nothing this block and whose
+TNC < 0, or in final settlement); this operation is the offset itself.
 
 The trade is the engine's (:func:`delever.liquidation.apply_trade` on each side: a reduced position releases the
 cost share ``ceil(cost x k / size)``, so the realized PnL rounds down, against the account). An isolated position
