@@ -15,7 +15,7 @@ from delever.errors import InputError
 from delever.operations import AccountState, PositionState, bankruptcy_price, net_transfers, offset
 
 BINANCE_BTC, BINANCE_ETH = inst("binance", "BTCUSDT"), inst("binance", "ETHUSDT")
-DYDX_BTC, HL_BTC = inst("dydx", "BTC-USD"), inst("hyperliquid", "BTC")
+DYDX_BTC, HL_BTC, BITGET_BTC = inst("dydx", "BTC-USD"), inst("hyperliquid", "BTC"), inst("bitget", "BTCUSDT")
 DYDX = "engines.md s1 'Deleveraging (ADL)' https://github.com/dydxprotocol/v4-chain/blob/84d4664/protocol/x/clob/keeper/deleveraging.go"
 
 # dYdX: A long 1 BTC @100,000 backed by 1,000 at mark 98,500 (TNC -500), bankruptcy price 99,000
@@ -70,6 +70,14 @@ ROWS = [
         "BTCUSDT", "1", "101000", True, "1", "0", "11000", "0", "0", ("A", "B", "101000"),
         "venues.md s1 'at the bankruptcy price of the initial liquidated order, no trading fee' [DOC] "
         "https://www.binance.com/en/support/faq/360033525471", id="binance-short-at-bp-no-fee",
+    ),
+    pytest.param(
+        # A long 1 @100,000 backed by 1,000 at mark 98,500: BP 99,000; B's short @100,000 realizes 1,000 there
+        account("A", "1000", pos(BITGET_BTC, "1", "100000", "98500")),
+        account("B", "0", pos(BITGET_BTC, "-1", "100000", "98500")),
+        "BTCUSDT", "1", "99000", True, "1", "0", "1000", "0", "0", ("B", "A", "99000"),
+        "venues.md s8 Bitget 'matched at BP ..., no fee' [DOC] https://www.bitget.live/bg/support/articles/12560603800805",
+        id="bitget-long-at-bp-no-fee",
     ),
     pytest.param(
         # at the mark: A realizes -1,500 and is left at -500 (the fund's or the venue's to cover), B +1,500
