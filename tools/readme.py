@@ -22,6 +22,7 @@ A generated block of README.md sits between ``<!-- begin generated: NAME ... -->
 - ``cross-margin-instruments`` and ``calendar-spread-instruments``: the per-instrument tables of one run each of
   the packaged cross-margin and calendar-spread scenarios (every mechanism on), from their summary.json;
 - ``options-example-output``: what the README's ``python`` example just above that block prints, run here;
+- ``single-operations-output``: the same for the single-operations example (:mod:`delever.operations`);
 - ``test-count``: the number of tests ``pytest --collect-only`` finds.
 
 docs/report.png is a screenshot of the default run's report.html by headless Chromium (skipped, with a message,
@@ -589,17 +590,18 @@ def calendar_spread_table(summary: dict) -> str:
 # ------------------------------------------------------------------------------------------ options, test count
 
 OPTIONS_BLOCK = "options-example-output"
+OPERATIONS_BLOCK = "single-operations-output"
 
 
-def options_example_output(readme_text: str, workdir: Path) -> str:
-    """What the last ```python example before the ``options-example-output`` block prints, run here (in
-    ``workdir``, this checkout's ``src`` first on the path)."""
-    head = readme_text.split(f"<!-- begin generated: {OPTIONS_BLOCK} ", 1)
+def python_example_output(readme_text: str, block: str, workdir: Path) -> str:
+    """What the last ```python example before the generated block ``block`` prints, run here (in ``workdir``, this
+    checkout's ``src`` first on the path)."""
+    head = readme_text.split(f"<!-- begin generated: {block} ", 1)
     if len(head) != 2:
-        raise ValueError(f"README.md has no {OPTIONS_BLOCK} block")
+        raise ValueError(f"README.md has no {block} block")
     examples = re.findall(r"```python\n(.*?)```", head[0], re.S)
     if not examples:
-        raise ValueError(f"README.md has no ```python example before its {OPTIONS_BLOCK} block")
+        raise ValueError(f"README.md has no ```python example before its {block} block")
     res = subprocess.run(
         [sys.executable, "-c", examples[-1]],
         cwd=workdir,
@@ -609,8 +611,13 @@ def options_example_output(readme_text: str, workdir: Path) -> str:
         check=False,
     )
     if res.returncode != 0:
-        raise RuntimeError(f"README.md's options example failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+        raise RuntimeError(f"README.md's example before {block} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
     return code_block(res.stdout)
+
+
+def options_example_output(readme_text: str, workdir: Path) -> str:
+    """What the options example (the last ```python example before the ``options-example-output`` block) prints."""
+    return python_example_output(readme_text, OPTIONS_BLOCK, workdir)
 
 
 def collected_tests_sentence() -> str:
@@ -652,6 +659,7 @@ def blocks(workdir: Path) -> tuple[dict[str, str], DefaultRun]:
         "cross-margin-instruments": cross_margin_table(run_packaged(CROSS_MARGIN)),
         "calendar-spread-instruments": calendar_spread_table(run_packaged(CALENDAR_SPREAD)),
         OPTIONS_BLOCK: options_example_output(README.read_text(encoding="utf-8"), workdir),
+        OPERATIONS_BLOCK: python_example_output(README.read_text(encoding="utf-8"), OPERATIONS_BLOCK, workdir),
         "test-count": collected_tests_sentence(),
     }, run
 

@@ -1,6 +1,6 @@
 """The ``delever`` command line (typer): the app and its commands, ``run`` (:mod:`.run`), ``version``,
 ``compare``, ``venues`` (:mod:`.venues`), ``adl-event`` (:mod:`.adl_event`), ``sweep`` (:mod:`.sweep`),
-``replay`` (:mod:`.replay`) and ``warmup`` (:mod:`delever.warmup`)."""
+``replay`` (:mod:`.replay`), ``offset`` (:mod:`.operations`) and ``warmup`` (:mod:`delever.warmup`)."""
 
 from __future__ import annotations
 
@@ -108,6 +108,7 @@ def compare(
 
 def _register_extensions() -> None:
     from .adl_event import register as register_adl_event
+    from .operations import register as register_operations
     from .replay import register as register_replay
     from .sweep import register as register_sweep
     from .venues import register as register_venues
@@ -116,6 +117,7 @@ def _register_extensions() -> None:
     register_adl_event(app)
     register_sweep(app)
     register_replay(app)
+    register_operations(app)
 
 
 _register_extensions()
