@@ -7,7 +7,8 @@ Documented rules used (``protocol/x/clob/keeper/liquidations.go``, ``deleveragin
   insurance money; for one position closed whole it is the price at which equity is 0 (the base rule).
 - **Fillable price** (the limit of the IOC liquidation order): ``(PNNV - ABR * SMMR * PMMR) / PS`` with
   ``ABR = clamp(BA * (1 - TNC / TMMR), 0, 1)``; subticks rounded **up for sells and down for buys**
-  (:func:`fillable_price`). Defaults BA = 1.0, SMMR = 0.1 (``LiquidationsConfig_Default``).
+  (:func:`delever.fillable_price.fillable_price`, re-exported here). Defaults BA = 1.0, SMMR = 0.1
+  (``LiquidationsConfig_Default``).
 - **Insurance fund per fill**: ``fill quote - bankruptcy quote``; if <= 0 the fund pays; if > 0 the liquidated
   account pays ``min(leftover, MaxLiquidationFeePpm * |fill quote|)`` (0.5%) to the fund and keeps the rest.
 - **Deleveraging**: only for subaccounts whose liquidation filled **zero** this block and whose TNC < 0; the
@@ -36,14 +37,18 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+from ..fillable_price import BANKRUPTCY_ADJUSTMENT, SPREAD_TO_MMR, fillable_price, fillable_price_ticks
 from ..margin import BACKING_MM_SHARE
 from ..tiers import RiskTiers
-from .exact import NO_CAP, ceil_frac, floor_frac
+from .exact import NO_CAP, ceil_frac
 from .margin_models import BracketMargin
 from .contract import VenueInstrument
 from .rules import FeeRule, FundingRule, LiquidationProcedure
 from .adl_rules import AdlRule, AdlTrigger
 from .rulebook import Rulebook
+
+__all__ = ["BANKRUPTCY_ADJUSTMENT", "RULEBOOK", "SPREAD_TO_MMR", "fillable_price", "fillable_price_ticks",
+           "insurance_fund_delta"]  # fmt: skip
 
 INDEXER = "dYdX indexer /v4/perpetualMarkets (not in venues.md; values at the time of writing)"
 MAX_LIQUIDATION_ATTEMPTS_PER_BLOCK = 50
@@ -54,38 +59,8 @@ MAX_NOTIONAL_LIQUIDATED = Fraction(100_000_000)
 """``SubaccountBlockLimits.MaxNotionalLiquidated`` default (USD 100M per subaccount per block)."""
 MAX_LIQUIDATION_FEE = Fraction(5, 1000)
 """``MaxLiquidationFeePpm`` default 5,000 ppm (0.5%); the testnet genesis script sets 1.5%."""
-BANKRUPTCY_ADJUSTMENT = Fraction(1)
-"""``bankruptcy_adjustment_ppm`` default 1e6 (BA = 1.0)."""
-SPREAD_TO_MMR = Fraction(1, 10)
-"""``spread_to_maintenance_margin_ratio_ppm`` default 100,000 (SMMR = 0.1)."""
-
 LARGE_CAP = RiskTiers.from_brackets("dydx-large-cap", [(NO_CAP, 20, "0.03", "0.05")])
 """Large-Cap liquidity tier: IM 5%, MM 60% of IM = 3%, no brackets."""
-
-
-def fillable_price(
-    oracle: Fraction,
-    signed_size: Fraction,
-    tnc: Fraction,
-    tmmr: Fraction,
-    pmmr: Fraction,
-    *,
-    ba: Fraction = BANKRUPTCY_ADJUSTMENT,
-    smmr: Fraction = SPREAD_TO_MMR,
-) -> Fraction:
-    """``(PNNV - ABR * SMMR * PMMR) / PS`` with ``PNNV = PS * oracle``, ``ABR = clamp(BA * (1 - TNC/TMMR), 0, 1)``.
-
-    Quote price; ``signed_size`` in base units (long > 0), money in quote units (any consistent scale).
-    A long's (sell) limit is below the oracle, a short's (buy) above.
-    """
-    abr = min(Fraction(1), max(Fraction(0), ba * (1 - tnc / tmmr)))
-    return (signed_size * oracle - abr * smmr * pmmr) / signed_size
-
-
-def fillable_price_ticks(price: Fraction, tick: Fraction, side: int) -> int:
-    """Subticks of the fillable price: up for the sell that closes a long, down for a short's buy."""
-    t = price / tick
-    return ceil_frac(t) if side > 0 else floor_frac(t)
 
 
 def insurance_fund_delta(
