@@ -23,8 +23,12 @@ Stand-ins:
 - Funding is not in venues.md or engines.md: the premium itself, hourly (``"premium"`` style).
 - Per-block limits (a step stands for a block; :mod:`delever.mechanisms.block_limits`): the
   ``LiquidationsConfig_Default`` values of engines.md section 1 (min position notional $0.001, max portion 100%,
-  $100M notional per subaccount per block) and ``MaxLiquidationAttemptsPerBlock`` 50; the mainnet governance
-  values are not in the specs. ``MaxQuantumsInsuranceLost`` ($100M per subaccount per block) is not modelled.
+  $100M notional per subaccount per block, ``MaxQuantumsInsuranceLost`` $100M per subaccount per block) and
+  ``MaxLiquidationAttemptsPerBlock`` 50; the mainnet governance values are not in the specs.
+- The liquidation order runs as the engine's fillable-price IOC (:mod:`delever.ioc_order`) with the ``zero-fill``
+  ADL trigger: fund first, deleveraging only after a zero fill with TNC < 0. The engine's "equity" of a cross
+  position is its margin's backing (``-DNNV - TNC x |DMMR| / TMMR``) plus its uPnL; a fill's bankruptcy quote
+  takes the position's share of it pro rata to the lots closed (dYdX's ``DMMR`` of a linear MM).
 - Deleveraging order: the engine's ``random-offset`` policy (position order from a start drawn from the run's
   seed, the step and the side; the collateral check of :func:`delever.liquidation.winner_capacity`); the
   engine's pool is the opposite side's positions in profit (dYdX iterates every opposite position, at most 500).
@@ -57,6 +61,8 @@ MIN_POSITION_NOTIONAL_LIQUIDATED = Fraction(1, 1000)
 """``PositionBlockLimits.MinPositionNotionalLiquidated`` default (USD 0.001)."""
 MAX_NOTIONAL_LIQUIDATED = Fraction(100_000_000)
 """``SubaccountBlockLimits.MaxNotionalLiquidated`` default (USD 100M per subaccount per block)."""
+MAX_QUANTUMS_INSURANCE_LOST = Fraction(100_000_000)
+"""``SubaccountBlockLimits.MaxQuantumsInsuranceLost`` default (USD 100M per subaccount per block)."""
 MAX_LIQUIDATION_FEE = Fraction(5, 1000)
 """``MaxLiquidationFeePpm`` default 5,000 ppm (0.5%); the testnet genesis script sets 1.5%."""
 LARGE_CAP = RiskTiers.from_brackets("dydx-large-cap", [(NO_CAP, 20, "0.03", "0.05")])
@@ -125,6 +131,7 @@ RULEBOOK = Rulebook(
         max_orders_per_step=MAX_LIQUIDATION_ATTEMPTS_PER_BLOCK,
         position_min_notional=MIN_POSITION_NOTIONAL_LIQUIDATED,
         account_max_notional_per_step=MAX_NOTIONAL_LIQUIDATED,
+        max_insurance_lost_per_step=MAX_QUANTUMS_INSURANCE_LOST,
     ),
     adl=AdlRule(
         trigger=AdlTrigger(
