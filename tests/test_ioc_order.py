@@ -206,3 +206,60 @@ def test_market_order_rule_is_the_default_and_caps_need_the_ioc():
     rule = LiquidationOrder(False)
     assert rule.columns(np.array([0]), None, None, V, 3).on == 0
     assert LiquidationOrder(True).max_lost == NO_CAP
+
+
+# --- where a better fill's surplus goes ([liquidation] surplus) ---------------------------------------------------
+
+
+def market_close(book, centre, fund_usdt, surplus_to_fund):
+    """tests/test_liquidation.py's first case under both surplus rules: a market order (no IOC) on a linear book
+    of 1,000 BTC per 1% (fill 47,599.7 for the isolated long of 1 BTC @50,000 with 2,500 USDT, fee 0.1%)."""
+    from delever.liquidity import DepthCurve
+
+    fund = np.array([money(fund_usdt)], dtype=np.int64)
+    mark = centre
+    upnl = book.size * mark * V - book.cost
+    pos_eq = np.where(book.isolated, book.collateral + upnl, upnl)
+    excluded = np.zeros(book.n_positions, dtype=bool)
+    excluded[0] = True
+    queue = AdlQueue(book, 0, mark, V, lambda: (pos_eq, book.wallet.copy()), excluded, "queue-bitmex",
+                     (LARGE_CAP.floors, LARGE_CAP.mmr_ppm, LARGE_CAP.cum))  # fmt: skip
+    buf = EventBuffer()
+    lp = np.flatnonzero(book.exempt[book.account])
+    run_stage(np.array([0], dtype=np.int64), book, V, 1_000, float(centre), np.zeros(1),
+              DepthCurve.linear(1_000_000.0).arrays(), lp, np.ones(lp.size, dtype=np.int64), fund, queue, buf,
+              np.zeros(1, np.int64), 1, AccountValuation.single(mark, V), None, None,
+              LiquidationOrder(False, surplus_to_fund=surplus_to_fund))  # fmt: skip
+    rows = [{k: int(v[i]) for k, v in buf.cols.items()} for i in range(buf.n)]
+    return rows, int(fund[0])
+
+
+@pytest.mark.parametrize(
+    "to_fund, fee, wallet",
+    [
+        # the trader keeps the surplus after the fee: fee 0.1% x 47,599.7 = 47.5997; 99.7 - 47.5997 = 52.1003 home
+        (False, "47.5997", "52.1003"),
+        # BitMEX/Bybit: the fund takes the whole surplus over the bankruptcy price 47,500: 99.7 (the fee included)
+        (True, "99.7", "0"),
+    ],
+    ids=["surplus-to-trader", "surplus-to-fund"],
+)
+def test_a_better_fill_surplus_goes_where_the_rule_says(to_fund, fee, wallet):
+    book = make_book(1_000, 500_000, "2500")
+    before = book.total_money(0) + money("1000")
+    rows, fund = market_close(book, 476_000, "1000", to_fund)
+    assert kinds(rows) == ["liquidation_fill", "lp_fill", "liquidation_fee"]
+    assert rows[0]["price"] == 475_997 and rows[2]["amount"] == -money(fee)
+    assert book.wallet[0] == money(wallet) and fund == money("1000") + money(fee)
+    assert book.total_money(fund) == before
+
+
+def test_ioc_surplus_to_the_fund_takes_the_whole_gap():
+    # the short of the first IOC test: gap 112.5 > 0; the fund takes all of it instead of the 62.5625 fee
+    book = make_book(*SHORT)
+    before = book.total_money(0) + money("1000")
+    rows, fund, _ = liquidate(book, 500_000, "1000", TWO_ASKS, rule=LiquidationOrder(True, surplus_to_fund=True))
+    assert rows[2]["amount"] == -money("112.5") and fund == money("1112.5")
+    # margin 2,500 - 512.5 - 112.5 = 1,875; equity at the mark 1,875 - 0.75 x 2,000 = 375 = 500 x 0.75: its share
+    assert book.collateral[0] == money("1875")
+    assert book.total_money(fund) == before

@@ -25,7 +25,7 @@ market order of :func:`delever.liquidation.liquidate`:
      (``[liquidation] max_insurance_lost_per_step``, counted per account over the step, ``IocCols.lost``).
    - ``gap > 0`` (better): the account pays ``min(gap, ceil(fee rate x fill notional))`` to the fund (a
      ``liquidation_fee`` row; dYdX ``MaxLiquidationFeePpm``) and keeps the rest: the surplus stays with the
-     trader.
+     trader (with ``[liquidation] surplus = "insurance-fund"`` the fund takes all of ``gap``).
 
 3. Deleveraging, by the ADL trigger (:mod:`delever.adl.trigger`):
 
@@ -70,18 +70,21 @@ class IocCols(NamedTuple):
     - ``on`` int: 1 for fillable-price IOC orders, 0 for the market order (the rest unused);
     - ``limit`` int64 (n,): each order entry's limit price, ticks (:func:`delever.fillable_price.fillable_limits`);
     - ``lost`` int64 (a,): money the fund has paid each account this step (mutated; the cap's count);
-    - ``max_lost`` int: the cap per account per step (money), :data:`NO_CAP` for none.
+    - ``max_lost`` int: the cap per account per step (money), :data:`NO_CAP` for none;
+    - ``surplus_to_fund`` int: 1 when a better fill's surplus goes to the fund (``[liquidation] surplus =
+      "insurance-fund"``), 0 when the trader keeps it after the fee (market and IOC orders alike).
     """
 
     on: int
     limit: np.ndarray
     lost: np.ndarray
     max_lost: int
+    surplus_to_fund: int = 0
 
     @classmethod
-    def off(cls) -> IocCols:
+    def off(cls, surplus_to_fund: bool = False) -> IocCols:
         """The market order's (no IOC)."""
-        return cls(0, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), NO_CAP)
+        return cls(0, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), NO_CAP, int(surplus_to_fund))
 
 
 TICK_TOLERANCE = 1e-6
@@ -183,7 +186,7 @@ def ioc_liquidate(idx, p, want, backing, budget, whole, book, val, depth, fund, 
             ioc.lost[a] += -gap
             emit_event(events, INSURANCE_PAYOUT, a, INSURANCE_FUND, p, 0, 0, -gap, 0)
         else:
-            fee = min(gap, mul_ppm_ceil(k * vk * v, fee_ppm))
+            fee = gap if ioc.surplus_to_fund != 0 else min(gap, mul_ppm_ceil(k * vk * v, fee_ppm))
             if fee > 0:
                 _move_margin(p, -fee, book)
                 fund[0] += fee
@@ -213,8 +216,16 @@ class LiquidationOrder:
     entry's fillable price from the account as it stands then, and the per-step count of the fund's payouts
     per account (reset when the step changes)."""
 
-    def __init__(self, ioc: bool, ba_ppm: int = PPM, smmr_ppm: int = PPM // 10, max_lost: int = NO_CAP) -> None:
+    def __init__(
+        self,
+        ioc: bool,
+        ba_ppm: int = PPM,
+        smmr_ppm: int = PPM // 10,
+        max_lost: int = NO_CAP,
+        surplus_to_fund: bool = False,
+    ) -> None:
         self.ioc, self.ba_ppm, self.smmr_ppm, self.max_lost = ioc, int(ba_ppm), int(smmr_ppm), int(max_lost)
+        self.surplus_to_fund = bool(surplus_to_fund)
         self.step = -1
         self.lost = np.zeros(0, dtype=np.int64)
 
@@ -234,7 +245,7 @@ class LiquidationOrder:
         """The :class:`IocCols` of ``order`` (position indices) in ``cols`` (:class:`delever.columns.BookCols`) at
         ``valuation``'s marks; ``v`` money per lot-tick."""
         if not self.ioc:
-            return IocCols.off()
+            return IocCols.off(self.surplus_to_fund)
         from .fillable_price import fillable_limits
         from .sweep import account_health
 
@@ -245,4 +256,4 @@ class LiquidationOrder:
         limit = fillable_limits(cols.size[order], marks, v, tnc, tmmr, pmmr, self.ba_ppm, self.smmr_ppm)
         if self.lost.shape[0] < n_accounts:
             self.lost = np.concatenate([self.lost, np.zeros(n_accounts - self.lost.shape[0], dtype=np.int64)])
-        return IocCols(1, limit, self.lost, self.max_lost)
+        return IocCols(1, limit, self.lost, self.max_lost, int(self.surplus_to_fund))

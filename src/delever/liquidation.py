@@ -226,10 +226,11 @@ def fundable_book_lots(q, sg, base, p_adl, budget, depth, v) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def settle_balance(p, closed_notional, other_upnl, other_open, book, fund, events, fee_ppm) -> None:
+def settle_balance(p, closed_notional, other_upnl, other_open, book, fund, events, fee_ppm, seize=0) -> None:
     """Settle position ``p``'s margin after its close (step 3 of the module docstring): its equity (an
     isolated margin, or the account's wallet plus ``other_upnl``, its other cross positions at their marks)
-    >= 0 pays the liquidation fee ``ceil(rate x closed_notional)`` capped at that equity to the fund; < 0 with
+    >= 0 pays the liquidation fee ``ceil(rate x closed_notional)`` capped at that equity to the fund, or the
+    better fill's surplus ``seize`` (money) if that is more (``[liquidation] surplus = "insurance-fund"``); < 0 with
     no other open cross position (``other_open`` 0) receives the deficit from the fund, as far as it goes, and
     what is left is a ``BAD_DEBT`` row; while other cross positions are open the deficit is carried to their
     closes. An isolated margin left >= 0 returns to the wallet; a negative one stays with the position."""
@@ -237,6 +238,7 @@ def settle_balance(p, closed_notional, other_upnl, other_open, book, fund, event
     bal = book.collateral[p] if book.isolated[p] else book.wallet[a] + other_upnl
     if bal >= 0:
         fee = min(mul_ppm_ceil(closed_notional, fee_ppm), bal)
+        fee = max(fee, min(seize, bal))
         if fee > 0:
             bal -= fee
             fund[0] += fee
@@ -271,7 +273,9 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
     :class:`~delever.columns.QueueCols`; ``events`` :class:`~delever.columns.EventCols` (rows appended);
     ``adl`` :class:`~delever.columns.AdlControl`; ``ioc`` :class:`~delever.ioc_order.IocCols` (``on``: each
     position gets a fillable-price IOC order, :func:`delever.ioc_order.ioc_liquidate`, instead of the market
-    order below); ``v`` money per lot-tick; ``fee_ppm`` the liquidation fee rate.
+    order below; ``surplus_to_fund``: a whole close's surplus over its bankruptcy price goes to the fund, BitMEX
+    and Bybit's "better than BP -> surplus / remaining margin to IF", venues.md sections 2-3, instead of staying
+    with the trader after the fee); ``v`` money per lot-tick; ``fee_ppm`` the liquidation fee rate.
 
     ``partial_lots[idx]`` > 0 asks for a partial liquidation of that many lots of ``order[idx]`` (tier-by-tier
     or sliced, :mod:`delever.mechanisms.partial`): done if :func:`partial_fill` finds the account solvent after it,
@@ -354,10 +358,13 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
             return NEED_EVENTS, idx
 
         closed_notional = 0
+        seize = 0
         if k_book > 0:
             vk = v_full if k_book == q else book_fill_price(depth.centre, depth.net[0], -sg * k_book, depth.curve)
             book_execute(p, -sg * k_book, vk, book, depth, events, v)
             closed_notional += k_book * vk * v
+            if ioc.surplus_to_fund != 0 and k_book == q:  # the whole close's surplus over its bankruptcy price
+                seize = max(base + sg * q * vk * v, 0)
         if need_adl:
             rem, notional = adl_fills(p, sg, r, p_adl, side, book, val, queue, events, v)
             closed_notional += notional
@@ -369,7 +376,7 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
         # pays its fee and never receives fund money. A deficit while the account still holds other cross
         # positions is carried to their closes (the same step closes them all), so the fund pays only what the
         # account owes once it is flat, never an account that its other positions would leave solvent
-        settle_balance(p, closed_notional, other_upnl, other_open, book, fund, events, fee_ppm)
+        settle_balance(p, closed_notional, other_upnl, other_open, book, fund, events, fee_ppm, seize)
     return DONE, order.shape[0]
 
 

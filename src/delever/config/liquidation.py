@@ -44,6 +44,12 @@ class LiquidationConfig(ConfigModel):
     """``fillable-price-ioc``: BA (dYdX ``bankruptcy_adjustment_ppm`` / 1e6, >= 1; default 1.0)."""
     spread_to_mmr: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal("0.1")
     """``fillable-price-ioc``: SMMR (dYdX ``spread_to_maintenance_margin_ratio_ppm`` / 1e6; default 0.1)."""
+    surplus: Literal["trader", "insurance-fund"] = "trader"
+    """Where a better fill's surplus over the bankruptcy price goes: ``trader`` (the default; the fund takes the
+    liquidation fee, capped at what is left, and the trader keeps the rest: Hyperliquid, Kraken, Deribit, Drift,
+    dYdX's ``min(leftover, fee)``) or ``insurance-fund`` (the fund takes the whole surplus of a position closed
+    whole on the book, the fee included: BitMEX "fill better than BP -> surplus to IF", Bybit "better than BP ->
+    remaining margin to IF", ../shared/specs/venues.md sections 2-3)."""
     max_insurance_lost_per_step: Annotated[Money, Field(gt=0)] | None = None
     """``fillable-price-ioc``: what the insurance fund may pay per account per step (quote; dYdX
     ``SubaccountBlockLimits.MaxQuantumsInsuranceLost``, $100M by default); a fill beyond it is not made. None:
@@ -69,7 +75,8 @@ class LiquidationConfig(ConfigModel):
 
         cap = self.max_insurance_lost_per_step
         return LiquidationOrder(self.order == "fillable-price-ioc", rate_ppm(self.bankruptcy_adjustment),
-                                rate_ppm(self.spread_to_mmr), NO_CAP if cap is None else money(cap))  # fmt: skip
+                                rate_ppm(self.spread_to_mmr), NO_CAP if cap is None else money(cap),
+                                self.surplus == "insurance-fund")  # fmt: skip
 
     def limits_on(self) -> bool:
         """Whether any per-step limit can bind (a portion below 100%, a per-step count or account budget)."""

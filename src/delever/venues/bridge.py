@@ -113,6 +113,8 @@ class EngineBridge:
         out["liquidation"] = self.liquidation.step_limits()
         if self.liquidation.style == "fillable_price_ioc":  # dYdX v4's IOC at the fillable price (delever.ioc_order)
             out["liquidation"]["order"] = "fillable-price-ioc"
+        # who keeps a better fill's surplus over the bankruptcy price: the trader after the fee, or the fund
+        out["liquidation"]["surplus"] = "trader" if self.liquidation.surplus_to == "trader" else "insurance-fund"
         if self.cross_backing_rule == BACKING_MM_SHARE:  # dYdX v4: -DNNV - TNC x |DMMR| / TMMR (engines.md 1)
             out["liquidation"]["cross_backing"] = "mm-share"
         rows = _scenario_tier_rows(c)
@@ -173,8 +175,6 @@ class EngineBridge:
         ioc = self.liquidation.style == "fillable_price_ioc"  # its fills settle as dYdX's (delever.ioc_order)
         if self.liquidation.style in ("incremental", "takeover", "ioc_assignment_unwind"):
             gaps.append(f"liquidation style {self.liquidation.style}: run as a full liquidation against the book")
-        if self.liquidation.surplus_to == "trader" and not ioc:
-            gaps.append("a better fill's surplus stays with the trader on this venue; the engine's fee rule applies")
         if self.liquidation.step_limits() and not ioc:
             gaps.append(
                 "per-block limits: the insurance fund's loss per subaccount per block (MaxQuantumsInsuranceLost) is "
