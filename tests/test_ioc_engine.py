@@ -12,6 +12,7 @@ from delever import events as ev
 from delever.engine import prepare, run
 from delever.errors import InputError
 from delever.scenario import default_scenario_path, load_scenario
+from delever.venues import VENUES, get_venue
 
 SMALL = {
     "book": {"generator": {"accounts": 600}},
@@ -98,3 +99,17 @@ def test_money_is_conserved_under_every_ioc_variant(trigger, levels, cap, seed):
     assert r.money_end == r.money_start
     long_, short = r.book.open_interest(0)
     assert long_ == short
+
+
+@pytest.mark.parametrize("name", sorted(VENUES))
+def test_every_rulebook_selects_its_surplus_rule_and_lists_no_surplus_gap(name):
+    rb = get_venue(name)
+    o = rb.scenario_overrides()
+    want = "trader" if rb.liquidation.surplus_to == "trader" else "insurance-fund"
+    assert o["liquidation"]["surplus"] == want
+    assert load_scenario(default_scenario_path(), o).liquidation.surplus == want
+    assert not any("surplus" in g for g in rb.engine_gaps())
+    if rb.liquidation.style == "fillable_price_ioc":  # dYdX: the IOC, its cap and its trigger, no gap left for them
+        assert o["liquidation"]["order"] == "fillable-price-ioc" and rb.engine_adl_rule()["trigger"] == "zero-fill"
+        assert not any("fillable" in g or "MaxQuantumsInsuranceLost" in g or "filled nothing" in g
+                       for g in rb.engine_gaps())  # fmt: skip
