@@ -113,3 +113,16 @@ def test_every_rulebook_selects_its_surplus_rule_and_lists_no_surplus_gap(name):
         assert o["liquidation"]["order"] == "fillable-price-ioc" and rb.engine_adl_rule()["trigger"] == "zero-fill"
         assert not any("fillable" in g or "MaxQuantumsInsuranceLost" in g or "filled nothing" in g
                        for g in rb.engine_gaps())  # fmt: skip
+
+
+def test_a_run_against_an_l2_snapshot_file_conserves_money(tmp_path):
+    # a snapshot around the default path's price level at 21:12 (~113,000): ten 1-BTC levels each side, $5 apart
+    rows = ["side,price,size"]
+    rows += [f"bid,{112_995 - 5 * i},1" for i in range(10)] + [f"ask,{113_005 + 5 * i},1" for i in range(10)]
+    (tmp_path / "l2.csv").write_text("\n".join(rows) + "\n")
+    sc = small(liquidation=IOC, adl={"trigger": "zero-fill"}, liquidity={"levels": {"file": str(tmp_path / "l2.csv")}})
+    m = prepare(sc, 0)
+    assert m.curve.bid_lots[-1] == 10_000 and m.curve.ask_lots[-1] == 10_000  # 10 BTC a side, lots of 0.001
+    r = run(sc, 0, market=m, check_every_step=True)
+    assert r.money_end == r.money_start
+    assert (r.events["kind"] == ev.LIQUIDATION_FILL).any()
