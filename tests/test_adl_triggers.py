@@ -346,7 +346,7 @@ def test_every_trigger_and_fill_conserves_money_and_keeps_winners_solvent(
         # section 3 (TV-04/05): pnlRatio <= -0.30 over 8 h starts, > -0.25 stops; BP of the liquidated order
         pytest.param("bybit", "fund-drawdown", "bankruptcy", ("30", "25", 28_800.0, "deficit"), id="bybit-pool-bp"),
         # engines.md section 1: the IOC's fills beyond BP are the fund's first
-        pytest.param("dydx", "fund-cannot-pay", "bankruptcy", None, id="dydx-fund-first-bp"),
+        pytest.param("dydx", "zero-fill", "bankruptcy", None, id="dydx-zero-fill-bp"),
     ],
 )
 def test_each_rulebook_selects_its_trigger_and_fill(venue, trigger, fill, drawdown):
@@ -363,7 +363,7 @@ def test_each_rulebook_selects_its_trigger_and_fill(venue, trigger, fill, drawdo
         assert sc.adl.drawdown_close == close
     gaps = get_venue(venue).engine_gaps()
     assert not any("fills at BP" in g for g in gaps)  # every published fill price runs
-    assert any(g.startswith("ADL trigger") for g in gaps) == (venue in ("bybit", "dydx"))
+    assert any(g.startswith("ADL trigger") for g in gaps) == (venue == "bybit")
 
 
 def test_rulebooks_whose_trigger_the_engine_does_not_run_say_so():

@@ -183,8 +183,19 @@ def test_a_run_under_dydx_uses_the_mm_share(tmp_path):
     per-step limits of dYdX's rulebook hold: 50 orders per step, none binding here)."""
     from delever.venues.scenario import apply_venue
 
-    sc = apply_venue(scenario(tmp_path, "whole-account"), "dydx")
-    assert sc.liquidation.cross_backing == "mm-share" and sc.liquidation.limits_on()
+    full = apply_venue(scenario(tmp_path, "whole-account"), "dydx")
+    assert full.liquidation.cross_backing == "mm-share" and full.liquidation.limits_on()
+    # under dYdX's own order and trigger x (TNC 500 >= 0) is never deleveraged: its IOCs fill in part on this
+    # thin book (the rest waits for a later step), and only a zero fill with TNC < 0 deleverages (ioc_order)
+    r = run_engine(full, full.seed, check_every_step=True)
+    e = r.events
+    assert not ((e["kind"] == ev.ADL_FILL) & (e["account"] == r.account_labels.index("x"))).any()
+    assert r.money_end == r.money_start
+    # the market order with the fund-cannot-pay trigger deleverages it at once, at its MM-share bankruptcy price
+    sc = full.model_copy(update={
+        "liquidation": full.liquidation.model_copy(update={"order": "market", "max_insurance_lost_per_step": None}),
+        "adl": full.adl.model_copy(update={"trigger": "fund-cannot-pay"}),
+    })  # fmt: skip
     r = run_engine(sc, sc.seed, check_every_step=True)
     # dYdX's tiers on BTC (MMR 3%: MM 3,000), the scenario's on ETH (MM 800): TNC 500, TMMR 3,800;
     # 100,000 - 500 x 3,000 / 3,800 = 99,605.26... -> up (tick 0.1) 99,605.3

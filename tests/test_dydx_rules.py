@@ -280,7 +280,10 @@ def test_dydx_rulebook_selects_random_offset_and_block_limits():
     assert sc.liquidation.account_max_notional_per_step == 100_000_000
     gaps = get_venue("dydx").engine_gaps()
     assert not any("no engine policy" in g for g in gaps)
-    assert any("MaxQuantumsInsuranceLost" in g for g in gaps)
+    # the IOC at the fillable price, its per-block insurance cap and the zero-fill trigger close the other gaps
+    assert sc.liquidation.order == "fillable-price-ioc" and sc.adl.trigger == "zero-fill"
+    assert sc.liquidation.max_insurance_lost_per_step == 100_000_000  # MaxQuantumsInsuranceLost default, $100M
+    assert gaps == []
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -39,7 +39,7 @@ MUTANTS = [
     ),
     (
         "M3",
-        "liquidation.py",
+        "book_trade.py",
         "ck = q * k - ((-(r * k)) // s)",
         "ck = q * k + ((r * k) // s)",
         [

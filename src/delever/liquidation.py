@@ -52,18 +52,13 @@ been touched when it stops).
 from __future__ import annotations
 
 import numpy as np
-from numba import int64, njit, void
+from numba import njit
 
 from .events import (
-    ADL_COUNTERPARTY_FILL,
-    ADL_FILL,
     BAD_DEBT,
-    BOOK,
     INSURANCE_FUND,
     INSURANCE_PAYOUT,
     LIQUIDATION_FEE,
-    LIQUIDATION_FILL,
-    LP_FILL,
 )
 from .adl.trigger import (
     CTL_DRAWDOWN_ON,
@@ -75,8 +70,9 @@ from .adl.trigger import (
     TRIGGER_NEGATIVE_EQUITY,
     default_control,
 )
+from .adl_fill import adl_fills, margin_equity, usable_queue_lots, winner_capacity
+from .book_trade import EMIT_SIGNATURE, apply_trade, book_execute, book_fill_price, emit_event
 from .columns import (
-    EVENT_COLS_TYPE,
     KERNEL,
     AccountValuation,
     AdlControl,
@@ -85,163 +81,35 @@ from .columns import (
     LiquidityCols,
     QueueCols,
 )
-from .liquidity import vwap
-from .allocation import split_into_scratch
 from .intops import mul_ppm_ceil
+from .ioc_order import IocCols, LiquidationOrder, ioc_liquidate
 from .margin import bankruptcy_price_compiled, cross_backing_compiled, maintenance_margin_compiled
+from .stage_status import (
+    DONE,
+    NEED_ALLOC_LONGS,
+    NEED_ALLOC_SHORTS,
+    NEED_EVENTS,
+    NEED_QUEUE_LONGS,
+    NEED_QUEUE_SHORTS,
+)
 from .sweep import account_cross_sums
 
-DONE = 0
-NEED_QUEUE_LONGS = 1
-"""The queue of long counterparties (for a bankrupt short) must be extended."""
-NEED_QUEUE_SHORTS = 2
-"""The queue of short counterparties (for a bankrupt long) must be extended."""
-NEED_EVENTS = 3
-NEED_ALLOC_LONGS = 4
-"""Allocation policy: prepare the long counterparties' lots for the bankrupt short at the returned index."""
-NEED_ALLOC_SHORTS = 5
-"""Allocation policy: prepare the short counterparties' lots for the bankrupt long at the returned index."""
-
-
-@njit(**KERNEL)
-def apply_trade(p: int, delta: int, price: int, book: BookCols, v: int) -> int:
-    """Trade ``delta`` lots (> 0 buy) at ``price`` ticks on position ``p`` of ``book``; return the realized PnL
-    (money), already credited to the position's isolated margin or its account's wallet.
-
-    Increasing adds ``delta * price * V`` to the cost. Reducing by ``k`` lots releases the cost share
-    ``ceil(cost * k / size)``, which rounds the realized PnL down (against the account); the rest of the cost
-    stays with the position. A trade through zero closes, then opens the remainder at ``price``.
-    ``balance - cost`` changes by exactly ``-delta * price * V`` in every case, which is what makes trades
-    conserve money between the two sides.
-    """
-    if delta == 0:
-        return 0
-    size, cost = book.size, book.cost
-    s = size[p]
-    c = cost[p]
-    if s == 0 or (s > 0) == (delta > 0):
-        size[p] = s + delta
-        cost[p] = c + delta * price * v
-        return 0
-    k = -delta if abs(delta) <= abs(s) else s  # lots closed, with the sign of the position
-    if k == s:
-        ck = c
-    else:
-        q = c // s  # split cost * k / size so that it cannot overflow int64
-        r = c - q * s
-        ck = q * k - ((-(r * k)) // s)
-    realized = k * price * v - ck
-    rest = delta + k
-    size[p] = s - k + rest
-    cost[p] = c - ck + rest * price * v
-    if book.isolated[p]:
-        book.collateral[p] += realized
-    else:
-        book.wallet[book.account[p]] += realized
-    return realized
-
-
-@njit(**KERNEL)
-def book_fill_price(centre: float, net: float, delta: int, curve: tuple) -> int:
-    """VWAP of an order of ``delta`` lots rounded to a tick against the taker (a sell down, a buy up), >= 1."""
-    px = vwap(centre, net, float(delta), curve)
-    t = np.floor(px) if delta < 0 else np.ceil(px)
-    return max(int(t), 1)
-
-
-EMIT_SIGNATURE = void(EVENT_COLS_TYPE, int64, int64, int64, int64, int64, int64, int64, int64)
-"""The one signature :func:`emit_event` is compiled for: the event columns (:data:`delever.columns.EVENT_COLS_TYPE`)
-and eight int64 values. Without it numba compiled one specialization per combination of literal constants at
-the call sites (seven, about 0.5 s each on a first run; README "Scale and Monte Carlo", first run)."""
-
-
-@njit(EMIT_SIGNATURE, **KERNEL)
-def emit_event(events, kind, acc, cp, pos, sz, px, amount, ind) -> None:
-    """Append one row to ``events`` (:class:`delever.columns.EventCols`; the caller ensures room): ``kind``,
-    account ``acc``, counterparty ``cp``, position ``pos``, lots ``sz``, ticks ``px``, money ``amount``, ADL
-    light ``ind``."""
-    j = events.n[0]
-    events.kind[j] = kind
-    events.account[j] = acc
-    events.counterparty[j] = cp
-    events.position[j] = pos
-    events.size[j] = sz
-    events.price[j] = px
-    events.amount[j] = amount
-    events.indicator[j] = ind
-    events.n[0] = j + 1
-
-
-@njit(**KERNEL)
-def book_execute(p, delta, price, book, depth, events, v, kind=LIQUIDATION_FILL) -> None:
-    """Position ``p`` trades ``delta`` lots at ``price`` ticks against the order book ``depth``
-    (:class:`delever.columns.LiquidityCols`): the liquidity-provider positions take ``-delta``, split pro rata to
-    their weights by the one largest-remainder split (:func:`delever.allocation.split_into`: ties to the lower
-    index), and the book's absorbed quantity ``depth.net[0]`` moves by ``delta``. One ``kind`` row
-    for ``p`` and one ``LP_FILL`` row per provider that trades."""
-    realized = apply_trade(p, delta, price, book, v)
-    depth.net[0] += delta
-    emit_event(events, kind, book.account[p], BOOK, p, delta, price, realized, 0)
-    sign = -1 if delta > 0 else 1
-    split_into_scratch(abs(delta), depth.lp_weight, depth.lp_share, depth.lp_rem)
-    for j in range(depth.lp_pos.shape[0]):
-        lots = depth.lp_share[j]
-        if lots == 0:
-            continue
-        q = depth.lp_pos[j]
-        r = apply_trade(q, sign * lots, price, book, v)
-        emit_event(events, LP_FILL, book.account[q], book.account[p], q, sign * lots, price, r, 0)
-
-
-@njit(**KERNEL)
-def margin_equity(p, book, val) -> int:
-    """Equity (money) of position ``p``'s margin at the marks of ``val`` (:class:`delever.columns.AccountValuation`):
-    its isolated margin plus uPnL, or its account's wallet plus the uPnL of every cross position of the account."""
-    m = book.instrument[p]
-    if book.isolated[p]:
-        return book.collateral[p] + book.size[p] * val.marks[m] * val.vpls[m] - book.cost[p]
-    a = book.account[p]
-    eq = book.wallet[a]
-    for j in range(book.acc_start[a], book.acc_start[a + 1]):
-        x = book.acc_positions[j]
-        if book.size[x] != 0 and not book.isolated[x]:
-            mx = book.instrument[x]
-            eq += book.size[x] * val.marks[mx] * val.vpls[mx] - book.cost[x]
-    return eq
-
-
-@njit(**KERNEL)
-def winner_capacity(p2, sg, price, book, val, v) -> int:
-    """Lots ADL counterparty ``p2`` can give at ``price`` against a bankrupt position of sign ``sg`` while its
-    margin's equity at the mark stays >= 0 (dYdX v4's non-overlapping bankruptcy check, engines.md section
-    1; as :func:`delever.settlement.final_settlement`): each lot closed at ``price`` instead of the mark
-    costs it ``sg * (price - mark) * V``. Its whole position when that is not a cost."""
-    s2 = book.size[p2]
-    lots = s2 if s2 > 0 else -s2
-    gap = sg * (price - val.marks[book.instrument[p2]]) * v
-    if gap <= 0:
-        return lots
-    eq = margin_equity(p2, book, val)
-    if eq <= 0:
-        return 0
-    return min(lots, eq // gap)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def usable_queue_lots(side, sg, need, price, queue, book, val, v) -> int:
-    """Lots the queued counterparties of ``queue`` (:class:`delever.columns.QueueCols`) from
-    ``queue.pointer[side]`` on can give at ``price`` (each capped by :func:`winner_capacity`), counted until
-    ``need`` is reached."""
-    total = 0
-    e = queue.pointer[side]
-    while e < queue.length[side] and total < need:
-        p2 = queue.queue[side, e]
-        s2 = book.size[p2]
-        if s2 != 0 and (s2 > 0) != (sg > 0) and queue.take[side, e] > 0:
-            give = winner_capacity(p2, sg, price, book, val, v)
-            total += min(abs(s2), queue.take[side, e], give)
-        e += 1
-    return total
+__all__ = [
+    "DONE",
+    "EMIT_SIGNATURE",
+    "adl_fills",
+    "apply_trade",
+    "book_execute",
+    "book_fill_price",
+    "emit_event",
+    "IocCols",
+    "LiquidationOrder",
+    "liquidate",
+    "margin_equity",
+    "run_stage",
+    "usable_queue_lots",
+    "winner_capacity",
+]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -358,58 +226,11 @@ def fundable_book_lots(q, sg, base, p_adl, budget, depth, v) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def adl_fills(p, sg, lots, price, side, book, val, queue, events, v):
-    """Close up to ``lots`` of bankrupt position ``p`` (sign ``sg``) against the counterparties of ``queue``'s
-    ``side`` in queue order at ``price`` ticks, across as many as needed, partially for the last; each gives
-    at most what :func:`winner_capacity` allows (the counterparty check). Returns ``(lots left, notional
-    closed)`` (lots, money). An ADL'd isolated winner closed flat gets its margin back in its wallet.
-
-    Entries used up (flat, or their allowance taken) leave the queue; a counterparty capped by the
-    non-overlapping check at this price stays in it for a later bankrupt position at another price."""
-    a = book.account[p]
-    rem = lots
-    notional = 0
-    e = queue.pointer[side]
-    while rem > 0 and e < queue.length[side]:
-        p2 = queue.queue[side, e]
-        s2 = book.size[p2]
-        if s2 == 0 or (s2 > 0) == (sg > 0) or queue.take[side, e] <= 0:
-            if e == queue.pointer[side]:
-                queue.pointer[side] += 1
-            e += 1
-            continue
-        give = winner_capacity(p2, sg, price, book, val, v)
-        x = min(abs(s2), rem, queue.take[side, e], give)
-        if x <= 0:  # giving a lot at BP would leave its account below zero (non-overlapping check)
-            e += 1
-            continue
-        queue.take[side, e] -= x
-        r1 = apply_trade(p, -sg * x, price, book, v)
-        r2 = apply_trade(p2, sg * x, price, book, v)
-        if book.isolated[p2] and book.size[p2] == 0 and book.collateral[p2] >= 0:
-            book.wallet[book.account[p2]] += book.collateral[p2]  # an ADL'd isolated winner closed flat: margin home
-            book.collateral[p2] = 0
-        ind = queue.indicator[side, e]
-        a2 = book.account[p2]
-        emit_event(events, ADL_FILL, a, a2, p, -sg * x, price, r1, ind)
-        emit_event(events, ADL_COUNTERPARTY_FILL, a2, a, p2, sg * x, price, r2, ind)
-        queue.available[side] -= x
-        rem -= x
-        notional += x * price * v
-        if book.size[p2] == 0 or queue.take[side, e] == 0:
-            if e == queue.pointer[side]:
-                queue.pointer[side] += 1
-            e += 1
-        elif x == give:
-            e += 1
-    return rem, notional
-
-
-@njit(cache=True, nogil=True, inline="always")
-def settle_balance(p, closed_notional, other_upnl, other_open, book, fund, events, fee_ppm) -> None:
+def settle_balance(p, closed_notional, other_upnl, other_open, book, fund, events, fee_ppm, seize=0) -> None:
     """Settle position ``p``'s margin after its close (step 3 of the module docstring): its equity (an
     isolated margin, or the account's wallet plus ``other_upnl``, its other cross positions at their marks)
-    >= 0 pays the liquidation fee ``ceil(rate x closed_notional)`` capped at that equity to the fund; < 0 with
+    >= 0 pays the liquidation fee ``ceil(rate x closed_notional)`` capped at that equity to the fund, or the
+    better fill's surplus ``seize`` (money) if that is more (``[liquidation] surplus = "insurance-fund"``); < 0 with
     no other open cross position (``other_open`` 0) receives the deficit from the fund, as far as it goes, and
     what is left is a ``BAD_DEBT`` row; while other cross positions are open the deficit is carried to their
     closes. An isolated margin left >= 0 returns to the wallet; a negative one stays with the position."""
@@ -417,6 +238,7 @@ def settle_balance(p, closed_notional, other_upnl, other_open, book, fund, event
     bal = book.collateral[p] if book.isolated[p] else book.wallet[a] + other_upnl
     if bal >= 0:
         fee = min(mul_ppm_ceil(closed_notional, fee_ppm), bal)
+        fee = max(fee, min(seize, bal))
         if fee > 0:
             bal -= fee
             fund[0] += fee
@@ -440,7 +262,7 @@ def settle_balance(p, closed_notional, other_upnl, other_open, book, fund, event
 
 
 @njit(**KERNEL)
-def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events, adl, v, fee_ppm):
+def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events, adl, ioc, v, fee_ppm):
     """Liquidate ``order[start:]`` (position indices, one instrument; at most one position per account,
     :func:`run_stage` splits it) in the steps of the module docstring. Returns ``(status, next_index)``.
 
@@ -449,7 +271,11 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
     every instrument); ``depth`` :class:`~delever.columns.LiquidityCols` (the instrument's order book and its
     liquidity providers); ``fund`` int64 (1,) the instrument's insurance fund (money); ``queue``
     :class:`~delever.columns.QueueCols`; ``events`` :class:`~delever.columns.EventCols` (rows appended);
-    ``adl`` :class:`~delever.columns.AdlControl`; ``v`` money per lot-tick; ``fee_ppm`` the liquidation fee rate.
+    ``adl`` :class:`~delever.columns.AdlControl`; ``ioc`` :class:`~delever.ioc_order.IocCols` (``on``: each
+    position gets a fillable-price IOC order, :func:`delever.ioc_order.ioc_liquidate`, instead of the market
+    order below; ``surplus_to_fund``: a whole close's surplus over its bankruptcy price goes to the fund, BitMEX
+    and Bybit's "better than BP -> surplus / remaining margin to IF", venues.md sections 2-3, instead of staying
+    with the trader after the fee); ``v`` money per lot-tick; ``fee_ppm`` the liquidation fee rate.
 
     ``partial_lots[idx]`` > 0 asks for a partial liquidation of that many lots of ``order[idx]`` (tier-by-tier
     or sliced, :mod:`delever.mechanisms.partial`): done if :func:`partial_fill` finds the account solvent after it,
@@ -472,6 +298,14 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
         q = abs(s)
         backing, other_upnl, other_open = margin_backing(p, book, val, v)
         budget, whole = fund_budget(fund, adl.ctl)
+        if ioc.on != 0:  # a fillable-price IOC order instead of the market order (delever.ioc_order)
+            st, flat = ioc_liquidate(idx, p, partial_lots[idx], backing, budget, whole, book, val, depth, fund, queue,
+                                     events, adl, ioc, v, fee_ppm)  # fmt: skip
+            if st != DONE:
+                return st, idx
+            if flat:  # closed by ADL: its margin settles, no fee
+                settle_balance(p, 0, other_upnl, other_open, book, fund, events, fee_ppm)
+            continue
         want = partial_lots[idx]
         if 0 < want < q and not (whole and adl.on != 0):  # OKX while on: no more market liquidation orders
             if events.n[0] + n_lp + 4 > cap:
@@ -524,10 +358,13 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
             return NEED_EVENTS, idx
 
         closed_notional = 0
+        seize = 0
         if k_book > 0:
             vk = v_full if k_book == q else book_fill_price(depth.centre, depth.net[0], -sg * k_book, depth.curve)
             book_execute(p, -sg * k_book, vk, book, depth, events, v)
             closed_notional += k_book * vk * v
+            if ioc.surplus_to_fund != 0 and k_book == q:  # the whole close's surplus over its bankruptcy price
+                seize = max(base + sg * q * vk * v, 0)
         if need_adl:
             rem, notional = adl_fills(p, sg, r, p_adl, side, book, val, queue, events, v)
             closed_notional += notional
@@ -539,7 +376,7 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
         # pays its fee and never receives fund money. A deficit while the account still holds other cross
         # positions is carried to their closes (the same step closes them all), so the fund pays only what the
         # account owes once it is flat, never an account that its other positions would leave solvent
-        settle_balance(p, closed_notional, other_upnl, other_open, book, fund, events, fee_ppm)
+        settle_balance(p, closed_notional, other_upnl, other_open, book, fund, events, fee_ppm, seize)
     return DONE, order.shape[0]
 
 
@@ -578,6 +415,7 @@ def run_stage(
     valuation: AccountValuation,
     adl_ctl=None,
     fill_px=None,
+    order_rule=None,
 ) -> None:
     """Drive :func:`liquidate` over ``order`` to the end: extend the ADL queue (queue policies), prepare an
     allocation (allocation policies) or grow the event buffer each time the kernel asks, and resume.
@@ -591,12 +429,15 @@ def run_stage(
     shares, ``partial`` int64 lots per order entry (:func:`liquidate`), ``adl_on`` 0 to send everything to the
     book. An order with several positions of one account runs in consecutive parts (:func:`one_per_account`).
     ``adl_ctl``/``fill_px``: the ADL trigger and fill rule (:meth:`delever.adl.trigger.AdlTriggerState.control`;
-    default: the fund cannot pay, fill at the bankruptcy price).
+    default: the fund cannot pay, fill at the bankruptcy price). ``order_rule``: a
+    :class:`delever.ioc_order.LiquidationOrder` (default: market orders).
     """
     if adl_ctl is None:
         adl_ctl = default_control()
     if fill_px is None:
         fill_px = np.array([-1], dtype=np.int64)
+    if order_rule is None:
+        order_rule = LiquidationOrder(False)
     cols = BookCols.of(book)
     depth = LiquidityCols.make(centre, book_state, curve, lp_pos, lp_weight)
     adl = AdlControl(int(adl_on), adl_ctl, fill_px)
@@ -604,17 +445,18 @@ def run_stage(
     single = book.one_position_per_account()
     for part in one_per_account(order, book.account, single):
         queue.prepared_for[:] = -1
-        _run_part(order[part], cols, depth, fund, queue, buf, partial[part], adl, valuation, v, fee_ppm)
+        ioc = order_rule.columns(order[part], cols, valuation, v, book.n_accounts)
+        _run_part(order[part], cols, depth, fund, queue, buf, partial[part], adl, ioc, valuation, v, fee_ppm)
 
 
-def _run_part(order, cols, depth, fund, queue, buf, partial, adl, valuation, v, fee_ppm) -> None:
+def _run_part(order, cols, depth, fund, queue, buf, partial, adl, ioc, valuation, v, fee_ppm) -> None:
     n_lp = depth.lp_pos.shape[0]
     start = 0
     buf.ensure(2 * order.shape[0] + 16)  # every order writes at least two rows: grow once, not by doubling
     while True:
         events = EventCols.of(buf)
         status, start = liquidate(
-            order, start, partial, cols, valuation, depth, fund, QueueCols.of(queue), events, adl, v, fee_ppm
+            order, start, partial, cols, valuation, depth, fund, QueueCols.of(queue), events, adl, ioc, v, fee_ppm
         )
         buf.n = events.rows()
         if status == DONE:

@@ -103,6 +103,8 @@ def _impact_integral(depth: float, dist: np.ndarray, lots: np.ndarray, pref: np.
 def _impact_at(depth: float, dist: np.ndarray, lots: np.ndarray) -> float:
     """``x(D)``: fractional distance from the centre once ``depth`` lots of a side are consumed."""
     m = lots.shape[0]
+    if depth <= 0.0:  # nothing consumed: the centre (a discrete book's first level starts away from it)
+        return 0.0
     if depth >= lots[m - 1]:
         return dist[m - 1]
     j = np.searchsorted(lots, depth, side="right") - 1
@@ -133,6 +135,64 @@ def vwap(centre: float, net: float, delta: float, curve: tuple) -> float:
     if delta == 0.0:
         return marginal_price(centre, net, curve)
     return centre * (1.0 + (signed_integral(net + delta, curve) - signed_integral(net, curve)) / delta)
+
+
+DISTANCE_TOLERANCE = 1e-12
+"""Absolute tolerance (fraction of the centre) within which a level counts as exactly at a limit: float64 noise
+of ``limit / centre - 1`` is ~1e-16, two levels one tick apart are >= ~1e-7 apart."""
+
+
+@njit(**KERNEL)
+def _depth_to(x: float, dist: np.ndarray, lots: np.ndarray, inclusive: bool) -> float:
+    """A side's lots resting within fractional distance ``x`` of the centre: a level at exactly ``x`` included
+    (``inclusive``) or not; ``inf`` where the range reaches past the curve's end (unlimited depth there)."""
+    m = dist.shape[0]
+    if x <= 0.0 and not inclusive:
+        return 0.0
+    xe = x + DISTANCE_TOLERANCE if inclusive else x - DISTANCE_TOLERANCE
+    if xe > dist[m - 1] or (inclusive and xe >= dist[m - 1]):
+        return np.inf
+    if xe < 0.0:
+        return 0.0
+    if inclusive:  # the last point at or before xe: past a level's jump
+        j = np.searchsorted(dist, xe, side="right") - 1
+    else:  # the last point strictly before xe: before a level's jump
+        j = np.searchsorted(dist, xe, side="left") - 1
+    if j < 0:
+        return 0.0
+    return lots[j] + (xe - dist[j]) * (lots[j + 1] - lots[j]) / (dist[j + 1] - dist[j])
+
+
+@njit(**KERNEL)
+def lots_within_limit(centre: float, net: float, side: int, limit: int, curve: tuple) -> float:
+    """Lots (float, >= 0; ``inf`` if unlimited) an order of sign ``side`` (> 0 buy, < 0 sell) can take from the
+    book in state ``net`` with no unit filling beyond ``limit`` ticks (a buy above it, a sell below it).
+
+    The marginal price rises with ``net`` (:func:`marginal_price`): a buy may move ``net`` up to ``N``, the
+    largest state whose price is <= the limit, and a sell down to the smallest whose price is >= it:
+
+    - buy, limit >= centre: ``N = D_ask(limit / centre - 1)`` (the asks within the limit's distance, a level at
+      exactly that distance included); limit < centre: ``N = -D_bid(1 - limit / centre)`` counting only bids
+      strictly closer to the centre (the state may come back through the bid levels priced at or below the limit);
+    - sell, mirrored: ``N = -D_bid(1 - limit / centre)`` (inclusive) at or below the centre, ``D_ask(...)``
+      (strictly closer) above it.
+
+    Either way a level priced exactly at the limit counts as within it, as at a venue.
+    Returns ``max(0, side x (N - net))``; the caller floors it to whole lots. For a discrete book
+    (:mod:`delever.level_book`) that is the lots of the levels up to the limit still resting."""
+    dist, bid, ask, _, _ = curve
+    lim = float(limit)
+    if side > 0:
+        if lim >= centre:
+            n_lim = _depth_to(lim / centre - 1.0, dist, ask, True)
+        else:
+            n_lim = -_depth_to(1.0 - lim / centre, dist, bid, False)
+        return max(n_lim - net, 0.0)
+    if lim <= centre:
+        n_lim = -_depth_to(1.0 - lim / centre, dist, bid, True)
+    else:
+        n_lim = _depth_to(lim / centre - 1.0, dist, ask, False)
+    return max(net - n_lim, 0.0)
 
 
 def refill_factor(dt_s: float, half_life_s: float) -> float:

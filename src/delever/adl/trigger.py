@@ -19,7 +19,12 @@ Triggers (``trigger``):
   not deleveraged. dYdX v4 differs (engines.md section 1): its IOC liquidation order may fill beyond the
   bankruptcy price with the fund paying (the fill is rejected when the fund would go negative), and a
   subaccount is deleveraged only when that order filled nothing and TNC < 0. That is ``fund-cannot-pay``
-  followed by deleveraging, which the dYdX rulebook keeps (:mod:`delever.venues.dydx`).
+  followed by deleveraging: ``zero-fill`` below.
+- ``zero-fill`` (dYdX v4, engines.md section 1: "only for subaccounts whose liquidation order filled zero this
+  block ... and only if TNC < 0"): with ``[liquidation] order = "fillable-price-ioc"`` the fund pays first
+  (within its balance and the per-step cap), a position whose IOC filled nothing while its equity is < 0 is
+  deleveraged whole in the same step, and a partial fill blocks deleveraging for that account in that step
+  (:mod:`delever.ioc_order`). With the market order, which always fills, it acts as ``fund-cannot-pay``.
 - ``fund-drawdown`` (OKX: "a straight-line decrease of 30% from the peak value of the risk reserve within 8
   hours", venues.md section 4; Bybit's 2025 "contract PnL drawdown ADL", section 3): ADL is *on* while the fund
   is at or below ``peak x (1 - drawdown_pct / 100)``, the peak being the largest balance within the last
@@ -71,8 +76,11 @@ import numpy as np
 TRIGGER_FUND_CANNOT_PAY = 0
 TRIGGER_NEGATIVE_EQUITY = 1
 TRIGGER_FUND_DRAWDOWN = 2
+TRIGGER_ZERO_FILL = 3
+"""dYdX v4: deleverage only a position whose IOC liquidation order filled nothing and whose TNC < 0
+(:mod:`delever.ioc_order`); with a market order (which always fills) the fund pays first, as ``fund-cannot-pay``."""
 TRIGGERS = {"fund-cannot-pay": TRIGGER_FUND_CANNOT_PAY, "negative-equity": TRIGGER_NEGATIVE_EQUITY,
-            "fund-drawdown": TRIGGER_FUND_DRAWDOWN}  # fmt: skip
+            "fund-drawdown": TRIGGER_FUND_DRAWDOWN, "zero-fill": TRIGGER_ZERO_FILL}  # fmt: skip
 """Scenario name -> the kernel's trigger code."""
 
 FILL_BANKRUPTCY = "bankruptcy"

@@ -28,12 +28,13 @@ class AdlConfig(ConfigModel):
     form: Literal["lexicographic", "weighted"] = "lexicographic"
     weights: list[Annotated[float, Field(ge=0)]] | None = None
     funding_window_s: Annotated[float, Field(gt=0)] = 28_800.0
-    trigger: Literal["fund-cannot-pay", "negative-equity", "fund-drawdown"] = "fund-cannot-pay"
+    trigger: Literal["fund-cannot-pay", "negative-equity", "fund-drawdown", "zero-fill"] = "fund-cannot-pay"
     """When a liquidation's loss goes to ADL rather than the insurance fund (:mod:`delever.adl.trigger`):
     ``fund-cannot-pay`` (Binance, BitMEX: the fund cannot pay the book close's deficit), ``negative-equity``
     (Hyperliquid: the account's value would go below zero; the fund is not used first) or ``fund-drawdown``
     (OKX, Bybit's pool drawdown: the fund fell ``drawdown_pct`` from its peak within ``drawdown_window_s``;
-    otherwise ``fund-cannot-pay``)."""
+    otherwise ``fund-cannot-pay``) or ``zero-fill`` (dYdX: only a position whose IOC liquidation order filled
+    nothing and whose equity is < 0; with a market order as ``fund-cannot-pay``)."""
     fill: Literal["bankruptcy", "mark", "previous-mark"] = "bankruptcy"
     """ADL fill price: the bankrupt position's bankruptcy price (Binance, BitMEX, Bybit), the mark (OKX) or the
     previous step's mark (Hyperliquid); what a fill other than the bankruptcy price leaves on the bankrupt

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..validate import Money
 from .base import ConfigModel
@@ -36,6 +36,24 @@ class LiquidationConfig(ConfigModel):
     position_max_portion_pct: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(100)
     account_max_notional_per_step: Annotated[Money, Field(gt=0)] | None = None
     cross_backing: Literal["whole-account", "mm-share"] = "whole-account"
+    order: Literal["market", "fillable-price-ioc"] = "market"
+    """The liquidation order: ``market`` (the whole position, or the part a partial rule asks for, walks the book
+    to the end) or ``fillable-price-ioc`` (dYdX v4: an IOC at the fillable price ``(PNNV - ABR x SMMR x PMMR) /
+    PS``, engines.md section 1, that may fill partially or not at all; :mod:`delever.ioc_order`)."""
+    bankruptcy_adjustment: Annotated[Decimal, Field(ge=1, le=1000)] = Decimal(1)
+    """``fillable-price-ioc``: BA (dYdX ``bankruptcy_adjustment_ppm`` / 1e6, >= 1; default 1.0)."""
+    spread_to_mmr: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal("0.1")
+    """``fillable-price-ioc``: SMMR (dYdX ``spread_to_maintenance_margin_ratio_ppm`` / 1e6; default 0.1)."""
+    surplus: Literal["trader", "insurance-fund"] = "trader"
+    """Where a better fill's surplus over the bankruptcy price goes: ``trader`` (the default; the fund takes the
+    liquidation fee, capped at what is left, and the trader keeps the rest: Hyperliquid, Kraken, Deribit, Drift,
+    dYdX's ``min(leftover, fee)``) or ``insurance-fund`` (the fund takes the whole surplus of a position closed
+    whole on the book, the fee included: BitMEX "fill better than BP -> surplus to IF", Bybit "better than BP ->
+    remaining margin to IF", ../shared/specs/venues.md sections 2-3)."""
+    max_insurance_lost_per_step: Annotated[Money, Field(gt=0)] | None = None
+    """``fillable-price-ioc``: what the insurance fund may pay per account per step (quote; dYdX
+    ``SubaccountBlockLimits.MaxQuantumsInsuranceLost``, $100M by default); a fill beyond it is not made. None:
+    no cap."""
 
     def backing_rule(self) -> int:
         """``cross_backing`` as the kernels' rule number (:data:`delever.margin.BACKING_WHOLE_ACCOUNT` or
@@ -43,6 +61,22 @@ class LiquidationConfig(ConfigModel):
         from ..margin import BACKING_MM_SHARE, BACKING_WHOLE_ACCOUNT
 
         return BACKING_MM_SHARE if self.cross_backing == "mm-share" else BACKING_WHOLE_ACCOUNT
+
+    @model_validator(mode="after")
+    def _cap_needs_ioc(self) -> LiquidationConfig:
+        if self.max_insurance_lost_per_step is not None and self.order == "market":
+            raise ValueError('max_insurance_lost_per_step needs order = "fillable-price-ioc" (it caps the IOC fills)')
+        return self
+
+    def order_rule(self):
+        """The :class:`~delever.ioc_order.LiquidationOrder` of ``order`` and its parameters (ppm, money)."""
+        from ..ioc_order import NO_CAP, LiquidationOrder
+        from ..units import money, rate_ppm
+
+        cap = self.max_insurance_lost_per_step
+        return LiquidationOrder(self.order == "fillable-price-ioc", rate_ppm(self.bankruptcy_adjustment),
+                                rate_ppm(self.spread_to_mmr), NO_CAP if cap is None else money(cap),
+                                self.surplus == "insurance-fund")  # fmt: skip
 
     def limits_on(self) -> bool:
         """Whether any per-step limit can bind (a portion below 100%, a per-step count or account budget)."""

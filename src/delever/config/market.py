@@ -13,6 +13,7 @@ from ..instruments import Instrument
 from ..tiers import TIER_TABLES, RiskTiers
 from ..validate import Money, Rate
 from .base import ConfigModel
+from .levels import PriceLevelsConfig
 
 
 class TierRow(ConfigModel):
@@ -103,6 +104,8 @@ class LiquidityConfig(ConfigModel):
     resilience_half_life_s: Annotated[float, Field(ge=0)] = 60.0
     lp_accounts: Annotated[int, Field(ge=1, le=1000)] = 4
     lp_wallet: Annotated[Money, Field(gt=0)] = Decimal(1_000_000_000)
+    levels: PriceLevelsConfig | None = None
+    """Discrete price levels instead of the calibrated curve (:class:`~delever.config.levels.PriceLevelsConfig`)."""
 
 
 class MarkConfig(ConfigModel):

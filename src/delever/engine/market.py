@@ -17,6 +17,7 @@ from ..book import Book, check_int64_headroom
 from ..bookio import load_book
 from ..generator import GeneratorParams, generate_book
 from ..instruments import Instrument
+from ..level_book import order_book_curve
 from ..liquidity import DepthCurve
 from ..mechanisms import registry
 from ..marketdata import BookDepth, DepthProfile, calibrate_depth, load_book_depth, load_klines, profile_at_price
@@ -73,7 +74,7 @@ def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
     profile = calibrate_depth(depth_raw, liq.depth_window_start.isoformat(), liq.depth_window_end.isoformat())
     if liq.depth_scale_basis == "quote":
         profile = profile_at_price(profile, float(path.index[0]))
-    curve = DepthCurve.from_profile(profile, inst, liq.depth_scale)
+    curve = order_book_curve(liq, DepthCurve.from_profile(profile, inst, liq.depth_scale), inst, scenario.resolve)
     start_ticks = inst.price_to_ticks(Decimal(repr(float(path.index[0]))), rounding="floor")
     # what the enabled mechanisms ask of the book (phase -1 of delever.mechanisms.base: caps, protected accounts)
     rules = registry.book_rules(scenario)

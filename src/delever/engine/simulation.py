@@ -181,8 +181,8 @@ class Simulation:
         self.v = int(self.vpl[0])
         self.fee_ppm = rate_ppm(scenario.fees.liquidation_fee_rate)
         # what backs a cross position of a multi-position account at its bankruptcy price (the venue's rule:
-        # [liquidation] cross_backing, delever.margin.cross_backing)
-        self.backing_rule = scenario.liquidation.backing_rule()
+        # [liquidation] cross_backing, delever.margin.cross_backing) and its liquidation order (delever.ioc_order)
+        self.backing_rule, self.liq_order = scenario.liquidation.backing_rule(), scenario.liquidation.order_rule()
         self.adl_policy = scenario.adl.build()
         # (time ns, positions, amounts) of each funding settlement: the hierarchy's funding_received key
         self.funding_history: list[tuple[int, np.ndarray, np.ndarray]] = []
@@ -517,7 +517,7 @@ class Simulation:
                                                         self.mark_s_all[m])  # fmt: skip
         run_stage(order, b, v, self.fee_ppm, batch.centre, self.states[m], self.curves[m], self.lp_positions[m],
                   self.lp_weights[m], self.funds.of(m), queue, self.buf, partial, adl_on, valuation, adl_ctl,
-                  fill_px)  # fmt: skip
+                  fill_px, self.liq_order.at(t))  # fmt: skip
         batch.ran = True
         if self.M == 1:
             self.excluded[order] = False

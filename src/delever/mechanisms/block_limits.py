@@ -22,17 +22,22 @@ Notional is valued at the step's mark (``lots x mark x V``, money units); limits
 order and its lots, so conservation is the stage's (a closed lot pays exactly as in a whole liquidation).
 
 What the engine does with a limited order: the lots go to the stage as a partial liquidation
-(:func:`delever.liquidation.liquidate`, ``partial_lots``), which the stage performs only while the account
-stays solvent after the fill; an account that would not is closed whole (the stage's rule for every partial:
-the engine's insurance fund does not pay for part of a position). So the position and account limits bind
-solvent accounts; the per-step count (``max_positions_per_step``) binds every account.
+(:func:`delever.liquidation.liquidate`, ``partial_lots``). A market order performs it only while the account
+stays solvent after the fill; an account that would not is closed whole (the market order's rule for every
+partial: the fund does not pay for part of a position), so there the position and account limits bind solvent
+accounts. dYdX's fillable-price IOC (``[liquidation] order = "fillable-price-ioc"``, :mod:`delever.ioc_order`)
+takes the limited lots from every account, the fund paying a fill worse than bankruptcy pro rata. The per-step
+count (``max_positions_per_step``) binds every account.
 
 In a multi-instrument run the per-step count and each account's notional budget cover every instrument's
 batch of the step (a block's limits are over all markets).
 
-Not modelled: ``SubaccountBlockLimits.MaxQuantumsInsuranceLost`` (the fund's loss per subaccount per block:
-it needs the fill inside the stage), and "one perpetual per subaccount per block" (a multi-position account may
-have a position on each instrument liquidated in one step).
+``SubaccountBlockLimits.MaxQuantumsInsuranceLost`` (the fund's loss per subaccount per block,
+``[liquidation] max_insurance_lost_per_step``) needs the fill's price, so the IOC's kernel applies it
+(:mod:`delever.ioc_order`: a fill that would take the account's payouts this step past it is not made).
+
+Not modelled: "one perpetual per subaccount per block" (a multi-position account may have a position on each
+instrument liquidated in one step).
 """
 
 from __future__ import annotations

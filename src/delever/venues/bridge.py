@@ -65,15 +65,18 @@ class EngineBridge:
         """The scenario's ``[adl]`` trigger and fill options (:class:`delever.scenario.AdlConfig`,
         :mod:`delever.adl.trigger`) of this rulebook; what they leave out is in :meth:`engine_gaps`.
 
-        ``negative_equity`` -> ``negative-equity`` (Hyperliquid), or ``fund-cannot-pay`` when the fund pays
-        first (dYdX); ``fund_drawdown`` with a window -> ``fund-drawdown`` (OKX: 30% within 8 h, the whole
-        position while on); ``pnl_drawdown`` -> ``fund-drawdown`` of a pool of one symbol (Bybit: start at
-        pnlRatio <= -0.30, stop above -0.25, 8 h, the deficit while on); the rest -> ``fund-cannot-pay``. Fill:
-        the rulebook's (``bankruptcy``, ``mark``, ``previous-mark``); none for a venue without ADL."""
+        ``negative_equity`` -> ``negative-equity`` (Hyperliquid), or with the fund first ``zero-fill`` after a
+        fillable-price IOC (dYdX), else ``fund-cannot-pay``; ``fund_drawdown`` with a window -> ``fund-drawdown``
+        (OKX: 30% within 8 h, the whole position while on); ``pnl_drawdown`` -> ``fund-drawdown`` of a pool of one
+        symbol (Bybit: start at pnlRatio <= -0.30, stop above -0.25, 8 h, the deficit while on); the rest ->
+        ``fund-cannot-pay``. Fill: the rulebook's (``bankruptcy``, ``mark``, ``previous-mark``); none for a venue
+        without ADL."""
         t = self.adl.trigger
         out: dict[str, object] = {"trigger": "fund-cannot-pay"}
         if t.kind == "negative_equity" and not t.fund_first:
             out["trigger"] = "negative-equity"
+        elif t.kind == "negative_equity" and self.liquidation.style == "fillable_price_ioc":
+            out["trigger"] = "zero-fill"  # dYdX: after an IOC that filled nothing, TNC < 0 (delever.ioc_order)
         elif t.kind == "fund_drawdown" and t.drawdown is not None and t.window_hours is not None:
             out.update(
                 trigger="fund-drawdown",
@@ -108,6 +111,10 @@ class EngineBridge:
         c = self.contract(symbol or self.engine_symbol())
         out: dict[str, dict[str, object]] = {"instrument": {}, "fees": {}, "mechanisms": {}, "mark": {}}
         out["liquidation"] = self.liquidation.step_limits()
+        if self.liquidation.style == "fillable_price_ioc":  # dYdX v4's IOC at the fillable price (delever.ioc_order)
+            out["liquidation"]["order"] = "fillable-price-ioc"
+        # who keeps a better fill's surplus over the bankruptcy price: the trader after the fee, or the fund
+        out["liquidation"]["surplus"] = "trader" if self.liquidation.surplus_to == "trader" else "insurance-fund"
         if self.cross_backing_rule == BACKING_MM_SHARE:  # dYdX v4: -DNNV - TNC x |DMMR| / TMMR (engines.md 1)
             out["liquidation"]["cross_backing"] = "mm-share"
         rows = _scenario_tier_rows(c)
@@ -165,11 +172,10 @@ class EngineBridge:
                 f"{self.liquidation.tiers_per_step} tiers per step: the engine's tier mode reduces to "
                 "the highest lower tier that is back above MM"
             )
-        if self.liquidation.style in ("incremental", "takeover", "ioc_assignment_unwind", "fillable_price_ioc"):
+        ioc = self.liquidation.style == "fillable_price_ioc"  # its fills settle as dYdX's (delever.ioc_order)
+        if self.liquidation.style in ("incremental", "takeover", "ioc_assignment_unwind"):
             gaps.append(f"liquidation style {self.liquidation.style}: run as a full liquidation against the book")
-        if self.liquidation.surplus_to == "trader":
-            gaps.append("a better fill's surplus stays with the trader on this venue; the engine's fee rule applies")
-        if self.liquidation.step_limits():
+        if self.liquidation.step_limits() and not ioc:
             gaps.append(
                 "per-block limits: the insurance fund's loss per subaccount per block (MaxQuantumsInsuranceLost) is "
                 "not modelled; a position or account limit binds solvent accounts only (an account that a limited "
@@ -189,7 +195,7 @@ class EngineBridge:
         """What :meth:`engine_adl_rule` leaves out of this rulebook's ADL trigger."""
         t = self.adl.trigger
         run = self.engine_adl_rule()["trigger"]
-        if t.kind == "negative_equity" and t.fund_first:
+        if t.kind == "negative_equity" and t.fund_first and run != "zero-fill":
             return [
                 "ADL trigger negative_equity after a liquidation order that filled nothing (TNC < 0): the engine "
                 "has the fund pay first and deleverages, in the same step, the part the fund cannot pay"

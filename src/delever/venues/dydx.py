@@ -7,7 +7,8 @@ Documented rules used (``protocol/x/clob/keeper/liquidations.go``, ``deleveragin
   insurance money; for one position closed whole it is the price at which equity is 0 (the base rule).
 - **Fillable price** (the limit of the IOC liquidation order): ``(PNNV - ABR * SMMR * PMMR) / PS`` with
   ``ABR = clamp(BA * (1 - TNC / TMMR), 0, 1)``; subticks rounded **up for sells and down for buys**
-  (:func:`fillable_price`). Defaults BA = 1.0, SMMR = 0.1 (``LiquidationsConfig_Default``).
+  (:func:`delever.fillable_price.fillable_price`, re-exported here). Defaults BA = 1.0, SMMR = 0.1
+  (``LiquidationsConfig_Default``).
 - **Insurance fund per fill**: ``fill quote - bankruptcy quote``; if <= 0 the fund pays; if > 0 the liquidated
   account pays ``min(leftover, MaxLiquidationFeePpm * |fill quote|)`` (0.5%) to the fund and keeps the rest.
 - **Deleveraging**: only for subaccounts whose liquidation filled **zero** this block and whose TNC < 0; the
@@ -22,8 +23,12 @@ Stand-ins:
 - Funding is not in venues.md or engines.md: the premium itself, hourly (``"premium"`` style).
 - Per-block limits (a step stands for a block; :mod:`delever.mechanisms.block_limits`): the
   ``LiquidationsConfig_Default`` values of engines.md section 1 (min position notional $0.001, max portion 100%,
-  $100M notional per subaccount per block) and ``MaxLiquidationAttemptsPerBlock`` 50; the mainnet governance
-  values are not in the specs. ``MaxQuantumsInsuranceLost`` ($100M per subaccount per block) is not modelled.
+  $100M notional per subaccount per block, ``MaxQuantumsInsuranceLost`` $100M per subaccount per block) and
+  ``MaxLiquidationAttemptsPerBlock`` 50; the mainnet governance values are not in the specs.
+- The liquidation order runs as the engine's fillable-price IOC (:mod:`delever.ioc_order`) with the ``zero-fill``
+  ADL trigger: fund first, deleveraging only after a zero fill with TNC < 0. The engine's "equity" of a cross
+  position is its margin's backing (``-DNNV - TNC x |DMMR| / TMMR``) plus its uPnL; a fill's bankruptcy quote
+  takes the position's share of it pro rata to the lots closed (dYdX's ``DMMR`` of a linear MM).
 - Deleveraging order: the engine's ``random-offset`` policy (position order from a start drawn from the run's
   seed, the step and the side; the collateral check of :func:`delever.liquidation.winner_capacity`); the
   engine's pool is the opposite side's positions in profit (dYdX iterates every opposite position, at most 500).
@@ -36,14 +41,18 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+from ..fillable_price import BANKRUPTCY_ADJUSTMENT, SPREAD_TO_MMR, fillable_price, fillable_price_ticks
 from ..margin import BACKING_MM_SHARE
 from ..tiers import RiskTiers
-from .exact import NO_CAP, ceil_frac, floor_frac
+from .exact import NO_CAP, ceil_frac
 from .margin_models import BracketMargin
 from .contract import VenueInstrument
 from .rules import FeeRule, FundingRule, LiquidationProcedure
 from .adl_rules import AdlRule, AdlTrigger
 from .rulebook import Rulebook
+
+__all__ = ["BANKRUPTCY_ADJUSTMENT", "RULEBOOK", "SPREAD_TO_MMR", "fillable_price", "fillable_price_ticks",
+           "insurance_fund_delta"]  # fmt: skip
 
 INDEXER = "dYdX indexer /v4/perpetualMarkets (not in venues.md; values at the time of writing)"
 MAX_LIQUIDATION_ATTEMPTS_PER_BLOCK = 50
@@ -52,40 +61,12 @@ MIN_POSITION_NOTIONAL_LIQUIDATED = Fraction(1, 1000)
 """``PositionBlockLimits.MinPositionNotionalLiquidated`` default (USD 0.001)."""
 MAX_NOTIONAL_LIQUIDATED = Fraction(100_000_000)
 """``SubaccountBlockLimits.MaxNotionalLiquidated`` default (USD 100M per subaccount per block)."""
+MAX_QUANTUMS_INSURANCE_LOST = Fraction(100_000_000)
+"""``SubaccountBlockLimits.MaxQuantumsInsuranceLost`` default (USD 100M per subaccount per block)."""
 MAX_LIQUIDATION_FEE = Fraction(5, 1000)
 """``MaxLiquidationFeePpm`` default 5,000 ppm (0.5%); the testnet genesis script sets 1.5%."""
-BANKRUPTCY_ADJUSTMENT = Fraction(1)
-"""``bankruptcy_adjustment_ppm`` default 1e6 (BA = 1.0)."""
-SPREAD_TO_MMR = Fraction(1, 10)
-"""``spread_to_maintenance_margin_ratio_ppm`` default 100,000 (SMMR = 0.1)."""
-
 LARGE_CAP = RiskTiers.from_brackets("dydx-large-cap", [(NO_CAP, 20, "0.03", "0.05")])
 """Large-Cap liquidity tier: IM 5%, MM 60% of IM = 3%, no brackets."""
-
-
-def fillable_price(
-    oracle: Fraction,
-    signed_size: Fraction,
-    tnc: Fraction,
-    tmmr: Fraction,
-    pmmr: Fraction,
-    *,
-    ba: Fraction = BANKRUPTCY_ADJUSTMENT,
-    smmr: Fraction = SPREAD_TO_MMR,
-) -> Fraction:
-    """``(PNNV - ABR * SMMR * PMMR) / PS`` with ``PNNV = PS * oracle``, ``ABR = clamp(BA * (1 - TNC/TMMR), 0, 1)``.
-
-    Quote price; ``signed_size`` in base units (long > 0), money in quote units (any consistent scale).
-    A long's (sell) limit is below the oracle, a short's (buy) above.
-    """
-    abr = min(Fraction(1), max(Fraction(0), ba * (1 - tnc / tmmr)))
-    return (signed_size * oracle - abr * smmr * pmmr) / signed_size
-
-
-def fillable_price_ticks(price: Fraction, tick: Fraction, side: int) -> int:
-    """Subticks of the fillable price: up for the sell that closes a long, down for a short's buy."""
-    t = price / tick
-    return ceil_frac(t) if side > 0 else floor_frac(t)
 
 
 def insurance_fund_delta(
@@ -150,6 +131,7 @@ RULEBOOK = Rulebook(
         max_orders_per_step=MAX_LIQUIDATION_ATTEMPTS_PER_BLOCK,
         position_min_notional=MIN_POSITION_NOTIONAL_LIQUIDATED,
         account_max_notional_per_step=MAX_NOTIONAL_LIQUIDATED,
+        max_insurance_lost_per_step=MAX_QUANTUMS_INSURANCE_LOST,
     ),
     adl=AdlRule(
         trigger=AdlTrigger(

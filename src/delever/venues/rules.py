@@ -65,6 +65,8 @@ class LiquidationProcedure:
             :mod:`delever.mechanisms.block_limits`): orders per step, a position's order at most
             ``max(min notional, portion x notional)`` (quote), notional per account per step (quote); ``None``
             / 0 / 1 / ``None``: no limit.
+        max_insurance_lost_per_step: the insurance fund's loss per account per step (quote; dYdX
+            ``MaxQuantumsInsuranceLost``), for a ``fillable_price_ioc`` style only; ``None``: no cap.
     """
 
     style: LiquidationStyle
@@ -83,6 +85,7 @@ class LiquidationProcedure:
     position_min_notional: Fraction = Fraction(0)
     position_max_portion: Fraction = Fraction(1)
     account_max_notional_per_step: Fraction | None = None
+    max_insurance_lost_per_step: Fraction | None = None
 
     def step_limits(self) -> dict[str, object]:
         """The scenario's ``[liquidation]`` options (:class:`delever.scenario.LiquidationConfig`) of these
@@ -96,6 +99,8 @@ class LiquidationProcedure:
             out["position_max_portion_pct"] = str(to_decimal(self.position_max_portion * 100, 6))
         if self.account_max_notional_per_step is not None:
             out["account_max_notional_per_step"] = str(to_decimal(self.account_max_notional_per_step, 6))
+        if self.max_insurance_lost_per_step is not None:  # caps the IOC's fills (delever.ioc_order)
+            out["max_insurance_lost_per_step"] = str(to_decimal(self.max_insurance_lost_per_step, 6))
         return out
 
 
