@@ -15,10 +15,9 @@ person types them); bad values raise :class:`delever.errors.InputError` naming t
   collateral check on B, the resulting accounts and the transfer, money and open interest conserved.
 - :func:`final_settlement` (:mod:`.final_settlement`): settle accounts' positions on an instrument at a price
   (negative equity deleveraged at its bankruptcy price first, the fund pays what is left).
-- **Fillable price** (dYdX's IOC liquidation limit, ``(PNNV - ABR x SMMR x PMMR) / PS``, engines.md section 1):
-  its engine form is being added as ``delever.fillable_price`` (issue #15 item 1) and is to be re-exported here
-  as ``fillable_price`` once merged; until then the rulebook's exact-fraction form is
-  :func:`delever.venues.dydx.fillable_price` (quote prices) with :func:`delever.venues.dydx.fillable_price_ticks`.
+- :func:`fillable_price` (:mod:`.fillable`): dYdX's IOC liquidation limit of a position inside an account,
+  ``(PNNV - ABR x SMMR x PMMR) / PS`` (engines.md section 1), the formula of :mod:`delever.fillable_price` on the
+  account's TNC, TMMR and PMMR as the IOC stage computes them.
 
 Example::
 
@@ -33,6 +32,7 @@ Example::
 from __future__ import annotations
 
 from .bankruptcy import BankruptcyPrice, bankruptcy_price
+from .fillable import FillablePrice, fillable_price
 from .final_settlement import SettlementResult, final_settlement
 from .fund_delta import FundDelta, insurance_fund_delta, liquidation_fill
 from .offset import OffsetResult, offset
@@ -52,12 +52,14 @@ __all__ = [
     "SETTLEMENT_POOL",
     "AccountState",
     "BankruptcyPrice",
+    "FillablePrice",
     "FundDelta",
     "OffsetResult",
     "PositionState",
     "SettlementResult",
     "Transfer",
     "bankruptcy_price",
+    "fillable_price",
     "final_settlement",
     "insurance_fund_delta",
     "liquidation_fill",
