@@ -88,8 +88,8 @@ from .columns import (
 from .liquidity import vwap
 from .allocation import split_into_scratch
 from .intops import mul_ppm_ceil
-from .margin import bankruptcy_price_compiled, cross_backing_compiled, maintenance_margin_compiled
-from .sweep import account_cross_sums
+from .margin import bankruptcy_price_compiled, cross_backing_compiled
+from .sweep import account_cross_sums, position_requirement
 
 DONE = 0
 NEED_QUEUE_LONGS = 1
@@ -264,7 +264,7 @@ def margin_backing(p, book, val, v):
     other_upnl = u_all - own_upnl
     own_mm = 0
     if share_rule:
-        own_mm = maintenance_margin_compiled(abs(s) * mark_p * v, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
+        own_mm = position_requirement(s, book.cost[p], mark_p, v, False, m, val)
     backing = cross_backing_compiled(val.backing_rule, book.wallet[a], own_upnl, other_upnl, own_mm, mm_all)
     return backing, other_upnl, n_open - 1
 
