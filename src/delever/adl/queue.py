@@ -98,6 +98,13 @@ def adl_pool(
     return count
 
 
+def ranking_tiers(tiers: tuple) -> tuple:
+    """``(floors, mmr, cum, basis, rate)`` as :func:`adl_pool` takes them, from ``(floors, mmr, cum)`` (notional
+    tiers, no size rate) or the five."""
+    floors, mmr, cum, *rule = tiers
+    return floors, mmr, cum, int(rule[0]) if rule else 0, int(rule[1]) if rule else 0
+
+
 def eligible(
     book,
     sign: int,
@@ -111,7 +118,8 @@ def eligible(
     inline_equity: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """The eligible ADL counterparties of one side of one instrument (:func:`adl_pool`) as exactly sized
-    int64 arrays ``(index, uPnL, equity, collateral, MM)``; ``tiers`` = (floors, mmr, cum, basis, rate)."""
+    int64 arrays ``(index, uPnL, equity, collateral, MM)``; ``tiers`` = (floors, mmr, cum) and optionally the tier
+    basis and size rate (:func:`ranking_tiers`)."""
     cols = BookCols.of(book)
     args = (
         cols,
@@ -119,7 +127,7 @@ def eligible(
         instrument_id,
         mark,
         v,
-        tiers,
+        ranking_tiers(tiers),
         excluded,
         pos_equity,
         acc_equity,
@@ -237,8 +245,7 @@ class AdlQueue:
         self._offset_key = tuple(int(k) for k in offset_key)
         self.policy = get_policy(policy)
         self.alloc_mode = 0 if self.policy.family == "queue" else 1
-        floors, mmr, cum, *rule = tiers
-        self._tiers = (floors, mmr, cum, int(rule[0]) if rule else 0, int(rule[1]) if rule else 0)
+        self._tiers = ranking_tiers(tiers)
         self.queue = np.zeros((2, FIRST_CHUNK), dtype=np.int64)
         self.take = np.zeros((2, FIRST_CHUNK), dtype=np.int64)
         self.indicator = np.zeros((2, FIRST_CHUNK), dtype=np.int8)
