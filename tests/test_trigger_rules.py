@@ -19,6 +19,7 @@ from delever.tiers import RiskTiers, tier_arrays, tier_rules
 from delever.trigger_price import NEVER_LONG, NEVER_SHORT, trigger_price, trigger_sweep, update_triggers
 from delever.units import MONEY_SCALE
 from delever.venues import get_venue
+from delever.venues.scenario import venue_run_inputs
 
 U = MONEY_SCALE
 V = 100  # tick 0.1 USDT x lot 0.001 BTC = 1e-4 USDT = 100 money units
@@ -155,10 +156,15 @@ def test_trigger_path_lists_what_the_full_sweep_lists(seed, n, table, mm_entry):
 def test_venue_run_trigger_path_equals_full_sweep(venue):
     # a whole run of the default scenario (2,000 accounts) under the venue's margin rule: the trigger-price
     # screen and a full margin sweep at every step give the same events and book
-    over = get_venue(venue).scenario_overrides()
-    over.setdefault("book", {})["generator"] = {"accounts": 2_000}  # type: ignore[index]
-    sc = load_scenario(default_scenario_path(), overrides=over)
-    market = engine.prepare(sc, 0)
+    # as `delever run --venue` builds it (venue_run_inputs: the scenario's book, the venue's rules and tiers)
+    base = load_scenario(default_scenario_path(), overrides={"book": {"generator": {"accounts": 2_000}}})
+    sc, market = venue_run_inputs(base, venue, 0)
+    rb = get_venue(venue)
+    first_mmr = market.instrument.tiers.tiers[0].mmr_ppm  # the venue's tier 1 with its fee rate in the MMR
+    assert (
+        first_mmr == rb.contract(rb.engine_symbol()).margin.bands(0)[0].mmr * 10**6 + rb.liquidation_extra_mmr * 10**6
+    )
+    assert sc.margin.mm_entry() == (rb.lp_basis_isolated == "entry") + 2 * (rb.lp_basis_cross == "entry")
     fast = engine.run(sc, 0, market=market)
     full = engine.run(sc, 0, market=market, full_sweep=True)
     assert fast.events["kind"].size > 0
