@@ -212,3 +212,16 @@ def test_closed_gaps_are_gone_and_the_inverse_contract_is_stated():
         "whole_tiers": 2,
     }
     assert Fraction(over["margin"]["mmr_fee_rate"]) == Fraction(5, 10_000)  # type: ignore[index]
+
+
+def test_dynamic_margin_keeps_the_size_basis_and_no_maintenance_amount():
+    # volatility-scaled margins (x1.5) of OKX's size tiers: 1% -> 1.5%, 1.5% -> 2.25%, floors in lots unchanged,
+    # still no maintenance amount: 150 BTC (tier 3, 2% -> 3%) at 50,000 -> 7,500,000 x 3% = 225,000
+    from delever.mechanisms.dynamic_margin import scaled_tiers
+
+    rows = [("20", 75, "0.01", "0.013"), ("100", 50, "0.015", "0.02"), ("180", 20, "0.02", "0.05")]
+    base = RiskTiers.size_brackets("okx", rows, "0.001")
+    s = scaled_tiers(base, 1.5)
+    assert s.basis == BASIS_SIZE and s.floors.tolist() == base.floors.tolist() and not s.cum.any()
+    assert s.mmr_ppm.tolist()[:3] == [15_000, 22_500, 30_000]
+    assert s.maintenance_margin(7_500_000 * U, 150_000) == 225_000 * U
