@@ -14,7 +14,9 @@ mark, ``MM = ceil(notional x MMR) - cum``, liquidation when equity < MM. A scena
 - the **fee rate added to the MMR** (``[margin] mmr_fee_rate``) is folded into the instrument's tier table
   (:meth:`delever.tiers.RiskTiers.with_added_rate`) before the run, so it needs nothing here.
 
-Rounding: the requirement rounds up (against the account), as the default's.
+Rounding: the requirement rounds up (against the account), as the default's. The ADL ranking's MM (Binance's and
+Bitget's scores, :func:`delever.adl.queue.adl_pool`) is the counterparty's notional at the mark on its tier basis
+with the size rate, whatever ``[margin]`` says: the scores rank by margin ratio at the mark.
 """
 
 from __future__ import annotations
