@@ -124,7 +124,8 @@ def _rows(brackets, to_cap, derive_cum: bool) -> tuple[RiskTier, ...]:
 
 @dataclass(frozen=True)
 class RiskTier:
-    """One bracket: ``floor <= notional < cap`` (money units), max leverage, MMR and IMR (ppm), cum (money)."""
+    """One bracket: ``floor <= key < cap`` (the notional in money units, or the size in lots on the size basis),
+    max leverage, MMR and IMR (ppm), cum (money)."""
 
     floor: int
     cap: int
