@@ -115,7 +115,8 @@ def test_bracket_formula_twin_equals_reference(notional, mmr_ppm, cum):
 @given(notionals=st.lists(st.integers(0, 10**16), min_size=0, max_size=40))
 def test_maintenance_margins_array_equals_reference(notionals):
     t = BINANCE_BTCUSDT_2021
-    got = maintenance_margins(np.array(notionals, dtype=np.int64), t.floors, t.mmr_ppm, t.cum)
+    lots = np.zeros(len(notionals), dtype=np.int64)  # notional tiers with no size rate: lots are not read
+    got = maintenance_margins(np.array(notionals, dtype=np.int64), t.floors, t.mmr_ppm, t.cum, lots, 0, 0)
     assert got.tolist() == [t.maintenance_margin(n) for n in notionals]
 
 

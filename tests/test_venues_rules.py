@@ -9,6 +9,8 @@ import pytest
 
 from delever import margin as engine_margin
 from delever.errors import InputError
+from delever.tiers import PICO, rate_pico
+from delever.venues.margin_models import BracketMargin
 from delever.venues import VENUES, get_venue
 from delever.venues import deribit as deribit_mod
 from delever.venues import drift as drift_mod
@@ -619,9 +621,26 @@ def test_scenario_overrides_validate_and_gaps_are_stated(name):
     sc = load_scenario(default_scenario_path(), rb.scenario_overrides())
     policy = rb.engine_adl_policy()
     assert policy is None or policy in POLICIES
-    if "tiers" in rb.scenario_overrides().get("instrument", {}):
+    c = rb.contract(rb.engine_symbol())
+    if "tiers" in rb.scenario_overrides().get("instrument", {}) and isinstance(c.margin, BracketMargin):
         # the scenario's tiers are exactly the rulebook's
         assert sc.instrument.build().tiers.tiers == rb.instrument(rb.engine_symbol()).tiers.tiers
+    elif "tiers" in rb.scenario_overrides().get("instrument", {}):
+        # size brackets, steps, a size-linear rate: the scenario's rate at each size is the venue's, the
+        # engine's linear position of Q BTC standing for an inverse one worth Q XBT at the mark
+        # (delever.venues.tier_overrides)
+        t, price = sc.instrument.build().tiers, Fraction(20_000)
+        for q in ("0.5", "20", "20.01", "150", "200", "230", "500"):
+            qd = Decimal(q)
+            lots = int(qd / Decimal("0.001"))
+            if c.contract == "linear":
+                vlots = int(qd / c.lot_size)
+            else:
+                vlots = int(qd * 20_000 / (c.lot_size * c.contract_size))
+            band = c.margin.band(c.notional(vlots, price), vlots)
+            tier = t.tier_for(t.key(lots, lots * 200_000 * 100))
+            assert Fraction(rate_pico(tier.mmr_ppm, lots, t.rate_per_lot), PICO) == band.mmr, (name, q)
+            assert tier.maintenance_amount == band.cum == 0
     else:
         assert any(g.startswith("tiers") for g in rb.engine_gaps())
     if policy is None:

@@ -12,7 +12,7 @@ from delever import warmup
 from delever.cli import app
 from delever.scenario import default_scenario_path, load_scenario
 
-REFERENCE_ONLY = {"sweep.single_position_sweep", "sweep.trigger_sweep"}
+REFERENCE_ONLY = {"sweep.single_position_sweep", "trigger_price.trigger_sweep"}
 """Kernels no packaged run calls: the full sweep for one-position books and the trigger sweep, the references the
 benchmarks and tests check the fast paths against (:mod:`benchmarks.peer`, :mod:`delever.trigger_index`)."""
 

@@ -207,7 +207,12 @@ class AccountValuation(NamedTuple):
       maintenance amounts, money; :func:`delever.sweep.maintenance_margin`), ``n_tiers`` int64 (M,) the
       columns used;
     - ``backing_rule`` int: how a cross position of a multi-position account is backed
-      (:data:`delever.margin.BACKING_WHOLE_ACCOUNT`, Binance, or ``BACKING_MM_SHARE``, dYdX v4).
+      (:data:`delever.margin.BACKING_WHOLE_ACCOUNT`, Binance, or ``BACKING_MM_SHARE``, dYdX v4);
+    - the scenario's margin rule (:mod:`delever.requirement`), read only when ``general`` is 1 (0: every
+      instrument's MM is its notional tiers' at the mark, and the defaults below are never read):
+      ``tier_basis`` int64 (M,) (:data:`delever.tiers.BASIS_NOTIONAL` or ``BASIS_SIZE``), ``rate_per_lot`` int64
+      (M,) (the size-linear rate, 1e-12 per lot), ``mm_entry`` int (bit 1: isolated positions' MM on their entry
+      value, bit 2: cross positions').
     """
 
     marks: np.ndarray
@@ -217,6 +222,10 @@ class AccountValuation(NamedTuple):
     cum: np.ndarray
     n_tiers: np.ndarray
     backing_rule: int = BACKING_WHOLE_ACCOUNT
+    tier_basis: np.ndarray = np.zeros(1, dtype=np.int64)
+    rate_per_lot: np.ndarray = np.zeros(1, dtype=np.int64)
+    mm_entry: int = 0
+    general: int = 0
 
     @classmethod
     def single(cls, mark: int, v: int, tiers=None, backing_rule: int = BACKING_WHOLE_ACCOUNT) -> AccountValuation:

@@ -88,7 +88,7 @@ def extra_instruments(scenario: Scenario, seed: int, base_inst: Instrument, base
     t0 = int(base_path.time_ns[0])
     for k, cfg in enumerate(scenario.mechanisms.cross_margin.instruments, start=1):
         rng = np.random.Generator(np.random.PCG64([seed, k]))
-        tiers = build_tiers(f"{cfg.symbol}-scenario", cfg.tiers)
+        tiers = scenario.margin.tiers(build_tiers(f"{cfg.symbol}-scenario", cfg.tiers))
         underlying = base_inst.base if cfg.index == "underlying" else cfg.symbol.replace("USDT", "")
         inst = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, tiers, kind=cfg.kind, base=underlying,
                           expiry=cfg.expiry)  # fmt: skip

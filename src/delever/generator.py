@@ -34,6 +34,7 @@ import numpy as np
 from .book import Book
 from .instruments import Instrument
 from .margin import maintenance_margins
+from .tiers import BASIS_SIZE
 from .units import MONEY_SCALE, PPM, money
 from .validate import MAX_MONEY
 
@@ -113,13 +114,15 @@ def generate_book(
     def reenter_unhealthy(entry, lots, lev, side) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # temporaries are dropped as soon as they are used: at a million accounts each is 8 MB
         entry_notional = lots * entry * v
-        tier = np.clip(np.searchsorted(floors, entry_notional, side="right") - 1, 0, len(floors) - 1)
+        key = lots if tiers.basis == BASIS_SIZE else entry_notional  # the tier of the size on size tiers
+        tier = np.clip(np.searchsorted(floors, key, side="right") - 1, 0, len(floors) - 1)
+        del key
         lev_cap = np.minimum(lev, max_lev[tier])
         del tier
         margin = np.ceil(entry_notional / lev_cap).astype(np.int64)
         del entry_notional
         mark_notional = lots * start_price_ticks * v
-        mm = maintenance_margins(mark_notional, floors, mmr, cum)
+        mm = maintenance_margins(mark_notional, floors, mmr, cum, lots, tiers.basis, tiers.rate_per_lot)
         del mark_notional
         upnl = side * lots * (start_price_ticks - entry) * v
         return margin, margin + upnl < mm, lev_cap

@@ -83,7 +83,7 @@ from .columns import (
 )
 from .intops import mul_ppm_ceil
 from .ioc_order import IocCols, LiquidationOrder, ioc_liquidate
-from .margin import bankruptcy_price_compiled, cross_backing_compiled, maintenance_margin_compiled
+from .margin import bankruptcy_price_compiled, cross_backing_compiled
 from .stage_status import (
     DONE,
     NEED_ALLOC_LONGS,
@@ -92,7 +92,7 @@ from .stage_status import (
     NEED_QUEUE_LONGS,
     NEED_QUEUE_SHORTS,
 )
-from .sweep import account_cross_sums
+from .sweep import account_cross_sums, position_requirement
 
 __all__ = [
     "DONE",
@@ -132,7 +132,7 @@ def margin_backing(p, book, val, v):
     other_upnl = u_all - own_upnl
     own_mm = 0
     if share_rule:
-        own_mm = maintenance_margin_compiled(abs(s) * mark_p * v, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
+        own_mm = position_requirement(s, book.cost[p], mark_p, v, False, m, val)
     backing = cross_backing_compiled(val.backing_rule, book.wallet[a], own_upnl, other_upnl, own_mm, mm_all)
     return backing, other_upnl, n_open - 1
 

@@ -39,7 +39,7 @@ from numba import njit
 
 from .instruments import Instrument
 from .intops import mul_div_floor, mul_ppm_ceil
-from .units import PPM
+from .tiers import PICO, rate_pico
 
 
 def notional(size: int, price: int, inst: Instrument) -> int:
@@ -54,12 +54,12 @@ def unrealized_pnl(size: int, cost: int, price: int, inst: Instrument) -> int:
 
 def maintenance_margin(size: int, price: int, inst: Instrument) -> int:
     """Tiered maintenance margin at ``price`` (money units, rounded up)."""
-    return inst.tiers.maintenance_margin(notional(size, price, inst))
+    return inst.tiers.maintenance_margin(notional(size, price, inst), size)
 
 
 def initial_margin(size: int, price: int, inst: Instrument) -> int:
     """Tiered initial margin at ``price`` (money units, rounded up)."""
-    return inst.tiers.initial_margin(notional(size, price, inst))
+    return inst.tiers.initial_margin(notional(size, price, inst), size)
 
 
 def margin_ratio(mm: int, equity: int) -> float:
@@ -169,15 +169,16 @@ def liquidation_price_exact(size: int, cost: int, collateral: int, inst: Instrum
     v = inst.value_per_lot_tick
     tiers = inst.tiers
     for t in tiers.tiers:
-        den = Fraction(v) * (Fraction(size) - Fraction(abs(size) * t.mmr_ppm, PPM))
+        rate = Fraction(rate_pico(t.mmr_ppm, abs(size), tiers.rate_per_lot), PICO)
+        den = Fraction(v) * (Fraction(size) - abs(size) * rate)
         if den == 0:
             continue
         p = Fraction(cost - collateral - t.maintenance_amount) / den
         if p <= 0:
             continue
-        n = Fraction(abs(size) * v) * p
+        key = tiers.key(size, Fraction(abs(size) * v) * p)
         last = t is tiers.tiers[-1]
-        if t.floor <= n and (n < t.cap or last):
+        if t.floor <= key and (key < t.cap or last):
             return p
     return None
 
@@ -212,13 +213,13 @@ def position_metrics(size: int, cost: int, collateral: int, mark: int, inst: Ins
     n = notional(size, mark, inst)
     u = unrealized_pnl(size, cost, mark, inst)
     eq = collateral + u
-    mm = inst.tiers.maintenance_margin(n)
+    mm = inst.tiers.maintenance_margin(n, size)
     return PositionMetrics(
         notional=n,
         unrealized_pnl=u,
         equity=eq,
         maintenance_margin=mm,
-        initial_margin=inst.tiers.initial_margin(n),
+        initial_margin=inst.tiers.initial_margin(n, size),
         margin_ratio=margin_ratio(mm, eq),
         effective_leverage=effective_leverage(n, eq),
         pnl_pct=pnl_pct(u, cost),
@@ -275,14 +276,41 @@ def maintenance_margin_compiled(
 
 
 @njit(cache=True, nogil=True)
-def maintenance_margins(notional: np.ndarray, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray) -> np.ndarray:
-    """:func:`bracket_maintenance_margin_compiled` of every notional (int64 (n,), money) on one instrument's
-    (k,) tables: int64 (n,) MM, exact (no int64 product is formed)."""
+def maintenance_margins(
+    notional: np.ndarray, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, lots: np.ndarray, basis: int, rate: int
+) -> np.ndarray:  # fmt: skip
+    """:func:`tier_requirement_compiled` of every position (``notional`` money and ``lots`` >= 0, int64 (n,)) on
+    one instrument's (k,) tables, tier basis and size rate: int64 (n,) MM, exact (no int64 product is formed)."""
     out = np.empty(notional.shape[0], dtype=np.int64)
     k = floors.shape[0]
     for i in range(notional.shape[0]):
-        out[i] = bracket_maintenance_margin_compiled(notional[i], floors, mmr, cum, k)
+        out[i] = tier_requirement_compiled(notional[i], lots[i], floors, mmr, cum, k, basis, rate)
     return out
+
+
+@njit(cache=True, nogil=True)
+def requirement_compiled(notional: int, lots: int, mmr_ppm: int, rate_per_lot: int, cum: int) -> int:
+    """Compiled twin of :func:`delever.tiers.requirement`: ``ceil(notional * (MMR + lots * rate_per_lot)) - cum``
+    (money, ``notional >= 0``, ``lots >= 0``), the size-linear rate in 1e-12 per lot capped at 100%; exact in
+    int64 (the product is never formed: :func:`delever.intops.mul_div_floor`)."""
+    if rate_per_lot == 0:
+        return mul_ppm_ceil(notional, mmr_ppm) - cum
+    r = mmr_ppm * (PICO // 1_000_000) + min(lots, PICO // rate_per_lot + 1) * rate_per_lot
+    if r > PICO:
+        r = PICO
+    return -mul_div_floor(-notional, r, PICO) - cum
+
+
+@njit(cache=True, nogil=True)
+def tier_requirement_compiled(
+    value: int, lots: int, floors: np.ndarray, mmr: np.ndarray, cum: np.ndarray, k: int, basis: int, rate_per_lot: int
+) -> int:  # fmt: skip
+    """The MM (money, rounded up) of a position of ``lots`` (>= 0) whose requirement is taken on ``value``
+    (money: its notional at the mark, or its entry value, :mod:`delever.requirement`), on one instrument's
+    int64 (k,) tables: the tier of its notional (``basis`` 0) or of its size (``basis`` 1, lots), then
+    :func:`requirement_compiled`. Compiled twin of :meth:`delever.tiers.RiskTiers.maintenance_margin`."""
+    j = bracket_index_compiled(lots if basis == 1 else value, floors, k)
+    return requirement_compiled(value, lots, mmr[j], rate_per_lot, cum[j])
 
 
 @njit(cache=True, nogil=True)

@@ -18,6 +18,7 @@ from .config.adl import AdlConfig
 from .config.base import ConfigModel
 from .config.book import BookConfig, GeneratorConfig, HyperliquidBookConfig
 from .config.liquidation import LiquidationConfig
+from .config.margin import MarginConfig
 from .config.market import (
     FeesConfig,
     InstrumentConfig,
@@ -46,6 +47,7 @@ __all__ = [
     "InsuranceFundConfig",
     "LiquidationConfig",
     "LiquidityConfig",
+    "MarginConfig",
     "MarkConfig",
     "MechanismsConfig",
     "PricesConfig",
@@ -88,6 +90,7 @@ class Scenario(ConfigModel):
     book: BookConfig
     mechanisms: MechanismsConfig = MechanismsConfig()
     liquidation: LiquidationConfig = LiquidationConfig()
+    margin: MarginConfig = MarginConfig()
     adl: AdlConfig = AdlConfig()
     facts: FactsConfig = FactsConfig()
     base_dir: Path | None = Field(default=None, exclude=True)

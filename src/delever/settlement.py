@@ -195,7 +195,7 @@ def final_settlement(
     negative = negative[np.lexsort((negative, margin_eq[margin_eq < 0]))]
     is_negative = np.zeros(book.n_positions, dtype=bool)
     is_negative[negative] = True
-    tiers = (inst.tiers.floors, inst.tiers.mmr_ppm, inst.tiers.cum)
+    tiers = (inst.tiers.floors, inst.tiers.mmr_ppm, inst.tiers.cum, inst.tiers.basis, inst.tiers.rate_per_lot)
     first = buf.n
 
     cols = BookCols.of(book)

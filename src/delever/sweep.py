@@ -10,7 +10,9 @@ Same decisions as the reference :mod:`delever.margin` (tested equal on random bo
   relative 1e-9). Liquidatable accounts get their exact MM too (the engine orders them by ``equity / MM``).
 
 Tier tables are 2-D arrays padded per instrument; a notional's tier is found by a linear scan (tables have
-at most a few dozen brackets, and most positions sit in the first).
+at most a few dozen brackets, and most positions sit in the first). Under a margin rule other than the default
+(size tiers, a size-linear rate, MM on entry value: :mod:`delever.requirement`) the screen's estimate is the exact
+requirement itself. The trigger-price kernels are in :mod:`delever.trigger_price` (names re-exported here).
 
 The small helpers are plain compiled functions, not ``inline="always"``: numba's IR inlining types and lowers
 the callee again at every call site, which made the first run's compilation about a third longer, while LLVM
@@ -31,6 +33,8 @@ from .margin import (
     maintenance_margin_compiled,
     tier_index_compiled,
 )
+from .requirement import position_requirement
+from .trigger_price import NEVER_LONG, NEVER_SHORT, trigger_price, trigger_sweep, update_triggers  # noqa: F401
 
 # the shared formulas, under the names the kernels here and in liquidation.py call them by
 tier_of = tier_index_compiled
@@ -56,7 +60,7 @@ def account_cross_sums(a, book, val, with_mm):
         u += value - book.cost[q]
         n_open += 1
         if with_mm:
-            mm += maintenance_margin(value if value > 0 else -value, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
+            mm += position_requirement(s, book.cost[q], val.marks[m], val.vpls[m], False, m, val)
     return u, mm, n_open
 
 
@@ -107,8 +111,11 @@ def margin_sweep(book, val, sw, out) -> int:
         px = marks[m]
         notional = (s if s > 0 else -s) * px * v
         upnl = s * px * v - cost[i]
-        j = tier_of(notional, m, floors, n_tiers[m])
-        mm_f = notional * (mmr[m, j] * 1e-6) - cum[m, j]
+        if val.general:  # another margin rule (delever.requirement): the exact requirement is the estimate
+            mm_f = float(position_requirement(s, cost[i], px, v, isolated[i], m, val))
+        else:
+            j = tier_of(notional, m, floors, n_tiers[m])
+            mm_f = notional * (mmr[m, j] * 1e-6) - cum[m, j]
         if isolated[i]:
             eq = collateral[i] + upnl
             pos_equity[i] = eq
@@ -117,11 +124,11 @@ def margin_sweep(book, val, sw, out) -> int:
                 continue
             guard = 2.0 + 1e-9 * abs(mm_f)
             if eq < mm_f - guard:
-                pos_mm[i] = margin_at_tier_compiled(notional, mmr[m, j], cum[m, j])
+                pos_mm[i] = position_requirement(s, cost[i], px, v, True, m, val)
                 out[count] = i
                 count += 1
             elif eq <= mm_f + guard:
-                mm = margin_at_tier_compiled(notional, mmr[m, j], cum[m, j])
+                mm = position_requirement(s, cost[i], px, v, True, m, val)
                 pos_mm[i] = mm
                 if eq < mm:
                     out[count] = i
@@ -156,8 +163,7 @@ def margin_sweep(book, val, sw, out) -> int:
         if s == 0 or isolated[i] or status[account[i]] == 0:
             continue
         m = instrument[i]
-        notional = (s if s > 0 else -s) * marks[m] * value_per_lot_tick[m]
-        mm = maintenance_margin(notional, m, floors, mmr, cum, n_tiers[m])
+        mm = position_requirement(s, cost[i], marks[m], value_per_lot_tick[m], False, m, val)
         pos_mm[i] = mm
         acc_mm[account[i]] += mm
     for a in range(na):
@@ -168,148 +174,6 @@ def margin_sweep(book, val, sw, out) -> int:
                 status[a] = 0
     for i in range(n):
         if size[i] != 0 and not isolated[i] and status[account[i]] == 1:
-            out[count] = i
-            count += 1
-    return count
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Trigger prices: the fast path for books whose cross accounts hold one position each
-# ---------------------------------------------------------------------------------------------------------
-
-NEVER_SHORT = np.iinfo(np.int64).max
-"""Trigger of a short that no representable price liquidates."""
-NEVER_LONG = -1
-"""Trigger of a long that no positive price liquidates (and of liquidity-provider positions)."""
-_LIMIT = 2**62
-
-
-@njit(**KERNEL)
-def _excess(p: int, s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: int) -> int:
-    """``equity - MM`` (money) of a position at ``p`` ticks: ``b + s*p*V - c - MM(|s|*p*V)``."""
-    notional = (s if s > 0 else -s) * p * v
-    return b + s * p * v - c - maintenance_margin(notional, m, floors, mmr, cum, k)
-
-
-@njit(**KERNEL)
-def trigger_price(s: int, c: int, b: int, v: int, m: int, floors, mmr, cum, k: int) -> int:
-    """Exact trigger price (ticks) of a single position backed by collateral ``b`` (money).
-
-    A long is liquidatable at mark ``P`` iff ``P <= trigger`` (the highest price with equity < MM); a short
-    iff ``P >= trigger`` (the lowest such price). ``equity - MM`` is strictly monotone in ``P`` when
-    ``V * (1 - MMR_max) > 1`` (checked by the engine), so the comparison is exact: the trigger is found by a
-    float estimate per tier (the root of ``b + P*V*(s - |s| MMR) - c + cum = 0``), then bracketed and
-    bisected on the exact integer ``equity - MM``.
-    """
-    if s == 0:
-        return NEVER_LONG
-    a = s if s > 0 else -s
-    pmax = _LIMIT // (a * v)
-    lowest = np.int64(1)  # the lowest price (ticks), typed int64: a literal 1 made numba compile _excess twice
-    est = -1.0
-    for j in range(k):
-        rate = mmr[m, j] * 1e-6
-        den = v * (s - a * rate)
-        if den == 0.0:
-            continue
-        p = (c - b - cum[m, j]) / den
-        n = a * p * v
-        if p > 0 and n >= floors[m, j] and (j == k - 1 or n < floors[m, j + 1]):
-            est = p
-            break
-    if s > 0:
-        # largest P with excess(P) < 0; excess increases with P
-        if _excess(lowest, s, c, b, v, m, floors, mmr, cum, k) >= 0:
-            return NEVER_LONG
-        lo = 1
-        hi = pmax
-        if est > 0:
-            guess = min(max(int(est), 1), pmax)
-            step = 2
-            lo2 = max(guess - step, 1)
-            while lo2 > 1 and _excess(lo2, s, c, b, v, m, floors, mmr, cum, k) >= 0:
-                step *= 4
-                lo2 = max(guess - step, 1)
-            hi2 = min(guess + 2, pmax)
-            step = 2
-            while hi2 < pmax and _excess(hi2, s, c, b, v, m, floors, mmr, cum, k) < 0:
-                step *= 4
-                hi2 = min(guess + step, pmax)
-            lo, hi = lo2, hi2
-        if _excess(hi, s, c, b, v, m, floors, mmr, cum, k) < 0:
-            return hi
-        while hi - lo > 1:  # invariant: excess(lo) < 0 <= excess(hi)
-            mid = (lo + hi) // 2
-            if _excess(mid, s, c, b, v, m, floors, mmr, cum, k) < 0:
-                lo = mid
-            else:
-                hi = mid
-        return lo
-    # short: smallest P with excess(P) < 0; excess decreases with P
-    if _excess(lowest, s, c, b, v, m, floors, mmr, cum, k) < 0:
-        return 1
-    if est < 0 or est >= pmax:
-        if _excess(pmax, s, c, b, v, m, floors, mmr, cum, k) >= 0:
-            return NEVER_SHORT
-        est = pmax / 2.0
-    lo = 1
-    hi = pmax
-    guess = min(max(int(est), 1), pmax)
-    step = 2
-    lo2 = max(guess - step, 1)
-    while lo2 > 1 and _excess(lo2, s, c, b, v, m, floors, mmr, cum, k) < 0:
-        step *= 4
-        lo2 = max(guess - step, 1)
-    hi2 = min(guess + 2, pmax)
-    step = 2
-    while hi2 < pmax and _excess(hi2, s, c, b, v, m, floors, mmr, cum, k) >= 0:
-        step *= 4
-        hi2 = min(guess + step, pmax)
-    lo, hi = lo2, hi2
-    if _excess(hi, s, c, b, v, m, floors, mmr, cum, k) >= 0:
-        return NEVER_SHORT
-    while hi - lo > 1:  # invariant: excess(lo) >= 0 > excess(hi)
-        mid = (lo + hi) // 2
-        if _excess(mid, s, c, b, v, m, floors, mmr, cum, k) >= 0:
-            lo = mid
-        else:
-            hi = mid
-    return hi
-
-
-@njit(**KERNEL)
-def update_triggers(idx, book, val, trigger) -> None:
-    """Recompute ``trigger[i]`` (int64 (n,), ticks; :func:`trigger_price`) for the positions ``idx`` (after a change
-    to them or their account) of ``book`` (:class:`delever.columns.BookCols`: the position's size, cost and
-    margin, or its account's wallet; exempt accounts never trigger) at the tier tables of ``val``
-    (:class:`delever.columns.AccountValuation`; its marks are not read)."""
-    size, account, exempt = book.size, book.account, book.exempt
-    for t in range(idx.shape[0]):
-        i = idx[t]
-        s = size[i]
-        if s == 0 or exempt[account[i]]:
-            trigger[i] = NEVER_LONG if s >= 0 else NEVER_SHORT
-            continue
-        m = book.instrument[i]
-        b = book.collateral[i] if book.isolated[i] else book.wallet[account[i]]
-        trigger[i] = trigger_price(s, book.cost[i], b, val.vpls[m], m, val.floors, val.mmr, val.cum, val.n_tiers[m])
-
-
-@njit(**KERNEL)
-def trigger_sweep(book, trigger, val, out) -> int:
-    """List positions of ``book`` (:class:`delever.columns.BookCols`; sizes and instruments read) whose
-    ``trigger`` (int64 (n,), ticks) the marks of ``val`` (:class:`delever.columns.AccountValuation`) have
-    reached (long: mark <= trigger; short: mark >= trigger).
-
-    Exactly the set :func:`margin_sweep` lists when every cross account holds one position (tested); one
-    comparison per position, no arithmetic on money. Returns how many were written to ``out``.
-    """
-    size, instrument, marks = book.size, book.instrument, val.marks
-    count = 0
-    for i in range(size.shape[0]):
-        s = size[i]
-        px = marks[instrument[i]]
-        if (s > 0 and px <= trigger[i]) or (s < 0 and px >= trigger[i]):
             out[count] = i
             count += 1
     return count
@@ -329,18 +193,18 @@ def position_health(order, book, val, equity_out, mm_out) -> None:
         px = val.marks[m]
         b = book.collateral[i] if book.isolated[i] else book.wallet[book.account[i]]
         equity_out[t] = b + s * px * v - book.cost[i]
-        mm_out[t] = maintenance_margin((s if s > 0 else -s) * px * v, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
+        mm_out[t] = position_requirement(s, book.cost[i], px, v, book.isolated[i], m, val)
 
 
 @njit(**KERNEL)
 def single_position_sweep(book, val, out) -> int:
     """The full mark-to-market sweep for a one-instrument book whose accounts hold one position each (the
-    engine's generated books): exactly :func:`margin_sweep`'s liquidatable set (tested), with nothing written
-    but the list, so it reads only what it must of ``book`` (a :class:`delever.columns.BookCols`): size, cost,
-    collateral, isolated and account of every position with its account's wallet, and the exempt flag only for
-    positions within the float guard of their requirement. ``val`` a
-    :class:`delever.columns.AccountValuation` of the one instrument (its mark, money per lot-tick and tier
-    table, row 0). Returns how many positions were written to ``out``.
+    engine's generated books) under the default margin rule (notional tiers at the mark): exactly
+    :func:`margin_sweep`'s liquidatable set (tested), with nothing written but the list, so it reads only what it
+    must of ``book`` (a :class:`delever.columns.BookCols`): size, cost, collateral, isolated and account of every
+    position with its account's wallet, and the exempt flag only for positions within the float guard of their
+    requirement. ``val`` a :class:`delever.columns.AccountValuation` of the one instrument (its mark, money per lot-
+    tick and tier table, row 0). Returns how many positions were written to ``out``.
     """
     size, cost, collateral, isolated = book.size, book.cost, book.collateral, book.isolated
     account, wallet, exempt = book.account, book.wallet, book.exempt
@@ -389,7 +253,7 @@ def account_health(order, book, val, equity_out, mm_out, own_mm_out) -> None:
         s = book.size[i]
         m = book.instrument[i]
         value = s * val.marks[m] * val.vpls[m]
-        own = maintenance_margin(value if value > 0 else -value, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
+        own = position_requirement(s, book.cost[i], val.marks[m], val.vpls[m], book.isolated[i], m, val)
         own_mm_out[t] = own
         if book.isolated[i]:
             equity_out[t] = book.collateral[i] + value - book.cost[i]

@@ -10,7 +10,26 @@ TV-22 lists the BTCUSDT values). Bybit's "deduction" (TV-23) and Hyperliquid's d
 Bracket membership: a notional ``n`` is in tier ``k`` when ``floor_k <= n < cap_k`` (floors are the previous
 caps); a notional above the last cap uses the last tier, and :meth:`RiskTiers.max_leverage_for` reports it.
 
-Units: notional floors and caps, maintenance amounts in money units (``delever.units``), rates in ppm.
+Two more rules a scenario can select (``[instrument]`` ``tier_basis``, ``maintenance_amount``, ``rate_per_size``,
+:class:`delever.config.market.InstrumentConfig`):
+
+- **size basis** (:meth:`RiskTiers.size_brackets`): brackets of position *size*, not notional. OKX's tiers are
+  numbers of contracts (venues.md section 4, TV-15: 15,000 contracts are tier 3, 2,000 the top of tier 1);
+  BitMEX's risk limits are position values in XBT (section 2, TV-24), and an inverse contract's value in coin
+  at the mark is the size in base units of the linear position the engine runs, so its steps are size brackets
+  in BTC. Caps are inclusive ("up to 2,000 contracts") and given in base units; they become lot floors,
+  ``floor_{k+1} = floor(cap_k / lot_size) + 1``: a position of ``L`` lots is in tier ``k`` iff ``L * lot_size <=
+  cap_k``, exactly (no rounding for or against the account: membership only). The MMR of the tier applies to
+  the whole notional (no maintenance amount), as OKX's margin ratio and BitMEX's steps publish it.
+- **no maintenance amount** (``maintenance_amount="none"``): ``MM = MMR x notional`` of the tier the position
+  is in (Bitget, section 8: "MM = tier MMR x PV at mark"; OKX, BitMEX). The requirement jumps up at a cap.
+- **size-linear rate** (``rate_per_lot``): every MMR and IMR grows by a rate per lot held, Deribit's linear
+  perpetuals ``MM = 1% + size_BTC * 0.005%``, ``IM = 2% + size_BTC * 0.005%`` (section 5, TV-25). Stored in
+  units of 1e-12 per lot (0.005% per BTC at 0.001 BTC a lot is 50,000e-12); ``MM = ceil(notional * (MMR +
+  lots * rate_per_lot)) - cum``, the rate capped at 100% (a requirement never above the notional).
+
+Units: notional floors and caps, maintenance amounts in money units (``delever.units``), rates in ppm; size
+floors and caps in lots.
 """
 
 from __future__ import annotations
@@ -24,6 +43,30 @@ import numpy as np
 
 from .units import MONEY_SCALE, PPM, money, mul_ppm_ceil, rate_ppm
 
+PICO = 10**12
+"""Units of :attr:`RiskTiers.rate_per_lot`: 1e-12 of a rate per lot (a ppm is 10**6 of them)."""
+BASIS_NOTIONAL = 0
+"""Tier floors are notionals (money units): Binance, Bybit, Bitget brackets."""
+BASIS_SIZE = 1
+"""Tier floors are position sizes (lots): OKX contracts, BitMEX's XBT values (module docstring)."""
+
+
+def rate_pico(mmr_ppm: int, lots: int, rate_per_lot: int) -> int:
+    """The size-linear rate ``MMR + lots * rate_per_lot`` in 1e-12 units, capped at 100% (module docstring)."""
+    r = mmr_ppm * (PICO // PPM)
+    if rate_per_lot and lots:
+        r += min(lots, PICO // rate_per_lot + 1) * rate_per_lot
+    return min(r, PICO)
+
+
+def requirement(notional: int | Fraction, lots: int, mmr_ppm: int, rate_per_lot: int, cum: int) -> int:
+    """``ceil(notional * (MMR + lots * rate_per_lot)) - cum`` (money units, rounded up: a requirement), the
+    bracket's MM with the size-linear rate; equal to :func:`bracket_maintenance_margin` when ``rate_per_lot``
+    is 0. Compiled twin: :func:`delever.margin.requirement_compiled`."""
+    if not rate_per_lot:
+        return bracket_maintenance_margin(notional, Fraction(mmr_ppm, PPM), cum)
+    return bracket_maintenance_margin(notional, Fraction(rate_pico(mmr_ppm, abs(lots), rate_per_lot), PICO), cum)
+
 
 def bracket_maintenance_margin(notional: int | Fraction, mmr: Fraction, cum: int | Fraction) -> int:
     """``ceil(notional * MMR) - cum`` (money units; a requirement rounds up) for a position whose bracket is
@@ -35,9 +78,54 @@ def bracket_maintenance_margin(notional: int | Fraction, mmr: Fraction, cum: int
     return -((-x.numerator) // x.denominator) - cum
 
 
+def per_lot(rate_per_size: Decimal | str, lot_size: Decimal) -> int:
+    """A size-linear rate per base unit as 1e-12 per lot (:data:`PICO`).
+
+    Raises:
+        ValueError: negative, or not a whole number of 1e-12 per lot.
+    """
+    x = Decimal(str(rate_per_size)) * lot_size * PICO
+    if x < 0 or x != x.to_integral_value():
+        raise ValueError(f"rate per size {rate_per_size} at lot {lot_size} is not a whole number of 1e-12 per lot")
+    return int(x)
+
+
+def _rows(brackets, to_cap, derive_cum: bool) -> tuple[RiskTier, ...]:
+    """The tiers of ``(cap, max_leverage, mmr, imr)`` rows: ``to_cap`` turns a cap into the floor of the next
+    tier (money, or lots); the maintenance amount derived (the cum rule of the module docstring) or 0."""
+    tiers: list[RiskTier] = []
+    floor = 0
+    prev_mmr = 0
+    cum = 0
+    for i, (cap_q, lev, mmr, imr) in enumerate(brackets):
+        cap = to_cap(cap_q)
+        lev_d = Decimal(str(lev))
+        mmr_p = rate_ppm(mmr)
+        if imr is not None:
+            imr_p = rate_ppm(imr)
+        else:
+            imr_p = int((Decimal(PPM) / lev_d).to_integral_value(rounding=ROUND_CEILING))
+        if cap <= floor:
+            raise ValueError(f"tier {i + 1}: cap {cap_q} must be above the previous cap")
+        if not (0 < mmr_p <= PPM and 0 < imr_p <= PPM):
+            raise ValueError(f"tier {i + 1}: rates must be in (0, 1]")
+        if mmr_p > imr_p:
+            raise ValueError(f"tier {i + 1}: MMR {mmr} above IMR")
+        if derive_cum:
+            # floor * (MMR_n - MMR_{n-1}) must be whole money units for MM to stay exact
+            step, rem = divmod(floor * (mmr_p - prev_mmr), PPM)
+            if rem:
+                raise ValueError(f"tier {i + 1}: maintenance amount is not a whole money unit")
+            cum += step
+        tiers.append(RiskTier(floor, cap, lev_d, mmr_p, imr_p, cum))
+        floor, prev_mmr = cap, mmr_p
+    return tuple(tiers)
+
+
 @dataclass(frozen=True)
 class RiskTier:
-    """One bracket: ``floor <= notional < cap`` (money units), max leverage, MMR and IMR (ppm), cum (money)."""
+    """One bracket: ``floor <= key < cap`` (the notional in money units, or the size in lots on the size basis),
+    max leverage, MMR and IMR (ppm), cum (money)."""
 
     floor: int
     cap: int
@@ -49,52 +137,96 @@ class RiskTier:
 
 @dataclass(frozen=True)
 class RiskTiers:
-    """An ordered table of brackets; build it with :meth:`from_brackets`.
+    """An ordered table of brackets; build it with :meth:`from_brackets` (notional) or :meth:`size_brackets`.
 
     Arrays for the compiled sweep are in :attr:`floors`, :attr:`mmr_ppm`, :attr:`cum` (int64, shape (k,)).
+    ``basis`` :data:`BASIS_NOTIONAL` (floors in money) or :data:`BASIS_SIZE` (floors in lots); ``rate_per_lot``
+    the size-linear rate (1e-12 per lot, 0 = none). A tier's key is :meth:`key` of a position.
     """
 
     name: str
     tiers: tuple[RiskTier, ...]
+    basis: int = BASIS_NOTIONAL
+    rate_per_lot: int = 0
 
     @classmethod
-    def from_brackets(cls, name: str, brackets: list[tuple[str | int, str | int, str, str | None]]) -> RiskTiers:
+    def from_brackets(
+        cls,
+        name: str,
+        brackets: list[tuple[str | int, str | int, str, str | None]],
+        maintenance_amount: str = "derived",
+    ) -> RiskTiers:
         """Build tiers from ``(cap_quote, max_leverage, mmr, imr)`` rows in increasing cap order.
 
         ``cap_quote`` is in quote units (e.g. ``"50000"`` USDT), ``mmr``/``imr`` are fractions (``"0.004"``).
         ``imr=None`` means ``1 / max_leverage`` rounded up to a ppm. The maintenance amount is derived with
-        the cum rule above, exactly, in money units.
+        the cum rule above, exactly, in money units (``maintenance_amount="derived"``), or is 0 in every tier
+        (``"none"``: the tier's MMR on the whole notional, Bitget, module docstring).
 
         Raises:
             ValueError: caps not increasing, rates outside (0, 1], MMR above IMR, or a cum that is not a
                 whole number of money units.
         """
-        tiers: list[RiskTier] = []
-        floor = 0
-        prev_mmr = 0
-        cum = 0
-        for i, (cap_q, lev, mmr, imr) in enumerate(brackets):
-            cap = money(cap_q)
-            lev_d = Decimal(str(lev))
-            mmr_p = rate_ppm(mmr)
-            if imr is not None:
-                imr_p = rate_ppm(imr)
-            else:
-                imr_p = int((Decimal(PPM) / lev_d).to_integral_value(rounding=ROUND_CEILING))
-            if cap <= floor:
-                raise ValueError(f"tier {i + 1}: cap {cap_q} must be above the previous cap")
-            if not (0 < mmr_p <= PPM and 0 < imr_p <= PPM):
-                raise ValueError(f"tier {i + 1}: rates must be in (0, 1]")
-            if mmr_p > imr_p:
-                raise ValueError(f"tier {i + 1}: MMR {mmr} above IMR")
-            # floor * (MMR_n - MMR_{n-1}) must be whole money units for MM to stay exact
-            step, rem = divmod(floor * (mmr_p - prev_mmr), PPM)
-            if rem:
-                raise ValueError(f"tier {i + 1}: maintenance amount is not a whole money unit")
-            cum += step
-            tiers.append(RiskTier(floor, cap, lev_d, mmr_p, imr_p, cum))
-            floor, prev_mmr = cap, mmr_p
-        return cls(name, tuple(tiers))
+        return cls(name, _rows(brackets, money, maintenance_amount == "derived"))
+
+    @classmethod
+    def size_brackets(
+        cls,
+        name: str,
+        brackets: list[tuple[str | int, str | int, str, str | None]],
+        lot_size: Decimal | str,
+        rate_per_size: Decimal | str = "0",
+    ) -> RiskTiers:
+        """Size brackets (module docstring): ``(cap_base, max_leverage, mmr, imr)`` rows, ``cap_base`` the largest
+        size of the tier in base units (inclusive), no maintenance amount; ``rate_per_size`` the size-linear rate
+        per base unit (Deribit 0.00005 per BTC), which must be a whole number of 1e-12 per lot.
+
+        Raises:
+            ValueError: caps that do not increase by at least one lot, bad rates, or a size-linear rate that is
+                not whole in 1e-12 per lot.
+        """
+        lot = Decimal(str(lot_size))
+
+        def cap_lots(cap_base: str | int) -> int:  # lots up to the inclusive cap, plus one: the next tier's floor
+            return int(Decimal(str(cap_base)) // lot) + 1
+
+        return cls(name, _rows(brackets, cap_lots, False), BASIS_SIZE, per_lot(rate_per_size, lot))
+
+    def with_rate_per_size(self, rate_per_size: Decimal | str, lot_size: Decimal | str) -> RiskTiers:
+        """The same brackets with a size-linear rate per base unit (:meth:`size_brackets`)."""
+        return RiskTiers(self.name, self.tiers, self.basis, per_lot(rate_per_size, Decimal(str(lot_size))))
+
+    def with_added_rate(self, add_ppm: int) -> RiskTiers:
+        """Every tier's MMR raised by ``add_ppm`` (the fee rate OKX and BitMEX add to the MMR in the
+        liquidation condition, venues.md sections 2 and 4). The maintenance amounts stay: with a derived cum,
+        ``cum_n = floor_n (MMR_n - MMR_{n-1}) + cum_{n-1}`` depends only on differences of MMR (tier 1's cum
+        is 0), so the requirement is ``MM + notional x add`` in every tier. IMR is raised as far as the MMR
+        needs."""
+        if add_ppm == 0:
+            return self
+        tiers = tuple(
+            RiskTier(t.floor, t.cap, t.max_leverage, min(t.mmr_ppm + add_ppm, PPM),
+                     max(t.imr_ppm, min(t.mmr_ppm + add_ppm, PPM)), t.maintenance_amount)
+            for t in self.tiers
+        )  # fmt: skip
+        return RiskTiers(f"{self.name} + {add_ppm} ppm", tiers, self.basis, self.rate_per_lot)
+
+    @property
+    def continuous(self) -> bool:
+        """Whether the requirement is continuous in the notional: notional floors, maintenance amounts that
+        join the brackets (to a money unit) and no size-linear rate."""
+        if self.basis != BASIS_NOTIONAL or self.rate_per_lot:
+            return False
+        return all(
+            abs(b.floor * b.mmr_ppm - b.maintenance_amount * PPM - (b.floor * a.mmr_ppm - a.maintenance_amount * PPM))
+            <= PPM
+            for a, b in zip(self.tiers, self.tiers[1:])
+        )
+
+    def key(self, lots: int, notional: int | Fraction) -> int | Fraction:
+        """What the tier of a position of ``lots`` with this notional is looked up by: its notional (money) or,
+        on the size basis, its size (lots)."""
+        return abs(lots) if self.basis == BASIS_SIZE else notional
 
     @property
     def floors(self) -> np.ndarray:
@@ -116,28 +248,47 @@ class RiskTiers:
         """int64 (k,) maintenance amounts in money units."""
         return np.array([t.maintenance_amount for t in self.tiers], dtype=np.int64)
 
-    def index_for(self, notional: int) -> int:
-        """0-based tier index for a notional in money units (the last tier above the last cap)."""
-        return max(0, min(len(self.tiers) - 1, bisect_right([t.floor for t in self.tiers], notional) - 1))
+    def index_for(self, key: int | Fraction) -> int:
+        """0-based tier index for a tier key (:meth:`key`: a notional in money units, or a size in lots on the
+        size basis; the last tier above the last cap)."""
+        return max(0, min(len(self.tiers) - 1, bisect_right([t.floor for t in self.tiers], key) - 1))
 
-    def tier_for(self, notional: int) -> RiskTier:
-        """The bracket a notional (money units) falls in."""
-        return self.tiers[self.index_for(notional)]
+    def tier_for(self, key: int | Fraction) -> RiskTier:
+        """The bracket a tier key (:meth:`index_for`) falls in."""
+        return self.tiers[self.index_for(key)]
 
-    def maintenance_margin(self, notional: int) -> int:
-        """``ceil(notional * MMR) - cum`` in money units (requirement: rounds up)."""
-        t = self.tier_for(notional)
-        return bracket_maintenance_margin(notional, Fraction(t.mmr_ppm, PPM), t.maintenance_amount)
+    def _lots(self, lots: int | None) -> int:
+        if lots is None:
+            if self.basis == BASIS_SIZE or self.rate_per_lot:
+                raise ValueError(f"{self.name}: size tiers and size-linear rates need the position's lots")
+            return 0
+        return abs(lots)
 
-    def initial_margin(self, notional: int) -> int:
-        """``ceil(notional * IMR)`` in money units."""
-        return mul_ppm_ceil(notional, self.tier_for(notional).imr_ppm)
+    def maintenance_margin(self, notional: int | Fraction, lots: int | None = None) -> int:
+        """``ceil(notional * (MMR + lots * rate_per_lot)) - cum`` in money units (requirement: rounds up), the
+        tier found by :meth:`key`; ``lots`` needed on the size basis or with a size-linear rate.
 
-    def max_leverage_for(self, notional: int) -> Decimal:
+        Raises:
+            ValueError: ``lots`` missing where needed."""
+        q = self._lots(lots)
+        t = self.tier_for(self.key(q, notional))
+        return requirement(notional, q, t.mmr_ppm, self.rate_per_lot, t.maintenance_amount)
+
+    def initial_margin(self, notional: int, lots: int | None = None) -> int:
+        """``ceil(notional * (IMR + lots * rate_per_lot))`` in money units (Deribit's IM shares the MM's size
+        rate, venues.md section 5)."""
+        q = self._lots(lots)
+        t = self.tier_for(self.key(q, notional))
+        if not self.rate_per_lot:
+            return mul_ppm_ceil(notional, t.imr_ppm)
+        return requirement(notional, q, t.imr_ppm, self.rate_per_lot, 0)
+
+    def max_leverage_for(self, notional: int, lots: int | None = None) -> Decimal:
         """Max leverage allowed at this notional (0 above the last cap: the position is over the limit)."""
-        if notional > self.tiers[-1].cap:
+        key = self.key(self._lots(lots), notional)
+        if key > self.tiers[-1].cap or (self.basis == BASIS_SIZE and key == self.tiers[-1].cap):
             return Decimal(0)
-        return self.tier_for(notional).max_leverage
+        return self.tier_for(key).max_leverage
 
     def describe(self) -> list[dict[str, str]]:
         """Rows for display: floor, cap (quote), max leverage, MMR %, IMR %, maintenance amount (quote)."""
@@ -190,3 +341,16 @@ def tier_arrays(tiers: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         n = len(t.tiers)
         floors[m, :n], mmr[m, :n], cum[m, :n] = t.floors, t.mmr_ppm, t.cum
     return floors, mmr, cum, np.array([len(t.tiers) for t in tiers], dtype=np.int64)
+
+
+def tier_rules(tiers: list, backing_rule: int, mm_entry: int) -> tuple[int, np.ndarray, np.ndarray, int, int]:
+    """The fields of :class:`delever.columns.AccountValuation` after its tier arrays, for instruments ``0..M-1``
+    (:class:`RiskTiers` each): ``(backing_rule, tier_basis, rate_per_lot, mm_entry, general)``; ``tier_basis`` and
+    ``rate_per_lot`` int64 (M,), ``mm_entry`` the entry-value bits (:mod:`delever.requirement`). ``general`` is 0
+    (and the arrays placeholders the kernels never read) when every instrument has notional tiers with no size
+    rate and no MM is on entry value: the engine's default requirement."""
+    basis = np.array([t.basis for t in tiers], dtype=np.int64)
+    rate = np.array([t.rate_per_lot for t in tiers], dtype=np.int64)
+    if not mm_entry and not basis.any() and not rate.any():
+        return int(backing_rule), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), 0, 0
+    return int(backing_rule), basis, rate, int(mm_entry), 1

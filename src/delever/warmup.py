@@ -36,8 +36,10 @@ KERNEL_MODULES = (
     "mechanisms.backstop",
     "mechanisms.funding",
     "mechanisms.proactive",
+    "requirement",
     "sweep",
     "trigger_index",
+    "trigger_price",
 )
 """Modules (under ``delever``) holding compiled kernels."""
 

@@ -26,7 +26,7 @@ from numba import njit
 
 from ..columns import BookCols, PoolCols
 from .policies import Winners, allocate_lots, get_policy, rotation_scores, rotation_start
-from ..margin import bracket_maintenance_margin_compiled
+from ..margin import tier_requirement_compiled
 from .ranking import lights_from_cumulative, side_quantity
 
 FIRST_CHUNK = 256
@@ -59,12 +59,13 @@ def adl_pool(
     lot-tick): written to ``out`` (a :class:`delever.columns.PoolCols`: position index, uPnL, equity, wallet
     (the position's collateral: isolated margin or cross wallet), MM). Returns how many.
 
-    ``tiers`` = (floors, mmr, cum) int64 (k,) of the instrument; ``excluded`` bool (n,) positions being
+    ``tiers`` = (floors, mmr, cum) int64 (k,) of the instrument, its tier basis and size rate (:mod:`delever.tiers`);
+    ``excluded`` bool (n,) positions being
     liquidated this step; ``pos_equity`` (n,)/``acc_equity`` (a,) the sweep's equities (money).
     ``inline_equity``: every account holds one position, so equity is its collateral plus its uPnL and the
     sweep's equity arrays are not read; ``write`` False only counts (to size the outputs exactly).
     """
-    floors, mmr, cum = tiers
+    floors, mmr, cum, basis, rate = tiers
     k = floors.shape[0]
     size, cost, isolated, account = book.size, book.cost, book.isolated, book.account
     collateral, wallet = book.collateral, book.wallet
@@ -92,9 +93,16 @@ def adl_pool(
         out.upnl[count] = upnl
         out.equity[count] = eq
         out.wallet[count] = collateral[i] if isolated[i] else wallet[account[i]]
-        out.mm[count] = bracket_maintenance_margin_compiled(notional, floors, mmr, cum, k)
+        out.mm[count] = tier_requirement_compiled(notional, s if s > 0 else -s, floors, mmr, cum, k, basis, rate)
         count += 1
     return count
+
+
+def ranking_tiers(tiers: tuple) -> tuple:
+    """``(floors, mmr, cum, basis, rate)`` as :func:`adl_pool` takes them, from ``(floors, mmr, cum)`` (notional
+    tiers, no size rate) or the five."""
+    floors, mmr, cum, *rule = tiers
+    return floors, mmr, cum, int(rule[0]) if rule else 0, int(rule[1]) if rule else 0
 
 
 def eligible(
@@ -110,7 +118,8 @@ def eligible(
     inline_equity: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """The eligible ADL counterparties of one side of one instrument (:func:`adl_pool`) as exactly sized
-    int64 arrays ``(index, uPnL, equity, collateral, MM)``; ``tiers`` = (floors, mmr, cum)."""
+    int64 arrays ``(index, uPnL, equity, collateral, MM)``; ``tiers`` = (floors, mmr, cum) and optionally the tier
+    basis and size rate (:func:`ranking_tiers`)."""
     cols = BookCols.of(book)
     args = (
         cols,
@@ -118,7 +127,7 @@ def eligible(
         instrument_id,
         mark,
         v,
-        tiers,
+        ranking_tiers(tiers),
         excluded,
         pos_equity,
         acc_equity,
@@ -215,14 +224,15 @@ class AdlQueue:
         equities: Callable[[], tuple[np.ndarray, np.ndarray]] | None,
         excluded: np.ndarray,
         policy,
-        tiers: tuple[np.ndarray, np.ndarray, np.ndarray],
+        tiers: tuple,
         position_data: Callable[[str], np.ndarray] | None = None,
         offset_key: tuple[int, ...] = (0,),
     ) -> None:
         """``equities()`` returns ``(position equity, account equity)`` as the sweep defines them; it is
         called only if this step needs ADL; ``None`` when every account holds one position (equity is then
         computed from the position itself). ``policy``: a name or a :class:`~delever.adl.policies.Policy`.
-        ``tiers`` = (floors, mmr, cum) of the instrument. ``position_data(name)`` returns a per-position
+        ``tiers`` = (floors, mmr, cum) of the instrument, then optionally its tier basis and size rate
+        (:mod:`delever.tiers`; default notional, none). ``position_data(name)`` returns a per-position
         column (shape (n,)) the policy ``needs`` (``funding_received`` int64 money, ``age_s`` float64
         seconds); called only when the policy reads one and this step needs ADL (default: zeros).
         ``offset_key``: non-negative integers (the run's seed, the step, ...) from which a ``rotating`` policy
@@ -235,7 +245,7 @@ class AdlQueue:
         self._offset_key = tuple(int(k) for k in offset_key)
         self.policy = get_policy(policy)
         self.alloc_mode = 0 if self.policy.family == "queue" else 1
-        self._tiers = tiers
+        self._tiers = ranking_tiers(tiers)
         self.queue = np.zeros((2, FIRST_CHUNK), dtype=np.int64)
         self.take = np.zeros((2, FIRST_CHUNK), dtype=np.int64)
         self.indicator = np.zeros((2, FIRST_CHUNK), dtype=np.int8)

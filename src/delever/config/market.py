@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..instruments import Instrument
 from ..tiers import TIER_TABLES, RiskTiers
@@ -17,7 +17,9 @@ from .levels import PriceLevelsConfig
 
 
 class TierRow(ConfigModel):
-    """One risk-limit bracket: notional cap (quote), max leverage, MMR and IMR (fractions)."""
+    """One risk-limit bracket: cap, max leverage, MMR and IMR (fractions). The cap is a notional in quote units
+    (``tier_basis = "notional"``, the bracket ``floor <= notional < cap``) or a size in base units
+    (``"size"``, inclusive: the bracket holds sizes up to ``cap``; :meth:`delever.tiers.RiskTiers.size_brackets`)."""
 
     cap: Annotated[Money, Field(gt=0)]
     max_leverage: Annotated[Decimal, Field(gt=0, le=10_000)]
@@ -25,18 +27,36 @@ class TierRow(ConfigModel):
     imr: Annotated[Rate, Field(gt=0, le=1)] | None = None
 
 
-def build_tiers(name: str, tiers: str | list[TierRow]) -> RiskTiers:
-    """A built-in tier table by name (:data:`delever.tiers.TIER_TABLES`) or ``name``'s table of explicit rows.
+def build_tiers(
+    name: str,
+    tiers: str | list[TierRow],
+    basis: str = "notional",
+    maintenance_amount: str = "derived",
+    lot_size: Decimal = Decimal("0.001"),
+    rate_per_size: Decimal = Decimal(0),
+) -> RiskTiers:
+    """A built-in tier table by name (:data:`delever.tiers.TIER_TABLES`) or ``name``'s table of explicit rows,
+    on the tier ``basis`` (``"notional"`` or ``"size"``, caps in base units converted at ``lot_size``), with the
+    maintenance amount ``"derived"`` or ``"none"`` and a size-linear rate per base unit (:mod:`delever.tiers`).
 
     Raises:
-        ValueError: an unknown table name or inconsistent rows.
+        ValueError: an unknown table name, inconsistent rows, or a size basis with a derived maintenance amount
+            (the cum rule is a notional's).
     """
     if isinstance(tiers, str):
         if tiers not in TIER_TABLES:
             raise ValueError(f"unknown tier table {tiers!r}; known: {', '.join(sorted(TIER_TABLES))}")
-        return TIER_TABLES[tiers]
-    rows = [(str(t.cap), str(t.max_leverage), str(t.mmr), None if t.imr is None else str(t.imr)) for t in tiers]
-    return RiskTiers.from_brackets(name, rows)
+        if basis != "notional" or maintenance_amount != "derived":
+            raise ValueError(f"tier table {tiers!r} is a notional table with its maintenance amounts: give rows")
+        out = TIER_TABLES[tiers]
+    else:
+        rows = [(str(t.cap), str(t.max_leverage), str(t.mmr), None if t.imr is None else str(t.imr)) for t in tiers]
+        if basis == "size":
+            if maintenance_amount != "none":
+                raise ValueError('size tiers have no maintenance amount: set maintenance_amount = "none"')
+            return RiskTiers.size_brackets(name, rows, lot_size, rate_per_size)
+        out = RiskTiers.from_brackets(name, rows, maintenance_amount)
+    return out.with_rate_per_size(rate_per_size, lot_size) if rate_per_size else out
 
 
 class InstrumentConfig(ConfigModel):
@@ -53,12 +73,36 @@ class InstrumentConfig(ConfigModel):
     settlement_window_s: Annotated[float, Field(gt=0)] = 1_800.0
     """A dated future's settlement price averages its index over this many seconds before expiry."""
     tiers: str | Annotated[list[TierRow], Field(min_length=1)] = "binance-btcusdt-2021"
+    tier_basis: Literal["notional", "size"] = "notional"
+    """What the tier caps measure: the notional (quote; Binance, Bybit, Bitget) or the position size (base
+    units, inclusive caps; OKX's contracts, BitMEX's XBT value: :meth:`delever.tiers.RiskTiers.size_brackets`)."""
+    maintenance_amount: Literal["derived", "none"] = "derived"
+    """``derived``: Binance's cum makes MM continuous across brackets; ``none``: MM = tier MMR x notional (Bitget,
+    OKX, BitMEX; required on the size basis)."""
+    rate_per_size: Annotated[Rate, Field(ge=0, lt=1)] = Decimal(0)
+    """Added to every MMR and IMR per base unit of position size (Deribit BTC_USDC: 0.00005, i.e. ``MM = 1% +
+    size_BTC x 0.005%``, venues.md section 5, TV-25); must be whole in 1e-12 per lot."""
 
     @field_validator("tiers")
     @classmethod
     def _tiers(cls, tiers: str | list[TierRow]) -> str | list[TierRow]:
-        build_tiers("tiers", tiers)  # ValueError naming the table or the tier at fault
+        # the rows alone (caps increasing, rates); the basis and maintenance amount are checked with them below
+        build_tiers("tiers", tiers, maintenance_amount="derived" if isinstance(tiers, str) else "none")
         return tiers
+
+    @model_validator(mode="after")
+    def _tier_rule(self) -> InstrumentConfig:
+        try:
+            self.tier_table("tiers")
+        except ValueError as exc:
+            raise ValueError(f"tiers: {exc}") from None
+        return self
+
+    def tier_table(self, name: str) -> RiskTiers:
+        """The :class:`~delever.tiers.RiskTiers` of this section (:func:`build_tiers`)."""
+        return build_tiers(
+            name, self.tiers, self.tier_basis, self.maintenance_amount, self.lot_size, self.rate_per_size
+        )
 
     def build(self) -> Instrument:
         """The :class:`~delever.instruments.Instrument` (raises ValueError on inconsistent values)."""
@@ -66,7 +110,7 @@ class InstrumentConfig(ConfigModel):
             self.symbol,
             self.tick_size,
             self.lot_size,
-            build_tiers(f"{self.symbol}-custom", self.tiers),
+            self.tier_table(f"{self.symbol}-custom"),
             kind=self.kind,
             base=self.base,
             quote=self.quote,

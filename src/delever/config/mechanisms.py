@@ -21,6 +21,12 @@ class PartialLiquidationConfig(ConfigModel):
 
     enabled: bool = False
     mode: Literal["tier", "slice"] = "tier"
+    tiers_per_step: Annotated[int, Field(ge=1)] | None = None
+    """``tier`` mode: at most this many tiers down per step; if none of them restores the account, down this many
+    all the same, again at the next step (OKX, Bitget: 2; venues.md sections 4 and 8). None: any number down to
+    the highest lower tier that restores it, else whole (BitMEX, Bybit)."""
+    whole_tiers: Annotated[int, Field(ge=1)] = 1
+    """``tier`` mode: a position in one of the lowest ``whole_tiers`` tiers is closed whole (OKX: tiers 1-2)."""
     slice_fraction: Annotated[Rate, Field(gt=0, lt=1)] = Decimal("0.2")
     slice_min_notional: Annotated[Money, Field(ge=0)] = Decimal(100_000)
     cooldown_s: Annotated[float, Field(ge=0)] = 30.0

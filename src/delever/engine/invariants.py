@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..tiers import BASIS_NOTIONAL, PICO, rate_pico
+
 from ..book import Book
 from ..errors import ConservationError
 from ..instruments import Instrument
@@ -15,11 +17,22 @@ from ..instruments import Instrument
 def trigger_mode(book: Book, inst: Instrument) -> bool:
     """Whether trigger prices decide liquidations exactly for this book: every trader account holds at most
     one position (so a change to an account is a change to its one position, whose trigger is refreshed), and
-    ``equity - MM`` moves monotonically with the price (``V * (1 - MMR_max) > 1``)."""
+    ``equity - MM`` moves monotonically with the price (``V * (1 - MMR_max) > 1``, the MMR with the size-linear
+    rate of the largest position). Notional tiers with no maintenance amount (Bitget's ``MM = tier MMR x PV``)
+    make the requirement jump up at each cap, so a long's ``equity - MM`` can fall as the price rises: such a
+    run marks the whole book every step. Size tiers and an MM on entry value keep it monotone
+    (:mod:`delever.requirement`)."""
     traders = book.account[~book.exempt[book.account]]
     if traders.size and np.bincount(traders).max() > 1:
         return False
-    return inst.value_per_lot_tick * (1_000_000 - int(inst.tiers.mmr_ppm.max())) > 1_000_000
+    tiers = inst.tiers
+    if tiers.basis == BASIS_NOTIONAL and not tiers.continuous and not tiers.rate_per_lot:
+        return False
+    if tiers.basis == BASIS_NOTIONAL and tiers.rate_per_lot and len(tiers.tiers) > 1:
+        return False  # a notional table with a size rate: its continuity is not checked, so the sweep decides
+    lots = int(np.abs(book.size).max()) if book.size.size else 0
+    rate = rate_pico(int(tiers.mmr_ppm.max()), lots, tiers.rate_per_lot)
+    return inst.value_per_lot_tick * (PICO - rate) > PICO
 
 
 def check_conservation(book: Book, fund: np.ndarray, money_start: int, instruments: int = 1) -> None:

@@ -63,7 +63,7 @@ def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
     ``extra_instruments(instrument, path)``, for a multi-instrument run (:func:`delever.contagion.prepare_multi`),
     returns the other instruments and their start prices (ticks): a book file may then hold positions on
     any of them (its ``instrument`` column); it is called only when the book comes from a file."""
-    inst = scenario.instrument.build()
+    inst = scenario.margin.instrument(scenario.instrument.build())  # the [margin] fee rate in its MMR
     kl = load_klines(scenario.resolve(scenario.prices.file))
     pc = scenario.prices
     path = path_from_klines(kl, scenario.step_seconds, window_ms(pc.start), window_ms(pc.end), pc.gap_fill)

@@ -25,7 +25,7 @@ from ..scenario import Scenario
 from ..settlement import SettlementReport, check_expiry, expiry_ns, settle_at
 from ..sweep import account_health, margin_sweep, position_health, update_triggers
 from ..sweep_skip import SweepSkip, continuous
-from ..tiers import tier_arrays
+from ..tiers import tier_arrays, tier_rules
 from ..trigger_index import TriggerIndex, scan_triggers
 from ..units import money, rate_ppm
 from .adl_columns import position_column
@@ -256,7 +256,7 @@ class Simulation:
         # full-sweep runs where only liquidations change the book (no mechanism acts in the step): skip the sweeps
         # that could list nobody (exact; delever.sweep_skip)
         self.sweep_skip = None
-        quiet_book = not self.mechanisms
+        quiet_book = not self.mechanisms and not self.rule[4]  # and the default margin rule (delever.requirement)
         if not self.use_triggers and not full_sweep and quiet_book and continuous(*self.tier_args()):
             self.sweep_skip = SweepSkip(book.account, book.size, book.isolated, book.instrument, book.exempt,
                                         self.vpl, self.mmr, self.n_tiers)  # fmt: skip
@@ -267,9 +267,9 @@ class Simulation:
             mechanism.setup(self)
 
     # -- setup -------------------------------------------------------------------------------------------
-    def _tier_arrays(self) -> None:
-        """The (M, k) tier arrays of the instruments' current tiers (``tiers_now``)."""
+    def _tier_arrays(self) -> None:  # the (M, k) tier arrays of tiers_now; rule: the valuation's margin fields
         self.floors, self.mmr, self.cum, self.n_tiers = tier_arrays(self.tiers_now)
+        self.rule = tier_rules(self.tiers_now, self.backing_rule, self.scenario.margin.mm_entry())
 
     def set_tiers(self, m: int, tiers) -> None:
         """Instrument ``m``'s margin tiers become ``tiers`` (:class:`delever.tiers.RiskTiers`) from now on; the
@@ -283,9 +283,9 @@ class Simulation:
         """The instruments' current tier arrays ``(floors, mmr, cum, n_tiers)`` (:func:`tier_arrays`)."""
         return self.floors, self.mmr, self.cum, self.n_tiers
 
-    def tiers_of(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        k = int(self.n_tiers[m])
-        return self.floors[m, :k], self.mmr[m, :k], self.cum[m, :k]
+    def tiers_of(self, m: int) -> tuple:  # (k,) floors, mmr ppm, cum of instrument m; its tier basis and size rate
+        k, (_, basis, rate, _, on) = int(self.n_tiers[m]), self.rule
+        return self.floors[m, :k], self.mmr[m, :k], self.cum[m, :k], int(on and basis[m]), int(on and rate[m])
 
     def _rebuild_triggers(self) -> None:
         self._update_triggers(np.arange(self.book.n_positions, dtype=np.int64))
@@ -324,7 +324,7 @@ class Simulation:
     def valuation(self, marks: np.ndarray | None = None) -> AccountValuation:
         """The instruments' marks (``marks``, default the current ones, shared), money per lot-tick, current
         tier tables and the scenario's cross backing rule (:class:`delever.columns.AccountValuation`)."""
-        return AccountValuation(self.marks if marks is None else marks, self.vpl, *self.tier_args(), self.backing_rule)
+        return AccountValuation(self.marks if marks is None else marks, self.vpl, *self.tier_args(), *self.rule)
 
     def _health(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact equity and MM (money) of the single-position accounts ``order`` at the marks."""

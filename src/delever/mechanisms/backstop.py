@@ -28,7 +28,7 @@ from ..columns import AccountValuation, BookCols, EventCols
 from ..events import BACKSTOP_MARGIN, BACKSTOP_TAKEOVER, BACKSTOP_VAULT_FILL
 from ..liquidation import apply_trade, emit_event
 from ..margin import bankruptcy_price_compiled
-from ..sweep import account_cross_sums, maintenance_margin
+from ..sweep import account_cross_sums, position_requirement
 from ..units import money
 from .base import Mechanism
 
@@ -58,8 +58,7 @@ def take_over(order, step, taken_at, ratio_num, ratio_den, vault_pos, mark, book
         other_open = 0
         if book.isolated[p]:
             equity = book.collateral[p] + own_upnl
-            value = (s if s > 0 else -s) * mark * v
-            mm = maintenance_margin(value, m, val.floors, val.mmr, val.cum, val.n_tiers[m])
+            mm = position_requirement(s, book.cost[p], mark, v, True, m, val)
             whole_account = False
         else:
             u_all, mm, n_open = account_cross_sums(a, book, val, True)
@@ -147,7 +146,7 @@ class Backstop(Mechanism):
         notional = np.abs(b.size[order]) * mark * v
         events = EventCols.of(buf)
         vault = int(self.vault_positions[m])
-        valuation = AccountValuation(sim.marks, sim.vpl, *sim.tier_args())
+        valuation = AccountValuation(sim.marks, sim.vpl, *sim.tier_args(), *sim.rule)
         taken = take_over(
             order, batch.t, self.taken_at, num, den, vault, mark, BookCols.of(b), valuation, v, keep, events
         )

@@ -142,6 +142,7 @@ class Engine(Protocol):
     lp_positions: list  # per instrument, int64 positions of the liquidity providers
     lp_weights: list  # per instrument, int64 weights of those positions
     tiers_base: list  # per instrument, the scenario's margin tiers (delever.tiers.RiskTiers)
+    rule: tuple  # the margin fields of delever.columns.AccountValuation after its tier arrays (tiers.tier_rules)
     use_triggers: bool  # liquidations found from trigger prices (else a full sweep each step)
     buf: Any  # the step's :class:`delever.events.EventBuffer`
     extra: dict  # the run's mechanism figures (summary.json), ``extra[name]`` a dict per mechanism
@@ -164,7 +165,7 @@ class Engine(Protocol):
 
     def flush(self, t: int, m: int) -> None: ...  # move the buffer's events (instrument m's) to the log
 
-    def tiers_of(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...  # floors, mmr ppm, cum
+    def tiers_of(self, m: int) -> tuple: ...  # floors, mmr ppm, cum (k,); tier basis and size rate (delever.tiers)
 
     def tier_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
 

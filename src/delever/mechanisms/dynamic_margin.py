@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from ..tiers import RiskTiers
+from ..tiers import RiskTier, RiskTiers
 from ..units import MONEY_SCALE, PPM
 from .base import NO_ACCOUNTS, Mechanism, steps_of
 from .volatility import vol_ratio
@@ -30,16 +30,22 @@ def quantise(multiplier: float, cap: float) -> float:
 
 
 def scaled_tiers(base: RiskTiers, multiplier: float) -> RiskTiers:
-    """``base`` with every MMR and IMR times ``multiplier`` (rounded up to a ppm, capped at 100%)."""
+    """``base`` with every MMR and IMR times ``multiplier`` (rounded up to a ppm, capped at 100%). A table with
+    maintenance amounts has them derived again for the new rates; one without (size tiers, Bitget's ``MM = MMR x
+    PV``) keeps none, its floors, its basis and its size-linear rate (:mod:`delever.tiers`)."""
     m = Decimal(str(round(multiplier, 6)))
     rows = []
     for t in base.tiers:
         mmr = min(int((Decimal(t.mmr_ppm) * m).to_integral_value(rounding="ROUND_CEILING")), PPM)
         imr = min(max(int((Decimal(t.imr_ppm) * m).to_integral_value(rounding="ROUND_CEILING")), mmr), PPM)
-        rows.append(
-            (str(Decimal(t.cap) / MONEY_SCALE), str(t.max_leverage), str(Decimal(mmr) / PPM), str(Decimal(imr) / PPM))
-        )
-    return RiskTiers.from_brackets(f"{base.name} x{multiplier:g}", rows)
+        rows.append((t, mmr, imr))
+    name = f"{base.name} x{multiplier:g}"
+    if any(t.maintenance_amount for t in base.tiers):
+        caps = [(str(Decimal(t.cap) / MONEY_SCALE), str(t.max_leverage), str(Decimal(a) / PPM), str(Decimal(b) / PPM))
+                for t, a, b in rows]  # fmt: skip
+        return RiskTiers.from_brackets(name, caps)
+    tiers = tuple(RiskTier(t.floor, t.cap, t.max_leverage, a, b, 0) for t, a, b in rows)
+    return RiskTiers(name, tiers, base.basis, base.rate_per_lot)
 
 
 class DynamicMargin(Mechanism):

@@ -154,8 +154,9 @@ class PositionState:
         return abs(self.size) * self.mark * self.instrument.value_per_lot_tick
 
     def maintenance_margin(self) -> int:
-        """The instrument's tiered maintenance margin at the mark (money, rounded up; :mod:`delever.tiers`)."""
-        return self.instrument.tiers.maintenance_margin(self.notional())
+        """The instrument's tiered maintenance margin at the mark (money, rounded up; :mod:`delever.tiers`; the size
+        in lots picks the tier on a size basis and scales a size-linear rate)."""
+        return self.instrument.tiers.maintenance_margin(self.notional(), abs(self.size))
 
 
 @dataclass(frozen=True)

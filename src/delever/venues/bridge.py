@@ -10,30 +10,9 @@ from fractions import Fraction
 
 
 from ..margin import BACKING_MM_SHARE
-from ..tiers import RiskTiers
-from .exact import LINEAR_MONEY_SCALE, plain, to_decimal
+from .exact import to_decimal
 from .margin_models import BracketMargin
-from .contract import VenueInstrument
-
-
-def _scenario_tier_rows(c: VenueInstrument) -> list[dict[str, str]] | None:
-    """A linear contract's bracket tiers as scenario ``TierRow`` s, if the scenario's rule (maintenance amount
-    derived by ``RiskTiers.from_brackets``) rebuilds them exactly; else None (Bitget's MM = MMR x PV, steps,
-    size-keyed or size-linear schedules, inverse contracts)."""
-    if c.contract != "linear" or not isinstance(c.margin, BracketMargin):
-        return None
-    tiers = c.margin.tiers.tiers
-    rows = [
-        {
-            "cap": str(plain(Decimal(t.cap) / LINEAR_MONEY_SCALE)),
-            "max_leverage": str(t.max_leverage),
-            "mmr": str(plain(Decimal(t.mmr_ppm) / 1_000_000)),
-            "imr": str(plain(Decimal(t.imr_ppm) / 1_000_000)),
-        }
-        for t in tiers
-    ]
-    rebuilt = RiskTiers.from_brackets("check", [(r["cap"], r["max_leverage"], r["mmr"], r["imr"]) for r in rows])
-    return rows if rebuilt.tiers == tiers else None
+from .tier_overrides import scenario_tiers
 
 
 class EngineBridge:
@@ -117,15 +96,20 @@ class EngineBridge:
         out["liquidation"]["surplus"] = "trader" if self.liquidation.surplus_to == "trader" else "insurance-fund"
         if self.cross_backing_rule == BACKING_MM_SHARE:  # dYdX v4: -DNNV - TNC x |DMMR| / TMMR (engines.md 1)
             out["liquidation"]["cross_backing"] = "mm-share"
-        rows = _scenario_tier_rows(c)
-        if rows is not None:
-            out["instrument"]["tiers"] = rows
+        tiers = scenario_tiers(c)
+        if tiers is not None:
+            out["instrument"].update(tiers)
+        out["margin"] = self.margin_rule()
         fee = self.fees.liquidation_fee_for(c.symbol)
         out["fees"]["liquidation_fee_rate"] = str(to_decimal(fee or Fraction(0), 8))
         lq = self.liquidation
         mech = out["mechanisms"]
         if lq.style == "tier_steps":
             mech["partial_liquidation"] = {"enabled": True, "mode": "tier"}
+            if lq.tiers_per_step != 1:  # OKX, Bitget: N tiers a step (one: the engine's search of every lower tier)
+                mech["partial_liquidation"]["tiers_per_step"] = lq.tiers_per_step
+            if lq.full_below_tier != 1:  # OKX: tiers 1-2 closed whole
+                mech["partial_liquidation"]["whole_tiers"] = lq.full_below_tier
         elif lq.style == "slices":
             mech["partial_liquidation"] = {
                 "enabled": True,
@@ -155,6 +139,20 @@ class EngineBridge:
             mech["funding"] = fund
         return {k: v for k, v in out.items() if v}
 
+    def margin_rule(self) -> dict[str, str]:
+        """The scenario's ``[margin]`` options of this rulebook (:class:`delever.config.margin.MarginConfig`): the
+        MM on entry value where the liquidation price is published on the entry basis (BitMEX, Bybit isolated:
+        :attr:`lp_basis_isolated`, :attr:`lp_basis_cross`), and the rate added to the MMR
+        (:attr:`liquidation_extra_mmr`: OKX's fee rate, BitMEX's taker fee)."""
+        out: dict[str, str] = {}
+        if self.lp_basis_isolated == "entry":
+            out["maintenance_value_isolated"] = "entry"
+        if self.lp_basis_cross == "entry":
+            out["maintenance_value_cross"] = "entry"
+        if self.liquidation_extra_mmr:
+            out["mmr_fee_rate"] = str(to_decimal(self.liquidation_extra_mmr, 8))
+        return out
+
     def engine_gaps(self, symbol: str | None = None) -> list[str]:
         """The rules of this rulebook that :meth:`scenario_overrides` cannot express (so a run under it
         approximates them): stated, so a comparison never silently mixes rules."""
@@ -162,15 +160,10 @@ class EngineBridge:
         gaps = []
         if "tiers" not in self.scenario_overrides(c.symbol).get("instrument", {}):  # type: ignore[operator]
             gaps.append(f"tiers ({c.contract}, {c.margin.kind}): the scenario keeps its own tier table")
-        if self.lp_basis_isolated == "entry" or self.liquidation_extra_mmr:
+        if c.contract == "inverse":
             gaps.append(
-                "liquidation trigger: the engine uses equity < MM at the mark (no entry-value MM, no fee "
-                "rate added to the MMR)"
-            )
-        if self.liquidation.style == "tier_steps" and self.liquidation.tiers_per_step != 1:
-            gaps.append(
-                f"{self.liquidation.tiers_per_step} tiers per step: the engine's tier mode reduces to "
-                "the highest lower tier that is back above MM"
+                f"inverse contract {c.symbol}: the engine runs a linear contract of the same size in {c.base} (PnL "
+                "and margin in the quote, not in the coin); its coin-valued risk limits run as size tiers"
             )
         ioc = self.liquidation.style == "fillable_price_ioc"  # its fills settle as dYdX's (delever.ioc_order)
         if self.liquidation.style in ("incremental", "takeover", "ioc_assignment_unwind"):

@@ -57,7 +57,7 @@ def venue_run_inputs(scenario: Scenario, name: str, seed: int, base=None):
 
     sc = apply_venue(scenario, name)
     base = base if base is not None else prepare(scenario, seed)
-    return sc, dataclasses.replace(base, instrument=sc.instrument.build())
+    return sc, dataclasses.replace(base, instrument=sc.margin.instrument(sc.instrument.build()))  # [margin] fee rate
 
 
 def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1, progress=None) -> list[dict]:
