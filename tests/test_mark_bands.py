@@ -190,3 +190,72 @@ def test_run_venue_drift_keeps_mark_in_band(tmp_path):
     mark, index = np.asarray(steps["mark_price"], float), np.asarray(steps["index_price"], float)
     assert len(mark) > 1000
     assert np.all(np.abs(mark - index) <= 0.10 * index + 0.05)
+
+
+# --- every venue on the default scenario ------------------------------------------------------------------------
+
+ALL_VENUES_SLICE_END = "2025-10-10T21:25:00Z"
+"""The default path from its start (21:01 UTC) through the first cascade (21:14-21:16) and ten minutes of its
+aftermath: 1,440 one-second steps per venue, so the eleven runs fit CI; the full path is measured in README."""
+
+
+def _observed_run(monkeypatch, sc, market) -> tuple[list, object]:
+    """Run ``sc`` with an observer of every step's mark, index (the book centre) and basis EMA (ticks), read after
+    the marks moved (phase 4; a per-step mechanism, so the compiled loop of quiet steps is off: the same marks,
+    tests/test_mechanism_protocol.py)."""
+    from delever.mechanisms import registry
+    from delever.mechanisms.base import Mechanism
+
+    seen: list[tuple[int, int, float, float]] = []
+
+    class MarkObserver(Mechanism):
+        name = "mark_observer"
+        per_step = True
+
+        @classmethod
+        def from_scenario(cls, scenario):
+            return cls()
+
+        def before_sweep(self, sim, t, m):
+            if m == 0:
+                seen.append((t, int(sim.marks[0]), float(sim.centre_ticks[0][t]), sim.mark_rules[0].ema_basis))
+            return False
+
+    monkeypatch.setattr(registry, "STEP_MECHANISMS", registry.STEP_MECHANISMS + (MarkObserver,))
+    return seen, run(sc, sc.seed, market=market)
+
+
+@pytest.fixture(scope="module")
+def default_slice():
+    sc = load_scenario(default_scenario_path(), {"prices": {"end": ALL_VENUES_SLICE_END}})
+    return sc, prepare(sc, sc.seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(VENUES))
+def test_every_venue_keeps_its_mark_within_its_bound(monkeypatch, default_slice, name):
+    """``delever run --venue NAME``'s inputs (:func:`delever.venues.scenario.venue_run_inputs`) on the default
+    scenario's slice: at every step the mark is within the venue's bound of the index.
+
+    - Drift publishes a band (``mark_oracle_percent_divergence``, 10%): ``|mark - index| <= 10% x index``.
+    - No other venue's band is in ../shared/specs (``NO_PUBLISHED_BAND``): no number is assumed. What bounds their
+      mark is the mark rule itself (:mod:`delever.mark`): the median of the index, the index plus the basis EMA
+      and the last price lies between the index and ``index + EMA(last - index)``, Deribit's published legacy
+      mark ("Index + 30 s EMA(futures price - index)", venues.md section 5), so a single print never carries the
+      mark past the smoothed basis: ``|mark - index| <= |EMA basis| + half a tick`` (the rounding to a tick).
+      Drift's band binds on top of it. Every venue's mark obeys that bound; the banded one also its band.
+    """
+    from delever.venues.scenario import venue_run_inputs
+
+    base_sc, base = default_slice
+    sc, market = venue_run_inputs(base_sc, name, base_sc.seed, base)
+    seen, result = _observed_run(monkeypatch, sc, market)
+    assert [t for t, *_ in seen] == list(range(result.steps.mark_ticks.size))  # every step was observed
+    t, mark, index, ema = (np.array(x) for x in zip(*seen))
+    assert np.array_equal(mark, result.steps.mark_ticks)  # the observed marks are the run's
+    assert np.all(np.abs(mark - index) <= np.abs(ema) + 0.5)
+    band = get_venue(name).mark.max_deviation_pct
+    if band is not None:
+        assert np.all(np.abs(mark - index) <= float(band) / 100 * index)
+    else:
+        assert sc.mark.max_deviation_pct is None

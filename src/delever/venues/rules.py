@@ -65,6 +65,9 @@ class LiquidationProcedure:
             :mod:`delever.mechanisms.block_limits`): orders per step, a position's order at most
             ``max(min notional, portion x notional)`` (quote), notional per account per step (quote); ``None``
             / 0 / 1 / ``None``: no limit.
+        insurance_keep, insurance_max_payout: caps on the insurance fund's payouts (quote;
+            :mod:`delever.mechanisms.insurance_cap`): the balance it always keeps (Drift: one unit) and what one
+            market may draw over the run (Drift's ``quote_max_insurance``; ``None``: no cap).
     """
 
     style: LiquidationStyle
@@ -83,6 +86,8 @@ class LiquidationProcedure:
     position_min_notional: Fraction = Fraction(0)
     position_max_portion: Fraction = Fraction(1)
     account_max_notional_per_step: Fraction | None = None
+    insurance_keep: Fraction = Fraction(0)
+    insurance_max_payout: Fraction | None = None
 
     def step_limits(self) -> dict[str, object]:
         """The scenario's ``[liquidation]`` options (:class:`delever.scenario.LiquidationConfig`) of these
