@@ -2,7 +2,8 @@
 source, and runs whose mark stays within the band at every step.
 
 The runaway the issue reports (``run --venue drift`` before the book rule of ``venue_run_inputs``: the book
-generated under Drift's own 20x / 2.5% tiers) is reproduced here by building that book; unbanded its mark
+generated under Drift's own 20x / 2.5% tiers, liquidated against the order book) is reproduced here by building
+that book; unbanded its mark
 leaves the index by far more than Drift's 10% guard rail (measured: -27.2% at 21:15 and +51.4% at 21:48 on the
 full default path; this file's slice to 21:20 holds the first of the two), banded it stays inside.
 """
@@ -156,8 +157,12 @@ def _deviation(result) -> np.ndarray:
 @pytest.fixture(scope="module")
 def drift_tier_book():
     """The issue's reproduction: the default scenario to 21:20 under Drift's rules, its book generated under
-    Drift's own tiers (as ``run --venue drift`` built it before ``venue_run_inputs``)."""
+    Drift's own tiers (as ``run --venue drift`` built it before ``venue_run_inputs``), liquidated against the
+    order book as the rulebook ran it then (before its takeover at the oracle, which sends no order to the book
+    and so cannot displace the mark: the band is tested where forced orders move the last price)."""
     sc = apply_venue(load_scenario(default_scenario_path(), {"prices": {"end": SLICE_END}}), "drift")
+    mech = sc.mechanisms.model_copy(update={"backstop": sc.mechanisms.backstop.model_copy(update={"enabled": False})})
+    sc = sc.model_copy(update={"mechanisms": mech})
     return sc, prepare(sc, sc.seed)
 
 
@@ -194,10 +199,6 @@ def test_run_venue_drift_keeps_mark_in_band(tmp_path):
 
 # --- every venue on the default scenario ------------------------------------------------------------------------
 
-ALL_VENUES_SLICE_END = "2025-10-10T21:25:00Z"
-"""The default path from its start (21:01 UTC) through the first cascade (21:14-21:16) and ten minutes of its
-aftermath: 1,440 one-second steps per venue, so the eleven runs fit CI; the full path is measured in README."""
-
 
 def _observed_run(monkeypatch, sc, market) -> tuple[list, object]:
     """Run ``sc`` with an observer of every step's mark, index (the book centre) and basis EMA (ticks), read after
@@ -226,16 +227,16 @@ def _observed_run(monkeypatch, sc, market) -> tuple[list, object]:
 
 
 @pytest.fixture(scope="module")
-def default_slice():
-    sc = load_scenario(default_scenario_path(), {"prices": {"end": ALL_VENUES_SLICE_END}})
+def default_market():
+    """The default scenario, whole (21:01-23:11 UTC, 7,800 one-second steps), and its prepared market."""
+    sc = load_scenario(default_scenario_path())
     return sc, prepare(sc, sc.seed)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", list(VENUES))
-def test_every_venue_keeps_its_mark_within_its_bound(monkeypatch, default_slice, name):
-    """``delever run --venue NAME``'s inputs (:func:`delever.venues.scenario.venue_run_inputs`) on the default
-    scenario's slice: at every step the mark is within the venue's bound of the index.
+def test_every_venue_keeps_its_mark_within_its_bound(monkeypatch, default_market, name):
+    """``delever run --venue NAME``'s inputs (:func:`delever.venues.scenario.venue_run_inputs`) on the whole default
+    scenario: at every step the mark is within the venue's bound of the index.
 
     - Drift publishes a band (``mark_oracle_percent_divergence``, 10%): ``|mark - index| <= 10% x index``.
     - No other venue's band is in ../shared/specs (``NO_PUBLISHED_BAND``): no number is assumed. What bounds their
@@ -247,7 +248,7 @@ def test_every_venue_keeps_its_mark_within_its_bound(monkeypatch, default_slice,
     """
     from delever.venues.scenario import venue_run_inputs
 
-    base_sc, base = default_slice
+    base_sc, base = default_market
     sc, market = venue_run_inputs(base_sc, name, base_sc.seed, base)
     seen, result = _observed_run(monkeypatch, sc, market)
     assert [t for t, *_ in seen] == list(range(result.steps.mark_ticks.size))  # every step was observed
