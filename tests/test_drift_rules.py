@@ -6,6 +6,7 @@ of tests/test_mechanisms.py (V = 100 money units per lot-tick, mark = index, a l
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import numpy as np
@@ -183,3 +184,19 @@ def test_drift_rulebook_selects_its_rules():
 def test_bad_options_are_input_errors(override, field):
     with pytest.raises(InputError, match=field):
         load_scenario(default_scenario_path(), override)
+
+
+def test_run_venue_drift_liquidates_by_takeover(tmp_path):
+    """``delever run --venue drift`` on the default scenario's first 20 minutes: every liquidation is a takeover by
+    the liquidator (the summary's ``liquidations``, closes on the book or by ADL, stay 0), money is conserved."""
+    from typer.testing import CliRunner
+
+    from delever.cli import app
+
+    out = tmp_path / "drift"
+    args = ["run", "--venue", "drift", "--set", 'prices.end="2025-10-10T21:20:00Z"', "--quiet", "--out", str(out)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["mechanisms"]["backstop"]["accounts"] > 0 and s["liquidations"] == 0
+    assert s["conservation_error"] == 0 and s["bad_debt_unrecovered"] == 0

@@ -5,8 +5,7 @@ integer count of money units, and ``conservation_error`` is such an integer):
 
 - ``accounts`` trader accounts (liquidity providers are counted in ``lp_accounts``), ``positions``, ``steps``;
 - ``liquidations`` positions liquidated (a position liquidated at two different steps counts twice),
-  ``accounts_liquidated``, ``liquidated_notional`` (closed notional at fill prices, book and ADL parts, and the
-  positions a backstop vault or liquidator took over: Hyperliquid's backstop, Drift's takeover);
+  ``accounts_liquidated``, ``liquidated_notional`` (closed notional at fill prices, book and ADL parts);
 - ``bad_debt``: the shortfall below bankruptcy of liquidation fills (what the insurance fund paid plus what
   it could not pay); ``socialized_loss`` (what clawback recovered of the latter); ``bad_debt_unrecovered``
   (what is left: negative balances of unprotected accounts, or when no winner could pay);
@@ -45,7 +44,7 @@ def summarize(r: RunResult) -> dict:
     kind = e["kind"]
     v = event_values(r)
     tick = r.instrument.tick_size
-    fills = (kind == ev.LIQUIDATION_FILL) | (kind == ev.ADL_FILL) | (kind == ev.BACKSTOP_TAKEOVER)
+    fills = (kind == ev.LIQUIDATION_FILL) | (kind == ev.ADL_FILL)
     liq_keys = np.unique(e["step"][fills] * (r.book.n_positions + 1) + e["position"][fills])
     notional = np.abs(e["size"]) * e["price"] * v
     adl_cp = kind == ev.ADL_COUNTERPARTY_FILL
