@@ -23,6 +23,7 @@ from numba import njit
 from ..intops import mul_ppm_ceil
 from ..margin import maintenance_margin_compiled
 from .base import Mechanism
+from .partial import still_short
 
 
 def round_budget(lots_per_round: int, rounds_per_s: int, dt: float) -> int:
@@ -74,6 +75,16 @@ class IncrementalLiquidation(Mechanism):
         self.budget = round_budget(self.config.lots_per_round, self.config.rounds_per_s, sim.dt)
 
     def size(self, sim, batch) -> None:
+        """Cut the batch's orders to the step's rounds (:func:`increment_plan`). A multi-instrument run first values
+        the accounts as they stand now (:meth:`Engine.account_margins`): a position whose account an earlier
+        instrument's liquidation of this step brought back above maintenance leaves the batch (the rounds stop)."""
+        if sim.M > 1:
+            equity, total_mm, _ = sim.account_margins(batch.order)
+            short = still_short(equity, total_mm)
+            batch.keep(short)
+            batch.equity, batch.req = equity[short], total_mm[short]
+            if not batch.order.size:
+                return
         floors, mmr, cum, n_tiers = sim.tier_args()
         out = np.zeros(batch.order.size, dtype=np.int64)
         increment_plan(batch.order, sim.book.size, batch.equity, batch.req, batch.m, batch.mark, int(sim.vpl[batch.m]),
