@@ -181,7 +181,8 @@ class Backstop(Mechanism):
 
     def take(self, sim, batch) -> None:
         """Hand the positions below the vault's threshold (their accounts' equity and MM now, at every
-        instrument's mark) to the vault's position on the batch's instrument."""
+        instrument's mark) to the vault's position on the batch's instrument; with ``style = "oracle-takeover"``
+        every position of the batch, at the oracle (:func:`take_over_at_oracle`)."""
         b, buf, m, mark, order = sim.book, sim.buf, batch.m, batch.mark, batch.order
         buf.ensure(4 * order.size + 8)
         keep = np.ones(order.size, dtype=np.int64)
