@@ -167,16 +167,19 @@ def test_a_gate_halts_every_liquidation(monkeypatch, crash, plain):
 
 
 def test_registry_order_is_the_engine_step_order():
-    # withdrawal before the marks; dynamic margin, funding, then the breaker's gate before the sweep; the backstop
-    # takes before the per-step limits; partial sizing before the limits' cut; partial bookkeeping before the
-    # clawback; proactive deleveraging last (engine package docstring)
+    # withdrawal before the marks; dynamic margin, funding, then the breaker's gate before the sweep; the fund's
+    # cap is set aside before anyone in a batch can be paid; the backstop takes before the per-step limits;
+    # partial (or incremental) sizing before the limits' cut; partial bookkeeping before the clawback; proactive
+    # deleveraging last (engine package docstring)
     assert [m.name for m in registry.STEP_MECHANISMS] == [
         "mm_withdrawal",
         "dynamic_margin",
         "funding",
         "circuit_breaker",
+        "insurance_cap",
         "backstop",
         "partial_liquidation",
+        "incremental_liquidation",
         "block_limits",
         "socialized_loss",
         "proactive_deleveraging",

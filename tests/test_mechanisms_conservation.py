@@ -294,6 +294,19 @@ MECHANISM_PARAMS = {
         {
             "equity_ratio": _one_of(Decimal("0.25"), Decimal("0.666667"), Decimal(1)),
             "vault_wallet": _one_of(Decimal(1_000), Decimal(50_000_000)),
+            "style": _one_of("backstop", "oracle-takeover"),
+        }
+    ),
+    "incremental_liquidation": st.fixed_dictionaries(
+        {
+            "lots_per_round": _one_of(1, 10, 200),
+            "rounds_per_s": _one_of(1, 25),
+        }
+    ),
+    "insurance_cap": st.fixed_dictionaries(
+        {
+            "keep": _one_of(Decimal(0), Decimal("0.000001"), Decimal(100)),
+            "max_payout": _one_of(None, Decimal(0), Decimal(1_000)),
         }
     ),
     "proactive_deleveraging": st.fixed_dictionaries(
@@ -330,6 +343,7 @@ MECHANISM_PARAMS = {
     "socialized_loss": st.fixed_dictionaries(
         {
             "protected_fraction": _one_of(0.0, 0.5, 1.0),
+            "mode": _one_of("winners", "funding"),
         }
     ),
     "mm_withdrawal": st.fixed_dictionaries(
@@ -354,6 +368,8 @@ MECHANISM_PARAMS = {
 @st.composite
 def mechanism_sets(draw) -> dict[str, dict]:
     names = draw(st.sets(st.sampled_from(MECHANISMS)))
+    if "partial_liquidation" in names:  # one sizing rule at a time (the scenario rejects both)
+        names.discard("incremental_liquidation")
     return {name: draw(MECHANISM_PARAMS[name]) for name in sorted(names)}
 
 
@@ -418,7 +434,8 @@ def test_trigger_screen_equals_full_sweep_with_mechanisms(mechanisms, params):
 def test_all_nine_mechanisms_at_once_on_a_crash():
     # every mechanism on together (tier partials, backstop, proactive cuts, vol-scaled margins, breaker,
     # limits, socialized loss instead of ADL, calibrated withdrawal, 10 s funding) through a 40% crash
-    mechanisms = {name: {} for name in MECHANISMS}
+    # (incremental liquidation sizes orders as partial liquidation does: one of the two at a time)
+    mechanisms = {name: {} for name in MECHANISMS if name != "incremental_liquidation"}
     mechanisms["funding"] = {"interval_s": 10.0}
     mechanisms["circuit_breaker"] = {"window_s": 10.0, "move_pct": 5.0, "halt_s": 10.0}
     mechanisms["socialized_loss"] = {"protected_fraction": 0.5}
@@ -445,7 +462,7 @@ def test_all_nine_mechanisms_at_once_on_a_crash():
         half_life_s=10.0,
         path_kw=path_kw,
     )
-    assert sorted(sc.mechanisms.enabled()) == sorted(MECHANISMS)
+    assert sorted(sc.mechanisms.enabled()) == sorted(mechanisms)
     r = engine.run(sc, 7, market=market, check_every_step=True)
     counts = check_run(r)
     assert counts["liquidation_fill"] > 0 and counts["funding"] > 0

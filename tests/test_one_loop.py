@@ -43,6 +43,7 @@ MECHANISMS = {
     "socialized_loss": {"enabled": True},
     "mm_withdrawal": {"enabled": True, "elasticity": "calibrated", "min_scale": 0.1},
     "funding": {"enabled": True, "interval_s": 300.0},
+    "incremental_liquidation": {"enabled": True, "lots_per_round": 10, "rounds_per_s": 25},
 }  # fmt: skip
 
 
@@ -182,7 +183,10 @@ def test_packaged_multi_instrument_scenarios_run_with_every_mechanism_on(path):
     from delever.scenario import MechanismsConfig
 
     sc = load_scenario(path)
-    assert set(sc.mechanisms.enabled()) == set(MechanismsConfig.model_fields) - {"socialized_loss"}
+    # nor Drift's insurance cap nor Deribit's incremental liquidation (it sizes orders as partial liquidation does:
+    # one of the two at a time), venue rules added after these files
+    later = {"insurance_cap", "incremental_liquidation"}
+    assert set(sc.mechanisms.enabled()) == set(MechanismsConfig.model_fields) - {"socialized_loss"} - later
     small = load_scenario(path, copy.deepcopy(SMALL))
     r = run_engine(small, small.seed, check_every_step=True)
     _conserved(r)

@@ -41,7 +41,9 @@ def rows(scenario_file):
 
 
 def test_the_scenario_tells_the_venues_apart(rows):
-    assert min(r["liquidations"] for r in rows.values()) > 0
+    # every venue liquidates on the book, but Drift, whose liquidators take positions over at the oracle (the
+    # summary's liquidations are book and ADL closes; the takeovers are the backstop mechanism's figures)
+    assert min(r["liquidations"] for v, r in rows.items() if VENUES[v].liquidation.style != "takeover") > 0
     assert len({tuple(r[k] for k in KEYS) for r in rows.values()}) >= 5
 
 

@@ -38,12 +38,19 @@ Triggers (``trigger``):
   ``fund-cannot-pay`` applies (OKX ``bal_adl_start``: the balance fell below the ADL balance; Bybit's "pool
   equity ADL" when the balance is <= 0).
 
+  ``drawdown_peak = "run"`` takes the peak since the run's start instead of within a window (Bitget's newer text:
+  "IF drops by 30% from its peak", no window stated, venues.md section 8). ``drawdown_min_balance`` (Bybit's
+  ``adlTriggerThreshold``: "trigger if balance > adlTriggerThreshold AND pnlRatio < insurancePnlRatio") keeps the
+  drawdown rule from starting while the fund is at or below it; it is checked against the fund at the start of
+  each step (the kernel switches the rule on within a step as the fund moves, against one start threshold), so a
+  fund that crosses it inside a step is judged by where it stood at the step's start.
+
   Bybit's rule as published is per symbol in a pool of up to 9 symbols: ``pnlRatio = (symbol PnL - symbol 8h
   max PnL) / pool 8h max balance``. The engine's fund belongs to one instrument (a pool of one symbol), whose
   PnL is the fund's own change, so ``pnlRatio = (fund - peak) / peak`` = minus the fund's drawdown: the
   venue's example TV-05 (8 h max balance 2M, the symbol gives back 600k: -0.30) is a 30% drawdown. Not
-  expressed: other symbols' PnL in a shared pool, the T+1 balance refreshed at 00:00 UTC, and the
-  ``adlTriggerThreshold`` (1 in the doc's examples, 10,000 in its API examples).
+  expressed: other symbols' PnL in a shared pool and the T+1 balance refreshed at 00:00 UTC (stand-in: a pool of
+  one symbol whose balance is the fund's own, live).
 
 Fill prices (``fill``):
 
@@ -72,6 +79,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import numpy as np
+
+from ..units import money
 
 TRIGGER_FUND_CANNOT_PAY = 0
 TRIGGER_NEGATIVE_EQUITY = 1
@@ -132,7 +141,12 @@ class AdlTriggerState:
         self.ctl[CTL_TRIGGER] = TRIGGERS[config.trigger]
         self.ctl[CTL_WHOLE] = 1 if config.drawdown_close == "whole-position" else 0
         self.window_steps = max(int(round(config.drawdown_window_s / step_seconds)), 1)
+        self.since_start = config.drawdown_peak == "run"
+        self.run_peak, self.seen = self.fund_start, 0  # the peak since the start, of the steps before ``seen``
         self.stop_pct = config.drawdown_pct if config.drawdown_stop_pct is None else config.drawdown_stop_pct
+        self.min_balance = None
+        if config.drawdown_min_balance is not None:
+            self.min_balance = money(config.drawdown_min_balance)
 
     @property
     def default(self) -> bool:
@@ -145,13 +159,21 @@ class AdlTriggerState:
         bankruptcy price. ``fund_series``/``mark_series`` int64 (T,) the per-step fund (money) and mark (ticks)
         of the steps before ``t``; ``fund_now``/``mark`` this step's."""
         if self.ctl[CTL_TRIGGER] == TRIGGER_FUND_DRAWDOWN:
-            lo = max(0, t - self.window_steps)
             peak = int(fund_now)
-            if t > lo:
-                peak = max(peak, int(fund_series[lo:t].max()))
-            if lo == 0:  # the window reaches back to the start: the starting balance is in it
-                peak = max(peak, self.fund_start)
+            if self.since_start:  # the peak since the start, kept as a running maximum of the steps seen
+                if t > self.seen:
+                    self.run_peak = max(self.run_peak, int(fund_series[self.seen : t].max()))
+                    self.seen = t
+                peak = max(peak, self.run_peak)
+            else:
+                lo = max(0, t - self.window_steps)
+                if t > lo:
+                    peak = max(peak, int(fund_series[lo:t].max()))
+                if lo == 0:  # the window reaches back to the start: the starting balance is in it
+                    peak = max(peak, self.fund_start)
             self.ctl[CTL_START_AT] = balance_at_drawdown(peak, self.config.drawdown_pct)
+            if self.min_balance is not None and fund_now <= self.min_balance:
+                self.ctl[CTL_START_AT] = -1  # at or below the threshold the drawdown rule does not start
             self.ctl[CTL_STOP_ABOVE] = balance_at_drawdown(peak, self.stop_pct)
         fill = self.config.fill
         if fill == FILL_MARK:

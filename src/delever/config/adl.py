@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..adl.hierarchy import DEFAULT_KEYS as DEFAULT_HIERARCHY_KEYS
+from ..validate import Money
 from .base import ConfigModel
 
 
@@ -48,6 +49,13 @@ class AdlConfig(ConfigModel):
     ``adlRecRate`` is not published)."""
     drawdown_window_s: Annotated[float, Field(gt=0)] = 28_800.0
     """``fund-drawdown``: the window (seconds) over which the fund's peak is taken (OKX, Bybit: 8 h)."""
+    drawdown_peak: Literal["window", "run"] = "window"
+    """``fund-drawdown``: the peak is the largest balance within ``drawdown_window_s`` (``window``: OKX, Bybit) or
+    since the run's start (``run``: Bitget's "drops 30% from its peak", no window stated)."""
+    drawdown_min_balance: Annotated[Money, Field(ge=0)] | None = None
+    """``fund-drawdown``: the drawdown rule starts only while the fund is above this balance (quote; Bybit's
+    ``adlTriggerThreshold``: "balance > adlTriggerThreshold AND pnlRatio < insurancePnlRatio"); None: no
+    threshold. Checked at the start of each step (:mod:`delever.adl.trigger`)."""
     drawdown_close: Literal["whole-position", "deficit"] = "whole-position"
     """``fund-drawdown``, while on: ``whole-position`` (OKX: "no more market liquidation orders; liquidated
     positions matched directly with highest-ranked counterparties") or ``deficit`` (Bybit: the book first,

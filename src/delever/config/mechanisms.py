@@ -32,14 +32,30 @@ class PartialLiquidationConfig(ConfigModel):
     cooldown_s: Annotated[float, Field(ge=0)] = 30.0
 
 
+class IncrementalLiquidationConfig(ConfigModel):
+    """Incremental liquidation (:mod:`delever.mechanisms.incremental`; Deribit, venues.md section 5): a position in
+    liquidation is closed ``lots_per_round`` lots a round, ``rounds_per_s`` rounds a second, until its account is
+    back above maintenance margin (Deribit's old page: 10 contracts x 25 rounds a second)."""
+
+    enabled: bool = False
+    lots_per_round: Annotated[int, Field(ge=1)] = 10
+    rounds_per_s: Annotated[int, Field(ge=1)] = 25
+
+
 class BackstopConfig(ConfigModel):
     """A backstop liquidity vault (Hyperliquid's HLP liquidator, venues.md section 6) that takes over whole
     positions whose equity is below ``equity_ratio`` x MM, at the mark (at the bankruptcy price if equity < 0),
-    keeping the remaining margin; ``vault_wallet`` (quote) is its starting capital."""
+    keeping the remaining margin; ``vault_wallet`` (quote) is its starting capital. ``style`` switches it to a
+    liquidator's takeover at the oracle (Drift)."""
 
     enabled: bool = False
     equity_ratio: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.666667")
     vault_wallet: Annotated[Money, Field(gt=0)] = Decimal(50_000_000)
+    style: Literal["backstop", "oracle-takeover"] = "backstop"
+    """``backstop`` (Hyperliquid, above) or ``oracle-takeover`` (Drift v2, engines.md section 2): the vault stands
+    for the liquidators, takes every position below MM at the oracle (the index) and the account keeps its margin
+    less the liquidation fee; a deficit is paid by the fund, then socialized (:mod:`delever.mechanisms.backstop`).
+    """
 
 
 class ProactiveDeleveragingConfig(ConfigModel):
@@ -87,12 +103,27 @@ class LimitsConfig(ConfigModel):
 
 
 class SocializedLossConfig(ConfigModel):
-    """Instead of ADL, bad debt the fund cannot pay is clawed back from the winners' unrealized profit pro rata
-    (Deribit's socialized loss, venues.md section 5); accounts without negative-balance protection keep their
-    negative balance as a debt instead (``protected_fraction`` of generated accounts are protected)."""
+    """Instead of ADL, bad debt the fund cannot pay is socialized (:mod:`delever.mechanisms.socialized`):
+    ``mode = "winners"`` claws it back from the winners' unrealized profit pro rata (Deribit's socialized loss,
+    venues.md section 5); ``mode = "funding"`` charges it to every open position of the market, both sides, the
+    same amount per lot, through the cumulative funding rate (Drift v2, engines.md section 2). Accounts without
+    negative-balance protection keep their negative balance as a debt instead (``protected_fraction`` of
+    generated accounts are protected)."""
 
     enabled: bool = False
     protected_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
+    mode: Literal["winners", "funding"] = "winners"
+
+
+class InsuranceCapConfig(ConfigModel):
+    """Caps on the insurance fund's payouts for one market's bankruptcies (:mod:`delever.mechanisms.insurance_cap`;
+    Drift v2, engines.md section 2): the fund keeps ``keep`` (quote; Drift: one unit, 0.000001 USDC) and a market
+    draws at most ``max_payout`` (quote) over the run (Drift's ``quote_max_insurance``; None: no such cap). What
+    the fund does not pay is bad debt, for ADL or the socialized loss."""
+
+    enabled: bool = False
+    keep: Annotated[Money, Field(ge=0)] = Decimal(0)
+    max_payout: Annotated[Money, Field(ge=0)] | None = None
 
 
 class MarketMakerWithdrawalConfig(ConfigModel):
@@ -192,15 +223,25 @@ class MechanismsConfig(ConfigModel):
     default, each switchable (``delever run --set mechanisms.NAME.enabled=true``)."""
 
     partial_liquidation: PartialLiquidationConfig = PartialLiquidationConfig()
+    incremental_liquidation: IncrementalLiquidationConfig = IncrementalLiquidationConfig()
     backstop: BackstopConfig = BackstopConfig()
     proactive_deleveraging: ProactiveDeleveragingConfig = ProactiveDeleveragingConfig()
     dynamic_margin: DynamicMarginConfig = DynamicMarginConfig()
     circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
     limits: LimitsConfig = LimitsConfig()
     socialized_loss: SocializedLossConfig = SocializedLossConfig()
+    insurance_cap: InsuranceCapConfig = InsuranceCapConfig()
     mm_withdrawal: MarketMakerWithdrawalConfig = MarketMakerWithdrawalConfig()
     funding: FundingConfig = FundingConfig()
     cross_margin: CrossMarginConfig = CrossMarginConfig()
+
+    @model_validator(mode="after")
+    def _one_order_sizing(self) -> MechanismsConfig:
+        if self.partial_liquidation.enabled and self.incremental_liquidation.enabled:
+            raise ValueError(
+                "partial_liquidation and incremental_liquidation both size the liquidation orders: enable one"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cross_margin_instruments(self) -> MechanismsConfig:

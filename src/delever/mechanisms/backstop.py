@@ -16,6 +16,18 @@ account backing it (the cross wallet plus the other cross positions' uPnL at the
 :func:`delever.margin.cross_backing`; an isolated position's own margin), rounded against solvency, so the margin
 ends at exactly >= 0 and the vault absorbs the loss. The vault is an account of the book (never liquidated,
 never ADL'd) whose PnL the report tracks.
+
+**Takeover at the oracle** (``style = "oracle-takeover"``; Drift v2, ../shared/specs/engines.md section
+2, drift-labs/protocol-v2 ``controller/liquidation.rs`` ``liquidate_perp``): a liquidator takes the position's base
+**at the oracle price** (the engine's index, the instrument's book centre; rounded to a whole tick against the
+account: down for a long, up for a short) and the account keeps its margin: it pays only the liquidation fee
+(``ceil(rate x notional)``, to the fund, capped at what it has: Drift's liquidator and insurance-fund fee rates
+are not in the specs, the scenario's rate stands in) and, left below zero, is bankrupt: the fund pays what it may
+(:mod:`.insurance_cap`) and the rest is its bad debt, socialized after the stage (:mod:`.socialized`; Drift:
+through the cumulative funding rate). :func:`take_over_at_oracle`; the settlement is the liquidation stage's own
+(:func:`delever.liquidation.settle_balance`). The liquidator (the vault) takes every position the sweep found
+(its ``equity_ratio`` is not used: every position below MM); Drift's time-based cap on the share taken
+(``initial_pct_to_liquidate``, ``liquidation_duration``) is not in the specs, so the whole position is taken.
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ from numba import njit
 from ..book import with_extra_account
 from ..columns import AccountValuation, BookCols, EventCols
 from ..events import BACKSTOP_MARGIN, BACKSTOP_TAKEOVER, BACKSTOP_VAULT_FILL
-from ..liquidation import apply_trade, emit_event
+from ..liquidation import apply_trade, emit_event, margin_backing, settle_balance
 from ..margin import bankruptcy_price_compiled
 from ..sweep import account_cross_sums, position_requirement
 from ..units import money
@@ -94,6 +106,37 @@ def take_over(order, step, taken_at, ratio_num, ratio_den, vault_pos, mark, book
     return taken
 
 
+@njit(cache=True, nogil=True)
+def take_over_at_oracle(order, oracle, vault_pos, book, val, v, fund, fee_ppm, events) -> int:
+    """Hand every position ``order[k]`` (one instrument; ``v`` money per lot-tick) to the liquidator's position
+    ``vault_pos`` at the oracle ``oracle`` (ticks, float: a long's at its floor, a short's at its ceiling, at least
+    one tick), the account keeping its margin less the fee ``fee_ppm`` x notional, a deficit paid by ``fund``
+    (int64 (1,)) as far as it goes and the rest a ``BAD_DEBT`` row (:func:`delever.liquidation.settle_balance`).
+    ``book`` a :class:`delever.columns.BookCols` (mutated), ``val`` a :class:`delever.columns.AccountValuation`,
+    ``events`` a :class:`delever.columns.EventCols` (the caller ensures room for 4 events per position). Returns
+    how many positions were taken."""
+    vault_acc = book.account[vault_pos]
+    lo = max(int(np.floor(oracle)), 1)
+    hi = max(int(np.ceil(oracle)), 1)
+    taken = 0
+    for k in range(order.shape[0]):
+        p = order[k]
+        s = book.size[p]
+        if s == 0:
+            continue
+        a = book.account[p]
+        price = lo if s > 0 else hi
+        _, other_upnl, other_open = margin_backing(p, book, val, v)
+        r1 = apply_trade(p, -s, price, book, v)
+        r2 = apply_trade(vault_pos, s, price, book, v)
+        emit_event(events, BACKSTOP_TAKEOVER, a, vault_acc, p, -s, price, r1, 0)
+        emit_event(events, BACKSTOP_VAULT_FILL, vault_acc, a, vault_pos, s, price, r2, 0)
+        notional = (s if s > 0 else -s) * price * v
+        settle_balance(p, notional, other_upnl, other_open, book, fund, events, fee_ppm)
+        taken += 1
+    return taken
+
+
 def ratio_fraction(equity_ratio) -> tuple[int, int]:
     """The threshold as an exact fraction ``(num, den)`` of a decimal such as 0.666667."""
     from fractions import Fraction
@@ -137,7 +180,8 @@ class Backstop(Mechanism):
 
     def take(self, sim, batch) -> None:
         """Hand the positions below the vault's threshold (their accounts' equity and MM now, at every
-        instrument's mark) to the vault's position on the batch's instrument."""
+        instrument's mark) to the vault's position on the batch's instrument; with ``style = "oracle-takeover"``
+        every position of the batch, at the oracle (:func:`take_over_at_oracle`)."""
         b, buf, m, mark, order = sim.book, sim.buf, batch.m, batch.mark, batch.order
         buf.ensure(4 * order.size + 8)
         keep = np.ones(order.size, dtype=np.int64)
@@ -147,9 +191,16 @@ class Backstop(Mechanism):
         events = EventCols.of(buf)
         vault = int(self.vault_positions[m])
         valuation = AccountValuation(sim.marks, sim.vpl, *sim.tier_args(), *sim.rule)
-        taken = take_over(
-            order, batch.t, self.taken_at, num, den, vault, mark, BookCols.of(b), valuation, v, keep, events
-        )
+        if self.config.style == "oracle-takeover":  # a liquidator's takeover at the oracle (Drift; module docstring)
+            valuation = sim.valuation(sim.marks.copy())
+            keep[:] = 0
+            taken = take_over_at_oracle(
+                order, batch.centre, vault, BookCols.of(b), valuation, v, sim.funds.of(m), sim.fee_ppm, events
+            )
+        else:
+            taken = take_over(
+                order, batch.t, self.taken_at, num, den, vault, mark, BookCols.of(b), valuation, v, keep, events
+            )
         buf.n = events.rows()
         if taken:
             sim.note(self.name, b.account[order[keep == 0]], int(notional[keep == 0].sum()))

@@ -173,6 +173,10 @@ class Engine(Protocol):
 
     def set_tiers(self, m: int, tiers: Any) -> None: ...  # replace instrument m's current margin tiers
 
+    def valuation(self, marks: np.ndarray | None = None) -> Any: ...
+
+    # the marks (default the current ones), value per lot-tick, tiers and cross backing rule (AccountValuation)
+
 
 class Mechanism(ABC):
     """A mechanism of the defence line as the step loop sees it (module docstring: the phases and their order).

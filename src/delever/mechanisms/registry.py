@@ -4,9 +4,10 @@ own module, listed here at the place its phases need; the engine is not edited.
 
 The order is the step order of the engine before the protocol (tested byte for byte): market makers withdraw
 before the marks move; per instrument before the sweep, dynamic margin, then funding, then the circuit
-breaker's gate; in a batch the backstop takes first, then the per-step limits; orders are sized by partial
-liquidation, then cut by the per-step limits; after the stage, partial liquidation's bookkeeping, then the
-clawback of socialized loss; proactive deleveraging after every instrument's liquidations.
+breaker's gate; in a batch the insurance fund's cap is set aside first (so every payer of the batch sees it),
+the backstop takes next, then the per-step limits; orders are sized by partial liquidation (or incremental
+liquidation), then cut by the per-step limits; after the stage, the fund's cap is put back, partial liquidation's
+bookkeeping, then the clawback of socialized loss; proactive deleveraging after every instrument's liquidations.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from .block_limits import LiquidationLimits
 from .circuit_breaker import CircuitBreakers
 from .dynamic_margin import DynamicMargin
 from .funding import Funding
+from .incremental import IncrementalLiquidation
+from .insurance_cap import InsuranceCap
 from .limits import PositionLimits
 from .partial import PartialLiquidation
 from .proactive import ProactiveDeleveraging
@@ -28,8 +31,10 @@ STEP_MECHANISMS: tuple[type[Mechanism], ...] = (
     DynamicMargin,
     Funding,
     CircuitBreakers,
+    InsuranceCap,
     Backstop,
     PartialLiquidation,
+    IncrementalLiquidation,
     LiquidationLimits,
     SocializedLoss,
     ProactiveDeleveraging,

@@ -16,6 +16,10 @@ Stand-ins:
 - Bitget's tier tables are not in venues.md: Binance's BTCUSDT 2021 brackets (rates, caps, leverage) with **no**
   maintenance amount, since Bitget's MM is ``MMR x PV``; ETHUSDT the same.
 - Where partial liquidation gives way to a full close is not stated: tiers 1-2 are closed in full (as OKX).
+- The ADL trigger's newer text states no window nor end threshold: the peak since the run's start, ADL on while
+  the fund is 30% or more below it and off once it is back above that (the end, "90% of the threshold", refers to
+  an unpublished threshold); what is deleveraged while on is not stated: the part the fund would pay (the book
+  first), as Bybit's drawdown rule.
 - "Lights" count not stated: BitMEX's 5 lights in 20% steps. ``accountMMR`` read as MM / equity [INF].
 - Liquidation fee and funding are not in venues.md: no fee rate; Binance's funding formula.
 - Tick and lot sizes (not in venues.md): BTCUSDT 0.1 / 0.001 BTC, ETHUSDT 0.01 / 0.01 ETH (Bitget
@@ -90,6 +94,7 @@ RULEBOOK = Rulebook(
             "The coin's fund is used up (newer text: it drops 30% from its peak); "
             "ends when positive (newer: back to 90% of the threshold).",
             drawdown=Fraction(3, 10),
+            while_on="deficit",
         ),
         ranking="roi_mmr",
         ranking_summary="positionROI x accountMMR (profit), positionROI / accountMMR (loss).",
@@ -113,6 +118,8 @@ RULEBOOK = Rulebook(
     stand_ins=(
         "Tiers: Binance 2021 BTCUSDT brackets without maintenance amount (Bitget's tables not in venues.md).",
         "Full close below tier 3 (where partial stops is not stated).",
+        "ADL on a 30% fund drawdown: the peak since the run's start (no window stated); ends when the drawdown is "
+        "back under 30% (90% of an unpublished threshold); deleverages the deficit part while on (not stated).",
         "Indicator: 5 lights; accountMMR = MM / equity.",
         "No liquidation fee rate; funding as Binance.",
         "Tick/lot sizes: contracts API values, not in venues.md.",

@@ -45,24 +45,26 @@ class EngineBridge:
         :mod:`delever.adl.trigger`) of this rulebook; what they leave out is in :meth:`engine_gaps`.
 
         ``negative_equity`` -> ``negative-equity`` (Hyperliquid), or with the fund first ``zero-fill`` after a
-        fillable-price IOC (dYdX), else ``fund-cannot-pay``; ``fund_drawdown`` with a window -> ``fund-drawdown``
-        (OKX: 30% within 8 h, the whole position while on); ``pnl_drawdown`` -> ``fund-drawdown`` of a pool of one
-        symbol (Bybit: start at pnlRatio <= -0.30, stop above -0.25, 8 h, the deficit while on); the rest ->
-        ``fund-cannot-pay``. Fill: the rulebook's (``bankruptcy``, ``mark``, ``previous-mark``); none for a venue
-        without ADL."""
+        fillable-price IOC (dYdX); ``assignment_unfilled`` -> ``negative-equity`` (Kraken: the IOC keeps equity >= 0, the
+        unfilled rest is assigned and unwound, never paid by a fund); ``fund_drawdown`` -> ``fund-drawdown``
+        (OKX: 30% within 8 h, the whole position while on; Bitget: 30% from the peak since the run's start, no
+        window stated); ``pnl_drawdown`` -> ``fund-drawdown`` of a pool of one symbol (Bybit: start at pnlRatio <=
+        -0.30 while the balance is above adlTriggerThreshold, stop above -0.25, 8 h, the deficit while on); the
+        rest -> ``fund-cannot-pay``. Fill:
+        the rulebook's (``bankruptcy``, ``mark``, ``previous-mark``); none for a venue without ADL."""
         t = self.adl.trigger
         out: dict[str, object] = {"trigger": "fund-cannot-pay"}
-        if t.kind == "negative_equity" and not t.fund_first:
+        if (t.kind == "negative_equity" and not t.fund_first) or t.kind == "assignment_unfilled":
             out["trigger"] = "negative-equity"
         elif t.kind == "negative_equity" and self.liquidation.style == "fillable_price_ioc":
             out["trigger"] = "zero-fill"  # dYdX: after an IOC that filled nothing, TNC < 0 (delever.ioc_order)
-        elif t.kind == "fund_drawdown" and t.drawdown is not None and t.window_hours is not None:
-            out.update(
-                trigger="fund-drawdown",
-                drawdown_pct=str(to_decimal(t.drawdown * 100, 6)),
-                drawdown_window_s=float(t.window_hours * 3600),
-                drawdown_close=t.while_on.replace("_", "-"),
-            )
+        elif t.kind == "fund_drawdown" and t.drawdown is not None:
+            out.update(trigger="fund-drawdown", drawdown_pct=str(to_decimal(t.drawdown * 100, 6)))
+            if t.window_hours is not None:
+                out["drawdown_window_s"] = float(t.window_hours * 3600)
+            else:  # "drops 30% from its peak", no window stated (Bitget): the peak since the run's start
+                out["drawdown_peak"] = "run"
+            out["drawdown_close"] = t.while_on.replace("_", "-")
         elif t.kind == "pnl_drawdown" and t.pnl_ratio_start is not None and t.window_hours is not None:
             out.update(
                 trigger="fund-drawdown",
@@ -72,6 +74,8 @@ class EngineBridge:
             )
             if t.pnl_ratio_stop is not None:
                 out["drawdown_stop_pct"] = str(to_decimal(-t.pnl_ratio_stop * 100, 6))
+            if t.balance_threshold is not None:  # Bybit's adlTriggerThreshold
+                out["drawdown_min_balance"] = str(to_decimal(t.balance_threshold, 6))
         if self.adl.fill_price != "none":
             out["fill"] = self.adl.fill_price.replace("_", "-")
         return out
@@ -118,10 +122,25 @@ class EngineBridge:
                 "slice_min_notional": str(Decimal(lq.slice_above) / c.money_scale),
                 "cooldown_s": lq.cooldown_s,
             }
+        elif lq.style == "incremental":  # Deribit: lots a round, rounds a second
+            mech["incremental_liquidation"] = {
+                "enabled": True,
+                "lots_per_round": lq.increment_lots,
+                "rounds_per_s": lq.rounds_per_s,
+            }
         if lq.backstop_below_mm is not None:
             mech["backstop"] = {"enabled": True, "equity_ratio": str(to_decimal(lq.backstop_below_mm, 6))}
+        if lq.style == "takeover":  # Drift: a liquidator takes the position at the oracle
+            mech["backstop"] = {"enabled": True, "style": "oracle-takeover"}
         if lq.loss_after_fund in ("socialized_winners", "socialized_funding"):
             mech["socialized_loss"] = {"enabled": True}
+            if lq.loss_after_fund == "socialized_funding":  # Drift: through the cumulative funding rate
+                mech["socialized_loss"]["mode"] = "funding"
+        if lq.insurance_keep or lq.insurance_max_payout is not None:
+            cap: dict[str, object] = {"enabled": True, "keep": str(to_decimal(lq.insurance_keep, 6))}
+            if lq.insurance_max_payout is not None:
+                cap["max_payout"] = str(to_decimal(lq.insurance_max_payout, 6))
+            mech["insurance_cap"] = cap
         if self.mark.max_deviation_pct is not None:
             out["mark"]["max_deviation_pct"] = float(self.mark.max_deviation_pct)
         if self.mark.basis_ema_s is not None:
@@ -166,8 +185,13 @@ class EngineBridge:
                 "and margin in the quote, not in the coin); its coin-valued risk limits run as size tiers"
             )
         ioc = self.liquidation.style == "fillable_price_ioc"  # its fills settle as dYdX's (delever.ioc_order)
-        if self.liquidation.style in ("incremental", "takeover", "ioc_assignment_unwind"):
-            gaps.append(f"liquidation style {self.liquidation.style}: run as a full liquidation against the book")
+        if self.liquidation.style == "ioc_assignment_unwind":
+            gaps.append(
+                "liquidation style ioc_assignment_unwind: the IOC is the engine's negative-equity order (the book "
+                "takes the largest part whose average fill keeps equity >= 0, so its last fills may pass the limit "
+                "price, which an IOC at the bankruptcy price would not); assignment to opt-in liquidity providers "
+                "is not separate from the unwind (who opts in is not published): the rest is unwound at BP"
+            )
         if self.liquidation.step_limits() and not ioc:
             gaps.append(
                 "per-block limits: the insurance fund's loss per subaccount per block (MaxQuantumsInsuranceLost) is "
@@ -176,11 +200,6 @@ class EngineBridge:
             )
         if self.engine_adl_policy() is None:
             gaps.append(f"ADL queue {self.adl.queue}: no engine policy")
-        if self.liquidation.loss_after_fund == "socialized_funding":
-            gaps.append(
-                "socialised through the cumulative funding rate on both sides: the engine's socialised loss "
-                "claws back from winners' profit"
-            )
         gaps.extend(self._adl_trigger_gaps())
         return gaps
 
@@ -195,14 +214,15 @@ class EngineBridge:
             ]
         if t.kind == "pnl_drawdown" and run == "fund-drawdown":
             return [
-                "ADL trigger pnl_drawdown of a pool of several symbols: the engine's fund is a pool of one "
-                "symbol (pnlRatio = the fund's drawdown from its 8 h peak); other symbols' PnL, the T+1 pool "
-                "balance and adlTriggerThreshold are not modelled"
+                "ADL trigger pnl_drawdown, stand-in for a pool of several symbols: a pool of one symbol, the "
+                "engine's fund (pnlRatio = the fund's drawdown from its 8 h peak, its balance live, not T+1); "
+                "adlTriggerThreshold checked at each step's start"
             ]
-        if t.kind == "fund_drawdown" and run == "fund-cannot-pay":
+        if t.kind == "fund_drawdown" and t.window_hours is None and run == "fund-drawdown":
             return [
-                "ADL trigger fund_drawdown with no window stated: the engine triggers ADL when the fund cannot pay "
-                "(the venue's older rule)"
+                "ADL trigger fund_drawdown, stand-ins for what is not published: the peak since the run's start "
+                "(no window stated), ADL ends when the drawdown is back under 30% (the end threshold, 90% of an "
+                "unpublished one, is not known), the deficit part deleveraged while on"
             ]
         if t.kind not in ("fund_cannot_pay", "none") and run == "fund-cannot-pay":
             return [f"ADL trigger {t.kind}: the engine triggers ADL when the fund cannot pay"]

@@ -13,13 +13,20 @@ Documented rules used (``programs/drift/src/controller/liquidation.rs``, ``math/
   quote_settled_insurance``), then by the market's fee pool, and the rest is **socialised**: ``loss / (|long OI|
   + |short OI|)`` is added to ``cumulative_funding_rate_long`` and subtracted from the short rate, so every open
   contract on **both sides** pays the same per-unit amount at its next funding settlement
-  (:func:`socialized_charges`). No ADL queue.
+  (:func:`socialized_charges`). No ADL queue. The insurance fund's payment is ``min(loss, vault - 1,
+  quote_max_insurance - quote_settled_insurance)`` (``resolve_perp_bankruptcy``): the vault keeps one unit
+  (:data:`INSURANCE_VAULT_KEEP`).
+
+The engine runs these as: the takeover at the oracle (``[mechanisms.backstop] style = "oracle-takeover"``, the
+vault standing for the liquidators, :mod:`delever.mechanisms.backstop`), the fund's caps
+(``[mechanisms.insurance_cap]``, :mod:`delever.mechanisms.insurance_cap`) and the loss through funding
+(``[mechanisms.socialized_loss] mode = "funding"``, :mod:`delever.mechanisms.socialized`).
 - **Max leverage**: BTC-PERP 20x (https://docs.drift.trade/protocol/trading/margin/per-market-leverage).
 - **Mark band**: the oracle guard rail ``PriceDivergenceGuardRails::default()``,
   ``mark_oracle_percent_divergence = PERCENTAGE_PRECISION / 10`` (10%), in ``programs/drift/src/state/state.rs``
   (commit 0979445; :data:`MARK_ORACLE_DIVERGENCE`): the protocol treats a mark more than 10% from the oracle
   as divergent. The engine runs it as ``[mark] max_deviation_pct = 10`` (the mark clamped within 10% of the
-  index). Liquidation itself is a takeover at the oracle price (above), which the engine runs against the book.
+  index). Liquidation itself is a takeover at the oracle price (above), not a trade on the book.
 
 Stand-ins:
 
@@ -27,7 +34,11 @@ Stand-ins:
   ``MM = IM at max leverage / 2`` convention; ETH-PERP the same as BTC-PERP.
 - ``liquidation_margin_buffer_ratio``, the liquidator and insurance fees: values not in the specs; 0 in the
   trigger, and no fee rate.
-- The takeover is modelled as a full close (the time-based cap's parameters are not in the specs).
+- The takeover is modelled as a full close (the time-based cap's parameters are not in the specs), by one
+  liquidator (the engine's vault, 50,000,000 USDC of capital), at the index standing for the oracle.
+- ``quote_max_insurance`` per market: not in the specs; no per-market cap (the vault's one unit applies).
+- The market's fee pool, which pays after the fund and before socialization: the engine has none (its
+  liquidation fees go to the insurance fund); not modelled.
 - Funding: hourly; its formula is not in the specs: the premium itself.
 - Tick and lot sizes (not in venues.md): BTC-PERP tick 0.1, step 0.0001 BTC; ETH-PERP tick 0.01, step 0.001 ETH
   (Drift SDK market configs, values at the time of writing).
@@ -51,6 +62,11 @@ MARKET_CONFIGS = "Drift SDK perp market configs (not in venues.md; values at the
 
 BTC_PERP = RiskTiers.from_brackets("drift-btc-perp", [(NO_CAP, 20, "0.025", "0.05")])
 """IM 5% (20x, documented); MM 2.5% (stand-in: half of IM)."""
+
+
+INSURANCE_VAULT_KEEP = Fraction(1, 1_000_000)
+"""Quote (USDC) the insurance fund vault always keeps: ``insurance_fund_vault_balance.saturating_sub(1)`` in
+``resolve_perp_bankruptcy`` is one unit of QUOTE_PRECISION (1e-6), so 0.000001 USDC."""
 
 
 MARK_ORACLE_DIVERGENCE = Fraction(10)
@@ -115,6 +131,7 @@ RULEBOOK = Rulebook(
         "pool, then socialised through the cumulative funding rate on both sides.",
         loss_after_fund="socialized_funding",
         surplus_to="trader",
+        insurance_keep=INSURANCE_VAULT_KEEP,
     ),
     adl=AdlRule(
         trigger=AdlTrigger("none", "No ADL queue: an uncovered loss is socialised through funding."),
@@ -145,7 +162,10 @@ RULEBOOK = Rulebook(
     stand_ins=(
         "MMR 2.5% = half of the 5% IMR (Drift's maintenance ratio not in the specs); ETH-PERP as BTC-PERP.",
         "Liquidation buffer, liquidator and IF fee rates: not in the specs (0 / none).",
-        "Takeover closes the whole position (time-based cap parameters not in the specs).",
+        "Takeover closes the whole position (time-based cap parameters not in the specs), one liquidator (the "
+        "engine's vault), at the index as the oracle.",
+        "quote_max_insurance per market: not in the specs (no per-market cap on the fund's payouts).",
+        "Fee pool between the fund and socialization: none in the engine (not modelled).",
         "Funding: F = premium, hourly.",
         "Tick/lot sizes: SDK market configs, not in venues.md.",
     ),

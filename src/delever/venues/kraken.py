@@ -13,8 +13,16 @@ Documented rules used:
   PI_XBTUSD): long 1,000 contracts at 8,000 with 0.01 BTC of margin -> LP 7,481, IOC limit 7,407 (BP): the
   exact trigger (``"mark"`` basis) with MM = 1% of the value at the price.
 
+The engine runs the process as the ``negative-equity`` ADL trigger (:mod:`delever.adl.trigger`): the liquidation
+order goes to the book for the largest part that keeps the account's equity >= 0, no fund pays beyond it, and the
+rest is unwound against the opposing positions at the bankruptcy price. What differs is listed by
+:meth:`~delever.venues.bridge.EngineBridge.engine_gaps`: the engine's order is limited by the account's equity
+after its average fill, not by a limit price on each fill, and assignment is not separate from the unwind.
+
 Stand-ins:
 
+- Assignment: who opts in to the Position Assignment Program is not published; the engine assigns nothing
+  separately: the unfilled rest goes to the unwind queue.
 - Only the first margin level (2% / 1%, 50x) is in venues.md: one open-ended tier for every contract.
 - The unwind queue's order is not published: BitMEX's ranking key; the unwind price is not published: the
   bankruptcy price; the API's unwind-queue indicator: 20% lights among positions in profit.
@@ -125,6 +133,7 @@ RULEBOOK = Rulebook(
     stand_ins=(
         "One open-ended tier at IM 2% / MM 1% (only the first level is documented).",
         "Unwind order: BitMEX's key; unwind price: BP; indicator: 20% lights.",
+        "Assignment to opt-in liquidity providers: not separate from the unwind (who opts in is not published).",
         "Liquidation fee: none (rate from 2026-03-26 not recovered).",
         "Funding: F = premium, hourly.",
         "Tick/lot sizes: instruments API values, not in venues.md.",

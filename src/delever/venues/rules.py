@@ -67,6 +67,9 @@ class LiquidationProcedure:
             / 0 / 1 / ``None``: no limit.
         max_insurance_lost_per_step: the insurance fund's loss per account per step (quote; dYdX
             ``MaxQuantumsInsuranceLost``), for a ``fillable_price_ioc`` style only; ``None``: no cap.
+        insurance_keep, insurance_max_payout: caps on the insurance fund's payouts (quote;
+            :mod:`delever.mechanisms.insurance_cap`): the balance it always keeps (Drift: one unit) and what one
+            market may draw over the run (Drift's ``quote_max_insurance``; ``None``: no cap).
     """
 
     style: LiquidationStyle
@@ -86,6 +89,8 @@ class LiquidationProcedure:
     position_max_portion: Fraction = Fraction(1)
     account_max_notional_per_step: Fraction | None = None
     max_insurance_lost_per_step: Fraction | None = None
+    insurance_keep: Fraction = Fraction(0)
+    insurance_max_payout: Fraction | None = None
 
     def step_limits(self) -> dict[str, object]:
         """The scenario's ``[liquidation]`` options (:class:`delever.scenario.LiquidationConfig`) of these
