@@ -45,13 +45,13 @@ class EngineBridge:
         :mod:`delever.adl.trigger`) of this rulebook; what they leave out is in :meth:`engine_gaps`.
 
         ``negative_equity`` -> ``negative-equity`` (Hyperliquid), or with the fund first ``zero-fill`` after a
-        fillable-price IOC (dYdX); ``assignment_unfilled`` -> ``negative-equity`` (Kraken: the IOC keeps equity >= 0, the
-        unfilled rest is assigned and unwound, never paid by a fund); ``fund_drawdown`` -> ``fund-drawdown``
-        (OKX: 30% within 8 h, the whole position while on; Bitget: 30% from the peak since the run's start, no
-        window stated); ``pnl_drawdown`` -> ``fund-drawdown`` of a pool of one symbol (Bybit: start at pnlRatio <=
-        -0.30 while the balance is above adlTriggerThreshold, stop above -0.25, 8 h, the deficit while on); the
-        rest -> ``fund-cannot-pay``. Fill:
-        the rulebook's (``bankruptcy``, ``mark``, ``previous-mark``); none for a venue without ADL."""
+        fillable-price IOC (dYdX); ``assignment_unfilled`` -> ``negative-equity`` (Kraken: the IOC keeps equity
+        >= 0, the unfilled rest is assigned and unwound, never paid by a fund); ``fund_drawdown`` ->
+        ``fund-drawdown`` (OKX: 30% within 8 h, the whole position while on; Bitget: 30% from the peak since the
+        run's start, no window stated); ``pnl_drawdown`` -> ``fund-drawdown`` of a pool of one symbol (Bybit:
+        start at pnlRatio <= -0.30 while the balance is above adlTriggerThreshold, stop above -0.25, 8 h, the
+        deficit while on); the rest -> ``fund-cannot-pay``. Fill: the rulebook's (``bankruptcy``, ``mark``,
+        ``previous-mark``); none for a venue without ADL."""
         t = self.adl.trigger
         out: dict[str, object] = {"trigger": "fund-cannot-pay"}
         if (t.kind == "negative_equity" and not t.fund_first) or t.kind == "assignment_unfilled":
