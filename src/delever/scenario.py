@@ -29,6 +29,7 @@ from .config.market import (
     build_tiers,
 )
 from .config.mechanisms import CrossInstrumentConfig, CrossMarginConfig, MechanismsConfig
+from .config.options import OptionsConfig
 from .errors import InputError
 from .validate import MAX_SEED, scenario_problem
 
@@ -48,6 +49,7 @@ __all__ = [
     "LiquidityConfig",
     "MarkConfig",
     "MechanismsConfig",
+    "OptionsConfig",
     "PricesConfig",
     "Scenario",
     "TierRow",
@@ -90,6 +92,8 @@ class Scenario(ConfigModel):
     liquidation: LiquidationConfig = LiquidationConfig()
     adl: AdlConfig = AdlConfig()
     facts: FactsConfig = FactsConfig()
+    options: OptionsConfig | None = None
+    """Option series in the run's accounts (issue #16; :mod:`delever.options.engine_market`)."""
     base_dir: Path | None = Field(default=None, exclude=True)
 
     def resolve(self, path: str) -> Path:
