@@ -232,3 +232,27 @@ def test_option_bad_debt_goes_to_adl_on_the_series_or_to_socialized_loss():
     assert social.money_end == social.money_start
     assert social.extra["socialized_loss"]["notional"] > 0
     assert sum(r["adl_notional"] for r in social.extra["cross_margin"]["instruments"]) == 0
+
+
+def test_the_packaged_option_scenario_runs_from_the_cli_with_conservation_error_0(tmp_path):
+    """The packaged scenario as shipped (package data only), through ``delever run``: money conserved, every
+    series balanced, options liquidated, and the report's option sections written."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from delever.cli import app
+
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["run", str(OPTIONS), "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["conservation_error"] == 0 and summary["open_interest_balanced"]
+    rows = summary["mechanisms"]["cross_margin"]["instruments"]
+    assert [r["kind"] for r in rows] == ["perpetual"] + ["option"] * 5
+    assert all(r["open_interest_balanced"] for r in rows)
+    assert sum(r["liquidations"] for r in rows[1:]) > 0
+    types = summary["mechanisms"]["options"]["account_types"]
+    assert types["naked writer"]["option_mm_start"] > 0 and types["futures only"]["option_mm_start"] == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Margin per account type" in html and "Liquidations by instrument kind" in html
