@@ -169,19 +169,22 @@ def test_a_gate_halts_every_liquidation(monkeypatch, crash, plain):
 def test_registry_order_is_the_engine_step_order():
     # withdrawal before the marks; dynamic margin, funding, then the breaker's gate before the sweep; the backstop
     # takes before the per-step limits; partial sizing before the limits' cut; partial bookkeeping before the
-    # clawback; proactive deleveraging last (engine package docstring)
+    # clawback; proactive deleveraging last (engine package docstring); the option margin's stop rule takes before
+    # the backstop (an account its futures' close made healthy keeps its options)
     assert [m.name for m in registry.STEP_MECHANISMS] == [
         "mm_withdrawal",
         "dynamic_margin",
         "funding",
         "circuit_breaker",
+        "options",
         "backstop",
         "partial_liquidation",
         "block_limits",
         "socialized_loss",
         "proactive_deleveraging",
     ]
-    step_names = {m.name for m in registry.STEP_MECHANISMS} - {"block_limits"}  # [liquidation], not [mechanisms]
+    # block_limits is configured in [liquidation], options in [options], not in [mechanisms]
+    step_names = {m.name for m in registry.STEP_MECHANISMS} - {"block_limits", "options"}
     book_names = {m.name for m in registry.BOOK_MECHANISMS}
     assert book_names == {"limits", "socialized_loss"}  # act when the book is built
     assert step_names | book_names | {"cross_margin"} == set(MechanismsConfig.model_fields)  # the market is built

@@ -627,15 +627,16 @@ def options_scenario_tables(runs: list[tuple[str, dict]]) -> str:
 
     label, first = runs[0]
     lines = [
-        f"Margin per account type ({label}; option maintenance margin summed over the type's accounts):",
+        f"Margin per account type ({label}; USDT, summed over the type's accounts):",
         "",
-        "| account type | accounts | option MM at start (USDT) | option MM at peak (USDT) | accounts liquidated |",
-        "|---|---|---|---|---|",
+        "| account type | accounts | equity at start | futures MM at start | option MM at start | option MM at peak "
+        "| accounts liquidated |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in account_type_rows(first["mechanisms"]["options"]):
         lines.append(
-            f"| {r['type']} | {r['accounts']:,} | {r['mm_start']:,.0f} | {r['mm_peak']:,.0f} | "
-            f"{r['liquidated']:,} ({r['liquidated_share']:.1%}) |"
+            f"| {r['type']} | {r['accounts']:,} | {r['equity_start']:,.0f} | {r['futures_mm_start']:,.0f} | "
+            f"{r['mm_start']:,.0f} | {r['mm_peak']:,.0f} | {r['liquidated']:,} ({r['liquidated_share']:.1%}) |"
         )
     lines += [
         "",

@@ -79,9 +79,9 @@ def account_types(book, first_option: int, is_call: np.ndarray, base_instrument:
 
 
 class OptionMargin(Mechanism):
-    """The options mechanism (module docstring). Figures (summary.json ``mechanisms.options``): per account
-    type, the accounts, their option MM at the start and at its peak over the run (money), and the accounts
-    liquidated."""
+    """The options mechanism (module docstring). Figures (summary.json ``mechanisms.options``; money in micro-units,
+    as the per-instrument figures): per account type, the accounts, their exact equity and futures MM at the start,
+    their option MM at the start and at its peak over the run's sweeps, and the accounts liquidated."""
 
     name = "options"
     per_step = True
@@ -118,6 +118,7 @@ class OptionMargin(Mechanism):
         n_types = len(ACCOUNT_TYPES)
         self.peak_mm = np.zeros(n_types, dtype=np.int64)
         self.start_mm: np.ndarray | None = None
+        self.start_books = np.zeros((2, n_types), dtype=np.int64)  # per type: equity and futures MM at the start
         self.liquidated = np.zeros(b.n_accounts, dtype=bool)
         self.kept_positions = 0  # option positions an account kept once its futures' close made it healthy
 
@@ -163,6 +164,7 @@ class OptionMargin(Mechanism):
         by_type = np.bincount(self.types, weights=opt_mm, minlength=n_types).astype(np.int64)
         if self.start_mm is None:
             self.start_mm = by_type
+            self.start_books = self.account_figures(sim, opt_mm)
         np.maximum(self.peak_mm, by_type, out=self.peak_mm)
         if fresh.size == 0:
             return count
@@ -171,6 +173,18 @@ class OptionMargin(Mechanism):
         more = np.flatnonzero(new[b.account] & (b.size != 0) & ~b.isolated)
         out[count : count + more.size] = more
         return count + more.size
+
+    def account_figures(self, sim, opt_mm: np.ndarray) -> np.ndarray:
+        """int64 (2, types): the exact equity and futures MM of every trader account, summed per account type."""
+        b = sim.book
+        first = np.full(b.n_accounts, -1, dtype=np.int64)
+        first[b.account[::-1]] = np.arange(b.n_positions - 1, -1, -1)
+        traders = np.flatnonzero((first >= 0) & ~b.exempt)
+        equity, mm, _ = sim.account_margins(first[traders])
+        out = np.zeros((2, len(ACCOUNT_TYPES)), dtype=np.int64)
+        np.add.at(out[0], self.types[traders], equity)
+        np.add.at(out[1], self.types[traders], mm)
+        return out
 
     # -- the step ----------------------------------------------------------------------------------------
     def before_marks(self, sim, t: int, live: list[int]) -> None:
@@ -207,6 +221,8 @@ class OptionMargin(Mechanism):
             "account_types": {
                 name: {
                     "accounts": int(accounts[k]),
+                    "equity_start": int(self.start_books[0, k]),
+                    "futures_mm_start": int(self.start_books[1, k]),
                     "option_mm_start": int(start[k]),
                     "option_mm_peak": int(self.peak_mm[k]),
                     "liquidated_accounts": int(liquidated[k]),

@@ -20,8 +20,9 @@ unrealised PnL in the one margin sweep.
   ``shock_t = vol_shock`` from that time, 0 before.
 - **Book**: resting depth around the premium (:class:`delever.liquidity.DepthCurve`) with a half-spread that
   widens with implied vol: ``h_t = max(half_spread x sigma_t / sigma_0, tick / premium_t)``, capped at 0.5 (a
-  documented rule of this project: market makers quote options in vol, so a fixed vol-width quote is a price
-  width proportional to vega, and the width in vol widens as vol rises; at least one tick); beyond the spread
+  documented stand-in of this project, not a calibration: the half-spread as a share of the premium scales with
+  the series' vol against its starting vol, so a vol shock or a sell-off that lifts vol widens the books in
+  proportion; at least one tick, so a cheap wing option quotes wide); beyond the spread
   ``depth_lots_per_pct`` lots per 1% of the premium each side. Nothing rests inside the spread (its first
   ``1e-6`` lot), so the first lot of a forced order fills about ``h_t`` away from the premium. The mark is the
   engine's (:mod:`delever.mark`: the premium plus the book's basis, banded).
