@@ -28,9 +28,10 @@ def quote(units: int) -> Decimal:
 
 
 def account_type_rows(options: dict) -> list[dict[str, Any]]:
-    """One row per account type: ``type``, ``accounts``, ``mm_start`` and ``mm_peak`` (quote, Decimal; the sum
-    of the type's option maintenance margin), ``liquidated`` (accounts) and ``liquidated_share`` (of the type's
-    accounts, 0 to 1)."""
+    """One row per account type: ``type``, ``accounts``, ``equity_start`` and ``futures_mm_start`` (the type's
+    accounts' equity and futures MM at the start), ``mm_start`` and ``mm_peak`` (their option maintenance margin at
+    the start and at its peak; all quote, Decimal), ``liquidated`` (accounts) and ``liquidated_share`` (of the
+    type's accounts, 0 to 1)."""
     rows = []
     for name, rec in options["account_types"].items():
         n = int(rec["accounts"])
@@ -38,6 +39,8 @@ def account_type_rows(options: dict) -> list[dict[str, Any]]:
             {
                 "type": name,
                 "accounts": n,
+                "equity_start": quote(rec["equity_start"]),
+                "futures_mm_start": quote(rec["futures_mm_start"]),
                 "mm_start": quote(rec["option_mm_start"]),
                 "mm_peak": quote(rec["option_mm_peak"]),
                 "liquidated": int(rec["liquidated_accounts"]),
@@ -69,27 +72,21 @@ def options_html(options: dict, summary: dict, quote_ccy: str = "USDT") -> Marku
     """The options part of the report (module docstring)."""
     types = account_type_rows(options)
     rows = [
-        [r["type"], fmt.count(r["accounts"]), fmt.money(r["mm_start"]), fmt.money(r["mm_peak"]),
-         fmt.count(r["liquidated"]), fmt.share(r["liquidated_share"])]
+        [r["type"], fmt.count(r["accounts"]), fmt.money(r["equity_start"]), fmt.money(r["futures_mm_start"]),
+         fmt.money(r["mm_start"]), fmt.money(r["mm_peak"]), fmt.count(r["liquidated"]),
+         fmt.share(r["liquidated_share"])]
         for r in types
     ]  # fmt: skip
+    header = ["account type", "accounts", f"equity at start ({quote_ccy})", f"futures MM at start ({quote_ccy})",
+              f"option MM at start ({quote_ccy})", f"option MM at peak ({quote_ccy})", "accounts liquidated",
+              "share liquidated"]  # fmt: skip
     parts = [
         heading("Margin per account type"),
-        table(
-            [
-                "account type",
-                "accounts",
-                f"option MM at start ({quote_ccy})",
-                f"option MM at peak ({quote_ccy})",
-                "accounts liquidated",
-                "share liquidated",
-            ],
-            rows,
-            {1, 2, 3, 4, 5},
-        ),  # fmt: skip
+        table(header, rows, {1, 2, 3, 4, 5, 6, 7}),
         note(
             f"Standard option margin ({options['margin']}), per lot and side at each step's index and the series' "
-            "marks; the peak is the largest sum over the run's steps. Covered call writers are long the "
+            "marks; the peak is the largest sum over the run's margin sweeps; equity and futures MM are exact at the "
+            "first sweep. Covered call writers are long the "
             "perpetual and short calls of the same quantity, hedged put writers short both; every writer and buyer "
             "also holds its perpetual position in the same cross account."
         ),
