@@ -256,3 +256,32 @@ def test_the_packaged_option_scenario_runs_from_the_cli_with_conservation_error_
     assert types["naked writer"]["option_mm_start"] > 0 and types["futures only"]["option_mm_start"] == 0
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Margin per account type" in html and "Liquidations by instrument kind" in html
+
+
+def test_the_listing_is_the_exact_rule_for_every_option_holder_near_the_boundary(started):
+    """Wallets set so that every option holder's exact excess (equity - futures MM - option MM) is a random number
+    of units in [-3,000, 3,000]: the sweep plus the option margin lists exactly those below 0 (the float screen
+    decides none of them alone)."""
+    sim, mech = started
+    b = sim.book
+    wallet = b.wallet.copy()
+    try:
+        holders = mech.holders
+        equity, futures_mm, _ = sim.account_margins(mech.rep[holders])
+        option_mm = mech.option_mm(sim)[0][holders]
+        excess = np.random.default_rng(7).integers(-3_000, 3_001, holders.size)
+        b.wallet[holders] += futures_mm + option_mm + excess - equity
+        if not sim.sweep_arrays_ready:
+            sim._alloc_sweep_arrays()
+        count = sim._full_sweep(sim.liq_out)
+        listed = np.zeros(b.n_accounts, dtype=bool)
+        listed[b.account[sim.liq_out[:count]]] = True
+        assert np.array_equal(listed[holders], excess < 0)
+        assert (excess < 0).any() and (excess >= 0).any()
+        # the account MM is exact where the decision is close (as the sweep's own), a float screen within a few
+        # units elsewhere (delever.sweep.margin_sweep)
+        near = np.abs(excess) <= 1_000
+        assert np.array_equal(sim.acc_mm[holders][near], (futures_mm + option_mm)[near])
+        assert np.abs(sim.acc_mm[holders] - (futures_mm + option_mm)).max() <= 16
+    finally:
+        b.wallet[:] = wallet

@@ -48,6 +48,10 @@ from .money import ceil_money
 from .series import SeriesTable
 from .standard_margin import requirement_per_unit
 
+SCREEN_GUARD = 1_024
+"""Money units beyond the sweep's float screen of an account's MM (off by at most its position count plus a
+relative 1e-9, :func:`delever.sweep.margin_sweep`) within which the option margin decides the account exactly."""
+
 ACCOUNT_TYPES = ("futures only", "covered call writer", "hedged put writer", "naked writer", "option buyer")
 """Account types of an option run (:func:`account_types`)."""
 
@@ -151,17 +155,25 @@ class OptionMargin(Mechanism):
         sim.pos_mm[self.positions] = per_position
         listed = np.zeros(b.n_accounts, dtype=bool)
         listed[b.account[out[:count]]] = True
+        # the sweep's MM of an account it did not list is a float screen within a few units (delever.sweep); an
+        # account whose exact equity clears that screen plus its option MM by SCREEN_GUARD is not liquidatable, the
+        # others are decided exactly (sweep.account_health: exact equity and futures MM)
         others = self.holders[~listed[self.holders]]
-        if others.size:  # exact equity and futures MM of the accounts the sweep did not list (its MM is a screen)
-            equity, mm, _ = sim.account_margins(self.rep[others])
-            sim.acc_mm[others] = mm + opt_mm[others]
-            fresh = others[equity < sim.acc_mm[others]]
+        screened = sim.acc_mm[others] + opt_mm[others]
+        sim.acc_mm[others] = screened
+        guard = SCREEN_GUARD + 1e-9 * np.abs(screened.astype(np.float64))
+        close = others[(sim.acc_eq[others] - screened).astype(np.float64) <= guard]
+        if close.size:
+            equity, mm, _ = sim.account_margins(self.rep[close])
+            sim.acc_mm[close] = mm + opt_mm[close]
+            fresh = close[equity < sim.acc_mm[close]]
         else:
-            fresh = others
+            fresh = close
         done = self.holders[listed[self.holders]]
         sim.acc_mm[done] += opt_mm[done]
         n_types = len(ACCOUNT_TYPES)
-        by_type = np.bincount(self.types, weights=opt_mm, minlength=n_types).astype(np.int64)
+        by_type = np.zeros(n_types, dtype=np.int64)
+        np.add.at(by_type, self.types[self.holders], opt_mm[self.holders])
         if self.start_mm is None:
             self.start_mm = by_type
             self.start_books = self.account_figures(sim, opt_mm)
