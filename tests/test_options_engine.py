@@ -19,7 +19,9 @@ from delever.engine import run
 from delever.engine.simulation import Simulation
 from delever.errors import InputError
 from delever.mechanisms.base import Batch
+from delever.liquidity import marginal_price, vwap
 from delever.options.engine_margin import OptionMargin, account_types
+from delever.options.engine_market import OptionPaths, half_spreads, option_paths, spread_curve
 from delever.options.series import SeriesTable
 from delever.scenario import default_scenario_path, load_scenario
 
@@ -285,3 +287,43 @@ def test_the_listing_is_the_exact_rule_for_every_option_holder_near_the_boundary
         assert np.abs(sim.acc_mm[holders] - (futures_mm + option_mm)).max() <= 16
     finally:
         b.wallet[:] = wallet
+
+
+@pytest.mark.parametrize(
+    "vol, premium, expected",
+    [
+        # vol doubled from 0.5 to 1.0: 2% x 1.0 / 0.5 = 4%; a tick of 0.1 on a premium of 1,000 is 0.01% (not binding)
+        ([0.5, 1.0], [1_000.0, 1_000.0], [0.02, 0.04]),
+        # a cheap wing: premium 2 quote, one tick 0.1 = 5% > 2%
+        ([0.5, 0.5], [2.0, 2.0], [0.05, 0.05]),
+        # a premium of 0.1: one tick is 100%, capped at 50%
+        ([0.5, 0.5], [0.1, 0.1], [0.5, 0.5]),
+    ],
+    ids=["widens-with-vol", "tick-floor", "capped"],
+)
+def test_half_spread_rule_by_hand(vol, premium, expected):
+    cfg = OptionsConfig(series=SERIES[:1], half_spread=0.02, tick_size="0.1")
+    v = np.array(vol)[:, None]
+    paths = OptionPaths([], v, np.array(premium)[:, None], v * 0, np.ones(2))
+    assert half_spreads(cfg, paths, 0.1)[:, 0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_first_lot_of_a_forced_order_fills_a_half_spread_away():
+    curve = spread_curve(0.04, 20.0).arrays()
+    # one lot sold from a resting book: nothing inside 4%, then 20 lots per 1%: the lot's VWAP is 4% + 0.025% away
+    sell = vwap(1_000.0, 0.0, -1.0, curve)
+    assert 1_000.0 * (1 - 0.04 - 0.0006) < sell < 1_000.0 * (1 - 0.04)
+    buy = vwap(1_000.0, 0.0, 1.0, curve)
+    assert 1_000.0 * (1 + 0.04) < buy < 1_000.0 * (1 + 0.04 + 0.0006)
+    assert marginal_price(1_000.0, 0.0, curve) == 1_000.0  # the mark's last price at a rested book: the premium
+
+
+def test_the_vol_shock_scales_every_vol_from_its_time_on():
+    sc = load_scenario(OPTIONS, {**SMALL, "options": {"spot_vol_beta": 0.0}})
+    calm = load_scenario(OPTIONS, {**SMALL, "options": {"spot_vol_beta": 0.0, "vol_shock": 0.0}})
+    market = prepare_multi(sc, sc.seed)
+    shocked, base = option_paths(sc.options, sc, market.base.path), option_paths(calm.options, calm, market.base.path)
+    at = np.searchsorted(market.base.path.time_ns, np.datetime64("2025-10-10T21:10:00", "ns").astype(np.int64))
+    assert np.allclose(shocked.vol[:at], base.vol[:at], rtol=0, atol=0)
+    assert np.allclose(shocked.vol[at:] / base.vol[at:], 1.5, rtol=1e-12)  # vol_shock = 0.5 in the scenario
+    assert (shocked.premium[at:] > base.premium[at:]).all()  # every option is worth more at a higher vol

@@ -45,7 +45,7 @@ from ..mechanisms.base import Batch, Mechanism
 from ..units import MONEY_SCALE
 from .engine_market import half_spreads, margin_rates, option_instruments, option_paths, spread_curve
 from .money import ceil_money
-from .series import SeriesTable
+from .series import CALL, SeriesTable
 from .standard_margin import requirement_per_unit
 
 SCREEN_GUARD = 1_024
@@ -118,7 +118,7 @@ class OptionMargin(Mechanism):
         rep = np.full(b.n_accounts, -1, dtype=np.int64)
         rep[self.accounts_of[::-1]] = self.positions[::-1]
         self.rep = rep
-        self.types = account_types(b, self.first, self.table.kind[self.series_all] == 1)
+        self.types = account_types(b, self.first, self.table.kind[self.series_all] == CALL)
         n_types = len(ACCOUNT_TYPES)
         self.peak_mm = np.zeros(n_types, dtype=np.int64)
         self.start_mm: np.ndarray | None = None
@@ -176,7 +176,7 @@ class OptionMargin(Mechanism):
         np.add.at(by_type, self.types[self.holders], opt_mm[self.holders])
         if self.start_mm is None:
             self.start_mm = by_type
-            self.start_books = self.account_figures(sim, opt_mm)
+            self.start_books = self.account_figures(sim)
         np.maximum(self.peak_mm, by_type, out=self.peak_mm)
         if fresh.size == 0:
             return count
@@ -186,8 +186,9 @@ class OptionMargin(Mechanism):
         out[count : count + more.size] = more
         return count + more.size
 
-    def account_figures(self, sim, opt_mm: np.ndarray) -> np.ndarray:
-        """int64 (2, types): the exact equity and futures MM of every trader account, summed per account type."""
+    def account_figures(self, sim) -> np.ndarray:
+        """int64 (2, types): the exact equity and futures MM of every trader account (an isolated account: its
+        position's margin and MM), summed per account type."""
         b = sim.book
         first = np.full(b.n_accounts, -1, dtype=np.int64)
         first[b.account[::-1]] = np.arange(b.n_positions - 1, -1, -1)

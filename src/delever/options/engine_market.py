@@ -275,11 +275,6 @@ def option_instruments(scenario, n_instruments: int) -> np.ndarray:
     return np.arange(n_instruments - n, n_instruments, dtype=np.int64)
 
 
-def is_call(scenario) -> np.ndarray:
-    """bool (n_series,): which series are calls."""
-    return np.array([s.kind == "call" for s in scenario.options.series]) if scenario.options else np.zeros(0, bool)
-
-
 __all__ = [
     "OptionPaths",
     "add_options",
