@@ -327,3 +327,15 @@ def test_the_vol_shock_scales_every_vol_from_its_time_on():
     assert np.allclose(shocked.vol[:at], base.vol[:at], rtol=0, atol=0)
     assert np.allclose(shocked.vol[at:] / base.vol[at:], 1.5, rtol=1e-12)  # vol_shock = 0.5 in the scenario
     assert (shocked.premium[at:] > base.premium[at:]).all()  # every option is worth more at a higher vol
+
+
+def test_a_venue_rulebook_that_turns_on_partial_liquidation_is_refused_at_the_run():
+    """``delever run --venue okx`` turns partial liquidation on after the file was validated: the options mechanism
+    refuses it when the run is built (no silent run without the option margin in the partial rule)."""
+    from delever.venues.scenario import apply_venue
+
+    okx = apply_venue(load_scenario(OPTIONS, SMALL), "okx")
+    assert okx.mechanisms.partial_liquidation.enabled
+    with pytest.raises(InputError, match="partial_liquidation"):
+        OptionMargin.from_scenario(okx)
+    assert OptionMargin.from_scenario(load_scenario(OPTIONS, SMALL)) is not None

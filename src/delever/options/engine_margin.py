@@ -41,6 +41,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from ..config.options import options_problem
+from ..errors import InputError
 from ..mechanisms.base import Batch, Mechanism
 from ..units import MONEY_SCALE
 from .engine_market import half_spreads, margin_rates, option_instruments, option_paths, spread_curve
@@ -92,7 +94,19 @@ class OptionMargin(Mechanism):
 
     @classmethod
     def from_scenario(cls, scenario) -> OptionMargin | None:
-        return None if scenario.options is None else cls(scenario)
+        """The mechanism of a scenario with ``[options]``, else None.
+
+        Raises:
+            InputError: the scenario turns on a rule the option margin cannot serve
+                (:func:`delever.config.options.options_problem`; checked here too, since a venue's rulebook,
+                ``delever run --venue``, may turn one on after the scenario file was validated).
+        """
+        if scenario.options is None:
+            return None
+        problem = options_problem(scenario)
+        if problem is not None:
+            raise InputError(problem[1], field=".".join(problem[0]))
+        return cls(scenario)
 
     def __init__(self, scenario) -> None:
         self.cfg = scenario.options
