@@ -29,7 +29,7 @@ from .config.market import (
     build_tiers,
 )
 from .config.mechanisms import CrossInstrumentConfig, CrossMarginConfig, MechanismsConfig
-from .config.options import OptionsConfig
+from .config.options import OptionsConfig, options_problem
 from .errors import InputError
 from .validate import MAX_SEED, scenario_problem
 
@@ -186,7 +186,7 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
         scenario.instrument.build()
     except ValueError as exc:
         raise InputError(str(exc), file=str(path), field="instrument") from None
-    problem = scenario_problem(scenario)
+    problem = scenario_problem(scenario) or options_problem(scenario)
     if problem is not None:
         loc, message = problem
         raise InputError(message, file=str(path), row=_line_of(text, loc), field=".".join(loc))

@@ -163,10 +163,6 @@ def scenario_problem(scenario) -> tuple[tuple[str, ...], str] | None:
         return ("book", "generator", "notional_median"), (
             f"notional_median x accounts = {gen.notional_median * gen.accounts} exceeds the limit of {limit_text()}"
         )
-    if scenario.options is not None:
-        from .config.options import options_problem
-
-        return options_problem(scenario)
     return None
 
 

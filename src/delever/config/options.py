@@ -84,6 +84,8 @@ def options_problem(scenario) -> tuple[tuple[str, ...], str] | None:
     perpetuals only by kind, so it is refused too (an option pays none). The option book is drawn from a
     generated book.
     """
+    if scenario.options is None:
+        return None
     mech = scenario.mechanisms
     refused = {
         ("mechanisms", "partial_liquidation", "enabled"): mech.partial_liquidation.enabled,
