@@ -168,15 +168,17 @@ def test_a_gate_halts_every_liquidation(monkeypatch, crash, plain):
 
 def test_registry_order_is_the_engine_step_order():
     # withdrawal before the marks; dynamic margin, funding, then the breaker's gate before the sweep; the fund's
-    # cap is set aside before anyone in a batch can be paid; the backstop takes before the per-step limits;
-    # partial (or incremental) sizing before the limits' cut; partial bookkeeping before the clawback; proactive
-    # deleveraging last (engine package docstring)
+    # cap is set aside before anyone in a batch can be paid; the option margin's stop rule takes before the
+    # backstop (an account its futures' close made healthy keeps its options); the backstop takes before the
+    # per-step limits; partial (or incremental) sizing before the limits' cut; partial bookkeeping before the
+    # clawback; proactive deleveraging last (engine package docstring)
     assert [m.name for m in registry.STEP_MECHANISMS] == [
         "mm_withdrawal",
         "dynamic_margin",
         "funding",
         "circuit_breaker",
         "insurance_cap",
+        "options",
         "backstop",
         "partial_liquidation",
         "incremental_liquidation",
@@ -184,7 +186,8 @@ def test_registry_order_is_the_engine_step_order():
         "socialized_loss",
         "proactive_deleveraging",
     ]
-    step_names = {m.name for m in registry.STEP_MECHANISMS} - {"block_limits"}  # [liquidation], not [mechanisms]
+    # block_limits is configured in [liquidation], options in [options], not in [mechanisms]
+    step_names = {m.name for m in registry.STEP_MECHANISMS} - {"block_limits", "options"}
     book_names = {m.name for m in registry.BOOK_MECHANISMS}
     assert book_names == {"limits", "socialized_loss"}  # act when the book is built
     assert step_names | book_names | {"cross_margin"} == set(MechanismsConfig.model_fields)  # the market is built

@@ -23,6 +23,8 @@ A generated block of README.md sits between ``<!-- begin generated: NAME ... -->
   the packaged cross-margin and calendar-spread scenarios (every mechanism on), from their summary.json;
 - ``options-example-output``: what the README's ``python`` example just above that block prints, run here;
 - ``single-operations-output``: the same for the single-operations example (:mod:`delever.operations`);
+- ``options-scenario``: the packaged option scenario's margin per account type, liquidations by instrument kind
+  and fund, ADL or socialized loss, as shipped and under OKX's rates with ADL (:data:`OPTION_VARIANTS`);
 - ``test-count``: the number of tests ``pytest --collect-only`` finds.
 
 docs/report.png is a screenshot of the default run's report.html by headless Chromium (skipped, with a message,
@@ -587,6 +589,81 @@ def calendar_spread_table(summary: dict) -> str:
     return "\n".join(lines) + "\n\n" + _run_line(summary)
 
 
+# ------------------------------------------------------------------------------------------ the option scenario
+
+OPTION_SCENARIO = "deribit-btc-2025-10-10-options"
+OPTION_VARIANTS = (
+    ("Deribit: standard margin, socialized loss", {}),
+    ("OKX: its option margin rates, ADL", {"options": {"margin": "okx"}, "mechanisms": {"socialized_loss": {
+        "enabled": False}}}),
+)  # fmt: skip
+"""The packaged option scenario as shipped, and under OKX's option margin rates with ADL instead of socialized loss."""
+
+
+def run_option_variants() -> list[tuple[str, dict]]:
+    """One run (summary.json) of the packaged option scenario per :data:`OPTION_VARIANTS`."""
+    _src_on_path()
+    from delever.engine import run
+    from delever.output import summarize
+    from delever.scenario import default_scenario_path, load_scenario
+
+    path = default_scenario_path().parent / f"{OPTION_SCENARIO}.toml"
+    out = []
+    for label, over in OPTION_VARIANTS:
+        sc = load_scenario(path, over)
+        out.append((label, summarize(run(sc, sc.seed))))
+    return out
+
+
+def _quote(amount) -> str:
+    """A summary.json money figure (quote units) as whole units: 1,054,213."""
+    return f"{Decimal(str(amount)):,.0f}"
+
+
+def options_scenario_tables(runs: list[tuple[str, dict]]) -> str:
+    """Margin per account type (the shipped run), then liquidations by instrument kind and what took the losses in
+    each variant (:mod:`delever.report.options_section`'s rows)."""
+    _src_on_path()
+    from delever.report.options_section import account_type_rows, kind_rows
+
+    label, first = runs[0]
+    lines = [
+        f"Margin per account type ({label}; USDT, summed over the type's accounts):",
+        "",
+        "| account type | accounts | equity at start | futures MM at start | option MM at start | option MM at peak "
+        "| accounts liquidated |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in account_type_rows(first["mechanisms"]["options"]):
+        lines.append(
+            f"| {r['type']} | {r['accounts']:,} | {r['equity_start']:,.0f} | {r['futures_mm_start']:,.0f} | "
+            f"{r['mm_start']:,.0f} | {r['mm_peak']:,.0f} | {r['liquidated']:,} ({r['liquidated_share']:.1%}) |"
+        )
+    lines += [
+        "",
+        "| variant | kind | liquidations | liquidated notional (USDT) | bad debt (USDT) | ADL notional (USDT) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, s in runs:
+        for r in kind_rows(s["mechanisms"]["cross_margin"]["instruments"]):
+            lines.append(
+                f"| {label} | {r['kind']} | {r['liquidations']:,} | {r['notional']:,.0f} | {r['bad_debt']:,.0f} | "
+                f"{r['adl_notional']:,.0f} |"
+            )
+    lines += [
+        "",
+        "| variant | fund start -> end (USDT) | fund paid out | socialized loss | ADL notional | conservation error |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, s in runs:
+        lines.append(
+            f"| {label} | {_quote(s['insurance_fund_start'])} -> {_quote(s['insurance_fund_end'])} | "
+            f"{_quote(s['insurance_fund_paid'])} | {_quote(s['socialized_loss'])} | {_quote(s['adl_notional'])} | "
+            f"{s['conservation_error']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------------------------------ options, test count
 
 OPTIONS_BLOCK = "options-example-output"
@@ -660,6 +737,7 @@ def blocks(workdir: Path) -> tuple[dict[str, str], DefaultRun]:
         "calendar-spread-instruments": calendar_spread_table(run_packaged(CALENDAR_SPREAD)),
         OPTIONS_BLOCK: options_example_output(README.read_text(encoding="utf-8"), workdir),
         OPERATIONS_BLOCK: python_example_output(README.read_text(encoding="utf-8"), OPERATIONS_BLOCK, workdir),
+        "options-scenario": options_scenario_tables(run_option_variants()),
         "test-count": collected_tests_sentence(),
     }, run
 

@@ -209,4 +209,9 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
     source, field = (str(scenario.book.file), "size") if from_file else ("book.generator", "notional_median")
     check_int64_headroom(book, [i.value_per_lot_tick for i in instruments], tops, funds, source=source,
                          field=field)  # fmt: skip
-    return MultiMarket(base, instruments, paths, curves, funds, book, centres, windows)
+    market = MultiMarket(base, instruments, paths, curves, funds, book, centres, windows)
+    if scenario.options is None:
+        return market
+    from .options.engine_market import add_options  # option series come after every future (issue #16)
+
+    return add_options(market, scenario, seed)

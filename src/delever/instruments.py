@@ -23,7 +23,8 @@ class Instrument:
 
     Attributes:
         symbol: venue symbol, e.g. ``"BTCUSDT"``.
-        kind: ``"perpetual"`` or ``"dated_future"`` (the latter has an ``expiry``; it pays no funding).
+        kind: ``"perpetual"``, ``"dated_future"`` (the latter has an ``expiry``; it pays no funding) or ``"option"``
+            (a linear option series of a run, :mod:`delever.options.engine_market`; its expiry is the series').
         tick_size: price increment in quote units (BTCUSDT: 0.1).
         lot_size: size increment in base units (BTCUSDT: 0.001).
         tiers: risk-limit tiers (brackets of notional).
@@ -38,7 +39,7 @@ class Instrument:
     tick_size: Decimal
     lot_size: Decimal
     tiers: RiskTiers
-    kind: Literal["perpetual", "dated_future"] = "perpetual"
+    kind: Literal["perpetual", "dated_future", "option"] = "perpetual"
     base: str = "BTC"
     quote: str = "USDT"
     expiry: datetime | None = None

@@ -30,6 +30,7 @@ from .config.market import (
     build_tiers,
 )
 from .config.mechanisms import CrossInstrumentConfig, CrossMarginConfig, MechanismsConfig
+from .config.options import OptionsConfig, options_problem
 from .errors import InputError
 from .validate import MAX_SEED, scenario_problem
 
@@ -50,6 +51,7 @@ __all__ = [
     "MarginConfig",
     "MarkConfig",
     "MechanismsConfig",
+    "OptionsConfig",
     "PricesConfig",
     "Scenario",
     "TierRow",
@@ -93,6 +95,8 @@ class Scenario(ConfigModel):
     margin: MarginConfig = MarginConfig()
     adl: AdlConfig = AdlConfig()
     facts: FactsConfig = FactsConfig()
+    options: OptionsConfig | None = None
+    """Option series in the run's accounts (issue #16; :mod:`delever.options.engine_market`)."""
     base_dir: Path | None = Field(default=None, exclude=True)
 
     def resolve(self, path: str) -> Path:
@@ -185,7 +189,7 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
         scenario.instrument.build()
     except ValueError as exc:
         raise InputError(str(exc), file=str(path), field="instrument") from None
-    problem = scenario_problem(scenario)
+    problem = scenario_problem(scenario) or options_problem(scenario)
     if problem is not None:
         loc, message = problem
         raise InputError(message, file=str(path), row=_line_of(text, loc), field=".".join(loc))

@@ -19,7 +19,9 @@ One step of the clock (``step_seconds``), in this order (the mechanism phases in
 4. per instrument [``before_sweep``: dynamic margin rescales the tiers, funding settles at funding times, a
    circuit breaker may halt the instrument];
 5. every position whose account (cross) or isolated margin is below maintenance margin is found
-   (:mod:`delever.sweep`, :mod:`delever.trigger_index`); per unhalted instrument, most under water first
+   (:mod:`delever.sweep`, :mod:`delever.trigger_index`) [``after_sweep``: the option margin, which the tier
+   tables do not express, lists the accounts it makes liquidatable, :mod:`delever.options.engine_margin`]; per
+   unhalted instrument, most under water first
    (lowest ``equity / MM``, then position index): [``take``: the backstop vault takes those below its
    threshold, per-step limits hold some back] [``size``: partial liquidation and per-step limits size the
    orders]; the liquidation stage (:mod:`delever.liquidation`) fills against the book, settles through the
@@ -48,6 +50,11 @@ queue ranks its counterparties by their accounts' equities as they stand when it
 liquidations and ADL fills on any instrument (as a single-instrument run's queue does). With one instrument whose
 accounts hold one position each, trigger prices and the compiled quiet-steps loop (:func:`quiet_steps`) replace the
 sweep.
+
+Option series (a scenario's ``[options]``, issue #16) are instruments of the same loop, after the futures: marked
+from Black-76 on the underlying's path, margined by the venue's standard option margin added after the sweep,
+liquidated against their own books, fund and ADL queue (:mod:`delever.options.engine_market`,
+:mod:`delever.options.engine_margin`).
 """
 
 from .adl_columns import funding_received, position_column

@@ -60,7 +60,7 @@ def run(
     """
     seed = scenario.seed if seed is None else seed
     own = market is None
-    if scenario.mechanisms.cross_margin.enabled and not isinstance(market, MultiMarket):
+    if (scenario.mechanisms.cross_margin.enabled or scenario.options) and not isinstance(market, MultiMarket):
         from ..contagion import prepare_multi
 
         market, own = prepare_multi(scenario, seed), True
@@ -171,8 +171,7 @@ class Simulation:
         self.added_accounts = book.n_accounts - traders_and_lps
         self.book = book
         self.start_snapshot = book.packed_snapshot()  # the starting book, unpacked at the end (result)
-        self.paths = paths
-        self.path = paths[0]
+        self.paths, self.path = paths, paths[0]
         self.time_ns = self.path.time_ns
         self.windows = windows
         self.curves_base = [c.arrays() for c in curves]
@@ -333,10 +332,11 @@ class Simulation:
         return equity, mm
 
     def _full_sweep(self, out: np.ndarray) -> int:
-        """Mark the whole book to market (:func:`delever.sweep.margin_sweep`); liquidatable positions to ``out``."""
-        # the bundle is made per call from the four arrays (a checkpoint keeps arrays, not the bundle's type)
+        """Mark the whole book to market (:func:`delever.sweep.margin_sweep`, the bundle made per call: a checkpoint
+        keeps arrays), then the mechanisms' requirements beyond the tiers; liquidatable positions to ``out``."""
         sweep = SweepCols(self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm)
-        return margin_sweep(BookCols.of(self.book), self.valuation(), sweep, out)
+        count = margin_sweep(BookCols.of(self.book), self.valuation(), sweep, out)
+        return registry.after_sweep(self.mechanisms, self, out, count)  # phase 5' (option margin)
 
     def equities(self) -> tuple[np.ndarray, np.ndarray]:
         """Exact equity of every position and account at the current marks (one full sweep)."""

@@ -23,7 +23,8 @@ One step ``t`` (``Simulation.step``; ``live``: the instruments not settled and n
 3. the engine: each live book refills, each live mark moves; expiring dated futures settle.
 4. :meth:`Mechanism.before_sweep` - per live instrument, in instrument order: margin changes, funding, and the
    gate (``True`` halts that instrument's liquidations this step: a circuit breaker).
-5. the engine: one margin sweep (or the trigger index) finds the liquidatable positions; per open (unhalted)
+5. the engine: one margin sweep (or the trigger index) finds the liquidatable positions (after a full sweep,
+   :meth:`Mechanism.after_sweep`: requirements beyond the tier tables); per open (unhalted)
    instrument, most under water first, a :class:`Batch`:
 
    a. :meth:`Mechanism.take` - take positions out of the batch before the book (the backstop vault takes
@@ -218,6 +219,12 @@ class Mechanism(ABC):
     def before_sweep(self, sim: Engine, t: int, m: int) -> bool:
         """Phase 4: on live instrument ``m`` after its mark moved; True halts its liquidations this step."""
         return False
+
+    def after_sweep(self, sim: Engine, out: np.ndarray, count: int) -> int:
+        """Phase 5' (after every full margin sweep, :meth:`Engine.equities` included): a requirement the tier
+        tables do not express (the option margin, :mod:`delever.options.engine_margin`) added to ``acc_mm`` and
+        ``pos_mm``, and the positions it makes liquidatable appended to ``out[:count]``; returns the new count."""
+        return count
 
     def take(self, sim: Engine, batch: Batch) -> None:
         """Phase 5a: remove positions from ``batch`` (:meth:`Batch.keep`) before the book sees them."""

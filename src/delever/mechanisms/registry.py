@@ -12,6 +12,7 @@ bookkeeping, then the clawback of socialized loss; proactive deleveraging after 
 
 from __future__ import annotations
 
+from ..options.engine_margin import OptionMargin
 from .backstop import Backstop
 from .base import BookRules, Mechanism
 from .block_limits import LiquidationLimits
@@ -32,6 +33,7 @@ STEP_MECHANISMS: tuple[type[Mechanism], ...] = (
     Funding,
     CircuitBreakers,
     InsuranceCap,
+    OptionMargin,
     Backstop,
     PartialLiquidation,
     IncrementalLiquidation,
@@ -60,3 +62,11 @@ def book_rules(scenario) -> BookRules:
 def build(scenario) -> list[Mechanism]:
     """The mechanisms ``scenario`` turns on, in :data:`STEP_MECHANISMS` order."""
     return [m for cls in STEP_MECHANISMS if (m := cls.from_scenario(scenario)) is not None]
+
+
+def after_sweep(mechanisms: list[Mechanism], engine, out, count: int) -> int:
+    """Phase 5' (:meth:`~delever.mechanisms.base.Mechanism.after_sweep`) of every mechanism, in order: the
+    liquidatable positions' count after each has listed the accounts its requirements make liquidatable."""
+    for mechanism in mechanisms:
+        count = mechanism.after_sweep(engine, out, count)
+    return count

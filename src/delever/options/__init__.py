@@ -11,5 +11,8 @@ One concept per module:
 - :mod:`.portfolio_margin`: a scenario-grid portfolio margin (price moves x volatility shocks, worst loss plus
   add-ons) of many accounts at once.
 
-Liquidation of option positions and their place in the engine's step are not here (issue #16, part 3).
+- :mod:`.engine_market`: option series as instruments of a run (premium paths, books widening with vol, the
+  option holders of the starting book).
+- :mod:`.engine_margin`: the standard option margin in the engine's step loop and Deribit's liquidation order
+  (futures first, stop once healthy).
 """

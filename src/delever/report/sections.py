@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from ..units import MONEY_SCALE
 from . import format as fmt
+from .options_section import options_html
 from .page import heading, note, table
 
 ABLATION_COLUMNS: dict[str, tuple[str, str]] = {
@@ -123,7 +124,7 @@ def _instruments_html(instruments: Sequence[dict], quote: str) -> Markup:
         rows.append(
             [
                 d.get("symbol", ""),
-                "dated future" if d.get("kind") == "dated_future" else "perpetual",
+                {"dated_future": "dated future", "option": "option"}.get(d.get("kind", ""), "perpetual"),
                 fmt.count(d.get("liquidations", 0)),
                 fmt.count(d.get("contagion_liquidations", 0)),
                 m(d.get("liquidated_notional", 0)),
@@ -183,6 +184,8 @@ def mechanism_sections(
             parts.append(_rates_html(rec["rates_ppb"]))
         if "instruments" in rec:
             parts.append(_instruments_html(rec["instruments"], quote))
+        if name == "options":
+            parts.append(options_html(rec, summary, quote))
         if on is not None and off is not None:
             effect = []
             for k in ("liquidations", "bad_debt", "bad_debt_unrecovered", "insurance_fund_end", "adl_notional",
