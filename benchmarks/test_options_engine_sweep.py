@@ -25,7 +25,7 @@ def test_engine_sweep_with_options(benchmark, n_accounts):
         sim.marks[m] = int(round(float(sim.centre_ticks[m][0])))
     mech = next(x for x in sim.mechanisms if x.name == "options")
     mech.before_marks(sim, 0, list(range(sim.M)))
-    count = benchmark(sim._full_sweep, sim.liq_out)
+    count = benchmark(sim.sweep_book, sim.liq_out)
     assert 0 <= count <= sim.book.n_positions
     assert np.all(sim.acc_mm >= 0)
     n = sim.book.n_positions

@@ -292,7 +292,7 @@ def test_engine_supplies_funding_received_over_the_window_and_ranks_by_it():
     e = r.events
     t_end = sim.T - 1
     now = int(sim.path.time_ns[t_end])
-    got = sim._position_data("funding_received", t_end)
+    got = sim.position_data("funding_received", t_end)
     sel = (e["kind"] == ev.FUNDING) & (e["time_ns"] > now - 600 * 10**9) & (e["time_ns"] <= now)
     want = np.bincount(e["position"][sel], weights=e["amount"][sel], minlength=sim.book.n_positions)
     assert sel.any() and np.unique(want).size > 2 and np.array_equal(got, want.astype(np.int64))
@@ -300,7 +300,7 @@ def test_engine_supplies_funding_received_over_the_window_and_ranks_by_it():
     adl = np.flatnonzero(e["kind"] == ev.ADL_COUNTERPARTY_FILL)
     assert adl.size > 0
     for step in np.unique(e["step"][adl]).tolist():
-        column = sim._position_data("funding_received", int(step))
+        column = sim.position_data("funding_received", int(step))
         for side in (1, -1):  # each side's queue on its own: shorts buy back (+), longs sell (-)
             rows = adl[(e["step"][adl] == step) & (np.sign(e["size"][adl]) == side)]
             if rows.size == 0:

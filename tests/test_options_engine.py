@@ -129,7 +129,7 @@ def test_the_option_margin_lists_an_account_its_futures_alone_would_not(started,
         sim.book.wallet[a] = wallet + int(futures_mm[0]) + option_mm + excess - int(equity[0])
         if not sim.sweep_arrays_ready:
             sim._alloc_sweep_arrays()
-        count = sim._full_sweep(sim.liq_out)
+        count = sim.sweep_book(sim.liq_out)
         found = set(sim.liq_out[:count].tolist())
         assert set(positions.tolist()) <= found if listed else not set(positions.tolist()) & found
         assert sim.acc_mm[a] == int(futures_mm[0]) + option_mm
@@ -279,7 +279,7 @@ def test_the_listing_is_the_exact_rule_for_every_option_holder_near_the_boundary
         b.wallet[holders] += futures_mm + option_mm + excess - equity
         if not sim.sweep_arrays_ready:
             sim._alloc_sweep_arrays()
-        count = sim._full_sweep(sim.liq_out)
+        count = sim.sweep_book(sim.liq_out)
         listed = np.zeros(b.n_accounts, dtype=bool)
         listed[b.account[sim.liq_out[:count]]] = True
         assert np.array_equal(listed[holders], excess < 0)

@@ -23,7 +23,7 @@ def test_kernels_are_the_compiled_functions_of_their_own_modules():
     found = warmup.kernels()
     for name in (
         "sweep.margin_sweep",
-        "engine.simulation.quiet_steps",
+        "engine.quiet.quiet_steps",
         "adl.queue.adl_pool",
         "trigger_index.scan_triggers",
         "allocation.split_many_into",
@@ -32,9 +32,9 @@ def test_kernels_are_the_compiled_functions_of_their_own_modules():
     for name, dispatcher in found.items():
         module, _, function = name.rpartition(".")
         assert dispatcher.py_func.__module__ == f"delever.{module}" and dispatcher.py_func.__name__ == function
-    # a kernel imported into another module (engine/simulation.py imports trigger_index.scan_triggers) is listed
+    # a kernel imported into another module (engine/quiet.py imports trigger_index.scan_triggers) is listed
     # once, at home
-    assert "engine.simulation.scan_triggers" not in found
+    assert "engine.quiet.scan_triggers" not in found
     # the liquidation driver's inlined steps compile only inside it
     assert "liquidation.liquidate" in found and "liquidation.fund_budget" not in found
 

@@ -29,7 +29,7 @@ KERNEL_MODULES = (
     "adl.queue",
     "allocation",
     "adl.ranking",
-    "engine.simulation",
+    "engine.quiet",
     "liquidation",
     "liquidity",
     "mark",

@@ -62,13 +62,16 @@ from .invariants import check_conservation, trigger_mode
 from ..tiers import tier_arrays
 from .market import Market, MultiMarket, prepare
 from .result import RunResult, StepSeries
-from .simulation import Simulation, quiet_steps, run
+from .loop import StepCheckpoint, run
+from .quiet import quiet_steps
+from .simulation import Simulation
 
 __all__ = [
     "Market",
     "MultiMarket",
     "RunResult",
     "Simulation",
+    "StepCheckpoint",
     "StepSeries",
     "check_conservation",
     "funding_received",

@@ -1,133 +1,34 @@
-"""The step loop (:class:`Simulation`, :func:`run`): one step of every instrument in the order the package
-docstring (:mod:`delever.engine`) gives, the mechanisms called at their phases (:mod:`delever.mechanisms.base`),
-and the compiled loop of quiet steps (:func:`quiet_steps`).
+"""The state of one run and its step (:class:`Simulation`): one step of every instrument in the order the package
+docstring (:mod:`delever.engine`) gives, the mechanisms called at their phases (:mod:`delever.mechanisms.base`);
+the liquidation phase is :mod:`delever.engine.liquidation_phase`, the compiled loop of quiet steps
+:mod:`delever.engine.quiet`, the loop over the steps :func:`delever.engine.loop.run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
-
 import numpy as np
-from numba import njit
 
 from .. import events as ev
-from ..adl.queue import AdlQueue
 from ..adl.trigger import AdlTriggerState
-from ..columns import KERNEL, BookCols, MarkState, SeriesCols, SweepCols
+from ..columns import BookCols, MarkState, SeriesCols, SweepCols
 from ..insurance import InsuranceFunds
-from ..liquidation import AccountValuation, run_stage
+from ..liquidation import AccountValuation
 from ..liquidity import marginal_price, refill_factor
-from ..mark import MarkPrice, band_fraction, mark_of
+from ..mark import MarkPrice, band_fraction
 from ..mechanisms import registry
-from ..mechanisms.base import Batch
 from ..scenario import Scenario
 from ..settlement import SettlementReport, check_expiry, expiry_ns, settle_at
 from ..sweep import account_health, margin_sweep, position_health, update_triggers
 from ..sweep_skip import SweepSkip, continuous
 from ..tiers import tier_arrays, tier_rules
-from ..trigger_index import TriggerIndex, scan_triggers
+from ..trigger_index import TriggerIndex
 from ..units import money, rate_ppm
 from .adl_columns import position_column
 from .invariants import check_conservation, trigger_mode
-from .market import Market, MultiMarket, prepare
+from .liquidation_phase import liquidations
+from .market import Market
+from .quiet import quiet_steps
 from .result import RunResult, build_result
-
-
-def run(
-    scenario: Scenario,
-    seed: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    market: Market | None = None,
-    check_every_step: bool = False,
-    full_sweep: bool = False,
-    checkpoint: StepCheckpoint | None = None,
-) -> RunResult:
-    """Run a scenario. ``seed`` overrides the scenario's; ``progress(done, total)`` is called now and then;
-    ``checkpoint`` (``delever run --resume``, :mod:`delever.checkpoint`) restores a saved state before the first
-    step and saves one as the loop goes: the one step loop serves both.
-
-    When every cross account holds one position, liquidations are found from each position's exact
-    trigger price (:func:`delever.sweep.trigger_price`), kept sorted (:mod:`delever.trigger_index`) and
-    recomputed for the positions a step touched; ``full_sweep=True`` (or a book with multi-position cross
-    accounts) marks the whole book to market every step instead (:func:`delever.sweep.margin_sweep`). Both
-    give the same events (tested).
-
-    Raises:
-        InputError: bad input files or values.
-        ConservationError: the money identity changed (a bug; checked at the end, and every step with
-            ``check_every_step``).
-    """
-    seed = scenario.seed if seed is None else seed
-    own = market is None
-    if (scenario.mechanisms.cross_margin.enabled or scenario.options) and not isinstance(market, MultiMarket):
-        from ..contagion import prepare_multi
-
-        market, own = prepare_multi(scenario, seed), True
-    m = market or prepare(scenario, seed)
-    # a market prepared here is ours: the simulation may work on its book instead of a copy
-    sim = Simulation(scenario, seed, m, full_sweep=full_sweep, check_every_step=check_every_step, own_book=own)
-    t = 0 if checkpoint is None else checkpoint.resume(sim)
-    report = t + 1
-    while t < sim.T:
-        t = sim.advance(t)  # the quiet steps, in one compiled loop
-        if t < sim.T:
-            sim.step(t)
-            t += 1
-        if progress is not None and (t >= report or t == sim.T):
-            progress(t, sim.T)
-            report = t + 64
-        if checkpoint is not None and t < sim.T:
-            checkpoint.after_steps(sim, t)
-    if checkpoint is not None:
-        checkpoint.engine_done(sim, t)
-    return sim.result()
-
-
-class StepCheckpoint(Protocol):
-    """What :func:`run` asks of a checkpoint (:class:`delever.checkpoint.PeriodicStateSaver`)."""
-
-    def resume(self, sim: Simulation) -> int:
-        """Replace ``sim``'s state with a saved one; return the steps it had done (0: start afresh)."""
-
-    def after_steps(self, sim: Simulation, t: int) -> None:
-        """Called after the loop reaches step ``t`` (< the run's step count); may save ``sim``'s state."""
-
-    def engine_done(self, sim: Simulation, t: int) -> None:
-        """Called once the last step is done, before the result is built."""
-
-
-@njit(**KERNEL)
-def quiet_steps(t, t_end, mark_state, marks, fund, series, triggers, out):
-    """Steps ``t, t+1, ...`` as :meth:`Simulation.step` runs them while the mark reaches no trigger and no
-    per-step mechanism is on (refill, last price, mark, an empty scan, the step's series), with the same
-    floating-point operations in the same order. Stops at the first step whose scan lists a position, leaving
-    that step untouched (the stamps its scan set are cleared) for :meth:`Simulation.step`; returns it.
-
-    ``mark_state`` a :class:`delever.columns.MarkState` (its book net and EMA updated), ``marks`` int64 (M,) the
-    marks (ticks; instrument 0's set), ``fund`` int64 (M,) the insurance funds (money), ``series`` a
-    :class:`delever.columns.SeriesCols` (steps written), ``triggers`` a :class:`delever.columns.TriggerCols`,
-    ``out`` the scan's scratch (n,)."""
-    ms = mark_state
-    while t < t_end:
-        centre = ms.index_ticks[t]
-        s = ms.net[0] * ms.refill
-        last = marginal_price(centre, s, ms.curve)
-        e = ms.ema[0] + ms.alpha * ((last - centre) - ms.ema[0])
-        mark = mark_of(centre, e, last, ms.band)
-        count = scan_triggers(mark, triggers, t, out)
-        if count:
-            for j in range(count):
-                triggers.stamp[out[j]] = -1  # the step is left to the caller, whose scan must list these again
-            return t
-        ms.net[0] = s
-        ms.ema[0] = e
-        marks[0] = mark
-        series.mark[t] = mark
-        series.last[t] = marginal_price(centre, s, ms.curve)
-        series.fund[t] = fund[0]
-        t += 1
-    return t
 
 
 class Simulation:
@@ -325,13 +226,13 @@ class Simulation:
         tier tables and the scenario's cross backing rule (:class:`delever.columns.AccountValuation`)."""
         return AccountValuation(self.marks if marks is None else marks, self.vpl, *self.tier_args(), *self.rule)
 
-    def _health(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def health(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact equity and MM (money) of the single-position accounts ``order`` at the marks."""
         equity, mm = np.zeros(order.size, dtype=np.int64), np.zeros(order.size, dtype=np.int64)
         position_health(order, BookCols.of(self.book), self.valuation(), equity, mm)
         return equity, mm
 
-    def _full_sweep(self, out: np.ndarray) -> int:
+    def sweep_book(self, out: np.ndarray) -> int:
         """Mark the whole book to market (:func:`delever.sweep.margin_sweep`, the bundle made per call: a checkpoint
         keeps arrays), then the mechanisms' requirements beyond the tiers; liquidatable positions to ``out``."""
         sweep = SweepCols(self.pos_eq, self.pos_mm, self.acc_eq, self.acc_mm)
@@ -342,7 +243,7 @@ class Simulation:
         """Exact equity of every position and account at the current marks (one full sweep)."""
         if not self.sweep_arrays_ready:
             self._alloc_sweep_arrays()
-        self._full_sweep(self.scratch)
+        self.sweep_book(self.scratch)
         return self.pos_eq, self.acc_eq
 
     def note(self, name: str, accounts: np.ndarray, notional: int) -> None:
@@ -408,7 +309,7 @@ class Simulation:
             if not halted:
                 open_.append(m)
         if open_:
-            self._liquidations(t, open_)
+            liquidations(self, t, open_)
         for m in open_:
             for mechanism in mechanisms:  # phase 6
                 mechanism.after_liquidations(self, t, m)
@@ -427,100 +328,8 @@ class Simulation:
         """Final settlement of dated future ``m`` at its first step at or after expiry (:mod:`delever.settlement`)."""
         self.settled[m] = settle_at(self.book, m, self.insts[m], self.paths[m], t, self.windows[m], self.marks,
                                     self.vpl, self.funds.of(m), self.adl_policy, self.buf,
-                                    lambda name: self._position_data(name, t))  # fmt: skip
+                                    lambda name: self.position_data(name, t))  # fmt: skip
         self.flush(t, m)
-
-    def _liquidations(self, t: int, instruments: list[int]) -> None:
-        """Find the liquidatable positions (trigger index, or one sweep of the whole book) and liquidate those on
-        ``instruments`` (the live, unhalted ones), instrument by instrument, most under water first."""
-        b = self.book
-        skip = self.sweep_skip
-        if self.use_triggers:
-            count = self.index.scan(int(self.marks[0]), t, self.liq_out)
-        elif skip is not None and skip.safe(self.marks):
-            return  # the sweep would list nobody (delever.sweep_skip)
-        else:
-            count = self._full_sweep(self.liq_out)
-            if skip is not None:  # a sweep that listed nobody is the next steps' anchor; one that listed some is not
-                skip.drop() if count else skip.anchor(self.marks, self.acc_eq, self.acc_mm, self.pos_eq, self.pos_mm)
-        if not count:
-            return
-        found = self.liq_out[:count].astype(np.int64)
-        if self.use_triggers:
-            # the scan lists positions in trigger order, scattered over the book: read them in book order (the
-            # order liquidated below is by ratio, then position, whatever the order found here)
-            found.sort(kind="stable")  # runs of ascending positions (one per trigger value): near O(n)
-            equity_all, req_all = self._health(found)
-        else:
-            iso = b.isolated[found]
-            equity_all = np.where(iso, self.pos_eq[found], self.acc_eq[b.account[found]])
-            req_all = np.where(iso, self.pos_mm[found], self.acc_mm[b.account[found]])
-        ratio_all = equity_all / np.maximum(req_all, 1)
-        if self.M > 1:
-            self.excluded[found] = True  # no position found this step is another's ADL counterparty
-        for m in instruments:
-            if self.M == 1:
-                sel = slice(None)
-            else:
-                sel = np.flatnonzero(b.instrument[found] == m)
-                if sel.size == 0:
-                    continue
-            order = found[sel]
-            sort = np.lexsort((order, ratio_all[sel]))
-            order = order[sort]
-            equity = np.asarray(equity_all[sel])[sort].copy()
-            req = np.asarray(req_all[sel])[sort].copy()
-            mark = int(self.marks[m])
-            batch = Batch(t, m, mark, float(self.centre_ticks[m][t]), order, equity, req, self.buf.n)
-            for mechanism in self.mechanisms:  # phase 5a: the backstop takes over, per-step limits hold back
-                if not batch.order.size:
-                    break
-                mechanism.take(self, batch)
-            if batch.order.size:
-                self._liquidate(batch)
-            self.touched(self.buf.cols["position"][batch.first_event : self.buf.n].copy())
-            for mechanism in self.mechanisms:  # phase 5d
-                mechanism.after_stage(self, batch)
-            self.flush(t, m)
-        if self.M > 1:
-            self.excluded[found] = False
-
-    def _liquidate(self, batch: Batch) -> None:
-        """Liquidate ``batch.order`` (positions on instrument ``m``, sorted; ``batch.equity`` its exact equity at
-        the mark, money) through the stage, in ``m``'s book, fund and ADL queue, each order sized by the
-        mechanisms (phase 5b; a sizing mechanism may drop positions that need no order, and when none is left
-        the stage does not run)."""
-        b, m, t, mark = self.book, batch.m, batch.t, batch.mark
-        v = int(self.vpl[m])
-        batch.lots = np.zeros(batch.order.shape[0], dtype=np.int64)
-        for mechanism in self.mechanisms:  # phase 5b: partial liquidation, per-step limits
-            mechanism.size(self, batch)
-        order, partial = batch.order, batch.lots
-        if not order.size:
-            return
-        if self.M > 1:  # contagion: a cross position in profit that the stage closes, taken down by its account's
-            # other positions (counted here, after the mechanisms took theirs or made them wait)
-            dragged = (b.size[order] * mark * v - b.cost[order] > 0) & ~b.isolated[order]
-            self.contagion[m] += int(dragged.sum())
-            self.contagion_notional[m] += int((np.abs(b.size[order[dragged]]) * mark * v).sum())
-        batch.size_before = b.size[order].copy()
-        self.excluded[order] = True
-        # the ADL queue values its counterparties when it first needs them: one sweep then, so an account an earlier
-        # liquidation or ADL fill of this step changed (on this instrument or another) ranks as it now stands
-        equities = None if self.use_triggers else self.equities
-        tiers = self.tiers_of(m)
-        queue = AdlQueue(b, m, mark, v, equities, self.excluded, self.adl_policy, tiers,
-                         lambda name: self._position_data(name, t), offset_key=(self.seed, t, m))  # fmt: skip
-        adl_on = 0 if any(mechanism.replaces_adl for mechanism in self.mechanisms) else 1
-        valuation = self.valuation(self.marks.copy())
-        adl_ctl, fill_px = self.adl_triggers[m].control(t, int(self.funds.of(m)[0]), self.fund_s_all[m], mark,
-                                                        self.mark_s_all[m])  # fmt: skip
-        run_stage(order, b, v, self.fee_ppm, batch.centre, self.states[m], self.curves[m], self.lp_positions[m],
-                  self.lp_weights[m], self.funds.of(m), queue, self.buf, partial, adl_on, valuation, adl_ctl,
-                  fill_px, self.liq_order.at(t))  # fmt: skip
-        batch.ran = True
-        if self.M == 1:
-            self.excluded[order] = False
 
     def account_margins(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Exact account-level margin of positions ``order`` as the book stands now (after the step's earlier
@@ -531,7 +340,7 @@ class Simulation:
         account_health(order, BookCols.of(self.book), self.valuation(), equity, total_mm, own_mm)
         return equity, total_mm, own_mm
 
-    def _position_data(self, name: str, t: int) -> np.ndarray:
+    def position_data(self, name: str, t: int) -> np.ndarray:
         """The ADL hierarchy's per-position columns at step ``t`` (:func:`position_column`)."""
         return position_column(self.book, int(self.time_ns[t]), name, self.funding_history,
                                self.scenario.adl.funding_window_s)  # fmt: skip
