@@ -146,3 +146,29 @@ def test_the_option_validates_and_kraken_selects_it():
     # only the unpublished assignment stays listed, as a stand-in
     gaps = [g for g in kraken.engine_gaps() if g.startswith("liquidation style")]
     assert len(gaps) == 1 and "stand-in" in gaps[0] and "negative-equity order" not in gaps[0]
+
+
+SMALL = {
+    "book": {"generator": {"accounts": 600}},
+    "prices": {"start": "2025-10-10T21:12:00Z", "end": "2025-10-10T21:22:00Z"},
+    "liquidity": {"depth_scale": 0.0005},
+    "insurance_fund": {"balance": "2000"},
+    "liquidation": {"order": "bankruptcy-ioc"},
+    "adl": {"trigger": "negative-equity"},
+}
+
+
+@pytest.mark.parametrize("spacing", [None, "0.002"], ids=["depth-curve", "levels-every-0.002pct"])
+def test_a_run_never_draws_the_fund_and_conserves_money(spacing):
+    from delever.engine import prepare, run
+
+    extra = {**SMALL, "liquidity": {**SMALL["liquidity"], "levels": {"spacing_pct": spacing}}} if spacing else SMALL
+    sc = load_scenario(default_scenario_path(), extra)
+    r = run(sc, 0, market=prepare(sc, 0), check_every_step=True)
+    assert r.money_end == r.money_start  # and at every step (the engine's check)
+    long_, short = r.book.open_interest(0)
+    assert long_ == short
+    kind = r.events["kind"]
+    # fills never worse than BP: the fund pays nothing, no bad debt; the unfilled rests were unwound
+    assert not np.isin(kind, [ev.INSURANCE_PAYOUT, ev.BAD_DEBT]).any()
+    assert (kind == ev.LIQUIDATION_FILL).any() and (kind == ev.ADL_FILL).any()
