@@ -369,8 +369,8 @@ def test_each_rulebook_selects_its_trigger_and_fill(venue, trigger, fill, drawdo
 def test_rulebooks_whose_trigger_has_stand_ins_say_so():
     from delever.venues import get_venue
 
-    # Kraken's assignment_unfilled runs as negative-equity (tests/test_venue_styles.py); what its IOC lacks is
-    # in its liquidation-style line
+    # Kraken's assignment_unfilled runs as negative-equity after its IOC at BP (tests/test_bankruptcy_ioc.py); the
+    # unpublished assignment to opt-in liquidity providers stays in its liquidation-style line, as a stand-in
     assert not any("assignment_unfilled" in g for g in get_venue("kraken").engine_gaps())
     assert any("ioc_assignment_unwind" in g for g in get_venue("kraken").engine_gaps())
     assert any("no window stated" in g and "stand-in" in g for g in get_venue("bitget").engine_gaps())

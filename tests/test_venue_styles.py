@@ -128,9 +128,12 @@ def test_kraken_rulebook_selects_its_trigger():
     assert rb.engine_adl_rule() == {"trigger": "negative-equity", "fill": "bankruptcy"}
     gaps = rb.engine_gaps()
     assert not any(g.startswith("ADL trigger") for g in gaps)
-    assert any("ioc_assignment_unwind" in g and "limit price" in g for g in gaps)  # the IOC part stays listed
+    # the IOC at BP is the engine's (bankruptcy-ioc); only the unpublished assignment stays, as a stand-in
+    assert [g for g in gaps if "ioc_assignment_unwind" in g and "limit price" in g] == []
+    assert any("ioc_assignment_unwind, stand-in" in g for g in gaps)
     sc = apply_venue(load_scenario(default_scenario_path()), "kraken")
     assert (sc.adl.trigger, sc.adl.fill) == ("negative-equity", "bankruptcy")
+    assert sc.liquidation.order == "bankruptcy-ioc"
 
 
 # --- Bitget and Bybit: drawdown triggers ---------------------------------------------------------------------------

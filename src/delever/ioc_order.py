@@ -1,12 +1,17 @@
-"""The fillable-price IOC liquidation order (dYdX v4; ``[liquidation] order = "fillable-price-ioc"``).
+"""The IOC liquidation orders: at the fillable price (dYdX v4; ``[liquidation] order = "fillable-price-ioc"``)
+or at the bankruptcy price (Kraken; ``[liquidation] order = "bankruptcy-ioc"``). One kernel, two limit rules.
 
-Source: ../shared/specs/engines.md section 1 (dydxprotocol/v4-chain 84d4664, ``protocol/x/clob/keeper/
-liquidations.go``, ``deleveraging.go``, ``process_single_match.go``). Per liquidated position, instead of the
-market order of :func:`delever.liquidation.liquidate`:
+Sources: ../shared/specs/engines.md section 1 (dydxprotocol/v4-chain 84d4664, ``protocol/x/clob/keeper/
+liquidations.go``, ``deleveraging.go``, ``process_single_match.go``); ../shared/specs/venues.md section 7
+(Kraken's Equity Protection Process, https://support.kraken.com/hc/en-us/articles/360022835671). Per
+liquidated position, instead of the market order of :func:`delever.liquidation.liquidate`:
 
 1. The order is an IOC for the position (or the lots the per-step limits allow, :mod:`delever.mechanisms.
    block_limits`) with the limit :func:`delever.fillable_price.fillable_limit_ticks` (computed per position by
-   :class:`LiquidationOrder` before the kernel, from the account as it stands). It takes the book up to the
+   :class:`LiquidationOrder` before the kernel, from the account as it stands) or, for ``bankruptcy-ioc``
+   (:data:`LIMIT_BANKRUPTCY`), the position's bankruptcy price ``(cost - backing) / (size x V)``
+   (:func:`delever.margin.bankruptcy_price_compiled`, the backing of :func:`delever.liquidation.margin_backing`,
+   rounded against the account: up for a long's sell, down for a short's buy; >= 1 tick). It takes the book up to the
    limit (:func:`delever.liquidity.lots_within_limit`; a discrete book, :mod:`delever.level_book`, level by
    level) and stops: it may fill partially or not at all. What it does not fill stays open (the position is
    liquidatable again next step). Its fill price is the VWAP rounded to a tick against the account
@@ -27,7 +32,11 @@ market order of :func:`delever.liquidation.liquidate`:
      ``liquidation_fee`` row; dYdX ``MaxLiquidationFeePpm``) and keeps the rest: the surplus stays with the
      trader (with ``[liquidation] surplus = "insurance-fund"`` the fund takes all of ``gap``).
 
-3. Deleveraging, by the ADL trigger (:mod:`delever.adl.trigger`):
+3. Deleveraging. ``bankruptcy-ioc`` (Kraken's assignment and unwind): whatever the IOC did not fill is
+   unwound at once against the opposing positions (the ADL queue) at the ADL fill price (the bankruptcy price
+   by default), whatever the trigger, when ADL is on. A fill at or better than BP leaves ``gap = sg x k x
+   (vk - BP) x V + (the floor's remainder) >= 0``, so the fund never pays. Otherwise, by the ADL trigger
+   (:mod:`delever.adl.trigger`):
 
    - ``zero-fill`` (dYdX): only a position whose order filled **nothing** and whose equity ``E`` is < 0
      (TNC < 0) is deleveraged, the whole position, at the ADL fill price (the bankruptcy price by default); a
@@ -58,21 +67,39 @@ from .margin import bankruptcy_price_compiled
 from .stage_status import DONE, NEED_ALLOC_LONGS, NEED_ALLOC_SHORTS, NEED_EVENTS, NEED_QUEUE_LONGS, NEED_QUEUE_SHORTS
 from .units import PPM
 
-__all__ = ["NO_CAP", "IocCols", "LiquidationOrder", "ioc_fill_price", "ioc_gap", "ioc_liquidate"]
+__all__ = [
+    "LIMIT_BANKRUPTCY",
+    "LIMIT_GIVEN",
+    "NO_CAP",
+    "IocCols",
+    "LiquidationOrder",
+    "ioc_fill_price",
+    "ioc_gap",
+    "ioc_liquidate",
+]
 
 NO_CAP = -1
 """``IocCols.max_lost`` when the fund's loss per account per step is not capped."""
 
 
+LIMIT_GIVEN = 0
+"""``IocCols.limit_rule``: each order's limit is given in ``IocCols.limit`` (the fillable price, dYdX)."""
+LIMIT_BANKRUPTCY = 1
+"""``IocCols.limit_rule``: each order's limit is its position's bankruptcy price, and the rest is unwound (Kraken)."""
+
+
 class IocCols(NamedTuple):
     """The IOC order's inputs to the kernel (one stage call).
 
-    - ``on`` int: 1 for fillable-price IOC orders, 0 for the market order (the rest unused);
+    - ``on`` int: 1 for IOC orders, 0 for the market order (the rest unused);
     - ``limit`` int64 (n,): each order entry's limit price, ticks (:func:`delever.fillable_price.fillable_limits`);
+      unused under :data:`LIMIT_BANKRUPTCY`;
     - ``lost`` int64 (a,): money the fund has paid each account this step (mutated; the cap's count);
     - ``max_lost`` int: the cap per account per step (money), :data:`NO_CAP` for none;
     - ``surplus_to_fund`` int: 1 when a better fill's surplus goes to the fund (``[liquidation] surplus =
-      "insurance-fund"``), 0 when the trader keeps it after the fee (market and IOC orders alike).
+      "insurance-fund"``), 0 when the trader keeps it after the fee (market and IOC orders alike);
+    - ``limit_rule`` int: :data:`LIMIT_GIVEN` (``limit``) or :data:`LIMIT_BANKRUPTCY` (the position's bankruptcy
+      price from its backing in the kernel, the unfilled rest unwound in the same step; module docstring).
     """
 
     on: int
@@ -80,6 +107,7 @@ class IocCols(NamedTuple):
     lost: np.ndarray
     max_lost: int
     surplus_to_fund: int = 0
+    limit_rule: int = LIMIT_GIVEN
 
     @classmethod
     def off(cls, surplus_to_fund: bool = False) -> IocCols:
@@ -140,7 +168,9 @@ def ioc_liquidate(idx, p, want, backing, budget, whole, book, val, depth, fund, 
     n = want if 0 < want < q else q
     m = book.instrument[p]
     mark = val.marks[m]
-    limit = ioc.limit[idx]
+    bp = max(bankruptcy_price_compiled(s, book.cost[p], backing, v), 1)  # rounded against the account, >= 1 tick
+    at_bankruptcy = ioc.limit_rule == LIMIT_BANKRUPTCY
+    limit = bp if at_bankruptcy else ioc.limit[idx]
     equity = backing + s * mark * v - book.cost[p]
     a = book.account[p]
     pay_cap = budget
@@ -155,13 +185,15 @@ def ioc_liquidate(idx, p, want, backing, budget, whole, book, val, depth, fund, 
         k = _fundable_ioc_lots(k_lim, q, sg, equity, mark, limit, pay_cap, depth, v)
     r = 0
     if adl.on != 0:
-        if zero_fill_rule:
-            r = q if (k == 0 and equity < 0) else 0
-        elif whole:
+        if whole:
             r = q
+        elif at_bankruptcy:  # Kraken: what the IOC at BP did not fill is unwound (assigned) in the same step
+            r = n - k
+        elif zero_fill_rule:
+            r = q if (k == 0 and equity < 0) else 0
         else:
             r = k_lim - k
-    p_adl = max(bankruptcy_price_compiled(s, book.cost[p], backing, v), 1)
+    p_adl = bp
     if adl.fill_px[0] > 0:
         p_adl = adl.fill_px[0]
     side = 1 if sg > 0 else 0
@@ -212,8 +244,9 @@ def _move_margin(p, amount, book) -> None:
 
 class LiquidationOrder:
     """The scenario's liquidation order kind across a run (``[liquidation] order``, :mod:`delever.config.
-    liquidation`): :meth:`columns` gives the kernel's :class:`IocCols` for one stage call, with each order
-    entry's fillable price from the account as it stands then, and the per-step count of the fund's payouts
+    liquidation`): ``ioc`` False for the market order; ``limit_rule`` :data:`LIMIT_GIVEN` (the fillable price)
+    or :data:`LIMIT_BANKRUPTCY`. :meth:`columns` gives the kernel's :class:`IocCols` for one stage call, with each
+    order entry's fillable price from the account as it stands then, and the per-step count of the fund's payouts
     per account (reset when the step changes)."""
 
     def __init__(
@@ -223,9 +256,11 @@ class LiquidationOrder:
         smmr_ppm: int = PPM // 10,
         max_lost: int = NO_CAP,
         surplus_to_fund: bool = False,
+        limit_rule: int = LIMIT_GIVEN,
     ) -> None:
         self.ioc, self.ba_ppm, self.smmr_ppm, self.max_lost = ioc, int(ba_ppm), int(smmr_ppm), int(max_lost)
         self.surplus_to_fund = bool(surplus_to_fund)
+        self.limit_rule = int(limit_rule)
         self.step = -1
         self.lost = np.zeros(0, dtype=np.int64)
 
@@ -246,14 +281,17 @@ class LiquidationOrder:
         ``valuation``'s marks; ``v`` money per lot-tick."""
         if not self.ioc:
             return IocCols.off(self.surplus_to_fund)
+        n = order.shape[0]
+        if self.lost.shape[0] < n_accounts:
+            self.lost = np.concatenate([self.lost, np.zeros(n_accounts - self.lost.shape[0], dtype=np.int64)])
+        if self.limit_rule == LIMIT_BANKRUPTCY:  # the kernel prices each limit from the position's backing
+            return IocCols(1, np.zeros(n, dtype=np.int64), self.lost, self.max_lost, int(self.surplus_to_fund),
+                           LIMIT_BANKRUPTCY)  # fmt: skip
         from .fillable_price import fillable_limits
         from .sweep import account_health
 
-        n = order.shape[0]
         tnc, tmmr, pmmr = (np.zeros(n, dtype=np.int64) for _ in range(3))
         account_health(order, cols, valuation, tnc, tmmr, pmmr)
         marks = valuation.marks[cols.instrument[order]]
         limit = fillable_limits(cols.size[order], marks, v, tnc, tmmr, pmmr, self.ba_ppm, self.smmr_ppm)
-        if self.lost.shape[0] < n_accounts:
-            self.lost = np.concatenate([self.lost, np.zeros(n_accounts - self.lost.shape[0], dtype=np.int64)])
         return IocCols(1, limit, self.lost, self.max_lost, int(self.surplus_to_fund))

@@ -36,10 +36,13 @@ class LiquidationConfig(ConfigModel):
     position_max_portion_pct: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(100)
     account_max_notional_per_step: Annotated[Money, Field(gt=0)] | None = None
     cross_backing: Literal["whole-account", "mm-share"] = "whole-account"
-    order: Literal["market", "fillable-price-ioc"] = "market"
+    order: Literal["market", "fillable-price-ioc", "bankruptcy-ioc"] = "market"
     """The liquidation order: ``market`` (the whole position, or the part a partial rule asks for, walks the book
-    to the end) or ``fillable-price-ioc`` (dYdX v4: an IOC at the fillable price ``(PNNV - ABR x SMMR x PMMR) /
-    PS``, engines.md section 1, that may fill partially or not at all; :mod:`delever.ioc_order`)."""
+    to the end), ``fillable-price-ioc`` (dYdX v4: an IOC at the fillable price ``(PNNV - ABR x SMMR x PMMR) /
+    PS``, engines.md section 1, that may fill partially or not at all; :mod:`delever.ioc_order`) or
+    ``bankruptcy-ioc`` (Kraken's Equity Protection Process, venues.md section 7: an IOC whose limit is the
+    position's bankruptcy price, rounded against the account; what it does not fill is unwound against the
+    opposing positions at the ADL fill price in the same step, so the fund never pays)."""
     bankruptcy_adjustment: Annotated[Decimal, Field(ge=1, le=1000)] = Decimal(1)
     """``fillable-price-ioc``: BA (dYdX ``bankruptcy_adjustment_ppm`` / 1e6, >= 1; default 1.0)."""
     spread_to_mmr: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal("0.1")
@@ -65,18 +68,19 @@ class LiquidationConfig(ConfigModel):
     @model_validator(mode="after")
     def _cap_needs_ioc(self) -> LiquidationConfig:
         if self.max_insurance_lost_per_step is not None and self.order == "market":
-            raise ValueError('max_insurance_lost_per_step needs order = "fillable-price-ioc" (it caps the IOC fills)')
+            raise ValueError("max_insurance_lost_per_step needs an IOC order (it caps the IOC fills)")
         return self
 
     def order_rule(self):
         """The :class:`~delever.ioc_order.LiquidationOrder` of ``order`` and its parameters (ppm, money)."""
-        from ..ioc_order import NO_CAP, LiquidationOrder
+        from ..ioc_order import LIMIT_BANKRUPTCY, LIMIT_GIVEN, NO_CAP, LiquidationOrder
         from ..units import money, rate_ppm
 
         cap = self.max_insurance_lost_per_step
-        return LiquidationOrder(self.order == "fillable-price-ioc", rate_ppm(self.bankruptcy_adjustment),
+        limit_rule = LIMIT_BANKRUPTCY if self.order == "bankruptcy-ioc" else LIMIT_GIVEN
+        return LiquidationOrder(self.order != "market", rate_ppm(self.bankruptcy_adjustment),
                                 rate_ppm(self.spread_to_mmr), NO_CAP if cap is None else money(cap),
-                                self.surplus == "insurance-fund")  # fmt: skip
+                                self.surplus == "insurance-fund", limit_rule)  # fmt: skip
 
     def limits_on(self) -> bool:
         """Whether any per-step limit can bind (a portion below 100%, a per-step count or account budget)."""

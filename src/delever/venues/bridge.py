@@ -45,8 +45,9 @@ class EngineBridge:
         :mod:`delever.adl.trigger`) of this rulebook; what they leave out is in :meth:`engine_gaps`.
 
         ``negative_equity`` -> ``negative-equity`` (Hyperliquid), or with the fund first ``zero-fill`` after a
-        fillable-price IOC (dYdX); ``assignment_unfilled`` -> ``negative-equity`` (Kraken: the IOC keeps equity
-        >= 0, the unfilled rest is assigned and unwound, never paid by a fund); ``fund_drawdown`` ->
+        fillable-price IOC (dYdX); ``assignment_unfilled`` -> ``negative-equity`` (Kraken: the IOC at the
+        bankruptcy price, ``[liquidation] order = "bankruptcy-ioc"``, the unfilled rest unwound in the same step,
+        never paid by a fund); ``fund_drawdown`` ->
         ``fund-drawdown`` (OKX: 30% within 8 h, the whole position while on; Bitget: 30% from the peak since the
         run's start, no window stated); ``pnl_drawdown`` -> ``fund-drawdown`` of a pool of one symbol (Bybit:
         start at pnlRatio <= -0.30 while the balance is above adlTriggerThreshold, stop above -0.25, 8 h, the
@@ -96,6 +97,8 @@ class EngineBridge:
         out["liquidation"] = self.liquidation.step_limits()
         if self.liquidation.style == "fillable_price_ioc":  # dYdX v4's IOC at the fillable price (delever.ioc_order)
             out["liquidation"]["order"] = "fillable-price-ioc"
+        elif self.liquidation.style == "ioc_assignment_unwind":  # Kraken: IOC at BP, the rest unwound at once
+            out["liquidation"]["order"] = "bankruptcy-ioc"
         # who keeps a better fill's surplus over the bankruptcy price: the trader after the fee, or the fund
         out["liquidation"]["surplus"] = "trader" if self.liquidation.surplus_to == "trader" else "insurance-fund"
         if self.cross_backing_rule == BACKING_MM_SHARE:  # dYdX v4: -DNNV - TNC x |DMMR| / TMMR (engines.md 1)
@@ -187,10 +190,9 @@ class EngineBridge:
         ioc = self.liquidation.style == "fillable_price_ioc"  # its fills settle as dYdX's (delever.ioc_order)
         if self.liquidation.style == "ioc_assignment_unwind":
             gaps.append(
-                "liquidation style ioc_assignment_unwind: the IOC is the engine's negative-equity order (the book "
-                "takes the largest part whose average fill keeps equity >= 0, so its last fills may pass the limit "
-                "price, which an IOC at the bankruptcy price would not); assignment to opt-in liquidity providers "
-                "is not separate from the unwind (who opts in is not published): the rest is unwound at BP"
+                "liquidation style ioc_assignment_unwind, stand-in for what is not published: who opts in to the "
+                "Position Assignment Program is not, so the IOC's unfilled rest is not assigned to liquidity "
+                "providers as separate counterparties: it is unwound at BP against the opposing positions"
             )
         if self.liquidation.step_limits() and not ioc:
             gaps.append(

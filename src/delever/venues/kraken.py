@@ -13,11 +13,12 @@ Documented rules used:
   PI_XBTUSD): long 1,000 contracts at 8,000 with 0.01 BTC of margin -> LP 7,481, IOC limit 7,407 (BP): the
   exact trigger (``"mark"`` basis) with MM = 1% of the value at the price.
 
-The engine runs the process as the ``negative-equity`` ADL trigger (:mod:`delever.adl.trigger`): the liquidation
-order goes to the book for the largest part that keeps the account's equity >= 0, no fund pays beyond it, and the
-rest is unwound against the opposing positions at the bankruptcy price. What differs is listed by
-:meth:`~delever.venues.bridge.EngineBridge.engine_gaps`: the engine's order is limited by the account's equity
-after its average fill, not by a limit price on each fill, and assignment is not separate from the unwind.
+The engine runs the process as ``[liquidation] order = "bankruptcy-ioc"`` (:mod:`delever.ioc_order`) with the
+``negative-equity`` ADL trigger (:mod:`delever.adl.trigger`): the IOC's limit is the position's bankruptcy price
+(rounded against the account); it takes the book up to it (level by level, or along the depth curve) and stops;
+the client keeps a better fill's remainder (no fee); what it did not fill is unwound in the same step against the
+opposing positions at the bankruptcy price, so no fund pays. What differs is listed by
+:meth:`~delever.venues.bridge.EngineBridge.engine_gaps`: assignment is not separate from the unwind.
 
 Stand-ins:
 
