@@ -144,8 +144,9 @@ def test_the_option_validates_and_kraken_selects_it():
     assert kraken.scenario_overrides()["liquidation"]["order"] == "bankruptcy-ioc"
     assert kraken.engine_adl_rule()["trigger"] == "negative-equity"
     # only the unpublished assignment stays listed, as a stand-in
-    gaps = [g for g in kraken.engine_gaps() if g.startswith("liquidation style")]
-    assert len(gaps) == 1 and "stand-in" in gaps[0] and "negative-equity order" not in gaps[0]
+    assert kraken.engine_gaps() == []
+    stand_ins = [g for g in kraken.engine_stand_ins() if g.startswith("liquidation style")]
+    assert len(stand_ins) == 1 and "not published" in stand_ins[0] and "negative-equity order" not in stand_ins[0]
 
 
 SMALL = {

@@ -658,3 +658,17 @@ def test_scenario_overrides_of_hyperliquid():
     }
     assert o["mechanisms"]["backstop"] == {"enabled": True, "equity_ratio": "0.666667"}
     assert o["fees"]["liquidation_fee_rate"] == "0"
+
+
+def test_no_venue_lists_a_rule_the_engine_cannot_run_but_bitmex_inverse_contract():
+    """Issue #15 item 4: ``delever venues NAME`` lists no "not expressible" rule, stand-ins for what a venue does not
+    publish aside (:meth:`~delever.venues.bridge.EngineBridge.engine_stand_ins`, printed under "stand-ins"); the one
+    left is BitMEX's inverse XBTUSD, which the engine runs as a linear contract of the same size."""
+    from delever.venues import VENUES, get_venue
+
+    gaps = {name: get_venue(name).engine_gaps() for name in VENUES}
+    assert {name: g for name, g in gaps.items() if g} == {"bitmex": gaps["bitmex"]}
+    assert len(gaps["bitmex"]) == 1 and gaps["bitmex"][0].startswith("inverse contract XBTUSD")
+    for name in ("kraken", "bitget", "bybit"):
+        assert get_venue(name).engine_stand_ins(), name
+        assert set(get_venue(name).engine_stand_ins()) <= set(get_venue(name).describe()["stand_ins"]), name

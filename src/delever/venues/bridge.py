@@ -177,7 +177,8 @@ class EngineBridge:
 
     def engine_gaps(self, symbol: str | None = None) -> list[str]:
         """The rules of this rulebook that :meth:`scenario_overrides` cannot express (so a run under it
-        approximates them): stated, so a comparison never silently mixes rules."""
+        approximates them): stated, so a comparison never silently mixes rules. What the venue does not publish,
+        and the engine therefore runs with a stated stand-in, is :meth:`engine_stand_ins` instead."""
         c = self.contract(symbol or self.engine_symbol())
         gaps = []
         if "tiers" not in self.scenario_overrides(c.symbol).get("instrument", {}):  # type: ignore[operator]
@@ -188,12 +189,6 @@ class EngineBridge:
                 "and margin in the quote, not in the coin); its coin-valued risk limits run as size tiers"
             )
         ioc = self.liquidation.style == "fillable_price_ioc"  # its fills settle as dYdX's (delever.ioc_order)
-        if self.liquidation.style == "ioc_assignment_unwind":
-            gaps.append(
-                "liquidation style ioc_assignment_unwind, stand-in for what is not published: who opts in to the "
-                "Position Assignment Program is not, so the IOC's unfilled rest is not assigned to liquidity "
-                "providers as separate counterparties: it is unwound at BP against the opposing positions"
-            )
         if self.liquidation.step_limits() and not ioc:
             gaps.append(
                 "per-block limits: the insurance fund's loss per subaccount per block (MaxQuantumsInsuranceLost) is "
@@ -214,18 +209,32 @@ class EngineBridge:
                 "ADL trigger negative_equity after a liquidation order that filled nothing (TNC < 0): the engine "
                 "has the fund pay first and deleverages, in the same step, the part the fund cannot pay"
             ]
-        if t.kind == "pnl_drawdown" and run == "fund-drawdown":
-            return [
-                "ADL trigger pnl_drawdown, stand-in for a pool of several symbols: a pool of one symbol, the "
-                "engine's fund (pnlRatio = the fund's drawdown from its 8 h peak, its balance live, not T+1); "
-                "adlTriggerThreshold checked at each step's start"
-            ]
-        if t.kind == "fund_drawdown" and t.window_hours is None and run == "fund-drawdown":
-            return [
-                "ADL trigger fund_drawdown, stand-ins for what is not published: the peak since the run's start "
-                "(no window stated), ADL ends when the drawdown is back under 30% (the end threshold, 90% of an "
-                "unpublished one, is not known), the deficit part deleveraged while on"
-            ]
         if t.kind not in ("fund_cannot_pay", "none") and run == "fund-cannot-pay":
             return [f"ADL trigger {t.kind}: the engine triggers ADL when the fund cannot pay"]
         return []
+
+    def engine_stand_ins(self) -> list[str]:
+        """What this rulebook's venue does not publish and a run under it therefore takes from a stated stand-in
+        (the rule itself runs: :meth:`engine_gaps` lists what does not)."""
+        out = []
+        if self.liquidation.style == "ioc_assignment_unwind":
+            out.append(
+                "liquidation style ioc_assignment_unwind: who opts in to the Position Assignment Program is not "
+                "published, so the IOC's unfilled rest is not assigned to liquidity providers as separate "
+                "counterparties: it is unwound at BP against the opposing positions"
+            )
+        t = self.adl.trigger
+        run = self.engine_adl_rule()["trigger"]
+        if t.kind == "pnl_drawdown" and run == "fund-drawdown":
+            out.append(
+                "ADL trigger pnl_drawdown over a pool of several symbols: a pool of one symbol, the engine's fund "
+                "(pnlRatio = the fund's drawdown from its 8 h peak, its balance live, not T+1); "
+                "adlTriggerThreshold (the API example's 10,000) checked at each step's start"
+            )
+        if t.kind == "fund_drawdown" and t.window_hours is None and run == "fund-drawdown":
+            out.append(
+                "ADL trigger fund_drawdown: the peak since the run's start (no window published), ADL ends when the "
+                "drawdown is back under 30% (the end threshold, 90% of an unpublished one, is not known), the "
+                "deficit part deleveraged while on"
+            )
+        return out

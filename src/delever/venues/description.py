@@ -80,7 +80,7 @@ class RulebookDescription:
                 "adl_rule": self.engine_adl_rule(),
                 "gaps": self.engine_gaps(),
             },
-            "stand_ins": list(self.stand_ins),
+            "stand_ins": list(self.stand_ins) + self.engine_stand_ins(),
             "sources": list(self.sources),
         }
 
