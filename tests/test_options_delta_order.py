@@ -138,3 +138,47 @@ def test_with_no_delta_reducing_close_the_margin_rule_closes_the_short_call():
     mech, sim, _ = _account()
     sim.book.size[[0, 1, 3]] = 0  # only the short C120 and nothing else: D = 0, its close changes nothing
     assert _step(mech, sim, 0) == [2]
+
+
+def test_through_a_run_an_account_closes_at_most_one_option_per_step_and_money_is_conserved():
+    """The small option scenario with the option holders merged three by three (every third holder takes the next
+    two's option rows: accounts of three option positions, under water more often), run with the money identity and
+    every series' open interest checked at every step: each liquidated account closes at most one option position
+    per step, some close their options over several steps, and some positions wait."""
+    import dataclasses
+
+    from delever.contagion import prepare_multi
+    from delever.engine import run
+    from delever.events import LIQUIDATION_FILL
+    from delever.scenario import default_scenario_path, load_scenario
+
+    heavy = {
+        "book": {"generator": {"accounts": 1_500}},
+        "prices": {"start": "2025-10-10T21:05:00Z", "end": "2025-10-10T21:35:00Z"},
+        "insurance_fund": {"balance": "0"},
+        "liquidity": {"depth_scale": 0.004},
+        "options": {"half_spread": 0.3, "depth_lots_per_pct": 0.5, "naked_fraction": 0.5, "vol_shock": 2.0,
+                    "margin_multiple": 1.0},
+    }  # fmt: skip
+    sc = load_scenario(default_scenario_path().parent / "deribit-btc-2025-10-10-options.toml", heavy)
+    market = prepare_multi(sc, sc.seed)
+    b = market.book
+    rows = np.flatnonzero((b.instrument >= 1) & ~b.exempt[b.account])
+    groups = rows[: rows.size // 3 * 3].reshape(-1, 3)
+    account = b.account.copy()
+    account[groups[:, 1:]] = account[groups[:, :1]]
+    fields = {f.name: getattr(b, f.name) for f in dataclasses.fields(b)}
+    merged = Book.from_arrays(**{**fields, "account": account})
+    r = run(sc, market=dataclasses.replace(market, book=merged), check_every_step=True)
+    assert r.money_end == r.money_start
+    for m in range(1, 6):
+        long_, short = r.book.open_interest(m)
+        assert long_ == short
+    e = r.events
+    fills = (e["kind"] == LIQUIDATION_FILL) & (e["instrument"] >= 1)
+    closes = np.unique(np.stack([e["step"][fills], e["account"][fills], e["position"][fills]]), axis=1)
+    per_step = np.unique(closes[:2], axis=1)
+    assert per_step.shape[1] == closes.shape[1] > 0  # one option position per (step, account)
+    steps_per_account = np.unique(per_step[1], return_counts=True)[1]
+    assert (steps_per_account > 1).any()  # an account closing its options over several steps
+    assert r.extra["options"]["waiting_option_positions"] > 0

@@ -278,7 +278,8 @@ class OptionMargin(Mechanism):
 
     def take(self, sim, batch: Batch) -> None:
         """Phase 5a: after the first instrument, an account back above its MM keeps its positions (Deribit's
-        "stops once MM < equity", module docstring)."""
+        "stops once MM < equity"); on an option instrument, an account still under water keeps in the batch only
+        its one option position of this step (towards delta-neutral; module docstring)."""
         if batch.m == 0 or not batch.order.size:
             return
         equity, mm, _ = sim.account_margins(batch.order)
