@@ -18,9 +18,22 @@ whose series are instruments of the run, :mod:`.engine_market`). What it adds to
   section 5). The engine closes a liquidatable account instrument by instrument in instrument order, and the
   options come after every future (:mod:`.engine_market`); before each instrument after the first, an
   account whose exact equity is back above its MM (with the option margin) keeps its remaining positions.
-  Stand-ins: the options of an account still under water are closed whole, series by series in the
-  scenario's order (Deribit's slices toward delta-neutral are not modelled), and Deribit's incremental slices
-  of futures are not either.
+- **Towards delta-neutral** (phase 5a on an option instrument, :meth:`OptionMargin.take`, with
+  :func:`delta_choice`): an account still under water when the step reaches its options closes **one**
+  option position this step, the one whose close brings its portfolio delta closest to 0 (Deribit's "towards
+  delta-neutral", venues.md section 5). Portfolio delta, base units: ``D = sum(futures lots x lot_size) +
+  sum(option lots x lot_size x delta)`` over the account's open positions on the options' base, ``delta`` the
+  Black-76 forward delta (:func:`.black76.black76_delta`) at this step's underlying index and the series'
+  implied vol and time to expiry (:mod:`.engine_market`'s paths); closing option position ``r`` leaves
+  ``|D - d_r|``. Among the positions with ``|D - d_r| < |D|`` the smallest wins (ties: the larger underlying
+  notional ``|lots| x lot_size``, then the lower instrument); if none reduces ``|D|`` (the account is
+  delta-neutral already, or every close adds delta) the one that frees the most option margin wins (ties:
+  the lower instrument). The choice is made once per account and step, when the account first reaches an
+  option instrument (after its futures' close). Its other option positions wait for the next step, where
+  the account is listed again if still under water (and keeps them if healthy). Approximation: Deribit
+  closes in slices, which are not modelled; one whole option position per account per step stands for
+  them, and Deribit's incremental slices of futures are not modelled either. A chosen position on a series
+  halted this step waits with the others.
 - **Books** (phase 2, :meth:`OptionMargin.before_marks`): each series' book has this step's half-spread,
   which widens with its implied vol (:func:`.engine_market.half_spreads`).
 
@@ -46,6 +59,7 @@ from ..config.options import options_problem
 from ..errors import InputError
 from ..mechanisms.base import Batch, Mechanism
 from ..units import MONEY_SCALE
+from .black76 import black76_delta
 from .engine_market import half_spreads, margin_rates, option_instruments, option_paths, spread_curve
 from .money import ceil_money
 from .series import CALL, SeriesTable
@@ -85,6 +99,35 @@ def account_types(book, first_option: int, is_call: np.ndarray, base_instrument:
     return types
 
 
+def delta_choice(account, row, instrument, lots, delta, futures_delta, freed_margin) -> np.ndarray:
+    """The option position each account closes this step (module docstring, "Towards delta-neutral"; Deribit,
+    venues.md section 5, https://www.deribit.com/docs/auto-liquidation/).
+
+    Args: per open option position, all of length n: ``account``, ``row`` (book row), ``instrument`` int64,
+    ``lots`` int64 signed size, ``delta`` float64 its delta in base units (``lots x lot_size x`` Black-76
+    delta), ``freed_margin`` int64 its option MM (money); ``futures_delta`` float64 (accounts,) each account's
+    futures delta in base units.
+
+    Returns: int64, one book row per account present in ``account``: the position whose close leaves the
+    smallest ``|D - d|`` among those with ``|D - d| < |D|`` (``D`` the account's futures delta plus all its
+    options' ``delta``; ties: larger ``|lots|``, then lower instrument), else the one with the largest
+    ``freed_margin`` (ties: lower instrument).
+    """
+    if row.size == 0:
+        return row.copy()
+    total = futures_delta.copy()
+    np.add.at(total, account, delta)
+    before = np.abs(total[account])
+    after = np.abs(total[account] - delta)
+    reduces = after < before
+    key = np.where(reduces, after, -freed_margin.astype(np.float64))
+    size_key = np.where(reduces, -np.abs(lots), 0)
+    order = np.lexsort((instrument, size_key, key, ~reduces, account))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = account[order][1:] != account[order][:-1]
+    return row[order[first]]
+
+
 class OptionMargin(Mechanism):
     """The options mechanism (module docstring). Figures (summary.json ``mechanisms.options``; money in micro-units,
     as the per-instrument figures): per account type, the accounts, their exact equity and futures MM at the start,
@@ -120,6 +163,7 @@ class OptionMargin(Mechanism):
         self.first = int(self.instruments[0])
         paths = option_paths(cfg, sim.scenario, sim.paths[0])
         self.spreads = half_spreads(cfg, paths, float(cfg.tick_size))
+        self.vol, self.years = paths.vol, paths.years
         t0 = datetime.fromtimestamp(int(sim.time_ns[0]) / 1e9, UTC) if sim.T else paths.series[0].expiry
         self.table = SeriesTable.from_options(paths.series, t0)
         self.series_all = np.arange(len(paths.series), dtype=np.int64)
@@ -140,6 +184,16 @@ class OptionMargin(Mechanism):
         self.start_books = np.zeros((2, n_types), dtype=np.int64)  # per type: equity and futures MM at the start
         self.liquidated = np.zeros(b.n_accounts, dtype=bool)
         self.kept_positions = 0  # option positions an account kept once its futures' close made it healthy
+        self.waiting_positions = 0  # option positions of an under-water account left for a later step
+        # the traders' futures rows on the options' base (their lots are delta, lot_size base units each)
+        base = sim.insts[self.first].base
+        same_base = np.array([i.base == base and i.kind != "option" for i in sim.insts[: self.first]], dtype=bool)
+        futures = (b.instrument < self.first) & ~b.exempt[b.account]
+        futures[futures] = same_base[b.instrument[futures]]
+        self.future_rows = np.flatnonzero(futures)
+        self.future_lot = np.array([float(i.lot_size) for i in sim.insts[: self.first]])
+        self.chosen = np.full(b.n_accounts, -1, dtype=np.int64)  # each account's option row closed this step
+        self.chosen_step = -1
 
     # -- margin ------------------------------------------------------------------------------------------
     def lot_margins(self, sim) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +278,8 @@ class OptionMargin(Mechanism):
 
     def take(self, sim, batch: Batch) -> None:
         """Phase 5a: after the first instrument, an account back above its MM keeps its positions (Deribit's
-        "stops once MM < equity", module docstring)."""
+        "stops once MM < equity"); on an option instrument, an account still under water keeps in the batch only
+        its one option position of this step (towards delta-neutral; module docstring)."""
         if batch.m == 0 or not batch.order.size:
             return
         equity, mm, _ = sim.account_margins(batch.order)
@@ -233,6 +288,44 @@ class OptionMargin(Mechanism):
         if batch.m >= self.first:
             self.kept_positions += int((~under).sum())
         batch.keep(under)
+        if batch.m >= self.first and batch.order.size:
+            self.keep_delta_choice(sim, batch)
+
+    def keep_delta_choice(self, sim, batch: Batch) -> None:
+        """Keep in an option batch only each account's chosen option position of this step (module docstring,
+        "Towards delta-neutral"); the choice of an account is made the first time this step it reaches here."""
+        if self.chosen_step != batch.t:
+            self.chosen.fill(-1)
+            self.chosen_step = batch.t
+        accounts = sim.book.account[batch.order]
+        new = np.unique(accounts[self.chosen[accounts] == -1])
+        if new.size:
+            self.choose(sim, new)
+        keep = self.chosen[accounts] == batch.order
+        self.waiting_positions += int((~keep).sum())
+        batch.keep(keep)
+
+    def choose(self, sim, accounts: np.ndarray) -> None:
+        """Set ``chosen[a]`` for every account of ``accounts`` (int64, unique) from its open option positions as
+        the book stands now (:func:`delta_choice`)."""
+        b = sim.book
+        mine = np.zeros(b.n_accounts, dtype=bool)
+        mine[accounts] = True
+        open_ = b.size[self.positions] != 0
+        sel = mine[self.accounts_of] & open_
+        rows, series, lots = self.positions[sel], self.series_of[sel], b.size[self.positions[sel]]
+        fut = self.future_rows[mine[b.account[self.future_rows]]]
+        futures_delta = np.zeros(b.n_accounts)
+        np.add.at(futures_delta, b.account[fut], b.size[fut] * self.future_lot[b.instrument[fut]])
+        s = float(sim.paths[0].index[self.t])
+        lot = float(self.cfg.lot_size)
+        per_lot = lot * black76_delta(s, self.table.strike[series], self.vol[self.t, series],
+                                      self.years[self.t, series], self.table.kind[series] == CALL)  # fmt: skip
+        _, freed = self.option_mm(sim)
+        chosen = delta_choice(b.account[rows], rows, b.instrument[rows], lots, lots * per_lot, futures_delta,
+                              freed[sel])  # fmt: skip
+        self.chosen[accounts] = -2  # an account with no open option position closes none here
+        self.chosen[b.account[chosen]] = chosen
 
     def after_stage(self, sim, batch: Batch) -> None:
         if batch.ran:
@@ -246,6 +339,7 @@ class OptionMargin(Mechanism):
         extra[self.name] = {
             "margin": self.cfg.margin,
             "kept_option_positions": self.kept_positions,
+            "waiting_option_positions": self.waiting_positions,
             "account_types": {
                 name: {
                     "accounts": int(accounts[k]),
