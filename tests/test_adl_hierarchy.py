@@ -11,7 +11,8 @@ from delever.adl.queue import AdlQueue
 from delever.book import Book
 from delever.errors import InputError
 from delever.events import EventBuffer
-from delever.liquidation import AccountValuation, run_stage
+from delever.liquidation import AccountValuation
+from delever.liquidation_stage import run_stage
 from delever.liquidity import DepthCurve
 from delever.scenario import default_scenario_path, load_scenario
 from delever.tiers import BINANCE_BTCUSDT_2021

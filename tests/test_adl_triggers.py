@@ -30,7 +30,8 @@ from delever.adl.trigger import (
 )
 from delever.book import Book
 from delever.events import EventBuffer
-from delever.liquidation import AccountValuation, run_stage
+from delever.liquidation import AccountValuation
+from delever.liquidation_stage import run_stage
 from delever.liquidity import DepthCurve
 from delever.scenario import AdlConfig
 from delever.tiers import BINANCE_BTCUSDT_2021

@@ -22,7 +22,8 @@ from delever.book import Book
 from delever.events import EventBuffer
 from delever.ioc_order import LIMIT_BANKRUPTCY, LiquidationOrder
 from delever.level_book import PriceLevels
-from delever.liquidation import AccountValuation, run_stage
+from delever.liquidation import AccountValuation
+from delever.liquidation_stage import run_stage
 from delever.scenario import default_scenario_path, load_scenario
 from delever.units import money
 from delever.venues import get_venue

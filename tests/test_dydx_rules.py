@@ -25,7 +25,8 @@ from delever.book import Book
 from delever.engine import prepare, run
 from delever.errors import InputError
 from delever.events import EventBuffer
-from delever.liquidation import AccountValuation, run_stage
+from delever.liquidation import AccountValuation
+from delever.liquidation_stage import run_stage
 from delever.liquidity import DepthCurve
 from delever.mechanisms.block_limits import NO_LIMIT, BlockLimits, StepUse, combine_partial, plan_step
 from delever.scenario import default_scenario_path, load_scenario

@@ -17,7 +17,8 @@ from delever.book import Book
 from delever.events import EventBuffer
 from delever.ioc_order import NO_CAP, LiquidationOrder
 from delever.level_book import PriceLevels
-from delever.liquidation import AccountValuation, run_stage
+from delever.liquidation import AccountValuation
+from delever.liquidation_stage import run_stage
 from delever.units import money
 from delever.venues.dydx import LARGE_CAP
 

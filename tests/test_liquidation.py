@@ -12,7 +12,8 @@ from delever import events as ev
 from delever.adl.queue import AdlQueue
 from delever.book import Book
 from delever.events import EventBuffer
-from delever.liquidation import AccountValuation, run_stage
+from delever.liquidation import AccountValuation
+from delever.liquidation_stage import run_stage
 from delever.liquidity import DepthCurve
 from delever.tiers import BINANCE_BTCUSDT_2021
 from delever.units import money

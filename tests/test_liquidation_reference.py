@@ -20,7 +20,8 @@ from delever import events as ev
 from delever import margin
 from delever.adl.queue import AdlQueue
 from delever.events import EventBuffer
-from delever.liquidation import book_fill_price, run_stage
+from delever.liquidation import book_fill_price
+from delever.liquidation_stage import run_stage
 from delever.liquidity import DepthCurve
 from delever.units import mul_ppm_ceil, money
 

@@ -28,7 +28,8 @@ from delever.book import Book
 from delever.columns import BookCols, EventCols, LiquidityCols
 from delever.events import EventBuffer
 from delever.instruments import Instrument
-from delever.liquidation import AccountValuation, apply_trade, book_fill_price, run_stage
+from delever.liquidation import AccountValuation, apply_trade, book_fill_price
+from delever.liquidation_stage import run_stage
 from delever.liquidity import DepthCurve
 from delever.margin import bankruptcy_price, effective_leverage, liquidation_price, margin_ratio, pnl_pct
 from delever.mechanisms.backstop import take_over

@@ -21,7 +21,8 @@ from delever.book import Book, check_int64_headroom
 from delever.errors import InputError
 from delever.events import EventBuffer
 from delever.instruments import Instrument
-from delever.liquidation import AccountValuation, run_stage
+from delever.liquidation import AccountValuation
+from delever.liquidation_stage import run_stage
 from delever.liquidity import DepthCurve
 from delever.sweep import cross_backing, mul_div_floor
 from delever.tiers import BINANCE_BTCUSDT_2021 as TIERS

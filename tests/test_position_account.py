@@ -26,7 +26,8 @@ from delever.cli.venues import register
 from delever.engine import tier_arrays
 from delever.events import EventBuffer
 from delever.columns import BookCols, SweepCols
-from delever.liquidation import AccountValuation, run_stage
+from delever.liquidation import AccountValuation
+from delever.liquidation_stage import run_stage
 from delever.liquidity import DepthCurve
 from delever.sweep import margin_sweep
 from delever.units import money

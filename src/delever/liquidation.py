@@ -51,7 +51,6 @@ been touched when it stops).
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from .events import (
@@ -68,18 +67,12 @@ from .adl.trigger import (
     CTL_WHOLE,
     TRIGGER_FUND_DRAWDOWN,
     TRIGGER_NEGATIVE_EQUITY,
-    default_control,
 )
 from .adl_fill import adl_fills, margin_equity, usable_queue_lots, winner_capacity
 from .book_trade import EMIT_SIGNATURE, apply_trade, book_execute, book_fill_price, emit_event
 from .columns import (
     KERNEL,
     AccountValuation,
-    AdlControl,
-    BookCols,
-    EventCols,
-    LiquidityCols,
-    QueueCols,
 )
 from .intops import mul_ppm_ceil
 from .ioc_order import IocCols, LiquidationOrder, ioc_liquidate
@@ -95,6 +88,7 @@ from .stage_status import (
 from .sweep import account_cross_sums, position_requirement
 
 __all__ = [
+    "AccountValuation",
     "DONE",
     "EMIT_SIGNATURE",
     "adl_fills",
@@ -106,7 +100,6 @@ __all__ = [
     "LiquidationOrder",
     "liquidate",
     "margin_equity",
-    "run_stage",
     "usable_queue_lots",
     "winner_capacity",
 ]
@@ -264,7 +257,8 @@ def settle_balance(p, closed_notional, other_upnl, other_open, book, fund, event
 @njit(**KERNEL)
 def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events, adl, ioc, v, fee_ppm):
     """Liquidate ``order[start:]`` (position indices, one instrument; at most one position per account,
-    :func:`run_stage` splits it) in the steps of the module docstring. Returns ``(status, next_index)``.
+    :func:`delever.liquidation_stage.run_stage` splits it) in the steps of the module docstring. Returns
+    ``(status, next_index)``.
 
     Arguments (bundles of :mod:`delever.columns`, mutated where the step moves money): ``book``
     :class:`~delever.columns.BookCols`; ``val`` :class:`~delever.columns.AccountValuation` (marks and tiers of
@@ -378,96 +372,3 @@ def liquidate(order, start, partial_lots, book, val, depth, fund, queue, events,
         # account owes once it is flat, never an account that its other positions would leave solvent
         settle_balance(p, closed_notional, other_upnl, other_open, book, fund, events, fee_ppm, seize)
     return DONE, order.shape[0]
-
-
-def one_per_account(order: np.ndarray, account: np.ndarray, single: bool = False) -> list[slice]:
-    """Consecutive slices of ``order`` in which no account appears twice (the whole order when no account
-    does: the usual case), so that each kernel call values an account with its other positions as they are.
-    ``single``: every account holds at most one position (nothing to check)."""
-    acc = account[order]
-    if single or np.unique(acc).size == acc.size:
-        return [slice(0, order.shape[0])]
-    cuts, seen, lo = [], set(), 0
-    for i, a in enumerate(acc.tolist()):
-        if a in seen:
-            cuts.append(slice(lo, i))
-            lo, seen = i, set()
-        seen.add(a)
-    cuts.append(slice(lo, order.shape[0]))
-    return cuts
-
-
-def run_stage(
-    order,
-    book,
-    v,
-    fee_ppm,
-    centre,
-    book_state,
-    curve,
-    lp_pos,
-    lp_weight,
-    fund,
-    queue,
-    buf,
-    partial,
-    adl_on,
-    valuation: AccountValuation,
-    adl_ctl=None,
-    fill_px=None,
-    order_rule=None,
-) -> None:
-    """Drive :func:`liquidate` over ``order`` to the end: extend the ADL queue (queue policies), prepare an
-    allocation (allocation policies) or grow the event buffer each time the kernel asks, and resume.
-
-    ``book`` is a :class:`delever.book.Book` (mutated), ``queue`` an :class:`delever.adl.queue.AdlQueue`,
-    ``buf`` an :class:`delever.events.EventBuffer` (rows appended), ``fund`` the instrument's one-element
-    insurance-fund array, ``valuation`` the marks and tiers of every instrument (:class:`AccountValuation`);
-    ``v`` money per lot-tick, ``fee_ppm`` the liquidation fee rate, ``centre`` the book centre (ticks),
-    ``book_state`` float64 (1,) the lots the book has absorbed (mutated), ``curve`` from
-    :meth:`delever.liquidity.DepthCurve.arrays`, ``lp_pos``/``lp_weight`` the liquidity providers' positions and
-    shares, ``partial`` int64 lots per order entry (:func:`liquidate`), ``adl_on`` 0 to send everything to the
-    book. An order with several positions of one account runs in consecutive parts (:func:`one_per_account`).
-    ``adl_ctl``/``fill_px``: the ADL trigger and fill rule (:meth:`delever.adl.trigger.AdlTriggerState.control`;
-    default: the fund cannot pay, fill at the bankruptcy price). ``order_rule``: a
-    :class:`delever.ioc_order.LiquidationOrder` (default: market orders).
-    """
-    if adl_ctl is None:
-        adl_ctl = default_control()
-    if fill_px is None:
-        fill_px = np.array([-1], dtype=np.int64)
-    if order_rule is None:
-        order_rule = LiquidationOrder(False)
-    cols = BookCols.of(book)
-    depth = LiquidityCols.make(centre, book_state, curve, lp_pos, lp_weight)
-    adl = AdlControl(int(adl_on), adl_ctl, fill_px)
-    valuation = valuation._replace(backing_rule=int(valuation.backing_rule))
-    single = book.one_position_per_account()
-    for part in one_per_account(order, book.account, single):
-        queue.prepared_for[:] = -1
-        ioc = order_rule.columns(order[part], cols, valuation, v, book.n_accounts)
-        _run_part(order[part], cols, depth, fund, queue, buf, partial[part], adl, ioc, valuation, v, fee_ppm)
-
-
-def _run_part(order, cols, depth, fund, queue, buf, partial, adl, ioc, valuation, v, fee_ppm) -> None:
-    n_lp = depth.lp_pos.shape[0]
-    start = 0
-    buf.ensure(2 * order.shape[0] + 16)  # every order writes at least two rows: grow once, not by doubling
-    while True:
-        events = EventCols.of(buf)
-        status, start = liquidate(
-            order, start, partial, cols, valuation, depth, fund, QueueCols.of(queue), events, adl, ioc, v, fee_ppm
-        )
-        buf.n = events.rows()
-        if status == DONE:
-            return
-        if status == NEED_EVENTS:
-            buf.ensure(buf.capacity + 4 * n_lp + 64)
-        elif status in (NEED_ALLOC_LONGS, NEED_ALLOC_SHORTS):
-            side = 0 if status == NEED_ALLOC_LONGS else 1
-            queue.prepare(side, start)
-            buf.ensure(2 * int(queue.length[side]) + 4 * n_lp + 16)
-        else:
-            side = 0 if status == NEED_QUEUE_LONGS else 1
-            queue.extend(side)
-            buf.ensure(2 * int(queue.length[side] - queue.pointer[side]) + 4 * n_lp + 16)

@@ -1,4 +1,4 @@
-"""Statuses the liquidation kernels return to their Python driver (:func:`delever.liquidation.run_stage`): done,
+"""Statuses the liquidation kernels return to their Python driver (:func:`delever.liquidation_stage.run_stage`): done,
 or stopped before touching the position at the returned index because a queue, an allocation or the event buffer
 must be prepared first."""
 

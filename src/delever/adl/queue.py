@@ -60,8 +60,8 @@ def adl_pool(
     (the position's collateral: isolated margin or cross wallet), MM). Returns how many.
 
     ``tiers`` = (floors, mmr, cum) int64 (k,) of the instrument, its tier basis and size rate (:mod:`delever.tiers`);
-    ``excluded`` bool (n,) positions being
-    liquidated this step; ``pos_equity`` (n,)/``acc_equity`` (a,) the sweep's equities (money).
+    ``excluded`` bool (n,) positions being liquidated this step; ``pos_equity`` (n,)/``acc_equity`` (a,) the sweep's
+    equities (money).
     ``inline_equity``: every account holds one position, so equity is its collateral plus its uPnL and the
     sweep's equity arrays are not read; ``write`` False only counts (to size the outputs exactly).
     """
@@ -99,8 +99,7 @@ def adl_pool(
 
 
 def ranking_tiers(tiers: tuple) -> tuple:
-    """``(floors, mmr, cum, basis, rate)`` as :func:`adl_pool` takes them, from ``(floors, mmr, cum)`` (notional
-    tiers, no size rate) or the five."""
+    """``(floors, mmr, cum, basis, rate)`` for :func:`adl_pool` from the three notional-tier arrays or the five."""
     floors, mmr, cum, *rule = tiers
     return floors, mmr, cum, int(rule[0]) if rule else 0, int(rule[1]) if rule else 0
 
@@ -118,8 +117,7 @@ def eligible(
     inline_equity: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """The eligible ADL counterparties of one side of one instrument (:func:`adl_pool`) as exactly sized
-    int64 arrays ``(index, uPnL, equity, collateral, MM)``; ``tiers`` = (floors, mmr, cum) and optionally the tier
-    basis and size rate (:func:`ranking_tiers`)."""
+    int64 arrays ``(index, uPnL, equity, collateral, MM)``; ``tiers`` as :func:`ranking_tiers` reads them."""
     cols = BookCols.of(book)
     args = (
         cols,

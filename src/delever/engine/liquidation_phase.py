@@ -1,6 +1,6 @@
 """Phase 5 of a step (:mod:`delever.engine`): find the liquidatable positions (the trigger index, or one sweep of the
 whole book) and liquidate them instrument by instrument, most under water first, with the mechanisms' phases 5a
-(take), 5b (size) and 5d (after the stage) around the liquidation stage (:func:`delever.liquidation.run_stage`).
+(take), 5b (size) and 5d (after the stage) around the liquidation stage (:func:`delever.liquidation_stage.run_stage`).
 ``sim`` is the running :class:`delever.engine.simulation.Simulation` (not imported here: it imports this module).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..adl.queue import AdlQueue
-from ..liquidation import run_stage
+from ..liquidation_stage import run_stage
 from ..mechanisms.base import Batch
 
 
