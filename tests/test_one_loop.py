@@ -47,6 +47,14 @@ MECHANISMS = {
 }  # fmt: skip
 
 
+def mechanism_sets(min_size: int, max_size: int):
+    """Sets of :data:`MECHANISMS` names to switch on together: partial and incremental liquidation both size the
+    orders, and a scenario enables one of the two (the incremental one is dropped when both are drawn)."""
+    return st.sets(st.sampled_from(sorted(MECHANISMS)), min_size=min_size, max_size=max_size).map(
+        lambda s: s - {"incremental_liquidation"} if "partial_liquidation" in s else s
+    )
+
+
 def _run(path, mechanisms: dict, seed: int | None = None, **more):
     over = copy.deepcopy(SMALL)
     over["mechanisms"] = {**MECHANISMS_OFF, **copy.deepcopy(mechanisms)}  # only these on
@@ -153,10 +161,7 @@ def test_position_limits_cap_an_account_over_all_its_instruments():
 
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    # partial and incremental liquidation both size the orders: a scenario enables one of the two
-    names=st.sets(st.sampled_from(sorted(MECHANISMS)), min_size=1, max_size=5).map(
-        lambda s: s - {"incremental_liquidation"} if "partial_liquidation" in s else s
-    ),
+    names=mechanism_sets(1, 5),
     seed=st.integers(0, 2**31),
     accounts=st.integers(60, 300),
 )

@@ -33,7 +33,7 @@ from delever.scenario import load_scenario
 from delever.tiers import BINANCE_BTCUSDT_2021 as TIERS
 from delever.units import MONEY_SCALE, money
 from core_stack import MECHANISMS_OFF
-from test_one_loop import CALENDAR, CROSS, MECHANISMS
+from test_one_loop import CALENDAR, CROSS, MECHANISMS, mechanism_sets
 from test_one_loop import _run as run_packaged
 
 BTC = Instrument("BTCUSDT", Decimal("0.1"), Decimal("0.001"), TIERS)
@@ -165,7 +165,7 @@ def test_the_packaged_cross_margin_scenario_with_a_shared_fund_pools_the_configu
 
 @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    names=st.sets(st.sampled_from(sorted(MECHANISMS)), min_size=0, max_size=4),
+    names=mechanism_sets(0, 4),
     seed=st.integers(0, 2**31),
     accounts=st.integers(60, 300),
     fund=st.sampled_from(["0", "2000", "50000"]),
