@@ -30,8 +30,9 @@ class OptionSeriesConfig(ConfigModel):
 class OptionsConfig(ConfigModel):
     """Option series of the run and the book of option holders.
 
-    - ``series``: the listed series (at least one); each expires after the price window (expiry settlement is
-      not part of the run).
+    - ``series``: the listed series (at least one), each expiring after the window's start; one expiring inside
+      the window settles at its first step at or after expiry (:mod:`delever.settlement`: its intrinsic value
+      at the mean of the underlying's index over the last ``settlement_window_s`` seconds before expiry).
     - ``tick_size`` / ``lot_size``: premium increment (quote) and base units per lot of every series.
     - ``margin``: the standard option margin rates (``"deribit"`` or ``"okx"``,
       :mod:`delever.options.standard_margin`).
@@ -58,6 +59,7 @@ class OptionsConfig(ConfigModel):
     vol_shock: Annotated[float, Field(gt=-1, le=10)] = 0.0
     vol_shock_at: datetime | None = None
     surface_file: str | None = None
+    settlement_window_s: Annotated[float, Field(gt=0)] = 1_800.0
     half_spread: Annotated[float, Field(gt=0, le=0.5)] = 0.02
     depth_lots_per_pct: Annotated[float, Field(gt=0)] = 50.0
     insurance_fund: Annotated[Money, Field(ge=0)] = Decimal(0)

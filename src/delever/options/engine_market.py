@@ -8,6 +8,9 @@ liquidation stage trades against, an insurance fund, an ADL queue; its positions
 (``size`` in lots, ``cost`` the signed entry value), so a cross account's equity sums its futures' and options'
 unrealised PnL in the one margin sweep.
 
+- **Expiry**: a series expiring inside the window settles at its first step at or after expiry through the dated
+  futures' final settlement (:mod:`delever.settlement`), at its intrinsic value at the underlying's settlement
+  price (the index mean over ``settlement_window_s``); from then on it has no book and no margin.
 - **Settlement**: linear (quote-settled, Deribit's USDC options), so one lot-tick is worth ``V = lot_size x
   tick_size`` money as for a linear future and ``size x mark x V - cost`` is the option's PnL since entry. An
   account's equity is then Deribit's (balance plus the options' value, premiums paid or received): the engine's
@@ -102,7 +105,7 @@ def option_paths(cfg, scenario, path: PricePath) -> OptionPaths:
     """Vols and Black-76 premiums of every series on the underlying's index path (module docstring).
 
     Raises:
-        InputError: a series expiring before the end of the price window, or an unreadable surface file.
+        InputError: a series expiring at or before the start of the price window, or an unreadable surface file.
     """
     series = option_series(cfg)
     surface = DEFAULT_SURFACE
@@ -111,15 +114,18 @@ def option_paths(cfg, scenario, path: PricePath) -> OptionPaths:
             surface = GridSurface.from_csv(scenario.resolve(cfg.surface_file))
         except (OSError, ValueError) as exc:
             raise InputError(str(exc), file=str(cfg.surface_file), field="options.surface_file") from None
-    end_ns = int(path.time_ns[-1]) if path.steps else 0
+    start_ns = int(path.time_ns[0]) if path.steps else 0
     for k, s in enumerate(series):
-        if int(s.expiry.timestamp() * 1e9) <= end_ns:
+        if int(s.expiry.timestamp() * 1e9) <= start_ns:
             raise InputError(
-                f"{s.symbol} expires at {s.expiry.isoformat()}, inside the price window (expiry is not simulated)",
+                f"{s.symbol} expires at {s.expiry.isoformat()}, at or before the start of the price window",
                 field=f"options.series[{k}].expiry",
             )
     expiry_ns = np.array([int(s.expiry.timestamp()) * 1_000_000_000 for s in series], dtype=np.int64)
     years = (expiry_ns[None, :] - path.time_ns[:, None]).astype(np.float64) / 1e9 / (365.0 * 86_400.0)
+    # from expiry on a series is settled (no book, no premium is read): a floor of one second keeps the figures
+    # finite there
+    years = np.maximum(years, 1.0 / (365.0 * 86_400.0))
     strike = np.array([float(s.strike) for s in series])
     forward = np.asarray(path.index, dtype=np.float64)
     calm = VolDynamics(cfg.vol_rule, cfg.spot_vol_beta, 0.0, surface=surface)
@@ -164,7 +170,8 @@ def add_options(market, scenario, seed: int):
     instruments and the option holders' positions (module docstring). A pure function of (scenario, seed).
 
     Raises:
-        InputError: a series expiring inside the price window, or a book whose figures overflow int64.
+        InputError: a series expiring at or before the start of the price window, or a book whose figures
+            overflow int64.
     """
     cfg = scenario.options
     base, b = market.base, market.book
@@ -175,8 +182,16 @@ def add_options(market, scenario, seed: int):
     start_ticks = np.floor(paths.premium[0] / tick).astype(np.int64)
     insts = [
         Instrument(
-            s.symbol, cfg.tick_size, cfg.lot_size, option_tiers(s.symbol), kind="option", base=base.instrument.base
-        )
+            s.symbol,
+            cfg.tick_size,
+            cfg.lot_size,
+            option_tiers(s.symbol),
+            kind="option",
+            base=base.instrument.base,
+            expiry=s.expiry,
+            strike=s.strike,
+            option_type=s.kind,
+        )  # fmt: skip
         for s in series
     ]
     first = len(market.instruments)
@@ -265,7 +280,7 @@ def add_options(market, scenario, seed: int):
         funds=funds,
         book=book,
         centres=centres,
-        settlement_windows=list(market.settlement_windows) + [0.0] * n_series,
+        settlement_windows=list(market.settlement_windows) + [cfg.settlement_window_s] * n_series,
     )
 
 
