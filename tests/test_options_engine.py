@@ -21,7 +21,7 @@ from delever.errors import InputError
 from delever.mechanisms.base import Batch
 from delever.liquidity import marginal_price, vwap
 from delever.options.engine_margin import OptionMargin, account_types
-from delever.options.engine_market import OptionPaths, half_spreads, option_paths, spread_curve
+from delever.options.engine_market import OptionPaths, extra_series, half_spreads, option_paths, spread_curve
 from delever.options.series import SeriesTable
 from delever.scenario import default_scenario_path, load_scenario
 
@@ -283,6 +283,8 @@ def test_the_packaged_option_scenario_runs_from_the_cli_with_conservation_error_
     assert sum(r["liquidations"] for r in rows[1:]) > 0
     types = summary["mechanisms"]["options"]["account_types"]
     assert types["naked writer"]["option_mm_start"] > 0 and types["futures only"]["option_mm_start"] == 0
+    # holders of two or three series (extra_series_fraction = 0.3) close them one per step towards delta-neutral
+    assert summary["mechanisms"]["options"]["waiting_option_positions"] > 0
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Margin per account type" in html and "Liquidations by instrument kind" in html
 
@@ -366,3 +368,26 @@ def test_a_venue_rulebook_that_turns_on_partial_liquidation_is_refused_at_the_ru
     with pytest.raises(InputError, match="partial_liquidation"):
         OptionMargin.from_scenario(okx)
     assert OptionMargin.from_scenario(load_scenario(OPTIONS, SMALL)) is not None
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.4, 1.0], ids=["none", "some", "every-holder"])
+def test_extra_series_rule(fraction):
+    """``extra_series``: a drawn holder gets one or two more series, distinct and other than its own, the same
+    lots and side; the rows of an account name distinct series; a pure function of the generator's state."""
+    account = np.arange(200, dtype=np.int64)
+    series = account % 5
+    lots = np.where(account % 2 == 0, -1, 1) * (1 + account % 7)
+    a, s, n = extra_series(np.random.Generator(np.random.PCG64(7)), fraction, 5, account, series, lots)
+    a2, s2, n2 = extra_series(np.random.Generator(np.random.PCG64(7)), fraction, 5, account, series, lots)
+    assert (a == a2).all() and (s == s2).all() and (n == n2).all()
+    assert (a[:200] == account).all() and (s[:200] == series).all() and (n[:200] == lots).all()
+    assert (n == lots[a]).all()  # same side and lots as the holder's own position
+    assert len(set(zip(a.tolist(), s.tolist()))) == a.size  # no account holds a series twice
+    rows = np.bincount(a, minlength=200)
+    assert rows.min() >= 1 and rows.max() <= 3
+    if fraction == 0.0:
+        assert a.size == 200
+    elif fraction == 1.0:
+        assert rows.min() >= 2 and (rows == 3).any()
+    else:
+        assert 200 < a.size < 600

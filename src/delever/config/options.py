@@ -47,7 +47,9 @@ class OptionsConfig(ConfigModel):
     - the book (generated books only): ``covered_call_fraction`` of the cross trader accounts long the scenario's
       instrument write calls on the same quantity; ``hedged_put_fraction`` of those short it write puts on the
       same quantity; ``naked_fraction`` of all cross trader accounts write a random series, ``buyer_fraction``
-      buy one; each deposits ``margin_multiple`` x the position's standard initial margin.
+      buy one; ``extra_series_fraction`` of all those holders also hold one or two more series (the same side and
+      lots on other series, :func:`delever.options.engine_market.extra_series`); each deposits
+      ``margin_multiple`` x each position's standard initial margin.
     """
 
     series: Annotated[list[OptionSeriesConfig], Field(min_length=1)]
@@ -68,6 +70,7 @@ class OptionsConfig(ConfigModel):
     naked_fraction: Annotated[float, Field(ge=0, le=1)] = 0.05
     buyer_fraction: Annotated[float, Field(ge=0, le=1)] = 0.1
     margin_multiple: Annotated[float, Field(ge=1, le=100)] = 1.5
+    extra_series_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
 
     @model_validator(mode="after")
     def _distinct_symbols(self) -> OptionsConfig:

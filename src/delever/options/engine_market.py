@@ -34,7 +34,8 @@ unrealised PnL in the one margin sweep.
   calls of the same base quantity), futures-hedged put writers (short it, short puts of the same quantity),
   naked writers and buyers of a random series (underlying notional drawn as the generator draws it). Each
   deposits ``margin_multiple`` x the position's standard initial margin (a buyer: its premium) into its cross
-  wallet; the liquidity providers take the opposite of the traders' net position on every series.
+  wallet; ``extra_series_fraction`` of the holders also hold one or two more series (:func:`extra_series`);
+  the liquidity providers take the opposite of the traders' net position on every series.
 """
 
 from __future__ import annotations
@@ -165,6 +166,27 @@ def _draw_lots(rng, count: int, gen, start_price: float, lot: float) -> np.ndarr
     return np.maximum(1, np.rint(notional / (start_price * lot))).astype(np.int64)
 
 
+def extra_series(rng, fraction: float, n_series: int, account: np.ndarray, series: np.ndarray, lots: np.ndarray):
+    """The holders' positions with more series: each holder (one row of ``account`` / ``series`` / ``lots``, int64
+    (n,) each, one row per account) is drawn with probability ``fraction`` to hold one or two more series
+    (equally likely; at most ``n_series - 1``), distinct and other than its own, drawn uniformly without
+    replacement, on the same side with the same lots (a writer writes more, a buyer buys more). Returns the rows
+    with the extra ones appended. No draw when ``fraction`` is 0 (earlier draws of the seed are unchanged either
+    way: these come last)."""
+    if fraction <= 0 or n_series < 2 or account.size == 0:
+        return account, series, lots
+    picked = rng.random(account.size) < fraction
+    more = np.minimum(rng.integers(1, 3, account.size), n_series - 1)
+    offsets = 1 + np.argsort(rng.random((account.size, n_series - 1)), axis=1)  # a permutation of 1..n-1 per row
+    extra_acc, extra_ser, extra_lots = [account], [series], [lots]
+    for k in range(2):
+        take = picked & (more > k)
+        extra_acc.append(account[take])
+        extra_ser.append((series[take] + offsets[take, k]) % n_series)
+        extra_lots.append(lots[take])
+    return np.concatenate(extra_acc), np.concatenate(extra_ser), np.concatenate(extra_lots)
+
+
 def add_options(market, scenario, seed: int):
     """``market`` (a :class:`delever.engine.market.MultiMarket`) with the ``[options]`` series as extra
     instruments and the option holders' positions (module docstring). A pure function of (scenario, seed).
@@ -232,7 +254,8 @@ def add_options(market, scenario, seed: int):
         ser.append(rng.integers(0, n_series, holders.size))
         size.append(sign * _draw_lots(rng, holders.size, gen, s0, lot))
         taken[holders] = True
-    acc_a, ser_a, size_a = np.concatenate(acc), np.concatenate(ser), np.concatenate(size)
+    acc_a, ser_a, size_a = extra_series(rng, cfg.extra_series_fraction, n_series, np.concatenate(acc),
+                                        np.concatenate(ser), np.concatenate(size))  # fmt: skip
     # deposits: margin_multiple x the standard IM (a buyer's IM under Deribit's rule is its premium; under OKX's
     # none, so a buyer deposits the premium it pays)
     table = SeriesTable.from_options(series, datetime.fromtimestamp(int(base.path.time_ns[0]) / 1e9, UTC))
@@ -293,6 +316,7 @@ def option_instruments(scenario, n_instruments: int) -> np.ndarray:
 __all__ = [
     "OptionPaths",
     "add_options",
+    "extra_series",
     "half_spreads",
     "margin_rates",
     "option_instruments",
