@@ -101,6 +101,7 @@ def _account():
         book=book,
         paths=[SimpleNamespace(index=np.full(3, 100_000.0))],
         marks=np.array([1_000_000, 100_000, 5_000, 105_000]),
+        settled=[None] * 4,
         account_margins=lambda rows: (np.full(len(rows), equity["value"]), np.zeros(len(rows), np.int64), None),
     )
     return mech, sim, equity

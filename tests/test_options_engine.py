@@ -21,7 +21,7 @@ from delever.errors import InputError
 from delever.mechanisms.base import Batch
 from delever.liquidity import marginal_price, vwap
 from delever.options.engine_margin import OptionMargin, account_types
-from delever.options.engine_market import OptionPaths, half_spreads, option_paths, spread_curve
+from delever.options.engine_market import OptionPaths, extra_series, half_spreads, option_paths, spread_curve
 from delever.options.series import SeriesTable
 from delever.scenario import default_scenario_path, load_scenario
 
@@ -48,7 +48,9 @@ def _mechanism(margin: str) -> tuple[OptionMargin, SimpleNamespace]:
     mech.instruments = np.array([1, 2])
     mech.series_all = np.arange(2)
     mech.unit_money = 0.01 * 1_000_000
-    sim = SimpleNamespace(paths=[SimpleNamespace(index=np.array([100_000.0]))], marks=np.array([0, 5_000, 105_000]))
+    sim = SimpleNamespace(
+        paths=[SimpleNamespace(index=np.array([100_000.0]))], marks=np.array([0, 5_000, 105_000]), settled=[None] * 3
+    )
     return mech, sim
 
 
@@ -68,6 +70,9 @@ def test_margin_of_one_lot_per_side_by_hand(margin, long_lot, short_lot):
     long_mm, short_mm = mech.lot_margins(sim)
     assert long_mm.tolist() == long_lot
     assert short_mm.tolist() == short_lot
+    sim.settled[2] = object()  # the put settled at expiry: no margin on it, the call's unchanged
+    long_mm, short_mm = mech.lot_margins(sim)
+    assert long_mm.tolist() == [long_lot[0], 0] and short_mm.tolist() == [short_lot[0], 0]
 
 
 def test_account_types_from_positions():
@@ -161,10 +166,10 @@ def test_after_the_futures_an_account_back_above_its_mm_keeps_its_options(starte
         sim.book.wallet[a] = wallet
 
 
-def test_a_series_expiring_inside_the_window_is_an_input_error():
-    over = {**SMALL, "options": {"series": [{**SERIES[0], "expiry": "2025-10-10T21:20:00Z"}]}}
+def test_a_series_expiring_at_the_window_start_is_an_input_error():
+    over = {**SMALL, "options": {"series": [{**SERIES[0], "expiry": "2025-10-10T21:04:00Z"}]}}
     sc = load_scenario(OPTIONS, over)
-    with pytest.raises(InputError, match="inside the price window"):
+    with pytest.raises(InputError, match="at or before the start of the price window"):
         prepare_multi(sc, sc.seed)
 
 
@@ -183,6 +188,7 @@ def test_rules_that_cannot_see_the_option_margin_are_refused(over):
         load_scenario(OPTIONS, {**SMALL, **over})
 
 
+EXPIRE_AT = "2025-10-10T21:15:00Z"
 STRESS = {
     **SMALL,
     "book": {"generator": {"accounts": 800}},
@@ -198,11 +204,25 @@ STRESS = {
     shock=st.floats(0.0, 2.0),
     half_spread=st.floats(0.01, 0.4),
     naked=st.floats(0.05, 0.6),
+    expire=st.lists(st.booleans(), min_size=5, max_size=5),
 )
-def test_money_and_open_interest_per_series_hold_at_every_step(seed, margin, socialized, shock, half_spread, naked):
+def test_money_and_open_interest_per_series_hold_at_every_step(
+    seed, margin, socialized, shock, half_spread, naked, expire
+):
     """Property: every step of a run (``check_every_step``: money identity and each instrument's open interest,
     every option series included) and at its end; thin books and naked writers make option bad debt that the
-    fund, ADL or socialized loss takes."""
+    fund, ADL or socialized loss takes. The series marked by ``expire`` expire at 21:15, inside the window: they
+    settle there (:mod:`delever.settlement`) and end flat."""
+    packaged = load_scenario(OPTIONS).options.series
+    series = [
+        {
+            "symbol": s.symbol,
+            "kind": s.kind,
+            "strike": str(s.strike),
+            "expiry": EXPIRE_AT if x else s.expiry.isoformat(),
+        }  # fmt: skip
+        for s, x in zip(packaged, expire)
+    ]
     over = {
         **STRESS,
         "seed": seed,
@@ -214,6 +234,7 @@ def test_money_and_open_interest_per_series_hold_at_every_step(seed, margin, soc
             "naked_fraction": naked,
             "depth_lots_per_pct": 0.5,
             "margin_multiple": 1.0,
+            "series": series,
         },  # fmt: skip
     }
     sc = load_scenario(OPTIONS, over)
@@ -222,6 +243,8 @@ def test_money_and_open_interest_per_series_hold_at_every_step(seed, margin, soc
     for m in range(1, 6):
         long_, short = r.book.open_interest(m)
         assert long_ == short
+        assert long_ == 0 or not expire[m - 1]
+        assert (r.extra["cross_margin"]["instruments"][m]["settlement"] is not None) == expire[m - 1]
 
 
 def test_option_bad_debt_goes_to_adl_on_the_series_or_to_socialized_loss():
@@ -260,6 +283,8 @@ def test_the_packaged_option_scenario_runs_from_the_cli_with_conservation_error_
     assert sum(r["liquidations"] for r in rows[1:]) > 0
     types = summary["mechanisms"]["options"]["account_types"]
     assert types["naked writer"]["option_mm_start"] > 0 and types["futures only"]["option_mm_start"] == 0
+    # holders of two or three series (extra_series_fraction = 0.3) close them one per step towards delta-neutral
+    assert summary["mechanisms"]["options"]["waiting_option_positions"] > 0
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Margin per account type" in html and "Liquidations by instrument kind" in html
 
@@ -343,3 +368,26 @@ def test_a_venue_rulebook_that_turns_on_partial_liquidation_is_refused_at_the_ru
     with pytest.raises(InputError, match="partial_liquidation"):
         OptionMargin.from_scenario(okx)
     assert OptionMargin.from_scenario(load_scenario(OPTIONS, SMALL)) is not None
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.4, 1.0], ids=["none", "some", "every-holder"])
+def test_extra_series_rule(fraction):
+    """``extra_series``: a drawn holder gets one or two more series, distinct and other than its own, the same
+    lots and side; the rows of an account name distinct series; a pure function of the generator's state."""
+    account = np.arange(200, dtype=np.int64)
+    series = account % 5
+    lots = np.where(account % 2 == 0, -1, 1) * (1 + account % 7)
+    a, s, n = extra_series(np.random.Generator(np.random.PCG64(7)), fraction, 5, account, series, lots)
+    a2, s2, n2 = extra_series(np.random.Generator(np.random.PCG64(7)), fraction, 5, account, series, lots)
+    assert (a == a2).all() and (s == s2).all() and (n == n2).all()
+    assert (a[:200] == account).all() and (s[:200] == series).all() and (n[:200] == lots).all()
+    assert (n == lots[a]).all()  # same side and lots as the holder's own position
+    assert len(set(zip(a.tolist(), s.tolist()))) == a.size  # no account holds a series twice
+    rows = np.bincount(a, minlength=200)
+    assert rows.min() >= 1 and rows.max() <= 3
+    if fraction == 0.0:
+        assert a.size == 200
+    elif fraction == 1.0:
+        assert rows.min() >= 2 and (rows == 3).any()
+    else:
+        assert 200 < a.size < 600

@@ -28,7 +28,9 @@ class Instrument:
         tick_size: price increment in quote units (BTCUSDT: 0.1).
         lot_size: size increment in base units (BTCUSDT: 0.001).
         tiers: risk-limit tiers (brackets of notional).
-        expiry: settlement time (UTC) of a dated future, ``None`` for a perpetual.
+        expiry: settlement time (UTC) of a dated future or an option series, ``None`` for a perpetual.
+        strike, option_type: an option series' strike (quote) and ``"call"`` / ``"put"`` (its settlement price is
+            the intrinsic value at the underlying's, :func:`delever.settlement.option_settlement_ticks`).
 
     Raises:
         ValueError: non-positive increments, ``lot_size * tick_size`` not a whole number of money units,
@@ -43,6 +45,8 @@ class Instrument:
     base: str = "BTC"
     quote: str = "USDT"
     expiry: datetime | None = None
+    strike: Decimal | None = None
+    option_type: Literal["call", "put"] | None = None
     value_per_lot_tick: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,8 +55,10 @@ class Instrument:
         v = self.tick_size * self.lot_size * MONEY_SCALE
         if v != v.to_integral_value():
             raise ValueError(f"{self.symbol}: tick_size x lot_size must be a multiple of 1e-6 quote")
-        if (self.kind == "dated_future") != (self.expiry is not None):
+        if self.kind != "option" and (self.kind == "dated_future") != (self.expiry is not None):
             raise ValueError(f"{self.symbol}: a dated future needs an expiry, a perpetual has none")
+        if self.kind == "option" and self.expiry is not None and (self.strike is None or self.option_type is None):
+            raise ValueError(f"{self.symbol}: an option series with an expiry needs a strike and an option_type")
         object.__setattr__(self, "value_per_lot_tick", int(v))
 
     def price_to_ticks(self, price: Decimal | str | float, rounding: str | None = None) -> int:

@@ -7,6 +7,14 @@ minutes before delivery", 1,800 index values, since 11 November 2024 (an hour be
 2024-11-04, reported at https://www.chaincatcher.com/en/article/2150246); with one-second steps the default
 window of 1,800 s is exactly that rule.
 
+**Option series** (issue #16; :mod:`delever.options.engine_market`): a European series settles through the same
+path, at its intrinsic value at the underlying's settlement price (:func:`option_settlement_ticks`): ``S`` is the
+mean of the underlying's index over the same window, rounded to the underlying's tick as above (Deribit's
+delivery price is likewise a 30-minute index average; that rule is not in ../shared/specs/venues.md, so the
+Binance-cited rule above is what is used), and the series settles at ``max(S - K, 0)`` (call) or ``max(K - S, 0)``
+(put) in its premium ticks, rounded down: against the holder of the option (the long, who receives it); the
+writer pays the same price, so money is conserved exactly.
+
 **Final settlement** (:func:`final_settlement`), at the first step at or after expiry, before that step's margin
 sweep, modelled on dYdX v4's final settlement (``protocol/x/clob/keeper/final_settlement.go`` and
 ``deleveraging.go``; ../shared/specs/engines.md section 1: in FINAL_SETTLEMENT, negative-TNC subaccounts are
@@ -44,7 +52,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 
@@ -84,12 +92,17 @@ def check_expiry(inst: Instrument, start_ns: int, field: str) -> None:
 
 def settle_at(book: Book, m: int, inst: Instrument, path, t: int, window_s: float, marks: np.ndarray,
               vpl: np.ndarray, fund: np.ndarray, policy, buf: ev.EventBuffer,
-              position_data=None) -> SettlementReport:  # fmt: skip
+              position_data=None, underlying: Instrument | None = None) -> SettlementReport:  # fmt: skip
     """Settle instrument ``m`` at step ``t`` of its index ``path`` (:class:`~delever.prices.PricePath`): the
     settlement price over ``window_s`` seconds (:func:`settlement_price_ticks`) becomes ``marks[m]`` and every
-    position is settled at it (:func:`final_settlement`, which documents the other arguments)."""
-    S = settlement_price_ticks(path.time_ns[: t + 1], path.index[: t + 1], expiry_ns(inst), window_s,
-                               float(inst.tick_size))  # fmt: skip
+    position is settled at it (:func:`final_settlement`, which documents the other arguments). An option series
+    (``inst.kind == "option"``) takes its ``underlying`` instrument and that instrument's index ``path``, and
+    settles at its intrinsic value (:func:`option_settlement_ticks`)."""
+    if inst.kind == "option":
+        S = option_settlement_ticks(path.time_ns[: t + 1], path.index[: t + 1], inst, window_s, underlying)
+    else:
+        S = settlement_price_ticks(path.time_ns[: t + 1], path.index[: t + 1], expiry_ns(inst), window_s,
+                                   float(inst.tick_size))  # fmt: skip
     marks[m] = S
     return final_settlement(book, m, inst, S, marks, vpl, fund, policy, buf, position_data, step=t)
 
@@ -106,6 +119,22 @@ def settlement_price_ticks(time_ns: np.ndarray, index: np.ndarray, expiry_ns: in
     if not sel.any():
         raise ValueError("no index value in the settlement window: the price path does not reach the expiry")
     return int(np.rint(float(np.mean(index[sel])) / tick))
+
+
+def option_settlement_ticks(time_ns: np.ndarray, index: np.ndarray, inst: Instrument, window_s: float,
+                            underlying: Instrument) -> int:  # fmt: skip
+    """Settlement price of option series ``inst`` in its premium ticks: the intrinsic value at the underlying's
+    settlement price ``S`` (:func:`settlement_price_ticks` of the underlying's ``index`` over ``window_s`` seconds,
+    in ``underlying``'s ticks), ``max(S - K, 0)`` for a call, ``max(K - S, 0)`` for a put, rounded down to the
+    series' tick (against the long holder; module docstring). Exact (decimal).
+
+    Raises:
+        ValueError: no index value in the window (:func:`settlement_price_ticks`).
+    """
+    s_ticks = settlement_price_ticks(time_ns, index, expiry_ns(inst), window_s, float(underlying.tick_size))
+    s = s_ticks * underlying.tick_size
+    intrinsic = max(s - inst.strike, Decimal(0)) if inst.option_type == "call" else max(inst.strike - s, Decimal(0))
+    return int((intrinsic / inst.tick_size).to_integral_value(ROUND_FLOOR))
 
 
 @dataclass

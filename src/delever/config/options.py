@@ -30,8 +30,9 @@ class OptionSeriesConfig(ConfigModel):
 class OptionsConfig(ConfigModel):
     """Option series of the run and the book of option holders.
 
-    - ``series``: the listed series (at least one); each expires after the price window (expiry settlement is
-      not part of the run).
+    - ``series``: the listed series (at least one), each expiring after the window's start; one expiring inside
+      the window settles at its first step at or after expiry (:mod:`delever.settlement`: its intrinsic value
+      at the mean of the underlying's index over the last ``settlement_window_s`` seconds before expiry).
     - ``tick_size`` / ``lot_size``: premium increment (quote) and base units per lot of every series.
     - ``margin``: the standard option margin rates (``"deribit"`` or ``"okx"``,
       :mod:`delever.options.standard_margin`).
@@ -46,7 +47,9 @@ class OptionsConfig(ConfigModel):
     - the book (generated books only): ``covered_call_fraction`` of the cross trader accounts long the scenario's
       instrument write calls on the same quantity; ``hedged_put_fraction`` of those short it write puts on the
       same quantity; ``naked_fraction`` of all cross trader accounts write a random series, ``buyer_fraction``
-      buy one; each deposits ``margin_multiple`` x the position's standard initial margin.
+      buy one; ``extra_series_fraction`` of all those holders also hold one or two more series (the same side and
+      lots on other series, :func:`delever.options.engine_market.extra_series`); each deposits
+      ``margin_multiple`` x each position's standard initial margin.
     """
 
     series: Annotated[list[OptionSeriesConfig], Field(min_length=1)]
@@ -58,6 +61,7 @@ class OptionsConfig(ConfigModel):
     vol_shock: Annotated[float, Field(gt=-1, le=10)] = 0.0
     vol_shock_at: datetime | None = None
     surface_file: str | None = None
+    settlement_window_s: Annotated[float, Field(gt=0)] = 1_800.0
     half_spread: Annotated[float, Field(gt=0, le=0.5)] = 0.02
     depth_lots_per_pct: Annotated[float, Field(gt=0)] = 50.0
     insurance_fund: Annotated[Money, Field(ge=0)] = Decimal(0)
@@ -66,6 +70,7 @@ class OptionsConfig(ConfigModel):
     naked_fraction: Annotated[float, Field(ge=0, le=1)] = 0.05
     buyer_fraction: Annotated[float, Field(ge=0, le=1)] = 0.1
     margin_multiple: Annotated[float, Field(ge=1, le=100)] = 1.5
+    extra_series_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
 
     @model_validator(mode="after")
     def _distinct_symbols(self) -> OptionsConfig:

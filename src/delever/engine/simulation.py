@@ -325,10 +325,13 @@ class Simulation:
             check_conservation(b, self.fund, self.money_start, M)
 
     def _settle(self, t: int, m: int) -> None:
-        """Final settlement of dated future ``m`` at its first step at or after expiry (:mod:`delever.settlement`)."""
-        self.settled[m] = settle_at(self.book, m, self.insts[m], self.paths[m], t, self.windows[m], self.marks,
-                                    self.vpl, self.funds.of(m), self.adl_policy, self.buf,
-                                    lambda name: self.position_data(name, t))  # fmt: skip
+        """Final settlement of dated future or option series ``m`` at its first step at or after expiry
+        (:mod:`delever.settlement`)."""
+        option = self.insts[m].kind == "option"  # an option series settles on its underlying's (instrument 0) index
+        self.settled[m] = settle_at(self.book, m, self.insts[m], self.paths[0] if option else self.paths[m], t,
+                                    self.windows[m], self.marks, self.vpl, self.funds.of(m), self.adl_policy, self.buf,
+                                    lambda name: self.position_data(name, t),
+                                    underlying=self.insts[0] if option else None)  # fmt: skip
         self.flush(t, m)
 
     def account_margins(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -198,13 +198,15 @@ class OptionMargin(Mechanism):
     # -- margin ------------------------------------------------------------------------------------------
     def lot_margins(self, sim) -> tuple[np.ndarray, np.ndarray]:
         """``(long, short)`` int64 (n_series,): maintenance margin of one lot of each series (money, rounded up)
-        at this step's index and the series' marks (module docstring)."""
+        at this step's index and the series' marks (module docstring); 0 for a settled series (no position left)."""
         s = float(sim.paths[0].index[self.t])
         mark = sim.marks[self.instruments].astype(np.float64) * float(self.cfg.tick_size)
         n = self.series_all.size
         _, mm_long = requirement_per_unit(self.table, self.series_all, s, mark, np.zeros(n, bool), self.rates)
         _, mm_short = requirement_per_unit(self.table, self.series_all, s, mark, np.ones(n, bool), self.rates)
-        return ceil_money(mm_long * self.unit_money), ceil_money(mm_short * self.unit_money)
+        settled = np.array([sim.settled[int(m)] is not None for m in self.instruments], dtype=bool)
+        long_lot, short_lot = ceil_money(mm_long * self.unit_money), ceil_money(mm_short * self.unit_money)
+        return np.where(settled, 0, long_lot), np.where(settled, 0, short_lot)
 
     def option_mm(self, sim) -> tuple[np.ndarray, np.ndarray]:
         """Option maintenance margin as the book stands now, exact: int64 (accounts,) per account and int64

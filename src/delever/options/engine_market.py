@@ -8,6 +8,9 @@ liquidation stage trades against, an insurance fund, an ADL queue; its positions
 (``size`` in lots, ``cost`` the signed entry value), so a cross account's equity sums its futures' and options'
 unrealised PnL in the one margin sweep.
 
+- **Expiry**: a series expiring inside the window settles at its first step at or after expiry through the dated
+  futures' final settlement (:mod:`delever.settlement`), at its intrinsic value at the underlying's settlement
+  price (the index mean over ``settlement_window_s``); from then on it has no book and no margin.
 - **Settlement**: linear (quote-settled, Deribit's USDC options), so one lot-tick is worth ``V = lot_size x
   tick_size`` money as for a linear future and ``size x mark x V - cost`` is the option's PnL since entry. An
   account's equity is then Deribit's (balance plus the options' value, premiums paid or received): the engine's
@@ -31,7 +34,8 @@ unrealised PnL in the one margin sweep.
   calls of the same base quantity), futures-hedged put writers (short it, short puts of the same quantity),
   naked writers and buyers of a random series (underlying notional drawn as the generator draws it). Each
   deposits ``margin_multiple`` x the position's standard initial margin (a buyer: its premium) into its cross
-  wallet; the liquidity providers take the opposite of the traders' net position on every series.
+  wallet; ``extra_series_fraction`` of the holders also hold one or two more series (:func:`extra_series`);
+  the liquidity providers take the opposite of the traders' net position on every series.
 """
 
 from __future__ import annotations
@@ -102,7 +106,7 @@ def option_paths(cfg, scenario, path: PricePath) -> OptionPaths:
     """Vols and Black-76 premiums of every series on the underlying's index path (module docstring).
 
     Raises:
-        InputError: a series expiring before the end of the price window, or an unreadable surface file.
+        InputError: a series expiring at or before the start of the price window, or an unreadable surface file.
     """
     series = option_series(cfg)
     surface = DEFAULT_SURFACE
@@ -111,15 +115,18 @@ def option_paths(cfg, scenario, path: PricePath) -> OptionPaths:
             surface = GridSurface.from_csv(scenario.resolve(cfg.surface_file))
         except (OSError, ValueError) as exc:
             raise InputError(str(exc), file=str(cfg.surface_file), field="options.surface_file") from None
-    end_ns = int(path.time_ns[-1]) if path.steps else 0
+    start_ns = int(path.time_ns[0]) if path.steps else 0
     for k, s in enumerate(series):
-        if int(s.expiry.timestamp() * 1e9) <= end_ns:
+        if int(s.expiry.timestamp() * 1e9) <= start_ns:
             raise InputError(
-                f"{s.symbol} expires at {s.expiry.isoformat()}, inside the price window (expiry is not simulated)",
+                f"{s.symbol} expires at {s.expiry.isoformat()}, at or before the start of the price window",
                 field=f"options.series[{k}].expiry",
             )
     expiry_ns = np.array([int(s.expiry.timestamp()) * 1_000_000_000 for s in series], dtype=np.int64)
     years = (expiry_ns[None, :] - path.time_ns[:, None]).astype(np.float64) / 1e9 / (365.0 * 86_400.0)
+    # from expiry on a series is settled (no book, no premium is read): a floor of one second keeps the figures
+    # finite there
+    years = np.maximum(years, 1.0 / (365.0 * 86_400.0))
     strike = np.array([float(s.strike) for s in series])
     forward = np.asarray(path.index, dtype=np.float64)
     calm = VolDynamics(cfg.vol_rule, cfg.spot_vol_beta, 0.0, surface=surface)
@@ -159,12 +166,34 @@ def _draw_lots(rng, count: int, gen, start_price: float, lot: float) -> np.ndarr
     return np.maximum(1, np.rint(notional / (start_price * lot))).astype(np.int64)
 
 
+def extra_series(rng, fraction: float, n_series: int, account: np.ndarray, series: np.ndarray, lots: np.ndarray):
+    """The holders' positions with more series: each holder (one row of ``account`` / ``series`` / ``lots``, int64
+    (n,) each, one row per account) is drawn with probability ``fraction`` to hold one or two more series
+    (equally likely; at most ``n_series - 1``), distinct and other than its own, drawn uniformly without
+    replacement, on the same side with the same lots (a writer writes more, a buyer buys more). Returns the rows
+    with the extra ones appended. No draw when ``fraction`` is 0 (earlier draws of the seed are unchanged either
+    way: these come last)."""
+    if fraction <= 0 or n_series < 2 or account.size == 0:
+        return account, series, lots
+    picked = rng.random(account.size) < fraction
+    more = np.minimum(rng.integers(1, 3, account.size), n_series - 1)
+    offsets = 1 + np.argsort(rng.random((account.size, n_series - 1)), axis=1)  # a permutation of 1..n-1 per row
+    extra_acc, extra_ser, extra_lots = [account], [series], [lots]
+    for k in range(2):
+        take = picked & (more > k)
+        extra_acc.append(account[take])
+        extra_ser.append((series[take] + offsets[take, k]) % n_series)
+        extra_lots.append(lots[take])
+    return np.concatenate(extra_acc), np.concatenate(extra_ser), np.concatenate(extra_lots)
+
+
 def add_options(market, scenario, seed: int):
     """``market`` (a :class:`delever.engine.market.MultiMarket`) with the ``[options]`` series as extra
     instruments and the option holders' positions (module docstring). A pure function of (scenario, seed).
 
     Raises:
-        InputError: a series expiring inside the price window, or a book whose figures overflow int64.
+        InputError: a series expiring at or before the start of the price window, or a book whose figures
+            overflow int64.
     """
     cfg = scenario.options
     base, b = market.base, market.book
@@ -175,8 +204,16 @@ def add_options(market, scenario, seed: int):
     start_ticks = np.floor(paths.premium[0] / tick).astype(np.int64)
     insts = [
         Instrument(
-            s.symbol, cfg.tick_size, cfg.lot_size, option_tiers(s.symbol), kind="option", base=base.instrument.base
-        )
+            s.symbol,
+            cfg.tick_size,
+            cfg.lot_size,
+            option_tiers(s.symbol),
+            kind="option",
+            base=base.instrument.base,
+            expiry=s.expiry,
+            strike=s.strike,
+            option_type=s.kind,
+        )  # fmt: skip
         for s in series
     ]
     first = len(market.instruments)
@@ -217,7 +254,8 @@ def add_options(market, scenario, seed: int):
         ser.append(rng.integers(0, n_series, holders.size))
         size.append(sign * _draw_lots(rng, holders.size, gen, s0, lot))
         taken[holders] = True
-    acc_a, ser_a, size_a = np.concatenate(acc), np.concatenate(ser), np.concatenate(size)
+    acc_a, ser_a, size_a = extra_series(rng, cfg.extra_series_fraction, n_series, np.concatenate(acc),
+                                        np.concatenate(ser), np.concatenate(size))  # fmt: skip
     # deposits: margin_multiple x the standard IM (a buyer's IM under Deribit's rule is its premium; under OKX's
     # none, so a buyer deposits the premium it pays)
     table = SeriesTable.from_options(series, datetime.fromtimestamp(int(base.path.time_ns[0]) / 1e9, UTC))
@@ -265,7 +303,7 @@ def add_options(market, scenario, seed: int):
         funds=funds,
         book=book,
         centres=centres,
-        settlement_windows=list(market.settlement_windows) + [0.0] * n_series,
+        settlement_windows=list(market.settlement_windows) + [cfg.settlement_window_s] * n_series,
     )
 
 
@@ -278,6 +316,7 @@ def option_instruments(scenario, n_instruments: int) -> np.ndarray:
 __all__ = [
     "OptionPaths",
     "add_options",
+    "extra_series",
     "half_spreads",
     "margin_rates",
     "option_instruments",
