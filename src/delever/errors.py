@@ -7,6 +7,7 @@ without reading the code; the CLI turns them into a message and a non-zero exit,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 
 @dataclass
@@ -36,3 +37,18 @@ class InputError(Exception):
 
 class ConservationError(AssertionError):
     """Money was created or destroyed: the engine's ledger identity does not hold (a bug, never input)."""
+
+
+def finite_decimal(value, field: str) -> Decimal:
+    """``value`` (a number or its text, as a person types it) as a finite :class:`~decimal.Decimal`.
+
+    Raises:
+        InputError(field=field): not a number, or not finite (NaN, infinity).
+    """
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise InputError(f"not a number: {value!r}", field=field) from None
+    if not d.is_finite():
+        raise InputError(f"not a finite number: {value!r}", field=field)
+    return d

@@ -346,9 +346,9 @@ def tier_arrays(tiers: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 def tier_rules(tiers: list, backing_rule: int, mm_entry: int) -> tuple[int, np.ndarray, np.ndarray, int, int]:
     """The fields of :class:`delever.columns.AccountValuation` after its tier arrays, for instruments ``0..M-1``
     (:class:`RiskTiers` each): ``(backing_rule, tier_basis, rate_per_lot, mm_entry, general)``; ``tier_basis`` and
-    ``rate_per_lot`` int64 (M,), ``mm_entry`` the entry-value bits (:mod:`delever.requirement`). ``general`` is 0
-    (and the arrays placeholders the kernels never read) when every instrument has notional tiers with no size
-    rate and no MM is on entry value: the engine's default requirement."""
+    ``rate_per_lot`` int64 (M,), ``mm_entry`` the entry-value bits (:mod:`delever.requirement`). ``general`` is 0,
+    and the two arrays are length-1 zeros the kernels then do not read, when every instrument has notional tiers
+    with no size rate and no MM is on entry value: the engine's default requirement."""
     basis = np.array([t.basis for t in tiers], dtype=np.int64)
     rate = np.array([t.rate_per_lot for t in tiers], dtype=np.int64)
     if not mm_entry and not basis.any() and not rate.any():

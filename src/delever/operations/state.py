@@ -17,14 +17,13 @@ transfers into a party sum to the change of its quote balance.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 import numpy as np
 
 from ..book import Book
 from ..columns import AccountValuation, BookCols
-from ..errors import InputError
+from ..errors import InputError, finite_decimal
 from ..instruments import Instrument
 from ..margin import BACKING_MM_SHARE, BACKING_WHOLE_ACCOUNT
 from ..tiers import tier_arrays
@@ -68,16 +67,6 @@ def check_int(value, field: str, *, minimum: int | None = None) -> int:
     return int(value)
 
 
-def _decimal(value, field: str) -> Decimal:
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        raise InputError(f"not a number: {value!r}", field=field) from None
-    if not d.is_finite():
-        raise InputError(f"not a finite number: {value!r}", field=field)
-    return d
-
-
 @dataclass(frozen=True)
 class PositionState:
     """One position: ``size`` lots (signed, long > 0; 0 = flat), ``cost`` its signed entry value (money, the sign of
@@ -116,8 +105,8 @@ class PositionState:
             InputError: a size that is 0 or not a whole number of lots (field ``size``), a price <= 0 (``entry``,
                 ``mark``), a margin finer than the money unit (``isolated_margin``).
         """
-        size_d, entry_d = _decimal(size, "size"), _decimal(entry, "entry")
-        mark_d = entry_d if mark is None else _decimal(mark, "mark")
+        size_d, entry_d = finite_decimal(size, "size"), finite_decimal(entry, "entry")
+        mark_d = entry_d if mark is None else finite_decimal(mark, "mark")
         lots_d = size_d / instrument.lot_size
         if size_d == 0 or lots_d != lots_d.to_integral_value():
             raise InputError(f"{instrument.symbol}: {size} is not a non-zero whole number of lots "

@@ -4,11 +4,11 @@ prices, ADL inputs, from the values a person types (decimal strings, validated w
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 
 
-from ..errors import InputError
+from ..errors import InputError, finite_decimal
 from .exact import ceil_frac, floor_frac, frac, to_decimal
 from .rules import (
     MarginMode,
@@ -19,13 +19,7 @@ from .results import PositionResult
 def _dec(x: Decimal | str | int | float | None, field_name: str) -> Decimal | None:
     if x is None:
         return None
-    try:
-        d = Decimal(str(x))
-    except InvalidOperation:
-        raise InputError(f"not a number: {x!r}", field=field_name) from None
-    if not d.is_finite():
-        raise InputError(f"not a finite number: {x!r}", field=field_name)
-    return d
+    return finite_decimal(x, field_name)
 
 
 class PositionCalculator:
