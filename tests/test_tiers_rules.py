@@ -1,5 +1,5 @@
 """The margin rules a scenario selects beyond Binance's notional brackets (issue #15 item 4, margin rules):
-size tiers (OKX contracts, BitMEX XBT values), no maintenance amount (Bitget), the size-linear rate (Deribit),
+size tiers (OKX contracts), BitMEX's steps on XBT values, no maintenance amount (Bitget), the size-linear rate (Deribit),
 the MM on entry value (BitMEX, Bybit) and the fee rate added to the MMR (OKX, BitMEX), each traced by hand to
 ../shared/specs/venues.md; the compiled twins equal the references; the venue rulebooks carry them in
 ``scenario_overrides``."""
@@ -66,14 +66,16 @@ def test_okx_size_tiers_by_contracts(btc, tier, mm_usdt):
         pytest.param("500", "1.575", id="bitmex_500_xbt_two_steps"),
     ],
 )
-def test_bitmex_steps_run_as_size_tiers_in_btc(btc, mmr_pct):
-    # XBTUSD's risk limits are position values in XBT; the engine's linear position of N BTC is worth N XBT at
-    # the mark, so the MM in XBT is N x MMR and, in USDT at 20,000 USDT, N x 20,000 x MMR
-    _, inst = venue_instrument("bitmex")
-    lots = int(Decimal(btc) / inst.lot_size)
-    notional = lots * 200_000 * inst.value_per_lot_tick
-    expected = Decimal(btc) * 20_000 * Decimal(mmr_pct) / 100
-    assert inst.tiers.maintenance_margin(notional, lots) == int(expected * U)
+def test_bitmex_steps_run_on_the_position_value_in_xbt(btc, mmr_pct):
+    # XBTUSD's risk limits are position values in XBT; its inverse contract's notional in the engine is that value
+    # (delever.inverse: money units of 1e-12 XBT), so the MM of a position worth N XBT is N x MMR XBT
+    from delever.venues.scenario import apply_venue
+
+    sc = apply_venue(load_scenario(default_scenario_path()), "bitmex", Fraction(20_000))
+    inst = sc.margin.instrument(sc.instrument.build())
+    value = int(Decimal(btc) * 10**12)
+    expected = Decimal(btc) * Decimal(mmr_pct) / 100 * 10**12
+    assert inst.inverse and inst.tiers.maintenance_margin(value) == int(expected)
 
 
 def test_bitget_brackets_have_no_maintenance_amount():
@@ -197,13 +199,13 @@ def test_margin_options_of_the_rulebooks():
     assert MarginConfig(maintenance_value_cross="entry").mm_entry() == 2
 
 
-def test_closed_gaps_are_gone_and_the_inverse_contract_is_stated():
+def test_closed_gaps_are_gone():
     lines = {n: " ".join(get_venue(n).engine_gaps()) for n in ("okx", "bitmex", "bybit", "deribit", "bitget")}
     for n, text in lines.items():
         assert "scenario keeps its own tier table" not in text, n
         assert "liquidation trigger" not in text, n
         assert "tiers per step" not in text, n
-    assert "inverse contract XBTUSD" in lines["bitmex"]
+    assert lines["bitmex"] == ""  # the inverse contract runs (delever.inverse)
     over = get_venue("okx").scenario_overrides()
     assert over["mechanisms"]["partial_liquidation"] == {  # type: ignore[index]
         "enabled": True,

@@ -625,18 +625,28 @@ def test_scenario_overrides_validate_and_gaps_are_stated(name):
     if "tiers" in rb.scenario_overrides().get("instrument", {}) and isinstance(c.margin, BracketMargin):
         # the scenario's tiers are exactly the rulebook's
         assert sc.instrument.build().tiers.tiers == rb.instrument(rb.engine_symbol()).tiers.tiers
+    elif "tiers" in rb.scenario_overrides().get("instrument", {}) and c.contract == "inverse":
+        # BitMEX's steps on the position value in XBT: an inverse contract runs in µXBT (delever.inverse), its
+        # notional tiers keyed by the value (Q XBT = Q x 1e12 money units)
+        from delever.venues.scenario import apply_venue
+
+        price = Fraction(20_000)
+        t = apply_venue(load_scenario(default_scenario_path()), name, price).instrument.build().tiers
+        for q in ("0.5", "20", "200", "200.005", "230", "350", "500"):
+            qd = Decimal(q)
+            vlots = int(qd * 20_000 / (c.lot_size * c.contract_size))
+            band = c.margin.band(c.notional(vlots, price), vlots)
+            tier = t.tier_for(t.key(0, int(qd * 10**12)))
+            assert Fraction(tier.mmr_ppm, 10**6) == band.mmr, (name, q)
+            assert tier.maintenance_amount == band.cum == 0
     elif "tiers" in rb.scenario_overrides().get("instrument", {}):
-        # size brackets, steps, a size-linear rate: the scenario's rate at each size is the venue's, the
-        # engine's linear position of Q BTC standing for an inverse one worth Q XBT at the mark
+        # size brackets, a size-linear rate: the scenario's rate at each size is the venue's
         # (delever.venues.tier_overrides)
         t, price = sc.instrument.build().tiers, Fraction(20_000)
         for q in ("0.5", "20", "20.01", "150", "200", "230", "500"):
             qd = Decimal(q)
             lots = int(qd / Decimal("0.001"))
-            if c.contract == "linear":
-                vlots = int(qd / c.lot_size)
-            else:
-                vlots = int(qd * 20_000 / (c.lot_size * c.contract_size))
+            vlots = int(qd / c.lot_size)
             band = c.margin.band(c.notional(vlots, price), vlots)
             tier = t.tier_for(t.key(lots, lots * 200_000 * 100))
             assert Fraction(rate_pico(tier.mmr_ppm, lots, t.rate_per_lot), PICO) == band.mmr, (name, q)
@@ -660,15 +670,15 @@ def test_scenario_overrides_of_hyperliquid():
     assert o["fees"]["liquidation_fee_rate"] == "0"
 
 
-def test_no_venue_lists_a_rule_the_engine_cannot_run_but_bitmex_inverse_contract():
+def test_no_venue_lists_a_rule_the_engine_cannot_run():
     """Issue #15 item 4: ``delever venues NAME`` lists no "not expressible" rule, stand-ins for what a venue does not
-    publish aside (:meth:`~delever.venues.bridge.EngineBridge.engine_stand_ins`, printed under "stand-ins"); the one
-    left is BitMEX's inverse XBTUSD, which the engine runs as a linear contract of the same size."""
+    publish aside (:meth:`~delever.venues.bridge.EngineBridge.engine_stand_ins`, printed under "stand-ins"); BitMEX's
+    inverse XBTUSD runs as an inverse contract (:mod:`delever.inverse`), its stand-in the conversion of a USDT book."""
     from delever.venues import VENUES, get_venue
 
     gaps = {name: get_venue(name).engine_gaps() for name in VENUES}
-    assert {name: g for name, g in gaps.items() if g} == {"bitmex": gaps["bitmex"]}
-    assert len(gaps["bitmex"]) == 1 and gaps["bitmex"][0].startswith("inverse contract XBTUSD")
-    for name in ("kraken", "bitget", "bybit"):
+    assert {name: g for name, g in gaps.items() if g} == {}
+    assert get_venue("bitmex").engine_stand_ins()[0].startswith("a USDT-margined scenario under the inverse XBTUSD")
+    for name in ("kraken", "bitget", "bybit", "bitmex"):
         assert get_venue(name).engine_stand_ins(), name
         assert set(get_venue(name).engine_stand_ins()) <= set(get_venue(name).describe()["stand_ins"]), name

@@ -163,11 +163,11 @@ def venue_table() -> str:
     """The venue comparison of the default run's report as a Markdown table (money rounded to whole USDT)."""
     sys.path.insert(0, str(ROOT / "src"))
     from delever.scenario import default_scenario_path, load_scenario
-    from delever.venues.scenario import compare_rows
+    from delever.venues.scenario import compare_rows, in_scenario_quote
 
     sc = load_scenario(default_scenario_path())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    rows = compare_rows(sc, sc.seed, workers=min(2, cores))
+    rows = [in_scenario_quote(r) for r in compare_rows(sc, sc.seed, workers=min(2, cores))]
     lines = [
         "| venue | ADL rule | liquidations | bad debt | unrecovered | fund end | ADL notional | socialized | "
         "conservation error |",

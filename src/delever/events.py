@@ -11,7 +11,6 @@ units; :func:`to_table` adds the same in quote/base decimals for readers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
@@ -230,14 +229,22 @@ def decimal_array(values: np.ndarray, scale: int) -> pa.Array:
     return pa.Array.from_buffers(pa.decimal128(38, scale), v.shape[0], [None, pa.py_buffer(words.tobytes())])
 
 
-def to_table(
-    cols: dict[str, np.ndarray], symbols: list[str], tick_sizes: list[Decimal], lot_sizes: list[Decimal]
-) -> pa.Table:
-    """Arrow table of the events: exact integer columns (``size_lots``, ``price_ticks``, ``amount_units``)
-    and the same as exact decimals (``size`` base, ``price`` and ``amount`` quote: decimal128)."""
+def to_table(cols: dict[str, np.ndarray], instruments: list) -> pa.Table:
+    """Arrow table of the events of a run of ``instruments`` (:class:`~delever.instruments.Instrument`): exact
+    integer columns (``size_lots``, ``price_ticks``, ``amount_units``) and the same as exact decimals (``size``
+    base, ``price`` and ``amount`` quote: decimal128). For an inverse contract (:mod:`delever.inverse`) the
+    integer columns are the engine's reciprocal ones (µcoin per contract, the reciprocal side), ``size`` is signed
+    contracts (a USD long > 0) and ``price`` the USD price ``cv / q`` rounded half-even to 1e-8 (not exact)."""
     inst = cols["instrument"]
-    tick = np.array([int(t * 10**8) for t in tick_sizes], dtype=np.int64)[inst] if len(inst) else inst
-    lot = np.array([int(s * 10**8) for s in lot_sizes], dtype=np.int64)[inst] if len(inst) else inst
+    symbols = [i.symbol for i in instruments]
+    tick = np.array([int(i.tick_size * 10**8) for i in instruments], dtype=np.int64)[inst] if len(inst) else inst
+    lot = np.array([int(i.lot_size * 10**8) for i in instruments], dtype=np.int64)[inst] if len(inst) else inst
+    size8, price8 = cols["size"] * lot, cols["price"] * tick
+    for k, i in enumerate(instruments):
+        if i.inverse and len(inst):
+            sel = inst == k
+            size8 = np.where(sel, -size8, size8)
+            price8 = np.where(sel, np.rint(i.display_prices(cols["price"]) * 10**8).astype(np.int64), price8)
 
     dec = decimal_array
     kinds = np.array(KIND_NAMES)[cols["kind"].astype(np.int64)] if len(inst) else np.array([], dtype=str)
@@ -250,8 +257,8 @@ def to_table(
             "counterparty": cols["counterparty"],
             "instrument": pa.array(np.array(symbols, dtype=object)[inst] if len(inst) else [], type=pa.string()),
             "kind": pa.array(kinds, type=pa.string()),
-            "size": dec(cols["size"] * lot, 8),
-            "price": dec(cols["price"] * tick, 8),
+            "size": dec(size8, 8),
+            "price": dec(price8, 8),
             "amount": dec(cols["amount"], 6),
             "size_lots": cols["size"],
             "price_ticks": cols["price"],

@@ -1,9 +1,13 @@
-"""Instruments: linear (USDT/USDC-margined) perpetuals and dated futures.
+"""Instruments: linear (USDT/USDC-margined) perpetuals and dated futures, and inverse (coin-margined) perpetuals.
 
 An instrument fixes the integer scales of its prices and sizes (``delever.units``): prices are counts of
 ``tick_size`` quote units, sizes counts of ``lot_size`` base units, and ``value_per_lot_tick`` is the money
 value of one lot moving one tick, so ``notional = |lots| * ticks * value_per_lot_tick`` exactly.
-Inverse (coin-margined) contracts are not modelled by the engine yet.
+
+An inverse contract (``contract_value`` set: BitMEX XBTUSD) runs as the linear contract on its reciprocal price
+(:mod:`delever.inverse`): its engine prices are coin values of one contract, its sizes contracts with the
+opposite sign, its money the coin; :meth:`Instrument.display_prices` and :meth:`Instrument.display_sizes` turn
+them back into the venue's USD prices and signed contract counts for every table and page.
 """
 
 from __future__ import annotations
@@ -11,10 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Literal
+
+import numpy as np
 
 from .tiers import RiskTiers
 from .units import MONEY_SCALE, to_units
+
+MICRO = 1_000_000
+"""µcoin per coin: an inverse contract's money and prices are in µcoin (:mod:`delever.inverse`)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,11 @@ class Instrument:
         strike, option_type: an option series' strike (quote) and ``"call"`` / ``"put"`` (its settlement price is
             the intrinsic value at the underlying's, :func:`delever.settlement.option_settlement_ticks`).
 
+        contract_value: an inverse contract's value in ``contract_quote`` units (XBTUSD: 1 USD), ``None`` for a
+            linear one. Set, the instrument is the reciprocal form of :mod:`delever.inverse`: ``quote`` is the
+            money label (``"µXBT"``), ``tick_size`` µcoin per contract, ``lot_size`` contracts, ``base``
+            ``"contracts"``, and ``quoted_tick_size`` the venue's own tick in ``contract_quote``.
+
     Raises:
         ValueError: non-positive increments, ``lot_size * tick_size`` not a whole number of money units,
             or an expiry that does not match the kind.
@@ -47,6 +62,10 @@ class Instrument:
     expiry: datetime | None = None
     strike: Decimal | None = None
     option_type: Literal["call", "put"] | None = None
+    contract_value: Decimal | None = None
+    contract_quote: str = "USD"
+    coin: str = ""
+    quoted_tick_size: Decimal | None = None
     value_per_lot_tick: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -59,7 +78,56 @@ class Instrument:
             raise ValueError(f"{self.symbol}: a dated future needs an expiry, a perpetual has none")
         if self.kind == "option" and self.expiry is not None and (self.strike is None or self.option_type is None):
             raise ValueError(f"{self.symbol}: an option series with an expiry needs a strike and an option_type")
+        if self.contract_value is not None and (self.kind != "perpetual" or self.contract_value <= 0):
+            raise ValueError(f"{self.symbol}: an inverse contract is a perpetual with a contract value > 0")
         object.__setattr__(self, "value_per_lot_tick", int(v))
+
+    @property
+    def inverse(self) -> bool:
+        """True for an inverse (coin-margined) contract run on its reciprocal price (:mod:`delever.inverse`)."""
+        return self.contract_value is not None
+
+    @property
+    def price_quote(self) -> str:
+        """The currency :meth:`display_prices` are in: the quote, or an inverse contract's ``contract_quote``."""
+        return self.contract_quote if self.inverse else self.quote
+
+    def display_prices(self, ticks) -> np.ndarray:
+        """Engine prices (ticks, any shape) as float64 venue prices: ``ticks * tick_size``; for an inverse
+        contract the USD price ``contract_value / q`` of the contract's coin value ``q`` (:mod:`delever.inverse`;
+        0 where ``ticks`` is 0). For tables and plots only: the exact prices are the ticks."""
+        t = np.asarray(ticks, dtype=np.float64)
+        if not self.inverse:
+            return t * float(self.tick_size)
+        coin_per_contract = t * float(self.tick_size) / MICRO
+        with np.errstate(divide="ignore"):
+            return np.where(t > 0, float(self.contract_value) / np.where(t > 0, coin_per_contract, 1.0), 0.0)
+
+    def venue_price_to_ticks(self, price: Decimal, rounding: str) -> int:
+        """A venue price (quote; an inverse contract's in ``contract_quote``) as engine ticks, rounded ``"floor"``
+        or ``"ceil"`` on the engine's price (for an inverse contract: on ``q = cv / P``, which falls as ``P``
+        rises, so the caller's direction is that of the engine price)."""
+        if not self.inverse:
+            return self.price_to_ticks(price, rounding=rounding)
+        q = Fraction(self.contract_value) * MICRO / Fraction(price) / Fraction(self.tick_size)
+        return q.numerator // q.denominator if rounding == "floor" else -((-q.numerator) // q.denominator)
+
+    def venue_price(self, ticks: int) -> Decimal:
+        """Engine ticks as the venue's price: exact ``ticks x tick_size``, or an inverse contract's USD price
+        ``cv / q`` rounded half-even to 1e-8 (``Infinity`` at ``q = 0``)."""
+        if not self.inverse:
+            return int(ticks) * self.tick_size
+        if ticks <= 0:  # a coin value of 0 a contract: no USD price reaches it
+            return Decimal("Infinity")
+        q = Fraction(int(ticks)) * Fraction(self.tick_size) / MICRO
+        p = Fraction(self.contract_value) / q
+        return (Decimal(p.numerator) / Decimal(p.denominator)).quantize(Decimal("1e-8"))
+
+    def display_sizes(self, lots) -> np.ndarray:
+        """Engine sizes (lots, any shape) as float64 venue sizes: base units, or for an inverse contract signed
+        contracts (a USD long is a reciprocal short: the sign flips, :mod:`delever.inverse`)."""
+        s = np.asarray(lots, dtype=np.float64) * float(self.lot_size)
+        return -s if self.inverse else s
 
     def price_to_ticks(self, price: Decimal | str | float, rounding: str | None = None) -> int:
         """Quote price to ticks (exact unless ``rounding`` is ``"floor"`` or ``"ceil"``)."""
@@ -70,9 +138,9 @@ class Instrument:
         return to_units(size, self.lot_size, what=f"{self.symbol} size", rounding=rounding)
 
     def ticks_to_price(self, ticks: int | float) -> float:
-        """Ticks to a float quote price (for display and plots only)."""
-        return float(ticks) * float(self.tick_size)
+        """Ticks to a float venue price (for display and plots only; :meth:`display_prices`)."""
+        return float(self.display_prices(ticks))
 
     def lots_to_size(self, lots: int | float) -> float:
-        """Lots to a float base size (for display only)."""
-        return float(lots) * float(self.lot_size)
+        """Lots to a float venue size (for display only; :meth:`display_sizes`)."""
+        return float(self.display_sizes(lots))

@@ -101,5 +101,6 @@ def write_outputs(
             instrument_steps=instrument_steps(r),
             quote=r.instrument.quote,
             base=r.instrument.base,
+            price_unit=f"{r.instrument.contract_quote} per {r.instrument.coin}" if r.instrument.inverse else None,
         )
     return summary

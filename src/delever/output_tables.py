@@ -25,7 +25,7 @@ def event_values(r: RunResult) -> np.ndarray:
 
 def steps_table(r: RunResult) -> pa.Table:
     """One row per step: prices (quote), per-step liquidation and ADL aggregates, fund and cumulative bad debt."""
-    return _steps_table(r.steps, r.events, event_values(r), float(r.instrument.tick_size), r.book.n_positions)
+    return _steps_table(r.steps, r.events, event_values(r), r.instrument, r.book.n_positions)
 
 
 def instrument_steps(r: RunResult) -> list[dict] | None:
@@ -46,7 +46,7 @@ def instrument_steps(r: RunResult) -> list[dict] | None:
             {
                 "symbol": inst.symbol,
                 "base": inst.base,
-                "steps": _steps_table(series, events, v[sel], float(inst.tick_size), r.book.n_positions),
+                "steps": _steps_table(series, events, v[sel], inst, r.book.n_positions),
                 "expiry_ns": expiry,
                 "fund_shared": shared,
             }
@@ -54,7 +54,7 @@ def instrument_steps(r: RunResult) -> list[dict] | None:
     return out
 
 
-def _steps_table(series, e: dict, v: np.ndarray, tick: float, n_positions: int) -> pa.Table:
+def _steps_table(series, e: dict, v: np.ndarray, inst, n_positions: int) -> pa.Table:
     T = series.time_ns.shape[0]
     kind, step = e["kind"], e["step"]
     notional = (np.abs(e["size"]) * e["price"] * v).astype(np.float64) / MONEY_SCALE
@@ -70,9 +70,9 @@ def _steps_table(series, e: dict, v: np.ndarray, tick: float, n_positions: int) 
         {
             "step": np.arange(T, dtype=np.int64),
             "time": pa.array(series.time_ns, type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
-            "index_price": series.index_ticks * tick,
-            "mark_price": series.mark_ticks * tick,
-            "trade_price": series.last_ticks * tick,
+            "index_price": inst.display_prices(series.index_ticks),
+            "mark_price": inst.display_prices(series.mark_ticks),
+            "trade_price": inst.display_prices(series.last_ticks),
             "liquidated_notional": np.bincount(step[fills], weights=notional[fills], minlength=T)[:T],
             "liquidations": np.bincount(step[liq_first], minlength=T)[:T].astype(np.int64),
             "insurance_fund": series.fund.astype(np.float64) / MONEY_SCALE,
@@ -141,7 +141,7 @@ def accounts_table(r: RunResult) -> pa.Table:
 def events_table(r: RunResult) -> pa.Table:
     """The exact event table written to ``events.parquet`` (see :func:`delever.events.to_table`)."""
     insts = run_instruments(r)
-    return ev.to_table(r.events, [i.symbol for i in insts], [i.tick_size for i in insts], [i.lot_size for i in insts])
+    return ev.to_table(r.events, insts)
 
 
 def report_events(r: RunResult) -> pa.Table:
@@ -149,9 +149,11 @@ def report_events(r: RunResult) -> pa.Table:
     e = r.events
     insts = run_instruments(r)
     symbols = np.array([i.symbol for i in insts], dtype=object)
-    lots = np.array([float(i.lot_size) for i in insts])
-    ticks = np.array([float(i.tick_size) for i in insts])
     m = e["instrument"]
+    size, price = np.zeros(m.shape[0]), np.zeros(m.shape[0])
+    for k, inst in enumerate(insts):  # the venue's sizes and prices (an inverse contract's contracts and USD)
+        sel = m == k
+        size[sel], price[sel] = inst.display_sizes(e["size"][sel]), inst.display_prices(e["price"][sel])
     return pa.table(
         {
             "step": e["step"],
@@ -162,8 +164,8 @@ def report_events(r: RunResult) -> pa.Table:
             "kind": pa.array(
                 np.array(ev.KIND_NAMES)[e["kind"].astype(np.int64)] if len(e["kind"]) else [], type=pa.string()
             ),
-            "size": e["size"] * lots[m] if m.size else e["size"] * 1.0,
-            "price": e["price"] * ticks[m] if m.size else e["price"] * 1.0,
+            "size": size,
+            "price": price,
             "amount": e["amount"] / MONEY_SCALE,
         }
     )

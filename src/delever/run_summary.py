@@ -38,12 +38,21 @@ def _q(units: int) -> Decimal:
     return Decimal(int(units)) / MONEY_SCALE
 
 
+def _min_price(inst, marks: np.ndarray) -> Decimal | None:
+    """The lowest mark as the venue's price: exact ticks x tick_size, or an inverse contract's USD price (its
+    highest reciprocal mark) to 8 decimals."""
+    if not marks.size:
+        return None
+    if inst.inverse:
+        return Decimal(repr(float(inst.display_prices(int(marks.max()))))).quantize(Decimal("1e-8"))
+    return Decimal(int(marks.min())) * inst.tick_size
+
+
 def summarize(r: RunResult) -> dict:
     """The summary dict (JSON-able; money as ``Decimal`` converted by :func:`write_outputs`)."""
     e = r.events
     kind = e["kind"]
     v = event_values(r)
-    tick = r.instrument.tick_size
     fills = (kind == ev.LIQUIDATION_FILL) | (kind == ev.ADL_FILL)
     liq_keys = np.unique(e["step"][fills] * (r.book.n_positions + 1) + e["position"][fills])
     notional = np.abs(e["size"]) * e["price"] * v
@@ -54,8 +63,10 @@ def summarize(r: RunResult) -> dict:
     clawed_back = exact_sum(e["amount"][kind == ev.CLAWBACK_RECEIVED])
     unrecovered = shortfall_left - clawed_back
     marks = r.steps.mark_ticks
-    peak = np.maximum.accumulate(marks) if marks.size else marks
-    dd = float(np.max((peak - marks) / peak)) * 100 if marks.size else 0.0
+    shown = r.instrument.display_prices(marks)  # the venue's prices (an inverse contract's in USD)
+    shown_index = r.instrument.display_prices(r.steps.index_ticks)
+    peak = np.maximum.accumulate(shown) if marks.size else shown
+    dd = float(np.max((peak - shown) / peak)) * 100 if marks.size else 0.0
     first = adl_cp & (e["instrument"] == 0)  # marks of the first instrument (the only one unless cross-margin)
     mark_at_step = marks[e["step"][first]] if first.any() else np.zeros(0, dtype=np.int64)
     # a counterparty buying (size > 0) at a price above the mark gave up (price - mark) per lot
@@ -97,8 +108,8 @@ def summarize(r: RunResult) -> dict:
         "adl_notional": _q(units["adl_notional"]),
         "accounts_adl": int(np.unique(e["account"][adl_cp]).size),
         "adl_cost_vs_mark": _q(units["adl_cost_vs_mark"]),
-        "min_mark_price": Decimal(int(marks.min())) * tick if marks.size else None,
-        "min_index_price": round(float(r.steps.index_ticks.min()) * float(tick), 2) if marks.size else None,
+        "min_mark_price": _min_price(r.instrument, marks),
+        "min_index_price": round(float(shown_index.min()), 2) if marks.size else None,
         "max_mark_drawdown_pct": round(dd, 4),
         "open_interest_end": float(Decimal(long_oi) * r.instrument.lot_size),
         "open_interest_balanced": long_oi == short_oi,

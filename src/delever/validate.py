@@ -74,7 +74,12 @@ def check_rate(value: Decimal, what: str = "rate") -> Decimal:
     return value
 
 
-Money = Annotated[Decimal, AfterValidator(lambda v: check_money(v, "amount"))]
+def money_amount(value: Decimal) -> Decimal:
+    """The validator of :data:`Money` (named, so a scenario's money fields can be found: :mod:`delever.inverse`)."""
+    return check_money(value, "amount")
+
+
+Money = Annotated[Decimal, AfterValidator(money_amount)]
 """A quote amount: exact, on the money scale, within :data:`MAX_MONEY`."""
 
 Rate = Annotated[Decimal, AfterValidator(lambda v: check_rate(v, "rate"))]

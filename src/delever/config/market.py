@@ -82,6 +82,23 @@ class InstrumentConfig(ConfigModel):
     rate_per_size: Annotated[Rate, Field(ge=0, lt=1)] = Decimal(0)
     """Added to every MMR and IMR per base unit of position size (Deribit BTC_USDC: 0.00005, i.e. ``MM = 1% +
     size_BTC x 0.005%``, venues.md section 5, TV-25); must be whole in 1e-12 per lot."""
+    settlement: Literal["linear", "inverse"] = "linear"
+    """``inverse``: a coin-margined perpetual (BitMEX XBTUSD) of ``contract_value`` ``quote`` a contract, margined
+    and settled in ``base`` (:mod:`delever.inverse`): ``lot_size`` counts contracts, ``tick_size`` is the venue's
+    quoted tick (kept for reference: the engine's grid is finer), and every money amount of the scenario (fund,
+    wallets, tier caps, limits) is in µ``base`` (µXBT)."""
+    contract_value: Annotated[Decimal, Field(gt=0)] = Decimal(1)
+    """An inverse contract's value in ``quote`` (XBTUSD: 1 USD)."""
+
+    @model_validator(mode="after")
+    def _inverse(self) -> InstrumentConfig:
+        if self.settlement == "inverse" and self.kind != "perpetual":
+            raise ValueError("settlement: an inverse contract must be a perpetual (inverse dated futures do not run)")
+        if self.settlement == "inverse" and isinstance(self.tiers, str):
+            raise ValueError(
+                f"tiers: an inverse contract's tiers are rows with caps in µ{self.base}, not a named table"
+            )
+        return self
 
     @field_validator("tiers")
     @classmethod
@@ -105,7 +122,23 @@ class InstrumentConfig(ConfigModel):
         )
 
     def build(self) -> Instrument:
-        """The :class:`~delever.instruments.Instrument` (raises ValueError on inconsistent values)."""
+        """The :class:`~delever.instruments.Instrument` (raises ValueError on inconsistent values); an inverse
+        contract's in its reciprocal form (:mod:`delever.inverse`)."""
+        if self.settlement == "inverse":
+            from ..inverse import INVERSE_TICK, coin_label
+
+            return Instrument(
+                self.symbol,
+                INVERSE_TICK,
+                self.lot_size,
+                self.tier_table(f"{self.symbol}-custom"),
+                base="contracts",
+                quote=coin_label(self.base),
+                contract_value=self.contract_value,
+                contract_quote=self.quote,
+                coin=self.base,
+                quoted_tick_size=self.tick_size,
+            )
         return Instrument(
             self.symbol,
             self.tick_size,

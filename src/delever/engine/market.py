@@ -8,15 +8,19 @@ Raises :class:`~delever.errors.InputError` on bad input (file, row and field nam
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 
 from ..book import Book, check_int64_headroom
 from ..bookio import load_book
 from ..generator import GeneratorParams, generate_book
+from ..errors import InputError
 from ..instruments import Instrument
+from ..inverse import coin_book, reciprocal_path, reciprocal_profile
 from ..level_book import order_book_curve
 from ..liquidity import DepthCurve
 from ..mechanisms import registry
@@ -64,16 +68,16 @@ def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
     returns the other instruments and their start prices (ticks): a book file may then hold positions on
     any of them (its ``instrument`` column); it is called only when the book comes from a file."""
     inst = scenario.margin.instrument(scenario.instrument.build())  # the [margin] fee rate in its MMR
-    kl = load_klines(scenario.resolve(scenario.prices.file))
-    pc = scenario.prices
-    path = path_from_klines(kl, scenario.step_seconds, window_ms(pc.start), window_ms(pc.end), pc.gap_fill)
-    if pc.stretch_to_low is not None:
-        path = stretch_to_low(path, float(pc.stretch_to_low))
+    path = index_path(scenario)
     liq = scenario.liquidity
     depth_raw = load_book_depth(scenario.resolve(liq.depth_file))
     profile = calibrate_depth(depth_raw, liq.depth_window_start.isoformat(), liq.depth_window_end.isoformat())
     if liq.depth_scale_basis == "quote":
         profile = profile_at_price(profile, float(path.index[0]))
+    if inst.inverse:  # the reciprocal price and book of delever.inverse
+        _inverse_inputs_supported(scenario, extra_instruments)
+        profile = reciprocal_profile(profile, float(path.index[0]), inst.contract_value)
+        path = reciprocal_path(path, inst.contract_value)
     curve = order_book_curve(liq, DepthCurve.from_profile(profile, inst, liq.depth_scale), inst, scenario.resolve)
     start_ticks = inst.price_to_ticks(Decimal(repr(float(path.index[0]))), rounding="floor")
     # what the enabled mechanisms ask of the book (phase -1 of delever.mechanisms.base: caps, protected accounts)
@@ -83,6 +87,8 @@ def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
     if scenario.book.generator is not None:
         g = scenario.book.generator
         params = GeneratorParams(**g.model_dump())
+        if inst.inverse:  # a long in USD is a reciprocal short
+            params = dataclasses.replace(params, long_fraction=1.0 - params.long_fraction)
         book = generate_book(
             params, inst, start_ticks, seed, liq.lp_accounts, liq.lp_wallet, cap, protected, int(path.time_ns[0])
         )
@@ -114,3 +120,52 @@ def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
                          field="notional_median" if generated else "size")  # fmt: skip
     market = Market(inst, path, profile, curve, book, start_ticks, labels, depth_raw)
     return market
+
+
+def index_path(scenario: Scenario) -> PricePath:
+    """The scenario's index path in the venue's prices (quote per base; raises InputError on a bad file)."""
+    kl = load_klines(scenario.resolve(scenario.prices.file))
+    pc = scenario.prices
+    path = path_from_klines(kl, scenario.step_seconds, window_ms(pc.start), window_ms(pc.end), pc.gap_fill)
+    if pc.stretch_to_low is not None:
+        path = stretch_to_low(path, float(pc.stretch_to_low))
+    return path
+
+
+def _inverse_inputs_supported(scenario: Scenario, extra_instruments) -> None:
+    """Raise InputError for the inputs an inverse contract does not run with (yet): a book file (its sizes and
+    prices would be in the venue's USD terms), a Hyperliquid book, discrete price levels, several instruments."""
+    problem = None
+    if scenario.book.generator is None:
+        problem = ("book", "an inverse contract runs a generated book ([book.generator]), not a book file")
+    elif scenario.liquidity.levels is not None:
+        problem = ("liquidity.levels", "an inverse contract runs the calibrated depth curve, not price levels")
+    elif extra_instruments is not None:
+        problem = ("instrument.settlement", "an inverse contract runs alone, not with other instruments")
+    if problem is not None:
+        raise InputError(problem[1], field=problem[0])
+
+
+def coin_market(base: Market, scenario: Scenario, inst: Instrument) -> Market:
+    """The prepared market ``base`` of a linear contract as the market of the inverse contract ``inst``
+    (:mod:`delever.inverse`), for a run of a USDT-margined scenario under a venue whose contract is inverse
+    (:func:`delever.venues.scenario.venue_run_inputs`): the reciprocal index path and depth at the first
+    index price, and the book converted there (:func:`delever.inverse.coin_book`).
+
+    Raises:
+        InputError: a multi-instrument book."""
+    price = float(base.path.index[0])
+    path = reciprocal_path(base.path, inst.contract_value)
+    profile = reciprocal_profile(base.depth, price, inst.contract_value)
+    curve = DepthCurve.from_profile(profile, inst, scenario.liquidity.depth_scale)
+    start_ticks = inst.price_to_ticks(Decimal(repr(float(path.index[0]))), rounding="floor")
+    try:
+        book = coin_book(base.book, base.instrument, inst, start_price(base), start_ticks)
+    except ValueError as exc:
+        raise InputError(str(exc), field="instrument.settlement") from None
+    return Market(inst, path, profile, curve, book, start_ticks, base.labels, base.depth_raw)
+
+
+def start_price(market: Market) -> Fraction:
+    """The first index price of a linear ``market``, exactly as the float the path holds (quote per base)."""
+    return Fraction(Decimal(repr(float(market.path.index[0]))))

@@ -144,7 +144,7 @@ def instrument_figures(sim, e: dict[str, np.ndarray]) -> list[dict]:
             "insurance_fund_flow": exact_sum(np.where(into_fund, -amounts, 0))
             + exact_sum(np.where(e["account"][rows] == ev.INSURANCE_FUND, amounts, 0)),
             "adl_notional": int(notional[k == ev.ADL_COUNTERPARTY_FILL].sum()),
-            "min_mark": float(sim.mark_s_all[m].min()) * float(inst.tick_size) if sim.T else 0.0,
+            "min_mark": float(inst.display_prices(sim.mark_s_all[m]).min()) if sim.T else 0.0,
             "open_interest_balanced": long_ == short,
             "open_interest_end": float(long_ * inst.lot_size),
             "kind": inst.kind,

@@ -6,7 +6,9 @@ venue basis ``(mark - index) / index`` (the venues sample impact bid/ask prices;
 mark's), and ``I`` the interest per interval (0.01% per 8 h on Binance). At each funding time (UTC multiples
 of ``interval_s``) a position pays ``size * mark * V * F`` (longs pay when F > 0). Rounding goes against the
 account: payers pay the amount rounded up, receivers receive it rounded down; the remainder (>= 0) goes to the
-insurance fund, so money is conserved exactly.
+insurance fund, so money is conserved exactly. An inverse contract (:mod:`delever.inverse`) averages the USD
+premium ``M / I - 1`` of its reciprocal marks and pays the venue's rate with the opposite sign, on the position
+value in coin (BitMEX's ``Funding = MarkValue x F``, TV-28).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from numba import njit
 
 from ..columns import BookCols, EventCols
+from ..inverse import usd_premium
 from ..events import FUNDING, FUNDING_POOL, FUNDING_ROUNDING, INSURANCE_FUND
 from ..liquidation import emit_event
 from .base import Mechanism
@@ -99,7 +102,8 @@ class Funding(Mechanism):
         """Perpetual ``m``'s funding: its premium index each step, a settlement at each funding time over its
         positions."""
         fc = self.config
-        self.premium_sum[m] += (mark - centre) / centre
+        inverse = sim.insts[m].inverse  # the reciprocal price: the USD premium, paid by the opposite sides
+        self.premium_sum[m] += usd_premium(mark, centre) if inverse else (mark - centre) / centre
         self.premium_n[m] += 1
         now = int(sim.time_ns[t])
         prev = int(sim.time_ns[t - 1]) if t > 0 else now
@@ -116,7 +120,8 @@ class Funding(Mechanism):
         buf.ensure(b.n_positions + 2)
         first = buf.n
         events = EventCols.of(buf)
-        rest = pay_funding(rate, mark, v, m, BookCols.of(b), events)
+        # the venue's rate; an inverse contract's USD longs are reciprocal shorts, so they pay when it is > 0
+        rest = pay_funding(-rate if inverse else rate, mark, v, m, BookCols.of(b), events)
         buf.n = events.rows()
         rows = slice(first, buf.n)
         paid = buf.cols["kind"][rows] == FUNDING

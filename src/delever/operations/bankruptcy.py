@@ -40,7 +40,8 @@ class BankruptcyPrice:
         symbol: the position's instrument.
         ticks: the price in ticks, rounded against the account (up for a long, down for a short), >= 0.
         exact: the unrounded price in ticks (a fraction).
-        price: ``ticks x tick_size`` in quote units.
+        price: the venue's price of ``ticks`` (``ticks x tick_size`` in quote units; an inverse contract's USD
+            price, :meth:`~delever.instruments.Instrument.venue_price`).
         backing: the money that backs the position (module docstring), money units.
         basis: which backing applied: ``isolated``, ``only position``, ``whole-account`` or ``mm-share``.
     """
@@ -101,4 +102,4 @@ def bankruptcy_price(
         basis = "mm-share" if rule == BACKING_MM_SHARE else "whole-account"
     exact = bankruptcy_price_exact(pos.size, pos.cost, backing, pos.instrument)
     ticks = rounded_bankruptcy_price(pos.size, pos.cost, backing, pos.instrument)
-    return BankruptcyPrice(symbol, ticks, exact, ticks * pos.instrument.tick_size, backing, basis)
+    return BankruptcyPrice(symbol, ticks, exact, pos.instrument.venue_price(ticks), backing, basis)

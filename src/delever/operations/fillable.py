@@ -32,7 +32,8 @@ class FillablePrice:
         symbol: the position's instrument.
         ticks: the IOC's limit in ticks: ``mark - floor(D)`` for a long (a sell), ``mark + floor(D)`` for a short,
             ``D = ABR x SMMR x PMMR / (|size| x V)`` ticks; the mark itself when the account is not below MM.
-        price: ``ticks x tick_size`` in quote units.
+        price: the venue's price of ``ticks`` (``ticks x tick_size`` in quote units; an inverse contract's USD
+            price, :meth:`~delever.instruments.Instrument.venue_price`).
         tnc: the account's total net collateral, money units.
         tmmr: its total maintenance margin, money units.
         pmmr: the position's own maintenance margin, money units.
@@ -87,4 +88,4 @@ def fillable_price(
     )
     ba = Fraction(bankruptcy_adjustment_ppm, PPM)
     abr = adjusted_bankruptcy_rating(Fraction(tnc_), Fraction(tmmr_), ba) if tmmr_ > 0 else Fraction(0)
-    return FillablePrice(symbol, ticks, ticks * pos.instrument.tick_size, tnc_, tmmr_, pmmr_, abr)
+    return FillablePrice(symbol, ticks, pos.instrument.venue_price(ticks), tnc_, tmmr_, pmmr_, abr)

@@ -24,7 +24,7 @@ import numpy as np
 from ..book import Book
 from ..columns import AccountValuation, BookCols
 from ..errors import InputError, finite_decimal
-from ..instruments import Instrument
+from ..instruments import MICRO, Instrument
 from ..margin import BACKING_MM_SHARE, BACKING_WHOLE_ACCOUNT
 from ..tiers import tier_arrays
 from ..units import money
@@ -97,7 +97,8 @@ class PositionState:
     @classmethod
     def of(cls, instrument: Instrument, size, entry, mark=None, isolated_margin=None) -> PositionState:
         """A position from quote units as a person types them (``size`` base units, ``entry``/``mark`` quote prices,
-        ``isolated_margin`` quote), as ``delever position --position`` reads them
+        ``isolated_margin`` quote; for an inverse contract, :mod:`delever.inverse`: ``size`` signed contracts,
+        prices in USD, ``isolated_margin`` in µcoin), as ``delever position --position`` reads them
         (:func:`delever.account_prices.account_book`): the cost is rounded up to the money unit and a mark off the
         tick rounds against the account (down for a long, up for a short); ``mark`` defaults to ``entry``.
 
@@ -114,15 +115,19 @@ class PositionState:
         for name, d in (("entry", entry_d), ("mark", mark_d)):
             if d <= 0:
                 raise InputError(f"must be > 0 (got {d})", field=name)
-        lots = int(lots_d)
-        cost = Fraction(entry_d) / Fraction(instrument.tick_size) * lots * instrument.value_per_lot_tick
+        lots = -int(lots_d) if instrument.inverse else int(lots_d)  # a USD long is a reciprocal short
+        if instrument.inverse:  # the coin value of one contract at the entry, q = cv / E (delever.inverse)
+            entry_q = Fraction(instrument.contract_value) * MICRO / Fraction(entry_d)
+            cost = entry_q / Fraction(instrument.tick_size) * lots * instrument.value_per_lot_tick
+        else:
+            cost = Fraction(entry_d) / Fraction(instrument.tick_size) * lots * instrument.value_per_lot_tick
         margin = None
         if isolated_margin is not None:
             try:
                 margin = money(isolated_margin)
             except ValueError as exc:
                 raise InputError(str(exc), field="isolated_margin") from None
-        mark_ticks = instrument.price_to_ticks(mark_d, rounding="floor" if lots > 0 else "ceil")
+        mark_ticks = instrument.venue_price_to_ticks(mark_d, rounding="floor" if lots > 0 else "ceil")
         return cls(instrument, lots, -((-cost.numerator) // cost.denominator), max(mark_ticks, 1), margin)
 
     @property

@@ -144,10 +144,12 @@ def utc_datetime(ns: int) -> str:
     return f"{s} UTC"
 
 
-def summary_label(key: str, quote: str = "USDT", base: str = "BTC") -> str:
-    """The label of summary ``key`` with its unit in parentheses."""
+def summary_label(key: str, quote: str = "USDT", base: str = "BTC", price_unit: str | None = None) -> str:
+    """The label of summary ``key`` with its unit in parentheses (prices in ``price_unit``, default ``quote per
+    base``; an inverse contract's are ``USD per XBT`` while its money is µXBT)."""
     label, kind = SUMMARY_FIELDS.get(key, (key.replace("_", " ").capitalize(), ""))
-    unit = {"money": quote, "price": f"{quote} per {base}", "base": base, "money_units": f"micro-{quote}"}.get(kind)
+    price = price_unit or f"{quote} per {base}"
+    unit = {"money": quote, "price": price, "base": base, "money_units": f"micro-{quote}"}.get(kind)
     if kind == "" and key.endswith("_pct"):
         kind = "pct"
     return f"{label} ({unit})" if unit else label

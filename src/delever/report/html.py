@@ -67,6 +67,7 @@ def write_report(
     instrument_steps: list[dict] | None = None,
     quote: str = "USDT",
     base: str = "BTC",
+    price_unit: str | None = None,
 ) -> None:
     """Write the HTML report of one run to ``path`` (UTF-8, self-contained, deterministic).
 
@@ -94,6 +95,7 @@ def write_report(
             ``fund_shared`` True when one insurance fund serves every instrument); None: ``steps`` is the only
             instrument's.
         quote, base: unit names of money and of the (first) instrument's quantity.
+        price_unit: the unit of prices where it is not ``quote per base`` (an inverse contract: ``USD per XBT``).
     """
     t = _step_series(steps)
     symbol = events.column("instrument")[0].as_py() if events.num_rows else ""
@@ -113,8 +115,8 @@ def write_report(
     x_range = time_range(t["ns"])
     shared = any(d.get("fund_shared") for d in instrument_steps or [])  # one insurance fund for every instrument
     sections: list[dict[str, Any]] = [
-        section("summary", "Summary", summary_html(summary, quote, base, bool(instrument_steps), shared)),
-        section("prices", "Prices", prices_html(series, x_range, quote)),
+        section("summary", "Summary", summary_html(summary, quote, base, bool(instrument_steps), shared, price_unit)),
+        section("prices", "Prices", prices_html(series, x_range, quote, price_unit)),
         section("liquidations", "Liquidations", liquidations_html(series, quote)),
         section(
             "insurance-fund",

@@ -40,11 +40,13 @@ FILLS: dict[str, str] = {
 """Event kinds that close positions: their amount is the account's own realized PnL, not a transfer."""
 
 
-def summary_html(summary: dict, quote: str, base: str, multi: bool = False, shared: bool = False) -> Markup:
+def summary_html(
+    summary: dict, quote: str, base: str, multi: bool = False, shared: bool = False, price_unit: str | None = None
+) -> Markup:
     """The summary table; ``shared``: the instruments of a multi-instrument run share one insurance fund."""
     rows = []
     for k, v in summary.items():
-        label = fmt.summary_label(k, quote, base)
+        label = fmt.summary_label(k, quote, base, price_unit)
         if multi and k.startswith("insurance_fund"):
             label += ", one fund shared by every instrument" if shared else ", sum over instruments"
         elif multi and k in ("min_mark_price", "min_index_price", "max_mark_drawdown_pct", "open_interest_end"):

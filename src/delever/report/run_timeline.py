@@ -32,7 +32,7 @@ def _expiry_marker(fig: go.Figure, expiry_ns: int | None) -> None:
                        xanchor="left", yanchor="top", font={"size": 11})  # fmt: skip
 
 
-def prices_html(series: list[dict], x_range, quote: str) -> Markup:
+def prices_html(series: list[dict], x_range, quote: str, price_unit: str | None = None) -> Markup:
     if len(series[0]["t"]["step"]) == 0:
         return note("No steps in this run.")
     parts = []
@@ -48,7 +48,12 @@ def prices_html(series: list[dict], x_range, quote: str) -> Markup:
         )
         _expiry_marker(fig, s["expiry_ns"])
         label = f"{s['symbol']}: " if len(series) > 1 else ""
-        layout(fig, x_title=TIME_AXIS, y_title=f"{label}price ({quote} per {s['base']})", x_range=x_range)
+        layout(
+            fig,
+            x_title=TIME_AXIS,
+            y_title=f"{label}price ({price_unit or quote + ' per ' + s['base']})",
+            x_range=x_range,
+        )
         parts.append(figure(fig, "fig-prices" if i == 0 else f"fig-prices-{i + 1}"))
     text = "Index (the exogenous price), mark (what margin and liquidation use) and the venue's last trade."
     if any(s["expiry_ns"] is not None for s in series):

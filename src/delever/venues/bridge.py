@@ -183,11 +183,6 @@ class EngineBridge:
         gaps = []
         if "tiers" not in self.scenario_overrides(c.symbol).get("instrument", {}):  # type: ignore[operator]
             gaps.append(f"tiers ({c.contract}, {c.margin.kind}): the scenario keeps its own tier table")
-        if c.contract == "inverse":
-            gaps.append(
-                f"inverse contract {c.symbol}: the engine runs a linear contract of the same size in {c.base} (PnL "
-                "and margin in the quote, not in the coin); its coin-valued risk limits run as size tiers"
-            )
         ioc = self.liquidation.style == "fillable_price_ioc"  # its fills settle as dYdX's (delever.ioc_order)
         if self.liquidation.step_limits() and not ioc:
             gaps.append(
@@ -217,6 +212,12 @@ class EngineBridge:
         """What this rulebook's venue does not publish and a run under it therefore takes from a stated stand-in
         (the rule itself runs: :meth:`engine_gaps` lists what does not)."""
         out = []
+        if self.contract(self.engine_symbol()).contract == "inverse":
+            c = self.contract(self.engine_symbol())
+            out.append(
+                f"a USDT-margined scenario under the inverse {c.symbol}: its book and amounts convert to {c.settle} "
+                f"at the run's first index price, 1 USDT taken as 1 {c.quote} (delever.inverse.coin_book)"
+            )
         if self.liquidation.style == "ioc_assignment_unwind":
             out.append(
                 "liquidation style ioc_assignment_unwind: who opts in to the Position Assignment Program is not "

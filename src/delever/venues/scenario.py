@@ -15,17 +15,43 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
+from decimal import Decimal
+from fractions import Fraction
+
 from ..errors import InputError
+from ..inverse import coin_amounts
 from ..scenario import Scenario, merge_overrides
 from ..workers import die_with_parent
 from . import VENUES, get_venue
 
 
-def apply_venue(scenario: Scenario, name: str) -> Scenario:
-    """``scenario`` under venue ``name``'s rulebook (raises InputError for an unknown venue)."""
+def apply_venue(scenario: Scenario, name: str, start_price: Fraction | None = None) -> Scenario:
+    """``scenario`` under venue ``name``'s rulebook (raises InputError for an unknown venue).
+
+    A linear scenario under a venue whose contract is inverse (BitMEX XBTUSD) becomes a scenario of that
+    contract (:mod:`delever.inverse`): every money amount converts to µcoin at ``start_price`` (quote per coin;
+    default: the scenario's first index price), its instrument is the venue's contract."""
     rb = get_venue(name)
     data = scenario.model_dump(exclude={"base_dir"})
     symbol = scenario.instrument.symbol if scenario.instrument.symbol in rb.instruments else None
+    c = rb.contract(symbol or rb.engine_symbol())
+    if c.contract == "inverse" and scenario.instrument.settlement == "linear":
+        if start_price is None:
+            from ..engine.market import index_path
+
+            start_price = Fraction(Decimal(repr(float(index_path(scenario).index[0]))))
+        data = coin_amounts(data, Scenario, start_price)
+        data["instrument"] = {
+            **data["instrument"],
+            "symbol": c.symbol,
+            "settlement": "inverse",
+            "contract_value": c.contract_size,
+            "base": c.settle,
+            "quote": c.quote,
+            "tick_size": c.tick_size,
+            "lot_size": c.lot_size,
+            "rate_per_size": Decimal(0),
+        }
     merged = merge_overrides(data, rb.scenario_overrides(symbol))
     policy = rb.engine_adl_policy()
     if policy is not None:
@@ -54,10 +80,14 @@ def venue_run_inputs(scenario: Scenario, name: str, seed: int, base=None):
     import dataclasses
 
     from ..engine import prepare
+    from ..engine.market import coin_market, start_price
 
-    sc = apply_venue(scenario, name)
     base = base if base is not None else prepare(scenario, seed)
-    return sc, dataclasses.replace(base, instrument=sc.margin.instrument(sc.instrument.build()))  # [margin] fee rate
+    sc = apply_venue(scenario, name, start_price(base) if scenario.instrument.settlement == "linear" else None)
+    inst = sc.margin.instrument(sc.instrument.build())  # the [margin] fee rate in its MMR
+    if inst.inverse and not base.instrument.inverse:  # the book and path in the venue's inverse contract
+        return sc, coin_market(base, sc, inst)
+    return sc, dataclasses.replace(base, instrument=inst)
 
 
 def compare_rows(scenario: Scenario, seed: int, base=None, workers: int = 1, progress=None) -> list[dict]:
@@ -128,6 +158,10 @@ def _row(name: str, scenario: Scenario, seed: int, base) -> dict:
     rb = VENUES[name]
     sc, market = venue_run_inputs(scenario, name, seed, base)
     s = summarize(run(sc, seed, market=market))
+    # an inverse contract's run from a linear scenario is in µcoin: its rate back to the scenario's quote is the
+    # first index price its book converted at (delever.inverse.coin_book)
+    converted = market.instrument.inverse and scenario.instrument.settlement == "linear"
+    rate = float(base_price(scenario, seed, base)) / 1_000_000 if converted else 1.0
     return {
         "venue": name,
         "liquidations": s["liquidations"],
@@ -139,7 +173,28 @@ def _row(name: str, scenario: Scenario, seed: int, base) -> dict:
         "adl_policy": sc.adl.policy,
         "conservation_error": s["conservation_error"],
         "gaps": rb.engine_gaps(scenario.instrument.symbol if scenario.instrument.symbol in rb.instruments else None),
+        "symbol": market.instrument.symbol,
+        "money": market.instrument.quote,
+        "quote_rate": rate,
     }
+
+
+ROW_MONEY = ("bad_debt", "bad_debt_unrecovered", "insurance_fund_end", "adl_notional", "socialized_loss")
+"""The money fields of a comparison row (:func:`compare_rows`), in the row's ``money``."""
+
+
+def in_scenario_quote(row: dict) -> dict:
+    """A comparison row with its money fields (:data:`ROW_MONEY`) in the scenario's quote: times ``quote_rate``,
+    the first index price per µcoin for an inverse contract's run of a linear scenario (1 otherwise)."""
+    return {**row, **{k: row[k] * row["quote_rate"] for k in ROW_MONEY}}
+
+
+def base_price(scenario: Scenario, seed: int, base=None) -> Fraction:
+    """The first index price of the scenario's prepared market ``base`` (prepared here if None)."""
+    from ..engine import prepare
+    from ..engine.market import start_price
+
+    return start_price(base if base is not None else prepare(scenario, seed))
 
 
 def compare_venues(scenario: Scenario, seed: int, base=None, workers: int = 1, progress=None) -> dict:
@@ -148,8 +203,16 @@ def compare_venues(scenario: Scenario, seed: int, base=None, workers: int = 1, p
     from ..report.page import note
     from ..report.sections import venue_table
 
+    quote = scenario.instrument.quote
+    converted = [f"{r['venue']} ({r['symbol']}, run in {r['money']})" for r in rows if r["quote_rate"] != 1.0]
+    also = (
+        f" Inverse contracts ({', '.join(converted)}) run in the coin, their book converted at the first index "
+        f"price; their amounts are shown in {quote} at that price."
+        if converted
+        else ""
+    )
     html = note(
         "The same index path and book under each rulebook's tiers, fees, liquidation procedure and ADL ranking "
-        "(amounts in USDT)."
-    ) + venue_table(rows)
+        f"(amounts in {quote}).{also}"
+    ) + venue_table([in_scenario_quote(r) for r in rows], quote)
     return {"title": "Venues compared", "html": str(html), "rows": rows}

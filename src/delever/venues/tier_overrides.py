@@ -9,10 +9,9 @@ scenario_overrides`). Each schedule of :mod:`delever.venues.margin_models`:
 - :class:`SizeBracketMargin` (OKX, TV-15): size brackets; a cap of ``n`` lots is ``n x lot_size`` base units
   (OKX: one contract a lot, 0.01 BTC), inclusive, no maintenance amount.
 - :class:`StepMargin` (BitMEX, TV-24): ``MMR = baseMM + k x step rate``, ``IMR = baseIM + k x step rate`` for
-  ``k = 0 .. max_steps``, caps ``base + k x step``. XBTUSD's limits are position values in XBT: the engine runs a
-  linear contract, whose size in base units is the XBT value of an inverse position of the same exposure at the
-  mark (``contracts x 1 USD / P``), so they run as size tiers in BTC [INF]; a linear contract's (ETHUSDT) as
-  notional tiers. No maintenance amount (the MMR applies to the whole value).
+  ``k = 0 .. max_steps``, caps ``base + k x step``, as notional tiers: XBTUSD's limits are position values in XBT,
+  which is what an inverse contract's notional is in the engine (:mod:`delever.inverse`: ``contracts x q``, in
+  µXBT), a linear contract's (ETHUSDT) in the quote. No maintenance amount (the MMR applies to the whole value).
 - :class:`SizeLinearMargin` (Deribit, TV-25): one notional tier at the base rates (``MM = 1%``, ``IM = 2%``) with
   the size-linear rate per base unit (``0.005%`` per BTC); Deribit publishes no cap, so the one tier's cap is
   the engine's largest notional (a position above it still uses the tier).
@@ -85,10 +84,11 @@ def scenario_tiers(c: VenueInstrument) -> dict[str, object] | None:
             # a limit is inclusive (steps = ceil((value - base) / step)): exact on size tiers; one money unit above
             # it on notional tiers (floor <= notional < cap)
             top = m.base_limit + k * m.step
-            cap = Decimal(top) / c.money_scale if c.contract == "inverse" else Decimal(top + 1) / c.money_scale
+            if c.contract == "inverse":  # satoshis to the engine's µcoin money units (1e-12 coin: delever.inverse)
+                top = top * (1_000_000 * LINEAR_MONEY_SCALE // c.money_scale)
+            cap = Decimal(top + 1) / LINEAR_MONEY_SCALE
             rows.append({"cap": str(plain(cap)), "max_leverage": _leverage(imr), "mmr": _rate(mmr), "imr": _rate(imr)})
-        basis = "size" if c.contract == "inverse" else "notional"
-        return {"tiers": rows, "tier_basis": basis, "maintenance_amount": "none"}
+        return {"tiers": rows, "maintenance_amount": "none"}
     if isinstance(m, SizeLinearMargin) and c.contract == "linear":
         row = {
             "cap": NO_CAP_QUOTE,
