@@ -47,6 +47,7 @@ import numpy as np
 
 from .book import Book, check_int64_headroom
 from .engine.market import MultiMarket, prepare
+from .errors import InputError
 from .instruments import Instrument
 from .liquidity import DepthCurve
 from .mechanisms import registry
@@ -118,6 +119,9 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
     base = prepare(scenario, seed, extra_instruments=instruments_for)
     if not extras:  # a generated book: prepare did not ask
         extras = extra_instruments(scenario, seed, base.instrument, base.path)
+    if extras and base.instrument.inverse:  # their paths and books are in the quote; an inverse run's money is coin
+        raise InputError("an inverse contract runs without other futures in cross margin (its option series may "
+                         "be inverse: [options] settlement)", field="mechanisms.cross_margin")  # fmt: skip
     from_file = scenario.book.generator is None
     cm = scenario.mechanisms.cross_margin
     gen = scenario.book.generator

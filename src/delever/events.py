@@ -241,10 +241,10 @@ def to_table(cols: dict[str, np.ndarray], instruments: list) -> pa.Table:
     lot = np.array([int(i.lot_size * 10**8) for i in instruments], dtype=np.int64)[inst] if len(inst) else inst
     size8, price8 = cols["size"] * lot, cols["price"] * tick
     for k, i in enumerate(instruments):
-        if i.inverse and len(inst):
-            sel = inst == k
-            size8 = np.where(sel, -size8, size8)
-            price8 = np.where(sel, np.rint(i.display_prices(cols["price"]) * 10**8).astype(np.int64), price8)
+        sel = inst == k
+        if i.inverse and sel.any():
+            size8[sel] = -size8[sel]
+            price8[sel] = np.rint(i.display_prices(cols["price"][sel]) * 10**8).astype(np.int64)
 
     dec = decimal_array
     kinds = np.array(KIND_NAMES)[cols["kind"].astype(np.int64)] if len(inst) else np.array([], dtype=str)

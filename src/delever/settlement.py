@@ -13,7 +13,10 @@ mean of the underlying's index over the same window, rounded to the underlying's
 delivery price is likewise a 30-minute index average; that rule is not in ../shared/specs/venues.md, so the
 Binance-cited rule above is what is used), and the series settles at ``max(S - K, 0)`` (call) or ``max(K - S, 0)``
 (put) in its premium ticks, rounded down: against the holder of the option (the long, who receives it); the
-writer pays the same price, so money is conserved exactly.
+writer pays the same price, so money is conserved exactly. A coin-settled series beside an inverse underlying
+(:mod:`delever.inverse`) pays ``intrinsic / S`` coin (Deribit's inverse options,
+https://support.deribit.com/hc/en-us/articles/25944688327069-Inverse-Options), ``S`` the mean of the USD index
+rounded to the contract's quoted tick, in its µcoin ticks, rounded down likewise.
 
 **Final settlement** (:func:`final_settlement`), at the first step at or after expiry, before that step's margin
 sweep, modelled on dYdX v4's final settlement (``protocol/x/clob/keeper/final_settlement.go`` and
@@ -61,7 +64,7 @@ from .adl.queue import capacity_measure, eligible, winners_of
 from .adl.policies import allocate_lots
 from .book import Book
 from .errors import InputError
-from .instruments import Instrument
+from .instruments import MICRO, Instrument
 from .columns import BookCols
 from .liquidation import apply_trade
 from .margin import BACKING_WHOLE_ACCOUNT, bankruptcy_price, cross_backing
@@ -131,9 +134,16 @@ def option_settlement_ticks(time_ns: np.ndarray, index: np.ndarray, inst: Instru
     Raises:
         ValueError: no index value in the window (:func:`settlement_price_ticks`).
     """
-    s_ticks = settlement_price_ticks(time_ns, index, expiry_ns(inst), window_s, float(underlying.tick_size))
-    s = s_ticks * underlying.tick_size
+    if underlying.inverse:  # the mean of the USD index (not of cv / P), on the venue's USD tick
+        usd = float(underlying.contract_value) * MICRO / np.asarray(index, dtype=np.float64)
+        tick = underlying.quoted_tick_size
+        s = settlement_price_ticks(time_ns, usd, expiry_ns(inst), window_s, float(tick)) * tick
+    else:
+        s = settlement_price_ticks(time_ns, index, expiry_ns(inst), window_s, float(underlying.tick_size))
+        s = s * underlying.tick_size
     intrinsic = max(s - inst.strike, Decimal(0)) if inst.option_type == "call" else max(inst.strike - s, Decimal(0))
+    if underlying.inverse and s > 0:  # a coin-settled series pays intrinsic / S coin, in µcoin ticks
+        intrinsic = intrinsic / s * MICRO
     return int((intrinsic / inst.tick_size).to_integral_value(ROUND_FLOOR))
 
 

@@ -17,9 +17,9 @@ from ..validate import Money
 
 
 class OptionSeriesConfig(ConfigModel):
-    """One listed series: a European call or put of one strike and expiry, on the scenario's underlying, settled
-    in the quote currency (linear; Deribit's USDC-settled options,
-    https://support.deribit.com/hc/en-us/articles/25944750999581-Linear-USDC-Options)."""
+    """One listed series: a European call or put of one strike (quote) and expiry, on the scenario's underlying,
+    settled as ``[options] settlement`` says (linear: Deribit's USDC-settled options,
+    https://support.deribit.com/hc/en-us/articles/25944750999581-Linear-USDC-Options; inverse: its BTC options)."""
 
     symbol: Annotated[str, Field(min_length=1)]
     kind: Literal["call", "put"]
@@ -33,7 +33,12 @@ class OptionsConfig(ConfigModel):
     - ``series``: the listed series (at least one), each expiring after the window's start; one expiring inside
       the window settles at its first step at or after expiry (:mod:`delever.settlement`: its intrinsic value
       at the mean of the underlying's index over the last ``settlement_window_s`` seconds before expiry).
-    - ``tick_size`` / ``lot_size``: premium increment (quote) and base units per lot of every series.
+    - ``settlement``: ``"linear"`` (quote-settled, Deribit's USDC options) or ``"inverse"`` (coin-settled, Deribit's
+      BTC options, https://support.deribit.com/hc/en-us/articles/25944688327069-Inverse-Options: premium, margin and
+      payoff in the coin); an inverse series runs beside an inverse ``[instrument]`` (:mod:`delever.inverse`), the
+      run's money then being µcoin.
+    - ``tick_size`` / ``lot_size``: premium increment (quote; µcoin for inverse series, so 100 is Deribit's 0.0001
+      BTC) and base units per lot of every series.
     - ``margin``: the standard option margin rates (``"deribit"`` or ``"okx"``,
       :mod:`delever.options.standard_margin`).
     - ``vol_rule``, ``spot_vol_beta``, ``vol_shock``, ``vol_shock_at``: the implied-vol dynamics
@@ -53,6 +58,7 @@ class OptionsConfig(ConfigModel):
     """
 
     series: Annotated[list[OptionSeriesConfig], Field(min_length=1)]
+    settlement: Literal["linear", "inverse"] = "linear"
     tick_size: Annotated[Decimal, Field(gt=0)] = Decimal("0.1")
     lot_size: Annotated[Decimal, Field(gt=0)] = Decimal("0.01")
     margin: Literal["deribit", "okx"] = "deribit"
@@ -106,4 +112,9 @@ def options_problem(scenario) -> tuple[tuple[str, ...], str] | None:
             return loc, f"{'.'.join(loc)} is not supported with [options] (delever.config.options.options_problem)"
     if scenario.book.generator is None:
         return ("book",), "[options] needs a generated book ([book.generator]) to draw the option holders from"
+    if (scenario.options.settlement == "inverse") != (scenario.instrument.settlement == "inverse"):
+        return ("options", "settlement"), (
+            "[options] settlement must match [instrument] settlement: a run has one money (the quote for linear "
+            "series, the coin for inverse ones, delever.inverse)"
+        )
     return None

@@ -75,7 +75,7 @@ def prepare(scenario: Scenario, seed: int, extra_instruments=None) -> Market:
     if liq.depth_scale_basis == "quote":
         profile = profile_at_price(profile, float(path.index[0]))
     if inst.inverse:  # the reciprocal price and book of delever.inverse
-        _inverse_inputs_supported(scenario, extra_instruments)
+        _inverse_inputs_supported(scenario)
         profile = reciprocal_profile(profile, float(path.index[0]), inst.contract_value)
         path = reciprocal_path(path, inst.contract_value)
     curve = order_book_curve(liq, DepthCurve.from_profile(profile, inst, liq.depth_scale), inst, scenario.resolve)
@@ -132,16 +132,15 @@ def index_path(scenario: Scenario) -> PricePath:
     return path
 
 
-def _inverse_inputs_supported(scenario: Scenario, extra_instruments) -> None:
+def _inverse_inputs_supported(scenario: Scenario) -> None:
     """Raise InputError for the inputs an inverse contract does not run with (yet): a book file (its sizes and
-    prices would be in the venue's USD terms), a Hyperliquid book, discrete price levels, several instruments."""
+    prices would be in the venue's USD terms), a Hyperliquid book, discrete price levels (other futures in cross
+    margin: :func:`delever.contagion.prepare_multi`)."""
     problem = None
     if scenario.book.generator is None:
         problem = ("book", "an inverse contract runs a generated book ([book.generator]), not a book file")
     elif scenario.liquidity.levels is not None:
         problem = ("liquidity.levels", "an inverse contract runs the calibrated depth curve, not price levels")
-    elif extra_instruments is not None:
-        problem = ("instrument.settlement", "an inverse contract runs alone, not with other instruments")
     if problem is not None:
         raise InputError(problem[1], field=problem[0])
 

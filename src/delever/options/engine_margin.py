@@ -24,7 +24,12 @@ whose series are instruments of the run, :mod:`.engine_market`). What it adds to
   delta-neutral", venues.md section 5). Portfolio delta, base units: ``D = sum(futures lots x lot_size) +
   sum(option lots x lot_size x delta)`` over the account's open positions on the options' base, ``delta`` the
   Black-76 forward delta (:func:`.black76.black76_delta`) at this step's underlying index and the series'
-  implied vol and time to expiry (:mod:`.engine_market`'s paths); closing option position ``r`` leaves
+  implied vol and time to expiry (:mod:`.engine_market`'s paths). With inverse (coin-settled) series the delta
+  is Deribit's "DeltaTotal" in BTC, which leaves out the equity: an option's Black-76 delta less its premium in
+  coin ("If you buy a call option with delta 0.50 for 0.10 BTC, your DeltaTotal will increase with 0.40",
+  Deribit's FAQ as quoted in https://greekslive.medium.com/bitcoin-options-premium-and-its-delta-d6674cc519e5
+  [3P]), a future's its size in BTC, ``USD contracts x cv / S`` (:func:`base_units_per_lot`); closing option
+  position ``r`` leaves
   ``|D - d_r|``. Among the positions with ``|D - d_r| < |D|`` the smallest wins (ties: the larger underlying
   notional ``|lots| x lot_size``, then the lower instrument); if none reduces ``|D|`` (the account is
   delta-neutral already, or every close adds delta) the one that frees the most option margin wins (ties:
@@ -58,9 +63,16 @@ import numpy as np
 from ..config.options import options_problem
 from ..errors import InputError
 from ..mechanisms.base import Batch, Mechanism
-from ..units import MONEY_SCALE
 from .black76 import black76_delta
-from .engine_market import half_spreads, margin_rates, option_instruments, option_paths, spread_curve
+from .engine_market import (
+    half_spreads,
+    margin_rates,
+    option_instruments,
+    option_paths,
+    premium_unit_money,
+    settlement_marks,
+    spread_curve,
+)
 from .money import ceil_money
 from .series import CALL, SeriesTable
 from .standard_margin import requirement_per_unit
@@ -128,6 +140,20 @@ def delta_choice(account, row, instrument, lots, delta, futures_delta, freed_mar
     return row[order[first]]
 
 
+def underlying_of(inst) -> str:
+    """What an instrument's delta is counted in: its base, or an inverse contract's coin (:mod:`delever.inverse`)."""
+    return inst.coin if inst.inverse else inst.base
+
+
+def base_units_per_lot(inst, index: float) -> float:
+    """Delta of one engine lot of a future in base units at ``index`` (quote per base unit): its lot size, or for an
+    inverse contract ``-lot x cv / index`` (a reciprocal lot is the opposite side, worth ``cv / index`` coin a
+    contract: the BTC an inverse position stands for)."""
+    if inst.inverse:
+        return -float(inst.lot_size) * float(inst.contract_value) / index
+    return float(inst.lot_size)
+
+
 class OptionMargin(Mechanism):
     """The options mechanism (module docstring). Figures (summary.json ``mechanisms.options``; money in micro-units,
     as the per-instrument figures): per account type, the accounts, their exact equity and futures MM at the start,
@@ -161,13 +187,16 @@ class OptionMargin(Mechanism):
         cfg, b = self.cfg, sim.book
         self.instruments = option_instruments(sim.scenario, sim.M)
         self.first = int(self.instruments[0])
-        paths = option_paths(cfg, sim.scenario, sim.paths[0])
+        paths = option_paths(cfg, sim.scenario, sim.paths[0], sim.insts[0])
         self.spreads = half_spreads(cfg, paths, float(cfg.tick_size))
         self.vol, self.years = paths.vol, paths.years
+        self.index = paths.forward  # the underlying's index in quote per base unit (an inverse one's P, not cv / P)
+        self.inverse = cfg.settlement == "inverse"
         t0 = datetime.fromtimestamp(int(sim.time_ns[0]) / 1e9, UTC) if sim.T else paths.series[0].expiry
         self.table = SeriesTable.from_options(paths.series, t0)
         self.series_all = np.arange(len(paths.series), dtype=np.int64)
-        self.unit_money = float(cfg.lot_size) * MONEY_SCALE  # money per lot per quote unit of requirement
+        # money per lot per settlement-currency unit of requirement (quote; coin for inverse series)
+        self.unit_money = float(cfg.lot_size) * premium_unit_money(cfg)
         rows = (b.instrument >= self.first) & ~b.exempt[b.account]
         self.positions = np.flatnonzero(rows)  # the traders' option rows (rows never change account or series)
         self.series_of = b.instrument[self.positions] - self.first
@@ -187,11 +216,11 @@ class OptionMargin(Mechanism):
         self.waiting_positions = 0  # option positions of an under-water account left for a later step
         # the traders' futures rows on the options' base (their lots are delta, lot_size base units each)
         base = sim.insts[self.first].base
-        same_base = np.array([i.base == base and i.kind != "option" for i in sim.insts[: self.first]], dtype=bool)
+        same_base = np.array([underlying_of(i) == base and i.kind != "option" for i in sim.insts[: self.first]])
         futures = (b.instrument < self.first) & ~b.exempt[b.account]
         futures[futures] = same_base[b.instrument[futures]]
         self.future_rows = np.flatnonzero(futures)
-        self.future_lot = np.array([float(i.lot_size) for i in sim.insts[: self.first]])
+        self.future_insts = sim.insts[: self.first]
         self.chosen = np.full(b.n_accounts, -1, dtype=np.int64)  # each account's option row closed this step
         self.chosen_step = -1
 
@@ -199,8 +228,8 @@ class OptionMargin(Mechanism):
     def lot_margins(self, sim) -> tuple[np.ndarray, np.ndarray]:
         """``(long, short)`` int64 (n_series,): maintenance margin of one lot of each series (money, rounded up)
         at this step's index and the series' marks (module docstring); 0 for a settled series (no position left)."""
-        s = float(sim.paths[0].index[self.t])
-        mark = sim.marks[self.instruments].astype(np.float64) * float(self.cfg.tick_size)
+        s = float(self.index[self.t])
+        mark = settlement_marks(self.cfg, sim.marks[self.instruments])
         n = self.series_all.size
         _, mm_long = requirement_per_unit(self.table, self.series_all, s, mark, np.zeros(n, bool), self.rates)
         _, mm_short = requirement_per_unit(self.table, self.series_all, s, mark, np.ones(n, bool), self.rates)
@@ -317,12 +346,16 @@ class OptionMargin(Mechanism):
         sel = mine[self.accounts_of] & open_
         rows, series, lots = self.positions[sel], self.series_of[sel], b.size[self.positions[sel]]
         fut = self.future_rows[mine[b.account[self.future_rows]]]
+        s = float(self.index[self.t])
         futures_delta = np.zeros(b.n_accounts)
-        np.add.at(futures_delta, b.account[fut], b.size[fut] * self.future_lot[b.instrument[fut]])
-        s = float(sim.paths[0].index[self.t])
+        base_per_lot = np.array([base_units_per_lot(i, s) for i in self.future_insts])
+        np.add.at(futures_delta, b.account[fut], b.size[fut] * base_per_lot[b.instrument[fut]])
         lot = float(self.cfg.lot_size)
-        per_lot = lot * black76_delta(s, self.table.strike[series], self.vol[self.t, series],
-                                      self.years[self.t, series], self.table.kind[series] == CALL)  # fmt: skip
+        delta = black76_delta(s, self.table.strike[series], self.vol[self.t, series], self.years[self.t, series],
+                              self.table.kind[series] == CALL)  # fmt: skip
+        if self.inverse:  # Deribit's DeltaTotal: Black-76's delta less the premium in coin (module docstring)
+            delta = delta - settlement_marks(self.cfg, sim.marks[self.instruments[series]])
+        per_lot = lot * delta
         _, freed = self.option_mm(sim)
         chosen = delta_choice(b.account[rows], rows, b.instrument[rows], lots, lots * per_lot, futures_delta,
                               freed[sel])  # fmt: skip

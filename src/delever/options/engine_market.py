@@ -52,7 +52,9 @@ from ..instruments import Instrument
 from ..liquidity import MAX_IMPACT, DepthCurve
 from ..prices import PricePath
 from ..tiers import RiskTier, RiskTiers
-from ..units import money
+from ..inverse import reciprocal_index
+from ..instruments import MICRO
+from ..units import MONEY_SCALE, money
 from .black76 import black76_price
 from .series import OptionSeries, SeriesTable
 from .standard_margin import DERIBIT_BTC_ETH, OKX_BTC, StandardMarginRates, position_margin_money
@@ -72,11 +74,32 @@ def _utc(t: datetime) -> datetime:
 
 
 def option_series(cfg) -> list[OptionSeries]:
-    """The configured series (:class:`.series.OptionSeries`, linear)."""
+    """The configured series (:class:`.series.OptionSeries`, settled as ``[options] settlement``)."""
     return [
-        OptionSeries(s.symbol, s.kind, s.strike, _utc(s.expiry), settlement="linear", lot_size=cfg.lot_size)
+        OptionSeries(s.symbol, s.kind, s.strike, _utc(s.expiry), settlement=cfg.settlement, lot_size=cfg.lot_size)
         for s in cfg.series
     ]
+
+
+def underlying_index(path: PricePath, underlying: Instrument) -> np.ndarray:
+    """The underlying's index in the venue's prices (quote per base unit), float64 (T,): the path itself, or for an
+    inverse underlying (its path the reciprocal ``cv / P`` in µcoin, :mod:`delever.inverse`) ``P`` back."""
+    if underlying.inverse:
+        return reciprocal_index(path.index, underlying.contract_value)
+    return np.asarray(path.index, dtype=np.float64)
+
+
+def premium_unit_money(cfg) -> float:
+    """Money units per 1 settlement-currency unit of a series' requirement or premium: ``MONEY_SCALE`` (quote) for
+    linear series, ``MICRO x MONEY_SCALE`` for inverse ones (the run's money is µcoin, a premium is in coin)."""
+    return float(MONEY_SCALE) * (MICRO if cfg.settlement == "inverse" else 1)
+
+
+def settlement_marks(cfg, ticks) -> np.ndarray:
+    """Series marks (ticks) in the settlement currency per base unit, float64: quote, or coin for inverse series
+    (ticks of ``tick_size`` µcoin)."""
+    unit = float(cfg.tick_size) / (MICRO if cfg.settlement == "inverse" else 1)
+    return np.asarray(ticks, dtype=np.float64) * unit
 
 
 def margin_rates(cfg) -> StandardMarginRates:
@@ -92,8 +115,9 @@ def option_tiers(symbol: str) -> RiskTiers:
 
 @dataclasses.dataclass(frozen=True)
 class OptionPaths:
-    """Every series along the path: ``vol`` and ``premium`` (quote per base unit) float64 (T, n), ``years``
-    float64 (T, n) time to expiry, ``forward`` float64 (T,) the underlying index."""
+    """Every series along the path: ``vol`` and ``premium`` (per base unit, in the series' price unit: quote, or
+    µcoin for inverse series) float64 (T, n), ``years`` float64 (T, n) time to expiry, ``forward`` float64 (T,) the
+    underlying index (quote per base unit)."""
 
     series: list[OptionSeries]
     vol: np.ndarray
@@ -102,8 +126,10 @@ class OptionPaths:
     forward: np.ndarray
 
 
-def option_paths(cfg, scenario, path: PricePath) -> OptionPaths:
-    """Vols and Black-76 premiums of every series on the underlying's index path (module docstring).
+def option_paths(cfg, scenario, path: PricePath, underlying: Instrument | None = None) -> OptionPaths:
+    """Vols and Black-76 premiums of every series on the index path of ``underlying`` (the scenario's instrument;
+    module docstring). An inverse series' premium is the quote premium divided by the forward, in µcoin (Deribit's
+    BTC options, https://support.deribit.com/hc/en-us/articles/25944688327069-Inverse-Options).
 
     Raises:
         InputError: a series expiring at or before the start of the price window, or an unreadable surface file.
@@ -128,7 +154,7 @@ def option_paths(cfg, scenario, path: PricePath) -> OptionPaths:
     # finite there
     years = np.maximum(years, 1.0 / (365.0 * 86_400.0))
     strike = np.array([float(s.strike) for s in series])
-    forward = np.asarray(path.index, dtype=np.float64)
+    forward = underlying_index(path, underlying) if underlying is not None else np.asarray(path.index, np.float64)
     calm = VolDynamics(cfg.vol_rule, cfg.spot_vol_beta, 0.0, surface=surface)
     shocked = VolDynamics(cfg.vol_rule, cfg.spot_vol_beta, cfg.vol_shock, surface=surface)
     f0 = forward[0] if forward.size else 1.0
@@ -139,6 +165,8 @@ def option_paths(cfg, scenario, path: PricePath) -> OptionPaths:
         vol = np.where(after[:, None], shocked.implied_vol(strike, years, forward[:, None], f0), vol)
     is_call = np.array([s.kind == "call" for s in series])
     premium = black76_price(forward[:, None], strike, vol, years, is_call)
+    if cfg.settlement == "inverse":
+        premium = premium / forward[:, None] * MICRO
     return OptionPaths(series, vol, premium, years, forward)
 
 
@@ -197,8 +225,9 @@ def add_options(market, scenario, seed: int):
     """
     cfg = scenario.options
     base, b = market.base, market.book
-    paths = option_paths(cfg, scenario, base.path)
+    paths = option_paths(cfg, scenario, base.path, base.instrument)
     series = paths.series
+    inverse = cfg.settlement == "inverse"
     n_series = len(series)
     tick, lot = float(cfg.tick_size), float(cfg.lot_size)
     start_ticks = np.floor(paths.premium[0] / tick).astype(np.int64)
@@ -209,7 +238,8 @@ def add_options(market, scenario, seed: int):
             cfg.lot_size,
             option_tiers(s.symbol),
             kind="option",
-            base=base.instrument.base,
+            base=base.instrument.coin if inverse else base.instrument.base,
+            quote=base.instrument.quote,
             expiry=s.expiry,
             strike=s.strike,
             option_type=s.kind,
@@ -227,9 +257,13 @@ def add_options(market, scenario, seed: int):
     gen = scenario.book.generator
     first_position = b.first_position()
     trader_cross = np.flatnonzero(~b.exempt[b.account] & ~b.isolated & (b.instrument == 0))
-    perp = b.size[trader_cross]
-    s0 = float(base.path.index[0])
+    s0 = float(paths.forward[0])
+    # the holders' futures in base units, long > 0 (an inverse contract's reciprocal size is the opposite of its
+    # USD side, and its contracts are worth lot x cv / S0 base units at the start)
     base_lot = float(base.instrument.lot_size)
+    if base.instrument.inverse:
+        base_lot = -base_lot * float(base.instrument.contract_value) / s0
+    perp = b.size[trader_cross] * np.sign(base_lot)
     calls = np.flatnonzero([s.kind == "call" for s in series])
     puts = np.flatnonzero([s.kind == "put" for s in series])
     acc, ser, size = [], [], []
@@ -239,7 +273,7 @@ def add_options(market, scenario, seed: int):
         if kinds.size == 0:
             return
         holders = trader_cross[mask]
-        lots = np.maximum(1, np.abs(b.size[first_position[holders]]) * base_lot // lot).astype(np.int64)
+        lots = np.maximum(1, np.abs(b.size[first_position[holders]]) * abs(base_lot) // lot).astype(np.int64)
         acc.append(holders)
         ser.append(kinds[rng.integers(0, kinds.size, holders.size)])
         size.append(sign * lots)
@@ -252,15 +286,17 @@ def add_options(market, scenario, seed: int):
         holders = free[rng.random(free.size) < fraction]
         acc.append(holders)
         ser.append(rng.integers(0, n_series, holders.size))
-        size.append(sign * _draw_lots(rng, holders.size, gen, s0, lot))
+        # the generator's notional is in the run's money: quote, or µcoin (1e6 a base unit of coin)
+        size.append(sign * _draw_lots(rng, holders.size, gen, float(MICRO) if inverse else s0, lot))
         taken[holders] = True
     acc_a, ser_a, size_a = extra_series(rng, cfg.extra_series_fraction, n_series, np.concatenate(acc),
                                         np.concatenate(ser), np.concatenate(size))  # fmt: skip
     # deposits: margin_multiple x the standard IM (a buyer's IM under Deribit's rule is its premium; under OKX's
     # none, so a buyer deposits the premium it pays)
     table = SeriesTable.from_options(series, datetime.fromtimestamp(int(base.path.time_ns[0]) / 1e9, UTC))
-    mark_quote = start_ticks[ser_a] * tick
-    im, _ = position_margin_money(table, ser_a, size_a, s0, mark_quote, margin_rates(cfg))
+    mark_unit = settlement_marks(cfg, start_ticks[ser_a])
+    im, _ = position_margin_money(table, ser_a, size_a, s0, mark_unit, margin_rates(cfg),
+                                  money_scale=premium_unit_money(cfg))  # fmt: skip
     premium_paid = np.where(size_a > 0, size_a * start_ticks[ser_a] * insts[0].value_per_lot_tick, 0)
     deposit = np.ceil(np.maximum(im, premium_paid) * cfg.margin_multiple).astype(np.int64)
     wallet = b.wallet.copy()

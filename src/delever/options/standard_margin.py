@@ -144,12 +144,15 @@ def position_margin_money(
     mark,
     rates: StandardMarginRates = DERIBIT_BTC_ETH,
     otm_price=None,
+    money_scale: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Initial and maintenance margin of each option position in integer money units, rounded up.
 
     Args:
         table, series, index_price, mark, rates, otm_price: as :func:`requirement_per_unit`.
         lots: signed int64 lots per position (short < 0).
+        money_scale: money units per settlement-currency unit; None: the table's (:attr:`.series.SeriesTable.
+            money_scale`). An engine run of inverse series counts money in 1e-12 coin (:mod:`delever.inverse`).
 
     Returns:
         ``(im, mm)`` int64 arrays of shape ``(n,)``: ``|lots| * lot_size * requirement * money_scale`` rounded up
@@ -157,7 +160,8 @@ def position_margin_money(
     """
     lots = np.asarray(lots, dtype=np.int64)
     im, mm = requirement_per_unit(table, series, index_price, mark, lots < 0, rates, otm_price)
-    units = np.abs(lots).astype(np.float64) * table.lot_size[np.asarray(series, dtype=np.int64)] * table.money_scale
+    scale = table.money_scale if money_scale is None else money_scale
+    units = np.abs(lots).astype(np.float64) * table.lot_size[np.asarray(series, dtype=np.int64)] * scale
     return ceil_money(units * im), ceil_money(units * mm)
 
 
