@@ -1,6 +1,6 @@
 """The margin rules a scenario selects beyond Binance's notional brackets (issue #15 item 4, margin rules):
-size tiers (OKX contracts), BitMEX's steps on XBT values, no maintenance amount (Bitget), the size-linear rate (Deribit),
-the MM on entry value (BitMEX, Bybit) and the fee rate added to the MMR (OKX, BitMEX), each traced by hand to
+size tiers (OKX contracts), BitMEX's steps on XBT values, no maintenance amount (Bitget), the size-linear rate
+(Deribit), the MM on entry value (BitMEX, Bybit) and the fee rate added to the MMR (OKX, BitMEX), each traced by hand to
 ../shared/specs/venues.md; the compiled twins equal the references; the venue rulebooks carry them in
 ``scenario_overrides``."""
 
