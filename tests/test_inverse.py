@@ -171,8 +171,8 @@ def test_a_converted_position_keeps_its_usd_pnl(size_lots, entry, price):
     q = Fraction(10**6, price)  # µXBT a contract at P USD (exact here, not rounded to a tick)
     pnl_xbt = (n * q * 10**6 - int(coin.cost[0])) / ONE_XBT
     linear_usd = s_btc * (price - e_usd)
-    # N off by at most half a contract; cost rounded up by less than a unit
-    assert abs(pnl_xbt * price - linear_usd) <= Fraction(1, 2) * abs(1 - e_usd / price) + Fraction(price, ONE_XBT)
+    # N off by at most half a contract, each worth cv (1/E - 1/P) XBT, P/E - 1 USD; the cost rounded up by < 1 unit
+    assert abs(pnl_xbt * price - linear_usd) <= Fraction(1, 2) * abs(price / e_usd - 1) + Fraction(price, ONE_XBT)
     assert int(coin.size.sum()) == 0  # the liquidity provider holds the opposite
 
 

@@ -176,13 +176,15 @@ def test_venue_run_trigger_path_equals_full_sweep(venue):
 
 @pytest.mark.parametrize("venue", ["okx", "bitmex", "bitget"])
 def test_book_generated_under_venue_tiers_partials_fire_and_both_paths_agree(venue):
-    # a book generated under the venue's own tiers (size tiers for OKX and BitMEX: the generator caps leverage by
-    # the tier of the size) with positions large enough to sit above the tiers that close whole (median 2 M USDT):
+    # a book generated under the venue's own tiers (size tiers for OKX, BitMEX's on the XBT value: the generator
+    # caps leverage by the tier) with positions large enough to sit above the tiers that close whole (median 2 M USDT):
     # partial liquidation in tier mode fires (two tiers a step on OKX and Bitget), and the trigger screen (OKX,
     # BitMEX) or the full sweep (Bitget's jumping MM) finds the same liquidations as a full sweep every step
-    over = get_venue(venue).scenario_overrides()
-    over["book"] = {"generator": {"accounts": 3_000, "notional_median": "2000000", "notional_sigma": 1.0}}
-    sc = load_scenario(default_scenario_path(), overrides=over)
+    # (apply_venue: BitMEX's inverse XBTUSD runs in XBT, the book generated in its reciprocal form)
+    from delever.venues.scenario import apply_venue
+
+    book = {"book": {"generator": {"accounts": 3_000, "notional_median": "2000000", "notional_sigma": 1.0}}}
+    sc = apply_venue(load_scenario(default_scenario_path(), overrides=book), venue)
     market = engine.prepare(sc, 1)
     fast = engine.run(sc, 1, market=market)
     full = engine.run(sc, 1, market=market, full_sweep=True)

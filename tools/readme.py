@@ -25,6 +25,8 @@ A generated block of README.md sits between ``<!-- begin generated: NAME ... -->
 - ``single-operations-output``: the same for the single-operations example (:mod:`delever.operations`);
 - ``options-scenario``: the packaged option scenario's margin per account type, liquidations by instrument kind
   and fund, ADL or socialized loss, as shipped and under OKX's rates with ADL (:data:`OPTION_VARIANTS`);
+- ``inverse-scenarios``: one run each of the packaged inverse-contract scenarios (BitMEX XBTUSD; Deribit's inverse
+  perpetual with coin-settled options), money in the coin;
 - ``test-count``: the number of tests ``pytest --collect-only`` finds.
 
 docs/report.png is a screenshot of the default run's report.html by headless Chromium (skipped, with a message,
@@ -615,6 +617,46 @@ def run_option_variants() -> list[tuple[str, dict]]:
     return out
 
 
+INVERSE_SCENARIOS = ("bitmex-xbtusd-2025-10-10", "deribit-btc-2025-10-10-inverse-options")
+"""The packaged scenarios of inverse contracts (money in µcoin, :mod:`delever.inverse`)."""
+
+
+def _coin(amount) -> str:
+    """A summary.json money figure of an inverse run (µcoin) in coin, 4 decimals: 1,234,567.8 µBTC -> 1.2346."""
+    return f"{Decimal(str(amount)) / 1_000_000:,.4f}"
+
+
+def inverse_scenarios_table(runs: list[tuple[str, dict]]) -> str:
+    """One row per packaged inverse scenario (its summary.json): money in the coin (the run's µcoin / 1e6), the
+    lowest mark in USD; then the option scenario's liquidations by instrument kind."""
+    _src_on_path()
+    from delever.report.options_section import kind_rows
+
+    lines = [
+        "| scenario | liquidations | bad debt | fund start -> end | fund paid | socialized | ADL notional | lowest mark "
+        "(USD) | conservation error |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in runs:
+        coin = "XBT" if name.startswith("bitmex") else "BTC"
+        lines.append(
+            f"| {name} | {s['liquidations']:,} | {_coin(s['bad_debt'])} {coin} | {_coin(s['insurance_fund_start'])} -> "
+            f"{_coin(s['insurance_fund_end'])} | {_coin(s['insurance_fund_paid'])} | {_coin(s['socialized_loss'])} | "
+            f"{_coin(s['adl_notional'])} | {Decimal(str(s['min_mark_price'])):,.2f} | {s['conservation_error']} |"
+        )
+    for name, s in runs:
+        if "cross_margin" not in s["mechanisms"]:
+            continue
+        lines += ["", f"{name} by instrument kind (BTC):", "",
+                  "| kind | liquidations | liquidated notional | bad debt |", "|---|---|---|---|"]  # fmt: skip
+        for r in kind_rows(s["mechanisms"]["cross_margin"]["instruments"]):
+            lines.append(
+                f"| {r['kind']} | {r['liquidations']:,} | {r['notional'] / 1_000_000:,.4f} | "
+                f"{r['bad_debt'] / 1_000_000:,.4f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def _quote(amount) -> str:
     """A summary.json money figure (quote units) as whole units: 1,054,213."""
     return f"{Decimal(str(amount)):,.0f}"
@@ -738,6 +780,7 @@ def blocks(workdir: Path) -> tuple[dict[str, str], DefaultRun]:
         OPTIONS_BLOCK: options_example_output(README.read_text(encoding="utf-8"), workdir),
         OPERATIONS_BLOCK: python_example_output(README.read_text(encoding="utf-8"), OPERATIONS_BLOCK, workdir),
         "options-scenario": options_scenario_tables(run_option_variants()),
+        "inverse-scenarios": inverse_scenarios_table([(n, run_packaged(n)) for n in INVERSE_SCENARIOS]),
         "test-count": collected_tests_sentence(),
     }, run
 

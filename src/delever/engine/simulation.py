@@ -99,7 +99,7 @@ class Simulation:
         self.tiers_base = [i.tiers for i in insts]
         self.tiers_now = list(self.tiers_base)
         self._tier_arrays()
-        self.use_triggers = M == 1 and not full_sweep and trigger_mode(book, inst)
+        self.use_triggers = M == 1 and not full_sweep and trigger_mode(book, inst, scenario.margin.mm_entry())
         # per-position work arrays of the full sweep: allocated at once for the full-sweep path, on first use
         # (an ADL step) for the trigger path, so a healthy run holds only the book and its triggers
         self.sweep_arrays_ready = False
