@@ -678,7 +678,7 @@ def test_no_venue_lists_a_rule_the_engine_cannot_run():
 
     gaps = {name: get_venue(name).engine_gaps() for name in VENUES}
     assert {name: g for name, g in gaps.items() if g} == {}
-    assert get_venue("bitmex").engine_stand_ins()[0].startswith("a USDT-margined scenario under the inverse XBTUSD")
+    assert get_venue("bitmex").engine_stand_ins()[0].startswith("A USDT-margined scenario under the inverse XBTUSD")
     for name in ("kraken", "bitget", "bybit", "bitmex"):
         assert get_venue(name).engine_stand_ins(), name
         assert set(get_venue(name).engine_stand_ins()) <= set(get_venue(name).describe()["stand_ins"]), name

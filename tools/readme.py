@@ -633,8 +633,8 @@ def inverse_scenarios_table(runs: list[tuple[str, dict]]) -> str:
     from delever.report.options_section import kind_rows
 
     lines = [
-        "| scenario | liquidations | bad debt | fund start -> end | fund paid | socialized | ADL notional | lowest mark "
-        "(USD) | conservation error |",
+        "| scenario | liquidations | bad debt | fund start -> end | fund paid | socialized | ADL notional "
+        "| lowest mark (USD) | conservation error |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in runs:

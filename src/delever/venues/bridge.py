@@ -215,7 +215,7 @@ class EngineBridge:
         if self.contract(self.engine_symbol()).contract == "inverse":
             c = self.contract(self.engine_symbol())
             out.append(
-                f"a USDT-margined scenario under the inverse {c.symbol}: its book and amounts convert to {c.settle} "
+                f"A USDT-margined scenario under the inverse {c.symbol}: its book and amounts convert to {c.settle} "
                 f"at the run's first index price, 1 USDT taken as 1 {c.quote} (delever.inverse.coin_book)"
             )
         if self.liquidation.style == "ioc_assignment_unwind":
