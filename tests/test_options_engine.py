@@ -48,6 +48,7 @@ def _mechanism(margin: str) -> tuple[OptionMargin, SimpleNamespace]:
     mech.instruments = np.array([1, 2])
     mech.series_all = np.arange(2)
     mech.unit_money = 0.01 * 1_000_000
+    mech.index = np.array([100_000.0])  # the underlying's index in quote (setup reads it from the option paths)
     sim = SimpleNamespace(
         paths=[SimpleNamespace(index=np.array([100_000.0]))], marks=np.array([0, 5_000, 105_000]), settled=[None] * 3
     )

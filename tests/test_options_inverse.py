@@ -180,3 +180,38 @@ def test_the_inverse_option_run_is_deterministic(small_run):
     again = run(sc, sc.seed)
     for k in r.events:
         assert np.array_equal(r.events[k], again.events[k]), k
+
+
+def test_account_types_read_the_usd_side_of_the_inverse_perpetual(small_run):
+    # covered call writers are USD longs of the perpetual (reciprocal shorts) writing calls, hedged put writers USD
+    # shorts writing puts: 30% of each side, where naked writers are 5% of the rest (the scenario's fractions)
+    sc, r = small_run
+    types = r.extra["options"]["account_types"]
+    covered, hedged, naked = (
+        types[k]["accounts"] for k in ("covered call writer", "hedged put writer", "naked writer")
+    )
+    assert covered > 2 * naked and hedged > 2 * naked > 0
+
+
+def test_engine_lot_margins_of_coin_settled_series_by_hand():
+    # the step loop's per-lot MM (OptionMargin.lot_margins) of a call and a put at index 100,000 USD, marks 50 and
+    # 1,000 ticks of 100 µBTC (0.005 and 0.1 BTC), 0.1 BTC a lot, money units of 1e-12 BTC:
+    # long = mark x lot: 0.0005 BTC and 0.01 BTC; short call (0.075 + 0.005) x 0.1 = 0.008 BTC;
+    # short put (max(0.075, 0.075 x 0.1) + 0.1) x 0.1 = 0.0175 BTC (Deribit's coin formulas)
+    from types import SimpleNamespace
+
+    from delever.config.options import OptionsConfig
+    from delever.options.engine_margin import OptionMargin
+
+    series = [{"symbol": "C", "kind": "call", "strike": "120000", "expiry": "2025-10-17T08:00:00Z"},
+              {"symbol": "P", "kind": "put", "strike": "110000", "expiry": "2025-10-17T08:00:00Z"}]  # fmt: skip
+    cfg = OptionsConfig(series=series, settlement="inverse", tick_size="100", lot_size="0.1")
+    mech = OptionMargin(SimpleNamespace(options=cfg))
+    mech.table = SeriesTable(kind=np.array([1, 2]), strike=np.array([120_000.0, 110_000.0]),
+                             years=np.array([0.02, 0.02]), lot_size=np.array([0.1, 0.1]), inverse=True)  # fmt: skip
+    mech.instruments, mech.series_all, mech.index = np.array([1, 2]), np.arange(2), np.array([100_000.0])
+    mech.unit_money = 0.1 * premium_unit_money(cfg)
+    sim = SimpleNamespace(marks=np.array([0, 50, 1_000]), settled=[None] * 3)
+    long_mm, short_mm = mech.lot_margins(sim)
+    assert long_mm.tolist() == [ONE_BTC * 5 // 10_000, ONE_BTC // 100]
+    assert short_mm.tolist() == [ONE_BTC * 8 // 1_000, ONE_BTC * 175 // 10_000]

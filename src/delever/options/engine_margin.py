@@ -85,16 +85,19 @@ ACCOUNT_TYPES = ("futures only", "covered call writer", "hedged put writer", "na
 """Account types of an option run (:func:`account_types`)."""
 
 
-def account_types(book, first_option: int, is_call: np.ndarray, base_instrument: int = 0) -> np.ndarray:
+def account_types(
+    book, first_option: int, is_call: np.ndarray, base_instrument: int = 0, base_side: int = 1
+) -> np.ndarray:
     """Type of every account (index into :data:`ACCOUNT_TYPES`) from its positions: a writer of a call with a
     long position on ``base_instrument`` is a covered call writer, of a put with a short one a hedged put
     writer, any other writer a naked writer; an account holding only bought options a buyer; else futures only
-    (liquidity providers included). int64 (accounts,)."""
+    (liquidity providers included). ``base_side``: -1 when ``base_instrument`` is an inverse contract, whose
+    engine size is the opposite of its USD side (:mod:`delever.inverse`). int64 (accounts,)."""
     types = np.zeros(book.n_accounts, dtype=np.int64)
     held = book.size != 0
     base = np.zeros(book.n_accounts, dtype=np.int64)
     on_base = held & (book.instrument == base_instrument)
-    base[book.account[on_base]] = np.sign(book.size[on_base])
+    base[book.account[on_base]] = np.sign(book.size[on_base]) * base_side
     opt = held & (book.instrument >= first_option)
     call = np.zeros(book.size.shape[0], dtype=bool)
     call[opt] = is_call[book.instrument[opt] - first_option]
@@ -206,7 +209,8 @@ class OptionMargin(Mechanism):
         rep = np.full(b.n_accounts, -1, dtype=np.int64)
         rep[self.accounts_of[::-1]] = self.positions[::-1]
         self.rep = rep
-        self.types = account_types(b, self.first, self.table.kind[self.series_all] == CALL)
+        self.types = account_types(b, self.first, self.table.kind[self.series_all] == CALL,
+                                   base_side=-1 if sim.insts[0].inverse else 1)  # fmt: skip
         n_types = len(ACCOUNT_TYPES)
         self.peak_mm = np.zeros(n_types, dtype=np.int64)
         self.start_mm: np.ndarray | None = None
