@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from delever.book import Book
+from delever.config.market import InstrumentConfig
 from delever.config.options import OptionsConfig
 from delever.mechanisms.base import Batch
 from delever.options.engine_margin import OptionMargin, delta_choice
@@ -93,7 +94,8 @@ def _account():
     mech.positions = np.array([1, 2, 3])
     mech.series_of = np.array([0, 1, 2])
     mech.accounts_of = np.array([0, 0, 0])
-    mech.future_rows, mech.future_lot = np.array([0]), np.array([0.001])
+    mech.future_rows, mech.future_insts = np.array([0]), [InstrumentConfig().build()]  # BTCUSDT: 0.001 BTC a lot
+    mech.index, mech.inverse = np.full(3, 100_000.0), False  # the underlying's index (quote) the mechanism reads
     mech.chosen, mech.chosen_step = np.full(2, -1, dtype=np.int64), -1
     mech.kept_positions = mech.waiting_positions = 0
     equity = {"value": -(10**12)}  # under water until a test says otherwise
