@@ -275,7 +275,7 @@ def test_the_run_files_show_usd_prices_and_contracts(small, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["conservation_error"] == 0
     html = (out / "report.html").read_text()
-    assert "USD per XBT" in html and "µXBT" in html
+    assert "USD per XBT" in html and "µXBT" in html and "Conservation error (1e-12 XBT)" in html
 
 
 def test_inverse_inputs_that_do_not_run_are_refused(tmp_path):
@@ -283,11 +283,30 @@ def test_inverse_inputs_that_do_not_run_are_refused(tmp_path):
         load_scenario(SCENARIO, {"instrument": {"tiers": "binance-btcusdt-2021"}})
     with pytest.raises(InputError, match="perpetual"):
         load_scenario(SCENARIO, {"instrument": {"kind": "dated_future", "expiry": "2025-12-26T08:00:00Z"}})
+
+
+def test_an_inverse_book_file_in_contracts_usd_and_microcoin(tmp_path):
+    # a USD long of 15,000 XBTUSD @750 with 20 XBT of cross wallet, a USD short of 15,000 @800 with 1 XBT isolated
     book = tmp_path / "book.csv"
-    book.write_text("account,size,entry_price,wallet\n0,100,120000,1000\n")
-    sc = load_scenario(SCENARIO, {"book": {"generator": None, "file": str(book)}})
-    with pytest.raises(InputError, match="generated book"):
-        prepare(sc, 0)
+    book.write_text(
+        "account,size,entry_price,margin_mode,collateral\na,15000,750,cross,20000000\nb,-15000,800,isolated,1000000\n"
+    )
+    sc = load_scenario(SCENARIO, {"book": {"generator": None, "file": str(book)},
+                                  "prices": {"end": "2025-10-10T21:15:00Z"}})  # fmt: skip
+    market = prepare(sc, 0)
+    b = market.book
+    # lots of 100 contracts, the opposite sign; cost = lots x q_E x V: 15,000 / 750 = 20 XBT, 15,000 / 800 = 18.75
+    assert b.size[:2].tolist() == [-150, 150]
+    assert b.cost[:2].tolist() == [-20 * ONE_XBT, ONE_XBT * 1875 // 100]
+    assert b.wallet[0] == 20 * ONE_XBT and b.collateral[1] == ONE_XBT and b.isolated[1]
+    assert int(b.size.sum()) == 0  # the liquidity providers close it
+    r = run(sc, 0, market=market, check_every_step=True)
+    assert summarize(r)["conservation_error"] == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("account,size,entry_price,margin_mode,collateral\na,150,750,cross,1000\n")
+    with pytest.raises(InputError, match="not a multiple of 100") as err:
+        prepare(load_scenario(SCENARIO, {"book": {"generator": None, "file": str(bad)}}), 0)
+    assert err.value.row == 2 and err.value.field == "size"  # 150 contracts: not a whole lot of 100
 
 
 def test_bitmex_runs_its_inverse_contract():

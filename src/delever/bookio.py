@@ -7,12 +7,15 @@ issue #11). Columns:
 ``account``     account label (text or integer); the rows of one account share it
 ``instrument``  optional: the instrument's symbol (e.g. ``ETHUSDT``); empty or absent: the scenario's
                 (first) instrument. Required to tell instruments apart in a multi-instrument scenario
-``size``        signed base quantity (long > 0), a multiple of the instrument's lot size, not 0
-``entry_price`` average entry price (quote), > 0; need not be a whole tick (a position built in fills)
+``size``        signed base quantity (long > 0), a multiple of the instrument's lot size, not 0; for an
+                inverse contract (:mod:`delever.inverse`) signed contracts (a USD long > 0)
+``entry_price`` average entry price (quote; an inverse contract's in USD), > 0; need not be a whole tick (a
+                position built in fills)
 ``margin_mode`` ``cross`` or ``isolated``
-``collateral``  quote posted, >= 0: on an isolated row the position's isolated margin; on a cross row the
-                account's cross wallet balance, given once per account: every cross row of an account must
-                give the same value (an error names the first row that differs)
+``collateral``  quote posted (µcoin with an inverse contract), >= 0: on an isolated row the position's
+                isolated margin; on a cross row the account's cross wallet balance, given once per account:
+                every cross row of an account must give the same value (an error names the first row that
+                differs)
 ``opened_at``   optional: when the position was opened, ISO 8601 (UTC when no offset is given), not after
                 the scenario's start; empty or absent: at the start (the ADL hierarchy's position age)
 =============== ========================================================================================
@@ -153,7 +156,7 @@ def load_book(
         v = inst_m.value_per_lot_tick
         start_of_row[i] = starts[m]
         try:
-            lots = inst_m.size_to_lots(num("size"))
+            lots = inst_m.venue_lots(num("size"))
         except ValueError as exc:
             raise InputError(str(exc), file=str(path), row=row, field="size") from None
         if lots == 0:
@@ -175,7 +178,7 @@ def load_book(
             raise InputError(str(exc), file=str(path), row=row, field="collateral") from None
         if abs(lots) * starts[m] * v > MAX_MONEY_UNITS:
             raise InputError(
-                f"notional {abs(Decimal(lots)) * inst_m.lot_size * starts[m] * inst_m.tick_size} at the start "
+                f"notional {abs(Decimal(lots)) * starts[m] * v / MONEY_SCALE} at the start "
                 f"price exceeds the limit of {limit_text()}",
                 file=str(path),
                 row=row,
@@ -183,6 +186,8 @@ def load_book(
             )
         if max_account_notional is not None:
             entry_notional = abs(Decimal(lots) * inst_m.lot_size * entry)
+            if inst_m.inverse:  # the position's value in µcoin at its entry: contracts x cv / E
+                entry_notional = abs(Decimal(lots) * inst_m.lot_size * inst_m.contract_value * 10**6 / entry)
             if entry_notional > max_account_notional:
                 raise InputError(
                     f"entry notional {entry_notional} exceeds the account limit {max_account_notional}",
@@ -200,15 +205,15 @@ def load_book(
                 )
         size[i] = lots
         # entry value rounded up for a long and down for a short (signed cost rounds up): against the account
-        value = Decimal(lots) * entry / inst_m.tick_size * v
-        if abs(value) > MAX_MONEY_UNITS:
+        exact = inst_m.entry_cost(lots, entry)
+        if abs(exact) > MAX_MONEY_UNITS:
             raise InputError(
-                f"entry notional {abs(value) / MONEY_SCALE} exceeds the limit of {limit_text()}",
+                f"entry notional {Decimal(int(abs(exact))) / MONEY_SCALE} exceeds the limit of {limit_text()}",
                 file=str(path),
                 row=row,
                 field="entry_price",
             )
-        cost[i] = int(value.to_integral_value(rounding="ROUND_CEILING"))
+        cost[i] = -((-exact.numerator) // exact.denominator)
         isolated[i] = mode == "isolated"
         if not isolated[i]:
             given = wallet_row.setdefault(acc, (int(posted[i]), row))

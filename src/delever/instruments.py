@@ -103,6 +103,20 @@ class Instrument:
         with np.errstate(divide="ignore"):
             return np.where(t > 0, float(self.contract_value) / np.where(t > 0, coin_per_contract, 1.0), 0.0)
 
+    def venue_lots(self, size: Decimal) -> int:
+        """A venue size (base units; an inverse contract's signed contracts) as engine lots: exact (ValueError
+        when it is not a whole number of lots); an inverse contract's with the opposite sign (a USD long is a
+        reciprocal short, :mod:`delever.inverse`)."""
+        lots = self.size_to_lots(size)
+        return -lots if self.inverse else lots
+
+    def entry_cost(self, lots: int, entry: Decimal | Fraction) -> Fraction:
+        """The exact signed entry value (money units, the book's ``cost``) of ``lots`` engine lots entered at the
+        venue price ``entry``: ``lots x entry / tick_size x V``, for an inverse contract at its coin value
+        ``q = cv / entry`` (µcoin a contract); a caller rounds it up (a higher cost is a lower PnL)."""
+        price = Fraction(self.contract_value) * MICRO / Fraction(entry) if self.inverse else Fraction(entry)
+        return price / Fraction(self.tick_size) * lots * self.value_per_lot_tick
+
     def venue_price_to_ticks(self, price: Decimal, rounding: str) -> int:
         """A venue price (quote; an inverse contract's in ``contract_quote``) as engine ticks, rounded ``"floor"``
         or ``"ceil"`` on the engine's price (for an inverse contract: on ``q = cv / P``, which falls as ``P``

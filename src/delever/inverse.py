@@ -191,10 +191,9 @@ def coin_book(book: Book, linear: Instrument, inverse: Instrument, price: Fracti
         lots = max(1, round(abs(entry_value) / lot_c))
         side = 1 if book.size[i] > 0 else -1
         size[i] = -side * lots
-        # coin cost of the reciprocal position: size x q_E x V, q_E = cv x 1e6 / E (µcoin per contract)
-        s_base = Fraction(int(book.size[i])) * Fraction(linear.lot_size)
-        q_entry = Fraction(inverse.contract_value) * MICRO * s_base / entry_value
-        c = Fraction(int(size[i])) * q_entry / Fraction(inverse.tick_size) * v_q
+        # the coin cost of the reciprocal position at the linear position's entry E = s E / s
+        entry = entry_value / (Fraction(int(book.size[i])) * Fraction(linear.lot_size))
+        c = inverse.entry_cost(int(size[i]), entry)
         cost[i] = -((-c.numerator) // c.denominator)  # rounded up: a higher cost is a lower PnL
     lp = np.flatnonzero(exempt_pos)
     if lp.size:

@@ -133,12 +133,12 @@ def index_path(scenario: Scenario) -> PricePath:
 
 
 def _inverse_inputs_supported(scenario: Scenario) -> None:
-    """Raise InputError for the inputs an inverse contract does not run with (yet): a book file (its sizes and
-    prices would be in the venue's USD terms), a Hyperliquid book, discrete price levels (other futures in cross
-    margin: :func:`delever.contagion.prepare_multi`)."""
+    """Raise InputError for the inputs an inverse contract does not run with (yet): a Hyperliquid book, discrete
+    price levels (other futures in cross margin: :func:`delever.contagion.prepare_multi`). A book file gives its
+    sizes in contracts and prices in USD (:mod:`delever.bookio`)."""
     problem = None
-    if scenario.book.generator is None:
-        problem = ("book", "an inverse contract runs a generated book ([book.generator]), not a book file")
+    if scenario.book.hyperliquid is not None:
+        problem = ("book.hyperliquid", "an inverse contract runs a generated book or a book file, not Hyperliquid's")
     elif scenario.liquidity.levels is not None:
         problem = ("liquidity.levels", "an inverse contract runs the calibrated depth curve, not price levels")
     if problem is not None:

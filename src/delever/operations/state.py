@@ -17,14 +17,13 @@ transfers into a party sum to the change of its quote balance.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
 from ..book import Book
 from ..columns import AccountValuation, BookCols
 from ..errors import InputError, finite_decimal
-from ..instruments import MICRO, Instrument
+from ..instruments import Instrument
 from ..margin import BACKING_MM_SHARE, BACKING_WHOLE_ACCOUNT
 from ..tiers import tier_arrays
 from ..units import money
@@ -115,12 +114,8 @@ class PositionState:
         for name, d in (("entry", entry_d), ("mark", mark_d)):
             if d <= 0:
                 raise InputError(f"must be > 0 (got {d})", field=name)
-        lots = -int(lots_d) if instrument.inverse else int(lots_d)  # a USD long is a reciprocal short
-        if instrument.inverse:  # the coin value of one contract at the entry, q = cv / E (delever.inverse)
-            entry_q = Fraction(instrument.contract_value) * MICRO / Fraction(entry_d)
-            cost = entry_q / Fraction(instrument.tick_size) * lots * instrument.value_per_lot_tick
-        else:
-            cost = Fraction(entry_d) / Fraction(instrument.tick_size) * lots * instrument.value_per_lot_tick
+        lots = instrument.venue_lots(size_d)  # an inverse contract's USD long is a reciprocal short
+        cost = instrument.entry_cost(lots, entry_d)
         margin = None
         if isolated_margin is not None:
             try:

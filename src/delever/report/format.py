@@ -149,7 +149,9 @@ def summary_label(key: str, quote: str = "USDT", base: str = "BTC", price_unit: 
     base``; an inverse contract's are ``USD per XBT`` while its money is µXBT)."""
     label, kind = SUMMARY_FIELDS.get(key, (key.replace("_", " ").capitalize(), ""))
     price = price_unit or f"{quote} per {base}"
-    unit = {"money": quote, "price": price, "base": base, "money_units": f"micro-{quote}"}.get(kind)
+    # money units are 1e-6 of the quote; of a µcoin quote (an inverse contract's run) 1e-12 of the coin
+    units = f"1e-12 {quote[1:]}" if quote.startswith("µ") else f"micro-{quote}"
+    unit = {"money": quote, "price": price, "base": base, "money_units": units}.get(kind)
     if kind == "" and key.endswith("_pct"):
         kind = "pct"
     return f"{label} ({unit})" if unit else label
