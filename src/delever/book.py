@@ -28,6 +28,14 @@ from .margin import PositionMetrics, position_metrics
 from .units import exact_sum
 
 
+def lp_sizes(net: int, count: int) -> np.ndarray:
+    """The liquidity providers' sizes (int64 lots, (count,)) that close the traders' net size ``net``: ``-net``
+    split as evenly as whole lots allow, the first ``(-net) mod count`` one lot more, so they sum to ``-net``."""
+    sizes = np.full(count, -net // count, dtype=np.int64)
+    sizes[: (-net) % count] += 1
+    return sizes
+
+
 @dataclass
 class Book:
     """Structure of arrays; see the module docstring for units. Build with :meth:`from_arrays`."""

@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .book import Book
+from .book import Book, lp_sizes
 from .errors import InputError
 from .instruments import Instrument
 from .units import MONEY_SCALE, money
@@ -245,8 +245,7 @@ def load_book(
         if not (instrument == m).any() and m > 0:
             continue  # an instrument nobody holds gets no liquidity-provider positions
         net = int(size[instrument == m].sum())
-        lp_size = np.full(lp_accounts, -net // lp_accounts, dtype=np.int64)
-        lp_size[: (-net) % lp_accounts] += 1
+        lp_size = lp_sizes(net, lp_accounts)
         lp["account"].append(np.arange(n_acc, n_acc + lp_accounts))
         lp["instrument"].append(np.full(lp_accounts, m, dtype=np.int64))
         lp["size"].append(lp_size)

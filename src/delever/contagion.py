@@ -45,7 +45,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .book import Book, check_int64_headroom
+from .book import Book, check_int64_headroom, lp_sizes
 from .engine.market import MultiMarket, prepare
 from .errors import InputError
 from .instruments import Instrument
@@ -193,8 +193,7 @@ def prepare_multi(scenario: Scenario, seed: int) -> MultiMarket:
         margin = np.ceil(lots * start_ticks * v / lev).astype(np.int64)
         np.add.at(wallet, holders, margin)  # the extra position's margin, deposited into the cross wallet
         net = int(size.sum())
-        lp_size = np.full(lp_accounts.size, -net // lp_accounts.size, dtype=np.int64)
-        lp_size[: (-net) % lp_accounts.size] += 1
+        lp_size = lp_sizes(net, lp_accounts.size)
         acc = np.concatenate([holders, lp_accounts])
         sz = np.concatenate([size, lp_size])
         cols["account"].append(acc)

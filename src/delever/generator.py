@@ -31,7 +31,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from .book import Book
+from .book import Book, lp_sizes
 from .instruments import Instrument
 from .margin import maintenance_margins
 from .tiers import BASIS_SIZE
@@ -143,8 +143,7 @@ def generate_book(
     protected = rng.random(n) < protected_fraction if protected_fraction < 1.0 else np.ones(n, dtype=bool)
     net = int(size.sum())
     # liquidity providers hold -net, split as evenly as whole lots allow
-    lp_size = np.full(lp_accounts, -net // lp_accounts, dtype=np.int64)
-    lp_size[: (-net) % lp_accounts] += 1
+    lp_size = lp_sizes(net, lp_accounts)
     lp_cost = lp_size * start_price_ticks * v
 
     # the book's columns, each built once and handed over without a copy

@@ -44,7 +44,7 @@ from decimal import ROUND_DOWN, Decimal
 
 import numpy as np
 
-from .book import Book
+from .book import Book, lp_sizes
 from .errors import InputError
 from .hyperliquid_facts import RealFact, adl_rule_text, comparison_rows, real_facts, replay_comparison
 from .hyperliquid_files import PositionRow, read_adl_users, read_positions, ticker_value
@@ -191,8 +191,7 @@ def build_book(
     v = inst.value_per_lot_tick
     cost = lots * start_price_ticks * v  # entry = the first index price (assumption 3)
     net = int(lots.sum())
-    lp_size = np.full(lp_accounts, -net // lp_accounts, dtype=np.int64)
-    lp_size[: (-net) % lp_accounts] += 1
+    lp_size = lp_sizes(net, lp_accounts)
     notional = np.abs(lots) * start_price_ticks * v
     lev = notional / np.maximum(posted, 1)
     book = Book.from_arrays(

@@ -27,6 +27,12 @@ MICRO = 1_000_000
 """µcoin per coin: an inverse contract's money and prices are in µcoin (:mod:`delever.inverse`)."""
 
 
+def reciprocal_index(values, contract_value: Decimal) -> np.ndarray:
+    """``cv x 1e6 / values``, float64, either way between an inverse contract's venue prices (``contract_quote``
+    per coin) and the coin value of one contract in µcoin (:mod:`delever.inverse`): the map is its own inverse."""
+    return float(contract_value) * MICRO / np.asarray(values, dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class Instrument:
     """A linear contract.
@@ -99,9 +105,8 @@ class Instrument:
         t = np.asarray(ticks, dtype=np.float64)
         if not self.inverse:
             return t * float(self.tick_size)
-        coin_per_contract = t * float(self.tick_size) / MICRO
-        with np.errstate(divide="ignore"):
-            return np.where(t > 0, float(self.contract_value) / np.where(t > 0, coin_per_contract, 1.0), 0.0)
+        micro_coin = np.where(t > 0, t, 1.0) * float(self.tick_size)  # µcoin a contract
+        return np.where(t > 0, reciprocal_index(micro_coin, self.contract_value), 0.0)
 
     def venue_lots(self, size: Decimal) -> int:
         """A venue size (base units; an inverse contract's signed contracts) as engine lots: exact (ValueError

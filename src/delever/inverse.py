@@ -44,9 +44,9 @@ from typing import get_args
 import numpy as np
 from pydantic import BaseModel
 
-from .book import Book
+from .book import Book, lp_sizes
 from .depth_profile import DepthProfile
-from .instruments import MICRO, Instrument
+from .instruments import MICRO, Instrument, reciprocal_index
 from .prices import PricePath
 from .units import MONEY_SCALE
 from .validate import money_amount
@@ -58,12 +58,6 @@ INVERSE_TICK = Decimal("0.000001")
 def coin_label(coin: str) -> str:
     """The money label of a run with an inverse contract in ``coin``: ``"µXBT"``."""
     return f"µ{coin}"
-
-
-def reciprocal_index(index: np.ndarray, contract_value: Decimal) -> np.ndarray:
-    """Venue prices (``contract_quote`` per coin, float64 (T,)) as the coin value of one contract in µcoin,
-    ``cv x 1e6 / P``, float64 (T,)."""
-    return float(contract_value) * MICRO / np.asarray(index, dtype=np.float64)
 
 
 def reciprocal_path(path: PricePath, contract_value: Decimal) -> PricePath:
@@ -197,9 +191,7 @@ def coin_book(book: Book, linear: Instrument, inverse: Instrument, price: Fracti
         cost[i] = -((-c.numerator) // c.denominator)  # rounded up: a higher cost is a lower PnL
     lp = np.flatnonzero(exempt_pos)
     if lp.size:
-        net = int(size.sum())
-        share = np.full(lp.size, -net // lp.size, dtype=np.int64)
-        share[: (-net) % lp.size] += 1
+        share = lp_sizes(int(size.sum()), lp.size)
         size[lp] = share
         cost[lp] = share * start_ticks * v_q
     return Book.from_arrays(

@@ -64,7 +64,7 @@ from .adl.queue import capacity_measure, eligible, winners_of
 from .adl.policies import allocate_lots
 from .book import Book
 from .errors import InputError
-from .instruments import MICRO, Instrument
+from .instruments import MICRO, Instrument, reciprocal_index
 from .columns import BookCols
 from .liquidation import apply_trade
 from .margin import BACKING_WHOLE_ACCOUNT, bankruptcy_price, cross_backing
@@ -135,7 +135,7 @@ def option_settlement_ticks(time_ns: np.ndarray, index: np.ndarray, inst: Instru
         ValueError: no index value in the window (:func:`settlement_price_ticks`).
     """
     if underlying.inverse:  # the mean of the USD index (not of cv / P), on the venue's USD tick
-        usd = float(underlying.contract_value) * MICRO / np.asarray(index, dtype=np.float64)
+        usd = reciprocal_index(index, underlying.contract_value)
         tick = underlying.quoted_tick_size
         s = settlement_price_ticks(time_ns, usd, expiry_ns(inst), window_s, float(tick)) * tick
     else:

@@ -46,14 +46,13 @@ from decimal import Decimal
 
 import numpy as np
 
-from ..book import Book, check_int64_headroom
+from ..book import Book, check_int64_headroom, lp_sizes
 from ..errors import InputError
 from ..instruments import Instrument
 from ..liquidity import MAX_IMPACT, DepthCurve
 from ..prices import PricePath
 from ..tiers import RiskTier, RiskTiers
-from ..inverse import reciprocal_index
-from ..instruments import MICRO
+from ..instruments import MICRO, reciprocal_index
 from ..units import MONEY_SCALE, money
 from .black76 import black76_price
 from .series import OptionSeries, SeriesTable
@@ -310,8 +309,7 @@ def add_options(market, scenario, seed: int):
         mine = ser_a == k
         holders, sz = acc_a[mine], size_a[mine]
         net = int(sz.sum())
-        lp_size = np.full(lp_accounts.size, -net // lp_accounts.size, dtype=np.int64)
-        lp_size[: (-net) % lp_accounts.size] += 1
+        lp_size = lp_sizes(net, lp_accounts.size)
         a = np.concatenate([holders, lp_accounts])
         s = np.concatenate([sz, lp_size])
         cols["account"].append(a)

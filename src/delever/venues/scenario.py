@@ -153,6 +153,7 @@ def _shared_row(name: str) -> dict:
 def _row(name: str, scenario: Scenario, seed: int, base) -> dict:
     """The comparison row of rulebook ``name`` (see :func:`compare_rows`)."""
     from ..engine import run
+    from ..engine.market import start_price
     from ..output import summarize
 
     rb = VENUES[name]
@@ -161,7 +162,7 @@ def _row(name: str, scenario: Scenario, seed: int, base) -> dict:
     # an inverse contract's run from a linear scenario is in µcoin: its rate back to the scenario's quote is the
     # first index price its book converted at (delever.inverse.coin_book)
     converted = market.instrument.inverse and scenario.instrument.settlement == "linear"
-    rate = float(base_price(scenario, seed, base)) / 1_000_000 if converted else 1.0
+    rate = float(start_price(base)) / 1_000_000 if converted else 1.0
     return {
         "venue": name,
         "liquidations": s["liquidations"],
@@ -187,14 +188,6 @@ def in_scenario_quote(row: dict) -> dict:
     """A comparison row with its money fields (:data:`ROW_MONEY`) in the scenario's quote: times ``quote_rate``,
     the first index price per µcoin for an inverse contract's run of a linear scenario (1 otherwise)."""
     return {**row, **{k: row[k] * row["quote_rate"] for k in ROW_MONEY}}
-
-
-def base_price(scenario: Scenario, seed: int, base=None) -> Fraction:
-    """The first index price of the scenario's prepared market ``base`` (prepared here if None)."""
-    from ..engine import prepare
-    from ..engine.market import start_price
-
-    return start_price(base if base is not None else prepare(scenario, seed))
 
 
 def compare_venues(scenario: Scenario, seed: int, base=None, workers: int = 1, progress=None) -> dict:
